@@ -1,0 +1,36 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test validate render bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Main job: recommendations for the shipped example patient, with provenance.
+run: $(STAMP)
+	$(BIN)/guidelinekg validate
+	$(BIN)/guidelinekg recommend examples/patient-ferritin-45.json --as-of 2026-01-15 --provenance examples/out/provenance.ttl
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+validate: $(STAMP)
+	$(BIN)/guidelinekg validate
+
+render: $(STAMP)
+	$(BIN)/guidelinekg render --format markdown
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_validate.py
+	$(BIN)/python bench/bench_recommend.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

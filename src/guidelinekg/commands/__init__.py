@@ -1,0 +1,1 @@
+"""Subcommands of the guidelinekg CLI, one module each."""

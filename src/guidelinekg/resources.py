@@ -1,0 +1,48 @@
+"""Where the shipped artefacts live: ontology, guideline content, shapes and queries.
+
+The project is installed editable (``make`` does), so the artefacts are read from the source tree.
+``GUIDELINEKG_HOME`` overrides the location (e.g. for a packaged install).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def project_home() -> Path:
+    """Return the directory that holds ``ontology/``, ``shapes/`` and ``queries/``."""
+    env = os.environ.get("GUIDELINEKG_HOME")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "ontology" / "gkg.ttl").is_file():
+            return parent
+    raise FileNotFoundError("cannot find ontology/gkg.ttl; set GUIDELINEKG_HOME to the project directory")
+
+
+def ontology_dir() -> Path:
+    return project_home() / "ontology"
+
+
+def shapes_dir() -> Path:
+    return project_home() / "shapes"
+
+
+def queries_dir() -> Path:
+    return project_home() / "queries"
+
+
+def vocabulary_files() -> list[Path]:
+    """The core vocabulary files (not guideline content), sorted."""
+    return sorted(ontology_dir().glob("*.ttl"))
+
+
+def guideline_files() -> list[Path]:
+    """Every shipped guideline content file, sorted."""
+    return sorted((ontology_dir() / "guidelines").rglob("*.ttl"))
+
+
+def shape_files() -> list[Path]:
+    return sorted(shapes_dir().glob("*.ttl"))
