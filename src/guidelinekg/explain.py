@@ -1,0 +1,106 @@
+"""Explanations: why a criterion is true, false or unknown for a patient, from the derived outcomes.
+
+Walks a statement's criterion tree in the guideline graph and the patient's gkg:CriterionOutcome nodes and
+renders each step as a sentence: the fact used (value, unit, date, record), any unit conversion, the
+threshold compared with, and the three-valued result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .graphread import grouped, number, rows, unit_text
+from .store import RuleStore
+
+CRITERIA = """
+SELECT ?c ?type ?label ?member ?negates ?measureLabel ?cmp ?tv ?tu WHERE {
+  ?c a ?type . FILTER(?type IN (gkg:AllOf, gkg:AnyOf, gkg:Not, gkg:LabThreshold, gkg:BodyWeightThreshold,
+    gkg:ObservationThreshold, gkg:AgeCriterion, gkg:DiagnosisCriterion, gkg:MedicationExposureCriterion, gkg:Always))
+  OPTIONAL { ?c rdfs:label ?label }
+  OPTIONAL { ?c gkg:member ?member }
+  OPTIONAL { ?c gkg:negates ?negates }
+  OPTIONAL { ?c gkg:onMeasure ?m . ?m rdfs:label ?measureLabel }
+  OPTIONAL { ?c gkg:comparator ?cmpc . ?cmpc skos:notation ?cmp }
+  OPTIONAL { ?c gkg:thresholdValue ?tv }
+  OPTIONAL { ?c gkg:thresholdUnit ?tu }
+}
+"""
+
+OUTCOMES = """
+SELECT ?c ?truth ?value ?o ?time ?raw ?rawUnit ?conv ?id ?issueMsg WHERE {
+  ?out a gkg:CriterionOutcome ; gkg:forPatient $patient ; gkg:criterion ?c ; gkg:truth ?t .
+  ?t skos:notation ?truth .
+  OPTIONAL { ?out gkg:observedValue ?value }
+  OPTIONAL { ?out gkg:observation ?o . ?o gkg:effectiveTime ?time .
+             OPTIONAL { ?o gkg:value ?raw } OPTIONAL { ?o gkg:unit ?rawUnit }
+             OPTIONAL { ?o gkg:conversionNote ?conv } OPTIONAL { ?o gkg:identifier ?id } }
+  OPTIONAL { ?out prov:wasDerivedFrom ?issue . ?issue a gkg:ObservationIssue ; gkg:message ?issueMsg }
+}
+"""
+
+SYMBOLS = {"<=": "≤", ">=": "≥", "<": "<", ">": ">"}
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """The criterion graph of the loaded guidelines, keyed by criterion IRI."""
+
+    nodes: dict[str, dict]
+
+    @classmethod
+    def read(cls, store: RuleStore) -> Criteria:
+        nodes: dict[str, dict] = {}
+        for row in rows(store, CRITERIA):
+            node = nodes.setdefault(row["c"], {"types": set(), "members": set(), **row})
+            node["types"].add(row["type"].rsplit("#", 1)[-1])
+            if "member" in row:
+                node["members"].add(row["member"])
+        return cls(nodes)
+
+    def describe(self, iri: str) -> str:
+        node = self.nodes.get(iri, {})
+        if "cmp" in node and "measureLabel" in node:
+            return f"{node['measureLabel']} {SYMBOLS.get(node['cmp'], node['cmp'])} {number(node['tv'])}{unit_text(node.get('tu'))}"
+        return node.get("label", iri)
+
+
+class Explainer:
+    """Explains criteria outcomes for one patient."""
+
+    def __init__(self, store: RuleStore, criteria: Criteria, patient: str):
+        self.criteria = criteria
+        self.outcomes = {c: items[0] | {"issues": sorted({i["issueMsg"] for i in items if "issueMsg" in i})}
+                         for c, items in grouped(rows(store, OUTCOMES, patient=patient), "c").items()}
+
+    def truth(self, criterion: str) -> str:
+        return self.outcomes.get(criterion, {}).get("truth", "unknown")
+
+    def lines(self, criterion: str, depth: int = 0) -> list[str]:
+        """Sentences explaining the criterion's outcome, members indented under combinations."""
+        node = self.criteria.nodes.get(criterion, {})
+        outcome = self.outcomes.get(criterion, {})
+        truth = outcome.get("truth", "unknown")
+        pad = "  " * depth
+        types = node.get("types", set())
+        if types & {"AllOf", "AnyOf"}:
+            joiner = "all of" if "AllOf" in types else "any of"
+            out = [f"{pad}{node.get('label', criterion)} ({joiner}): {truth}"]
+            for member in sorted(node["members"], key=self.criteria.describe):
+                out += self.lines(member, depth + 1)
+            return out
+        if "Not" in types:
+            return [f"{pad}{node.get('label', criterion)}: {truth}", *self.lines(node["negates"], depth + 1)]
+        text = self.criteria.describe(criterion)
+        if "value" in outcome and "time" in outcome:
+            measured = f"{number(outcome['value'])}{unit_text(node.get('tu'))}"
+            source = f", {outcome['id']}" if "id" in outcome else ""
+            detail = f"{measured} on {outcome['time'][:10]}{source}"
+            if "conv" in outcome:
+                detail += f"; converted: {outcome['conv']}"
+            return [f"{pad}{text}: {truth} (measured {detail})"]
+        if "value" in outcome:
+            return [f"{pad}{text}: {truth} (value {number(outcome['value'])})"]
+        if truth == "unknown":
+            why = "; ".join(outcome.get("issues", [])) or "no usable result"
+            return [f"{pad}{text}: unknown ({why})"]
+        return [f"{pad}{text}: {truth}"]

@@ -1,0 +1,143 @@
+"""The guideline knowledge a reasoner run needs, loaded once and reused for every patient.
+
+Holds the vocabulary and guideline content as N-Triples text (re-loading it into a fresh store per patient
+takes about a millisecond in Oxigraph), their hashes for provenance, the substance matcher and the measure
+catalogue built from the same graph. Nothing here is specific to a guideline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from .errors import InputError
+from .resources import guideline_files, project_home, vocabulary_files
+from .rules import RuleSet, load_rules
+from .store import RuleStore, open_store
+
+GKG = "https://w3id.org/guidelinekg/ontology#"
+
+
+@dataclass(frozen=True)
+class GuidelineVersionInfo:
+    iri: str
+    guideline: str
+    label: str
+    version: str
+    status: str
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    sha256: str
+
+    @property
+    def display(self) -> str:
+        try:
+            return self.path.resolve().relative_to(project_home()).as_posix()
+        except ValueError:
+            return self.path.as_posix()
+
+
+@dataclass
+class KnowledgeBase:
+    """Vocabulary + guideline content + rules, ready to evaluate patients."""
+
+    files: tuple[SourceFile, ...]
+    ntriples: str
+    rules: RuleSet
+    _stores: dict[str, RuleStore] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, paths: list[Path] | None = None, *, rules: RuleSet | None = None) -> KnowledgeBase:
+        """Load the shipped vocabulary and guidelines (or the given Turtle files, plus the vocabulary)."""
+        import pyoxigraph as ox
+
+        chosen = list(vocabulary_files()) + (list(paths) if paths else list(guideline_files()))
+        seen: dict[Path, None] = {}
+        for p in chosen:
+            seen.setdefault(Path(p).resolve(), None)
+        store = ox.Store()
+        files = []
+        for path in seen:
+            data = path.read_bytes()
+            files.append(SourceFile(path, hashlib.sha256(data).hexdigest()))
+            try:
+                store.load(data, format=ox.RdfFormat.TURTLE, base_iri=path.as_uri())
+            except SyntaxError as exc:
+                from .errors import Location
+
+                raise InputError(
+                    f"Turtle syntax error: {exc.msg}",
+                    Location(str(path), exc.lineno, exc.offset),
+                    hint="run 'guidelinekg validate' on the content",
+                ) from None
+        text = store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()).decode("utf-8")
+        return cls(tuple(files), text, rules or load_rules())
+
+    @cached_property
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        for f in self.files:
+            digest.update(f"{f.display} {f.sha256}\n".encode())
+        return digest.hexdigest()
+
+    def new_store(self, engine: str = "oxigraph") -> RuleStore:
+        store = open_store(engine)
+        store.load_ntriples(self.ntriples)
+        return store
+
+    def _query_store(self) -> RuleStore:
+        if "query" not in self._stores:
+            self._stores["query"] = self.new_store("oxigraph")
+        return self._stores["query"]
+
+    @cached_property
+    def matcher(self):
+        from .medmatch import SubstanceMatcher
+
+        return SubstanceMatcher.from_graph(self._query_store())
+
+    @cached_property
+    def measures(self):
+        from .units import MeasureCatalog
+
+        return MeasureCatalog.from_graph(self._query_store())
+
+    @cached_property
+    def versions(self) -> tuple[GuidelineVersionInfo, ...]:
+        rows = self._query_store().select(
+            f"""PREFIX gkg: <{GKG}> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+            SELECT ?v ?g ?label ?version ?status WHERE {{
+              ?v a gkg:GuidelineVersion ; gkg:versionOf ?g ; gkg:versionLabel ?version ; gkg:reviewStatus ?s .
+              OPTIONAL {{ ?v rdfs:label ?label }}
+              ?s <http://www.w3.org/2004/02/skos/core#notation> ?status .
+            }} ORDER BY ?v"""
+        )
+        return tuple(
+            GuidelineVersionInfo(
+                r["v"].value, r["g"].value, r["label"].value if "label" in r else r["v"].value,
+                r["version"].value, r["status"].value,
+            )
+            for r in rows
+        )
+
+    def version(self, selector: str | None = None) -> GuidelineVersionInfo:
+        """The guideline version named by IRI, label or IRI suffix; the only one when ``selector`` is None."""
+        versions = self.versions
+        if not versions:
+            raise InputError("no guideline version found in the loaded content")
+        if selector is None:
+            if len(versions) == 1:
+                return versions[0]
+            names = ", ".join(v.iri for v in versions)
+            raise InputError(f"several guideline versions are loaded; choose one with --guideline: {names}")
+        hits = [v for v in versions if selector in (v.iri, v.guideline, v.label) or v.iri.endswith(selector)
+                or selector in v.iri]
+        if len(hits) != 1:
+            names = ", ".join(v.iri for v in versions)
+            raise InputError(f"--guideline {selector!r} matches {len(hits)} versions; available: {names}")
+        return hits[0]

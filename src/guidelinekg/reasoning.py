@@ -1,0 +1,114 @@
+"""Evaluate one patient (or a batch) against the guideline knowledge with the SPARQL rules.
+
+Python here only prepares data the rules read (the evaluation context, time indexes, ingest notes as
+warnings) and runs the rule engine; every clinical decision is made by ``queries/rules/*.rq`` over the
+guideline graph.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from . import __version__
+from .knowledge import KnowledgeBase
+from .patientdata import PatientData
+from .rules import run_rules
+from .store import RuleStore
+from .timeline import context_triples, time_index_triples
+
+GKG = "https://w3id.org/guidelinekg/ontology#"
+PROV = "http://www.w3.org/ns/prov#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A finished evaluation: the store holds knowledge, patient facts and every derived result."""
+
+    store: RuleStore
+    run_iri: str
+    patient_iris: tuple[str, ...]
+    as_of: date
+    input_sha256: str
+    started: datetime
+    ended: datetime
+    passes: int
+    knowledge: KnowledgeBase
+    engine: str
+
+
+def _lit(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
+
+
+def note_triples(patient: PatientData) -> list[str]:
+    """Ingest notes become warnings of the patient, so they reach the report and the provenance."""
+    lines = []
+    for note in patient.notes:
+        key = hashlib.sha1(f"{patient.patient_iri} {note.code} {note.record} {note.message}".encode()).hexdigest()
+        w = f"<urn:guidelinekg:note:{key}>"
+        lines += [
+            f"{w} <{RDF_TYPE}> <{GKG}Warning> .\n",
+            f"{w} <{RDF_TYPE}> <{GKG}IngestNote> .\n",
+            f"{w} <{GKG}forPatient> <{patient.patient_iri}> .\n",
+            f"{w} <{GKG}warningCode> {_lit(note.code)} .\n",
+            f"{w} <{GKG}message> {_lit(note.message)} .\n",
+        ]
+        if note.record:
+            lines.append(f"{w} <{GKG}aboutRecord> {_lit(note.record)} .\n")
+    return lines
+
+
+def run_iri_for(input_sha256: str, as_of: date, kb: KnowledgeBase) -> str:
+    """Same inputs, as-of date, content and rules give the same run IRI (replayable, byte-stable)."""
+    key = f"{input_sha256} {as_of.isoformat()} {kb.sha256} {kb.rules.sha256} {__version__}"
+    return "urn:guidelinekg:run:" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def evaluate(
+    kb: KnowledgeBase,
+    patients: list[PatientData],
+    *,
+    as_of: date,
+    engine: str = "oxigraph",
+    clock=lambda: datetime.now(timezone.utc),
+) -> Evaluation:
+    """Run the rules for the given patients as of ``as_of``.
+
+    Args:
+        kb: the loaded knowledge (vocabulary, guidelines, rules).
+        patients: patient data, already normalised (units) and with substances recognised.
+        as_of: results after this date are ignored; ages are computed on it.
+        engine: ``oxigraph`` (default) or ``rdflib``.
+        clock: source of the start and end times (the only fields that differ between identical runs).
+
+    Returns:
+        An :class:`Evaluation` whose store holds every derived result.
+    """
+    started = clock()
+    store = kb.new_store(engine)
+    patient_text = "".join(p.text() for p in patients)
+    input_sha = hashlib.sha256(patient_text.encode("utf-8")).hexdigest()
+    run = run_iri_for(input_sha, as_of, kb)
+    store.load_ntriples(patient_text)
+    store.load_ntriples("".join(line for p in patients for line in note_triples(p)))
+    store.load_ntriples("".join(time_index_triples(store)))
+    store.load_ntriples("".join(context_triples(as_of, run)))
+    passes = run_rules(store, kb.rules)
+    ended = clock()
+    return Evaluation(
+        store=store,
+        run_iri=run,
+        patient_iris=tuple(sorted(p.patient_iri for p in patients)),
+        as_of=as_of,
+        input_sha256=input_sha,
+        started=started,
+        ended=ended,
+        passes=passes,
+        knowledge=kb,
+        engine=engine,
+    )
