@@ -1,0 +1,181 @@
+"""Check guideline content: Turtle syntax, SHACL shapes, OWL consistency (HermiT) and lints.
+
+Without PATH, checks the shipped vocabulary and guideline content. Given PATHs (files or directories of
+.ttl files), checks them together with the core vocabulary, which supplies the class hierarchy.
+
+Exit codes: 0 no errors (warnings and infos allowed); 1 errors found (SHACL violations, OWL
+inconsistency or unsatisfiable classes, error lints); 2 unusable input (missing file, not Turtle,
+syntax error: the other steps are then skipped) or, with --require-owl, the OWL step could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from .. import resources
+from ..loading import SEVERITIES, Finding, expand_paths, load_files
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="Turtle files or directories (default: the shipped vocabulary and guidelines)",
+    )
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="report format (default: text)"
+    )
+    parser.add_argument(
+        "--shapes",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        help="SHACL shapes file or directory, repeatable (default: shapes/*.ttl)",
+    )
+    owl = parser.add_mutually_exclusive_group()
+    owl.add_argument("--no-owl", action="store_true", help="skip the OWL reasoning step (HermiT in Java, about 1.5 s)")
+    owl.add_argument(
+        "--require-owl",
+        action="store_true",
+        help="exit 2 when the OWL step cannot run (e.g. no Java) instead of skipping it",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    report = validate(args.paths, shapes=args.shapes, owl=not args.no_owl, require_owl=args.require_owl)
+    if args.format == "json":
+        json.dump(report, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render_text(report))
+    return report["exit_code"]
+
+
+def validate(
+    paths: list[Path], *, shapes: list[Path] | None = None, owl: bool = True, require_owl: bool = False
+) -> dict:
+    """Run every step and return the report as data (what ``--format json`` prints).
+
+    Returns:
+        ``{"files", "findings", "steps", "owl", "summary", "exit_code"}``; findings are dicts of
+        :class:`~guidelinekg.loading.Finding`, sorted.
+    """
+    vocabulary = resources.vocabulary_files()
+    given = expand_paths(paths) if paths else resources.guideline_files()
+    content, findings = load_files(expand_paths([*vocabulary, *given]))
+    steps: dict[str, dict] = {
+        "syntax": {"status": "failed" if findings else "ok", "files": len(content.files)}
+    }
+    owl_status = {"status": "not run", "reason": "--no-owl", "seconds": None}
+    if findings:
+        reason = "skipped: input unusable (fix the errors above first)"
+        steps.update(shacl={"status": reason}, lint={"status": reason})
+        owl_status = {"status": "not run", "reason": reason, "seconds": None}
+    else:
+        steps["shacl"], shacl_findings = _shacl(content, shapes)
+        findings += shacl_findings
+        if owl:
+            from ..owlcheck import check_owl
+
+            status, owl_findings = check_owl(content)
+            owl_status = status.as_dict()
+            findings += owl_findings
+        started = time.perf_counter()
+        from ..lint import run_lints
+
+        lint_findings = run_lints(content)
+        steps["lint"] = {
+            "status": "ok",
+            "findings": len(lint_findings),
+            "seconds": time.perf_counter() - started,
+        }
+        findings += lint_findings
+    steps["owl"] = owl_status
+    findings.sort(key=Finding.sort_key)
+    counts = Counter(f.severity for f in findings)
+    if (
+        any(f.kind == "input" and f.severity == "error" for f in findings)
+        or require_owl
+        and owl_status["status"] in ("skipped", "failed")
+    ):
+        exit_code = 2
+    else:
+        exit_code = 1 if counts["error"] else 0
+    return {
+        "files": [f.display for f in content.files],
+        "findings": [f.as_dict() for f in findings],
+        "steps": steps,
+        "owl": owl_status,
+        "summary": {severity: counts[severity] for severity in SEVERITIES},
+        "exit_code": exit_code,
+    }
+
+
+def _shacl(content, shapes: list[Path] | None) -> tuple[dict, list[Finding]]:
+    shape_files = expand_paths(shapes) if shapes else resources.shape_files()
+    if not shape_files:
+        return {"status": f"skipped: no shapes in {resources.shapes_dir()}"}, []
+    shapes_content, problems = load_files(shape_files)
+    if problems:
+        return {"status": "failed: shapes unusable"}, problems
+    from ..validation import shacl_findings
+
+    started = time.perf_counter()
+    findings = shacl_findings(content, shapes_content)
+    return {
+        "status": "ok",
+        "shapes": len(shapes_content.files),
+        "findings": len(findings),
+        "seconds": time.perf_counter() - started,
+    }, findings
+
+
+def render_line(finding: dict) -> str:
+    """``file:line: severity: [code] focus label (path): message [value: v]``, parts omitted when empty."""
+    f = Finding(**finding)
+    text = f"{f.location}: {f.severity}: [{f.code}]"
+    if f.focus_label:
+        text += f" {f.focus_label}"
+    if f.path:
+        text += f" ({f.path})"
+    text += f"{':' if f.focus_label or f.path else ''} {f.message}"
+    if f.value:
+        text += f" [value: {f.value}]"
+    return text
+
+
+def render_text(report: dict) -> str:
+    """The findings one a line (sorted by file, kind, severity, code), then the steps and a summary."""
+    lines = [render_line(finding) for finding in report["findings"]]
+    steps = report["steps"]
+    lines.append(f"shacl: {_step(steps['shacl'])}")
+    owl = report["owl"]
+    seconds = f" ({owl['seconds']:.1f} s)" if owl.get("seconds") is not None else ""
+    reason = f": {owl['reason']}" if owl.get("reason") else ""
+    hint = (
+        " (install Java or pass --no-owl; --require-owl makes this an error)"
+        if owl["status"] == "skipped"
+        else ""
+    )
+    lines.append(f"owl: {owl['status']}{reason}{seconds}{hint}")
+    lines.append(f"lint: {_step(steps['lint'])}")
+    summary = report["summary"]
+    lines.append(
+        f"validate: {len(report['files'])} files, {summary['error']} errors, {summary['warning']} "
+        f"warnings, {summary['info']} infos; exit {report['exit_code']}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _step(step: dict) -> str:
+    if step.get("status") != "ok":
+        return step.get("status", "")
+    detail = ", ".join(f"{step[k]} {k}" for k in ("shapes", "findings") if k in step)
+    return f"ok, {detail} ({step['seconds']:.2f} s)" if "seconds" in step else f"ok, {detail}"

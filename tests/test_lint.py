@@ -1,0 +1,136 @@
+"""Lints on fixture guidelines: every lint code has a case where it fires and one where it must not.
+
+Each case is ``tests/fixtures/validate/lints/<code>--fires|--quiet/data.ttl``, loaded on top of the
+lint-clean example guideline (``tests/fixtures/validate/example/``) and the core vocabulary. Its
+``expected.txt`` pins every lint finding (golden file). To rewrite the golden files after a deliberate
+change of wording: ``GUIDELINEKG_REGENERATE=1 pytest tests/test_lint.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from guidelinekg import lint, resources
+from guidelinekg.errors import ConfigurationError
+from guidelinekg.loading import Finding, load_files
+
+FIXTURES = Path(__file__).parent / "fixtures" / "validate"
+EXAMPLE = FIXTURES / "example"
+CASES = sorted(p for p in (FIXTURES / "lints").iterdir() if p.is_dir())
+
+# Every code a lint can report: the SPARQL checks' codes, then the Python checks'.
+LINT_CODES = {
+    "unresolved-reference", "dangling-citation", "no-resolvable-citation", "secondary-support-only",
+    "discrepancy", "unverified", "project-assumption",
+    "threshold-overlap", "threshold-gap", "recommendation-conflict",
+}  # fmt: skip
+
+
+def lint_files(*paths: Path) -> list[Finding]:
+    content, problems = load_files([*resources.vocabulary_files(), *paths])
+    assert problems == []
+    return lint.run_lints(content)
+
+
+def golden_line(finding: Finding) -> str:
+    """A finding as in the text report, with the file's name only (fixtures live anywhere)."""
+    where = f"{Path(finding.file).name}:{finding.line}" if finding.file else "-"
+    return f"{where}: {finding.severity}: [{finding.code}] {finding.focus_label} ({finding.path}): {finding.message}"
+
+
+def test_example_guideline_is_lint_clean():
+    assert [golden_line(f) for f in lint_files(EXAMPLE)] == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_lint_case(case: Path):
+    code, _, mode = case.name.partition("--")
+    lines = [golden_line(f) for f in lint_files(EXAMPLE, case / "data.ttl")]
+    codes = {re.search(r"\[([\w-]+)\]", line).group(1) for line in lines}
+    if mode == "fires":
+        assert code in codes, f"{code} did not fire:\n" + "\n".join(lines)
+    else:
+        assert code not in codes, f"{code} fired:\n" + "\n".join(lines)
+    expected = case / "expected.txt"
+    if os.environ.get("GUIDELINEKG_REGENERATE"):
+        expected.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    assert lines == expected.read_text(encoding="utf-8").splitlines()
+
+
+def test_every_lint_code_has_a_firing_and_a_quiet_case():
+    names = {c.name for c in CASES}
+    missing = sorted(f"{code}--{mode}" for code in LINT_CODES for mode in ("fires", "quiet")
+                     if f"{code}--{mode}" not in names)  # fmt: skip
+    assert missing == []
+    assert {c.name.partition("--")[0] for c in CASES} == LINT_CODES
+
+
+def test_shipped_content_reports_only_known_codes():
+    findings = lint_files(*resources.guideline_files())
+    assert {f.code for f in findings} <= LINT_CODES
+    assert all(f.kind == "lint" and f.severity in ("error", "warning", "info") for f in findings)
+
+
+def test_registry_matches_the_query_files():
+    on_disk = {p.stem for p in (resources.queries_dir() / "checks").glob("*.rq")}
+    assert on_disk == set(lint.SPARQL_CHECKS)
+    assert len(lint.SPARQL_CHECKS) == len(set(lint.SPARQL_CHECKS))
+
+
+@pytest.mark.parametrize("check", lint.load_checks(), ids=lambda c: c.name)
+def test_check_file_has_header_and_contract(check: lint.SparqlCheck):
+    header = [line for line in check.text.splitlines() if line.startswith("#")]
+    assert header[0] == f"# check: {check.name}"
+    for field in ("purpose:", "encodes:", "returns:"):
+        assert any(line.startswith(f"# {field}") for line in header), field
+    select = re.search(r"SELECT\s+(?:DISTINCT\s+)?(.*?)\s+WHERE", check.text, re.DOTALL).group(1)
+    variables = re.findall(r"\?(\w+)", select)
+    assert (
+        set(lint.REQUIRED_VARIABLES)
+        <= set(variables)
+        <= set(lint.REQUIRED_VARIABLES + lint.OPTIONAL_VARIABLES)
+    )
+
+
+def write_check(directory: Path, name: str, text: str) -> lint.SparqlCheck:
+    path = directory / f"{name}.rq"
+    path.write_text(text, encoding="utf-8")
+    return lint.SparqlCheck(name, path, text)
+
+
+def test_check_with_wrong_variables_is_a_configuration_error(tmp_path):
+    check = write_check(tmp_path, "bad", "# purpose: x\n# returns: x\nSELECT ?focus WHERE { ?focus ?p ?o }")
+    content, _ = load_files(resources.vocabulary_files())
+    with pytest.raises(ConfigurationError, match=r"bad\.rq: must select \?severity \?code \?message"):
+        lint.run_lints(content, checks=[check])
+
+
+def test_check_with_unknown_severity_is_a_configuration_error(tmp_path):
+    text = ('# purpose: x\n# returns: x\nSELECT ?severity ?code ?focus ?message WHERE {\n'
+            '  ?focus a <http://www.w3.org/2002/07/owl#Ontology> . BIND("fatal" AS ?severity)\n'
+            '  BIND("c" AS ?code) BIND("m" AS ?message) }')  # fmt: skip
+    content, _ = load_files(resources.vocabulary_files())
+    with pytest.raises(ConfigurationError, match="got 'fatal'"):
+        lint.run_lints(content, checks=[write_check(tmp_path, "sev", text)])
+
+
+def test_check_without_header_is_refused(tmp_path, monkeypatch):
+    for name in lint.SPARQL_CHECKS:
+        (tmp_path / f"{name}.rq").write_text(
+            "SELECT ?severity ?code ?focus ?message WHERE {}", encoding="utf-8"
+        )
+    with pytest.raises(ConfigurationError, match="header"):
+        lint.load_checks(tmp_path)
+
+
+def test_related_rows_are_merged_in_sorted_order():
+    """Rows that differ only in ?related become one finding; the labels are sorted."""
+    findings = lint_files(EXAMPLE, FIXTURES / "lints" / "unresolved-reference--fires" / "data.ttl")
+    (ref2,) = [f for f in findings if f.focus == "ex:ref-2"]
+    assert ref2.message == "unresolved source reference, cited by: check widget level first"
+    (ref3,) = [f for f in findings if f.focus == "ex:ref-3"]
+    assert ref3.message == "unresolved source reference, cited by no statement"

@@ -1,0 +1,201 @@
+"""`guidelinekg validate`: syntax errors, unusable input, SHACL reporting, output formats, exit codes.
+
+Runs in-process through ``guidelinekg.cli.main`` with the example guideline and the test shapes
+(``tests/fixtures/validate/``), so the SHACL plumbing is pinned independently of the shipped shapes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from pathlib import Path
+
+from guidelinekg import cli, resources
+from guidelinekg.loading import load_files
+
+FIXTURES = Path(__file__).parent / "fixtures" / "validate"
+EXAMPLE = FIXTURES / "example" / "guideline.ttl"
+SHAPES = FIXTURES / "shapes.ttl"
+
+
+def validate(capsys, *args: str | Path) -> tuple[int, str]:
+    code = cli.main(["validate", "--no-owl", "--shapes", str(SHAPES), *map(str, args)])
+    return code, capsys.readouterr().out
+
+
+def corrupt(tmp_path: Path, old: str, new: str) -> Path:
+    """A copy of the example guideline with ``old`` replaced by ``new`` (which must occur once)."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    path = tmp_path / "example.ttl"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+def position(path: Path, needle: str) -> tuple[int, int]:
+    """1-based line and column of the first ``needle`` in ``path``."""
+    text = path.read_text(encoding="utf-8")
+    index = text.index(needle)
+    return text.count("\n", 0, index) + 1, index - text.rfind("\n", 0, index)
+
+
+def test_example_guideline_is_clean(capsys):
+    code, out = validate(capsys, EXAMPLE)
+    assert code == 0, out
+    files = len(resources.vocabulary_files()) + 1
+    assert out.splitlines()[-1] == f"validate: {files} files, 0 errors, 0 warnings, 0 infos; exit 0"
+
+
+def test_syntax_errors_in_every_file_are_reported_with_line_and_column(tmp_path, capsys):
+    first = corrupt(tmp_path, "gkg:strength gkg:Strong ;", "gkg:strength gkg:Strong ,, ")
+    second = tmp_path / "second.ttl"
+    second.write_text('@prefix ex: <https://example.org/> .\nex:a ex:b "no end .\n', encoding="utf-8")
+    code, out = validate(capsys, first, second)
+    line, column = position(first, ",, ")
+    assert code == 2
+    assert f"{first}:{line}:{column + 1}: error: [syntax-error] , is not a valid RDF object" in out
+    assert f"{second}:2:11: error: [syntax-error] Unexpected end of file" in out
+    assert "shacl: skipped: input unusable" in out
+    assert "lint: skipped: input unusable" in out
+
+
+def test_missing_file_and_not_turtle_are_unusable_input(tmp_path, capsys):
+    other = tmp_path / "notes.txt"
+    other.write_text("not RDF", encoding="utf-8")
+    code, out = validate(capsys, tmp_path / "absent.ttl", other, EXAMPLE)
+    assert code == 2
+    assert f"{tmp_path / 'absent.ttl'}: error: [missing-file] no such file" in out
+    assert f"{other}: error: [not-turtle] not a Turtle file (expected a .ttl file or a directory)" in out
+
+
+def test_a_directory_stands_for_its_turtle_files(capsys):
+    code, out = validate(capsys, EXAMPLE.parent)
+    assert code == 0
+    assert f"validate: {len(resources.vocabulary_files()) + 1} files" in out
+
+
+def test_shacl_violation_names_file_line_label_path_and_message(tmp_path, capsys):
+    path = corrupt(tmp_path, "gkg:strength gkg:Strong ; ", "")
+    code, out = validate(capsys, path)
+    line, _ = position(path, "ex:rec-low a gkg:Recommendation")
+    assert code == 1
+    assert (f"{path}:{line}: error: [shacl:minCount] drug A for low widget (gkg:strength): "
+            "A recommendation needs a GRADE strength (gkg:strength) or gkg:gradingNotStated.") in out  # fmt: skip
+
+
+def test_unknown_certainty_term_is_reported_with_its_value(tmp_path, capsys):
+    path = corrupt(tmp_path, "gkg:certainty gkg:LowCertainty", "gkg:certainty gkg:SortOfCertain")
+    code, out = validate(capsys, path)
+    assert code == 1
+    assert ("error: [shacl:in] drug B for middle widget (gkg:certainty): "
+            "gkg:certainty must be a GRADE certainty level. [value: gkg:SortOfCertain]") in out  # fmt: skip
+
+
+def test_threshold_without_unit(tmp_path, capsys):
+    path = corrupt(tmp_path, 'gkg:thresholdValue 20.0 ; gkg:thresholdUnit "mg/L" .\nex:crit-widget-10-20',
+                   'gkg:thresholdValue 20.0 .\nex:crit-widget-10-20')  # fmt: skip
+    code, out = validate(capsys, path)
+    assert code == 1
+    assert ("error: [shacl:minCount] widget level <=20 mg/L (gkg:thresholdUnit): "
+            "A threshold needs a UCUM unit (gkg:thresholdUnit).") in out  # fmt: skip
+
+
+def test_sequence_path_and_warning_severity(tmp_path, capsys):
+    extra = tmp_path / "extra.ttl"
+    extra.write_text(
+        "@prefix gkg: <https://w3id.org/guidelinekg/ontology#> .\n"
+        "@prefix ex: <https://example.org/guideline/example/> .\n"
+        "ex:ref-4 a gkg:SourceReference ; gkg:resolutionStatus gkg:Resolved ; gkg:resolvesTo ex:ni-high .\n"
+        "ex:gps-unlabelled a gkg:GoodPracticeStatement ; gkg:citesReference ex:ref-1 , ex:ref-4 .\n",
+        encoding="utf-8",
+    )
+    code, out = validate(capsys, EXAMPLE, extra)
+    assert code == 1
+    assert (f"{extra}:4: error: [shacl:class] ex:gps-unlabelled (gkg:citesReference/gkg:resolvesTo): "
+            "A cited reference must resolve to a gkg:Citation. [value: ex:ni-high]") in out  # fmt: skip
+    assert (
+        f"{extra}:4: warning: [shacl:minCount] ex:gps-unlabelled (rdfs:label): A statement should have a label."
+        in out
+    )
+
+
+def test_dangling_citation_is_an_error(tmp_path, capsys):
+    path = corrupt(
+        tmp_path,
+        "gkg:citesReference ex:ref-1 .\n\nex:ni-high",
+        "gkg:citesReference ex:ref-99 .\n\nex:ni-high",
+    )
+    code, out = validate(capsys, path)
+    assert code == 1
+    assert ("error: [dangling-citation] drug B for middle widget (gkg:citesReference): dangling citation: "
+            "no file describes the target (expected a gkg:SourceReference): ex:ref-99") in out  # fmt: skip
+
+
+def test_json_report(tmp_path, capsys):
+    path = corrupt(tmp_path, "gkg:strength gkg:Strong ; ", "")
+    code, out = validate(capsys, "--format", "json", path)
+    report = json.loads(out)
+    assert code == report["exit_code"] == 1
+    assert report["summary"] == {"error": 1, "warning": 0, "info": 0}
+    (finding,) = report["findings"]
+    assert finding == {
+        "severity": "error", "kind": "shacl", "code": "shacl:minCount", "file": str(path),
+        "line": position(path, "ex:rec-low a")[0], "column": None, "focus": "ex:rec-low",
+        "focus_label": "drug A for low widget", "path": "gkg:strength", "value": "",
+        "message": "A recommendation needs a GRADE strength (gkg:strength) or gkg:gradingNotStated.",
+    }  # fmt: skip
+    assert report["owl"] == {"status": "not run", "reason": "--no-owl", "seconds": None}
+    assert report["files"][-1] == str(path)
+
+
+def test_text_output_is_deterministic(capsys):
+    lint_case = FIXTURES / "lints" / "threshold-overlap--fires" / "data.ttl"
+    runs = [validate(capsys, EXAMPLE, lint_case)[1] for _ in range(2)]
+    strip = [[line for line in run.splitlines() if not line.startswith(("shacl:", "lint:"))] for run in runs]
+    assert strip[0] == strip[1]
+    findings = [line for line in strip[0] if ": warning: " in line]
+    assert findings == sorted(findings, key=lambda line: ("lint" in line, line.split("[")[1]))
+
+
+def test_without_java_the_owl_step_is_skipped_and_says_why(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no java
+    code = cli.main(["validate", "--shapes", str(SHAPES), str(EXAMPLE)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "owl: skipped: Java not found ('java' is not on PATH)" in out
+    assert "--require-owl makes this an error" in out
+    assert cli.main(["validate", "--require-owl", "--shapes", str(SHAPES), str(EXAMPLE)]) == 2
+
+
+def test_validation_never_opens_a_network_connection(tmp_path, monkeypatch, capsys):
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access during validation")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    imports = tmp_path / "imports.ttl"
+    imports.write_text(
+        "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+        "<https://example.org/x> a owl:Ontology ; owl:imports <http://example.invalid/remote.ttl> .\n",
+        encoding="utf-8",
+    )
+    shapes = tmp_path / "shapes.ttl"
+    shutil.copy(SHAPES, shapes)
+    with shapes.open("a", encoding="utf-8") as out:
+        out.write("<https://example.org/test-shapes> <http://www.w3.org/2002/07/owl#imports> "
+                  "<http://example.invalid/shapes.ttl> .\n")  # fmt: skip
+    code = cli.main(["validate", "--no-owl", "--shapes", str(shapes), str(EXAMPLE), str(imports)])
+    assert code == 0, capsys.readouterr().out
+
+
+def test_loading_tracks_the_file_and_line_of_each_subject():
+    content, problems = load_files([*resources.vocabulary_files(), EXAMPLE])
+    assert problems == []
+    from pyoxigraph import NamedNode
+
+    node = NamedNode("https://example.org/guideline/example/rec-mid")
+    file, line = content.locate(node)
+    assert (Path(file).resolve(), line) == (EXAMPLE.resolve(), position(EXAMPLE, "ex:rec-mid a")[0])
+    assert content.label(node) == "drug B for middle widget"
+    assert content.compact(NamedNode("https://w3id.org/guidelinekg/ontology#strength")) == "gkg:strength"
