@@ -1,0 +1,233 @@
+"""Patient input detected from content (FHIR, JSON-LD, Turtle), RDF patient input, and the patient shapes."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pyoxigraph as ox
+import pyshacl
+import pytest
+import rdflib
+
+from guidelinekg.errors import InputError
+from guidelinekg.fhir import load_patient
+from guidelinekg.medmatch import SubstanceMatcher
+from guidelinekg.patientdata import GKG, PatientData, load_patient_input, xsd_decimal
+from guidelinekg.units import MeasureCatalog
+
+FIXTURES = Path(__file__).parent / "fixtures" / "fhir"
+RDF = FIXTURES / "rdf"
+SHAPES = Path(__file__).parents[1] / "shapes" / "patient.ttl"
+SH = rdflib.Namespace("http://www.w3.org/ns/shacl#")
+
+
+@pytest.fixture(scope="module")
+def guideline() -> rdflib.Graph:
+    return rdflib.Graph().parse(FIXTURES / "test-guideline.ttl")
+
+
+def values(patient: PatientData, subject: str, prop: str) -> list[str]:
+    return sorted(
+        t.object.value
+        for t in patient.triples()
+        if t.subject.value == subject and t.predicate.value == GKG + prop
+    )
+
+
+# --- detection ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fixture", "name", "patient"),
+    [
+        (FIXTURES / "bundle-collection.json", "input.ttl", "urn:guidelinekg:Patient/p1"),
+        (RDF / "patient.ttl", "input.json", "https://example.org/patients/p7"),
+        (RDF / "patient.jsonld", "input.txt", "https://example.org/patients/p10"),
+    ],
+    ids=["fhir", "turtle", "json-ld"],
+)
+def test_kind_is_detected_from_content_not_extension(
+    tmp_path: Path, fixture: Path, name: str, patient: str
+) -> None:
+    path = tmp_path / name
+    shutil.copy(fixture, path)
+    assert load_patient_input(path).patient_iri == patient
+
+
+def test_fhir_through_the_detecting_loader_equals_the_fhir_loader(guideline: rdflib.Graph) -> None:
+    matcher = SubstanceMatcher.from_graph(guideline)
+    path = FIXTURES / "bundle-collection.json"
+    assert load_patient_input(path, matcher=matcher) == load_patient(path, matcher=matcher)
+
+
+def test_json_ld_with_inline_context(guideline: rdflib.Graph) -> None:
+    patient = load_patient_input(RDF / "patient.jsonld", measures=MeasureCatalog.from_graph(guideline))
+    obs = "https://example.org/patients/p10-obs"
+    assert values(patient, obs, "value") == ["45"]
+    assert values(patient, obs, "normalizedValue") == ["45"]
+    assert values(patient, "https://example.org/patients/p10", "birthDate") == ["1980-08-08"]
+
+
+def test_json_ld_remote_context_is_refused_without_network(monkeypatch) -> None:
+    def no_network(*args, **kwargs):
+        raise AssertionError("the loader tried to reach the network")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    with pytest.raises(InputError, match="remote context .* is not fetched") as err:
+        load_patient_input(RDF / "patient-remote-context.jsonld")
+    assert "inline" in str(err.value)
+
+
+def test_json_ld_import_in_nested_context_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonld"
+    path.write_text('{"@graph": [{"@context": {"@import": "http://example.org/ctx"}, "@id": "http://a"}]}')
+    with pytest.raises(InputError, match="@import"):
+        load_patient_input(path)
+
+
+def test_turtle_syntax_error_has_line_and_column() -> None:
+    with pytest.raises(InputError, match="Turtle syntax error") as err:
+        load_patient_input(RDF / "patient-syntax-error.ttl")
+    # line 5 uses the undeclared prefix xsd: at column 33
+    assert (err.value.location.line, err.value.location.column) == (5, 33)
+    assert "patient-syntax-error.ttl:5:33" in str(err.value)
+
+
+def test_plain_text_is_read_as_turtle_and_says_so() -> None:
+    with pytest.raises(InputError, match="read as Turtle because the content is not JSON"):
+        load_patient_input(RDF / "patient-not-rdf.txt")
+
+
+def test_json_neither_fhir_nor_json_ld(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text('{"patient": "p1"}')
+    with pytest.raises(InputError, match="neither FHIR .* nor JSON-LD"):
+        load_patient_input(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        (None, "found 2"),
+        ("@prefix ex: <http://ex/> . ex:a ex:b ex:c .", "found 0"),
+        ("[ a <" + GKG + "Patient> ] .", "blank"),
+    ],
+)
+def test_rdf_must_have_exactly_one_patient_iri(tmp_path: Path, text: str | None, found: str) -> None:
+    path = tmp_path / "p.ttl"
+    path.write_text(text) if text else shutil.copy(RDF / "patient-two.ttl", path)
+    with pytest.raises(InputError, match=found):
+        load_patient_input(path)
+
+
+# --- RDF patient input ----------------------------------------------------------------------------------
+
+
+def test_turtle_patient_is_normalised_and_matched(guideline: rdflib.Graph) -> None:
+    patient = load_patient_input(
+        RDF / "patient.ttl",
+        matcher=SubstanceMatcher.from_graph(guideline),
+        measures=MeasureCatalog.from_graph(guideline),
+    )
+    assert values(patient, "https://example.org/patients/p7-ferritin", "normalizedUnit") == ["ng/mL"]
+    exposure = "https://example.org/patients/p7-iv"
+    assert values(patient, exposure, "exposureSubstance") == ["https://example.org/test-guideline#Examplomab"]
+    assert values(patient, exposure, "matchedBy") == ["name"]
+
+
+def test_blank_nodes_are_relabelled_deterministically(tmp_path: Path) -> None:
+    first = load_patient_input(RDF / "patient.ttl")
+    again = load_patient_input(RDF / "patient.ttl")
+    assert first == again
+    blanks = {line.split()[0] for line in first.ntriples if line.startswith("_:")}
+    assert len(blanks) == 1
+    other = tmp_path / "other.ttl"
+    other.write_text((RDF / "patient.ttl").read_text().replace("ex:p7 ", "ex:p70 "))
+    assert blanks.isdisjoint(line.split()[0] for line in load_patient_input(other).ntriples)
+
+
+def test_rdf_patient_loads_into_a_store() -> None:
+    patient = load_patient_input(RDF / "patient.ttl")
+    store = ox.Store()
+    patient.load_into(store, graph="urn:patients:p7")
+    assert len(store) == len(patient.ntriples)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("101.10", "101.10"), ("1E+2", "100"), ("-0", "0"), ("0.000", "0.000"), ("NaN", None), ("1E+99", None)],
+)
+def test_xsd_decimal(given: str, expected: str | None) -> None:
+    from decimal import Decimal
+
+    assert xsd_decimal(Decimal(given)) == expected
+
+
+# --- patient shapes -------------------------------------------------------------------------------------
+
+
+def validate(graph: rdflib.Graph) -> tuple[bool, rdflib.Graph]:
+    conforms, report, _ = pyshacl.validate(graph, shacl_graph=rdflib.Graph().parse(SHAPES))
+    return conforms, report
+
+
+def test_every_patient_shape_constraint_has_a_message() -> None:
+    shapes = rdflib.Graph().parse(SHAPES)
+    property_shapes = set(shapes.subjects(SH.path, None))
+    assert property_shapes
+    assert [s for s in property_shapes if (s, SH.message, None) not in shapes] == []
+
+
+@pytest.mark.parametrize("fixture", [RDF / "patient.ttl", RDF / "patient.jsonld"])
+def test_good_rdf_patients_conform(fixture: Path) -> None:
+    assert validate(load_patient_input(fixture).to_rdflib())[0]
+
+
+@pytest.mark.parametrize(
+    "name", ["bundle-collection.json", "bundle-searchset.json", "bundle-transaction.json"]
+)
+def test_our_fhir_output_conforms(guideline: rdflib.Graph, name: str) -> None:
+    patient = load_patient_input(
+        FIXTURES / name,
+        matcher=SubstanceMatcher.from_graph(guideline),
+        measures=MeasureCatalog.from_graph(guideline),
+    )
+    conforms, report = validate(patient.to_rdflib())
+    assert conforms, report.serialize(format="turtle")
+
+
+def test_bad_patient_violations_say_what_and_where() -> None:
+    conforms, report = validate(rdflib.Graph().parse(RDF / "patient-bad.ttl"))
+    assert not conforms
+    ex = rdflib.Namespace("https://example.org/patients/")
+    gkg = rdflib.Namespace(GKG)
+    found = {
+        (report.value(r, SH.focusNode), report.value(r, SH.resultPath)): str(
+            report.value(r, SH.resultMessage)
+        )
+        for r in report.subjects(rdflib.RDF.type, SH.ValidationResult)
+    }
+    expected = {
+        (ex["p8"], gkg.birthDate),
+        (ex["p8-obs"], gkg.observedMeasure),
+        (ex["p8-obs"], gkg.value),
+        (ex["p8-obs"], gkg.unit),
+        (ex["p8-obs"], gkg.effectiveTime),
+        (ex["p8-condition"], gkg.subject),
+        (ex["p8-condition"], gkg.conditionCode),
+        (ex["p8-med"], gkg.exposureStart),
+    }
+    assert set(found) == expected
+    assert "add effectiveDateTime to the FHIR Observation" in found[(ex["p8-obs"], gkg.effectiveTime)]
+    assert "http://snomed.info/sct" in found[(ex["p8-condition"], gkg.conditionCode)]
+
+
+def test_json_array_of_fhir_resources_asks_for_a_bundle(tmp_path: Path) -> None:
+    path = tmp_path / "resources.json"
+    path.write_text('[{"resourceType": "Patient", "id": "x"}]')
+    with pytest.raises(InputError, match="array of FHIR resources") as err:
+        load_patient_input(path)
+    assert "Bundle" in str(err.value)

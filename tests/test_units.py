@@ -1,0 +1,208 @@
+"""Normalisation of observation values to the canonical unit of their measure (src/guidelinekg/units.py)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+
+from guidelinekg import units
+from guidelinekg.fhir import load_patient
+from guidelinekg.patientdata import GKG, RDF_TYPE, XSD, PatientData, iri, literal, triple
+from guidelinekg.units import (
+    MeasureCatalog,
+    MeasureGroup,
+    UnitConversionError,
+    UnitFactor,
+    convert,
+    normalise,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "fhir"
+FERRITIN, FERRITIN_IA, TSAT, WEIGHT = (
+    f"https://loinc.org/{c}" for c in ("2276-4", "20567-4", "2502-3", "29463-7")
+)
+PATIENT = "urn:test:patient"
+
+
+@pytest.fixture(scope="module")
+def catalog() -> MeasureCatalog:
+    return MeasureCatalog.from_graph(rdflib.Graph().parse(FIXTURES / "test-guideline.ttl"))
+
+
+def observation(
+    measure: str, value: str | None, unit: str | None, *, unit_text: str | None = None
+) -> PatientData:
+    o = iri("urn:test:obs")
+    lines = [
+        triple(iri(PATIENT), iri(RDF_TYPE), iri(GKG + "Patient")),
+        triple(o, iri(RDF_TYPE), iri(GKG + "Observation")),
+        triple(o, iri(GKG + "subject"), iri(PATIENT)),
+        triple(o, iri(GKG + "observedMeasure"), iri(measure)),
+    ]
+    if value is not None:
+        lines.append(triple(o, iri(GKG + "value"), literal(value, XSD + "decimal")))
+    if unit is not None:
+        lines.append(triple(o, iri(GKG + "unit"), literal(unit)))
+    if unit_text is not None:
+        lines.append(triple(o, iri(GKG + "unitText"), literal(unit_text)))
+    return PatientData.build(PATIENT, lines)
+
+
+def props(patient: PatientData, prop: str) -> list[str]:
+    return sorted(
+        t.object.value
+        for t in patient.triples()
+        if t.subject.value == "urn:test:obs" and t.predicate.value == GKG + prop
+    )
+
+
+def test_catalog_from_graph(catalog: MeasureCatalog) -> None:
+    group = catalog.groups[FERRITIN]
+    assert group is catalog.groups[FERRITIN_IA]
+    assert group.measures == {FERRITIN, FERRITIN_IA}
+    assert group.canonical_units == {"ng/mL"}
+    assert group.factors == (UnitFactor("pmol/L", "ng/mL", Decimal("2.247")),)
+    assert catalog.groups[TSAT].canonical_units == {"%"}
+
+
+def test_catalog_from_pyoxigraph_store_equals_rdflib(catalog: MeasureCatalog) -> None:
+    store = ox.Store()
+    store.load(
+        path=str(FIXTURES / "test-guideline.ttl"), format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode("urn:g")
+    )
+    assert MeasureCatalog.from_graph(store) == catalog
+
+
+def test_pmol_per_litre_ferritin_by_graph_factor(catalog: MeasureCatalog) -> None:
+    out = normalise(observation(FERRITIN, "101.1", "pmol/L"), catalog)
+    (value,) = props(out, "normalizedValue")
+    assert abs(Decimal(value) - 45) < Decimal("0.01")
+    assert Decimal(value) == (Decimal("101.1") / Decimal("2.247")).quantize(Decimal("0.0001"))
+    assert props(out, "normalizedUnit") == ["ng/mL"]
+    (note,) = props(out, "conversionNote")
+    assert note.startswith("101.1 pmol/L ÷ 2.247 = ") and note.endswith(
+        " ng/mL (factor from the guideline graph)"
+    )
+
+
+def test_ug_per_litre_by_ucum_is_exact(catalog: MeasureCatalog) -> None:
+    out = normalise(observation(FERRITIN, "45", "ug/L"), catalog)
+    assert props(out, "normalizedValue") == ["45"]
+    assert props(out, "conversionNote") == ["45 ug/L = 45 ng/mL (UCUM)"]
+
+
+def test_ucum_scale_is_shown(catalog: MeasureCatalog) -> None:
+    out = normalise(observation(FERRITIN, "0.045", "mg/L"), catalog)
+    assert props(out, "normalizedValue") == ["45"]
+    assert props(out, "conversionNote") == ["0.045 mg/L × 1000 = 45 ng/mL (UCUM)"]
+
+
+def test_ucum_then_graph_factor(catalog: MeasureCatalog) -> None:
+    out = normalise(observation(FERRITIN, "0.1011", "nmol/L"), catalog)
+    (value,) = props(out, "normalizedValue")
+    assert abs(Decimal(value) - 45) < Decimal("0.01")
+    (note,) = props(out, "conversionNote")
+    assert "(UCUM); " in note and "÷ 2.247" in note
+
+
+def test_canonical_unit_is_kept_as_given_without_note(catalog: MeasureCatalog) -> None:
+    out = normalise(observation(TSAT, "18.50", "%"), catalog)
+    assert props(out, "normalizedValue") == ["18.50"]
+    assert props(out, "normalizedUnit") == ["%"]
+    assert props(out, "conversionNote") == []
+
+
+def test_equivalent_measure_gets_the_group(catalog: MeasureCatalog) -> None:
+    out = normalise(observation(FERRITIN_IA, "30", "ng/mL"), catalog)
+    assert props(out, "observedMeasure") == sorted([FERRITIN, FERRITIN_IA])
+    out = normalise(observation(FERRITIN, None, None), catalog)
+    assert props(out, "observedMeasure") == sorted([FERRITIN, FERRITIN_IA])
+    assert props(out, "unitProblem") == []  # no value: nothing to normalise
+
+
+@pytest.mark.parametrize(
+    ("measure", "value", "unit", "unit_text", "reason"),
+    [
+        (WEIGHT, "70", "mmol/L", None, "no unit factor"),
+        (FERRITIN, "3", None, "furlongs", "'furlongs' is not a UCUM unit"),
+        (FERRITIN, "3", "furlongs", None, "'furlongs' is not a valid UCUM unit"),
+        (FERRITIN, "45", None, None, "no unit given"),
+        (TSAT, "20", "mg", None, "UCUM cannot convert mg"),
+    ],
+)
+def test_unconvertible_units_give_a_problem_and_no_value(
+    catalog, measure, value, unit, unit_text, reason
+) -> None:
+    out = normalise(observation(measure, value, unit, unit_text=unit_text), catalog)
+    assert props(out, "normalizedValue") == []
+    (problem,) = props(out, "unitProblem")
+    assert reason in problem
+
+
+def test_unknown_measures_are_left_alone(catalog: MeasureCatalog) -> None:
+    patient = observation("https://loinc.org/718-7", "13", "g/dL")
+    assert normalise(patient, catalog) == patient
+
+
+def test_conflicting_canonical_units_are_a_problem() -> None:
+    catalog = MeasureCatalog.build(
+        {"urn:m:a": "ng/mL", "urn:m:b": "ug/L"}, equivalents=[("urn:m:a", "urn:m:b")]
+    )
+    out = normalise(observation("urn:m:a", "1", "ng/mL"), catalog)
+    assert "2 canonical units" in props(out, "unitProblem")[0]
+
+
+def test_inverse_factor_and_offset_units() -> None:
+    group = MeasureGroup(
+        frozenset(), frozenset({"pmol/L"}), (UnitFactor("pmol/L", "ng/mL", Decimal("2.247")),)
+    )
+    assert convert(Decimal(20), "ng/mL", group, "pmol/L").value == Decimal("44.94")
+    celsius = convert(Decimal(37), "Cel", MeasureGroup(frozenset(), frozenset(), ()), "[degF]")
+    assert celsius.value == Decimal("98.6")
+    with pytest.raises(UnitConversionError, match="no unit factor"):
+        convert(Decimal(1), "mmol/L", MeasureGroup(frozenset(), frozenset(), ()), "ng/mL")
+
+
+def test_rounding_keeps_significant_digits() -> None:
+    group = MeasureGroup(frozenset(), frozenset(), (UnitFactor("pmol/L", "ng/mL", Decimal("2.247")),))
+    assert convert(Decimal(1), "pmol/L", group, "ng/mL").value == Decimal("0.445038")
+    assert convert(Decimal("168.525"), "pmol/L", group, "ng/mL").value == Decimal(75)  # exact, no float error
+
+
+def test_registry_is_not_built_when_no_unit_needs_ucum(catalog: MeasureCatalog, monkeypatch) -> None:
+    def fail(*args):
+        raise AssertionError("UCUM was consulted")
+
+    monkeypatch.setattr(units, "ucum_conversion", fail)
+    monkeypatch.setattr(units, "_ucum_registry", fail)
+    normalise(observation(FERRITIN, "101.1", "pmol/L"), catalog)
+    normalise(observation(TSAT, "20", "%"), catalog)
+
+
+def test_normalise_is_idempotent_and_fhir_output_is_normalised(catalog: MeasureCatalog) -> None:
+    patient = load_patient(FIXTURES / "bundle-collection.json")
+    once = normalise(patient, catalog)
+    assert normalise(once, catalog) == once
+    normalised = {t.subject.value for t in once.triples() if t.predicate.value == GKG + "normalizedValue"}
+    problems = {t.subject.value for t in once.triples() if t.predicate.value == GKG + "unitProblem"}
+    assert "urn:guidelinekg:Observation/ferritin-pmol" in normalised
+    assert "urn:guidelinekg:Observation/ferritin-ugl" in normalised
+    assert problems == {"urn:guidelinekg:Observation/ferritin-furlongs"}
+
+
+def test_is_ucum() -> None:
+    assert units.is_ucum("ng/mL") and units.is_ucum("10*3/uL") and units.is_ucum("%")
+    assert not units.is_ucum("furlongs") and not units.is_ucum("IU/L") and not units.is_ucum("")
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_catalog_from_the_reasoner_rule_store(catalog: MeasureCatalog, engine: str) -> None:
+    from guidelinekg.store import open_store
+
+    store = open_store(engine)
+    store.load_turtle(FIXTURES / "test-guideline.ttl")
+    assert MeasureCatalog.from_graph(store) == catalog
