@@ -1,0 +1,61 @@
+"""Render guidelines from their graph alone, as Markdown.
+
+GUIDELINE is a guideline or guideline-version IRI, a unique path segment or ending of one (e.g. the
+guideline's folder name), or a label. Without it, every shipped guideline version is rendered, sorted by
+IRI. The text is regenerated from the graph: title block, sections and statements in gkg:order with
+their source wording, citation markers and structured data, precedence rules, discrepancies with
+primary texts, and references.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+FORMATS = ("markdown",)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "guideline",
+        nargs="?",
+        metavar="GUIDELINE",
+        help="guideline or version IRI, unique part of one, or label",
+    )
+    parser.add_argument(
+        "--format", choices=FORMATS, default="markdown", help="output format (default: markdown)"
+    )
+    parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="write to FILE instead of stdout")
+    parser.add_argument(
+        "--data",
+        action="append",
+        type=Path,
+        metavar="TTL",
+        help="render the guideline content in this Turtle file instead of the shipped guidelines "
+        "(repeatable; the core vocabulary is always loaded)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import resources
+    from ..errors import InputError, Location
+    from ..render import GuidelineGraph, shipped_files
+
+    paths = [*resources.vocabulary_files(), *args.data] if args.data else shipped_files()
+    graph = GuidelineGraph.load(paths)
+    text = graph.markdown(graph.select_versions(args.guideline))
+    if args.output is not None:
+        try:
+            args.output.write_text(text, encoding="utf-8", newline="\n")
+        except OSError as exc:
+            raise InputError(f"cannot write: {exc.strerror}", Location(str(args.output))) from None
+        return 0
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is not None:  # UTF-8 whatever the terminal's locale: the text has ≤, ≥ and dashes
+        buffer.write(text.encode("utf-8"))
+        buffer.flush()
+    else:
+        sys.stdout.write(text)
+    return 0
