@@ -27,8 +27,8 @@ SELECT ?c ?type ?label ?member ?negates ?measureLabel ?cmp ?tv ?tu WHERE {
 """
 
 OUTCOMES = """
-SELECT ?c ?truth ?value ?o ?time ?raw ?rawUnit ?conv ?id ?issueMsg WHERE {
-  ?out a gkg:CriterionOutcome ; gkg:forPatient $patient ; gkg:criterion ?c ; gkg:truth ?t .
+SELECT ?patient ?c ?truth ?value ?o ?time ?raw ?rawUnit ?conv ?id ?issueMsg WHERE {
+  ?out a gkg:CriterionOutcome ; gkg:forPatient ?patient ; gkg:criterion ?c ; gkg:truth ?t .
   ?t skos:notation ?truth .
   OPTIONAL { ?out gkg:observedValue ?value }
   OPTIONAL { ?out gkg:observation ?o . ?o gkg:effectiveTime ?time .
@@ -67,10 +67,17 @@ class Criteria:
 class Explainer:
     """Explains criteria outcomes for one patient."""
 
-    def __init__(self, store: RuleStore, criteria: Criteria, patient: str):
+    def __init__(self, criteria: Criteria, outcome_rows: list[dict[str, str]]):
         self.criteria = criteria
-        self.outcomes = {c: items[0] | {"issues": sorted({i["issueMsg"] for i in items if "issueMsg" in i})}
-                         for c, items in grouped(rows(store, OUTCOMES, patient=patient), "c").items()}
+        self.outcomes = {
+            c: items[0] | {"issues": sorted({i["issueMsg"] for i in items if "issueMsg" in i})}
+            for c, items in grouped(outcome_rows, "c").items()
+        }
+
+    @staticmethod
+    def outcome_rows(store: RuleStore, patients: list[str] | None) -> dict[str, list[dict[str, str]]]:
+        """Every patient's outcome rows, keyed by patient IRI (one query for a whole batch)."""
+        return grouped(rows(store, OUTCOMES, patients=patients), "patient")
 
     def truth(self, criterion: str) -> str:
         return self.outcomes.get(criterion, {}).get("truth", "unknown")

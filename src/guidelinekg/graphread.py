@@ -15,12 +15,25 @@ PREFIX bibo: <http://purl.org/ontology/bibo/>
 """
 
 
-def rows(store: RuleStore, query: str, **iris: str) -> list[dict[str, str]]:
-    """Run a SELECT with ``$name`` placeholders bound to IRIs (validated, never user text); values as str."""
+def _iri(value: str) -> str:
+    if any(c in value for c in '<>"{} \n'):
+        raise ValueError(f"not an IRI: {value!r}")
+    return f"<{value}>"
+
+
+def rows(
+    store: RuleStore, query: str, *, patients: list[str] | None = None, **iris: str
+) -> list[dict[str, str]]:
+    """Run a SELECT with ``$name`` placeholders bound to IRIs (validated, never user text); values as str.
+
+    ``patients`` restricts ``?patient`` with a VALUES block (None: every patient in the store).
+    """
     for name, value in iris.items():
-        if any(c in value for c in '<>"{} \n'):
-            raise ValueError(f"not an IRI: {value!r}")
-        query = query.replace(f"${name}", f"<{value}>")
+        query = query.replace(f"${name}", _iri(value))
+    if patients is not None and "?patient" in query:
+        values = " ".join(_iri(p) for p in patients)
+        head, _, body = query.partition("WHERE {")
+        query = f"{head}WHERE {{ VALUES ?patient {{ {values} }} {body}"
     return [{k: v.value for k, v in row.items()} for row in store.select(PREFIXES + query)]
 
 

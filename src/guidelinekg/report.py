@@ -14,8 +14,8 @@ from .knowledge import GuidelineVersionInfo
 from .reasoning import Evaluation
 
 RESULTS = """
-SELECT ?res ?r ?status ?kind WHERE {
-  ?res a gkg:RecommendationResult ; gkg:forPatient $patient ; gkg:instantiates ?r ; gkg:status ?s ;
+SELECT ?patient ?res ?r ?status ?kind WHERE {
+  ?res a gkg:RecommendationResult ; gkg:forPatient ?patient ; gkg:instantiates ?r ; gkg:status ?s ;
        gkg:guidelineVersion $version .
   ?s skos:notation ?status .
   ?r a ?kind . FILTER(?kind IN (gkg:Recommendation))
@@ -68,8 +68,8 @@ SELECT ?work ?title ?year ?doi ?pmid ?sourceKind WHERE {
 }"""
 
 DOSES = """
-SELECT ?res ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext WHERE {
-  ?res gkg:forPatient $patient ; gkg:computedDose ?dose .
+SELECT ?patient ?res ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext WHERE {
+  ?res gkg:forPatient ?patient ; gkg:computedDose ?dose .
   ?dose gkg:doseValue ?value ; gkg:doseUnit ?unit ; gkg:bodyWeight ?weight ; gkg:capped ?capped ;
         gkg:dosingStatement ?d .
   ?d gkg:dose ?wbd ; gkg:sourceText ?dtext . ?wbd gkg:perKg ?perKg ; gkg:unit ?perUnit .
@@ -79,15 +79,15 @@ SELECT ?res ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext WH
 WEIGHT_BASED = """SELECT ?i WHERE { ?d gkg:dosingFor ?i ; gkg:dose ?w . ?w a gkg:WeightBasedDose }"""
 
 SUPPRESSION = """
-SELECT ?res ?by ?reason ?byLabel WHERE {
-  ?res gkg:forPatient $patient ; gkg:suppressedBy ?by .
+SELECT ?patient ?res ?by ?reason ?byLabel WHERE {
+  ?res gkg:forPatient ?patient ; gkg:suppressedBy ?by .
   OPTIONAL { ?by gkg:reason ?reason } OPTIONAL { ?by gkg:sourceText ?reason }
   OPTIONAL { ?by rdfs:label ?byLabel }
 }"""
 
 ORDERS = """
-SELECT ?order ?m ?loinc ?label ?instruction ?for WHERE {
-  ?order a gkg:Order ; gkg:forPatient $patient ; gkg:measure ?m ; gkg:orderedFor ?res .
+SELECT ?patient ?order ?m ?loinc ?label ?instruction ?for WHERE {
+  ?order a gkg:Order ; gkg:forPatient ?patient ; gkg:measure ?m ; gkg:orderedFor ?res .
   ?res gkg:instantiates ?for .
   ?m gkg:loincCode ?loinc ; rdfs:label ?label .
   OPTIONAL { ?req gkg:appliesToMeasure ?m ; gkg:instruction ?instruction .
@@ -95,8 +95,8 @@ SELECT ?order ?m ?loinc ?label ?instruction ?for WHERE {
 }"""
 
 MONITORING = """
-SELECT ?a ?text ?label ?loinc ?min ?max ?unit ?trigger WHERE {
-  ?item a gkg:MonitoringItem ; gkg:forPatient $patient ; gkg:instantiates ?a ; gkg:guidelineVersion $version .
+SELECT ?patient ?a ?text ?label ?loinc ?min ?max ?unit ?trigger WHERE {
+  ?item a gkg:MonitoringItem ; gkg:forPatient ?patient ; gkg:instantiates ?a ; gkg:guidelineVersion $version .
   ?a gkg:sourceText ?text ; rdfs:label ?label ; gkg:monitors ?m . ?m gkg:loincCode ?loinc .
   OPTIONAL { ?a gkg:intervalMin ?qmin . ?qmin gkg:value ?min ; gkg:unit ?unit }
   OPTIONAL { ?a gkg:intervalMax ?qmax . ?qmax gkg:value ?max }
@@ -104,21 +104,19 @@ SELECT ?a ?text ?label ?loinc ?min ?max ?unit ?trigger WHERE {
 }"""
 
 WARNINGS = """
-SELECT ?w ?code ?message WHERE {
-  ?w a gkg:Warning ; gkg:forPatient $patient ; gkg:warningCode ?code ; gkg:message ?message .
+SELECT ?patient ?w ?code ?message WHERE {
+  ?w a gkg:Warning ; gkg:forPatient ?patient ; gkg:warningCode ?code ; gkg:message ?message .
 }"""
 
 APPLICABILITY = """
-SELECT ?truth WHERE { ?a a gkg:Applicability ; gkg:forPatient $patient ; gkg:guidelineVersion $version ;
+SELECT ?patient ?truth WHERE { ?a a gkg:Applicability ; gkg:forPatient ?patient ; gkg:guidelineVersion $version ;
   gkg:truth ?t . ?t skos:notation ?truth }"""
 
 
-def _citations(store, statement_iris: set[str]) -> dict[str, list[dict]]:
+def _citations(store) -> dict[str, list[dict]]:
     works = {w["work"]: w for w in rows(store, WORKS)}
     out: dict[str, list[dict]] = {}
     for row in rows(store, CITATIONS):
-        if row["s"] not in statement_iris:
-            continue
         item: dict = {"kind": row["kind"]}
         if "n" in row:
             item["reference"] = int(row["n"])
@@ -131,24 +129,64 @@ def _citations(store, statement_iris: set[str]) -> dict[str, list[dict]]:
             item["source"] = work["sourceKind"]
         if item not in out.setdefault(row["s"], []):
             out[row["s"]].append(item)
-    return {k: sorted(v, key=lambda c: (c["kind"] != "reference", c.get("reference", 0), c.get("title", "")))
-            for k, v in out.items()}
+    return {
+        k: sorted(v, key=lambda c: (c["kind"] != "reference", c.get("reference", 0), c.get("title", "")))
+        for k, v in out.items()
+    }
+
+
+def build_reports(
+    evaluation: Evaluation, version: GuidelineVersionInfo, patients: list[str] | None = None
+) -> dict[str, dict]:
+    """The JSON objects of ``recommend --format json`` for every (or the given) patient of an evaluation.
+
+    One set of queries serves a whole batch: the cohort runs the same code as ``recommend``.
+    """
+    store = evaluation.store
+    patients = sorted(patients if patients is not None else evaluation.patient_iris)
+    scope = {"patients": patients, "version": version.iri}
+    shared = {
+        "criteria": Criteria.read(store),
+        "statements": {r["r"]: r for r in rows(store, STATEMENT)},
+        "citations": _citations(store),
+        "codes": grouped(rows(store, CODES), "i"),
+        "administration": grouped(rows(store, ADMINISTRATION), "i"),
+        "weight_based": {r["i"] for r in rows(store, WEIGHT_BASED)},
+    }
+    per_patient = {
+        "results": grouped(rows(store, RESULTS, **scope), "patient"),
+        "outcomes": Explainer.outcome_rows(store, patients),
+        "doses": grouped(rows(store, DOSES, **scope), "patient"),
+        "suppression": grouped(rows(store, SUPPRESSION, **scope), "patient"),
+        "orders": grouped(rows(store, ORDERS, **scope), "patient"),
+        "monitoring": grouped(rows(store, MONITORING, **scope), "patient"),
+        "warnings": grouped(rows(store, WARNINGS, **scope), "patient"),
+        "applicability": grouped(rows(store, APPLICABILITY, **scope), "patient"),
+    }
+    return {
+        p: _assemble(evaluation, version, p, shared, {k: v.get(p, []) for k, v in per_patient.items()})
+        for p in patients
+    }
 
 
 def build_report(evaluation: Evaluation, patient: str, version: GuidelineVersionInfo) -> dict:
     """The JSON object of ``recommend --format json`` for one patient and guideline version."""
-    store = evaluation.store
-    ids = {"patient": patient, "version": version.iri}
-    explainer = Explainer(store, Criteria.read(store), patient)
-    results = rows(store, RESULTS, **ids)
-    statements = {r["r"]: r for r in rows(store, STATEMENT)}
-    citations = _citations(store, {r["r"] for r in results})
-    codes = grouped(rows(store, CODES), "i")
-    administration = grouped(rows(store, ADMINISTRATION), "i")
-    doses = {d["res"]: d for d in rows(store, DOSES, **ids)}
-    weight_based = {r["i"] for r in rows(store, WEIGHT_BASED)}
-    suppression = grouped(rows(store, SUPPRESSION, **ids), "res")
-    applicable = [r["truth"] for r in rows(store, APPLICABILITY, **ids)]
+    return build_reports(evaluation, version, [patient])[patient]
+
+
+def _assemble(
+    evaluation: Evaluation, version: GuidelineVersionInfo, patient: str, shared: dict, mine: dict
+) -> dict:
+    explainer = Explainer(shared["criteria"], mine["outcomes"])
+    results = mine["results"]
+    statements = shared["statements"]
+    citations = shared["citations"]
+    codes = shared["codes"]
+    administration = shared["administration"]
+    doses = {d["res"]: d for d in mine["doses"]}
+    weight_based = shared["weight_based"]
+    suppression = grouped(mine["suppression"], "res")
+    applicable = [r["truth"] for r in mine["applicability"]]
 
     recommendations, not_recommended, undetermined = [], [], []
     for res in sorted(results, key=lambda r: r["r"]):
@@ -175,7 +213,9 @@ def build_report(evaluation: Evaluation, patient: str, version: GuidelineVersion
         if res["res"] in doses:
             d = doses[res["res"]]
             dose = {"value": json_number(d["value"]), "unit": d["unit"]}
-            cap = f", capped at the maximum {number(d['max'])} {d['maxUnit']}" if d["capped"] == "true" else ""
+            cap = (
+                f", capped at the maximum {number(d['max'])} {d['maxUnit']}" if d["capped"] == "true" else ""
+            )
             raw = number(str(Decimal(d["perKg"]) * Decimal(d["weight"])))
             because.append(f"dose: {number(d['perKg'])} {d['perUnit']} x {number(d['weight'])} kg = {raw} "
                            f"{d['unit']}{cap}; dose {number(d['value'])} {d['unit']} ({d['dtext']})")
@@ -194,22 +234,38 @@ def build_report(evaluation: Evaluation, patient: str, version: GuidelineVersion
         })
 
     orders = []
-    for measure, items in sorted(grouped(rows(store, ORDERS, **ids), "m").items()):
-        orders.append({
-            "loinc": items[0]["loinc"], "label": items[0]["label"],
-            "instructions": sorted({i["instruction"] for i in items if "instruction" in i}),
-            "needed_for": sorted({i["for"] for i in items}),
-        })
+    for measure, items in sorted(grouped(mine["orders"], "m").items()):
+        orders.append(
+            {
+                "loinc": items[0]["loinc"],
+                "label": items[0]["label"],
+                "instructions": sorted({i["instruction"] for i in items if "instruction" in i}),
+                "needed_for": sorted({i["for"] for i in items}),
+            }
+        )
     monitoring = []
-    for action, items in sorted(grouped(rows(store, MONITORING, **ids), "a").items()):
+    for action, items in sorted(grouped(mine["monitoring"], "a").items()):
         first = items[0]
         interval = None
         if "min" in first:
-            interval = {"min": json_number(first["min"]), "max": json_number(first.get("max")), "unit": first["unit"]}
-        monitoring.append({"iri": action, "action": first["text"], "loinc": sorted({i["loinc"] for i in items}),
-                           "interval": interval, "trigger": first.get("trigger")})
-    warnings = sorted(({"code": w["code"], "message": w["message"]} for w in rows(store, WARNINGS, **ids)),
-                      key=lambda w: (w["code"], w["message"]))
+            interval = {
+                "min": json_number(first["min"]),
+                "max": json_number(first.get("max")),
+                "unit": first["unit"],
+            }
+        monitoring.append(
+            {
+                "iri": action,
+                "action": first["text"],
+                "loinc": sorted({i["loinc"] for i in items}),
+                "interval": interval,
+                "trigger": first.get("trigger"),
+            }
+        )
+    warnings = sorted(
+        ({"code": w["code"], "message": w["message"]} for w in mine["warnings"]),
+        key=lambda w: (w["code"], w["message"]),
+    )
     return {
         "patient": patient,
         "as_of": evaluation.as_of.isoformat(),
@@ -228,4 +284,4 @@ def build_report(evaluation: Evaluation, patient: str, version: GuidelineVersion
     }
 
 
-__all__ = ["build_report", "local"]
+__all__ = ["build_report", "build_reports", "local"]

@@ -1,0 +1,777 @@
+"""Hand-written reference evaluator of the RLS iron guideline: the benchmark's "speed of light" baseline.
+
+Plain Python over dicts, with the guideline's criteria, thresholds, precedence and doses hard-coded from
+``ontology/guidelines/rls-iron/guideline.ttl`` (this file lives in ``bench/`` only and is never used by the
+tool). It implements the semantics of ``queries/rules/*.rq`` so that the benchmark can check that the real
+engine agrees with it, patient by patient, and compare speed.
+
+Two separate steps, so evaluation can be timed alone:
+
+* parsing: :func:`load_ndjson` (a FHIR Bulk Data directory) or :func:`patients_from_bundle` (a FHIR R4
+  Bundle dict) -> ``{patient_id: patient}``. This does what the tool's loader does (FHIR mapping, its
+  ingest notes, substance recognition and unit normalisation);
+* evaluation: :func:`evaluate_patient` ``(patient, as_of) -> outcome``, what the rules and the report do.
+  The outcome is in the vocabulary of ``tests/vignettes.py`` ``outcome_of()``: ``applicable``,
+  ``recommended``, ``not_recommended``, ``undetermined`` (statement local names), ``orders`` (LOINC codes),
+  ``warnings`` (codes), ``monitoring`` (local names), ``doses`` ``{recommendation: [value, unit] or None}``.
+
+A patient is a dict::
+
+    {"id": "pt0000001",
+     "birth": "1968-04-12" or None,          # only a full date gives an age (as the loader)
+     "notes": ["missing-value", ...],          # the loader's ingest-note codes (become warnings)
+     "conditions": [(frozenset(snomed codes), (clinical status codes, ...)), ...],
+     "obs": [(measure, key, time, value, unit_problem, fasting), ...],
+     "exp": [(start, end, classes), ...]}
+
+``obs``: ``measure`` one of ``ferritin``, ``tsat``, ``weight``, ``phosphate``; ``key`` the observation's
+IRI (ties of the latest result go to the smallest); ``time`` the xsd:dateTime lexical form the loader maps
+(or ``None``); ``value`` the value in the measure's canonical unit as a float (``None`` when there is none);
+``unit_problem`` True when the unit could not be converted; ``fasting`` the v2-0916 code or ``None``.
+``exp``: start and end lexical forms (``None`` when absent) and the substance classes recognised
+(``iron``, ``iv``, ``oral``).
+
+Semantics (rule files in brackets): a result dated at or after the end of the as-of day (UTC) is excluded
+[10]; a value outside the plausible range (ferritin, TSAT, weight, phosphate < 0; TSAT > 100 %) is excluded
+[11]; an unconvertible unit is excluded [12]; ferritin or TSAT drawn while an iron product was taken or
+within 24 h after it is unreliable [13]; the latest usable result per measure is used [20, 30]; Kleene
+logic over the criteria [40-53]; coverage by an active RLS diagnosis [60]; applicable not-indicated
+statements suppress matching recommendations, unknown ones keep them undetermined [61]; ESRD and children
+prevail over the general algorithm [62]; undetermined statements order the measures of their unknown
+leaves [80] or warn ``missing-data`` for unknown leaves no test decides (age) [81]; FCM 15 mg/kg up to
+1000 mg in adults [82], body weight ordered when missing [83]; monitoring only when something is
+recommended [84]; morning/fasting caveats on the latest results used [85]; ``statements-conflict`` when a
+not-indicated statement suppresses a recommendation [86]; ``guideline-not-applicable`` [87].
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, timezone
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+# --- codes and measures ---------------------------------------------------------------------------------
+
+LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
+UCUM = "http://unitsofmeasure.org"
+V2_0916 = "http://terminology.hl7.org/CodeSystem/v2-0916"
+UNII = "http://fdasis.nlm.nih.gov"
+RLS, ESRD, HF = "32914008", "46177005", "84114007"
+ACTIVE = frozenset({"active", "recurrence", "relapse"})
+
+FERRITIN, TSAT, WEIGHT, PHOSPHATE = "ferritin", "tsat", "weight", "phosphate"
+MEASURE_OF_LOINC = {"2276-4": FERRITIN, "20567-4": FERRITIN, "2502-3": TSAT, "14801-5": TSAT,
+                    "29463-7": WEIGHT, "2777-1": PHOSPHATE}
+LOINC_OF = {FERRITIN: "2276-4", TSAT: "2502-3", WEIGHT: "29463-7", PHOSPHATE: "2777-1"}
+CANONICAL = {FERRITIN: "ng/mL", TSAT: "%", WEIGHT: "kg", PHOSPHATE: "mg/dL"}
+PLAUSIBLE_MAX = {TSAT: 100.0}  # every measure has plausibleMin 0
+DRAW_MEASURES = (FERRITIN, TSAT)  # req-no-iron-24h, req-morning, req-fasting apply to these
+FERRITIN_PMOL = Decimal("2.247")  # pmol/L / 2.247 = ng/mL
+NO_IRON_HOURS = 24
+IV_WINDOW_SECONDS = int(Decimal("91.3125") * 86400)  # 3 months = 3 x 30.4375 d
+MORNING_BEFORE = 12
+
+# --- unit conversion (UCUM scale to the canonical unit; molar ferritin through the graph's factor) --------
+
+
+def _units() -> tuple[dict[str, dict[str, tuple[Decimal, bool]]], frozenset[str]]:
+    """measure -> UCUM code -> (scale, through the pmol/L factor)."""
+    mass = {"g": Decimal(1), "mg": Decimal("1E-3"), "ug": Decimal("1E-6"), "ng": Decimal("1E-9"),
+            "pg": Decimal("1E-12")}
+    mol = {"mol": Decimal(1), "mmol": Decimal("1E-3"), "umol": Decimal("1E-6"), "nmol": Decimal("1E-9"),
+           "pmol": Decimal("1E-12"), "fmol": Decimal("1E-15")}
+    volume = {"L": Decimal(1), "l": Decimal(1), "dL": Decimal("0.1"), "dl": Decimal("0.1"),
+              "mL": Decimal("1E-3"), "ml": Decimal("1E-3"), "uL": Decimal("1E-6"), "ul": Decimal("1E-6")}
+    table: dict[str, dict[str, tuple[Decimal, bool]]] = {m: {} for m in CANONICAL}
+    for mu, mf in mass.items():
+        for vu, vf in volume.items():
+            g_per_l = mf / vf
+            table[FERRITIN][f"{mu}/{vu}"] = (g_per_l / Decimal("1E-6"), False)
+            table[PHOSPHATE][f"{mu}/{vu}"] = (g_per_l / Decimal("1E-2"), False)
+    for mu, mf in mol.items():
+        for vu, vf in volume.items():
+            table[FERRITIN][f"{mu}/{vu}"] = ((mf / vf) / Decimal("1E-12"), True)
+    table[TSAT].update({"%": (Decimal(1), False), "1": (Decimal(100), False), "10*-2": (Decimal(1), False)})
+    table[WEIGHT].update({"kg": (Decimal(1), False), "g": (Decimal("1E-3"), False),
+                          "mg": (Decimal("1E-6"), False), "[lb_av]": (Decimal("0.45359237"), False),
+                          "[oz_av]": (Decimal("0.028349523125"), False)})
+    known = {u for units in table.values() for u in units}
+    known |= set(mass) | set(mol) | {"kg", "%", "1", "U/L", "U", "[iU]/L", "mol", "mmol", "h", "min", "d", "a",
+                                     "kg/m2", "cm", "m"}
+    return table, frozenset(known)
+
+
+UNITS, KNOWN_UCUM = _units()
+_ANNOTATED_PERCENT = re.compile(r"%\{[^{}]*\}")
+
+
+def is_ucum(text: str) -> bool:
+    """Approximates the UCUM grammar check with the units this evaluator knows."""
+    return text in KNOWN_UCUM or bool(_ANNOTATED_PERCENT.fullmatch(text))
+
+
+def normalise(measure: str, value: Decimal, unit: str | None) -> tuple[float | None, bool]:
+    """``(value in the canonical unit, unit_problem)`` with the loader's decimal rounding."""
+    if unit is None:
+        return None, True
+    canonical = CANONICAL[measure]
+    if unit == canonical:
+        return float(value), False
+    conv = UNITS[measure].get(unit)
+    if conv is None and measure == TSAT and _ANNOTATED_PERCENT.fullmatch(unit):
+        conv = (Decimal(1), False)
+    if conv is None:
+        return None, True
+    scale, molar = conv
+    result = value * scale
+    if molar:
+        result = result / FERRITIN_PMOL
+    digits = len(value.as_tuple().digits)
+    return float(Context(prec=max(6, digits + 2), rounding=ROUND_HALF_EVEN).create_decimal(result)), False
+
+
+# --- substances -----------------------------------------------------------------------------------------
+
+IRON, IV, ORAL = "iron", "iv", "oral"
+SUBSTANCES = {  # substance -> (labels, classes)
+    "ferric-carboxymaltose": (("ferric carboxymaltose", "Injectafer", "Ferinject", "FCM"), (IRON, IV)),
+    "ferumoxytol": (("ferumoxytol", "Feraheme"), (IRON, IV)),
+    "iron-dextran": (("iron dextran", "INFeD", "low molecular weight iron dextran", "LMW iron dextran"),
+                     (IRON, IV)),
+    "iron-sucrose": (("iron sucrose", "Venofer"), (IRON, IV)),
+    "ferrous-sulfate": (("ferrous sulfate", "ferrous sulphate"), (IRON, ORAL)),
+}
+SUBSTANCE_CODES = {(UNII, "6897GXD6OE"): "ferric-carboxymaltose", (UNII, "95HR524N2M"): "iron-dextran"}
+_LABEL_OF = {" ".join(label.split()).casefold(): s for s, (labels, _) in SUBSTANCES.items() for label in labels}
+_SUBSTANCE_RE = re.compile(
+    r"(?<!\w)(?:" + "|".join(r"\s+".join(map(re.escape, label.split()))
+                              for label in sorted(_LABEL_OF, key=lambda s: (-len(s), s))) + r")(?!\w)",
+    re.IGNORECASE,
+)
+
+def substance_classes(codes: Iterable[tuple[Any, Any]], texts: Iterable[str]) -> frozenset[str]:
+    found = {SUBSTANCE_CODES[c] for c in codes if c in SUBSTANCE_CODES}
+    for text in texts:
+        for hit in _SUBSTANCE_RE.finditer(text):
+            found.add(_LABEL_OF[" ".join(hit.group(0).split()).casefold()])
+    return frozenset(c for s in found for c in SUBSTANCES[s][1])
+
+
+# --- FHIR -> patient dicts ------------------------------------------------------------------------------
+
+_DATETIME = re.compile(
+    r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?"
+)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+SKIPPED_STATUS = {"Observation": ("entered-in-error", "cancelled"),
+                  "MedicationStatement": ("entered-in-error", "not-taken"),
+                  "MedicationAdministration": ("entered-in-error", "not-done")}
+MAPPED = ("Patient", "Observation", "Condition", "MedicationStatement", "MedicationAdministration")
+REFERENCED = ("Specimen", "Medication")
+
+
+def fhir_datetime(text: Any) -> tuple[str, bool] | None:
+    """``(xsd:dateTime lexical, has a day)`` of a FHIR date/dateTime, ``None`` when invalid."""
+    m = _DATETIME.fullmatch(text) if isinstance(text, str) else None
+    if not m:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = m.groups()
+    try:
+        datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0), int(second or 0))
+    except ValueError:
+        return None
+    if zone and zone != "Z" and (int(zone[1:3]) > 14 or int(zone[4:]) > 59):
+        return None
+    lexical = f"{year}-{month or '01'}-{day or '01'}T{hour or '00'}:{minute or '00'}:{second or '00'}"
+    return lexical + (fraction or "") + (zone or ""), day is not None
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _codings(concept: Any) -> Iterable[tuple[Any, Any, Any]]:
+    if isinstance(concept, dict):
+        for c in concept.get("coding") or []:
+            if isinstance(c, dict):
+                yield c.get("system"), c.get("code"), c.get("display")
+
+
+def _ref_key(ref: Any) -> tuple[str, str] | None:
+    target = ref.get("reference") if isinstance(ref, dict) else None
+    if not isinstance(target, str) or not target or target.startswith("#"):
+        return None
+    parts = target.split("/_history/")[0].rstrip("/").split("/")
+    return (parts[-2], parts[-1]) if len(parts) >= 2 else None
+
+
+def _new_patient(res: dict, pid: str) -> dict:
+    notes: list[str] = []
+    birth = res.get("birthDate")
+    ok = None
+    if birth is not None:
+        if isinstance(birth, str) and _DATE.fullmatch(birth) and fhir_datetime(birth):
+            ok = birth
+        elif fhir_datetime(birth):
+            notes.append("imprecise-birthdate")
+        else:
+            notes.append("invalid-birthdate")
+    return {"id": pid, "birth": ok, "notes": notes, "conditions": [], "obs": [], "exp": []}
+
+
+def _time(value: Any, notes: list[str]) -> str | None:
+    parsed = fhir_datetime(value)
+    if parsed is None:
+        notes.append("invalid-time")
+        return None
+    if not parsed[1]:
+        notes.append("imprecise-time")
+    return parsed[0]
+
+
+def _quantity(q: dict, notes: list[str]) -> tuple[Decimal | None, str | None]:
+    """The loader's reading of a Quantity: (value, UCUM unit) with its notes."""
+    value = q.get("value")
+    if isinstance(value, str):
+        try:
+            value = Decimal(value.strip())
+            notes.append("value-as-string")
+        except InvalidOperation:
+            pass
+    elif isinstance(value, int) and not isinstance(value, bool):
+        value = Decimal(value)
+    if not isinstance(value, Decimal) or not value.is_finite() or abs(value.adjusted()) > 40:
+        notes.append("invalid-value")
+        return None, None
+    code, text = q.get("code"), q.get("unit")
+    if q.get("system") == UCUM and isinstance(code, str) and code:
+        return value, code
+    if not (isinstance(text, str) and text.strip()):
+        notes.append("missing-unit")
+        return value, None
+    if is_ucum(text.strip()):
+        return value, text.strip()
+    notes.append("unit-not-ucum")
+    return value, None
+
+
+def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: str) -> list[tuple]:
+    """The observation tuples (one per measure group; none for measures the guideline does not define)."""
+    loincs = sorted({c for s, c, _ in _codings(res.get("code")) if s == LOINC and isinstance(c, str) and c})
+    if not loincs:
+        notes.append("unmapped-code")
+        return []
+    collection = _dict(_dict(specimen).get("collection"))
+    when = None
+    for value in (res.get("effectiveDateTime"), _dict(res.get("effectivePeriod")).get("start"),
+                  res.get("effectiveInstant"), collection.get("collectedDateTime"),
+                  _dict(collection.get("collectedPeriod")).get("start")):
+        if value is not None:
+            when = _time(value, notes)
+            break
+    else:
+        notes.append("missing-time")
+    fasting = None
+    for system, code, _ in _codings(collection.get("fastingStatusCodeableConcept")):
+        if system == V2_0916 and code == "NF":
+            fasting = "NF"
+    q = _dict(res.get("valueQuantity"))
+    value: Decimal | None = None
+    unit = None
+    if q.get("comparator"):
+        notes.append("censored-value")
+    elif q:
+        value, unit = _quantity(q, notes)
+    elif any(k.startswith("value") for k in res):
+        notes.append("unsupported-value")
+    else:
+        notes.append("missing-value")
+    groups = sorted({MEASURE_OF_LOINC[c] for c in loincs if c in MEASURE_OF_LOINC})
+    if not groups:
+        return []
+    if value is None:
+        return [(g, iri_key, when, None, False, fasting) for g in groups]
+    if len(groups) > 1:  # one value cannot be in two canonical units
+        return [(g, iri_key, when, None, True, fasting) for g in groups]
+    v, problem = normalise(groups[0], value, unit)
+    return [(groups[0], iri_key, when, v, problem, fasting)]
+
+
+def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | None:
+    start = end = None
+    if "effectiveDateTime" in res:
+        start = end = _time(res["effectiveDateTime"], notes)
+    else:
+        period = _dict(res.get("effectivePeriod"))
+        if "start" in period:
+            start = _time(period["start"], notes)
+        if "end" in period:
+            end = _time(period["end"], notes)
+    if start is None:
+        notes.append("missing-time")
+    concepts = [res.get("medicationCodeableConcept")]
+    if medication is not None:
+        concepts.append(medication.get("code"))
+        concepts += [i.get("itemCodeableConcept") for i in medication.get("ingredient") or [] if isinstance(i, dict)]
+    texts = [c.get("text") if isinstance(c, dict) else None for c in concepts]
+    texts += [d for c in concepts for _, _, d in _codings(c)]
+    texts.append(_dict(res.get("medicationReference")).get("display"))
+    texts = [t for t in texts if isinstance(t, str) and t.strip()]
+    if not texts:
+        notes.append("missing-product")
+    codes = [(s, c) for concept in concepts for s, c, _ in _codings(concept)]
+    if res["resourceType"] == "MedicationAdministration":
+        dose = _dict(_dict(res.get("dosage")).get("dose"))
+        if dose:
+            _quantity(dose, notes)
+    return start, end, substance_classes(codes, texts)
+
+
+def resource_iri(kind: str, rid: str) -> str:
+    return f"urn:guidelinekg:{quote(kind, safe='')}/{quote(rid, safe='-._~')}"
+
+
+def _add(patient: dict, res: dict, kind: str, resolve, key: str | tuple[str, str]) -> None:
+    """Map one resource of ``patient`` (subject already resolved)."""
+    notes = patient["notes"]
+    if kind == "Observation":
+        patient["obs"] += _observation(res, notes, resolve(res.get("specimen"), res), resource_iri(*key))
+    elif kind == "Condition":
+        codes = frozenset(c for s, c, _ in _codings(res.get("code")) if s == SNOMED and isinstance(c, str) and c)
+        if not codes:
+            notes.append("unmapped-code")
+            return
+        statuses = tuple(c for _, c, _ in _codings(res.get("clinicalStatus")) if isinstance(c, str) and c)
+        patient["conditions"].append((codes, statuses))
+    else:
+        patient["exp"].append(_exposure(res, notes, resolve(res.get("medicationReference"), res)))
+
+
+def _skipped(res: dict, kind: str) -> bool:
+    if kind == "Condition":
+        verification = {c for _, c, _ in _codings(res.get("verificationStatus")) if isinstance(c, str)}
+        return bool(verification & {"refuted", "entered-in-error"})
+    return res.get("status") in SKIPPED_STATUS.get(kind, ())
+
+
+def _json_hash(obj: Any) -> str:
+    import hashlib
+
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def patients_from_bundle(doc: dict) -> dict[str, dict]:
+    """A FHIR R4 Bundle (or one resource), parsed with ``json.loads(parse_float=Decimal)``, as patient
+    dicts keyed by Patient id, with the loader's notes (notes about no patient go to every patient)."""
+    shared: list[str] = []
+    if doc.get("resourceType") != "Bundle":
+        entries = [(None, doc)]
+    else:
+        entries = [(e.get("fullUrl"), e.get("resource")) if isinstance(e, dict) else (None, None)
+                   for e in doc.get("entry") or []]
+    chosen: dict[tuple[str, str], dict] = {}
+    by_url: dict[str, tuple[str, str]] = {}
+    for url, res in entries:
+        if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
+            shared.append("invalid-entry")
+            continue
+        rid = res.get("id")
+        key = (res["resourceType"], rid if isinstance(rid, str) and rid else _json_hash(res))
+        if key in chosen and _json_hash(chosen[key]) != _json_hash(res):
+            shared.append("duplicate-resource")
+            res = min(res, chosen[key], key=_json_hash)
+        chosen[key] = res
+        if isinstance(url, str):
+            by_url[url] = key
+
+    def resolve(ref: Any, context: dict) -> dict | None:
+        target = ref.get("reference") if isinstance(ref, dict) else None
+        if not isinstance(target, str) or not target:
+            return None
+        if target.startswith("#"):
+            for r in context.get("contained") or []:
+                if isinstance(r, dict) and r.get("id") == target[1:]:
+                    return r
+            return None
+        if target in by_url:
+            return chosen[by_url[target]]
+        k = _ref_key(ref)
+        return chosen.get(k) if k else None
+
+    patients = {key[1]: _new_patient(res, key[1]) for key, res in sorted(chosen.items()) if key[0] == "Patient"}
+    ignored = set()
+    for key, res in sorted(chosen.items()):
+        kind = key[0]
+        if kind not in MAPPED:
+            if kind not in REFERENCED:
+                ignored.add(kind)
+            continue
+        if kind == "Patient":
+            continue
+        if _skipped(res, kind):
+            shared.append("skipped-status")
+            continue
+        subject = _dict(res.get("subject")).get("reference")
+        target = resolve(res.get("subject"), res)
+        if target is None or target.get("resourceType") != "Patient":
+            shared.append("missing-subject" if not subject else
+                          "unknown-patient" if target is None else "subject-not-patient")
+            continue
+        tid = target.get("id")
+        pid = tid if isinstance(tid, str) and tid else _json_hash(target)
+        _add(patients[pid], res, kind, resolve, key)
+    if ignored:
+        shared.append("ignored-resource")
+    for p in patients.values():
+        p["notes"] = sorted(set(p["notes"]) | set(shared))
+    return patients
+
+
+def load_ndjson(directory: str | Path, stats: dict | None = None) -> dict[str, dict]:
+    """Read a Bulk Data export directory (``<Type>.ndjson``) into patient dicts keyed by Patient id.
+
+    Bad lines are dropped and counted in ``stats`` (when given): ``malformed`` (not a JSON object with a
+    resourceType), ``no-subject``, ``unknown-patient`` (the subject is not a Patient of the export),
+    ``skipped`` (statuses the loader skips). Specimens are found by id across the export.
+    """
+    d = Path(directory)
+    counts = defaultdict(int)
+
+    def read(kind: str):
+        path = d / f"{kind}.ndjson"
+        if not path.exists():
+            return
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                try:
+                    res = json.loads(line, parse_float=Decimal)
+                except ValueError:
+                    counts["malformed"] += 1
+                    continue
+                if not isinstance(res, dict) or res.get("resourceType") != kind:
+                    counts["malformed"] += 1
+                    continue
+                yield res
+
+    patients: dict[str, dict] = {}
+    for res in read("Patient"):
+        rid = res.get("id")
+        if isinstance(rid, str) and rid:
+            patients[rid] = _new_patient(res, rid)
+        else:
+            counts["malformed"] += 1
+    specimens = {res["id"]: res for res in read("Specimen") if isinstance(res.get("id"), str)}
+    medications = {res["id"]: res for res in read("Medication") if isinstance(res.get("id"), str)}
+    index = {"Specimen": specimens, "Medication": medications}
+
+    def resolve(ref: Any, context: dict) -> dict | None:
+        k = _ref_key(ref)
+        return index.get(k[0], {}).get(k[1]) if k else None
+
+    for kind in ("Condition", "Observation", "MedicationStatement", "MedicationAdministration"):
+        for res in read(kind):
+            if _skipped(res, kind):
+                counts["skipped"] += 1
+                continue
+            k = _ref_key(res.get("subject"))
+            if k is None:
+                counts["no-subject"] += 1
+                continue
+            patient = patients.get(k[1]) if k[0] == "Patient" else None
+            if patient is None:
+                counts["unknown-patient"] += 1
+                continue
+            rid = res.get("id")
+            _add(patient, res, kind, resolve, (kind, rid if isinstance(rid, str) and rid else _json_hash(res)))
+    for p in patients.values():
+        p["notes"] = sorted(set(p["notes"]))
+    if stats is not None:
+        stats.update(counts)
+    return patients
+
+
+# --- the guideline, hand-coded --------------------------------------------------------------------------
+
+T, F, U = "T", "F", "U"
+LAB = {  # criterion -> (measure, comparator, threshold)
+    "crit-ferritin-le-75": (FERRITIN, "le", 75.0), "crit-tsat-lt-20": (TSAT, "lt", 20.0),
+    "crit-ferritin-ge-75": (FERRITIN, "ge", 75.0), "crit-ferritin-le-100": (FERRITIN, "le", 100.0),
+    "crit-ferritin-gt-100": (FERRITIN, "gt", 100.0), "crit-ferritin-lt-200": (FERRITIN, "lt", 200.0),
+    "crit-ferritin-lt-50": (FERRITIN, "lt", 50.0), "crit-ferritin-lt-100": (FERRITIN, "lt", 100.0),
+    "crit-ferritin-ge-100": (FERRITIN, "ge", 100.0), "crit-ferritin-le-300": (FERRITIN, "le", 300.0),
+    "crit-weight-ge-50": (WEIGHT, "ge", 50.0),
+}
+COMPOSITE = {  # criterion -> (kind, members), members before the criteria that use them
+    "crit-not-esrd": ("not", ("crit-esrd",)),
+    "crit-iron-deficient": ("any", ("crit-ferritin-le-75", "crit-tsat-lt-20")),
+    "crit-ferritin-75-100": ("all", ("crit-ferritin-ge-75", "crit-ferritin-le-100")),
+    "crit-esrd-iron-sucrose": ("all", ("crit-esrd", "crit-ferritin-lt-200", "crit-tsat-lt-20")),
+    "crit-pediatric-iron": ("all", ("crit-child", "crit-ferritin-lt-50")),
+    "crit-hf-ferritin-100-300-tsat": ("all", ("crit-ferritin-ge-100", "crit-ferritin-le-300", "crit-tsat-lt-20")),
+    "crit-hf-iron-status": ("any", ("crit-ferritin-lt-100", "crit-hf-ferritin-100-300-tsat")),
+    "crit-hf-maintenance": ("all", ("crit-hf", "crit-hf-iron-status")),
+}
+AGE = ("crit-child", "crit-adult")
+
+
+def _leaves(c: str) -> list[str]:
+    if c in COMPOSITE:
+        return [c, *(x for m in COMPOSITE[c][1] for x in _leaves(m))]
+    return [c]
+
+
+LAB_UNDER = {c: tuple(sorted({LAB[x][0] for x in _leaves(c) if x in LAB}))
+             for c in [*LAB, *COMPOSITE, *AGE, "crit-esrd", "crit-hf", "crit-rls"]}
+AGE_UNDER = {c: tuple(x for x in _leaves(c) if x in AGE) for c in LAB_UNDER}
+
+BAND_LOW = "crit-iron-deficient"
+# recommendation -> (applicability, dose); dose "weight" = FCM 15 mg/kg up to 1000 mg (adults)
+RECOMMENDATIONS = {
+    "rec-fcm": (BAND_LOW, "weight"),
+    "rec-oral-ferrous-sulfate": (BAND_LOW, (65, "mg")),
+    "rec-lmw-iron-dextran": (BAND_LOW, None),
+    "rec-ferumoxytol": (BAND_LOW, None),
+    "rec-iv-only-75-100": ("crit-ferritin-75-100", None),
+    "rec-fcm-75-100": ("crit-ferritin-75-100", "weight"),
+    "rec-esrd-iron-sucrose": ("crit-esrd-iron-sucrose", None),
+    "rec-pediatric-iron": ("crit-pediatric-iron", None),
+    "rec-hf-maintenance": ("crit-hf-maintenance", (500, "mg")),
+}
+GENERAL = ("rec-fcm", "rec-oral-ferrous-sulfate", "rec-lmw-iron-dextran", "rec-ferumoxytol",
+           "rec-iv-only-75-100", "rec-fcm-75-100")
+# not-indicated statement -> (applicability, recommendations whose intervention it matches [61])
+NOT_INDICATED = {
+    "ni-oral-75-100": ("crit-ferritin-75-100", ("rec-oral-ferrous-sulfate",)),
+    "pit-oral-75-100": ("crit-ferritin-75-100", ("rec-oral-ferrous-sulfate",)),
+    "ni-iron-above-100": ("crit-ferritin-gt-100", tuple(r for r in RECOMMENDATIONS if r != "rec-iv-only-75-100")),
+    "pit-iron-sucrose": ("crit-not-esrd", ("rec-esrd-iron-sucrose",)),
+}
+PRECEDENCE = {  # precedence -> (when, prevails over) [62]
+    "prec-esrd": ("crit-esrd", GENERAL),
+    "prec-children": ("crit-child", (*GENERAL, "rec-esrd-iron-sucrose", "rec-hf-maintenance")),
+}
+RESTRICTIONS = {r: [(c, True) for c, rs in NOT_INDICATED.values() if r in rs]
+                + [(c, False) for c, rs in PRECEDENCE.values() if r in rs] for r in RECOMMENDATIONS}
+# rec -> tuple of (criterion, is a not-indicated statement); unique criteria keep orders exact
+RESTRICTIONS = {r: tuple(dict.fromkeys(v)) for r, v in RESTRICTIONS.items()}
+WEIGHT_DOSE_PER_KG, WEIGHT_DOSE_MAX = Decimal("15"), Decimal("1000")
+
+# --- evaluation -----------------------------------------------------------------------------------------
+
+_EPOCH_ORD = date(1970, 1, 1).toordinal()
+_UTC = timezone.utc
+_EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
+
+
+def seconds(lexical: str | None) -> int | None:
+    """Seconds since the epoch of an xsd:dateTime lexical form (no offset: UTC), as the time index."""
+    if lexical is None:
+        return None
+    try:
+        value = datetime.fromisoformat(lexical.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_UTC)
+    return int((value - _EPOCH).total_seconds())
+
+
+def _cmp(v: float, op: str, t: float) -> bool:
+    if op == "lt":
+        return v < t
+    if op == "le":
+        return v <= t
+    if op == "gt":
+        return v > t
+    return v >= t
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def evaluate_patient(patient: dict, as_of: date | str) -> dict:
+    """The outcome of one patient as of ``as_of`` (``outcome_of()`` vocabulary)."""
+    if isinstance(as_of, str):
+        as_of = date.fromisoformat(as_of)
+    end = (as_of.toordinal() + 1 - _EPOCH_ORD) * 86400
+    warnings = set(patient["notes"])
+
+    # exposures: (start, end) in seconds, per class
+    iron_spans = []
+    iv_recent = False
+    for start_l, end_l, classes in patient["exp"]:
+        if not classes:
+            continue
+        s = seconds(start_l)
+        if s is None:
+            continue
+        e = seconds(end_l)
+        if IRON in classes:
+            iron_spans.append((s, e))
+        if IV in classes and s < end and (end if e is None else e) >= end - IV_WINDOW_SECONDS:
+            iv_recent = True
+
+    # issues and the latest usable result per measure [10-13, 20, 30]
+    latest: dict[str, tuple] = {}
+    for o in patient["obs"]:
+        measure, key, when, value, problem, _ = o
+        h = seconds(when)
+        bad = False
+        if h is not None and h >= end:
+            warnings.add("future-result")
+            bad = True
+        if value is not None and (value < 0 or value > PLAUSIBLE_MAX.get(measure, value)):
+            warnings.add("implausible-value")
+            bad = True
+        if problem:
+            warnings.add("unit-not-convertible")
+            bad = True
+        if h is not None and measure in DRAW_MEASURES:
+            for s, e in iron_spans:
+                if s <= h and (e is None or e >= h - NO_IRON_HOURS * 3600):
+                    warnings.add("lab-drawn-on-iron")
+                    bad = True
+                    break
+        if bad or value is None or h is None:
+            continue
+        best = latest.get(measure)
+        if best is None or h > best[0] or (h == best[0] and key < best[1]):
+            latest[measure] = (h, key, value, o)
+
+    # caveats on the results used [85]
+    for measure in DRAW_MEASURES:
+        if measure in latest:
+            o = latest[measure][3]
+            if int(o[2][11:13]) >= MORNING_BEFORE:
+                warnings.add("non-morning-draw")
+            if o[5] == "NF":
+                warnings.add("non-fasting-draw")
+
+    # criteria [40-53]
+    truth: dict[str, str] = {}
+    for c, (measure, op, threshold) in LAB.items():
+        got = latest.get(measure)
+        truth[c] = U if got is None else (T if _cmp(got[2], op, threshold) else F)
+    birth = patient["birth"]
+    if birth is None:
+        truth["crit-child"] = truth["crit-adult"] = U
+    else:
+        d = as_of.isoformat()
+        age = int(d[:4]) - int(birth[:4]) - (1 if d[5:10] < birth[5:10] else 0)
+        truth["crit-child"] = T if age < 18 else F
+        truth["crit-adult"] = F if age < 18 else T
+    diagnoses = set()
+    for codes, statuses in patient["conditions"]:
+        if not statuses or any(s in ACTIVE for s in statuses):
+            diagnoses |= codes
+    truth["crit-rls"] = T if RLS in diagnoses else F
+    truth["crit-esrd"] = T if ESRD in diagnoses else F
+    truth["crit-hf"] = T if HF in diagnoses else F
+    for c, (kind, members) in COMPOSITE.items():
+        values = [truth[m] for m in members]
+        if kind == "not":
+            truth[c] = {T: F, F: T, U: U}[values[0]]
+        elif kind == "all":
+            truth[c] = F if F in values else (U if U in values else T)
+        else:
+            truth[c] = T if T in values else (U if U in values else F)
+
+    out = {"applicable": truth["crit-rls"] == T, "recommended": [], "not_recommended": [], "undetermined": [],
+           "orders": [], "warnings": [], "monitoring": [], "doses": {}}
+    if truth["crit-rls"] != T:
+        warnings.add("guideline-not-applicable")
+        out["warnings"] = sorted(warnings)
+        return out
+
+    # statuses [60-62, 70], orders and missing data [80, 81, 83], doses [82], conflicts [86]
+    orders: set[str] = set()
+    made = False
+    for r, (applicability, dose) in RECOMMENDATIONS.items():
+        rt = truth[applicability]
+        if rt == F:
+            continue
+        suppressed = False
+        because = [applicability] if rt == U else []
+        for c, is_ni in RESTRICTIONS[r]:
+            t = truth[c]
+            if t == T:
+                suppressed = True
+                if is_ni:
+                    warnings.add("statements-conflict")
+            elif t == U:
+                because.append(c)
+        if suppressed:
+            out["not_recommended"].append(r)
+        elif because:
+            out["undetermined"].append(r)
+            for c in because:
+                for m in LAB_UNDER[c]:
+                    if m not in latest:
+                        orders.add(LOINC_OF[m])
+                for a in AGE_UNDER[c]:
+                    if truth[a] == U:
+                        warnings.add("missing-data")
+        else:
+            made = True
+            out["recommended"].append(r)
+            if dose == "weight":
+                w = latest.get(WEIGHT)
+                if w is None:
+                    orders.add(LOINC_OF[WEIGHT])
+                    out["doses"][r] = None
+                elif truth["crit-adult"] == T:
+                    mg = min(WEIGHT_DOSE_PER_KG * Decimal(repr(w[2])), WEIGHT_DOSE_MAX)
+                    out["doses"][r] = [_number(mg), "mg"]
+                else:
+                    out["doses"][r] = None
+            else:
+                out["doses"][r] = list(dose) if dose else None
+    if made:  # [84]
+        out["monitoring"].append("mon-iron-studies")
+        if iv_recent:
+            out["monitoring"].append("mon-phosphate-repeat")
+    for key in ("recommended", "not_recommended", "undetermined", "monitoring"):
+        out[key].sort()
+    out["orders"] = sorted(orders)
+    out["warnings"] = sorted(warnings)
+    return out
+
+
+def evaluate_all(patients: dict[str, dict], as_of: date | str) -> dict[str, dict]:
+    if isinstance(as_of, str):
+        as_of = date.fromisoformat(as_of)
+    return {pid: evaluate_patient(p, as_of) for pid, p in patients.items()}
+
+
+if __name__ == "__main__":  # python bench/reference.py DIR [--as-of DATE]: load, evaluate, time
+    import argparse
+    import time
+    from collections import Counter
+
+    parser = argparse.ArgumentParser(description="reference evaluator over a Bulk Data NDJSON directory")
+    parser.add_argument("directory")
+    parser.add_argument("--as-of", default="2026-01-15")
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    counts: dict = {}
+    cohort = load_ndjson(args.directory, counts)
+    t1 = time.perf_counter()
+    results = evaluate_all(cohort, args.as_of)
+    t2 = time.perf_counter()
+    n = len(cohort)
+    print(f"patients={n} bad={dict(counts)} load={t1 - t0:.2f}s ({n / (t1 - t0):,.0f}/s) "
+          f"evaluate={t2 - t1:.2f}s ({n / (t2 - t1):,.0f}/s)")
+    tally = Counter(r for o in results.values() for r in o["recommended"])
+    print("recommended:", dict(sorted(tally.items())))
+    print("warnings:", dict(sorted(Counter(w for o in results.values() for w in o["warnings"]).items())))

@@ -1,0 +1,12 @@
+"""Shared fixtures: the knowledge base is loaded once per session (it is immutable)."""
+
+from __future__ import annotations
+
+import pytest
+
+from guidelinekg.knowledge import KnowledgeBase
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase.load()

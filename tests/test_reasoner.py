@@ -1,0 +1,145 @@
+"""Reasoner properties: knowledge as data, idempotence, order independence, provenance, determinism."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date
+from pathlib import Path
+
+import pyshacl
+import pytest
+import rdflib
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from guidelinekg.knowledge import KnowledgeBase
+from guidelinekg.patientdata import PatientData, load_patient_input
+from guidelinekg.provenance import TIMING_PREDICATES, provenance_lines
+from guidelinekg.reasoning import evaluate
+from guidelinekg.report import build_report
+from guidelinekg.resources import ontology_dir, shapes_dir
+from guidelinekg.rules import run_rules
+from vignettes import load_vignettes, outcome_of
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLE = Path(__file__).parents[1] / "examples" / "patient-ferritin-45.json"
+GKG = "https://w3id.org/guidelinekg/ontology#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+VIGNETTES = [v for v in load_vignettes() if not v.expected["expect"].get("error")]
+
+
+def madeup_patient(value: str | None) -> PatientData:
+    p = "<urn:example:Patient/w1>"
+    lines = [f"{p} <{RDF_TYPE}> <{GKG}Patient> .",
+             f'{p} <{GKG}birthDate> "1980-01-01"^^<http://www.w3.org/2001/XMLSchema#date> .',
+             f"<urn:example:Condition/c1> <{RDF_TYPE}> <{GKG}Condition> .",
+             f"<urn:example:Condition/c1> <{GKG}subject> {p} .",
+             f"<urn:example:Condition/c1> <{GKG}conditionCode> <urn:example:madeup:code-widgetitis> ."]
+    if value is not None:
+        o = "<urn:example:Observation/o1>"
+        lines += [f"{o} <{RDF_TYPE}> <{GKG}Observation> .", f"{o} <{GKG}subject> {p} .",
+                  f"{o} <{GKG}observedMeasure> <urn:example:madeup:widget-level> .",
+                  f'{o} <{GKG}normalizedValue> "{value}"^^<http://www.w3.org/2001/XMLSchema#decimal> .',
+                  f'{o} <{GKG}effectiveTime> "2026-01-02T09:00:00Z"^^<http://www.w3.org/2001/XMLSchema#dateTime> .']
+    return PatientData.build("urn:example:Patient/w1", lines)
+
+
+@pytest.fixture(scope="module")
+def madeup_kb() -> KnowledgeBase:
+    return KnowledgeBase.load([FIXTURES / "madeup" / "guideline.ttl"])
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+@pytest.mark.parametrize(("value", "made", "ordered"), [("41.9", True, False), ("42", False, False), (None, False, True)])
+def test_new_guideline_with_new_threshold_needs_no_code_change(madeup_kb, engine, value, made, ordered):
+    evaluation = evaluate(madeup_kb, [madeup_patient(value)], as_of=date(2026, 1, 5), engine=engine)
+    report = build_report(evaluation, "urn:example:Patient/w1", madeup_kb.version())
+    assert [r["iri"] for r in report["recommendations"]] == (["urn:example:madeup:rec-examplomab"] if made else [])
+    assert [o["loinc"] for o in report["orders"]] == (["99999-9"] if ordered else [])
+    if made:
+        assert report["recommendations"][0]["dose"] == {"value": 7, "unit": "mg"}
+        assert report["recommendations"][0]["strength"] == "strong"
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_no_match_returns_no_recommendation(madeup_kb, engine):
+    """Guards the rdflib empty-GROUP-BY bug: a patient who matches nothing gets nothing."""
+    evaluation = evaluate(madeup_kb, [madeup_patient("500")], as_of=date(2026, 1, 5), engine=engine)
+    report = build_report(evaluation, "urn:example:Patient/w1", madeup_kb.version())
+    assert report["recommendations"] == [] and report["undetermined"] == [] and report["not_recommended"] == []
+
+
+def _load(kb, vignette):
+    return load_patient_input(vignette.patient, matcher=kb.matcher, measures=kb.measures)
+
+
+@pytest.mark.parametrize("vignette", VIGNETTES, ids=lambda v: v.name)
+def test_running_rules_again_adds_nothing(kb, vignette):
+    evaluation = evaluate(kb, [_load(kb, vignette)], as_of=date.fromisoformat(vignette.as_of))
+    before = evaluation.store.size()
+    run_rules(evaluation.store, kb.rules)
+    assert evaluation.store.size() == before
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(min_value=0, max_value=2**32 - 1), index=st.integers(min_value=0, max_value=10**6))
+def test_triple_order_does_not_change_the_result(kb, seed, index):
+    vignette = VIGNETTES[index % len(VIGNETTES)]
+    patient = _load(kb, vignette)
+    as_of = date.fromisoformat(vignette.as_of)
+    expected = outcome_of(build_report(evaluate(kb, [patient], as_of=as_of), patient.patient_iri, kb.version()))
+    shuffled = list(patient.ntriples)
+    random.Random(seed).shuffle(shuffled)
+    reordered = PatientData(patient.patient_iri, shuffled, list(reversed(patient.notes)))
+    got = outcome_of(build_report(evaluate(kb, [reordered], as_of=as_of), patient.patient_iri, kb.version()))
+    assert got == expected
+
+
+@pytest.fixture(scope="module")
+def provenance_shapes() -> tuple[rdflib.Graph, rdflib.Graph]:
+    vocabulary = rdflib.Graph()
+    for f in sorted(ontology_dir().glob("*.ttl")):
+        vocabulary.parse(f)
+    return rdflib.Graph().parse(shapes_dir() / "provenance.ttl"), vocabulary
+
+
+def _conforms(lines, provenance_shapes):
+    shapes, vocabulary = provenance_shapes
+    data = rdflib.Graph().parse(data="".join(lines), format="nt")
+    conforms, _, text = pyshacl.validate(data, shacl_graph=shapes, ont_graph=vocabulary, inference="rdfs")
+    return conforms, text
+
+
+@pytest.mark.parametrize("vignette", VIGNETTES, ids=lambda v: v.name)
+def test_every_output_has_complete_provenance(kb, vignette, provenance_shapes):
+    evaluation = evaluate(kb, [_load(kb, vignette)], as_of=date.fromisoformat(vignette.as_of))
+    conforms, text = _conforms(provenance_lines(evaluation), provenance_shapes)
+    assert conforms, text
+
+
+@pytest.mark.parametrize("drop", [f"<{GKG}ruleFile>", "<http://www.w3.org/ns/prov#wasGeneratedBy>",
+                                  f"<{GKG}asOfDate>", f"<{GKG}instantiates>"])
+def test_provenance_shapes_catch_incomplete_provenance(kb, provenance_shapes, drop):
+    patient = load_patient_input(EXAMPLE, matcher=kb.matcher, measures=kb.measures)
+    lines = provenance_lines(evaluate(kb, [patient], as_of=date(2026, 1, 15)))
+    conforms, _ = _conforms([line for line in lines if f" {drop} " not in line], provenance_shapes)
+    assert not conforms
+
+
+def test_same_inputs_give_identical_json_and_provenance_apart_from_timing(kb):
+    patient = load_patient_input(EXAMPLE, matcher=kb.matcher, measures=kb.measures)
+    runs = [evaluate(kb, [patient], as_of=date(2026, 1, 15)) for _ in range(2)]
+    reports = [json.dumps(build_report(r, patient.patient_iri, kb.version()), sort_keys=True) for r in runs]
+    assert reports[0] == reports[1]
+    untimed = [[line for line in provenance_lines(r) if not any(p in line for p in TIMING_PREDICATES)] for r in runs]
+    assert untimed[0] == untimed[1]
+    assert untimed[0] != provenance_lines(runs[0])  # the timing fields exist and are the only difference
+
+
+def test_as_of_changes_the_run_and_is_recorded(kb):
+    patient = load_patient_input(EXAMPLE, matcher=kb.matcher, measures=kb.measures)
+    a = evaluate(kb, [patient], as_of=date(2026, 1, 15))
+    b = evaluate(kb, [patient], as_of=date(2026, 1, 16))
+    assert a.run_iri != b.run_iri
+    assert build_report(b, patient.patient_iri, kb.version())["as_of"] == "2026-01-16"

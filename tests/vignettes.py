@@ -1,0 +1,59 @@
+"""The clinical vignette manifest: every directory under tests/cases/ is one case.
+
+A case holds the patient input (``patient.json`` FHIR R4, ``patient.ttl`` / ``patient.jsonld`` RDF) and
+``expected.json``: ``description``, ``checks`` (IRIs of the guideline statements it exercises), ``as_of``
+and ``expect``. ``expect`` lists statement local names (the part after the content namespace) for
+``recommended``, ``not_recommended``, ``undetermined`` and ``monitoring``, LOINC codes for ``orders``,
+warning codes for ``warnings`` and ``doses`` as ``{recommendation: [value, unit] or null}``; or, for bad
+input, ``{"error": true, "exit_code": 2, "message_contains": [...]}``. Lists are compared as sets, exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+CASES = Path(__file__).parent / "cases"
+CONTENT_NS = "https://w3id.org/guidelinekg/guideline/rls-iron/"
+
+
+@dataclass(frozen=True)
+class Vignette:
+    name: str
+    directory: Path
+    patient: Path
+    expected: dict
+
+    @property
+    def as_of(self) -> str:
+        return self.expected["as_of"]
+
+
+def load_vignettes() -> list[Vignette]:
+    out = []
+    for directory in sorted(p for p in CASES.iterdir() if p.is_dir()):
+        patients = sorted(directory.glob("patient.*"))
+        assert len(patients) == 1, f"{directory}: expected exactly one patient.* file"
+        expected = json.loads((directory / "expected.json").read_text(encoding="utf-8"))
+        out.append(Vignette(directory.name, directory, patients[0], expected))
+    return out
+
+
+def short(iri: str) -> str:
+    return iri.removeprefix(CONTENT_NS)
+
+
+def outcome_of(report: dict) -> dict:
+    """The comparable summary of a report, in the vocabulary of expected.json."""
+    return {
+        "applicable": report["applicable"],
+        "recommended": sorted(short(r["iri"]) for r in report["recommendations"]),
+        "not_recommended": sorted(short(r["iri"]) for r in report["not_recommended"]),
+        "undetermined": sorted(short(r["iri"]) for r in report["undetermined"]),
+        "orders": sorted(o["loinc"] for o in report["orders"]),
+        "warnings": sorted({w["code"] for w in report["warnings"]}),
+        "monitoring": sorted(short(m["iri"]) for m in report["monitoring"]),
+        "doses": {short(r["iri"]): ([r["dose"]["value"], r["dose"]["unit"]] if r["dose"] else None)
+                  for r in report["recommendations"]},
+    }
