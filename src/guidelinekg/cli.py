@@ -18,6 +18,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("validate", "guidelinekg.commands.validate", "check guideline content: syntax, shapes, OWL, lints"),
     ("render", "guidelinekg.commands.render", "render a guideline from the graph (markdown)"),
     ("recommend", "guidelinekg.commands.recommend", "derive explained, cited recommendations for a patient"),
+    ("cohort", "guidelinekg.commands.cohort", "evaluate a whole cohort (Bulk NDJSON, bundles, RDF), resumable"),
 ]
 
 

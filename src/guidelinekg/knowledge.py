@@ -141,3 +141,21 @@ class KnowledgeBase:
             names = ", ".join(v.iri for v in versions)
             raise InputError(f"--guideline {selector!r} matches {len(hits)} versions; available: {names}")
         return hits[0]
+
+
+def to_payload(kb: KnowledgeBase) -> dict:
+    """Everything a worker needs to rebuild the knowledge base without the project files (for Dask)."""
+    return {
+        "files": [(str(f.path), f.sha256) for f in kb.files],
+        "ntriples": kb.ntriples,
+        "rules": [(r.name, str(r.path), r.stratum, r.purpose, r.text, r.sha256) for r in kb.rules.rules],
+    }
+
+
+def from_payload(payload: dict) -> KnowledgeBase:
+    from .rules import Rule
+
+    rules = RuleSet(tuple(Rule(name, Path(path), stratum, purpose, text, sha)
+                          for name, path, stratum, purpose, text, sha in payload["rules"]))
+    files = tuple(SourceFile(Path(p), sha) for p, sha in payload["files"])
+    return KnowledgeBase(files, payload["ntriples"], rules)

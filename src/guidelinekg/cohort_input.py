@@ -1,0 +1,227 @@
+"""Cohort input: split a population into chunks of patients, streaming, with bad records set aside.
+
+Three layouts are accepted (detected from the path):
+- a directory of FHIR Bulk Data NDJSON files in the ``$export`` layout (``Patient.ndjson``,
+  ``Observation.ndjson``, ...): lines are routed to the chunk of their patient; memory holds only the
+  patient -> chunk map and a bounded write buffer, so it stays flat as the cohort grows;
+- a directory of FHIR R4 JSON Bundles (``*.json``): each bundle file is one unit of work;
+- patient RDF (a ``.ttl``/``.nt``/``.jsonld`` file or a directory of them), split by ``gkg:subject``.
+
+Bad records (a malformed line, a resource without a subject, a reference to an unknown patient) are
+written to ``bad-records.jsonl`` with file and line and counted; they never stop the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import InputError
+
+RDF_SUFFIXES = (".ttl", ".nt", ".jsonld", ".json-ld")
+PATIENT_FILE = "Patient.ndjson"
+SUBJECT_FIELDS = ("subject", "patient")
+# Resource types without a patient in the export; they are counted and skipped, not bad records.
+SHARED_TYPES = ("Medication", "Organization", "Practitioner", "PractitionerRole", "Location", "Device", "Group")
+FLUSH_LINES = 200_000
+
+
+@dataclass
+class BadRecord:
+    file: str
+    line: int | None
+    reason: str
+
+
+@dataclass
+class Partition:
+    """What the preparation pass produced; saved as the run manifest."""
+
+    kind: str
+    chunks: list[str]
+    patients: int
+    bad_records: int = 0
+    skipped_types: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def detect_kind(path: Path) -> str:
+    """``ndjson``, ``bundles`` or ``rdf``, from what the path holds."""
+    if path.is_dir():
+        if any(path.glob("*.ndjson")):
+            return "ndjson"
+        if any(path.glob("*.json")):
+            return "bundles"
+        if any(p.suffix in RDF_SUFFIXES for p in path.iterdir()):
+            return "rdf"
+        raise InputError(f"{path}: no *.ndjson, *.json bundles or RDF files in this directory")
+    if path.is_file():
+        if path.suffix == ".ndjson":
+            raise InputError(f"{path}: give the directory of the Bulk Data export, not one NDJSON file")
+        if path.suffix in RDF_SUFFIXES:
+            return "rdf"
+        if path.suffix == ".json":
+            return "bundles"
+    raise InputError(f"{path}: no such file or directory")
+
+
+def _patient_ref(resource: dict) -> str | None:
+    for name in SUBJECT_FIELDS:
+        ref = resource.get(name)
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            return ref["reference"]
+    return None
+
+
+class _ChunkWriter:
+    """Appends lines to chunk files with a bounded in-memory buffer."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.buffers: dict[int, list[str]] = defaultdict(list)
+        self.buffered = 0
+
+    def path(self, index: int) -> Path:
+        return self.directory / f"chunk-{index:06d}.ndjson"
+
+    def add(self, index: int, line: str) -> None:
+        self.buffers[index].append(line if line.endswith("\n") else line + "\n")
+        self.buffered += 1
+        if self.buffered >= FLUSH_LINES:
+            self.flush()
+
+    def flush(self) -> None:
+        for index, lines in self.buffers.items():
+            with self.path(index).open("a", encoding="utf-8") as handle:
+                handle.writelines(lines)
+        self.buffers.clear()
+        self.buffered = 0
+
+
+def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRecord]) -> Partition:
+    """Route every NDJSON line to its patient's chunk file under ``work``."""
+    patient_file = source / PATIENT_FILE
+    if not patient_file.is_file():
+        raise InputError(f"{source}: a Bulk Data export needs {PATIENT_FILE}")
+    work.mkdir(parents=True, exist_ok=True)
+    writer = _ChunkWriter(work)
+    chunk_of: dict[str, int] = {}
+    with patient_file.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                resource = json.loads(line)
+                pid = resource["id"]
+                if resource.get("resourceType") != "Patient" or not isinstance(pid, str):
+                    raise ValueError("not a Patient with an id")
+            except (ValueError, KeyError, TypeError) as exc:
+                bad.append(BadRecord(patient_file.name, number, f"malformed Patient record: {exc}"))
+                continue
+            if f"Patient/{pid}" in chunk_of:
+                bad.append(BadRecord(patient_file.name, number, f"duplicate Patient/{pid}"))
+                continue
+            index = len(chunk_of) // chunk_size + 1
+            chunk_of[f"Patient/{pid}"] = index
+            writer.add(index, line)
+    skipped: dict[str, int] = {}
+    for path in sorted(source.glob("*.ndjson")):
+        if path.name == PATIENT_FILE:
+            continue
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    resource = json.loads(line)
+                    kind = resource["resourceType"]
+                except (ValueError, KeyError, TypeError) as exc:
+                    bad.append(BadRecord(path.name, number, f"malformed JSON line: {exc}"))
+                    continue
+                if kind in SHARED_TYPES:
+                    skipped[kind] = skipped.get(kind, 0) + 1
+                    continue
+                ref = _patient_ref(resource) if isinstance(resource, dict) else None
+                if ref is None:
+                    bad.append(BadRecord(path.name, number, f"{kind} without a subject"))
+                    continue
+                index = chunk_of.get(ref)
+                if index is None:
+                    bad.append(BadRecord(path.name, number, f"{kind} refers to an unknown patient {ref!r}"))
+                    continue
+                writer.add(index, line)
+    writer.flush()
+    count = len(chunk_of)
+    chunks = [writer.path(i).name for i in range(1, (count + chunk_size - 1) // chunk_size + 1)]
+    return Partition("ndjson", chunks, count, len(bad), skipped)
+
+
+def partition_bundles(source: Path, work: Path, chunk_size: int) -> Partition:
+    """Group bundle files into chunks (one JSON list of paths per chunk)."""
+    files = sorted(source.glob("*.json")) if source.is_dir() else [source]
+    work.mkdir(parents=True, exist_ok=True)
+    chunks = []
+    for start in range(0, len(files), chunk_size):
+        name = f"chunk-{start // chunk_size + 1:06d}.json"
+        (work / name).write_text(json.dumps([str(f.resolve()) for f in files[start:start + chunk_size]]))
+        chunks.append(name)
+    return Partition("bundles", chunks, len(files))
+
+
+def partition_rdf(source: Path, work: Path, chunk_size: int) -> Partition:
+    """Split patient RDF by patient: each chunk is N-Triples of its patients and their facts."""
+    import pyoxigraph as ox
+
+    files = sorted(p for p in source.iterdir() if p.suffix in RDF_SUFFIXES) if source.is_dir() else [source]
+    store = ox.Store()
+    for f in files:
+        fmt = ox.RdfFormat.JSON_LD if f.suffix.startswith(".json") else (
+            ox.RdfFormat.N_TRIPLES if f.suffix == ".nt" else ox.RdfFormat.TURTLE)
+        try:
+            store.bulk_load(path=str(f), format=fmt)
+        except SyntaxError as exc:
+            from .errors import Location
+
+            raise InputError(f"syntax error: {exc.msg}", Location(str(f), exc.lineno, exc.offset)) from None
+    gkg = "https://w3id.org/guidelinekg/ontology#"
+    patients = sorted(str(s["p"].value) for s in store.query(f"SELECT ?p WHERE {{ ?p a <{gkg}Patient> }}"))
+    work.mkdir(parents=True, exist_ok=True)
+    chunks = []
+    for start in range(0, len(patients), chunk_size):
+        group = patients[start:start + chunk_size]
+        values = " ".join(f"<{p}>" for p in group)
+        query = f"""CONSTRUCT {{ ?s ?p ?o }} WHERE {{ VALUES ?pat {{ {values} }}
+            {{ BIND(?pat AS ?s) ?s ?p ?o }} UNION {{ ?s <{gkg}subject> ?pat . ?s ?p ?o }} }}"""
+        lines = sorted(f"{t.subject} {t.predicate} {t.object} .\n" for t in store.query(query))
+        name = f"chunk-{start // chunk_size + 1:06d}.nt"
+        (work / name).write_text("".join(lines), encoding="utf-8")
+        chunks.append(name)
+    return Partition("rdf", chunks, len(patients))
+
+
+def prepare(source: Path, work: Path, chunk_size: int) -> tuple[Partition, list[BadRecord]]:
+    """Partition the input into chunk files under ``work``; return the partition and the bad records."""
+    kind = detect_kind(source)
+    bad: list[BadRecord] = []
+    if kind == "ndjson":
+        partition = partition_ndjson(source, work, chunk_size, bad)
+    elif kind == "bundles":
+        partition = partition_bundles(source, work, chunk_size)
+    else:
+        partition = partition_rdf(source, work, chunk_size)
+    return partition, bad
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write a file so that readers see either the old or the complete new content."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
