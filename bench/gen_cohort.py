@@ -99,8 +99,10 @@ class Mix:
     future: float = 0.01  # the latest draw is dated after the as-of date
 
 
-# Ferritin bands (ng/mL) with their weights: <50, 50-75, 75-100, 100-300, >300 (exactly 75 is Mix.ferritin_exact75).
-BANDS = ((0.30, 3.0, 50.0), (0.20, 50.0, 75.0), (0.17, 75.0, 100.0), (0.23, 100.0, 300.0), (0.10, 300.0, 900.0))
+# Ferritin bands (ng/mL) and weights: <50, 50-75, 75-100, 100-300, >300 (exactly 75: Mix.ferritin_exact75).
+BANDS = (
+    (0.30, 3.0, 50.0), (0.20, 50.0, 75.0), (0.17, 75.0, 100.0), (0.23, 100.0, 300.0), (0.10, 300.0, 900.0)
+)
 
 
 def _cumulative(bands):
@@ -117,7 +119,7 @@ CUM_BANDS = _cumulative(BANDS)
 class _Writer:
     """Buffered line writer per resource type, with bad lines mixed in at the requested rate."""
 
-    def __init__(self, outdir: Path, rng: random.Random, bad_rate: float, patients: int):
+    def __init__(self, outdir: Path, rng: random.Random, bad_rate: float):
         self.handles = {k: open(outdir / f"{k}.ndjson", "w", encoding="utf-8", newline="\n") for k in FILES}
         self.buffers: dict[str, list[str]] = {k: [] for k in FILES}
         self.counts = dict.fromkeys(FILES, 0)
@@ -126,7 +128,6 @@ class _Writer:
         # a bad line follows a good one with probability q: bad / all = q / (1 + q) = bad_rate
         self.q = bad_rate / (1.0 - bad_rate) if 0 < bad_rate < 1 else 0.0
         self.serial = 0
-        self.patients = patients
 
     def add(self, kind: str, line: str) -> None:
         buf = self.buffers[kind]
@@ -167,8 +168,9 @@ class _Writer:
 def _resource_without_subject(kind: str, n: int) -> str:
     if kind == "Observation":
         return (
-            f'{{"resourceType":"Observation","id":"bad{n}","status":"final","code":{{"coding":[{{"system":"{LOINC}",'
-            f'"code":"{FERRITIN}"}}]}},"effectiveDateTime":"2025-12-01T08:00:00Z",'
+            f'{{"resourceType":"Observation","id":"bad{n}","status":"final",'
+            f'"code":{{"coding":[{{"system":"{LOINC}","code":"{FERRITIN}"}}]}},'
+            f'"effectiveDateTime":"2025-12-01T08:00:00Z",'
             f'"valueQuantity":{{"value":20,"unit":"ng/mL","system":"{UCUM}","code":"ng/mL"}}}}'
         )
     if kind == "Condition":
@@ -177,15 +179,20 @@ def _resource_without_subject(kind: str, n: int) -> str:
             f'"code":"{RLS}"}}]}}}}'
         )
     if kind == "Specimen":
-        return f'{{"resourceType":"Specimen","id":"bad{n}","collection":{{"collectedDateTime":"2025-12-01T08:00:00Z"}}}}'
+        return (
+            f'{{"resourceType":"Specimen","id":"bad{n}",'
+            f'"collection":{{"collectedDateTime":"2025-12-01T08:00:00Z"}}}}'
+        )
     if kind == "MedicationStatement":
         return (
             f'{{"resourceType":"MedicationStatement","id":"bad{n}","status":"active",'
-            f'"medicationCodeableConcept":{{"text":"Ferrous sulfate 325 mg"}},"effectiveDateTime":"2025-12-01"}}'
+            f'"medicationCodeableConcept":{{"text":"Ferrous sulfate 325 mg"}},'
+            f'"effectiveDateTime":"2025-12-01"}}'
         )
     return (
         f'{{"resourceType":"MedicationAdministration","id":"bad{n}","status":"completed",'
-        f'"medicationCodeableConcept":{{"text":"Injectafer 750 mg"}},"effectiveDateTime":"2025-12-01T10:00:00Z"}}'
+        f'"medicationCodeableConcept":{{"text":"Injectafer 750 mg"}},'
+        f'"effectiveDateTime":"2025-12-01T10:00:00Z"}}'
     )
 
 
@@ -209,11 +216,14 @@ def _condition(cid: str, pid: str, code: str, status: str) -> str:
     )
 
 
-def _observation(oid: str, pid: str, loinc: str, when: str, value: str, unit: str, specimen: str | None) -> str:
+def _observation(
+    oid: str, pid: str, loinc: str, when: str, value: str, unit: str, specimen: str | None
+) -> str:
     spec = f',"specimen":{{"reference":"Specimen/{specimen}"}}' if specimen else ""
     return (
-        f'{{"resourceType":"Observation","id":"{oid}","status":"final","code":{{"coding":[{{"system":"{LOINC}",'
-        f'"code":"{loinc}","display":"{OBS_DISPLAY[loinc]}"}}]}},"subject":{{"reference":"Patient/{pid}"}},'
+        f'{{"resourceType":"Observation","id":"{oid}","status":"final",'
+        f'"code":{{"coding":[{{"system":"{LOINC}","code":"{loinc}","display":"{OBS_DISPLAY[loinc]}"}}]}},'
+        f'"subject":{{"reference":"Patient/{pid}"}},'
         f'"effectiveDateTime":"{when}"{spec},"valueQuantity":{{"value":{value},"unit":"{unit}",'
         f'"system":"{UCUM}","code":"{unit}"}}}}'
     )
@@ -247,7 +257,7 @@ def generate(
     rng = random.Random(seed)
     rand = rng.random
     randint = rng.randint
-    w = _Writer(out, rng, bad_rate, patients)
+    w = _Writer(out, rng, bad_rate)
     clock = _Clock(as_of)
     fmt = clock.fmt
     as_of_ord = as_of.toordinal()
@@ -270,7 +280,10 @@ def generate(
             w.add("Patient", f'{{"resourceType":"Patient","id":"{pid}","gender":"{gender}"}}')
         else:
             birth = date.fromordinal(as_of_ord - days_back).isoformat()
-            w.add("Patient", f'{{"resourceType":"Patient","id":"{pid}","gender":"{gender}","birthDate":"{birth}"}}')
+            w.add(
+                "Patient",
+                f'{{"resourceType":"Patient","id":"{pid}","gender":"{gender}","birthDate":"{birth}"}}',
+            )
         # --- Conditions ----------------------------------------------------------------------------
         if rand() < m.rls:
             w.add("Condition", _condition(f"{pid}-rls", pid, RLS, "active"))
@@ -289,11 +302,11 @@ def generate(
         hour = randint(12, 17) if rand() < m.non_morning else randint(6, 10)
         draw = day * 1440 + hour * 60 + randint(0, 59)
         draw_t = fmt(draw, zone)
-        _draw(w, rng, m, pid, "1", draw_t, zone, child)
+        _draw(w, rng, m, pid, "1", draw_t)
         # --- an older draw -------------------------------------------------------------------------
         if rand() < m.prior_draw:
             old = draw - randint(60, 500) * 1440
-            _draw(w, rng, m, pid, "0", fmt(old, zone), zone, child)
+            _draw(w, rng, m, pid, "0", fmt(old, zone))
         # --- body weight ---------------------------------------------------------------------------
         if rand() >= m.weight_missing:
             if rand() < m.weight_exact50:
@@ -316,7 +329,9 @@ def generate(
                 end = None  # still taking it
             else:
                 end = draw + randint(1, 60) * 1440  # the period surrounds the draw
-            period = f'"start":"{fmt(start, zone)}"' + (f',"end":"{fmt(end, zone)}"' if end is not None else "")
+            period = f'"start":"{fmt(start, zone)}"'
+            if end is not None:
+                period += f',"end":"{fmt(end, zone)}"'
             status = "active" if end is None or end > 0 else "completed"
             w.add(
                 "MedicationStatement",
@@ -359,7 +374,7 @@ def _ferritin(rng: random.Random, m: Mix) -> float:
     return 500.0  # pragma: no cover
 
 
-def _draw(w: _Writer, rng: random.Random, m: Mix, pid: str, k: str, when: str, zone: str, child: bool) -> None:
+def _draw(w: _Writer, rng: random.Random, m: Mix, pid: str, k: str, when: str) -> None:
     """A Specimen with ferritin and TSAT results referencing it (either may be missing)."""
     rand = rng.random
     has_f = rand() >= m.ferritin_missing
@@ -423,7 +438,10 @@ def main(argv: list[str] | None = None) -> int:
     lines = " ".join(f"{k}={v}" for k, v in stats["lines"].items())
     bad = sum(stats["bad"].values())
     rate = stats["patients"] / stats["seconds"] if stats["seconds"] else 0.0
-    print(f"patients={stats['patients']} {lines} bad={bad} seconds={stats['seconds']:.2f} ({rate:,.0f} patients/s)")
+    print(
+        f"patients={stats['patients']} {lines} bad={bad} seconds={stats['seconds']:.2f} "
+        f"({rate:,.0f} patients/s)"
+    )
     return 0
 
 

@@ -35,9 +35,10 @@ Semantics (rule files in brackets): a result dated at or after the end of the as
 [10]; a value outside the plausible range (ferritin, TSAT, weight, phosphate < 0; TSAT > 100 %) is excluded
 [11]; an unconvertible unit is excluded [12]; ferritin or TSAT drawn while an iron product was taken or
 within 24 h after it is unreliable [13]; the latest usable result per measure is used [20, 30]; Kleene
-logic over the criteria [40-53]; coverage by an active RLS diagnosis [60]; applicable not-indicated
-statements suppress matching recommendations, unknown ones keep them undetermined [61]; ESRD and children
-prevail over the general algorithm [62]; undetermined statements order the measures of their unknown
+logic over the criteria [40-53]; coverage by an active RLS diagnosis [60]; ESRD and children prevail over
+the general algorithm, its not-indicated statements included [62]; the other applicable not-indicated
+statements suppress matching recommendations (less their gkg:exceptStatement), unknown ones keep them
+undetermined [65]; undetermined statements order the measures of their unknown
 leaves [80] or warn ``missing-data`` for unknown leaves no test decides (age) [81]; FCM 15 mg/kg up to
 1000 mg in adults [82], body weight ordered when missing [83]; monitoring only when something is
 recommended [84]; morning/fasting caveats on the latest results used [85]; ``statements-conflict`` when a
@@ -103,8 +104,8 @@ def _units() -> tuple[dict[str, dict[str, tuple[Decimal, bool]]], frozenset[str]
                           "mg": (Decimal("1E-6"), False), "[lb_av]": (Decimal("0.45359237"), False),
                           "[oz_av]": (Decimal("0.028349523125"), False)})
     known = {u for units in table.values() for u in units}
-    known |= set(mass) | set(mol) | {"kg", "%", "1", "U/L", "U", "[iU]/L", "mol", "mmol", "h", "min", "d", "a",
-                                     "kg/m2", "cm", "m"}
+    known |= set(mass) | set(mol)
+    known |= {"kg", "%", "1", "U/L", "U", "[iU]/L", "h", "min", "d", "a", "kg/m2", "cm", "m"}
     return table, frozenset(known)
 
 
@@ -149,7 +150,9 @@ SUBSTANCES = {  # substance -> (labels, classes)
     "ferrous-sulfate": (("ferrous sulfate", "ferrous sulphate"), (IRON, ORAL)),
 }
 SUBSTANCE_CODES = {(UNII, "6897GXD6OE"): "ferric-carboxymaltose", (UNII, "95HR524N2M"): "iron-dextran"}
-_LABEL_OF = {" ".join(label.split()).casefold(): s for s, (labels, _) in SUBSTANCES.items() for label in labels}
+_LABEL_OF = {
+    " ".join(label.split()).casefold(): s for s, (labels, _) in SUBSTANCES.items() for label in labels
+}
 _SUBSTANCE_RE = re.compile(
     r"(?<!\w)(?:" + "|".join(r"\s+".join(map(re.escape, label.split()))
                               for label in sorted(_LABEL_OF, key=lambda s: (-len(s), s))) + r")(?!\w)",
@@ -184,7 +187,9 @@ def fhir_datetime(text: Any) -> tuple[str, bool] | None:
         return None
     year, month, day, hour, minute, second, fraction, zone = m.groups()
     try:
-        datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0), int(second or 0))
+        datetime(
+            int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0), int(second or 0)
+        )
     except ValueError:
         return None
     if zone and zone != "Z" and (int(zone[1:3]) > 14 or int(zone[4:]) > 59):
@@ -319,7 +324,8 @@ def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | N
     concepts = [res.get("medicationCodeableConcept")]
     if medication is not None:
         concepts.append(medication.get("code"))
-        concepts += [i.get("itemCodeableConcept") for i in medication.get("ingredient") or [] if isinstance(i, dict)]
+        ingredients = medication.get("ingredient") or []
+        concepts += [i.get("itemCodeableConcept") for i in ingredients if isinstance(i, dict)]
     texts = [c.get("text") if isinstance(c, dict) else None for c in concepts]
     texts += [d for c in concepts for _, _, d in _codings(c)]
     texts.append(_dict(res.get("medicationReference")).get("display"))
@@ -344,7 +350,9 @@ def _add(patient: dict, res: dict, kind: str, resolve, key: str | tuple[str, str
     if kind == "Observation":
         patient["obs"] += _observation(res, notes, resolve(res.get("specimen"), res), resource_iri(*key))
     elif kind == "Condition":
-        codes = frozenset(c for s, c, _ in _codings(res.get("code")) if s == SNOMED and isinstance(c, str) and c)
+        codes = frozenset(
+            c for s, c, _ in _codings(res.get("code")) if s == SNOMED and isinstance(c, str) and c
+        )
         if not codes:
             notes.append("unmapped-code")
             return
@@ -406,7 +414,9 @@ def patients_from_bundle(doc: dict) -> dict[str, dict]:
         k = _ref_key(ref)
         return chosen.get(k) if k else None
 
-    patients = {key[1]: _new_patient(res, key[1]) for key, res in sorted(chosen.items()) if key[0] == "Patient"}
+    patients = {
+        key[1]: _new_patient(res, key[1]) for key, res in sorted(chosen.items()) if key[0] == "Patient"
+    }
     ignored = set()
     for key, res in sorted(chosen.items()):
         kind = key[0]
@@ -439,8 +449,9 @@ def load_ndjson(directory: str | Path, stats: dict | None = None) -> dict[str, d
     """Read a Bulk Data export directory (``<Type>.ndjson``) into patient dicts keyed by Patient id.
 
     Bad lines are dropped and counted in ``stats`` (when given): ``malformed`` (not a JSON object with a
-    resourceType), ``no-subject``, ``unknown-patient`` (the subject is not a Patient of the export),
-    ``skipped`` (statuses the loader skips). Specimens are found by id across the export.
+    resourceType), ``no-subject``, ``unknown-patient`` (the subject is not a Patient of the export);
+    ``skipped`` counts resources the loader skips for their status (a ``skipped-status`` note of the
+    patient). As in one Bundle per patient, an Observation finds only Specimens of its own patient.
     """
     d = Path(directory)
     counts = defaultdict(int)
@@ -470,29 +481,44 @@ def load_ndjson(directory: str | Path, stats: dict | None = None) -> dict[str, d
             patients[rid] = _new_patient(res, rid)
         else:
             counts["malformed"] += 1
-    specimens = {res["id"]: res for res in read("Specimen") if isinstance(res.get("id"), str)}
+
+    def owner(res: dict) -> str | None:
+        """The id of the cohort patient the resource is about, or None (counted)."""
+        k = _ref_key(res.get("subject"))
+        if k is None:
+            counts["no-subject"] += 1
+            return None
+        if k[0] != "Patient" or k[1] not in patients:
+            counts["unknown-patient"] += 1
+            return None
+        return k[1]
+
+    # a patient's specimens only (as in a per-patient Bundle); Medications have no subject
+    specimens = {(pid, res["id"]): res for res in read("Specimen")
+                 if (pid := owner(res)) is not None and isinstance(res.get("id"), str)}
     medications = {res["id"]: res for res in read("Medication") if isinstance(res.get("id"), str)}
-    index = {"Specimen": specimens, "Medication": medications}
+    current = ""
 
     def resolve(ref: Any, context: dict) -> dict | None:
         k = _ref_key(ref)
-        return index.get(k[0], {}).get(k[1]) if k else None
+        if k is None:
+            return None
+        if k[0] == "Specimen":
+            return specimens.get((current, k[1]))
+        return medications.get(k[1]) if k[0] == "Medication" else None
 
     for kind in ("Condition", "Observation", "MedicationStatement", "MedicationAdministration"):
         for res in read(kind):
+            current = owner(res)
+            if current is None:
+                continue
             if _skipped(res, kind):
                 counts["skipped"] += 1
-                continue
-            k = _ref_key(res.get("subject"))
-            if k is None:
-                counts["no-subject"] += 1
-                continue
-            patient = patients.get(k[1]) if k[0] == "Patient" else None
-            if patient is None:
-                counts["unknown-patient"] += 1
+                patients[current]["notes"].append("skipped-status")
                 continue
             rid = res.get("id")
-            _add(patient, res, kind, resolve, (kind, rid if isinstance(rid, str) and rid else _json_hash(res)))
+            _add(patients[current], res, kind, resolve,
+                 (kind, rid if isinstance(rid, str) and rid else _json_hash(res)))
     for p in patients.values():
         p["notes"] = sorted(set(p["notes"]))
     if stats is not None:
@@ -517,7 +543,8 @@ COMPOSITE = {  # criterion -> (kind, members), members before the criteria that 
     "crit-ferritin-75-100": ("all", ("crit-ferritin-ge-75", "crit-ferritin-le-100")),
     "crit-esrd-iron-sucrose": ("all", ("crit-esrd", "crit-ferritin-lt-200", "crit-tsat-lt-20")),
     "crit-pediatric-iron": ("all", ("crit-child", "crit-ferritin-lt-50")),
-    "crit-hf-ferritin-100-300-tsat": ("all", ("crit-ferritin-ge-100", "crit-ferritin-le-300", "crit-tsat-lt-20")),
+    "crit-hf-ferritin-100-300-tsat": ("all", ("crit-ferritin-ge-100", "crit-ferritin-le-300",
+                                              "crit-tsat-lt-20")),
     "crit-hf-iron-status": ("any", ("crit-ferritin-lt-100", "crit-hf-ferritin-100-300-tsat")),
     "crit-hf-maintenance": ("all", ("crit-hf", "crit-hf-iron-status")),
 }
@@ -549,21 +576,27 @@ RECOMMENDATIONS = {
 }
 GENERAL = ("rec-fcm", "rec-oral-ferrous-sulfate", "rec-lmw-iron-dextran", "rec-ferumoxytol",
            "rec-iv-only-75-100", "rec-fcm-75-100")
-# not-indicated statement -> (applicability, recommendations whose intervention it matches [61])
+# not-indicated statement -> (applicability, recommendations whose intervention it matches, less its
+# gkg:exceptStatement) [65]
 NOT_INDICATED = {
     "ni-oral-75-100": ("crit-ferritin-75-100", ("rec-oral-ferrous-sulfate",)),
     "pit-oral-75-100": ("crit-ferritin-75-100", ("rec-oral-ferrous-sulfate",)),
-    "ni-iron-above-100": ("crit-ferritin-gt-100", tuple(r for r in RECOMMENDATIONS if r != "rec-iv-only-75-100")),
+    "ni-iron-above-100": ("crit-ferritin-gt-100", tuple(
+        r for r in RECOMMENDATIONS if r not in ("rec-iv-only-75-100", "rec-hf-maintenance"))),
     "pit-iron-sucrose": ("crit-not-esrd", ("rec-esrd-iron-sucrose",)),
 }
-PRECEDENCE = {  # precedence -> (when, prevails over) [62]
-    "prec-esrd": ("crit-esrd", GENERAL),
-    "prec-children": ("crit-child", (*GENERAL, "rec-esrd-iron-sucrose", "rec-hf-maintenance")),
+GENERAL_NI = ("ni-iron-above-100", "ni-oral-75-100", "pit-oral-75-100")
+PRECEDENCE = {  # precedence -> (when, statements it prevails over: recommendations and not-indicated) [62]
+    "prec-esrd": ("crit-esrd", (*GENERAL, *GENERAL_NI)),
+    "prec-children": ("crit-child", (*GENERAL, "rec-esrd-iron-sucrose", "rec-hf-maintenance", *GENERAL_NI)),
 }
-RESTRICTIONS = {r: [(c, True) for c, rs in NOT_INDICATED.values() if r in rs]
-                + [(c, False) for c, rs in PRECEDENCE.values() if r in rs] for r in RECOMMENDATIONS}
-# rec -> tuple of (criterion, is a not-indicated statement); unique criteria keep orders exact
-RESTRICTIONS = {r: tuple(dict.fromkeys(v)) for r, v in RESTRICTIONS.items()}
+# statement -> the criteria of the precedences that prevail over it
+PREVAILED = {s: tuple(dict.fromkeys(c for c, over in PRECEDENCE.values() if s in over))
+             for s in (*RECOMMENDATIONS, *NOT_INDICATED)}
+# recommendation -> the not-indicated statements that restrict it
+RESTRICTED_BY = {
+    r: tuple(ni for ni, (_, recs) in NOT_INDICATED.items() if r in recs) for r in RECOMMENDATIONS
+}
 WEIGHT_DOSE_PER_KG, WEIGHT_DOSE_MAX = Decimal("15"), Decimal("1000")
 
 # --- evaluation -----------------------------------------------------------------------------------------
@@ -694,7 +727,14 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         out["warnings"] = sorted(warnings)
         return out
 
-    # statuses [60-62, 70], orders and missing data [80, 81, 83], doses [82], conflicts [86]
+    # not-indicated statements a special population sets aside [62]; the others restrict [65]
+    restricting = {}
+    for ni, (applicability, _) in NOT_INDICATED.items():
+        t = truth[applicability]
+        if t != F and not any(truth[c] == T for c in PREVAILED[ni]):
+            restricting[ni] = (applicability, t)
+
+    # statuses [70], orders and missing data [80, 81, 83], doses [82], conflicts [86]
     orders: set[str] = set()
     made = False
     for r, (applicability, dose) in RECOMMENDATIONS.items():
@@ -703,14 +743,20 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
             continue
         suppressed = False
         because = [applicability] if rt == U else []
-        for c, is_ni in RESTRICTIONS[r]:
+        for c in PREVAILED[r]:
             t = truth[c]
             if t == T:
                 suppressed = True
-                if is_ni:
-                    warnings.add("statements-conflict")
             elif t == U:
                 because.append(c)
+        for ni in RESTRICTED_BY[r]:
+            if ni in restricting:
+                c, t = restricting[ni]
+                if t == T:
+                    suppressed = True
+                    warnings.add("statements-conflict")
+                else:
+                    because.append(c)
         if suppressed:
             out["not_recommended"].append(r)
         elif because:

@@ -148,14 +148,14 @@ def to_payload(kb: KnowledgeBase) -> dict:
     return {
         "files": [(str(f.path), f.sha256) for f in kb.files],
         "ntriples": kb.ntriples,
-        "rules": [(r.name, str(r.path), r.stratum, r.purpose, r.text, r.sha256) for r in kb.rules.rules],
+        "rules": [(r.name, str(r.path), r.stratum, r.purpose, r.fixpoint, r.text, r.sha256) for r in kb.rules.rules],
     }
 
 
 def from_payload(payload: dict) -> KnowledgeBase:
     from .rules import Rule
 
-    rules = RuleSet(tuple(Rule(name, Path(path), stratum, purpose, text, sha)
-                          for name, path, stratum, purpose, text, sha in payload["rules"]))
+    rules = RuleSet(tuple(Rule(name, Path(path), stratum, purpose, fixpoint, text, sha)
+                          for name, path, stratum, purpose, fixpoint, text, sha in payload["rules"]))
     files = tuple(SourceFile(Path(p), sha) for p, sha in payload["files"])
     return KnowledgeBase(files, payload["ntriples"], rules)

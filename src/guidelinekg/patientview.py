@@ -13,13 +13,16 @@ def _grading(rec: dict) -> str:
 
 def _cite(citations: list[dict]) -> str:
     refs = [str(c["reference"]) for c in citations if c["kind"] == "reference"]
-    works = [c.get("title", "") for c in citations if c["kind"] != "reference"]
+    works = [c.get("title", "") for c in citations if c["kind"] == "citation"]
+    checked = [c.get("title", "") for c in citations if c["kind"] == "verified-against"]
     text = f"[{', '.join(refs)}]" if refs else ""
     unresolved = [str(c["reference"]) for c in citations if c["kind"] == "reference" and c.get("resolution") == "unresolved"]
     if unresolved:
         text += f" (unresolved in the source: {', '.join(unresolved)})"
     if works:
-        text += "; see also: " + "; ".join(sorted(set(works)))
+        text += "; cites: " + "; ".join(sorted(set(works)))
+    if checked:
+        text += "; checked against: " + "; ".join(sorted(set(checked)))
     return text.strip()
 
 

@@ -135,6 +135,15 @@ def _citations(store) -> dict[str, list[dict]]:
     }
 
 
+LINE_RANK = {"first-line": 0, None: 1, "alternative": 2}
+STRENGTH_RANK = {"strong": 0, "conditional": 1, None: 2}
+
+
+def _display_order(statement: dict) -> tuple:
+    """First-line before alternatives, strong before conditional, then by IRI (deterministic)."""
+    return (LINE_RANK.get(statement.get("line"), 1), STRENGTH_RANK.get(statement.get("strength"), 2), statement["r"])
+
+
 def build_reports(
     evaluation: Evaluation, version: GuidelineVersionInfo, patients: list[str] | None = None
 ) -> dict[str, dict]:
@@ -189,7 +198,7 @@ def _assemble(
     applicable = [r["truth"] for r in mine["applicability"]]
 
     recommendations, not_recommended, undetermined = [], [], []
-    for res in sorted(results, key=lambda r: r["r"]):
+    for res in sorted(results, key=lambda r: _display_order(statements[r["r"]])):
         st = statements[res["r"]]
         intervention = {
             "iri": st["i"], "label": st["ilabel"],

@@ -1,9 +1,10 @@
 """Loading and running the SPARQL rules in ``queries/rules/``.
 
 Each rule is a SPARQL Update file with a header; ``# stratum: N`` places it in a stratum. Strata run in
-ascending order and each runs to a fixpoint (until the store stops growing), so rules that negate or
-aggregate only see complete lower strata (stratified Datalog semantics). Rules are data for the engine:
-nothing here knows what a rule says.
+ascending order, so rules that negate or aggregate only see complete lower strata (stratified Datalog
+semantics). A stratum runs once, unless one of its rules says ``# stratum: N (fixpoint ...)``: then it
+runs until the store stops growing (rules that build on each other, e.g. nested criteria). Rules are
+data for the engine: nothing here knows what a rule says.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .resources import queries_dir
 from .store import RuleStore
 
 RULE_NAMESPACE = "https://w3id.org/guidelinekg/rules/"
-_STRATUM = re.compile(r"^#\s*stratum:\s*(\d+)", re.MULTILINE)
+_STRATUM = re.compile(r"^#\s*stratum:\s*(\d+)(.*)$", re.MULTILINE)
 _PURPOSE = re.compile(r"^#\s*purpose:\s*(.+)$", re.MULTILINE)
 MAX_ITERATIONS = 50
 
@@ -31,6 +32,7 @@ class Rule:
     path: Path
     stratum: int
     purpose: str
+    fixpoint: bool
     text: str
     sha256: str
 
@@ -73,6 +75,7 @@ def load_rules(directory: Path | None = None) -> RuleSet:
                 path=path,
                 stratum=int(stratum.group(1)),
                 purpose=purpose.group(1).strip() if purpose else "",
+                fixpoint="fixpoint" in stratum.group(2),
                 text=text,
                 sha256=hashlib.sha256(data).hexdigest(),
             )
@@ -91,6 +94,8 @@ def run_rules(store: RuleStore, ruleset: RuleSet) -> int:
             for rule in stratum:
                 store.update(rule.text)
             passes += 1
+            if not any(rule.fixpoint for rule in stratum):
+                break
             new_size = store.size()
             if new_size == size:
                 break
