@@ -59,7 +59,8 @@ PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
 CONSTRUCT { ?s ?p ?o } WHERE {
   { VALUES ?cls { %s } ?s a ?cls . ?s ?p ?o . }
   UNION { ?s a gkg:EvaluationContext . ?s ?p ?o . }
-  UNION { ?s a gkg:PatientFact . ?s ?p ?o . }
+  UNION { VALUES ?factClass { gkg:PatientFact gkg:Observation gkg:Condition gkg:MedicationExposure }
+          ?s a ?factClass . ?s ?p ?o . }
   UNION { ?s a gkg:Patient . ?s ?p ?o . }
   UNION { ?v a gkg:GuidelineVersion . BIND(?v AS ?s) ?s ?p ?o .
           FILTER(?p IN (gkg:versionLabel, gkg:reviewStatus, gkg:versionOf, gkg:versionDate, <http://www.w3.org/2000/01/rdf-schema#label>)) }
