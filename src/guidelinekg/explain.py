@@ -27,14 +27,26 @@ SELECT ?c ?type ?label ?member ?negates ?measureLabel ?cmp ?tv ?tu WHERE {
 """
 
 OUTCOMES = """
-SELECT ?patient ?c ?truth ?value ?o ?time ?raw ?rawUnit ?conv ?id ?issueMsg WHERE {
+SELECT ?patient ?c ?truth ?value ?o WHERE {
   ?out a gkg:CriterionOutcome ; gkg:forPatient ?patient ; gkg:criterion ?c ; gkg:truth ?t .
   ?t skos:notation ?truth .
   OPTIONAL { ?out gkg:observedValue ?value }
-  OPTIONAL { ?out gkg:observation ?o . ?o gkg:effectiveTime ?time .
-             OPTIONAL { ?o gkg:value ?raw } OPTIONAL { ?o gkg:unit ?rawUnit }
-             OPTIONAL { ?o gkg:conversionNote ?conv } OPTIONAL { ?o gkg:identifier ?id } }
-  OPTIONAL { ?out prov:wasDerivedFrom ?issue . ?issue a gkg:ObservationIssue ; gkg:message ?issueMsg }
+  OPTIONAL { ?out gkg:observation ?o }
+}
+"""
+
+OBSERVATIONS = """
+SELECT ?patient ?o ?time ?conv ?id WHERE {
+  ?o a gkg:Observation ; gkg:subject ?patient ; gkg:effectiveTime ?time .
+  OPTIONAL { ?o gkg:conversionNote ?conv }
+  OPTIONAL { ?o gkg:identifier ?id }
+}
+"""
+
+ISSUES = """
+SELECT ?patient ?c ?issueMsg WHERE {
+  ?out gkg:truth gkg:Unknown ; gkg:forPatient ?patient ; gkg:criterion ?c ; prov:wasDerivedFrom ?issue .
+  ?issue a gkg:ObservationIssue ; gkg:message ?issueMsg .
 }
 """
 
@@ -76,8 +88,17 @@ class Explainer:
 
     @staticmethod
     def outcome_rows(store: RuleStore, patients: list[str] | None) -> dict[str, list[dict[str, str]]]:
-        """Every patient's outcome rows, keyed by patient IRI (one query for a whole batch)."""
-        return grouped(rows(store, OUTCOMES, patients=patients), "patient")
+        """Every patient's outcome rows, keyed by patient IRI (three queries for a whole batch, joined here)."""
+        observations = {r["o"]: r for r in rows(store, OBSERVATIONS, patients=patients)}
+        issues = grouped(rows(store, ISSUES, patients=patients), "patient")
+        out: dict[str, list[dict[str, str]]] = {}
+        for row in rows(store, OUTCOMES, patients=patients):
+            if "o" in row and row["o"] in observations:
+                row = {**row, **{k: v for k, v in observations[row["o"]].items() if k != "patient"}}
+            out.setdefault(row["patient"], []).append(row)
+        for patient, items in issues.items():
+            out.setdefault(patient, []).extend(items)
+        return out
 
     def truth(self, criterion: str) -> str:
         return self.outcomes.get(criterion, {}).get("truth", "unknown")
