@@ -31,6 +31,7 @@ render: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_validate.py
 	$(BIN)/python bench/bench_recommend.py
+	$(BIN)/python bench/bench_cohort.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
