@@ -199,7 +199,7 @@ def _resource_without_subject(kind: str, n: int) -> str:
 class _Clock:
     """Local date-times as minutes relative to the as-of date's midnight, formatted with a zone."""
 
-    def __init__(self, as_of: date, back: int = 2000, ahead: int = 120):
+    def __init__(self, as_of: date, back: int = 2500, ahead: int = 250):
         self.base = back
         self.days = [(as_of + timedelta(days=d)).isoformat() for d in range(-back, ahead)]
 

@@ -38,11 +38,16 @@ within 24 h after it is unreliable [13]; the latest usable result per measure is
 logic over the criteria [40-53]; coverage by an active RLS diagnosis [60]; ESRD and children prevail over
 the general algorithm, its not-indicated statements included [62]; the other applicable not-indicated
 statements suppress matching recommendations (less their gkg:exceptStatement), unknown ones keep them
-undetermined [65]; undetermined statements order the measures of their unknown
-leaves [80] or warn ``missing-data`` for unknown leaves no test decides (age) [81]; FCM 15 mg/kg up to
-1000 mg in adults [82], body weight ordered when missing [83]; monitoring only when something is
-recommended [84]; morning/fasting caveats on the latest results used [85]; ``statements-conflict`` when a
-not-indicated statement suppresses a recommendation [86]; ``guideline-not-applicable`` [87].
+undetermined [65]; undetermined statements order the measures of their unknown leaves [80] or warn
+``missing-data`` for unknown leaves no test decides (age) [81]; FCM 15 mg/kg up to 1000 mg in adults [82],
+body weight ordered when missing [83]; monitoring only when something is recommended [84]; morning and
+fasting caveats on the latest results used [85]; ``statements-conflict`` when a not-indicated statement
+suppresses a recommendation [86]; ``guideline-not-applicable`` [87].
+
+When the guideline content or the rules change, change this file too: ``tests/test_bench_tools.py``
+compares it with the engine on every FHIR vignette and on a generated cohort. Known approximation: UCUM
+syntax of free-text units is judged from a table of known units (it only decides the ``unit-not-ucum``
+note). ``python bench/reference.py DIR [--as-of DATE]`` loads an export and prints both speeds.
 """
 
 from __future__ import annotations
