@@ -97,7 +97,7 @@ def fhir_datetime(text: Any) -> tuple[str, bool] | None:
 
 
 def code_iri(base: str, code: str) -> str:
-    """``base`` + the code, percent-encoded where unsafe (``https://loinc.org/`` + ``2276-4``)."""
+    """``base`` + the code, percent-encoded where unsafe (``https://loinc.org/`` + ``12345-6``)."""
     return base + quote(code, safe="-._~")
 
 

@@ -184,7 +184,7 @@ def _num(value: Decimal) -> str:
 
 
 def describe(axis: Axis, iv: Interval) -> str:
-    """``serum ferritin <= 75 ng/mL``, ``... = 75 ng/mL``, ``... >= 75 and <= 100 ng/mL``."""
+    """``<measure> <= 75 ng/mL``, ``... = 75 ng/mL``, ``... >= 75 and <= 100 ng/mL``."""
     _, label, unit = axis
     unit = f" {unit}" if unit else ""
     low = f"{'>=' if iv.lo_closed else '>'} {_num(iv.lo)}"

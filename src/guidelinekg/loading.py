@@ -278,7 +278,7 @@ def load_files(paths: Sequence[Path]) -> tuple[Content, list[Finding]]:
 def _subject_lines(
     path: Path, display: str, prefixes: dict[str, str], base: str
 ) -> dict[tuple[str, str], int]:
-    """Map each IRI that starts a line (``rls:rec-fcm a ...``) to the first such line number."""
+    """Map each IRI that starts a line (``ex:rec-1 a ...``) to the first such line number."""
     lines: dict[tuple[str, str], int] = {}
     text = path.read_text(encoding="utf-8", errors="replace")
     for number, line in enumerate(text.splitlines(), start=1):

@@ -149,7 +149,7 @@ def intervention_lines(view: GraphView, intervention: str, heading: str) -> list
 
 def dose_text(view: GraphView, dose: str) -> str:
     """A fixed dose (``500 mg of base``) or a weight-based one
-    (``15 mg/kg, at most 1000 mg; per kg of body weight [LOINC 29463-7]``)."""
+    (``15 mg/kg, at most 1000 mg; per kg of body weight [LOINC 12345-6]``)."""
     record = view.record("render-doses", "dose", dose)
     if record.one("perKg") is not None:
         unit = record.one("unit") or ""

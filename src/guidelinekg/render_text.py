@@ -27,7 +27,7 @@ TIME_UNITS: dict[str, str] = {
 #: Typographic forms of the comparator notations of the vocabulary (gkg:Comparator skos:notation).
 COMPARATOR_SYMBOLS: dict[str, str] = {"<=": "≤", ">=": "≥"}
 
-#: Short names of code systems (FHIR system URIs) for "[LOINC 29463-7]"-style code labels.
+#: Short names of code systems (FHIR system URIs) for "[LOINC 12345-6]"-style code labels.
 CODE_SYSTEMS: dict[str, str] = {
     "http://loinc.org": "LOINC",
     "http://snomed.info/sct": "SNOMED CT",
@@ -103,7 +103,7 @@ def comparator(view: GraphView, node: str | None) -> str:
 
 
 def code_ref(view: GraphView, node: str) -> str | None:
-    """The code of a concept as ``[SYSTEM code]``, e.g. ``[LOINC 29463-7]``; ``None`` when it has none."""
+    """The code of a concept as ``[SYSTEM code]``, e.g. ``[LOINC 12345-6]``; ``None`` when it has none."""
     term = view.term(node)
     code = term.one("notation") or term.one("loincCode")
     if code is None:
@@ -123,7 +123,7 @@ def code_text(view: GraphView, node: str) -> str:
 
 
 def measure_text(view: GraphView, node: str) -> str:
-    """A measure as ``label [LOINC code]``, e.g. ``body weight [LOINC 29463-7]``."""
+    """A measure as ``label [LOINC code]``, e.g. ``body weight [LOINC 12345-6]``."""
     return code_text(view, node)
 
 

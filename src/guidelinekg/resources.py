@@ -46,3 +46,18 @@ def guideline_files() -> list[Path]:
 
 def shape_files() -> list[Path]:
     return sorted(shapes_dir().glob("*.ttl"))
+
+
+def content_prefixes() -> dict[str, str]:
+    """The prefixes the shipped guideline content declares (``@prefix p: <ns> .``), first declaration wins.
+
+    Lets tools show and accept the content's own compact names without the code knowing any guideline.
+    """
+    import re
+
+    found: dict[str, str] = {}
+    declaration = re.compile(r"^\s*@prefix\s+([A-Za-z][\w-]*):\s*<([^>]+)>\s*\.", re.MULTILINE)
+    for path in guideline_files():
+        for prefix, namespace in declaration.findall(path.read_text(encoding="utf-8")):
+            found.setdefault(prefix, namespace)
+    return found
