@@ -10,7 +10,9 @@ import jsonschema
 import pytest
 
 from guidelinekg.errors import InputError
+from guidelinekg.patientcheck import validate_patients
 from guidelinekg.patientdata import load_patient_input
+from guidelinekg.shapes_sparql import load_patient_shapes
 from guidelinekg.reasoning import evaluate
 from guidelinekg.report import build_report
 from vignettes import load_vignettes, outcome_of
@@ -20,7 +22,9 @@ ENGINES = ["oxigraph", "rdflib"]
 
 
 def run_case(kb, vignette, engine="oxigraph"):
+    """The same path as ``guidelinekg recommend``: load, check against the patient shapes, evaluate."""
     patient = load_patient_input(vignette.patient, matcher=kb.matcher, measures=kb.measures)
+    patient = validate_patients([patient], kb, load_patient_shapes())[0]
     evaluation = evaluate(kb, [patient], as_of=date.fromisoformat(vignette.as_of), engine=engine)
     return evaluation, build_report(evaluation, patient.patient_iri, kb.version())
 

@@ -1,8 +1,8 @@
 """Running a cohort: prepare chunks once, evaluate each chunk exactly once, write results atomically.
 
 Layout of ``--out DIR``:
-- ``manifest.json``: input, as-of date, chunk size, content and rule hashes, the chunk list (written
-  atomically after preparation; ``--resume`` checks it matches);
+- ``manifest.json``: input, as-of date, chunk size, content, rule and patient-shape hashes, the chunk list
+  (written atomically after preparation; ``--resume`` checks it matches);
 - ``work/``: the chunk files; ``chunks/NAME.jsonl`` and ``chunks/NAME.nq``: each chunk's reports and
   provenance, each written atomically, the ``.jsonl`` last, so its presence means the chunk is done;
 - on completion: ``results.jsonl`` (one ``recommend --format json`` object per patient, in chunk order),
@@ -10,12 +10,15 @@ Layout of ``--out DIR``:
 
 Chunks run in this process (``--workers 1``), in local worker processes (``--workers N``) or on a Dask
 distributed cluster (``--scheduler tcp://HOST:PORT``), where the knowledge base is scattered once to
-every worker and each chunk is a task.
+every worker and each chunk is a task. At most two chunks per worker are read and queued at a time.
+Before the rules, each chunk's patient data are checked with ``shapes/patient.ttl`` compiled to SPARQL
+(:mod:`guidelinekg.shapes_sparql`); violations become ``patient-data-invalid`` warnings.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import sys
@@ -30,8 +33,10 @@ from .cohort_eval import ChunkResult, evaluate_chunk
 from .cohort_input import Partition, atomic_write, prepare
 from .errors import InputError
 from .knowledge import KnowledgeBase, to_payload
+from .shapes_sparql import CompiledShapes, load_patient_shapes
 
 MANIFEST = "manifest.json"
+IN_FLIGHT_PER_WORKER = 2  # chunks read and queued per worker: memory stays bounded whatever the cohort size
 
 
 @dataclass(frozen=True)
@@ -48,15 +53,15 @@ class CohortOptions:
     progress: bool | None = None  # None: a bar only on a terminal
 
 
-def _manifest_key(options: CohortOptions, kb: KnowledgeBase) -> dict:
+def _manifest_key(options: CohortOptions, kb: KnowledgeBase, shapes: CompiledShapes) -> dict:
     return {"input": str(options.source.resolve()), "as_of": options.as_of.isoformat(),
             "chunk_size": options.chunk_size, "content_sha256": kb.sha256, "rules_sha256": kb.rules.sha256,
-            "software": __version__}
+            "shapes_sha256": shapes.sha256, "software": __version__}
 
 
-def _prepare_or_resume(options: CohortOptions, kb: KnowledgeBase) -> Partition:
+def _prepare_or_resume(options: CohortOptions, kb: KnowledgeBase, shapes: CompiledShapes) -> Partition:
     manifest_path = options.out / MANIFEST
-    key = _manifest_key(options, kb)
+    key = _manifest_key(options, kb, shapes)
     if manifest_path.exists():
         if not options.resume:
             raise InputError(f"{options.out} already holds a run; use --resume to finish it or choose a new --out")
@@ -90,21 +95,38 @@ def _pending(out: Path, partition: Partition) -> list[str]:
     return [c for c in partition.chunks if not (out / "chunks" / f"{Path(c).stem}.jsonl").exists()]
 
 
+def _chunk_key(name: str, text: str, options: CohortOptions, payload: dict, version: str) -> str:
+    """A task key naming the work itself: a result a cluster still holds is reused only for equal work."""
+    parts = [text, options.as_of.isoformat(), payload["key"], payload["patient_shapes"].sha256, version or ""]
+    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return f"guidelinekg-{Path(name).stem}-{digest[:16]}"
+
+
 def _run_local(options, partition, pending, payload, version, on_done) -> None:
     work = options.out / "work"
-    tasks = [(name, partition.kind, (work / name).read_text(encoding="utf-8")) for name in pending] \
-        if options.workers == 1 else None
     if options.workers == 1:
-        for name, kind, text in tasks:
-            on_done(evaluate_chunk(name, kind, text, options.as_of, payload, version))
+        for name in pending:  # one chunk in memory at a time
+            on_done(evaluate_chunk(name, partition.kind, (work / name).read_text(encoding="utf-8"),
+                                   options.as_of, payload, version))
         return
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+    queue = iter(pending)
     with ProcessPoolExecutor(max_workers=options.workers) as pool:
-        futures = [pool.submit(evaluate_chunk, name, partition.kind, (work / name).read_text(encoding="utf-8"),
-                               options.as_of, payload, version) for name in pending]
-        for future in as_completed(futures):
-            on_done(future.result())
+        def submit_next(running: set) -> None:
+            name = next(queue, None)
+            if name is not None:
+                text = (work / name).read_text(encoding="utf-8")
+                running.add(pool.submit(evaluate_chunk, name, partition.kind, text, options.as_of, payload, version))
+
+        running: set = set()
+        for _ in range(options.workers * IN_FLIGHT_PER_WORKER):
+            submit_next(running)
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                on_done(future.result())
+                submit_next(running)
 
 
 def _run_dask(options, partition, pending, payload, version, on_done) -> None:
@@ -113,13 +135,27 @@ def _run_dask(options, partition, pending, payload, version, on_done) -> None:
     except ImportError:  # pragma: no cover - distributed is a dependency
         raise InputError("--scheduler needs the 'distributed' package (pip install distributed)") from None
     work = options.out / "work"
+    queue = iter(pending)
     with Client(options.scheduler, timeout="30s") as client:
-        shipped = client.scatter(payload, broadcast=True)  # the guideline graph, once per worker
-        futures = [client.submit(evaluate_chunk, name, partition.kind, (work / name).read_text(encoding="utf-8"),
-                                 options.as_of, shipped, version, key=f"guidelinekg-{name}", pure=False)
-                   for name in pending]
-        for future in as_completed(futures):
+        # the guideline graph, once per worker; in a list, so its key is a hash of its content (a dict's
+        # own keys, "ntriples" and so on, would become cluster-wide keys shared by every run)
+        [shipped] = client.scatter([payload], broadcast=True)
+        running = as_completed()
+
+        def submit_next() -> None:
+            name = next(queue, None)
+            if name is not None:
+                text = (work / name).read_text(encoding="utf-8")
+                running.add(client.submit(evaluate_chunk, name, partition.kind, text, options.as_of, shipped,
+                                          version, key=_chunk_key(name, text, options, payload, version),
+                                          pure=False))
+
+        for _ in range(max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER):
+            submit_next()
+        for future in running:
             on_done(future.result())
+            future.release()
+            submit_next()
 
 
 def _progress(total: int, enabled: bool | None):
@@ -177,10 +213,11 @@ def run_cohort(options: CohortOptions, kb: KnowledgeBase | None = None) -> dict:
     started = time.perf_counter()
     kb = kb or KnowledgeBase.load(list(options.content) or None)
     version = kb.version(options.guideline)
-    partition = _prepare_or_resume(options, kb)
+    shapes = load_patient_shapes()
+    partition = _prepare_or_resume(options, kb, shapes)
     prepared = time.perf_counter()
     pending = _pending(options.out, partition)
-    payload = {"key": kb.sha256 + kb.rules.sha256, **to_payload(kb)}
+    payload = {"key": kb.sha256 + kb.rules.sha256, **to_payload(kb), "patient_shapes": shapes}
     bar = _progress(partition.patients, options.progress)
     if bar is not None:  # chunks finished before a resume count as done
         bar.update(min(partition.patients, (len(partition.chunks) - len(pending)) * options.chunk_size))

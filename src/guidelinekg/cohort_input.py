@@ -70,6 +70,13 @@ def detect_kind(path: Path) -> str:
     raise InputError(f"{path}: no such file or directory")
 
 
+def _reason(exc: Exception) -> str:
+    """Why a line was refused; JSON errors by column (the decoder's own line count starts at the record)."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at column {exc.pos + 1}"
+    return str(exc)
+
+
 def _patient_ref(resource: dict) -> str | None:
     for name in SUBJECT_FIELDS:
         ref = resource.get(name)
@@ -121,7 +128,7 @@ def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRec
                 if resource.get("resourceType") != "Patient" or not isinstance(pid, str):
                     raise ValueError("not a Patient with an id")
             except (ValueError, KeyError, TypeError) as exc:
-                bad.append(BadRecord(patient_file.name, number, f"malformed Patient record: {exc}"))
+                bad.append(BadRecord(patient_file.name, number, f"malformed Patient record: {_reason(exc)}"))
                 continue
             if f"Patient/{pid}" in chunk_of:
                 bad.append(BadRecord(patient_file.name, number, f"duplicate Patient/{pid}"))
@@ -141,7 +148,7 @@ def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRec
                     resource = json.loads(line)
                     kind = resource["resourceType"]
                 except (ValueError, KeyError, TypeError) as exc:
-                    bad.append(BadRecord(path.name, number, f"malformed JSON line: {exc}"))
+                    bad.append(BadRecord(path.name, number, f"malformed JSON line: {_reason(exc)}"))
                     continue
                 if kind in SHARED_TYPES:
                     skipped[kind] = skipped.get(kind, 0) + 1
@@ -195,8 +202,10 @@ def partition_rdf(source: Path, work: Path, chunk_size: int) -> Partition:
     for start in range(0, len(patients), chunk_size):
         group = patients[start:start + chunk_size]
         values = " ".join(f"<{p}>" for p in group)
-        query = f"""CONSTRUCT {{ ?s ?p ?o }} WHERE {{ VALUES ?pat {{ {values} }}
-            {{ BIND(?pat AS ?s) ?s ?p ?o }} UNION {{ ?s <{gkg}subject> ?pat . ?s ?p ?o }} }}"""
+        # VALUES inside each branch: a BIND of an outer variable would see it unbound and match everything
+        query = f"""CONSTRUCT {{ ?s ?p ?o }} WHERE {{
+            {{ VALUES ?s {{ {values} }} ?s ?p ?o }}
+            UNION {{ VALUES ?pat {{ {values} }} ?s <{gkg}subject> ?pat . ?s ?p ?o }} }}"""
         lines = sorted(f"{t.subject} {t.predicate} {t.object} .\n" for t in store.query(query))
         name = f"chunk-{start // chunk_size + 1:06d}.nt"
         (work / name).write_text("".join(lines), encoding="utf-8")

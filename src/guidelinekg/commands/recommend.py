@@ -47,7 +47,11 @@ def evaluate_file(path: Path, *, as_of: date, guideline: str | None = None, cont
 
     kb = KnowledgeBase.load(content)
     version = kb.version(guideline)
+    from ..patientcheck import validate_patients
+    from ..shapes_sparql import load_patient_shapes
+
     patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures)
+    patient = validate_patients([patient], kb, load_patient_shapes())[0]
     evaluation = evaluate(kb, [patient], as_of=as_of, engine=engine)
     return evaluation, build_report(evaluation, patient.patient_iri, version)
 
