@@ -19,6 +19,10 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("render", "guidelinekg.commands.render", "render a guideline from the graph (markdown)"),
     ("recommend", "guidelinekg.commands.recommend", "derive explained, cited recommendations for a patient"),
     ("cohort", "guidelinekg.commands.cohort", "evaluate a whole cohort (Bulk NDJSON, bundles, RDF), resumable"),
+    ("query", "guidelinekg.commands.query", "run a SPARQL or library query over guidelines, provenance and data"),
+    ("load", "guidelinekg.commands.load", "load run provenance and guideline versions into an on-disk store"),
+    ("serve", "guidelinekg.commands.serve", "serve the store as a read-only SPARQL 1.1 endpoint on localhost"),
+    ("audit", "guidelinekg.commands.audit", "audit recorded runs: provenance complete, hashes intact, replay equal"),
 ]
 
 

@@ -124,6 +124,26 @@ class PatientData:
         store.load(input=self.text().encode(), format=ox.RdfFormat.N_TRIPLES, to_graph=to_graph)
 
 
+def facts_sha256(patients: Iterable[PatientData]) -> str:
+    """SHA-256 of the patients' facts as sorted N-Triples in Oxigraph's canonical forms (``"44.0"`` and
+    ``"44"`` typed xsd:decimal are one value, written ``"44"``; an offset ``+00:00`` is written ``Z``).
+
+    The digest of an evaluation's input: the same facts give the same digest whatever the order of the
+    patients and lines or the lexical forms, and the facts recorded in provenance (written from the store,
+    so in these forms) reproduce it, which is what ``guidelinekg audit`` checks.
+    """
+    patients = list(patients)
+    if any("_:" in line for p in patients for line in p.ntriples):
+        # A store relabels blank nodes at random: hash the (already sorted, deterministic) lines instead.
+        lines = sorted(line + "\n" for p in patients for line in p.ntriples)
+        return hashlib.sha256("".join(lines).encode()).hexdigest()
+    store = ox.Store()
+    for p in patients:
+        p.load_into(store)
+    lines = sorted(f"{q.subject} {q.predicate} {q.object} .\n" for q in store)
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
 # --- N-Triples terms ------------------------------------------------------------------------------------
 # pyoxigraph terms do the escaping and reject invalid IRIs, so every line is valid N-Triples.
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 
 from . import __version__
 from .knowledge import KnowledgeBase
-from .patientdata import PatientData
+from .patientdata import PatientData, facts_sha256
 from .rules import run_rules
 from .store import RuleStore
 from .timeline import context_triples, time_index_triples
@@ -92,7 +92,7 @@ def evaluate(
     started = clock()
     store = kb.new_store(engine)
     patient_text = "".join(p.text() for p in patients)
-    input_sha = hashlib.sha256(patient_text.encode("utf-8")).hexdigest()
+    input_sha = facts_sha256(patients)
     run = run_iri_for(input_sha, as_of, kb)
     store.load_ntriples(patient_text)
     store.load_ntriples("".join(line for p in patients for line in note_triples(p)))

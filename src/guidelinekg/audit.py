@@ -1,0 +1,778 @@
+"""Auditing recorded runs: is each result's provenance complete, intact, and does a replay reproduce it?
+
+For every run in a provenance file (``recommend --provenance``, or a cohort ``provenance.nq`` with one
+named graph per run) and every result it records (recommendation result, order, warning, monitoring item,
+computed dose), :class:`Auditor` checks:
+
+1. **completeness**: ``shapes/provenance.ttl`` (pySHACL over the RDFS entailments), plus what a shape
+   cannot say: each result's rule is one the run used; each patient fact a result derives from is recorded;
+2. **integrity**: the rule files (``queries/rules/NAME.rq``) and content files (by recorded path) still
+   hash to the recorded SHA-256, the current rule set is the recorded one, and the recorded patient facts
+   hash to the recorded input;
+3. **replay**: with unchanged rules and content, the patients are rebuilt from the recorded facts and
+   :func:`guidelinekg.reasoning.evaluate` runs again with the recorded as-of date and engine; every result
+   (status per statement, order, warning, dose, monitoring item) and every other provenance triple must
+   come out the same (timing fields aside). Changed rules or content mean no replay, which is a failure:
+   other rules reproducing a result would prove nothing about the run;
+4. **content status**: results from a guideline version whose recorded review status is not ``approved``,
+   or (given a store written by ``guidelinekg load``) that a loaded version revises (``prov:wasRevisionOf``),
+   are flagged.
+
+Findings are failures, flags or notes; the exit code is 1 on any failure and on flags not allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from . import __version__
+from .patientdata import facts_sha256
+from .provstore import GraphLoad, iter_provenance, open_read_only, store_lock
+
+GKG = "https://w3id.org/guidelinekg/ontology#"
+PROV = "http://www.w3.org/ns/prov#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+INPUT_PREFIX = "urn:guidelinekg:input:"
+FACT_CLASSES = tuple(
+    GKG + c for c in ("Observation", "Condition", "MedicationExposure", "Patient", "PatientFact")
+)
+# A result's kind, by its most specific class (an observation issue is also a Warning).
+RESULT_KINDS = (
+    ("RecommendationResult", "recommendation"),
+    ("Order", "order"),
+    ("MonitoringItem", "monitoring"),
+    ("ComputedDose", "dose"),
+    ("Warning", "warning"),
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the audit found: ``severity`` failure, flag or note; ``code`` stable (README);
+    ``subject`` the IRI concerned."""
+
+    severity: str
+    code: str
+    message: str
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
+class ResultCheck:
+    """A recorded result and its replay verdict: same, differs (``replayed`` says how), missing (the replay
+    does not derive it), not-replayed; ``flags`` are those of its guideline versions."""
+
+    iri: str
+    kind: str
+    patient: str | None
+    summary: str
+    rule: str | None
+    versions: tuple[str, ...]
+    replay: str
+    replayed: str | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunAudit:
+    run: str
+    as_of: str | None
+    engine: str | None
+    software: str | None
+    patients: tuple[str, ...]
+    versions: tuple[dict, ...]
+    checks: dict[str, str]
+    results: tuple[ResultCheck, ...]
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    source: str
+    runs: tuple[RunAudit, ...]
+    notes: tuple[Finding, ...] = ()
+    allow_unapproved: bool = False
+    allow_superseded: bool = False
+
+    def findings(self) -> list[Finding]:
+        return [f for r in self.runs for f in r.findings] + list(self.notes)
+
+    @property
+    def exit_code(self) -> int:
+        """1 on any failure, and on a not-approved or superseded flag that is not allowed; else 0."""
+        allowed = {"not-approved": self.allow_unapproved, "superseded": self.allow_superseded}
+        fails = any(
+            f.severity == "failure" or (f.severity == "flag" and not allowed.get(f.code, False))
+            for f in self.findings()
+        )
+        return 1 if fails else 0
+
+
+# --- a recorded run -------------------------------------------------------------------------------------
+
+
+class _Graph:
+    """One run's provenance in an in-memory Oxigraph store, with a small query helper."""
+
+    def __init__(self, load: GraphLoad):
+        self.run = load.graph
+        self.triples = load.triples
+        self.store = ox.Store()
+        self.store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in load.triples)
+
+    def select(self, query: str) -> list[dict[str, str]]:
+        """Rows of a SELECT (``$run`` is the run IRI) as dicts of string values, unbound ones left out."""
+        prefixes = f"PREFIX gkg: <{GKG}> PREFIX prov: <{PROV}> PREFIX rdfs: <{RDFS}>\n"
+        result = self.store.query(prefixes + query.replace("$run", f"<{self.run}>"))
+        names = [v.value for v in result.variables]
+        return [{n: s[n].value for n in names if s[n] is not None} for s in result]
+
+    def lines(self) -> set[str]:
+        """The triples as N-Triples lines, without the timing fields (the only ones a replay changes)."""
+        from .provenance import TIMING_PREDICATES
+
+        return {
+            f"{t.subject} {t.predicate} {t.object} ."
+            for t in self.triples
+            if t.predicate.value not in TIMING_PREDICATES
+        }
+
+
+RESULTS = """
+SELECT ?r ?cls ?patient ?statement ?status ?measure ?code ?message ?dose ?unit ?dosing ?version ?rule WHERE {
+  VALUES ?cls { gkg:RecommendationResult gkg:Order gkg:Warning gkg:MonitoringItem gkg:ComputedDose }
+  ?r a ?cls .
+  OPTIONAL { ?r gkg:forPatient ?patient } OPTIONAL { ?r gkg:instantiates ?statement }
+  OPTIONAL { ?r gkg:status ?status } OPTIONAL { ?r gkg:measure ?measure }
+  OPTIONAL { ?r gkg:warningCode ?code } OPTIONAL { ?r gkg:message ?message }
+  OPTIONAL { ?r gkg:doseValue ?dose ; gkg:doseUnit ?unit } OPTIONAL { ?r gkg:dosingStatement ?dosing }
+  OPTIONAL { ?r gkg:guidelineVersion ?version } OPTIONAL { ?r gkg:ruleFile ?rule }
+}"""
+
+
+def _local(iri: str | None) -> str:
+    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1] if iri else "?"
+
+
+def results_of(graph: _Graph) -> dict[str, dict]:
+    """Every result of a run by IRI: kind, patient, rule, guideline versions and a summary holding what a
+    replay must reproduce (status and statement, measure, warning code and message, dose)."""
+    rows_by: dict[str, list[dict]] = {}
+    for row in graph.select(RESULTS):
+        rows_by.setdefault(row["r"], []).append(row)
+    out = {}
+    for iri, rows in rows_by.items():
+        classes = {_local(r["cls"]) for r in rows}
+        kind = next(k for cls, k in RESULT_KINDS if cls in classes)
+
+        def values(key, rows=rows):
+            return " | ".join(sorted({r[key] for r in rows if key in r})) or None
+
+        summary = {
+            "recommendation": lambda: f"{_local(values('status')).lower()} {_local(values('statement'))}",
+            "order": lambda: f"order {_local(values('measure'))}",
+            "monitoring": lambda: f"monitoring {_local(values('statement'))}",
+            "dose": lambda: f"dose {values('dose')} {values('unit')} ({_local(values('dosing'))})",
+            "warning": lambda: f"{values('code')}: {values('message')}",
+        }[kind]()
+        out[iri] = {
+            "kind": kind,
+            "patient": values("patient"),
+            "summary": summary,
+            "rule": values("rule"),
+            "versions": tuple(sorted({r["version"] for r in rows if "version" in r})),
+        }
+    return out
+
+
+# --- the input a run was given --------------------------------------------------------------------------
+
+
+def derived_terms(rules) -> tuple[frozenset[str], frozenset[str]]:
+    """Predicates and classes the rules insert, from their INSERT templates (rdflib's SPARQL algebra; a
+    variable predicate counts with every IRI its BIND can produce). On a recorded patient fact they mark
+    a triple the engine added, not one the run was given."""
+    from rdflib import RDF, URIRef, Variable
+    from rdflib.plugins.sparql.algebra import translateUpdate
+    from rdflib.plugins.sparql.parser import parseUpdate
+    from rdflib.plugins.sparql.parserutils import CompValue
+
+    def nodes(node):
+        if isinstance(node, CompValue):
+            yield node
+            for value in node.values():
+                yield from nodes(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                yield from nodes(value)
+
+    def iris(node) -> set[str]:
+        if isinstance(node, URIRef):
+            return {str(node)}
+        children = (
+            node.values() if isinstance(node, CompValue) else node if isinstance(node, (list, tuple)) else ()
+        )
+        return set().union(set(), *(iris(v) for v in children))
+
+    predicates, classes = set(), set()
+    for rule in rules.rules:
+        for op in translateUpdate(parseUpdate(rule.text)).algebra:
+            template = op.get("insert")
+            if not template:
+                continue
+            binds = {n["var"]: n["expr"] for n in nodes(op.get("where")) if n.name == "Extend"}
+            triples = list(template.get("triples") or [])
+            for quads in (template.get("quads") or {}).values():
+                triples += list(quads)
+            for _, p, o in triples:
+                if isinstance(p, Variable):
+                    predicates |= iris(binds.get(p))
+                elif p == RDF.type and isinstance(o, URIRef):
+                    classes.add(str(o))
+                elif p != RDF.type:
+                    predicates.add(str(p))
+    return frozenset(predicates), frozenset(classes)
+
+
+# --- RDFS entailments the provenance shapes need --------------------------------------------------------
+
+_VOCABULARY = "urn:guidelinekg:audit:vocabulary"
+_ENTAILMENT = f"""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+INSERT {{ ?s ?q ?o }} WHERE {{ GRAPH <{_VOCABULARY}> {{ ?p rdfs:subPropertyOf+ ?q }} ?s ?p ?o }} ;
+INSERT {{ ?s a ?c }} WHERE {{ GRAPH <{_VOCABULARY}> {{ ?p rdfs:domain ?c }} ?s ?p ?o }} ;
+INSERT {{ ?o a ?c }} WHERE {{
+  GRAPH <{_VOCABULARY}> {{ ?p rdfs:range ?c }} ?s ?p ?o FILTER(!isLiteral(?o)) }} ;
+INSERT {{ ?s a ?d }} WHERE {{ ?s a ?c . GRAPH <{_VOCABULARY}> {{ ?c rdfs:subClassOf+ ?d }} }}"""
+
+
+def _entailed(graph: _Graph, vocabulary: ox.Store, paths: frozenset[str], targets: frozenset[str]):
+    """An rdflib graph of what the shapes read: from each focus node (an instance of a target class, after
+    RDFS entailment) and each of its values, the types and the triples on the shapes' paths."""
+    import rdflib
+
+    store = ox.Store()
+    store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in graph.triples)
+    store.extend(ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode(_VOCABULARY)) for q in vocabulary)
+    store.update(_ENTAILMENT)
+    default, rdf_type = ox.DefaultGraph(), ox.NamedNode(RDF_TYPE)
+    nodes = {
+        q.subject
+        for t in sorted(targets)
+        for q in store.quads_for_pattern(None, rdf_type, ox.NamedNode(t), default)
+    }
+    lines: set[str] = set()
+    for hop in range(2):  # the focus nodes, then their values
+        reached = set()
+        for node in nodes:
+            for q in store.quads_for_pattern(node, None, None, default):
+                if q.predicate.value in paths:
+                    lines.add(f"{q.subject} {q.predicate} {q.object} .\n")
+                    if hop == 0 and not isinstance(q.object, ox.Literal):
+                        reached.add(q.object)
+        nodes = reached - nodes
+    return rdflib.Graph().parse(data="".join(sorted(lines)), format="nt")
+
+
+# --- the auditor ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Auditor:
+    """Audits runs against the project's current files; caches shapes, knowledge and the rule analysis,
+    so one auditor serves every run of a cohort.
+
+    Args:
+        store_dir: a store written by ``guidelinekg load``; a version there that revises a version a run
+            used (``prov:wasRevisionOf``, directly or through others) flags that run's results superseded.
+    """
+
+    store_dir: Path | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def audit_file(
+        self, path: Path, *, allow_unapproved: bool = False, allow_superseded: bool = False
+    ) -> AuditReport:
+        """Audit every run in a provenance file (raises ``InputError`` when it is unusable)."""
+        notes = (
+            ()
+            if self.store_dir
+            else (
+                Finding(
+                    "note",
+                    "superseded-not-checked",
+                    "no --store given, so later guideline versions were not looked "
+                    "for ('guidelinekg load --guidelines' builds one)",
+                ),
+            )
+        )
+        return AuditReport(
+            str(path),
+            tuple(self.audit_run(load) for load in iter_provenance(path)),
+            notes,
+            allow_unapproved,
+            allow_superseded,
+        )
+
+    def _cached(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def audit_run(self, load: GraphLoad) -> RunAudit:
+        """Audit one run (see the module docstring for the checks)."""
+        graph = _Graph(load)
+        findings: list[Finding] = []
+        info = (
+            graph.select("""SELECT ?asOf ?engine ?software WHERE {
+            OPTIONAL { $run gkg:asOfDate ?asOf } OPTIONAL { $run gkg:engine ?engine }
+            OPTIONAL { $run prov:wasAssociatedWith ?a . ?a gkg:softwareVersion ?software } }""")
+            or [{}]
+        )[0]
+        checks = {"shapes": self._check_shapes(graph, findings)}
+        rules_ok, content = self._check_files(graph, findings)
+        checks["rules"] = "ok" if rules_ok else "changed"
+        checks["content"] = "ok" if content is not None else "changed"
+        recorded = results_of(graph)
+        self._check_links(graph, recorded, findings)
+        patients, input_ok = self._rebuild_input(graph, findings)
+        checks["input"] = "ok" if input_ok else "mismatch"
+        if info.get("software") not in (None, __version__):
+            findings.append(
+                Finding(
+                    "note",
+                    "software-version",
+                    f"recorded by guidelinekg {info['software']}, replayed with {__version__}",
+                )
+            )
+        replay = None
+        if rules_ok and content is not None and info.get("asOf") and patients:
+            replay = self._replay(graph, patients, content, info, findings)
+            checks["replay"] = "differs" if any(f.code == "replay-differs" for f in findings) else "same"
+        else:
+            checks["replay"] = "not run"
+            why = (
+                "rules or content changed since the run"
+                if not (rules_ok and content is not None)
+                else "the run records no as-of date or no patient"
+            )
+            findings.append(
+                Finding(
+                    "failure",
+                    "cannot-replay",
+                    f"the derivation was not replayed: {why}; "
+                    "other rules or data reproducing a result would prove nothing",
+                )
+            )
+        versions = self._versions(graph, recorded, findings)
+        flags = {v["iri"]: v["flags"] for v in versions}
+        results = []
+        for iri, r in sorted(recorded.items(), key=lambda kv: (kv[1]["patient"] or "", kv[1]["kind"], kv[0])):
+            mine = sorted({f for v in (r["versions"] or flags) for f in flags.get(v, ())})
+            other = (replay or {}).get(iri)
+            verdict = (
+                "not-replayed"
+                if replay is None
+                else "missing"
+                if other is None
+                else "same"
+                if other["summary"] == r["summary"]
+                else "differs"
+            )
+            results.append(
+                ResultCheck(
+                    iri,
+                    r["kind"],
+                    r["patient"],
+                    r["summary"],
+                    r["rule"],
+                    r["versions"],
+                    verdict,
+                    other["summary"] if verdict == "differs" else None,
+                    tuple(mine),
+                )
+            )
+        return RunAudit(
+            graph.run,
+            info.get("asOf"),
+            info.get("engine"),
+            info.get("software"),
+            tuple(sorted(patients)),
+            tuple(versions),
+            checks,
+            tuple(results),
+            tuple(findings),
+        )
+
+    def _check_shapes(self, graph: _Graph, findings: list[Finding]) -> str:
+        """``shapes/provenance.ttl`` with pySHACL. The RDFS entailments the shapes need (types by domain,
+        range, subclass and subproperty) are made with SPARQL in Oxigraph, and pySHACL reads only the
+        triples the shapes can reach: owlrl's full RDFS closure of a 100-patient run takes about ten
+        seconds, this a fraction; ``tests/test_audit.py`` checks the verdicts agree."""
+        import pyshacl
+        import rdflib
+
+        def load_shapes():
+            from .resources import ontology_dir, shapes_dir
+
+            shapes = rdflib.Graph().parse(shapes_dir() / "provenance.ttl")
+            sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")
+            paths = frozenset({str(o) for o in shapes.objects(None, sh.path)} | {RDF_TYPE})
+            targets = frozenset(str(o) for o in shapes.objects(None, sh.targetClass))
+            vocabulary = ox.Store()
+            for f in sorted(ontology_dir().glob("*.ttl")):
+                vocabulary.load(path=str(f), format=ox.RdfFormat.TURTLE, base_iri=f.resolve().as_uri())
+            return shapes, paths, targets, vocabulary
+
+        shapes, paths, targets, vocabulary = self._cached("shapes", load_shapes)
+        conforms, results, _ = pyshacl.validate(
+            _entailed(graph, vocabulary, paths, targets), shacl_graph=shapes, inference="none"
+        )
+        if conforms:
+            return "ok"
+        sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")
+        seen = set()
+        for r in results.subjects(rdflib.RDF.type, sh.ValidationResult):
+            focus, message, path = (
+                results.value(r, p) for p in (sh.focusNode, sh.resultMessage, sh.resultPath)
+            )
+            if (focus, message) not in seen:
+                seen.add((focus, message))
+                where = f" (path {_local(str(path))})" if isinstance(path, rdflib.URIRef) else ""
+                findings.append(Finding("failure", "incomplete-provenance", f"{message}{where}", str(focus)))
+        return "incomplete"
+
+    def _rules(self):
+        from .rules import load_rules
+
+        return self._cached("rules", load_rules)
+
+    def _check_files(self, graph: _Graph, findings: list[Finding]) -> tuple[bool, tuple[Path, ...] | None]:
+        """Rule and content files against their recorded hashes. Returns whether the rules are the
+        recorded ones, and the guideline content files to replay with (``None`` when content changed)."""
+        from .resources import project_home, vocabulary_files
+        from .rules import RULE_NAMESPACE
+
+        used = graph.select(
+            "SELECT ?e ?label ?sha WHERE { $run prov:used ?e . "
+            "OPTIONAL { ?e rdfs:label ?label } OPTIONAL { ?e gkg:sha256 ?sha } }"
+        )
+        current = {r.name: r.sha256 for r in self._rules().rules}
+        failures, recorded_rules, content = len(findings), set(), []
+
+        def fail(code, message, iri):
+            findings.append(Finding("failure", code, message, iri))
+
+        for row in used:
+            iri, label, sha = row["e"], row.get("label", ""), row.get("sha", "")
+            if iri.startswith(RULE_NAMESPACE):
+                name = iri[len(RULE_NAMESPACE) :]
+                recorded_rules.add(name)
+                if label != f"queries/rules/{name}.rq" or not sha:
+                    fail(
+                        "rule-not-described",
+                        f"rule {name} is recorded without its path (rdfs:label "
+                        "queries/rules/NAME.rq) or its gkg:sha256",
+                        iri,
+                    )
+                elif name not in current:
+                    fail("rule-missing", f"{label} no longer exists", iri)
+                elif current[name] != sha:
+                    fail(
+                        "rule-hash-mismatch",
+                        f"{label} now hashes to {current[name][:12]}..., the run recorded {sha[:12]}...",
+                        iri,
+                    )
+            elif iri.startswith("urn:guidelinekg:file:"):
+                path = Path(label) if Path(label).is_absolute() else project_home() / label
+                if iri != f"urn:guidelinekg:file:{sha}":
+                    fail(
+                        "content-not-described",
+                        f"content file {label!r}: the IRI and gkg:sha256 disagree",
+                        iri,
+                    )
+                elif not path.is_file():
+                    fail("content-missing", f"content file {label} no longer exists", iri)
+                elif hashlib.sha256(path.read_bytes()).hexdigest() != sha:
+                    fail(
+                        "content-hash-mismatch",
+                        f"content file {label} has changed since the run (recorded {sha[:12]}...)",
+                        iri,
+                    )
+                else:
+                    content.append(path.resolve())
+            elif iri.startswith(INPUT_PREFIX) and iri != INPUT_PREFIX + sha:
+                fail("input-not-described", "the input's IRI and gkg:sha256 disagree", iri)
+        for name in sorted(set(current) - recorded_rules):
+            fail(
+                "rule-set-changed",
+                f"queries/rules/{name}.rq exists now, the run did not use it",
+                RULE_NAMESPACE + name,
+            )
+        bad = findings[failures:]
+        rules_ok = not any(f.code.startswith("rule-") for f in bad)
+        content_ok = content and not any(f.code.startswith("content-") for f in bad)
+        vocabulary = {f.resolve() for f in vocabulary_files()}
+        return rules_ok, tuple(sorted(p for p in content if p not in vocabulary)) if content_ok else None
+
+    def _check_links(self, graph: _Graph, recorded: dict[str, dict], findings: list[Finding]) -> None:
+        """What the shapes cannot say: a result's rule was used by the run; its facts are recorded."""
+        used = {r["e"] for r in graph.select("SELECT ?e WHERE { $run prov:used ?e }")}
+        for iri, r in sorted(recorded.items()):
+            if r["rule"] and r["rule"] not in used:
+                findings.append(
+                    Finding(
+                        "failure",
+                        "rule-not-recorded",
+                        f"the result names rule {_local(r['rule'])}, which the run does not record as used",
+                        iri,
+                    )
+                )
+        typed = {t.subject.value for t in graph.triples if t.predicate.value == RDF_TYPE}
+        derived_from = graph.select(
+            "SELECT DISTINCT ?x WHERE { ?r prov:wasDerivedFrom ?x . "
+            'FILTER(STRSTARTS(STR(?x), "urn:guidelinekg:")) }'
+        )
+        for x in sorted(row["x"] for row in derived_from if row["x"] not in typed):
+            findings.append(
+                Finding(
+                    "failure",
+                    "fact-not-recorded",
+                    "results derive from this patient fact but the "
+                    "provenance does not record it, so the derivation cannot be checked",
+                    x,
+                )
+            )
+
+    def _rebuild_input(self, graph: _Graph, findings: list[Finding]):
+        """The patients as given to the run, rebuilt from the recorded facts without what the engine added
+        (time indexes, rule conclusions on facts), with the recorded loader notes (the input file is not
+        at hand to read again); their digest is checked against the recorded input hash."""
+        from .patientcheck import INVALID
+        from .patientdata import IngestNote, PatientData
+        from .timeline import TIME_PROPERTIES
+
+        predicates, classes = self._cached("derived", lambda: derived_terms(self._rules()))
+        derived = predicates | set(TIME_PROPERTIES.values())
+        facts = {
+            t.subject
+            for t in graph.triples
+            if t.predicate.value == RDF_TYPE and t.object.value in FACT_CLASSES
+        }
+        patients = {
+            t.subject.value
+            for t in graph.triples
+            if t.predicate.value == RDF_TYPE and t.object.value == GKG + "Patient"
+        }
+        owner = {
+            t.subject: t.object.value
+            for t in graph.triples
+            if t.subject in facts and t.predicate.value == GKG + "subject"
+        }
+        lines: dict[str, list[str]] = {p: [] for p in patients}
+        for t in graph.triples:
+            if (
+                t.subject not in facts
+                or t.predicate.value in derived
+                or (t.predicate.value == RDF_TYPE and t.object.value in classes)
+            ):
+                continue
+            who = t.subject.value if t.subject.value in lines else owner.get(t.subject)
+            if who not in lines:
+                findings.append(
+                    Finding(
+                        "failure",
+                        "fact-without-patient",
+                        "a recorded fact names no recorded patient (gkg:subject)",
+                        str(t.subject),
+                    )
+                )
+                continue
+            lines[who].append(f"{t.subject} {t.predicate} {t.object} .")
+        notes: dict[str, list[IngestNote]] = {}
+        for row in graph.select("""SELECT ?p ?code ?message ?record WHERE {
+                ?w a gkg:IngestNote ; gkg:forPatient ?p ; gkg:warningCode ?code ; gkg:message ?message .
+                OPTIONAL { ?w gkg:aboutRecord ?record } }"""):
+            if row["code"] != INVALID:  # the replay checks the patient shapes again
+                notes.setdefault(row["p"], []).append(
+                    IngestNote(row["code"], row["message"], row.get("record"))
+                )
+        data = [PatientData.build(p, lines[p], notes.get(p, [])) for p in sorted(patients)]
+        recorded = [
+            row["i"][len(INPUT_PREFIX) :]
+            for row in graph.select(
+                f'SELECT ?i WHERE {{ $run prov:used ?i . FILTER(STRSTARTS(STR(?i), "{INPUT_PREFIX}")) }}'
+            )
+        ]
+        digests = (
+            facts_sha256(data),
+            hashlib.sha256("".join(p.text() for p in data).encode()).hexdigest(),
+        )
+        if not recorded:
+            findings.append(
+                Finding("failure", "input-not-recorded", "the run records no input (urn:guidelinekg:input:)")
+            )
+        elif recorded[0] not in digests:
+            findings.append(
+                Finding(
+                    "failure",
+                    "input-hash-mismatch",
+                    f"the recorded patient facts hash to "
+                    f"{digests[0][:12]}..., the run recorded input {recorded[0][:12]}...: facts were "
+                    "changed or removed since the run",
+                    INPUT_PREFIX + recorded[0],
+                )
+            )
+        return {p.patient_iri: p for p in data}, bool(recorded) and recorded[0] in digests
+
+    def _replay(
+        self, graph: _Graph, patients: dict, content: tuple[Path, ...], info: dict, findings: list[Finding]
+    ) -> dict[str, dict]:
+        """Check the patient shapes and evaluate again, as ``recommend`` and ``cohort`` do, with the recorded
+        as-of date and engine; compare the results, then every triple."""
+        from .knowledge import KnowledgeBase
+        from .patientcheck import validate_patients
+        from .provenance import provenance_lines
+        from .reasoning import evaluate
+        from .shapes_sparql import load_patient_shapes
+
+        kb = self._cached(("kb", content), lambda: KnowledgeBase.load(list(content), rules=self._rules()))
+        checked = validate_patients(
+            [patients[p] for p in sorted(patients)], kb, self._cached("patient-shapes", load_patient_shapes)
+        )
+        evaluation = evaluate(
+            kb, checked, as_of=date.fromisoformat(info["asOf"]), engine=info.get("engine") or "oxigraph"
+        )
+        text = "".join(provenance_lines(evaluation)).replace(f"<{evaluation.run_iri}>", f"<{graph.run}>")
+        recorded_input = [
+            r["i"]
+            for r in graph.select(
+                f'SELECT ?i WHERE {{ $run prov:used ?i . FILTER(STRSTARTS(STR(?i), "{INPUT_PREFIX}")) }}'
+            )
+        ]
+        if recorded_input:  # the input hash has its own check (and its own finding)
+            text = text.replace(evaluation.input_sha256, recorded_input[0][len(INPUT_PREFIX) :])
+        replayed = _Graph(
+            GraphLoad(
+                graph.run,
+                "run",
+                ("replay",),
+                tuple(q.triple for q in ox.parse(input=text.encode(), format=ox.RdfFormat.N_TRIPLES)),
+            )
+        )
+        recorded, replay = results_of(graph), results_of(replayed)
+        for iri in sorted(recorded.keys() | replay.keys()):
+            old, new = recorded.get(iri), replay.get(iri)
+            if new is None:
+                message = f"recorded {old['kind']} '{old['summary']}' is not derived by the replay"
+            elif old is None:
+                message = (
+                    f"the replay derives {new['kind']} '{new['summary']}', which the run does not record"
+                )
+            elif old["summary"] != new["summary"]:
+                message = f"recorded '{old['summary']}', the replay derives '{new['summary']}'"
+            else:
+                continue
+            findings.append(Finding("failure", "replay-differs", message, iri))
+        before, after = graph.lines(), replayed.lines()
+        if before != after:
+            gone, added = sorted(before - after), sorted(after - before)
+            example = f"recorded: {gone[0]}" if gone else f"replayed: {added[0]}"
+            findings.append(
+                Finding(
+                    "failure",
+                    "replay-differs",
+                    f"{len(gone)} recorded triple(s) are not reproduced "
+                    f"by the replay and {len(added)} replayed triple(s) were not recorded; e.g. {example}",
+                )
+            )
+        return replay
+
+    def _versions(self, graph: _Graph, recorded: dict[str, dict], findings: list[Finding]) -> list[dict]:
+        """The guideline versions the run used or its results name, with their flags."""
+        rows = graph.select("""SELECT DISTINCT ?v ?status ?label WHERE {
+            { $run prov:used ?v } UNION { ?r gkg:guidelineVersion ?v }
+            ?v gkg:reviewStatus ?status . OPTIONAL { ?v gkg:versionLabel ?label } } ORDER BY ?v""")
+        later = self._revisions()
+        out = []
+        for row in rows:
+            v, name = row["v"], row.get("label", _local(row["v"]))
+            n = sum(1 for r in recorded.values() if v in r["versions"] or not r["versions"])
+            status, flags = _local(row["status"]).lower(), []
+            if row["status"] != GKG + "Approved":
+                flags.append("not-approved")
+                findings.append(
+                    Finding(
+                        "flag",
+                        "not-approved",
+                        f"{n} result(s) derive from guideline version {name}, "
+                        f"whose review status was '{status}', not approved",
+                        v,
+                    )
+                )
+            if later.get(v):
+                flags.append("superseded")
+                findings.append(
+                    Finding(
+                        "flag",
+                        "superseded",
+                        f"{n} result(s) derive from guideline version {name}, "
+                        f"since revised by {', '.join(later[v])}",
+                        v,
+                    )
+                )
+            out.append(
+                {
+                    "iri": v,
+                    "label": row.get("label"),
+                    "status": status,
+                    "superseded_by": later.get(v, []),
+                    "flags": tuple(flags),
+                }
+            )
+        return out
+
+    def _revisions(self) -> dict[str, list[str]]:
+        """For each version in the store, the versions revising it, directly or through others."""
+        if self.store_dir is None:
+            return {}
+
+        def read():
+            with store_lock(self.store_dir, exclusive=False):
+                store = open_read_only(self.store_dir)
+                rows = [
+                    (s["old"].value, s["new"].value)
+                    for s in store.query(
+                        f"SELECT DISTINCT ?old ?new WHERE {{ ?new <{PROV}wasRevisionOf>+ ?old }}",
+                        use_default_graph_as_union=True,
+                    )
+                ]
+                del store
+            revisions: dict[str, list[str]] = {}
+            for old, new in sorted(rows):
+                revisions.setdefault(old, []).append(new)
+            return revisions
+
+        return self._cached("revisions", read)
+
+
+def audit(
+    path: Path,
+    *,
+    store_dir: Path | None = None,
+    allow_unapproved: bool = False,
+    allow_superseded: bool = False,
+) -> AuditReport:
+    """Audit every run in a provenance file; see :class:`Auditor`.
+
+    Raises:
+        InputError: the provenance file or the store is unusable.
+    """
+    return Auditor(store_dir=store_dir).audit_file(
+        path, allow_unapproved=allow_unapproved, allow_superseded=allow_superseded
+    )

@@ -1,0 +1,307 @@
+"""guidelinekg audit: complete, intact and reproducible provenance; tampering caught; content status flagged.
+
+Provenance is made fresh by the CLI ('recommend --provenance', 'cohort'), so the recorded rule and content
+hashes are those of the working tree; tampered copies change one thing each.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from guidelinekg.audit import Auditor, derived_terms
+from guidelinekg.cli import main
+from guidelinekg.provstore import read_provenance
+from guidelinekg.resources import project_home
+
+HOME = project_home()
+EXAMPLE = HOME / "examples" / "patient-ferritin-45.json"
+CASES = HOME / "tests" / "cases"
+FIXTURES = Path(__file__).parent / "fixtures" / "audit"
+GKG = "https://w3id.org/guidelinekg/ontology#"
+PROV = "http://www.w3.org/ns/prov#"
+VERSION = "https://w3id.org/guidelinekg/guideline/rls-iron/v2025-12-23"
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("audit") / "run.ttl"
+    assert (
+        main(
+            ["recommend", str(EXAMPLE), "--as-of", "2026-01-15", "--provenance", str(out), "--format", "json"]
+        )
+        == 0
+    )
+    return out
+
+
+def _audit_json(capsys, *args: str) -> tuple[int, dict]:
+    code = main(["audit", *args, "--format", "json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _codes(report: dict, severity: str | None = None) -> set[str]:
+    found = [f for r in report["runs"] for f in r["findings"]] + report["notes"]
+    return {f["code"] for f in found if severity is None or f["severity"] == severity}
+
+
+def _tampered(source: Path, target: Path, change) -> Path:
+    """A copy of a Turtle provenance file with ``change(triple)`` applied (``None`` drops the triple)."""
+    triples = [q.triple for q in ox.parse(path=str(source), format=ox.RdfFormat.TURTLE)]
+    kept = [t2 for t2 in (change(t) for t in triples) if t2 is not None]
+    assert kept != triples, "the tampering changed nothing"
+    target.write_bytes(ox.serialize(kept, format=ox.RdfFormat.TURTLE))
+    return target
+
+
+def _decimal(value: str) -> ox.Literal:
+    return ox.Literal(value, datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#decimal"))
+
+
+# --- the untampered run ---------------------------------------------------------------------------------
+
+
+def test_recommend_provenance_audits_clean_but_for_the_unapproved_content(recorded, capsys):
+    code, report = _audit_json(capsys, str(recorded))
+    assert code == 1  # the shipped guideline is 'submitted', and that fails unless allowed
+    assert _codes(report, "failure") == set()
+    assert _codes(report, "flag") == {"not-approved"}
+    (run,) = report["runs"]
+    assert run["checks"] == {"shapes": "ok", "rules": "ok", "content": "ok", "input": "ok", "replay": "same"}
+    assert run["as_of"] == "2026-01-15"
+    kinds = sorted(r["kind"] for r in run["results"])
+    assert kinds.count("recommendation") == 4 and "dose" in kinds
+    assert {r["replay"] for r in run["results"]} == {"same"}
+    assert all(r["flags"] == ["not-approved"] for r in run["results"])
+    assert run["versions"] == [
+        {
+            "iri": VERSION,
+            "label": "2025-12-23",
+            "status": "submitted",
+            "superseded_by": [],
+            "flags": ["not-approved"],
+        }
+    ]
+
+    assert main(["audit", str(recorded), "--allow-unapproved"]) == 0
+    text = capsys.readouterr().out
+    assert "ok   the replay gives the recorded results" in text
+    assert "FLAG not-approved" in text and text.rstrip().endswith("exit 0")
+
+
+def test_superseded_version_in_the_store_is_flagged(recorded, tmp_path, capsys):
+    store = tmp_path / "store"
+    assert (
+        main(["load", "--store", str(store), "--guidelines", "--content", str(FIXTURES / "rls-iron-v2")]) == 0
+    )
+    capsys.readouterr()
+    code, report = _audit_json(capsys, str(recorded), "--store", str(store), "--allow-unapproved")
+    assert code == 1 and _codes(report, "flag") == {"not-approved", "superseded"}
+    assert report["runs"][0]["versions"][0]["superseded_by"] == [
+        "https://w3id.org/guidelinekg/guideline/rls-iron/v2026-06-01"
+    ]
+    assert (
+        main(["audit", str(recorded), "--store", str(store), "--allow-unapproved", "--allow-superseded"]) == 0
+    )
+
+
+# --- tampering ------------------------------------------------------------------------------------------
+
+
+def test_a_changed_observation_value_is_caught(recorded, tmp_path, capsys):
+    def ferritin_150(t):
+        if t.subject.value.endswith("Observation/ferritin-1") and t.predicate.value in (
+            GKG + "value",
+            GKG + "normalizedValue",
+            GKG + "usableValue",
+        ):
+            return ox.Triple(t.subject, t.predicate, _decimal("150"))
+        return t
+
+    code, report = _audit_json(
+        capsys, str(_tampered(recorded, tmp_path / "t.ttl", ferritin_150)), "--allow-unapproved"
+    )
+    assert code == 1
+    assert {"input-hash-mismatch", "replay-differs"} <= _codes(report, "failure")
+    run = report["runs"][0]
+    assert run["checks"]["input"] == "mismatch" and run["checks"]["replay"] == "differs"
+    differing = [r for r in run["results"] if r["replay"] == "differs"]
+    assert differing and all(
+        r["summary"].startswith("made ") and r["replayed"].startswith("suppressed ") for r in differing
+    )
+
+
+def test_a_removed_used_triple_is_caught_by_the_shapes(recorded, tmp_path, capsys):
+    def drop_version_use(t):
+        return None if t.predicate.value == PROV + "used" and t.object.value == VERSION else t
+
+    code, report = _audit_json(capsys, str(_tampered(recorded, tmp_path / "t.ttl", drop_version_use)))
+    assert code == 1
+    assert "incomplete-provenance" in _codes(report, "failure")
+    assert report["runs"][0]["checks"]["shapes"] == "incomplete"
+
+
+def test_a_different_rule_hash_is_caught_and_stops_the_replay(recorded, tmp_path, capsys):
+    def other_hash(t):
+        if t.subject.value.endswith("rules/40-threshold-known") and t.predicate.value == GKG + "sha256":
+            return ox.Triple(t.subject, t.predicate, ox.Literal("0" * 64))
+        return t
+
+    code, report = _audit_json(
+        capsys, str(_tampered(recorded, tmp_path / "t.ttl", other_hash)), "--allow-unapproved"
+    )
+    assert code == 1
+    assert {"rule-hash-mismatch", "cannot-replay"} <= _codes(report, "failure")
+    run = report["runs"][0]
+    assert run["checks"]["rules"] == "changed" and run["checks"]["replay"] == "not run"
+    assert {r["replay"] for r in run["results"]} == {"not-replayed"}
+
+
+def test_a_changed_result_status_is_caught_by_the_replay(recorded, tmp_path, capsys):
+    def suppress(t):
+        if t.predicate.value == GKG + "status" and t.object.value == GKG + "Made":
+            return ox.Triple(t.subject, t.predicate, ox.NamedNode(GKG + "Undetermined"))
+        return t
+
+    code, report = _audit_json(
+        capsys, str(_tampered(recorded, tmp_path / "t.ttl", suppress)), "--allow-unapproved"
+    )
+    assert code == 1 and "replay-differs" in _codes(report, "failure")
+    assert report["runs"][0]["checks"]["input"] == "ok"  # the facts are intact: only the conclusions changed
+
+
+def test_a_removed_patient_fact_is_caught(recorded, tmp_path, capsys):
+    def drop_tsat(t):
+        return None if t.subject.value.endswith("Observation/tsat-1") else t
+
+    code, report = _audit_json(
+        capsys, str(_tampered(recorded, tmp_path / "t.ttl", drop_tsat)), "--allow-unapproved"
+    )
+    assert code == 1
+    assert {"fact-not-recorded", "input-hash-mismatch", "replay-differs"} <= _codes(report, "failure")
+
+
+def test_fast_shape_check_agrees_with_pyshacl_rdfs_inference(recorded, tmp_path):
+    """The audit computes the RDFS entailments itself; pySHACL's own RDFS inference must agree."""
+    import pyshacl
+    import rdflib
+
+    from guidelinekg.resources import ontology_dir, shapes_dir
+
+    vocabulary = rdflib.Graph()
+    for f in sorted(ontology_dir().glob("*.ttl")):
+        vocabulary.parse(f)
+    shapes = rdflib.Graph().parse(shapes_dir() / "provenance.ttl")
+    variants = {
+        "original": recorded,
+        "no-version-use": _tampered(
+            recorded,
+            tmp_path / "a.ttl",
+            lambda t: None if t.predicate.value == PROV + "used" and t.object.value == VERSION else t,
+        ),
+        "no-rule-file": _tampered(
+            recorded, tmp_path / "b.ttl", lambda t: None if t.predicate.value == GKG + "ruleFile" else t
+        ),
+        "no-as-of": _tampered(
+            recorded, tmp_path / "c.ttl", lambda t: None if t.predicate.value == GKG + "asOfDate" else t
+        ),
+        "no-software": _tampered(
+            recorded,
+            tmp_path / "d.ttl",
+            lambda t: None if t.predicate.value == PROV + "wasAssociatedWith" else t,
+        ),
+        "no-status": _tampered(
+            recorded, tmp_path / "e.ttl", lambda t: None if t.predicate.value == GKG + "status" else t
+        ),
+    }
+    auditor = Auditor()
+    for name, path in variants.items():
+        (load,) = read_provenance(path)
+        ours = auditor.audit_run(load).checks["shapes"] == "ok"
+        theirs = pyshacl.validate(
+            rdflib.Graph().parse(path), shacl_graph=shapes, ont_graph=vocabulary, inference="rdfs"
+        )[0]
+        assert ours == theirs, name
+        assert ours == (name == "original"), name
+
+
+# --- cohorts --------------------------------------------------------------------------------------------
+
+
+def _cohort(tmp_path: Path, source: Path, chunk_size: int) -> Path:
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "cohort",
+                str(source),
+                "--out",
+                str(out),
+                "--as-of",
+                "2026-01-15",
+                "--chunk-size",
+                str(chunk_size),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    return out
+
+
+def test_cohort_provenance_with_several_runs_audits_clean(tmp_path, capsys):
+    bundles = tmp_path / "bundles"
+    bundles.mkdir()
+    for case in ("001", "007", "011", "021", "029"):  # orders, warnings, suppressed and undetermined results
+        (source,) = CASES.glob(f"{case}-*/patient.json")
+        shutil.copy(source, bundles / f"{case}.json")
+    out = _cohort(tmp_path, bundles, 2)
+    capsys.readouterr()
+    graphs = {
+        q.graph_name.value for q in ox.parse(path=str(out / "provenance.nq"), format=ox.RdfFormat.N_QUADS)
+    }
+    assert len(graphs) > 1
+    code, report = _audit_json(capsys, str(out), "--allow-unapproved")  # the directory: its provenance.nq
+    assert code == 0, [f for r in report["runs"] for f in r["findings"] if f["severity"] == "failure"]
+    assert {r["run"] for r in report["runs"]} == graphs
+    kinds = {r["kind"] for run in report["runs"] for r in run["results"]}
+    assert {"recommendation", "order", "warning"} <= kinds
+
+
+def test_cohort_run_of_several_patients_with_loader_notes_audits_clean(tmp_path, capsys):
+    """One run of three patients (not in IRI order) with ingest notes and a patient-data-invalid warning:
+    the input hash is reproduced from the recorded facts, the notes and the shape check replayed."""
+    out = _cohort(tmp_path, HOME / "tests" / "fixtures" / "cohort" / "bulk", 3)
+    capsys.readouterr()
+    code, report = _audit_json(capsys, str(out), "--allow-unapproved")
+    (run,) = report["runs"]
+    assert len(run["patients"]) == 3
+    assert code == 0, [f for f in run["findings"] if f["severity"] == "failure"]
+    codes = {r["summary"].split(":")[0] for r in run["results"] if r["kind"] == "warning"}
+    assert {"patient-data-invalid", "ignored-resource"} <= codes
+
+
+# --- the rest -------------------------------------------------------------------------------------------
+
+
+def test_unusable_input_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("<urn:a> <urn:b> .\n", encoding="utf-8")
+    assert main(["audit", str(bad)]) == 2
+    assert f"{bad}:1:" in capsys.readouterr().err
+    (tmp_path / "results.jsonl").write_text("{}\n", encoding="utf-8")
+    assert main(["audit", str(tmp_path / "results.jsonl")]) == 2
+    assert "provenance.nq" in capsys.readouterr().err
+
+
+def test_engine_derived_triples_on_facts_are_known_from_the_rules():
+    from guidelinekg.rules import load_rules
+
+    predicates, classes = derived_terms(load_rules())
+    assert {GKG + "usableValue", GKG + "holds", GKG + "fails", GKG + "undecided"} <= predicates
+    assert GKG + "RecommendationResult" in classes
+    assert not {GKG + "value", GKG + "normalizedValue", GKG + "subject"} & predicates  # input, not derived

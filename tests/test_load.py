@@ -1,0 +1,217 @@
+"""guidelinekg load: named graph per run and per guideline version; reloads replace; loads are atomic."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from guidelinekg.cli import main
+from guidelinekg.provstore import CATALOG_GRAPH, CURRENT, VOCABULARY_GRAPH, open_read_only, store_lock
+from guidelinekg.resources import project_home
+
+HOME = project_home()
+EXAMPLE = HOME / "examples" / "patient-ferritin-45.json"
+VERSION = "https://w3id.org/guidelinekg/guideline/rls-iron/v2025-12-23"
+GKG = "https://w3id.org/guidelinekg/ontology#"
+
+
+def _recommend(out: Path, patient: Path = EXAMPLE) -> Path:
+    assert (
+        main(
+            ["recommend", str(patient), "--as-of", "2026-01-15", "--provenance", str(out), "--format", "json"]
+        )
+        == 0
+    )
+    return out
+
+
+def _run_iri(path: Path) -> str:
+    (run,) = {
+        q.subject.value
+        for q in ox.parse(path=str(path), format=ox.RdfFormat.TURTLE)
+        if q.object == ox.NamedNode(GKG + "EvaluationContext")
+    }
+    return run
+
+
+def _graphs(store_dir: Path) -> dict[str, set[str]]:
+    """Every named graph of the store with its triples (N-Triples lines)."""
+    store = open_read_only(store_dir)
+    graphs: dict[str, set[str]] = {}
+    for q in store:
+        graphs.setdefault(q.graph_name.value, set()).add(f"{q.subject} {q.predicate} {q.object}")
+    return graphs
+
+
+def _triples(path: Path) -> set[str]:
+    """A Turtle file's triples as the store keeps them (values canonical: "+00:00" is written "Z")."""
+    store = ox.Store()
+    store.load(path=str(path), format=ox.RdfFormat.TURTLE)
+    return {f"{q.subject} {q.predicate} {q.object}" for q in store}
+
+
+@pytest.fixture(scope="module")
+def run_file(tmp_path_factory) -> Path:
+    return _recommend(tmp_path_factory.mktemp("load") / "run.ttl")
+
+
+def test_guidelines_and_a_run_each_get_their_own_graph(run_file, tmp_path, capsys):
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), "--guidelines", str(run_file)]) == 0
+    assert "3 added, 0 replaced, 0 unchanged" in capsys.readouterr().out
+    graphs = _graphs(store)
+    run = _run_iri(run_file)
+    assert set(graphs) == {VERSION, VOCABULARY_GRAPH, run, CATALOG_GRAPH}
+    assert graphs[run] == _triples(run_file)
+    assert f"<{VERSION}> <{GKG}reviewStatus> <{GKG}Submitted>" in graphs[VERSION]
+    assert any("owl#Ontology" in line for line in graphs[VOCABULARY_GRAPH])
+
+
+def test_loading_the_same_run_again_duplicates_nothing(run_file, tmp_path, capsys):
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), "--guidelines", str(run_file)]) == 0
+    before = _graphs(store)
+    assert main(["load", "--store", str(store), "--guidelines", str(run_file), "--format", "json"]) == 0
+    capsys.readouterr()
+    assert main(["load", "--store", str(store), str(run_file), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["added"] == report["replaced"] == [] and len(report["unchanged"]) == 1
+    assert _graphs(store) == before
+
+
+def test_a_rerun_replaces_the_run_graph(run_file, tmp_path, capsys):
+    """The same inputs give the same run IRI with other start and end times: the graph is replaced."""
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), str(run_file)]) == 0
+    again = _recommend(tmp_path / "again.ttl")
+    run = _run_iri(run_file)
+    assert _run_iri(again) == run
+    capsys.readouterr()
+    assert main(["load", "--store", str(store), str(again)]) == 0
+    assert f"replaced: run <{run}>" in capsys.readouterr().out
+    triples = _graphs(store)[run]
+    assert sum("startedAtTime" in t for t in triples) == 1
+    assert triples == _triples(again)
+
+
+def test_cohort_provenance_keeps_its_named_graphs(tmp_path):
+    bundles = tmp_path / "bundles"
+    bundles.mkdir()
+    for case in ("007", "021"):
+        (source,) = (HOME / "tests" / "cases").glob(f"{case}-*/patient.json")
+        (bundles / f"{case}.json").write_bytes(source.read_bytes())
+    out = tmp_path / "out"
+    assert main(["cohort", str(bundles), "--out", str(out), "--as-of", "2026-01-15", "--no-progress"]) == 0
+    expected = {
+        q.graph_name.value for q in ox.parse(path=str(out / "provenance.nq"), format=ox.RdfFormat.N_QUADS)
+    }
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), str(out)]) == 0  # the --out directory: its provenance.nq
+    assert set(_graphs(store)) == expected | {CATALOG_GRAPH}
+
+
+def test_a_malformed_file_at_the_end_leaves_the_store_as_it_was(run_file, tmp_path, capsys):
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), "--guidelines"]) == 0
+    before = _graphs(store)
+    bad = tmp_path / "broken.ttl"
+    bad.write_text(
+        "@prefix gkg: <https://w3id.org/guidelinekg/ontology#> .\n<urn:x> a gkg:EvaluationContext ;\n",
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    assert main(["load", "--store", str(store), str(run_file), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:3:" in err and "syntax error" in err
+    assert _graphs(store) == before
+
+
+def _big_run(path: Path, run_file: Path, n: int) -> int:
+    """The run's provenance plus ``n`` filler triples about the run: a load that takes a while."""
+    text = run_file.read_text(encoding="utf-8")
+    run = _run_iri(run_file)
+    filler = "".join(f'<{run}> <urn:test:filler> "{i}" .\n' for i in range(n))
+    path.write_text(text + filler, encoding="utf-8")
+    return sum(1 for _ in ox.parse(path=str(path), format=ox.RdfFormat.TURTLE))
+
+
+@pytest.mark.slow
+def test_a_load_killed_midway_leaves_the_store_old_or_new_never_partial(run_file, tmp_path):
+    """SIGKILL at moments spread over a load (reading, writing the new generation, switching): afterwards
+    the run's graph holds either its old content or all of its new content, and the next load cleans up."""
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), str(run_file)]) == 0
+    run = _run_iri(run_file)
+    old = _graphs(store)[run]
+    big = tmp_path / "big.ttl"
+    size = _big_run(big, run_file, 100_000)
+    cmd = [sys.executable, "-m", "guidelinekg.cli", "load", "--store", str(store), str(big)]
+    started = time.monotonic()
+    subprocess.run(cmd, check=True, capture_output=True, cwd=tmp_path)
+    full = time.monotonic() - started
+    assert len(_graphs(store)[run]) == size
+    outcomes = []
+    for fraction in (0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97, 1.5):
+        assert main(["load", "--store", str(store), str(run_file)]) == 0  # the old content again
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+        time.sleep(full * fraction)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        triples = _graphs(store)[run]
+        assert triples == old or len(triples) == size, (
+            f"partial graph after a kill at {fraction:.0%} of a load"
+        )
+        outcomes.append("new" if len(triples) == size else "old")
+    assert "old" in outcomes, outcomes  # kills landed before the switch
+    assert main(["load", "--store", str(store), str(run_file)]) == 0
+    assert sorted(p.name for p in store.iterdir()) == [
+        CURRENT,
+        os.readlink(store / CURRENT),
+        "guidelinekg.lock",
+    ]
+
+
+def test_a_served_store_cannot_be_loaded(run_file, tmp_path, capsys):
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), str(run_file)]) == 0
+    with store_lock(store, exclusive=False):  # what 'serve' holds while it runs
+        capsys.readouterr()
+        assert main(["load", "--store", str(store), "--guidelines"]) == 2
+        assert "in use by another process" in capsys.readouterr().err
+    assert main(["load", "--store", str(store), "--guidelines"]) == 0
+
+
+def test_unusable_inputs_exit_2(tmp_path, capsys):
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store)]) == 2
+    assert "nothing to load" in capsys.readouterr().err
+    results = tmp_path / "results.jsonl"
+    results.write_text("{}\n", encoding="utf-8")
+    assert main(["load", "--store", str(store), str(results)]) == 2
+    assert "provenance.nq" in capsys.readouterr().err
+    two = tmp_path / "two.ttl"
+    two.write_text(
+        f"<urn:r1> a <{GKG}EvaluationContext> . <urn:r2> a <{GKG}EvaluationContext> .\n", encoding="utf-8"
+    )
+    assert main(["load", "--store", str(store), str(two)]) == 2
+    assert "exactly one run" in capsys.readouterr().err
+    assert not (store / CURRENT).exists()
+
+
+def test_the_cli_runs_as_a_subprocess(run_file, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "guidelinekg.cli", "load", "--store", str(tmp_path / "s"), str(run_file)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 added" in done.stdout
