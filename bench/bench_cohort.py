@@ -8,7 +8,7 @@ FHIR Bulk NDJSON cohort (bench/gen_cohort.py), runs the hand-written reference e
 reference on every patient, and prints wall time, patients/s, peak memory and the ratio to the
 reference. Results go to bench/out/cohort-results.md as a Markdown table.
 
-Usage: python bench/bench_cohort.py [--sizes 1000,10000] [--chunk-size 250] [--skip-dask]
+Usage: python bench/bench_cohort.py [--sizes 1000,10000] [--chunk-size 250] [--skip-dask] [--runs 1,2,dask]
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--chunk-size", type=int, default=250)
     parser.add_argument("--skip-dask", action="store_true")
+    parser.add_argument("--runs", default="1,2,dask", help="which engine runs: 1 worker, 2 workers, dask")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     exe = str(Path(sys.executable).with_name("guidelinekg"))
@@ -96,7 +97,9 @@ def main() -> None:
                                           "--chunk-size", str(args.chunk_size), "--workers", "1", "--no-progress"]),
                    ("engine, 2 workers", [exe, "cohort", str(data), "--out", "{out}", "--as-of", AS_OF,
                                            "--chunk-size", str(args.chunk_size), "--workers", "2", "--no-progress"])]
-        if not args.skip_dask:
+        wanted = set(args.runs.split(","))
+        configs = [c for c, key in zip(configs, ("1", "2")) if key in wanted]
+        if not args.skip_dask and "dask" in wanted:
             configs.append(("engine, Dask LocalCluster (2 procs)",
                             [sys.executable, "-c", DASK_SCRIPT, str(data), "{out}", AS_OF, str(args.chunk_size)]))
         for label, cmd in configs:
@@ -112,7 +115,7 @@ def main() -> None:
             if bad:
                 print(f"  disagreements with the reference: {bad[:10]}", flush=True)
     text = "\n".join(rows) + "\n"
-    (OUT / "cohort-results.md").write_text(text, encoding="utf-8")
+    (OUT / f"cohort-results-{args.sizes.replace(',', '-')}.md").write_text(text, encoding="utf-8")
     print(text)
 
 
