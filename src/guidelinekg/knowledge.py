@@ -85,9 +85,19 @@ class KnowledgeBase:
             digest.update(f"{f.display} {f.sha256}\n".encode())
         return digest.hexdigest()
 
+    @cached_property
+    def _quads(self) -> list:
+        import pyoxigraph as ox
+
+        return list(ox.parse(self.ntriples.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES))
+
     def new_store(self, engine: str = "oxigraph") -> RuleStore:
+        """A fresh store holding the knowledge (Oxigraph: from quads parsed once per knowledge base)."""
         store = open_store(engine)
-        store.load_ntriples(self.ntriples)
+        if hasattr(store, "load_quads"):
+            store.load_quads(self._quads)
+        else:
+            store.load_ntriples(self.ntriples)
         return store
 
     def _query_store(self) -> RuleStore:

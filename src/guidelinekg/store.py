@@ -87,6 +87,10 @@ class OxigraphStore:
         if text:
             self._store.load(text.encode("utf-8"), format=self._ox.RdfFormat.N_TRIPLES)
 
+    def load_quads(self, quads: list) -> None:
+        """Add already parsed pyoxigraph quads (about twice as fast as parsing the same text again)."""
+        self._store.extend(quads)
+
     def update(self, sparql: str) -> None:
         self._store.update(sparql)
 
