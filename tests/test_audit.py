@@ -6,6 +6,7 @@ hashes are those of the working tree; tampered copies change one thing each.
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from pathlib import Path
@@ -262,10 +263,10 @@ def test_cohort_provenance_with_several_runs_audits_clean(tmp_path, capsys):
     out = _cohort(tmp_path, bundles, 2)
     capsys.readouterr()
     graphs = {
-        q.graph_name.value for q in ox.parse(path=str(out / "provenance.nq"), format=ox.RdfFormat.N_QUADS)
+        q.graph_name.value for q in ox.parse(gzip.decompress((out / "provenance.trig.gz").read_bytes()), format=ox.RdfFormat.TRIG)
     }
     assert len(graphs) > 1
-    code, report = _audit_json(capsys, str(out), "--allow-unapproved")  # the directory: its provenance.nq
+    code, report = _audit_json(capsys, str(out), "--allow-unapproved")  # the directory: its provenance.trig.gz
     assert code == 0, [f for r in report["runs"] for f in r["findings"] if f["severity"] == "failure"]
     assert {r["run"] for r in report["runs"]} == graphs
     kinds = {r["kind"] for run in report["runs"] for r in run["results"]}
@@ -295,7 +296,32 @@ def test_unusable_input_exits_2(tmp_path, capsys):
     assert f"{bad}:1:" in capsys.readouterr().err
     (tmp_path / "results.jsonl").write_text("{}\n", encoding="utf-8")
     assert main(["audit", str(tmp_path / "results.jsonl")]) == 2
-    assert "provenance.nq" in capsys.readouterr().err
+    assert "provenance.trig.gz" in capsys.readouterr().err
+
+
+def test_compressed_provenance_reads_like_plain_and_a_truncated_one_exits_2(tmp_path, capsys):
+    """A cohort writes provenance.trig.gz; the audit of the gzip file equals the audit of the plain file,
+    and a cut-off or non-gzip .gz is a clear input error, not a traceback."""
+    (source,) = CASES.glob("001-*/patient.json")
+    (tmp_path / "b").mkdir()
+    shutil.copy(source, tmp_path / "b" / "p.json")
+    out = tmp_path / "out"
+    assert main(["cohort", str(tmp_path / "b"), "--out", str(out), "--as-of", "2026-01-15", "--no-progress"]) == 0
+    data = (out / "provenance.trig.gz").read_bytes()
+    plain = tmp_path / "provenance.trig"
+    plain.write_bytes(gzip.decompress(data))
+    capsys.readouterr()
+    reports = [_audit_json(capsys, str(p), "--allow-unapproved") for p in (plain, out / "provenance.trig.gz")]
+    (code_plain, plain_report), (code_gz, gz_report) = reports
+    assert code_plain == code_gz == 0
+    assert [(r["run"], r["findings"]) for r in plain_report["runs"]] == \
+        [(r["run"], r["findings"]) for r in gz_report["runs"]]
+    assert len(plain_report["runs"]) == 1
+    for name, content in (("cut.trig.gz", data[: len(data) // 2]), ("plain.trig.gz", gzip.decompress(data))):
+        (tmp_path / name).write_bytes(content)
+        assert main(["audit", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert f"{tmp_path / name}: cannot read" in err and "Traceback" not in err
 
 
 def test_engine_derived_triples_on_facts_are_known_from_the_rules():

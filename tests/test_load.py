@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -111,10 +112,10 @@ def test_cohort_provenance_keeps_its_named_graphs(tmp_path):
     out = tmp_path / "out"
     assert main(["cohort", str(bundles), "--out", str(out), "--as-of", "2026-01-15", "--no-progress"]) == 0
     expected = {
-        q.graph_name.value for q in ox.parse(path=str(out / "provenance.nq"), format=ox.RdfFormat.N_QUADS)
+        q.graph_name.value for q in ox.parse(gzip.decompress((out / "provenance.trig.gz").read_bytes()), format=ox.RdfFormat.TRIG)
     }
     store = tmp_path / "store"
-    assert main(["load", "--store", str(store), str(out)]) == 0  # the --out directory: its provenance.nq
+    assert main(["load", "--store", str(store), str(out)]) == 0  # the --out directory: its provenance.trig.gz
     assert set(_graphs(store)) == expected | {CATALOG_GRAPH}
 
 
@@ -196,7 +197,7 @@ def test_unusable_inputs_exit_2(tmp_path, capsys):
     results = tmp_path / "results.jsonl"
     results.write_text("{}\n", encoding="utf-8")
     assert main(["load", "--store", str(store), str(results)]) == 2
-    assert "provenance.nq" in capsys.readouterr().err
+    assert "provenance.trig.gz" in capsys.readouterr().err
     two = tmp_path / "two.ttl"
     two.write_text(
         f"<urn:r1> a <{GKG}EvaluationContext> . <urn:r2> a <{GKG}EvaluationContext> .\n", encoding="utf-8"

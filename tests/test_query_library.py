@@ -383,7 +383,7 @@ def test_cohort_counts_match_the_cohort_summary(tmp_path, capsys):
     with (out / "summary.csv").open(encoding="utf-8") as f:
         summary = sorted((r["kind"], r["item"], r["patients"]) for r in csv.DictReader(f)
                          if r["kind"] in ("recommendation", "order", "warning"))
-    _, rows = select(load_dataset([out / "provenance.nq"]), "cohort-counts")
+    _, rows = select(load_dataset([out / "provenance.trig.gz"]), "cohort-counts")
     found = sorted((kind, item.replace("loinc:", "") if kind == "order" else
                     item.replace("rls:", NAMESPACES["rls"]), n) for _, kind, item, _, n in rows)
     assert found == summary

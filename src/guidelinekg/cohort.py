@@ -3,10 +3,12 @@
 Layout of ``--out DIR``:
 - ``manifest.json``: input, as-of date, chunk size, content, rule and patient-shape hashes, the chunk list
   (written atomically after preparation; ``--resume`` checks it matches);
-- ``work/``: the chunk files; ``chunks/NAME.jsonl`` and ``chunks/NAME.nq``: each chunk's reports and
-  provenance, each written atomically, the ``.jsonl`` last, so its presence means the chunk is done;
+- ``work/``: the chunk files; ``chunks/NAME.jsonl``, ``chunks/NAME.trig.gz`` and ``chunks/NAME.counts.json``:
+  each chunk's reports, provenance and summary counts, each written atomically, the ``.jsonl`` last, so
+  its presence means the chunk is done;
 - on completion: ``results.jsonl`` (one ``recommend --format json`` object per patient, in chunk order),
-  ``provenance.nq`` (one named graph per chunk run), ``summary.csv``, ``bad-records.jsonl``, ``run.json``.
+  ``provenance.trig.gz`` (gzip TriG, one named graph per chunk run; about 5 kB per patient instead of
+  60 kB uncompressed), ``summary.csv``, ``bad-records.jsonl``, ``run.json``.
 
 Chunks run in this process (``--workers 1``), in local worker processes (``--workers N``) or on a Dask
 distributed cluster (``--scheduler tcp://HOST:PORT``), where the knowledge base is scattered once to
@@ -21,6 +23,7 @@ import csv
 import hashlib
 import io
 import json
+import shutil
 import sys
 import time
 from collections import Counter
@@ -86,8 +89,9 @@ def _write_chunk(out: Path, result: ChunkResult) -> None:
     chunks = out / "chunks"
     chunks.mkdir(exist_ok=True)
     stem = Path(result.name).stem
-    atomic_write(chunks / f"{stem}.nq", result.nquads)
+    atomic_write(chunks / f"{stem}.trig.gz", result.trig_gz)
     atomic_write(chunks / f"{stem}.bad.jsonl", "".join(json.dumps(b) + "\n" for b in result.bad_records))
+    atomic_write(chunks / f"{stem}.counts.json", json.dumps(result.counts))
     atomic_write(chunks / f"{stem}.jsonl", result.jsonl)  # last: its presence marks the chunk done
 
 
@@ -167,36 +171,29 @@ def _progress(total: int, enabled: bool | None):
     return tqdm(total=total, unit="patient", unit_scale=True, file=sys.stderr, dynamic_ncols=True)
 
 
+def _concatenate(out: Path, names: list[str], suffix: str, target: str) -> None:
+    """Join the chunks' files byte for byte into ``target`` (gzip members joined make one gzip file, TriG graphs one TriG document)."""
+    tmp = out / f".{target}.tmp"
+    with tmp.open("wb") as joined:
+        for name in names:
+            with (out / "chunks" / f"{Path(name).stem}{suffix}").open("rb") as part:
+                shutil.copyfileobj(part, joined, 1 << 20)
+    tmp.replace(out / target)
+
+
 def _finish(out: Path, partition: Partition) -> dict:
-    """Merge chunk outputs into the final files and count outcomes."""
+    """Merge chunk outputs into the final files and add up the chunks' counts (no report is parsed again)."""
     counts: Counter = Counter()
-    patients = 0
     bad_lines = (out / "bad-records.prepare.jsonl").read_text(encoding="utf-8").splitlines()
-    with (out / ".results.jsonl.tmp").open("w", encoding="utf-8") as results, \
-            (out / ".provenance.nq.tmp").open("w", encoding="utf-8") as provenance:
-        for name in partition.chunks:
-            stem = Path(name).stem
-            text = (out / "chunks" / f"{stem}.jsonl").read_text(encoding="utf-8")
-            results.write(text)
-            provenance.write((out / "chunks" / f"{stem}.nq").read_text(encoding="utf-8"))
-            bad_lines += (out / "chunks" / f"{stem}.bad.jsonl").read_text(encoding="utf-8").splitlines()
-            for line in text.splitlines():
-                report = json.loads(line)
-                patients += 1
-                for r in report["recommendations"]:
-                    counts[("recommendation", r["iri"])] += 1
-                for r in report["not_recommended"]:
-                    counts[("not_recommended", r["iri"])] += 1
-                for r in report["undetermined"]:
-                    counts[("undetermined", r["iri"])] += 1
-                for o in report["orders"]:
-                    counts[("order", o["loinc"])] += 1
-                for code in {w["code"] for w in report["warnings"]}:
-                    counts[("warning", code)] += 1
-                if not report["applicable"]:
-                    counts[("not_applicable", "guideline")] += 1
-    (out / ".results.jsonl.tmp").replace(out / "results.jsonl")
-    (out / ".provenance.nq.tmp").replace(out / "provenance.nq")
+    for name in partition.chunks:
+        stem = Path(name).stem
+        bad_lines += (out / "chunks" / f"{stem}.bad.jsonl").read_text(encoding="utf-8").splitlines()
+        for kind, item, n in json.loads((out / "chunks" / f"{stem}.counts.json").read_text(encoding="utf-8")):
+            counts[(kind, item)] += n
+    _concatenate(out, partition.chunks, ".jsonl", "results.jsonl")
+    _concatenate(out, partition.chunks, ".trig.gz", "provenance.trig.gz")
+    with (out / "results.jsonl").open("rb") as results:
+        patients = sum(1 for _ in results)
     atomic_write(out / "bad-records.jsonl", "".join(line + "\n" for line in bad_lines))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

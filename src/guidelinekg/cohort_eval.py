@@ -1,7 +1,8 @@
 """Evaluating one chunk of a cohort: the same loader, rules and report code as ``recommend``.
 
 A chunk's patients are evaluated together in one store (one rule run), then one set of report queries
-yields every patient's JSON object and the chunk's provenance. Functions here are pure (inputs in,
+yields every patient's JSON object and the chunk's provenance
+(gzip-compressed TriG). Functions here are pure (inputs in,
 texts out) so local processes and Dask workers run them alike; the caller writes the files.
 
 Each patient must get the report ``recommend`` gives for that patient alone, so:
@@ -18,6 +19,7 @@ Each patient must get the report ``recommend`` gives for that patient alone, so:
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -27,6 +29,7 @@ from .errors import GuidelineKGError
 from .knowledge import KnowledgeBase, from_payload
 from .patientcheck import _nodes, validate_patients
 from .patientdata import PatientData
+from .rdffiles import write_gzip
 from .shapes_sparql import CompiledShapes, load_patient_shapes
 
 _KB_CACHE: dict[str, KnowledgeBase] = {}
@@ -36,11 +39,29 @@ GKG = "https://w3id.org/guidelinekg/ontology#"
 
 @dataclass
 class ChunkResult:
+    """One chunk's output: reports (JSON Lines), provenance (gzip TriG) and its summary counts."""
+
     name: str
     jsonl: str
-    nquads: str
+    trig_gz: bytes
     patients: int
     bad_records: list[dict] = field(default_factory=list)
+    counts: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+def summary_counts(reports: list[dict]) -> list[tuple[str, str, int]]:
+    """How many patients got each recommendation, not-recommended or undetermined statement, order,
+    warning code and "guideline not applicable" (rows of ``summary.csv``), sorted."""
+    counts: Counter = Counter()
+    for report in reports:
+        for key in ("recommendations", "not_recommended", "undetermined"):
+            kind = "recommendation" if key == "recommendations" else key
+            counts.update((kind, r["iri"]) for r in report[key])
+        counts.update(("order", o["loinc"]) for o in report["orders"])
+        counts.update(("warning", code) for code in {w["code"] for w in report["warnings"]})
+        if not report["applicable"]:
+            counts[("not_applicable", "guideline")] += 1
+    return [(kind, item, n) for (kind, item), n in sorted(counts.items())]
 
 
 def knowledge_for(payload: dict | KnowledgeBase) -> KnowledgeBase:
@@ -155,7 +176,7 @@ def disjoint_groups(patients: list[PatientData]) -> list[list[PatientData]]:
 
 def evaluate_chunk(name: str, kind: str, text: str, as_of: date, payload, version_selector: str | None) -> ChunkResult:
     """Evaluate one chunk; return its JSON Lines (one report per patient) and its provenance (N-Quads)."""
-    from .provenance import provenance_lines
+    from .provenance import provenance_trig
     from .reasoning import evaluate
     from .report import build_reports
 
@@ -164,12 +185,13 @@ def evaluate_chunk(name: str, kind: str, text: str, as_of: date, payload, versio
     version = kb.version(version_selector)
     patients, bad = load_chunk(kind, text, kb, name)
     lines: list[tuple[str, str]] = []
-    nquads: list[str] = []
+    trig: list[bytes] = []
+    all_reports: list[dict] = []
     for group in disjoint_groups(patients):
         evaluation = evaluate(kb, validate_patients(group, kb, shapes), as_of=as_of)
         reports = build_reports(evaluation, version)
         lines += [(p, json.dumps(reports[p], ensure_ascii=False, sort_keys=True) + "\n") for p in reports]
-        graph = f"<{evaluation.run_iri}>"
-        nquads += [line[:-3] + f" {graph} .\n" for line in provenance_lines(evaluation)]
+        all_reports += reports.values()
+        trig.append(provenance_trig(evaluation))
     jsonl = "".join(line for _, line in sorted(lines))
-    return ChunkResult(name, jsonl, "".join(nquads), len(patients), bad)
+    return ChunkResult(name, jsonl, write_gzip(b"".join(trig)), len(patients), bad, summary_counts(all_reports))

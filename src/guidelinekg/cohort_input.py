@@ -226,11 +226,11 @@ def prepare(source: Path, work: Path, chunk_size: int) -> tuple[Partition, list[
     return partition, bad
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write a file so that readers see either the old or the complete new content."""
+def atomic_write(path: Path, text: str | bytes) -> None:
+    """Write a file (text as UTF-8) so that readers see either the old or the complete new content."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
+    with tmp.open("wb") as handle:
+        handle.write(text.encode("utf-8") if isinstance(text, str) else text)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)

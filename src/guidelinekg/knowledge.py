@@ -91,14 +91,44 @@ class KnowledgeBase:
 
         return list(ox.parse(self.ntriples.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES))
 
+    @cached_property
+    def _rdflib_graph(self):
+        from rdflib import Graph
+
+        return Graph().parse(data=self.ntriples, format="nt")
+
     def new_store(self, engine: str = "oxigraph") -> RuleStore:
-        """A fresh store holding the knowledge (Oxigraph: from quads parsed once per knowledge base)."""
+        """A fresh store holding the knowledge, parsed once per knowledge base and engine (so blank nodes
+        are the same terms in every store, and :meth:`knowledge_lines` can tell the knowledge apart)."""
         store = open_store(engine)
         if hasattr(store, "load_quads"):
             store.load_quads(self._quads)
         else:
-            store.load_ntriples(self.ntriples)
+            store.load_graph(self._rdflib_graph)
         return store
+
+    def derived_ntriples(self, store: RuleStore) -> bytes:
+        """What a store from :meth:`new_store` holds beyond the knowledge, as N-Triples.
+
+        Oxigraph: the knowledge quads are taken out, the rest is dumped by the engine (one Rust call,
+        in its index order, which is the same for the same data added in the same order), and the
+        knowledge is put back, so the store is unchanged. rdflib: the graph minus the knowledge graph.
+        """
+        if store.name == "oxigraph":
+            raw = store.raw
+            for quad in self._quads:
+                raw.remove(quad)
+            try:
+                return store.dump_ntriples()
+            finally:
+                raw.extend(self._quads)
+        from rdflib import Graph
+
+        derived = Graph()
+        for triple in store.raw.triples((None, None, None)):
+            if triple not in self._rdflib_graph:
+                derived.add(triple)
+        return derived.serialize(format="nt", encoding="utf-8")
 
     def _query_store(self) -> RuleStore:
         if "query" not in self._stores:

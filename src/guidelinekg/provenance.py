@@ -16,8 +16,6 @@ RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 SOFTWARE = "https://w3id.org/guidelinekg/software/guidelinekg/" + __version__
 TIMING_PREDICATES = (PROV + "startedAtTime", PROV + "endedAtTime")
 
-RESULT_CLASSES = ("RecommendationResult", "Order", "Warning", "MonitoringItem", "ComputedDose",
-                  "CriterionOutcome", "LatestResult", "ObservationIssue", "Applicability")
 
 
 def run_triples(evaluation: Evaluation) -> list[str]:
@@ -54,24 +52,44 @@ def run_triples(evaluation: Evaluation) -> list[str]:
     return [line + "\n" for line in t]
 
 
-PROVENANCE_QUERY = """
+VERSION_QUERY = """
 PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
-CONSTRUCT { ?s ?p ?o } WHERE {
-  { VALUES ?cls { %s } ?s a ?cls . ?s ?p ?o . }
-  UNION { ?s a gkg:EvaluationContext . ?s ?p ?o . }
-  UNION { VALUES ?factClass { gkg:PatientFact gkg:Observation gkg:Condition gkg:MedicationExposure }
-          ?s a ?factClass . ?s ?p ?o . }
-  UNION { ?s a gkg:Patient . ?s ?p ?o . }
-  UNION { ?v a gkg:GuidelineVersion . BIND(?v AS ?s) ?s ?p ?o .
-          FILTER(?p IN (gkg:versionLabel, gkg:reviewStatus, gkg:versionOf, gkg:versionDate, <http://www.w3.org/2000/01/rdf-schema#label>)) }
-}""" % " ".join(f"gkg:{c}" for c in RESULT_CLASSES)
+CONSTRUCT { ?v ?p ?o } WHERE {
+  ?v a gkg:GuidelineVersion ; ?p ?o .
+  FILTER(?p IN (gkg:versionLabel, gkg:reviewStatus, gkg:versionOf, gkg:versionDate, <http://www.w3.org/2000/01/rdf-schema#label>))
+}"""
+
+
+def derived_ntriples(evaluation: Evaluation) -> bytes:
+    """The run's own graph as N-Triples, in the engine's (deterministic) order.
+
+    Everything the evaluation added to the knowledge: the patient facts and ingest notes, the evaluation
+    context, and every triple the rules derived (results, outcomes, their prov:wasDerivedFrom links),
+    plus what identifies each loaded guideline version. The knowledge itself is not repeated; it is
+    identified by the content hashes in :func:`run_triples`. The engine serializes the graph (one
+    Rust call for Oxigraph), so the cost stays a small part of a cohort chunk.
+    """
+    store = evaluation.store
+    versions = "".join(f"{s} {p} {o} .\n" for s, p, o in store.triples(VERSION_QUERY))
+    return evaluation.knowledge.derived_ntriples(store) + versions.encode("utf-8")
 
 
 def provenance_lines(evaluation: Evaluation) -> list[str]:
     """Sorted N-Triples lines of the run and every result, fact and version they refer to."""
-    lines = {f"{s} {p} {o} .\n" for s, p, o in evaluation.store.triples(PROVENANCE_QUERY)}
+    lines = {line + "\n" for line in derived_ntriples(evaluation).decode("utf-8").splitlines()}
     lines.update(run_triples(evaluation))
     return sorted(lines)
+
+
+def provenance_trig(evaluation: Evaluation) -> bytes:
+    """The same triples as :func:`provenance_lines`, as TriG (UTF-8): the run's named graph holding them
+    as N-Triples lines (valid TriG), so no triple is rewritten.
+
+    Not sorted (a cohort chunk has about 400 triples per patient) but in the engine's order, which is
+    the same for the same input.
+    """
+    head = f"<{evaluation.run_iri}> {{\n".encode()
+    return head + derived_ntriples(evaluation) + "".join(run_triples(evaluation)).encode("utf-8") + b"}\n"
 
 
 def provenance_turtle(evaluation: Evaluation) -> str:

@@ -37,6 +37,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from .errors import InputError, Location
+from .rdffiles import open_input, rdf_format
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -57,13 +58,8 @@ KIND_CLASSES = {
     "vocabulary": "http://www.w3.org/2002/07/owl#Ontology",
 }
 _PARSER_PREFIX = re.compile(r"^Parser error (?:at line \d+ )?(?:at|between) [^:]*: ")
-_FORMATS = {
-    ".ttl": ox.RdfFormat.TURTLE,
-    ".turtle": ox.RdfFormat.TURTLE,
-    ".nt": ox.RdfFormat.N_TRIPLES,
-    ".nq": ox.RdfFormat.N_QUADS,
-    ".trig": ox.RdfFormat.TRIG,
-}
+PROVENANCE_EXTENSIONS = (".ttl", ".turtle", ".nt", ".nq", ".trig")
+COHORT_PROVENANCE = ("provenance.trig.gz", "provenance.nq")  # .nq: older cohort runs  # what a cohort --out directory holds
 
 
 @dataclass(frozen=True)
@@ -164,14 +160,15 @@ def open_read_only(store_dir: Path) -> ox.Store:
 
 def _parse(path: Path, fmt: ox.RdfFormat, base_iri: str | None = None) -> Iterator[ox.Quad]:
     try:
-        yield from ox.parse(path=str(path), format=fmt, base_iri=base_iri)
+        with open_input(path) as stream:
+            yield from ox.parse(input=stream, format=fmt, base_iri=base_iri)
     except SyntaxError as exc:
         message = _PARSER_PREFIX.sub("", exc.msg or str(exc))
         raise InputError(
             f"{fmt.name} syntax error: {message}", Location(str(path), exc.lineno, exc.offset)
         ) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", Location(str(path))) from None
+    except (OSError, EOFError) as exc:  # gzip: BadGzipFile is an OSError, a truncated file an EOFError
+        raise InputError(f"cannot read: {getattr(exc, 'strerror', None) or exc}", Location(str(path))) from None
 
 
 def _runs_in(triples: Iterable[ox.Triple]) -> list[str]:
@@ -186,20 +183,21 @@ def _runs_in(triples: Iterable[ox.Triple]) -> list[str]:
 
 
 def provenance_file(path: Path) -> Path:
-    """The provenance file an argument names: the file, or ``provenance.nq`` of a cohort ``--out`` dir."""
+    """The provenance file an argument names: the file, or ``provenance.trig.gz`` of a cohort ``--out`` dir."""
     if path.is_dir():
-        if (path / "provenance.nq").is_file():
-            return path / "provenance.nq"
+        for name in COHORT_PROVENANCE:
+            if (path / name).is_file():
+                return path / name
         raise InputError(
-            "a directory without provenance.nq",
+            "a directory without provenance.trig.gz",
             Location(str(path)),
-            hint="give a cohort --out directory, a provenance.nq, or a 'recommend --provenance' file",
+            hint="give a cohort --out directory, a provenance.trig.gz, or a 'recommend --provenance' file",
         )
     if path.suffix in (".jsonl", ".json"):
         raise InputError(
             "results (JSON) carry no provenance graph",
             Location(str(path)),
-            hint=f"use the run's provenance: {path.parent / 'provenance.nq'} or 'recommend --provenance'",
+            hint=f"use the run's provenance: {path.parent / COHORT_PROVENANCE[0]} or 'recommend --provenance'",
         )
     if not path.is_file():
         raise InputError("no such file", Location(str(path)))
@@ -210,7 +208,7 @@ def iter_provenance(path: Path) -> Iterator[GraphLoad]:
     """The runs in a provenance file, one :class:`GraphLoad` at a time.
 
     A Turtle or N-Triples file holds one run; its graph is the run IRI found in it (the subject typed
-    ``gkg:EvaluationContext``). An N-Quads or TriG file (``cohort``'s ``provenance.nq``) holds one run per
+    ``gkg:EvaluationContext``). An N-Quads or TriG file (``cohort``'s ``provenance.trig.gz``) holds one run per
     named graph, named by the run IRI; it is read graph by graph, so each graph must be contiguous.
 
     Raises:
@@ -218,12 +216,13 @@ def iter_provenance(path: Path) -> Iterator[GraphLoad]:
             file, a graph not describing the run it is named after, or a graph split in the file.
     """
     path = provenance_file(path).resolve()
-    fmt = _FORMATS.get(path.suffix.lower())
+    fmt = rdf_format(path, PROVENANCE_EXTENSIONS)
     if fmt is None:
         raise InputError(
-            f"unknown provenance format {path.suffix!r}",
+            f"unknown provenance format {''.join(path.suffixes)!r}",
             Location(str(path)),
-            hint="use .ttl (recommend --provenance), .nt, .nq (cohort provenance.nq) or .trig",
+            hint="use .ttl (recommend --provenance), .nt, .nq (cohort provenance.trig.gz) or .trig, each "
+            "optionally gzip-compressed (.gz)",
         )
     seen: set[str] = set()
     graph: str | None = None
@@ -254,7 +253,7 @@ def _run_block(path: Path, graph: str | None, triples: list[ox.Triple], seen: se
         raise InputError(
             f"named graph <{graph}> does not describe the run it is named after",
             Location(str(path)),
-            hint="each graph of a provenance.nq must be named by its run IRI",
+            hint="each graph of a cohort provenance file must be named by its run IRI",
         )
     if graph in seen:
         raise InputError(

@@ -31,6 +31,7 @@ import pyoxigraph as ox
 
 from .errors import InputError, Location
 from .resources import content_prefixes, guideline_files, queries_dir, vocabulary_files
+from .rdffiles import open_input, rdf_format
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 
@@ -70,11 +71,6 @@ def query_prefixes() -> dict[str, str]:
     return {**BASE_QUERY_PREFIXES, **content_prefixes()}
 
 
-DATA_FORMATS = {
-    ".ttl": ox.RdfFormat.TURTLE, ".turtle": ox.RdfFormat.TURTLE, ".nt": ox.RdfFormat.N_TRIPLES,
-    ".nq": ox.RdfFormat.N_QUADS, ".trig": ox.RdfFormat.TRIG, ".jsonld": ox.RdfFormat.JSON_LD,
-    ".json": ox.RdfFormat.JSON_LD, ".rdf": ox.RdfFormat.RDF_XML,
-}
 PARAM_TYPES = ("IRI", "string", "integer", "decimal", "date")
 
 #################################################################
@@ -335,17 +331,16 @@ def _relabelled(quads: Iterator[ox.Quad], tag: str) -> Iterator[ox.Quad]:
 
 def _load(store: ox.Store, path: Path, tag: str) -> None:
     location = Location(str(path))
-    fmt = DATA_FORMATS.get(path.suffix.lower())
+    fmt = rdf_format(path)
     if fmt is None:
-        raise InputError(f"cannot tell the RDF format from the extension {path.suffix or '(none)'!r}", location,
-                         hint="name the file .ttl, .nt, .nq, .trig, .jsonld or .rdf")
+        raise InputError(f"cannot tell the RDF format from the extension {''.join(path.suffixes) or '(none)'!r}",
+                         location, hint="name the file .ttl, .nt, .nq, .trig, .jsonld or .rdf (optionally .gz)")
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        hint = "give the file, e.g. OUT/provenance.nq of a cohort run" if path.is_dir() else None
-        raise InputError(f"cannot read: {exc.strerror}", location, hint=hint) from None
-    try:
-        store.bulk_extend(_relabelled(ox.parse(input=data, format=fmt), tag))
+        with open_input(path) as stream:  # streamed: a cohort's provenance need not fit in memory twice
+            store.bulk_extend(_relabelled(ox.parse(input=stream, format=fmt), tag))
+    except (OSError, EOFError) as exc:  # gzip: BadGzipFile is an OSError, a truncated file an EOFError
+        hint = "give the file, e.g. OUT/provenance.trig.gz of a cohort run" if path.is_dir() else None
+        raise InputError(f"cannot read: {getattr(exc, 'strerror', None) or exc}", location, hint=hint) from None
     except SyntaxError as exc:
         message = _PARSER_PREFIX.sub("", exc.msg or str(exc))
         hint = None

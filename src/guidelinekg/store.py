@@ -54,6 +54,7 @@ class RuleStore(Protocol):
     def select(self, sparql: str) -> list[Row]: ...
     def triples(self, sparql_construct: str) -> list[tuple[str, str, str]]: ...
     def size(self) -> int: ...
+    def dump_ntriples(self) -> bytes: ...
 
 
 def _ox_cell(term) -> Cell:
@@ -113,6 +114,16 @@ class OxigraphStore:
     def size(self) -> int:
         return len(self._store)
 
+    @property
+    def raw(self):
+        """The pyoxigraph ``Store`` itself (for callers that add or take out parsed quads in bulk)."""
+        return self._store
+
+    def dump_ntriples(self) -> bytes:
+        """Every triple of the default graph as N-Triples, serialized by the engine (in its index order,
+        which is the same for the same data loaded and derived in the same order)."""
+        return self._store.dump(format=self._ox.RdfFormat.N_TRIPLES, from_graph=self._ox.DefaultGraph())
+
 
 def _rdflib_cell(term) -> Cell:
     from rdflib import Literal, URIRef
@@ -161,6 +172,18 @@ class RdflibStore:
 
     def size(self) -> int:
         return len(self._graph)
+
+    @property
+    def raw(self):
+        """The rdflib ``Graph`` itself."""
+        return self._graph
+
+    def load_graph(self, graph) -> None:
+        """Add the triples of an already parsed rdflib graph (its blank nodes stay the same objects)."""
+        self._graph += graph
+
+    def dump_ntriples(self) -> bytes:
+        return self._graph.serialize(format="nt", encoding="utf-8")
 
 
 ENGINES = {"oxigraph": OxigraphStore, "rdflib": RdflibStore}

@@ -1,0 +1,63 @@
+"""RDF files on disk: the format from the file name, and gzip-compressed files read transparently.
+
+A cohort writes its provenance as ``provenance.trig.gz`` (its N-Triples lines compress about 12x, and a million
+patients' provenance is tens of gigabytes uncompressed); ``load``, ``audit`` and ``query`` read any
+RDF file named ``NAME.EXT`` or ``NAME.EXT.gz`` the same way. Decompression streams; pyoxigraph parses
+from the stream.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import IO
+
+import pyoxigraph as ox
+
+FORMATS = {
+    ".ttl": ox.RdfFormat.TURTLE,
+    ".turtle": ox.RdfFormat.TURTLE,
+    ".nt": ox.RdfFormat.N_TRIPLES,
+    ".nq": ox.RdfFormat.N_QUADS,
+    ".trig": ox.RdfFormat.TRIG,
+    ".jsonld": ox.RdfFormat.JSON_LD,
+    ".json": ox.RdfFormat.JSON_LD,
+    ".rdf": ox.RdfFormat.RDF_XML,
+}
+
+
+def extension(path: Path) -> str:
+    """The format extension of a file name, ignoring a final ``.gz``: ``a.nq.gz`` -> ``.nq``.
+
+    >>> extension(Path("out/provenance.trig.gz")), extension(Path("run.TTL")), extension(Path("x.gz"))
+    ('.nq', '.ttl', '')
+    """
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def rdf_format(path: Path, allowed: tuple[str, ...] | None = None) -> ox.RdfFormat | None:
+    """The RDF format a file's name says (None if unknown or not among ``allowed`` extensions)."""
+    ext = extension(path)
+    if allowed is not None and ext not in allowed:
+        return None
+    return FORMATS.get(ext)
+
+
+def is_gzip(path: Path) -> bool:
+    return path.suffix.lower() == ".gz"
+
+
+def open_input(path: Path) -> IO[bytes]:
+    """A binary stream of the file's RDF text (decompressed if the name ends in ``.gz``)."""
+    return gzip.open(path, "rb") if is_gzip(path) else path.open("rb")
+
+
+def write_gzip(data: bytes) -> bytes:
+    """Deterministic gzip (no timestamp, no file name), fast level: same data, same bytes.
+
+    Members written this way can be concatenated: the result is one valid gzip file.
+    """
+    return gzip.compress(data, compresslevel=1, mtime=0)
