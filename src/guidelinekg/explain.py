@@ -26,11 +26,20 @@ SELECT ?c ?type ?label ?member ?negates ?measureLabel ?cmp ?tv ?tu WHERE {
 }
 """
 
+# The truth of every outcome, read from the one-triple mirrors the rules write with each
+# gkg:CriterionOutcome (patient gkg:holds / gkg:fails / gkg:undecided criterion): a tenth of the cost of
+# joining the outcome nodes. The values compared come from the few outcomes that have one.
 OUTCOMES = """
-SELECT ?patient ?c ?truth ?value ?o WHERE {
-  ?out a gkg:CriterionOutcome ; gkg:forPatient ?patient ; gkg:criterion ?c ; gkg:truth ?t .
-  ?t skos:notation ?truth .
-  OPTIONAL { ?out gkg:observedValue ?value }
+SELECT ?patient ?c ?truth WHERE {
+  { ?patient gkg:holds ?c . gkg:True skos:notation ?truth }
+  UNION { ?patient gkg:fails ?c . gkg:False skos:notation ?truth }
+  UNION { ?patient gkg:undecided ?c . gkg:Unknown skos:notation ?truth }
+}
+"""
+
+OUTCOME_VALUES = """
+SELECT ?patient ?c ?value ?o WHERE {
+  ?out gkg:observedValue ?value ; gkg:criterion ?c ; gkg:forPatient ?patient .
   OPTIONAL { ?out gkg:observation ?o }
 }
 """
@@ -91,8 +100,10 @@ class Explainer:
         """Every patient's outcome rows, keyed by patient IRI (three queries for a whole batch, joined here)."""
         observations = {r["o"]: r for r in rows(store, OBSERVATIONS, patients=patients)}
         issues = grouped(rows(store, ISSUES, patients=patients), "patient")
+        values = {(r["patient"], r["c"]): r for r in rows(store, OUTCOME_VALUES, patients=patients)}
         out: dict[str, list[dict[str, str]]] = {}
         for row in rows(store, OUTCOMES, patients=patients):
+            row.update(values.get((row["patient"], row["c"]), ()))
             if "o" in row and row["o"] in observations:
                 row = {**row, **{k: v for k, v in observations[row["o"]].items() if k != "patient"}}
             out.setdefault(row["patient"], []).append(row)

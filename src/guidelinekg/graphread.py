@@ -34,7 +34,7 @@ def rows(
         values = " ".join(_iri(p) for p in patients)
         head, _, body = query.partition("WHERE {")
         query = f"{head}WHERE {{ VALUES ?patient {{ {values} }} {body}"
-    return [{k: v.value for k, v in row.items()} for row in store.select(PREFIXES + query)]
+    return store.select_values(PREFIXES + query)
 
 
 def grouped(items: list[dict[str, str]], key: str) -> dict[str, list[dict[str, str]]]:

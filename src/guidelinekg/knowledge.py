@@ -50,6 +50,7 @@ class KnowledgeBase:
     ntriples: str
     rules: RuleSet
     _stores: dict[str, RuleStore] = field(default_factory=dict, repr=False)
+    _memo: dict[str, object] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, paths: list[Path] | None = None, *, rules: RuleSet | None = None) -> KnowledgeBase:
@@ -129,6 +130,13 @@ class KnowledgeBase:
             if triple not in self._rdflib_graph:
                 derived.add(triple)
         return derived.serialize(format="nt", encoding="utf-8")
+
+    def memo(self, key: str, build):
+        """``build(store)`` over the knowledge-only store, computed once per knowledge base (results that
+        depend on the guideline alone, e.g. the statements a report shows)."""
+        if key not in self._memo:
+            self._memo[key] = build(self._query_store())
+        return self._memo[key]
 
     def _query_store(self) -> RuleStore:
         if "query" not in self._stores:
