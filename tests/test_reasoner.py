@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from guidelinekg.knowledge import KnowledgeBase
-from guidelinekg.patientdata import PatientData, load_patient_input
+from guidelinekg.patientdata import PatientData, facts_sha256, load_patient_input
 from guidelinekg.provenance import TIMING_PREDICATES, provenance_lines
 from guidelinekg.reasoning import evaluate
 from guidelinekg.report import build_report
@@ -80,6 +80,16 @@ def test_running_rules_again_adds_nothing(kb, vignette):
     before = evaluation.store.size()
     run_rules(evaluation.store, kb.rules)
     assert evaluation.store.size() == before
+
+
+def test_input_digest_read_from_the_store_equals_facts_sha256(kb):
+    """The run's input hash is taken from the evaluation store (the facts are parsed once); it must be
+    the digest `audit` recomputes with facts_sha256, for every vignette and for all of them together."""
+    patients = [_load(kb, v) for v in VIGNETTES]
+    for patient in patients:
+        assert evaluate(kb, [patient], as_of=date(2026, 1, 15)).input_sha256 == facts_sha256([patient])
+    assert evaluate(kb, patients, as_of=date(2026, 1, 15)).input_sha256 == facts_sha256(patients)
+    assert len({facts_sha256([p]) for p in patients}) == len({p.patient_iri for p in patients})
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -140,8 +140,9 @@ def facts_sha256(patients: Iterable[PatientData]) -> str:
     store = ox.Store()
     for p in patients:
         p.load_into(store)
-    lines = sorted(f"{q.subject} {q.predicate} {q.object} .\n" for q in store)
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
+    # The engine writes the lines; sorting UTF-8 bytes orders them as sorting the text would.
+    lines = sorted(store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()).splitlines())
+    return hashlib.sha256(b"".join(line + b"\n" for line in lines)).hexdigest()
 
 
 # --- N-Triples terms ------------------------------------------------------------------------------------
