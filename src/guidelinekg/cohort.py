@@ -47,7 +47,7 @@ class CohortOptions:
     source: Path
     out: Path
     as_of: date
-    chunk_size: int = 2000
+    chunk_size: int = 250
     workers: int = 1
     scheduler: str | None = None
     resume: bool = False

@@ -89,12 +89,13 @@ def run_rules(store: RuleStore, ruleset: RuleSet) -> int:
     """Run every stratum to its fixpoint; return the number of passes made."""
     passes = 0
     for stratum in ruleset.strata:
-        size = store.size()
+        fixpoint = any(rule.fixpoint for rule in stratum)
+        size = store.size() if fixpoint else 0  # counting is linear in the store: only where it is needed
         for _ in range(MAX_ITERATIONS):
             for rule in stratum:
                 store.update(rule.text)
             passes += 1
-            if not any(rule.fixpoint for rule in stratum):
+            if not fixpoint:
                 break
             new_size = store.size()
             if new_size == size:

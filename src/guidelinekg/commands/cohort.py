@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=_positive, default=1, help="local worker processes (default 1)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run the chunks on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
-    parser.add_argument("--chunk-size", type=_positive, default=500, help="patients per chunk (default 500)")
+    parser.add_argument("--chunk-size", type=_positive, default=250,
+                        help="patients per chunk (default 250: measured fastest per patient; 1000 is 20%% slower)")
     parser.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
     parser.add_argument("--guideline", metavar="IRI", help="guideline version (IRI or unique part of it)")
     parser.add_argument("--content", metavar="TTL", type=Path, action="append", default=[],
