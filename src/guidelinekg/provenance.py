@@ -71,7 +71,8 @@ def derived_ntriples(evaluation: Evaluation) -> bytes:
     """
     store = evaluation.store
     versions = "".join(f"{s} {p} {o} .\n" for s, p, o in store.triples(VERSION_QUERY))
-    return evaluation.knowledge.derived_ntriples(store) + versions.encode("utf-8")
+    derived = evaluation.knowledge.derived_ntriples(store, patients=len(evaluation.patient_iris))
+    return derived + versions.encode("utf-8")
 
 
 def provenance_lines(evaluation: Evaluation) -> list[str]:

@@ -70,9 +70,9 @@ def input_digest(kb: KnowledgeBase, store: RuleStore, patients: list[PatientData
     hashed, as :func:`facts_sha256` does in a store of its own; blank nodes or another engine: that
     function itself.
     """
-    if store.name != "oxigraph" or any("_:" in line for p in patients for line in p.ntriples):
-        return facts_sha256(patients)
-    lines = sorted(kb.derived_ntriples(store).splitlines())
+    if store.name != "oxigraph" or len(patients) < 32 or any("_:" in line for p in patients for line in p.ntriples):
+        return facts_sha256(patients)  # few patients: cheaper than reading the store
+    lines = sorted(kb.derived_ntriples(store, patients=len(patients)).splitlines())
     return hashlib.sha256(b"".join(line + b"\n" for line in lines)).hexdigest()
 
 
