@@ -31,6 +31,7 @@ render: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_validate.py
 	$(BIN)/python bench/bench_recommend.py
+	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_cohort.py
 
 clean:
