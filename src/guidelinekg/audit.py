@@ -1,6 +1,6 @@
 """Auditing recorded runs: is each result's provenance complete, intact, and does a replay reproduce it?
 
-For every run in a provenance file (``recommend --provenance``, or a cohort ``provenance.nq`` with one
+For every run in a provenance file (``recommend --provenance``, or a cohort ``provenance.trig.gz`` with one
 named graph per run) and every result it records (recommendation result, order, warning, monitoring item,
 computed dose), :class:`Auditor` checks:
 

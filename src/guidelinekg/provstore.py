@@ -59,7 +59,7 @@ KIND_CLASSES = {
 }
 _PARSER_PREFIX = re.compile(r"^Parser error (?:at line \d+ )?(?:at|between) [^:]*: ")
 PROVENANCE_EXTENSIONS = (".ttl", ".turtle", ".nt", ".nq", ".trig")
-COHORT_PROVENANCE = ("provenance.trig.gz", "provenance.nq")  # .nq: older cohort runs  # what a cohort --out directory holds
+COHORT_PROVENANCE = ("provenance.trig.gz", "provenance.nq")  # in a cohort --out directory (.nq: older runs)
 
 
 @dataclass(frozen=True)

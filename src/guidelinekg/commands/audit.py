@@ -1,4 +1,4 @@
-"""Audit recorded runs (a 'recommend --provenance' file, a cohort provenance.nq or --out directory):
+"""Audit recorded runs (a 'recommend --provenance' file, a cohort provenance.trig.gz or --out directory):
 provenance complete (shapes/provenance.ttl), rule and content files and patient facts unchanged since
 the run (SHA-256), and a replay of the derivation with the recorded as-of date giving the recorded
 results; results derived from guideline content that was not approved, or (with --store) from a version
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "provenance",
         type=Path,
         metavar="PROVENANCE",
-        help="recommend --provenance .ttl, cohort provenance.nq, or a cohort --out directory",
+        help="recommend --provenance .ttl, cohort provenance.trig.gz, or a cohort --out directory",
     )
     parser.add_argument(
         "--store",

@@ -1,7 +1,7 @@
 """Load run provenance and guideline versions into an on-disk store (one named graph each) for 'serve'
 and 'audit --store'.
 
-PROVENANCE is a 'recommend --provenance' Turtle file (one run), a cohort provenance.nq (one named graph
+PROVENANCE is a 'recommend --provenance' Turtle file (one run), a cohort provenance.trig.gz (one named graph
 per run) or a cohort --out directory. --guidelines adds the shipped vocabulary and one graph per
 guideline version (graph IRI = version IRI); --content adds other guideline content the same way.
 Loading a run or version again replaces its graph; identical content is skipped. A load is all or
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="*",
         type=Path,
         metavar="PROVENANCE",
-        help="run provenance: recommend --provenance .ttl, cohort provenance.nq or cohort --out DIR",
+        help="run provenance: recommend --provenance .ttl, cohort provenance.trig.gz or cohort --out DIR",
     )
     parser.add_argument(
         "--store",
