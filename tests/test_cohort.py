@@ -316,3 +316,37 @@ def test_not_on_a_terminal_only_the_json_summary_is_printed(tmp_path):
     [line] = proc.stdout.splitlines()
     summary = json.loads(line)
     assert summary["patients"] == 3 and summary["out"] == str(tmp_path / "out")
+
+
+def test_doctests_of_the_cohort_modules():
+    import doctest
+
+    from guidelinekg import cohort_eval, rdffiles
+
+    for module in (cohort_eval, rdffiles):
+        assert doctest.testmod(module).failed == 0, module.__name__
+
+
+def test_summary_counts_count_patients_not_items():
+    """A warning code given twice to one patient counts once; each list counts under its own kind."""
+    from guidelinekg.cohort_eval import summary_counts
+
+    base = {"recommendations": [], "not_recommended": [], "undetermined": [], "orders": [], "warnings": [],
+            "applicable": True}
+    reports = [
+        {**base, "recommendations": [{"iri": "r1"}], "warnings": [{"code": "w"}, {"code": "w"}]},
+        {**base, "not_recommended": [{"iri": "r1"}], "orders": [{"loinc": "2276-4"}], "applicable": False},
+        {**base, "recommendations": [{"iri": "r1"}], "undetermined": [{"iri": "r2"}]},
+    ]
+    assert summary_counts(reports) == [
+        ("not_applicable", "guideline", 1), ("not_recommended", "r1", 1), ("order", "2276-4", 1),
+        ("recommendation", "r1", 2), ("undetermined", "r2", 1), ("warning", "w", 1),
+    ]
+
+
+def test_gzip_members_written_apart_concatenate_into_one_file():
+    from guidelinekg.rdffiles import write_gzip
+
+    parts = [b"<urn:g1> {\n<urn:a> <urn:b> <urn:c> .\n}\n", b"<urn:g2> {\n<urn:a> <urn:b> <urn:d> .\n}\n"]
+    assert write_gzip(parts[0]) == write_gzip(parts[0])  # no timestamp: same bytes
+    assert gzip.decompress(b"".join(write_gzip(p) for p in parts)) == b"".join(parts)

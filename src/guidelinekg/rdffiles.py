@@ -30,7 +30,7 @@ def extension(path: Path) -> str:
     """The format extension of a file name, ignoring a final ``.gz``: ``a.nq.gz`` -> ``.nq``.
 
     >>> extension(Path("out/provenance.trig.gz")), extension(Path("run.TTL")), extension(Path("x.gz"))
-    ('.nq', '.ttl', '')
+    ('.trig', '.ttl', '')
     """
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
