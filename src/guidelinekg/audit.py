@@ -25,16 +25,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import pyoxigraph as ox
 
 from . import __version__
-from .patientdata import facts_sha256
 from .auditrecord import (  # noqa: F401  (re-exported for tests and callers)
     FACT_CLASSES,
     RESULT_KINDS,
+    Finding,
     _VOCABULARY,
     _entailed,
     _Graph,
@@ -42,24 +41,14 @@ from .auditrecord import (  # noqa: F401  (re-exported for tests and callers)
     derived_terms,
     results_of,
 )
+from .auditreplay import INPUT_PREFIX, rebuild_input
+from .auditreplay import replay as replay_run
 from .provstore import GraphLoad, iter_provenance, open_read_only, store_lock
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
 PROV = "http://www.w3.org/ns/prov#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
-INPUT_PREFIX = "urn:guidelinekg:input:"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing the audit found: ``severity`` failure, flag or note; ``code`` stable (README);
-    ``subject`` the IRI concerned."""
-
-    severity: str
-    code: str
-    message: str
-    subject: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,7 +163,8 @@ class Auditor:
         checks["content"] = "ok" if content is not None else "changed"
         recorded = results_of(graph)
         self._check_links(graph, recorded, findings)
-        patients, input_ok = self._rebuild_input(graph, findings)
+        derived = self._cached("derived", lambda: derived_terms(self._rules()))
+        patients, input_ok = rebuild_input(graph, derived, findings)
         checks["input"] = "ok" if input_ok else "mismatch"
         if info.get("software") not in (None, __version__):
             findings.append(
@@ -186,7 +176,12 @@ class Auditor:
             )
         replay = None
         if rules_ok and content is not None and info.get("asOf") and patients:
-            replay = self._replay(graph, patients, content, info, findings)
+            from .knowledge import KnowledgeBase
+            from .shapes_sparql import load_patient_shapes
+
+            kb = self._cached(("kb", content), lambda: KnowledgeBase.load(list(content), rules=self._rules()))
+            shapes = self._cached("patient-shapes", load_patient_shapes)
+            replay = replay_run(graph, patients, kb, shapes, info, findings)
             checks["replay"] = "differs" if any(f.code == "replay-differs" for f in findings) else "same"
         else:
             checks["replay"] = "not run"
@@ -382,150 +377,6 @@ class Auditor:
                     x,
                 )
             )
-
-    def _rebuild_input(self, graph: _Graph, findings: list[Finding]):
-        """The patients as given to the run, rebuilt from the recorded facts without what the engine added
-        (time indexes, rule conclusions on facts), with the recorded loader notes (the input file is not
-        at hand to read again); their digest is checked against the recorded input hash."""
-        from .patientcheck import INVALID
-        from .patientdata import IngestNote, PatientData
-        from .timeline import TIME_PROPERTIES
-
-        predicates, classes = self._cached("derived", lambda: derived_terms(self._rules()))
-        derived = predicates | set(TIME_PROPERTIES.values())
-        facts = {
-            t.subject
-            for t in graph.triples
-            if t.predicate.value == RDF_TYPE and t.object.value in FACT_CLASSES
-        }
-        patients = {
-            t.subject.value
-            for t in graph.triples
-            if t.predicate.value == RDF_TYPE and t.object.value == GKG + "Patient"
-        }
-        owner = {
-            t.subject: t.object.value
-            for t in graph.triples
-            if t.subject in facts and t.predicate.value == GKG + "subject"
-        }
-        lines: dict[str, list[str]] = {p: [] for p in patients}
-        for t in graph.triples:
-            if (
-                t.subject not in facts
-                or t.predicate.value in derived
-                or (t.predicate.value == RDF_TYPE and t.object.value in classes)
-            ):
-                continue
-            who = t.subject.value if t.subject.value in lines else owner.get(t.subject)
-            if who not in lines:
-                findings.append(
-                    Finding(
-                        "failure",
-                        "fact-without-patient",
-                        "a recorded fact names no recorded patient (gkg:subject)",
-                        str(t.subject),
-                    )
-                )
-                continue
-            lines[who].append(f"{t.subject} {t.predicate} {t.object} .")
-        notes: dict[str, list[IngestNote]] = {}
-        for row in graph.select("""SELECT ?p ?code ?message ?record WHERE {
-                ?w a gkg:IngestNote ; gkg:forPatient ?p ; gkg:warningCode ?code ; gkg:message ?message .
-                OPTIONAL { ?w gkg:aboutRecord ?record } }"""):
-            if row["code"] != INVALID:  # the replay checks the patient shapes again
-                notes.setdefault(row["p"], []).append(
-                    IngestNote(row["code"], row["message"], row.get("record"))
-                )
-        data = [PatientData.build(p, lines[p], notes.get(p, [])) for p in sorted(patients)]
-        recorded = [
-            row["i"][len(INPUT_PREFIX) :]
-            for row in graph.select(
-                f'SELECT ?i WHERE {{ $run prov:used ?i . FILTER(STRSTARTS(STR(?i), "{INPUT_PREFIX}")) }}'
-            )
-        ]
-        digests = (
-            facts_sha256(data),
-            hashlib.sha256("".join(p.text() for p in data).encode()).hexdigest(),
-        )
-        if not recorded:
-            findings.append(
-                Finding("failure", "input-not-recorded", "the run records no input (urn:guidelinekg:input:)")
-            )
-        elif recorded[0] not in digests:
-            findings.append(
-                Finding(
-                    "failure",
-                    "input-hash-mismatch",
-                    f"the recorded patient facts hash to "
-                    f"{digests[0][:12]}..., the run recorded input {recorded[0][:12]}...: facts were "
-                    "changed or removed since the run",
-                    INPUT_PREFIX + recorded[0],
-                )
-            )
-        return {p.patient_iri: p for p in data}, bool(recorded) and recorded[0] in digests
-
-    def _replay(
-        self, graph: _Graph, patients: dict, content: tuple[Path, ...], info: dict, findings: list[Finding]
-    ) -> dict[str, dict]:
-        """Check the patient shapes and evaluate again, as ``recommend`` and ``cohort`` do, with the recorded
-        as-of date and engine; compare the results, then every triple."""
-        from .knowledge import KnowledgeBase
-        from .patientcheck import validate_patients
-        from .provenance import provenance_lines
-        from .reasoning import evaluate
-        from .shapes_sparql import load_patient_shapes
-
-        kb = self._cached(("kb", content), lambda: KnowledgeBase.load(list(content), rules=self._rules()))
-        checked = validate_patients(
-            [patients[p] for p in sorted(patients)], kb, self._cached("patient-shapes", load_patient_shapes)
-        )
-        evaluation = evaluate(
-            kb, checked, as_of=date.fromisoformat(info["asOf"]), engine=info.get("engine") or "oxigraph"
-        )
-        text = "".join(provenance_lines(evaluation)).replace(f"<{evaluation.run_iri}>", f"<{graph.run}>")
-        recorded_input = [
-            r["i"]
-            for r in graph.select(
-                f'SELECT ?i WHERE {{ $run prov:used ?i . FILTER(STRSTARTS(STR(?i), "{INPUT_PREFIX}")) }}'
-            )
-        ]
-        if recorded_input:  # the input hash has its own check (and its own finding)
-            text = text.replace(evaluation.input_sha256, recorded_input[0][len(INPUT_PREFIX) :])
-        replayed = _Graph(
-            GraphLoad(
-                graph.run,
-                "run",
-                ("replay",),
-                tuple(q.triple for q in ox.parse(input=text.encode(), format=ox.RdfFormat.N_TRIPLES)),
-            )
-        )
-        recorded, replay = results_of(graph), results_of(replayed)
-        for iri in sorted(recorded.keys() | replay.keys()):
-            old, new = recorded.get(iri), replay.get(iri)
-            if new is None:
-                message = f"recorded {old['kind']} '{old['summary']}' is not derived by the replay"
-            elif old is None:
-                message = (
-                    f"the replay derives {new['kind']} '{new['summary']}', which the run does not record"
-                )
-            elif old["summary"] != new["summary"]:
-                message = f"recorded '{old['summary']}', the replay derives '{new['summary']}'"
-            else:
-                continue
-            findings.append(Finding("failure", "replay-differs", message, iri))
-        before, after = graph.lines(), replayed.lines()
-        if before != after:
-            gone, added = sorted(before - after), sorted(after - before)
-            example = f"recorded: {gone[0]}" if gone else f"replayed: {added[0]}"
-            findings.append(
-                Finding(
-                    "failure",
-                    "replay-differs",
-                    f"{len(gone)} recorded triple(s) are not reproduced "
-                    f"by the replay and {len(added)} replayed triple(s) were not recorded; e.g. {example}",
-                )
-            )
-        return replay
 
     def _versions(self, graph: _Graph, recorded: dict[str, dict], findings: list[Finding]) -> list[dict]:
         """The guideline versions the run used or its results name, with their flags."""

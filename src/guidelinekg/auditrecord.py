@@ -6,6 +6,7 @@ insert, the RDFS entailments the provenance shapes need) is independent of judgi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
@@ -20,6 +21,17 @@ RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 FACT_CLASSES = tuple(
     GKG + c for c in ("Observation", "Condition", "MedicationExposure", "Patient", "PatientFact")
 )
+@dataclass(frozen=True)
+class Finding:
+    """One thing the audit found: ``severity`` failure, flag or note; ``code`` stable (README);
+    ``subject`` the IRI concerned."""
+
+    severity: str
+    code: str
+    message: str
+    subject: str | None = None
+
+
 # A result's kind, by its most specific class (an observation issue is also a Warning).
 RESULT_KINDS = (
     ("RecommendationResult", "recommendation"),
