@@ -18,6 +18,9 @@ from .rules import RuleSet, load_rules
 from .store import RuleStore, open_store
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
+# Below this many patients in a store, reading its run graph or input digest from a dump of the whole
+# store is cheaper than taking the knowledge out and back (about 4 ms), and facts_sha256 than the store.
+FEW_PATIENTS = 32
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ class KnowledgeBase:
 
     def new_store(self, engine: str = "oxigraph") -> RuleStore:
         """A fresh store holding the knowledge, parsed once per knowledge base and engine (so blank nodes
-        are the same terms in every store, and :meth:`knowledge_lines` can tell the knowledge apart)."""
+        are the same terms in every store, and :meth:`derived_ntriples` can tell the knowledge apart)."""
         store = open_store(engine)
         if hasattr(store, "load_quads"):
             store.load_quads(self._quads)
@@ -117,7 +120,7 @@ class KnowledgeBase:
         knowledge quads are taken out before the dump and put back after, so the store is unchanged
         either way. rdflib: the graph minus the knowledge graph.
         """
-        if store.name == "oxigraph" and patients < 32:
+        if store.name == "oxigraph" and patients < FEW_PATIENTS:
             knowledge = self._knowledge_lines
             return b"".join(line + b"\n" for line in store.dump_ntriples().splitlines() if line not in knowledge)
         if store.name == "oxigraph":

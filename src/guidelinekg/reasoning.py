@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from . import __version__
-from .knowledge import KnowledgeBase
+from .knowledge import FEW_PATIENTS, KnowledgeBase
 from .patientdata import PatientData, facts_sha256
 from .rules import run_rules
 from .store import RuleStore
@@ -70,7 +70,8 @@ def input_digest(kb: KnowledgeBase, store: RuleStore, patients: list[PatientData
     hashed, as :func:`facts_sha256` does in a store of its own; blank nodes or another engine: that
     function itself.
     """
-    if store.name != "oxigraph" or len(patients) < 32 or any("_:" in line for p in patients for line in p.ntriples):
+    blank_nodes = any("_:" in line for p in patients for line in p.ntriples)
+    if store.name != "oxigraph" or len(patients) < FEW_PATIENTS or blank_nodes:
         return facts_sha256(patients)  # few patients: cheaper than reading the store
     lines = sorted(kb.derived_ntriples(store, patients=len(patients)).splitlines())
     return hashlib.sha256(b"".join(line + b"\n" for line in lines)).hexdigest()
