@@ -115,4 +115,8 @@ def test_tokens_ignore_comments_strings_and_iris():
 
 
 def test_docstring_examples():
-    assert doctest.testmod(query).failed == 0
+    from guidelinekg import queryparams
+
+    for module in (query, queryparams):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
