@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pyoxigraph as ox
 
 if TYPE_CHECKING:
-    from .provstore import GraphLoad
+    from .provinput import GraphLoad
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
 PROV = "http://www.w3.org/ns/prov#"

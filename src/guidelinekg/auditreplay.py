@@ -16,7 +16,7 @@ import pyoxigraph as ox
 
 from .auditrecord import FACT_CLASSES, Finding, _Graph, results_of
 from .patientdata import facts_sha256
-from .provstore import GraphLoad
+from .provinput import GraphLoad
 
 if TYPE_CHECKING:
     from .knowledge import KnowledgeBase
