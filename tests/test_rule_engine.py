@@ -1,0 +1,121 @@
+"""The rule engine's strata and fixpoints, on made-up rule sets (no guideline): what it derives, and that a
+fixpoint stratum skips rules with nothing new to read without stopping early."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from guidelinekg.rules import load_rules, run_rules
+from guidelinekg.store import open_store
+
+EX = "urn:example:"
+PREFIX = f"PREFIX ex: <{EX}>\n"
+# A chain a0 -> a1 -> ... -> a5 of ex:next edges, and a self-recursive closure rule (ex:reaches), a rule
+# that builds on another rule's output (ex:far: two or more steps), and a mutually recursive pair
+# (ex:even / ex:odd distance from a0). The closure rule has a stratum of its own, so only its own additions
+# make it run again.
+CHAIN = "".join(f"<{EX}a{i}> <{EX}next> <{EX}a{i + 1}> .\n" for i in range(5))
+RULES = {
+    "10-far.rq": "# stratum: 2 (fixpoint)\nINSERT { ?x ex:far ?z } WHERE { ?x ex:next ?y . ?y ex:reaches ?z }",
+    "11-reaches.rq": "# stratum: 1 (fixpoint)\nINSERT { ?x ex:reaches ?z } WHERE "
+                     "{ { ?x ex:next ?z } UNION { ?x ex:next ?y . ?y ex:reaches ?z } }",
+    "12-even.rq": "# stratum: 2 (fixpoint)\nINSERT { ?y ex:even true } WHERE "
+                  "{ { ?y ex:next ?any FILTER(?y = ex:a0) } UNION { ?x ex:odd true ; ex:next ?y } }",
+    "13-odd.rq": "# stratum: 2 (fixpoint)\nINSERT { ?y ex:odd true } WHERE { ?x ex:even true ; ex:next ?y }",
+    "20-count.rq": "# stratum: 3\nINSERT { ex:a0 ex:reachable ?n } WHERE "
+                   "{ SELECT (COUNT(?z) AS ?n) WHERE { ex:a0 ex:reaches ?z } }",
+}
+
+
+class CountingStore:
+    """An engine store that counts the updates it runs."""
+
+    def __init__(self, engine: str):
+        self.inner = open_store(engine)
+        self.name = engine
+        self.updates = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def update(self, sparql: str) -> None:
+        self.updates += 1
+        self.inner.update(sparql)
+
+
+def _ruleset(tmp_path: Path):
+    for name, body in RULES.items():
+        (tmp_path / name).write_text(body.replace("\nINSERT", "\n" + PREFIX + "INSERT"), encoding="utf-8")
+    return load_rules(tmp_path)
+
+
+def _naive(store, ruleset) -> int:
+    """The textbook fixpoint: every rule of the stratum, pass after pass, until a pass adds nothing."""
+    runs = 0
+    for stratum in ruleset.strata:
+        size = -1
+        while store.size() != size:
+            size = store.size()
+            for rule in stratum:
+                store.update(rule.text)
+                runs += 1
+            if not any(r.fixpoint for r in stratum):
+                break
+    return runs
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_fixpoint_stratum_derives_the_full_closure_with_fewer_runs(tmp_path, engine):
+    ruleset = _ruleset(tmp_path)
+    fast, naive = CountingStore(engine), CountingStore(engine)
+    for store in (fast, naive):
+        store.load_ntriples(CHAIN)
+    run_rules(fast, ruleset)
+    naive_runs = _naive(naive, ruleset)
+    assert sorted(fast.dump_ntriples().splitlines()) == sorted(naive.dump_ntriples().splitlines())
+    dump = fast.dump_ntriples().decode()
+    assert dump.count(f"<{EX}reaches>") == 15  # 5 + 4 + 3 + 2 + 1 pairs on a chain of six nodes
+    assert dump.count(f"<{EX}far>") == 10  # pairs two or more steps apart
+    assert {f"a{i}" for i in range(0, 6, 2)} == {line.split()[0][len(EX) + 1:-1] for line in dump.splitlines()
+                                               if f"<{EX}even>" in line}
+    assert {f"a{i}" for i in range(1, 6, 2)} == {line.split()[0][len(EX) + 1:-1] for line in dump.splitlines()
+                                               if f"<{EX}odd>" in line}
+    assert '"5"^^<http://www.w3.org/2001/XMLSchema#integer>' in dump  # the next stratum saw the whole closure
+    assert fast.updates <= naive_runs
+
+
+# Nested criteria in miniature: ex:top builds on ex:mid, which a later rule of the same stratum derives.
+NESTED = {
+    "10-top.rq": "# stratum: 1 (fixpoint)\nINSERT { ?x ex:top true } WHERE { ?x ex:mid true }",
+    "11-side.rq": "# stratum: 1 (fixpoint)\nINSERT { ?x ex:side true } WHERE { ?x ex:next ?y }",
+    "12-mid.rq": "# stratum: 1 (fixpoint)\nINSERT { ?x ex:mid true } WHERE { ?x ex:next ?y }",
+}
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_fixpoint_skips_rules_with_nothing_new_to_read(tmp_path, engine):
+    """Pass 1 runs all three (top finds nothing yet), pass 2 all three (top builds on mid), pass 3 only top,
+    whose own additions could feed it: side and mid have seen every triple added since they last ran.
+    The textbook fixpoint makes a third full pass: 9 runs."""
+    for name, body in NESTED.items():
+        (tmp_path / name).write_text(body.replace("\nINSERT", "\n" + PREFIX + "INSERT"), encoding="utf-8")
+    ruleset = load_rules(tmp_path)
+    fast, naive = CountingStore(engine), CountingStore(engine)
+    for store in (fast, naive):
+        store.load_ntriples(CHAIN)
+    assert run_rules(fast, ruleset) == 3
+    assert (fast.updates, _naive(naive, ruleset)) == (7, 9)
+    assert sorted(fast.dump_ntriples().splitlines()) == sorted(naive.dump_ntriples().splitlines())
+    assert fast.dump_ntriples().decode().count(f"<{EX}top>") == 5
+
+
+def test_running_the_rules_again_adds_nothing(tmp_path):
+    ruleset = _ruleset(tmp_path)
+    store = open_store("oxigraph")
+    store.load_ntriples(CHAIN)
+    run_rules(store, ruleset)
+    size = store.size()
+    run_rules(store, ruleset)
+    assert store.size() == size
