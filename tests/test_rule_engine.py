@@ -119,3 +119,53 @@ def test_running_the_rules_again_adds_nothing(tmp_path):
     size = store.size()
     run_rules(store, ruleset)
     assert store.size() == size
+
+
+KNOWLEDGE_RULES = {
+    "01-versions.rq": "# scope: knowledge\n# stratum: 1\nINSERT { ?v ex:known true } WHERE { ?v a gkg:GuidelineVersion }",
+    "02-pairs.rq": "# scope: knowledge\n# stratum: 2\nINSERT { ?v ex:pairedWith ?w } WHERE { ?v ex:known true . ?w ex:known true }",
+    "10-patient.rq": "# stratum: 1\nINSERT { ?p ex:seesVersion ?v } WHERE { ?p a gkg:Patient . ?v ex:pairedWith ?v }",
+}
+
+
+def _knowledge_kb(tmp_path: Path):
+    from guidelinekg.knowledge import KnowledgeBase
+
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    gkg = "PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>\n"
+    for name, body in KNOWLEDGE_RULES.items():
+        (rules_dir / name).write_text(body.replace("\nINSERT", "\n" + PREFIX + gkg + "INSERT"), encoding="utf-8")
+    madeup = Path(__file__).parent / "fixtures" / "madeup" / "guideline.ttl"
+    return KnowledgeBase.load([madeup], rules=load_rules(rules_dir))
+
+
+def test_knowledge_scope_rules_run_once_at_load_and_stay_out_of_the_run_graph(tmp_path):
+    from datetime import date
+
+    from guidelinekg.patientdata import PatientData
+    from guidelinekg.reasoning import evaluate
+
+    kb = _knowledge_kb(tmp_path)
+    assert [r.name for s in kb.rules.strata for r in s] == ["10-patient"]
+    assert [[r.name for r in s] for s in kb.rules.strata_of("knowledge")] == [["01-versions"], ["02-pairs"]]
+    known = [line for line in kb.ntriples.splitlines() if f"<{EX}pairedWith>" in line]
+    assert known and all(line.split()[0] == line.split()[2] for line in known)  # stratum 2 saw stratum 1
+    patient = PatientData.build("urn:example:Patient/k1", [
+        "<urn:example:Patient/k1> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+        "<https://w3id.org/guidelinekg/ontology#Patient> ."])
+    evaluation = evaluate(kb, [patient], as_of=date(2026, 1, 15))
+    run_graph = kb.derived_ntriples(evaluation.store, patients=1).decode()
+    assert f"<urn:example:Patient/k1> <{EX}seesVersion>" in run_graph  # the patient rule read the knowledge
+    assert f"<{EX}pairedWith>" not in run_graph and f"<{EX}known>" not in run_graph
+    again = kb.new_store()
+    run_rules(again, kb.rules, scope="knowledge")  # idempotent: nothing left to derive
+    assert again.size() == len(kb._quads)
+
+
+def test_an_unknown_rule_scope_is_a_configuration_error(tmp_path):
+    from guidelinekg.errors import ConfigurationError
+
+    (tmp_path / "01-x.rq").write_text("# scope: cohort\n# stratum: 1\nINSERT DATA { }\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="scope: cohort"):
+        load_rules(tmp_path)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .resources import guideline_files, project_home, vocabulary_files
-from .rules import RuleSet, load_rules
+from .rules import RuleSet, load_rules, run_rules
 from .store import RuleStore, open_store
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
@@ -47,7 +47,11 @@ class SourceFile:
 
 @dataclass
 class KnowledgeBase:
-    """Vocabulary + guideline content + rules, ready to evaluate patients."""
+    """Vocabulary + guideline content + rules, ready to evaluate patients.
+
+    ``ntriples`` holds the content and what the knowledge-scope rules derive from it (see
+    :mod:`guidelinekg.rules`): the knowledge every evaluation starts from.
+    """
 
     files: tuple[SourceFile, ...]
     ntriples: str
@@ -64,13 +68,14 @@ class KnowledgeBase:
         seen: dict[Path, None] = {}
         for p in chosen:
             seen.setdefault(Path(p).resolve(), None)
-        store = ox.Store()
+        rules = rules or load_rules()
+        store = open_store("oxigraph")
         files = []
         for path in seen:
             data = path.read_bytes()
             files.append(SourceFile(path, hashlib.sha256(data).hexdigest()))
             try:
-                store.load(data, format=ox.RdfFormat.TURTLE, base_iri=path.as_uri())
+                store.raw.load(data, format=ox.RdfFormat.TURTLE, base_iri=path.as_uri())
             except SyntaxError as exc:
                 from .errors import Location
 
@@ -79,8 +84,8 @@ class KnowledgeBase:
                     Location(str(path), exc.lineno, exc.offset),
                     hint="run 'guidelinekg validate' on the content",
                 ) from None
-        text = store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()).decode("utf-8")
-        return cls(tuple(files), text, rules or load_rules())
+        run_rules(store, rules, scope="knowledge")  # what follows from the guideline alone, derived once
+        return cls(tuple(files), store.dump_ntriples().decode("utf-8"), rules)
 
     @cached_property
     def sha256(self) -> str:
@@ -211,14 +216,15 @@ def to_payload(kb: KnowledgeBase) -> dict:
     return {
         "files": [(str(f.path), f.sha256) for f in kb.files],
         "ntriples": kb.ntriples,
-        "rules": [(r.name, str(r.path), r.stratum, r.purpose, r.fixpoint, r.text, r.sha256) for r in kb.rules.rules],
+        "rules": [(r.name, str(r.path), r.stratum, r.purpose, r.fixpoint, r.text, r.sha256, r.scope)
+                  for r in kb.rules.rules],
     }
 
 
 def from_payload(payload: dict) -> KnowledgeBase:
     from .rules import Rule
 
-    rules = RuleSet(tuple(Rule(name, Path(path), stratum, purpose, fixpoint, text, sha)
-                          for name, path, stratum, purpose, fixpoint, text, sha in payload["rules"]))
+    rules = RuleSet(tuple(Rule(name, Path(path), stratum, purpose, fixpoint, text, sha, scope)
+                          for name, path, stratum, purpose, fixpoint, text, sha, scope in payload["rules"]))
     files = tuple(SourceFile(Path(p), sha) for p, sha in payload["files"])
     return KnowledgeBase(files, payload["ntriples"], rules)

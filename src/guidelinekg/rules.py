@@ -5,6 +5,11 @@ ascending order, so rules that negate or aggregate only see complete lower strat
 semantics). A stratum runs once, unless one of its rules says ``# stratum: N (fixpoint ...)``: then it
 runs until the store stops growing (rules that build on each other, e.g. nested criteria). Rules are
 data for the engine: nothing here knows what a rule says.
+
+A rule whose header says ``# scope: knowledge`` reads the guideline graph alone: it runs once, when the
+knowledge base is loaded, and what it derives becomes part of the knowledge every evaluation starts from
+(e.g. which statements restrict which recommendations). Joins among guideline statements are then not
+repeated for every patient or chunk. Every other rule has ``patient`` scope and runs per evaluation.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from .store import RuleStore
 RULE_NAMESPACE = "https://w3id.org/guidelinekg/rules/"
 _STRATUM = re.compile(r"^#\s*stratum:\s*(\d+)(.*)$", re.MULTILINE)
 _PURPOSE = re.compile(r"^#\s*purpose:\s*(.+)$", re.MULTILINE)
+_SCOPE = re.compile(r"^#\s*scope:\s*(\S+)\s*$", re.MULTILINE)
+SCOPES = ("patient", "knowledge")
 MAX_ITERATIONS = 50
 
 
@@ -35,6 +42,7 @@ class Rule:
     fixpoint: bool
     text: str
     sha256: str
+    scope: str = "patient"
 
     @property
     def iri(self) -> str:
@@ -47,8 +55,13 @@ class RuleSet:
 
     @property
     def strata(self) -> list[list[Rule]]:
-        levels = sorted({r.stratum for r in self.rules})
-        return [[r for r in self.rules if r.stratum == level] for level in levels]
+        """The strata of the rules run per evaluation (patient scope)."""
+        return self.strata_of("patient")
+
+    def strata_of(self, scope: str) -> list[list[Rule]]:
+        rules = [r for r in self.rules if r.scope == scope]
+        levels = sorted({r.stratum for r in rules})
+        return [[r for r in rules if r.stratum == level] for level in levels]
 
     @property
     def sha256(self) -> str:
@@ -69,6 +82,9 @@ def load_rules(directory: Path | None = None) -> RuleSet:
         if not stratum:
             raise ConfigurationError(f"{path}: rule header has no '# stratum: N' line")
         purpose = _PURPOSE.search(text)
+        scope = _SCOPE.search(text)
+        if scope and scope.group(1) not in SCOPES:
+            raise ConfigurationError(f"{path}: '# scope: {scope.group(1)}' is not one of: {', '.join(SCOPES)}")
         rules.append(
             Rule(
                 name=path.stem,
@@ -78,6 +94,7 @@ def load_rules(directory: Path | None = None) -> RuleSet:
                 fixpoint="fixpoint" in stratum.group(2),
                 text=text,
                 sha256=hashlib.sha256(data).hexdigest(),
+                scope=scope.group(1) if scope else "patient",
             )
         )
     if not rules:
@@ -85,10 +102,11 @@ def load_rules(directory: Path | None = None) -> RuleSet:
     return RuleSet(tuple(rules))
 
 
-def run_rules(store: RuleStore, ruleset: RuleSet) -> int:
-    """Run every stratum (to its fixpoint where a rule asks for one); return the number of passes made."""
+def run_rules(store: RuleStore, ruleset: RuleSet, scope: str = "patient") -> int:
+    """Run every stratum of the scope's rules (to its fixpoint where a rule asks for one); return the
+    number of passes made."""
     passes = 0
-    for stratum in ruleset.strata:
+    for stratum in ruleset.strata_of(scope):
         if any(rule.fixpoint for rule in stratum):
             passes += _run_to_fixpoint(store, stratum)
         else:
