@@ -380,3 +380,14 @@ def test_duplicate_resources_are_noted_and_resolved_independently_of_order() -> 
     (second,) = patients_from_json(fhir(bundle(P1, b, a)))
     assert first == second
     assert codes(first, "duplicate-resource") == ["Observation/d"]
+
+
+def test_doctests_of_the_fhir_modules():
+    import doctest
+
+    from guidelinekg import fhir, fhirbundle
+
+    for module in (fhir, fhirbundle):
+        result = doctest.testmod(module)
+        assert result.failed == 0, module.__name__
+    assert doctest.testmod(fhirbundle).attempted >= 1  # fhir_datetime's examples
