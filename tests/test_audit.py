@@ -301,7 +301,7 @@ def test_unusable_input_exits_2(tmp_path, capsys):
 
 def test_compressed_provenance_reads_like_plain_and_a_truncated_one_exits_2(tmp_path, capsys):
     """A cohort writes provenance.trig.gz; the audit of the gzip file equals the audit of the plain file,
-    and a cut-off or non-gzip .gz is a clear input error, not a traceback."""
+    and a cut-off, corrupt or non-gzip .gz is a clear input error, not a traceback."""
     (source,) = CASES.glob("001-*/patient.json")
     (tmp_path / "b").mkdir()
     shutil.copy(source, tmp_path / "b" / "p.json")
@@ -317,7 +317,10 @@ def test_compressed_provenance_reads_like_plain_and_a_truncated_one_exits_2(tmp_
     assert [(r["run"], r["findings"]) for r in plain_report["runs"]] == \
         [(r["run"], r["findings"]) for r in gz_report["runs"]]
     assert len(plain_report["runs"]) == 1
-    for name, content in (("cut.trig.gz", data[: len(data) // 2]), ("plain.trig.gz", gzip.decompress(data))):
+    middle = len(data) // 2
+    corrupt = data[:10] + bytes([data[10] ^ 0xFF]) + data[11:]  # the first deflate block's header
+    for name, content in (("cut.trig.gz", data[:middle]), ("corrupt.trig.gz", corrupt),
+                          ("plain.trig.gz", gzip.decompress(data))):
         (tmp_path / name).write_bytes(content)
         assert main(["audit", str(tmp_path / name)]) == 2
         err = capsys.readouterr().err

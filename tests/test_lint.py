@@ -26,7 +26,7 @@ CASES = sorted(p for p in (FIXTURES / "lints").iterdir() if p.is_dir())
 LINT_CODES = {
     "unresolved-reference", "dangling-citation", "no-resolvable-citation", "secondary-support-only",
     "discrepancy", "unverified", "project-assumption",
-    "threshold-overlap", "threshold-gap", "recommendation-conflict",
+    "threshold-overlap", "threshold-gap", "recommendation-conflict", "derived-property-written",
 }  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """The guideline knowledge a reasoner run needs, loaded once and reused for every patient.
 
-Holds the vocabulary and guideline content as N-Triples text (re-loading it into a fresh store per patient
+Holds the vocabulary and guideline content, plus what the knowledge-scope rules derive from them, as
+N-Triples text (re-loading it into a fresh store per patient
 takes about a millisecond in Oxigraph), their hashes for provenance, the substance matcher and the measure
 catalogue built from the same graph. Nothing here is specific to a guideline.
 """

@@ -38,6 +38,7 @@ SPARQL_CHECKS: tuple[str, ...] = (
     "secondary-support-only",  # (c) statements without primary or resolvable support
     "discrepancy",  # (d) recorded discrepancies, as information
     "unverified-content",  # (d) gkg:Unverified and gkg:ProjectAssumption
+    "derived-property-written",  # properties only knowledge-scope rules may state
 )
 REQUIRED_VARIABLES = ("severity", "code", "focus", "message")
 OPTIONAL_VARIABLES = ("path", "related")

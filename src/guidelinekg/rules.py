@@ -26,7 +26,7 @@ from .store import RuleStore
 RULE_NAMESPACE = "https://w3id.org/guidelinekg/rules/"
 _STRATUM = re.compile(r"^#\s*stratum:\s*(\d+)(.*)$", re.MULTILINE)
 _PURPOSE = re.compile(r"^#\s*purpose:\s*(.+)$", re.MULTILINE)
-_SCOPE = re.compile(r"^#\s*scope:\s*(\S+)\s*$", re.MULTILINE)
+_SCOPE = re.compile(r"^#\s*scope:\s*(.*?)\s*$", re.MULTILINE | re.IGNORECASE)
 SCOPES = ("patient", "knowledge")
 MAX_ITERATIONS = 50
 
