@@ -19,11 +19,12 @@ computed dose), :class:`Auditor` checks:
    are flagged.
 
 Findings are failures, flags or notes; the exit code is 1 on any failure and on flags not allowed.
+Reading the record is :mod:`guidelinekg.auditrecord`, the integrity checks (files, links)
+:mod:`guidelinekg.auditintegrity`, the replay :mod:`guidelinekg.auditreplay`; this module runs them.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +42,8 @@ from .auditrecord import (  # noqa: F401  (re-exported for tests and callers)
     derived_terms,
     results_of,
 )
-from .auditreplay import INPUT_PREFIX, rebuild_input
+from .auditintegrity import check_files, check_links
+from .auditreplay import rebuild_input
 from .auditreplay import replay as replay_run
 from .provstore import GraphLoad, iter_provenance, open_read_only, store_lock
 
@@ -158,11 +160,12 @@ class Auditor:
             or [{}]
         )[0]
         checks = {"shapes": self._check_shapes(graph, findings)}
-        rules_ok, content = self._check_files(graph, findings)
+        current = {r.name: r.sha256 for r in self._rules().rules}
+        rules_ok, content = check_files(graph, current, findings)
         checks["rules"] = "ok" if rules_ok else "changed"
         checks["content"] = "ok" if content is not None else "changed"
         recorded = results_of(graph)
-        self._check_links(graph, recorded, findings)
+        check_links(graph, recorded, findings)
         derived = self._cached("derived", lambda: derived_terms(self._rules()))
         patients, input_ok = rebuild_input(graph, derived, findings)
         checks["input"] = "ok" if input_ok else "mismatch"
@@ -280,103 +283,6 @@ class Auditor:
         from .rules import load_rules
 
         return self._cached("rules", load_rules)
-
-    def _check_files(self, graph: _Graph, findings: list[Finding]) -> tuple[bool, tuple[Path, ...] | None]:
-        """Rule and content files against their recorded hashes. Returns whether the rules are the
-        recorded ones, and the guideline content files to replay with (``None`` when content changed)."""
-        from .resources import project_home, vocabulary_files
-        from .rules import RULE_NAMESPACE
-
-        used = graph.select(
-            "SELECT ?e ?label ?sha WHERE { $run prov:used ?e . "
-            "OPTIONAL { ?e rdfs:label ?label } OPTIONAL { ?e gkg:sha256 ?sha } }"
-        )
-        current = {r.name: r.sha256 for r in self._rules().rules}
-        failures, recorded_rules, content = len(findings), set(), []
-
-        def fail(code, message, iri):
-            findings.append(Finding("failure", code, message, iri))
-
-        for row in used:
-            iri, label, sha = row["e"], row.get("label", ""), row.get("sha", "")
-            if iri.startswith(RULE_NAMESPACE):
-                name = iri[len(RULE_NAMESPACE) :]
-                recorded_rules.add(name)
-                if label != f"queries/rules/{name}.rq" or not sha:
-                    fail(
-                        "rule-not-described",
-                        f"rule {name} is recorded without its path (rdfs:label "
-                        "queries/rules/NAME.rq) or its gkg:sha256",
-                        iri,
-                    )
-                elif name not in current:
-                    fail("rule-missing", f"{label} no longer exists", iri)
-                elif current[name] != sha:
-                    fail(
-                        "rule-hash-mismatch",
-                        f"{label} now hashes to {current[name][:12]}..., the run recorded {sha[:12]}...",
-                        iri,
-                    )
-            elif iri.startswith("urn:guidelinekg:file:"):
-                path = Path(label) if Path(label).is_absolute() else project_home() / label
-                if iri != f"urn:guidelinekg:file:{sha}":
-                    fail(
-                        "content-not-described",
-                        f"content file {label!r}: the IRI and gkg:sha256 disagree",
-                        iri,
-                    )
-                elif not path.is_file():
-                    fail("content-missing", f"content file {label} no longer exists", iri)
-                elif hashlib.sha256(path.read_bytes()).hexdigest() != sha:
-                    fail(
-                        "content-hash-mismatch",
-                        f"content file {label} has changed since the run (recorded {sha[:12]}...)",
-                        iri,
-                    )
-                else:
-                    content.append(path.resolve())
-            elif iri.startswith(INPUT_PREFIX) and iri != INPUT_PREFIX + sha:
-                fail("input-not-described", "the input's IRI and gkg:sha256 disagree", iri)
-        for name in sorted(set(current) - recorded_rules):
-            fail(
-                "rule-set-changed",
-                f"queries/rules/{name}.rq exists now, the run did not use it",
-                RULE_NAMESPACE + name,
-            )
-        bad = findings[failures:]
-        rules_ok = not any(f.code.startswith("rule-") for f in bad)
-        content_ok = content and not any(f.code.startswith("content-") for f in bad)
-        vocabulary = {f.resolve() for f in vocabulary_files()}
-        return rules_ok, tuple(sorted(p for p in content if p not in vocabulary)) if content_ok else None
-
-    def _check_links(self, graph: _Graph, recorded: dict[str, dict], findings: list[Finding]) -> None:
-        """What the shapes cannot say: a result's rule was used by the run; its facts are recorded."""
-        used = {r["e"] for r in graph.select("SELECT ?e WHERE { $run prov:used ?e }")}
-        for iri, r in sorted(recorded.items()):
-            if r["rule"] and r["rule"] not in used:
-                findings.append(
-                    Finding(
-                        "failure",
-                        "rule-not-recorded",
-                        f"the result names rule {_local(r['rule'])}, which the run does not record as used",
-                        iri,
-                    )
-                )
-        typed = {t.subject.value for t in graph.triples if t.predicate.value == RDF_TYPE}
-        derived_from = graph.select(
-            "SELECT DISTINCT ?x WHERE { ?r prov:wasDerivedFrom ?x . "
-            'FILTER(STRSTARTS(STR(?x), "urn:guidelinekg:")) }'
-        )
-        for x in sorted(row["x"] for row in derived_from if row["x"] not in typed):
-            findings.append(
-                Finding(
-                    "failure",
-                    "fact-not-recorded",
-                    "results derive from this patient fact but the "
-                    "provenance does not record it, so the derivation cannot be checked",
-                    x,
-                )
-            )
 
     def _versions(self, graph: _Graph, recorded: dict[str, dict], findings: list[Finding]) -> list[dict]:
         """The guideline versions the run used or its results name, with their flags."""
