@@ -216,3 +216,26 @@ def test_the_cli_runs_as_a_subprocess(run_file, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "1 added" in done.stdout
+
+
+def _knowledge_derived_lines() -> set[str]:
+    """What the knowledge-scope rules add in an evaluation's knowledge (the reasoner's own view)."""
+    from guidelinekg.knowledge import KnowledgeBase
+
+    derived = {"memberCount", "restrictsRecommendation"}
+    return {line.rstrip(" .") for line in KnowledgeBase.load().ntriples.splitlines()
+            if line.split(" ")[1].strip("<>").split("#")[-1] in derived}
+
+
+def test_a_version_graph_holds_what_the_knowledge_rules_derive(tmp_path):
+    """A researcher's SPARQL over a served store sees the gkg:memberCount and gkg:restrictsRecommendation
+    the patient rules read, the same as in an evaluation (blank-node criteria aside: their labels differ)."""
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), "--guidelines"]) == 0
+    version = _graphs(store)[VERSION]
+    expected = {line for line in _knowledge_derived_lines() if not line.startswith("_:")}
+    assert any("restrictsRecommendation" in line for line in expected)
+    assert any("memberCount" in line for line in expected)
+    assert expected <= version
+    counts = [line for line in version if "memberCount" in line]
+    assert len(counts) == len(set(counts)) == sum("memberCount" in line for line in _knowledge_derived_lines())

@@ -417,3 +417,25 @@ def test_every_library_query_is_tested_and_listed_by_name(name):
     tests = "".join(p.read_text(encoding="utf-8") for p in HERE.glob("test_query*.py"))
     assert f'"{name}"' in tests
     assert f"`{name}`" in (library_dir() / "README.md").read_text(encoding="utf-8")
+
+
+def test_a_query_dataset_holds_what_the_knowledge_rules_derive(shipped):
+    """gkg:memberCount in a `query` dataset is each all-of / any-of's number of distinct members, counted
+    here from the dataset's own triples; gkg:restrictsRecommendation links only not-indicated statements
+    to recommendations."""
+    gkg = "https://w3id.org/guidelinekg/ontology#"
+    rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    default = ox.DefaultGraph()
+    combos = {q.subject for kind in ("AllOf", "AnyOf")
+              for q in shipped.quads_for_pattern(None, rdf_type, ox.NamedNode(gkg + kind), default)}
+    counts = {q.subject: int(q.object.value)
+              for q in shipped.quads_for_pattern(None, ox.NamedNode(gkg + "memberCount"), None, default)}
+    assert combos and counts == {
+        c: len({q.object for q in shipped.quads_for_pattern(c, ox.NamedNode(gkg + "member"), None, default)})
+        for c in combos
+    }
+    restricts = list(shipped.quads_for_pattern(None, ox.NamedNode(gkg + "restrictsRecommendation"), None, default))
+    assert restricts
+    for q in restricts:
+        assert ox.Quad(q.subject, rdf_type, ox.NamedNode(gkg + "NotIndicatedStatement"), default) in shipped
+        assert ox.Quad(q.object, rdf_type, ox.NamedNode(gkg + "Recommendation"), default) in shipped

@@ -24,6 +24,25 @@ GKG = "https://w3id.org/guidelinekg/ontology#"
 FEW_PATIENTS = 32
 
 
+def derive_knowledge(store: RuleStore, rules: RuleSet | None = None) -> None:
+    """Add to ``store`` what the knowledge-scope rules derive from the guideline graph in it (e.g.
+    ``gkg:memberCount``), so every place that holds the knowledge (an evaluation, a ``query`` dataset,
+    a guideline version graph written by ``load``) holds what the patient rules read."""
+    run_rules(store, rules or load_rules(), scope="knowledge")
+
+
+def derived_knowledge_triples(triples: list, rules: RuleSet | None = None) -> list:
+    """The pyoxigraph triples :func:`derive_knowledge` adds to the given ones, in a stable order."""
+    import pyoxigraph as ox
+
+    store = open_store("oxigraph")
+    store.raw.extend(ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in triples)
+    given = set(triples)
+    derive_knowledge(store, rules)
+    new = {q.triple for q in store.raw.quads_for_pattern(None, None, None, ox.DefaultGraph())} - given
+    return sorted(new, key=str)
+
+
 @dataclass(frozen=True)
 class GuidelineVersionInfo:
     iri: str
@@ -85,7 +104,7 @@ class KnowledgeBase:
                     Location(str(path), exc.lineno, exc.offset),
                     hint="run 'guidelinekg validate' on the content",
                 ) from None
-        run_rules(store, rules, scope="knowledge")  # what follows from the guideline alone, derived once
+        derive_knowledge(store, rules)  # what follows from the guideline alone, derived once
         return cls(tuple(files), store.dump_ntriples().decode("utf-8"), rules)
 
     @cached_property

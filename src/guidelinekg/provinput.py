@@ -172,8 +172,12 @@ def read_guidelines(content: list[Path] | None = None) -> list[GraphLoad]:
     Args:
         content: Turtle files or directories of them; ``None`` for the shipped guidelines.
     """
+    from .knowledge import derived_knowledge_triples
     from .resources import guideline_files, vocabulary_files
+    from .rules import load_rules
 
+    rules = load_rules()
+    knowledge_rules = [r for r in rules.rules if r.scope == "knowledge"]
     files = [f.resolve() for f in (guideline_files() if content is None else _expand(content))]
     vocabulary = [t for f in vocabulary_files() for t in _turtle_triples(f)]
     loads = [
@@ -201,22 +205,28 @@ def read_guidelines(content: list[Path] | None = None) -> list[GraphLoad]:
                 Location(str(directory)),
                 hint="keep each guideline version's files in a directory of their own",
             )
+        # what the rules read besides the content (e.g. gkg:memberCount), derived as an evaluation does
+        triples += derived_knowledge_triples(vocabulary + triples, rules)
         loads.append(
             GraphLoad(
                 versions[0],
                 "guideline-version",
                 tuple(str(f) for f in sorted(members)),
                 tuple(triples),
-                _files_digest(sorted(members)),
+                _files_digest(sorted(members), extra=[f"{r.name} {r.sha256}" for r in knowledge_rules]),
             )
         )
     return loads
 
 
-def _files_digest(files: list[Path]) -> str:
+def _files_digest(files: list[Path], extra: Iterable[str] = ()) -> str:
+    """Of the files' names and contents, and of ``extra`` lines (the knowledge rules a graph's derived
+    triples come from, so changing one reloads the graph)."""
     digest = hashlib.sha256()
     for f in files:
         digest.update(f"{f.name} {hashlib.sha256(f.read_bytes()).hexdigest()}\n".encode())
+    for line in extra:
+        digest.update(f"{line}\n".encode())
     return digest.hexdigest()
 
 

@@ -201,11 +201,16 @@ def _load(store: ox.Store, path: Path, tag: str) -> None:
 
 
 def load_dataset(data: Sequence[Path], *, shipped_guidelines: bool = True) -> ox.Store:
-    """A store with the shipped vocabulary (always), the shipped guidelines (unless told not) and ``data``."""
+    """A store with the shipped vocabulary (always), the shipped guidelines (unless told not) and ``data``,
+    plus what the knowledge-scope rules derive from them (in the default graph, as in an evaluation)."""
+    from .knowledge import derive_knowledge
+    from .store import OxigraphStore
+
     store = ox.Store()
     files = [*vocabulary_files(), *(guideline_files() if shipped_guidelines else []), *data]
     for i, path in enumerate(files):
         _load(store, Path(path), f"f{i}")
+    derive_knowledge(OxigraphStore(store))
     return store
 
 

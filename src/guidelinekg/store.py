@@ -75,11 +75,12 @@ class OxigraphStore:
 
     name = "oxigraph"
 
-    def __init__(self) -> None:
+    def __init__(self, store=None) -> None:
+        """A new in-memory store, or the given pyoxigraph ``Store`` (e.g. a query dataset) wrapped."""
         import pyoxigraph as ox
 
         self._ox = ox
-        self._store = ox.Store()
+        self._store = ox.Store() if store is None else store
 
     def load_turtle(self, path: Path) -> None:
         try:
