@@ -702,6 +702,9 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         got = latest.get(measure)
         truth[c] = U if got is None else (T if _cmp(got[2], op, threshold) else F)
     birth = patient["birth"]
+    if birth is not None and birth > as_of.isoformat():
+        warnings.add("birth-date-after-as-of")  # [14]: no age, as without a birth date [43]
+        birth = None
     if birth is None:
         truth["crit-child"] = truth["crit-adult"] = U
     else:
