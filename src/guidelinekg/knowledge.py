@@ -84,7 +84,14 @@ class KnowledgeBase:
         """Load the shipped vocabulary and guidelines (or the given Turtle files, plus the vocabulary)."""
         import pyoxigraph as ox
 
-        chosen = list(vocabulary_files()) + (list(paths) if paths else list(guideline_files()))
+        if paths:
+            from .loading import expand_paths
+
+            given = expand_paths(Path(p) for p in paths)  # a directory: its *.ttl files, as 'load --content'
+            if not given:
+                raise InputError("no Turtle (*.ttl) files in " + ", ".join(str(p) for p in paths),
+                                 hint="give guideline content files or a directory holding them")
+        chosen = list(vocabulary_files()) + (given if paths else list(guideline_files()))
         seen: dict[Path, None] = {}
         for p in chosen:
             seen.setdefault(Path(p).resolve(), None)
@@ -92,7 +99,12 @@ class KnowledgeBase:
         store = open_store("oxigraph")
         files = []
         for path in seen:
-            data = path.read_bytes()
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                from .errors import Location
+
+                raise InputError(f"cannot read the content file: {exc.strerror or exc}", Location(str(path))) from None
             files.append(SourceFile(path, hashlib.sha256(data).hexdigest()))
             try:
                 store.raw.load(data, format=ox.RdfFormat.TURTLE, base_iri=path.as_uri())

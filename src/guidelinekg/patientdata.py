@@ -240,6 +240,8 @@ def load_patient_input(
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read the patient file: {exc.strerror or exc}", location) from None
+    if raw[:2] == b"\x1f\x8b":  # gzip, like the other inputs that accept .gz
+        raw = _gunzip(raw, location)
     text = decode_text(raw, location)
     patient = _patient_from_text(text, location, matcher)
     if measures is not None:
@@ -247,6 +249,17 @@ def load_patient_input(
 
         patient = normalise(patient, measures)
     return patient
+
+
+def _gunzip(raw: bytes, location: Location) -> bytes:
+    import zlib
+
+    from isal import igzip, igzip_lib
+
+    try:
+        return igzip.decompress(raw)
+    except (OSError, EOFError, zlib.error, igzip_lib.IsalError) as exc:
+        raise InputError(f"the file starts like gzip but cannot be decompressed: {exc}", location) from None
 
 
 def decode_text(raw: bytes, location: Location) -> str:

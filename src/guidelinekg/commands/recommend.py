@@ -19,9 +19,12 @@ FORMATS = ("text", "json", "markdown", "turtle")
 
 def _as_of(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--as-of must be a date YYYY-MM-DD, got {text!r}") from None
+    if value == date.max:  # the rules read the end of the as-of day, which must be a date too
+        raise argparse.ArgumentTypeError(f"--as-of {text} is out of range (the latest is 9999-12-30)")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,14 +63,21 @@ def run(args: argparse.Namespace) -> int:
     from ..patientview import render
     from ..provenance import provenance_turtle
 
+    if Path(args.patient).is_dir():
+        raise InputError(f"{args.patient} is a directory", hint="give one patient file; for many patients use 'guidelinekg cohort'")
     if not Path(args.patient).is_file():
         raise InputError(f"no such file: {args.patient}")
+    if args.provenance and args.provenance.is_dir():
+        raise InputError(f"--provenance {args.provenance} is a directory", hint="give a file path, e.g. DIR/provenance.ttl")
     as_of = args.as_of or date.today()
     evaluation, report = evaluate_file(Path(args.patient), as_of=as_of, guideline=args.guideline,
                                        content=args.content, engine=args.engine)
     if args.provenance:
-        args.provenance.parent.mkdir(parents=True, exist_ok=True)
-        args.provenance.write_text(provenance_turtle(evaluation), encoding="utf-8")
+        try:
+            args.provenance.parent.mkdir(parents=True, exist_ok=True)
+            args.provenance.write_text(provenance_turtle(evaluation), encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write --provenance {args.provenance}: {exc.strerror or exc}") from None
         report["provenance"]["file"] = str(args.provenance)
     if args.format == "json":
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False, sort_keys=False) + "\n")

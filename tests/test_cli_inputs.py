@@ -1,0 +1,69 @@
+"""Unusable command-line input gets a one-line error and exit 2, never a traceback; gzip input is read.
+
+Each case builds its files in a temporary directory and runs the CLI in this process; the message must
+name the problem (a directory given for a file, an as-of date with no next day, an unreadable content
+file), so a user knows what to change.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from guidelinekg.cli import main
+from guidelinekg.resources import project_home
+
+EXAMPLE = project_home() / "examples" / "patient-ferritin-45.json"
+GUIDELINE_DIR = project_home() / "ontology" / "guidelines" / "rls-iron"
+
+
+def _gzipped(tmp_path):
+    path = tmp_path / "patient.json.gz"
+    path.write_bytes(gzip.compress(EXAMPLE.read_bytes()))
+    return path
+
+
+def _truncated_gzip(tmp_path):
+    path = tmp_path / "patient.json.gz"
+    path.write_bytes(gzip.compress(EXAMPLE.read_bytes())[:200])
+    return path
+
+
+CASES = {
+    "a directory as the patient": (lambda t: [str(t)], "is a directory"),
+    "a truncated gzip patient": (lambda t: [str(_truncated_gzip(t))], "cannot be decompressed"),
+    "an as-of date with no next day": (lambda t: [str(EXAMPLE), "--as-of", "9999-12-31"], "out of range"),
+    "provenance into a directory": (lambda t: [str(EXAMPLE), "--provenance", str(t)], "is a directory"),
+    "content: a directory without Turtle": (lambda t: [str(EXAMPLE), "--content", str(t)], "no Turtle (*.ttl) files"),
+    "content: a missing file": (lambda t: [str(EXAMPLE), "--content", str(t / "absent.ttl")],
+                                "cannot read the content file"),
+}
+
+
+def _exit_code(argv: list[str]) -> int:
+    """The CLI's exit code, whether it returns it or argparse exits (bad option values)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_unusable_recommend_input_exits_2_with_a_message(case, tmp_path, capsys):
+    make_args, message = CASES[case]
+    assert _exit_code(["recommend", *make_args(tmp_path), "--format", "json"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_gzip_patient_and_content_directory_give_the_same_report(tmp_path, capsys):
+    """A gzip-compressed bundle and --content DIR (its *.ttl, as 'load --content') change nothing."""
+    assert main(["recommend", str(EXAMPLE), "--as-of", "2026-01-15", "--format", "json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(["recommend", str(_gzipped(tmp_path)), "--as-of", "2026-01-15", "--format", "json",
+                 "--content", str(GUIDELINE_DIR)]) == 0
+    other = json.loads(capsys.readouterr().out)
+    assert plain["recommendations"] and other["recommendations"] == plain["recommendations"]
+    assert other["provenance"]["input_sha256"] == plain["provenance"]["input_sha256"]
