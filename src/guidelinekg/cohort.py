@@ -23,6 +23,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import shutil
 import sys
 import time
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from . import __version__
 from .cohort_eval import ChunkResult, evaluate_chunk
-from .cohort_input import Partition, atomic_write, prepare
+from .cohort_input import Partition, atomic_write, input_fingerprint, prepare
 from .errors import InputError
 from .knowledge import KnowledgeBase, to_payload
 from .shapes_sparql import CompiledShapes, load_patient_shapes
@@ -57,13 +58,16 @@ class CohortOptions:
 
 
 def _manifest_key(options: CohortOptions, kb: KnowledgeBase, shapes: CompiledShapes) -> dict:
-    return {"input": str(options.source.resolve()), "as_of": options.as_of.isoformat(),
+    return {"input": str(options.source.resolve()), "input_files": input_fingerprint(options.source),
+            "as_of": options.as_of.isoformat(),
             "chunk_size": options.chunk_size, "content_sha256": kb.sha256, "rules_sha256": kb.rules.sha256,
             "shapes_sha256": shapes.sha256, "software": __version__}
 
 
 def _prepare_or_resume(options: CohortOptions, kb: KnowledgeBase, shapes: CompiledShapes) -> Partition:
     manifest_path = options.out / MANIFEST
+    if options.out.exists() and not options.out.is_dir():
+        raise InputError(f"--out {options.out} is a file", hint="give a directory (created if missing)")
     key = _manifest_key(options, kb, shapes)
     if manifest_path.exists():
         if not options.resume:
@@ -71,7 +75,10 @@ def _prepare_or_resume(options: CohortOptions, kb: KnowledgeBase, shapes: Compil
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         if manifest["key"] != key:
             changed = sorted(k for k in key if manifest["key"].get(k) != key[k])
-            raise InputError(f"--resume: the run in {options.out} differs in {', '.join(changed)}; use a new --out")
+            hint = ("input_files: a file of the input was changed, added or removed since the run started, so "
+                    "the prepared chunks are stale" if "input_files" in changed else None)
+            raise InputError(f"--resume: the run in {options.out} differs in {', '.join(changed)}; use a new --out",
+                             hint=hint)
         return Partition(**manifest["partition"])
     options.out.mkdir(parents=True, exist_ok=True)
     work = options.out / "work"
@@ -106,6 +113,20 @@ def _chunk_key(name: str, text: str, options: CohortOptions, payload: dict, vers
     return f"guidelinekg-{Path(name).stem}-{digest[:16]}"
 
 
+def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
+    """In a worker process: exit as soon as the coordinator is gone (kill -9 leaves no one to stop the
+    pool, and a worker blocked on a full result pipe would otherwise wait forever). A daemon thread
+    polls the parent pid; its work is lost, which ``--resume`` redoes."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="guidelinekg-parent-watch", daemon=True).start()
+
+
 def _run_local(options, partition, pending, payload, version, on_done) -> None:
     work = options.out / "work"
     if options.workers == 1:
@@ -116,7 +137,8 @@ def _run_local(options, partition, pending, payload, version, on_done) -> None:
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     queue = iter(pending)
-    with ProcessPoolExecutor(max_workers=options.workers) as pool:
+    with ProcessPoolExecutor(max_workers=options.workers, initializer=_exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         def submit_next(running: set) -> None:
             name = next(queue, None)
             if name is not None:
@@ -140,7 +162,13 @@ def _run_dask(options, partition, pending, payload, version, on_done) -> None:
         raise InputError("--scheduler needs the 'distributed' package (pip install distributed)") from None
     work = options.out / "work"
     queue = iter(pending)
-    with Client(options.scheduler, timeout="30s") as client:
+    try:
+        client = Client(options.scheduler, timeout="30s")
+    except (OSError, ValueError, TimeoutError) as exc:
+        raise InputError(f"--scheduler {options.scheduler}: cannot connect to a Dask scheduler: {exc}",
+                         hint="start one with 'dask scheduler' (address tcp://HOST:8786) and workers with "
+                              "'dask worker tcp://HOST:8786'; see the README") from None
+    with client:
         # the guideline graph, once per worker; in a list, so its key is a hash of its content (a dict's
         # own keys, "ntriples" and so on, would become cluster-wide keys shared by every run)
         [shipped] = client.scatter([payload], broadcast=True)
@@ -235,7 +263,7 @@ def run_cohort(options: CohortOptions, kb: KnowledgeBase | None = None) -> dict:
     summary = {
         "out": str(options.out), "input_kind": partition.kind, "chunks": len(partition.chunks),
         "chunks_run_now": len(pending), "as_of": options.as_of.isoformat(), **totals,
-        "skipped_types": partition.skipped_types,
+        "skipped_types": partition.skipped_types, "ignored_files": partition.ignored_files,
         "seconds": {"prepare": round(prepared - started, 3), "evaluate": round(evaluated - prepared, 3),
                     "total": round(time.perf_counter() - started, 3)},
     }

@@ -7,22 +7,35 @@ Three layouts are accepted (detected from the path):
 - a directory of FHIR R4 JSON Bundles (``*.json``): each bundle file is one unit of work;
 - patient RDF (a ``.ttl``/``.nt``/``.jsonld`` file or a directory of them), split by ``gkg:subject``.
 
-Bad records (a malformed line, a resource without a subject, a reference to an unknown patient) are
-written to ``bad-records.jsonl`` with file and line and counted; they never stop the run.
+Any of these files may be gzip-compressed (``Observation.ndjson.gz``, ``bundle.json.gz``). Files of the
+input directory that are not read are listed (``ignored_files`` in the summary), so a file left out by
+its name is never left out silently.
+
+Bad records (a malformed or non-UTF-8 line, a resource without a subject, a reference to an unknown
+patient, a second record of the same patient, the unreadable rest of a corrupt ``.gz``) are written to
+``bad-records.jsonl`` with file and line and counted; they never stop the run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import zlib
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from isal import igzip, igzip_lib
 
 from .errors import InputError
 
 RDF_SUFFIXES = (".ttl", ".nt", ".jsonld", ".json-ld")
 PATIENT_FILE = "Patient.ndjson"
+NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz")
+BUNDLE_SUFFIXES = (".json", ".json.gz")
+_READ_ERRORS = (OSError, EOFError, zlib.error, igzip_lib.IsalError)
 SUBJECT_FIELDS = ("subject", "patient")
 # Resource types without a patient in the export; they are counted and skipped, not bad records.
 SHARED_TYPES = ("Medication", "Organization", "Practitioner", "PractitionerRole", "Location", "Device", "Group")
@@ -45,29 +58,81 @@ class Partition:
     patients: int
     bad_records: int = 0
     skipped_types: dict[str, int] = field(default_factory=dict)
+    ignored_files: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
+def _named(path: Path, suffixes: tuple[str, ...]) -> bool:
+    return path.name.endswith(suffixes)
+
+
+def _files(directory: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.is_file() and _named(p, suffixes))
+
+
 def detect_kind(path: Path) -> str:
     """``ndjson``, ``bundles`` or ``rdf``, from what the path holds."""
     if path.is_dir():
-        if any(path.glob("*.ndjson")):
+        if _files(path, NDJSON_SUFFIXES):
             return "ndjson"
-        if any(path.glob("*.json")):
+        if _files(path, BUNDLE_SUFFIXES):
             return "bundles"
         if any(p.suffix in RDF_SUFFIXES for p in path.iterdir()):
             return "rdf"
         raise InputError(f"{path}: no *.ndjson, *.json bundles or RDF files in this directory")
     if path.is_file():
-        if path.suffix == ".ndjson":
+        if _named(path, NDJSON_SUFFIXES):
             raise InputError(f"{path}: give the directory of the Bulk Data export, not one NDJSON file")
         if path.suffix in RDF_SUFFIXES:
             return "rdf"
-        if path.suffix == ".json":
+        if _named(path, BUNDLE_SUFFIXES):
             return "bundles"
+        raise InputError(f"{path}: not a Bulk Data export directory, a FHIR bundle (.json) or patient RDF",
+                         hint=f"patient RDF ends in {', '.join(RDF_SUFFIXES)}")
     raise InputError(f"{path}: no such file or directory")
+
+
+def input_fingerprint(path: Path) -> str:
+    """What identifies the input for ``--resume``: the name, size and modification time of each file
+    (of the directory, or the file itself). Cheap at any size; a changed, added or removed file shows."""
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for f in files:
+        stat = f.stat()
+        digest.update(f"{f.name} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _ignored(directory: Path, read: list[Path]) -> list[str]:
+    """Names of the directory's files that are not read."""
+    if not directory.is_dir():
+        return []
+    return sorted(p.name for p in directory.iterdir() if p.is_file() and p not in set(read))
+
+
+def _open_binary(path: Path):
+    return igzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
+
+
+def _records(path: Path, bad: list[BadRecord]) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each non-blank line. A line that is not UTF-8 is a bad record; so is the
+    rest of a file that cannot be read to its end (a truncated or corrupt ``.gz``): what came before
+    it is kept."""
+    number = 0
+    try:
+        with _open_binary(path) as handle:
+            for number, raw in enumerate(handle, 1):
+                try:
+                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    bad.append(BadRecord(path.name, number, f"not UTF-8 text (bad byte at column {exc.start + 1})"))
+                    continue
+                if line.strip():
+                    yield number, line
+    except _READ_ERRORS as exc:
+        bad.append(BadRecord(path.name, number + 1, f"cannot read the file from this line on: {exc}"))
 
 
 def _reason(exc: Exception) -> str:
@@ -112,79 +177,103 @@ class _ChunkWriter:
 
 def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRecord]) -> Partition:
     """Route every NDJSON line to its patient's chunk file under ``work``."""
-    patient_file = source / PATIENT_FILE
-    if not patient_file.is_file():
-        raise InputError(f"{source}: a Bulk Data export needs {PATIENT_FILE}")
+    files = _files(source, NDJSON_SUFFIXES)
+    patient_files = [f for f in files if f.name in (PATIENT_FILE, PATIENT_FILE + ".gz")]
+    if len(patient_files) != 1:
+        found = " and ".join(f.name for f in patient_files)
+        raise InputError(f"{source}: a Bulk Data export needs one {PATIENT_FILE} (or {PATIENT_FILE}.gz)"
+                         + (f", found {found}" if found else ""))
+    patient_file = patient_files[0]
     work.mkdir(parents=True, exist_ok=True)
     writer = _ChunkWriter(work)
     chunk_of: dict[str, int] = {}
-    with patient_file.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
+    for number, line in _records(patient_file, bad):
+        try:
+            resource = json.loads(line)
+            pid = resource["id"]
+            if resource.get("resourceType") != "Patient" or not isinstance(pid, str):
+                raise ValueError("not a Patient with an id")
+        except (ValueError, KeyError, TypeError) as exc:
+            bad.append(BadRecord(patient_file.name, number, f"malformed Patient record: {_reason(exc)}"))
+            continue
+        if f"Patient/{pid}" in chunk_of:
+            bad.append(BadRecord(patient_file.name, number, f"duplicate Patient/{pid}"))
+            continue
+        index = len(chunk_of) // chunk_size + 1
+        chunk_of[f"Patient/{pid}"] = index
+        writer.add(index, line)
+    skipped: dict[str, int] = {}
+    for path in files:
+        if path == patient_file:
+            continue
+        for number, line in _records(path, bad):
             try:
                 resource = json.loads(line)
-                pid = resource["id"]
-                if resource.get("resourceType") != "Patient" or not isinstance(pid, str):
-                    raise ValueError("not a Patient with an id")
+                kind = resource["resourceType"]
             except (ValueError, KeyError, TypeError) as exc:
-                bad.append(BadRecord(patient_file.name, number, f"malformed Patient record: {_reason(exc)}"))
+                bad.append(BadRecord(path.name, number, f"malformed JSON line: {_reason(exc)}"))
                 continue
-            if f"Patient/{pid}" in chunk_of:
-                bad.append(BadRecord(patient_file.name, number, f"duplicate Patient/{pid}"))
+            if kind in SHARED_TYPES:
+                skipped[kind] = skipped.get(kind, 0) + 1
                 continue
-            index = len(chunk_of) // chunk_size + 1
-            chunk_of[f"Patient/{pid}"] = index
+            ref = _patient_ref(resource) if isinstance(resource, dict) else None
+            if ref is None:
+                bad.append(BadRecord(path.name, number, f"{kind} without a subject"))
+                continue
+            index = chunk_of.get(ref)
+            if index is None:
+                bad.append(BadRecord(path.name, number, f"{kind} refers to an unknown patient {ref!r}"))
+                continue
             writer.add(index, line)
-    skipped: dict[str, int] = {}
-    for path in sorted(source.glob("*.ndjson")):
-        if path.name == PATIENT_FILE:
-            continue
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    resource = json.loads(line)
-                    kind = resource["resourceType"]
-                except (ValueError, KeyError, TypeError) as exc:
-                    bad.append(BadRecord(path.name, number, f"malformed JSON line: {_reason(exc)}"))
-                    continue
-                if kind in SHARED_TYPES:
-                    skipped[kind] = skipped.get(kind, 0) + 1
-                    continue
-                ref = _patient_ref(resource) if isinstance(resource, dict) else None
-                if ref is None:
-                    bad.append(BadRecord(path.name, number, f"{kind} without a subject"))
-                    continue
-                index = chunk_of.get(ref)
-                if index is None:
-                    bad.append(BadRecord(path.name, number, f"{kind} refers to an unknown patient {ref!r}"))
-                    continue
-                writer.add(index, line)
     writer.flush()
     count = len(chunk_of)
     chunks = [writer.path(i).name for i in range(1, (count + chunk_size - 1) // chunk_size + 1)]
-    return Partition("ndjson", chunks, count, len(bad), skipped)
+    return Partition("ndjson", chunks, count, len(bad), skipped, _ignored(source, files))
 
 
-def partition_bundles(source: Path, work: Path, chunk_size: int) -> Partition:
-    """Group bundle files into chunks (one JSON list of paths per chunk)."""
-    files = sorted(source.glob("*.json")) if source.is_dir() else [source]
+def _bundle_patient_ids(path: Path) -> list[str]:
+    """The ids of the Patient resources in a bundle file; none when it cannot be read (its evaluation
+    reports why)."""
+    try:
+        with _open_binary(path) as handle:
+            doc = json.loads(handle.read().decode("utf-8-sig"))
+    except (*_READ_ERRORS, ValueError):
+        return []
+    entries = doc.get("entry") if isinstance(doc, dict) else None
+    resources = [e.get("resource") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+    return [r["id"] for r in resources
+            if isinstance(r, dict) and r.get("resourceType") == "Patient" and isinstance(r.get("id"), str)]
+
+
+def partition_bundles(source: Path, work: Path, chunk_size: int, bad: list[BadRecord]) -> Partition:
+    """Group bundle files into chunks (one JSON list of paths per chunk). A bundle whose patient an
+    earlier file already holds is a bad record (as a second Patient line in NDJSON): each patient is
+    evaluated once, from one file."""
+    files = _files(source, BUNDLE_SUFFIXES) if source.is_dir() else [source]
+    first: dict[str, str] = {}
+    kept = []
+    for f in files:
+        ids = _bundle_patient_ids(f)
+        seen = [i for i in ids if i in first]
+        if seen:
+            bad.append(BadRecord(f.name, None, f"duplicate Patient/{seen[0]} (also in {first[seen[0]]}); not evaluated"))
+            continue
+        first.update((i, f.name) for i in ids)
+        kept.append(f)
     work.mkdir(parents=True, exist_ok=True)
     chunks = []
-    for start in range(0, len(files), chunk_size):
+    for start in range(0, len(kept), chunk_size):
         name = f"chunk-{start // chunk_size + 1:06d}.json"
-        (work / name).write_text(json.dumps([str(f.resolve()) for f in files[start:start + chunk_size]]))
+        (work / name).write_text(json.dumps([str(f.resolve()) for f in kept[start:start + chunk_size]]))
         chunks.append(name)
-    return Partition("bundles", chunks, len(files))
+    return Partition("bundles", chunks, len(kept), len(bad), ignored_files=_ignored(source, files))
 
 
 def partition_rdf(source: Path, work: Path, chunk_size: int) -> Partition:
     """Split patient RDF by patient: each chunk is N-Triples of its patients and their facts."""
     import pyoxigraph as ox
 
-    files = sorted(p for p in source.iterdir() if p.suffix in RDF_SUFFIXES) if source.is_dir() else [source]
+    files = sorted(p for p in source.iterdir() if p.is_file() and p.suffix in RDF_SUFFIXES) if source.is_dir() else [source]
     store = ox.Store()
     for f in files:
         fmt = ox.RdfFormat.JSON_LD if f.suffix.startswith(".json") else (
@@ -210,7 +299,7 @@ def partition_rdf(source: Path, work: Path, chunk_size: int) -> Partition:
         name = f"chunk-{start // chunk_size + 1:06d}.nt"
         (work / name).write_text("".join(lines), encoding="utf-8")
         chunks.append(name)
-    return Partition("rdf", chunks, len(patients))
+    return Partition("rdf", chunks, len(patients), ignored_files=_ignored(source, files))
 
 
 def prepare(source: Path, work: Path, chunk_size: int) -> tuple[Partition, list[BadRecord]]:
@@ -220,7 +309,7 @@ def prepare(source: Path, work: Path, chunk_size: int) -> tuple[Partition, list[
     if kind == "ndjson":
         partition = partition_ndjson(source, work, chunk_size, bad)
     elif kind == "bundles":
-        partition = partition_bundles(source, work, chunk_size)
+        partition = partition_bundles(source, work, chunk_size, bad)
     else:
         partition = partition_rdf(source, work, chunk_size)
     return partition, bad

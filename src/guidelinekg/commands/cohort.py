@@ -2,7 +2,7 @@
 a directory of FHIR R4 bundles, or patient RDF. Writes per-patient results (JSON Lines), a summary table
 (CSV), bad records and the provenance (N-Quads) to --out. Resumable with --resume after an interruption.
 
-Exit codes: 0 done, 2 unusable input or options.
+Exit codes: 0 done, 2 unusable input or options, or no patient could be evaluated (every record bad).
 """
 
 from __future__ import annotations
@@ -52,4 +52,8 @@ def run(args: argparse.Namespace) -> int:
     )
     summary = run_cohort(options)
     sys.stdout.write(json.dumps(summary, sort_keys=True) + "\n")
+    if summary["patients"] == 0:
+        sys.stderr.write(f"guidelinekg cohort: error: no patient could be evaluated ({summary['bad_records']} bad "
+                         f"record(s): see {args.out / 'bad-records.jsonl'})\n")
+        return 2
     return 0
