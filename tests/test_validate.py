@@ -69,6 +69,20 @@ def test_missing_file_and_not_turtle_are_unusable_input(tmp_path, capsys):
     assert f"{other}: error: [not-turtle] not a Turtle file (expected a .ttl file or a directory)" in out
 
 
+def test_nothing_to_validate_is_not_a_pass(tmp_path, capsys):
+    """A directory without Turtle is unusable input (exit 2); an empty file is checked and warned about."""
+    empty_dir = tmp_path / "no-turtle-here"
+    empty_dir.mkdir()
+    code, out = validate(capsys, empty_dir)
+    assert code == 2
+    assert f"{empty_dir}: error: [no-turtle-files] no Turtle (*.ttl) files in this directory" in out
+    empty = tmp_path / "empty.ttl"
+    empty.write_text("# nothing yet\n", encoding="utf-8")
+    code, out = validate(capsys, empty)
+    assert code == 0
+    assert f"{empty}: warning: [empty-file] the file holds no triples: nothing in it was checked" in out
+
+
 def test_a_directory_stands_for_its_turtle_files(capsys):
     code, out = validate(capsys, EXAMPLE.parent)
     assert code == 0

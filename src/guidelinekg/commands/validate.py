@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from .. import resources
-from ..loading import SEVERITIES, Finding, expand_paths, load_files
+from ..loading import SEVERITIES, Finding, display_path, expand_paths, load_files
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,6 +70,10 @@ def validate(
     vocabulary = resources.vocabulary_files()
     given = expand_paths(paths) if paths else resources.guideline_files()
     content, findings = load_files(expand_paths([*vocabulary, *given]))
+    findings += [  # a directory that holds nothing to check is a mistake, not a pass
+        Finding("error", "input", "no-turtle-files", "no Turtle (*.ttl) files in this directory", file=display_path(p))
+        for p in paths or () if p.is_dir() and not expand_paths([p])
+    ]
     steps: dict[str, dict] = {
         "syntax": {"status": "failed" if findings else "ok", "files": len(content.files)}
     }
@@ -98,6 +102,10 @@ def validate(
         }
         findings += lint_findings
     steps["owl"] = owl_status
+    findings += [
+        Finding("warning", "input", "empty-file", "the file holds no triples: nothing in it was checked", file=f.display)
+        for f in content.files if f.triples == 0
+    ]
     findings.sort(key=Finding.sort_key)
     counts = Counter(f.severity for f in findings)
     if (
