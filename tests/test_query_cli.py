@@ -3,6 +3,7 @@ attempts, SERVICE refusal, data formats; and once end to end as a subprocess."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -209,6 +210,32 @@ def test_unclosed_brace_is_located(capsys, tmp_path):
     query = write(tmp_path, "SELECT ?s WHERE {\n  ?s a gkg:Recommendation .\n  OPTIONAL { ?s rdfs:label ?l \n")
     code, _, err = run(capsys, query)
     assert code == 2 and f"{query}:3:12: SPARQL syntax error: '{{' is never closed" in err
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "the query is empty"),
+    ("# only a comment\n", "the query is empty"),
+    ("PREFIX ex: <https://example.org/>\nINSERT DATA { ex:a ex:b ex:c }\n",
+     ":2:1: INSERT is SPARQL Update: the data are read-only here"),
+    ("DELETE WHERE { ?s ?p ?o }", ":1:1: DELETE is SPARQL Update"),
+])
+def test_an_empty_query_or_an_update_is_named_as_such(capsys, tmp_path, text, message):
+    query = write(tmp_path, text)
+    code, out, err = run(capsys, query, *FIXED)
+    assert (code, out) == (2, "")
+    assert message in err
+
+
+def test_a_cohort_output_directory_is_read_as_its_provenance(capsys, tmp_path):
+    """As load and audit do: DIR stands for DIR/provenance.trig.gz; a directory without one is named."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "provenance.trig.gz").write_bytes(gzip.compress((FIXTURES / "provenance.trig").read_bytes()))
+    expected = run(capsys, "grade-counts", *FIXED)
+    assert run(capsys, "grade-counts", "--no-guidelines", "--data", str(FIXTURES / "guideline.ttl"),
+               "--data", str(out)) == expected
+    code, _, err = run(capsys, "grade-counts", "--data", str(tmp_path))
+    assert code == 2 and "a directory without provenance.trig.gz" in err
 
 
 def test_service_is_refused(capsys, tmp_path):

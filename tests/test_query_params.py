@@ -37,7 +37,8 @@ def lit(value: str, datatype: str = "string", language: str | None = None) -> ox
     ("1e3", lit("1e3", "double")),
     ("adults with RLS", lit("adults with RLS")),
     ("10:30", lit("10:30")),
-    ("unknownprefix:thing", ox.NamedNode("unknownprefix:thing")),  # a bare absolute IRI
+    ("<unknownprefix:thing>", ox.NamedNode("unknownprefix:thing")),  # any scheme, in <...>
+    ("tag:example.org,2026:x", ox.NamedNode("tag:example.org,2026:x")),  # a bare IRI of a known scheme
     ('x" } . ?s ?p ?o . FILTER("1', lit('x" } . ?s ?p ?o . FILTER("1')),  # just a string
     ("", lit("")),
 ])
@@ -50,6 +51,7 @@ def test_parse_value(raw, term):
     ("<urn:x> } UNION { ?s ?p ?o >", "is not a valid IRI"),
     ('"unterminated', "is not a literal"),
     ('"x"^^nope:type', "unknown datatype"),
+    ("unknownprefix:thing", "unknown prefix 'unknownprefix'"),  # a mistyped prefix, not an IRI
 ])
 def test_parse_value_errors(raw, message):
     with pytest.raises(InputError, match=message):

@@ -180,6 +180,10 @@ def _relabelled(quads: Iterator[ox.Quad], tag: str) -> Iterator[ox.Quad]:
 
 
 def _load(store: ox.Store, path: Path, tag: str) -> None:
+    if path.is_dir():  # a cohort --out directory: its provenance, as load and audit read it
+        from .provinput import provenance_file
+
+        path = provenance_file(path)
     location = Location(str(path))
     fmt = rdf_format(path)
     if fmt is None:
@@ -234,8 +238,20 @@ def _at(query: QueryText, pos: int) -> Location:
     return Location(query.source, *position(query.text, pos))
 
 
+UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH")
+
+
 def _diagnose(query: QueryText, toks: list[Token]) -> InputError | None:
-    """A precise location for two common mistakes, when the parser's own is less helpful."""
+    """A clearer message for common mistakes (an empty file, an update, an unknown prefix, an unclosed
+    bracket), when the parser's own is less helpful."""
+    if not toks:
+        return InputError("the query is empty", Location(query.source),
+                          hint="write a SELECT, ASK, CONSTRUCT or DESCRIBE query, or name a library query (--list)")
+    first = next((t for t in _keywords(toks) if t.value.upper() not in ("PREFIX", "BASE")), None)
+    if first is not None and first.value.upper() in UPDATE_KEYWORDS:
+        return InputError(f"{first.value.upper()} is SPARQL Update: the data are read-only here", _at(query, first.pos),
+                          hint="query runs SELECT, ASK, CONSTRUCT and DESCRIBE; rules that insert belong in "
+                               "queries/rules/")
     declared = set(query_prefixes())
     for prev, tok in zip([None, *toks], toks, strict=False):
         if tok.kind == "pname" and prev is not None and prev.value.upper() == "PREFIX":

@@ -81,6 +81,10 @@ _NUMBERS = ((re.compile(r"[+-]?\d+"), "integer"), (re.compile(r"[+-]?\d*\.\d+"),
 _ESCAPES = {"t": "\t", "n": "\n", "r": "\r", '"': '"', "'": "'", "\\": "\\"}
 
 
+# Schemes a bare (unbracketed) parameter value may use without "//"; any other needs <...>.
+IRI_SCHEMES = ("urn", "tag", "mailto", "info", "did", "data")
+
+
 def _iri(value: str, raw: str) -> ox.NamedNode:
     try:
         return ox.NamedNode(value)
@@ -98,8 +102,8 @@ def _expand(raw: str) -> ox.NamedNode | None:
 def parse_value(raw: str) -> ox.NamedNode | ox.Literal:
     """An RDF term from its command-line form.
 
-    ``<iri>``, a prefixed name with a known prefix (``gkg:Strong``) or a bare absolute IRI give an
-    IRI; ``"text"``, ``"text"@en`` and ``"1.5"^^xsd:decimal`` a literal; a plain number a typed literal
+    ``<iri>``, a prefixed name with a known prefix (``gkg:Strong``) or a bare absolute IRI (with ``//``,
+    or of a scheme in :data:`IRI_SCHEMES`) give an IRI; ``foo:bar`` with no such prefix is an error; ``"text"``, ``"text"@en`` and ``"1.5"^^xsd:decimal`` a literal; a plain number a typed literal
     (xsd:integer, xsd:decimal, xsd:double); anything else a plain string literal.
 
     >>> parse_value("gkg:Strong")
@@ -131,7 +135,12 @@ def parse_value(raw: str) -> ox.NamedNode | ox.Literal:
     if expanded is not None:
         return expanded
     if _ABSOLUTE_IRI.fullmatch(raw):
-        return _iri(raw, raw)
+        scheme = raw.split(":", 1)[0]
+        if "://" in raw or scheme.lower() in IRI_SCHEMES:
+            return _iri(raw, raw)
+        # "foo:bar" is more likely a prefixed name with a mistyped prefix than an IRI of scheme "foo"
+        raise InputError(f"unknown prefix {scheme!r} in parameter value {raw!r}",
+                         hint=f"use a known prefix ({', '.join(query_prefixes())}) or write <{raw}> for an IRI")
     for pattern, number_type in _NUMBERS:
         if pattern.fullmatch(raw):
             return ox.Literal(raw, datatype=ox.NamedNode(XSD + number_type))
