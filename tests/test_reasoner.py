@@ -165,3 +165,19 @@ def test_as_of_changes_the_run_and_is_recorded(kb):
     b = evaluate(kb, [patient], as_of=date(2026, 1, 16))
     assert a.run_iri != b.run_iri
     assert build_report(b, patient.patient_iri, kb.version())["as_of"] == "2026-01-16"
+
+
+@pytest.mark.parametrize("name", ["023-no-birth-date", "058-birth-date-after-as-of"])
+def test_an_undetermined_recommendation_says_which_prevailing_statement_is_undecided(kb, name):
+    """rec-fcm's own criterion holds; it is undetermined because the pediatric precedence (rule 62) might
+    apply. The report says so, with that criterion's explanation, instead of a bare 'true'."""
+    [vignette] = [v for v in VIGNETTES if v.name == name]
+    patient = load_patient_input(vignette.patient, matcher=kb.matcher, measures=kb.measures)
+    evaluation = evaluate(kb, [patient], as_of=date.fromisoformat(vignette.as_of))
+    report = build_report(evaluation, patient.patient_iri, kb.version())
+    [fcm] = [u for u in report["undetermined"] if u["iri"].endswith("/rec-fcm")]
+    assert fcm["because"][0].endswith("(any of): true")
+    i = fcm["because"].index("undecided whether this prevails: pediatric statements prevail over the adult algorithm")
+    assert fcm["because"][i + 1] == "  child (age <18 years): unknown (no usable birth date)"
+    [pediatric] = [u for u in report["undetermined"] if u["iri"].endswith("/rec-pediatric-iron")]
+    assert not any(line.startswith("undecided whether") for line in pediatric["because"])  # its own criterion

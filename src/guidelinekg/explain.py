@@ -140,6 +140,7 @@ class Explainer:
         if "value" in outcome:
             return [f"{pad}{text}: {truth} (value {number(outcome['value'])})"]
         if truth == "unknown":
-            why = "; ".join(outcome.get("issues", [])) or "no usable result"
+            why = "; ".join(outcome.get("issues", [])) or ("no usable birth date" if "AgeCriterion" in types
+                                                           else "no usable result")
             return [f"{pad}{text}: unknown ({why})"]
         return [f"{pad}{text}: {truth}"]

@@ -85,6 +85,18 @@ SELECT ?patient ?res ?by ?reason ?byLabel WHERE {
   OPTIONAL { ?by rdfs:label ?byLabel }
 }"""
 
+# Why an undetermined recommendation is undetermined besides its own criterion: an undecided precedence
+# or restriction (rules 62, 65) that would prevail over it.
+UNDETERMINED_BY = """
+SELECT ?patient ?res ?c ?by ?byLabel WHERE {
+  ?res gkg:undeterminedBecause ?o ; gkg:forPatient ?patient ; gkg:instantiates ?r .
+  ?o gkg:criterion ?c .
+  OPTIONAL {
+    { ?by gkg:precedenceWhen ?c ; gkg:prevailsOver ?r } UNION { ?by gkg:applicability ?c ; gkg:restrictsRecommendation ?r }
+    OPTIONAL { ?by rdfs:label ?byLabel }
+  }
+}"""
+
 ORDERS = """
 SELECT ?patient ?order ?m ?loinc ?label ?instruction ?for WHERE {
   ?order a gkg:Order ; gkg:forPatient ?patient ; gkg:measure ?m ; gkg:orderedFor ?res .
@@ -175,6 +187,7 @@ def build_reports(
         "outcomes": Explainer.outcome_rows(store, wanted),
         "doses": grouped(rows(store, DOSES, **scope), "patient"),
         "suppression": grouped(rows(store, SUPPRESSION, **scope), "patient"),
+        "undetermined_by": grouped(rows(store, UNDETERMINED_BY, **scope), "patient"),
         "orders": grouped(rows(store, ORDERS, **scope), "patient"),
         "monitoring": grouped(rows(store, MONITORING, **scope), "patient"),
         "warnings": grouped(rows(store, WARNINGS, **scope), "patient"),
@@ -203,6 +216,7 @@ def _assemble(
     doses = {d["res"]: d for d in mine["doses"]}
     weight_based = shared["weight_based"]
     suppression = grouped(mine["suppression"], "res")
+    undetermined_by = grouped(mine["undetermined_by"], "res")
     applicable = [r["truth"] for r in mine["applicability"]]
 
     recommendations, not_recommended, undetermined = [], [], []
@@ -222,8 +236,14 @@ def _assemble(
             })
             continue
         if res["status"] == "undetermined":
+            because = explainer.lines(st["crit"])
+            for c, items in sorted(grouped(undetermined_by.get(res["res"], []), "c").items()):
+                if c != st["crit"]:  # a statement that would prevail over this one is undecided
+                    names = sorted({i.get("byLabel", i["by"]) for i in items if "by" in i})
+                    because.append(f"undecided whether this prevails: {'; '.join(names) or c}")
+                    because += ["  " + line for line in explainer.lines(c)]
             undetermined.append({"iri": res["r"], "result": res["res"], "statement": st["text"],
-                                 "because": explainer.lines(st["crit"])})
+                                 "because": because})
             continue
         dose = None
         because = explainer.lines(st["crit"])
