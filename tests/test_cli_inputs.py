@@ -31,6 +31,20 @@ def _truncated_gzip(tmp_path):
     return path
 
 
+def _broken_content(tmp_path):
+    """A copy of the shipped guideline with a comparator typo: valid Turtle, invalid content (SHACL)."""
+    copy = tmp_path / "content"
+    copy.mkdir()
+    for f in GUIDELINE_DIR.glob("*.ttl"):
+        text = f.read_text(encoding="utf-8")
+        copy.joinpath(f.name).write_text(
+            text.replace("rls:crit-child a gkg:AgeCriterion ; rdfs:label \"child (age <18 years)\"@en ;\n"
+                         "    gkg:comparator gkg:LessThan", "rls:crit-child a gkg:AgeCriterion ; rdfs:label "
+                         "\"child (age <18 years)\"@en ;\n    gkg:comparator gkg:Lessthan"), encoding="utf-8")
+    assert "gkg:Lessthan" in (copy / "guideline.ttl").read_text(encoding="utf-8")
+    return copy
+
+
 CASES = {
     "a directory as the patient": (lambda t: [str(t)], "is a directory"),
     "a truncated gzip patient": (lambda t: [str(_truncated_gzip(t))], "cannot be decompressed"),
@@ -38,7 +52,9 @@ CASES = {
     "provenance into a directory": (lambda t: [str(EXAMPLE), "--provenance", str(t)], "is a directory"),
     "content: a directory without Turtle": (lambda t: [str(EXAMPLE), "--content", str(t)], "no Turtle (*.ttl) files"),
     "content: a missing file": (lambda t: [str(EXAMPLE), "--content", str(t / "absent.ttl")],
-                                "cannot read the content file"),
+                                "[missing-file] no such file"),
+    "content that fails validation": (lambda t: [str(EXAMPLE), "--content", str(_broken_content(t))],
+                                      "the guideline content has 1 error(s), so nothing was evaluated"),
 }
 
 
@@ -67,3 +83,14 @@ def test_gzip_patient_and_content_directory_give_the_same_report(tmp_path, capsy
     other = json.loads(capsys.readouterr().out)
     assert plain["recommendations"] and other["recommendations"] == plain["recommendations"]
     assert other["provenance"]["input_sha256"] == plain["provenance"]["input_sha256"]
+
+
+def test_cohort_refuses_content_that_fails_validation(tmp_path, capsys):
+    """The same check before a cohort: a comparator typo made every adult a child before it."""
+    content = _broken_content(tmp_path)
+    out = tmp_path / "out"
+    code = _exit_code(["cohort", str(EXAMPLE), "--out", str(out), "--as-of", "2026-01-15", "--no-progress",
+                       "--content", str(content)])
+    err = capsys.readouterr().err
+    assert code == 2 and "guideline.ttl:86: error: [shacl:in]" in err and "gkg:Lessthan" in err
+    assert not out.exists()

@@ -236,6 +236,10 @@ def _finish(out: Path, partition: Partition) -> dict:
 def run_cohort(options: CohortOptions, kb: KnowledgeBase | None = None) -> dict:
     """Run (or resume) a cohort; return a summary dict (also written to ``run.json``)."""
     started = time.perf_counter()
+    if kb is None and options.content:
+        from .contentgate import require_valid_content
+
+        require_valid_content(options.content)
     kb = kb or KnowledgeBase.load(list(options.content) or None)
     version = kb.version(options.guideline)
     shapes = load_patient_shapes()

@@ -48,6 +48,10 @@ def evaluate_file(path: Path, *, as_of: date, guideline: str | None = None, cont
     from ..reasoning import evaluate
     from ..report import build_report
 
+    if content:
+        from ..contentgate import require_valid_content
+
+        require_valid_content(content)
     kb = KnowledgeBase.load(content)
     version = kb.version(guideline)
     from ..patientcheck import validate_patients
