@@ -39,6 +39,8 @@ SPARQL_CHECKS: tuple[str, ...] = (
     "discrepancy",  # (d) recorded discrepancies, as information
     "unverified-content",  # (d) gkg:Unverified and gkg:ProjectAssumption
     "derived-property-written",  # properties only knowledge-scope rules may state
+    "threshold-unit-mismatch",  # a threshold not in its measure's canonical unit (compared as if it were)
+    "criterion-cycle",  # criteria that contain themselves (never decided)
 )
 REQUIRED_VARIABLES = ("severity", "code", "focus", "message")
 OPTIONAL_VARIABLES = ("path", "related")
