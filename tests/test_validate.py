@@ -83,6 +83,20 @@ def test_nothing_to_validate_is_not_a_pass(tmp_path, capsys):
     assert f"{empty}: warning: [empty-file] the file holds no triples: nothing in it was checked" in out
 
 
+def test_other_rdf_files_in_a_directory_are_named_not_skipped(tmp_path, capsys):
+    """A Protégé save as RDF/XML (.owl) next to the Turtle would leave the guideline half read: it is an
+    error; a Turtle file with an upper-case extension is read."""
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "guideline.TTL").write_bytes(EXAMPLE.read_bytes())
+    code, out = validate(capsys, content)
+    assert code == 0 and f"validate: {len(resources.vocabulary_files()) + 1} files, 0 errors" in out
+    (content / "terms.owl").write_text("<rdf:RDF/>", encoding="utf-8")
+    code, out = validate(capsys, content)
+    assert code == 2
+    assert f"{content / 'terms.owl'}: error: [not-turtle] not read: only Turtle (*.ttl) is read" in out
+
+
 def test_a_directory_stands_for_its_turtle_files(capsys):
     code, out = validate(capsys, EXAMPLE.parent)
     assert code == 0

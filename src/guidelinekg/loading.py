@@ -199,17 +199,33 @@ class Content:
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
-    """Directories become the ``*.ttl`` files below them (sorted); duplicates are dropped."""
+    """Directories become the Turtle files below them (``*.ttl``, any case; sorted); duplicates are dropped.
+    :func:`unread_rdf_files` names the other RDF files there, which are not read."""
     seen: set[Path] = set()
     result = []
     for path in paths:
-        expanded = sorted(path.rglob("*.ttl")) if path.is_dir() else [path]
+        expanded = sorted(f for f in path.rglob("*") if _is_turtle(f) and f.is_file()) if path.is_dir() else [path]
         for item in expanded:
             key = item.resolve()
             if key not in seen:
                 seen.add(key)
                 result.append(item)
     return result
+
+
+# Extensions of RDF serializations other than Turtle (Protégé saves RDF/XML as .owl by default).
+OTHER_RDF_SUFFIXES = (".owl", ".rdf", ".xml", ".nt", ".nq", ".trig", ".jsonld", ".json-ld", ".n3", ".ofn", ".omn",
+                      ".owx", ".turtle")
+
+
+def _is_turtle(path: Path) -> bool:
+    return path.suffix.lower() == ".ttl"
+
+
+def unread_rdf_files(paths: Iterable[Path]) -> list[Path]:
+    """Files below the given directories that look like RDF but are not ``*.ttl``, so are not read."""
+    return sorted(f for p in paths if p.is_dir() for f in p.rglob("*")
+                  if f.is_file() and f.suffix.lower() in OTHER_RDF_SUFFIXES)
 
 
 def load_files(paths: Sequence[Path]) -> tuple[Content, list[Finding]]:
@@ -232,7 +248,7 @@ def load_files(paths: Sequence[Path]) -> tuple[Content, list[Finding]]:
         if not path.exists():
             problems.append(Finding("error", "input", "missing-file", "no such file", file=display))
             continue
-        if path.suffix != ".ttl":
+        if not _is_turtle(path):
             problems.append(
                 Finding(
                     "error",

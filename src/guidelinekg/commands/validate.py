@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from .. import resources
-from ..loading import SEVERITIES, Finding, display_path, expand_paths, load_files
+from ..loading import SEVERITIES, Finding, display_path, expand_paths, load_files, unread_rdf_files
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +73,11 @@ def validate(
     findings += [  # a directory that holds nothing to check is a mistake, not a pass
         Finding("error", "input", "no-turtle-files", "no Turtle (*.ttl) files in this directory", file=display_path(p))
         for p in paths or () if p.is_dir() and not expand_paths([p])
+    ]
+    findings += [  # e.g. a Protégé save as RDF/XML next to the Turtle: the guideline would be incomplete
+        Finding("error", "input", "not-turtle", "not read: only Turtle (*.ttl) is read; save or convert it as "
+                "Turtle (in Protégé: File > Save as > Turtle Syntax)", file=display_path(f))
+        for f in unread_rdf_files(paths or ())
     ]
     steps: dict[str, dict] = {
         "syntax": {"status": "failed" if findings else "ok", "files": len(content.files)}
