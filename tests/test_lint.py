@@ -27,7 +27,7 @@ LINT_CODES = {
     "unresolved-reference", "dangling-citation", "no-resolvable-citation", "secondary-support-only",
     "discrepancy", "unverified", "project-assumption",
     "threshold-overlap", "threshold-gap", "recommendation-conflict", "derived-property-written",
-    "threshold-unit-mismatch", "criterion-cycle",
+    "threshold-unit-mismatch", "criterion-cycle", "code-check-digit", "code-iri-mismatch",
 }  # fmt: skip
 
 

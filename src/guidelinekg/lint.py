@@ -23,6 +23,7 @@ from pathlib import Path
 from pyoxigraph import Literal, NamedNode
 
 from . import resources
+from .codecheck import code_findings
 from .errors import ConfigurationError
 from .loading import SEVERITIES, Content, Finding
 
@@ -31,7 +32,8 @@ RDF_TYPE = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_SUBCLASSOF = NamedNode("http://www.w3.org/2000/01/rdf-schema#subClassOf")
 
 # The registry: SPARQL checks run in this order; every file in queries/checks/ must be listed here.
-# Then band_findings (threshold-overlap, threshold-gap) and conflict_findings (recommendation-conflict).
+# Then code_findings (code-check-digit, code-iri-mismatch), band_findings (threshold-overlap,
+# threshold-gap) and conflict_findings (recommendation-conflict).
 SPARQL_CHECKS: tuple[str, ...] = (
     "unresolved-reference",  # (a) gkg:Unresolved source references and who cites them
     "dangling-citation",  # (a) citation links to undescribed or mistyped targets
@@ -81,6 +83,7 @@ def run_lints(content: Content, *, checks: list[SparqlCheck] | None = None) -> l
     findings: list[Finding] = []
     for check in load_checks() if checks is None else checks:
         findings.extend(_run_sparql(content, check))
+    findings.extend(code_findings(content))
     model = Applicability(content)
     findings.extend(band_findings(model))
     findings.extend(conflict_findings(model))

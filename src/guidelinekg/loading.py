@@ -127,6 +127,10 @@ class Content:
         found = {q.object for q in self.store.quads_for_pattern(subject, predicate, None, None)}
         return sorted(found, key=str)
 
+    def subjects_with(self, predicate) -> list:
+        """Distinct subjects that have ``predicate``, in a stable order."""
+        return sorted({q.subject for q in self.store.quads_for_pattern(None, predicate, None, None)}, key=str)
+
     def subjects(self, predicate, obj) -> list:
         found = {q.subject for q in self.store.quads_for_pattern(None, predicate, obj, None)}
         return sorted(found, key=str)
