@@ -43,6 +43,7 @@ SPARQL_CHECKS: tuple[str, ...] = (
     "derived-property-written",  # properties only knowledge-scope rules may state
     "threshold-unit-mismatch",  # a threshold not in its measure's canonical unit (compared as if it were)
     "criterion-cycle",  # criteria that contain themselves (never decided)
+    "disjoint-types",  # a node of two disjoint classes (what HermiT finds, located)
 )
 REQUIRED_VARIABLES = ("severity", "code", "focus", "message")
 OPTIONAL_VARIABLES = ("path", "related")

@@ -88,9 +88,10 @@ def check_owl(content: Content) -> tuple[OwlStatus, list[Finding]]:
             except owlready2.OwlReadyInconsistentOntologyError:
                 seconds = time.perf_counter() - started
                 message = (
-                    "the vocabulary and content together are logically inconsistent (HermiT); "
-                    "look for a functional property with two values or an individual in "
-                    "disjoint classes"
+                    "the vocabulary and content together are logically inconsistent (HermiT does not say "
+                    "where); look for a value outside its property's range (e.g. a quoted number where "
+                    "xsd:decimal is expected: shacl findings name it), a functional property with two values "
+                    "(shacl maxCount), or a node of two disjoint classes (lint disjoint-types)"
                 )
                 return (
                     OwlStatus("inconsistent", note + "HermiT", seconds),
