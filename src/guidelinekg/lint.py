@@ -376,11 +376,18 @@ def band_findings(model: Applicability) -> list[Finding]:
             continue
         for gap in gaps(intervals):
             bands = "; ".join(describe(axis, iv) for iv in intervals)
+            below = [iv for iv in intervals if iv.hi is not None and iv.hi == gap.lo]
+            above = [iv for iv in intervals if gap.hi is not None and iv.lo == gap.hi]
+            edges = [f"{describe(axis, iv)} ({names(by_interval[iv])})" for iv in below + above]
+            fix = (f"; the bands next to it: {' and '.join(edges)}: move one of their thresholds to close it, "
+                   "unless the guideline means no statement to apply there" if edges else "")
             message = (
                 f"threshold bands leave a gap at {describe(axis, gap)} in population '{population}': "
-                f"no statement covers it (bands: {bands})"
+                f"no statement covers it (bands: {bands}){fix}"
             )
-            findings.append(_finding(model, "threshold-gap", involved[0], message))
+            # located at a statement next to the gap (the band below it, else above), not the first by label
+            nearest = model.by_label(set().union(*(by_interval[iv] for iv in below + above))) or involved
+            findings.append(_finding(model, "threshold-gap", nearest[0], message))
     return findings
 
 
