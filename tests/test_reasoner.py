@@ -181,3 +181,27 @@ def test_an_undetermined_recommendation_says_which_prevailing_statement_is_undec
     assert fcm["because"][i + 1] == "  child (age <18 years): unknown (no usable birth date)"
     [pediatric] = [u for u in report["undetermined"] if u["iri"].endswith("/rec-pediatric-iron")]
     assert not any(line.startswith("undecided whether") for line in pediatric["because"])  # its own criterion
+
+
+def test_invalid_content_leaves_criteria_unknown_never_guessed(tmp_path):
+    """Content that fails validation is refused by the commands; if it reaches the rules anyway (the
+    library API), an unknown comparator or a quoted threshold gives 'unknown', not a guess: the age
+    criterion used to read an unknown comparator as >=, and a quoted threshold dropped its outcome."""
+    from guidelinekg.resources import guideline_files
+
+    for f in guideline_files():
+        text = f.read_text(encoding="utf-8")
+        text = text.replace("gkg:comparator gkg:LessThan ; gkg:thresholdValue 18.0",
+                            "gkg:comparator gkg:Lessthan ; gkg:thresholdValue 18.0")
+        text = text.replace("gkg:LessOrEqual ; gkg:thresholdValue 75.0", 'gkg:LessOrEqual ; gkg:thresholdValue "75"')
+        (tmp_path / f.name).write_text(text, encoding="utf-8")
+    assert "gkg:Lessthan" in (tmp_path / "guideline.ttl").read_text(encoding="utf-8")
+    kb = KnowledgeBase.load(sorted(tmp_path.glob("*.ttl")))
+    patient = load_patient_input(EXAMPLE, matcher=kb.matcher, measures=kb.measures)
+    report = build_report(evaluate(kb, [patient], as_of=date(2026, 1, 15)), patient.patient_iri, kb.version())
+    [fcm] = [u for u in report["undetermined"] if u["iri"].endswith("/rec-fcm")]
+    ferritin = "  serum ferritin ≤ 75 ng/mL: unknown (measured 45 ng/mL on 2026-01-08, Observation/ferritin-1)"
+    assert ferritin in fcm["because"]
+    assert "  child (age <18 years): unknown (value 57)" in fcm["because"]
+    assert {u["iri"].rsplit("/", 1)[-1] for u in report["undetermined"]} >= {"rec-fcm", "rec-pediatric-iron"}
+    assert report["not_recommended"] == []
