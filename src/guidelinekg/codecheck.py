@@ -2,8 +2,8 @@
 
 A LOINC code ends in a check digit (mod 10, the Luhn algorithm over the digits before the hyphen) and a
 SNOMED CT identifier in a Verhoeff check digit; both can be checked offline, with python-stdnum, so a
-typo (``2276-5`` for ``2276-4``) is an error before a patient's results go unmatched. A node's IRI and
-its code must also agree (``loinc:2276-4`` with ``gkg:loincCode "2276-5"`` would match one thing and
+typo (``718-8`` for ``718-7``) is an error before a patient's results go unmatched. A node's IRI and
+its code must also agree (``loinc:718-7`` with ``gkg:loincCode "718-8"`` would match one thing and
 show another). Whether a valid code means what the guideline says is not checkable here: that is what
 ``gkg:verificationStatus`` records.
 """
@@ -28,7 +28,7 @@ SNOMED_CODE = re.compile(r"^\d{6,18}$")
 def _loinc_problem(code: str) -> str | None:
     m = LOINC_CODE.fullmatch(code)
     if not m:
-        return f"'{code}' is not a LOINC code (digits, a hyphen, a check digit, e.g. 2276-4)"
+        return f"'{code}' is not a LOINC code (digits, a hyphen, a check digit, e.g. 718-7)"
     expected = luhn.calc_check_digit(m[1])
     if expected != m[2]:
         return f"LOINC {code} fails its check digit (mod 10 gives {m[1]}-{expected}): a typo?"
