@@ -188,3 +188,25 @@ def test_workers_exit_when_the_coordinator_is_killed(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_the_worker_watchdog_keeps_live_workers_under_every_start_method(method):
+    """Under forkserver (Python 3.14's default on Linux) a worker's parent is the fork server, not the
+    coordinator: a watchdog comparing the parent pid with the coordinator's killed every worker at once."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from guidelinekg.cohort import _exit_with_parent
+
+    context = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(2, mp_context=context, initializer=_exit_with_parent,
+                             initargs=(os.getpid(), 0.02)) as pool:
+        assert list(pool.map(time.sleep, [0.2] * 4)) == [None] * 4  # several watchdog checks each
+
+
+def test_a_missing_input_is_an_error_not_a_traceback(tmp_path, capsys):
+    code = cli_main(["cohort", str(tmp_path / "absent"), "--out", str(tmp_path / "out"), "--as-of", "2026-01-15",
+                     "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "absent: no such file or directory" in err and "Traceback" not in err

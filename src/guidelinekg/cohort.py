@@ -113,14 +113,29 @@ def _chunk_key(name: str, text: str, options: CohortOptions, payload: dict, vers
     return f"guidelinekg-{Path(name).stem}-{digest[:16]}"
 
 
-def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
+def _exit_with_parent(coordinator: int, interval: float = 1.0) -> None:
     """In a worker process: exit as soon as the coordinator is gone (kill -9 leaves no one to stop the
     pool, and a worker blocked on a full result pipe would otherwise wait forever). A daemon thread
-    polls the parent pid; its work is lost, which ``--resume`` redoes."""
+    checks every ``interval`` that the coordinator still exists and that the worker's own parent (the
+    coordinator under fork or spawn, a forkserver under forkserver, Python 3.14's default on Linux) is
+    unchanged; the lost chunk is redone by ``--resume``."""
     import threading
 
+    parent = os.getppid()
+
+    def gone() -> bool:
+        if os.getppid() != parent:
+            return True
+        try:
+            os.kill(coordinator, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # the pid was reused by another user's process
+            return True
+        return False
+
     def watch() -> None:
-        while os.getppid() == parent:
+        while not gone():
             time.sleep(interval)
         os._exit(3)
 

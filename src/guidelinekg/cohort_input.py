@@ -97,11 +97,16 @@ def detect_kind(path: Path) -> str:
 def input_fingerprint(path: Path) -> str:
     """What identifies the input for ``--resume``: the name, size and modification time of each file
     (of the directory, or the file itself). Cheap at any size; a changed, added or removed file shows."""
-    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-    digest = hashlib.sha256()
-    for f in files:
-        stat = f.stat()
-        digest.update(f"{f.name} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    try:
+        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+        digest = hashlib.sha256()
+        for f in files:
+            stat = f.stat()
+            digest.update(f"{f.name} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file or directory") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the input: {exc.strerror or exc}") from None
     return digest.hexdigest()
 
 
@@ -109,7 +114,8 @@ def _ignored(directory: Path, read: list[Path]) -> list[str]:
     """Names of the directory's files that are not read."""
     if not directory.is_dir():
         return []
-    return sorted(p.name for p in directory.iterdir() if p.is_file() and p not in set(read))
+    taken = set(read)  # once: a directory of a million bundles is read in one pass
+    return sorted(p.name for p in directory.iterdir() if p.is_file() and p not in taken)
 
 
 def _open_binary(path: Path):
