@@ -203,7 +203,8 @@ class Content:
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
-    """Directories become the Turtle files below them (``*.ttl``, any case; sorted); duplicates are dropped.
+    """Directories become the Turtle files below them (``*.ttl``, ``*.turtle``, any case; sorted); duplicates
+    are dropped.
     :func:`unread_rdf_files` names the other RDF files there, which are not read."""
     seen: set[Path] = set()
     result = []
@@ -218,16 +219,17 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
 
 
 # Extensions of RDF serializations other than Turtle (Protégé saves RDF/XML as .owl by default).
-OTHER_RDF_SUFFIXES = (".owl", ".rdf", ".xml", ".nt", ".nq", ".trig", ".jsonld", ".json-ld", ".n3", ".ofn", ".omn",
-                      ".owx", ".turtle")
+# (.xml is left out: Protégé writes an XML catalog, catalog-v001.xml, next to every ontology it saves.)
+OTHER_RDF_SUFFIXES = (".owl", ".rdf", ".nt", ".nq", ".trig", ".jsonld", ".json-ld", ".n3", ".ofn", ".omn", ".owx")
+TURTLE_SUFFIXES = (".ttl", ".turtle")
 
 
 def _is_turtle(path: Path) -> bool:
-    return path.suffix.lower() == ".ttl"
+    return path.suffix.lower() in TURTLE_SUFFIXES
 
 
 def unread_rdf_files(paths: Iterable[Path]) -> list[Path]:
-    """Files below the given directories that look like RDF but are not ``*.ttl``, so are not read."""
+    """Files below the given directories that look like RDF but are not Turtle, so are not read."""
     return sorted(f for p in paths if p.is_dir() for f in p.rglob("*")
                   if f.is_file() and f.suffix.lower() in OTHER_RDF_SUFFIXES)
 

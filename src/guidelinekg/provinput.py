@@ -231,10 +231,12 @@ def _files_digest(files: list[Path], extra: Iterable[str] = ()) -> str:
 
 
 def _expand(paths: list[Path]) -> list[Path]:
+    from .loading import expand_paths
+
     out = []
     for p in paths:
         if p.is_dir():
-            out.extend(sorted(p.rglob("*.ttl")))
+            out.extend(expand_paths([p]))  # the Turtle files, as validate and recommend --content read them
         elif p.is_file():
             out.append(p)
         else:
