@@ -239,3 +239,15 @@ def test_a_version_graph_holds_what_the_knowledge_rules_derive(tmp_path):
     assert expected <= version
     counts = [line for line in version if "memberCount" in line]
     assert len(counts) == len(set(counts)) == sum("memberCount" in line for line in _knowledge_derived_lines())
+
+
+def test_derived_knowledge_triples_are_only_what_the_rules_add():
+    """Not the content's own triples re-spelled by the store ("75.0" read back as "75"): those made the
+    version graph's recorded triple count wrong."""
+    from guidelinekg.knowledge import derived_knowledge_triples
+    from guidelinekg.provinput import _turtle_triples
+    from guidelinekg.resources import guideline_files, vocabulary_files
+
+    triples = [t for f in [*vocabulary_files(), *guideline_files()] for t in _turtle_triples(f)]
+    derived = derived_knowledge_triples(triples)
+    assert derived and {t.predicate.value for t in derived} == {GKG + "memberCount", GKG + "restrictsRecommendation"}

@@ -37,10 +37,13 @@ def derived_knowledge_triples(triples: list, rules: RuleSet | None = None) -> li
 
     store = open_store("oxigraph")
     store.raw.extend(ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in triples)
-    given = set(triples)
+
+    def held() -> set:  # as the store holds them: it rewrites values ("75.0" is stored as "75")
+        return {q.triple for q in store.raw.quads_for_pattern(None, None, None, ox.DefaultGraph())}
+
+    before = held()
     derive_knowledge(store, rules)
-    new = {q.triple for q in store.raw.quads_for_pattern(None, None, None, ox.DefaultGraph())} - given
-    return sorted(new, key=str)
+    return sorted(held() - before, key=str)
 
 
 @dataclass(frozen=True)
