@@ -26,14 +26,16 @@ from . import resources
 from .codecheck import code_findings
 from .errors import ConfigurationError
 from .loading import SEVERITIES, Content, Finding
+from .unitcheck import threshold_unit_findings
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
 RDF_TYPE = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_SUBCLASSOF = NamedNode("http://www.w3.org/2000/01/rdf-schema#subClassOf")
 
 # The registry: SPARQL checks run in this order; every file in queries/checks/ must be listed here.
-# Then code_findings (code-check-digit, code-iri-mismatch), band_findings (threshold-overlap,
-# threshold-gap) and conflict_findings (recommendation-conflict).
+# Then code_findings (code-check-digit, code-iri-mismatch), threshold_unit_findings
+# (threshold-unit-mismatch), band_findings (threshold-overlap, threshold-gap) and conflict_findings
+# (recommendation-conflict).
 SPARQL_CHECKS: tuple[str, ...] = (
     "unresolved-reference",  # (a) gkg:Unresolved source references and who cites them
     "dangling-citation",  # (a) citation links to undescribed or mistyped targets
@@ -41,7 +43,6 @@ SPARQL_CHECKS: tuple[str, ...] = (
     "discrepancy",  # (d) recorded discrepancies, as information
     "unverified-content",  # (d) gkg:Unverified and gkg:ProjectAssumption
     "derived-property-written",  # properties only knowledge-scope rules may state
-    "threshold-unit-mismatch",  # a threshold not in its measure's canonical unit (compared as if it were)
     "criterion-cycle",  # criteria that contain themselves (never decided)
     "disjoint-types",  # a node of two disjoint classes (what HermiT finds, located)
 )
@@ -85,6 +86,7 @@ def run_lints(content: Content, *, checks: list[SparqlCheck] | None = None) -> l
     for check in load_checks() if checks is None else checks:
         findings.extend(_run_sparql(content, check))
     findings.extend(code_findings(content))
+    findings.extend(threshold_unit_findings(content))
     model = Applicability(content)
     findings.extend(band_findings(model))
     findings.extend(conflict_findings(model))
