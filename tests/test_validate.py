@@ -89,6 +89,7 @@ def test_other_rdf_files_in_a_directory_are_named_not_skipped(tmp_path, capsys):
     content = tmp_path / "content"
     content.mkdir()
     (content / "guideline.TTL").write_bytes(EXAMPLE.read_bytes())
+    (content / "catalog-v001.xml").write_text("<catalog/>", encoding="utf-8")  # Protégé's, not RDF
     code, out = validate(capsys, content)
     assert code == 0 and f"validate: {len(resources.vocabulary_files()) + 1} files, 0 errors" in out
     (content / "terms.owl").write_text("<rdf:RDF/>", encoding="utf-8")
