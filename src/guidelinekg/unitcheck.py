@@ -3,7 +3,7 @@
 The loader converts every result to its measure group's ``gkg:canonicalUnit`` (UCUM, plus the graph's
 substance-specific factors), and rule 40 compares that number with the threshold as written. So a
 threshold is an error unless its unit is the canonical one, or the same unit spelled otherwise (UCUM
-converts one to the other with factor 1, e.g. ``ug/L`` and ``ng/mL``): "0.075 mg/L" on ferritin in ng/mL
+converts one to the other with factor 1, e.g. ``ug/L`` and ``ng/mL``): "0.075 mg/L" on a measure in ng/mL
 would be compared as 0.075 ng/mL. Conversions follow the loader's (:func:`guidelinekg.units.convert`: the
 graph's substance factors, then UCUM). Done in Python, not SPARQL, because it needs UCUM and the measure
 groups (a measure may take its canonical unit from an equivalent one).
