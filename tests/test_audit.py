@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -334,3 +335,21 @@ def test_engine_derived_triples_on_facts_are_known_from_the_rules():
     assert {GKG + "usableValue", GKG + "holds", GKG + "fails", GKG + "undecided"} <= predicates
     assert GKG + "RecommendationResult" in classes
     assert not {GKG + "value", GKG + "normalizedValue", GKG + "subject"} & predicates  # input, not derived
+
+
+@pytest.mark.parametrize("edit", ["renamed", "as-of moved consistently"])
+def test_a_renamed_run_or_a_consistent_edit_under_its_name_is_caught(recorded, tmp_path, capsys, edit):
+    """The run IRI names the input, as-of date, content, rules and software: a run graph given another
+    run's name, or an as-of date changed everywhere it is written, replays "the same" but not as itself."""
+    text = recorded.read_text(encoding="utf-8")
+    (run,) = set(re.findall(r"<(urn:guidelinekg:run:[0-9a-f]+)>", text))
+    if edit == "renamed":
+        text = text.replace(run, "urn:guidelinekg:run:" + "0" * 32)
+    else:  # the as-of date, its label and the end-of-day hours, all consistent
+        text = text.replace("2026-01-15", "2026-01-20").replace("\"491256\"", "\"491376\"")
+    forged = tmp_path / "forged.ttl"
+    forged.write_text(text, encoding="utf-8")
+    code, report = _audit_json(capsys, str(forged), "--allow-unapproved")
+    assert code == 1 and "run-iri-mismatch" in _codes(report, "failure")
+    code, report = _audit_json(capsys, str(recorded), "--allow-unapproved")
+    assert code == 0 and "run-iri-mismatch" not in _codes(report)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
+from . import __version__
 from .auditrecord import FACT_CLASSES, Finding, _Graph, results_of
 from .patientdata import facts_sha256
 from .provinput import GraphLoad
@@ -108,6 +109,22 @@ def rebuild_input(graph: _Graph, derived_by_rules: tuple[set[str], set[str]], fi
         )
     return {p.patient_iri: p for p in data}, bool(recorded) and recorded[0] in digests
 
+def _check_run_iri(graph: _Graph, evaluation, recorded_input: list[str], kb: KnowledgeBase, info: dict,
+                   findings: list[Finding]) -> None:
+    """The run IRI names the run's input, as-of date, content, rules and software (``run_iri_for``): a
+    run graph renamed, or a consistent edit of its as-of date or facts under the old name, is caught.
+    (The record is not signed: an edit that also recomputes every hash and the IRI is not.)"""
+    from .reasoning import run_iri_for
+
+    digest = recorded_input[0][len(INPUT_PREFIX):] if recorded_input else evaluation.input_sha256
+    expected = run_iri_for(digest, evaluation.as_of, kb, info.get("software") or __version__)
+    if graph.run != expected:
+        findings.append(Finding(
+            "failure", "run-iri-mismatch",
+            f"the run IRI does not name what the run records (input, as-of date {evaluation.as_of}, content, "
+            f"rules, software): those give {expected}; the run was renamed or edited", graph.run))
+
+
 def replay(
     graph: _Graph, patients: dict, kb: KnowledgeBase, patient_shapes: CompiledShapes, info: dict,
     findings: list[Finding],
@@ -131,6 +148,7 @@ def replay(
     ]
     if recorded_input:  # the input hash has its own check (and its own finding)
         text = text.replace(evaluation.input_sha256, recorded_input[0][len(INPUT_PREFIX) :])
+    _check_run_iri(graph, evaluation, recorded_input, kb, info, findings)
     replayed = _Graph(
         GraphLoad(
             graph.run,

@@ -77,9 +77,10 @@ def input_digest(kb: KnowledgeBase, store: RuleStore, patients: list[PatientData
     return hashlib.sha256(b"".join(line + b"\n" for line in lines)).hexdigest()
 
 
-def run_iri_for(input_sha256: str, as_of: date, kb: KnowledgeBase) -> str:
-    """Same inputs, as-of date, content and rules give the same run IRI (replayable, byte-stable)."""
-    key = f"{input_sha256} {as_of.isoformat()} {kb.sha256} {kb.rules.sha256} {__version__}"
+def run_iri_for(input_sha256: str, as_of: date, kb: KnowledgeBase, software: str = __version__) -> str:
+    """Same inputs, as-of date, content, rules and software give the same run IRI (replayable,
+    byte-stable); ``guidelinekg audit`` recomputes it from what the run records."""
+    key = f"{input_sha256} {as_of.isoformat()} {kb.sha256} {kb.rules.sha256} {software}"
     return "urn:guidelinekg:run:" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
