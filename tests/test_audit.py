@@ -353,3 +353,14 @@ def test_a_renamed_run_or_a_consistent_edit_under_its_name_is_caught(recorded, t
     assert code == 1 and "run-iri-mismatch" in _codes(report, "failure")
     code, report = _audit_json(capsys, str(recorded), "--allow-unapproved")
     assert code == 0 and "run-iri-mismatch" not in _codes(report)
+
+
+def test_a_literal_longer_than_the_parser_buffer_is_unusable_input(tmp_path, capsys):
+    """pyoxigraph raises MemoryError past 16 MiB in one term: exit 2 with a message, not a traceback (which
+    audit's exit 1 would make look like tampering)."""
+    huge = tmp_path / "huge.nt"
+    huge.write_text('<urn:a> <urn:b> "' + "x" * (17 * 1024 * 1024) + '" .\n', encoding="utf-8")
+    for command in (["audit"], ["load", "--store", str(tmp_path / "store")]):
+        assert main([*command, str(huge)]) == 2
+        err = capsys.readouterr().err
+        assert "cannot read: Reached the buffer maximal size" in err and "Traceback" not in err

@@ -49,7 +49,7 @@ def check_files(
             elif current[name] != sha:
                 fail(
                     "rule-hash-mismatch",
-                    f"{label} now hashes to {current[name][:12]}..., the run recorded {sha[:12]}...",
+                    f"{label} now hashes to {current[name]}, the run recorded {sha}",
                     iri,
                 )
         elif iri.startswith("urn:guidelinekg:file:"):

@@ -62,6 +62,9 @@ def _parse(path: Path, fmt: ox.RdfFormat, base_iri: str | None = None) -> Iterat
         ) from None
     except (OSError, EOFError) as exc:  # gzip: BadGzipFile is an OSError, a truncated file an EOFError
         raise InputError(f"cannot read: {getattr(exc, 'strerror', None) or exc}", Location(str(path))) from None
+    except MemoryError as exc:  # the parser's buffer limit: one term or line of more than 16 MiB
+        raise InputError(f"cannot read: {exc}", Location(str(path)),
+                         hint="a single line or literal is too long for the RDF parser") from None
 
 
 def _runs_in(triples: Iterable[ox.Triple]) -> list[str]:

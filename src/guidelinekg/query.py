@@ -195,6 +195,9 @@ def _load(store: ox.Store, path: Path, tag: str) -> None:
     except (OSError, EOFError) as exc:  # gzip: BadGzipFile is an OSError, a truncated file an EOFError
         hint = "give the file, e.g. OUT/provenance.trig.gz of a cohort run" if path.is_dir() else None
         raise InputError(f"cannot read: {getattr(exc, 'strerror', None) or exc}", location, hint=hint) from None
+    except MemoryError as exc:  # the parser's buffer limit: one term or line of more than 16 MiB
+        raise InputError(f"cannot read: {exc}", location,
+                         hint="a single line or literal is too long for the RDF parser") from None
     except SyntaxError as exc:
         message = _PARSER_PREFIX.sub("", exc.msg or str(exc))
         hint = None
