@@ -274,6 +274,27 @@ def test_cohort_provenance_with_several_runs_audits_clean(tmp_path, capsys):
     assert {"recommendation", "order", "warning"} <= kinds
 
 
+def test_a_run_graph_removed_from_a_cohort_provenance_is_caught(tmp_path, capsys):
+    """Every remaining run replays cleanly, but the results of the removed run's patients now rest on
+    nothing: the audit compares the runs with results.jsonl."""
+    bundles = tmp_path / "bundles"
+    bundles.mkdir()
+    for case in ("001", "007", "011", "021"):
+        (source,) = CASES.glob(f"{case}-*/patient.json")
+        shutil.copy(source, bundles / f"{case}.json")
+    out = _cohort(tmp_path, bundles, 2)
+    path = out / "provenance.trig.gz"
+    quads = list(ox.parse(gzip.decompress(path.read_bytes()), format=ox.RdfFormat.TRIG))
+    dropped = sorted({q.graph_name.value for q in quads})[0]
+    kept = [q for q in quads if q.graph_name.value != dropped]
+    path.write_bytes(gzip.compress(ox.serialize(kept, format=ox.RdfFormat.TRIG)))
+    capsys.readouterr()
+    code, report = _audit_json(capsys, str(out), "--allow-unapproved")
+    assert code == 1
+    assert {"runs-missing", "results-not-recorded"} <= _codes(report, "failure")
+    assert [f["subject"] for f in report["notes"] if f["code"] == "results-not-recorded"] == [dropped]
+
+
 def test_cohort_run_of_several_patients_with_loader_notes_audits_clean(tmp_path, capsys):
     """One run of three patients (not in IRI order) with ingest notes and a patient-data-invalid warning:
     the input hash is reproduced from the recorded facts, the notes and the shape check replayed."""
