@@ -114,6 +114,31 @@ def test_superseded_version_in_the_store_is_flagged(recorded, tmp_path, capsys):
 # --- tampering ------------------------------------------------------------------------------------------
 
 
+def test_a_run_on_a_forged_approved_copy_of_a_version_is_caught_with_the_store(tmp_path, capsys):
+    """Content copied outside the project, its review status set to approved under the same version IRI
+    (and a threshold changed): the run replays against that copy, but the store of record says the
+    version is not approved."""
+    from guidelinekg.resources import guideline_files
+
+    forged = tmp_path / "forged"
+    forged.mkdir()
+    for f in guideline_files():
+        text = f.read_text(encoding="utf-8")
+        text = text.replace("gkg:reviewStatus gkg:Submitted", "gkg:reviewStatus gkg:Approved")
+        (forged / f.name).write_text(text, encoding="utf-8")
+    assert "gkg:reviewStatus gkg:Approved" in (forged / "guideline.ttl").read_text(encoding="utf-8")
+    run = tmp_path / "run.ttl"
+    assert main(["recommend", str(EXAMPLE), "--as-of", "2026-01-15", "--content", str(forged),
+                 "--provenance", str(run), "--format", "json"]) == 0
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), "--guidelines"]) == 0
+    capsys.readouterr()
+    code, report = _audit_json(capsys, str(run))
+    assert code == 0  # without the store of record, the copy is all the audit has
+    code, report = _audit_json(capsys, str(run), "--store", str(store))
+    assert code == 1 and "version-status-differs" in _codes(report, "failure")
+
+
 def test_a_changed_observation_value_is_caught(recorded, tmp_path, capsys):
     def ferritin_150(t):
         if t.subject.value.endswith("Observation/ferritin-1") and t.predicate.value in (

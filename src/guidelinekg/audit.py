@@ -303,6 +303,12 @@ class Auditor:
                         v,
                     )
                 )
+            stored = self._store_statuses().get(v)
+            if stored is not None and row["status"] == GKG + "Approved" and stored != row["status"]:
+                findings.append(Finding(
+                    "failure", "version-status-differs",
+                    f"the run records guideline version {name} as approved, but that version in the store is "
+                    f"'{_local(stored).lower()}': the run used other content under this version's IRI", v))
             if later.get(v):
                 flags.append("superseded")
                 findings.append(
@@ -324,6 +330,21 @@ class Auditor:
                 }
             )
         return out
+
+    def _store_statuses(self) -> dict[str, str]:
+        """Each guideline version graph of the store (``load --guidelines``): its gkg:reviewStatus."""
+        if self.store_dir is None:
+            return {}
+
+        def read():
+            with store_lock(self.store_dir, exclusive=False):
+                store = open_read_only(self.store_dir)
+                rows = {s["v"].value: s["s"].value for s in store.query(
+                    f"SELECT ?v ?s WHERE {{ GRAPH ?v {{ ?v <{GKG}reviewStatus> ?s }} }}")}
+                del store
+            return rows
+
+        return self._cached("store-statuses", read)
 
     def _revisions(self) -> dict[str, list[str]]:
         """For each version in the store, the versions revising it, directly or through others."""
