@@ -205,3 +205,19 @@ def test_invalid_content_leaves_criteria_unknown_never_guessed(tmp_path):
     assert "  child (age <18 years): unknown (value 57)" in fcm["because"]
     assert {u["iri"].rsplit("/", 1)[-1] for u in report["undetermined"]} >= {"rec-fcm", "rec-pediatric-iron"}
     assert report["not_recommended"] == []
+
+
+def test_a_made_recommendation_derives_from_the_facts_that_kept_a_precedence_off(kb):
+    """rec-fcm is made for the 57-year-old because the pediatric precedence fails: the result is derived
+    from that outcome, so (rule 90) from the patient record whose birth date decided it."""
+    patient = load_patient_input(EXAMPLE, matcher=kb.matcher, measures=kb.measures)
+    evaluation = evaluate(kb, [patient], as_of=date(2026, 1, 15))
+    rows = evaluation.store.select(f"""PREFIX gkg: <{GKG}> PREFIX prov: <http://www.w3.org/ns/prov#>
+        SELECT ?f WHERE {{ ?res gkg:instantiates <https://w3id.org/guidelinekg/guideline/rls-iron/rec-fcm> ;
+          gkg:status gkg:Made ; prov:wasDerivedFrom ?f }}""")
+    derived_from = {r["f"].value for r in rows}
+    assert patient.patient_iri in derived_from
+    child = "https://w3id.org/guidelinekg/guideline/rls-iron/crit-child"
+    outcomes = {r["o"].value for r in evaluation.store.select(f"""PREFIX gkg: <{GKG}>
+        SELECT ?o WHERE {{ ?o gkg:criterion <{child}> ; gkg:truth gkg:False }}""")}
+    assert outcomes and outcomes <= derived_from
