@@ -21,21 +21,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from isal import igzip, igzip_lib
-
 from .errors import InputError
+from .rdffiles import open_input
 
 RDF_SUFFIXES = (".ttl", ".nt", ".jsonld", ".json-ld")
 PATIENT_FILE = "Patient.ndjson"
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz")
 BUNDLE_SUFFIXES = (".json", ".json.gz")
-_READ_ERRORS = (OSError, EOFError, zlib.error, igzip_lib.IsalError)
+_READ_ERRORS = (OSError, EOFError)  # rdffiles.open_input turns corrupt gzip data into OSError
 SUBJECT_FIELDS = ("subject", "patient")
 # Resource types without a patient in the export; they are counted and skipped, not bad records.
 SHARED_TYPES = ("Medication", "Organization", "Practitioner", "PractitionerRole", "Location", "Device", "Group")
@@ -118,17 +116,13 @@ def _ignored(directory: Path, read: list[Path]) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.is_file() and p not in taken)
 
 
-def _open_binary(path: Path):
-    return igzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
-
-
 def _records(path: Path, bad: list[BadRecord]) -> Iterator[tuple[int, str]]:
     """(line number, text) of each non-blank line. A line that is not UTF-8 is a bad record; so is the
     rest of a file that cannot be read to its end (a truncated or corrupt ``.gz``): what came before
     it is kept."""
     number = 0
     try:
-        with _open_binary(path) as handle:
+        with open_input(path) as handle:
             for number, raw in enumerate(handle, 1):
                 try:
                     line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
@@ -241,7 +235,7 @@ def _bundle_patient_ids(path: Path) -> list[str]:
     """The ids of the Patient resources in a bundle file; none when it cannot be read (its evaluation
     reports why)."""
     try:
-        with _open_binary(path) as handle:
+        with open_input(path) as handle:
             doc = json.loads(handle.read().decode("utf-8-sig"))
     except (*_READ_ERRORS, ValueError):
         return []

@@ -69,6 +69,13 @@ class _GzipInput:
         except (igzip_lib.IsalError, zlib.error) as exc:
             raise OSError(f"corrupt gzip data: {exc}") from None
 
+    def __iter__(self):
+        """Lines, as a binary file gives them (corrupt data raises ``OSError`` here too)."""
+        try:
+            yield from self._stream
+        except (igzip_lib.IsalError, zlib.error) as exc:
+            raise OSError(f"corrupt gzip data: {exc}") from None
+
     def __enter__(self) -> _GzipInput:
         return self
 
@@ -77,7 +84,8 @@ class _GzipInput:
 
 
 def open_input(path: Path) -> IO[bytes]:
-    """A binary stream of the file's RDF text (decompressed if the name ends in ``.gz``)."""
+    """A binary stream of the file (decompressed if the name ends in ``.gz``): ``read`` it or iterate its
+    lines; corrupt gzip data raises ``OSError``, a truncated file ``EOFError``."""
     return _GzipInput(path) if is_gzip(path) else path.open("rb")
 
 
