@@ -36,7 +36,7 @@ import json, sys, time
 from datetime import date
 from pathlib import Path
 from distributed import LocalCluster
-from guidelinekg.cohort import CohortOptions, run_cohort
+from guidelinekg.cohort.run import CohortOptions, run_cohort
 with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                   dashboard_address=None) as cluster:
     t = time.perf_counter()

@@ -20,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from guidelinekg.knowledge import KnowledgeBase  # noqa: E402
-from guidelinekg.patientdata import load_patient_input  # noqa: E402
-from guidelinekg.reasoning import evaluate  # noqa: E402
-from guidelinekg.report import build_report  # noqa: E402
+from guidelinekg.engine.knowledge import KnowledgeBase  # noqa: E402
+from guidelinekg.patients.loader import load_patient_input  # noqa: E402
+from guidelinekg.engine.reasoning import evaluate  # noqa: E402
+from guidelinekg.report.patient import build_report  # noqa: E402
 from vignettes import load_vignettes  # noqa: E402
 
 

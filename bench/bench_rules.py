@@ -33,14 +33,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import reference  # noqa: E402
 
-from guidelinekg.cohort_eval import disjoint_groups, load_chunk, shapes_for, summary_counts  # noqa: E402
-from guidelinekg.cohort_input import prepare  # noqa: E402
-from guidelinekg.knowledge import KnowledgeBase  # noqa: E402
-from guidelinekg.patientcheck import validate_patients  # noqa: E402
-from guidelinekg.provenance import provenance_trig  # noqa: E402
-from guidelinekg.rdffiles import write_gzip  # noqa: E402
-from guidelinekg.reasoning import evaluate  # noqa: E402
-from guidelinekg.report import build_reports  # noqa: E402
+from guidelinekg.cohort.chunk import disjoint_groups, load_chunk, shapes_for, summary_counts  # noqa: E402
+from guidelinekg.cohort.partition import prepare  # noqa: E402
+from guidelinekg.engine.knowledge import KnowledgeBase  # noqa: E402
+from guidelinekg.engine.patientcheck import validate_patients  # noqa: E402
+from guidelinekg.provenance.record import provenance_trig  # noqa: E402
+from guidelinekg.content.rdffiles import write_gzip  # noqa: E402
+from guidelinekg.engine.reasoning import evaluate  # noqa: E402
+from guidelinekg.report.patient import build_reports  # noqa: E402
 
 
 class TimedRules:

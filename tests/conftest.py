@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from guidelinekg.knowledge import KnowledgeBase
+from guidelinekg.engine.knowledge import KnowledgeBase
 
 
 @pytest.fixture(scope="session")

@@ -15,10 +15,10 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from guidelinekg.audit import Auditor, derived_terms
+from guidelinekg.audit.auditor import Auditor, derived_terms
 from guidelinekg.cli import main
-from guidelinekg.provstore import read_provenance
-from guidelinekg.resources import project_home
+from guidelinekg.provenance.store import read_provenance
+from guidelinekg.content.resources import project_home
 
 HOME = project_home()
 EXAMPLE = HOME / "examples" / "patient-ferritin-45.json"
@@ -118,7 +118,7 @@ def test_a_run_on_a_forged_approved_copy_of_a_version_is_caught_with_the_store(t
     """Content copied outside the project, its review status set to approved under the same version IRI
     (and a threshold changed): the run replays against that copy, but the store of record says the
     version is not approved."""
-    from guidelinekg.resources import guideline_files
+    from guidelinekg.content.resources import guideline_files
 
     forged = tmp_path / "forged"
     forged.mkdir()
@@ -217,7 +217,7 @@ def test_fast_shape_check_agrees_with_pyshacl_rdfs_inference(recorded, tmp_path)
     import pyshacl
     import rdflib
 
-    from guidelinekg.resources import ontology_dir, shapes_dir
+    from guidelinekg.content.resources import ontology_dir, shapes_dir
 
     vocabulary = rdflib.Graph()
     for f in sorted(ontology_dir().glob("*.ttl")):
@@ -375,7 +375,7 @@ def test_compressed_provenance_reads_like_plain_and_a_truncated_one_exits_2(tmp_
 
 
 def test_engine_derived_triples_on_facts_are_known_from_the_rules():
-    from guidelinekg.rules import load_rules
+    from guidelinekg.engine.rules import load_rules
 
     predicates, classes = derived_terms(load_rules())
     assert {GKG + "usableValue", GKG + "holds", GKG + "fails", GKG + "undecided"} <= predicates

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from guidelinekg.fhir import patients_from_json
-from guidelinekg.patientdata import load_patient_input
-from guidelinekg.reasoning import evaluate
-from guidelinekg.report import build_report, build_reports
-from guidelinekg.units import UnitConversionError, convert, normalise
+from guidelinekg.patients.fhir import patients_from_json
+from guidelinekg.patients.loader import load_patient_input
+from guidelinekg.engine.reasoning import evaluate
+from guidelinekg.report.patient import build_report, build_reports
+from guidelinekg.patients.units import UnitConversionError, convert, normalise
 from vignettes import load_vignettes, outcome_of
 
 ROOT = Path(__file__).resolve().parents[1]

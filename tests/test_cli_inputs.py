@@ -13,7 +13,7 @@ import json
 import pytest
 
 from guidelinekg.cli import main
-from guidelinekg.resources import project_home
+from guidelinekg.content.resources import project_home
 
 EXAMPLE = project_home() / "examples" / "patient-ferritin-45.json"
 GUIDELINE_DIR = project_home() / "ontology" / "guidelines" / "rls-iron"

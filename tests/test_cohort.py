@@ -31,11 +31,11 @@ from pathlib import Path
 import pytest
 
 from guidelinekg.cli import main as cli_main
-from guidelinekg.cohort import CohortOptions, run_cohort
-from guidelinekg.cohort_eval import shapes_for
-from guidelinekg.patientcheck import INVALID, validate_patients
+from guidelinekg.cohort.run import CohortOptions, run_cohort
+from guidelinekg.cohort.chunk import shapes_for
+from guidelinekg.engine.patientcheck import INVALID, validate_patients
 from guidelinekg.commands.recommend import evaluate_file
-from guidelinekg.patientdata import load_patient_input
+from guidelinekg.patients.loader import load_patient_input
 from vignettes import load_vignettes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -321,7 +321,8 @@ def test_not_on_a_terminal_only_the_json_summary_is_printed(tmp_path):
 def test_doctests_of_the_cohort_modules():
     import doctest
 
-    from guidelinekg import cohort_eval, rdffiles
+    from guidelinekg.cohort import chunk as cohort_eval
+    from guidelinekg.content import rdffiles
 
     for module in (cohort_eval, rdffiles):
         assert doctest.testmod(module).failed == 0, module.__name__
@@ -329,7 +330,7 @@ def test_doctests_of_the_cohort_modules():
 
 def test_summary_counts_count_patients_not_items():
     """A warning code given twice to one patient counts once; each list counts under its own kind."""
-    from guidelinekg.cohort_eval import summary_counts
+    from guidelinekg.cohort.chunk import summary_counts
 
     base = {"recommendations": [], "not_recommended": [], "undetermined": [], "orders": [], "warnings": [],
             "applicable": True}
@@ -345,7 +346,7 @@ def test_summary_counts_count_patients_not_items():
 
 
 def test_gzip_members_written_apart_concatenate_into_one_file():
-    from guidelinekg.rdffiles import write_gzip
+    from guidelinekg.content.rdffiles import write_gzip
 
     parts = [b"<urn:g1> {\n<urn:a> <urn:b> <urn:c> .\n}\n", b"<urn:g2> {\n<urn:a> <urn:b> <urn:d> .\n}\n"]
     assert write_gzip(parts[0]) == write_gzip(parts[0])  # no timestamp: same bytes

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from guidelinekg.cli import main as cli_main
-from guidelinekg.cohort import CohortOptions, run_cohort
-from guidelinekg.resources import project_home
+from guidelinekg.cohort.run import CohortOptions, run_cohort
+from guidelinekg.content.resources import project_home
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -197,7 +197,7 @@ def test_the_worker_watchdog_keeps_live_workers_under_every_start_method(method)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from guidelinekg.cohort import _exit_with_parent
+    from guidelinekg.cohort.run import _exit_with_parent
 
     context = multiprocessing.get_context(method)
     with ProcessPoolExecutor(2, mp_context=context, initializer=_exit_with_parent,

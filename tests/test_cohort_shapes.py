@@ -1,4 +1,4 @@
-"""The patient shapes compiled to SPARQL (guidelinekg.shapes_sparql) report exactly what pySHACL reports.
+"""The patient shapes compiled to SPARQL (guidelinekg.engine.shapes_sparql) report exactly what pySHACL reports.
 
 Both validate the same data graph: the patient data plus the vocabulary (ontology/*.ttl), with no inference,
 so ``sh:targetClass`` and ``sh:class`` follow ``rdfs:subClassOf`` in the data, as ``validate`` runs SHACL.
@@ -27,15 +27,15 @@ import pytest
 import rdflib
 from rdflib import SH
 
-from guidelinekg.cohort import CohortOptions, run_cohort
-from guidelinekg.cohort_eval import load_chunk
-from guidelinekg.patientcheck import INVALID
+from guidelinekg.cohort.run import CohortOptions, run_cohort
+from guidelinekg.cohort.chunk import load_chunk
+from guidelinekg.engine.patientcheck import INVALID
 from guidelinekg.errors import ConfigurationError
-from guidelinekg.patientdata import load_patient_input
-from guidelinekg.resources import shapes_dir, vocabulary_files
-from guidelinekg.shapes_sparql import compile_shapes, load_patient_shapes
-from guidelinekg.store import open_store
-from guidelinekg.validation import _from_rdflib
+from guidelinekg.patients.loader import load_patient_input
+from guidelinekg.content.resources import shapes_dir, vocabulary_files
+from guidelinekg.engine.shapes_sparql import compile_shapes, load_patient_shapes
+from guidelinekg.engine.store import open_store
+from guidelinekg.checks.shacl import _from_rdflib
 from vignettes import load_vignettes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cohort"

@@ -1,4 +1,4 @@
-"""FHIR R4 JSON -> patient triples (src/guidelinekg/fhir.py), on the fixtures in tests/fixtures/fhir/."""
+"""FHIR R4 JSON -> patient triples (src/guidelinekg/patients/fhir.py), on the fixtures in tests/fixtures/fhir/."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import pytest
 import rdflib
 
 from guidelinekg.errors import InputError, Location
-from guidelinekg.fhir import fhir_datetime, load_patient, load_patients, patients_from_json
-from guidelinekg.medmatch import SubstanceMatcher
-from guidelinekg.patientdata import GKG, RDF_TYPE, PatientData, parse_json
+from guidelinekg.patients.fhir import fhir_datetime, load_patient, load_patients, patients_from_json
+from guidelinekg.patients.medmatch import SubstanceMatcher
+from guidelinekg.patients.model import GKG, RDF_TYPE, PatientData
+from guidelinekg.patients.decode import parse_json
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fhir"
 PATIENT = "urn:guidelinekg:Patient/"
@@ -385,7 +386,8 @@ def test_duplicate_resources_are_noted_and_resolved_independently_of_order() -> 
 def test_doctests_of_the_fhir_modules():
     import doctest
 
-    from guidelinekg import fhir, fhirbundle
+    from guidelinekg.patients import fhir
+    from guidelinekg.patients import fhirbundle
 
     assert doctest.testmod(fhir).failed == 0
     result = doctest.testmod(fhirbundle)

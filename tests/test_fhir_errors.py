@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from guidelinekg.errors import InputError
-from guidelinekg.fhir import load_patient, load_patients, patients_from_json
-from guidelinekg.patientdata import load_patient_input
+from guidelinekg.patients.fhir import load_patient, load_patients, patients_from_json
+from guidelinekg.patients.loader import load_patient_input
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fhir"
 

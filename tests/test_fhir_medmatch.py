@@ -1,4 +1,4 @@
-"""Substance recognition for medication exposures (src/guidelinekg/medmatch.py)."""
+"""Substance recognition for medication exposures (src/guidelinekg/patients/medmatch.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pyoxigraph as ox
 import pytest
 import rdflib
 
-from guidelinekg.medmatch import SubstanceMatch, SubstanceMatcher
+from guidelinekg.patients.medmatch import SubstanceMatch, SubstanceMatcher
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fhir"
 EX = "https://example.org/test-guideline#"
@@ -75,7 +75,7 @@ def test_empty_graph_matches_nothing() -> None:
 
 @pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
 def test_matcher_from_the_reasoner_rule_store(matcher: SubstanceMatcher, engine: str) -> None:
-    from guidelinekg.store import open_store
+    from guidelinekg.engine.store import open_store
 
     store = open_store(engine)
     store.load_turtle(FIXTURES / "test-guideline.ttl")

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from guidelinekg.errors import Location
-from guidelinekg.fhir import patients_from_json
-from guidelinekg.medmatch import SubstanceMatcher
-from guidelinekg.patientdata import parse_json
-from guidelinekg.units import MeasureCatalog, normalise
+from guidelinekg.patients.fhir import patients_from_json
+from guidelinekg.patients.medmatch import SubstanceMatcher
+from guidelinekg.patients.decode import parse_json
+from guidelinekg.patients.units import MeasureCatalog, normalise
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fhir"
 BUNDLES = [

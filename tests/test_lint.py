@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from guidelinekg import lint, resources
+from guidelinekg.checks import lint
+from guidelinekg.content import resources
 from guidelinekg.errors import ConfigurationError
-from guidelinekg.loading import Finding, load_files
+from guidelinekg.content.loading import Finding, load_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "validate"
 EXAMPLE = FIXTURES / "example"

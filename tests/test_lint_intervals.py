@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from guidelinekg.lint import COMPARATORS, Interval, Region, describe, describe_region, gaps
+from guidelinekg.checks.regions import COMPARATORS, Interval, Region, describe, describe_region, gaps
 
 FERRITIN = ("https://loinc.org/2276-4", "serum ferritin", "ng/mL")
 TSAT = ("https://loinc.org/2502-3", "transferrin saturation", "%")

@@ -15,8 +15,8 @@ import pyoxigraph as ox
 import pytest
 
 from guidelinekg.cli import main
-from guidelinekg.provstore import CATALOG_GRAPH, CURRENT, VOCABULARY_GRAPH, open_read_only, store_lock
-from guidelinekg.resources import project_home
+from guidelinekg.provenance.store import CATALOG_GRAPH, CURRENT, VOCABULARY_GRAPH, open_read_only, store_lock
+from guidelinekg.content.resources import project_home
 
 HOME = project_home()
 EXAMPLE = HOME / "examples" / "patient-ferritin-45.json"
@@ -220,7 +220,7 @@ def test_the_cli_runs_as_a_subprocess(run_file, tmp_path):
 
 def _knowledge_derived_lines() -> set[str]:
     """What the knowledge-scope rules add in an evaluation's knowledge (the reasoner's own view)."""
-    from guidelinekg.knowledge import KnowledgeBase
+    from guidelinekg.engine.knowledge import KnowledgeBase
 
     derived = {"memberCount", "restrictsRecommendation"}
     return {line.rstrip(" .") for line in KnowledgeBase.load().ntriples.splitlines()
@@ -244,9 +244,9 @@ def test_a_version_graph_holds_what_the_knowledge_rules_derive(tmp_path):
 def test_derived_knowledge_triples_are_only_what_the_rules_add():
     """Not the content's own triples re-spelled by the store ("75.0" read back as "75"): those made the
     version graph's recorded triple count wrong."""
-    from guidelinekg.knowledge import derived_knowledge_triples
-    from guidelinekg.provinput import _turtle_triples
-    from guidelinekg.resources import guideline_files, vocabulary_files
+    from guidelinekg.engine.knowledge import derived_knowledge_triples
+    from guidelinekg.provenance.inputs import _turtle_triples
+    from guidelinekg.content.resources import guideline_files, vocabulary_files
 
     triples = [t for f in [*vocabulary_files(), *guideline_files()] for t in _turtle_triples(f)]
     derived = derived_knowledge_triples(triples)

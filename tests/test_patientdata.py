@@ -12,10 +12,11 @@ import pytest
 import rdflib
 
 from guidelinekg.errors import InputError
-from guidelinekg.fhir import load_patient
-from guidelinekg.medmatch import SubstanceMatcher
-from guidelinekg.patientdata import GKG, PatientData, load_patient_input, xsd_decimal
-from guidelinekg.units import MeasureCatalog
+from guidelinekg.patients.fhir import load_patient
+from guidelinekg.patients.medmatch import SubstanceMatcher
+from guidelinekg.patients.model import GKG, PatientData, xsd_decimal
+from guidelinekg.patients.loader import load_patient_input
+from guidelinekg.patients.units import MeasureCatalog
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fhir"
 RDF = FIXTURES / "rdf"

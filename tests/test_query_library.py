@@ -18,7 +18,7 @@ import pyoxigraph as ox
 import pytest
 
 from guidelinekg import cli
-from guidelinekg.query import (
+from guidelinekg.endpoint.query import (
     display_prefixes,
     PARAM_TYPES,
     QueryText,

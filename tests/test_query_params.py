@@ -1,4 +1,4 @@
-"""Parameter values as RDF terms, query headers and the token checks of guidelinekg.query."""
+"""Parameter values as RDF terms, query headers and the token checks of guidelinekg.endpoint.query."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import doctest
 import pyoxigraph as ox
 import pytest
 
-from guidelinekg import query
+from guidelinekg.endpoint import query
 from guidelinekg.errors import InputError
-from guidelinekg.query import Header, ParamSpec, parse_params, parse_value, tokens, typed_value
+from guidelinekg.endpoint.query import Header, ParamSpec, parse_params, parse_value, tokens, typed_value
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 GKG = "https://w3id.org/guidelinekg/ontology#"
@@ -117,7 +117,7 @@ def test_tokens_ignore_comments_strings_and_iris():
 
 
 def test_docstring_examples():
-    from guidelinekg import queryparams
+    from guidelinekg.endpoint import params as queryparams
 
     for module in (query, queryparams):
         result = doctest.testmod(module)

@@ -13,13 +13,14 @@ import rdflib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from guidelinekg.knowledge import KnowledgeBase
-from guidelinekg.patientdata import PatientData, facts_sha256, load_patient_input
-from guidelinekg.provenance import TIMING_PREDICATES, provenance_lines
-from guidelinekg.reasoning import evaluate
-from guidelinekg.report import build_report
-from guidelinekg.resources import ontology_dir, shapes_dir
-from guidelinekg.rules import run_rules
+from guidelinekg.engine.knowledge import KnowledgeBase
+from guidelinekg.patients.model import PatientData, facts_sha256
+from guidelinekg.patients.loader import load_patient_input
+from guidelinekg.provenance.record import TIMING_PREDICATES, provenance_lines
+from guidelinekg.engine.reasoning import evaluate
+from guidelinekg.report.patient import build_report
+from guidelinekg.content.resources import ontology_dir, shapes_dir
+from guidelinekg.engine.rules import run_rules
 from vignettes import load_vignettes, outcome_of
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -187,7 +188,7 @@ def test_invalid_content_leaves_criteria_unknown_never_guessed(tmp_path):
     """Content that fails validation is refused by the commands; if it reaches the rules anyway (the
     library API), an unknown comparator or a quoted threshold gives 'unknown', not a guess: the age
     criterion used to read an unknown comparator as >=, and a quoted threshold dropped its outcome."""
-    from guidelinekg.resources import guideline_files
+    from guidelinekg.content.resources import guideline_files
 
     for f in guideline_files():
         text = f.read_text(encoding="utf-8")

@@ -1,7 +1,9 @@
 """`guidelinekg render`: the Markdown rendering of a guideline, regenerated from its graph alone.
 
-The key test reads the source article the RLS content encodes and checks that every number of its
-clinical text, and every cited sentence with its reference markers, is in the rendering. A made-up
+The key test checks that every number of the clinical text of the source article the RLS content
+encodes, and every cited sentence with its reference markers, is in the rendering. Both lists, each item
+with the source line that states it, are data in tests/data/sources/ (written by tools/source_facts.py):
+a plain clone has no ../shared. A made-up
 guideline (tests/fixtures/render/) shows the renderer is generic and pins the output in a golden file:
 regenerate it with ``GUIDELINEKG_REGEN_GOLDEN=1 pytest tests/test_render.py``.
 """
@@ -9,6 +11,7 @@ regenerate it with ``GUIDELINEKG_REGEN_GOLDEN=1 pytest tests/test_render.py``.
 from __future__ import annotations
 
 import doctest
+import json
 import os
 import random
 import re
@@ -21,62 +24,36 @@ import rdflib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from guidelinekg import cli, render_text, render_view, resources
+from guidelinekg import cli
+from guidelinekg.render import text as render_text
+from guidelinekg.render import view as render_view
+from guidelinekg.content import resources
 from guidelinekg.errors import InputError
-from guidelinekg.render import GuidelineGraph, render_markdown, shipped_files
-from guidelinekg.render_text import format_number
+from guidelinekg.render.guideline import GuidelineGraph, render_markdown, shipped_files
+from guidelinekg.render.text import format_number
 
 FIXTURES = Path(__file__).parent / "fixtures" / "render"
 MINI = FIXTURES / "mini-guideline.ttl"
 OTHER = FIXTURES / "other-guideline.ttl"
 GOLDEN = Path(__file__).parent / "golden" / "render" / "mini-guideline.md"
-# shared/ sits beside the project (as in CI): the article the RLS content encodes.
-SOURCE = Path(__file__).resolve().parents[2] / "shared" / "sources" / "rls-iron-infusion.md"
+# What the rendering must contain from the source article the RLS content encodes, extracted by
+# tools/source_facts.py from ../shared/sources/rls-iron-infusion.md (tests never read outside the repo).
+SOURCE_FACTS = Path(__file__).parent / "data" / "sources" / "rls-iron-infusion.json"
 RLS_VERSION = "https://w3id.org/guidelinekg/guideline/rls-iron/v2025-12-23"
-
-# A number as the source writes it. A hyphen is a minus sign only after a space or "(" ("median
-# improvement -3 points"); between digits it is a range ("0.92-3.07", "15-30"). Commas separate numbers
-# ("12,24, and 36", "1.68,95% CI"): the source has no thousands separators.
-NUMBER = re.compile(r"(?:(?<=[\s(])-)?(?<![\d.])\d+(?:\.\d+)?")
 
 # Numbers of page chrome the rendering need not show, each with the reason. Empty: the only page chrome
 # with numbers is "Last updated: December 23, 2025", and the rendering shows that date (version date
 # 2025-12-23 and the source document's title), so it is checked like everything else.
 PAGE_CHROME: dict[str, str] = {}
 
-# Reference markers: one or more single digits after a space, ending a sentence or a line ("... RLS 1, 3:",
-# "... P=0.093) 4. Iron therapy ...").
-MARKERS = re.compile(r"(?<=\s)((?:[1-9], )*[1-9])(?=[:.]?(?:\s*$|\s+[A-Z]))")
 
-
-def wrap(lines: list[str]) -> str:
-    return "\n".join(lines)
-
-
-def source_body() -> list[str]:
-    """The clinical text of the source: after its '---' line, before the publisher's disclaimer."""
-    if not SOURCE.is_file():
-        pytest.fail(f"the source article is missing: {SOURCE} (shared/ must sit beside the project)")
-    text = SOURCE.read_text(encoding="utf-8")
-    body = text.split("\n---\n", 1)[1]
-    return body.split("Professional Medical Disclaimer", 1)[0].splitlines()
+def source_facts() -> dict:
+    return json.loads(SOURCE_FACTS.read_text(encoding="utf-8"))
 
 
 def cited_sentences() -> list[tuple[str, str]]:
     """(sentence, markers) for each marker group of the article's text, e.g. ("Draw blood ...", "2, 3")."""
-    lines = source_body()
-    start = lines.index("Iron Infusion for Restless Legs Syndrome")
-    end = lines.index("References")
-    found = []
-    for line in lines[start:end]:
-        position = 0
-        for match in MARKERS.finditer(line):
-            sentence = line[position : match.start()].strip().lstrip("•").strip()
-            found.append((sentence, match.group(1)))
-            position = match.end()
-            while position < len(line) and line[position] in ":. ":
-                position += 1
-    return found
+    return [(c["sentence"], c["markers"]) for c in source_facts()["cited_sentences"]]
 
 
 def has_number(text: str, number: str) -> bool:
@@ -98,7 +75,7 @@ def mini_markdown() -> str:
 
 
 def source_numbers() -> list[str]:
-    numbers = {n for line in source_body() for n in NUMBER.findall(line)}
+    numbers = {n["number"] for n in source_facts()["numbers"]}
     return sorted(numbers - PAGE_CHROME.keys(), key=lambda n: (float(n), n))
 
 
@@ -112,7 +89,7 @@ def test_source_has_the_numbers_the_test_expects() -> None:
 
 @pytest.mark.parametrize("number", source_numbers())
 def test_every_number_of_the_source_is_rendered(rls_markdown: str, number: str) -> None:
-    assert has_number(rls_markdown, number), f"{number} of {SOURCE.name} is not in the rendering"
+    assert has_number(rls_markdown, number), f"{number} of {source_facts()['source']} is not in the rendering"
 
 
 @pytest.mark.parametrize(
@@ -190,8 +167,8 @@ def test_the_mini_guideline_matches_its_golden_file(mini_markdown: str) -> None:
 
 
 RENDER_SOURCES = [
-    *sorted(Path(render_text.__file__).parent.glob("render*.py")),
-    Path(render_text.__file__).parent / "commands" / "render.py",
+    *sorted(Path(render_text.__file__).parent.glob("*.py")),
+    Path(render_text.__file__).parents[1] / "commands" / "render.py",
     *sorted((resources.queries_dir() / "reports").glob("render-*.rq")),
 ]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from guidelinekg.rules import load_rules, run_rules
-from guidelinekg.store import open_store
+from guidelinekg.engine.rules import load_rules, run_rules
+from guidelinekg.engine.store import open_store
 
 EX = "urn:example:"
 PREFIX = f"PREFIX ex: <{EX}>\n"
@@ -103,7 +103,7 @@ KNOWLEDGE_RULES = {
 
 
 def _knowledge_kb(tmp_path: Path):
-    from guidelinekg.knowledge import KnowledgeBase
+    from guidelinekg.engine.knowledge import KnowledgeBase
 
     rules_dir = tmp_path / "rules"
     rules_dir.mkdir()
@@ -117,8 +117,8 @@ def _knowledge_kb(tmp_path: Path):
 def test_knowledge_scope_rules_run_once_at_load_and_stay_out_of_the_run_graph(tmp_path):
     from datetime import date
 
-    from guidelinekg.patientdata import PatientData
-    from guidelinekg.reasoning import evaluate
+    from guidelinekg.patients.model import PatientData
+    from guidelinekg.engine.reasoning import evaluate
 
     kb = _knowledge_kb(tmp_path)
     assert [r.name for s in kb.rules.strata for r in s] == ["10-patient"]

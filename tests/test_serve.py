@@ -21,8 +21,8 @@ from SPARQLWrapper import JSON, POST, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 
 from guidelinekg.cli import main
-from guidelinekg.resources import project_home
-from guidelinekg.server import negotiate, uses_service
+from guidelinekg.content.resources import project_home
+from guidelinekg.endpoint.protocol import negotiate, uses_service
 
 EXAMPLE = project_home() / "examples" / "patient-ferritin-45.json"
 GKG = "https://w3id.org/guidelinekg/ontology#"
@@ -263,6 +263,6 @@ def test_loading_while_serving_is_refused(server, store, capsys):
 def test_docstring_examples():
     import doctest
 
-    from guidelinekg import server as module
+    from guidelinekg.endpoint import server as module
 
     assert doctest.testmod(module).failed == 0

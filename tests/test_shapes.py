@@ -25,7 +25,7 @@ from rdflib import RDF, RDFS, SH, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
-from guidelinekg.resources import guideline_files, ontology_dir, shapes_dir
+from guidelinekg.content.resources import guideline_files, ontology_dir, shapes_dir
 
 SHAPES_FILE = shapes_dir() / "guideline.ttl"
 FIXTURES = Path(__file__).parent / "fixtures" / "shapes"

@@ -1,4 +1,4 @@
-"""Normalisation of observation values to the canonical unit of their measure (src/guidelinekg/units.py)."""
+"""Normalisation of observation values to the canonical unit of their measure (src/guidelinekg/patients/units.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pyoxigraph as ox
 import pytest
 import rdflib
 
-from guidelinekg import units
-from guidelinekg.fhir import load_patient
-from guidelinekg.patientdata import GKG, RDF_TYPE, XSD, PatientData, iri, literal, triple
-from guidelinekg.units import (
+from guidelinekg.patients import units
+from guidelinekg.patients.fhir import load_patient
+from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, PatientData, iri, literal, triple
+from guidelinekg.patients.units import (
     MeasureCatalog,
     MeasureGroup,
     UnitConversionError,
@@ -201,7 +201,7 @@ def test_is_ucum() -> None:
 
 @pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
 def test_catalog_from_the_reasoner_rule_store(catalog: MeasureCatalog, engine: str) -> None:
-    from guidelinekg.store import open_store
+    from guidelinekg.engine.store import open_store
 
     store = open_store(engine)
     store.load_turtle(FIXTURES / "test-guideline.ttl")

@@ -11,8 +11,9 @@ import shutil
 import socket
 from pathlib import Path
 
-from guidelinekg import cli, resources
-from guidelinekg.loading import load_files
+from guidelinekg import cli
+from guidelinekg.content import resources
+from guidelinekg.content.loading import load_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "validate"
 EXAMPLE = FIXTURES / "example" / "guideline.ttl"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from guidelinekg import resources
-from guidelinekg.loading import load_files
-from guidelinekg.owlcheck import check_owl, java_problem
+from guidelinekg.content import resources
+from guidelinekg.content.loading import load_files
+from guidelinekg.checks.owl import check_owl, java_problem
 
 FIXTURES = Path(__file__).parent / "fixtures" / "validate"
 EXAMPLE = FIXTURES / "example" / "guideline.ttl"

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from guidelinekg import cli, resources
+from guidelinekg import cli
+from guidelinekg.content import resources
 
 FIXTURE_SHAPES = Path(__file__).parent / "fixtures" / "validate" / "shapes.ttl"
 GUIDELINE = Path("ontology") / "guidelines" / "rls-iron" / "guideline.ttl"
@@ -136,7 +137,7 @@ def test_dangling_citation_in_shipped_content(home, capsys):
 @pytest.mark.slow
 def test_end_to_end_with_owl():
     """The installed command, in a fresh process, on the shipped content with HermiT."""
-    from guidelinekg.owlcheck import java_problem
+    from guidelinekg.checks.owl import java_problem
 
     run = subprocess.run([sys.executable, "-m", "guidelinekg.cli", "validate"], capture_output=True, text=True,
                          cwd=resources.project_home(), timeout=300, check=False)  # fmt: skip

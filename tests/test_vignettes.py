@@ -10,11 +10,11 @@ import jsonschema
 import pytest
 
 from guidelinekg.errors import InputError
-from guidelinekg.patientcheck import validate_patients
-from guidelinekg.patientdata import load_patient_input
-from guidelinekg.shapes_sparql import load_patient_shapes
-from guidelinekg.reasoning import evaluate
-from guidelinekg.report import build_report
+from guidelinekg.engine.patientcheck import validate_patients
+from guidelinekg.patients.loader import load_patient_input
+from guidelinekg.engine.shapes_sparql import load_patient_shapes
+from guidelinekg.engine.reasoning import evaluate
+from guidelinekg.report.patient import build_report
 from vignettes import load_vignettes, outcome_of
 
 VIGNETTES = load_vignettes()

@@ -10,8 +10,8 @@ import argparse
 import importlib
 import sys
 
-from . import __version__
-from .errors import GuidelineKGError
+from guidelinekg import __version__
+from guidelinekg.errors import GuidelineKGError
 
 # The registry: an explicit list, the parser is derived from it.
 COMMANDS: list[tuple[str, str, str]] = [

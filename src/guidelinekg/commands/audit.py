@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..audit import audit
+    from guidelinekg.audit.auditor import audit
 
     report = audit(
         args.provenance,

@@ -13,7 +13,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from .recommend import _as_of
+from guidelinekg.commands.recommend import _as_of
 
 
 def _positive(text: str) -> int:
@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cohort import CohortOptions, run_cohort
+    from guidelinekg.cohort.run import CohortOptions, run_cohort
 
     options = CohortOptions(
         source=args.input, out=args.out, as_of=args.as_of or date.today(), chunk_size=args.chunk_size,

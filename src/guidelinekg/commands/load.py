@@ -18,11 +18,11 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import InputError
+from guidelinekg.errors import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..provstore import DEFAULT_STORE
+    from guidelinekg.provenance.store import DEFAULT_STORE
 
     parser.add_argument(
         "inputs",
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..provstore import load_store, provenance_file, read_guidelines
+    from guidelinekg.provenance.store import load_store, provenance_file, read_guidelines
 
     if not (args.inputs or args.guidelines or args.content):
         raise InputError("nothing to load", hint="give PROVENANCE files, --guidelines or --content")

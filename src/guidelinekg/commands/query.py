@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _list_library() -> str:
-    from ..query import QueryText, library_queries
+    from guidelinekg.endpoint.query import QueryText, library_queries
 
     blocks = []
     for path in library_queries():
@@ -56,14 +56,14 @@ def _list_library() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import InputError
+    from guidelinekg.errors import InputError
 
     if args.list:
         _write(_list_library())
         return 0
     if not args.query:
         raise InputError("give a query FILE or a library query name", hint="guidelinekg query --list")
-    from ..query import QueryText, load_dataset, parse_params, run_query
+    from guidelinekg.endpoint.query import QueryText, load_dataset, parse_params, run_query
 
     query = QueryText.resolve(args.query)
     params = parse_params(args.param, query.header)
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render(result, fmt: str) -> str:
-    """The text of a :class:`~guidelinekg.query.QueryResult` in ``fmt`` (table, csv or json)."""
+    """The text of a :class:`~guidelinekg.endpoint.query.QueryResult` in ``fmt`` (table, csv or json)."""
     if result.form == "graph":
         return "".join(line + "\n" for line in result.triples)
     if result.form == "ask":
@@ -87,7 +87,7 @@ def render(result, fmt: str) -> str:
 def _compact(term) -> str:
     import pyoxigraph as ox
 
-    from ..query import display_prefixes
+    from guidelinekg.endpoint.query import display_prefixes
 
     if term is None:
         return ""

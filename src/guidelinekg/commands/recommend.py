@@ -12,7 +12,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from ..errors import InputError
+from guidelinekg.errors import InputError
 
 FORMATS = ("text", "json", "markdown", "turtle")
 
@@ -43,19 +43,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def evaluate_file(path: Path, *, as_of: date, guideline: str | None = None, content=None, engine="oxigraph"):
     """Load knowledge and one patient file, evaluate, and return (evaluation, report)."""
-    from ..knowledge import KnowledgeBase
-    from ..patientdata import load_patient_input
-    from ..reasoning import evaluate
-    from ..report import build_report
+    from guidelinekg.engine.knowledge import KnowledgeBase
+    from guidelinekg.patients.loader import load_patient_input
+    from guidelinekg.engine.reasoning import evaluate
+    from guidelinekg.report.patient import build_report
 
     if content:
-        from ..contentgate import require_valid_content
+        from guidelinekg.checks.gate import require_valid_content
 
         require_valid_content(content)
     kb = KnowledgeBase.load(content)
     version = kb.version(guideline)
-    from ..patientcheck import validate_patients
-    from ..shapes_sparql import load_patient_shapes
+    from guidelinekg.engine.patientcheck import validate_patients
+    from guidelinekg.engine.shapes_sparql import load_patient_shapes
 
     patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures)
     patient = validate_patients([patient], kb, load_patient_shapes())[0]
@@ -64,8 +64,8 @@ def evaluate_file(path: Path, *, as_of: date, guideline: str | None = None, cont
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..patientview import render
-    from ..provenance import provenance_turtle
+    from guidelinekg.report.views import render
+    from guidelinekg.provenance.record import provenance_turtle
 
     if Path(args.patient).is_dir():
         raise InputError(f"{args.patient} is a directory", hint="give one patient file; for many patients use 'guidelinekg cohort'")

@@ -38,9 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import resources
-    from ..errors import InputError, Location
-    from ..render import GuidelineGraph, shipped_files
+    from guidelinekg.content import resources
+    from guidelinekg.errors import InputError, Location
+    from guidelinekg.render.guideline import GuidelineGraph, shipped_files
 
     paths = [*resources.vocabulary_files(), *args.data] if args.data else shipped_files()
     graph = GuidelineGraph.load(paths)

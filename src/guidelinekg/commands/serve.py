@@ -28,7 +28,7 @@ def _at_least_one(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..provstore import DEFAULT_STORE
+    from guidelinekg.provenance.store import DEFAULT_STORE
 
     parser.add_argument(
         "--store",
@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..server import ServeOptions, serve
+    from guidelinekg.endpoint.server import ServeOptions, serve
 
     serve(
         ServeOptions(

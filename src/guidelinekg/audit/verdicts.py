@@ -1,0 +1,58 @@
+"""What an audit returns: a verdict per recorded result, per run, and for the whole provenance file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from guidelinekg.audit.recorded import Finding
+
+
+@dataclass(frozen=True)
+class ResultCheck:
+    """A recorded result and its replay verdict: same, differs (``replayed`` says how), missing (the replay
+    does not derive it), not-replayed; ``flags`` are those of its guideline versions."""
+
+    iri: str
+    kind: str
+    patient: str | None
+    summary: str
+    rule: str | None
+    versions: tuple[str, ...]
+    replay: str
+    replayed: str | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunAudit:
+    run: str
+    as_of: str | None
+    engine: str | None
+    software: str | None
+    patients: tuple[str, ...]
+    versions: tuple[dict, ...]
+    checks: dict[str, str]
+    results: tuple[ResultCheck, ...]
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    source: str
+    runs: tuple[RunAudit, ...]
+    notes: tuple[Finding, ...] = ()
+    allow_unapproved: bool = False
+    allow_superseded: bool = False
+
+    def findings(self) -> list[Finding]:
+        return [f for r in self.runs for f in r.findings] + list(self.notes)
+
+    @property
+    def exit_code(self) -> int:
+        """1 on any failure, and on a not-approved or superseded flag that is not allowed; else 0."""
+        allowed = {"not-approved": self.allow_unapproved, "superseded": self.allow_superseded}
+        fails = any(
+            f.severity == "failure" or (f.severity == "flag" and not allowed.get(f.code, False))
+            for f in self.findings()
+        )
+        return 1 if fails else 0

@@ -1,0 +1,49 @@
+"""Lint: a threshold must be written in the unit its measure's results are compared in.
+
+The loader converts every result to its measure group's ``gkg:canonicalUnit`` (UCUM, plus the graph's
+substance-specific factors), and rule 40 compares that number with the threshold as written. So a
+threshold is an error unless its unit is the canonical one, or the same unit spelled otherwise (UCUM
+converts one to the other with factor 1, e.g. ``ug/L`` and ``ng/mL``): "0.075 mg/L" on a measure in ng/mL
+would be compared as 0.075 ng/mL. Conversions follow the loader's (:func:`guidelinekg.patients.units.convert`: the
+graph's substance factors, then UCUM). Done in Python, not SPARQL, because it needs UCUM and the measure
+groups (a measure may take its canonical unit from an equivalent one).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pyoxigraph import Literal, NamedNode
+
+from guidelinekg.content.loading import Content, Finding
+from guidelinekg.patients.units import MeasureCatalog, UnitConversionError, convert
+
+GKG = "https://w3id.org/guidelinekg/ontology#"
+ON_MEASURE, THRESHOLD_UNIT = NamedNode(GKG + "onMeasure"), NamedNode(GKG + "thresholdUnit")
+
+
+def threshold_unit_findings(content: Content) -> list[Finding]:
+    """``threshold-unit-mismatch`` errors (measures without one canonical unit are left to other checks)."""
+    catalog = MeasureCatalog.from_graph(content.store)
+    findings = []
+    for node in content.subjects_with(ON_MEASURE):
+        measures = content.objects(node, ON_MEASURE)
+        units = [u.value for u in content.objects(node, THRESHOLD_UNIT) if isinstance(u, Literal)]
+        group = catalog.groups.get(measures[0].value) if len(measures) == 1 else None
+        if group is None or len(units) != 1 or len(group.canonical_units) != 1:
+            continue  # the shapes report a missing or repeated measure or unit
+        unit, canonical = units[0], next(iter(group.canonical_units))
+        if unit == canonical:
+            continue
+        try:  # as results are converted: the graph's factors, then UCUM
+            one = convert(Decimal(1), unit, group, canonical)
+        except UnitConversionError as exc:
+            message = f"results are compared in the measure's unit {canonical}; {unit} does not convert to it: {exc}"
+        else:
+            if one.value == 1 and convert(Decimal(2), unit, group, canonical).value == 2:
+                continue  # the same unit written otherwise (no offset either)
+            message = (f"results are compared in the measure's unit {canonical}, not {unit}: write the value in "
+                       f"{canonical} ({one.note})")
+        findings.append(content.finding(node, "error", "lint", "threshold-unit-mismatch", message,
+                                        path="gkg:thresholdUnit", value=unit))
+    return findings

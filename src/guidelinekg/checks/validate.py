@@ -1,0 +1,151 @@
+"""All the checks of guideline content in one run: syntax, SHACL shapes, OWL (HermiT) and lints.
+
+:func:`validate` returns the report as data (what ``guidelinekg validate --format json`` prints);
+:func:`render_text` and :func:`render_line` are its text form. The ``validate`` command and the content
+gate (:mod:`guidelinekg.checks.gate`) both call it, so they agree on what an error is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+from guidelinekg.content import resources
+from guidelinekg.content.loading import SEVERITIES, Finding, display_path, expand_paths, load_files, unread_rdf_files
+
+
+def validate(
+    paths: list[Path], *, shapes: list[Path] | None = None, owl: bool = True, require_owl: bool = False
+) -> dict:
+    """Run every step and return the report as data (what ``--format json`` prints).
+
+    Returns:
+        ``{"files", "findings", "steps", "owl", "summary", "exit_code"}``; findings are dicts of
+        :class:`~guidelinekg.content.loading.Finding`, sorted.
+    """
+    vocabulary = resources.vocabulary_files()
+    given = expand_paths(paths) if paths else resources.guideline_files()
+    content, findings = load_files(expand_paths([*vocabulary, *given]))
+    findings += [  # a directory that holds nothing to check is a mistake, not a pass
+        Finding("error", "input", "no-turtle-files", "no Turtle (*.ttl) files in this directory", file=display_path(p))
+        for p in paths or () if p.is_dir() and not expand_paths([p])
+    ]
+    findings += [  # e.g. a Protégé save as RDF/XML next to the Turtle: the guideline would be incomplete
+        Finding("error", "input", "not-turtle", "not read: only Turtle (*.ttl) is read; save or convert it as "
+                "Turtle (in Protégé: File > Save as > Turtle Syntax)", file=display_path(f))
+        for f in unread_rdf_files(paths or ())
+    ]
+    steps: dict[str, dict] = {
+        "syntax": {"status": "failed" if findings else "ok", "files": len(content.files)}
+    }
+    owl_status = {"status": "not run", "reason": "--no-owl", "seconds": None}
+    if findings:
+        reason = "skipped: input unusable (fix the errors above first)"
+        steps.update(shacl={"status": reason}, lint={"status": reason})
+        owl_status = {"status": "not run", "reason": reason, "seconds": None}
+    else:
+        steps["shacl"], shacl_findings = _shacl(content, shapes)
+        findings += shacl_findings
+        if owl:
+            from guidelinekg.checks.owl import check_owl
+
+            status, owl_findings = check_owl(content)
+            owl_status = status.as_dict()
+            findings += owl_findings
+        started = time.perf_counter()
+        from guidelinekg.checks.lint import run_lints
+
+        lint_findings = run_lints(content)
+        steps["lint"] = {
+            "status": "ok",
+            "findings": len(lint_findings),
+            "seconds": time.perf_counter() - started,
+        }
+        findings += lint_findings
+    steps["owl"] = owl_status
+    findings += [
+        Finding("warning", "input", "empty-file", "the file holds no triples: nothing in it was checked", file=f.display)
+        for f in content.files if f.triples == 0
+    ]
+    findings.sort(key=Finding.sort_key)
+    counts = Counter(f.severity for f in findings)
+    if (
+        any(f.kind == "input" and f.severity == "error" for f in findings)
+        or require_owl
+        and owl_status["status"] in ("skipped", "failed")
+    ):
+        exit_code = 2
+    else:
+        exit_code = 1 if counts["error"] else 0
+    return {
+        "files": [f.display for f in content.files],
+        "findings": [f.as_dict() for f in findings],
+        "steps": steps,
+        "owl": owl_status,
+        "summary": {severity: counts[severity] for severity in SEVERITIES},
+        "exit_code": exit_code,
+    }
+
+
+def _shacl(content, shapes: list[Path] | None) -> tuple[dict, list[Finding]]:
+    shape_files = expand_paths(shapes) if shapes else resources.shape_files()
+    if not shape_files:
+        return {"status": f"skipped: no shapes in {resources.shapes_dir()}"}, []
+    shapes_content, problems = load_files(shape_files)
+    if problems:
+        return {"status": "failed: shapes unusable"}, problems
+    from guidelinekg.checks.shacl import shacl_findings
+
+    started = time.perf_counter()
+    findings = shacl_findings(content, shapes_content)
+    return {
+        "status": "ok",
+        "shapes": len(shapes_content.files),
+        "findings": len(findings),
+        "seconds": time.perf_counter() - started,
+    }, findings
+
+
+def render_line(finding: dict) -> str:
+    """``file:line: severity: [code] focus label (path): message [value: v]``, parts omitted when empty."""
+    f = Finding(**finding)
+    text = f"{f.location}: {f.severity}: [{f.code}]"
+    if f.focus_label:
+        text += f" {f.focus_label}"
+    if f.path:
+        text += f" ({f.path})"
+    text += f"{':' if f.focus_label or f.path else ''} {f.message}"
+    if f.value:
+        text += f" [value: {f.value}]"
+    return text
+
+
+def render_text(report: dict) -> str:
+    """The findings one a line (sorted by file, kind, severity, code), then the steps and a summary."""
+    lines = [render_line(finding) for finding in report["findings"]]
+    steps = report["steps"]
+    lines.append(f"shacl: {_step(steps['shacl'])}")
+    owl = report["owl"]
+    seconds = f" ({owl['seconds']:.1f} s)" if owl.get("seconds") is not None else ""
+    reason = f": {owl['reason']}" if owl.get("reason") else ""
+    hint = (
+        " (install Java or pass --no-owl; --require-owl makes this an error)"
+        if owl["status"] == "skipped"
+        else ""
+    )
+    lines.append(f"owl: {owl['status']}{reason}{seconds}{hint}")
+    lines.append(f"lint: {_step(steps['lint'])}")
+    summary = report["summary"]
+    lines.append(
+        f"validate: {len(report['files'])} files, {summary['error']} errors, {summary['warning']} "
+        f"warnings, {summary['info']} infos; exit {report['exit_code']}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _step(step: dict) -> str:
+    if step.get("status") != "ok":
+        return step.get("status", "")
+    detail = ", ".join(f"{step[k]} {k}" for k in ("shapes", "findings") if k in step)
+    return f"ok, {detail} ({step['seconds']:.2f} s)" if "seconds" in step else f"ok, {detail}"

@@ -1,0 +1,325 @@
+"""Cohort input: split a population into chunks of patients, streaming, with bad records set aside.
+
+Three layouts are accepted (detected from the path):
+- a directory of FHIR Bulk Data NDJSON files in the ``$export`` layout (``Patient.ndjson``,
+  ``Observation.ndjson``, ...): lines are routed to the chunk of their patient; memory holds only the
+  patient -> chunk map and a bounded write buffer, so it stays flat as the cohort grows;
+- a directory of FHIR R4 JSON Bundles (``*.json``): each bundle file is one unit of work;
+- patient RDF (a ``.ttl``/``.nt``/``.jsonld`` file or a directory of them), split by ``gkg:subject``.
+
+Any of these files may be gzip-compressed (``Observation.ndjson.gz``, ``bundle.json.gz``). Files of the
+input directory that are not read are listed (``ignored_files`` in the summary), so a file left out by
+its name is never left out silently.
+
+Bad records (a malformed or non-UTF-8 line, a resource without a subject, a reference to an unknown
+patient, a second record of the same patient, the unreadable rest of a corrupt ``.gz``) are written to
+``bad-records.jsonl`` with file and line and counted; they never stop the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from guidelinekg.errors import InputError
+from guidelinekg.content.rdffiles import open_input
+
+RDF_SUFFIXES = (".ttl", ".nt", ".jsonld", ".json-ld")
+PATIENT_FILE = "Patient.ndjson"
+NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz")
+BUNDLE_SUFFIXES = (".json", ".json.gz")
+_READ_ERRORS = (OSError, EOFError)  # rdffiles.open_input turns corrupt gzip data into OSError
+SUBJECT_FIELDS = ("subject", "patient")
+# Resource types without a patient in the export; they are counted and skipped, not bad records.
+SHARED_TYPES = ("Medication", "Organization", "Practitioner", "PractitionerRole", "Location", "Device", "Group")
+FLUSH_LINES = 200_000
+
+
+@dataclass
+class BadRecord:
+    file: str
+    line: int | None
+    reason: str
+
+
+@dataclass
+class Partition:
+    """What the preparation pass produced; saved as the run manifest."""
+
+    kind: str
+    chunks: list[str]
+    patients: int
+    bad_records: int = 0
+    skipped_types: dict[str, int] = field(default_factory=dict)
+    ignored_files: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _named(path: Path, suffixes: tuple[str, ...]) -> bool:
+    return path.name.endswith(suffixes)
+
+
+def _files(directory: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.is_file() and _named(p, suffixes))
+
+
+def detect_kind(path: Path) -> str:
+    """``ndjson``, ``bundles`` or ``rdf``, from what the path holds."""
+    if path.is_dir():
+        if _files(path, NDJSON_SUFFIXES):
+            return "ndjson"
+        if _files(path, BUNDLE_SUFFIXES):
+            return "bundles"
+        if any(p.suffix in RDF_SUFFIXES for p in path.iterdir()):
+            return "rdf"
+        raise InputError(f"{path}: no *.ndjson, *.json bundles or RDF files in this directory")
+    if path.is_file():
+        if _named(path, NDJSON_SUFFIXES):
+            raise InputError(f"{path}: give the directory of the Bulk Data export, not one NDJSON file")
+        if path.suffix in RDF_SUFFIXES:
+            return "rdf"
+        if _named(path, BUNDLE_SUFFIXES):
+            return "bundles"
+        raise InputError(f"{path}: not a Bulk Data export directory, a FHIR bundle (.json) or patient RDF",
+                         hint=f"patient RDF ends in {', '.join(RDF_SUFFIXES)}")
+    raise InputError(f"{path}: no such file or directory")
+
+
+def input_fingerprint(path: Path) -> str:
+    """What identifies the input for ``--resume``: the name, size and modification time of each file
+    (of the directory, or the file itself). Cheap at any size; a changed, added or removed file shows."""
+    try:
+        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+        digest = hashlib.sha256()
+        for f in files:
+            stat = f.stat()
+            digest.update(f"{f.name} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file or directory") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the input: {exc.strerror or exc}") from None
+    return digest.hexdigest()
+
+
+def _ignored(directory: Path, read: list[Path]) -> list[str]:
+    """Names of the directory's files that are not read."""
+    if not directory.is_dir():
+        return []
+    taken = set(read)  # once: a directory of a million bundles is read in one pass
+    return sorted(p.name for p in directory.iterdir() if p.is_file() and p not in taken)
+
+
+def _records(path: Path, bad: list[BadRecord]) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each non-blank line. A line that is not UTF-8 is a bad record; so is the
+    rest of a file that cannot be read to its end (a truncated or corrupt ``.gz``): what came before
+    it is kept."""
+    number = 0
+    try:
+        with open_input(path) as handle:
+            for number, raw in enumerate(handle, 1):
+                try:
+                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    bad.append(BadRecord(path.name, number, f"not UTF-8 text (bad byte at column {exc.start + 1})"))
+                    continue
+                if line.strip():
+                    yield number, line
+    except _READ_ERRORS as exc:
+        bad.append(BadRecord(path.name, number + 1, f"cannot read the file from this line on: {exc}"))
+
+
+def _reason(exc: Exception) -> str:
+    """Why a line was refused; JSON errors by column (the decoder's own line count starts at the record)."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at column {exc.pos + 1}"
+    return str(exc)
+
+
+def _patient_ref(resource: dict) -> str | None:
+    for name in SUBJECT_FIELDS:
+        ref = resource.get(name)
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            return ref["reference"]
+    return None
+
+
+class _ChunkWriter:
+    """Appends lines to chunk files with a bounded in-memory buffer."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.buffers: dict[int, list[str]] = defaultdict(list)
+        self.buffered = 0
+
+    def path(self, index: int) -> Path:
+        return self.directory / f"chunk-{index:06d}.ndjson"
+
+    def add(self, index: int, line: str) -> None:
+        self.buffers[index].append(line if line.endswith("\n") else line + "\n")
+        self.buffered += 1
+        if self.buffered >= FLUSH_LINES:
+            self.flush()
+
+    def flush(self) -> None:
+        for index, lines in self.buffers.items():
+            with self.path(index).open("a", encoding="utf-8") as handle:
+                handle.writelines(lines)
+        self.buffers.clear()
+        self.buffered = 0
+
+
+def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRecord]) -> Partition:
+    """Route every NDJSON line to its patient's chunk file under ``work``."""
+    files = _files(source, NDJSON_SUFFIXES)
+    patient_files = [f for f in files if f.name in (PATIENT_FILE, PATIENT_FILE + ".gz")]
+    if len(patient_files) != 1:
+        found = " and ".join(f.name for f in patient_files)
+        raise InputError(f"{source}: a Bulk Data export needs one {PATIENT_FILE} (or {PATIENT_FILE}.gz)"
+                         + (f", found {found}" if found else ""))
+    patient_file = patient_files[0]
+    work.mkdir(parents=True, exist_ok=True)
+    writer = _ChunkWriter(work)
+    chunk_of: dict[str, int] = {}
+    for number, line in _records(patient_file, bad):
+        try:
+            resource = json.loads(line)
+            pid = resource["id"]
+            if resource.get("resourceType") != "Patient" or not isinstance(pid, str):
+                raise ValueError("not a Patient with an id")
+        except (ValueError, KeyError, TypeError) as exc:
+            bad.append(BadRecord(patient_file.name, number, f"malformed Patient record: {_reason(exc)}"))
+            continue
+        if f"Patient/{pid}" in chunk_of:
+            bad.append(BadRecord(patient_file.name, number, f"duplicate Patient/{pid}"))
+            continue
+        index = len(chunk_of) // chunk_size + 1
+        chunk_of[f"Patient/{pid}"] = index
+        writer.add(index, line)
+    skipped: dict[str, int] = {}
+    for path in files:
+        if path == patient_file:
+            continue
+        for number, line in _records(path, bad):
+            try:
+                resource = json.loads(line)
+                kind = resource["resourceType"]
+            except (ValueError, KeyError, TypeError) as exc:
+                bad.append(BadRecord(path.name, number, f"malformed JSON line: {_reason(exc)}"))
+                continue
+            if kind in SHARED_TYPES:
+                skipped[kind] = skipped.get(kind, 0) + 1
+                continue
+            ref = _patient_ref(resource) if isinstance(resource, dict) else None
+            if ref is None:
+                bad.append(BadRecord(path.name, number, f"{kind} without a subject"))
+                continue
+            index = chunk_of.get(ref)
+            if index is None:
+                bad.append(BadRecord(path.name, number, f"{kind} refers to an unknown patient {ref!r}"))
+                continue
+            writer.add(index, line)
+    writer.flush()
+    count = len(chunk_of)
+    chunks = [writer.path(i).name for i in range(1, (count + chunk_size - 1) // chunk_size + 1)]
+    return Partition("ndjson", chunks, count, len(bad), skipped, _ignored(source, files))
+
+
+def _bundle_patient_ids(path: Path) -> list[str]:
+    """The ids of the Patient resources in a bundle file; none when it cannot be read (its evaluation
+    reports why)."""
+    try:
+        with open_input(path) as handle:
+            doc = json.loads(handle.read().decode("utf-8-sig"))
+    except (*_READ_ERRORS, ValueError):
+        return []
+    entries = doc.get("entry") if isinstance(doc, dict) else None
+    resources = [e.get("resource") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+    return [r["id"] for r in resources
+            if isinstance(r, dict) and r.get("resourceType") == "Patient" and isinstance(r.get("id"), str)]
+
+
+def partition_bundles(source: Path, work: Path, chunk_size: int, bad: list[BadRecord]) -> Partition:
+    """Group bundle files into chunks (one JSON list of paths per chunk). A bundle whose patient an
+    earlier file already holds is a bad record (as a second Patient line in NDJSON): each patient is
+    evaluated once, from one file."""
+    files = _files(source, BUNDLE_SUFFIXES) if source.is_dir() else [source]
+    first: dict[str, str] = {}
+    kept = []
+    for f in files:
+        ids = _bundle_patient_ids(f)
+        seen = [i for i in ids if i in first]
+        if seen:
+            bad.append(BadRecord(f.name, None, f"duplicate Patient/{seen[0]} (also in {first[seen[0]]}); not evaluated"))
+            continue
+        first.update((i, f.name) for i in ids)
+        kept.append(f)
+    work.mkdir(parents=True, exist_ok=True)
+    chunks = []
+    for start in range(0, len(kept), chunk_size):
+        name = f"chunk-{start // chunk_size + 1:06d}.json"
+        (work / name).write_text(json.dumps([str(f.resolve()) for f in kept[start:start + chunk_size]]))
+        chunks.append(name)
+    return Partition("bundles", chunks, len(kept), len(bad), ignored_files=_ignored(source, files))
+
+
+def partition_rdf(source: Path, work: Path, chunk_size: int) -> Partition:
+    """Split patient RDF by patient: each chunk is N-Triples of its patients and their facts."""
+    import pyoxigraph as ox
+
+    files = sorted(p for p in source.iterdir() if p.is_file() and p.suffix in RDF_SUFFIXES) if source.is_dir() else [source]
+    store = ox.Store()
+    for f in files:
+        fmt = ox.RdfFormat.JSON_LD if f.suffix.startswith(".json") else (
+            ox.RdfFormat.N_TRIPLES if f.suffix == ".nt" else ox.RdfFormat.TURTLE)
+        try:
+            store.bulk_load(path=str(f), format=fmt)
+        except SyntaxError as exc:
+            from guidelinekg.errors import Location
+
+            raise InputError(f"syntax error: {exc.msg}", Location(str(f), exc.lineno, exc.offset)) from None
+    gkg = "https://w3id.org/guidelinekg/ontology#"
+    patients = sorted(str(s["p"].value) for s in store.query(f"SELECT ?p WHERE {{ ?p a <{gkg}Patient> }}"))
+    work.mkdir(parents=True, exist_ok=True)
+    chunks = []
+    for start in range(0, len(patients), chunk_size):
+        group = patients[start:start + chunk_size]
+        values = " ".join(f"<{p}>" for p in group)
+        # VALUES inside each branch: a BIND of an outer variable would see it unbound and match everything
+        query = f"""CONSTRUCT {{ ?s ?p ?o }} WHERE {{
+            {{ VALUES ?s {{ {values} }} ?s ?p ?o }}
+            UNION {{ VALUES ?pat {{ {values} }} ?s <{gkg}subject> ?pat . ?s ?p ?o }} }}"""
+        lines = sorted(f"{t.subject} {t.predicate} {t.object} .\n" for t in store.query(query))
+        name = f"chunk-{start // chunk_size + 1:06d}.nt"
+        (work / name).write_text("".join(lines), encoding="utf-8")
+        chunks.append(name)
+    return Partition("rdf", chunks, len(patients), ignored_files=_ignored(source, files))
+
+
+def prepare(source: Path, work: Path, chunk_size: int) -> tuple[Partition, list[BadRecord]]:
+    """Partition the input into chunk files under ``work``; return the partition and the bad records."""
+    kind = detect_kind(source)
+    bad: list[BadRecord] = []
+    if kind == "ndjson":
+        partition = partition_ndjson(source, work, chunk_size, bad)
+    elif kind == "bundles":
+        partition = partition_bundles(source, work, chunk_size, bad)
+    else:
+        partition = partition_rdf(source, work, chunk_size)
+    return partition, bad
+
+
+def atomic_write(path: Path, text: str | bytes) -> None:
+    """Write a file (text as UTF-8) so that readers see either the old or the complete new content."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as handle:
+        handle.write(text.encode("utf-8") if isinstance(text, str) else text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

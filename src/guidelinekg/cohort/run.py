@@ -1,0 +1,290 @@
+"""Running a cohort: prepare chunks once, evaluate each chunk exactly once, write results atomically.
+
+Layout of ``--out DIR``:
+- ``manifest.json``: input, as-of date, chunk size, content, rule and patient-shape hashes, the chunk list
+  (written atomically after preparation; ``--resume`` checks it matches);
+- ``work/``: the chunk files; ``chunks/NAME.jsonl``, ``chunks/NAME.trig.gz`` and ``chunks/NAME.counts.json``:
+  each chunk's reports, provenance and summary counts, each written atomically, the ``.jsonl`` last, so
+  its presence means the chunk is done;
+- on completion: ``results.jsonl`` (one ``recommend --format json`` object per patient, in chunk order),
+  ``provenance.trig.gz`` (gzip TriG, one named graph per chunk run; about 5 kB per patient instead of
+  60 kB uncompressed), ``summary.csv``, ``bad-records.jsonl``, ``run.json``.
+
+Chunks run in this process (``--workers 1``), in local worker processes (``--workers N``) or on a Dask
+distributed cluster (``--scheduler tcp://HOST:PORT``), where the knowledge base is scattered once to
+every worker and each chunk is a task. At most two chunks per worker are read and queued at a time.
+Before the rules, each chunk's patient data are checked with ``shapes/patient.ttl`` compiled to SPARQL
+(:mod:`guidelinekg.engine.shapes_sparql`); violations become ``patient-data-invalid`` warnings.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from guidelinekg import __version__
+from guidelinekg.cohort.chunk import ChunkResult, evaluate_chunk
+from guidelinekg.cohort.partition import Partition, atomic_write, input_fingerprint, prepare
+from guidelinekg.errors import InputError
+from guidelinekg.engine.knowledge import KnowledgeBase, to_payload
+from guidelinekg.engine.shapes_sparql import CompiledShapes, load_patient_shapes
+
+MANIFEST = "manifest.json"
+IN_FLIGHT_PER_WORKER = 2  # chunks read and queued per worker: memory stays bounded whatever the cohort size
+
+
+@dataclass(frozen=True)
+class CohortOptions:
+    source: Path
+    out: Path
+    as_of: date
+    chunk_size: int = 250
+    workers: int = 1
+    scheduler: str | None = None
+    resume: bool = False
+    guideline: str | None = None
+    content: tuple[Path, ...] = ()
+    progress: bool | None = None  # None: a bar only on a terminal
+
+
+def _manifest_key(options: CohortOptions, kb: KnowledgeBase, shapes: CompiledShapes) -> dict:
+    return {"input": str(options.source.resolve()), "input_files": input_fingerprint(options.source),
+            "as_of": options.as_of.isoformat(),
+            "chunk_size": options.chunk_size, "content_sha256": kb.sha256, "rules_sha256": kb.rules.sha256,
+            "shapes_sha256": shapes.sha256, "software": __version__}
+
+
+def _prepare_or_resume(options: CohortOptions, kb: KnowledgeBase, shapes: CompiledShapes) -> Partition:
+    manifest_path = options.out / MANIFEST
+    if options.out.exists() and not options.out.is_dir():
+        raise InputError(f"--out {options.out} is a file", hint="give a directory (created if missing)")
+    key = _manifest_key(options, kb, shapes)
+    if manifest_path.exists():
+        if not options.resume:
+            raise InputError(f"{options.out} already holds a run; use --resume to finish it or choose a new --out")
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest["key"] != key:
+            changed = sorted(k for k in key if manifest["key"].get(k) != key[k])
+            hint = ("input_files: a file of the input was changed, added or removed since the run started, so "
+                    "the prepared chunks are stale" if "input_files" in changed else None)
+            raise InputError(f"--resume: the run in {options.out} differs in {', '.join(changed)}; use a new --out",
+                             hint=hint)
+        return Partition(**manifest["partition"])
+    options.out.mkdir(parents=True, exist_ok=True)
+    work = options.out / "work"
+    if work.exists():  # a preparation that was interrupted: start it again
+        for f in work.iterdir():
+            f.unlink()
+    partition, bad = prepare(options.source, work, options.chunk_size)
+    atomic_write(options.out / "bad-records.prepare.jsonl",
+                 "".join(json.dumps(b.__dict__) + "\n" for b in bad))
+    atomic_write(manifest_path, json.dumps({"key": key, "partition": partition.to_json()}, indent=2))
+    return partition
+
+
+def _write_chunk(out: Path, result: ChunkResult) -> None:
+    chunks = out / "chunks"
+    chunks.mkdir(exist_ok=True)
+    stem = Path(result.name).stem
+    atomic_write(chunks / f"{stem}.trig.gz", result.trig_gz)
+    atomic_write(chunks / f"{stem}.bad.jsonl", "".join(json.dumps(b) + "\n" for b in result.bad_records))
+    atomic_write(chunks / f"{stem}.counts.json", json.dumps(result.counts))
+    atomic_write(chunks / f"{stem}.jsonl", result.jsonl)  # last: its presence marks the chunk done
+
+
+def _pending(out: Path, partition: Partition) -> list[str]:
+    return [c for c in partition.chunks if not (out / "chunks" / f"{Path(c).stem}.jsonl").exists()]
+
+
+def _chunk_key(name: str, text: str, options: CohortOptions, payload: dict, version: str) -> str:
+    """A task key naming the work itself: a result a cluster still holds is reused only for equal work."""
+    parts = [text, options.as_of.isoformat(), payload["key"], payload["patient_shapes"].sha256, version or ""]
+    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return f"guidelinekg-{Path(name).stem}-{digest[:16]}"
+
+
+def _exit_with_parent(coordinator: int, interval: float = 1.0) -> None:
+    """In a worker process: exit as soon as the coordinator is gone (kill -9 leaves no one to stop the
+    pool, and a worker blocked on a full result pipe would otherwise wait forever). A daemon thread
+    checks every ``interval`` that the coordinator still exists and that the worker's own parent (the
+    coordinator under fork or spawn, a forkserver under forkserver, Python 3.14's default on Linux) is
+    unchanged; the lost chunk is redone by ``--resume``."""
+    import threading
+
+    parent = os.getppid()
+
+    def gone() -> bool:
+        if os.getppid() != parent:
+            return True
+        try:
+            os.kill(coordinator, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # the pid was reused by another user's process
+            return True
+        return False
+
+    def watch() -> None:
+        while not gone():
+            time.sleep(interval)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="guidelinekg-parent-watch", daemon=True).start()
+
+
+def _run_local(options, partition, pending, payload, version, on_done) -> None:
+    work = options.out / "work"
+    if options.workers == 1:
+        for name in pending:  # one chunk in memory at a time
+            on_done(evaluate_chunk(name, partition.kind, (work / name).read_text(encoding="utf-8"),
+                                   options.as_of, payload, version))
+        return
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    queue = iter(pending)
+    with ProcessPoolExecutor(max_workers=options.workers, initializer=_exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:
+        def submit_next(running: set) -> None:
+            name = next(queue, None)
+            if name is not None:
+                text = (work / name).read_text(encoding="utf-8")
+                running.add(pool.submit(evaluate_chunk, name, partition.kind, text, options.as_of, payload, version))
+
+        running: set = set()
+        for _ in range(options.workers * IN_FLIGHT_PER_WORKER):
+            submit_next(running)
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                on_done(future.result())
+                submit_next(running)
+
+
+def _run_dask(options, partition, pending, payload, version, on_done) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        raise InputError("--scheduler needs the 'distributed' package (pip install distributed)") from None
+    work = options.out / "work"
+    queue = iter(pending)
+    try:
+        client = Client(options.scheduler, timeout="30s")
+    except (OSError, ValueError, TimeoutError) as exc:
+        raise InputError(f"--scheduler {options.scheduler}: cannot connect to a Dask scheduler: {exc}",
+                         hint="start one with 'dask scheduler' (address tcp://HOST:8786) and workers with "
+                              "'dask worker tcp://HOST:8786'; see the README") from None
+    with client:
+        # the guideline graph, once per worker; in a list, so its key is a hash of its content (a dict's
+        # own keys, "ntriples" and so on, would become cluster-wide keys shared by every run)
+        [shipped] = client.scatter([payload], broadcast=True)
+        running = as_completed()
+
+        def submit_next() -> None:
+            name = next(queue, None)
+            if name is not None:
+                text = (work / name).read_text(encoding="utf-8")
+                running.add(client.submit(evaluate_chunk, name, partition.kind, text, options.as_of, shipped,
+                                          version, key=_chunk_key(name, text, options, payload, version),
+                                          pure=False))
+
+        for _ in range(max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER):
+            submit_next()
+        for future in running:
+            on_done(future.result())
+            future.release()
+            submit_next()
+
+
+def _progress(total: int, enabled: bool | None):
+    enabled = sys.stderr.isatty() if enabled is None else enabled
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="patient", unit_scale=True, file=sys.stderr, dynamic_ncols=True)
+
+
+def _concatenate(out: Path, names: list[str], suffix: str, target: str) -> None:
+    """Join the chunks' files byte for byte into ``target`` (gzip members joined make one gzip file, TriG graphs one TriG document)."""
+    tmp = out / f".{target}.tmp"
+    with tmp.open("wb") as joined:
+        for name in names:
+            with (out / "chunks" / f"{Path(name).stem}{suffix}").open("rb") as part:
+                shutil.copyfileobj(part, joined, 1 << 20)
+    tmp.replace(out / target)
+
+
+def _finish(out: Path, partition: Partition) -> dict:
+    """Merge chunk outputs into the final files and add up the chunks' counts (no report is parsed again)."""
+    counts: Counter = Counter()
+    bad_lines = (out / "bad-records.prepare.jsonl").read_text(encoding="utf-8").splitlines()
+    for name in partition.chunks:
+        stem = Path(name).stem
+        bad_lines += (out / "chunks" / f"{stem}.bad.jsonl").read_text(encoding="utf-8").splitlines()
+        for kind, item, n in json.loads((out / "chunks" / f"{stem}.counts.json").read_text(encoding="utf-8")):
+            counts[(kind, item)] += n
+    _concatenate(out, partition.chunks, ".jsonl", "results.jsonl")
+    _concatenate(out, partition.chunks, ".trig.gz", "provenance.trig.gz")
+    with (out / "results.jsonl").open("rb") as results:
+        patients = sum(1 for _ in results)
+    atomic_write(out / "bad-records.jsonl", "".join(line + "\n" for line in bad_lines))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["kind", "item", "patients"])
+    for (kind, item), n in sorted(counts.items()):
+        writer.writerow([kind, item, n])
+    writer.writerow(["bad_records", "all", len(bad_lines)])
+    atomic_write(out / "summary.csv", buffer.getvalue())
+    return {"patients": patients, "bad_records": len(bad_lines)}
+
+
+def run_cohort(options: CohortOptions, kb: KnowledgeBase | None = None) -> dict:
+    """Run (or resume) a cohort; return a summary dict (also written to ``run.json``)."""
+    started = time.perf_counter()
+    if kb is None and options.content:
+        from guidelinekg.checks.gate import require_valid_content
+
+        require_valid_content(options.content)
+    kb = kb or KnowledgeBase.load(list(options.content) or None)
+    version = kb.version(options.guideline)
+    shapes = load_patient_shapes()
+    partition = _prepare_or_resume(options, kb, shapes)
+    prepared = time.perf_counter()
+    pending = _pending(options.out, partition)
+    payload = {"key": kb.sha256 + kb.rules.sha256, **to_payload(kb), "patient_shapes": shapes}
+    bar = _progress(partition.patients, options.progress)
+    if bar is not None:  # chunks finished before a resume count as done
+        bar.update(min(partition.patients, (len(partition.chunks) - len(pending)) * options.chunk_size))
+
+    def on_done(result: ChunkResult) -> None:
+        _write_chunk(options.out, result)
+        if bar is not None:
+            bar.update(result.patients)
+
+    if options.scheduler:
+        _run_dask(options, partition, pending, payload, version.iri, on_done)
+    else:
+        _run_local(options, partition, pending, payload, version.iri, on_done)
+    if bar is not None:
+        bar.close()
+    evaluated = time.perf_counter()
+    totals = _finish(options.out, partition)
+    summary = {
+        "out": str(options.out), "input_kind": partition.kind, "chunks": len(partition.chunks),
+        "chunks_run_now": len(pending), "as_of": options.as_of.isoformat(), **totals,
+        "skipped_types": partition.skipped_types, "ignored_files": partition.ignored_files,
+        "seconds": {"prepare": round(prepared - started, 3), "evaluate": round(evaluated - prepared, 3),
+                    "total": round(time.perf_counter() - started, 3)},
+    }
+    atomic_write(options.out / "run.json", json.dumps(summary, indent=2))
+    return summary

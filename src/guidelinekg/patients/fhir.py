@@ -1,0 +1,378 @@
+"""Map FHIR R4 JSON to patient triples in the model of ``ontology/patient.ttl``.
+
+Accepted input: a Bundle of type collection, searchset, transaction, batch or document (the entries'
+``resource``), or one bare resource of a mapped type (:data:`MAPPED_TYPES`). Resources are
+``urn:guidelinekg:<ResourceType>/<id>``; a resource without ``id`` gets a hash of its JSON as id.
+
+Choices where FHIR leaves room:
+
+* Times: FHIR ``dateTime`` becomes ``xsd:dateTime``. A date without time is the start of that day; a time
+  without timezone stays without one (none is invented, so comparisons with zoned times are those of
+  SPARQL); a year or year-month is the start of that period, with an ``imprecise-time`` note. A partial
+  ``birthDate`` (year only) is not mapped (``imprecise-birthdate``): an age from it could be a year off.
+* Values keep their lexical form (``101.10`` stays ``101.10``). A value with a ``comparator`` (``<5``) is
+  treated as missing (``censored-value``): its number is not the result.
+* Skipped with a note, never mapped: Observations ``entered-in-error`` or ``cancelled``; Conditions
+  ``refuted`` or ``entered-in-error``; MedicationStatements ``entered-in-error`` or ``not-taken``;
+  MedicationAdministrations ``entered-in-error`` or ``not-done`` (a statement that a product was *not*
+  taken must never count as an exposure); Observations without a LOINC coding and Conditions without a
+  SNOMED CT coding (nothing could use them).
+* Notes about a patient's own resources go to that patient; notes that belong to no patient (ignored
+  types, unresolved subjects) go to every patient of the input.
+* Duplicate resources (same type and id): the one with the smallest canonical JSON is kept
+  (``duplicate-resource``), so the result does not depend on entry order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from guidelinekg.errors import InputError, Location
+from guidelinekg.patients.fhirbundle import Bundle, code_iri, codings, fhir_datetime, field
+from guidelinekg.patients.medmatch import SubstanceMatcher, exposure_lines
+from guidelinekg.patients.decode import decode_text, parse_json
+from guidelinekg.patients.model import (
+    GKG,
+    RDF_TYPE,
+    XSD,
+    IngestNote,
+    PatientData,
+    iri,
+    literal,
+    triple,
+    xsd_decimal,
+)
+from guidelinekg.patients.units import is_ucum
+
+LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
+LOINC_IRI = "https://loinc.org/"
+SNOMED_IRI = "http://snomed.info/id/"
+UCUM = "http://unitsofmeasure.org"
+V2_0916 = "http://terminology.hl7.org/CodeSystem/v2-0916"
+FASTING = {"F": "Fasting", "NF": "NotFasting", "NG": "FastingNotGiven"}
+SKIPPED_STATUS = {
+    "Observation": ("entered-in-error", "cancelled"),
+    "MedicationStatement": ("entered-in-error", "not-taken"),
+    "MedicationAdministration": ("entered-in-error", "not-done"),
+}
+# Resource types read only through references from mapped resources (not ignored, not facts).
+REFERENCED_TYPES = ("Specimen", "Medication")
+
+
+class _Mapper:
+    """Maps the resources of one input; collects lines per patient and notes per patient (``None``: all)."""
+
+    def __init__(self, bundle: Bundle, matcher: SubstanceMatcher | None):
+        self.bundle = bundle
+        self.matcher = matcher
+        self.lines: dict[str, list[str]] = defaultdict(list)
+        self.notes: dict[str | None, list[IngestNote]] = defaultdict(list, {None: list(bundle.notes)})
+
+    def note(self, patient: str | None, code: str, text: str, res: dict[str, Any] | None = None) -> None:
+        """Record a note; about ``res`` when given (its record starts the message)."""
+        record = self.bundle.record(res) if res else None
+        self.notes[patient].append(IngestNote(code, f"{record} {text}" if record else text, record))
+
+    def run(self) -> list[PatientData]:
+        ignored: Counter[str] = Counter()
+        for (kind, _), res in self.bundle.resources():
+            if kind == "Patient":
+                self.patient(res)
+        for (kind, _), res in self.bundle.resources():
+            if kind in MAPPERS:
+                MAPPERS[kind](self, res)
+            elif kind not in REFERENCED_TYPES and kind != "Patient":
+                ignored[kind] += 1
+        for kind, n in sorted(ignored.items()):
+            self.note(None, "ignored-resource", f"{n} {kind} resource{'s' * (n > 1)} ignored: type not used")
+        shared = self.notes[None]
+        return [
+            PatientData.build(node[1:-1], lines, [*self.notes[node], *shared])
+            for node, lines in sorted(self.lines.items())
+        ]
+
+    # --- helpers -------------------------------------------------------------------------------------------
+
+    def subject(self, res: dict[str, Any]) -> str | None:
+        """The formatted IRI of the patient the resource is about, or ``None`` with a note."""
+        shown = field(res, "subject").get("reference")
+        target = self.bundle.resolve(res.get("subject"), res)
+        if target is not None and target.get("resourceType") == "Patient":
+            return self.bundle.node(target)
+        if not shown:
+            self.note(None, "missing-subject", "has no subject.reference; skipped", res)
+        elif target is None:
+            self.note(
+                None, "unknown-patient", f"refers to {shown!r}, not a Patient in the input; skipped", res
+            )
+        else:
+            self.note(None, "subject-not-patient", f"is about {shown!r}, not a Patient; skipped", res)
+        return None
+
+    def start(self, res: dict[str, Any], patient: str, cls: str) -> tuple[str, list[str]]:
+        node = self.bundle.node(res)
+        return node, [
+            triple(node, iri(RDF_TYPE), iri(GKG + cls)),
+            triple(node, iri(GKG + "subject"), patient),
+            triple(node, iri(GKG + "identifier"), literal(self.bundle.record(res))),
+        ]
+
+    def time(
+        self, node: str, prop: str, value: Any, what: str, patient: str, res: dict[str, Any]
+    ) -> list[str]:
+        parsed = fhir_datetime(value)
+        if parsed is None:
+            self.note(patient, "invalid-time", f"{what} {value!r} is not a FHIR dateTime; not used", res)
+            return []
+        if not parsed[1]:
+            self.note(patient, "imprecise-time", f"{what} {value!r} has no day; taken as {parsed[0]}", res)
+        return [triple(node, iri(GKG + prop), literal(parsed[0], XSD + "dateTime"))]
+
+    def quantity(self, node: str, q: dict[str, Any], patient: str, res: dict[str, Any]) -> list[str]:
+        """``gkg:value`` and ``gkg:unit`` (UCUM code, or free text that parses as UCUM) of a Quantity."""
+        value = q.get("value")
+        if isinstance(value, str):
+            try:
+                value = Decimal(value.strip())
+                self.note(patient, "value-as-string", "gives its value as a string", res)
+            except InvalidOperation:
+                pass
+        lexical = xsd_decimal(value) if isinstance(value, Decimal) else None
+        if lexical is None:
+            self.note(patient, "invalid-value", f"value {value!r} is not a number; treated as missing", res)
+            return []
+        lines = [triple(node, iri(GKG + "value"), literal(lexical, XSD + "decimal"))]
+        code, text = q.get("code"), q.get("unit")
+        if q.get("system") == UCUM and isinstance(code, str) and code:
+            return [*lines, triple(node, iri(GKG + "unit"), literal(code))]
+        if not (isinstance(text, str) and text.strip()):
+            self.note(patient, "missing-unit", "value has no unit", res)
+            return lines
+        lines.append(triple(node, iri(GKG + "unitText"), literal(text)))
+        if is_ucum(text.strip()):
+            return [*lines, triple(node, iri(GKG + "unit"), literal(text.strip()))]
+        self.note(patient, "unit-not-ucum", f"unit {text!r} is not a UCUM code; kept as text", res)
+        return lines
+
+    def skipped(self, res: dict[str, Any]) -> bool:
+        status = res.get("status")
+        if status in SKIPPED_STATUS.get(res["resourceType"], ()):
+            self.note(None, "skipped-status", f"has status {status}; skipped", res)
+            return True
+        return False
+
+    # --- resources -----------------------------------------------------------------------------------------
+
+    def patient(self, res: dict[str, Any]) -> None:
+        node = self.bundle.node(res)
+        self.lines[node] += [
+            triple(node, iri(RDF_TYPE), iri(GKG + "Patient")),
+            triple(node, iri(GKG + "identifier"), literal(self.bundle.record(res))),
+        ]
+        birth = res.get("birthDate")
+        if birth is None:
+            return
+        if isinstance(birth, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", birth) and fhir_datetime(birth):
+            self.lines[node].append(triple(node, iri(GKG + "birthDate"), literal(birth, XSD + "date")))
+        elif fhir_datetime(birth):
+            self.note(
+                node, "imprecise-birthdate", f"birthDate {birth!r} has no day; not used (age unknown)", res
+            )
+        else:
+            self.note(node, "invalid-birthdate", f"birthDate {birth!r} is not a FHIR date; not used", res)
+
+    def observation(self, res: dict[str, Any]) -> None:
+        if self.skipped(res) or (patient := self.subject(res)) is None:
+            return
+        measures = sorted(
+            {c for s, c, _ in codings(res.get("code")) if s == LOINC and isinstance(c, str) and c}
+        )
+        if not measures:
+            self.note(patient, "unmapped-code", f"has no LOINC coding ({LOINC}); skipped", res)
+            return
+        node, lines = self.start(res, patient, "Observation")
+        lines += [triple(node, iri(GKG + "observedMeasure"), iri(code_iri(LOINC_IRI, c))) for c in measures]
+        collection = field(self.bundle.resolve(res.get("specimen"), res) or {}, "collection")
+        for what, value in (
+            ("effectiveDateTime", res.get("effectiveDateTime")),
+            ("effectivePeriod.start", field(res, "effectivePeriod").get("start")),
+            ("effectiveInstant", res.get("effectiveInstant")),
+            ("Specimen collectedDateTime", collection.get("collectedDateTime")),
+            ("Specimen collectedPeriod.start", field(collection, "collectedPeriod").get("start")),
+        ):
+            if value is not None:
+                lines += self.time(node, "effectiveTime", value, what, patient, res)
+                break
+        else:
+            self.note(patient, "missing-time", "has no effective time and no specimen collection time", res)
+        for system, code, _ in codings(collection.get("fastingStatusCodeableConcept")):
+            if system == V2_0916 and code in FASTING:
+                lines.append(triple(node, iri(GKG + "fastingStatus"), iri(GKG + FASTING[code])))
+        q = field(res, "valueQuantity")
+        if q.get("comparator"):
+            censored = f"{q['comparator']}{q.get('value')}"
+            self.note(patient, "censored-value", f"value is {censored}; treated as missing", res)
+        elif q:
+            lines += self.quantity(node, q, patient, res)
+        elif other := sorted(k for k in res if k.startswith("value")):
+            self.note(
+                patient, "unsupported-value", f"has {other[0]}, not valueQuantity; treated as missing", res
+            )
+        else:
+            absent = field(res, "dataAbsentReason")
+            why = next((t for t in [absent.get("text"), *(c or d for _, c, d in codings(absent))] if t), None)
+            self.note(
+                patient, "missing-value", f"has no value{f' ({why})' if why else ''}; treated as missing", res
+            )
+        self.lines[patient] += lines
+
+    def condition(self, res: dict[str, Any]) -> None:
+        verification = {c for _, c, _ in codings(res.get("verificationStatus")) if isinstance(c, str)}
+        refuted = verification & {"refuted", "entered-in-error"}
+        if refuted:
+            self.note(None, "skipped-status", f"is {' and '.join(sorted(refuted))}; skipped", res)
+            return
+        if (patient := self.subject(res)) is None:
+            return
+        codes = sorted(
+            {c for s, c, _ in codings(res.get("code")) if s == SNOMED and isinstance(c, str) and c}
+        )
+        if not codes:
+            self.note(patient, "unmapped-code", f"has no SNOMED CT coding ({SNOMED}); skipped", res)
+            return
+        node, lines = self.start(res, patient, "Condition")
+        lines += [triple(node, iri(GKG + "conditionCode"), iri(code_iri(SNOMED_IRI, c))) for c in codes]
+        for _, code, _ in codings(res.get("clinicalStatus")):
+            if isinstance(code, str) and code:
+                lines.append(triple(node, iri(GKG + "clinicalStatus"), literal(code)))
+        self.lines[patient] += lines
+
+    def exposure(self, res: dict[str, Any]) -> None:
+        if self.skipped(res) or (patient := self.subject(res)) is None:
+            return
+        kind = "statement" if res["resourceType"] == "MedicationStatement" else "administration"
+        node, lines = self.start(res, patient, "MedicationExposure")
+        lines.append(triple(node, iri(GKG + "exposureKind"), literal(kind)))
+        if isinstance(res.get("status"), str):
+            lines.append(triple(node, iri(GKG + "exposureStatus"), literal(res["status"])))
+        if "effectiveDateTime" in res:
+            for prop in ("exposureStart", "exposureEnd"):
+                lines += self.time(node, prop, res["effectiveDateTime"], "effectiveDateTime", patient, res)
+        else:
+            period = field(res, "effectivePeriod")
+            for prop, key in (("exposureStart", "start"), ("exposureEnd", "end")):
+                if key in period:
+                    lines += self.time(node, prop, period[key], f"effectivePeriod.{key}", patient, res)
+        if not any(f"{GKG}exposureStart>" in line for line in lines):
+            self.note(patient, "missing-time", "has no effectiveDateTime or effectivePeriod.start", res)
+        concepts, texts = self.product(res)
+        if texts:
+            lines.append(triple(node, iri(GKG + "productText"), literal(texts[0])))
+        else:
+            self.note(patient, "missing-product", "names no product (text, display or Medication)", res)
+        if self.matcher is not None:
+            product_codings = [(s, c) for concept in concepts for s, c, _ in codings(concept)]
+            lines += exposure_lines(node, self.matcher.match(codings=product_codings, texts=texts))
+        dose = field(field(res, "dosage"), "dose") if kind == "administration" else {}
+        if dose:
+            lines += self.quantity(node, dose, patient, res)
+        self.lines[patient] += lines
+
+    def product(self, res: dict[str, Any]) -> tuple[list[Any], list[str]]:
+        """The product's CodeableConcepts (inline, or the referenced Medication's code and ingredients) and
+        its texts (concept texts, coding displays, the reference's display), first the one to show."""
+        concepts = [res.get("medicationCodeableConcept")]
+        medication = self.bundle.resolve(res.get("medicationReference"), res)
+        if medication is not None:
+            concepts.append(medication.get("code"))
+            concepts += [
+                i.get("itemCodeableConcept")
+                for i in medication.get("ingredient") or []
+                if isinstance(i, dict)
+            ]
+        texts = [c.get("text") if isinstance(c, dict) else None for c in concepts]
+        texts += [d for c in concepts for _, _, d in codings(c)]
+        texts.append(field(res, "medicationReference").get("display"))
+        return concepts, [t for t in texts if isinstance(t, str) and t.strip()]
+
+
+MAPPERS: dict[str, Callable[[_Mapper, dict[str, Any]], None]] = {
+    "Observation": _Mapper.observation,
+    "Condition": _Mapper.condition,
+    "MedicationStatement": _Mapper.exposure,
+    "MedicationAdministration": _Mapper.exposure,
+}
+MAPPED_TYPES = ("Patient", *MAPPERS)
+
+
+def patients_from_json(
+    doc: Any, *, source: str = "<input>", matcher: SubstanceMatcher | None = None
+) -> list[PatientData]:
+    """Map parsed FHIR JSON (numbers as :class:`~decimal.Decimal`, see :func:`parse_json`) to one
+    :class:`PatientData` per Patient, sorted by patient IRI.
+
+    Raises:
+        InputError: not a FHIR resource, a type not accepted at top level, a Bundle of another type or
+            without entries, no Patient.
+    """
+    location = Location(source)
+    if not isinstance(doc, dict):
+        raise InputError("the JSON is not a FHIR resource (expected an object with 'resourceType')", location)
+    kind = doc.get("resourceType")
+    if not isinstance(kind, str):
+        raise InputError(
+            "the JSON is not FHIR: it has no 'resourceType'",
+            location,
+            hint="give a FHIR R4 Bundle or Patient",
+        )
+    if kind != "Bundle" and kind not in MAPPED_TYPES:
+        raise InputError(
+            f"a FHIR {kind} is not accepted as input; give a Bundle or one of: {', '.join(MAPPED_TYPES)}",
+            location,
+        )
+    patients = _Mapper(Bundle(doc, source), matcher).run()
+    if not patients:
+        raise InputError(
+            "the input has no Patient resource", location, hint="add the Patient the resources refer to"
+        )
+    return patients
+
+
+def load_patients(path: str | Path, *, matcher: SubstanceMatcher | None = None) -> list[PatientData]:
+    """Read a FHIR R4 JSON file: one :class:`PatientData` per Patient, sorted by IRI.
+
+    Raises:
+        InputError: unreadable, empty or malformed file (with line and column), or see
+            :func:`patients_from_json`.
+    """
+    location = Location(str(path))
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the FHIR file: {exc.strerror or exc}", location) from None
+    return patients_from_json(
+        parse_json(decode_text(raw, location), location), source=str(path), matcher=matcher
+    )
+
+
+def load_patient(path: str | Path, *, matcher: SubstanceMatcher | None = None) -> PatientData:
+    """Like :func:`load_patients` for an input about exactly one patient.
+
+    Raises:
+        InputError: as :func:`load_patients`, or the input holds more than one Patient.
+    """
+    patients = load_patients(path, matcher=matcher)
+    if len(patients) > 1:
+        raise InputError(
+            f"the input holds {len(patients)} patients "
+            f"({', '.join(p.patient_iri for p in patients)}); expected one",
+            Location(str(path)),
+            hint="split the Bundle per patient, or use load_patients()",
+        )
+    return patients[0]

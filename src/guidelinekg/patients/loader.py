@@ -1,0 +1,197 @@
+"""Reading one patient's input file: FHIR R4 JSON, JSON-LD or Turtle, told apart by the content.
+
+:func:`load_patient_input` tells the input kind from the content, not the file name:
+
+* JSON with ``resourceType`` -> FHIR R4 (mapped by :mod:`guidelinekg.patients.fhir`);
+* JSON with ``@context``, ``@graph`` or ``@id`` (or a JSON array) -> JSON-LD. Remote contexts are refused
+  (the loader never reaches the network); inline contexts are fine;
+* anything else -> Turtle.
+
+Blank nodes of RDF input are relabelled in order of first appearance with a prefix derived from the patient
+IRI, so output is deterministic and labels of different patients never collide in one store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyoxigraph as ox
+
+from guidelinekg.errors import InputError, Location
+from guidelinekg.patients.decode import decode_text, parse_json
+from guidelinekg.patients.model import GKG, RDF_TYPE, PatientData
+
+if TYPE_CHECKING:  # pragma: no cover
+    from guidelinekg.patients.medmatch import SubstanceMatcher
+    from guidelinekg.patients.units import MeasureCatalog
+
+_PARSER_PREFIX = re.compile(r"^Parser error (?:at line \d+ )?(?:at|between) [^:]*: ")
+
+# --- patient input --------------------------------------------------------------------------------------
+
+
+def load_patient_input(
+    path: str | Path,
+    *,
+    matcher: SubstanceMatcher | None = None,
+    measures: MeasureCatalog | None = None,
+) -> PatientData:
+    """Read one patient from a file of FHIR R4 JSON, JSON-LD or Turtle (detected from the content).
+
+    Args:
+        path: the input file.
+        matcher: recognises substances of medication exposures (FHIR input; RDF exposures that carry a
+            ``gkg:productText`` but no ``gkg:exposureSubstance``).
+        measures: when given, observation values are normalised with :func:`guidelinekg.patients.units.normalise`.
+
+    Returns:
+        The patient's data.
+
+    Raises:
+        InputError: unreadable or empty file, malformed JSON/Turtle (with ``file:line:column``), a JSON-LD
+            remote context, not exactly one patient.
+    """
+    location = Location(str(path))
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the patient file: {exc.strerror or exc}", location) from None
+    if raw[:2] == b"\x1f\x8b":  # gzip, like the other inputs that accept .gz
+        raw = _gunzip(raw, location)
+    text = decode_text(raw, location)
+    patient = _patient_from_text(text, location, matcher)
+    if measures is not None:
+        from guidelinekg.patients.units import normalise
+
+        patient = normalise(patient, measures)
+    return patient
+
+
+def _gunzip(raw: bytes, location: Location) -> bytes:
+    import zlib
+
+    from isal import igzip, igzip_lib
+
+    try:
+        return igzip.decompress(raw)
+    except (OSError, EOFError, zlib.error, igzip_lib.IsalError) as exc:
+        raise InputError(f"the file starts like gzip but cannot be decompressed: {exc}", location) from None
+
+
+def _patient_from_text(text: str, location: Location, matcher: SubstanceMatcher | None) -> PatientData:
+    start = text.lstrip()[:1]
+    if start in ("{", "["):
+        try:
+            doc = parse_json(text, location)
+        except InputError:
+            if start == "{" or location.path.lower().endswith((".json", ".jsonld")):
+                raise
+            doc = None  # "[" also opens a Turtle blank node: fall through to Turtle
+        if doc is not None:
+            if isinstance(doc, dict) and "resourceType" in doc:
+                from guidelinekg.patients.fhir import patients_from_json
+
+                return _single(patients_from_json(doc, source=location.path, matcher=matcher), location)
+            if isinstance(doc, list) and any(isinstance(d, dict) and "resourceType" in d for d in doc):
+                raise InputError(
+                    "a JSON array of FHIR resources is not accepted",
+                    location,
+                    hint='put the resources in a Bundle: {"resourceType": "Bundle", "type": "collection", ...}',
+                )
+            if isinstance(doc, list) or (
+                isinstance(doc, dict) and doc.keys() & {"@context", "@graph", "@id"}
+            ):
+                _refuse_remote_contexts(doc, location)
+                return _patient_from_rdf(text, ox.RdfFormat.JSON_LD, location, matcher)
+            raise InputError(
+                "JSON that is neither FHIR (no 'resourceType') nor JSON-LD (no '@context' or '@graph')",
+                location,
+                hint="give a FHIR R4 resource or Bundle, or the patient model as JSON-LD or Turtle",
+            )
+    return _patient_from_rdf(text, ox.RdfFormat.TURTLE, location, matcher)
+
+
+def _single(patients: Sequence[PatientData], location: Location) -> PatientData:
+    if len(patients) != 1:
+        iris = ", ".join(p.patient_iri for p in patients)
+        raise InputError(
+            f"expected exactly one patient, found {len(patients)} ({iris})",
+            location,
+            hint="split the input per patient, or read it with guidelinekg.patients.fhir.load_patients()",
+        )
+    return patients[0]
+
+
+def _refuse_remote_contexts(node: Any, location: Location) -> None:
+    """Refuse any context that would be fetched: a string (URL or relative reference) or ``@import``."""
+    if isinstance(node, list):
+        for item in node:
+            _refuse_remote_contexts(item, location)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "@context":
+                for ctx in value if isinstance(value, list) else [value]:
+                    if isinstance(ctx, str):
+                        raise InputError(
+                            f"JSON-LD remote context {ctx!r} is not fetched: "
+                            "the loader never reaches the network",
+                            location,
+                            hint="put the context inline (an object under '@context') or use Turtle",
+                        )
+                    if isinstance(ctx, dict) and "@import" in ctx:
+                        raise InputError(
+                            f"JSON-LD context '@import' of {ctx['@import']!r} is not fetched: "
+                            "the loader never reaches the network",
+                            location,
+                            hint="copy the imported context inline",
+                        )
+            _refuse_remote_contexts(value, location)
+
+
+def _patient_from_rdf(
+    text: str, fmt: ox.RdfFormat, location: Location, matcher: SubstanceMatcher | None
+) -> PatientData:
+    kind = "JSON-LD" if fmt == ox.RdfFormat.JSON_LD else "Turtle"
+    try:
+        parsed = [q.triple for q in ox.parse(input=text.encode(), format=fmt, without_named_graphs=True)]
+    except SyntaxError as exc:
+        where = replace(location, line=exc.lineno, column=exc.offset) if exc.lineno else location
+        message = _PARSER_PREFIX.sub("", exc.msg or str(exc))
+        guessed = kind == "Turtle" and not location.path.lower().endswith((".ttl", ".turtle"))
+        guess = "read as Turtle because the content is not JSON" if guessed else None
+        raise InputError(f"{kind} syntax error: {message}", where, hint=guess) from None
+    type_pred, patient_cls = ox.NamedNode(RDF_TYPE), ox.NamedNode(GKG + "Patient")
+    patients = sorted(
+        {t.subject for t in parsed if t.predicate == type_pred and t.object == patient_cls}, key=str
+    )
+    if len(patients) != 1:
+        found = ", ".join(str(p) for p in patients) or "none"
+        raise InputError(
+            f"the {kind} input must describe exactly one gkg:Patient, found {len(patients)} ({found})",
+            location,
+            hint=f"type the patient with 'a <{GKG}Patient>'; split cohorts into one file per patient"
+            + ("; use absolute IRIs for '@id' (relative ones are dropped)" if kind == "JSON-LD" else ""),
+        )
+    patient = patients[0]
+    if not isinstance(patient, ox.NamedNode):
+        raise InputError("the gkg:Patient must be an IRI, not a blank node", location)
+    prefix = "p" + hashlib.sha256(patient.value.encode()).hexdigest()[:12] + "b"
+    labels: dict[str, ox.BlankNode] = {}
+
+    def relabel(term: Any) -> Any:
+        if isinstance(term, ox.BlankNode):
+            return labels.setdefault(term.value, ox.BlankNode(f"{prefix}{len(labels)}"))
+        return term
+
+    lines = [f"{relabel(t.subject)} {t.predicate} {relabel(t.object)} ." for t in parsed]
+    data = PatientData.build(patient.value, lines)
+    if matcher is not None:
+        data = matcher.match_product_texts(data)
+    return data

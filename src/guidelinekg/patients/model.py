@@ -1,0 +1,197 @@
+"""Patient data as N-Triples lines in the model of ``ontology/patient.ttl``.
+
+A :class:`PatientData` is the loader's one output type, whatever the input: FHIR R4 JSON (mapped by
+:mod:`guidelinekg.patients.fhir`), Turtle or JSON-LD in the patient model. It holds plain N-Triples lines, sorted,
+so that a cohort of a million patients can be streamed into a pyoxigraph store without building a Python
+graph per patient, and so that equal input gives byte-equal output.
+
+Reading an input file into one is :mod:`guidelinekg.patients.loader`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import pyoxigraph as ox
+
+if TYPE_CHECKING:  # pragma: no cover
+    import rdflib
+
+
+GKG = "https://w3id.org/guidelinekg/ontology#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+IRI_PREFIX = "urn:guidelinekg:"
+
+
+@dataclass(frozen=True, order=True)
+class IngestNote:
+    """Something the loader noticed: ``code`` is stable (e.g. ``missing-value``), ``record`` is the source
+    record it is about (e.g. ``Observation/obs-1``), or ``None`` for the input as a whole."""
+
+    code: str
+    message: str
+    record: str | None = None
+
+    def sort_key(self) -> tuple[str, str, str]:
+        return (self.code, self.record or "", self.message)
+
+
+@dataclass(frozen=True)
+class PatientData:
+    """One patient's facts as sorted, de-duplicated N-Triples lines (each ending in `` .``).
+
+    >>> me = "urn:guidelinekg:Patient/p1"
+    >>> p = PatientData.build(me, [triple(iri(me), iri(GKG + "identifier"), literal("Patient/p1"))] * 2)
+    >>> p.ntriples
+    ['<urn:guidelinekg:Patient/p1> <https://w3id.org/guidelinekg/ontology#identifier> "Patient/p1" .']
+    """
+
+    patient_iri: str
+    ntriples: list[str]
+    notes: list[IngestNote] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, patient_iri: str, lines: Iterable[str], notes: Iterable[IngestNote] = ()) -> PatientData:
+        """Make a :class:`PatientData` with lines and notes sorted and de-duplicated."""
+        return cls(patient_iri, sorted(set(lines)), sorted(set(notes), key=IngestNote.sort_key))
+
+    def extended(self, lines: Iterable[str], notes: Iterable[IngestNote] = ()) -> PatientData:
+        """A copy with more lines and notes (sorted, de-duplicated)."""
+        return replace(
+            self,
+            ntriples=sorted(set(self.ntriples).union(lines)),
+            notes=sorted(set(self.notes).union(notes), key=IngestNote.sort_key),
+        )
+
+    def text(self) -> str:
+        """The lines as one N-Triples document."""
+        return "".join(line + "\n" for line in self.ntriples)
+
+    def triples(self) -> Iterator[ox.Triple]:
+        """The lines parsed back into pyoxigraph triples."""
+        for quad in ox.parse(input=self.text().encode(), format=ox.RdfFormat.N_TRIPLES):
+            yield quad.triple
+
+    def facts(self, cls: str) -> dict[str, dict[str, list[str]]]:
+        """Resources typed ``gkg:<cls>``, keyed by their N-Triples term (IRI or blank node): the values
+        (IRI or lexical form) of each of their ``gkg:`` properties, by local name."""
+        typed: set[str] = set()
+        props: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for t in self.triples():
+            p, o = t.predicate.value, t.object
+            if isinstance(o, ox.Triple):
+                continue
+            if p == RDF_TYPE and o.value == GKG + cls:
+                typed.add(str(t.subject))
+            elif p.startswith(GKG):
+                props[str(t.subject)][p[len(GKG) :]].append(o.value)
+        return {s: {k: sorted(v) for k, v in props[s].items()} for s in sorted(typed)}
+
+    def to_rdflib(self) -> rdflib.Graph:
+        """An rdflib Graph holding the patient's triples."""
+        import rdflib
+
+        graph = rdflib.Graph()
+        graph.parse(data=self.text(), format="nt")
+        return graph
+
+    def load_into(self, store: ox.Store, *, graph: str | None = None) -> None:
+        """Load the triples into a pyoxigraph store (default graph unless ``graph`` names one)."""
+        to_graph = ox.NamedNode(graph) if graph else None
+        store.load(input=self.text().encode(), format=ox.RdfFormat.N_TRIPLES, to_graph=to_graph)
+
+
+def facts_sha256(patients: Iterable[PatientData]) -> str:
+    """SHA-256 of the patients' facts as sorted N-Triples in Oxigraph's canonical forms (``"44.0"`` and
+    ``"44"`` typed xsd:decimal are one value, written ``"44"``; an offset ``+00:00`` is written ``Z``).
+
+    The digest of an evaluation's input: the same facts give the same digest whatever the order of the
+    patients and lines or the lexical forms, and the facts recorded in provenance (written from the store,
+    so in these forms) reproduce it, which is what ``guidelinekg audit`` checks.
+    """
+    patients = list(patients)
+    if any("_:" in line for p in patients for line in p.ntriples):
+        # A store relabels blank nodes at random: hash the (already sorted, deterministic) lines instead.
+        lines = sorted(line + "\n" for p in patients for line in p.ntriples)
+        return hashlib.sha256("".join(lines).encode()).hexdigest()
+    store = ox.Store()
+    for p in patients:
+        p.load_into(store)
+    # The engine writes the lines; sorting UTF-8 bytes orders them as sorting the text would.
+    lines = sorted(store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()).splitlines())
+    return hashlib.sha256(b"".join(line + b"\n" for line in lines)).hexdigest()
+
+
+# --- N-Triples terms ------------------------------------------------------------------------------------
+# pyoxigraph terms do the escaping and reject invalid IRIs, so every line is valid N-Triples.
+
+
+def iri(value: str) -> str:
+    """``<value>`` in N-Triples; raises ``ValueError`` for an invalid IRI."""
+    return str(ox.NamedNode(value))
+
+
+def literal(value: str, datatype: str = XSD + "string") -> str:
+    """A typed literal in N-Triples (``datatype`` is a full IRI)."""
+    return str(ox.Literal(value, datatype=ox.NamedNode(datatype)))
+
+
+def triple(subject: str, predicate: str, obj: str) -> str:
+    """One N-Triples line from already formatted terms."""
+    return f"{subject} {predicate} {obj} ."
+
+
+def resource_iri(resource_type: str, resource_id: str) -> str:
+    """``urn:guidelinekg:<ResourceType>/<id>`` with unsafe characters percent-encoded."""
+    return f"{IRI_PREFIX}{quote(resource_type, safe='')}/{quote(resource_id, safe='-._~')}"
+
+
+def json_hash(obj: Any) -> str:
+    """A stable short hash of a JSON value (keys sorted; decimals by their lexical form)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def xsd_decimal(value: Decimal) -> str | None:
+    """The lexical form of ``value`` as a valid xsd:decimal (no exponent), keeping its digits as given
+    (``Decimal("101.10")`` -> ``"101.10"``, ``Decimal("1E+2")`` -> ``"100"``); ``None`` when not finite
+    or absurdly large or small."""
+    if not value.is_finite() or abs(value.adjusted()) > 40:
+        return None
+    text = format(value, "f")
+    return "0" if text in ("-0", "-0.0") else text
+
+
+# --- reading graphs: rdflib Graph or pyoxigraph Store ---------------------------------------------------
+
+
+def select_rows(source: Any, query: str) -> list[tuple[str | None, ...]]:
+    """Run a SPARQL SELECT on an rdflib Graph, a pyoxigraph Store or a :class:`guidelinekg.engine.store.RuleStore`;
+    each term becomes its string value (IRI, literal lexical form or blank node label), unbound variables
+    ``None``. Rows sorted.
+
+    A pyoxigraph store is queried with its named graphs merged into the default graph, so guideline
+    content may live in named graphs.
+    """
+    rows: list[tuple[str | None, ...]] = []
+    if isinstance(source, ox.Store):
+        result = source.query(query, use_default_graph_as_union=True)
+        assert isinstance(result, ox.QuerySolutions), "a SELECT query"
+        names = [v.value for v in result.variables]
+        rows = [tuple(None if s[n] is None else s[n].value for n in names) for s in result]
+    elif hasattr(source, "select"):  # a RuleStore: rows are dicts of cells, unbound names left out
+        head = re.search(r"SELECT\s+(?:DISTINCT\s+)?((?:\?\w+\s*)+)", query, re.IGNORECASE)
+        names = re.findall(r"\?(\w+)", head.group(1)) if head else []
+        rows = [tuple(row[n].value if n in row else None for n in names) for row in source.select(query)]
+    else:
+        rows = [tuple(None if term is None else str(term) for term in row) for row in source.query(query)]
+    return sorted(rows, key=lambda r: tuple(x or "" for x in r))

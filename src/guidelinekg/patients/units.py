@@ -1,0 +1,392 @@
+"""Normalise observation values to the canonical unit of their measure, as the guideline graph states it.
+
+Everything comes from the graph: a ``gkg:Measure`` has a ``gkg:canonicalUnit`` (UCUM) and may have
+``gkg:unitFactor`` nodes (``gkg:fromUnit``, ``gkg:toUnit``, ``gkg:divideBy``) for conversions UCUM cannot do
+(molar to mass units of one substance). ``gkg:equivalentMeasure`` (symmetric) groups codes for the same
+quantity; the groups are closed transitively.
+
+Choices:
+
+* Equivalent codes: an observation coded with any member of a group gets ``gkg:observedMeasure`` of every
+  member the graph declares, so a threshold on any code of the group sees it. The group shares canonical
+  unit and factors (a member without ``gkg:canonicalUnit`` takes the group's).
+* Arithmetic is decimal, never binary floating point: a factor from the graph is used as written; a UCUM
+  factor (computed by pint through ucumvert) is rounded to 12 significant digits, so ug/L -> ng/mL is
+  exactly 1. A converted value keeps ``max(6, digits given + 2)`` significant digits (half-even), written
+  without exponent and without trailing zeros. An unconverted value keeps its lexical form.
+* Conversion paths, first that applies: same unit; a factor from the unit to the canonical unit (or the
+  inverse of one the other way); UCUM alone; UCUM to a factor's ``fromUnit``, the factor, UCUM from its
+  ``toUnit``. The UCUM registry (about half a second to build) is built only when needed, once per process.
+* A unit that cannot be converted gives ``gkg:unitProblem`` and no ``gkg:normalizedValue``: the rules then
+  treat the result as missing.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from typing import Any
+
+from guidelinekg.patients.model import GKG, XSD, PatientData, iri, literal, select_rows, triple, xsd_decimal
+
+MEASURES_QUERY = f"""PREFIX gkg: <{GKG}>
+SELECT DISTINCT ?measure ?unit WHERE {{
+  {{ ?measure a gkg:Measure }} UNION {{ ?measure gkg:canonicalUnit [] }}
+  OPTIONAL {{ ?measure gkg:canonicalUnit ?unit }}
+}}"""
+
+FACTORS_QUERY = f"""PREFIX gkg: <{GKG}>
+SELECT DISTINCT ?measure ?from ?to ?divisor WHERE {{
+  ?measure gkg:unitFactor ?f . ?f gkg:fromUnit ?from ; gkg:toUnit ?to ; gkg:divideBy ?divisor .
+}}"""
+
+EQUIVALENTS_QUERY = f"""PREFIX gkg: <{GKG}>
+SELECT DISTINCT ?a ?b WHERE {{ ?a gkg:equivalentMeasure ?b }}"""
+
+_FACTOR_CONTEXT = Context(prec=12, rounding=ROUND_HALF_EVEN)
+
+
+@dataclass(frozen=True)
+class UnitFactor:
+    """Value in ``from_unit`` divided by ``divide_by`` gives the value in ``to_unit``."""
+
+    from_unit: str
+    to_unit: str
+    divide_by: Decimal
+
+
+@dataclass(frozen=True)
+class MeasureGroup:
+    """Equivalent measures with their shared canonical unit(s) and factors."""
+
+    measures: frozenset[str]
+    canonical_units: frozenset[str]
+    factors: tuple[UnitFactor, ...]
+
+
+@dataclass(frozen=True)
+class MeasureCatalog:
+    """The measures of a guideline graph: measure IRI -> its group of equivalent measures."""
+
+    groups: Mapping[str, MeasureGroup]
+
+    @classmethod
+    def build(
+        cls,
+        measures: Mapping[str, str | None],
+        *,
+        factors: Mapping[str, list[UnitFactor]] | None = None,
+        equivalents: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    ) -> MeasureCatalog:
+        """From plain data: measure IRI -> canonical unit (or ``None``), factors per measure, pairs of
+        equivalent measure IRIs.
+
+        >>> cat = MeasureCatalog.build(
+        ...     {"urn:m:a": "ng/mL", "urn:m:b": None}, equivalents=[("urn:m:b", "urn:m:a")]
+        ... )
+        >>> sorted(cat.groups["urn:m:b"].measures), sorted(cat.groups["urn:m:b"].canonical_units)
+        (['urn:m:a', 'urn:m:b'], ['ng/mL'])
+        """
+        factors = factors or {}
+        parent: dict[str, str] = {
+            m: m for m in [*measures, *factors, *(x for pair in equivalents for x in pair)]
+        }
+
+        def find(m: str) -> str:
+            while parent[m] != m:
+                parent[m] = parent[parent[m]]
+                m = parent[m]
+            return m
+
+        for a, b in equivalents:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+        members: dict[str, set[str]] = defaultdict(set)
+        for m in parent:
+            members[find(m)].add(m)
+        groups: dict[str, MeasureGroup] = {}
+        for ms in members.values():
+            group = MeasureGroup(
+                frozenset(ms),
+                frozenset(u for m in ms if (u := measures.get(m))),
+                tuple(
+                    sorted(
+                        {f for m in ms for f in factors.get(m, ())}, key=lambda f: (f.from_unit, f.to_unit)
+                    )
+                ),
+            )
+            groups.update((m, group) for m in ms)
+        return cls(groups)
+
+    @classmethod
+    def from_graph(cls, source: Any) -> MeasureCatalog:
+        """Build from the measures of an rdflib Graph or a pyoxigraph Store."""
+        measures: dict[str, str | None] = {}
+        for measure, unit in select_rows(source, MEASURES_QUERY):
+            if measure and (unit or measure not in measures):
+                measures[measure] = unit
+        factors: dict[str, list[UnitFactor]] = defaultdict(list)
+        for measure, from_unit, to_unit, divisor in select_rows(source, FACTORS_QUERY):
+            try:
+                value = Decimal(divisor or "")
+            except InvalidOperation:
+                continue  # the content shapes report a non-numeric gkg:divideBy
+            if measure and from_unit and to_unit and value.is_finite() and value != 0:
+                factors[measure].append(UnitFactor(from_unit, to_unit, value))
+        pairs = [(a, b) for a, b in select_rows(source, EQUIVALENTS_QUERY) if a and b]
+        return cls.build(measures, factors=factors, equivalents=pairs)
+
+
+# --- UCUM -----------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _ucum_parser() -> Any:
+    from ucumvert import get_ucum_parser
+
+    return get_ucum_parser()
+
+
+@functools.cache
+def _ucum_registry() -> Any:
+    from ucumvert import PintUcumRegistry
+
+    return PintUcumRegistry()
+
+
+@functools.cache
+def is_ucum(code: str) -> bool:
+    """Whether ``code`` is a syntactically valid UCUM unit (case-sensitive), e.g. ``"ng/mL"`` but not
+    ``"furlongs"``. Uses the UCUM grammar only (no unit registry)."""
+    from lark.exceptions import LarkError
+
+    try:
+        _ucum_parser().parse(code)
+    except LarkError:
+        return False
+    return True
+
+
+class UnitConversionError(Exception):
+    """Raised inside this module when two units cannot be related; the message is the reason."""
+
+
+def ucum_conversion(from_unit: str, to_unit: str) -> tuple[Decimal, Decimal]:
+    """``(scale, offset)`` with ``to = from * scale + offset`` between two UCUM units.
+
+    Raises:
+        UnitConversionError: a unit is not valid UCUM, or the units measure different kinds of quantity.
+    """
+    result = _ucum_conversion(from_unit, to_unit)
+    if isinstance(result, str):
+        raise UnitConversionError(result)
+    return result
+
+
+@functools.cache
+def _ucum_conversion(from_unit: str, to_unit: str) -> tuple[Decimal, Decimal] | str:
+    """As :func:`ucum_conversion`, failures returned as their reason so that they are cached too."""
+    import pint
+    from lark.exceptions import LarkError
+    from ucumvert import InvalidUcumError
+
+    registry = _ucum_registry()
+    quantities = []
+    for unit in (from_unit, to_unit):
+        try:
+            quantities.append(registry.from_ucum(unit))
+        except (InvalidUcumError, LarkError, pint.errors.PintError):
+            return f"{unit!r} is not a valid UCUM unit"
+    source, target = quantities
+
+    def at(x: float) -> Decimal:
+        # UCUM units may carry a number ("10.uL"); pint keeps it as the magnitude
+        value = (
+            registry.Quantity(x * source.magnitude, source.units).to(target.units).magnitude
+            / target.magnitude
+        )
+        return _FACTOR_CONTEXT.create_decimal_from_float(float(value))
+
+    try:
+        offset = at(0.0)
+        return at(1.0) - offset, offset
+    except pint.errors.DimensionalityError as exc:
+        return (
+            f"UCUM cannot convert {from_unit} ({exc.dim1 or 'dimensionless'}) to {to_unit} "
+            f"({exc.dim2 or 'dimensionless'})"
+        )
+    except pint.errors.PintError as exc:
+        return f"UCUM cannot convert {from_unit} to {to_unit}: {exc}"
+
+
+# --- conversion -----------------------------------------------------------------------------------------
+
+GRAPH_FACTOR = "factor from the guideline graph"
+
+
+def fmt(value: Decimal) -> str:
+    """Deterministic plain notation without trailing zeros (``45.000`` -> ``45``)."""
+    text = xsd_decimal(value) or str(value)
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A converted value: ``value`` rounded (see the module notes) and the steps as text."""
+
+    value: Decimal
+    steps: tuple[str, ...]
+
+    @property
+    def note(self) -> str:
+        return "; ".join(self.steps)
+
+
+class _Steps:
+    """Collects conversion steps; each is written with its result rounded to ``digits``."""
+
+    def __init__(self, digits: int):
+        self.context = Context(prec=max(6, digits + 2), rounding=ROUND_HALF_EVEN)
+        self.texts: list[str] = []
+
+    def ucum(self, value: Decimal, from_unit: str, to_unit: str) -> Decimal:
+        if from_unit == to_unit:
+            return value
+        scale, offset = ucum_conversion(from_unit, to_unit)
+        result = value * scale + offset
+        op = f" × {fmt(scale)}" if scale != 1 and not offset else ""
+        self.texts.append(f"{fmt(value)} {from_unit}{op} = {fmt(self.round(result))} {to_unit} (UCUM)")
+        return result
+
+    def factor(
+        self, value: Decimal, from_unit: str, to_unit: str, divisor: Decimal, *, inverse: bool
+    ) -> Decimal:
+        result = value * divisor if inverse else value / divisor
+        op = "×" if inverse else "÷"
+        self.texts.append(
+            f"{fmt(value)} {from_unit} {op} {fmt(divisor)} = "
+            f"{fmt(self.round(result))} {to_unit} ({GRAPH_FACTOR})"
+        )
+        return result
+
+    def round(self, value: Decimal) -> Decimal:
+        return self.context.create_decimal(value)
+
+
+def convert(value: Decimal, unit: str, group: MeasureGroup, canonical: str) -> Conversion:
+    """Convert ``value`` in ``unit`` to ``canonical`` (paths in the module notes).
+
+    >>> factor = UnitFactor("pmol/L", "ng/mL", Decimal("2.247"))
+    >>> g = MeasureGroup(frozenset(), frozenset({"ng/mL"}), (factor,))
+    >>> c = convert(Decimal("101.1"), "pmol/L", g, "ng/mL")
+    >>> c.value, c.note
+    (Decimal('44.9933'), '101.1 pmol/L ÷ 2.247 = 44.9933 ng/mL (factor from the guideline graph)')
+
+    Raises:
+        UnitConversionError: with the reason when no path exists.
+    """
+    digits = len(value.as_tuple().digits)
+    for f in group.factors:
+        for src, dst, inverse in ((f.from_unit, f.to_unit, False), (f.to_unit, f.from_unit, True)):
+            if src == unit and dst == canonical:
+                steps = _Steps(digits)
+                result = steps.factor(value, src, dst, f.divide_by, inverse=inverse)
+                return Conversion(steps.round(result), tuple(steps.texts))
+    steps = _Steps(digits)
+    try:
+        result = steps.ucum(value, unit, canonical)
+        return Conversion(steps.round(result), tuple(steps.texts))
+    except UnitConversionError as exc:
+        reason = str(exc)
+    for f in group.factors:
+        for src, dst, inverse in ((f.from_unit, f.to_unit, False), (f.to_unit, f.from_unit, True)):
+            steps = _Steps(digits)
+            try:
+                v = steps.ucum(value, unit, src)
+                v = steps.factor(v, src, dst, f.divide_by, inverse=inverse)
+                v = steps.ucum(v, dst, canonical)
+            except UnitConversionError:
+                continue
+            return Conversion(steps.round(v), tuple(steps.texts))
+    if not group.factors:
+        reason += "; the guideline graph gives no unit factor for this measure"
+    raise UnitConversionError(reason)
+
+
+def normalise(patient: PatientData, measures: MeasureCatalog) -> PatientData:
+    """Add ``gkg:normalizedValue`` / ``gkg:normalizedUnit`` (and ``gkg:conversionNote`` when converted) or
+    ``gkg:unitProblem`` to every observation with a value of a measure the catalog knows, and
+    ``gkg:observedMeasure`` of the equivalent measures.
+
+    Observations of measures the catalog does not know are left as they are.
+    """
+    lines: list[str] = []
+    for subject, props in patient.facts("Observation").items():
+        lines.extend(_normalise_one(subject, props, measures))
+    return patient.extended(lines) if lines else patient
+
+
+def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: MeasureCatalog) -> list[str]:
+    observed = set(props.get("observedMeasure", []))
+    groups = {id(g): g for m in observed if (g := catalog.groups.get(m))}
+    if not groups:
+        return []
+    members = frozenset().union(*(g.measures for g in groups.values()))
+    lines = [triple(subject, iri(GKG + "observedMeasure"), iri(m)) for m in sorted(members - observed)]
+    values = props.get("value", [])
+    if not values:
+        return lines
+    group = MeasureGroup(
+        members,
+        frozenset().union(*(g.canonical_units for g in groups.values())),
+        tuple(f for g in groups.values() for f in g.factors),
+    )
+
+    def problem(reason: str) -> list[str]:
+        return [*lines, triple(subject, iri(GKG + "unitProblem"), literal(reason))]
+
+    if len(group.canonical_units) != 1:
+        shown = ", ".join(sorted(group.canonical_units)) or "none"
+        return problem(
+            f"the guideline graph gives {len(group.canonical_units)} canonical units ({shown}) "
+            "for this measure"
+        )
+    canonical = next(iter(group.canonical_units))
+    if len(values) > 1:
+        return problem(f"{len(values)} values given; an observation carries one value")
+    try:
+        value = Decimal(values[0])
+        lexical = xsd_decimal(value)
+    except InvalidOperation:
+        lexical = None
+    if lexical is None:
+        return problem(f"value {values[0]!r} is not a number")
+    units = props.get("unit", [])
+    texts = props.get("unitText", [])
+    if len(units) > 1:
+        return problem(
+            f"{len(units)} units given ({', '.join(sorted(units))}); an observation carries one unit"
+        )
+    if not units:
+        if texts:
+            return problem(f"unit {texts[0]!r} is not a UCUM unit and cannot be converted to {canonical}")
+        return problem(f"no unit given; the guideline's unit for this measure is {canonical}")
+    unit = units[0]
+    out = [*lines, triple(subject, iri(GKG + "normalizedUnit"), literal(canonical))]
+    if unit == canonical:
+        return [*out, triple(subject, iri(GKG + "normalizedValue"), literal(lexical, XSD + "decimal"))]
+    try:
+        conversion = convert(value, unit, group, canonical)
+    except UnitConversionError as exc:
+        return problem(f"cannot convert {unit} to {canonical}: {exc}")
+    return [
+        *out,
+        triple(subject, iri(GKG + "normalizedValue"), literal(fmt(conversion.value), XSD + "decimal")),
+        triple(subject, iri(GKG + "conversionNote"), literal(conversion.note)),
+    ]

@@ -1,0 +1,105 @@
+"""PROV-O provenance of an evaluation: the run activity and every derived result, as RDF.
+
+The run (the evaluation context node) is a prov:Activity that used the patient input, the guideline
+version and each rule file (with content hashes), was associated with the software, and recorded the
+as-of date and its start and end times. Results carry prov:wasGeneratedBy the run and prov:wasDerivedFrom
+the patient facts and guideline statements (added by the rules). The timing fields
+``prov:startedAtTime`` and ``prov:endedAtTime`` are the only parts that differ between identical runs.
+"""
+
+from __future__ import annotations
+
+from guidelinekg import __version__
+from guidelinekg.engine.reasoning import GKG, PROV, RDF_TYPE, XSD, Evaluation, _lit
+
+RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+SOFTWARE = "https://w3id.org/guidelinekg/software/guidelinekg/" + __version__
+TIMING_PREDICATES = (PROV + "startedAtTime", PROV + "endedAtTime")
+
+
+
+def run_triples(evaluation: Evaluation) -> list[str]:
+    """The run activity's own description."""
+    run = f"<{evaluation.run_iri}>"
+    kb = evaluation.knowledge
+    t = [
+        f"{run} <{RDF_TYPE}> <{PROV}Activity> .",
+        f"{run} <{RDFS_LABEL}> {_lit('guidelinekg evaluation as of ' + evaluation.as_of.isoformat())} .",
+        f"{run} <{PROV}wasAssociatedWith> <{SOFTWARE}> .",
+        f"<{SOFTWARE}> <{RDF_TYPE}> <{PROV}SoftwareAgent> .",
+        f"<{SOFTWARE}> <{RDFS_LABEL}> {_lit('guidelinekg ' + __version__)} .",
+        f"<{SOFTWARE}> <{GKG}softwareVersion> {_lit(__version__)} .",
+        f"{run} <{GKG}engine> {_lit(evaluation.engine)} .",
+        f'{run} <{PROV}startedAtTime> "{evaluation.started.isoformat()}"^^<{XSD}dateTime> .',
+        f'{run} <{PROV}endedAtTime> "{evaluation.ended.isoformat()}"^^<{XSD}dateTime> .',
+    ]
+    inp = f"<urn:guidelinekg:input:{evaluation.input_sha256}>"
+    t += [f"{run} <{PROV}used> {inp} .", f"{inp} <{RDF_TYPE}> <{PROV}Entity> .",
+          f"{inp} <{GKG}sha256> {_lit(evaluation.input_sha256)} ."]
+    for p in evaluation.patient_iris:
+        t.append(f"{run} <{PROV}used> <{p}> .")
+    for rule in kb.rules.rules:
+        r = f"<{rule.iri}>"
+        t += [f"{run} <{PROV}used> {r} .", f"{r} <{RDF_TYPE}> <{PROV}Entity> .",
+              f"{r} <{RDFS_LABEL}> {_lit('queries/rules/' + rule.path.name)} .",
+              f"{r} <{GKG}sha256> {_lit(rule.sha256)} ."]
+    for f in kb.files:
+        e = f"<urn:guidelinekg:file:{f.sha256}>"
+        t += [f"{run} <{PROV}used> {e} .", f"{e} <{RDF_TYPE}> <{PROV}Entity> .",
+              f"{e} <{RDFS_LABEL}> {_lit(f.display)} .", f"{e} <{GKG}sha256> {_lit(f.sha256)} ."]
+    for v in kb.versions:
+        t.append(f"{run} <{PROV}used> <{v.iri}> .")
+    return [line + "\n" for line in t]
+
+
+VERSION_QUERY = """
+PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
+CONSTRUCT { ?v ?p ?o } WHERE {
+  ?v a gkg:GuidelineVersion ; ?p ?o .
+  FILTER(?p IN (gkg:versionLabel, gkg:reviewStatus, gkg:versionOf, gkg:versionDate, <http://www.w3.org/2000/01/rdf-schema#label>))
+}"""
+
+
+def derived_ntriples(evaluation: Evaluation) -> bytes:
+    """The run's own graph as N-Triples, in the engine's (deterministic) order.
+
+    Everything the evaluation added to the knowledge: the patient facts and ingest notes, the evaluation
+    context, and every triple the rules derived (results, outcomes, their prov:wasDerivedFrom links),
+    plus what identifies each loaded guideline version. The knowledge itself is not repeated; it is
+    identified by the content hashes in :func:`run_triples`. The engine serializes the graph (one
+    Rust call for Oxigraph), so the cost stays a small part of a cohort chunk.
+    """
+    store = evaluation.store
+    versions = "".join(f"{s} {p} {o} .\n" for s, p, o in store.triples(VERSION_QUERY))
+    derived = evaluation.knowledge.derived_ntriples(store, patients=len(evaluation.patient_iris))
+    return derived + versions.encode("utf-8")
+
+
+def provenance_lines(evaluation: Evaluation) -> list[str]:
+    """Sorted N-Triples lines of the run and every result, fact and version they refer to."""
+    lines = {line + "\n" for line in derived_ntriples(evaluation).decode("utf-8").splitlines()}
+    lines.update(run_triples(evaluation))
+    return sorted(lines)
+
+
+def provenance_trig(evaluation: Evaluation) -> bytes:
+    """The same triples as :func:`provenance_lines`, as TriG (UTF-8): the run's named graph holding them
+    as N-Triples lines (valid TriG), so no triple is rewritten.
+
+    Not sorted (a cohort chunk has about 400 triples per patient) but in the engine's order, which is
+    the same for the same input.
+    """
+    head = f"<{evaluation.run_iri}> {{\n".encode()
+    return head + derived_ntriples(evaluation) + "".join(run_triples(evaluation)).encode("utf-8") + b"}\n"
+
+
+def provenance_turtle(evaluation: Evaluation) -> str:
+    """Provenance as Turtle with readable prefixes, in a deterministic order."""
+    import pyoxigraph as ox
+
+    text = "".join(provenance_lines(evaluation))
+    triples = [q.triple for q in ox.parse(text.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)]
+    prefixes = {"gkg": GKG, "prov": PROV, "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+                "xsd": XSD, "rule": "https://w3id.org/guidelinekg/rules/", "loinc": "https://loinc.org/",
+                "sct": "http://snomed.info/id/"}
+    return ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes).decode("utf-8")

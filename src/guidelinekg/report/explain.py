@@ -1,0 +1,146 @@
+"""Explanations: why a criterion is true, false or unknown for a patient, from the derived outcomes.
+
+Walks a statement's criterion tree in the guideline graph and the patient's gkg:CriterionOutcome nodes and
+renders each step as a sentence: the fact used (value, unit, date, record), any unit conversion, the
+threshold compared with, and the three-valued result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from guidelinekg.report.graphread import grouped, number, rows, unit_text
+from guidelinekg.engine.store import RuleStore
+
+CRITERIA = """
+SELECT ?c ?type ?label ?member ?negates ?measureLabel ?cmp ?tv ?tu WHERE {
+  ?c a ?type . FILTER(?type IN (gkg:AllOf, gkg:AnyOf, gkg:Not, gkg:LabThreshold, gkg:BodyWeightThreshold,
+    gkg:ObservationThreshold, gkg:AgeCriterion, gkg:DiagnosisCriterion, gkg:MedicationExposureCriterion, gkg:Always))
+  OPTIONAL { ?c rdfs:label ?label }
+  OPTIONAL { ?c gkg:member ?member }
+  OPTIONAL { ?c gkg:negates ?negates }
+  OPTIONAL { ?c gkg:onMeasure ?m . ?m rdfs:label ?measureLabel }
+  OPTIONAL { ?c gkg:comparator ?cmpc . ?cmpc skos:notation ?cmp }
+  OPTIONAL { ?c gkg:thresholdValue ?tv }
+  OPTIONAL { ?c gkg:thresholdUnit ?tu }
+}
+"""
+
+# The truth of every outcome, read from the one-triple mirrors the rules write with each
+# gkg:CriterionOutcome (patient gkg:holds / gkg:fails / gkg:undecided criterion): a tenth of the cost of
+# joining the outcome nodes. The values compared come from the few outcomes that have one.
+OUTCOMES = """
+SELECT ?patient ?c ?truth WHERE {
+  { ?patient gkg:holds ?c . gkg:True skos:notation ?truth }
+  UNION { ?patient gkg:fails ?c . gkg:False skos:notation ?truth }
+  UNION { ?patient gkg:undecided ?c . gkg:Unknown skos:notation ?truth }
+}
+"""
+
+OUTCOME_VALUES = """
+SELECT ?patient ?c ?value ?o WHERE {
+  ?out gkg:observedValue ?value ; gkg:criterion ?c ; gkg:forPatient ?patient .
+  OPTIONAL { ?out gkg:observation ?o }
+}
+"""
+
+OBSERVATIONS = """
+SELECT ?patient ?o ?time ?conv ?id WHERE {
+  ?o a gkg:Observation ; gkg:subject ?patient ; gkg:effectiveTime ?time .
+  OPTIONAL { ?o gkg:conversionNote ?conv }
+  OPTIONAL { ?o gkg:identifier ?id }
+}
+"""
+
+ISSUES = """
+SELECT ?patient ?c ?issueMsg WHERE {
+  ?out gkg:truth gkg:Unknown ; gkg:forPatient ?patient ; gkg:criterion ?c ; prov:wasDerivedFrom ?issue .
+  ?issue a gkg:ObservationIssue ; gkg:message ?issueMsg .
+}
+"""
+
+SYMBOLS = {"<=": "≤", ">=": "≥", "<": "<", ">": ">"}
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """The criterion graph of the loaded guidelines, keyed by criterion IRI."""
+
+    nodes: dict[str, dict]
+
+    @classmethod
+    def read(cls, store: RuleStore) -> Criteria:
+        nodes: dict[str, dict] = {}
+        for row in rows(store, CRITERIA):
+            node = nodes.setdefault(row["c"], {"types": set(), "members": set(), **row})
+            node["types"].add(row["type"].rsplit("#", 1)[-1])
+            if "member" in row:
+                node["members"].add(row["member"])
+        return cls(nodes)
+
+    def describe(self, iri: str) -> str:
+        node = self.nodes.get(iri, {})
+        if "cmp" in node and "measureLabel" in node:
+            return f"{node['measureLabel']} {SYMBOLS.get(node['cmp'], node['cmp'])} {number(node['tv'])}{unit_text(node.get('tu'))}"
+        return node.get("label", iri)
+
+
+class Explainer:
+    """Explains criteria outcomes for one patient."""
+
+    def __init__(self, criteria: Criteria, outcome_rows: list[dict[str, str]]):
+        self.criteria = criteria
+        self.outcomes = {
+            c: items[0] | {"issues": sorted({i["issueMsg"] for i in items if "issueMsg" in i})}
+            for c, items in grouped(outcome_rows, "c").items()
+        }
+
+    @staticmethod
+    def outcome_rows(store: RuleStore, patients: list[str] | None) -> dict[str, list[dict[str, str]]]:
+        """Every patient's outcome rows, keyed by patient IRI (three queries for a whole batch, joined here)."""
+        observations = {r["o"]: r for r in rows(store, OBSERVATIONS, patients=patients)}
+        issues = grouped(rows(store, ISSUES, patients=patients), "patient")
+        values = {(r["patient"], r["c"]): r for r in rows(store, OUTCOME_VALUES, patients=patients)}
+        out: dict[str, list[dict[str, str]]] = {}
+        for row in rows(store, OUTCOMES, patients=patients):
+            row.update(values.get((row["patient"], row["c"]), ()))
+            if "o" in row and row["o"] in observations:
+                row = {**row, **{k: v for k, v in observations[row["o"]].items() if k != "patient"}}
+            out.setdefault(row["patient"], []).append(row)
+        for patient, items in issues.items():
+            out.setdefault(patient, []).extend(items)
+        return out
+
+    def truth(self, criterion: str) -> str:
+        return self.outcomes.get(criterion, {}).get("truth", "unknown")
+
+    def lines(self, criterion: str, depth: int = 0) -> list[str]:
+        """Sentences explaining the criterion's outcome, members indented under combinations."""
+        node = self.criteria.nodes.get(criterion, {})
+        outcome = self.outcomes.get(criterion, {})
+        truth = outcome.get("truth", "unknown")
+        pad = "  " * depth
+        types = node.get("types", set())
+        if types & {"AllOf", "AnyOf"}:
+            joiner = "all of" if "AllOf" in types else "any of"
+            out = [f"{pad}{node.get('label', criterion)} ({joiner}): {truth}"]
+            for member in sorted(node["members"], key=self.criteria.describe):
+                out += self.lines(member, depth + 1)
+            return out
+        if "Not" in types:
+            return [f"{pad}{node.get('label', criterion)}: {truth}", *self.lines(node["negates"], depth + 1)]
+        text = self.criteria.describe(criterion)
+        if "value" in outcome and "time" in outcome:
+            measured = f"{number(outcome['value'])}{unit_text(node.get('tu'))}"
+            source = f", {outcome['id']}" if "id" in outcome else ""
+            detail = f"{measured} on {outcome['time'][:10]}{source}"
+            if "conv" in outcome:
+                detail += f"; converted: {outcome['conv']}"
+            return [f"{pad}{text}: {truth} (measured {detail})"]
+        if "value" in outcome:
+            return [f"{pad}{text}: {truth} (value {number(outcome['value'])})"]
+        if truth == "unknown":
+            why = "; ".join(outcome.get("issues", [])) or ("no usable birth date" if "AgeCriterion" in types
+                                                           else "no usable result")
+            return [f"{pad}{text}: unknown ({why})"]
+        return [f"{pad}{text}: {truth}"]

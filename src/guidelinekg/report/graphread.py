@@ -1,0 +1,73 @@
+"""Reading results back out of a store: small helpers shared by the report and explanation builders."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal, InvalidOperation
+
+from guidelinekg.engine.store import RuleStore
+
+PREFIXES = """PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX bibo: <http://purl.org/ontology/bibo/>
+"""
+
+
+def _iri(value: str) -> str:
+    if any(c in value for c in '<>"{} \n'):
+        raise ValueError(f"not an IRI: {value!r}")
+    return f"<{value}>"
+
+
+def rows(
+    store: RuleStore, query: str, *, patients: list[str] | None = None, **iris: str
+) -> list[dict[str, str]]:
+    """Run a SELECT with ``$name`` placeholders bound to IRIs (validated, never user text); values as str.
+
+    ``patients`` restricts ``?patient`` with a VALUES block (None: every patient in the store).
+    """
+    for name, value in iris.items():
+        query = query.replace(f"${name}", _iri(value))
+    if patients is not None and "?patient" in query:
+        values = " ".join(_iri(p) for p in patients)
+        head, _, body = query.partition("WHERE {")
+        query = f"{head}WHERE {{ VALUES ?patient {{ {values} }} {body}"
+    return store.select_values(PREFIXES + query)
+
+
+def grouped(items: list[dict[str, str]], key: str) -> dict[str, list[dict[str, str]]]:
+    out: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for item in items:
+        out[item[key]].append(item)
+    return out
+
+
+def number(text: str | None) -> str | None:
+    """Format a numeric lexical form without trailing zeros: '75.0' -> '75', '0.0930' -> '0.093'."""
+    if text is None:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return text
+    if value == value.to_integral_value():
+        return str(value.quantize(Decimal(1)))
+    return format(value.normalize(), "f")
+
+
+def json_number(text: str | None) -> int | float | None:
+    formatted = number(text)
+    if formatted is None:
+        return None
+    value = Decimal(formatted)
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def unit_text(unit: str | None) -> str:
+    return "" if not unit else (unit if unit == "%" else f" {unit}")
+
+
+def local(iri: str) -> str:
+    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]

@@ -1,0 +1,324 @@
+"""The patient report: read from the evaluation's result graph into one JSON-ready object.
+
+The graph is the report; this module only selects from it (SPARQL) and shapes the selection into the
+documented JSON structure (``docs/recommend.schema.json``). Sorting makes the output deterministic.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from guidelinekg.report.explain import Criteria, Explainer
+from guidelinekg.report.graphread import grouped, json_number, local, number, rows
+from guidelinekg.engine.knowledge import GuidelineVersionInfo
+from guidelinekg.engine.reasoning import Evaluation
+
+RESULTS = """
+SELECT ?patient ?res ?r ?status ?kind WHERE {
+  ?res a gkg:RecommendationResult ; gkg:forPatient ?patient ; gkg:instantiates ?r ; gkg:status ?s ;
+       gkg:guidelineVersion $version .
+  ?s skos:notation ?status .
+  ?r a ?kind . FILTER(?kind IN (gkg:Recommendation))
+}"""
+
+STATEMENT = """
+SELECT ?r ?text ?summary ?label ?dir ?strength ?certainty ?line ?grading ?crit ?i ?ilabel ?route
+       ?doseValue ?doseUnit ?freq ?basis WHERE {
+  ?r gkg:sourceText ?text ; rdfs:label ?label ; gkg:applicability ?crit ; gkg:intervention ?i .
+  ?i rdfs:label ?ilabel .
+  OPTIONAL { ?r gkg:summary ?summary }
+  OPTIONAL { ?r gkg:direction ?d . ?d skos:notation ?dir }
+  OPTIONAL { ?r gkg:strength ?s . ?s skos:notation ?strength }
+  OPTIONAL { ?r gkg:certainty ?c . ?c skos:notation ?certainty }
+  OPTIONAL { ?r gkg:lineOfTherapy ?l . ?l skos:notation ?line }
+  OPTIONAL { ?r gkg:gradingNotStated ?grading }
+  OPTIONAL { ?i gkg:route ?ro . ?ro rdfs:label ?route }
+  OPTIONAL { ?i gkg:dose ?dose . ?dose gkg:value ?doseValue ; gkg:unit ?doseUnit }
+  OPTIONAL { ?i gkg:frequency ?freq }
+  OPTIONAL { ?i gkg:dose ?dose2 . ?dose2 gkg:doseBasis ?basis }
+}"""
+
+CODES = """
+SELECT ?i ?system ?code ?status WHERE {
+  ?i a gkg:Intervention ; gkg:substance ?s . ?s gkg:code ?c .
+  ?c gkg:codeSystem ?system ; skos:notation ?code ; gkg:verificationStatus ?vs . ?vs skos:notation ?status .
+}"""
+
+ADMINISTRATION = """
+SELECT ?i ?d ?text ?adm WHERE {
+  ?d a gkg:DosingStatement ; gkg:dosingFor ?i ; gkg:sourceText ?text .
+  OPTIONAL { ?d gkg:administration ?a . ?a gkg:instructionText ?adm }
+}"""
+
+CITATIONS = """
+SELECT ?s ?kind ?n ?resolution ?work WHERE {
+  { ?s gkg:citesReference ?ref . ?ref gkg:referenceNumber ?n ; gkg:resolutionStatus ?rs .
+    ?rs rdfs:label ?resolution . BIND("reference" AS ?kind)
+    OPTIONAL { ?ref gkg:resolvesTo ?work } }
+  UNION { ?s gkg:citation ?work . BIND("citation" AS ?kind) }
+  UNION { ?s gkg:verifiedAgainst ?work . BIND("verified-against" AS ?kind) }
+}"""
+
+WORKS = """
+SELECT ?work ?title ?year ?doi ?pmid ?sourceKind WHERE {
+  ?work a gkg:Citation .
+  OPTIONAL { ?work gkg:title ?title } OPTIONAL { ?work gkg:year ?year }
+  OPTIONAL { ?work bibo:doi ?doi } OPTIONAL { ?work bibo:pmid ?pmid }
+  OPTIONAL { ?work gkg:sourceKind ?sk . ?sk skos:notation ?sourceKind }
+}"""
+
+DOSES = """
+SELECT ?patient ?res ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext WHERE {
+  ?res gkg:computedDose ?dose . ?res gkg:forPatient ?patient .  # the rare property first: 8x faster
+  ?dose gkg:doseValue ?value ; gkg:doseUnit ?unit ; gkg:bodyWeight ?weight ; gkg:capped ?capped ;
+        gkg:dosingStatement ?d .
+  ?d gkg:dose ?wbd ; gkg:sourceText ?dtext . ?wbd gkg:perKg ?perKg ; gkg:unit ?perUnit .
+  OPTIONAL { ?wbd gkg:maximumDose ?m . ?m gkg:value ?max ; gkg:unit ?maxUnit }
+}"""
+
+WEIGHT_BASED = """SELECT ?i WHERE { ?d gkg:dosingFor ?i ; gkg:dose ?w . ?w a gkg:WeightBasedDose }"""
+
+SUPPRESSION = """
+SELECT ?patient ?res ?by ?reason ?byLabel WHERE {
+  ?res gkg:suppressedBy ?by . ?res gkg:forPatient ?patient .  # the rare property first: 10x faster
+  OPTIONAL { ?by gkg:reason ?reason } OPTIONAL { ?by gkg:sourceText ?reason }
+  OPTIONAL { ?by rdfs:label ?byLabel }
+}"""
+
+# Why an undetermined recommendation is undetermined besides its own criterion: an undecided precedence
+# or restriction (rules 62, 65) that would prevail over it.
+UNDETERMINED_BY = """
+SELECT ?patient ?res ?c ?by ?byLabel WHERE {
+  ?res gkg:undeterminedBecause ?o ; gkg:forPatient ?patient ; gkg:instantiates ?r .
+  ?o gkg:criterion ?c .
+  OPTIONAL {
+    { ?by gkg:precedenceWhen ?c ; gkg:prevailsOver ?r } UNION { ?by gkg:applicability ?c ; gkg:restrictsRecommendation ?r }
+    OPTIONAL { ?by rdfs:label ?byLabel }
+  }
+}"""
+
+ORDERS = """
+SELECT ?patient ?order ?m ?loinc ?label ?instruction ?for WHERE {
+  ?order a gkg:Order ; gkg:forPatient ?patient ; gkg:measure ?m ; gkg:orderedFor ?res .
+  ?res gkg:instantiates ?for .
+  ?m gkg:loincCode ?loinc ; rdfs:label ?label .
+  OPTIONAL { ?req gkg:appliesToMeasure ?m ; gkg:instruction ?instruction .
+             ?st gkg:requirement ?req ; gkg:inVersion $version . }
+}"""
+
+MONITORING = """
+SELECT ?patient ?a ?text ?label ?loinc ?min ?max ?unit ?trigger WHERE {
+  ?item a gkg:MonitoringItem ; gkg:forPatient ?patient ; gkg:instantiates ?a ; gkg:guidelineVersion $version .
+  ?a gkg:sourceText ?text ; rdfs:label ?label ; gkg:monitors ?m . ?m gkg:loincCode ?loinc .
+  OPTIONAL { ?a gkg:intervalMin ?qmin . ?qmin gkg:value ?min ; gkg:unit ?unit }
+  OPTIONAL { ?a gkg:intervalMax ?qmax . ?qmax gkg:value ?max }
+  OPTIONAL { ?a gkg:monitoringTrigger ?trigger }
+}"""
+
+WARNINGS = """
+SELECT ?patient ?w ?code ?message WHERE {
+  ?w a gkg:Warning ; gkg:forPatient ?patient ; gkg:warningCode ?code ; gkg:message ?message .
+}"""
+
+APPLICABILITY = """
+SELECT ?patient ?truth WHERE { ?a a gkg:Applicability ; gkg:forPatient ?patient ; gkg:guidelineVersion $version ;
+  gkg:truth ?t . ?t skos:notation ?truth }"""
+
+
+def _citations(store) -> dict[str, list[dict]]:
+    works = {w["work"]: w for w in rows(store, WORKS)}
+    out: dict[str, list[dict]] = {}
+    for row in rows(store, CITATIONS):
+        item: dict = {"kind": row["kind"]}
+        if "n" in row:
+            item["reference"] = int(row["n"])
+            item["resolution"] = row["resolution"]
+        work = works.get(row.get("work", ""), {})
+        for key in ("title", "year", "doi", "pmid"):
+            if key in work:
+                item[key] = work[key]
+        if "sourceKind" in work:
+            item["source"] = work["sourceKind"]
+        if item not in out.setdefault(row["s"], []):
+            out[row["s"]].append(item)
+    return {
+        k: sorted(v, key=lambda c: (c["kind"] != "reference", c.get("reference", 0), c.get("title", "")))
+        for k, v in out.items()
+    }
+
+
+def _guideline_parts(store) -> dict:
+    """What every report reads from the guideline alone (statements, criteria, citations, codes):
+    selected once per knowledge base, from its knowledge-only store (read-only afterwards)."""
+    return {
+        "criteria": Criteria.read(store),
+        "statements": {r["r"]: r for r in rows(store, STATEMENT)},
+        "citations": _citations(store),
+        "codes": grouped(rows(store, CODES), "i"),
+        "administration": grouped(rows(store, ADMINISTRATION), "i"),
+        "weight_based": {r["i"] for r in rows(store, WEIGHT_BASED)},
+    }
+
+
+LINE_RANK = {"first-line": 0, None: 1, "alternative": 2}
+STRENGTH_RANK = {"strong": 0, "conditional": 1, None: 2}
+
+
+def _display_order(statement: dict) -> tuple:
+    """First-line before alternatives, strong before conditional, then by IRI (deterministic)."""
+    return (LINE_RANK.get(statement.get("line"), 1), STRENGTH_RANK.get(statement.get("strength"), 2), statement["r"])
+
+
+def build_reports(
+    evaluation: Evaluation, version: GuidelineVersionInfo, patients: list[str] | None = None
+) -> dict[str, dict]:
+    """The JSON objects of ``recommend --format json`` for every (or the given) patient of an evaluation.
+
+    One set of queries serves a whole batch: the cohort runs the same code as ``recommend``. Without
+    ``patients``, every patient of the evaluation (the only patients in its store): no restriction needed.
+    """
+    store = evaluation.store
+    wanted = sorted(patients) if patients is not None else None
+    patients = wanted if wanted is not None else sorted(evaluation.patient_iris)
+    scope = {"patients": wanted, "version": version.iri}
+    shared = evaluation.knowledge.memo("report-guideline-parts", _guideline_parts)
+    per_patient = {
+        "results": grouped(rows(store, RESULTS, **scope), "patient"),
+        "outcomes": Explainer.outcome_rows(store, wanted),
+        "doses": grouped(rows(store, DOSES, **scope), "patient"),
+        "suppression": grouped(rows(store, SUPPRESSION, **scope), "patient"),
+        "undetermined_by": grouped(rows(store, UNDETERMINED_BY, **scope), "patient"),
+        "orders": grouped(rows(store, ORDERS, **scope), "patient"),
+        "monitoring": grouped(rows(store, MONITORING, **scope), "patient"),
+        "warnings": grouped(rows(store, WARNINGS, **scope), "patient"),
+        "applicability": grouped(rows(store, APPLICABILITY, **scope), "patient"),
+    }
+    return {
+        p: _assemble(evaluation, version, p, shared, {k: v.get(p, []) for k, v in per_patient.items()})
+        for p in patients
+    }
+
+
+def build_report(evaluation: Evaluation, patient: str, version: GuidelineVersionInfo) -> dict:
+    """The JSON object of ``recommend --format json`` for one patient and guideline version."""
+    return build_reports(evaluation, version, [patient])[patient]
+
+
+def _assemble(
+    evaluation: Evaluation, version: GuidelineVersionInfo, patient: str, shared: dict, mine: dict
+) -> dict:
+    explainer = Explainer(shared["criteria"], mine["outcomes"])
+    results = mine["results"]
+    statements = shared["statements"]
+    citations = shared["citations"]
+    codes = shared["codes"]
+    administration = shared["administration"]
+    doses = {d["res"]: d for d in mine["doses"]}
+    weight_based = shared["weight_based"]
+    suppression = grouped(mine["suppression"], "res")
+    undetermined_by = grouped(mine["undetermined_by"], "res")
+    applicable = [r["truth"] for r in mine["applicability"]]
+
+    recommendations, not_recommended, undetermined = [], [], []
+    for res in sorted(results, key=lambda r: _display_order(statements[r["r"]])):
+        st = statements[res["r"]]
+        intervention = {
+            "iri": st["i"], "label": st["ilabel"],
+            "codes": sorted(({"system": c["system"], "code": c["code"], "status": c["status"]}
+                             for c in codes.get(st["i"], [])), key=lambda c: (c["system"], c["code"])),
+        }
+        if res["status"] == "suppressed":
+            sup = suppression.get(res["res"], [])
+            not_recommended.append({
+                "iri": res["r"], "result": res["res"], "intervention": st["ilabel"],
+                "reason": " ".join(sorted({s.get("reason", s.get("byLabel", s["by"])) for s in sup})),
+                "suppressed_by": sorted({s["by"] for s in sup}),
+            })
+            continue
+        if res["status"] == "undetermined":
+            because = explainer.lines(st["crit"])
+            for c, items in sorted(grouped(undetermined_by.get(res["res"], []), "c").items()):
+                if c != st["crit"]:  # a statement that would prevail over this one is undecided
+                    names = sorted({i.get("byLabel", i["by"]) for i in items if "by" in i})
+                    because.append(f"undecided whether this prevails: {'; '.join(names) or c}")
+                    because += ["  " + line for line in explainer.lines(c)]
+            undetermined.append({"iri": res["r"], "result": res["res"], "statement": st["text"],
+                                 "because": because})
+            continue
+        dose = None
+        because = explainer.lines(st["crit"])
+        if res["res"] in doses:
+            d = doses[res["res"]]
+            dose = {"value": json_number(d["value"]), "unit": d["unit"]}
+            cap = (
+                f", capped at the maximum {number(d['max'])} {d['maxUnit']}" if d["capped"] == "true" else ""
+            )
+            raw = number(str(Decimal(d["perKg"]) * Decimal(d["weight"])))
+            because.append(f"dose: {number(d['perKg'])} {d['perUnit']} x {number(d['weight'])} kg = {raw} "
+                           f"{d['unit']}{cap}; dose {number(d['value'])} {d['unit']} ({d['dtext']})")
+        elif st["i"] in weight_based:
+            because.append("dose: weight-based; no usable body weight, so it is not computed (body weight ordered)")
+        elif "doseValue" in st:
+            dose = {"value": json_number(st["doseValue"]), "unit": st["doseUnit"]}
+        recommendations.append({
+            "iri": res["r"], "result": res["res"], "statement": st["text"],
+            "summary": st.get("summary", st["label"]), "label": st["label"], "intervention": intervention,
+            "direction": st.get("dir"), "strength": st.get("strength"), "certainty": st.get("certainty"),
+            "grading_note": st.get("grading"), "line": st.get("line"), "dose": dose,
+            "frequency": st.get("freq"), "route": st.get("route"),
+            "administration": sorted({a["adm"] for a in administration.get(st["i"], []) if "adm" in a}),
+            "because": because, "citations": citations.get(res["r"], []),
+        })
+
+    orders = []
+    for measure, items in sorted(grouped(mine["orders"], "m").items()):
+        orders.append(
+            {
+                "loinc": items[0]["loinc"],
+                "label": items[0]["label"],
+                "instructions": sorted({i["instruction"] for i in items if "instruction" in i}),
+                "needed_for": sorted({i["for"] for i in items}),
+            }
+        )
+    monitoring = []
+    for action, items in sorted(grouped(mine["monitoring"], "a").items()):
+        first = items[0]
+        interval = None
+        if "min" in first:
+            interval = {
+                "min": json_number(first["min"]),
+                "max": json_number(first.get("max")),
+                "unit": first["unit"],
+            }
+        monitoring.append(
+            {
+                "iri": action,
+                "action": first["text"],
+                "loinc": sorted({i["loinc"] for i in items}),
+                "interval": interval,
+                "trigger": first.get("trigger"),
+            }
+        )
+    warnings = sorted(
+        ({"code": w["code"], "message": w["message"]} for w in mine["warnings"]),
+        key=lambda w: (w["code"], w["message"]),
+    )
+    return {
+        "patient": patient,
+        "as_of": evaluation.as_of.isoformat(),
+        "guideline": {"iri": version.guideline, "version_iri": version.iri, "version": version.version,
+                      "status": version.status, "label": version.label},
+        "applicable": applicable == ["true"],
+        "recommendations": recommendations,
+        "not_recommended": not_recommended,
+        "undetermined": undetermined,
+        "orders": orders,
+        "monitoring": monitoring,
+        "warnings": warnings,
+        "provenance": {"run": evaluation.run_iri, "engine": evaluation.engine,
+                       "rules_sha256": evaluation.knowledge.rules.sha256,
+                       "content_sha256": evaluation.knowledge.sha256, "input_sha256": evaluation.input_sha256},
+    }
+
+
+__all__ = ["build_report", "build_reports", "local"]
