@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+# Any supported Python (3.11-3.13) and its own venv, e.g. `make test PYTHON=python3.13 VENV=.venv-3.13`.
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
@@ -35,4 +36,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_cohort.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) .venv-* build *.egg-info src/*.egg-info .pytest_cache
