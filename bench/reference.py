@@ -662,6 +662,7 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
 
     # issues and the latest usable result per measure [10-13, 20, 30]
     latest: dict[str, tuple] = {}
+    values_at_latest: dict[str, set] = {}
     for o in patient["obs"]:
         measure, key, when, value, problem, _ = o
         h = seconds(when)
@@ -686,6 +687,14 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         best = latest.get(measure)
         if best is None or h > best[0] or (h == best[0] and key < best[1]):
             latest[measure] = (h, key, value, o)
+        if best is None or h > best[0]:
+            values_at_latest[measure] = {value}
+        elif h == best[0]:
+            values_at_latest[measure].add(value)
+    for measure, values in values_at_latest.items():
+        if len(values) > 1:  # [30, 31]: differing results at the latest instant: none is the latest
+            warnings.add("simultaneous-results-differ")
+            del latest[measure]
 
     # caveats on the results used [85]
     for measure in DRAW_MEASURES:
