@@ -288,3 +288,19 @@ def test_end_to_end_subprocess():
     lines = proc.stdout.splitlines()
     assert lines[0] == "guideline,version,certainty,strength,recommendation,label,direction,population"
     assert [line.split(",")[4].rsplit("/", 1)[1] for line in lines[1:]] == ["rec-ferumoxytol", "rec-lmw-iron-dextran"]
+
+
+def test_service_is_decided_on_the_parsed_query(capsys, tmp_path):
+    """The forms a token scanner missed (SERVICE right after '.', after an escaped local name) are refused;
+    a query too deep for the parser is refused only when it says 'service' at all."""
+    for text in ("SELECT * WHERE { ?s ?p ?o .SERVICE <http://127.0.0.1:9/sparql> { ?s ?q ?x } }",
+                 "PREFIX ex: <https://example.org/>\nSELECT * WHERE {\n ?s ex:a\\# ?o .\n SERVICE <http://127.0.0.1:9/> { } }",
+                 "PREFIX ex: <https://example.org/>\nSELECT * WHERE { ?s ex:a\\' ?o . SERVICE <http://127.0.0.1:9/> { } } #'"):
+        query = write(tmp_path, text)
+        code, out, err = run(capsys, query, "--no-guidelines")
+        assert (code, out) == (2, "") and "the query calls a remote endpoint (SERVICE), which is refused" in err
+    deep = "SELECT * WHERE { " + "{ " * 60 + "?s ?p ?o " + "} " * 60 + "}"
+    code, _, err = run(capsys, write(tmp_path, deep + " # a service"), "--no-guidelines")
+    assert code == 2 and "could not be parsed" in err
+    code, out, err = run(capsys, write(tmp_path, deep), "--no-guidelines", "-f", "csv")
+    assert (code, err) == (0, "") and out.startswith("o,p,s\r\n")

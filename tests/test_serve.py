@@ -6,6 +6,8 @@ is queried with SPARQLWrapper, a standard client. No network beyond loopback is 
 
 from __future__ import annotations
 
+import http.client
+import queue
 import signal
 import socket
 import subprocess
@@ -16,6 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from SPARQLWrapper import JSON, POST, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
@@ -47,8 +50,35 @@ class Server:
             self.lines.append(line)
             if line.startswith("listening on "):
                 self.url = line.split()[2]
+                self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+                self.log: queue.Queue[str] = queue.Queue()  # the access log, read as it comes (a full pipe blocks)
+                self.drain = threading.Thread(target=self._drain, daemon=True)
+                self.drain.start()
                 return
         raise AssertionError("the server did not announce itself in time")
+
+    def _drain(self) -> None:
+        for line in self.proc.stderr:
+            self.log.put(line)
+
+    def log_line(self, fragment: str) -> str:
+        """The next access log line containing ``fragment`` (waits for it; the server writes it before it
+        answers, the pipe may lag)."""
+        while True:
+            line = self.log.get(timeout=30)
+            if fragment in line:
+                return line
+
+    def request(self, path: str = "/query", *, method: str = "GET", data: bytes | None = None,
+                headers: dict | None = None) -> tuple[int, dict, bytes]:
+        """One HTTP request with any headers (Host included); the status, headers and body, errors too."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request(method, path, body=data, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+        finally:
+            conn.close()
 
     def client(self, query: str, *, method: str | None = None) -> SPARQLWrapper:
         sparql = SPARQLWrapper(self.url)
@@ -78,8 +108,15 @@ class Server:
         try:
             return self.proc.wait(30)
         finally:
+            self.drain.join(30)  # the pipe ends once the server and its workers are gone
             self.proc.stdout.close()
             self.proc.stderr.close()
+
+    def logged(self) -> list[str]:
+        lines = []
+        while not self.log.empty():
+            lines.append(self.log.get())
+        return lines
 
 
 @pytest.fixture(scope="module")
@@ -187,12 +224,16 @@ def test_service_is_refused_without_any_connection(server):
     thread = threading.Thread(target=accept)
     thread.start()
     try:
-        for endpoint in (f"http://127.0.0.1:{port}/sparql", "http://example.org/sparql"):
+        for endpoint in (f"http://127.0.0.1:{port}/sparql", f"http://localhost:{port}/sparql"):
             for query in (
                 f"SELECT * WHERE {{ SERVICE <{endpoint}> {{ ?s ?p ?o }} }}",
                 f"SELECT * WHERE {{ SERVICE SILENT <{endpoint}> {{ ?s ?p ?o }} }}",
                 f"SELECT * WHERE {{ \\u0053ERVICE <{endpoint}> {{ ?s ?p ?o }} }}",
                 f"SELECT * WHERE {{ BIND(<{endpoint}> AS ?e) SERVICE ?e {{ ?s ?p ?o }} }}",
+                f"SELECT * WHERE {{ ?s ?p ?o .SERVICE <{endpoint}> {{ ?s ?p ?o }} }}",
+                f"PREFIX ex: <urn:x:> SELECT * WHERE {{ ?s ex:a\\# ?o . SERVICE <{endpoint}> {{ ?s ?p ?o }} }}",
+                f"PREFIX ex: <urn:x:> SELECT * WHERE {{ ?s ex:a\\' ?o . SERVICE <{endpoint}> {{ ?s ?p ?o }} }} #'",
+                f"SELECT * WHERE {{ FILTER NOT EXISTS {{ SERVICE <{endpoint}> {{ ?s ?p ?o }} }} }}",
             ):
                 with pytest.raises(urllib.error.HTTPError) as err:
                     server.client(query).query()
@@ -263,6 +304,223 @@ def test_loading_while_serving_is_refused(server, store, capsys):
 def test_docstring_examples():
     import doctest
 
-    from guidelinekg.endpoint import server as module
+    from guidelinekg.endpoint import serve, server
 
-    assert doctest.testmod(module).failed == 0
+    assert doctest.testmod(server).failed == 0
+    assert doctest.testmod(serve).failed == 0
+
+
+# --- the WSGI app in-process --------------------------------------------------------------------------------
+
+
+class EchoPool:
+    """Stands in for the workers: records each request and answers 200."""
+
+    def __init__(self):
+        self.requests = []
+
+    def run(self, request):
+        from guidelinekg.endpoint.protocol import Reply
+
+        self.requests.append(request)
+        return Reply(200, "text/plain; charset=utf-8", b"ran\n")
+
+
+def wsgi(app, method="GET", path="/query", query="", body=b"", **headers):
+    import io
+
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "wsgi.input": io.BytesIO(body),
+               "CONTENT_LENGTH": str(len(body)), "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "7878",
+               "wsgi.url_scheme": "http", "HTTP_HOST": "127.0.0.1:7878"}
+    environ.update({k if k.startswith(("HTTP_", "CONTENT_")) else "HTTP_" + k: v for k, v in headers.items()})
+    if environ.get("HTTP_HOST") is None:
+        del environ["HTTP_HOST"]
+    got = []
+    body = b"".join(app(environ, lambda status, hdrs: got.extend([int(status.split()[0]), dict(hdrs)])))
+    return got[0], got[1], body
+
+
+def test_app_hosts_methods_and_cors():
+    from guidelinekg.endpoint.server import SparqlApp
+
+    pool = EchoPool()
+    app = SparqlApp(pool, allowed_hosts=("sparql.example.org",), cors=("https://yasgui.example",), log=None)
+    assert wsgi(app, query="query=ASK%7B%7D", HTTP_HOST="Sparql.Example.Org.:8080")[0] == 200
+    assert wsgi(app, query="query=ASK%7B%7D", HTTP_HOST=None)[0] == 200  # no Host: no browser sent it
+    assert wsgi(app, query="query=ASK%7B%7D", HTTP_HOST="evil.example")[0] == 403
+    assert wsgi(app, "OPTIONS", HTTP_HOST="evil.example")[0] == 403  # the host check comes first
+    status, headers, _ = wsgi(app, "PUT", query="query=ASK%7B%7D")
+    assert status == 405 and headers["Allow"] == "GET, HEAD, POST, OPTIONS"
+    status, headers, body = wsgi(app, "OPTIONS", ORIGIN="https://evil.example", ACCESS_CONTROL_REQUEST_METHOD="POST")
+    assert status == 403 and "Access-Control-Allow-Origin" not in headers and b"--cors" in body
+    status, headers, _ = wsgi(app, "OPTIONS", ORIGIN="https://yasgui.example", ACCESS_CONTROL_REQUEST_METHOD="POST")
+    assert status == 204 and headers["Access-Control-Allow-Origin"] == "https://yasgui.example"
+    status, headers, body = wsgi(app, "HEAD", query="query=ASK%7B%7D", ORIGIN="https://yasgui.example")
+    assert (status, body, headers["Content-Length"]) == (200, b"", "4")
+    assert headers["Access-Control-Allow-Origin"] == "https://yasgui.example" and headers["Vary"] == "Origin"
+    star = SparqlApp(pool, cors=("*",), log=None)
+    assert wsgi(star, query="query=ASK%7B%7D", ORIGIN="https://any.example")[1]["Access-Control-Allow-Origin"] == "*"
+    assert wsgi(app, "POST", body=b"update=DROP%20ALL", CONTENT_TYPE="application/x-www-form-urlencoded")[0] == 403
+    assert len(pool.requests) == 4
+
+
+def test_app_dataset_base_and_log_lines():
+    from guidelinekg.endpoint.server import SparqlApp
+
+    pool, lines = EchoPool(), []
+    app = SparqlApp(pool, log=lines.append)
+    graph = "https%3A%2F%2Fexample.org%2Fg"
+    wsgi(app, query=f"query=ASK%7B%7D&named-graph-uri={graph}")
+    request = pool.requests[-1]
+    assert request.named_graphs == ("https://example.org/g",) and request.default_graphs == ()
+    assert request.base_iri == "http://127.0.0.1:7878/query"
+    from guidelinekg.endpoint.protocol import dataset
+
+    assert dataset(request) == {"default_graph": [], "named_graphs": [ox.NamedNode("https://example.org/g")],
+                                "base_iri": "http://127.0.0.1:7878/query"}
+    status, _, body = wsgi(app, query="query=ASK%7B%7D&default-graph-uri=%3Cnot%3E")
+    assert status == 400 and b"default-graph-uri" in body
+    wsgi(app, "GET", "/a\nb\"c")
+    assert lines[0].startswith('- "GET /query" 200 4 ') and lines[-1].startswith('- "GET /a\\x0ab\\x22c" 404 ')
+
+
+# --- the protocol, through the running server ---------------------------------------------------------------
+
+
+def test_host_header_must_name_the_endpoint(server):
+    """DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 sends Host: evil.example."""
+    query = "/query?query=ASK%20%7B%7D"
+    for host in ("evil.example", f"evil.example:{server.port}", "127.0.0.1.evil.example", "", "a b"):
+        status, _, body = server.request(query, headers={"Host": host})
+        assert status == 403 and b"--allow-host" in body, (host, body)
+    for host in (f"127.0.0.1:{server.port}", "localhost", f"LOCALHOST:{server.port}", f"[::1]:{server.port}"):
+        status, _, body = server.request(query, headers={"Host": host})
+        assert status == 200 and b"true" in body, (host, body)
+
+
+def test_service_description_without_a_query(server):
+    status, headers, body = server.request("/query")
+    assert status == 200 and headers["content-type"].startswith("text/turtle")
+    graph = ox.Store()
+    graph.load(body, format=ox.RdfFormat.TURTLE)
+    sd = "http://www.w3.org/ns/sparql-service-description#"
+    service = ox.NamedNode(server.url)
+    assert ox.Quad(service, ox.NamedNode(sd + "endpoint"), service, ox.DefaultGraph()) in graph
+    assert ox.Quad(service, ox.NamedNode(sd + "supportedLanguage"), ox.NamedNode(sd + "SPARQL11Query"),
+                   ox.DefaultGraph()) in graph
+    status, headers, body = server.request("/query", method="HEAD")
+    assert status == 200 and body == b"" and int(headers["content-length"]) > 0
+
+
+def test_relative_iris_resolve_against_the_endpoint(server):
+    from urllib.parse import quote
+
+    status, _, body = server.request("/query?query=" + quote("CONSTRUCT { <s> <p> 1 } WHERE {}"),
+                                     headers={"Accept": "application/n-triples"})
+    assert status == 200, body
+    base = server.url.rsplit("/", 1)[0]
+    assert body.decode().strip() == f'<{base}/s> <{base}/p> "1"^^<http://www.w3.org/2001/XMLSchema#integer> .'
+
+
+def test_named_graph_uri_alone_leaves_the_default_graph_empty(server):
+    from urllib.parse import quote
+
+    count = quote("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+    named = quote("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
+    graph = quote(VERSION, safe="")
+    rows = {}
+    for name, path in {"union": f"/query?query={count}", "default": f"/query?query={count}&named-graph-uri={graph}",
+                       "named": f"/query?query={named}&named-graph-uri={graph}",
+                       "only-default": f"/query?query={named}&default-graph-uri={graph}"}.items():
+        status, _, body = server.request(path, headers={"Accept": "text/csv"})
+        assert status == 200, body
+        rows[name] = int(body.decode().split()[1])
+    assert rows["union"] > rows["named"] > 0
+    assert rows["default"] == 0 and rows["only-default"] == 0
+
+
+@pytest.mark.parametrize(("content_type", "body", "message"), [
+    ("application/sparql-query; charset=ISO-8859-1", "ASK { ?s ?p 'caf\u00e9' }".encode("latin-1"), b"UTF-8"),
+    ("application/sparql-query", b"ASK { ?s ?p 'caf\xe9' }", b"not valid UTF-8"),
+    ("application/sparql-query; charset=utf-16", "ASK {}".encode("utf-16"), b"UTF-8"),
+    ("application/x-www-form-urlencoded", b"query=ASK%20%7B%3Fs%20%3Fp%20%27caf%E9%27%7D", b"UTF-8"),
+    ("application/x-www-form-urlencoded; charset=windows-1252", b"query=ASK%20%7B%7D", b"UTF-8"),
+])
+def test_a_body_that_is_not_utf8_is_a_400(server, content_type, body, message):
+    status, _, reply = server.request("/query", method="POST", data=body, headers={"Content-Type": content_type})
+    assert status == 400 and message in reply, reply
+
+
+def test_utf8_bodies_and_parameters_are_read(server):
+    from urllib.parse import quote
+
+    query = "ASK { FILTER('caf\u00e9' = 'caf\u00e9') }"
+    for content_type, body in (("application/sparql-query; charset=UTF-8", query.encode()),
+                               ("application/x-www-form-urlencoded", b"query=" + quote(query).encode())):
+        status, _, reply = server.request("/query", method="POST", data=body, headers={"Content-Type": content_type})
+        assert status == 200 and b"true" in reply, reply
+    status, _, reply = server.request("/query?query=ASK%20%7B%7D%FF")
+    assert status == 400 and b"UTF-8" in reply
+
+
+def test_a_bad_graph_iri_is_a_400_and_the_workers_live_on(server):
+    for param in ("default-graph-uri", "named-graph-uri"):
+        status, _, body = server.request(f"/query?query=ASK%20%7B%7D&{param}=not%20an%20iri")
+        assert status == 400 and param.encode() in body, body
+    assert int(server.select(COUNT)[0]["n"]["value"]) > 0
+
+
+def test_each_request_is_logged(server):
+    status, _, _ = server.request("/query?query=ASK%20%7B%7D")
+    assert status == 200
+    line = server.log_line('"GET /query" 200')
+    fields = line.split()
+    assert fields[0] == "127.0.0.1" and fields[4].isdigit() and fields[5].endswith("ms")
+    assert "ASK" not in line  # the query string (which may name a patient) is not logged
+    server.request("/nothing%0Ahere")
+    assert "\\x0a" in server.log_line(" 404 ")
+
+
+def test_quiet_allow_host_and_cors(store):
+    s = Server(store, "--quiet", "--workers", "1", "--allow-host", "sparql.example.org",
+               "--cors", "https://yasgui.example")
+    try:
+        status, headers, _ = s.request("/query?query=ASK%20%7B%7D", headers={"Host": "sparql.example.org:80",
+                                                                              "Origin": "https://yasgui.example"})
+        assert status == 200 and headers["access-control-allow-origin"] == "https://yasgui.example"
+        status, headers, _ = s.request("/query", method="OPTIONS", headers={
+            "Origin": "https://yasgui.example", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type"})
+        assert status == 204 and "POST" in headers["access-control-allow-methods"]
+        assert "content-type" in headers["access-control-allow-headers"].lower()
+        status, headers, _ = s.request("/query?query=ASK%20%7B%7D", headers={"Origin": "https://evil.example"})
+        assert status == 200 and "access-control-allow-origin" not in headers
+    finally:
+        assert s.stop() == 0
+    assert not [line for line in s.logged() if '"GET' in line or '"OPTIONS' in line]
+
+
+def test_no_cors_headers_unless_asked(server):
+    status, headers, _ = server.request("/query?query=ASK%20%7B%7D", headers={"Origin": "https://yasgui.example"})
+    assert status == 200 and not [h for h in headers if h.startswith("access-control-")]
+    status, headers, _ = server.request("/query", method="OPTIONS")
+    assert status == 204 and "HEAD" in headers["allow"] and "access-control-allow-origin" not in headers
+    status, headers, body = server.request("/query?query=ASK%20%7B%7D", method="HEAD")
+    assert status == 200 and body == b"" and int(headers["content-length"]) > 0
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--port", "99999"], "--port '99999' is not a port"),
+    (["--port", "-1"], "--port '-1' is not a port"),
+    (["--port", "65536"], "not a port"),
+    (["--port", "http"], "not a port"),
+    (["--host", "not a host"], "--host 'not a host' is not an IP address or a host name"),
+    (["--host", "999.1.1.1"], "not an IP address"),
+    (["--host", ""], "not an IP address"),
+    (["--allow-host", "evil.example/x"], "--allow-host"),
+    (["--cors", "yasgui.example"], "--cors 'yasgui.example' is not an origin"),
+])
+def test_bad_options_are_one_line_exit_2(tmp_path, capsys, argv, message):
+    assert main(["serve", "--store", str(tmp_path / "none"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -1,10 +1,14 @@
 """Serve the store (see 'load') as a read-only SPARQL 1.1 Protocol endpoint: GET or POST /query.
 
-Bound to 127.0.0.1 unless --host says otherwise; updates and SERVICE (federated) queries are refused
+Bound to 127.0.0.1 unless --host says otherwise; a request whose Host header names another host (DNS
+rebinding) is refused (403) unless --allow-host NAME; updates and SERVICE (federated) queries are refused
 (403); a query running longer than --timeout is stopped (503). Every run and guideline version is a named
-graph; the default graph is the union of all of them. Stops on Ctrl-C or SIGTERM.
+graph; the default graph is the union of all of them. GET /query without a query describes the endpoint
+(SPARQL Service Description). CORS headers only with --cors ORIGIN. Each request is logged on stderr
+unless --quiet. Stops on Ctrl-C or SIGTERM.
 
-Exit codes: 0 stopped normally, 2 no store, store busy (a load is writing it) or the port is taken.
+Exit codes: 0 stopped normally, 2 a bad --port, --host, --allow-host or --cors, no store, store busy (a
+load is writing it) or the port is taken.
 """
 
 from __future__ import annotations
@@ -40,7 +44,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)"
     )
-    parser.add_argument("--port", type=int, default=7878, help="port (default: 7878; 0 picks a free port)")
+    parser.add_argument("--port", default="7878", help="port, 0 to 65535 (default: 7878; 0 picks a free port)")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept requests whose Host header names NAME (repeatable); by default only the bound "
+        "address, 127.0.0.1, localhost and [::1]",
+    )
+    parser.add_argument(
+        "--cors",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="allow cross-origin requests from ORIGIN, e.g. https://yasgui.org, or '*' (repeatable; "
+        "default: no CORS headers)",
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="no access log line per request on stderr")
     parser.add_argument(
         "--timeout",
         type=_positive,
@@ -58,15 +79,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from guidelinekg.endpoint.server import ServeOptions, serve
+    from guidelinekg.endpoint.serve import ServeOptions, check_host, check_origin, check_port, serve
 
-    serve(
-        ServeOptions(
-            store=args.store,
-            host=args.host,
-            port=args.port,
-            timeout=args.timeout,
-            workers=args.workers,
-        )
+    options = ServeOptions(  # every option checked before the store is touched
+        store=args.store,
+        port=check_port(str(args.port)),
+        host=check_host(args.host),
+        allow_hosts=tuple(check_host(name, "--allow-host") for name in args.allow_host),
+        cors=tuple(check_origin(origin) for origin in args.cors),
+        quiet=args.quiet,
+        timeout=args.timeout,
+        workers=args.workers,
     )
+    serve(options)
     return 0

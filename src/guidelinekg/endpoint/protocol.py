@@ -1,15 +1,19 @@
 """The SPARQL 1.1 Protocol's side of the endpoint: what a request asks, how a result is answered.
 
 :func:`execute` runs one query on an open store with the request's dataset (``default-graph-uri``,
-``named-graph-uri``) and serialises the result in the media type :func:`negotiate` picks from ``Accept``.
-:func:`uses_service` decides whether a query would federate (``SERVICE``), which the endpoint and the
-``query`` command refuse. Process management and HTTP are :mod:`guidelinekg.endpoint.server`'s.
+``named-graph-uri``) and base IRI, and serialises the result in the media type :func:`negotiate` picks
+from ``Accept``. :func:`federation` decides whether a query would federate (``SERVICE``), which the
+endpoint and the ``query`` command refuse; :func:`decode_form` reads a request's parameters as UTF-8 or
+not at all; :func:`service_description` describes the endpoint. Process management and HTTP are
+:mod:`guidelinekg.endpoint.server`'s.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 import pyoxigraph as ox
 
@@ -32,28 +36,15 @@ GRAPH_FORMATS = {
 # --- SERVICE detection ----------------------------------------------------------------------------------
 
 _ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
-_SKIP = re.compile(
-    r'"""(?:[^"\\]|\\.|"(?!""))*"""'  # long strings
-    r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
-    r'|"(?:[^"\\\n\r]|\\.)*"'  # short strings
-    r"|'(?:[^'\\\n\r]|\\.)*'"
-    r'|<[^<>"{}|^`\\\x00-\x20]*>'  # IRI references
-    r"|#[^\n\r]*",  # comments
-    re.DOTALL,
-)
-_SERVICE = re.compile(r"(?<![\w?$@:.\-])SERVICE(?![\w:\-])", re.IGNORECASE)
+_SERVICE_TEXT = re.compile("service", re.IGNORECASE)
+_SERVICE_NODES = ("ServiceGraphPattern", "Service")
+CALLS_REMOTE = "the query calls a remote endpoint (SERVICE)"
+UNCHECKED = ("the query mentions 'service' and could not be parsed to prove that it calls no remote endpoint "
+             "(SERVICE)")
 
 
-def uses_service(query: str) -> bool:
-    """Whether the SPARQL text uses the ``SERVICE`` keyword (federation).
-
-    >>> uses_service('SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }')
-    True
-    >>> uses_service('SELECT * WHERE { ?s <http://example.org/SERVICE> "SERVICE" } # SERVICE')
-    False
-    >>> uses_service(r'SELECT * WHERE { \\u0053ERVICE <http://example.org/> { ?s ?p ?o } }')
-    True
-    """
+def decode_escapes(text: str) -> str:
+    """The text with SPARQL's ``\\uXXXX`` and ``\\UXXXXXXXX`` escapes decoded, as a parser does first."""
 
     def decode(m: re.Match) -> str:
         try:
@@ -61,8 +52,127 @@ def uses_service(query: str) -> bool:
         except ValueError:  # beyond Unicode: the engine rejects the query anyway
             return "\ufffd"
 
-    text = _ESCAPE.sub(decode, query)
-    return bool(_SERVICE.search(_SKIP.sub(" ", text)))
+    return _ESCAPE.sub(decode, text)
+
+
+class _Quiet(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:  # rdflib warns about odd IRIs while parsing
+        return False
+
+
+def _has_service(root) -> bool:
+    """Whether any node of a parse tree or algebra, however deep, is a SERVICE pattern."""
+    from pyparsing import ParseResults
+    from rdflib.plugins.sparql.parserutils import CompValue
+
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, CompValue):
+            if node.name in _SERVICE_NODES:
+                return True
+            stack.extend(dict.values(node))
+        elif isinstance(node, ParseResults):
+            stack.extend(list(node))
+            stack.extend(node.values())
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple, set, frozenset)):
+            stack.extend(node)
+        elif hasattr(node, "algebra"):  # rdflib's Query: the algebra of the whole query
+            stack.append(node.algebra)
+    return False
+
+
+def federation(query: str) -> str | None:
+    """Why the query would federate (``SERVICE``), or ``None`` when it would not.
+
+    Decided on the parsed query: rdflib's SPARQL parser and algebra, any node at any depth (sub-selects,
+    ``EXISTS`` in filters, nested groups). A query rdflib cannot parse (an update, a syntax error, nesting
+    too deep for it) is refused when the word ``service`` occurs anywhere in its text, ``\\u`` escapes
+    decoded; otherwise the engine reports its own error.
+
+    >>> federation('SELECT * WHERE { ?s ?p ?o . SERVICE <http://example.org/sparql> { ?s ?p ?o } }')
+    'the query calls a remote endpoint (SERVICE)'
+    >>> federation('SELECT * WHERE { ?s <http://example.org/SERVICE> "SERVICE" } # SERVICE') is None
+    True
+    """
+    from rdflib.plugins.sparql.algebra import translateQuery
+    from rdflib.plugins.sparql.parser import parseQuery
+
+    quiet, logger = _Quiet(), logging.getLogger("rdflib")
+    logger.addFilter(quiet)
+    logging.getLogger("rdflib.term").addFilter(quiet)
+    try:
+        try:
+            tree = parseQuery(query)
+        except Exception:  # noqa: BLE001 - any failure of rdflib's parser: decide on the text
+            tree = None
+        if tree is not None and _has_service(tree):
+            return CALLS_REMOTE
+        if tree is not None:
+            try:
+                algebra = translateQuery(tree)
+            except Exception:  # noqa: BLE001 - an unknown prefix, say: the parse tree has decided
+                algebra = None
+            return CALLS_REMOTE if algebra is not None and _has_service(algebra) else None
+    finally:
+        logger.removeFilter(quiet)
+        logging.getLogger("rdflib.term").removeFilter(quiet)
+    if _SERVICE_TEXT.search(query) or _SERVICE_TEXT.search(decode_escapes(query)):
+        return UNCHECKED
+    return None
+
+
+# Oxigraph's parser recurses per nesting level and crashes the process (a segmentation fault, no
+# exception) at a few thousand nested groups; no real query nests anywhere near this deep.
+MAX_NESTING = 512
+_OPAQUE = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""' r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
+    r'|"(?:[^"\\\n\r]|\\.)*"' r"|'(?:[^'\\\n\r]|\\.)*'" r'|<[^<>"{}|^`\\\x00-\x20]*>' r"|#[^\n\r]*",
+    re.DOTALL,
+)
+
+
+def nesting_depth(query: str) -> int:
+    """The deepest nesting of ``{`` and ``(`` in the query: outside strings, IRIs and comments, and in the
+    raw text (whichever is deeper, so a quote that fools the scanner cannot hide nesting).
+
+    >>> nesting_depth('SELECT * { { ?s ?p "{{{" } }'), nesting_depth('ASK {}')
+    (5, 1)
+    """
+    def deepest(text: str) -> int:
+        depth = top = 0
+        for char in text:
+            if char in "{(":
+                depth += 1
+                top = max(top, depth)
+            elif char in "})":
+                depth = max(depth - 1, 0)
+        return top
+
+    return max(deepest(query), deepest(_OPAQUE.sub(" ", query)))
+
+
+def too_deep(query: str) -> str | None:
+    """Why the query is refused for its nesting, or ``None``."""
+    depth = nesting_depth(query)
+    if depth > MAX_NESTING:
+        return (f"the query nests groups {depth} levels deep, more than the {MAX_NESTING} "
+                "the engine parses safely")
+    return None
+
+
+def uses_service(query: str) -> bool:
+    """Whether the query would federate (see :func:`federation`).
+
+    >>> uses_service(r'PREFIX ex: <http://e/> SELECT * { ?s ex:a\\# ?o . SERVICE <http://e/> { } }')
+    True
+    """
+    return federation(query) is not None
 
 
 # --- content negotiation --------------------------------------------------------------------------------
@@ -96,6 +206,59 @@ def negotiate(accept: str | None, offers: dict) -> str | None:
     return None
 
 
+# --- request parameters ---------------------------------------------------------------------------------
+
+
+class BadRequest(ValueError):
+    """A request that cannot be read (400): its text is not UTF-8, a graph IRI is not an IRI."""
+
+
+def media_type(content_type: str) -> tuple[str, str | None]:
+    """The media type of a ``Content-Type`` header and its ``charset`` (lower case, unquoted) if any."""
+    fields = [f.strip() for f in content_type.split(";")]
+    charset = None
+    for f in fields[1:]:
+        name, _, value = f.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    return fields[0].lower(), charset
+
+
+def check_charset(charset: str | None) -> None:
+    """A body declared in any charset but UTF-8 is a :class:`BadRequest`, never decoded as something else."""
+    if charset not in (None, "utf-8", "utf8"):
+        raise BadRequest(f"the body is declared as charset {charset!r}: only UTF-8 is accepted")
+
+
+def utf8(body: bytes, charset: str | None) -> str:
+    """A request body as text: UTF-8 only, declared or not; anything else is a :class:`BadRequest`."""
+    check_charset(charset)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the body is not valid UTF-8 (bad byte at offset {exc.start})") from None
+
+
+def decode_form(text: str) -> dict[str, list[str]]:
+    """Form or query-string parameters from the Latin-1 text of their raw bytes (as WSGI gives a query
+    string): raw bytes beyond ASCII are percent-escaped, then every escape must decode as UTF-8."""
+    raw = "".join(c if ord(c) < 0x80 else f"%{ord(c):02X}" for c in text) if not text.isascii() else text
+    try:
+        return parse_qs(raw, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest("a parameter is not valid UTF-8 once percent-decoded") from None
+
+
+def graph_iris(params: dict[str, list[str]], name: str) -> tuple[str, ...]:
+    """The values of ``default-graph-uri`` or ``named-graph-uri``, each checked to be an absolute IRI."""
+    for value in params.get(name, []):
+        try:
+            ox.NamedNode(value)
+        except ValueError as exc:
+            raise BadRequest(f"{name} {value!r} is not an absolute IRI: {exc}") from None
+    return tuple(params.get(name, []))
+
+
 # --- workers --------------------------------------------------------------------------------------------
 
 
@@ -106,6 +269,7 @@ class QueryRequest:
     default_graphs: tuple[str, ...] = ()
     named_graphs: tuple[str, ...] = ()
     union_default_graph: bool = True
+    base_iri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,17 +283,39 @@ def text_reply(status: int, message: str) -> Reply:
     return Reply(status, "text/plain; charset=utf-8", (message.rstrip() + "\n").encode())
 
 
-def execute(store: ox.Store, request: QueryRequest) -> Reply:
-    """Run one query on an open store and serialise the result as negotiated."""
+def refuse_service(reason: str) -> Reply:
+    return text_reply(403, f"{reason}: SERVICE (federated query) is refused, this endpoint never calls other "
+                           "endpoints")
+
+
+def dataset(request: QueryRequest) -> dict:
+    """``Store.query`` keywords for the request's dataset. As the protocol says, ``default-graph-uri`` and
+    ``named-graph-uri`` make the dataset (``named-graph-uri`` alone: an empty default graph; only
+    ``default-graph-uri``: no named graphs); with neither, the default graph is the union of all graphs."""
     kwargs: dict = {}
-    if request.default_graphs:
+    if request.default_graphs or request.named_graphs:
         kwargs["default_graph"] = [ox.NamedNode(g) for g in request.default_graphs]
+        kwargs["named_graphs"] = [ox.NamedNode(g) for g in request.named_graphs]
     elif request.union_default_graph:
         kwargs["use_default_graph_as_union"] = True
-    if request.named_graphs:
-        kwargs["named_graphs"] = [ox.NamedNode(g) for g in request.named_graphs]
+    if request.base_iri:
+        kwargs["base_iri"] = request.base_iri
+    return kwargs
+
+
+def execute(store: ox.Store, request: QueryRequest) -> Reply:
+    """Refuse a federated query, else run it on an open store and serialise the result as negotiated."""
     try:
-        result = store.query(request.query, **kwargs)
+        reason = federation(request.query)
+    except Exception:  # noqa: BLE001 - the check itself failing: refuse rather than risk a call
+        reason = "the query could not be checked for SERVICE"
+    if reason is not None:
+        return refuse_service(reason)
+    deep = too_deep(request.query)
+    if deep is not None:
+        return text_reply(400, deep)
+    try:
+        result = store.query(request.query, **dataset(request))
         offers = GRAPH_FORMATS if isinstance(result, ox.QueryTriples) else RESULT_FORMATS
         media = negotiate(request.accept, offers)
         if media is None:
@@ -141,4 +327,35 @@ def execute(store: ox.Store, request: QueryRequest) -> Reply:
         return text_reply(400, f"bad request: {exc}")
     except Exception as exc:  # noqa: BLE001 - evaluation errors of any kind become a 500 with the message
         return text_reply(500, f"query failed: {exc}")
+    return Reply(200, media + ("; charset=utf-8" if media.startswith("text/") else ""), body)
+
+
+# --- service description --------------------------------------------------------------------------------
+
+_DESCRIPTION = """@prefix sd: <http://www.w3.org/ns/sparql-service-description#> .
+@prefix fmt: <http://www.w3.org/ns/formats/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+
+<{url}> a sd:Service ;
+  rdfs:label "guidelinekg read-only SPARQL 1.1 endpoint (updates and SERVICE refused)" ;
+  sd:endpoint <{url}> ;
+  sd:supportedLanguage sd:SPARQL11Query ;
+  sd:resultFormat fmt:SPARQL_Results_JSON, fmt:SPARQL_Results_XML, fmt:SPARQL_Results_CSV,
+    fmt:SPARQL_Results_TSV, fmt:Turtle, fmt:N-Triples, fmt:RDF_XML, fmt:JSON-LD ;
+{feature}  sd:defaultDataset [ a sd:Dataset ; sd:defaultGraph [ a sd:Graph ] ] .
+"""
+
+
+def service_description(url: str, accept: str | None, *, union_default_graph: bool = True) -> Reply:
+    """The SPARQL 1.1 Service Description of the endpoint at ``url`` (Turtle unless ``Accept`` asks for
+    another RDF format). It claims no ``sd:BasicFederatedQuery``: SERVICE is refused."""
+    feature = "  sd:feature sd:UnionDefaultGraph ;\n" if union_default_graph else ""
+    text = _DESCRIPTION.format(url=url, feature=feature)
+    media = negotiate(accept, GRAPH_FORMATS)
+    if media is None:
+        return text_reply(406, f"none of the accepted types is available; offered: {', '.join(GRAPH_FORMATS)}")
+    if media == "text/turtle":
+        body = text.encode()
+    else:
+        body = ox.serialize(ox.parse(text, format=ox.RdfFormat.TURTLE), format=GRAPH_FORMATS[media])
     return Reply(200, media + ("; charset=utf-8" if media.startswith("text/") else ""), body)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from guidelinekg.errors import InputError, Location
+from guidelinekg.content.rdffiles import open_input, rdf_format
 from guidelinekg.content.resources import guideline_files, queries_dir, vocabulary_files
 from guidelinekg.endpoint.params import (  # noqa: F401  (the query API: parameters are part of it)
     BASE_DISPLAY_PREFIXES,
@@ -42,8 +42,8 @@ from guidelinekg.endpoint.params import (  # noqa: F401  (the query API: paramet
     query_prefixes,
     typed_value,
 )
-from guidelinekg.content.rdffiles import open_input, rdf_format
-
+from guidelinekg.endpoint.protocol import federation, too_deep
+from guidelinekg.errors import InputError, Location
 
 #################################################################
 # Query text: tokens, header, library
@@ -262,9 +262,14 @@ def _keywords(toks: list[Token]) -> list[Token]:
 
 
 def _check(query: QueryText, toks: list[Token], params: Mapping[str, object], allow_service: bool) -> None:
-    service = next((t for t in _keywords(toks) if t.value.upper() == "SERVICE"), None)
-    if service is not None and not allow_service:
-        raise InputError("the query calls a remote endpoint (SERVICE), which is refused", _at(query, service.pos),
+    deep = too_deep(query.text)
+    if deep is not None:
+        raise InputError(deep, Location(query.source), hint="flatten the query's groups")
+    reason = None if allow_service else federation(query.text)  # decided on the parsed query
+    if reason is not None:
+        service = next((t for t in _keywords(toks) if t.value.upper() == "SERVICE"), None)  # where, if it shows
+        where = _at(query, service.pos) if service is not None else Location(query.source)
+        raise InputError(f"{reason}, which is refused", where,
                          hint="the tool never reaches the network on its own; pass --allow-service to allow it")
     variables = {t.value[1:] for t in toks if t.kind == "var"}
     unknown = sorted(set(params) - variables)

@@ -1,25 +1,28 @@
-"""A read-only SPARQL 1.1 Protocol endpoint over the provenance store (``guidelinekg serve``).
+"""A read-only SPARQL 1.1 Protocol endpoint over the provenance store: the WSGI app and its query workers.
 
 Why not ``oxigraph serve-read-only`` (the server binary on PyPI)? It is read-only, has a query timeout and
 binds where told, but it evaluates ``SERVICE`` by calling the named endpoint over HTTP (checked: it
 connects to any host a query names), and it reports a timeout inside an already started ``200`` response.
-So this endpoint is a small WSGI application served by waitress (a production WSGI server), with:
+So this endpoint is a small WSGI application served by waitress (:mod:`guidelinekg.endpoint.serve`), with:
 
-* **loopback by default**: ``127.0.0.1``; any other ``--host`` prints a warning;
+* **loopback by default**, and **no DNS rebinding**: a request whose ``Host`` header names anything but
+  the bound address, ``127.0.0.1``, ``localhost``, ``[::1]`` or an ``--allow-host`` name gets ``403``;
 * **read-only**: the store is opened with ``pyoxigraph.Store.read_only`` (no write path exists), and update
   requests (``update=`` or ``application/sparql-update``) get ``403``;
 * **a time limit that holds**: queries run in worker processes; one that overruns is killed with its
   worker (``503``) and a fresh worker takes its place. Oxigraph cannot be interrupted from Python, so a
   thread or a flag would not stop it;
-* **no federation**: a query that uses ``SERVICE`` is refused (``403``) before it reaches the engine.
-  :func:`uses_service` reads the query's tokens (strings, IRIs and comments skipped; ``\\u`` escapes
-  decoded first, as SPARQL does), so the keyword cannot hide in another token.
+* **no federation**: a query that uses ``SERVICE`` anywhere in its parsed form is refused (``403``) by the
+  worker before it reaches the engine (:func:`guidelinekg.endpoint.protocol.federation`);
+* **CORS only when asked** (``--cors ORIGIN``), with ``OPTIONS`` preflight; ``HEAD`` as ``GET``.
 
 Requests: ``GET /query?query=...``, ``POST /query`` with a form (``query=``) or ``application/sparql-query``
-body; ``default-graph-uri`` and ``named-graph-uri`` as in the protocol. Without ``default-graph-uri`` the
-default graph is the union of all graphs (the store keeps everything in named graphs). Results are
-negotiated from ``Accept``: SPARQL JSON (default), XML, CSV, TSV; graphs as Turtle (default), N-Triples,
-RDF/XML or JSON-LD.
+body, UTF-8 only; ``default-graph-uri`` and ``named-graph-uri`` as in the protocol (``named-graph-uri``
+alone: an empty default graph). Without either the default graph is the union of all graphs (the store
+keeps everything in named graphs). ``GET /query`` without a query answers the SPARQL Service Description.
+Relative IRIs in a query resolve against the endpoint's URL. Results are negotiated from ``Accept``: SPARQL
+JSON (default), XML, CSV, TSV; graphs as Turtle (default), N-Triples, RDF/XML or JSON-LD. Each request is
+logged on stderr (method, path, status, bytes, duration) unless ``--quiet``.
 """
 
 from __future__ import annotations
@@ -27,28 +30,44 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import re
 import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qs
 
 import pyoxigraph as ox
 
-from guidelinekg.endpoint.protocol import QueryRequest, Reply, execute, text_reply, uses_service
+from guidelinekg.endpoint.protocol import (
+    BadRequest,
+    QueryRequest,
+    Reply,
+    check_charset,
+    decode_form,
+    execute,
+    graph_iris,
+    media_type,
+    service_description,
+    text_reply,
+    utf8,
+)
 
 MAX_BODY = 1 << 20  # bytes of a POSTed query
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
 
 def _worker_main(store_dir: str, lock_path: str, conn) -> None:
     """A worker process: the store opened read-only, one query at a time, until the pipe closes."""
     import fcntl
 
+    from guidelinekg.endpoint.protocol import federation
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops its workers itself
     lock = os.open(lock_path, os.O_RDWR)
     fcntl.flock(lock, fcntl.LOCK_SH)  # no load may start while this process still reads
+    federation("ASK {}")  # the SERVICE check's parser loaded before the first query's time starts
     try:
         store: ox.Store | None = ox.Store.read_only(store_dir)
         failure = None
@@ -139,168 +158,187 @@ class QueryPool:
 
 _HELP = """guidelinekg read-only SPARQL 1.1 endpoint
 
-Query:  GET /query?query=...  or  POST /query (form 'query=' or application/sparql-query body)
+Query:  GET /query?query=...  or  POST /query (form 'query=' or application/sparql-query body, UTF-8)
 Graphs: every run and guideline version is a named graph; the default graph is their union unless
-        default-graph-uri is given. Updates and SERVICE (federation) are refused.
+        default-graph-uri or named-graph-uri is given. Updates and SERVICE (federation) are refused.
+About:  GET /query without a query: the SPARQL Service Description (Turtle).
 """
+_ENDPOINTS = ("/query", "/sparql", "/")
+_METHODS = "GET, HEAD, POST, OPTIONS"
+_HOST = re.compile(r"\[(?P<v6>[0-9A-Fa-f:.]+)\](?::\d*)?|(?P<name>[^:\[\]\s]+)(?::\d*)?")
+_REASONS = {
+    200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 406: "Not Acceptable", 413: "Payload Too Large", 415: "Unsupported Media Type",
+    500: "Internal Server Error", 503: "Service Unavailable",
+}
+
+
+def host_name(header: str) -> str | None:
+    """The name in a ``Host`` header, without port or brackets, lower case, no trailing dot; ``None`` when
+    the header is malformed.
+
+    >>> host_name("LOCALHOST.:7878"), host_name("[::1]:80"), host_name("a b")
+    ('localhost', '::1', None)
+    """
+    m = _HOST.fullmatch(header.strip())
+    if m is None:
+        return None
+    return (m["v6"] or m["name"]).lower().rstrip(".")
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() and c not in '"\\' else f"\\x{ord(c):02x}" for c in text[:200])
+
+
+def stderr_log(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 class SparqlApp:
-    """The WSGI application: the SPARQL 1.1 Protocol query operation over a :class:`QueryPool`."""
+    """The WSGI application: the SPARQL 1.1 Protocol query operation over a :class:`QueryPool` (or any
+    object with ``run(QueryRequest) -> Reply``)."""
 
-    def __init__(self, pool: QueryPool, *, union_default_graph: bool = True):
+    def __init__(self, pool, *, union_default_graph: bool = True, base_iri: str | None = None,
+                 allowed_hosts: tuple[str, ...] = (), cors: tuple[str, ...] = (),
+                 log: Callable[[str], None] | None = stderr_log):
         self.pool = pool
         self.union_default_graph = union_default_graph
+        self.base_iri = base_iri
+        self.allowed_hosts = frozenset((*LOOPBACK_NAMES, *(h.lower().strip("[]").rstrip(".") for h in allowed_hosts)))
+        self.cors = tuple(cors)
+        self.log = log
 
     def __call__(self, environ, start_response):
-        reply = self.handle(environ)
+        started = time.monotonic()
+        method = environ.get("REQUEST_METHOD", "GET")
+        reply, extra = self.handle(environ)
         headers = [
-            ("Content-Type", reply.content_type),
-            ("Content-Length", str(len(reply.body))),
+            *([("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body)))]
+              if reply.status != 204 else []),
             ("Cache-Control", "no-store"),
             ("X-Content-Type-Options", "nosniff"),
+            *extra,
+            *self._cors_headers(environ),
         ]
         if reply.status == 405:
-            headers.append(("Allow", "GET, POST"))
+            headers.append(("Allow", _METHODS))
         start_response(f"{reply.status} {_REASONS.get(reply.status, 'Error')}", headers)
-        return [reply.body]
+        body = b"" if method == "HEAD" else reply.body
+        if self.log is not None:
+            path = _printable(environ.get("PATH_INFO", "/"))
+            self.log(f'{environ.get("REMOTE_ADDR", "-")} "{_printable(method)} {path}" {reply.status} '
+                     f"{len(body)} {(time.monotonic() - started) * 1000:.1f}ms")
+        return [body]
 
-    def handle(self, environ) -> Reply:
+    # -- checks ------------------------------------------------------------------------------------------
+
+    def host_refusal(self, environ) -> Reply | None:
+        """``403`` unless the ``Host`` header names this endpoint (DNS rebinding: a browser on another
+        site's page sends that site's name). A request without ``Host`` comes from no browser."""
+        header = environ.get("HTTP_HOST")
+        if header is None or host_name(header) in self.allowed_hosts:
+            return None
+        names = ", ".join(sorted(f"[{h}]" if ":" in h else h for h in self.allowed_hosts))
+        return text_reply(403, f"Host {_printable(header)!r} is not a name of this endpoint ({names}); "
+                               "start serve with --allow-host NAME to accept it")
+
+    def _origin(self, environ) -> str | None:
+        """The CORS ``Access-Control-Allow-Origin`` value for this request, if any."""
+        origin = environ.get("HTTP_ORIGIN")
+        if not self.cors or origin is None:
+            return None
+        if "*" in self.cors:
+            return "*"
+        return origin if origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in self.cors} else None
+
+    def _cors_headers(self, environ) -> list[tuple[str, str]]:
+        origin = self._origin(environ)
+        if origin is None:
+            return []
+        return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+
+    def base(self, environ) -> str:
+        if self.base_iri:
+            return self.base_iri
+        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '')}"
+        return f"{environ.get('wsgi.url_scheme', 'http')}://{host}/query"
+
+    # -- requests ----------------------------------------------------------------------------------------
+
+    def handle(self, environ) -> tuple[Reply, list[tuple[str, str]]]:
+        """The reply to a request and its extra headers."""
+        refusal = self.host_refusal(environ)
+        if refusal is not None:
+            return refusal, []
         path, method = environ.get("PATH_INFO", "/"), environ.get("REQUEST_METHOD", "GET")
-        if path == "/" and method == "GET" and not environ.get("QUERY_STRING"):
-            return text_reply(200, _HELP)
+        if path == "/" and method in ("GET", "HEAD") and not environ.get("QUERY_STRING"):
+            return text_reply(200, _HELP), []
         if path == "/update":
-            return text_reply(403, "this endpoint is read-only: updates are not accepted")
-        if path not in ("/query", "/sparql", "/"):
-            return text_reply(404, f"no such resource: {path}; the endpoint is /query")
-        if method not in ("GET", "POST"):
-            return text_reply(405, f"method {method} not allowed")
-        params = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+            return text_reply(403, "this endpoint is read-only: updates are not accepted"), []
+        if path not in _ENDPOINTS:
+            return text_reply(404, f"no such resource: {_printable(path)}; the endpoint is /query"), []
+        if method == "OPTIONS":
+            return self.preflight(environ)
+        if method not in ("GET", "HEAD", "POST"):
+            return text_reply(405, f"method {_printable(method)} not allowed"), []
+        try:
+            return self.query(environ, method), []
+        except BadRequest as exc:
+            return text_reply(400, str(exc)), []
+
+    def preflight(self, environ) -> tuple[Reply, list[tuple[str, str]]]:
+        """``OPTIONS``: the methods; with ``--cors`` and an allowed ``Origin``, a CORS preflight answer."""
+        if environ.get("HTTP_ORIGIN") is not None and self._origin(environ) is None:
+            return text_reply(403, "cross-origin requests from this origin are not allowed; start serve with "
+                                   "--cors ORIGIN to allow them"), []
+        headers = [("Allow", _METHODS)]
+        if self._origin(environ) is not None:
+            headers += [("Access-Control-Allow-Methods", _METHODS),
+                        ("Access-Control-Allow-Headers", "Accept, Content-Type"),
+                        ("Access-Control-Max-Age", "600")]
+        return Reply(204, "text/plain; charset=utf-8", b""), headers
+
+    def query(self, environ, method: str) -> Reply:
+        query_string = environ.get("QUERY_STRING", "")
+        params = decode_form(query_string)
         query: list[str] = []
         if method == "POST":
-            ctype = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+            ctype, charset = media_type(environ.get("CONTENT_TYPE", ""))
             try:
                 length = int(environ.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 return text_reply(400, "bad Content-Length")
-            if length > MAX_BODY:
+            if length > MAX_BODY or length < 0:
                 return text_reply(413, f"query larger than {MAX_BODY} bytes")
-            body = environ["wsgi.input"].read(length).decode("utf-8", errors="replace")
-            if ctype == "application/x-www-form-urlencoded":
-                for key, values in parse_qs(body, keep_blank_values=True).items():
-                    params.setdefault(key, []).extend(values)
-            elif ctype == "application/sparql-query":
-                query = [body]
-            elif ctype == "application/sparql-update":
+            if ctype == "application/sparql-update":
                 return text_reply(403, "this endpoint is read-only: updates are not accepted")
-            else:
+            if ctype not in ("application/x-www-form-urlencoded", "application/sparql-query"):
                 return text_reply(415, "POST a form (query=...) or an application/sparql-query body")
+            body = environ["wsgi.input"].read(length)
+            if ctype == "application/x-www-form-urlencoded":
+                check_charset(charset)
+                for key, values in decode_form(body.decode("latin-1")).items():  # bytes kept, then UTF-8
+                    params.setdefault(key, []).extend(values)
+            else:
+                query = [utf8(body, charset)]
         if "update" in params:
             return text_reply(403, "this endpoint is read-only: updates are not accepted")
         query += params.get("query", [])
+        if not query and not query_string and method != "POST":
+            return service_description(self.base(environ), environ.get("HTTP_ACCEPT"),
+                                       union_default_graph=self.union_default_graph)
         if len(query) != 1:
             return text_reply(
                 400, "give exactly one query (parameter 'query' or an application/sparql-query body)"
-            )
-        if uses_service(query[0]):
-            return text_reply(
-                403, "SERVICE (federated query) is refused: this endpoint never calls other endpoints"
             )
         return self.pool.run(
             QueryRequest(
                 query[0],
                 environ.get("HTTP_ACCEPT"),
-                tuple(params.get("default-graph-uri", [])),
-                tuple(params.get("named-graph-uri", [])),
+                graph_iris(params, "default-graph-uri"),
+                graph_iris(params, "named-graph-uri"),
                 self.union_default_graph,
+                self.base(environ),
             )
         )
-
-
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    406: "Not Acceptable",
-    413: "Payload Too Large",
-    415: "Unsupported Media Type",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
-
-
-@dataclass(frozen=True)
-class ServeOptions:
-    store: Path
-    host: str = "127.0.0.1"
-    port: int = 7878
-    timeout: float = 30.0
-    workers: int = 2
-    union_default_graph: bool = True
-
-
-def serve(options: ServeOptions, *, announce=lambda line: print(line, file=sys.stderr, flush=True)) -> None:
-    """Serve the store until SIGINT or SIGTERM. Announces ``listening on http://HOST:PORT/query`` once the
-    socket is bound (``--port 0`` picks a free port; the line names it).
-
-    Raises:
-        InputError: no store at the path; StoreBusyError: a load is writing the store.
-    """
-    from waitress import create_server
-
-    from guidelinekg.errors import InputError
-    from guidelinekg.provenance.store import LOCK_NAME, database_path, open_read_only, store_lock
-
-    with store_lock(options.store, exclusive=False):
-        open_read_only(
-            options.store
-        )  # fail fast, with a hint, when there is no store (the handle is dropped)
-        pool = QueryPool(
-            database_path(options.store),
-            size=options.workers,
-            timeout=options.timeout,
-            lock_path=options.store / LOCK_NAME,
-        )
-        try:
-            try:
-                server = create_server(
-                    SparqlApp(pool, union_default_graph=options.union_default_graph),
-                    host=options.host,
-                    port=options.port,
-                    threads=options.workers + 2,
-                    ident="guidelinekg",
-                    max_request_body_size=MAX_BODY,
-                )
-            except OSError as exc:
-                raise InputError(
-                    f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc}",
-                    hint="choose another --port (0 picks a free one)",
-                ) from None
-            host = options.host if ":" not in options.host else f"[{options.host}]"
-            if options.host not in LOOPBACK:
-                announce(
-                    f"warning: serving on {options.host}, not loopback: anyone who can reach this address "
-                    "can read every recorded patient fact"
-                )
-            announce(
-                f"listening on http://{host}:{server.effective_port}/query "
-                f"(read-only, time limit {options.timeout:g} s, SERVICE refused)"
-            )
-
-            def stop(signum, frame):
-                for sig in (signal.SIGTERM, signal.SIGINT):  # a second signal must not break the clean-up
-                    signal.signal(sig, signal.SIG_IGN)
-                raise KeyboardInterrupt
-
-            signal.signal(signal.SIGTERM, stop)
-            signal.signal(signal.SIGINT, stop)
-            try:
-                server.run()
-            except KeyboardInterrupt:
-                pass
-            finally:
-                server.close()
-        finally:
-            pool.close()
