@@ -210,3 +210,276 @@ def test_a_missing_input_is_an_error_not_a_traceback(tmp_path, capsys):
                      "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and "absent: no such file or directory" in err and "Traceback" not in err
+
+
+# --- a bad record never stops a run; no patient is dropped without an error -------------------------------
+
+
+def _one_line(err: str) -> str:
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def _append(source: Path, name: str, resource: dict) -> int:
+    """Append a record to an NDJSON file of the export; its line number."""
+    path = source / name
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(resource) + "\n")
+    return path.read_text(encoding="utf-8").count("\n")
+
+
+def _observation(pid: str, oid: str, **fields) -> dict:
+    return {"resourceType": "Observation", "id": oid, "status": "final", "subject": {"reference": f"Patient/{pid}"},
+            "effectiveDateTime": "2025-12-20T09:00:00Z",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "2276-4"}]},
+            "valueQuantity": {"value": 40, "unit": "ng/mL", "system": "http://unitsofmeasure.org", "code": "ng/mL"},
+            **fields}
+
+
+def _results(out: Path) -> dict[str, dict]:
+    """Each patient's report, its provenance aside (the run IRI names the chunk's input, not the patient)."""
+    reports = map(json.loads, (out / "results.jsonl").read_text(encoding="utf-8").splitlines())
+    return {r["patient"]: {k: v for k, v in r.items() if k != "provenance"} for r in reports}
+
+
+def test_a_coding_that_is_a_number_sets_aside_its_patient_only(clean, tmp_path, capsys):
+    source = copy_export(tmp_path)
+    line = _append(source, "Observation.ndjson", _observation("pc", "pc-bad", code={"coding": 5}))
+    out = tmp_path / "out"
+    args = ["cohort", str(source), "--out", str(out), "--chunk-size", "2", "--as-of", "2026-01-15", "--no-progress"]
+    assert cli_main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["patients_found"], summary["patients"], summary["patients_set_aside"]) == (3, 2, 1)
+    assert summary["patients_unaccounted"] == 0
+    [aside] = [b for b in map(json.loads, (out / "bad-records.jsonl").read_text(encoding="utf-8").splitlines())
+               if "patient" in b]
+    assert (aside["file"], aside["line"], aside["patient"]) == ("Observation.ndjson", line, "Patient/pc")
+    assert aside["reason"].startswith("Patient/pc not evaluated")
+    others = _results(clean)
+    del others["urn:guidelinekg:Patient/pc"]
+    assert _results(out) == others  # pa shared pc's chunk: its report is the same
+
+
+def test_a_200000_character_unit_does_not_stop_the_run(tmp_path, capsys):
+    source = copy_export(tmp_path)
+    _append(source, "Observation.ndjson", _observation(
+        "pb", "pb-long", valueQuantity={"value": 40, "unit": "x" * 200_000}))
+    out = tmp_path / "out"
+    assert cli_main(["cohort", str(source), "--out", str(out), "--as-of", "2026-01-15", "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["patients"] + summary["patients_set_aside"] == summary["patients_found"] == 3
+
+
+MARK = "injected-marker-unit"
+
+
+def _marked(patient) -> bool:
+    return any(MARK in line for line in patient.ntriples)
+
+
+@pytest.mark.parametrize("stage", ["mapping", "evaluation"])
+def test_any_error_of_one_patient_becomes_its_bad_record_with_file_and_line(clean, tmp_path, monkeypatch, stage):
+    """Whatever a patient's records make the code raise (a TypeError while mapping, the csv module's
+    "field larger than field limit" while reading the results back), that patient is set aside with the
+    record at fault, found by trying its records one by one; the chunk and the run go on."""
+    import csv
+
+    from guidelinekg.cohort import chunk
+    from guidelinekg.patients import units
+
+    source = copy_export(tmp_path)
+    line = _append(source, "Observation.ndjson", _observation(
+        "pa", "pa-marked", valueQuantity={"value": 40, "unit": MARK}))
+    if stage == "mapping":
+        original = units.normalise
+
+        def normalise(patient, measures):
+            if _marked(patient):
+                raise TypeError("'decimal.Decimal' object is not iterable")
+            return original(patient, measures)
+
+        monkeypatch.setattr(units, "normalise", normalise)
+    else:
+        evaluate_group = chunk._evaluate_group
+
+        def failing(group, *args):
+            if any(_marked(p) for p in group):
+                raise csv.Error("field larger than field limit (131072)")
+            return evaluate_group(group, *args)
+
+        monkeypatch.setattr(chunk, "_evaluate_group", failing)
+    summary = run(source, tmp_path / "out")
+    assert (summary["patients"], summary["patients_set_aside"], summary["patients_unaccounted"]) == (2, 1, 0)
+    [aside] = [b for b in map(json.loads, (tmp_path / "out" / "bad-records.jsonl").read_text().splitlines())
+               if "patient" in b]
+    assert (aside["file"], aside["line"], aside["patient"]) == ("Observation.ndjson", line, "Patient/pa")
+    assert ("TypeError" if stage == "mapping" else "Error: field larger") in aside["reason"]
+    others = _results(clean)
+    del others["urn:guidelinekg:Patient/pa"]
+    assert _results(tmp_path / "out") == others
+
+
+def test_resume_after_a_bad_record_finishes_the_run(clean, tmp_path, capsys, monkeypatch):
+    """A run interrupted after its first chunk, resumed: the bad record is set aside, as in one go."""
+    from guidelinekg.cohort import run as run_module
+
+    source = copy_export(tmp_path)
+    _append(source, "Observation.ndjson", _observation("pb", "pb-bad", code={"coding": 5}))
+    out = tmp_path / "out"
+    args = ["cohort", str(source), "--out", str(out), "--chunk-size", "2", "--as-of", "2026-01-15", "--no-progress"]
+    evaluate_chunk = run_module.evaluate_chunk
+
+    def interrupted(name, *rest):
+        if name.endswith("2.ndjson"):
+            raise KeyboardInterrupt
+        return evaluate_chunk(name, *rest)
+
+    monkeypatch.setattr(run_module, "evaluate_chunk", interrupted)
+    assert cli_main(args) == 130
+    monkeypatch.undo()
+    assert cli_main([*args, "--resume"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["chunks_run_now"], summary["patients"], summary["patients_set_aside"]) == (1, 2, 1)
+    assert any(b[0] == "Observation.ndjson" and "Patient/pb not evaluated" in b[2] for b in bad_records(out))
+
+
+def test_a_bug_failing_every_patient_stops_the_run_loudly(tmp_path, capsys, monkeypatch):
+    from guidelinekg.cohort import chunk
+
+    def broken(group, *args):
+        raise TypeError("unsupported operand type(s) for +: 'NoneType' and 'int'")
+
+    monkeypatch.setattr(chunk, "_evaluate_group", broken)
+    source = tmp_path / "export"
+    gen_cohort.generate(source, 6, 3, bad_rate=0)
+    assert cli_main(["cohort", str(source), "--out", str(tmp_path / "out"), "--as-of", "2026-01-15",
+                     "--no-progress"]) == 2
+    assert "all 6 patients failed the same way (TypeError: unsupported operand" in _one_line(capsys.readouterr().err)
+
+
+def test_a_patient_evaluated_without_a_report_is_exit_1(tmp_path, capsys, monkeypatch):
+    """A patient found in the input that is neither in results.jsonl nor set aside is never silent."""
+    from guidelinekg.cohort import chunk
+
+    evaluate_group = chunk._evaluate_group
+
+    def dropping(group, *args):
+        lines, reports, trig = evaluate_group(group, *args)
+        return [x for x in lines if not x[0].endswith("/pb")], reports, trig
+
+    monkeypatch.setattr(chunk, "_evaluate_group", dropping)
+    assert cli_main(["cohort", str(BULK), "--out", str(tmp_path / "out"), "--as-of", "2026-01-15",
+                     "--no-progress"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["patients_unaccounted"] == 1
+    assert "3 patient(s) found in the input, 2 evaluated, 0 set aside" in _one_line(err)
+    assert "urn:guidelinekg:Patient/pb" in err
+
+
+def test_records_that_break_line_splitting_or_nesting_are_bad_records(tmp_path, capsys):
+    source = copy_export(tmp_path)
+    _append(source, "Observation.ndjson", _observation("pa", "pa-note", note=[{"text": "before\u2028after\x85"}]))
+    with (source / "Observation.ndjson").open("a", encoding="utf-8") as handle:
+        handle.write("[" * 100_000 + "\n")
+    assert cli_main(["cohort", str(source), "--out", str(tmp_path / "out"), "--as-of", "2026-01-15",
+                     "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["patients"] == 3 and summary["patients_unaccounted"] == 0
+    assert any("recursion" in reason for _, _, reason in bad_records(tmp_path / "out"))
+
+
+def test_rdf_blank_node_patients_and_unparsable_files_are_bad_records(tmp_path, capsys):
+    source = tmp_path / "rdf"
+    source.mkdir()
+    (case,) = (ROOT / "tests" / "cases").glob("020-*/patient.ttl")
+    shutil.copy(case, source / "good.ttl")
+    (source / "blank.ttl").write_text(
+        "@prefix gkg: <https://w3id.org/guidelinekg/ontology#> .\n[] a gkg:Patient .\n", encoding="utf-8")
+    (source / "broken.ttl").write_text(
+        "@prefix gkg: <https://w3id.org/guidelinekg/ontology#> .\n<urn:p> a gkg:Patient ;\n", encoding="utf-8")
+    assert cli_main(["cohort", str(source), "--out", str(tmp_path / "out"), "--as-of", "2026-01-15",
+                     "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["patients"] == summary["patients_found"] == 1
+    found = {(f, n) for f, n, _ in bad_records(tmp_path / "out")}
+    assert ("blank.ttl", None) in found and ("broken.ttl", 3) in found
+
+
+# --- --out that cannot be written, a corrupt manifest: one line, exit 2 ------------------------------------
+
+
+def test_out_under_a_file_or_unwritable_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("", encoding="utf-8")
+    base = ["cohort", str(BULK), "--as-of", "2026-01-15", "--no-progress"]
+    assert cli_main([*base, "--out", str(afile / "run")]) == 2
+    assert "cannot write" in _one_line(capsys.readouterr().err)
+    import errno
+
+    def refused(self, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refused)  # a read-only parent (root may write anywhere)
+    assert cli_main([*base, "--out", str(tmp_path / "ro" / "run")]) == 2
+    assert "Permission denied" in _one_line(capsys.readouterr().err)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_out_in_a_read_only_directory_is_one_line_exit_2(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        assert cli_main(["cohort", str(BULK), "--out", str(ro / "run"), "--as-of", "2026-01-15",
+                         "--no-progress"]) == 2
+        assert "Permission denied" in _one_line(capsys.readouterr().err)
+    finally:
+        ro.chmod(0o755)
+
+
+def test_a_full_disk_is_one_line_exit_2_and_resume_finishes(clean, tmp_path, capsys, monkeypatch):
+    import errno
+
+    fsync = os.fsync
+    calls = []
+
+    def filling(fd):
+        calls.append(fd)
+        if len(calls) > 6:  # the preparation's files and the first chunk's get written
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", filling)
+    out = tmp_path / "out"
+    args = ["cohort", str(BULK), "--out", str(out), "--chunk-size", "2", "--as-of", "2026-01-15", "--no-progress"]
+    assert cli_main(args) == 2
+    assert "No space left on device" in _one_line(capsys.readouterr().err)
+    assert not [p for p in out.rglob("*.tmp")]  # no partial file left behind
+    monkeypatch.undo()
+    assert cli_main([*args, "--resume"]) == 0
+    assert (out / "results.jsonl").read_bytes() == (clean / "results.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("manifest", [
+    '{"key": ', "[]", ('{"key": {}, "partition": {"kind": "ndjson", "chunks": ["../../etc/passwd"], "patients": 1}}'),
+    "\udcff"])
+def test_a_corrupt_manifest_with_resume_is_one_line_exit_2(tmp_path, capsys, manifest):
+    out = tmp_path / "out"
+    args = ["cohort", str(BULK), "--out", str(out), "--as-of", "2026-01-15", "--no-progress"]
+    assert cli_main(args) == 0
+    (out / "manifest.json").write_bytes(manifest.encode("utf-8", "surrogateescape"))
+    capsys.readouterr()
+    assert cli_main([*args, "--resume"]) == 2
+    assert "manifest.json is corrupt" in _one_line(capsys.readouterr().err)
+
+
+def test_corrupt_chunk_files_with_resume_are_one_line_exit_2(tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["cohort", str(BULK), "--out", str(out), "--chunk-size", "2", "--as-of", "2026-01-15", "--no-progress"]
+    assert cli_main(args) == 0
+    (out / "chunks" / "chunk-000001.counts.json").write_text("[[", encoding="utf-8")
+    capsys.readouterr()
+    assert cli_main([*args, "--resume"]) == 2
+    assert "delete" in _one_line(capsys.readouterr().err)
+    (out / "chunks" / "chunk-000001.jsonl").unlink()
+    assert cli_main([*args, "--resume"]) == 0  # the chunk is evaluated again

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,15 @@ import pyoxigraph as ox
 import pytest
 
 from guidelinekg.cli import main
-from guidelinekg.provenance.store import CATALOG_GRAPH, CURRENT, VOCABULARY_GRAPH, open_read_only, store_lock
+from guidelinekg.errors import InputError
+from guidelinekg.provenance.store import (
+    CATALOG_GRAPH,
+    CURRENT,
+    RECORD_NAME,
+    VOCABULARY_GRAPH,
+    open_read_only,
+    store_lock,
+)
 from guidelinekg.content.resources import project_home
 
 HOME = project_home()
@@ -176,6 +185,7 @@ def test_a_load_killed_midway_leaves_the_store_old_or_new_never_partial(run_file
     assert sorted(p.name for p in store.iterdir()) == [
         CURRENT,
         os.readlink(store / CURRENT),
+        RECORD_NAME,
         "guidelinekg.lock",
     ]
 
@@ -251,3 +261,148 @@ def test_derived_knowledge_triples_are_only_what_the_rules_add():
     triples = [t for f in [*vocabulary_files(), *guideline_files()] for t in _turtle_triples(f)]
     derived = derived_knowledge_triples(triples)
     assert derived and {t.predicate.value for t in derived} == {GKG + "memberCount", GKG + "restrictsRecommendation"}
+
+
+# --- the store deletes only what it made; a damaged store is refused ----------------------------------------
+
+
+def _one_line_error(capsys, store: Path) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert str(store) in err, err
+    return err
+
+
+def test_a_load_deletes_only_the_generations_it_recorded(run_file, tmp_path, capsys):
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), "--guidelines"]) == 0
+    (store / "gen-2023-results").mkdir()
+    (store / "gen-2023-results" / "mine.csv").write_text("a,b\n", encoding="utf-8")
+    (store / "gen-000099").mkdir()  # looks like a generation, but the store never made it
+    abandoned = json.loads((store / RECORD_NAME).read_text(encoding="utf-8"))
+    abandoned["generations"].append("gen-000100")  # a load killed after recording its generation
+    (store / RECORD_NAME).write_text(json.dumps(abandoned), encoding="utf-8")
+    (store / "gen-000100").mkdir()
+    assert main(["load", "--store", str(store), str(run_file)]) == 0
+    _big_run(tmp_path / "more.ttl", run_file, 5)  # other content: the next load writes a new generation
+    assert main(["load", "--store", str(store), str(tmp_path / "more.ttl")]) == 0
+    assert (store / "gen-2023-results" / "mine.csv").read_text(encoding="utf-8") == "a,b\n"
+    assert (store / "gen-000099").is_dir() and not (store / "gen-000100").exists()
+    live = os.readlink(store / CURRENT)
+    assert live == "gen-000101"  # numbered past every gen-NNNNNN there (gen-000099 too)
+    assert json.loads((store / RECORD_NAME).read_text(encoding="utf-8"))["generations"] == [live]
+    assert sorted(p.name for p in store.iterdir()) == sorted(
+        [CURRENT, live, "gen-000099", "gen-2023-results", RECORD_NAME, "guidelinekg.lock"])
+
+
+def test_a_directory_that_is_not_a_store_is_refused_and_left_untouched(run_file, tmp_path, capsys):
+    mine = tmp_path / "results"
+    (mine / "gen-2023-results").mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine\n", encoding="utf-8")
+    before = sorted(p.name for p in mine.rglob("*"))
+    assert main(["load", "--store", str(mine), str(run_file)]) == 2
+    assert "not a guidelinekg store, and not empty" in _one_line_error(capsys, mine)
+    assert sorted(p.name for p in mine.rglob("*")) == before  # not even a lock file
+    afile = tmp_path / "afile"
+    afile.write_text("", encoding="utf-8")
+    for target in (afile, afile / "store"):
+        assert main(["load", "--store", str(target), str(run_file)]) == 2
+        _one_line_error(capsys, target)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["load", "--store", str(empty), str(run_file)]) == 0  # an empty directory becomes a store
+
+
+def test_a_store_written_before_the_record_is_adopted(run_file, tmp_path, capsys):
+    """The old layout (current -> gen-NNNNNN beside the lock, no record): its live generation is recorded and
+    replaced as usual; another gen-* directory there is not the store's to delete."""
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), "--guidelines"]) == 0
+    (store / RECORD_NAME).unlink()
+    (store / "gen-000007").mkdir()
+    _recommend(run_file)
+    assert main(["load", "--store", str(store), str(run_file)]) == 0
+    assert (store / "gen-000007").is_dir() and not (store / "gen-000001").exists()
+    assert VERSION in _graphs(store)
+
+
+def _damage(store: Path, how: str) -> None:
+    live = store / os.readlink(store / CURRENT)
+    if how == "dangling-current":
+        shutil.rmtree(live)
+    elif how == "truncated-files":
+        for f in live.glob("*.sst"):
+            os.truncate(f, f.stat().st_size // 3)
+    elif how == "garbage-files":
+        for f in live.glob("*.sst"):
+            f.write_bytes(os.urandom(f.stat().st_size))
+    elif how == "truncated-manifest":
+        for f in live.glob("MANIFEST-*"):
+            os.truncate(f, 10)
+    elif how == "emptied-generation":
+        for f in live.iterdir():
+            f.unlink()
+    elif how == "corrupt-record":
+        (store / RECORD_NAME).write_text('{"format": "guidelinekg-store", "generations": ["../..', encoding="utf-8")
+    elif how == "record-outside":
+        (store / RECORD_NAME).write_text(json.dumps(
+            {"format": "guidelinekg-store", "current": None, "generations": ["../../home"]}), encoding="utf-8")
+    elif how == "current-elsewhere":
+        (store / CURRENT).unlink()
+        (store / CURRENT).symlink_to("/tmp")
+    elif how == "current-removed":
+        (store / CURRENT).unlink()
+
+
+DAMAGE = ["dangling-current", "truncated-files", "garbage-files", "truncated-manifest", "emptied-generation",
+          "corrupt-record", "record-outside", "current-elsewhere", "current-removed"]
+
+
+@pytest.mark.parametrize("how", DAMAGE)
+def test_a_damaged_store_is_one_line_exit_2_in_load_and_audit(run_file, tmp_path, capsys, how):
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), "--guidelines"]) == 0
+    _damage(store, how)
+    before = sorted((p.name, p.stat().st_size) for p in store.rglob("*") if p.is_file())
+    capsys.readouterr()
+    assert main(["load", "--store", str(store), str(run_file)]) == 2
+    assert "damaged" in _one_line_error(capsys, store)
+    assert sorted((p.name, p.stat().st_size) for p in store.rglob("*") if p.is_file()) == before
+    assert main(["audit", str(run_file), "--store", str(store), "--allow-unapproved"]) == 2
+    assert "damaged" in _one_line_error(capsys, store)
+    with pytest.raises(InputError, match="damaged"), store_lock(store, exclusive=False):
+        open_read_only(store)  # what 'serve' opens first
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["truncated-files", "dangling-current"])
+def test_serving_a_damaged_store_exits_2_without_a_traceback(tmp_path, how):
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), "--guidelines"]) == 0
+    _damage(store, how)
+    done = subprocess.run([sys.executable, "-m", "guidelinekg.cli", "serve", "--store", str(store), "--port", "0"],
+                          check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "damaged" in done.stderr and str(store) in done.stderr
+
+
+def test_a_failed_write_leaves_the_store_as_it_was(run_file, tmp_path, capsys, monkeypatch):
+    """The disk filling up while the new generation is written: exit 2, one line; the live one untouched."""
+    import errno
+
+    from guidelinekg.provenance import store as store_module
+
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), "--guidelines"]) == 0
+    before = _graphs(store)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store_module, "_write", full)
+    assert main(["load", "--store", str(store), str(run_file)]) == 2
+    assert "cannot write the store: No space left on device" in _one_line_error(capsys, store)
+    monkeypatch.undo()
+    assert _graphs(store) == before
+    assert sorted(p.name for p in store.glob("gen-*")) == [os.readlink(store / CURRENT)]
+    assert main(["load", "--store", str(store), str(run_file)]) == 0

@@ -14,10 +14,17 @@ Each patient must get the report ``recommend`` gives for that patient alone, so:
 * before the rules, each group's patient data are checked with the compiled patient shapes
   (:mod:`guidelinekg.engine.shapes_sparql`); every violation becomes a ``patient-data-invalid`` warning of the
   patient whose data hold the focus node, so it reaches the report, the provenance and ``summary.csv``.
+
+A record never stops a chunk: a patient whose records make the mapping or the evaluation raise one of
+:data:`DATA_ERRORS` (a ``coding`` that is a number, a 200,000-character unit) is set aside as a bad record
+naming the patient and the record at fault (file and line, found by trying the records one by one), and the
+other patients are evaluated as usual. Each chunk counts the patients of its input, evaluated, set aside and
+missing (neither), so the run can show that no patient was dropped silently.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,7 +32,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from guidelinekg.errors import GuidelineKGError
+from guidelinekg.errors import ConfigurationError, GuidelineKGError, InputError
 from guidelinekg.engine.knowledge import KnowledgeBase, from_payload
 from guidelinekg.engine.patientcheck import _nodes, validate_patients
 from guidelinekg.patients.model import PatientData
@@ -35,6 +42,11 @@ from guidelinekg.engine.shapes_sparql import CompiledShapes, load_patient_shapes
 _KB_CACHE: dict[str, KnowledgeBase] = {}
 _SHAPES_CACHE: dict[str, CompiledShapes] = {}
 GKG = "https://w3id.org/guidelinekg/ontology#"
+# What a patient's own data can make the mapping or the evaluation raise: the patient is set aside as a bad
+# record. Anything else (an AttributeError, a KeyError, an engine error) is a bug and stops the run loudly.
+DATA_ERRORS = (GuidelineKGError, ValueError, TypeError, ArithmeticError, csv.Error)
+MAX_ISOLATE = 64  # records tried one by one to find the one at fault
+BUG_MIN_PATIENTS = 5  # all of at least this many patients of a chunk failing alike is a bug
 
 
 @dataclass
@@ -47,6 +59,9 @@ class ChunkResult:
     patients: int
     bad_records: list[dict] = field(default_factory=list)
     counts: list[tuple[str, str, int]] = field(default_factory=list)
+    found: int = 0  # patients in the chunk's input: evaluated (``patients``), set aside, or missing
+    set_aside: int = 0  # patients not evaluated, each with a bad record naming it
+    missing: list[str] = field(default_factory=list)  # patients with neither a report nor a bad record
 
 
 def summary_counts(reports: list[dict]) -> list[tuple[str, str, int]]:
@@ -88,68 +103,183 @@ def _decimal_json(line: str):
     return json.loads(line, parse_float=Decimal, parse_int=Decimal)
 
 
-def _ndjson_patients(text: str, kb: KnowledgeBase, name: str, bad: list[dict]) -> list[PatientData]:
-    """One Bundle per patient from the chunk's lines (all of them routed to a known patient)."""
+def _detail(exc: BaseException) -> str:
+    """An exception as one short line: a record's own text (a 200,000-character unit) is not repeated whole."""
+    text = " ".join(str(exc).split())
+    if not isinstance(exc, GuidelineKGError):
+        text = f"{type(exc).__name__}: {text}"
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def split_origin(line: str, name: str) -> tuple[tuple[str, int | None], str]:
+    """A chunk line's origin (input file and line, prefixed by :mod:`guidelinekg.cohort.partition` as
+    ``["Observation.ndjson", 12]<TAB>``) and its record; a line without a prefix comes from ``name``.
+
+    >>> split_origin('["Observation.ndjson", 12]\\t{"id": "o"}', "chunk-000001.ndjson")
+    (('Observation.ndjson', 12), '{"id": "o"}')
+    >>> split_origin('{"id": "o"}', "chunk-000001.ndjson")
+    (('chunk-000001.ndjson', None), '{"id": "o"}')
+    """
+    if line.startswith('["'):
+        head, _, body = line.partition("\t")
+        try:
+            file, number = json.loads(head)
+            return (str(file), number if isinstance(number, int) else None), body
+        except (ValueError, TypeError):
+            pass
+    return (name, None), line
+
+
+@dataclass
+class Unit:
+    """One patient's input in a chunk: its NDJSON records (origin, resource; none for a bundle file or
+    patient RDF) and where the patient itself is (its Patient line, its bundle file, its RDF file)."""
+
+    ref: str
+    origin: tuple[str, int | None]
+    records: list[tuple[tuple[str, int | None], dict]] = field(default_factory=list)
+    build: object = None  # records (or None: all of them) -> PatientData
+
+
+def set_aside(unit: Unit, origin: tuple[str, int | None], exc: BaseException, stage: str) -> dict:
+    """The bad record of a patient that is not evaluated: the record at fault, the patient, and why."""
+    return {"file": origin[0], "line": origin[1], "patient": unit.ref,
+            "reason": f"{unit.ref} not evaluated: {stage}: {_detail(exc)}"}
+
+
+def culprit(unit: Unit, attempt) -> tuple[tuple[str, int | None], BaseException] | None:
+    """The record of an NDJSON patient whose presence makes ``attempt(records)`` fail: the Patient record
+    alone, else the Patient with each other record (at most :data:`MAX_ISOLATE` tries)."""
+    patient = [r for r in unit.records if r[1].get("resourceType") == "Patient"][:1]
+    others = [r for r in unit.records if not any(r is p for p in patient)]
+    for tried in [patient, *([*patient, r] for r in others[:MAX_ISOLATE])]:
+        try:
+            attempt(tried)
+        except DATA_ERRORS as exc:
+            return tried[-1][0] if tried else unit.origin, exc
+    return None
+
+
+def _ndjson_units(text: str, kb: KnowledgeBase, name: str, bad: list[dict]) -> list[Unit]:
+    """One unit per patient from the chunk's lines (all of them routed to a known patient), in line order."""
     from guidelinekg.cohort.partition import _patient_ref
     from guidelinekg.patients.fhir import patients_from_json
     from guidelinekg.patients.units import normalise
 
-    by_patient: dict[str, list[dict]] = {}
-    for line in text.splitlines():
+    units: dict[str, Unit] = {}
+    for line in text.split("\n"):  # not splitlines(): U+2028 and the like may be inside a JSON string
         if not line.strip():
             continue
-        resource = _decimal_json(line)
-        is_patient = resource.get("resourceType") == "Patient"
-        ref = f"Patient/{resource['id']}" if is_patient else _patient_ref(resource)
-        by_patient.setdefault(str(ref), []).append(resource)
-    patients = []
-    for ref, resources in by_patient.items():
-        entries = [{"resource": r} for r in resources]
-        bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+        origin, body = split_origin(line, name)
         try:
-            found = patients_from_json(bundle, source=f"{name} ({ref})", matcher=kb.matcher)
-        except GuidelineKGError as exc:
-            bad.append({"file": name, "line": None, "reason": f"{ref}: {exc}"})
+            resource = _decimal_json(body)
+            is_patient = resource.get("resourceType") == "Patient"
+            ref = f"Patient/{resource['id']}" if is_patient else _patient_ref(resource)
+        except (*DATA_ERRORS, KeyError, AttributeError, RecursionError) as exc:
+            bad.append({"file": origin[0], "line": origin[1], "reason": f"malformed record: {_detail(exc)}"})
             continue
-        patients += [normalise(p, kb.measures) for p in found]
-    return patients
+        unit = units.setdefault(str(ref), Unit(str(ref), origin))
+        if is_patient:
+            unit.origin = origin
+        unit.records.append((origin, resource))
+
+    def builder(unit: Unit):
+        def build(records=None) -> PatientData:
+            chosen = unit.records if records is None else records
+            bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for _, r in chosen]}
+            found = patients_from_json(bundle, source=f"{name} ({unit.ref})", matcher=kb.matcher)
+            if len(found) != 1:
+                raise InputError(f"the records map to {len(found)} patients, not one")
+            return normalise(found[0], kb.measures)
+        return build
+
+    for unit in units.values():
+        unit.build = builder(unit)
+    return list(units.values())
+
+
+def _rdf_units(text: str, kb: KnowledgeBase, name: str) -> list[Unit]:
+    """One unit per patient of an N-Triples chunk; ``# patient <IRI> FILE`` comments name their files."""
+    from guidelinekg.patients.model import RDF_TYPE
+    from guidelinekg.patients.units import normalise
+
+    by_patient: dict[str, list[str]] = {}
+    subjects: dict[str, set[str]] = {}  # a fact with two subjects (invalid) belongs to both patients
+    files: dict[str, str] = {}
+    lines = []
+    for line in text.split("\n"):
+        if line.startswith("# patient "):
+            iri, _, file = line[len("# patient "):].partition(" ")
+            files[iri] = file
+        elif line.strip():
+            lines.append(line)
+    for line in lines:
+        s, p, o = line.split(" ", 2)
+        if p == f"<{RDF_TYPE}>" and o.startswith(f"<{GKG}Patient>"):
+            by_patient.setdefault(s, [])
+        if p == f"<{GKG}subject>":
+            subjects.setdefault(s, set()).add(o.rsplit(" .", 1)[0].strip())
+    for line in lines:
+        s = line.split(" ", 1)[0]
+        for owner in {s} if s in by_patient else subjects.get(s, set()):
+            if owner in by_patient:
+                by_patient[owner].append(line)
+    units = []
+    for iri, owned in sorted(by_patient.items()):
+        def build(records=None, iri=iri, owned=owned) -> PatientData:
+            return normalise(kb.matcher.match_product_texts(PatientData.build(iri.strip("<>"), owned)), kb.measures)
+        units.append(Unit(iri.strip("<>"), (files.get(iri, name), None), build=build))
+    return units
+
+
+def load_units(kind: str, text: str, kb: KnowledgeBase, name: str) -> tuple[list[tuple[Unit, PatientData]], list[dict]]:
+    """Each patient of a chunk with its data, normalised; a patient whose records cannot be mapped is set
+    aside as a bad record (of the record at fault, found by :func:`culprit`), never a crash of the chunk."""
+    from guidelinekg.patients.loader import load_patient_input
+
+    bad: list[dict] = []
+    if kind == "ndjson":
+        units = _ndjson_units(text, kb, name, bad)
+    elif kind == "bundles":
+        units = [Unit(path, (path, None), build=lambda records=None, path=path: load_patient_input(
+            Path(path), matcher=kb.matcher, measures=kb.measures)) for path in json.loads(text)]
+    else:
+        units = _rdf_units(text, kb, name)
+    loaded = []
+    failures: list[BaseException] = []
+    for unit in units:
+        try:
+            loaded.append((unit, unit.build()))
+        except DATA_ERRORS as exc:
+            failures.append(exc)
+            if kind == "bundles" and isinstance(exc, GuidelineKGError):  # the file's own error says where
+                bad.append({"file": unit.ref, "line": None, "patient": unit.ref, "reason": str(exc)})
+                continue
+            hit = culprit(unit, unit.build) if unit.records else None
+            origin, cause = hit if hit else (unit.origin, exc)
+            bad.append(set_aside(unit, origin, cause, "its records cannot be read"))
+    _refuse_a_bug(name, failures, len(units))
+    return loaded, bad
+
+
+def _refuse_a_bug(name: str, failures: list[BaseException], total: int) -> None:
+    """Every patient of a chunk (at least :data:`BUG_MIN_PATIENTS`) failing with the same exception, one that
+    is not a library error about the input, is a bug of the code rather than bad records: stop loudly.
+
+    Raises:
+        ConfigurationError: naming the chunk and the error.
+    """
+    kinds = {(type(e), str(e)[:100]) for e in failures}
+    if total >= BUG_MIN_PATIENTS and len(failures) == total and len(kinds) == 1 \
+            and not isinstance(failures[0], GuidelineKGError):
+        raise ConfigurationError(f"{name}: all {total} patients failed the same way ({_detail(failures[0])}): "
+                                 "a bug of guidelinekg rather than bad records; please report it")
 
 
 def load_chunk(kind: str, text: str, kb: KnowledgeBase, name: str) -> tuple[list[PatientData], list[dict]]:
-    """Patients of one chunk, normalised; bad bundles become bad records."""
-    from guidelinekg.patients.loader import load_patient_input
-    from guidelinekg.patients.units import normalise
-
-    bad: list[dict] = []
-    patients: list[PatientData] = []
-    if kind == "ndjson":
-        patients = _ndjson_patients(text, kb, name, bad)
-    elif kind == "bundles":
-        for path in json.loads(text):
-            try:
-                patients.append(load_patient_input(Path(path), matcher=kb.matcher, measures=kb.measures))
-            except GuidelineKGError as exc:
-                bad.append({"file": path, "line": None, "reason": str(exc)})
-    else:
-        from guidelinekg.patients.model import RDF_TYPE
-
-        by_patient: dict[str, list[str]] = {}
-        subjects: dict[str, set[str]] = {}  # a fact with two subjects (invalid) belongs to both patients
-        lines = [line for line in text.splitlines() if line.strip()]
-        for line in lines:
-            s, p, o = line.split(" ", 2)
-            if p == f"<{RDF_TYPE}>" and o.startswith(f"<{GKG}Patient>"):
-                by_patient.setdefault(s, [])
-            if p == f"<{GKG}subject>":
-                subjects.setdefault(s, set()).add(o.rsplit(" .", 1)[0].strip())
-        for line in lines:
-            s = line.split(" ", 1)[0]
-            for owner in {s} if s in by_patient else subjects.get(s, set()):
-                if owner in by_patient:
-                    by_patient[owner].append(line)
-        patients = [normalise(kb.matcher.match_product_texts(PatientData.build(p.strip("<>"), ls)), kb.measures)
-                    for p, ls in sorted(by_patient.items())]
-    return patients, bad
+    """Patients of one chunk, normalised; records that cannot be mapped become bad records."""
+    loaded, bad = load_units(kind, text, kb, name)
+    return [patient for _, patient in loaded], bad
 
 
 def disjoint_groups(patients: list[PatientData]) -> list[list[PatientData]]:
@@ -174,24 +304,60 @@ def disjoint_groups(patients: list[PatientData]) -> list[list[PatientData]]:
     return [members for members, _ in groups]
 
 
-def evaluate_chunk(name: str, kind: str, text: str, as_of: date, payload, version_selector: str | None) -> ChunkResult:
-    """Evaluate one chunk; return its JSON Lines (one report per patient) and its provenance (N-Quads)."""
-    from guidelinekg.provenance.record import provenance_trig
+def _evaluate_group(group: list[PatientData], kb: KnowledgeBase, shapes, as_of: date, version):
     from guidelinekg.engine.reasoning import evaluate
+    from guidelinekg.provenance.record import provenance_trig
     from guidelinekg.report.patient import build_reports
 
+    evaluation = evaluate(kb, validate_patients(group, kb, shapes), as_of=as_of)
+    reports = build_reports(evaluation, version)
+    lines = [(p, json.dumps(reports[p], ensure_ascii=False, sort_keys=True) + "\n") for p in reports]
+    return lines, list(reports.values()), provenance_trig(evaluation)
+
+
+def evaluate_chunk(name: str, kind: str, text: str, as_of: date, payload, version_selector: str | None) -> ChunkResult:
+    """Evaluate one chunk; return its JSON Lines (one report per patient) and its provenance (TriG).
+
+    A patient whose data make the evaluation fail (:data:`DATA_ERRORS`) is set aside as a bad record and the
+    others of its group are evaluated again without it; any other exception is a bug and propagates."""
     kb = knowledge_for(payload)
     shapes = shapes_for(payload)
     version = kb.version(version_selector)
-    patients, bad = load_chunk(kind, text, kb, name)
+    loaded, bad = load_units(kind, text, kb, name)
+    found = len(loaded) + sum("patient" in b for b in bad)  # every patient of the chunk's input
+    unit_of = {id(patient): unit for unit, patient in loaded}
     lines: list[tuple[str, str]] = []
     trig: list[bytes] = []
     all_reports: list[dict] = []
-    for group in disjoint_groups(patients):
-        evaluation = evaluate(kb, validate_patients(group, kb, shapes), as_of=as_of)
-        reports = build_reports(evaluation, version)
-        lines += [(p, json.dumps(reports[p], ensure_ascii=False, sort_keys=True) + "\n") for p in reports]
-        all_reports += reports.values()
-        trig.append(provenance_trig(evaluation))
+
+    failures: list[BaseException] = []
+
+    def alone(patient: PatientData, outputs: list) -> None:
+        unit = unit_of[id(patient)]
+        try:
+            outputs.append(_evaluate_group([patient], kb, shapes, as_of, version))
+        except DATA_ERRORS as exc:
+            failures.append(exc)
+            hit = culprit(unit, lambda records: _evaluate_group(
+                [unit.build(records)], kb, shapes, as_of, version)) if unit.records else None
+            origin, cause = hit if hit else (unit.origin, exc)
+            bad.append(set_aside(unit, origin, cause, "its evaluation failed"))
+
+    for group in disjoint_groups([patient for _, patient in loaded]):
+        outputs: list = []
+        try:
+            outputs.append(_evaluate_group(group, kb, shapes, as_of, version))
+        except DATA_ERRORS:
+            for patient in group:  # find the patient at fault; the others are evaluated all the same
+                alone(patient, outputs)
+        for group_lines, reports, group_trig in outputs:
+            lines += group_lines
+            all_reports += reports
+            trig.append(group_trig)
+    _refuse_a_bug(name, failures, len(loaded))
     jsonl = "".join(line for _, line in sorted(lines))
-    return ChunkResult(name, jsonl, write_gzip(b"".join(trig)), len(patients), bad, summary_counts(all_reports))
+    aside = {b["patient"] for b in bad if "patient" in b}
+    reported = {p for p, _ in lines}
+    missing = sorted(p.patient_iri for u, p in loaded if p.patient_iri not in reported and u.ref not in aside)
+    return ChunkResult(name, jsonl, write_gzip(b"".join(trig)), len(lines), bad, summary_counts(all_reports),
+                       found=found, set_aside=sum("patient" in b for b in bad), missing=missing)

@@ -18,6 +18,7 @@ patient, a second record of the same patient, the unreadable rest of a corrupt `
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -161,8 +162,11 @@ class _ChunkWriter:
     def path(self, index: int) -> Path:
         return self.directory / f"chunk-{index:06d}.ndjson"
 
-    def add(self, index: int, line: str) -> None:
-        self.buffers[index].append(line if line.endswith("\n") else line + "\n")
+    def add(self, index: int, line: str, origin: tuple[str, int]) -> None:
+        """Queue ``line`` for chunk ``index``, prefixed with its origin (``["FILE", LINE]<TAB>``) so that a
+        record found bad while its chunk is evaluated is still reported by input file and line."""
+        record = line if line.endswith("\n") else line + "\n"
+        self.buffers[index].append(json.dumps(list(origin)) + "\t" + record)
         self.buffered += 1
         if self.buffered >= FLUSH_LINES:
             self.flush()
@@ -193,7 +197,7 @@ def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRec
             pid = resource["id"]
             if resource.get("resourceType") != "Patient" or not isinstance(pid, str):
                 raise ValueError("not a Patient with an id")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             bad.append(BadRecord(patient_file.name, number, f"malformed Patient record: {_reason(exc)}"))
             continue
         if f"Patient/{pid}" in chunk_of:
@@ -201,7 +205,7 @@ def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRec
             continue
         index = len(chunk_of) // chunk_size + 1
         chunk_of[f"Patient/{pid}"] = index
-        writer.add(index, line)
+        writer.add(index, line, (patient_file.name, number))
     skipped: dict[str, int] = {}
     for path in files:
         if path == patient_file:
@@ -210,7 +214,7 @@ def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRec
             try:
                 resource = json.loads(line)
                 kind = resource["resourceType"]
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
                 bad.append(BadRecord(path.name, number, f"malformed JSON line: {_reason(exc)}"))
                 continue
             if kind in SHARED_TYPES:
@@ -224,7 +228,7 @@ def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRec
             if index is None:
                 bad.append(BadRecord(path.name, number, f"{kind} refers to an unknown patient {ref!r}"))
                 continue
-            writer.add(index, line)
+            writer.add(index, line, (path.name, number))
     writer.flush()
     count = len(chunk_of)
     chunks = [writer.path(i).name for i in range(1, (count + chunk_size - 1) // chunk_size + 1)]
@@ -237,7 +241,7 @@ def _bundle_patient_ids(path: Path) -> list[str]:
     try:
         with open_input(path) as handle:
             doc = json.loads(handle.read().decode("utf-8-sig"))
-    except (*_READ_ERRORS, ValueError):
+    except (*_READ_ERRORS, ValueError, RecursionError):
         return []
     entries = doc.get("entry") if isinstance(doc, dict) else None
     resources = [e.get("resource") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
@@ -269,23 +273,37 @@ def partition_bundles(source: Path, work: Path, chunk_size: int, bad: list[BadRe
     return Partition("bundles", chunks, len(kept), len(bad), ignored_files=_ignored(source, files))
 
 
-def partition_rdf(source: Path, work: Path, chunk_size: int) -> Partition:
-    """Split patient RDF by patient: each chunk is N-Triples of its patients and their facts."""
+def partition_rdf(source: Path, work: Path, chunk_size: int, bad: list[BadRecord]) -> Partition:
+    """Split patient RDF by patient: each chunk is N-Triples of its patients and their facts, with a
+    ``# patient <IRI> FILE`` comment naming each patient's file. A file that cannot be read or parsed, and a
+    patient that is a blank node (no IRI to report it by), are bad records."""
     import pyoxigraph as ox
 
     files = sorted(p for p in source.iterdir() if p.is_file() and p.suffix in RDF_SUFFIXES) if source.is_dir() else [source]
     store = ox.Store()
+    names: dict[str, str] = {}
     for f in files:
         fmt = ox.RdfFormat.JSON_LD if f.suffix.startswith(".json") else (
             ox.RdfFormat.N_TRIPLES if f.suffix == ".nt" else ox.RdfFormat.TURTLE)
+        graph = ox.NamedNode(f.resolve().as_uri())  # each file in its own graph: a patient's file is known
+        names[graph.value] = f.name
         try:
-            store.bulk_load(path=str(f), format=fmt)
+            store.bulk_load(path=str(f), format=fmt, to_graph=graph)
         except SyntaxError as exc:
-            from guidelinekg.errors import Location
-
-            raise InputError(f"syntax error: {exc.msg}", Location(str(f), exc.lineno, exc.offset)) from None
+            store.clear_graph(graph)
+            bad.append(BadRecord(f.name, exc.lineno, f"syntax error: {exc.msg}; none of this file is evaluated"))
+        except (OSError, ValueError) as exc:
+            store.clear_graph(graph)
+            bad.append(BadRecord(f.name, None, f"cannot read the file: {exc}; none of it is evaluated"))
     gkg = "https://w3id.org/guidelinekg/ontology#"
-    patients = sorted(str(s["p"].value) for s in store.query(f"SELECT ?p WHERE {{ ?p a <{gkg}Patient> }}"))
+    file_of: dict[str, str] = {}
+    for row in store.query(f"SELECT ?p ?g WHERE {{ GRAPH ?g {{ ?p a <{gkg}Patient> }} }} ORDER BY ?g"):
+        name = names[row["g"].value]
+        if isinstance(row["p"], ox.BlankNode):
+            bad.append(BadRecord(name, None, "a Patient that is a blank node (give it an IRI); not evaluated"))
+        else:
+            file_of.setdefault(row["p"].value, name)
+    patients = sorted(file_of)
     work.mkdir(parents=True, exist_ok=True)
     chunks = []
     for start in range(0, len(patients), chunk_size):
@@ -295,11 +313,13 @@ def partition_rdf(source: Path, work: Path, chunk_size: int) -> Partition:
         query = f"""CONSTRUCT {{ ?s ?p ?o }} WHERE {{
             {{ VALUES ?s {{ {values} }} ?s ?p ?o }}
             UNION {{ VALUES ?pat {{ {values} }} ?s <{gkg}subject> ?pat . ?s ?p ?o }} }}"""
-        lines = sorted(f"{t.subject} {t.predicate} {t.object} .\n" for t in store.query(query))
+        lines = sorted({f"{t.subject} {t.predicate} {t.object} .\n"
+                        for t in store.query(query, use_default_graph_as_union=True)})
+        origins = "".join(f"# patient <{p}> {file_of[p]}\n" for p in group)
         name = f"chunk-{start // chunk_size + 1:06d}.nt"
-        (work / name).write_text("".join(lines), encoding="utf-8")
+        (work / name).write_text(origins + "".join(lines), encoding="utf-8")
         chunks.append(name)
-    return Partition("rdf", chunks, len(patients), ignored_files=_ignored(source, files))
+    return Partition("rdf", chunks, len(patients), len(bad), ignored_files=_ignored(source, files))
 
 
 def prepare(source: Path, work: Path, chunk_size: int) -> tuple[Partition, list[BadRecord]]:
@@ -311,15 +331,20 @@ def prepare(source: Path, work: Path, chunk_size: int) -> tuple[Partition, list[
     elif kind == "bundles":
         partition = partition_bundles(source, work, chunk_size, bad)
     else:
-        partition = partition_rdf(source, work, chunk_size)
+        partition = partition_rdf(source, work, chunk_size, bad)
     return partition, bad
 
 
 def atomic_write(path: Path, text: str | bytes) -> None:
     """Write a file (text as UTF-8) so that readers see either the old or the complete new content."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as handle:
-        handle.write(text.encode("utf-8") if isinstance(text, str) else text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as handle:
+            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # a full disk leaves no partial file behind
+        raise

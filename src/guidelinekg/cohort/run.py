@@ -24,10 +24,13 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -40,6 +43,8 @@ from guidelinekg.engine.knowledge import KnowledgeBase, to_payload
 from guidelinekg.engine.shapes_sparql import CompiledShapes, load_patient_shapes
 
 MANIFEST = "manifest.json"
+CHUNK_NAMES = {kind: re.compile(rf"chunk-[0-9]{{6}}\.{suffix}") for kind, suffix in
+               (("ndjson", "ndjson"), ("bundles", "json"), ("rdf", "nt"))}
 IN_FLIGHT_PER_WORKER = 2  # chunks read and queued per worker: memory stays bounded whatever the cohort size
 
 
@@ -64,22 +69,44 @@ def _manifest_key(options: CohortOptions, kb: KnowledgeBase, shapes: CompiledSha
             "shapes_sha256": shapes.sha256, "software": __version__}
 
 
+def _read_manifest(options: CohortOptions) -> tuple[dict, Partition]:
+    """The run's manifest, checked: a corrupt or edited one is an error, never a traceback.
+
+    Raises:
+        InputError: unreadable, not JSON, or not a manifest this version writes.
+    """
+    path = options.out / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        key, partition = manifest["key"], Partition(**manifest["partition"])
+        valid = isinstance(key, dict) and partition.kind in CHUNK_NAMES and isinstance(partition.patients, int) \
+            and isinstance(partition.chunks, list) \
+            and all(isinstance(c, str) and CHUNK_NAMES[partition.kind].fullmatch(c) for c in partition.chunks)
+    except OSError as exc:
+        raise InputError(f"--resume: cannot read {path}: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        valid = False
+    if not valid:
+        raise InputError(f"--resume: {path} is corrupt (not a manifest of a cohort run); start again with a new --out")
+    return key, partition
+
+
 def _prepare_or_resume(options: CohortOptions, kb: KnowledgeBase, shapes: CompiledShapes) -> Partition:
     manifest_path = options.out / MANIFEST
     if options.out.exists() and not options.out.is_dir():
-        raise InputError(f"--out {options.out} is a file", hint="give a directory (created if missing)")
+        raise InputError(f"--out {options.out} is a file; give a directory (created if missing)")
     key = _manifest_key(options, kb, shapes)
     if manifest_path.exists():
         if not options.resume:
             raise InputError(f"{options.out} already holds a run; use --resume to finish it or choose a new --out")
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if manifest["key"] != key:
-            changed = sorted(k for k in key if manifest["key"].get(k) != key[k])
+        recorded, partition = _read_manifest(options)
+        if recorded != key:
+            changed = sorted(k for k in key if recorded.get(k) != key[k])
             hint = ("input_files: a file of the input was changed, added or removed since the run started, so "
                     "the prepared chunks are stale" if "input_files" in changed else None)
             raise InputError(f"--resume: the run in {options.out} differs in {', '.join(changed)}; use a new --out",
                              hint=hint)
-        return Partition(**manifest["partition"])
+        return partition
     options.out.mkdir(parents=True, exist_ok=True)
     work = options.out / "work"
     if work.exists():  # a preparation that was interrupted: start it again
@@ -99,6 +126,9 @@ def _write_chunk(out: Path, result: ChunkResult) -> None:
     atomic_write(chunks / f"{stem}.trig.gz", result.trig_gz)
     atomic_write(chunks / f"{stem}.bad.jsonl", "".join(json.dumps(b) + "\n" for b in result.bad_records))
     atomic_write(chunks / f"{stem}.counts.json", json.dumps(result.counts))
+    atomic_write(chunks / f"{stem}.patients.json", json.dumps(
+        {"found": result.found, "evaluated": result.patients, "set_aside": result.set_aside,
+         "missing": result.missing}))
     atomic_write(chunks / f"{stem}.jsonl", result.jsonl)  # last: its presence marks the chunk done
 
 
@@ -225,14 +255,26 @@ def _concatenate(out: Path, names: list[str], suffix: str, target: str) -> None:
 
 
 def _finish(out: Path, partition: Partition) -> dict:
-    """Merge chunk outputs into the final files and add up the chunks' counts (no report is parsed again)."""
+    """Merge chunk outputs into the final files and add up the chunks' counts (no report is parsed again),
+    with the patients found in the input against those evaluated and those set aside as bad records."""
     counts: Counter = Counter()
     bad_lines = (out / "bad-records.prepare.jsonl").read_text(encoding="utf-8").splitlines()
+    set_aside = 0
+    missing: list[str] = []
     for name in partition.chunks:
         stem = Path(name).stem
+        chunk_bad = _chunk_json(out / "chunks" / f"{stem}.bad.jsonl", lines=True)
+        set_aside += sum(isinstance(b, dict) and "patient" in b for b in chunk_bad)  # a patient not evaluated
         bad_lines += (out / "chunks" / f"{stem}.bad.jsonl").read_text(encoding="utf-8").splitlines()
-        for kind, item, n in json.loads((out / "chunks" / f"{stem}.counts.json").read_text(encoding="utf-8")):
-            counts[(kind, item)] += n
+        try:
+            for kind, item, n in _chunk_json(out / "chunks" / f"{stem}.counts.json"):
+                counts[(kind, item)] += n
+            patients_file = out / "chunks" / f"{stem}.patients.json"
+            if patients_file.exists():  # (a chunk written by an older version has none)
+                missing += [str(m) for m in _chunk_json(patients_file)["missing"]]
+        except (ValueError, TypeError, KeyError):
+            raise InputError(f"--resume: the files of {stem} in {out / 'chunks'} are corrupt; delete "
+                             f"{stem}.jsonl there and --resume to evaluate that chunk again") from None
     _concatenate(out, partition.chunks, ".jsonl", "results.jsonl")
     _concatenate(out, partition.chunks, ".trig.gz", "provenance.trig.gz")
     with (out / "results.jsonl").open("rb") as results:
@@ -245,7 +287,10 @@ def _finish(out: Path, partition: Partition) -> dict:
         writer.writerow([kind, item, n])
     writer.writerow(["bad_records", "all", len(bad_lines)])
     atomic_write(out / "summary.csv", buffer.getvalue())
-    return {"patients": patients, "bad_records": len(bad_lines)}
+    return {"patients": patients, "bad_records": len(bad_lines), "patients_found": partition.patients,
+            "patients_set_aside": set_aside,
+            "patients_unaccounted": partition.patients - patients - set_aside,
+            "patients_missing": sorted(missing)[:20]}
 
 
 def run_cohort(options: CohortOptions, kb: KnowledgeBase | None = None) -> dict:
@@ -258,6 +303,39 @@ def run_cohort(options: CohortOptions, kb: KnowledgeBase | None = None) -> dict:
     kb = kb or KnowledgeBase.load(list(options.content) or None)
     version = kb.version(options.guideline)
     shapes = load_patient_shapes()
+    with _file_errors(options.out):
+        return _run(options, kb, version, shapes, started)
+
+
+@contextmanager
+def _file_errors(out: Path) -> Iterator[None]:
+    """A file that cannot be written (``--out`` under a file, read-only, a full disk) or read: one line,
+    :class:`InputError`, never a traceback. What was written stays: ``--resume`` finishes the run."""
+    try:
+        yield
+    except OSError as exc:
+        name = exc.filename or out
+        inside = Path(name).resolve().is_relative_to(out.resolve()) if exc.filename else True
+        if isinstance(exc, FileNotFoundError) and inside and Path(name) != out:
+            raise InputError(f"--out {out}: {name} is missing (a file of the run was removed); "
+                             "start again with a new --out") from None
+        what = f"--out {out}: cannot write {name}" if inside else f"cannot read {name}"
+        raise InputError(f"{what}: {exc.strerror or exc}") from None
+
+
+def _chunk_json(path: Path, lines: bool = False):
+    """A chunk's JSON file (or JSON Lines), written by :func:`_write_chunk`; damaged, it is an error naming
+    the file (deleting the chunk's ``.jsonl`` makes ``--resume`` evaluate it again)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return [json.loads(line) for line in text.splitlines()] if lines else json.loads(text)
+    except ValueError:
+        stem = path.name.split(".", 1)[0]
+        raise InputError(f"--resume: {path} is corrupt; delete {path.with_name(stem + '.jsonl')} and --resume "
+                         "to evaluate that chunk again") from None
+
+
+def _run(options: CohortOptions, kb: KnowledgeBase, version, shapes: CompiledShapes, started: float) -> dict:
     partition = _prepare_or_resume(options, kb, shapes)
     prepared = time.perf_counter()
     pending = _pending(options.out, partition)

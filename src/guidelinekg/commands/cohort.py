@@ -2,7 +2,13 @@
 a directory of FHIR R4 bundles, or patient RDF. Writes per-patient results (JSON Lines), a summary table
 (CSV), bad records and the provenance (N-Quads) to --out. Resumable with --resume after an interruption.
 
-Exit codes: 0 done, 2 unusable input or options, or no patient could be evaluated (every record bad).
+A bad record never stops the run: it is listed in bad-records.jsonl with file and line (a patient whose
+records cannot be mapped or evaluated is set aside there, the others are evaluated). The summary gives the
+patients found in the input against those evaluated and those set aside.
+
+Exit codes: 0 done; 1 a patient of the input was neither evaluated nor set aside as a bad record; 2
+unusable input or options, --out not writable (a file, read-only, a full disk), a corrupt manifest.json,
+or no patient could be evaluated (every record bad).
 """
 
 from __future__ import annotations
@@ -52,8 +58,16 @@ def run(args: argparse.Namespace) -> int:
     )
     summary = run_cohort(options)
     sys.stdout.write(json.dumps(summary, sort_keys=True) + "\n")
+    bad = args.out / "bad-records.jsonl"
+    if summary["patients_unaccounted"]:
+        missing = ", ".join(summary["patients_missing"][:5])
+        sys.stderr.write(
+            f"guidelinekg cohort: error: {summary['patients_found']} patient(s) found in the input, "
+            f"{summary['patients']} evaluated, {summary['patients_set_aside']} set aside in {bad}: "
+            f"{summary['patients_unaccounted']} unaccounted for" + (f" ({missing})" if missing else "") + "\n")
+        return 1
     if summary["patients"] == 0:
         sys.stderr.write(f"guidelinekg cohort: error: no patient could be evaluated ({summary['bad_records']} bad "
-                         f"record(s): see {args.out / 'bad-records.jsonl'})\n")
+                         f"record(s): see {bad})\n")
         return 2
     return 0

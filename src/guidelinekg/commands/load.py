@@ -7,8 +7,12 @@ guideline version (graph IRI = version IRI); --content adds other guideline cont
 Loading a run or version again replaces its graph; identical content is skipped. A load is all or
 nothing: it writes a new generation of the store and switches to it in one rename, so an unusable file,
 a crash or a kill leaves the store as it was. A served store cannot be loaded (stop 'serve' first).
+The store records the generations it makes (guidelinekg-store.json) and deletes only those; a --store
+directory that is neither empty nor a store is refused, and so is a damaged store (its 'current' link
+dangling, its files truncated or garbage).
 
-Exit codes: 0 loaded, 2 unusable input or the store is in use (stop 'serve' first).
+Exit codes: 0 loaded, 2 unusable input, a directory that is not a store, a damaged store, or the store is
+in use (stop 'serve' first).
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=DEFAULT_STORE,
         metavar="DIR",
-        help=f"store directory, created if missing (default: {DEFAULT_STORE})",
+        help=f"store directory, created if missing; an existing one must be empty or a store "
+        f"(default: {DEFAULT_STORE})",
     )
     parser.add_argument(
         "--guidelines", action="store_true", help="load the shipped vocabulary and guideline versions"

@@ -9,12 +9,15 @@ Graphs in the store:
 * :data:`CATALOG_GRAPH`: for each graph its kind, sources, triple count and a digest of its content, so
   that loading the same thing again is seen and skipped.
 
-Layout of ``--store DIR``: ``DIR/current`` is a symbolic link to ``DIR/gen-N``, the Oxigraph database;
-``DIR/guidelinekg.lock`` is the lock file. A load never writes the current database: it takes a
-checkpoint of it (``Store.backup``: hard links, instant), writes the new graphs there in bulk, flushes,
-and then points ``current`` at it with one ``rename(2)``. A crash, a kill or a malformed input at any
-moment leaves ``current`` as it was; the next load removes the abandoned generation. This holds for any
-size of load, in memory bounded by the largest single run (an N-Quads file is read graph by graph).
+Layout of ``--store DIR`` (:mod:`guidelinekg.provenance.storedir`): ``DIR/current`` is a symbolic link to
+``DIR/gen-NNNNNN``, the Oxigraph database; ``DIR/guidelinekg-store.json`` records the generations the store
+made; ``DIR/guidelinekg.lock`` is the lock file. A load never writes the current database: it records a new
+generation, takes a checkpoint of the current one there (``Store.backup``: hard links, instant), writes the
+new graphs in bulk, flushes, and then points ``current`` at it with one ``rename(2)``. A crash, a kill or a
+malformed input at any moment leaves ``current`` as it was; the next load removes the abandoned generation
+(only generations the record lists: a store deletes nothing it did not make). This holds for any size of
+load, in memory bounded by the largest single run (an N-Quads file is read graph by graph). A directory that
+is neither empty nor a store, and a damaged store, are refused (:class:`InputError`, naming the store).
 
 ``serve`` holds a shared lock on the store and ``load`` an exclusive one (:func:`store_lock`): RocksDB
 lets a read-only instance open while another process writes, which Oxigraph calls undefined behaviour.
@@ -22,7 +25,6 @@ lets a read-only instance open while another process writes, which Oxigraph call
 
 from __future__ import annotations
 
-import fcntl
 import gc
 import os
 import shutil
@@ -45,6 +47,26 @@ from guidelinekg.provenance.inputs import (  # noqa: F401  (re-exported: reading
     read_guidelines,
     read_provenance,
 )
+from guidelinekg.provenance.storedir import (  # noqa: F401  (re-exported: the store's API)
+    CATALOG_GRAPH,
+    CURRENT,
+    DATABASE_ERRORS,
+    GENERATION,
+    LOCK_NAME,
+    RECORD_NAME,
+    Record,
+    StoreBusyError,
+    adopt,
+    damaged,
+    database_path,
+    live_generation,
+    open_read_only,
+    read_rows,
+    refuse_foreign,
+    store_lock,
+    sync_directory,
+    write_record,
+)
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -53,9 +75,6 @@ VOID_TRIPLES = "http://rdfs.org/ns/void#triples"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 
 DEFAULT_STORE = Path(".guidelinekg/store")
-CATALOG_GRAPH = "urn:guidelinekg:store:catalog"
-LOCK_NAME = "guidelinekg.lock"
-CURRENT = "current"
 
 # The kind of each graph, recorded in the catalog as the graph's rdf:type.
 KIND_CLASSES = {
@@ -74,67 +93,6 @@ class LoadReport:
     unchanged: tuple[tuple[str, str, int, tuple[str, ...]], ...]
 
 
-class StoreBusyError(InputError):
-    """Another process holds the store (a server reading it, or another load writing it)."""
-
-
-# --- the store directory --------------------------------------------------------------------------------
-
-
-@contextmanager
-def store_lock(store_dir: Path, *, exclusive: bool) -> Iterator[None]:
-    """Hold the store's advisory lock: exclusive to write (``load``), shared to read (``serve``).
-
-    Raises:
-        StoreBusyError: another process holds it in the conflicting mode.
-    """
-    store_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(store_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StoreBusyError(
-                "the store is in use by another process"
-                + (" (a running 'guidelinekg serve', or another load)" if exclusive else " (a load)"),
-                Location(str(store_dir)),
-                hint="stop the server before loading, and serve again afterwards"
-                if exclusive
-                else "wait for the load to finish",
-            ) from None
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
-
-
-def database_path(store_dir: Path) -> Path:
-    """The Oxigraph database of a store: ``DIR/current`` resolved (or ``DIR`` itself when it is a plain
-    Oxigraph database, e.g. one written by the ``oxigraph`` tool).
-
-    Raises:
-        InputError: no store there.
-    """
-    current = store_dir / CURRENT
-    if current.is_dir():
-        return current.resolve()
-    if (store_dir / "CURRENT").is_file():  # RocksDB's own marker: a plain database
-        return store_dir
-    raise InputError(
-        "no store here",
-        Location(str(store_dir)),
-        hint="create it with 'guidelinekg load --store DIR --guidelines [PROVENANCE ...]'",
-    )
-
-
-def open_read_only(store_dir: Path) -> ox.Store:
-    """The store opened read-only: no write is possible through this handle."""
-    path = database_path(store_dir)
-    try:
-        return ox.Store.read_only(str(path))
-    except OSError as exc:
-        raise InputError(f"cannot open the store: {exc}", Location(str(path))) from None
-
-
 # --- writing --------------------------------------------------------------------------------------------
 
 
@@ -147,6 +105,19 @@ class _Planned:
     triples: int
 
 
+@contextmanager
+def _database(store_dir: Path, action: str) -> Iterator[None]:
+    """pyoxigraph's errors on the store's databases as one-line :class:`InputError`: reading the live
+    generation, a damaged store; writing the new one, the disk (full, read-only) or the same damage."""
+    try:
+        yield
+    except DATABASE_ERRORS as exc:
+        if action == "read":
+            raise damaged(store_dir, exc) from None
+        detail = " ".join(str(getattr(exc, "strerror", None) or exc).split())[:300]
+        raise InputError(f"cannot write the store: {detail}", Location(str(store_dir))) from None
+
+
 def load_store(
     store_dir: Path, *, graphs: list[GraphLoad] = (), provenance: list[Path] = (), now: datetime | None = None
 ) -> LoadReport:
@@ -157,11 +128,14 @@ def load_store(
 
     Raises:
         StoreBusyError: a server or another load holds the store.
-        InputError: an unusable input (then nothing is written), or the same graph given twice with
-            different content.
+        InputError: an unusable input (then nothing is written), the same graph given twice with
+            different content, a directory that is not a store, or a damaged store.
     """
+    refuse_foreign(store_dir)  # before the lock file is created in someone else's directory
     with store_lock(store_dir, exclusive=True):
-        _remove_abandoned(store_dir)
+        record = adopt(store_dir)
+        live = live_generation(store_dir, record)
+        record = _remove_abandoned(store_dir, record, live)
         planned: dict[str, _Planned] = {}
         for load in _all(graphs, provenance):
             item = _Planned(load.graph, load.kind, load.sources, load.digest(), len(set(load.triples)))
@@ -172,28 +146,33 @@ def load_store(
                     f"{item.sources[0]})",
                     hint="load one of them (a re-run differs in its times)",
                 )
-        current = store_dir / CURRENT
         known: dict[str, str] = {}
-        if current.exists():
-            existing = ox.Store(str(current.resolve()))
-            known = {
-                s["g"].value: s["d"].value
-                for s in existing.query(
-                    f"SELECT ?g ?d WHERE {{ GRAPH <{CATALOG_GRAPH}> {{ ?g <{GKG}sha256> ?d }} }}"
-                )
-            }
+        existing = None
+        if live is not None:
+            with _database(store_dir, "read"):
+                existing = ox.Store.read_only(str(live))  # the live generation is never written
+                known = {
+                    s["g"].value: s["d"].value
+                    for s in existing.query(
+                        f"SELECT ?g ?d WHERE {{ GRAPH <{CATALOG_GRAPH}> {{ ?g <{GKG}sha256> ?d }} }}"
+                    )
+                }
         todo = {g: p for g, p in planned.items() if known.get(g) != p.digest}
         if todo:
-            staging = _next_generation(store_dir)
-            if current.exists():
-                existing.flush()
-                existing.backup(str(staging))  # hard links to the current database's immutable files
-                del existing
-                gc.collect()
-            _write(staging, todo, graphs, provenance, (now or datetime.now(UTC)).isoformat())
-            _switch(store_dir, staging)
-        elif current.exists():
-            del existing
+            staging = _next_generation(store_dir, record)
+            try:
+                if existing is not None:
+                    with _database(store_dir, "write"):
+                        existing.backup(str(staging))  # hard links to the live database's immutable files
+                    existing = None
+                    gc.collect()
+                with _database(store_dir, "write"):
+                    _write(staging, todo, graphs, provenance, (now or datetime.now(UTC)).isoformat())
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)  # recorded: a kill here is cleaned by the next load
+                raise
+            _switch(store_dir, staging, record)
+        existing = None
 
     def rows(selected):
         return tuple(sorted((p.graph, p.kind, p.triples, p.sources) for p in selected))
@@ -249,36 +228,48 @@ def _write(
     gc.collect()  # close RocksDB before the switch
 
 
-def _next_generation(store_dir: Path) -> Path:
-    numbers = [int(p.name[4:]) for p in store_dir.glob("gen-*") if p.name[4:].isdigit()]
-    return store_dir / f"gen-{max(numbers, default=0) + 1:06d}"
+def _next_generation(store_dir: Path, record: Record) -> Path:
+    """A new generation's directory, recorded before it exists (so that a kill leaves nothing unrecorded);
+    numbered past every ``gen-NNNNNN`` there, recorded or not, so a directory it did not make is never reused."""
+    taken = [int(p.name[4:]) for p in store_dir.iterdir() if GENERATION.fullmatch(p.name)]
+    taken += [int(g[4:]) for g in record.generations]
+    name = f"gen-{max(taken, default=0) + 1:06d}"
+    record.generations.append(name)
+    write_record(store_dir, record)
+    return store_dir / name
 
 
-def _switch(store_dir: Path, staging: Path) -> None:
+def _switch(store_dir: Path, staging: Path, record: Record) -> None:
     """Point ``current`` at the new generation atomically (rename of a symbolic link), then drop the old."""
-    current = store_dir / CURRENT
-    previous = current.resolve() if current.exists() else None
+    link = store_dir / (CURRENT + ".new")
+    try:
+        if link.is_symlink():
+            link.unlink()
+        os.symlink(staging.name, link)
+        os.replace(link, store_dir / CURRENT)
+        sync_directory(store_dir)  # the rename itself reaches the disk
+    except OSError as exc:
+        raise InputError(f"cannot switch the store to {staging.name}: {exc.strerror or exc}",
+                         Location(str(store_dir))) from None
+    _remove_abandoned(store_dir, record, staging)
+
+
+def _remove_abandoned(store_dir: Path, record: Record, live: Path | None) -> Record:
+    """Remove the recorded generations other than the live one (a killed load's, the one a switch replaced),
+    and nothing else; only ever called under the exclusive lock."""
+    keep = live.name if live is not None else None
+    for name in record.generations:
+        path = store_dir / name
+        if name != keep and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
     link = store_dir / (CURRENT + ".new")
     if link.is_symlink():
         link.unlink()
-    os.symlink(staging.name, link)
-    os.replace(link, current)
-    fd = os.open(store_dir, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # the rename itself reaches the disk
-    finally:
-        os.close(fd)
-    if previous is not None and previous != staging.resolve():
-        shutil.rmtree(previous, ignore_errors=True)
-
-
-def _remove_abandoned(store_dir: Path) -> None:
-    """Remove generations a killed load left behind (only ever called under the exclusive lock)."""
-    current = (store_dir / CURRENT).resolve() if (store_dir / CURRENT).exists() else None
-    for p in store_dir.glob("gen-*"):
-        if p.resolve() != current:
-            shutil.rmtree(p, ignore_errors=True)
-    (store_dir / (CURRENT + ".new")).unlink(missing_ok=True)
+    left = [n for n in record.generations if n != keep and (store_dir / n).is_dir()]  # could not be removed
+    cleaned = Record(keep, ([keep] if keep else []) + left)
+    if cleaned != record:
+        write_record(store_dir, cleaned)
+    return cleaned
 
 
 def graph_catalog(store: ox.Store) -> list[dict[str, str]]:
