@@ -71,7 +71,7 @@ def _worker_main(store_dir: str, lock_path: str, conn) -> None:
     try:
         store: ox.Store | None = ox.Store.read_only(store_dir)
         failure = None
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # RuntimeError: "Corruption: ..." from the database
         store, failure = None, f"cannot open the store: {exc}"
     while True:
         try:
