@@ -406,3 +406,42 @@ def test_a_failed_write_leaves_the_store_as_it_was(run_file, tmp_path, capsys, m
     assert _graphs(store) == before
     assert sorted(p.name for p in store.glob("gen-*")) == [os.readlink(store / CURRENT)]
     assert main(["load", "--store", str(store), str(run_file)]) == 0
+
+
+def test_a_run_with_another_record_under_the_same_iri_is_not_replaced_silently(run_file, tmp_path, capsys):
+    """Two records under one run IRI (here: a dose edited, the IRI kept) mean one of them is not what the
+    run did: loading the second is refused and the first stays; --replace replaces it deliberately."""
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), str(run_file)]) == 0
+    run = _run_iri(run_file)
+    stored = _graphs(store)[run]
+    text = run_file.read_text(encoding="utf-8")
+    assert '"675"^^xsd:decimal' in text
+    other = tmp_path / "other.ttl"
+    other.write_text(text.replace('"675"^^xsd:decimal', '"1000"^^xsd:decimal'), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["load", "--store", str(store), str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "different record" in err and run in err and "--replace" in err
+    assert _graphs(store)[run] == stored
+    assert main(["load", "--store", str(store), "--replace", str(other)]) == 0
+    assert f"replaced: run <{run}>" in capsys.readouterr().out
+    assert _graphs(store)[run] == _triples(other)
+
+
+def test_load_content_that_validate_rejects_is_refused(tmp_path, capsys):
+    """audit --store trusts the review status the store holds for a version: content with errors (here a
+    threshold comparator that does not exist) must not get there."""
+    source = HOME / "ontology" / "guidelines" / "rls-iron"
+    content = tmp_path / "rls-iron-v2"
+    shutil.copytree(source, content)
+    guideline = content / "guideline.ttl"
+    text = guideline.read_text(encoding="utf-8")
+    assert "gkg:comparator gkg:LessOrEqual" in text
+    guideline.write_text(text.replace("gkg:comparator gkg:LessOrEqual", "gkg:comparator gkg:Lessthan", 1),
+                         encoding="utf-8")
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), "--content", str(content)]) == 2
+    err = capsys.readouterr().err
+    assert "error" in err and "guideline.ttl" in err
+    assert not store.exists() or not any(store.iterdir())

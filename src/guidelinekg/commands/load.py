@@ -4,7 +4,9 @@ and 'audit --store'.
 PROVENANCE is a 'recommend --provenance' Turtle file (one run), a cohort provenance.trig.gz (one named graph
 per run) or a cohort --out directory. --guidelines adds the shipped vocabulary and one graph per
 guideline version (graph IRI = version IRI); --content adds other guideline content the same way.
-Loading a run or version again replaces its graph; identical content is skipped. A load is all or
+Loading a run or version again replaces its graph; identical content is skipped. A run already stored
+with a record that differs in more than its times is refused (--replace replaces it); --content that
+'validate --no-owl' finds errors in is refused. A load is all or
 nothing: it writes a new generation of the store and switches to it in one rename, so an unusable file,
 a crash or a kill leaves the store as it was. A served store cannot be loaded (stop 'serve' first).
 The store records the generations it makes (guidelinekg-store.json) and deletes only those; a --store
@@ -55,6 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="guideline content file or directory (one version per directory), repeatable",
     )
     parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace a stored run whose record differs in more than its times (refused otherwise)",
+    )
+    parser.add_argument(
         "--format", choices=("text", "json"), default="text", help="report format (default: text)"
     )
 
@@ -66,9 +73,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("nothing to load", hint="give PROVENANCE files, --guidelines or --content")
     graphs = read_guidelines(None) if args.guidelines else []
     if args.content:
+        from guidelinekg.checks.gate import require_valid_content
+
+        require_valid_content(args.content)  # audit --store trusts what the store says of a version
         graphs += [g for g in read_guidelines(args.content) if g.kind == "guideline-version"]
     provenance = [provenance_file(path) for path in args.inputs]
-    report = load_store(args.store, graphs=graphs, provenance=provenance)
+    report = load_store(args.store, graphs=graphs, provenance=provenance, replace=args.replace)
     if args.format == "json":
         out = {
             "store": str(args.store),

@@ -26,6 +26,7 @@ lets a read-only instance open while another process writes, which Oxigraph call
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
 import shutil
 from collections.abc import Iterable, Iterator
@@ -37,6 +38,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from guidelinekg.errors import InputError, Location
+from guidelinekg.provenance.record import TIMING_PREDICATES
 from guidelinekg.provenance.inputs import (  # noqa: F401  (re-exported: reading inputs is part of the store's API)
     COHORT_PROVENANCE,
     PROVENANCE_EXTENSIONS,
@@ -103,6 +105,18 @@ class _Planned:
     sources: tuple[str, ...]
     digest: str
     triples: int
+    record: str | None = None  # a run's digest without its times: what a re-run must reproduce
+
+
+def record_digest(triples: Iterable[ox.Triple]) -> str:
+    """An order-free digest of a run's triples without its start and end times: equal for a re-run of the
+    same inputs, different when anything the run recorded differs."""
+    total = 0
+    for t in set(triples):
+        if t.predicate.value not in TIMING_PREDICATES:
+            line = f"{t.subject} {t.predicate} {t.object}"
+            total += int.from_bytes(hashlib.sha256(line.encode()).digest(), "big")
+    return f"{total % (1 << 256):064x}"
 
 
 @contextmanager
@@ -119,11 +133,14 @@ def _database(store_dir: Path, action: str) -> Iterator[None]:
 
 
 def load_store(
-    store_dir: Path, *, graphs: list[GraphLoad] = (), provenance: list[Path] = (), now: datetime | None = None
+    store_dir: Path, *, graphs: list[GraphLoad] = (), provenance: list[Path] = (),
+    now: datetime | None = None, replace: bool = False,
 ) -> LoadReport:
     """Put guideline graphs and the runs of provenance files into the store, all or nothing.
 
-    A graph already in the store with the same digest is left alone; one with other content is replaced.
+    A graph already in the store with the same digest is left alone; one with other content is replaced,
+    except a run whose record differs in more than its start and end times (the same run IRI for another
+    record): that is refused unless ``replace``, since the first record would be lost.
     Provenance files are read twice (to plan, then to write), never held whole in memory.
 
     Raises:
@@ -138,7 +155,8 @@ def load_store(
         record = _remove_abandoned(store_dir, record, live)
         planned: dict[str, _Planned] = {}
         for load in _all(graphs, provenance):
-            item = _Planned(load.graph, load.kind, load.sources, load.digest(), len(set(load.triples)))
+            item = _Planned(load.graph, load.kind, load.sources, load.digest(), len(set(load.triples)),
+                            record_digest(load.triples) if load.kind == "run" else None)
             other = planned.setdefault(load.graph, item)
             if other.digest != item.digest:
                 raise InputError(
@@ -158,6 +176,9 @@ def load_store(
                     )
                 }
         todo = {g: p for g, p in planned.items() if known.get(g) != p.digest}
+        if existing is not None and not replace:
+            stored_runs = [p for g, p in todo.items() if g in known and p.record]
+            _refuse_other_records(store_dir, existing, stored_runs)
         if todo:
             staging = _next_generation(store_dir, record)
             try:
@@ -182,6 +203,22 @@ def load_store(
         replaced=rows(p for g, p in todo.items() if g in known),
         unchanged=rows(p for g, p in planned.items() if g not in todo),
     )
+
+
+def _refuse_other_records(store_dir: Path, existing: ox.Store, runs: list[_Planned]) -> None:
+    """A run in the store whose record differs from the one given in more than its times is not replaced
+    silently: two records under one run IRI means one of them is not what that run did."""
+    for p in runs:
+        with _database(store_dir, "read"):
+            graph = existing.quads_for_pattern(None, None, None, ox.NamedNode(p.graph))
+            stored = record_digest(q.triple for q in graph)
+        if stored != p.record:
+            raise InputError(
+                f"run <{p.graph}> is already in the store with a different record (not only its times); "
+                f"loading {p.sources[0]} would replace it",
+                Location(str(store_dir)),
+                hint="audit both records; pass --replace to replace the stored one deliberately",
+            )
 
 
 def _all(graphs: Iterable[GraphLoad], provenance: Iterable[Path]) -> Iterator[GraphLoad]:
