@@ -32,9 +32,9 @@ IRI (ties of the latest result go to the smallest); ``time`` the xsd:dateTime le
 (``iron``, ``iv``, ``oral``).
 
 Semantics (rule files in brackets): a result dated at or after the end of the as-of day (UTC) is excluded
-[10]; a value outside the plausible range (ferritin, TSAT, weight, phosphate < 0; TSAT > 100 %) is excluded
-[11]; an unconvertible unit is excluded [12]; ferritin or TSAT drawn while an iron product was taken or
-within 24 h after it is unreliable [13]; the latest usable result per measure is used [20, 30]; Kleene
+[10]; a value outside the plausible range (ferritin 0-100000 ng/mL, TSAT 0-100 %, weight 0.2-700 kg,
+phosphate 0-100 mg/dL) is excluded [11]; an unconvertible unit is excluded [12]; ferritin or TSAT drawn
+while an iron product was taken or within 24 h after it is unreliable [13]; the latest usable result per measure is used [20, 30]; Kleene
 logic over the criteria [40-53]; coverage by an active RLS diagnosis [60]; ESRD and children prevail over
 the general algorithm, its not-indicated statements included [62]; the other applicable not-indicated
 statements suppress matching recommendations (less their gkg:exceptStatement), unknown ones keep them
@@ -77,7 +77,8 @@ MEASURE_OF_LOINC = {"2276-4": FERRITIN, "20567-4": FERRITIN, "2502-3": TSAT, "14
                     "29463-7": WEIGHT, "2777-1": PHOSPHATE}
 LOINC_OF = {FERRITIN: "2276-4", TSAT: "2502-3", WEIGHT: "29463-7", PHOSPHATE: "2777-1"}
 CANONICAL = {FERRITIN: "ng/mL", TSAT: "%", WEIGHT: "kg", PHOSPHATE: "mg/dL"}
-PLAUSIBLE_MAX = {TSAT: 100.0}  # every measure has plausibleMin 0
+# The plausible ranges of terms.ttl (gkg:PlausibleRange): value < min or value > max is implausible.
+PLAUSIBLE = {FERRITIN: (0.0, 100000.0), TSAT: (0.0, 100.0), WEIGHT: (0.2, 700.0), PHOSPHATE: (0.0, 100.0)}
 DRAW_MEASURES = (FERRITIN, TSAT)  # req-no-iron-24h, req-morning, req-fasting apply to these
 FERRITIN_PMOL = Decimal("2.247")  # pmol/L / 2.247 = ng/mL
 NO_IRON_HOURS = 24
@@ -670,7 +671,8 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         if h is not None and h >= end:
             warnings.add("future-result")
             bad = True
-        if value is not None and (value < 0 or value > PLAUSIBLE_MAX.get(measure, value)):
+        low, high = PLAUSIBLE.get(measure, (0.0, float("inf")))
+        if value is not None and (value < low or value > high):
             warnings.add("implausible-value")
             bad = True
         if problem:

@@ -55,7 +55,18 @@ CASES = {
                                 "[missing-file] no such file"),
     "content that fails validation": (lambda t: [str(EXAMPLE), "--content", str(_broken_content(t))],
                                       "the guideline content has 1 error(s), so nothing was evaluated"),
+    "/dev/null as the patient (a device, not a missing file)": (lambda t: ["/dev/null"], "/dev/null: the file is empty"),
+    "provenance below /dev/null": (lambda t: [str(EXAMPLE), "--provenance", "/dev/null/x.ttl"],
+                                   "cannot write --provenance /dev/null/x.ttl: /dev/null is not a directory"),
+    "provenance below a regular file": (lambda t: [str(EXAMPLE), "--provenance", str(_file(t) / "a" / "x.ttl")],
+                                        "f.txt is not a directory"),
 }
+
+
+def _file(tmp_path):
+    path = tmp_path / "f.txt"
+    path.write_text("a file")
+    return path
 
 
 def _exit_code(argv: list[str]) -> int:
@@ -94,3 +105,24 @@ def test_cohort_refuses_content_that_fails_validation(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "guideline.ttl:86: error: [shacl:in]" in err and "gkg:Lessthan" in err
     assert not out.exists()
+
+
+def test_an_unwritable_provenance_path_is_refused_before_anything_is_evaluated(tmp_path, capsys, monkeypatch):
+    from guidelinekg.commands import recommend
+
+    def evaluate_file(*args, **kwargs):
+        raise AssertionError("evaluated before the --provenance path was checked")
+
+    monkeypatch.setattr(recommend, "evaluate_file", evaluate_file)
+    assert _exit_code(["recommend", str(EXAMPLE), "--provenance", str(_file(tmp_path) / "x.ttl")]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+
+
+def test_a_long_literal_in_a_patient_is_reported_not_a_csv_error(tmp_path, capsys):
+    """A 200 000-character identifier: the engine reads results over the csv module's 128 KiB field limit."""
+    path = tmp_path / "p.ttl"
+    long = "x" * 200_000
+    path.write_text("@prefix gkg: <https://w3id.org/guidelinekg/ontology#> .\n"
+                    f'<urn:example:p1> a gkg:Patient ; gkg:identifier "{long}" .\n')
+    assert main(["recommend", str(path), "--as-of", "2026-01-15", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["patient"] == "urn:example:p1"

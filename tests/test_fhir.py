@@ -306,17 +306,23 @@ def test_censored_and_non_numeric_values_are_missing() -> None:
                 },
             ),
             obs("txt", valueString="high"),
-            obs(
-                "bool", valueQuantity={"value": True, "system": "http://unitsofmeasure.org", "code": "ng/mL"}
-            ),
+            obs("word", valueQuantity={"value": "high", "system": "http://unitsofmeasure.org", "code": "ng/mL"}),
         )
     )
     (p,) = patients_from_json(doc)
-    for o in ("lt", "txt", "bool"):
+    for o in ("lt", "txt", "word"):
         assert objects(p, f"urn:guidelinekg:Observation/{o}", "value") == []
     assert codes(p, "censored-value") == ["Observation/lt"]
     assert codes(p, "unsupported-value") == ["Observation/txt"]
-    assert codes(p, "invalid-value") == ["Observation/bool"]
+    assert codes(p, "invalid-value") == ["Observation/word"]
+
+
+def test_a_value_of_the_wrong_json_type_is_refused_where_it_stands() -> None:
+    """A boolean where FHIR has a decimal is not FHIR JSON: refused with its line and column."""
+    quantity = {"value": True, "system": "http://unitsofmeasure.org", "code": "ng/mL"}
+    with pytest.raises(InputError, match=r"Observation/bool valueQuantity.value: must be a JSON number") as err:
+        patients_from_json(fhir(bundle(P1, obs("bool", valueQuantity=quantity))))
+    assert err.value.location.line == 1 and err.value.location.column > 1
 
 
 def test_numbers_are_written_as_valid_decimals() -> None:

@@ -85,3 +85,95 @@ def test_fhir_is_detected_from_content_not_extension(tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "bundle-two-patients.json", path)
     with pytest.raises(InputError, match="exactly one patient, found 2"):
         load_patient_input(path)
+
+
+# --- elements of the wrong JSON type, values no store can hold (src/guidelinekg/patients/fhirschema.py) ---
+
+OBSERVATION = {
+    "resourceType": "Observation", "id": "o1", "status": "final", "subject": {"reference": "Patient/p1"},
+    "code": {"coding": [{"system": "http://loinc.org", "code": "2276-4"}]},
+    "effectiveDateTime": "2026-01-08", "valueQuantity": {"value": 45, "unit": "ng/mL"},
+}
+
+
+def _bundle_text(**changes) -> str:
+    """A bundle of a patient and an observation, one member per line, the observation changed."""
+    import json
+
+    observation = {**OBSERVATION, **changes}
+    members = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in observation.items())
+    return ('{"resourceType": "Bundle", "type": "collection", "entry": [\n'
+            '{"resource": {"resourceType": "Patient", "id": "p1"}},\n'
+            '{"resource": {\n' + members + "\n}}]}")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"contained": 5}, "Observation/o1 contained: must be a JSON array, not a number (5)"),
+        ({"code": {"coding": 5}}, "Observation/o1 code.coding: must be a JSON array"),
+        ({"code": []}, "Observation/o1 code: must be a JSON object, not an array"),
+        ({"code": {"coding": [{"code": 22764}]}}, "code.coding[0].code: must be a JSON string, not a number"),
+        ({"subject": "Patient/p1"}, "subject: must be a JSON object, not a string ('Patient/p1')"),
+        ({"effectiveDateTime": 20260108}, "effectiveDateTime: must be a JSON string"),
+        ({"valueQuantity": {"value": [45]}}, "valueQuantity.value: must be a JSON number, not an array"),
+        ({"valueQuantity": {"value": 45, "unit": {"text": "ng/mL"}}}, "valueQuantity.unit: must be a JSON string"),
+        ({"status": ["final"]}, "Observation/o1 status: must be a JSON string"),
+        ({"contained": [{"resourceType": "Medication", "id": "m", "code": "iron"}]},
+         "Medication/m code: must be a JSON object"),
+        ({"id": "x" * 65}, "Observation id: has 65 characters; FHIR allows an id of at most 64"),
+        ({"resourceType": "Obs ervation"}, "'Obs ervation' is not a FHIR resource type"),
+    ],
+)
+def test_an_element_of_the_wrong_type_is_refused_on_its_line(tmp_path: Path, changes: dict, message: str) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(_bundle_text(**changes), encoding="utf-8")
+    key = next(iter(changes))
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if text.startswith(f'  "{key}"'))
+    with pytest.raises(InputError) as err:
+        load_patient_input(path)
+    assert message in err.value.message
+    assert err.value.location.line == line and err.value.location.column > 1
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("1e28", "1E+28"), ("200000000000000000000", "200000000000000000000"), ("1e-19", "1E-19"),
+     ('"1e400"', "1E+400"), ("9" * 300, "1.000E+300")],
+)
+def test_a_value_out_of_range_is_refused(tmp_path: Path, value: str, shown: str) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(_bundle_text(valueQuantity={"value": "@"}).replace('"@"', value), encoding="utf-8")
+    with pytest.raises(InputError, match=r"valueQuantity.value: .* is out of range") as err:
+        load_patient_input(path)
+    assert f"{shown} is out of range" in err.value.message and "must be a number" not in err.value.message
+
+
+def test_the_largest_value_the_store_holds_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(_bundle_text(valueQuantity={"value": "@", "unit": "ng/mL"}).replace(
+        '"@"', "170141183460469231731.687303715884105727"), encoding="utf-8")
+    patient = load_patient_input(path)
+    assert any("170141183460469231731.687303715884105727" in line for line in patient.ntriples)
+
+
+def test_null_is_absent_and_strings_of_numbers_are_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(_bundle_text(specimen=None, valueQuantity={"value": " 45.0 ", "unit": "ng/mL"}))
+    patient = load_patient_input(path)
+    assert [n.code for n in patient.notes] == ["value-as-string"]
+
+
+def test_a_string_longer_than_fhir_allows_is_refused() -> None:
+    doc = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1"}},
+        {"resource": {**OBSERVATION, "code": {"text": "x" * (1024 * 1024 + 1)}}}]}
+    with pytest.raises(InputError, match="code.text: has 1048577 characters; FHIR allows a string of at most"):
+        patients_from_json(doc, source="doc.json")
+
+
+def test_a_bundle_entry_that_is_not_an_object_is_refused_not_skipped() -> None:
+    doc = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Patient",
+                                                                                   "id": "p1"}}, 5]}
+    with pytest.raises(InputError, match=r"Bundle entry\[1\]: must be a JSON object"):
+        patients_from_json(doc)

@@ -29,7 +29,7 @@ LINT_CODES = {
     "discrepancy", "unverified", "project-assumption",
     "threshold-overlap", "threshold-gap", "recommendation-conflict", "derived-property-written",
     "threshold-unit-mismatch", "criterion-cycle", "code-check-digit", "code-iri-mismatch",
-    "disjoint-types",
+    "disjoint-types", "measure-without-plausible-range",
 }  # fmt: skip
 
 

@@ -232,3 +232,62 @@ def test_json_array_of_fhir_resources_asks_for_a_bundle(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="array of FHIR resources") as err:
         load_patient_input(path)
     assert "Bundle" in str(err.value)
+
+
+# --- input no store or parser can take --------------------------------------------------------------------
+
+PATIENT_TTL = f"@prefix gkg: <{GKG}> .\n<urn:example:p1> a gkg:Patient .\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("10000000000000000000000000000.0", "1.000E+28 is out of range"), ("1e400", "1E+400 is out of range"),
+     ('"INF"^^<http://www.w3.org/2001/XMLSchema#double>', "not a finite number"),
+     ("0.0000000000000000001", "18 digits after the decimal point")],
+)
+def test_rdf_value_out_of_range_is_refused(tmp_path: Path, value: str, problem: str) -> None:
+    path = tmp_path / "p.ttl"
+    path.write_text(PATIENT_TTL + f"<urn:example:o1> a gkg:Observation ; gkg:subject <urn:example:p1> ; "
+                    f"gkg:value {value} .\n")
+    with pytest.raises(InputError, match="<urn:example:o1> gkg:value") as err:
+        load_patient_input(path)
+    assert problem in err.value.message
+
+
+@pytest.mark.parametrize("suffix", [".ttl", ".jsonld"])
+def test_a_literal_longer_than_the_parser_buffer_is_unusable_input(tmp_path: Path, suffix: str) -> None:
+    big = "x" * (16 * 1024 * 1024 + 10)
+    path = tmp_path / f"p{suffix}"
+    if suffix == ".ttl":
+        path.write_text(PATIENT_TTL + f'<urn:example:p1> gkg:identifier "{big}" .\n')
+    else:
+        path.write_text(f'{{"@context": {{"gkg": "{GKG}"}}, "@id": "urn:example:p1", "@type": "gkg:Patient", '
+                        f'"gkg:identifier": "{big}"}}')
+    with pytest.raises(InputError, match="buffer") as err:
+        load_patient_input(path)
+    assert "too long for the RDF parser" in err.value.hint
+
+
+def test_a_file_or_gzip_larger_than_the_limit_is_refused(tmp_path: Path, monkeypatch) -> None:
+    import gzip
+
+    from guidelinekg.patients import loader
+
+    monkeypatch.setattr(loader, "MAX_BYTES", 1000)
+    plain, packed = tmp_path / "p.ttl", tmp_path / "p.ttl.gz"
+    plain.write_text(PATIENT_TTL + "#" * 2000 + "\n")
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert len(packed.read_bytes()) < 1000
+    for path in (plain, packed):
+        with pytest.raises(InputError, match="more than 0 MiB"):
+            load_patient_input(path)
+
+
+def test_a_long_literal_survives_the_engine_csv_reader() -> None:
+    """The store's SPARQL CSV reader accepts fields over the csv module's default 128 KiB."""
+    from guidelinekg.engine.store import OxigraphStore
+
+    store = OxigraphStore()
+    store.load_ntriples(f'<urn:s> <urn:p> "{"x" * 200_000}" .\n')
+    (row,) = store.select_values("SELECT ?o WHERE { <urn:s> <urn:p> ?o }")
+    assert len(row["o"]) == 200_000

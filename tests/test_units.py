@@ -206,3 +206,39 @@ def test_catalog_from_the_reasoner_rule_store(catalog: MeasureCatalog, engine: s
     store = open_store(engine)
     store.load_turtle(FIXTURES / "test-guideline.ttl")
     assert MeasureCatalog.from_graph(store) == catalog
+
+
+@pytest.mark.parametrize(
+    ("unit", "reason"),
+    [
+        ("10*1000.ug/L", "out of range"),  # Pint: OverflowError, int too large to convert to float
+        ("(" * 500 + "ug/L" + ")" * 500, "is not a valid UCUM unit"),  # RecursionError in the parser
+        ("g." * 3000 + "g", "not a valid UCUM unit"),
+        ("{ferritin}", "is not a valid UCUM unit"),  # a lone annotation: Pint gives back a parse token
+        ("10*300.g/L", "out of range"),  # converts, to 4.5E+308 ng/mL: no xsd:decimal holds it
+    ],
+)
+def test_odd_units_are_unusable_never_an_exception(catalog, unit: str, reason: str) -> None:
+    out = normalise(observation(FERRITIN, "45", unit), catalog)
+    assert props(out, "normalizedValue") == []
+    (problem,) = props(out, "unitProblem")
+    assert reason in problem and len(problem) < 400
+
+
+@pytest.mark.parametrize("code", ["10*1000.ug/L", "(" * 500 + "g" + ")" * 500, "{x}", "g." * 3000 + "g"])
+def test_ucum_helpers_never_raise_anything_but_unit_conversion_error(code: str) -> None:
+    assert isinstance(units.is_ucum(code), bool)
+    with pytest.raises(UnitConversionError):
+        units.ucum_conversion(code, "ng/mL")
+
+
+def test_a_tiny_converted_value_is_rounded_to_what_the_store_holds(catalog) -> None:
+    out = normalise(observation(FERRITIN, "1.234567", "zg/L"), catalog)  # 1.234567E-15 ng/mL
+    assert props(out, "normalizedValue") == ["0.000000000000001235"]
+    gone = normalise(observation(FERRITIN, "1", "10*-30.g/L"), catalog)
+    assert props(gone, "normalizedValue") == [] and "out of range" in props(gone, "unitProblem")[0]
+
+
+def test_a_value_the_store_cannot_hold_is_a_problem(catalog) -> None:
+    out = normalise(observation(FERRITIN, "1" + "0" * 25, "ng/mL"), catalog)
+    assert props(out, "normalizedValue") == [] and "out of range" in props(out, "unitProblem")[0]

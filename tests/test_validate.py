@@ -70,6 +70,16 @@ def test_missing_file_and_not_turtle_are_unusable_input(tmp_path, capsys):
     assert f"{other}: error: [not-turtle] not a Turtle file (expected a .ttl file or a directory)" in out
 
 
+def test_a_literal_longer_than_the_parser_buffer_is_unusable_input(tmp_path, capsys):
+    """The RDF parser stops at 16 MiB for one term: a located finding (the line), exit 2, no MemoryError."""
+    big = tmp_path / "big.ttl"
+    big.write_text('@prefix ex: <https://example.org/> .\nex:a ex:b "' + "x" * (16 * 1024 * 1024 + 1) + '" .\n',
+                   encoding="utf-8")
+    code, out = validate(capsys, big, EXAMPLE)
+    assert code == 2
+    assert f"{big}:2: error: [unreadable] cannot read the file:" in out and "too long for the RDF parser" in out
+
+
 def test_nothing_to_validate_is_not_a_pass(tmp_path, capsys):
     """A directory without Turtle is unusable input (exit 2); an empty file is checked and warned about."""
     empty_dir = tmp_path / "no-turtle-here"

@@ -42,6 +42,7 @@ SPARQL_CHECKS: tuple[str, ...] = (
     "derived-property-written",  # properties only knowledge-scope rules may state
     "criterion-cycle",  # criteria that contain themselves (never decided)
     "disjoint-types",  # a node of two disjoint classes (what HermiT finds, located)
+    "measure-without-plausible-range",  # results of the measure are never checked for plausibility
 )
 REQUIRED_VARIABLES = ("severity", "code", "focus", "message")
 OPTIONAL_VARIABLES = ("path", "related")

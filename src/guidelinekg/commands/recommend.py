@@ -63,16 +63,28 @@ def evaluate_file(path: Path, *, as_of: date, guideline: str | None = None, cont
     return evaluation, build_report(evaluation, patient.patient_iri, version)
 
 
+def _check_writable(path: Path) -> None:
+    """Refuse, before any work, a --provenance path that cannot be a file: a directory, or a path through
+    something that is not a directory (``/dev/null/x.ttl``)."""
+    if path.is_dir():
+        raise InputError(f"--provenance {path} is a directory", hint="give a file path, e.g. DIR/provenance.ttl")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"cannot write --provenance {path}: {parent} is not a directory")
+            return
+
+
 def run(args: argparse.Namespace) -> int:
     from guidelinekg.report.views import render
     from guidelinekg.provenance.record import provenance_turtle
 
     if Path(args.patient).is_dir():
         raise InputError(f"{args.patient} is a directory", hint="give one patient file; for many patients use 'guidelinekg cohort'")
-    if not Path(args.patient).is_file():
+    if not Path(args.patient).exists():  # not is_file(): a device or a pipe (/dev/stdin) is read as a file
         raise InputError(f"no such file: {args.patient}")
-    if args.provenance and args.provenance.is_dir():
-        raise InputError(f"--provenance {args.provenance} is a directory", hint="give a file path, e.g. DIR/provenance.ttl")
+    if args.provenance:
+        _check_writable(args.provenance)
     as_of = args.as_of or date.today()
     evaluation, report = evaluate_file(Path(args.patient), as_of=as_of, guideline=args.guideline,
                                        content=args.content, engine=args.engine)

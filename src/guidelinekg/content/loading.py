@@ -288,6 +288,12 @@ def load_files(paths: Sequence[Path]) -> tuple[Content, list[Finding]]:
                 Finding("error", "input", "unreadable", f"cannot read the file: {exc}", file=display)
             )
             continue
+        except MemoryError as exc:  # the parser's buffer limit: one term or line of more than 16 MiB
+            message = f"cannot read the file: {exc} (a single line or literal is too long for the RDF parser)"
+            problems.append(
+                Finding("error", "input", "unreadable", message, file=display, line=_long_line(path))
+            )
+            continue
         content.store.extend(quads)
         source = SourceFile(path, display, graph, len(quads))
         content.files.append(source)
@@ -295,6 +301,15 @@ def load_files(paths: Sequence[Path]) -> tuple[Content, list[Finding]]:
             content.prefixes.setdefault(prefix, namespace)
         content._lines.update(_subject_lines(path, display, parser.prefixes, graph.value))
     return content, problems
+
+
+def _long_line(path: Path, limit: int = 16 * 1024 * 1024) -> int | None:
+    """The number of the first line longer than the parser's buffer, if one is."""
+    with path.open("rb") as stream:
+        for number, line in enumerate(stream, start=1):
+            if len(line) > limit:
+                return number
+    return None
 
 
 def _subject_lines(

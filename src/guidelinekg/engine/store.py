@@ -20,6 +20,10 @@ from guidelinekg.errors import InputError, Location
 
 Row = dict[str, "Term"]
 
+# The csv module refuses fields over 128 KiB by default; a long literal or IRI of the input (a note, a
+# product text) is a legitimate field of a SPARQL CSV result.
+csv.field_size_limit(2**31 - 1)
+
 
 class Term(Protocol):  # pragma: no cover - structural type
     """What a query result cell offers: ``value`` (lexical form or IRI) and ``n3`` (N-Triples form)."""

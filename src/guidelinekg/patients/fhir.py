@@ -21,6 +21,9 @@ Choices where FHIR leaves room:
   types, unresolved subjects) go to every patient of the input.
 * Duplicate resources (same type and id): the one with the smallest canonical JSON is kept
   (``duplicate-resource``), so the result does not depend on entry order.
+* Refused before anything is mapped (:mod:`guidelinekg.patients.fhirschema`): an element the mapping reads
+  of the wrong JSON type, a number no ``xsd:decimal`` holds, an id over 64 or a string over 1 MiB
+  characters; and by the JSON reader, a key given twice in one object.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from guidelinekg.patients.model import (
     triple,
     xsd_decimal,
 )
-from guidelinekg.patients.units import is_ucum
+from guidelinekg.patients.ucum import is_ucum, shown
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -145,7 +148,8 @@ class _Mapper:
                 pass
         lexical = xsd_decimal(value) if isinstance(value, Decimal) else None
         if lexical is None:
-            self.note(patient, "invalid-value", f"value {value!r} is not a number; treated as missing", res)
+            shown_value = shown(value) if isinstance(value, str) else repr(value)
+            self.note(patient, "invalid-value", f"value {shown_value} is not a number; treated as missing", res)
             return []
         lines = [triple(node, iri(GKG + "value"), literal(lexical, XSD + "decimal"))]
         code, text = q.get("code"), q.get("unit")
@@ -157,7 +161,7 @@ class _Mapper:
         lines.append(triple(node, iri(GKG + "unitText"), literal(text)))
         if is_ucum(text.strip()):
             return [*lines, triple(node, iri(GKG + "unit"), literal(text.strip()))]
-        self.note(patient, "unit-not-ucum", f"unit {text!r} is not a UCUM code; kept as text", res)
+        self.note(patient, "unit-not-ucum", f"unit {shown(text)} is not a UCUM code; kept as text", res)
         return lines
 
     def skipped(self, res: dict[str, Any]) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from guidelinekg.errors import InputError, Location
+from guidelinekg.patients.fhirschema import check_document
 from guidelinekg.patients.model import IngestNote, iri, json_hash, resource_iri
 
 BUNDLE_TYPES = ("collection", "searchset", "transaction", "batch", "document")
@@ -64,6 +65,7 @@ class Bundle:
     """The resources of the input with the indexes that references are resolved against."""
 
     def __init__(self, doc: dict[str, Any], source: str):
+        check_document(doc, source)  # every element read below has its FHIR JSON type
         self.notes: list[IngestNote] = []
         location = Location(source)
         entries: list[tuple[str | None, Any]]
@@ -72,7 +74,7 @@ class Bundle:
         else:
             if doc.get("type") not in BUNDLE_TYPES:
                 raise InputError(
-                    f"Bundle of type {doc.get('type')!r} is not accepted; "
+                    f"Bundle of type {(doc.get('type') or '')[:40]!r} is not accepted; "
                     f"accepted: {', '.join(BUNDLE_TYPES)}",
                     location,
                 )

@@ -14,11 +14,11 @@ IRI, so output is deterministic and labels of different patients never collide i
 from __future__ import annotations
 
 import hashlib
-import json
+import io
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +26,13 @@ import pyoxigraph as ox
 
 from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.decode import decode_text, parse_json
-from guidelinekg.patients.model import GKG, RDF_TYPE, PatientData
+from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, PatientData, decimal_problem, number_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from guidelinekg.patients.medmatch import SubstanceMatcher
     from guidelinekg.patients.units import MeasureCatalog
 
+MAX_BYTES = 256 * 1024 * 1024  # one patient's file, decompressed
 _PARSER_PREFIX = re.compile(r"^Parser error (?:at line \d+ )?(?:at|between) [^:]*: ")
 
 # --- patient input --------------------------------------------------------------------------------------
@@ -55,16 +56,21 @@ def load_patient_input(
         The patient's data.
 
     Raises:
-        InputError: unreadable or empty file, malformed JSON/Turtle (with ``file:line:column``), a JSON-LD
-            remote context, not exactly one patient.
+        InputError: unreadable or empty file, one over :data:`MAX_BYTES` (decompressed), malformed
+            JSON/Turtle (with ``file:line:column``), a JSON key given twice, a JSON-LD remote context, a
+            literal over the RDF parser's 16 MiB, a value no ``xsd:decimal`` holds, not exactly one patient
+            (or a blank node), or FHIR that :mod:`guidelinekg.patients.fhirschema` refuses.
     """
     location = Location(str(path))
     try:
-        raw = Path(path).read_bytes()
+        with Path(path).open("rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read the patient file: {exc.strerror or exc}", location) from None
+    _refuse_too_large(raw, location)
     if raw[:2] == b"\x1f\x8b":  # gzip, like the other inputs that accept .gz
         raw = _gunzip(raw, location)
+        _refuse_too_large(raw, location)
     text = decode_text(raw, location)
     patient = _patient_from_text(text, location, matcher)
     if measures is not None:
@@ -74,13 +80,20 @@ def load_patient_input(
     return patient
 
 
+def _refuse_too_large(raw: bytes, location: Location) -> None:
+    if len(raw) > MAX_BYTES:
+        raise InputError(f"the patient file is (or decompresses to) more than {MAX_BYTES >> 20} MiB", location,
+                         hint="one patient's data is far smaller; for many patients use 'guidelinekg cohort'")
+
+
 def _gunzip(raw: bytes, location: Location) -> bytes:
     import zlib
 
     from isal import igzip, igzip_lib
 
-    try:
-        return igzip.decompress(raw)
+    try:  # at most one byte more than allowed: a small file that inflates to gigabytes is refused
+        with igzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            return stream.read(MAX_BYTES + 1)
     except (OSError, EOFError, zlib.error, igzip_lib.IsalError) as exc:
         raise InputError(f"the file starts like gzip but cannot be decompressed: {exc}", location) from None
 
@@ -155,6 +168,26 @@ def _refuse_remote_contexts(node: Any, location: Location) -> None:
             _refuse_remote_contexts(value, location)
 
 
+_TEXT_TYPES = {XSD + "string", "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"}
+
+
+def _check_values(parsed: list[ox.Triple], location: Location) -> None:
+    """Refuse a number no ``xsd:decimal`` of the store can hold (a FHIR value out of range is refused
+    likewise): every comparison with it would silently fail."""
+    value = ox.NamedNode(GKG + "value")
+    for t in parsed:
+        literal = t.object
+        if t.predicate != value or not isinstance(literal, ox.Literal) or literal.datatype.value in _TEXT_TYPES:
+            continue
+        try:
+            number = Decimal(literal.value.strip())
+        except InvalidOperation:
+            continue  # not a number: the patient shapes report it
+        why = decimal_problem(number)
+        if why:
+            raise InputError(f"{t.subject} gkg:value {number_text(number)} is out of range ({why})", location)
+
+
 def _patient_from_rdf(
     text: str, fmt: ox.RdfFormat, location: Location, matcher: SubstanceMatcher | None
 ) -> PatientData:
@@ -167,6 +200,10 @@ def _patient_from_rdf(
         guessed = kind == "Turtle" and not location.path.lower().endswith((".ttl", ".turtle"))
         guess = "read as Turtle because the content is not JSON" if guessed else None
         raise InputError(f"{kind} syntax error: {message}", where, hint=guess) from None
+    except MemoryError as exc:  # the parser's buffer limit: one term or line of more than 16 MiB
+        raise InputError(f"cannot read the {kind}: {exc}", location,
+                         hint="a single line or literal is too long for the RDF parser") from None
+    _check_values(parsed, location)
     type_pred, patient_cls = ox.NamedNode(RDF_TYPE), ox.NamedNode(GKG + "Patient")
     patients = sorted(
         {t.subject for t in parsed if t.predicate == type_pred and t.object == patient_cls}, key=str
@@ -181,7 +218,8 @@ def _patient_from_rdf(
         )
     patient = patients[0]
     if not isinstance(patient, ox.NamedNode):
-        raise InputError("the gkg:Patient must be an IRI, not a blank node", location)
+        raise InputError("the gkg:Patient must be an IRI, not a blank node", location,
+                         hint="name the patient with an IRI, e.g. <urn:example:patient-1> a gkg:Patient")
     prefix = "p" + hashlib.sha256(patient.value.encode()).hexdigest()[:12] + "b"
     labels: dict[str, ox.BlankNode] = {}
 

@@ -161,6 +161,39 @@ def json_hash(obj: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+# The largest xsd:decimal the store (Oxigraph: 128 bits, 18 decimal places) holds; a literal beyond it is
+# not a number to SPARQL, so every comparison with it silently fails.
+DECIMAL_MAX = Decimal("170141183460469231731.687303715884105727")
+DECIMAL_PLACES = 18
+
+
+def decimal_problem(value: Decimal) -> str | None:
+    """Why the store's ``xsd:decimal`` cannot hold ``value``, or ``None`` when it can.
+
+    >>> decimal_problem(Decimal("45.10")), decimal_problem(Decimal("1E+28"))
+    (None, 'an xsd:decimal holds at most about 1.7E+20')
+    >>> decimal_problem(Decimal("0.1000000000000000000001"))
+    'an xsd:decimal holds at most 18 digits after the decimal point'
+    """
+    if not value.is_finite():
+        return "not a finite number"
+    if value.is_zero():
+        return None
+    if value.adjusted() > 20 or value.copy_abs() > DECIMAL_MAX:
+        return "an xsd:decimal holds at most about 1.7E+20"
+    _, digits, exponent = value.as_tuple()
+    zeros = len(digits) - len(bytes(digits).rstrip(b"\0"))
+    if -(int(exponent) + zeros) > DECIMAL_PLACES:
+        return f"an xsd:decimal holds at most {DECIMAL_PLACES} digits after the decimal point"
+    return None
+
+
+def number_text(value: Decimal) -> str:
+    """A number as given, shortened for a message when it is long (``1.000E+28``)."""
+    text = str(value)
+    return text if len(text) <= 24 else f"{value:.3E}"
+
+
 def xsd_decimal(value: Decimal) -> str | None:
     """The lexical form of ``value`` as a valid xsd:decimal (no exponent), keeping its digits as given
     (``Decimal("101.10")`` -> ``"101.10"``, ``Decimal("1E+2")`` -> ``"100"``); ``None`` when not finite

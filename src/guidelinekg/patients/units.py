@@ -23,14 +23,32 @@ Choices:
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
-from guidelinekg.patients.model import GKG, XSD, PatientData, iri, literal, select_rows, triple, xsd_decimal
+from guidelinekg.patients.model import (
+    DECIMAL_PLACES,
+    GKG,
+    XSD,
+    PatientData,
+    decimal_problem,
+    iri,
+    literal,
+    number_text,
+    select_rows,
+    triple,
+    xsd_decimal,
+)
+from guidelinekg.patients.ucum import (  # noqa: F401 - is_ucum and the registry stay importable from here
+    UnitConversionError,
+    _ucum_registry,
+    is_ucum,
+    short,
+    ucum_conversion,
+)
 
 MEASURES_QUERY = f"""PREFIX gkg: <{GKG}>
 SELECT DISTINCT ?measure ?unit WHERE {{
@@ -45,9 +63,6 @@ SELECT DISTINCT ?measure ?from ?to ?divisor WHERE {{
 
 EQUIVALENTS_QUERY = f"""PREFIX gkg: <{GKG}>
 SELECT DISTINCT ?a ?b WHERE {{ ?a gkg:equivalentMeasure ?b }}"""
-
-_FACTOR_CONTEXT = Context(prec=12, rounding=ROUND_HALF_EVEN)
-
 
 @dataclass(frozen=True)
 class UnitFactor:
@@ -139,88 +154,6 @@ class MeasureCatalog:
                 factors[measure].append(UnitFactor(from_unit, to_unit, value))
         pairs = [(a, b) for a, b in select_rows(source, EQUIVALENTS_QUERY) if a and b]
         return cls.build(measures, factors=factors, equivalents=pairs)
-
-
-# --- UCUM -----------------------------------------------------------------------------------------------
-
-
-@functools.cache
-def _ucum_parser() -> Any:
-    from ucumvert import get_ucum_parser
-
-    return get_ucum_parser()
-
-
-@functools.cache
-def _ucum_registry() -> Any:
-    from ucumvert import PintUcumRegistry
-
-    return PintUcumRegistry()
-
-
-@functools.cache
-def is_ucum(code: str) -> bool:
-    """Whether ``code`` is a syntactically valid UCUM unit (case-sensitive), e.g. ``"ng/mL"`` but not
-    ``"furlongs"``. Uses the UCUM grammar only (no unit registry)."""
-    from lark.exceptions import LarkError
-
-    try:
-        _ucum_parser().parse(code)
-    except LarkError:
-        return False
-    return True
-
-
-class UnitConversionError(Exception):
-    """Raised inside this module when two units cannot be related; the message is the reason."""
-
-
-def ucum_conversion(from_unit: str, to_unit: str) -> tuple[Decimal, Decimal]:
-    """``(scale, offset)`` with ``to = from * scale + offset`` between two UCUM units.
-
-    Raises:
-        UnitConversionError: a unit is not valid UCUM, or the units measure different kinds of quantity.
-    """
-    result = _ucum_conversion(from_unit, to_unit)
-    if isinstance(result, str):
-        raise UnitConversionError(result)
-    return result
-
-
-@functools.cache
-def _ucum_conversion(from_unit: str, to_unit: str) -> tuple[Decimal, Decimal] | str:
-    """As :func:`ucum_conversion`, failures returned as their reason so that they are cached too."""
-    import pint
-    from lark.exceptions import LarkError
-    from ucumvert import InvalidUcumError
-
-    registry = _ucum_registry()
-    quantities = []
-    for unit in (from_unit, to_unit):
-        try:
-            quantities.append(registry.from_ucum(unit))
-        except (InvalidUcumError, LarkError, pint.errors.PintError):
-            return f"{unit!r} is not a valid UCUM unit"
-    source, target = quantities
-
-    def at(x: float) -> Decimal:
-        # UCUM units may carry a number ("10.uL"); pint keeps it as the magnitude
-        value = (
-            registry.Quantity(x * source.magnitude, source.units).to(target.units).magnitude
-            / target.magnitude
-        )
-        return _FACTOR_CONTEXT.create_decimal_from_float(float(value))
-
-    try:
-        offset = at(0.0)
-        return at(1.0) - offset, offset
-    except pint.errors.DimensionalityError as exc:
-        return (
-            f"UCUM cannot convert {from_unit} ({exc.dim1 or 'dimensionless'}) to {to_unit} "
-            f"({exc.dim2 or 'dimensionless'})"
-        )
-    except pint.errors.PintError as exc:
-        return f"UCUM cannot convert {from_unit} to {to_unit}: {exc}"
 
 
 # --- conversion -----------------------------------------------------------------------------------------
@@ -366,7 +299,9 @@ def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: Measur
     except InvalidOperation:
         lexical = None
     if lexical is None:
-        return problem(f"value {values[0]!r} is not a number")
+        return problem(f"value {values[0][:40]!r} is not a number")
+    if why := decimal_problem(value):
+        return problem(f"value {number_text(value)} is out of range ({why})")
     units = props.get("unit", [])
     texts = props.get("unitText", [])
     if len(units) > 1:
@@ -375,7 +310,7 @@ def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: Measur
         )
     if not units:
         if texts:
-            return problem(f"unit {texts[0]!r} is not a UCUM unit and cannot be converted to {canonical}")
+            return problem(f"unit {short(texts[0])!r} is not a UCUM unit and cannot be converted to {canonical}")
         return problem(f"no unit given; the guideline's unit for this measure is {canonical}")
     unit = units[0]
     out = [*lines, triple(subject, iri(GKG + "normalizedUnit"), literal(canonical))]
@@ -384,9 +319,26 @@ def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: Measur
     try:
         conversion = convert(value, unit, group, canonical)
     except UnitConversionError as exc:
-        return problem(f"cannot convert {unit} to {canonical}: {exc}")
+        return problem(f"cannot convert {short(unit)} to {canonical}: {exc}")
+    converted = _storable(conversion.value)
+    if converted is None:
+        return problem(
+            f"{number_text(value)} {short(unit)} is {number_text(conversion.value)} {canonical}, out of range "
+            f"({decimal_problem(conversion.value)})"
+        )
     return [
         *out,
-        triple(subject, iri(GKG + "normalizedValue"), literal(fmt(conversion.value), XSD + "decimal")),
+        triple(subject, iri(GKG + "normalizedValue"), literal(fmt(converted), XSD + "decimal")),
         triple(subject, iri(GKG + "conversionNote"), literal(conversion.note)),
     ]
+
+
+def _storable(value: Decimal) -> Decimal | None:
+    """A converted value as the store can hold it: rounded to :data:`DECIMAL_PLACES` places when it has
+    more; ``None`` when out of range or when rounding would leave nothing of it (an absurd conversion)."""
+    if decimal_problem(value) is None:
+        return value
+    if value.copy_abs() >= 1:
+        return None
+    rounded = value.quantize(Decimal(1).scaleb(-DECIMAL_PLACES), context=Context(prec=60))
+    return None if rounded.is_zero() else rounded

@@ -52,16 +52,22 @@ def number(text: str | None) -> str | None:
         value = Decimal(text)
     except InvalidOperation:
         return text
-    if value == value.to_integral_value():
-        return str(value.quantize(Decimal(1)))
-    return format(value.normalize(), "f")
+    if not value.is_finite():
+        return text
+    text = format(value, "f")  # exact, whatever the size (quantize and normalize round to 28 digits)
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def json_number(text: str | None) -> int | float | None:
     formatted = number(text)
     if formatted is None:
         return None
-    value = Decimal(formatted)
+    try:
+        value = Decimal(formatted)
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
     return int(value) if value == value.to_integral_value() else float(value)
 
 

@@ -1,0 +1,175 @@
+"""The JSON types of the FHIR R4 elements the mapping reads, checked before anything is mapped.
+
+A FHIR element of the wrong JSON type (``"coding": 5``, ``"code": []``, ``"contained": 5``, a number where
+a date string belongs) means the file is not FHIR JSON: the input is refused with the element's path and
+its line and column (:class:`~guidelinekg.errors.InputError`), rather than guessed at. So are values no
+store could hold: a number out of the range of an ``xsd:decimal`` (:func:`decimal_problem`), an id longer
+than FHIR's 64 characters, a string longer than FHIR's 1 MiB. Only elements the mapping reads are checked
+(:data:`SCHEMAS`); anything else in a resource is left alone. JSON ``null`` counts as absent.
+
+Leniencies the mapping keeps (each noted on the patient, see :mod:`guidelinekg.patients.fhir`): a
+Quantity value written as a string of a number, a date string that is not a FHIR date, an unknown resource
+type, a Bundle entry without a resource.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from guidelinekg.errors import InputError, Location
+from guidelinekg.patients.decode import where
+from guidelinekg.patients.model import decimal_problem, number_text
+
+MAX_STRING = 1024 * 1024  # FHIR R4: "strings SHALL NOT exceed 1 MB in size"
+MAX_ID = 64  # FHIR R4 id: "length limit of 64 characters"
+_RESOURCE_TYPE = re.compile(r"[A-Za-z]{1,64}")
+
+# Leaf kinds; a dict is a JSON object with those members, a one-item list a JSON array of that item.
+STRING, DECIMAL, RESOURCE = "string", "decimal", "resource"
+
+CODING = {"system": STRING, "code": STRING, "display": STRING}
+CONCEPT = {"coding": [CODING], "text": STRING}
+REFERENCE = {"reference": STRING, "display": STRING}
+PERIOD = {"start": STRING, "end": STRING}
+QUANTITY = {"value": DECIMAL, "comparator": STRING, "unit": STRING, "system": STRING, "code": STRING}
+_EXPOSURE = {
+    "status": STRING,
+    "subject": REFERENCE,
+    "effectiveDateTime": STRING,
+    "effectivePeriod": PERIOD,
+    "medicationCodeableConcept": CONCEPT,
+    "medicationReference": REFERENCE,
+}
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Patient": {"birthDate": STRING},
+    "Observation": {
+        "status": STRING,
+        "code": CONCEPT,
+        "subject": REFERENCE,
+        "specimen": REFERENCE,
+        "effectiveDateTime": STRING,
+        "effectivePeriod": PERIOD,
+        "effectiveInstant": STRING,
+        "valueQuantity": QUANTITY,
+        "dataAbsentReason": CONCEPT,
+    },
+    "Specimen": {
+        "collection": {
+            "collectedDateTime": STRING,
+            "collectedPeriod": PERIOD,
+            "fastingStatusCodeableConcept": CONCEPT,
+        }
+    },
+    "Condition": {
+        "verificationStatus": CONCEPT,
+        "clinicalStatus": CONCEPT,
+        "code": CONCEPT,
+        "subject": REFERENCE,
+    },
+    "MedicationStatement": _EXPOSURE,
+    "MedicationAdministration": {**_EXPOSURE, "dosage": {"dose": QUANTITY}},
+    "Medication": {"code": CONCEPT, "ingredient": [{"itemCodeableConcept": CONCEPT}]},
+}
+BUNDLE = {"type": STRING, "entry": [{"fullUrl": STRING, "resource": RESOURCE}]}
+
+
+def check_document(doc: dict[str, Any], source: str) -> None:
+    """Check a FHIR Bundle or bare resource (already known to be a JSON object with a ``resourceType``).
+
+    Raises:
+        InputError: an element the mapping reads has the wrong JSON type or an unusable value; the message
+            names the resource and the element's path, the location its line and column.
+    """
+    checker = _Checker(Location(source))
+    if doc.get("resourceType") == "Bundle":
+        checker.members(doc, BUNDLE, "Bundle", "")
+    else:
+        checker.resource(doc, "the resource", "", None, None)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"a boolean ({'true' if value else 'false'})"
+    if isinstance(value, (Decimal, int, float)):
+        return f"a number ({number_text(Decimal(str(value)))})"
+    if isinstance(value, str):
+        return f"a string ({value[:40]!r}{'...' if len(value) > 40 else ''})"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+class _Checker:
+    """Walks a document along :data:`SCHEMAS`; ``record`` names the resource being checked
+    (``Observation/o1``) and ``path`` the element within it (``code.coding[0].code``)."""
+
+    def __init__(self, location: Location):
+        self.location = location
+
+    def fail(self, record: str, path: str, problem: str, parent: Any, key: Any) -> None:
+        where_ = where(parent, key, default=self.location)
+        raise InputError(f"{record} {path}: {problem}" if path else f"{record}: {problem}", where_)
+
+    def members(self, obj: dict[str, Any], spec: dict[str, Any], record: str, path: str) -> None:
+        for key, sub in spec.items():
+            if obj.get(key) is not None:
+                self.value(obj[key], sub, record, f"{path}.{key}" if path else key, obj, key)
+
+    def value(self, value: Any, spec: Any, record: str, path: str, parent: Any, key: Any) -> None:
+        if value is None:
+            return
+        if isinstance(spec, dict):
+            if not isinstance(value, dict):
+                self.fail(record, path, f"must be a JSON object, not {_kind(value)}", parent, key)
+            self.members(value, spec, record, path)
+        elif isinstance(spec, list):
+            if not isinstance(value, list):
+                self.fail(record, path, f"must be a JSON array, not {_kind(value)}", parent, key)
+            for i, item in enumerate(value):
+                self.value(item, spec[0], record, f"{path}[{i}]", value, i)
+        elif spec == RESOURCE:
+            self.resource(value, record, path, parent, key)
+        elif spec == DECIMAL:
+            self.decimal(value, record, path, parent, key)
+        else:
+            self.string(value, record, path, parent, key, MAX_STRING)
+
+    def string(self, value: Any, record: str, path: str, parent: Any, key: Any, limit: int) -> None:
+        if not isinstance(value, str):
+            self.fail(record, path, f"must be a JSON string, not {_kind(value)}", parent, key)
+        if len(value) > limit:
+            what = "an id" if limit == MAX_ID else "a string"
+            self.fail(record, path, f"has {len(value)} characters; FHIR allows {what} of at most {limit}",
+                      parent, key)
+
+    def decimal(self, value: Any, record: str, path: str, parent: Any, key: Any) -> None:
+        if isinstance(value, str):  # the mapping accepts a number written as a string, with a note
+            try:
+                number = Decimal(value.strip())
+            except InvalidOperation:
+                return  # not a number at all: the mapping notes it and treats the value as missing
+            if not number.is_finite():
+                return  # "NaN", "Infinity": likewise
+        elif isinstance(value, bool) or not isinstance(value, (Decimal, int, float)):
+            self.fail(record, path, f"must be a JSON number, not {_kind(value)}", parent, key)
+        else:
+            number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+        problem = decimal_problem(number)
+        if problem:
+            self.fail(record, path, f"{number_text(number)} is out of range ({problem})", parent, key)
+
+    def resource(self, res: Any, record: str, path: str, parent: Any, key: Any) -> None:
+        if not isinstance(res, dict):
+            self.fail(record, path, f"must be a JSON object (a resource), not {_kind(res)}", parent, key)
+        kind = res.get("resourceType")
+        if kind is None:
+            return  # noted by the bundle index (an entry without a resource)
+        inner = f"{path}.resourceType" if path else "resourceType"
+        self.string(kind, record, inner, res, "resourceType", MAX_STRING)
+        if not _RESOURCE_TYPE.fullmatch(kind):
+            self.fail(record, inner, f"{kind[:40]!r} is not a FHIR resource type", res, "resourceType")
+        rid = res.get("id")
+        if rid is not None:
+            self.string(rid, kind, "id", res, "id", MAX_ID)
+        name = f"{kind}/{rid}" if isinstance(rid, str) and rid else kind
+        self.members(res, {"contained": [RESOURCE], **SCHEMAS.get(kind, {})}, name, "")
