@@ -483,3 +483,20 @@ def test_corrupt_chunk_files_with_resume_are_one_line_exit_2(tmp_path, capsys):
     assert "delete" in _one_line(capsys.readouterr().err)
     (out / "chunks" / "chunk-000001.jsonl").unlink()
     assert cli_main([*args, "--resume"]) == 0  # the chunk is evaluated again
+
+
+def test_a_duplicate_json_key_in_a_record_is_a_bad_record_not_the_last_value(tmp_path, capsys):
+    """``"value": 45, "value": 450`` read as 450 flipped a recommendation; in a cohort the record is set
+    aside with its file and line, as recommend refuses the file."""
+    source = copy_export(tmp_path)
+    record = json.dumps(_observation("pa", "pa-dup")).replace('"value": 40', '"value": 45, "value": 450')
+    with (source / "Observation.ndjson").open("a", encoding="utf-8") as handle:
+        handle.write(record + "\n")
+    line = (source / "Observation.ndjson").read_text(encoding="utf-8").count("\n")
+    assert cli_main(["cohort", str(source), "--out", str(tmp_path / "out"), "--as-of", "2026-01-15",
+                     "--no-progress"]) == 0
+    capsys.readouterr()
+    assert ("Observation.ndjson", line, "malformed record: ValueError: duplicate key 'value' in one JSON object") \
+        in bad_records(tmp_path / "out")
+    results = (tmp_path / "out" / "results.jsonl").read_text(encoding="utf-8")
+    assert "450" not in results

@@ -99,8 +99,18 @@ def shapes_for(payload: dict | KnowledgeBase) -> CompiledShapes:
     return _SHAPES_CACHE["shipped"]
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose keys are distinct: ``"value": 45, "value": 450`` is not read as 450."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"duplicate key {twice!r} in one JSON object")
+    return obj
+
+
 def _decimal_json(line: str):
-    return json.loads(line, parse_float=Decimal, parse_int=Decimal)
+    return json.loads(line, parse_float=Decimal, parse_int=Decimal, object_pairs_hook=_unique_keys)
 
 
 def _detail(exc: BaseException) -> str:
