@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_recommend.py
 	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_cohort.py
+	$(BIN)/python bench/bench_audit.py
 
 clean:
 	rm -rf $(VENV) .venv-* build *.egg-info src/*.egg-info .pytest_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -163,14 +164,15 @@ def test_a_load_killed_midway_leaves_the_store_old_or_new_never_partial(run_file
     old = _graphs(store)[run]
     big = tmp_path / "big.ttl"
     size = _big_run(big, run_file, 100_000)
-    cmd = [sys.executable, "-m", "guidelinekg.cli", "load", "--store", str(store), str(big)]
+    # The big run has the small one's IRI with another record: replacing it is deliberate (--replace).
+    cmd = [sys.executable, "-m", "guidelinekg.cli", "load", "--store", str(store), "--replace", str(big)]
     started = time.monotonic()
     subprocess.run(cmd, check=True, capture_output=True, cwd=tmp_path)
     full = time.monotonic() - started
     assert len(_graphs(store)[run]) == size
     outcomes = []
     for fraction in (0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97, 1.5):
-        assert main(["load", "--store", str(store), str(run_file)]) == 0  # the old content again
+        assert main(["load", "--store", str(store), "--replace", str(run_file)]) == 0  # the old content again
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
         time.sleep(full * fraction)
         proc.send_signal(signal.SIGKILL)
@@ -181,7 +183,7 @@ def test_a_load_killed_midway_leaves_the_store_old_or_new_never_partial(run_file
         )
         outcomes.append("new" if len(triples) == size else "old")
     assert "old" in outcomes, outcomes  # kills landed before the switch
-    assert main(["load", "--store", str(store), str(run_file)]) == 0
+    assert main(["load", "--store", str(store), "--replace", str(run_file)]) == 0
     assert sorted(p.name for p in store.iterdir()) == [
         CURRENT,
         os.readlink(store / CURRENT),
@@ -285,7 +287,7 @@ def test_a_load_deletes_only_the_generations_it_recorded(run_file, tmp_path, cap
     (store / "gen-000100").mkdir()
     assert main(["load", "--store", str(store), str(run_file)]) == 0
     _big_run(tmp_path / "more.ttl", run_file, 5)  # other content: the next load writes a new generation
-    assert main(["load", "--store", str(store), str(tmp_path / "more.ttl")]) == 0
+    assert main(["load", "--store", str(store), "--replace", str(tmp_path / "more.ttl")]) == 0
     assert (store / "gen-2023-results" / "mine.csv").read_text(encoding="utf-8") == "a,b\n"
     assert (store / "gen-000099").is_dir() and not (store / "gen-000100").exists()
     live = os.readlink(store / CURRENT)
@@ -445,3 +447,23 @@ def test_load_content_that_validate_rejects_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "error" in err and "guideline.ttl" in err
     assert not store.exists() or not any(store.iterdir())
+
+
+def test_two_inputs_with_the_same_facts_are_two_runs(run_file, tmp_path, capsys):
+    """A file with a record the mapper skips maps to the same facts as one without it; the run IRI also
+    names the raw bytes, so they are two runs, both kept by load (one used to replace the other)."""
+    bundle = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    bundle["entry"].append({"resource": {"resourceType": "Practitioner", "id": "dr-1"}})
+    other_input = tmp_path / "with-practitioner.json"
+    other_input.write_text(json.dumps(bundle), encoding="utf-8")
+    other = _recommend(tmp_path / "other.ttl", other_input)
+    first, second = _run_iri(run_file), _run_iri(other)
+    assert first != second
+    recorded = ox.Store()
+    recorded.load(path=str(other), format=ox.RdfFormat.TURTLE)
+    sources = [q.object.value for q in recorded.quads_for_pattern(ox.NamedNode(second), None, None)
+               if q.object.value.startswith("urn:guidelinekg:source:")]
+    assert sources == ["urn:guidelinekg:source:" + hashlib.sha256(other_input.read_bytes()).hexdigest()]
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), str(run_file), str(other)]) == 0
+    assert {first, second} <= set(_graphs(store))

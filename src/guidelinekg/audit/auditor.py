@@ -4,8 +4,9 @@ For every run in a provenance file (``recommend --provenance``, or a cohort ``pr
 named graph per run) and every result it records (recommendation result, order, warning, monitoring item,
 computed dose), :class:`Auditor` checks:
 
-1. **completeness**: ``shapes/provenance.ttl`` (pySHACL over the RDFS entailments), plus what a shape
-   cannot say: each result's rule is one the run used; each patient fact a result derives from is recorded;
+1. **completeness**: ``shapes/provenance.ttl`` (compiled to SPARQL under the vocabulary's RDFS
+   entailments, :mod:`guidelinekg.audit.completeness`), plus what a shape cannot say: each result's rule is
+   one the run used; each patient fact a result derives from is recorded;
 2. **integrity**: the rule files (``queries/rules/NAME.rq``) and content files (by recorded path) still
    hash to the recorded SHA-256, the current rule set is the recorded one, and the recorded patient facts
    hash to the recorded input;
@@ -13,15 +14,16 @@ computed dose), :class:`Auditor` checks:
    :func:`guidelinekg.engine.reasoning.evaluate` runs again with the recorded as-of date and engine; every result
    (status per statement, order, warning, dose, monitoring item) and every other provenance triple must
    come out the same (timing fields aside). Changed rules or content mean no replay, which is a failure:
-   other rules reproducing a result would prove nothing about the run;
+   other rules reproducing a result would prove nothing;
 4. **content status**: results from a guideline version whose recorded review status is not ``approved``,
    or (given a store written by ``guidelinekg load``) that a loaded version revises (``prov:wasRevisionOf``),
-   are flagged.
+   are flagged;
+5. for a cohort: ``results.jsonl`` and ``summary.csv`` against the replay (:mod:`guidelinekg.audit.cohort`).
 
+A run read as text in the cohort layout (:mod:`guidelinekg.audit.reader`) is first replayed from its lines
+(:mod:`guidelinekg.audit.fastpath`); if the replay reproduces them exactly, the checks run on the replay's
+store, else (or when no replay can run) on the parsed triples, as before: the findings are the same.
 Findings are failures, flags or notes; the exit code is 1 on any failure and on flags not allowed.
-Reading the record is :mod:`guidelinekg.audit.recorded`, the integrity checks (files, links)
-:mod:`guidelinekg.audit.integrity`, the replay :mod:`guidelinekg.audit.replay`, a cohort's files
-:mod:`guidelinekg.audit.cohort`; this module runs them and returns :mod:`guidelinekg.audit.verdicts`.
 """
 
 from __future__ import annotations
@@ -29,31 +31,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyoxigraph as ox
-
 from guidelinekg import __version__
+from guidelinekg.audit.cohort import CohortOutputs, Replayed
+from guidelinekg.audit.completeness import check_shapes, provenance_shapes
+from guidelinekg.audit.fastpath import replay_fast, run_info
+from guidelinekg.audit.integrity import check_files, check_links
+from guidelinekg.audit.reader import NotCohortLayout, RunRecord, read_runs
 from guidelinekg.audit.recorded import (  # noqa: F401  (re-exported for tests and callers)
     FACT_CLASSES,
     RESULT_KINDS,
     Finding,
-    _VOCABULARY,
-    _entailed,
     _Graph,
     _local,
     derived_terms,
     results_of,
 )
-from guidelinekg.audit.cohort import cohort_findings
-from guidelinekg.audit.integrity import check_files, check_links
-from guidelinekg.audit.verdicts import AuditReport, ResultCheck, RunAudit
-from guidelinekg.audit.replay import rebuild_input
+from guidelinekg.audit.replay import rebuild_input, recorded_input
 from guidelinekg.audit.replay import replay as replay_run
-from guidelinekg.provenance.store import GraphLoad, iter_provenance, open_read_only, store_lock
+from guidelinekg.audit.runs import audit_runs, of_reports, progress_bar, replayed_reports
+from guidelinekg.audit.verdicts import AuditReport, ResultCheck, RunAudit
+from guidelinekg.errors import InputError
+from guidelinekg.provenance.inputs import GraphLoad
+from guidelinekg.provenance.store import read_rows
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
 PROV = "http://www.w3.org/ns/prov#"
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 
 
 # --- the auditor ----------------------------------------------------------------------------------------
@@ -67,9 +69,15 @@ class Auditor:
     Args:
         store_dir: a store written by ``guidelinekg load``; a version there that revises a version a run
             used (``prov:wasRevisionOf``, directly or through others) flags that run's results superseded.
+        progress: a progress bar on stderr (None: only when stderr is a terminal).
+        fast: replay runs from their text first (False: always audit from parsed triples; for tests).
+        workers: audit runs in this many processes (:mod:`guidelinekg.audit.runs`).
     """
 
     store_dir: Path | None = None
+    progress: bool | None = False
+    fast: bool = True
+    workers: int = 1
     _cache: dict = field(default_factory=dict, repr=False)
 
     def audit_file(
@@ -88,34 +96,86 @@ class Auditor:
                 ),
             )
         )
-        runs = tuple(self.audit_run(load) for load in iter_provenance(path))
-        return AuditReport(str(path), runs, notes + cohort_findings(path, runs), allow_unapproved,
-                           allow_superseded)
+        try:
+            runs, cohort = self._audit_all(path, self.fast)
+        except NotCohortLayout:  # part-way: not the layout cohort writes after all; read it the general way
+            runs, cohort = self._audit_all(path, False)
+        return AuditReport(str(path), runs, notes + cohort, allow_unapproved, allow_superseded)
+
+    def _audit_all(self, path: Path, fast: bool) -> tuple[tuple[RunAudit, ...], tuple[Finding, ...]]:
+        outputs = CohortOutputs.open(path)
+        bar = progress_bar(path, self.progress)
+        runs: list[RunAudit] = []
+        settings = {"store_dir": self.store_dir, "fast": self.fast}
+        try:
+            for audit, replayed, why in audit_runs(read_runs(path, fast=fast), self._audit,
+                                                   outputs.version_iri if outputs else False, self.workers,
+                                                   type(self), settings):
+                runs.append(outputs.check_run(audit, replayed, why) if outputs else audit)
+                if bar is not None:
+                    bar.update(len(audit.patients))
+            return tuple(runs), outputs.finish(tuple(runs)) if outputs else ()
+        finally:
+            if bar is not None:
+                bar.close()
+            if outputs is not None:
+                outputs.close()
 
     def _cached(self, key, make):
         if key not in self._cache:
             self._cache[key] = make()
         return self._cache[key]
 
-    def audit_run(self, load: GraphLoad) -> RunAudit:
+    def audit_run(self, load: GraphLoad | RunRecord) -> RunAudit:
         """Audit one run (see the module docstring for the checks)."""
-        graph = _Graph(load)
-        findings: list[Finding] = []
-        info = (
-            graph.select("""SELECT ?asOf ?engine ?software WHERE {
-            OPTIONAL { $run gkg:asOfDate ?asOf } OPTIONAL { $run gkg:engine ?engine }
-            OPTIONAL { $run prov:wasAssociatedWith ?a . ?a gkg:softwareVersion ?software } }""")
-            or [{}]
-        )[0]
-        checks = {"shapes": self._check_shapes(graph, findings)}
+        if isinstance(load, GraphLoad):
+            lines = [f"{t.subject} {t.predicate} {t.object} ." for t in load.triples]
+            load = RunRecord(load.graph, lines, True, "", load.triples)
+        return self._audit(load, False)[0]
+
+    def _knowledge(self, content):
+        from guidelinekg.engine.knowledge import KnowledgeBase
+
+        return self._cached(("kb", content), lambda: KnowledgeBase.load(list(content), rules=self._rules()))
+
+    def _patient_shapes(self):
+        from guidelinekg.engine.shapes_sparql import load_patient_shapes
+
+        return self._cached("patient-shapes", load_patient_shapes)
+
+    def _audit(self, record: RunRecord, version_iri) -> tuple[RunAudit, Replayed | None, str | None]:
+        """Audit one run; with ``version_iri`` (not False) also the replay's reports of that guideline
+        version (None: the only one), for :class:`CohortOutputs` (None and why, if none)."""
         current = {r.name: r.sha256 for r in self._rules().rules}
+        derived = self._cached("derived", lambda: derived_terms(self._rules()))
+        why: list[str] = []
+
+        def version(kb):
+            try:
+                return kb.version(version_iri)
+            except InputError as exc:
+                why.append(f"the guideline version of the results is not the run's: {exc}")
+                return None
+
+        wants = version if version_iri is not False else None
+        fast = replay_fast(record, derived, current, self._knowledge, self._patient_shapes(), wants) \
+            if self.fast else None
+        if fast is None and not record.canonical:
+            record = record.canonicalized()
+        graph = fast.graph if fast else _Graph(GraphLoad(record.run, "run", (record.source,), record.triples()))
+        findings: list[Finding] = []
+        info = run_info(graph)
+        checks = {"shapes": check_shapes(graph.store, self._cached("shapes", provenance_shapes), findings)}
         rules_ok, content = check_files(graph, current, findings)
         checks["rules"] = "ok" if rules_ok else "changed"
         checks["content"] = "ok" if content is not None else "changed"
         recorded = results_of(graph)
-        check_links(graph, recorded, findings)
-        derived = self._cached("derived", lambda: derived_terms(self._rules()))
-        patients, input_ok = rebuild_input(graph, derived, findings)
+        check_links(graph, recorded, findings, fast.typed if fast else None)
+        if fast:
+            patients, input_ok = fast.patients, fast.input_ok
+            findings += fast.input_findings
+        else:
+            patients, input_ok = rebuild_input(graph, derived, findings)
         checks["input"] = "ok" if input_ok else "mismatch"
         if info.get("software") not in (None, __version__):
             findings.append(
@@ -125,27 +185,29 @@ class Auditor:
                     f"recorded by guidelinekg {info['software']}, replayed with {__version__}",
                 )
             )
-        replay = None
-        if rules_ok and content is not None and info.get("asOf") and patients:
-            from guidelinekg.engine.knowledge import KnowledgeBase
-            from guidelinekg.engine.shapes_sparql import load_patient_shapes
-
-            kb = self._cached(("kb", content), lambda: KnowledgeBase.load(list(content), rules=self._rules()))
-            shapes = self._cached("patient-shapes", load_patient_shapes)
-            replay = replay_run(graph, patients, kb, shapes, info, findings)
+        replay, reports, as_of = None, None, _date(info.get("asOf"))
+        if fast:
+            replay, reports = recorded, of_reports(fast.reports) if fast.reports is not None else None
+            checks["replay"] = "same"
+        elif rules_ok and content is not None and as_of and patients:
+            kb = self._knowledge(content)
+            replay, evaluation = replay_run(graph, patients, kb, self._patient_shapes(), info, findings, recorded)
             checks["replay"] = "differs" if any(f.code == "replay-differs" for f in findings) else "same"
+            chosen = wants(kb) if wants is not None else None
+            reports = replayed_reports(evaluation, chosen, graph.run, recorded_input(graph)) if chosen is not None else None
         else:
             checks["replay"] = "not run"
-            why = (
+            why.append(
                 "rules or content changed since the run"
                 if not (rules_ok and content is not None)
+                else f"the recorded as-of date {info['asOf']!r} is not a date" if info.get("asOf") and not as_of
                 else "the run records no as-of date or no patient"
             )
             findings.append(
                 Finding(
                     "failure",
                     "cannot-replay",
-                    f"the derivation was not replayed: {why}; "
+                    f"the derivation was not replayed: {why[-1]}; "
                     "other rules or data reproducing a result would prove nothing",
                 )
             )
@@ -177,7 +239,7 @@ class Auditor:
                     tuple(mine),
                 )
             )
-        return RunAudit(
+        audit = RunAudit(
             graph.run,
             info.get("asOf"),
             info.get("engine"),
@@ -188,44 +250,7 @@ class Auditor:
             tuple(results),
             tuple(findings),
         )
-
-    def _check_shapes(self, graph: _Graph, findings: list[Finding]) -> str:
-        """``shapes/provenance.ttl`` with pySHACL. The RDFS entailments the shapes need (types by domain,
-        range, subclass and subproperty) are made with SPARQL in Oxigraph, and pySHACL reads only the
-        triples the shapes can reach: owlrl's full RDFS closure of a 100-patient run takes about ten
-        seconds, this a fraction; ``tests/test_audit.py`` checks the verdicts agree."""
-        import pyshacl
-        import rdflib
-
-        def load_shapes():
-            from guidelinekg.content.resources import ontology_dir, shapes_dir
-
-            shapes = rdflib.Graph().parse(shapes_dir() / "provenance.ttl")
-            sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")
-            paths = frozenset({str(o) for o in shapes.objects(None, sh.path)} | {RDF_TYPE})
-            targets = frozenset(str(o) for o in shapes.objects(None, sh.targetClass))
-            vocabulary = ox.Store()
-            for f in sorted(ontology_dir().glob("*.ttl")):
-                vocabulary.load(path=str(f), format=ox.RdfFormat.TURTLE, base_iri=f.resolve().as_uri())
-            return shapes, paths, targets, vocabulary
-
-        shapes, paths, targets, vocabulary = self._cached("shapes", load_shapes)
-        conforms, results, _ = pyshacl.validate(
-            _entailed(graph, vocabulary, paths, targets), shacl_graph=shapes, inference="none"
-        )
-        if conforms:
-            return "ok"
-        sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")
-        seen = set()
-        for r in results.subjects(rdflib.RDF.type, sh.ValidationResult):
-            focus, message, path = (
-                results.value(r, p) for p in (sh.focusNode, sh.resultMessage, sh.resultPath)
-            )
-            if (focus, message) not in seen:
-                seen.add((focus, message))
-                where = f" (path {_local(str(path))})" if isinstance(path, rdflib.URIRef) else ""
-                findings.append(Finding("failure", "incomplete-provenance", f"{message}{where}", str(focus)))
-        return "incomplete"
+        return audit, reports, (why[-1] if why else None)
 
     def _rules(self):
         from guidelinekg.engine.rules import load_rules
@@ -288,12 +313,8 @@ class Auditor:
             return {}
 
         def read():
-            with store_lock(self.store_dir, exclusive=False):
-                store = open_read_only(self.store_dir)
-                rows = {s["v"].value: s["s"].value for s in store.query(
-                    f"SELECT ?v ?s WHERE {{ GRAPH ?v {{ ?v <{GKG}reviewStatus> ?s }} }}")}
-                del store
-            return rows
+            return {r["v"]: r["s"] for r in read_rows(
+                self.store_dir, f"SELECT ?v ?s WHERE {{ GRAPH ?v {{ ?v <{GKG}reviewStatus> ?s }} }}")}
 
         return self._cached("store-statuses", read)
 
@@ -303,16 +324,13 @@ class Auditor:
             return {}
 
         def read():
-            with store_lock(self.store_dir, exclusive=False):
-                store = open_read_only(self.store_dir)
-                rows = [
-                    (s["old"].value, s["new"].value)
-                    for s in store.query(
-                        f"SELECT DISTINCT ?old ?new WHERE {{ ?new <{PROV}wasRevisionOf>+ ?old }}",
-                        use_default_graph_as_union=True,
-                    )
-                ]
-                del store
+            rows = [
+                (r["old"], r["new"])
+                for r in read_rows(
+                    self.store_dir, f"SELECT DISTINCT ?old ?new WHERE {{ ?new <{PROV}wasRevisionOf>+ ?old }}",
+                    union=True,
+                )
+            ]
             revisions: dict[str, list[str]] = {}
             for old, new in sorted(rows):
                 revisions.setdefault(old, []).append(new)
@@ -321,18 +339,29 @@ class Auditor:
         return self._cached("revisions", read)
 
 
+def _date(value: str | None):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 def audit(
     path: Path,
     *,
     store_dir: Path | None = None,
     allow_unapproved: bool = False,
     allow_superseded: bool = False,
+    progress: bool | None = False,
+    workers: int = 1,
 ) -> AuditReport:
     """Audit every run in a provenance file; see :class:`Auditor`.
 
     Raises:
         InputError: the provenance file or the store is unusable.
     """
-    return Auditor(store_dir=store_dir).audit_file(
+    return Auditor(store_dir=store_dir, progress=progress, workers=workers).audit_file(
         path, allow_unapproved=allow_unapproved, allow_superseded=allow_superseded
     )

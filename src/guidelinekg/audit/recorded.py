@@ -1,11 +1,13 @@
 """The recorded side of an audit: a run's provenance graph, its results, and what its rules derive.
 
-Split from :mod:`guidelinekg.audit.auditor`: reading what a run recorded (results by kind, the terms the rules
-insert, the RDFS entailments the provenance shapes need) is independent of judging it.
+Split from :mod:`guidelinekg.audit.auditor`: reading what a run recorded (results by kind, the terms the
+rules insert) is independent of judging it.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +23,8 @@ RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 FACT_CLASSES = tuple(
     GKG + c for c in ("Observation", "Condition", "MedicationExposure", "Patient", "PatientFact")
 )
+
+
 @dataclass(frozen=True)
 class Finding:
     """One thing the audit found: ``severity`` failure, flag or note; ``code`` stable (README);
@@ -54,12 +58,22 @@ class _Graph:
         self.store = ox.Store()
         self.store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in load.triples)
 
+    @classmethod
+    def of_store(cls, run: str, store: ox.Store) -> _Graph:
+        """A graph already in a store's default graph (its triples are not kept as Python objects)."""
+        graph = cls.__new__(cls)
+        graph.run, graph.triples, graph.store = run, None, store
+        return graph
+
     def select(self, query: str) -> list[dict[str, str]]:
-        """Rows of a SELECT (``$run`` is the run IRI) as dicts of string values, unbound ones left out."""
+        """Rows of a SELECT (``$run`` is the run IRI) as dicts of string values, unbound ones left out.
+
+        Read from the engine's SPARQL JSON results (a third of the cost of a Python term per cell), which
+        tell an unbound variable (absent) from an empty literal, and give each value as ``.value`` would."""
         prefixes = f"PREFIX gkg: <{GKG}> PREFIX prov: <{PROV}> PREFIX rdfs: <{RDFS}>\n"
         result = self.store.query(prefixes + query.replace("$run", f"<{self.run}>"))
-        names = [v.value for v in result.variables]
-        return [{n: s[n].value for n in names if s[n] is not None} for s in result]
+        data = json.loads(result.serialize(format=ox.QueryResultsFormat.JSON))
+        return [{name: cell["value"] for name, cell in row.items()} for row in data["results"]["bindings"]]
 
     def lines(self) -> set[str]:
         """The triples as N-Triples lines, without the timing fields (the only ones a replay changes)."""
@@ -123,87 +137,138 @@ def results_of(graph: _Graph) -> dict[str, dict]:
 
 
 def derived_terms(rules) -> tuple[frozenset[str], frozenset[str]]:
-    """Predicates and classes the rules insert, from their INSERT templates (rdflib's SPARQL algebra; a
-    variable predicate counts with every IRI its BIND can produce). On a recorded patient fact they mark
-    a triple the engine added, not one the run was given."""
-    from rdflib import RDF, URIRef, Variable
-    from rdflib.plugins.sparql.algebra import translateUpdate
-    from rdflib.plugins.sparql.parser import parseUpdate
-    from rdflib.plugins.sparql.parserutils import CompValue
+    """Predicates and classes the rules insert, from their INSERT templates (a variable predicate counts
+    with every IRI its BIND can produce). On a recorded patient fact they mark a triple the engine added,
+    not one the run was given.
 
-    def nodes(node):
-        if isinstance(node, CompValue):
-            yield node
-            for value in node.values():
-                yield from nodes(value)
-        elif isinstance(node, (list, tuple)):
-            for value in node:
-                yield from nodes(value)
-
-    def iris(node) -> set[str]:
-        if isinstance(node, URIRef):
-            return {str(node)}
-        children = (
-            node.values() if isinstance(node, CompValue) else node if isinstance(node, (list, tuple)) else ()
-        )
-        return set().union(set(), *(iris(v) for v in children))
-
+    Read by :func:`_update_templates`, a scanner of the SPARQL Update text (a few milliseconds for the
+    rules; rdflib's parser and algebra took 2.5 s). ``tests/test_audit.py`` checks it against rdflib's
+    algebra on the shipped rules."""
     predicates, classes = set(), set()
     for rule in rules.rules:
-        for op in translateUpdate(parseUpdate(rule.text)).algebra:
-            template = op.get("insert")
-            if not template:
-                continue
-            binds = {n["var"]: n["expr"] for n in nodes(op.get("where")) if n.name == "Extend"}
-            triples = list(template.get("triples") or [])
-            for quads in (template.get("quads") or {}).values():
-                triples += list(quads)
-            for _, p, o in triples:
-                if isinstance(p, Variable):
-                    predicates |= iris(binds.get(p))
-                elif p == RDF.type and isinstance(o, URIRef):
-                    classes.add(str(o))
-                elif p != RDF.type:
-                    predicates.add(str(p))
+        for template, binds in _update_templates(rule.text):
+            for _, p, o in template:
+                if p.startswith("?"):
+                    predicates |= binds.get(p, set())
+                elif p == RDF_TYPE and not o.startswith(("?", '"')):
+                    classes.add(o)
+                elif p != RDF_TYPE:
+                    predicates.add(p)
     return frozenset(predicates), frozenset(classes)
 
 
-# --- RDFS entailments the provenance shapes need --------------------------------------------------------
-
-_VOCABULARY = "urn:guidelinekg:audit:vocabulary"
-_ENTAILMENT = f"""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-INSERT {{ ?s ?q ?o }} WHERE {{ GRAPH <{_VOCABULARY}> {{ ?p rdfs:subPropertyOf+ ?q }} ?s ?p ?o }} ;
-INSERT {{ ?s a ?c }} WHERE {{ GRAPH <{_VOCABULARY}> {{ ?p rdfs:domain ?c }} ?s ?p ?o }} ;
-INSERT {{ ?o a ?c }} WHERE {{
-  GRAPH <{_VOCABULARY}> {{ ?p rdfs:range ?c }} ?s ?p ?o FILTER(!isLiteral(?o)) }} ;
-INSERT {{ ?s a ?d }} WHERE {{ ?s a ?c . GRAPH <{_VOCABULARY}> {{ ?c rdfs:subClassOf+ ?d }} }}"""
-
-
-def _entailed(graph: _Graph, vocabulary: ox.Store, paths: frozenset[str], targets: frozenset[str]):
-    """An rdflib graph of what the shapes read: from each focus node (an instance of a target class, after
-    RDFS entailment) and each of its values, the types and the triples on the shapes' paths."""
-    import rdflib
-
-    store = ox.Store()
-    store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in graph.triples)
-    store.extend(ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode(_VOCABULARY)) for q in vocabulary)
-    store.update(_ENTAILMENT)
-    default, rdf_type = ox.DefaultGraph(), ox.NamedNode(RDF_TYPE)
-    nodes = {
-        q.subject
-        for t in sorted(targets)
-        for q in store.quads_for_pattern(None, rdf_type, ox.NamedNode(t), default)
-    }
-    lines: set[str] = set()
-    for hop in range(2):  # the focus nodes, then their values
-        reached = set()
-        for node in nodes:
-            for q in store.quads_for_pattern(node, None, None, default):
-                if q.predicate.value in paths:
-                    lines.add(f"{q.subject} {q.predicate} {q.object} .\n")
-                    if hop == 0 and not isinstance(q.object, ox.Literal):
-                        reached.add(q.object)
-        nodes = reached - nodes
-    return rdflib.Graph().parse(data="".join(sorted(lines)), format="nt")
+_TOKEN = re.compile(r"""
+    (?P<ws>\s+|\#[^\n]*)
+  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+  | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+  | (?P<var>[?$][A-Za-z0-9_]+)
+  | (?P<name>(?:[A-Za-z][\w.-]*)?:[\w.-]*|[A-Za-z_][\w-]*)
+  | (?P<number>[+-]?[0-9][0-9.eE+-]*)
+  | (?P<punct>\^\^|&&|\|\||[!<>=]=?|[{}()\[\];,.*/+@?|^-])
+""", re.VERBOSE)
 
 
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out, at = [], 0
+    while at < len(text):
+        m = _TOKEN.match(text, at)
+        if m is None:
+            raise ValueError(f"cannot read the rule at {text[at:at + 30]!r}")
+        if m.lastgroup != "ws":
+            out.append((m.lastgroup, m.group()))
+        at = m.end()
+    return out
+
+
+def _update_templates(text: str) -> list[tuple[list[tuple[str, str, str]], dict[str, set[str]]]]:
+    """Each INSERT template of a SPARQL Update as (subject, predicate, object) terms (IRIs expanded,
+    ``a`` as rdf:type, variables as ``?name``), with the IRIs each variable's BINDs in the operation use."""
+    tokens, prefixes = _tokens(text), {}
+    for i, (kind, value) in enumerate(tokens):
+        if value.upper() == "PREFIX" and kind == "name":
+            prefixes[tokens[i + 1][1].rstrip(":")] = tokens[i + 2][1][1:-1]
+
+    def term(kind: str, value: str) -> str:
+        if kind == "iri":
+            return value[1:-1]
+        if kind == "name" and ":" in value:
+            prefix, local = value.split(":", 1)
+            return prefixes[prefix] + local
+        if kind == "name" and value == "a":
+            return RDF_TYPE
+        return "?" + value[1:] if kind == "var" else value
+
+    operations: list[list[int]] = [[]]  # token positions of each operation, split at top-level ';'
+    depth = 0
+    for i, (kind, value) in enumerate(tokens):
+        depth += {"{": 1, "}": -1}.get(value, 0) if kind == "punct" else 0
+        if depth == 0 and value == ";" and kind == "punct":
+            operations.append([])
+        else:
+            operations[-1].append(i)
+    out = []
+    for positions in operations:
+        op = [tokens[i] for i in positions]
+        binds: dict[str, set[str]] = {}
+        for i, (kind, value) in enumerate(op):
+            if kind == "name" and value.upper() == "BIND":
+                end, depth = i + 1, 0
+                while True:
+                    depth += {"(": 1, ")": -1}.get(op[end][1], 0) if op[end][0] == "punct" else 0
+                    if depth == 0:
+                        break
+                    end += 1
+                inner = op[i + 2:end]
+                var = "?" + inner[-1][1][1:]
+                iris = {term(k, v) for k, v in inner[:-2] if k == "iri" or (k == "name" and ":" in v)}
+                binds.setdefault(var, set()).update(iris)
+        for i, (kind, value) in enumerate(op):
+            if kind == "name" and value.upper() == "INSERT":
+                start = i + 2 if op[i + 1][1].upper() == "DATA" else i + 1
+                out.append((_triples(op, start, term), binds))
+    return out
+
+
+def _triples(op: list[tuple[str, str]], start: int, term) -> list[tuple[str, str, str]]:
+    """The triples of the template opening at ``op[start]`` ('{'); GRAPH blocks inside count too."""
+    triples: list[tuple[str, str, str]] = []
+    i, depth, stack = start + 1, 1, []  # stack: subjects of [ ] blank node property lists
+    subject = predicate = None
+    blank = 0
+    while depth:
+        kind, value = op[i]
+        if kind == "punct" and value == "{":
+            depth, subject, predicate = depth + 1, None, None
+        elif kind == "punct" and value == "}":
+            depth, subject, predicate = depth - 1, None, None
+        elif kind == "name" and value.upper() == "GRAPH":
+            i += 1  # the graph name
+        elif kind == "punct" and value == ".":
+            subject = predicate = None
+        elif kind == "punct" and value == ";":
+            predicate = None
+        elif kind == "punct" and value == ",":
+            pass
+        elif kind == "punct" and value == "[":
+            blank += 1
+            node = f"_:b{blank}"
+            if subject is not None and predicate is not None:
+                triples.append((subject, predicate, node))
+            stack.append((subject, predicate))
+            subject, predicate = node, None
+        elif kind == "punct" and value == "]":
+            subject, predicate = stack.pop()
+        elif kind == "punct" and value in "()":
+            raise ValueError("a collection in an INSERT template is not read")
+        elif kind == "punct" and value == "^^":
+            i += 1  # a literal's datatype
+        elif kind == "punct" and value == "@":
+            i += 1  # a language tag
+        elif subject is None:
+            subject = term(kind, value)
+        elif predicate is None:
+            predicate = term(kind, value)
+        else:
+            triples.append((subject, predicate, term(kind, value)))
+        i += 1
+    return triples

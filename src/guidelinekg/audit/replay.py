@@ -21,6 +21,7 @@ from guidelinekg.provenance.inputs import GraphLoad
 
 if TYPE_CHECKING:
     from guidelinekg.engine.knowledge import KnowledgeBase
+    from guidelinekg.engine.reasoning import Evaluation
     from guidelinekg.engine.shapes_sparql import CompiledShapes
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
@@ -32,62 +33,73 @@ def rebuild_input(graph: _Graph, derived_by_rules: tuple[set[str], set[str]], fi
     """The patients as given to the run, rebuilt from the recorded facts without what the engine added
     (time indexes, rule conclusions on facts), with the recorded loader notes (the input file is not
     at hand to read again); their digest is checked against the recorded input hash."""
+    rows = [(t.subject, t.subject.value, t.predicate.value, t.object.value, f"{t.subject} {t.predicate} {t.object} .")
+            for t in graph.triples]
+    notes = [(row["p"], row["code"], row["message"], row.get("record")) for row in graph.select(NOTES)]
+    return patients_from(rows, derived_by_rules, notes, recorded_input(graph), findings)
+
+
+NOTES = """SELECT ?p ?code ?message ?record WHERE {
+    ?w a gkg:IngestNote ; gkg:forPatient ?p ; gkg:warningCode ?code ; gkg:message ?message .
+    OPTIONAL { ?w gkg:aboutRecord ?record } }"""
+
+
+def recorded_input(graph: _Graph) -> list[str]:
+    """The input digests the run records (``prov:used <urn:guidelinekg:input:SHA256>``)."""
+    return [
+        row["i"][len(INPUT_PREFIX) :]
+        for row in graph.select(
+            f'SELECT ?i WHERE {{ $run prov:used ?i . FILTER(STRSTARTS(STR(?i), "{INPUT_PREFIX}")) }}'
+        )
+    ]
+
+
+def recorded_source(graph: _Graph) -> str | None:
+    """The raw input's digest the run records (``prov:used <urn:guidelinekg:source:SHA256>``), if any:
+    part of the run IRI, and given to the replay, whose facts come from the record, not from raw bytes."""
+    from guidelinekg.provenance.record import SOURCE_PREFIX
+
+    rows = graph.select(f'SELECT ?s WHERE {{ $run prov:used ?s . FILTER(STRSTARTS(STR(?s), "{SOURCE_PREFIX}")) }}')
+    return min((row["s"][len(SOURCE_PREFIX):] for row in rows), default=None)
+
+
+def patients_from(rows, derived_by_rules, notes, recorded: list[str], findings: list[Finding]):
+    """The patients of :func:`rebuild_input` from the graph's triples as rows (subject term, subject value,
+    predicate IRI, object value, N-Triples line) and its notes as rows (patient, code, message, record);
+    :mod:`guidelinekg.audit.fastpath` gives the same rows read from text. Returns the patients by IRI and
+    whether their digest is the recorded input's."""
     from guidelinekg.engine.patientcheck import INVALID
-    from guidelinekg.patients.model import IngestNote, PatientData
     from guidelinekg.engine.timeline import TIME_PROPERTIES
+    from guidelinekg.patients.model import IngestNote, PatientData
 
     predicates, classes = derived_by_rules
     derived = predicates | set(TIME_PROPERTIES.values())
-    facts = {
-        t.subject
-        for t in graph.triples
-        if t.predicate.value == RDF_TYPE and t.object.value in FACT_CLASSES
-    }
-    patients = {
-        t.subject.value
-        for t in graph.triples
-        if t.predicate.value == RDF_TYPE and t.object.value == GKG + "Patient"
-    }
-    owner = {
-        t.subject: t.object.value
-        for t in graph.triples
-        if t.subject in facts and t.predicate.value == GKG + "subject"
-    }
+    facts = {s for s, _, p, o, _ in rows if p == RDF_TYPE and o in FACT_CLASSES}
+    patients = {value for _, value, p, o, _ in rows if p == RDF_TYPE and o == GKG + "Patient"}
+    owner = {s: o for s, _, p, o, _ in rows if s in facts and p == GKG + "subject"}
     lines: dict[str, list[str]] = {p: [] for p in patients}
-    for t in graph.triples:
-        if (
-            t.subject not in facts
-            or t.predicate.value in derived
-            or (t.predicate.value == RDF_TYPE and t.object.value in classes)
-        ):
+    for s, value, p, o, line in rows:
+        if s not in facts or p in derived or (p == RDF_TYPE and o in classes):
             continue
-        who = t.subject.value if t.subject.value in lines else owner.get(t.subject)
+        who = value if value in lines else owner.get(s)
         if who not in lines:
             findings.append(
                 Finding(
                     "failure",
                     "fact-without-patient",
                     "a recorded fact names no recorded patient (gkg:subject)",
-                    str(t.subject),
+                    str(s),
                 )
             )
             continue
-        lines[who].append(f"{t.subject} {t.predicate} {t.object} .")
-    notes: dict[str, list[IngestNote]] = {}
-    for row in graph.select("""SELECT ?p ?code ?message ?record WHERE {
-            ?w a gkg:IngestNote ; gkg:forPatient ?p ; gkg:warningCode ?code ; gkg:message ?message .
-            OPTIONAL { ?w gkg:aboutRecord ?record } }"""):
-        if row["code"] != INVALID:  # the replay checks the patient shapes again
-            notes.setdefault(row["p"], []).append(
-                IngestNote(row["code"], row["message"], row.get("record"))
-            )
-    data = [PatientData.build(p, lines[p], notes.get(p, [])) for p in sorted(patients)]
-    recorded = [
-        row["i"][len(INPUT_PREFIX) :]
-        for row in graph.select(
-            f'SELECT ?i WHERE {{ $run prov:used ?i . FILTER(STRSTARTS(STR(?i), "{INPUT_PREFIX}")) }}'
-        )
-    ]
+        lines[who].append(line)
+    by_patient: dict[str, list[IngestNote]] = {}
+    for patient, code, message, record in notes:
+        if code != INVALID:  # the replay checks the patient shapes again
+            by_patient.setdefault(patient, []).append(IngestNote(code, message, record))
+    data = [PatientData.build(p, lines[p], by_patient.get(p, [])) for p in sorted(patients)]
+    if recorded and recorded[0] == _sorted_digest(data):
+        return {p.patient_iri: p for p in data}, True
     digests = (
         facts_sha256(data),
         hashlib.sha256("".join(p.text() for p in data).encode()).hexdigest(),
@@ -109,15 +121,27 @@ def rebuild_input(graph: _Graph, derived_by_rules: tuple[set[str], set[str]], fi
         )
     return {p.patient_iri: p for p in data}, bool(recorded) and recorded[0] in digests
 
-def _check_run_iri(graph: _Graph, evaluation, recorded_input: list[str], kb: KnowledgeBase, info: dict,
+
+def _sorted_digest(data) -> str:
+    """:func:`facts_sha256` of lines already in Oxigraph's canonical forms (as a store writes them), without
+    the store: their sorted, de-duplicated text. Equal to the recorded input only if the lines are those
+    forms (else SHA-256 would collide), so it decides a match; a mismatch is decided by the full digests."""
+    if any("_:" in line for p in data for line in p.ntriples):
+        return facts_sha256(data)
+    lines = sorted({line for p in data for line in p.ntriples})
+    return hashlib.sha256("".join(line + "\n" for line in lines).encode()).hexdigest()
+
+
+def _check_run_iri(graph: _Graph, evaluation, recorded: list[str], kb: KnowledgeBase, info: dict,
                    findings: list[Finding]) -> None:
     """The run IRI names the run's input, as-of date, content, rules and software (``run_iri_for``): a
     run graph renamed, or a consistent edit of its as-of date or facts under the old name, is caught.
     (The record is not signed: an edit that also recomputes every hash and the IRI is not.)"""
     from guidelinekg.engine.reasoning import run_iri_for
 
-    digest = recorded_input[0][len(INPUT_PREFIX):] if recorded_input else evaluation.input_sha256
-    expected = run_iri_for(digest, evaluation.as_of, kb, info.get("software") or __version__)
+    digest = recorded[0] if recorded else evaluation.input_sha256
+    expected = run_iri_for(digest, evaluation.as_of, kb, info.get("software") or __version__,
+                           source_sha256=recorded_source(graph))
     if graph.run != expected:
         findings.append(Finding(
             "failure", "run-iri-mismatch",
@@ -127,28 +151,25 @@ def _check_run_iri(graph: _Graph, evaluation, recorded_input: list[str], kb: Kno
 
 def replay(
     graph: _Graph, patients: dict, kb: KnowledgeBase, patient_shapes: CompiledShapes, info: dict,
-    findings: list[Finding],
-) -> dict[str, dict]:
+    findings: list[Finding], recorded: dict[str, dict] | None = None,
+) -> tuple[dict[str, dict], Evaluation]:
     """Check the patient shapes and evaluate again, as ``recommend`` and ``cohort`` do, with the recorded
-    as-of date and engine; compare the results, then every triple."""
+    as-of date and engine; compare the results (``recorded``: :func:`results_of` the graph, if at hand),
+    then every triple. Returns the replayed results and the evaluation."""
     from guidelinekg.engine.patientcheck import validate_patients
     from guidelinekg.provenance.record import provenance_lines
     from guidelinekg.engine.reasoning import evaluate
 
     checked = validate_patients([patients[p] for p in sorted(patients)], kb, patient_shapes)
     evaluation = evaluate(
-        kb, checked, as_of=date.fromisoformat(info["asOf"]), engine=info.get("engine") or "oxigraph"
+        kb, checked, as_of=date.fromisoformat(info["asOf"]), engine=info.get("engine") or "oxigraph",
+        source_sha256=recorded_source(graph),
     )
     text = "".join(provenance_lines(evaluation)).replace(f"<{evaluation.run_iri}>", f"<{graph.run}>")
-    recorded_input = [
-        r["i"]
-        for r in graph.select(
-            f'SELECT ?i WHERE {{ $run prov:used ?i . FILTER(STRSTARTS(STR(?i), "{INPUT_PREFIX}")) }}'
-        )
-    ]
-    if recorded_input:  # the input hash has its own check (and its own finding)
-        text = text.replace(evaluation.input_sha256, recorded_input[0][len(INPUT_PREFIX) :])
-    _check_run_iri(graph, evaluation, recorded_input, kb, info, findings)
+    inputs = recorded_input(graph)
+    if inputs:  # the input hash has its own check (and its own finding)
+        text = text.replace(evaluation.input_sha256, inputs[0])
+    _check_run_iri(graph, evaluation, inputs, kb, info, findings)
     replayed = _Graph(
         GraphLoad(
             graph.run,
@@ -157,7 +178,7 @@ def replay(
             tuple(q.triple for q in ox.parse(input=text.encode(), format=ox.RdfFormat.N_TRIPLES)),
         )
     )
-    recorded, replay = results_of(graph), results_of(replayed)
+    recorded, replay = recorded if recorded is not None else results_of(graph), results_of(replayed)
     for iri in sorted(recorded.keys() | replay.keys()):
         old, new = recorded.get(iri), replay.get(iri)
         if new is None:
@@ -183,4 +204,4 @@ def replay(
                 f"by the replay and {len(added)} replayed triple(s) were not recorded; e.g. {example}",
             )
         )
-    return replay
+    return replay, evaluation

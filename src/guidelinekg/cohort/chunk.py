@@ -25,9 +25,10 @@ missing (neither), so the run can show that no patient was dropped silently.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -149,6 +150,7 @@ class Unit:
     origin: tuple[str, int | None]
     records: list[tuple[tuple[str, int | None], dict]] = field(default_factory=list)
     build: object = None  # records (or None: all of them) -> PatientData
+    raw: list[str] = field(default_factory=list)  # the records' lines as the input wrote them
 
 
 def set_aside(unit: Unit, origin: tuple[str, int | None], exc: BaseException, stage: str) -> dict:
@@ -192,6 +194,7 @@ def _ndjson_units(text: str, kb: KnowledgeBase, name: str, bad: list[dict]) -> l
         if is_patient:
             unit.origin = origin
         unit.records.append((origin, resource))
+        unit.raw.append(body)
 
     def builder(unit: Unit):
         def build(records=None) -> PatientData:
@@ -200,7 +203,11 @@ def _ndjson_units(text: str, kb: KnowledgeBase, name: str, bad: list[dict]) -> l
             found = patients_from_json(bundle, source=f"{name} ({unit.ref})", matcher=kb.matcher)
             if len(found) != 1:
                 raise InputError(f"the records map to {len(found)} patients, not one")
-            return normalise(found[0], kb.measures)
+            patient = normalise(found[0], kb.measures)
+            if records is None:  # the raw lines of all its records: what the run's IRI also names
+                raw = "".join(line + "\n" for line in unit.raw).encode("utf-8")
+                patient = replace(patient, source_sha256=hashlib.sha256(raw).hexdigest())
+            return patient
         return build
 
     for unit in units.values():

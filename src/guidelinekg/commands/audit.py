@@ -1,8 +1,9 @@
 """Audit recorded runs (a 'recommend --provenance' file, a cohort provenance.trig.gz or --out directory):
 provenance complete (shapes/provenance.ttl), rule and content files and patient facts unchanged since
 the run (SHA-256), and a replay of the derivation with the recorded as-of date giving the recorded
-results; results derived from guideline content that was not approved, or (with --store) from a version
-since superseded, are flagged.
+results; for a cohort, results.jsonl and summary.csv equal to what the replay gives; results derived from
+guideline content that was not approved, or (with --store) from a version since superseded, are flagged.
+Runs are independent: --workers N audits them in N processes; a progress bar shows on a terminal.
 
 Exit codes: 0 everything checks out; 1 a failure (incomplete or tampered provenance, changed rules or
 content, a replay difference) or a flag (not approved, superseded) not allowed by --allow-unapproved /
@@ -45,16 +46,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="report results from superseded guideline versions, but do not fail on them",
     )
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="audit runs in N local processes (default 1; runs are independent)")
+    bar = parser.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_true", default=None,
+                     help="always show a progress bar on stderr (default: only on a terminal)")
+    bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     from guidelinekg.audit.auditor import audit
+    from guidelinekg.errors import InputError
+
+    if args.workers < 1:
+        raise InputError(f"--workers {args.workers}: give 1 or more")
 
     report = audit(
         args.provenance,
         store_dir=args.store,
         allow_unapproved=args.allow_unapproved,
         allow_superseded=args.allow_superseded,
+        progress=args.progress,
+        workers=args.workers,
     )
     if args.format == "json":
         sys.stdout.write(json.dumps(to_json(report), indent=2, ensure_ascii=False) + "\n")
@@ -101,6 +114,7 @@ _CHECKS = {
     "content": "content files unchanged",
     "input": "patient facts hash to the recorded input",
     "replay": "the replay gives the recorded results",
+    "results": "results.jsonl lines are the replay's reports",
 }
 
 
@@ -129,6 +143,8 @@ def render_text(report) -> str:
             extra = f", superseded by {', '.join(v['superseded_by'])}" if v["superseded_by"] else ""
             out.append(f"  guideline version {v['label'] or v['iri']}: review status {v['status']}{extra}")
         for key, label in _CHECKS.items():
+            if key == "results" and key not in r.checks:
+                continue  # a run without results.jsonl ('recommend --provenance')
             value = r.checks.get(key, "-")
             ok = value in ("ok", "same")
             out.append(f"  {'ok  ' if ok else 'FAIL'} {label}{'' if ok else f': {value}'}")

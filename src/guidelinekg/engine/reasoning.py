@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 
 from guidelinekg import __version__
 from guidelinekg.engine.knowledge import FEW_PATIENTS, KnowledgeBase
-from guidelinekg.patients.model import PatientData, facts_sha256
+from guidelinekg.patients.model import PatientData, facts_sha256, sources_sha256
 from guidelinekg.engine.rules import run_rules
 from guidelinekg.engine.store import RuleStore
 from guidelinekg.engine.timeline import context_triples, time_index_triples
@@ -38,6 +38,7 @@ class Evaluation:
     passes: int
     knowledge: KnowledgeBase
     engine: str
+    source_sha256: str | None = None  # the raw input bytes (see patients.model.sources_sha256)
 
 
 def _lit(value: str) -> str:
@@ -77,10 +78,15 @@ def input_digest(kb: KnowledgeBase, store: RuleStore, patients: list[PatientData
     return hashlib.sha256(b"".join(line + b"\n" for line in lines)).hexdigest()
 
 
-def run_iri_for(input_sha256: str, as_of: date, kb: KnowledgeBase, software: str = __version__) -> str:
+def run_iri_for(input_sha256: str, as_of: date, kb: KnowledgeBase, software: str = __version__,
+                source_sha256: str | None = None) -> str:
     """Same inputs, as-of date, content, rules and software give the same run IRI (replayable,
-    byte-stable); ``guidelinekg audit`` recomputes it from what the run records."""
+    byte-stable); ``guidelinekg audit`` recomputes it from what the run records. The input is both the
+    mapped facts and, when known, the raw bytes they were read from: two files that map to the same
+    facts (one with a record the mapper skipped) are two runs."""
     key = f"{input_sha256} {as_of.isoformat()} {kb.sha256} {kb.rules.sha256} {software}"
+    if source_sha256:
+        key += f" {source_sha256}"
     return "urn:guidelinekg:run:" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -91,6 +97,7 @@ def evaluate(
     as_of: date,
     engine: str = "oxigraph",
     clock=lambda: datetime.now(timezone.utc),
+    source_sha256: str | None = None,
 ) -> Evaluation:
     """Run the rules for the given patients as of ``as_of``.
 
@@ -100,6 +107,8 @@ def evaluate(
         as_of: results after this date are ignored; ages are computed on it.
         engine: ``oxigraph`` (default) or ``rdflib``.
         clock: source of the start and end times (the only fields that differ between identical runs).
+        source_sha256: the digest of the raw input, when not the patients' own (an audit's replay gives
+            the recorded one, since facts rebuilt from a record have no raw bytes).
 
     Returns:
         An :class:`Evaluation` whose store holds every derived result.
@@ -108,7 +117,8 @@ def evaluate(
     store = kb.new_store(engine)
     store.load_ntriples("".join(p.text() for p in patients))
     input_sha = input_digest(kb, store, patients)
-    run = run_iri_for(input_sha, as_of, kb)
+    source_sha = source_sha256 or sources_sha256(patients)
+    run = run_iri_for(input_sha, as_of, kb, source_sha256=source_sha)
     store.load_ntriples("".join(line for p in patients for line in note_triples(p)))
     store.load_ntriples("".join(time_index_triples(store)))
     store.load_ntriples("".join(context_triples(as_of, run)))
@@ -125,4 +135,5 @@ def evaluate(
         passes=passes,
         knowledge=kb,
         engine=engine,
+        source_sha256=source_sha,
     )

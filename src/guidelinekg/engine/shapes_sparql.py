@@ -11,10 +11,17 @@ Supported, exactly (anything else in a shape raises :class:`ConfigurationError`,
 * property shapes with an IRI ``sh:path`` and ``sh:minCount``, ``sh:maxCount``, ``sh:datatype``,
   ``sh:class``, ``sh:nodeKind``, ``sh:in`` and ``sh:or`` of shapes that each hold only ``sh:datatype``;
 * ``sh:message`` and ``sh:severity`` (default ``sh:Violation``); ``rdfs:comment``, ``rdfs:label``,
-  ``sh:name``, ``sh:description`` are documentation.
+  ``sh:name``, ``sh:description`` are documentation;
+* for ``shapes/provenance.ttl`` (``guidelinekg audit``): a node shape's own ``sh:or`` and ``sh:not`` and a
+  property shape's ``sh:qualifiedValueShape`` with ``sh:qualifiedMinCount``, whose shapes may use
+  ``sh:class``, ``sh:hasValue``, ``sh:not``, ``sh:or`` and (with an IRI ``sh:path``) ``sh:minCount`` 0 or 1
+  (:func:`guidelinekg.engine.shapes_constraints.conforms`); and ``compile_shapes(..., vocabulary=...)``
+  validates the data under their RDFS entailments by that vocabulary, rewritten into each pattern.
 
 Each query returns ``?focus ?path ?message ?severity ?value`` (``?value`` unbound for counts), one row per
-SHACL validation result; the source shape and constraint component come with the compiled query.
+SHACL validation result; the source shape and constraint component come with the compiled query. A node
+shape's own constraint reports no path and the focus node as its value, as pySHACL does. The constraints
+themselves, the shapes reader and the entailment regimes are :mod:`guidelinekg.engine.shapes_constraints`.
 
 ``sh:datatype`` follows SHACL: a literal matches when its datatype is the IRI and its lexical form is in
 the datatype's lexical space (XSD 1.1 patterns, plus a cast for calendar validity such as 2023-02-30).
@@ -30,51 +37,46 @@ typed ``xsd:dateTime``, ``"1e3"`` typed ``xsd:decimal``) and stricter for others
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyoxigraph as ox
 
+from guidelinekg.engine.shapes_constraints import (  # noqa: F401  (re-exported: the compiled subset)
+    COUNT_CONSTRAINT_MAP,
+    COUNT_CONSTRAINTS,
+    LEXICAL_SPACE,
+    NODE_CONSTRAINT_MAP,
+    NODE_KINDS,
+    QUALIFIED,
+    RDF,
+    RDFS,
+    SH,
+    SPEC,
+    VALUE_CONSTRAINT_MAP,
+    VALUE_CONSTRAINTS,
+    XSD,
+    Plain,
+    Rdfs,
+    _count,
+    _Shapes,
+    _short,
+    _unsupported,
+    conforms,
+    conforms_pattern,
+    node_condition,
+)
 from guidelinekg.errors import ConfigurationError
-
-SH = "http://www.w3.org/ns/shacl#"
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-RDFS = "http://www.w3.org/2000/01/rdf-schema#"
-XSD = "http://www.w3.org/2001/XMLSchema#"
-SPEC = "https://www.w3.org/TR/shacl/"
 
 TURTLE_EXAMPLE = """@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <https://example.org/> .
 ex:S a sh:NodeShape ; sh:targetClass ex:C ; sh:property [ sh:path ex:p ; sh:minCount 1 ] ."""
 
 # Documentation predicates: allowed on any shape, never validate anything.
 DOCUMENTATION = frozenset({RDF + "type", RDFS + "comment", RDFS + "label", SH + "name", SH + "description"})
-NODE_SHAPE_PREDICATES = frozenset({SH + "targetClass", SH + "property"}) | DOCUMENTATION
+NODE_SHAPE_PREDICATES = frozenset({SH + "targetClass", SH + "property", SH + "message", SH + "severity"}) | \
+    DOCUMENTATION | NODE_CONSTRAINT_MAP.keys()
 PROPERTY_SHAPE_PREDICATES = frozenset({SH + "path", SH + "message", SH + "severity"}) | DOCUMENTATION
-
-# XSD 1.1 lexical spaces of the datatypes the shapes use (Part 2, sections 3.3.x); the cast in
-# _lexical_test rejects what a pattern cannot (day 30 of February, hour 24 with minutes).
-_TZ = r"(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))?"
-_DATE = r"-?([1-9][0-9]{3,}|0[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-_DECIMAL = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
-_FLOATING = rf"({_DECIMAL}([Ee][+-]?[0-9]+)?|[+-]?INF|NaN)"
-LEXICAL_SPACE: dict[str, str | None] = {
-    XSD + "string": None,  # every string is a lexical form
-    XSD + "date": _DATE + _TZ,
-    XSD + "dateTime": _DATE + r"T(([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?|24:00:00(\.0+)?)" + _TZ,
-    XSD + "decimal": _DECIMAL,
-    XSD + "integer": r"[+-]?[0-9]+",
-    XSD + "double": _FLOATING,
-    XSD + "float": _FLOATING,
-}
-NODE_KINDS = {
-    SH + "IRI": "isIRI(?value)",
-    SH + "Literal": "isLiteral(?value)",
-    SH + "BlankNode": "isBlank(?value)",
-    SH + "BlankNodeOrIRI": "(isBlank(?value) || isIRI(?value))",
-    SH + "BlankNodeOrLiteral": "(isBlank(?value) || isLiteral(?value))",
-    SH + "IRIOrLiteral": "(isIRI(?value) || isLiteral(?value))",
-}
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class Violation:
     """One validation result; terms in N-Triples form (``<iri>``, ``"lex"^^<dt>``, ``_:b``)."""
 
     focus: str
-    path: str
+    path: str | None  # None for a node shape's own constraint
     shape: str
     component: str
     severity: str
@@ -116,149 +118,17 @@ class CompiledShapes:
         for q in self.queries:
             for focus, path, message, severity, value in _select(store, q.sparql):
                 out.append(Violation(focus, path, q.shape, q.component, severity, message, value))
-        return sorted(out, key=lambda v: (v.focus, v.path, v.shape, v.component, v.value or ""))
+        return sorted(out, key=lambda v: (v.focus, v.path or "", v.shape, v.component, v.value or ""))
 
 
-def _select(store, sparql: str) -> list[tuple[str, str, str, str, str | None]]:
+def _select(store, sparql: str) -> list[tuple[str, str | None, str, str, str | None]]:
     """Rows of (focus, path, message, severity, value): focus and value as N-Triples, the rest plain."""
     if isinstance(store, ox.Store):
-        return [(str(s["focus"]), s["path"].value, s["message"].value, s["severity"].value,
-                 None if s["value"] is None else str(s["value"])) for s in store.query(sparql)]
-    return [(r["focus"].n3, r["path"].value, r["message"].value, r["severity"].value,
+        return [(str(s["focus"]), None if s["path"] is None else s["path"].value, s["message"].value,
+                 s["severity"].value, None if s["value"] is None else str(s["value"]))
+                for s in store.query(sparql)]
+    return [(r["focus"].n3, r["path"].value if "path" in r else None, r["message"].value, r["severity"].value,
              r["value"].n3 if "value" in r else None) for r in store.select(sparql)]
-
-
-# --- reading the shapes graph ---------------------------------------------------------------------------
-
-
-class _Shapes:
-    """The shapes graph with the few accessors the compiler needs."""
-
-    def __init__(self, store: ox.Store):
-        self.store = store
-
-    def objects(self, subject, predicate: str) -> list:
-        quads = self.store.quads_for_pattern(subject, ox.NamedNode(predicate), None)
-        return sorted((q.object for q in quads), key=str)
-
-    def one(self, subject, predicate: str, where: str):
-        values = self.objects(subject, predicate)
-        if len(values) != 1:
-            raise ConfigurationError(f"{where}: expected one {_short(predicate)}, found {len(values)}")
-        return values[0]
-
-    def predicates(self, subject) -> set[str]:
-        return {q.predicate.value for q in self.store.quads_for_pattern(subject, None, None)}
-
-    def items(self, head, where: str) -> list:
-        """The members of an RDF list."""
-        out, node, nil = [], head, ox.NamedNode(RDF + "nil")
-        while node != nil:
-            out.append(self.one(node, RDF + "first", f"{where} (a list)"))
-            node = self.one(node, RDF + "rest", f"{where} (a list)")
-        return out
-
-
-def _short(iri: str) -> str:
-    for prefix, ns in (("sh:", SH), ("rdf:", RDF), ("rdfs:", RDFS), ("xsd:", XSD)):
-        if iri.startswith(ns):
-            return prefix + iri[len(ns):]
-    return f"<{iri}>"
-
-
-def _unsupported(where: str, what: str, section: str) -> ConfigurationError:
-    return ConfigurationError(
-        f"{where}: {what} is not supported by the SPARQL compiler of the patient shapes "
-        f"(guidelinekg.engine.shapes_sparql); extend the compiler or validate with pySHACL. "
-        f"For reference, see {SPEC}#{section}")
-
-
-# --- value constraints: each compiles to a pattern that keeps the ?value that violate it ------------------
-
-
-def _lexical_test(datatype: str, where: str) -> str:
-    """A SPARQL expression, true when ``?value`` is a well-formed literal of ``datatype``."""
-    if datatype not in LEXICAL_SPACE:
-        raise _unsupported(where, f"sh:datatype {_short(datatype)} (no lexical check compiled for it)",
-                           "DatatypeConstraintComponent")
-    pattern = LEXICAL_SPACE[datatype]
-    test = f"(isLiteral(?value) && datatype(?value) = <{datatype}>"
-    if pattern is not None:
-        regex = pattern.replace("\\", "\\\\")
-        test += f' && REGEX(STR(?value), "^({regex})$") && COALESCE(isLiteral({_cast(datatype)}), false)'
-    return test + ")"
-
-
-def _cast(datatype: str) -> str:
-    """A cast that fails for a value outside the calendar (or out of range). SPARQL 1.1 requires casts to
-    xsd:dateTime but not to xsd:date, so a date is checked as the dateTime of its midnight."""
-    if datatype == XSD + "date":
-        without_zone = 'REPLACE(STR(?value), "(Z|[+-][0-9][0-9]:[0-9][0-9])$", "")'
-        return f'<{XSD}dateTime>(CONCAT({without_zone}, "T00:00:00"))'
-    return f"<{datatype}>(STR(?value))"
-
-
-def _datatype(shapes: _Shapes, shape, value, where: str) -> str:
-    if not isinstance(value, ox.NamedNode):
-        raise ConfigurationError(f"{where}: sh:datatype must be an IRI")
-    return f"FILTER(!{_lexical_test(value.value, where)})"
-
-
-def _class(shapes: _Shapes, shape, value, where: str) -> str:
-    if not isinstance(value, ox.NamedNode):
-        raise ConfigurationError(f"{where}: sh:class must be an IRI")
-    # MINUS: the instances of the class are found once, not once per value
-    return f"MINUS {{ ?value <{RDF}type>/<{RDFS}subClassOf>* <{value.value}> }}"
-
-
-def _node_kind(shapes: _Shapes, shape, value, where: str) -> str:
-    if value.value not in NODE_KINDS:
-        raise ConfigurationError(f"{where}: sh:nodeKind {value} is not a SHACL node kind")
-    return f"FILTER(!{NODE_KINDS[value.value]})"
-
-
-def _in(shapes: _Shapes, shape, value, where: str) -> str:
-    members = shapes.items(value, f"{where} sh:in")
-    if any(isinstance(m, ox.BlankNode) for m in members):
-        raise ConfigurationError(f"{where}: sh:in members must be IRIs or literals")
-    # sameTerm, not '=' or IN: SHACL compares RDF terms, so 1 and 1.0 differ
-    return "FILTER(!(" + " || ".join(f"sameTerm(?value, {m})" for m in members) + "))" if members else ""
-
-
-def _or(shapes: _Shapes, shape, value, where: str) -> str:
-    tests = []
-    for member in shapes.items(value, f"{where} sh:or"):
-        extra = shapes.predicates(member) - {SH + "datatype", RDF + "type"}
-        if extra:
-            what = "a member shape with " + ", ".join(sorted(map(_short, extra)))
-            raise _unsupported(f"{where} sh:or", what, "OrConstraintComponent")
-        dt = shapes.one(member, SH + "datatype", f"{where} sh:or member")
-        tests.append(_lexical_test(dt.value, where))
-    return "FILTER(!(" + " || ".join(tests) + "))" if tests else ""
-
-
-def _count(value, where: str, name: str) -> int:
-    if not (isinstance(value, ox.Literal) and value.datatype.value == XSD + "integer"):
-        raise ConfigurationError(f"{where}: sh:{name} must be an xsd:integer")
-    return int(value.value)
-
-
-ValueCompiler = Callable[[_Shapes, object, object, str], str]
-
-# The registry: (parameter, component, compiler) for constraints on each value node, and the two counts.
-VALUE_CONSTRAINTS: list[tuple[str, str, ValueCompiler]] = [
-    (SH + "datatype", SH + "DatatypeConstraintComponent", _datatype),
-    (SH + "class", SH + "ClassConstraintComponent", _class),
-    (SH + "nodeKind", SH + "NodeKindConstraintComponent", _node_kind),
-    (SH + "in", SH + "InConstraintComponent", _in),
-    (SH + "or", SH + "OrConstraintComponent", _or),
-]
-COUNT_CONSTRAINTS: list[tuple[str, str, str]] = [
-    (SH + "minCount", SH + "MinCountConstraintComponent", "<"),
-    (SH + "maxCount", SH + "MaxCountConstraintComponent", ">"),
-]
-VALUE_CONSTRAINT_MAP = {p: (c, f) for p, c, f in VALUE_CONSTRAINTS}
-COUNT_CONSTRAINT_MAP = {p: (c, op) for p, c, op in COUNT_CONSTRAINTS}
 
 
 # --- the compiler -----------------------------------------------------------------------------------------
@@ -268,16 +138,27 @@ def _string(value: str) -> str:
     return str(ox.Literal(value))
 
 
-def _focus(target: str) -> str:
-    return f"?focus <{RDF}type>/<{RDFS}subClassOf>* <{target}> ."
+def _bindings(path: str | None, message: str, severity: str) -> str:
+    bound = f"BIND(<{path}> AS ?path) " if path is not None else ""
+    return f"{bound}BIND({_string(message)} AS ?message) BIND(<{severity}> AS ?severity)"
 
 
-def _bindings(path: str, message: str, severity: str) -> str:
-    return f"BIND(<{path}> AS ?path) BIND({_string(message)} AS ?message) BIND(<{severity}> AS ?severity)"
+def _message(shapes: _Shapes, shape) -> tuple[str, str]:
+    messages = [m.value for m in shapes.objects(shape, SH + "message")]
+    severities = shapes.objects(shape, SH + "severity")
+    return "; ".join(messages) or "SHACL constraint not met", severities[0].value if severities else SH + "Violation"
 
 
-def compile_shapes(turtle: str | bytes | Path) -> CompiledShapes:
+HEAD = "SELECT DISTINCT ?focus ?path ?message ?severity ?value WHERE {"
+
+
+def compile_shapes(turtle: str | bytes | Path, vocabulary: Iterable[ox.Triple] | None = None) -> CompiledShapes:
     """Compile a SHACL shapes graph (Turtle text, or a file) into queries.
+
+    Args:
+        vocabulary: the triples of an RDFS vocabulary: the queries then validate the data as if their
+            RDFS entailments under it were added (:class:`guidelinekg.engine.shapes_constraints.Rdfs`);
+            ``None``: the data as they are.
 
     Raises:
         ConfigurationError: a syntax error, or a shape uses SHACL beyond the supported subset.
@@ -292,6 +173,7 @@ def compile_shapes(turtle: str | bytes | Path) -> CompiledShapes:
     except SyntaxError as exc:
         raise ConfigurationError(f"{where}:{exc.lineno}:{exc.offset}: Turtle syntax error: {exc.msg}") \
             from None
+    regime = Plain() if vocabulary is None else Rdfs(vocabulary)
     shapes = _Shapes(store)
     typed = store.quads_for_pattern(None, ox.NamedNode(RDF + "type"), ox.NamedNode(SH + "NodeShape"))
     targeting = store.quads_for_pattern(None, ox.NamedNode(SH + "targetClass"), None)
@@ -305,51 +187,107 @@ def compile_shapes(turtle: str | bytes | Path) -> CompiledShapes:
         for target in shapes.objects(node, SH + "targetClass"):
             if not isinstance(target, ox.NamedNode):
                 raise ConfigurationError(f"{label}: sh:targetClass must be an IRI")
+            queries += _compile_node(shapes, target.value, node, label, regime)
             for prop in shapes.objects(node, SH + "property"):
-                queries += _compile_property(shapes, target.value, prop, f"{where}: property shape {prop}")
+                queries += _compile_property(shapes, target.value, prop, f"{where}: property shape {prop}", regime)
     text = "\n".join(f"{q.shape} {q.component}\n{q.sparql}" for q in queries)
     return CompiledShapes(tuple(queries), hashlib.sha256(text.encode()).hexdigest())
 
 
-def _compile_property(shapes: _Shapes, target: str, prop, where: str) -> list[CompiledQuery]:
-    known = PROPERTY_SHAPE_PREDICATES | VALUE_CONSTRAINT_MAP.keys() | COUNT_CONSTRAINT_MAP.keys()
+def _compile_node(shapes: _Shapes, target: str, node, where: str, regime: Plain) -> list[CompiledQuery]:
+    """A node shape's own sh:or and sh:not: the focus nodes that fail the condition, reported with
+    themselves as the value and no path."""
+    message, severity = _message(shapes, node)
+    out = []
+    for parameter, component in NODE_CONSTRAINT_MAP.items():
+        for value in shapes.objects(node, parameter):
+            condition = node_condition(shapes, node, parameter, value, f"{where} {_short(parameter)}", regime)
+            body = f"{regime.focus(target)}\n  FILTER(!{condition})\n  BIND(?focus AS ?value)"
+            out.append(CompiledQuery(str(node), component,
+                                     f"{HEAD}\n  {body}\n  {_bindings(None, message, severity)}\n}}"))
+    return out
+
+
+def _compile_property(shapes: _Shapes, target: str, prop, where: str, regime: Plain) -> list[CompiledQuery]:
+    known = PROPERTY_SHAPE_PREDICATES | VALUE_CONSTRAINT_MAP.keys() | COUNT_CONSTRAINT_MAP.keys() | set(QUALIFIED)
     extra = {p for p in shapes.predicates(prop) - known if p.startswith(SH)}
     if extra:
         raise _unsupported(where, ", ".join(sorted(map(_short, extra))), "core-components")
     path = shapes.one(prop, SH + "path", where)
     if not isinstance(path, ox.NamedNode):
         raise _unsupported(where, "a sh:path that is not an IRI", "property-paths")
-    messages = [m.value for m in shapes.objects(prop, SH + "message")]
-    message = "; ".join(messages) or "SHACL constraint not met"
-    severities = shapes.objects(prop, SH + "severity")
-    severity = severities[0].value if severities else SH + "Violation"
+    message, severity = _message(shapes, prop)
     bind = _bindings(path.value, message, severity)
     shape = str(prop)
     out = []
-    head = "SELECT DISTINCT ?focus ?path ?message ?severity ?value WHERE {"
+    focus = regime.focus(target)
     for parameter, (component, op) in COUNT_CONSTRAINT_MAP.items():
         for value in shapes.objects(prop, parameter):
             n = _count(value, where, parameter.rsplit("#", 1)[1])
             if op == "<" and n == 0:
                 continue  # sh:minCount 0 holds for every focus node
             if op == "<" and n == 1:
-                body = f"{_focus(target)}\n  FILTER NOT EXISTS {{ ?focus <{path.value}> ?v }}"
+                body = f"{focus}\n  FILTER NOT EXISTS {{ {regime.path('?focus', path.value, '?v')} }}"
             elif op == "<":
-                counted = f"{_focus(target)} OPTIONAL {{ ?focus <{path.value}> ?v }}"
+                counted = f"{focus} OPTIONAL {{ {regime.path('?focus', path.value, '?v')} }}"
                 body = (f"{{ SELECT ?focus (COUNT(DISTINCT ?v) AS ?n) WHERE {{ {counted} }}"
                         f" GROUP BY ?focus }}\n  FILTER(?n < {n})")
+            elif regime.focus_first:
+                body = (f"{{ SELECT ?focus WHERE {{ {focus} {regime.path('?focus', path.value, '?v')} }} "
+                        f"GROUP BY ?focus HAVING (COUNT(DISTINCT ?v) > {n}) }}")
             else:  # values are counted first, so only focus nodes with too many are tested for their class
-                body = (f"{{ SELECT ?focus WHERE {{ ?focus <{path.value}> ?v }} GROUP BY ?focus "
-                        f"HAVING (COUNT(DISTINCT ?v) > {n}) }}\n  {_focus(target)}")
-            out.append(CompiledQuery(shape, component, f"{head}\n  {body}\n  {bind}\n}}"))
+                body = (f"{{ SELECT ?focus WHERE {{ {regime.path('?focus', path.value, '?v')} }} GROUP BY ?focus "
+                        f"HAVING (COUNT(DISTINCT ?v) > {n}) }}\n  {focus}")
+            out.append(CompiledQuery(shape, component, f"{HEAD}\n  {body}\n  {bind}\n}}"))
     for parameter, (component, compiler) in VALUE_CONSTRAINT_MAP.items():
         for value in shapes.objects(prop, parameter):
-            test = compiler(shapes, prop, value, where)
+            test = compiler(shapes, prop, value, where, regime)
             # the (rare) offending values first, then whether their focus node is targeted
-            body = (f"{{ SELECT DISTINCT ?focus ?value WHERE {{ ?focus <{path.value}> ?value {test} }} }}"
-                    f"\n  {_focus(target)}")
-            out.append(CompiledQuery(shape, component, f"{head}\n  {body}\n  {bind}\n}}"))
+            values = regime.path("?focus", path.value, "?value")
+            if regime.focus_first:
+                body = f"{{ SELECT DISTINCT ?focus ?value WHERE {{ {focus} {values} {test} }} }}"
+            else:
+                body = f"{{ SELECT DISTINCT ?focus ?value WHERE {{ {values} {test} }} }}\n  {focus}"
+            out.append(CompiledQuery(shape, component, f"{HEAD}\n  {body}\n  {bind}\n}}"))
+    out += _compile_qualified(shapes, focus, prop, path.value, where, regime, bind)
     return out
+
+
+def _compile_qualified(shapes: _Shapes, focus: str, prop, path: str, where: str, regime: Plain,
+                       bind: str) -> list[CompiledQuery]:
+    """sh:qualifiedMinCount: fewer values than required conform to the sh:qualifiedValueShape."""
+    inner, minimum = (shapes.objects(prop, p) for p in QUALIFIED)
+    if not inner and not minimum:
+        return []
+    if len(inner) != 1 or len(minimum) != 1:
+        raise _unsupported(where, "sh:qualifiedValueShape without exactly one sh:qualifiedMinCount",
+                           "QualifiedValueShapeConstraintComponent")
+    n = _count(minimum[0], where, "qualifiedMinCount")
+    if n == 0:
+        return []
+    label = f"{where} sh:qualifiedValueShape"
+    patterns = conforms_pattern(shapes, inner[0], "?v", label, regime, 1)
+    values = regime.path("?focus", path, "?v")
+    if patterns is not None and n == 1:
+        # the focus nodes with a value that conforms by the first (cheapest) pattern are taken out at once;
+        # the other patterns are tried only for the focus nodes left (usually none)
+        body = f"{{ SELECT ?focus WHERE {{ {focus} MINUS {{ {focus} {values} {{ {patterns[0]} }} }} }} }}"
+        others = []
+        for i in range(1, len(patterns)):
+            term = f"?_q{i}"
+            other = conforms_pattern(shapes, inner[0], term, label, regime, 1)[i]
+            body += f"\n  OPTIONAL {{ {regime.path('?focus', path, term)} {{ {other} }} BIND(true AS ?_ok{i}) }}"
+            others.append(f"!BOUND(?_ok{i})")
+        body += f"\n  FILTER({' && '.join(others)})" if others else ""
+    else:
+        if patterns is not None:
+            union = " UNION ".join(f"{{ {p} }}" for p in patterns)
+            conforming = f"{{ SELECT DISTINCT ?focus ?v WHERE {{ {focus} {values} {{ {union} }} }} }}"
+        else:
+            conforming = f"{values} FILTER({conforms(shapes, inner[0], '?v', label, regime, 1)})"
+        counted = f"{focus} OPTIONAL {{ {conforming} }}"
+        body = f"{{ SELECT ?focus (COUNT(DISTINCT ?v) AS ?n) WHERE {{ {counted} }} GROUP BY ?focus }}\n  FILTER(?n < {n})"
+    return [CompiledQuery(str(prop), SH + "QualifiedMinCountConstraintComponent", f"{HEAD}\n  {body}\n  {bind}\n}}")]
 
 
 def load_patient_shapes() -> CompiledShapes:

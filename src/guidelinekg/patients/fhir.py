@@ -28,9 +28,11 @@ Choices where FHIR leaves room:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -360,9 +362,10 @@ def load_patients(path: str | Path, *, matcher: SubstanceMatcher | None = None) 
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read the FHIR file: {exc.strerror or exc}", location) from None
-    return patients_from_json(
-        parse_json(decode_text(raw, location), location), source=str(path), matcher=matcher
-    )
+    doc = parse_json(decode_text(raw, location), location)
+    found = patients_from_json(doc, source=str(path), matcher=matcher)
+    digest = hashlib.sha256(raw).hexdigest()  # the raw bytes, as the detecting loader records them
+    return [replace(p, source_sha256=digest) for p in found]
 
 
 def load_patient(path: str | Path, *, matcher: SubstanceMatcher | None = None) -> PatientData:

@@ -68,6 +68,7 @@ def load_patient_input(
     except OSError as exc:
         raise InputError(f"cannot read the patient file: {exc.strerror or exc}", location) from None
     _refuse_too_large(raw, location)
+    source_sha256 = hashlib.sha256(raw).hexdigest()  # the file as it is on disk: what sha256sum says
     if raw[:2] == b"\x1f\x8b":  # gzip, like the other inputs that accept .gz
         raw = _gunzip(raw, location)
         _refuse_too_large(raw, location)
@@ -77,7 +78,7 @@ def load_patient_input(
         from guidelinekg.patients.units import normalise
 
         patient = normalise(patient, measures)
-    return patient
+    return replace(patient, source_sha256=source_sha256)
 
 
 def _refuse_too_large(raw: bytes, location: Location) -> None:

@@ -58,6 +58,9 @@ class PatientData:
     patient_iri: str
     ntriples: list[str]
     notes: list[IngestNote] = field(default_factory=list)
+    # SHA-256 of the raw input bytes the facts were read from (a file, a patient's NDJSON lines): facts
+    # alone do not identify the input, since the mapper skips what it does not read.
+    source_sha256: str | None = None
 
     @classmethod
     def build(cls, patient_iri: str, lines: Iterable[str], notes: Iterable[IngestNote] = ()) -> PatientData:
@@ -129,6 +132,25 @@ def facts_sha256(patients: Iterable[PatientData]) -> str:
     # The engine writes the lines; sorting UTF-8 bytes orders them as sorting the text would.
     lines = sorted(store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()).splitlines())
     return hashlib.sha256(b"".join(line + b"\n" for line in lines)).hexdigest()
+
+
+def sources_sha256(patients: Iterable[PatientData]) -> str | None:
+    """The raw input of an evaluation: one patient's own :attr:`PatientData.source_sha256` (so a file's
+    ``sha256sum`` matches it), several patients' combined by patient IRI; ``None`` when any is unknown
+    (patient data built in memory, or rebuilt from recorded facts).
+
+    >>> one = PatientData("urn:guidelinekg:Patient/a", [], source_sha256="ab" * 32)
+    >>> sources_sha256([one]) == "ab" * 32, sources_sha256([one, PatientData("urn:guidelinekg:Patient/b", [])])
+    (True, None)
+    """
+    patients = list(patients)
+    digests = [p.source_sha256 for p in patients]
+    if not patients or None in digests:
+        return None
+    if len(patients) == 1:
+        return digests[0]
+    lines = sorted(f"{p.patient_iri} {p.source_sha256}\n" for p in patients)
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 # --- N-Triples terms ------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from guidelinekg.engine.reasoning import GKG, PROV, RDF_TYPE, XSD, Evaluation, _
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 SOFTWARE = "https://w3id.org/guidelinekg/software/guidelinekg/" + __version__
 TIMING_PREDICATES = (PROV + "startedAtTime", PROV + "endedAtTime")
+SOURCE_PREFIX = "urn:guidelinekg:source:"  # the raw input's entity; urn:guidelinekg:input: the facts'
 
 
 
@@ -36,6 +37,11 @@ def run_triples(evaluation: Evaluation) -> list[str]:
     inp = f"<urn:guidelinekg:input:{evaluation.input_sha256}>"
     t += [f"{run} <{PROV}used> {inp} .", f"{inp} <{RDF_TYPE}> <{PROV}Entity> .",
           f"{inp} <{GKG}sha256> {_lit(evaluation.input_sha256)} ."]
+    if evaluation.source_sha256:  # the raw bytes the facts were read from (a file: its sha256sum)
+        src = f"<{SOURCE_PREFIX}{evaluation.source_sha256}>"
+        t += [f"{run} <{PROV}used> {src} .", f"{src} <{RDF_TYPE}> <{PROV}Entity> .",
+              f"{src} <{RDFS_LABEL}> {_lit('raw patient input')} .",
+              f"{src} <{GKG}sha256> {_lit(evaluation.source_sha256)} ."]
     for p in evaluation.patient_iris:
         t.append(f"{run} <{PROV}used> <{p}> .")
     for rule in kb.rules.rules:

@@ -68,12 +68,16 @@ SELECT ?work ?title ?year ?doi ?pmid ?sourceKind WHERE {
 }"""
 
 DOSES = """
-SELECT ?patient ?res ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext WHERE {
+SELECT ?patient ?res ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext ?exact ?rounding
+       ?roundingStatus WHERE {
   ?res gkg:computedDose ?dose . ?res gkg:forPatient ?patient .  # the rare property first: 8x faster
   ?dose gkg:doseValue ?value ; gkg:doseUnit ?unit ; gkg:bodyWeight ?weight ; gkg:capped ?capped ;
         gkg:dosingStatement ?d .
   ?d gkg:dose ?wbd ; gkg:sourceText ?dtext . ?wbd gkg:perKg ?perKg ; gkg:unit ?perUnit .
   OPTIONAL { ?wbd gkg:maximumDose ?m . ?m gkg:value ?max ; gkg:unit ?maxUnit }
+  OPTIONAL { ?dose gkg:exactDose ?exact }
+  OPTIONAL { ?dose gkg:roundedBy ?r . ?r rdfs:label ?rounding
+             OPTIONAL { ?r gkg:verificationStatus ?vs . ?vs rdfs:label ?roundingStatus } }
 }"""
 
 WEIGHT_BASED = """SELECT ?i WHERE { ?d gkg:dosingFor ?i ; gkg:dose ?w . ?w a gkg:WeightBasedDose }"""
@@ -254,6 +258,9 @@ def _assemble(
                 f", capped at the maximum {number(d['max'])} {d['maxUnit']}" if d["capped"] == "true" else ""
             )
             raw = number(str(Decimal(d["perKg"]) * Decimal(d["weight"])))
+            if "rounding" in d and Decimal(d.get("exact", d["value"])) != Decimal(d["value"]):
+                # the rounding of the graph that changed the dose (cited, or a project assumption: said so)
+                cap += f", {d['rounding']}" + (f" ({d['roundingStatus']})" if "roundingStatus" in d else "")
             because.append(f"dose: {number(d['perKg'])} {d['perUnit']} x {number(d['weight'])} kg = {raw} "
                            f"{d['unit']}{cap}; dose {number(d['value'])} {d['unit']} ({d['dtext']})")
         elif st["i"] in weight_based:
@@ -317,7 +324,8 @@ def _assemble(
         "warnings": warnings,
         "provenance": {"run": evaluation.run_iri, "engine": evaluation.engine,
                        "rules_sha256": evaluation.knowledge.rules.sha256,
-                       "content_sha256": evaluation.knowledge.sha256, "input_sha256": evaluation.input_sha256},
+                       "content_sha256": evaluation.knowledge.sha256, "input_sha256": evaluation.input_sha256,
+                       "source_sha256": evaluation.source_sha256},
     }
 
 
