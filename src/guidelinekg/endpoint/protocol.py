@@ -108,7 +108,10 @@ def federation(query: str) -> str | None:
     logging.getLogger("rdflib.term").addFilter(quiet)
     try:
         try:
-            tree = parseQuery(query)
+            # SPARQL ends a comment at CR as at LF; rdflib's grammar ends it at LF only, so a SERVICE after
+            # "# comment\r" would be hidden from it and seen by the engine. A bare CR can stand nowhere
+            # else that matters (not in short strings or IRIs), so it is read as LF.
+            tree = parseQuery(query.replace("\r", "\n"))
         except Exception:  # noqa: BLE001 - any failure of rdflib's parser: decide on the text
             tree = None
         if tree is not None and _has_service(tree):
@@ -138,20 +141,26 @@ _OPAQUE = re.compile(
 
 
 def nesting_depth(query: str) -> int:
-    """The deepest nesting of ``{`` and ``(`` in the query: outside strings, IRIs and comments, and in the
-    raw text (whichever is deeper, so a quote that fools the scanner cannot hide nesting).
+    """The deepest nesting of ``{``, ``(``, ``[`` and runs of unary ``!``, ``-``, ``+``, ``^`` in the query: outside
+    strings, IRIs and comments, and in the raw text (whichever is deeper, so a quote that fools the scanner
+    cannot hide nesting).
 
     >>> nesting_depth('SELECT * { { ?s ?p "{{{" } }'), nesting_depth('ASK {}')
     (5, 1)
     """
     def deepest(text: str) -> int:
-        depth = top = 0
+        depth = top = run = 0
         for char in text:
-            if char in "{(":
+            if char in "{([":
                 depth += 1
                 top = max(top, depth)
-            elif char in "})":
+            elif char in "})]":
                 depth = max(depth - 1, 0)
+            if char in "!-+^":  # unary operators nest too: !!!!true is 4 levels deep for the parser
+                run += 1
+                top = max(top, depth + run)
+            elif not char.isspace():
+                run = 0
         return top
 
     return max(deepest(query), deepest(_OPAQUE.sub(" ", query)))
