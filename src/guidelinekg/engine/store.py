@@ -93,7 +93,13 @@ class OxigraphStore:
             raise InputError(f"Turtle syntax error: {exc.msg}", Location(str(path), exc.lineno, exc.offset)) from None
 
     def load_ntriples(self, text: str) -> None:
-        if text:
+        """Add N-Triples; a blank node label names the same node in every call (``Store.load`` would give
+        each call's ``_:b1`` a fresh node, detaching e.g. the time index from a blank-node observation)."""
+        if not text:
+            return
+        if "_:" in text:
+            self._store.extend(self._ox.parse(text.encode("utf-8"), format=self._ox.RdfFormat.N_TRIPLES))
+        else:
             self._store.load(text.encode("utf-8"), format=self._ox.RdfFormat.N_TRIPLES)
 
     def load_quads(self, quads: list) -> None:
@@ -168,8 +174,28 @@ class RdflibStore:
         self._graph.parse(str(path), format="turtle")
 
     def load_ntriples(self, text: str) -> None:
-        if text:
+        """Add N-Triples; a blank node label names the same node in every call, as in the Oxigraph store."""
+        if not text:
+            return
+        if "_:" not in text:
             self._graph.parse(data=text, format="nt")
+            return
+        import pyoxigraph as ox
+        import rdflib
+
+        def term(t):
+            if isinstance(t, ox.BlankNode):
+                return rdflib.BNode(t.value)
+            if isinstance(t, ox.NamedNode):
+                return rdflib.URIRef(t.value)
+            if t.language:
+                return rdflib.Literal(t.value, lang=t.language)
+            if t.datatype.value == "http://www.w3.org/2001/XMLSchema#string":
+                return rdflib.Literal(t.value)  # as rdflib's own N-Triples parser gives a plain string
+            return rdflib.Literal(t.value, datatype=rdflib.URIRef(t.datatype.value))
+
+        for quad in ox.parse(text.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES):
+            self._graph.add((term(quad.subject), term(quad.predicate), term(quad.object)))
 
     def update(self, sparql: str) -> None:
         self._graph.update(sparql)

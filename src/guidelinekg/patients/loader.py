@@ -7,8 +7,9 @@
   (the loader never reaches the network); inline contexts are fine;
 * anything else -> Turtle.
 
-Blank nodes of RDF input are relabelled in order of first appearance with a prefix derived from the patient
-IRI, so output is deterministic and labels of different patients never collide in one store.
+Blank nodes of RDF input become IRIs (``urn:guidelinekg:skolem:...``), numbered in order of first
+appearance under a prefix derived from the patient IRI, so output is deterministic, nodes of different
+patients never collide in one store, and every rule can name them (SPARQL has no STR() of a blank node).
 """
 
 from __future__ import annotations
@@ -221,12 +222,15 @@ def _patient_from_rdf(
     if not isinstance(patient, ox.NamedNode):
         raise InputError("the gkg:Patient must be an IRI, not a blank node", location,
                          hint="name the patient with an IRI, e.g. <urn:example:patient-1> a gkg:Patient")
-    prefix = "p" + hashlib.sha256(patient.value.encode()).hexdigest()[:12] + "b"
-    labels: dict[str, ox.BlankNode] = {}
+    # Blank nodes become IRIs (skolemized, RDF 1.1 section 3.5), numbered in order of first appearance
+    # under a prefix derived from the patient IRI: deterministic, never colliding between patients, and
+    # usable where a rule needs STR() of a node (SPARQL gives no string for a blank node).
+    prefix = "urn:guidelinekg:skolem:p" + hashlib.sha256(patient.value.encode()).hexdigest()[:12] + "b"
+    labels: dict[str, ox.NamedNode] = {}
 
     def relabel(term: Any) -> Any:
         if isinstance(term, ox.BlankNode):
-            return labels.setdefault(term.value, ox.BlankNode(f"{prefix}{len(labels)}"))
+            return labels.setdefault(term.value, ox.NamedNode(f"{prefix}{len(labels)}"))
         return term
 
     lines = [f"{relabel(t.subject)} {t.predicate} {relabel(t.object)} ." for t in parsed]
