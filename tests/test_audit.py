@@ -469,3 +469,24 @@ def test_an_as_of_date_that_is_not_a_date_is_a_failure_not_a_traceback(recorded,
     assert {"cannot-replay", "incomplete-provenance"} <= _codes(report, "failure")
     (finding,) = [f for f in report["runs"][0]["findings"] if f["code"] == "cannot-replay"]
     assert "'2026-13-45' is not a date" in finding["message"]
+
+
+def test_a_loader_note_deleted_from_the_record_is_caught(tmp_path, capsys):
+    """The loader's notes (here: a resource type the mapping ignores) are warnings users read; no fact
+    digest covers them, so the run IRI names their digest and deleting one from the record fails."""
+    bundle = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    bundle["entry"].append({"resource": {"resourceType": "Practitioner", "id": "dr-1"}})
+    patient = tmp_path / "p.json"
+    patient.write_text(json.dumps(bundle), encoding="utf-8")
+    run = tmp_path / "run.ttl"
+    assert main(["recommend", str(patient), "--as-of", "2026-01-15", "--provenance", str(run),
+                 "--format", "json"]) == 0
+    capsys.readouterr()
+    code, report = _audit_json(capsys, str(run), "--allow-unapproved")
+    assert code == 0, report
+    notes = {q.subject for q in ox.parse(path=str(run), format=ox.RdfFormat.TURTLE)
+             if q.object == ox.NamedNode("https://w3id.org/guidelinekg/ontology#IngestNote")}
+    assert notes
+    cut = _tampered(run, tmp_path / "cut.ttl", lambda t: None if t.subject in notes or t.object in notes else t)
+    code, report = _audit_json(capsys, str(cut), "--allow-unapproved")
+    assert code == 1 and "run-iri-mismatch" in _codes(report, "failure")

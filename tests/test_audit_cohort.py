@@ -312,3 +312,31 @@ def test_progress_bar_on_request_only(out, capsys):
     assert capsys.readouterr().err == ""
     assert main(["audit", str(out), "--workers", "0"]) == 2
     assert "--workers" in capsys.readouterr().err
+
+
+def test_a_chunk_removed_from_provenance_results_and_summary_alike_is_caught(out, capsys):
+    """A whole run graph removed, its patients' lines too and summary.csv recomputed: every file agrees
+    with every other, but the partition found more patients than the runs record (manifest.json)."""
+    from collections import Counter
+
+    from guidelinekg.audit.cohort import summary_counts, summary_csv
+
+    trig = out / "provenance.trig.gz"
+    quads = list(ox.parse(gzip.decompress(trig.read_bytes()), format=ox.RdfFormat.TRIG))
+    dropped = sorted({q.graph_name.value for q in quads if isinstance(q.graph_name, ox.NamedNode)})[0]
+    trig.write_bytes(gzip.compress(ox.serialize([q for q in quads if q.graph_name.value != dropped],
+                                                format=ox.RdfFormat.TRIG)))
+    kept = [r for r in _lines(out) if r["provenance"]["run"] != dropped]
+    assert len(kept) < len(_lines(out))
+    _write(out, kept)
+    bad = len((out / "bad-records.jsonl").read_text(encoding="utf-8").splitlines())
+    counts = Counter({(k, i): n for k, i, n in summary_counts(kept)})
+    (out / "summary.csv").write_text(summary_csv(counts, bad), encoding="utf-8")
+    code, report = _audit(capsys, out)
+    assert code == 1 and "runs-missing" in _failures(report), _failures(report)
+
+
+def test_results_jsonl_deleted_is_a_failure_not_a_silent_pass(out, capsys):
+    (out / "results.jsonl").unlink()
+    code, report = _audit(capsys, out)
+    assert code == 1 and "results-not-verified" in _failures(report)

@@ -496,7 +496,11 @@ def test_a_duplicate_json_key_in_a_record_is_a_bad_record_not_the_last_value(tmp
     assert cli_main(["cohort", str(source), "--out", str(tmp_path / "out"), "--as-of", "2026-01-15",
                      "--no-progress"]) == 0
     capsys.readouterr()
+    records = bad_records(tmp_path / "out")
     assert ("Observation.ndjson", line, "malformed record: ValueError: duplicate key 'value' in one JSON object") \
-        in bad_records(tmp_path / "out")
+        in records
+    # Its patient is set aside too: evaluated without the record, it would rest on older data, silently.
+    assert any(f == "Observation.ndjson" and n == line and "Patient/pa not evaluated" in reason
+               for f, n, reason in records)
     results = (tmp_path / "out" / "results.jsonl").read_text(encoding="utf-8")
-    assert "450" not in results
+    assert "450" not in results and "Patient/pa" not in results

@@ -467,3 +467,24 @@ def test_two_inputs_with_the_same_facts_are_two_runs(run_file, tmp_path, capsys)
     store = tmp_path / "store"
     assert main(["load", "--store", str(store), str(run_file), str(other)]) == 0
     assert {first, second} <= set(_graphs(store))
+
+def test_a_version_with_other_content_under_its_iri_is_not_replaced_silently(tmp_path, capsys):
+    """A copy of the shipped guideline with its status edited to approved, loaded under the same version
+    IRI, replaced the stored version, and audit --store then found nothing wrong with runs on that copy."""
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), "--guidelines"]) == 0
+    forged = tmp_path / "forged"
+    shutil.copytree(HOME / "ontology" / "guidelines" / "rls-iron", forged)
+    guideline = forged / "guideline.ttl"
+    text = guideline.read_text(encoding="utf-8")
+    assert "gkg:reviewStatus gkg:Submitted" in text
+    guideline.write_text(text.replace("gkg:reviewStatus gkg:Submitted", "gkg:reviewStatus gkg:Approved"),
+                         encoding="utf-8")
+    before = _graphs(store)[VERSION]
+    capsys.readouterr()
+    assert main(["load", "--store", str(store), "--content", str(forged)]) == 2
+    err = capsys.readouterr().err
+    assert "already in the store with other content" in err and VERSION in err
+    assert _graphs(store)[VERSION] == before
+    assert main(["load", "--store", str(store), "--content", str(forged), "--replace"]) == 0
+    assert f"<{VERSION}> <{GKG}reviewStatus> <{GKG}Approved>" in _graphs(store)[VERSION]

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from guidelinekg import __version__
-from guidelinekg.audit.cohort import CohortOutputs, Replayed
+from guidelinekg.audit.cohort import CohortOutputs, Replayed, missing_outputs
 from guidelinekg.audit.completeness import check_shapes, provenance_shapes
 from guidelinekg.audit.fastpath import replay_fast, run_info
 from guidelinekg.audit.integrity import check_files, check_links
@@ -114,7 +114,7 @@ class Auditor:
                 runs.append(outputs.check_run(audit, replayed, why) if outputs else audit)
                 if bar is not None:
                     bar.update(len(audit.patients))
-            return tuple(runs), outputs.finish(tuple(runs)) if outputs else ()
+            return tuple(runs), outputs.finish(tuple(runs)) if outputs else missing_outputs(path)
         finally:
             if bar is not None:
                 bar.close()

@@ -14,7 +14,7 @@ the lines of runs not yet reached):
   checked (each names its patient). A run that could not be replayed leaves its patients' lines
   unverified: ``results-not-verified``, a failure, like the missing replay itself.
 * ``summary.csv``: recomputed from the replayed reports with the cohort's counts (:func:`summary_counts`,
-  the same as ``guidelinekg.cohort.chunk.summary_counts``) and CSV writing, its ``bad_records`` row from
+  as :mod:`guidelinekg.report.summary` counts them for the cohort) and CSV writing, its ``bad_records`` row from
   ``bad-records.jsonl`` (the bad records themselves are not in the provenance, so only their number is
   checked); compared byte for byte: ``summary-differs``, or ``summary-not-verified`` when a run could not
   be replayed (or ``bad-records.jsonl`` is missing).
@@ -34,36 +34,8 @@ from pathlib import Path
 
 from guidelinekg.audit.recorded import Finding, _local
 from guidelinekg.audit.verdicts import RunAudit
+from guidelinekg.report.summary import summary_counts, summary_csv  # noqa: F401  (used and re-exported)
 from guidelinekg.provenance.inputs import COHORT_PROVENANCE, provenance_file
-
-
-def summary_counts(reports: list[dict]) -> list[tuple[str, str, int]]:
-    """How many patients got each recommendation, not-recommended or undetermined statement, order,
-    warning code and "guideline not applicable" (rows of ``summary.csv``), sorted; the cohort's own
-    counting (``guidelinekg.cohort.chunk.summary_counts``, which the audit may not import: a test keeps the
-    two equal)."""
-    counts: Counter = Counter()
-    for report in reports:
-        for key in ("recommendations", "not_recommended", "undetermined"):
-            kind = "recommendation" if key == "recommendations" else key
-            counts.update((kind, r["iri"]) for r in report[key])
-        counts.update(("order", o["loinc"]) for o in report["orders"])
-        counts.update(("warning", code) for code in {w["code"] for w in report["warnings"]})
-        if not report["applicable"]:
-            counts[("not_applicable", "guideline")] += 1
-    return [(kind, item, n) for (kind, item), n in sorted(counts.items())]
-
-
-def summary_csv(counts: Counter, bad_records: int | None) -> str:
-    """``summary.csv`` as the cohort writes it (``bad_records`` None: that row left out)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["kind", "item", "patients"])
-    for (kind, item), n in sorted(counts.items()):
-        writer.writerow([kind, item, n])
-    if bad_records is not None:
-        writer.writerow(["bad_records", "all", bad_records])
-    return buffer.getvalue()
 
 
 @dataclass(frozen=True)
@@ -151,7 +123,7 @@ class CohortOutputs:
                     problem = "is not a patient's report (a JSON object with a 'patient')"
             except UnicodeDecodeError:
                 problem = "is not UTF-8"
-            except ValueError:
+            except (ValueError, RecursionError):
                 problem = "is not JSON"
             if problem:
                 self._unreadable += 1
@@ -233,7 +205,30 @@ class CohortOutputs:
                 continue
             where = "the provenance does not record" if run in self._named else f"no result in {self.results.name} names"
             findings.append(Finding("failure", "results-not-recorded", f"{where} run {run}", run))
-        return tuple(findings) + self._summary()
+        return tuple(findings) + self._against_partition(sum(audited.values())) + self._summary()
+
+    def _against_partition(self, recorded: int) -> tuple[Finding, ...]:
+        """The patients the partition found (``manifest.json``) less those set aside (``bad-records.jsonl``
+        lines naming a ``patient``) are the patients the runs must record: removing a chunk's run graph
+        together with its lines of ``results.jsonl`` is caught."""
+        found = _manifest_patients(self.directory)
+        if found is None:
+            return ()
+        aside = 0
+        bad = self.directory / "bad-records.jsonl"
+        if bad.is_file():
+            for line in bad.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    record = json.loads(line)
+                except (ValueError, RecursionError):
+                    continue
+                aside += isinstance(record, dict) and "patient" in record
+        if found - aside == recorded:
+            return ()
+        return (Finding("failure", "runs-missing", f"the input held {found} patients ({aside} set aside in "
+                        f"{bad.name}), the provenance records {recorded}: run graphs were removed or added",
+                        None),)
+
 
     def _summary(self) -> tuple[Finding, ...]:
         summary, bad = self.directory / "summary.csv", self.directory / "bad-records.jsonl"
@@ -260,3 +255,22 @@ class CohortOutputs:
         what = "; ".join(diff[:3]) + (f" and {len(diff) - 3} more row(s)" if len(diff) > 3 else "") if diff else \
             "the same rows in another order or formatting"
         return (*notes, Finding("failure", "summary-differs", f"{summary.name} is not what the replayed results give: {what}"))
+
+
+def _manifest_patients(directory: Path) -> int | None:
+    try:
+        found = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))["partition"]["patients"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None
+    return found if isinstance(found, int) and not isinstance(found, bool) else None
+
+
+def missing_outputs(path: Path) -> tuple[Finding, ...]:
+    """A cohort directory (its ``manifest.json`` says so) without ``results.jsonl``: what clinicians read
+    cannot be checked, and ``summary.csv`` rests on nothing checked."""
+    path = provenance_file(path)
+    if path.name in COHORT_PROVENANCE and _manifest_patients(path.parent) is not None \
+            and not (path.parent / "results.jsonl").is_file():
+        return (Finding("failure", "results-not-verified", f"results.jsonl is missing from {path.parent}, so "
+                        "neither it nor summary.csv can be checked against the replay"),)
+    return ()

@@ -53,7 +53,7 @@ def progress_bar(path: Path, enabled: bool | None):
     run_json = (path if path.is_dir() else path.parent) / "run.json"
     try:
         total = json.loads(run_json.read_text(encoding="utf-8")).get("patients")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         pass
     return tqdm(total=total if isinstance(total, int) else None, unit="patient", unit_scale=True,
                 file=sys.stderr, dynamic_ncols=True, desc="audit")

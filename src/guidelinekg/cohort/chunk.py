@@ -27,7 +27,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -37,6 +36,7 @@ from guidelinekg.errors import ConfigurationError, GuidelineKGError, InputError
 from guidelinekg.engine.knowledge import KnowledgeBase, from_payload
 from guidelinekg.engine.patientcheck import _nodes, validate_patients
 from guidelinekg.patients.model import PatientData
+from guidelinekg.report.summary import summary_counts
 from guidelinekg.content.rdffiles import write_gzip
 from guidelinekg.engine.shapes_sparql import CompiledShapes, load_patient_shapes
 
@@ -63,21 +63,6 @@ class ChunkResult:
     found: int = 0  # patients in the chunk's input: evaluated (``patients``), set aside, or missing
     set_aside: int = 0  # patients not evaluated, each with a bad record naming it
     missing: list[str] = field(default_factory=list)  # patients with neither a report nor a bad record
-
-
-def summary_counts(reports: list[dict]) -> list[tuple[str, str, int]]:
-    """How many patients got each recommendation, not-recommended or undetermined statement, order,
-    warning code and "guideline not applicable" (rows of ``summary.csv``), sorted."""
-    counts: Counter = Counter()
-    for report in reports:
-        for key in ("recommendations", "not_recommended", "undetermined"):
-            kind = "recommendation" if key == "recommendations" else key
-            counts.update((kind, r["iri"]) for r in report[key])
-        counts.update(("order", o["loinc"]) for o in report["orders"])
-        counts.update(("warning", code) for code in {w["code"] for w in report["warnings"]})
-        if not report["applicable"]:
-            counts[("not_applicable", "guideline")] += 1
-    return [(kind, item, n) for (kind, item), n in sorted(counts.items())]
 
 
 def knowledge_for(payload: dict | KnowledgeBase) -> KnowledgeBase:
@@ -151,6 +136,7 @@ class Unit:
     records: list[tuple[tuple[str, int | None], dict]] = field(default_factory=list)
     build: object = None  # records (or None: all of them) -> PatientData
     raw: list[str] = field(default_factory=list)  # the records' lines as the input wrote them
+    problem: tuple | None = None  # (origin, error) of a record of this patient that could not be read
 
 
 def set_aside(unit: Unit, origin: tuple[str, int | None], exc: BaseException, stage: str) -> dict:
@@ -174,7 +160,7 @@ def culprit(unit: Unit, attempt) -> tuple[tuple[str, int | None], BaseException]
 
 def _ndjson_units(text: str, kb: KnowledgeBase, name: str, bad: list[dict]) -> list[Unit]:
     """One unit per patient from the chunk's lines (all of them routed to a known patient), in line order."""
-    from guidelinekg.cohort.partition import _patient_ref
+    from guidelinekg.cohort.partition import _patient_ref, record_owner
     from guidelinekg.patients.fhir import patients_from_json
     from guidelinekg.patients.units import normalise
 
@@ -188,6 +174,9 @@ def _ndjson_units(text: str, kb: KnowledgeBase, name: str, bad: list[dict]) -> l
             is_patient = resource.get("resourceType") == "Patient"
             ref = f"Patient/{resource['id']}" if is_patient else _patient_ref(resource)
         except (*DATA_ERRORS, KeyError, AttributeError, RecursionError) as exc:
+            owner = record_owner(body)
+            if owner is not None:  # readable enough to know whose it is: that patient is set aside
+                units.setdefault(owner, Unit(owner, origin)).problem = (origin, exc)
             bad.append({"file": origin[0], "line": origin[1], "reason": f"malformed record: {_detail(exc)}"})
             continue
         unit = units.setdefault(str(ref), Unit(str(ref), origin))
@@ -265,6 +254,9 @@ def load_units(kind: str, text: str, kb: KnowledgeBase, name: str) -> tuple[list
     loaded = []
     failures: list[BaseException] = []
     for unit in units:
+        if unit.problem is not None:  # evaluated without one of its records, it would rest on older data
+            bad.append(set_aside(unit, *unit.problem, "one of its records cannot be read"))
+            continue
         try:
             loaded.append((unit, unit.build()))
         except DATA_ERRORS as exc:

@@ -151,6 +151,19 @@ def _patient_ref(resource: dict) -> str | None:
     return None
 
 
+def record_owner(body: str) -> str | None:
+    """The patient a record that failed the strict reading names (its ``Patient/id`` or subject), if a
+    lenient reading finds one: a duplicate key or an unusable value still says whose record it is."""
+    try:
+        resource = json.loads(body)
+        if resource.get("resourceType") == "Patient":
+            return f"Patient/{resource['id']}" if isinstance(resource.get("id"), str) else None
+        ref = _patient_ref(resource)
+        return str(ref) if ref else None
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
+
+
 class _ChunkWriter:
     """Appends lines to chunk files with a bounded in-memory buffer."""
 

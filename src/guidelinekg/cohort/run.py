@@ -19,9 +19,7 @@ Before the rules, each chunk's patient data are checked with ``shapes/patient.tt
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import re
@@ -39,6 +37,7 @@ from guidelinekg import __version__
 from guidelinekg.cohort.chunk import ChunkResult, evaluate_chunk
 from guidelinekg.cohort.partition import Partition, atomic_write, input_fingerprint, prepare
 from guidelinekg.errors import InputError
+from guidelinekg.report.summary import summary_csv
 from guidelinekg.engine.knowledge import KnowledgeBase, to_payload
 from guidelinekg.engine.shapes_sparql import CompiledShapes, load_patient_shapes
 
@@ -84,7 +83,7 @@ def _read_manifest(options: CohortOptions) -> tuple[dict, Partition]:
             and all(isinstance(c, str) and CHUNK_NAMES[partition.kind].fullmatch(c) for c in partition.chunks)
     except OSError as exc:
         raise InputError(f"--resume: cannot read {path}: {exc.strerror or exc}") from None
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         valid = False
     if not valid:
         raise InputError(f"--resume: {path} is corrupt (not a manifest of a cohort run); start again with a new --out")
@@ -272,7 +271,7 @@ def _finish(out: Path, partition: Partition) -> dict:
             patients_file = out / "chunks" / f"{stem}.patients.json"
             if patients_file.exists():  # (a chunk written by an older version has none)
                 missing += [str(m) for m in _chunk_json(patients_file)["missing"]]
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):
             raise InputError(f"--resume: the files of {stem} in {out / 'chunks'} are corrupt; delete "
                              f"{stem}.jsonl there and --resume to evaluate that chunk again") from None
     _concatenate(out, partition.chunks, ".jsonl", "results.jsonl")
@@ -280,13 +279,7 @@ def _finish(out: Path, partition: Partition) -> dict:
     with (out / "results.jsonl").open("rb") as results:
         patients = sum(1 for _ in results)
     atomic_write(out / "bad-records.jsonl", "".join(line + "\n" for line in bad_lines))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["kind", "item", "patients"])
-    for (kind, item), n in sorted(counts.items()):
-        writer.writerow([kind, item, n])
-    writer.writerow(["bad_records", "all", len(bad_lines)])
-    atomic_write(out / "summary.csv", buffer.getvalue())
+    atomic_write(out / "summary.csv", summary_csv(counts, len(bad_lines)))
     return {"patients": patients, "bad_records": len(bad_lines), "patients_found": partition.patients,
             "patients_set_aside": set_aside,
             "patients_unaccounted": partition.patients - patients - set_aside,
@@ -329,7 +322,7 @@ def _chunk_json(path: Path, lines: bool = False):
     text = path.read_text(encoding="utf-8")
     try:
         return [json.loads(line) for line in text.splitlines()] if lines else json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         stem = path.name.split(".", 1)[0]
         raise InputError(f"--resume: {path} is corrupt; delete {path.with_name(stem + '.jsonl')} and --resume "
                          "to evaluate that chunk again") from None

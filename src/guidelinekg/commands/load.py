@@ -4,9 +4,10 @@ and 'audit --store'.
 PROVENANCE is a 'recommend --provenance' Turtle file (one run), a cohort provenance.trig.gz (one named graph
 per run) or a cohort --out directory. --guidelines adds the shipped vocabulary and one graph per
 guideline version (graph IRI = version IRI); --content adds other guideline content the same way.
-Loading a run or version again replaces its graph; identical content is skipped. A run already stored
-with a record that differs in more than its times is refused (--replace replaces it); --content that
-'validate --no-owl' finds errors in is refused. A load is all or
+Loading a run again replaces its graph (a re-run differs in its times); identical content is skipped. A
+run already stored with a record that differs in more than its times, and a version already stored with
+other content, are refused (--replace replaces them); --content that 'validate --no-owl' finds errors in
+is refused. A load is all or
 nothing: it writes a new generation of the store and switches to it in one rename, so an unusable file,
 a crash or a kill leaves the store as it was. A served store cannot be loaded (stop 'serve' first).
 The store records the generations it makes (guidelinekg-store.json) and deletes only those; a --store
@@ -59,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--replace",
         action="store_true",
-        help="replace a stored run whose record differs in more than its times (refused otherwise)",
+        help="replace a stored run whose record differs in more than its times, or a stored version with "
+        "other content (refused otherwise)",
     )
     parser.add_argument(
         "--format", choices=("text", "json"), default="text", help="report format (default: text)"

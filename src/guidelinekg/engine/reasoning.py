@@ -39,6 +39,7 @@ class Evaluation:
     knowledge: KnowledgeBase
     engine: str
     source_sha256: str | None = None  # the raw input bytes (see patients.model.sources_sha256)
+    notes_sha256: str | None = None  # the loader's notes, which no fact digest covers (None: no notes)
 
 
 def _lit(value: str) -> str:
@@ -78,8 +79,15 @@ def input_digest(kb: KnowledgeBase, store: RuleStore, patients: list[PatientData
     return hashlib.sha256(b"".join(line + b"\n" for line in lines)).hexdigest()
 
 
+def notes_sha256(patients: list[PatientData]) -> str | None:
+    """SHA-256 of the loader's notes as the run records them (``None`` when there are none): a note deleted
+    from a record (a ``skipped-status``, a value "treated as missing") would otherwise go unnoticed."""
+    lines = sorted(line for p in patients for line in note_triples(p))
+    return hashlib.sha256("".join(lines).encode()).hexdigest() if lines else None
+
+
 def run_iri_for(input_sha256: str, as_of: date, kb: KnowledgeBase, software: str = __version__,
-                source_sha256: str | None = None) -> str:
+                source_sha256: str | None = None, notes: str | None = None) -> str:
     """Same inputs, as-of date, content, rules and software give the same run IRI (replayable,
     byte-stable); ``guidelinekg audit`` recomputes it from what the run records. The input is both the
     mapped facts and, when known, the raw bytes they were read from: two files that map to the same
@@ -87,6 +95,8 @@ def run_iri_for(input_sha256: str, as_of: date, kb: KnowledgeBase, software: str
     key = f"{input_sha256} {as_of.isoformat()} {kb.sha256} {kb.rules.sha256} {software}"
     if source_sha256:
         key += f" {source_sha256}"
+    if notes:
+        key += f" notes:{notes}"
     return "urn:guidelinekg:run:" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -118,7 +128,8 @@ def evaluate(
     store.load_ntriples("".join(p.text() for p in patients))
     input_sha = input_digest(kb, store, patients)
     source_sha = source_sha256 or sources_sha256(patients)
-    run = run_iri_for(input_sha, as_of, kb, source_sha256=source_sha)
+    notes = notes_sha256(patients)
+    run = run_iri_for(input_sha, as_of, kb, source_sha256=source_sha, notes=notes)
     store.load_ntriples("".join(line for p in patients for line in note_triples(p)))
     store.load_ntriples("".join(time_index_triples(store)))
     store.load_ntriples("".join(context_triples(as_of, run)))
@@ -136,4 +147,5 @@ def evaluate(
         knowledge=kb,
         engine=engine,
         source_sha256=source_sha,
+        notes_sha256=notes,
     )

@@ -177,6 +177,14 @@ def load_store(
                 }
         todo = {g: p for g, p in planned.items() if known.get(g) != p.digest}
         if existing is not None and not replace:
+            changed = [p for g, p in todo.items() if g in known and p.kind != "run"]
+            if changed:  # another content under a version IRI: audit --store trusts what the store says
+                p = changed[0]
+                raise InputError(
+                    f"{p.kind} <{p.graph}> is already in the store with other content; loading "
+                    f"{p.sources[0]} would replace it", Location(str(store_dir)),
+                    hint="a new version needs its own version IRI; pass --replace to replace the stored one "
+                         "deliberately")
             stored_runs = [p for g, p in todo.items() if g in known and p.record]
             _refuse_other_records(store_dir, existing, stored_runs)
         if todo:

@@ -95,7 +95,7 @@ def read_record(store_dir: Path) -> Record | None:
             and all(isinstance(g, str) and GENERATION.fullmatch(g) for g in generations)
             and (current is None or current in generations)
         )
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         valid = False
     if not valid:
         raise damaged(store_dir, f"{RECORD_NAME} is not a valid store record")

@@ -1,0 +1,37 @@
+"""``summary.csv`` of a cohort: how many patients got each outcome, from their report objects.
+
+One definition for the cohort, which writes the file, and the audit, which recomputes it from the replay.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+
+
+def summary_counts(reports: list[dict]) -> list[tuple[str, str, int]]:
+    """How many patients got each recommendation, not-recommended or undetermined statement, order,
+    warning code and "guideline not applicable" (rows of ``summary.csv``), sorted."""
+    counts: Counter = Counter()
+    for report in reports:
+        for key in ("recommendations", "not_recommended", "undetermined"):
+            kind = "recommendation" if key == "recommendations" else key
+            counts.update((kind, r["iri"]) for r in report[key])
+        counts.update(("order", o["loinc"]) for o in report["orders"])
+        counts.update(("warning", code) for code in {w["code"] for w in report["warnings"]})
+        if not report["applicable"]:
+            counts[("not_applicable", "guideline")] += 1
+    return [(kind, item, n) for (kind, item), n in sorted(counts.items())]
+
+
+def summary_csv(counts: Counter, bad_records: int | None) -> str:
+    """``summary.csv`` as the cohort writes it (``bad_records`` None: that row left out)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["kind", "item", "patients"])
+    for (kind, item), n in sorted(counts.items()):
+        writer.writerow([kind, item, n])
+    if bad_records is not None:
+        writer.writerow(["bad_records", "all", bad_records])
+    return buffer.getvalue()
