@@ -97,6 +97,11 @@ class Mix:
     non_fasting: float = 0.03
     no_fasting_status: float = 0.10
     future: float = 0.01  # the latest draw is dated after the as-of date
+    # Real-EHR shapes, off by default (no extra random draws, so the default cohort is unchanged):
+    ferritin_censored: float = 0.0  # of ferritin values: reported with a comparator ("<45", ">=120")
+    weight_censored: float = 0.0  # of weights: reported as "> value"
+    preliminary: float = 0.0  # of draws: Observation.status preliminary
+    panel: float = 0.0  # of draws with both: ferritin and TSAT as components of one panel Observation
 
 
 # Ferritin bands (ng/mL) and weights: <50, 50-75, 75-100, 100-300, >300 (exactly 75: Mix.ferritin_exact75).
@@ -216,16 +221,37 @@ def _condition(cid: str, pid: str, code: str, status: str) -> str:
     )
 
 
+def _quantity(value: str, unit: str, comparator: str | None = None) -> str:
+    censored = f'"comparator":"{comparator}",' if comparator else ""
+    return f'{{"value":{value},{censored}"unit":"{unit}","system":"{UCUM}","code":"{unit}"}}'
+
+
+def _code(loinc: str) -> str:
+    return f'{{"coding":[{{"system":"{LOINC}","code":"{loinc}","display":"{OBS_DISPLAY[loinc]}"}}]}}'
+
+
 def _observation(
-    oid: str, pid: str, loinc: str, when: str, value: str, unit: str, specimen: str | None
+    oid: str, pid: str, loinc: str, when: str, value: str, unit: str, specimen: str | None,
+    comparator: str | None = None, status: str = "final",
 ) -> str:
     spec = f',"specimen":{{"reference":"Specimen/{specimen}"}}' if specimen else ""
     return (
-        f'{{"resourceType":"Observation","id":"{oid}","status":"final",'
-        f'"code":{{"coding":[{{"system":"{LOINC}","code":"{loinc}","display":"{OBS_DISPLAY[loinc]}"}}]}},'
+        f'{{"resourceType":"Observation","id":"{oid}","status":"{status}","code":{_code(loinc)},'
         f'"subject":{{"reference":"Patient/{pid}"}},'
-        f'"effectiveDateTime":"{when}"{spec},"valueQuantity":{{"value":{value},"unit":"{unit}",'
-        f'"system":"{UCUM}","code":"{unit}"}}}}'
+        f'"effectiveDateTime":"{when}"{spec},"valueQuantity":{_quantity(value, unit, comparator)}}}'
+    )
+
+
+def _panel(oid: str, pid: str, when: str, specimen: str, status: str, parts: list[tuple]) -> str:
+    """An iron-studies panel (local code, no LOINC) whose results are components: (loinc, value, unit,
+    comparator) each."""
+    components = ",".join(f'{{"code":{_code(loinc)},"valueQuantity":{_quantity(value, unit, comparator)}}}'
+                          for loinc, value, unit, comparator in parts)
+    return (
+        f'{{"resourceType":"Observation","id":"{oid}","status":"{status}",'
+        f'"code":{{"coding":[{{"system":"http://lab.example.org/codes","code":"IRONST"}}],"text":"Iron studies"}},'
+        f'"subject":{{"reference":"Patient/{pid}"}},"effectiveDateTime":"{when}",'
+        f'"specimen":{{"reference":"Specimen/{specimen}"}},"component":[{components}]}}'
     )
 
 
@@ -316,7 +342,8 @@ def generate(
             else:
                 kg = f"{40 + rand() * 80:.1f}"
             when = fmt(draw - randint(0, 90) * 1440 - randint(0, 120), zone)
-            w.add("Observation", _observation(f"{pid}-wt", pid, WEIGHT, when, kg, "kg", None))
+            above = ">" if m.weight_censored and rand() < m.weight_censored else None
+            w.add("Observation", _observation(f"{pid}-wt", pid, WEIGHT, when, kg, "kg", None, above))
         # --- oral iron around the draw -------------------------------------------------------------
         if rand() < m.oral_iron:
             start = draw - randint(7, 120) * 1440
@@ -385,6 +412,18 @@ def _draw(w: _Writer, rng: random.Random, m: Mix, pid: str, k: str, when: str) -
     r = rand()
     fasting = None if r < m.no_fasting_status else ("NF" if r < m.no_fasting_status + m.non_fasting else "F")
     w.add("Specimen", _specimen(sid, pid, when, fasting))
+    # drawn only when asked for, so that the default cohort is what it was before these options
+    status = "preliminary" if m.preliminary and rand() < m.preliminary else "final"
+    panel = bool(has_f and has_t and m.panel and rand() < m.panel)
+    parts: list[tuple] = []  # the panel's components
+
+    def result(loinc: str, value: str, unit: str, censored: str | None) -> None:
+        if panel:
+            parts.append((loinc, value, unit, censored))
+        else:
+            oid = f"{pid}-{'f' if loinc == FERRITIN else 't'}{k}"
+            w.add("Observation", _observation(oid, pid, loinc, when, value, unit, sid, censored, status))
+
     if has_f:
         ng = _ferritin(rng, m)
         if rand() < m.implausible:
@@ -398,7 +437,8 @@ def _draw(w: _Writer, rng: random.Random, m: Mix, pid: str, k: str, when: str) -
             value, unit = f"{ng:g}", "U/L"
         else:
             value, unit = f"{ng:g}", "ng/mL"
-        w.add("Observation", _observation(f"{pid}-f{k}", pid, FERRITIN, when, value, unit, sid))
+        censored = rng.choice(("<", "<=", ">=", ">")) if m.ferritin_censored and rand() < m.ferritin_censored else None
+        result(FERRITIN, value, unit, censored)
     if has_t:
         if rand() < m.tsat_exact20:
             pct = "20"
@@ -406,7 +446,9 @@ def _draw(w: _Writer, rng: random.Random, m: Mix, pid: str, k: str, when: str) -
             pct = f"{101 + rand() * 50:.1f}"
         else:
             pct = f"{5 + rand() * 45:.1f}"
-        w.add("Observation", _observation(f"{pid}-t{k}", pid, TSAT, when, pct, "%", sid))
+        result(TSAT, pct, "%", None)
+    if panel:
+        w.add("Observation", _panel(f"{pid}-p{k}", pid, when, sid, status, parts))
 
 
 def parse_mix(items: list[str]) -> Mix:

@@ -20,14 +20,19 @@ A patient is a dict::
     {"id": "pt0000001",
      "birth": "1968-04-12" or None,          # only a full date gives an age (as the loader)
      "notes": ["missing-value", ...],          # the loader's ingest-note codes (become warnings)
-     "conditions": [(frozenset(snomed codes), (clinical status codes, ...)), ...],
-     "obs": [(measure, key, time, value, unit_problem, fasting), ...],
+     "deceased": (True | False | None, deceasedDateTime lexical form or None),
+     "conditions": [(frozenset(snomed codes), (clinical status codes, ...), (verification status codes, ...),
+                     onset lexical form or None, abatement lexical form or None), ...],
+     "obs": [(measure, key, time, value, unit_problem, fasting, comparator, status), ...],
      "exp": [(start, end, classes), ...]}
 
 ``obs``: ``measure`` one of ``ferritin``, ``tsat``, ``weight``, ``phosphate``; ``key`` the observation's
 IRI (ties of the latest result go to the smallest); ``time`` the xsd:dateTime lexical form the loader maps
 (or ``None``); ``value`` the value in the measure's canonical unit as a float (``None`` when there is none);
-``unit_problem`` True when the unit could not be converted; ``fasting`` the v2-0916 code or ``None``.
+``unit_problem`` True when the unit could not be converted; ``fasting`` the v2-0916 code or ``None``;
+``comparator`` ``"lt"``, ``"le"``, ``"ge"`` or ``"gt"`` for a censored value (``value`` is then the bound),
+else ``None``; ``status`` the Observation's FHIR status (``None`` when absent). Each component of an
+Observation with a LOINC coding is an observation of its own (key ``<parent>/component/<i>-<code>``).
 ``exp``: start and end lexical forms (``None`` when absent) and the substance classes recognised
 (``iron``, ``iv``, ``oral``).
 
@@ -35,14 +40,24 @@ Semantics (rule files in brackets): a result dated at or after the end of the as
 [10]; a value outside the plausible range (ferritin 0-100000 ng/mL, TSAT 0-100 %, weight 0.2-700 kg,
 phosphate 0-100 mg/dL) is excluded [11]; an unconvertible unit is excluded [12]; ferritin or TSAT drawn
 while an iron product was taken or within 24 h after it is unreliable [13]; the latest usable result per measure is used [20, 30]; Kleene
-logic over the criteria [40-53]; coverage by an active RLS diagnosis [60]; ESRD and children prevail over
+logic over the criteria [40-53], a diagnosis true when a record of it is present on the as-of date (begun,
+not abated, not inactive, not refuted or entered in error) and confirmed or unverified, unknown when only
+unconfirmed, provisional or differential [39, 44]; coverage by RLS [60]; a patient dead on the as-of date
+(or deceased without a date) gets nothing but ``patient-deceased`` and the data warnings [15]; ESRD and children prevail over
 the general algorithm, its not-indicated statements included [62]; the other applicable not-indicated
 statements suppress matching recommendations (less their gkg:exceptStatement), unknown ones keep them
 undetermined [65]; undetermined statements order the measures of their unknown leaves [80] or warn
-``missing-data`` for unknown leaves no test decides (age) [81]; FCM 15 mg/kg up to 1000 mg in adults [82],
+``missing-data`` for unknown leaves no test decides (age, a diagnosis) [81]; FCM 15 mg/kg up to 1000 mg in adults [82],
 body weight ordered when missing [83]; monitoring only when something is recommended [84]; morning and
 fasting caveats on the latest results used [85]; ``statements-conflict`` when a not-indicated statement
 suppresses a recommendation [86]; ``guideline-not-applicable`` [87].
+Censored results ("<10") are results: plausibility and the latest result take the bound [11, 30, 31] (a
+censored and an exact result of one number differ); a threshold is true when every value the result
+allows meets it, false when none does, else unknown, and its measure is ordered [40, 80]; a censored
+weight gives no dose: body weight is ordered with ``censored-weight`` [82, 83]; the FCM dose is rounded
+down to a whole mg [82]. Observations registered, cancelled, entered in error or unknown are skipped; one
+without a status is used (``missing-status``); a preliminary latest result that decides a threshold gives
+``preliminary-result`` [88].
 
 When the guideline content or the rules change, change this file too: ``tests/test_bench_tools.py``
 compares it with the engine on every FHIR vignette and on a generated cohort. Known approximation: UCUM
@@ -57,7 +72,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timezone
-from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -179,8 +194,9 @@ _DATETIME = re.compile(
     r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?"
 )
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-SKIPPED_STATUS = {"Observation": ("entered-in-error", "cancelled"),
-                  "MedicationStatement": ("entered-in-error", "not-taken"),
+OBSERVATION_USED = ("final", "amended", "corrected", "preliminary")  # any other status is skipped
+COMPARATORS = {"<": "lt", "<=": "le", ">=": "ge", ">": "gt"}
+SKIPPED_STATUS = {"MedicationStatement": ("entered-in-error", "not-taken"),
                   "MedicationAdministration": ("entered-in-error", "not-done")}
 MAPPED = ("Patient", "Observation", "Condition", "MedicationStatement", "MedicationAdministration")
 REFERENCED = ("Specimen", "Medication")
@@ -234,7 +250,11 @@ def _new_patient(res: dict, pid: str) -> dict:
             notes.append("imprecise-birthdate")
         else:
             notes.append("invalid-birthdate")
-    return {"id": pid, "birth": ok, "notes": notes, "conditions": [], "obs": [], "exp": []}
+    flag = res.get("deceasedBoolean")
+    died = res.get("deceasedDateTime")
+    deceased = (flag if isinstance(flag, bool) else None, None if died is None else _time(died, notes))
+    return {"id": pid, "birth": ok, "notes": notes, "deceased": deceased, "conditions": [], "obs": [],
+            "exp": []}
 
 
 def _time(value: Any, notes: list[str]) -> str | None:
@@ -274,11 +294,22 @@ def _quantity(q: dict, notes: list[str]) -> tuple[Decimal | None, str | None]:
 
 
 def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: str) -> list[tuple]:
-    """The observation tuples (one per measure group; none for measures the guideline does not define)."""
-    loincs = sorted({c for s, c, _ in _codings(res.get("code")) if s == LOINC and isinstance(c, str) and c})
-    if not loincs:
+    """The observation tuples (one per measure group; none for measures the guideline does not define), of
+    the Observation and of each of its components with a LOINC coding."""
+    def loinc(concept: Any) -> list[str]:
+        return sorted({c for s, c, _ in _codings(concept) if s == LOINC and isinstance(c, str) and c})
+
+    loincs = loinc(res.get("code"))
+    components = [c if isinstance(c, dict) else {} for c in res.get("component") or []]
+    coded = [(i, c, codes) for i, c in enumerate(components) if (codes := loinc(c.get("code")))]
+    if not loincs and not coded:
         notes.append("unmapped-code")
         return []
+    if len(coded) < len(components):
+        notes.append("unmapped-code")
+    status = res.get("status")
+    if status is None:
+        notes.append("missing-status")
     collection = _dict(_dict(specimen).get("collection"))
     when = None
     for value in (res.get("effectiveDateTime"), _dict(res.get("effectivePeriod")).get("start"),
@@ -293,26 +324,33 @@ def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: st
     for system, code, _ in _codings(collection.get("fastingStatusCodeableConcept")):
         if system == V2_0916 and code == "NF":
             fasting = "NF"
-    q = _dict(res.get("valueQuantity"))
-    value: Decimal | None = None
-    unit = None
-    if q.get("comparator"):
-        notes.append("censored-value")
-    elif q:
-        value, unit = _quantity(q, notes)
-    elif any(k.startswith("value") for k in res):
-        notes.append("unsupported-value")
-    else:
-        notes.append("missing-value")
-    groups = sorted({MEASURE_OF_LOINC[c] for c in loincs if c in MEASURE_OF_LOINC})
-    if not groups:
-        return []
-    if value is None:
-        return [(g, iri_key, when, None, False, fasting) for g in groups]
-    if len(groups) > 1:  # one value cannot be in two canonical units
-        return [(g, iri_key, when, None, True, fasting) for g in groups]
-    v, problem = normalise(groups[0], value, unit)
-    return [(groups[0], iri_key, when, v, problem, fasting)]
+    out = []
+    facts = [(iri_key, loincs, res, bool(components))] if loincs else []
+    facts += [(f"{iri_key}/component/{i}-{quote(codes[0], safe='-._~')}", codes, c, False) for i, c, codes in coded]
+    for key, codes, holder, panel in facts:
+        q = _dict(holder.get("valueQuantity"))
+        value: Decimal | None = None
+        unit = comparator = None
+        if q.get("comparator") is not None and q.get("comparator") not in COMPARATORS:
+            notes.append("censored-value")
+        elif q:
+            value, unit = _quantity(q, notes)
+            comparator = COMPARATORS.get(q.get("comparator")) if value is not None else None
+        elif any(k.startswith("value") for k in holder):
+            notes.append("unsupported-value")
+        elif not panel:
+            notes.append("missing-value")
+        groups = sorted({MEASURE_OF_LOINC[c] for c in codes if c in MEASURE_OF_LOINC})
+        if not groups:
+            continue
+        if value is None:
+            out += [(g, key, when, None, False, fasting, None, status) for g in groups]
+        elif len(groups) > 1:  # one value cannot be in two canonical units
+            out += [(g, key, when, None, True, fasting, None, status) for g in groups]
+        else:
+            v, problem = normalise(groups[0], value, unit)
+            out.append((groups[0], key, when, v, problem, fasting, comparator, status))
+    return out
 
 
 def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | None:
@@ -363,15 +401,26 @@ def _add(patient: dict, res: dict, kind: str, resolve, key: str | tuple[str, str
             notes.append("unmapped-code")
             return
         statuses = tuple(c for _, c, _ in _codings(res.get("clinicalStatus")) if isinstance(c, str) and c)
-        patient["conditions"].append((codes, statuses))
+        verified = tuple(c for _, c, _ in _codings(res.get("verificationStatus")) if isinstance(c, str) and c)
+        times: dict[str, list[str]] = {"onset": [], "abatement": []}
+        for what, value in (("onset", res.get("onsetDateTime")),
+                            ("onset", _dict(res.get("onsetPeriod")).get("start")),
+                            ("abatement", res.get("abatementDateTime")),
+                            ("abatement", _dict(res.get("abatementPeriod")).get("end"))):
+            if value is not None and (lexical := _time(value, notes)) is not None:
+                times[what].append(lexical)
+        if any(res.get(w + x) is not None for w in ("onset", "abatement") for x in ("Age", "Range", "String")):
+            notes.append("unsupported-time")
+        patient["conditions"].append(
+            (codes, statuses, verified, tuple(times["onset"]), tuple(times["abatement"])))
     else:
         patient["exp"].append(_exposure(res, notes, resolve(res.get("medicationReference"), res)))
 
 
 def _skipped(res: dict, kind: str) -> bool:
-    if kind == "Condition":
-        verification = {c for _, c, _ in _codings(res.get("verificationStatus")) if isinstance(c, str)}
-        return bool(verification & {"refuted", "entered-in-error"})
+    """Conditions are never skipped: their verification status is a fact the rules judge [39]."""
+    if kind == "Observation":  # an Observation without a status is used (missing-status)
+        return res.get("status") is not None and res.get("status") not in OBSERVATION_USED
     return res.get("status") in SKIPPED_STATUS.get(kind, ())
 
 
@@ -565,7 +614,9 @@ def _leaves(c: str) -> list[str]:
 
 LAB_UNDER = {c: tuple(sorted({LAB[x][0] for x in _leaves(c) if x in LAB}))
              for c in [*LAB, *COMPOSITE, *AGE, "crit-esrd", "crit-hf", "crit-rls"]}
-AGE_UNDER = {c: tuple(x for x in _leaves(c) if x in AGE) for c in LAB_UNDER}
+DIAGNOSES = {"crit-rls": RLS, "crit-esrd": ESRD, "crit-hf": HF}
+# the unknown leaves no test decides (age, a diagnosis recorded only as unconfirmed) [81]
+AGE_UNDER = {c: tuple(x for x in _leaves(c) if x in AGE or x in DIAGNOSES) for c in LAB_UNDER}
 
 BAND_LOW = "crit-iron-deficient"
 # recommendation -> (applicability, dose); dose "weight" = FCM 15 mg/kg up to 1000 mg (adults)
@@ -635,6 +686,19 @@ def _cmp(v: float, op: str, t: float) -> bool:
     return v >= t
 
 
+def _censored(v: float, result_op: str | None, op: str, t: float) -> str:
+    """[40]: a result (``v``, or a bound when ``result_op`` is set) against ``op t``: T when every value the
+    result allows meets it, F when none does, else U."""
+    if result_op is None:
+        return T if _cmp(v, op, t) else F
+    below, up_to = result_op in ("lt", "le"), op in ("lt", "le")
+    if below:  # values < v (or <= v) lie wholly below t, or at most reach it where it does not count
+        settled = v < t or (v == t and (result_op == "lt" or op in ("le", "gt")))
+    else:
+        settled = v > t or (v == t and (result_op == "gt" or op in ("ge", "lt")))
+    return (T if below == up_to else F) if settled else U
+
+
 def _number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
@@ -665,7 +729,7 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
     latest: dict[str, tuple] = {}
     values_at_latest: dict[str, set] = {}
     for o in patient["obs"]:
-        measure, key, when, value, problem, _ = o
+        measure, key, when, value, problem, _, comparator, _ = o
         h = seconds(when)
         bad = False
         if h is not None and h >= end:
@@ -689,10 +753,10 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         best = latest.get(measure)
         if best is None or h > best[0] or (h == best[0] and key < best[1]):
             latest[measure] = (h, key, value, o)
-        if best is None or h > best[0]:
-            values_at_latest[measure] = {value}
+        if best is None or h > best[0]:  # "<10" and "10" differ [30, 31]
+            values_at_latest[measure] = {(value, comparator)}
         elif h == best[0]:
-            values_at_latest[measure].add(value)
+            values_at_latest[measure].add((value, comparator))
     for measure, values in values_at_latest.items():
         if len(values) > 1:  # [30, 31]: differing results at the latest instant: none is the latest
             warnings.add("simultaneous-results-differ")
@@ -711,7 +775,10 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
     truth: dict[str, str] = {}
     for c, (measure, op, threshold) in LAB.items():
         got = latest.get(measure)
-        truth[c] = U if got is None else (T if _cmp(got[2], op, threshold) else F)
+        truth[c] = U if got is None else _censored(got[2], got[3][6], op, threshold)
+    for measure, (_, _, _, o) in latest.items():  # [88]: a decision rests on a preliminary result
+        if o[7] == "preliminary" and any(truth[c] != U for c, lab in LAB.items() if lab[0] == measure):
+            warnings.add("preliminary-result")
     birth = patient["birth"]
     if birth is not None and birth > as_of.isoformat():
         warnings.add("birth-date-after-as-of")  # [14]: no age, as without a birth date [43]
@@ -723,13 +790,16 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         age = int(d[:4]) - int(birth[:4]) - (1 if d[5:10] < birth[5:10] else 0)
         truth["crit-child"] = T if age < 18 else F
         truth["crit-adult"] = F if age < 18 else T
-    diagnoses = set()
-    for codes, statuses in patient["conditions"]:
-        if not statuses or any(s in ACTIVE for s in statuses):
-            diagnoses |= codes
-    truth["crit-rls"] = T if RLS in diagnoses else F
-    truth["crit-esrd"] = T if ESRD in diagnoses else F
-    truth["crit-hf"] = T if HF in diagnoses else F
+    present: dict[str, set[str]] = {T: set(), U: set()}  # codes by the standing of their records [39]
+    day = as_of.isoformat()
+    for codes, statuses, verified, onsets, abatements in patient["conditions"]:
+        if (any(t[:10] > day for t in onsets) or any(t[:10] <= day for t in abatements)
+                or (statuses and not any(s in ACTIVE for s in statuses))
+                or {"refuted", "entered-in-error"} & set(verified)):
+            continue
+        present[T if not verified or "confirmed" in verified else U] |= codes
+    for c, code in DIAGNOSES.items():  # [44]
+        truth[c] = T if code in present[T] else (U if code in present[U] else F)
     for c, (kind, members) in COMPOSITE.items():
         values = [truth[m] for m in members]
         if kind == "not":
@@ -741,6 +811,11 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
 
     out = {"applicable": truth["crit-rls"] == T, "recommended": [], "not_recommended": [], "undetermined": [],
            "orders": [], "warnings": [], "monitoring": [], "doses": {}}
+    flag, died = patient.get("deceased", (None, None))
+    if (died[:10] <= day) if died is not None else flag is True:  # [15]: no guideline is applied [60, 87]
+        out["applicable"] = False
+        out["warnings"] = sorted(warnings | {"patient-deceased"})
+        return out
     if truth["crit-rls"] != T:
         warnings.add("guideline-not-applicable")
         out["warnings"] = sorted(warnings)
@@ -780,10 +855,10 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
             out["not_recommended"].append(r)
         elif because:
             out["undetermined"].append(r)
-            for c in because:
-                for m in LAB_UNDER[c]:
-                    if m not in latest:
-                        orders.add(LOINC_OF[m])
+            for c in because:  # the measures of the unknown threshold leaves (missing, or censored) [80]
+                for x in _leaves(c):
+                    if x in LAB and truth[x] == U:
+                        orders.add(LOINC_OF[LAB[x][0]])
                 for a in AGE_UNDER[c]:
                     if truth[a] == U:
                         warnings.add("missing-data")
@@ -792,12 +867,14 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
             out["recommended"].append(r)
             if dose == "weight":
                 w = latest.get(WEIGHT)
-                if w is None:
+                if w is None or w[3][6] is not None:  # none, or censored: never dosed from [82, 83]
                     orders.add(LOINC_OF[WEIGHT])
                     out["doses"][r] = None
-                elif truth["crit-adult"] == T:
+                    if w is not None:
+                        warnings.add("censored-weight")
+                elif truth["crit-adult"] == T:  # rounded down to a whole mg (gkg:doseRounding) [82]
                     mg = min(WEIGHT_DOSE_PER_KG * Decimal(repr(w[2])), WEIGHT_DOSE_MAX)
-                    out["doses"][r] = [_number(mg), "mg"]
+                    out["doses"][r] = [_number(mg.to_integral_value(rounding=ROUND_FLOOR)), "mg"]
                 else:
                     out["doses"][r] = None
             else:

@@ -51,6 +51,7 @@ STRESS = gen_cohort.Mix(
     tsat_exact20=0.1, weight_exact50=0.1, ferritin_pmol=0.25, ferritin_ugl=0.15, ferritin_bad_unit=0.08,
     implausible=0.05, oral_iron=0.25, iv_iron_recent=0.2, iv_iron_old=0.1, iv_near_draw_share=0.3,
     non_morning=0.15, non_fasting=0.15, future=0.1,
+    ferritin_censored=0.2, weight_censored=0.05, preliminary=0.15, panel=0.3,
 )
 
 

@@ -96,7 +96,7 @@ def test_observations_are_mapped_and_statuses_skipped(collection: PatientData) -
     observations = of_type(collection, "Observation")
     assert "urn:guidelinekg:Observation/ferritin-pmol" in observations
     assert "urn:guidelinekg:Observation/ferritin-error" not in observations
-    assert codes(collection, "skipped-status") == ["Condition/cond-refuted", "Observation/ferritin-error"]
+    assert codes(collection, "skipped-status") == ["Observation/ferritin-error"]
     for o in observations:
         assert objects(collection, o, "subject") == [collection.patient_iri]
         assert all(m.startswith("https://loinc.org/") for m in objects(collection, o, "observedMeasure"))
@@ -140,7 +140,10 @@ def test_unknown_resource_types_give_one_note_per_type(collection: PatientData) 
 
 def test_condition_snomed_code_and_clinical_status(collection: PatientData) -> None:
     c = "urn:guidelinekg:Condition/cond-1"
-    assert of_type(collection, "Condition") == [c]
+    # a refuted condition is mapped with its verification status; the rules never count it (rule 39)
+    refuted = "urn:guidelinekg:Condition/cond-refuted"
+    assert of_type(collection, "Condition") == [c, refuted]
+    assert objects(collection, refuted, "conditionVerificationStatus") == ["refuted"]
     assert objects(collection, c, "conditionCode") == ["http://snomed.info/id/38341003"]
     assert objects(collection, c, "clinicalStatus") == ["active"]
 
@@ -292,7 +295,9 @@ def test_imprecise_times_and_birth_dates_are_noted() -> None:
     assert codes(p, "invalid-time") == ["Observation/o2"]
 
 
-def test_censored_and_non_numeric_values_are_missing() -> None:
+def test_censored_values_keep_their_bound_and_non_numeric_values_are_missing() -> None:
+    """A censored value ("<5") is its bound with a gkg:valueComparator (the rules decide what it decides;
+    tests/test_fhir_components.py); a comparator FHIR R4 does not define leaves the value missing."""
     doc = fhir(
         bundle(
             P1,
@@ -305,14 +310,18 @@ def test_censored_and_non_numeric_values_are_missing() -> None:
                     "code": "ng/mL",
                 },
             ),
+            obs("ad", valueQuantity={"value": 5, "comparator": "ad", "system": "http://unitsofmeasure.org",
+                                     "code": "ng/mL"}),
             obs("txt", valueString="high"),
             obs("word", valueQuantity={"value": "high", "system": "http://unitsofmeasure.org", "code": "ng/mL"}),
         )
     )
     (p,) = patients_from_json(doc)
-    for o in ("lt", "txt", "word"):
+    assert objects(p, "urn:guidelinekg:Observation/lt", "value") == ["5"]
+    assert objects(p, "urn:guidelinekg:Observation/lt", "valueComparator") == [GKG + "LessThan"]
+    for o in ("ad", "txt", "word"):
         assert objects(p, f"urn:guidelinekg:Observation/{o}", "value") == []
-    assert codes(p, "censored-value") == ["Observation/lt"]
+    assert codes(p, "censored-value") == ["Observation/ad"]
     assert codes(p, "unsupported-value") == ["Observation/txt"]
     assert codes(p, "invalid-value") == ["Observation/word"]
 

@@ -10,13 +10,16 @@ Choices where FHIR leaves room:
   without timezone stays without one (none is invented, so comparisons with zoned times are those of
   SPARQL); a year or year-month is the start of that period, with an ``imprecise-time`` note. A partial
   ``birthDate`` (year only) is not mapped (``imprecise-birthdate``): an age from it could be a year off.
-* Values keep their lexical form (``101.10`` stays ``101.10``). A value with a ``comparator`` (``<5``) is
-  treated as missing (``censored-value``): its number is not the result.
-* Skipped with a note, never mapped: Observations ``entered-in-error`` or ``cancelled``; Conditions
-  ``refuted`` or ``entered-in-error``; MedicationStatements ``entered-in-error`` or ``not-taken``;
-  MedicationAdministrations ``entered-in-error`` or ``not-done`` (a statement that a product was *not*
-  taken must never count as an exposure); Observations without a LOINC coding and Conditions without a
-  SNOMED CT coding (nothing could use them).
+* Values keep their lexical form (``101.10`` stays ``101.10``). Observations, their components, censored
+  values (``<10``) and statuses are mapped by :mod:`guidelinekg.patients.fhirobs` (its notes say how).
+* Skipped with a note, never mapped: Observations ``registered``, ``cancelled``, ``entered-in-error`` or
+  ``unknown``;
+  MedicationStatements ``entered-in-error`` or ``not-taken``; MedicationAdministrations
+  ``entered-in-error`` or ``not-done`` (a statement that a product was *not* taken must never count as an
+  exposure); Observations without a LOINC coding and Conditions without a SNOMED CT coding (nothing
+  could use them). Conditions keep their statuses, onset and abatement, and a Patient its death
+  (:mod:`guidelinekg.patients.fhirclinical`): the rules decide what they mean as of the as-of date (a
+  refuted or entered-in-error Condition never counts, a deceased patient gets no advice).
 * Notes about a patient's own resources go to that patient; notes that belong to no patient (ignored
   types, unresolved subjects) go to every patient of the input.
 * Duplicate resources (same type and id): the one with the smallest canonical JSON is kept
@@ -33,12 +36,13 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import replace
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.fhirbundle import Bundle, code_iri, codings, fhir_datetime, field
+from guidelinekg.patients.fhirclinical import condition_statuses, condition_times, deceased, unread_times
+from guidelinekg.patients.fhirobs import map_observation, quantity_lines
 from guidelinekg.patients.medmatch import SubstanceMatcher, exposure_lines
 from guidelinekg.patients.decode import decode_text, parse_json
 from guidelinekg.patients.model import (
@@ -50,19 +54,12 @@ from guidelinekg.patients.model import (
     iri,
     literal,
     triple,
-    xsd_decimal,
 )
-from guidelinekg.patients.ucum import is_ucum, shown
 
-LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
-LOINC_IRI = "https://loinc.org/"
 SNOMED_IRI = "http://snomed.info/id/"
-UCUM = "http://unitsofmeasure.org"
-V2_0916 = "http://terminology.hl7.org/CodeSystem/v2-0916"
-FASTING = {"F": "Fasting", "NF": "NotFasting", "NG": "FastingNotGiven"}
 SKIPPED_STATUS = {
-    "Observation": ("entered-in-error", "cancelled"),
+    "Observation": ("registered", "cancelled", "entered-in-error", "unknown"),  # see fhirobs.USED_STATUS
     "MedicationStatement": ("entered-in-error", "not-taken"),
     "MedicationAdministration": ("entered-in-error", "not-done"),
 }
@@ -140,31 +137,8 @@ class _Mapper:
         return [triple(node, iri(GKG + prop), literal(parsed[0], XSD + "dateTime"))]
 
     def quantity(self, node: str, q: dict[str, Any], patient: str, res: dict[str, Any]) -> list[str]:
-        """``gkg:value`` and ``gkg:unit`` (UCUM code, or free text that parses as UCUM) of a Quantity."""
-        value = q.get("value")
-        if isinstance(value, str):
-            try:
-                value = Decimal(value.strip())
-                self.note(patient, "value-as-string", "gives its value as a string", res)
-            except InvalidOperation:
-                pass
-        lexical = xsd_decimal(value) if isinstance(value, Decimal) else None
-        if lexical is None:
-            shown_value = shown(value) if isinstance(value, str) else repr(value)
-            self.note(patient, "invalid-value", f"value {shown_value} is not a number; treated as missing", res)
-            return []
-        lines = [triple(node, iri(GKG + "value"), literal(lexical, XSD + "decimal"))]
-        code, text = q.get("code"), q.get("unit")
-        if q.get("system") == UCUM and isinstance(code, str) and code:
-            return [*lines, triple(node, iri(GKG + "unit"), literal(code))]
-        if not (isinstance(text, str) and text.strip()):
-            self.note(patient, "missing-unit", "value has no unit", res)
-            return lines
-        lines.append(triple(node, iri(GKG + "unitText"), literal(text)))
-        if is_ucum(text.strip()):
-            return [*lines, triple(node, iri(GKG + "unit"), literal(text.strip()))]
-        self.note(patient, "unit-not-ucum", f"unit {shown(text)} is not a UCUM code; kept as text", res)
-        return lines
+        """``gkg:value`` and ``gkg:unit`` of a Quantity (:func:`~guidelinekg.patients.fhirobs.quantity_lines`)."""
+        return quantity_lines(node, q, lambda code, text: self.note(patient, code, text, res))
 
     def skipped(self, res: dict[str, Any]) -> bool:
         status = res.get("status")
@@ -181,6 +155,11 @@ class _Mapper:
             triple(node, iri(RDF_TYPE), iri(GKG + "Patient")),
             triple(node, iri(GKG + "identifier"), literal(self.bundle.record(res))),
         ]
+        flag, died = deceased(res)
+        if flag is not None:
+            self.lines[node].append(triple(node, iri(GKG + "deceased"), literal(flag, XSD + "boolean")))
+        if died is not None:
+            self.lines[node] += self.time(node, "deceasedTime", died, "deceasedDateTime", node, res)
         birth = res.get("birthDate")
         if birth is None:
             return
@@ -194,56 +173,10 @@ class _Mapper:
             self.note(node, "invalid-birthdate", f"birthDate {birth!r} is not a FHIR date; not used", res)
 
     def observation(self, res: dict[str, Any]) -> None:
-        if self.skipped(res) or (patient := self.subject(res)) is None:
-            return
-        measures = sorted(
-            {c for s, c, _ in codings(res.get("code")) if s == LOINC and isinstance(c, str) and c}
-        )
-        if not measures:
-            self.note(patient, "unmapped-code", f"has no LOINC coding ({LOINC}); skipped", res)
-            return
-        node, lines = self.start(res, patient, "Observation")
-        lines += [triple(node, iri(GKG + "observedMeasure"), iri(code_iri(LOINC_IRI, c))) for c in measures]
-        collection = field(self.bundle.resolve(res.get("specimen"), res) or {}, "collection")
-        for what, value in (
-            ("effectiveDateTime", res.get("effectiveDateTime")),
-            ("effectivePeriod.start", field(res, "effectivePeriod").get("start")),
-            ("effectiveInstant", res.get("effectiveInstant")),
-            ("Specimen collectedDateTime", collection.get("collectedDateTime")),
-            ("Specimen collectedPeriod.start", field(collection, "collectedPeriod").get("start")),
-        ):
-            if value is not None:
-                lines += self.time(node, "effectiveTime", value, what, patient, res)
-                break
-        else:
-            self.note(patient, "missing-time", "has no effective time and no specimen collection time", res)
-        for system, code, _ in codings(collection.get("fastingStatusCodeableConcept")):
-            if system == V2_0916 and code in FASTING:
-                lines.append(triple(node, iri(GKG + "fastingStatus"), iri(GKG + FASTING[code])))
-        q = field(res, "valueQuantity")
-        if q.get("comparator"):
-            censored = f"{q['comparator']}{q.get('value')}"
-            self.note(patient, "censored-value", f"value is {censored}; treated as missing", res)
-        elif q:
-            lines += self.quantity(node, q, patient, res)
-        elif other := sorted(k for k in res if k.startswith("value")):
-            self.note(
-                patient, "unsupported-value", f"has {other[0]}, not valueQuantity; treated as missing", res
-            )
-        else:
-            absent = field(res, "dataAbsentReason")
-            why = next((t for t in [absent.get("text"), *(c or d for _, c, d in codings(absent))] if t), None)
-            self.note(
-                patient, "missing-value", f"has no value{f' ({why})' if why else ''}; treated as missing", res
-            )
-        self.lines[patient] += lines
+        """An Observation and its components (:func:`~guidelinekg.patients.fhirobs.map_observation`)."""
+        map_observation(self, res)
 
     def condition(self, res: dict[str, Any]) -> None:
-        verification = {c for _, c, _ in codings(res.get("verificationStatus")) if isinstance(c, str)}
-        refuted = verification & {"refuted", "entered-in-error"}
-        if refuted:
-            self.note(None, "skipped-status", f"is {' and '.join(sorted(refuted))}; skipped", res)
-            return
         if (patient := self.subject(res)) is None:
             return
         codes = sorted(
@@ -254,9 +187,11 @@ class _Mapper:
             return
         node, lines = self.start(res, patient, "Condition")
         lines += [triple(node, iri(GKG + "conditionCode"), iri(code_iri(SNOMED_IRI, c))) for c in codes]
-        for _, code, _ in codings(res.get("clinicalStatus")):
-            if isinstance(code, str) and code:
-                lines.append(triple(node, iri(GKG + "clinicalStatus"), literal(code)))
+        lines += [triple(node, iri(GKG + prop), literal(code)) for prop, code in condition_statuses(res)]
+        for prop, value, element in condition_times(res):
+            lines += self.time(node, prop, value, element, patient, res)
+        for _, text in unread_times(res):
+            self.note(patient, "unsupported-time", text, res)
         self.lines[patient] += lines
 
     def exposure(self, res: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ _RESOURCE_TYPE = re.compile(r"[A-Za-z]{1,64}")
 
 # Leaf kinds; a dict is a JSON object with those members, a one-item list a JSON array of that item.
 STRING, DECIMAL, RESOURCE = "string", "decimal", "resource"
+BOOLEAN = "boolean"
 
 CODING = {"system": STRING, "code": STRING, "display": STRING}
 CONCEPT = {"coding": [CODING], "text": STRING}
@@ -43,7 +44,7 @@ _EXPOSURE = {
     "medicationReference": REFERENCE,
 }
 SCHEMAS: dict[str, dict[str, Any]] = {
-    "Patient": {"birthDate": STRING},
+    "Patient": {"birthDate": STRING, "deceasedBoolean": BOOLEAN, "deceasedDateTime": STRING},
     "Observation": {
         "status": STRING,
         "code": CONCEPT,
@@ -54,6 +55,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "effectiveInstant": STRING,
         "valueQuantity": QUANTITY,
         "dataAbsentReason": CONCEPT,
+        "component": [{"code": CONCEPT, "valueQuantity": QUANTITY, "dataAbsentReason": CONCEPT}],
     },
     "Specimen": {
         "collection": {
@@ -67,6 +69,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "clinicalStatus": CONCEPT,
         "code": CONCEPT,
         "subject": REFERENCE,
+        "onsetDateTime": STRING,
+        "onsetPeriod": PERIOD,
+        "abatementDateTime": STRING,
+        "abatementPeriod": PERIOD,
     },
     "MedicationStatement": _EXPOSURE,
     "MedicationAdministration": {**_EXPOSURE, "dosage": {"dose": QUANTITY}},
@@ -131,6 +137,9 @@ class _Checker:
             self.resource(value, record, path, parent, key)
         elif spec == DECIMAL:
             self.decimal(value, record, path, parent, key)
+        elif spec == BOOLEAN:
+            if not isinstance(value, bool):
+                self.fail(record, path, f"must be a JSON boolean, not {_kind(value)}", parent, key)
         else:
             self.string(value, record, path, parent, key, MAX_STRING)
 

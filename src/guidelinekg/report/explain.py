@@ -45,10 +45,12 @@ SELECT ?patient ?c ?value ?o WHERE {
 """
 
 OBSERVATIONS = """
-SELECT ?patient ?o ?time ?conv ?id WHERE {
+SELECT ?patient ?o ?time ?conv ?id ?censor ?status WHERE {
   ?o a gkg:Observation ; gkg:subject ?patient ; gkg:effectiveTime ?time .
   OPTIONAL { ?o gkg:conversionNote ?conv }
   OPTIONAL { ?o gkg:identifier ?id }
+  OPTIONAL { ?o gkg:valueComparator ?c . ?c skos:notation ?censor }
+  OPTIONAL { ?o gkg:resultStatus ?status }
 }
 """
 
@@ -131,16 +133,24 @@ class Explainer:
             return [f"{pad}{node.get('label', criterion)}: {truth}", *self.lines(node["negates"], depth + 1)]
         text = self.criteria.describe(criterion)
         if "value" in outcome and "time" in outcome:
-            measured = f"{number(outcome['value'])}{unit_text(node.get('tu'))}"
+            # a censored result as written ("< 10 ng/mL"); a preliminary one says so
+            censor = f"{outcome['censor']} " if "censor" in outcome else ""
+            measured = f"{censor}{number(outcome['value'])}{unit_text(node.get('tu'))}"
             source = f", {outcome['id']}" if "id" in outcome else ""
             detail = f"{measured} on {outcome['time'][:10]}{source}"
+            if outcome.get("status") == "preliminary":
+                detail += ", a preliminary result"
             if "conv" in outcome:
                 detail += f"; converted: {outcome['conv']}"
+            if censor and truth == "unknown":
+                detail += f"; a result reported as {measured.strip()} cannot decide this"
             return [f"{pad}{text}: {truth} (measured {detail})"]
         if "value" in outcome:
             return [f"{pad}{text}: {truth} (value {number(outcome['value'])})"]
         if truth == "unknown":
-            why = "; ".join(outcome.get("issues", [])) or ("no usable birth date" if "AgeCriterion" in types
-                                                           else "no usable result")
+            why = "; ".join(outcome.get("issues", [])) or (
+                "no usable birth date" if "AgeCriterion" in types
+                else "recorded only as unconfirmed, provisional or differential" if "DiagnosisCriterion" in types
+                else "no usable result")
             return [f"{pad}{text}: unknown ({why})"]
         return [f"{pad}{text}: {truth}"]

@@ -1,0 +1,188 @@
+"""FHIR R4 Observations (with their components) and Quantity values as patient triples.
+
+Called by :mod:`guidelinekg.patients.fhir` for each Observation; :func:`quantity_lines` also reads the dose
+Quantity of a MedicationAdministration there. Choices:
+
+* **Components.** Each ``Observation.component`` with a LOINC coding is an observation fact of its own
+  (``<parent IRI>/component/<index>-<first LOINC code>``, identifier ``Observation/<id>.component[<index>]``),
+  with its own code and value and the parent's subject, effective time, specimen (fasting status) and
+  status, so every rule treats it like a top-level result (the analytes of a lab panel, a blood pressure
+  panel's systolic and diastolic). A parent without a value of its own but with components (a
+  panel) gets no ``missing-value`` note; a parent without a LOINC coding is not mapped when a component
+  has one (its components are). A component without a LOINC coding is skipped with ``unmapped-code``.
+* **Censored values.** A ``valueQuantity.comparator`` of ``<``, ``<=``, ``>=`` or ``>`` is kept as
+  ``gkg:valueComparator`` (``gkg:LessThan`` ...) next to the value, which is then the bound: the loader
+  converts its unit like any value, the rules decide what a bound can decide (``< 10`` meets ``<= 75``) and
+  leave the rest unknown. Any other comparator (``ad``, ``&lt;``) is not FHIR R4: the value is treated as
+  missing (``censored-value``).
+* **Status** (kept as ``gkg:resultStatus``). ``final``, ``amended`` and ``corrected`` are used;
+  ``preliminary`` is used and rule 88 warns (``preliminary-result``) when a decision rests on it; an
+  Observation without a status (FHIR requires one) is used with a ``missing-status`` note. ``registered``
+  (no result yet), ``cancelled``, ``entered-in-error``, ``unknown`` and any other code are skipped with a
+  ``skipped-status`` note: nothing says the value is a result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from guidelinekg.patients.fhirbundle import Bundle, code_iri, codings, field
+from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, iri, literal, triple, xsd_decimal
+from guidelinekg.patients.ucum import is_ucum, shown
+
+LOINC = "http://loinc.org"
+LOINC_IRI = "https://loinc.org/"
+UCUM = "http://unitsofmeasure.org"
+V2_0916 = "http://terminology.hl7.org/CodeSystem/v2-0916"
+FASTING = {"F": "Fasting", "NF": "NotFasting", "NG": "FastingNotGiven"}
+COMPARATORS = {"<": "LessThan", "<=": "LessOrEqual", ">=": "GreaterOrEqual", ">": "GreaterThan"}
+USED_STATUS = ("final", "amended", "corrected", "preliminary")
+TIME_SOURCES = ("effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "Specimen collectedDateTime",
+                "Specimen collectedPeriod.start")
+
+PLACEHOLDER = "<urn:guidelinekg:placeholder>"
+Note = Callable[[str, str], None]  # (code, text) -> None: a note about the element being read
+
+
+class Mapper(Protocol):
+    """What an Observation needs of :class:`guidelinekg.patients.fhir._Mapper` (no import: no cycle)."""
+
+    bundle: Bundle
+    lines: dict[str, list[str]]
+
+    def note(self, patient: str | None, code: str, text: str, res: dict[str, Any] | None = None) -> None: ...
+    def subject(self, res: dict[str, Any]) -> str | None: ...
+    def time(self, node: str, prop: str, value: Any, what: str, patient: str, res: dict[str, Any]) -> list[str]: ...
+
+
+def quantity_lines(node: str, q: dict[str, Any], note: Note) -> list[str]:
+    """``gkg:value`` and ``gkg:unit`` (UCUM code, or free text that parses as UCUM) of a Quantity, with
+    ``gkg:unitText`` when the unit is given as text; notes through ``note``."""
+    value = q.get("value")
+    if isinstance(value, str):
+        try:
+            value = Decimal(value.strip())
+            note("value-as-string", "gives its value as a string")
+        except InvalidOperation:
+            pass
+    lexical = xsd_decimal(value) if isinstance(value, Decimal) else None
+    if lexical is None:
+        shown_value = shown(value) if isinstance(value, str) else repr(value)
+        note("invalid-value", f"value {shown_value} is not a number; treated as missing")
+        return []
+    lines = [triple(node, iri(GKG + "value"), literal(lexical, XSD + "decimal"))]
+    code, text = q.get("code"), q.get("unit")
+    if q.get("system") == UCUM and isinstance(code, str) and code:
+        return [*lines, triple(node, iri(GKG + "unit"), literal(code))]
+    if not (isinstance(text, str) and text.strip()):
+        note("missing-unit", "value has no unit")
+        return lines
+    lines.append(triple(node, iri(GKG + "unitText"), literal(text)))
+    if is_ucum(text.strip()):
+        return [*lines, triple(node, iri(GKG + "unit"), literal(text.strip()))]
+    note("unit-not-ucum", f"unit {shown(text)} is not a UCUM code; kept as text")
+    return lines
+
+
+def loinc_codes(concept: Any) -> list[str]:
+    return sorted({c for s, c, _ in codings(concept) if s == LOINC and isinstance(c, str) and c})
+
+
+def map_observation(m: Mapper, res: dict[str, Any]) -> None:
+    """Map one Observation and its components into ``m`` (lines of its patient, notes)."""
+    status = res.get("status")
+    if status is not None and status not in USED_STATUS:
+        m.note(None, "skipped-status", f"has status {status}; skipped", res)
+        return
+    if (patient := m.subject(res)) is None:
+        return
+    measures = loinc_codes(res.get("code"))
+    components = [c if isinstance(c, dict) else {} for c in res.get("component") or []]
+    coded = [(i, c, codes) for i, c in enumerate(components) if (codes := loinc_codes(c.get("code")))]
+    if not measures and not coded:
+        m.note(patient, "unmapped-code", f"has no LOINC coding ({LOINC}); skipped", res)
+        return
+    if status is None:
+        m.note(patient, "missing-status", "has no status (FHIR requires one); used as a result", res)
+    shared = _shared(m, res, patient)
+    parent = m.bundle.node(res)
+    if measures:
+        lines = [
+            triple(parent, iri(GKG + "identifier"), literal(m.bundle.record(res))),
+            *_fact(parent, patient, measures, shared),
+        ]
+        lines += _value(parent, res, lambda c, t: m.note(patient, c, t, res), panel=bool(components))
+        m.lines[patient] += lines
+    for i in sorted(set(range(len(components))) - {j for j, _, _ in coded}):
+        m.note(patient, "unmapped-code", f"component[{i}] has no LOINC coding ({LOINC}); skipped", res)
+    for i, component, codes in coded:
+        node = iri(f"{parent[1:-1]}/component/{i}-{quote(codes[0], safe='-._~')}")
+        lines = [
+            triple(node, iri(GKG + "identifier"), literal(f"{m.bundle.record(res)}.component[{i}]")),
+            *_fact(node, patient, codes, shared),
+        ]
+        lines += _value(node, component, lambda c, t, i=i: m.note(patient, c, f"component[{i}] {t}", res))
+        m.lines[patient] += lines
+
+
+def _fact(node: str, patient: str, measures: list[str], shared: list[tuple[str, str]]) -> list[str]:
+    """The triples every observation fact has: type, subject, measures and the parent's shared ones."""
+    return [
+        triple(node, iri(RDF_TYPE), iri(GKG + "Observation")),
+        triple(node, iri(GKG + "subject"), patient),
+        *(triple(node, iri(GKG + "observedMeasure"), iri(code_iri(LOINC_IRI, c))) for c in measures),
+        *(triple(node, predicate, obj) for predicate, obj in shared),
+    ]
+
+
+def _shared(m: Mapper, res: dict[str, Any], patient: str) -> list[tuple[str, str]]:
+    """(predicate, object) terms the Observation gives all its facts: time, fasting status, status. The
+    time is read once by the mapper (with its notes) for a placeholder subject, which is cut off."""
+    out: list[tuple[str, str]] = []
+    collection = field(m.bundle.resolve(res.get("specimen"), res) or {}, "collection")
+    values = (
+        res.get("effectiveDateTime"),
+        field(res, "effectivePeriod").get("start"),
+        res.get("effectiveInstant"),
+        collection.get("collectedDateTime"),
+        field(collection, "collectedPeriod").get("start"),
+    )
+    for what, value in zip(TIME_SOURCES, values):
+        if value is not None:
+            for line in m.time(PLACEHOLDER, "effectiveTime", value, what, patient, res):
+                predicate, obj = line[len(PLACEHOLDER) + 1 : -2].split(" ", 1)
+                out.append((predicate, obj))
+            break
+    else:
+        m.note(patient, "missing-time", "has no effective time and no specimen collection time", res)
+    for system, code, _ in codings(collection.get("fastingStatusCodeableConcept")):
+        if system == V2_0916 and code in FASTING:
+            out.append((iri(GKG + "fastingStatus"), iri(GKG + FASTING[code])))
+    if isinstance(res.get("status"), str):
+        out.append((iri(GKG + "resultStatus"), literal(res["status"])))
+    return out
+
+
+def _value(node: str, holder: dict[str, Any], note: Note, *, panel: bool = False) -> list[str]:
+    """The value of an Observation or a component: a (possibly censored) Quantity, or a note saying why
+    there is none (no note for a panel whose values are its components)."""
+    q = field(holder, "valueQuantity")
+    comparator = q.get("comparator")
+    if comparator is not None and comparator not in COMPARATORS:
+        note("censored-value", f"value has comparator {shown(str(comparator))}, which FHIR R4 does not define; "
+             "treated as missing")
+    elif q:
+        lines = quantity_lines(node, q, note)
+        if comparator is not None and lines:
+            lines.append(triple(node, iri(GKG + "valueComparator"), iri(GKG + COMPARATORS[comparator])))
+        return lines
+    elif other := sorted(k for k in holder if k.startswith("value")):
+        note("unsupported-value", f"has {other[0]}, not valueQuantity; treated as missing")
+    elif not panel:
+        absent = field(holder, "dataAbsentReason")
+        why = next((t for t in [absent.get("text"), *(c or d for _, c, d in codings(absent))] if t), None)
+        note("missing-value", f"has no value{f' ({why})' if why else ''}; treated as missing")
+    return []
