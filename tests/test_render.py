@@ -3,7 +3,7 @@
 The key test checks that every number of the clinical text of the source article the RLS content
 encodes, and every cited sentence with its reference markers, is in the rendering. Both lists, each item
 with the source line that states it, are data in tests/data/sources/ (written by tools/source_facts.py):
-a plain clone has no ../shared. A made-up
+a plain clone has no shared directory beside it. A made-up
 guideline (tests/fixtures/render/) shows the renderer is generic and pins the output in a golden file:
 regenerate it with ``GUIDELINEKG_REGEN_GOLDEN=1 pytest tests/test_render.py``.
 """
@@ -37,7 +37,7 @@ MINI = FIXTURES / "mini-guideline.ttl"
 OTHER = FIXTURES / "other-guideline.ttl"
 GOLDEN = Path(__file__).parent / "golden" / "render" / "mini-guideline.md"
 # What the rendering must contain from the source article the RLS content encodes, extracted by
-# tools/source_facts.py from ../shared/sources/rls-iron-infusion.md (tests never read outside the repo).
+# tools/source_facts.py from the shared sources/rls-iron-infusion.md (tests never read outside the repo).
 SOURCE_FACTS = Path(__file__).parent / "data" / "sources" / "rls-iron-infusion.json"
 RLS_VERSION = "https://w3id.org/guidelinekg/guideline/rls-iron/v2025-12-23"
 
