@@ -2,9 +2,12 @@
 
 Three layouts are accepted (detected from the path):
 - a directory of FHIR Bulk Data NDJSON files in the ``$export`` layout (``Patient.ndjson``,
-  ``Observation.ndjson``, ...): lines are routed to the chunk of their patient; memory holds only the
-  patient -> chunk map and a bounded write buffer, so it stays flat as the cohort grows;
-- a directory of FHIR R4 JSON Bundles (``*.json``): each bundle file is one unit of work;
+  ``Observation.ndjson``, split files such as ``Patient_2.ndjson``, an ``$export`` manifest; which files are
+  read is :mod:`guidelinekg.cohort.export`'s): lines are routed to the chunk of their patient; memory holds
+  only the patient -> chunk map and a bounded write buffer, so it stays flat as the cohort grows;
+- a directory of FHIR R4 JSON Bundles (``*.json``): each bundle file is one unit of work; a bundle of
+  shared resources only, no Patient (Synthea's ``hospitalInformation*.json`` and
+  ``practitionerInformation*.json``), is counted in ``skipped_types`` and listed, not evaluated;
 - patient RDF (a ``.ttl``/``.nt``/``.jsonld`` file or a directory of them), split by ``gkg:subject``.
 
 Any of these files may be gzip-compressed (``Observation.ndjson.gz``, ``bundle.json.gz``). Files of the
@@ -18,21 +21,18 @@ patient, a second record of the same patient, the unreadable rest of a corrupt `
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from guidelinekg.errors import InputError
+from guidelinekg.cohort import export
 from guidelinekg.content.rdffiles import open_input
+from guidelinekg.errors import InputError
 
 RDF_SUFFIXES = (".ttl", ".nt", ".jsonld", ".json-ld")
-PATIENT_FILE = "Patient.ndjson"
-NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz")
 BUNDLE_SUFFIXES = (".json", ".json.gz")
 _READ_ERRORS = (OSError, EOFError)  # rdffiles.open_input turns corrupt gzip data into OSError
 SUBJECT_FIELDS = ("subject", "patient")
@@ -58,6 +58,9 @@ class Partition:
     bad_records: int = 0
     skipped_types: dict[str, int] = field(default_factory=dict)
     ignored_files: list[str] = field(default_factory=list)
+    shared_bundles: list[str] = field(default_factory=list)  # bundles of shared resources only, not evaluated
+    warnings: list[str] = field(default_factory=list)
+    export: dict = field(default_factory=dict)  # the $export manifest, when the input has one
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -74,7 +77,7 @@ def _files(directory: Path, suffixes: tuple[str, ...]) -> list[Path]:
 def detect_kind(path: Path) -> str:
     """``ndjson``, ``bundles`` or ``rdf``, from what the path holds."""
     if path.is_dir():
-        if _files(path, NDJSON_SUFFIXES):
+        if _files(path, export.NDJSON_SUFFIXES) or export.find_manifest(path):
             return "ndjson"
         if _files(path, BUNDLE_SUFFIXES):
             return "bundles"
@@ -82,8 +85,8 @@ def detect_kind(path: Path) -> str:
             return "rdf"
         raise InputError(f"{path}: no *.ndjson, *.json bundles or RDF files in this directory")
     if path.is_file():
-        if _named(path, NDJSON_SUFFIXES):
-            raise InputError(f"{path}: give the directory of the Bulk Data export, not one NDJSON file")
+        if _named(path, export.NDJSON_SUFFIXES) or export.MANIFEST_NAME.fullmatch(path.name):
+            raise InputError(f"{path}: give the directory of the Bulk Data export, not one of its files")
         if path.suffix in RDF_SUFFIXES:
             return "rdf"
         if _named(path, BUNDLE_SUFFIXES):
@@ -117,14 +120,16 @@ def _ignored(directory: Path, read: list[Path]) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.is_file() and p not in taken)
 
 
-def _records(path: Path, bad: list[BadRecord]) -> Iterator[tuple[int, str]]:
-    """(line number, text) of each non-blank line. A line that is not UTF-8 is a bad record; so is the
-    rest of a file that cannot be read to its end (a truncated or corrupt ``.gz``): what came before
-    it is kept."""
+def _records(path: Path, bad: list[BadRecord], lines: Counter) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each non-blank line, counted in ``lines`` by file name. A line that is not
+    UTF-8 is a bad record; so is the rest of a file that cannot be read to its end (a truncated or corrupt
+    ``.gz``): what came before it is kept."""
     number = 0
     try:
         with open_input(path) as handle:
             for number, raw in enumerate(handle, 1):
+                if raw.strip():
+                    lines[path.name] += 1
                 try:
                     line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
                 except UnicodeDecodeError as exc:
@@ -192,85 +197,120 @@ class _ChunkWriter:
         self.buffered = 0
 
 
-def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRecord]) -> Partition:
-    """Route every NDJSON line to its patient's chunk file under ``work``."""
-    files = _files(source, NDJSON_SUFFIXES)
-    patient_files = [f for f in files if f.name in (PATIENT_FILE, PATIENT_FILE + ".gz")]
-    if len(patient_files) != 1:
-        found = " and ".join(f.name for f in patient_files)
-        raise InputError(f"{source}: a Bulk Data export needs one {PATIENT_FILE} (or {PATIENT_FILE}.gz)"
-                         + (f", found {found}" if found else ""))
-    patient_file = patient_files[0]
-    work.mkdir(parents=True, exist_ok=True)
-    writer = _ChunkWriter(work)
-    chunk_of: dict[str, int] = {}
-    for number, line in _records(patient_file, bad):
+class _Router:
+    """Routes NDJSON records to their patient's chunk: a Patient opens its patient (in the order met), any
+    other record goes to its subject's chunk; shared types are counted and skipped."""
+
+    def __init__(self, writer: _ChunkWriter, chunk_size: int, bad: list[BadRecord]):
+        self.writer, self.chunk_size, self.bad = writer, chunk_size, bad
+        self.chunk_of: dict[str, int] = {}
+        self.skipped: Counter = Counter()
+        self.patient_lines = 0  # Patient records met, usable or not
+
+    def route(self, line: str, name: str, number: int, file_type: str | None, final: bool) -> bool:
+        """Route one record; ``False`` when its patient is not known yet (and ``final`` is not set)."""
         try:
             resource = json.loads(line)
-            pid = resource["id"]
-            if resource.get("resourceType") != "Patient" or not isinstance(pid, str):
-                raise ValueError("not a Patient with an id")
+            kind = resource["resourceType"]
+            if not isinstance(kind, str):
+                raise TypeError("resourceType is not a string")
         except (ValueError, KeyError, TypeError, RecursionError) as exc:
-            bad.append(BadRecord(patient_file.name, number, f"malformed Patient record: {_reason(exc)}"))
-            continue
-        if f"Patient/{pid}" in chunk_of:
-            bad.append(BadRecord(patient_file.name, number, f"duplicate Patient/{pid}"))
-            continue
-        index = len(chunk_of) // chunk_size + 1
-        chunk_of[f"Patient/{pid}"] = index
-        writer.add(index, line, (patient_file.name, number))
-    skipped: dict[str, int] = {}
-    for path in files:
-        if path == patient_file:
-            continue
-        for number, line in _records(path, bad):
-            try:
-                resource = json.loads(line)
-                kind = resource["resourceType"]
-            except (ValueError, KeyError, TypeError, RecursionError) as exc:
-                bad.append(BadRecord(path.name, number, f"malformed JSON line: {_reason(exc)}"))
-                continue
-            if kind in SHARED_TYPES:
-                skipped[kind] = skipped.get(kind, 0) + 1
-                continue
-            ref = _patient_ref(resource) if isinstance(resource, dict) else None
-            if ref is None:
-                bad.append(BadRecord(path.name, number, f"{kind} without a subject"))
-                continue
-            index = chunk_of.get(ref)
-            if index is None:
-                bad.append(BadRecord(path.name, number, f"{kind} refers to an unknown patient {ref!r}"))
-                continue
-            writer.add(index, line, (path.name, number))
-    writer.flush()
-    count = len(chunk_of)
-    chunks = [writer.path(i).name for i in range(1, (count + chunk_size - 1) // chunk_size + 1)]
-    return Partition("ndjson", chunks, count, len(bad), skipped, _ignored(source, files))
+            what = "Patient record" if file_type == "Patient" else "JSON line"
+            self.bad.append(BadRecord(name, number, f"malformed {what}: {_reason(exc)}"))
+            return True
+        if kind == "Patient":
+            self.patient_lines += 1
+            pid = resource.get("id")
+            if not isinstance(pid, str) or not pid:
+                self.bad.append(BadRecord(name, number, "malformed Patient record: not a Patient with an id"))
+            elif f"Patient/{pid}" in self.chunk_of:
+                self.bad.append(BadRecord(name, number, f"duplicate Patient/{pid}"))
+            else:
+                index = len(self.chunk_of) // self.chunk_size + 1
+                self.chunk_of[f"Patient/{pid}"] = index
+                self.writer.add(index, line, (name, number))
+            return True
+        ref = None if kind in SHARED_TYPES else _patient_ref(resource)
+        index = self.chunk_of.get(ref) if ref else None
+        if kind in SHARED_TYPES:
+            self.skipped[kind] += 1
+        elif ref is None:
+            self.bad.append(BadRecord(name, number, f"{kind} without a subject"))
+        elif index is not None:
+            self.writer.add(index, line, (name, number))
+        elif not final:
+            return False
+        else:
+            self.bad.append(BadRecord(name, number, f"{kind} refers to an unknown patient {ref!r}"))
+        return True
 
 
-def _bundle_patient_ids(path: Path) -> list[str]:
-    """The ids of the Patient resources in a bundle file; none when it cannot be read (its evaluation
-    reports why)."""
+def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRecord]) -> Partition:
+    """Route every NDJSON line of the export's files (:func:`guidelinekg.cohort.export.plan_export`: every
+    file of every type, however the server named it, Patient files first) to its patient's chunk file under
+    ``work``, each by its own ``resourceType``. A record whose patient is not known yet (its Patient is
+    later in a file that mixes types, or in a file named for another type) waits in ``work/deferred.ndjson``
+    and is routed once every file is read; only then is a patient not in the export a bad record."""
+    plan = export.plan_export(source)
+    work.mkdir(parents=True, exist_ok=True)
+    router = _Router(_ChunkWriter(work), chunk_size, bad)
+    lines: Counter = Counter()
+    deferred = work / "deferred.ndjson"
+    with deferred.open("w", encoding="utf-8") as waiting:
+        for f in plan.files:
+            for number, line in _records(f.path, bad, lines):
+                if not router.route(line, f.path.name, number, f.type, final=False):
+                    waiting.write(json.dumps([f.path.name, number, f.type, line]) + "\n")
+    with deferred.open(encoding="utf-8") as waiting:
+        for entry in waiting:  # ASCII JSON, one per line
+            name, number, file_type, line = json.loads(entry)
+            router.route(line, name, number, file_type, final=True)
+    deferred.unlink()
+    router.writer.flush()
+    if not router.patient_lines:
+        raise InputError(f"{source}: no Patient resource in any of the {len(plan.files)} file(s) read: no record "
+                         "has a patient", hint="an export has Patient.ndjson (or Patient_2.ndjson, 1.Patient.ndjson...)")
+    order = {f.path.name: i for i, f in enumerate(plan.files)}
+    bad.sort(key=lambda b: (order.get(b.file, len(order)), b.line or 0))  # by file and line, deferred ones too
+    count = len(router.chunk_of)
+    chunks = [router.writer.path(i).name for i in range(1, (count + chunk_size - 1) // chunk_size + 1)]
+    warnings, manifest = export.checked_counts(plan, lines)
+    return Partition("ndjson", chunks, count, len(bad), dict(sorted(router.skipped.items())), plan.ignored,
+                     warnings=warnings, export=manifest)
+
+
+def _bundle_contents(path: Path) -> tuple[list[str], Counter]:
+    """The ids of the Patient resources in a bundle file and its resources by type; none when it cannot be
+    read (its evaluation reports why)."""
     try:
         with open_input(path) as handle:
             doc = json.loads(handle.read().decode("utf-8-sig"))
     except (*_READ_ERRORS, ValueError, RecursionError):
-        return []
+        return [], Counter()
     entries = doc.get("entry") if isinstance(doc, dict) else None
     resources = [e.get("resource") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
-    return [r["id"] for r in resources
-            if isinstance(r, dict) and r.get("resourceType") == "Patient" and isinstance(r.get("id"), str)]
+    types = Counter(r.get("resourceType") for r in resources if isinstance(r, dict))
+    return [r["id"] for r in resources if isinstance(r, dict) and r.get("resourceType") == "Patient"
+            and isinstance(r.get("id"), str)], types
 
 
 def partition_bundles(source: Path, work: Path, chunk_size: int, bad: list[BadRecord]) -> Partition:
     """Group bundle files into chunks (one JSON list of paths per chunk). A bundle whose patient an
     earlier file already holds is a bad record (as a second Patient line in NDJSON): each patient is
-    evaluated once, from one file."""
+    evaluated once, from one file. A bundle of shared resources only (:data:`SHARED_TYPES`, no Patient:
+    Synthea's ``hospitalInformation*.json`` and ``practitionerInformation*.json``) is part of the export,
+    not a patient: its resources are counted in ``skipped_types`` and its name listed in ``shared_bundles``."""
     files = _files(source, BUNDLE_SUFFIXES) if source.is_dir() else [source]
     first: dict[str, str] = {}
     kept = []
+    shared: list[str] = []
+    skipped: Counter = Counter()
     for f in files:
-        ids = _bundle_patient_ids(f)
+        ids, types = _bundle_contents(f)
+        if not ids and types and all(t in SHARED_TYPES for t in types):
+            shared.append(f.name)
+            skipped.update(types)
+            continue
         seen = [i for i in ids if i in first]
         if seen:
             bad.append(BadRecord(f.name, None, f"duplicate Patient/{seen[0]} (also in {first[seen[0]]}); not evaluated"))
@@ -283,7 +323,8 @@ def partition_bundles(source: Path, work: Path, chunk_size: int, bad: list[BadRe
         name = f"chunk-{start // chunk_size + 1:06d}.json"
         (work / name).write_text(json.dumps([str(f.resolve()) for f in kept[start:start + chunk_size]]))
         chunks.append(name)
-    return Partition("bundles", chunks, len(kept), len(bad), ignored_files=_ignored(source, files))
+    return Partition("bundles", chunks, len(kept), len(bad), dict(sorted(skipped.items())),
+                     _ignored(source, files), shared_bundles=shared)
 
 
 def partition_rdf(source: Path, work: Path, chunk_size: int, bad: list[BadRecord]) -> Partition:
@@ -346,18 +387,3 @@ def prepare(source: Path, work: Path, chunk_size: int) -> tuple[Partition, list[
     else:
         partition = partition_rdf(source, work, chunk_size, bad)
     return partition, bad
-
-
-def atomic_write(path: Path, text: str | bytes) -> None:
-    """Write a file (text as UTF-8) so that readers see either the old or the complete new content."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as handle:
-            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)  # a full disk leaves no partial file behind
-        raise

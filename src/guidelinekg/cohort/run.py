@@ -19,6 +19,7 @@ Before the rules, each chunk's patient data are checked with ``shapes/patient.tt
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -35,11 +36,11 @@ from pathlib import Path
 
 from guidelinekg import __version__
 from guidelinekg.cohort.chunk import ChunkResult, evaluate_chunk
-from guidelinekg.cohort.partition import Partition, atomic_write, input_fingerprint, prepare
-from guidelinekg.errors import InputError
-from guidelinekg.report.summary import summary_csv
+from guidelinekg.cohort.partition import Partition, input_fingerprint, prepare
 from guidelinekg.engine.knowledge import KnowledgeBase, to_payload
 from guidelinekg.engine.shapes_sparql import CompiledShapes, load_patient_shapes
+from guidelinekg.errors import InputError
+from guidelinekg.report.summary import summary_csv
 
 MANIFEST = "manifest.json"
 CHUNK_NAMES = {kind: re.compile(rf"chunk-[0-9]{{6}}\.{suffix}") for kind, suffix in
@@ -116,6 +117,21 @@ def _prepare_or_resume(options: CohortOptions, kb: KnowledgeBase, shapes: Compil
                  "".join(json.dumps(b.__dict__) + "\n" for b in bad))
     atomic_write(manifest_path, json.dumps({"key": key, "partition": partition.to_json()}, indent=2))
     return partition
+
+
+def atomic_write(path: Path, text: str | bytes) -> None:
+    """Write a file (text as UTF-8) so that readers see either the old or the complete new content."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as handle:
+            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # a full disk leaves no partial file behind
+        raise
 
 
 def _write_chunk(out: Path, result: ChunkResult) -> None:
@@ -354,6 +370,8 @@ def _run(options: CohortOptions, kb: KnowledgeBase, version, shapes: CompiledSha
         "out": str(options.out), "input_kind": partition.kind, "chunks": len(partition.chunks),
         "chunks_run_now": len(pending), "as_of": options.as_of.isoformat(), **totals,
         "skipped_types": partition.skipped_types, "ignored_files": partition.ignored_files,
+        "shared_bundles": partition.shared_bundles, "export_manifest": partition.export,
+        "warnings": partition.warnings,
         "seconds": {"prepare": round(prepared - started, 3), "evaluate": round(evaluated - prepared, 3),
                     "total": round(time.perf_counter() - started, 3)},
     }

@@ -4,11 +4,14 @@ a directory of FHIR R4 bundles, or patient RDF. Writes per-patient results (JSON
 
 A bad record never stops the run: it is listed in bad-records.jsonl with file and line (a patient whose
 records cannot be mapped or evaluated is set aside there, the others are evaluated). The summary gives the
-patients found in the input against those evaluated and those set aside.
+patients found in the input against those evaluated and those set aside. Warnings (an $export manifest whose
+counts differ from the lines read, that reports errors, or that leaves an NDJSON file of the directory out)
+go to stderr and to the summary's "warnings"; they do not change the exit code.
 
 Exit codes: 0 done; 1 a patient of the input was neither evaluated nor set aside as a bad record; 2
-unusable input or options, --out not writable (a file, read-only, a full disk), a corrupt manifest.json,
-or no patient could be evaluated (every record bad).
+unusable input or options (an $export manifest that is malformed or lists a file that is missing), --out
+not writable (a file, read-only, a full disk), a corrupt manifest.json of the run (--resume), or no
+patient could be evaluated (every record bad).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ def _positive(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT", type=Path,
-                        help="Bulk Data export directory (*.ndjson), directory of FHIR bundles, or patient RDF")
+                        help="Bulk Data export directory (*.ndjson, split files, an $export manifest), directory of "
+                             "FHIR bundles, or patient RDF")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
     parser.add_argument("--as-of", type=_as_of, default=None, help="evaluate as of this date (default: today)")
     parser.add_argument("--workers", type=_positive, default=1, help="local worker processes (default 1)")
@@ -58,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     )
     summary = run_cohort(options)
     sys.stdout.write(json.dumps(summary, sort_keys=True) + "\n")
+    for warning in summary.get("warnings", []):  # an $export manifest's counts, errors, unlisted files
+        sys.stderr.write(f"guidelinekg cohort: warning: {warning}\n")
     bad = args.out / "bad-records.jsonl"
     if summary["patients_unaccounted"]:
         missing = ", ".join(summary["patients_missing"][:5])

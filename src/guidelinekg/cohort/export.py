@@ -1,0 +1,269 @@
+"""The files of a FHIR Bulk Data export directory: which are read, in which order, and as what type.
+
+* With an ``$export`` manifest in the directory (the JSON a server returns when an export is complete,
+  saved as ``manifest.json`` or any name ending in ``manifest.json``: ``export-manifest.json``,
+  ``bulk_manifest.json``): exactly the files of its ``output`` array, each named by the last path segment
+  of its ``url`` (absolute or relative; nothing is ever fetched), ``X.ndjson.gz`` standing for a listed
+  ``X.ndjson`` that was compressed after download. A listed file that is not in the directory is an
+  error: its resources (patients, perhaps) would be lost. An NDJSON file the manifest does not list is not
+  read (a warning, and ``ignored_files``). The files of the ``error`` array (OperationOutcome) and of the
+  ``deleted`` array are listed in the summary, never read as patient data. Each item's ``count`` is
+  checked against the lines read (a warning when they differ). A manifest that cannot be used (not JSON,
+  no ``output`` array, an item without a ``url``) is an error with its line and column.
+* Without one: every ``*.ndjson`` and ``*.ndjson.gz`` file.
+
+A file's type is the manifest item's ``type``; else the resource type its name names, in the names
+servers give split exports (``Patient.ndjson``, ``Patient_2.ndjson``, ``Patient-1.ndjson``,
+``Patient.000.ndjson``, ``1.Patient.ndjson``: one UpperCamelCase word among numbers, ``.ndjson`` or
+``.ndjson.gz``); else the ``resourceType`` of its first record. The type only orders the reading: files
+of Patients first, then the others by type, each group in the natural order of the numbers in the names.
+Every line is still routed by its own ``resourceType`` (:mod:`guidelinekg.cohort.partition`), so a file
+that mixes types, or is named for another type, loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from guidelinekg.content.rdffiles import open_input
+from guidelinekg.errors import InputError, Location
+from guidelinekg.patients.decode import decode_text, parse_json, where
+
+NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz")
+MANIFEST_NAME = re.compile(r"(?:.*[._-])?manifest\.json", re.IGNORECASE)
+_TYPED_NAME = re.compile(r"(?:\d+[._-])*(?P<type>[A-Z][A-Za-z]*)(?:[._-]\d+)*\.ndjson(?:\.gz)?")
+MAX_COUNT = 10**15  # a count beyond any export (and a 1e999999999 never becomes a billion-digit int)
+_HINT = "the manifest is the JSON the server returned when the export completed; fix or remove it"
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    path: Path
+    type: str | None  # as the manifest, the file's name or its first record says; None: not known
+    count: int | None = None  # the manifest's number of resources in the file
+
+
+@dataclass
+class ExportPlan:
+    """The files to read, in reading order; the names of the others; what the summary says of the manifest."""
+
+    files: list[ExportFile]
+    ignored: list[str]
+    warnings: list[str] = field(default_factory=list)
+    manifest: dict = field(default_factory=dict)  # empty: the directory has no manifest
+
+
+def natural_key(name: str) -> list:
+    """Names in the order of their numbers: ``Patient_2`` before ``Patient_10``.
+
+    >>> sorted(["Patient_10.ndjson", "Patient_2.ndjson", "Patient.ndjson"], key=natural_key)
+    ['Patient.ndjson', 'Patient_2.ndjson', 'Patient_10.ndjson']
+    """
+    return [int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", name))]
+
+
+def type_from_name(name: str) -> str | None:
+    """The resource type a file's name names, as servers name the files of a split export.
+
+    >>> [type_from_name(n) for n in ("Patient.ndjson", "Patient_2.ndjson.gz", "Patient.000.ndjson",
+    ...                              "Patient-1.ndjson", "1.Patient.ndjson", "output.ndjson", "a.b.ndjson")]
+    ['Patient', 'Patient', 'Patient', 'Patient', 'Patient', None, None]
+    """
+    match = _TYPED_NAME.fullmatch(name)
+    return match["type"] if match else None
+
+
+def first_type(path: Path) -> str | None:
+    """The ``resourceType`` of a file's first record; ``None`` when it cannot be read (its lines are
+    reported as bad records when they are read)."""
+    try:
+        with open_input(path) as handle:
+            for raw in handle:
+                if raw.strip():
+                    record = json.loads(raw.decode("utf-8-sig"))
+                    kind = record.get("resourceType") if isinstance(record, dict) else None
+                    return kind if isinstance(kind, str) else None
+    except (OSError, EOFError, ValueError, RecursionError):
+        pass
+    return None
+
+
+def _typed(path: Path, kind: str | None = None, count: int | None = None) -> ExportFile:
+    return ExportFile(path, kind or type_from_name(path.name) or first_type(path), count)
+
+
+def reading_order(files: list[ExportFile]) -> list[ExportFile]:
+    """Patient files first, then the others by type; each group in the natural order of the names."""
+    return sorted(files, key=lambda f: (f.type != "Patient", f.type or "", natural_key(f.path.name)))
+
+
+def find_manifest(directory: Path) -> Path | None:
+    """The directory's ``$export`` manifest, if it has one.
+
+    Raises:
+        InputError: more than one file is named like a manifest.
+    """
+    found = sorted(p.name for p in directory.iterdir() if p.is_file() and MANIFEST_NAME.fullmatch(p.name))
+    if len(found) > 1:
+        raise InputError(f"{directory}: {len(found)} $export manifests ({', '.join(found)}); keep only the one "
+                         "of this export")
+    return directory / found[0] if found else None
+
+
+def plan_export(directory: Path) -> ExportPlan:
+    """The files of the export to read, in reading order (see the module notes).
+
+    Raises:
+        InputError: a manifest that cannot be used or names a file that is not there; ``X.ndjson`` and
+            ``X.ndjson.gz`` both present without a manifest (the same file twice, each would be read).
+    """
+    manifest = find_manifest(directory)
+    if manifest is not None:
+        plan = read_manifest(manifest, directory)
+    else:
+        paths = sorted(p for p in directory.iterdir() if p.is_file() and p.name.endswith(NDJSON_SUFFIXES))
+        names = {p.name for p in paths}
+        twice = sorted(n for n in names if n + ".gz" in names)
+        if twice:
+            raise InputError(f"{directory}: both {twice[0]} and {twice[0]}.gz: the same file twice? Each would "
+                             "be read, every record twice; keep one")
+        read = set(paths)
+        plan = ExportPlan([_typed(p) for p in paths],
+                          sorted(p.name for p in directory.iterdir() if p.is_file() and p not in read))
+    plan.files = reading_order(plan.files)
+    return plan
+
+
+def file_name(url: str) -> str:
+    """The last path segment of a manifest ``url``: the name of the file in the export directory.
+
+    >>> [file_name(u) for u in ("https://fhir.example/exports/7/Patient_2.ndjson?sig=x", "Patient.ndjson",
+    ...                         "./out/1.Patient.ndjson", "file:///data/export/Observation.ndjson.gz",
+    ...                         "https://fhir.example/Binary/a%20b", "https://fhir.example/")]
+    ['Patient_2.ndjson', 'Patient.ndjson', '1.Patient.ndjson', 'Observation.ndjson.gz', 'a b', '']
+    """
+    path = urlparse(url).path if re.match(r"[A-Za-z][A-Za-z0-9+.-]+://", url) else url.split("?")[0].split("#")[0]
+    name = unquote(re.split(r"[/\\]", path)[-1])
+    return "" if name in (".", "..") else name
+
+
+def _load(path: Path) -> object:
+    location = Location(str(path))
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the $export manifest: {exc.strerror or exc}", location) from None
+    try:
+        return parse_json(decode_text(raw, location), location)
+    except InputError as exc:
+        raise InputError(f"$export manifest: {exc.message}", exc.location, hint=_HINT) from None
+
+
+class _Checker:
+    """The manifest's values, each refused with its line and column."""
+
+    def __init__(self, path: Path):
+        self.default = Location(str(path))
+
+    def refuse(self, message: str, container: object, key: object = None) -> InputError:
+        return InputError(f"$export manifest: {message}", where(container, key, default=self.default), hint=_HINT)
+
+    def items(self, doc: dict, key: str, required: bool) -> list:
+        value = doc.get(key, None if required else [])
+        if not isinstance(value, list):
+            raise self.refuse(f"'{key}' must be an array of file items" + ("" if key in doc else ", and is missing"),
+                              doc, key if key in doc else None)
+        return value
+
+    def item(self, items: list, index: int, key: str) -> tuple[str, str | None, int | None]:
+        """(file name, type, count) of one file item."""
+        item = items[index]
+        label = f"{key}[{index}]"
+        if not isinstance(item, dict):
+            raise self.refuse(f"{label} is not a file item (an object with 'type' and 'url')", items, index)
+        url = item.get("url")
+        if not isinstance(url, str) or not file_name(url):
+            raise self.refuse(f"{label}.url must be the file's URL or path, ending in its name", item,
+                              "url" if "url" in item else None)
+        kind = item.get("type")
+        if kind is not None and not isinstance(kind, str):
+            raise self.refuse(f"{label}.type must be a resource type name", item, "type")
+        count = item.get("count")
+        if count is not None and not (isinstance(count, Decimal) and 0 <= count < MAX_COUNT
+                                      and count == count.to_integral_value()):
+            raise self.refuse(f"{label}.count must be a number of resources (a whole number)", item, "count")
+        return file_name(url), kind, None if count is None else int(count)
+
+
+def _find(directory: Path, name: str) -> Path | None:
+    for candidate in (directory / name, directory / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_manifest(path: Path, directory: Path) -> ExportPlan:
+    """The plan of an export with a manifest (see the module notes).
+
+    Raises:
+        InputError: not JSON, not a manifest, or naming a file of ``output`` that is not in the directory.
+    """
+    doc = _load(path)
+    check = _Checker(path)
+    if not isinstance(doc, dict):
+        raise check.refuse("not a JSON object (a manifest has 'transactionTime', 'output' and 'error')", doc)
+    output = check.items(doc, "output", required=True)
+    files: list[ExportFile] = []
+    listed: dict[str, int] = {}
+    missing: list[tuple[int, str, str | None]] = []
+    for index in range(len(output)):
+        name, kind, count = check.item(output, index, "output")
+        if name in listed:
+            raise check.refuse(f"output[{index}] names {name} again (as output[{listed[name]}])", output, index)
+        listed[name] = index
+        found = _find(directory, name)
+        if found is None:
+            missing.append((index, name, kind))
+        else:
+            files.append(_typed(found, kind, count))
+    if missing:
+        index, name, kind = missing[0]
+        what = "its patients" if kind == "Patient" else f"its {kind} resources" if kind else "its resources"
+        more = f" (and {len(missing) - 1} more listed file(s) are missing)" if len(missing) > 1 else ""
+        raise InputError(f"$export manifest: output[{index}] lists {name}, which is not in {directory}{more}: "
+                         f"{what} would be lost", where(output, index, default=check.default),
+                         hint="download every file of the manifest into the directory (or remove the manifest "
+                              "to read the NDJSON files that are there)")
+    warnings: list[str] = []
+    side: dict[str, list[str]] = {}
+    for key in ("error", "deleted"):
+        items = check.items(doc, key, required=False)
+        side[key] = [check.item(items, i, key)[0] for i in range(len(items))]
+        for name in side[key]:
+            if _find(directory, name) is None:
+                warnings.append(f"{path.name}: {key} file {name} is not in {directory}")
+    if side["error"]:
+        warnings.append(f"{path.name}: the server reported errors ({', '.join(side['error'])}, OperationOutcome): "
+                        "resources it could not export are not in this input")
+    read = {f.path for f in files}
+    side_files = {p for key in side for n in side[key] if (p := _find(directory, n)) is not None}
+    ignored = sorted(p.name for p in directory.iterdir() if p.is_file() and p not in read | side_files | {path})
+    warnings += [f"{n} is not listed in {path.name}: not read" for n in ignored if n.endswith(NDJSON_SUFFIXES)]
+    summary = {"file": path.name, **{k: doc[k] for k in ("transactionTime", "request") if isinstance(doc.get(k), str)},
+               "error_files": side["error"], "deleted_files": side["deleted"]}
+    return ExportPlan(files, ignored, warnings, summary)
+
+
+def checked_counts(plan: ExportPlan, lines: dict[str, int]) -> tuple[list[str], dict]:
+    """The plan's warnings with one for each file whose manifest ``count`` differs from the number of its
+    (non-blank) lines read, and the summary of the manifest with those files (``count_mismatches``)."""
+    mismatches = [{"file": f.path.name, "count": f.count, "lines_read": lines.get(f.path.name, 0)}
+                  for f in plan.files if f.count is not None and f.count != lines.get(f.path.name, 0)]
+    warnings = plan.warnings + [f"{m['file']}: the manifest counts {m['count']} resource(s), {m['lines_read']} "
+                                "line(s) were read" for m in mismatches]
+    return warnings, {**plan.manifest, "count_mismatches": mismatches} if plan.manifest else {}
