@@ -38,7 +38,8 @@ def main() -> None:
     args = parser.parse_args()
     kb = KnowledgeBase.load()
     cases = [v for v in load_vignettes() if not v.expected["expect"].get("error")]
-    patients = [(load_patient_input(v.patient, matcher=kb.matcher, measures=kb.measures), date.fromisoformat(v.as_of))
+    patients = [(load_patient_input(v.patient, matcher=kb.matcher, measures=kb.measures, reads=kb.reads),
+                 date.fromisoformat(v.as_of))
                 for v in cases]
     version = kb.version()
     for engine in ("oxigraph",):

@@ -21,7 +21,7 @@ A patient is a dict::
      "birth": "1968-04-12" or None,          # only a full date gives an age (as the loader)
      "notes": ["missing-value", ...],          # the loader's ingest-note codes (become warnings)
      "deceased": (True | False | None, deceasedDateTime lexical form or None),
-     "conditions": [(frozenset(snomed codes), (clinical status codes, ...), (verification status codes, ...),
+     "conditions": [(frozenset(system|code tokens), (clinical status codes, ...), (verification status codes, ...),
                      onset lexical form or None, abatement lexical form or None), ...],
      "obs": [(measure, key, time, value, unit_problem, fasting, comparator, status), ...],
      "exp": [(start, end, classes), ...]}
@@ -49,7 +49,7 @@ statements suppress matching recommendations (less their gkg:exceptStatement), u
 undetermined [65]; undetermined statements order the measures of their unknown leaves [80] or warn
 ``missing-data`` for unknown leaves no test decides (age, a diagnosis) [81]; FCM 15 mg/kg up to 1000 mg in adults [82],
 body weight ordered when missing [83]; monitoring only when something is recommended [84]; morning and
-fasting caveats on the latest results used [85]; ``statements-conflict`` when a not-indicated statement
+fasting caveats on the latest results [85]; ``statements-conflict`` when a not-indicated statement
 suppresses a recommendation [86]; ``guideline-not-applicable`` [87].
 Censored results ("<10") are results: plausibility and the latest result take the bound [11, 30, 31] (a
 censored and an exact result of one number differ); a threshold is true when every value the result
@@ -57,7 +57,11 @@ allows meets it, false when none does, else unknown, and its measure is ordered 
 weight gives no dose: body weight is ordered with ``censored-weight`` [82, 83]; the FCM dose is rounded
 down to a whole mg [82]. Observations registered, cancelled, entered in error or unknown are skipped; one
 without a status is used (``missing-status``); a preliminary latest result that decides a threshold gives
-``preliminary-result`` [88].
+``preliminary-result`` [88]. A latest result older on the as-of date than its measure's result age limit
+(terms.ttl gkg:ResultAgeLimit: ferritin and TSAT 365 days, body weight 90 days; age = the as-of date minus
+the result's date as recorded, a result exactly that old is used) is not used: ``stale-result``, its
+criteria are unknown (the test is ordered) and no dose is computed from it (body weight is ordered)
+[08, 32, 41, 83]; the draw caveats still name it [85]; an older result it superseded is never judged.
 
 When the guideline content or the rules change, change this file too: ``tests/test_bench_tools.py``
 compares it with the engine on every FHIR vignette and on a generated cohort. Known approximation: UCUM
@@ -71,7 +75,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -84,7 +88,21 @@ SNOMED = "http://snomed.info/sct"
 UCUM = "http://unitsofmeasure.org"
 V2_0916 = "http://terminology.hl7.org/CodeSystem/v2-0916"
 UNII = "http://fdasis.nlm.nih.gov"
-RLS, ESRD, HF = "32914008", "46177005", "84114007"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+# each diagnosis criterion's value set as system|code tokens (terms.ttl: SNOMED CT and ICD-10-CM)
+RLS = frozenset({f"{SNOMED}|32914008", f"{ICD10CM}|G25.81"})
+ESRD = frozenset({f"{SNOMED}|46177005", f"{ICD10CM}|N18.6"})
+HF = frozenset({f"{SNOMED}|84114007"})
+
+
+def _tokens(system: str, code: str) -> list[str]:
+    """A coding's tokens: system|code, and an ICD-10(-CM) code without its dot also dotted after the
+    third character (G2581 -> G25.81)."""
+    out = [f"{system}|{code}"]
+    if system in (ICD10CM, "http://hl7.org/fhir/sid/icd-10") and "." not in code and 3 < len(code) <= 7 \
+            and code[0].isalpha() and code[1].isdigit():
+        out.append(f"{system}|{code[:3]}.{code[3:]}")
+    return out
 ACTIVE = frozenset({"active", "recurrence", "relapse"})
 
 FERRITIN, TSAT, WEIGHT, PHOSPHATE = "ferritin", "tsat", "weight", "phosphate"
@@ -94,6 +112,9 @@ LOINC_OF = {FERRITIN: "2276-4", TSAT: "2502-3", WEIGHT: "29463-7", PHOSPHATE: "2
 CANONICAL = {FERRITIN: "ng/mL", TSAT: "%", WEIGHT: "kg", PHOSPHATE: "mg/dL"}
 # The plausible ranges of terms.ttl (gkg:PlausibleRange): value < min or value > max is implausible.
 PLAUSIBLE = {FERRITIN: (0.0, 100000.0), TSAT: (0.0, 100.0), WEIGHT: (0.2, 700.0), PHOSPHATE: (0.0, 100.0)}
+# The result age limits of terms.ttl (gkg:ResultAgeLimit, gkg:maximumAgeDays): an older latest result is not
+# used. Phosphate has none (no criterion or dose reads it).
+MAX_AGE_DAYS = {FERRITIN: 365, TSAT: 365, WEIGHT: 90}
 DRAW_MEASURES = (FERRITIN, TSAT)  # req-no-iron-24h, req-morning, req-fasting apply to these
 FERRITIN_PMOL = Decimal("2.247")  # pmol/L / 2.247 = ng/mL
 NO_IRON_HOURS = 24
@@ -198,7 +219,14 @@ OBSERVATION_USED = ("final", "amended", "corrected", "preliminary")  # any other
 COMPARATORS = {"<": "lt", "<=": "le", ">=": "ge", ">": "gt"}
 SKIPPED_STATUS = {"MedicationStatement": ("entered-in-error", "not-taken"),
                   "MedicationAdministration": ("entered-in-error", "not-done")}
-MAPPED = ("Patient", "Observation", "Condition", "MedicationStatement", "MedicationAdministration")
+MEDICATION = ("MedicationStatement", "MedicationAdministration", "MedicationRequest", "MedicationDispense")
+MAPPED = ("Patient", "Observation", "Condition", *MEDICATION)
+# a request counts as exposure when in force and an order; a dispense when handed over
+REQUEST_INTENTS = ("order", "original-order", "reflex-order", "filler-order", "instance-order")
+REQUEST_STATUSES = ("active", "on-hold", "completed", "stopped")
+UCUM_DAYS = {"s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1, "wk": 7, "mo": 30.4375, "a": 365.25,
+             "day": 1, "days": 1, "week": 7, "weeks": 7, "month": 30.4375, "months": 30.4375,
+             "year": 365.25, "years": 365.25, "hour": 1 / 24, "hours": 1 / 24}
 REFERENCED = ("Specimen", "Medication")
 
 
@@ -293,11 +321,24 @@ def _quantity(q: dict, notes: list[str]) -> tuple[Decimal | None, str | None]:
     return value, None
 
 
+def _loinc(concept: Any) -> list[str]:
+    return sorted({c for s, c, _ in _codings(concept) if s == LOINC and isinstance(c, str) and c})
+
+
+def _unread(res: dict, kind: str) -> bool:
+    """An Observation with LOINC codings, none of a measure the guideline reads: the loader counts it in one
+    ignored-resource note of its patient instead of mapping it (patients.relevance)."""
+    if kind != "Observation":
+        return False
+    codes = _loinc(res.get("code")) + [
+        c for comp in res.get("component") or [] if isinstance(comp, dict) for c in _loinc(comp.get("code"))]
+    return bool(codes) and not set(codes) & MEASURE_OF_LOINC.keys()
+
+
 def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: str) -> list[tuple]:
     """The observation tuples (one per measure group; none for measures the guideline does not define), of
     the Observation and of each of its components with a LOINC coding."""
-    def loinc(concept: Any) -> list[str]:
-        return sorted({c for s, c, _ in _codings(concept) if s == LOINC and isinstance(c, str) and c})
+    loinc = _loinc
 
     loincs = loinc(res.get("code"))
     components = [c if isinstance(c, dict) else {} for c in res.get("component") or []]
@@ -307,6 +348,11 @@ def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: st
         return []
     if len(coded) < len(components):
         notes.append("unmapped-code")
+    if not set(loincs) & MEASURE_OF_LOINC.keys():  # facts of measures the guideline does not read: not mapped
+        loincs = []
+    coded = [(i, c, codes) for i, c, codes in coded if set(codes) & MEASURE_OF_LOINC.keys()]
+    if not loincs and not coded:
+        return []
     status = res.get("status")
     if status is None:
         notes.append("missing-status")
@@ -353,9 +399,55 @@ def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: st
     return out
 
 
+def _days(q: Any) -> float | None:
+    q = _dict(q)
+    value = q.get("value")
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or value < 0:
+        return None
+    for unit in (q.get("code"), q.get("unit")):
+        if isinstance(unit, str) and unit.strip().lower() in UCUM_DAYS:
+            return float(value) * UCUM_DAYS[unit.strip().lower()]
+    return None
+
+
+def _after(start: str, days: float | None) -> str | None:
+    from datetime import datetime, timedelta
+
+    return None if days is None else (datetime.fromisoformat(start) + timedelta(days=days)).isoformat()
+
+
+def _prescribed(res: dict, notes: list[str]) -> tuple[str | None, str | None]:
+    """(start, end) of a MedicationRequest's or MedicationDispense's exposure; an unknown end is ongoing."""
+    if res["resourceType"] == "MedicationDispense":
+        when = res.get("whenHandedOver", res.get("whenPrepared"))
+        start = _time(when, notes) if when is not None else None
+        end = _after(start, _days(res.get("daysSupply"))) if start else None
+    else:
+        repeats = [_dict(_dict(d.get("timing")).get("repeat")) for d in res.get("dosageInstruction") or []
+                   if isinstance(d, dict)]
+        bounds = [_dict(r.get("boundsPeriod")) for r in repeats]
+        starts = sorted(s for b in bounds if "start" in b and (s := _time(b["start"], notes)))
+        ends = sorted(e for b in bounds if "end" in b and (e := _time(b["end"], notes)))
+        supply = _dict(res.get("dispenseRequest"))
+        when = res.get("authoredOn", _dict(supply.get("validityPeriod")).get("start"))
+        start = starts[0] if starts else (_time(when, notes) if when is not None else None)
+        durations = [d for r in repeats if (d := _days(r.get("boundsDuration"))) is not None]
+        n = supply.get("numberOfRepeatsAllowed")
+        times = 1 + (int(n) if isinstance(n, (int, Decimal)) and not isinstance(n, bool) else 0)
+        days = max(durations) if durations else (
+            _days(supply.get("expectedSupplyDuration")) * times if _days(supply.get("expectedSupplyDuration"))
+            is not None else None)
+        end = ends[-1] if ends else (_after(start, days) if start else None)
+    if start is not None and end is None:
+        notes.append("exposure-end-unknown")
+    return start, end
+
+
 def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | None:
     start = end = None
-    if "effectiveDateTime" in res:
+    if res["resourceType"] in ("MedicationRequest", "MedicationDispense"):
+        start, end = _prescribed(res, notes)
+    elif "effectiveDateTime" in res:
         start = end = _time(res["effectiveDateTime"], notes)
     else:
         period = _dict(res.get("effectivePeriod"))
@@ -395,7 +487,9 @@ def _add(patient: dict, res: dict, kind: str, resolve, key: str | tuple[str, str
         patient["obs"] += _observation(res, notes, resolve(res.get("specimen"), res), resource_iri(*key))
     elif kind == "Condition":
         codes = frozenset(
-            c for s, c, _ in _codings(res.get("code")) if s == SNOMED and isinstance(c, str) and c
+            token for s, c, _ in _codings(res.get("code"))
+            if isinstance(s, str) and s.strip() and isinstance(c, str) and c.strip()
+            for token in _tokens(s, c)
         )
         if not codes:
             notes.append("unmapped-code")
@@ -421,6 +515,11 @@ def _skipped(res: dict, kind: str) -> bool:
     """Conditions are never skipped: their verification status is a fact the rules judge [39]."""
     if kind == "Observation":  # an Observation without a status is used (missing-status)
         return res.get("status") is not None and res.get("status") not in OBSERVATION_USED
+    if kind == "MedicationRequest":
+        return (res.get("doNotPerform") is True or res.get("intent") not in REQUEST_INTENTS
+                or res.get("status") not in REQUEST_STATUSES)
+    if kind == "MedicationDispense":
+        return res.get("status") != "completed"
     return res.get("status") in SKIPPED_STATUS.get(kind, ())
 
 
@@ -481,11 +580,15 @@ def patients_from_bundle(doc: dict) -> dict[str, dict]:
             continue
         if kind == "Patient":
             continue
+        target = resolve(res.get("subject"), res)
+        if _unread(res, kind) and target is not None and target.get("resourceType") == "Patient":
+            tid = target.get("id")
+            patients[tid if isinstance(tid, str) and tid else _json_hash(target)]["notes"].append("ignored-resource")
+            continue
         if _skipped(res, kind):
             shared.append("skipped-status")
             continue
         subject = _dict(res.get("subject")).get("reference")
-        target = resolve(res.get("subject"), res)
         if target is None or target.get("resourceType") != "Patient":
             shared.append("missing-subject" if not subject else
                           "unknown-patient" if target is None else "subject-not-patient")
@@ -562,10 +665,13 @@ def load_ndjson(directory: str | Path, stats: dict | None = None) -> dict[str, d
             return specimens.get((current, k[1]))
         return medications.get(k[1]) if k[0] == "Medication" else None
 
-    for kind in ("Condition", "Observation", "MedicationStatement", "MedicationAdministration"):
+    for kind in ("Condition", "Observation", *MEDICATION):
         for res in read(kind):
             current = owner(res)
             if current is None:
+                continue
+            if _unread(res, kind):
+                patients[current]["notes"].append("ignored-resource")
                 continue
             if _skipped(res, kind):
                 counts["skipped"] += 1
@@ -654,12 +760,12 @@ PREVAILED = {s: tuple(dict.fromkeys(c for c, over in PRECEDENCE.values() if s in
 RESTRICTED_BY = {
     r: tuple(ni for ni, (_, recs) in NOT_INDICATED.items() if r in recs) for r in RECOMMENDATIONS
 }
-WEIGHT_DOSE_PER_KG, WEIGHT_DOSE_MAX = Decimal("15"), Decimal("1000")
+WEIGHT_DOSE_PER_KG, WEIGHT_DOSE_MAX = Decimal(15), Decimal(1000)
 
 # --- evaluation -----------------------------------------------------------------------------------------
 
 _EPOCH_ORD = date(1970, 1, 1).toordinal()
-_UTC = timezone.utc
+_UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
 
 
@@ -771,6 +877,14 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
             if o[5] == "NF":
                 warnings.add("non-fasting-draw")
 
+    # a latest result older than its measure's age limit is not used, as if missing [32, 41, 83]
+    too_old: dict[str, tuple] = {}
+    for measure in [m for m in latest if m in MAX_AGE_DAYS]:
+        when = latest[measure][3][2]
+        if as_of.toordinal() - date.fromisoformat(when[:10]).toordinal() > MAX_AGE_DAYS[measure]:
+            warnings.add("stale-result")
+            too_old[measure] = latest.pop(measure)
+
     # criteria [40-53]
     truth: dict[str, str] = {}
     for c, (measure, op, threshold) in LAB.items():
@@ -798,8 +912,8 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
                 or {"refuted", "entered-in-error"} & set(verified)):
             continue
         present[T if not verified or "confirmed" in verified else U] |= codes
-    for c, code in DIAGNOSES.items():  # [44]
-        truth[c] = T if code in present[T] else (U if code in present[U] else F)
+    for c, codes in DIAGNOSES.items():  # [44]
+        truth[c] = T if codes & present[T] else (U if codes & present[U] else F)
     for c, (kind, members) in COMPOSITE.items():
         values = [truth[m] for m in members]
         if kind == "not":
@@ -867,10 +981,11 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
             out["recommended"].append(r)
             if dose == "weight":
                 w = latest.get(WEIGHT)
-                if w is None or w[3][6] is not None:  # none, or censored: never dosed from [82, 83]
+                if w is None or w[3][6] is not None:  # none, too old or censored: never dosed from [82, 83]
                     orders.add(LOINC_OF[WEIGHT])
                     out["doses"][r] = None
-                    if w is not None:
+                    seen = w if w is not None else too_old.get(WEIGHT)  # a too-old one is named too [83]
+                    if seen is not None and seen[3][6] is not None:
                         warnings.add("censored-weight")
                 elif truth["crit-adult"] == T:  # rounded down to a whole mg (gkg:doseRounding) [82]
                     mg = min(WEIGHT_DOSE_PER_KG * Decimal(repr(w[2])), WEIGHT_DOSE_MAX)

@@ -236,7 +236,10 @@ def test_patient_shapes_compile_as_before():
     from guidelinekg.engine.shapes_sparql import load_patient_shapes
 
     queries = load_patient_shapes().queries
-    assert all("?_" not in q.sparql for q in queries)  # no rewriting for the plain regime
+    # no rewriting for the plain regime (a node-level sh:or names its members' values ?_v1, ...: not a rewrite)
+    node_level = ("OrConstraintComponent", "NotConstraintComponent")
+    assert all("?_" not in q.sparql for q in queries if not q.component.endswith(node_level))
+    assert all("?_" not in q.sparql.replace("?_v", "") for q in queries)
     assert all("rdf-syntax-ns#type>/<http://www.w3.org/2000/01/rdf-schema#subClassOf>*" in q.sparql for q in queries)
 
 

@@ -53,8 +53,9 @@ CASES = {
     "content: a directory without Turtle": (lambda t: [str(EXAMPLE), "--content", str(t)], "no Turtle (*.ttl) files"),
     "content: a missing file": (lambda t: [str(EXAMPLE), "--content", str(t / "absent.ttl")],
                                 "[missing-file] no such file"),
+    # two errors: the comparator is not one of the four (SHACL) and not a term of the vocabulary (lint)
     "content that fails validation": (lambda t: [str(EXAMPLE), "--content", str(_broken_content(t))],
-                                      "the guideline content has 1 error(s), so nothing was evaluated"),
+                                      "the guideline content has 2 error(s), so nothing was evaluated"),
     "/dev/null as the patient (a device, not a missing file)": (lambda t: ["/dev/null"], "/dev/null: the file is empty"),
     "provenance below /dev/null": (lambda t: [str(EXAMPLE), "--provenance", "/dev/null/x.ttl"],
                                    "cannot write --provenance /dev/null/x.ttl: /dev/null is not a directory"),

@@ -76,7 +76,7 @@ def assert_same_as_recommend(kb, cohort_report: dict, path: Path, as_of: date) -
     _, expected = evaluate_file(path, as_of=as_of)
     got, shape_warnings = split_shape_warnings(comparable(cohort_report))
     assert got == comparable(expected)
-    patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures)
+    patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
     [checked] = validate_patients([patient], kb, shapes_for({}))
     assert shape_warnings == sorted(({"code": n.code, "message": n.message} for n in checked.notes
                                      if n.code == INVALID), key=lambda w: w["message"])

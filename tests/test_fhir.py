@@ -369,14 +369,42 @@ def test_skipped_exposures_and_conditions_without_status() -> None:
                 "subject": {"reference": "Patient/p1"},
                 "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]},
             },
+            {
+                "resourceType": "Condition",
+                "id": "text-only",
+                "subject": {"reference": "Patient/p1"},
+                "code": {"text": "Hypertension", "coding": [{"display": "Hypertension"}, {"code": "I10"}]},
+            },
         )
     )
     (p,) = patients_from_json(doc)
     assert of_type(p, "MedicationExposure") == ["urn:guidelinekg:MedicationStatement/ok"]
     assert sorted(codes(p, "skipped-status")) == ["MedicationAdministration/nd", "MedicationStatement/nt"]
-    assert of_type(p, "Condition") == ["urn:guidelinekg:Condition/c"]
+    # a condition in any code system is kept with its system|code token; one without a system and a code
+    # in any coding (text, a display, a code without its system) cannot match anything and is skipped
+    assert of_type(p, "Condition") == ["urn:guidelinekg:Condition/c", "urn:guidelinekg:Condition/icd"]
     assert objects(p, "urn:guidelinekg:Condition/c", "clinicalStatus") == []  # "active" is not assumed
-    assert codes(p, "unmapped-code") == ["Condition/icd"]
+    assert objects(p, "urn:guidelinekg:Condition/icd", "codeToken") == ["http://hl7.org/fhir/sid/icd-10|I10"]
+    assert objects(p, "urn:guidelinekg:Condition/icd", "conditionCode") == []
+    assert objects(p, "urn:guidelinekg:Condition/c", "codeToken") == ["http://snomed.info/sct|38341003"]
+    assert codes(p, "unmapped-code") == ["Condition/text-only"]
+
+
+def test_condition_tokens_keep_every_coding_and_dot_icd10() -> None:
+    from guidelinekg.patients.fhirclinical import condition_tokens
+
+    icd = "http://hl7.org/fhir/sid/icd-10-cm"
+    res = {"code": {"coding": [
+        {"system": icd, "code": "G2581"}, {"system": icd, "code": "N18.6"}, {"system": icd, "code": "I10"},
+        {"system": "http://snomed.info/sct", "code": "32914008"}, {"system": "urn:oid:1.2", "code": "X 1"},
+        {"system": "", "code": "G25.81"}, {"system": icd, "code": 5}, "not a coding",
+    ]}}
+    assert condition_tokens(res) == sorted([
+        f"{icd}|G2581", f"{icd}|G25.81", f"{icd}|N18.6", f"{icd}|I10",
+        "http://snomed.info/sct|32914008", "urn:oid:1.2|X 1",
+    ])
+    # only the ICD-10 systems are dotted: the same letters in another system stay as sent
+    assert condition_tokens({"code": {"coding": [{"system": "urn:oid:1.2", "code": "G2581"}]}}) == ["urn:oid:1.2|G2581"]
 
 
 def test_unsafe_ids_are_percent_encoded() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from guidelinekg.checks import lint
+from guidelinekg.checks import criteria, lint
 from guidelinekg.content import resources
 from guidelinekg.errors import ConfigurationError
 from guidelinekg.content.loading import Finding, load_files
@@ -28,8 +28,9 @@ LINT_CODES = {
     "unresolved-reference", "dangling-citation", "no-resolvable-citation", "secondary-support-only",
     "discrepancy", "unverified", "project-assumption",
     "threshold-overlap", "threshold-gap", "recommendation-conflict", "derived-property-written",
-    "threshold-unit-mismatch", "criterion-cycle", "code-check-digit", "code-iri-mismatch",
-    "disjoint-types", "measure-without-plausible-range",
+    "threshold-unit-mismatch", "criterion-cycle", "code-check-digit", "code-iri-mismatch", "code-unknown",
+    "disjoint-types", "measure-without-plausible-range", "undefined-term", "criterion-not-decided",
+    "unit-factor-unused", "interval-not-duration",
 }  # fmt: skip
 
 
@@ -82,6 +83,36 @@ def test_registry_matches_the_query_files():
     on_disk = {p.stem for p in (resources.queries_dir() / "checks").glob("*.rq")}
     assert on_disk == set(lint.SPARQL_CHECKS)
     assert len(lint.SPARQL_CHECKS) == len(set(lint.SPARQL_CHECKS))
+
+
+def test_decided_criterion_kinds_are_read_from_the_rules_and_match_the_vocabulary():
+    """criterion-not-decided keeps its list in one place, read from queries/rules/: the kinds the rules
+    decide are exactly the vocabulary's subclasses of gkg:Criterion (a new kind needs a rule, and a rule
+    that names a kind the vocabulary lacks is a typo)."""
+    kinds = criteria.decided_kinds()
+    known = {"AgeCriterion", "DiagnosisCriterion", "MedicationExposureCriterion", "AllOf", "AnyOf", "Not",
+             "Always"}  # fmt: skip
+    assert {criteria.GKG + k for k in known} <= kinds.typed
+    assert frozenset({criteria.GKG + "onMeasure", criteria.GKG + "comparator"}) in kinds.shapes  # rule 41
+    content, _ = load_files(resources.vocabulary_files())
+    every_kind = criteria._subclasses(content, criteria.CRITERION) - {criteria.CRITERION.value}
+    assert kinds.classes(content) == every_kind
+
+
+def test_decided_kinds_follow_what_a_rule_requires(tmp_path):
+    """Only required patterns count: a type in OPTIONAL does not; VALUES or FILTER IN lists do."""
+    head = "# stratum: 4\nPREFIX gkg: <https://w3id.org/guidelinekg/ontology#>\n"
+    template = "INSERT { ?o a gkg:CriterionOutcome ; gkg:criterion ?k } WHERE { %s }"
+    rules = {"a": "?k a ?t . FILTER(?t IN (gkg:AllOf, gkg:AnyOf)) OPTIONAL { ?k a gkg:Not }",
+             "b": "?x gkg:holds ?k . ?k gkg:onMeasure ?m ; gkg:comparator ?c # a comment: ?k a gkg:Always\n",
+             "c": "?k a gkg:Always . FILTER NOT EXISTS { ?k a gkg:Not }"}  # fmt: skip
+    for name, where in rules.items():
+        (tmp_path / f"{name}.rq").write_text(head + template % where, encoding="utf-8")
+    not_deciding = "INSERT { ?k gkg:memberCount 1 } WHERE { ?k a gkg:Not }"
+    (tmp_path / "d.rq").write_text(head + not_deciding, encoding="utf-8")
+    kinds = criteria.decided_kinds(tmp_path)
+    assert kinds.typed == {criteria.GKG + k for k in ("AllOf", "AnyOf", "Always")}
+    assert kinds.shapes == {frozenset({criteria.GKG + "onMeasure", criteria.GKG + "comparator"})}
 
 
 @pytest.mark.parametrize("check", lint.load_checks(), ids=lambda c: c.name)

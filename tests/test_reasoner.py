@@ -72,7 +72,7 @@ def test_no_match_returns_no_recommendation(madeup_kb, engine):
 
 
 def _load(kb, vignette):
-    return load_patient_input(vignette.patient, matcher=kb.matcher, measures=kb.measures)
+    return load_patient_input(vignette.patient, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
 
 
 @pytest.mark.parametrize("vignette", VIGNETTES, ids=lambda v: v.name)

@@ -139,13 +139,17 @@ def results_of(graph: _Graph) -> dict[str, dict]:
 def derived_terms(rules) -> tuple[frozenset[str], frozenset[str]]:
     """Predicates and classes the rules insert, from their INSERT templates (a variable predicate counts
     with every IRI its BIND can produce). On a recorded patient fact they mark a triple the engine added,
-    not one the run was given.
+    not one the run was given. Knowledge-scope rules are left out: they insert into the guideline graph
+    only (e.g. rule 07's gkg:codeToken on a guideline's codes), never onto a patient's facts, and a patient
+    fact may use the same predicate (a condition's gkg:codeToken is input).
 
     Read by :func:`_update_templates`, a scanner of the SPARQL Update text (a few milliseconds for the
     rules; rdflib's parser and algebra took 2.5 s). ``tests/test_audit.py`` checks it against rdflib's
     algebra on the shipped rules."""
     predicates, classes = set(), set()
     for rule in rules.rules:
+        if rule.scope == "knowledge":
+            continue
         for template, binds in _update_templates(rule.text):
             for _, p, o in template:
                 if p.startswith("?"):

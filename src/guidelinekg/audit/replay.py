@@ -69,11 +69,11 @@ def patients_from(rows, derived_by_rules, notes, recorded: list[str], findings: 
     :mod:`guidelinekg.audit.fastpath` gives the same rows read from text. Returns the patients by IRI and
     whether their digest is the recorded input's."""
     from guidelinekg.engine.patientcheck import INVALID
-    from guidelinekg.engine.timeline import TIME_PROPERTIES
+    from guidelinekg.engine.timeline import INDEX_PREDICATES
     from guidelinekg.patients.model import IngestNote, PatientData
 
     predicates, classes = derived_by_rules
-    derived = predicates | set(TIME_PROPERTIES.values())
+    derived = predicates | INDEX_PREDICATES
     facts = {s for s, _, p, o, _ in rows if p == RDF_TYPE and o in FACT_CLASSES}
     patients = {value for _, value, p, o, _ in rows if p == RDF_TYPE and o == GKG + "Patient"}
     owner = {s: o for s, _, p, o, _ in rows if s in facts and p == GKG + "subject"}

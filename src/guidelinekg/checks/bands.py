@@ -1,9 +1,21 @@
 """Threshold lints over applicability regions: overlapping and gapped bands, conflicting statements.
 
-``threshold-overlap`` and ``threshold-gap`` compare the intervals of one measure within a population; a
-measure constrained by a single interval in a population, or used by one statement only, is a threshold,
-not a banding, so its complement is not reported as a gap. ``recommendation-conflict`` names the region
-where a recommendation and a not-indicated statement about the same intervention both apply.
+``threshold-overlap`` and ``threshold-gap`` compare the intervals of one measure within a population.
+
+An overlap is reported only where it can do harm: two recommendations (or two dosing statements) about the
+same intervention (the same intervention node, substance or class) whose bands differ and overlap, with
+applicability regions that can hold at once (so an OR branch, or a branch ruled out by another measure or
+criterion, is not taken for an overlap). Recommendations of different interventions in overlapping bands
+are alternatives; a statement's own OR branches never overlap each other, nor does a band another
+statement also has; statements that give nothing (good practice, assessment, monitoring) are not
+compared; and a recommendation against a not-indicated statement is ``recommendation-conflict``.
+
+A gap is a part of the axis no statement covers between bands, or beyond a band bounded on both sides
+("5-8" with nothing above 8). A measure constrained by a single interval in a population, or used by one
+statement only, is a threshold, not a banding; and what lies above the highest of several thresholds
+that start at 0 ("< 15", "<= 100") or below the lowest of several that run to infinity is outside every
+statement by design, so neither is reported. ``recommendation-conflict`` names the region where a
+recommendation and a not-indicated statement about the same intervention both apply.
 """
 
 from __future__ import annotations
@@ -39,43 +51,101 @@ def _finding(model: Applicability, code: str, focus, message: str) -> Finding:
 
 
 def band_findings(model: Applicability) -> list[Finding]:
-    """Overlaps between distinct threshold intervals, and gaps in banded measures, per population."""
-    uses: dict[tuple[str, Axis], dict[Interval, set]] = defaultdict(lambda: defaultdict(set))
+    """Overlaps between the bands of statements about the same intervention, and gaps in banded measures,
+    per population."""
+    uses: dict[tuple[str, Axis], list[tuple]] = defaultdict(list)  # -> [(statement, region, interval)]
     for stmt in model.statements():
         for region in model.statement(stmt):
             for axis, interval in region.bounds:
                 for population in model.populations(stmt):
-                    uses[(population, axis)][interval].add(stmt)
-    findings, names = [], lambda nodes: "; ".join(sorted(model.content.label(n) for n in nodes))
-    for (population, axis), by_interval in sorted(uses.items(), key=lambda u: (u[0][0], u[0][1])):
-        intervals = sorted(by_interval, key=Interval.key)
-        for a, b in itertools.combinations(intervals, 2):
-            common = a.meet(b)
-            if common is None or by_interval[a] == by_interval[b] and len(by_interval[a]) == 1:
-                continue
-            involved = model.by_label(by_interval[a] | by_interval[b])
-            message = (
-                f"threshold bands overlap at {describe(axis, common)} in population '{population}': "
-                f"{describe(axis, a)} ({names(by_interval[a])}) and {describe(axis, b)} ({names(by_interval[b])})"
-            )
-            findings.append(_finding(model, "threshold-overlap", involved[0], message))
-        involved = model.by_label(set().union(*by_interval.values()))
-        if len(intervals) < 2 or len(involved) < 2:  # a threshold, or one statement's own disjunction
-            continue
-        for gap in gaps(intervals):
-            bands = "; ".join(describe(axis, iv) for iv in intervals)
-            below = [iv for iv in intervals if iv.hi is not None and iv.hi == gap.lo]
-            above = [iv for iv in intervals if gap.hi is not None and iv.lo == gap.hi]
-            edges = [f"{describe(axis, iv)} ({names(by_interval[iv])})" for iv in below + above]
-            fix = (f"; the bands next to it: {' and '.join(edges)}: move one of their thresholds to close it, "
-                   "unless the guideline means no statement to apply there" if edges else "")
-            message = (
-                f"threshold bands leave a gap at {describe(axis, gap)} in population '{population}': "
-                f"no statement covers it (bands: {bands}){fix}"
-            )
-            # located at a statement next to the gap (the band below it, else above), not the first by label
-            nearest = model.by_label(set().union(*(by_interval[iv] for iv in below + above))) or involved
-            findings.append(_finding(model, "threshold-gap", nearest[0], message))
+                    uses[(population, axis)].append((stmt, region, interval))
+    findings = []
+    for (population, axis), used in sorted(uses.items(), key=lambda u: (u[0][0], u[0][1])):
+        findings += _overlaps(model, population, axis, used)
+        findings += _gaps(model, population, axis, used)
+    return findings
+
+
+# Statements compared for overlaps: what they give (the property naming it) and with what they compete.
+GIVING = (("Recommendation", "intervention"), ("DosingStatement", "dosingFor"))
+
+
+def _gives(model: Applicability, stmt) -> tuple[str, set, set] | None:
+    """``(kind, interventions, reach)`` of a recommendation or dosing statement; ``None`` for the others."""
+    types = model.types(stmt)
+    for kind, prop in GIVING:
+        if kind in types:
+            given = set(model.content.objects(stmt, g(prop)))
+            reach = set().union(*(model.reach(i, with_classes=False) for i in given))
+            return (kind, given, reach) if reach else None
+    return None
+
+
+def _names(model: Applicability, nodes) -> str:
+    return "; ".join(sorted({model.content.label(n) for n in nodes}))
+
+
+def _overlaps(model: Applicability, population: str, axis: Axis, used: list[tuple]) -> list[Finding]:
+    bands: dict = defaultdict(set)  # statement -> its intervals on the axis
+    for stmt, _, interval in used:
+        bands[stmt].add(interval)
+    gives = {stmt: _gives(model, stmt) for stmt in bands}
+    pairs: dict = defaultdict(lambda: (set(), set(), set()))  # (a, b) -> statements at a, at b, shared
+    for (s1, r1, a), (s2, r2, b) in itertools.combinations(used, 2):
+        if s1 == s2 or a == b or a in bands[s2] or b in bands[s1]:
+            continue  # one statement's own branches, or a band both statements have
+        g1, g2 = gives[s1], gives[s2]
+        if g1 is None or g2 is None or g1[0] != g2[0] or not g1[2] & g2[2] or r1.meet(r2) is None:
+            continue  # nothing given twice, or never both at once
+        if b.key() < a.key():
+            (s1, a, g1), (s2, b, g2) = (s2, b, g2), (s1, a, g1)
+        at_a, at_b, shared = pairs[(a, b)]
+        at_a.add(s1)
+        at_b.add(s2)
+        common = g1[2] & g2[2]
+        shared.update((common & (g1[1] | g2[1])) or common)  # the interventions, else the substance or class
+    findings = []
+    for (a, b), (at_a, at_b, shared) in sorted(pairs.items(), key=lambda p: (p[0][0].key(), p[0][1].key())):
+        message = (
+            f"threshold bands overlap at {describe(axis, a.meet(b))} in population '{population}': "
+            f"{describe(axis, a)} ({_names(model, at_a)}) and {describe(axis, b)} ({_names(model, at_b)}), "
+            f"both about {_names(model, shared)}: make one limit exclusive (< for <=, > for >=) so that the "
+            "bands only touch, unless both statements are meant to apply there"
+        )
+        findings.append(_finding(model, "threshold-overlap", model.by_label(at_a | at_b)[0], message))
+    return findings
+
+
+def _middle(interval: Interval) -> bool:
+    """A band bounded on both sides ("5-8"), not a threshold from 0 or to infinity."""
+    return interval.hi is not None and not (interval.lo == 0 and interval.lo_closed)
+
+
+def _gaps(model: Applicability, population: str, axis: Axis, used: list[tuple]) -> list[Finding]:
+    by_interval: dict[Interval, set] = defaultdict(set)
+    for stmt, _, interval in used:
+        by_interval[interval].add(stmt)
+    intervals = sorted(by_interval, key=Interval.key)
+    involved = model.by_label(set().union(*by_interval.values()))
+    if len(intervals) < 2 or len(involved) < 2:  # a threshold, or one statement's own disjunction
+        return []
+    findings = []
+    for gap in gaps(intervals):
+        below = [iv for iv in intervals if iv.hi is not None and iv.hi == gap.lo]
+        above = [iv for iv in intervals if gap.hi is not None and iv.lo == gap.hi]
+        if not any(_middle(iv) for iv in below + above) and (gap.hi is None or gap.lo == 0 and gap.lo_closed):
+            continue  # above the highest threshold from 0, or below the lowest to infinity: by design
+        bands = "; ".join(describe(axis, iv) for iv in intervals)
+        edges = [f"{describe(axis, iv)} ({_names(model, by_interval[iv])})" for iv in below + above]
+        fix = (f"; the bands next to it: {' and '.join(edges)}: move one of their thresholds to close it, "
+               "unless the guideline means no statement to apply there" if edges else "")
+        message = (
+            f"threshold bands leave a gap at {describe(axis, gap)} in population '{population}': "
+            f"no statement covers it (bands: {bands}){fix}"
+        )
+        # located at a statement next to the gap (the band below it, else above), not the first by label
+        nearest = model.by_label(set().union(*(by_interval[iv] for iv in below + above))) or involved
+        findings.append(_finding(model, "threshold-gap", nearest[0], message))
     return findings
 
 

@@ -1,8 +1,10 @@
-"""Lint of the codes a guideline gives its measures and diagnoses: check digits and IRIs.
+"""Lint of the codes a guideline gives its measures and diagnoses: check digits, code sets and IRIs.
 
 A LOINC code ends in a check digit (mod 10, the Luhn algorithm over the digits before the hyphen) and a
 SNOMED CT identifier in a Verhoeff check digit; both can be checked offline, with python-stdnum, so a
-typo (``718-8`` for ``718-7``) is an error before a patient's results go unmatched. A node's IRI and
+typo (``718-8`` for ``718-7``) is an error before a patient's results go unmatched. ICD-10-CM has no
+check digit but a closed code set: a code is looked up in the CMS/NCHS code list that the
+simple_icd_10_cm package ships (``code-unknown``), and must be written with its dot, as FHIR sends it. A node's IRI and
 its code must also agree (``loinc:718-7`` with ``gkg:loincCode "718-8"`` would match one thing and
 show another). Whether a valid code means what the guideline says is not checkable here: that is what
 ``gkg:verificationStatus`` records.
@@ -11,6 +13,9 @@ show another). Whether a valid code means what the guideline says is not checkab
 from __future__ import annotations
 
 import re
+from functools import cache
+from importlib.util import find_spec
+from pathlib import Path
 
 from pyoxigraph import Literal, NamedNode
 from stdnum import luhn, verhoeff
@@ -21,6 +26,8 @@ GKG = "https://w3id.org/guidelinekg/ontology#"
 LOINC = "https://loinc.org/"
 SNOMED_SYSTEM = "http://snomed.info/sct"
 SNOMED_ID = "http://snomed.info/id/"
+ICD10CM_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
+ICD10CM_IRI = "http://purl.bioontology.org/ontology/ICD10CM/"
 LOINC_CODE = re.compile(r"^(\d{1,7})-(\d)$")
 SNOMED_CODE = re.compile(r"^\d{6,18}$")
 
@@ -40,6 +47,34 @@ def _snomed_problem(code: str) -> str | None:
         return f"'{code}' is not a SNOMED CT identifier (6 to 18 digits)"
     if not verhoeff.is_valid(code):
         return f"SNOMED CT {code} fails its Verhoeff check digit: a typo?"
+    return None
+
+
+@cache
+def _icd10cm_codes() -> tuple[str, frozenset[str] | None]:
+    """The release and the codes (without dots) of the ICD-10-CM code list simple_icd_10_cm ships;
+    ``None`` for the codes if its data layout changed (then the package is asked code by code)."""
+    spec = find_spec("simple_icd_10_cm")  # found, not imported: importing parses the whole tabular list
+    data = Path(spec.origin).parent / "data" if spec is not None and spec.origin else None
+    lists = sorted(f.name for f in data.glob("code-list-*.txt")) if data is not None and data.is_dir() else []
+    if not lists:
+        return "simple_icd_10_cm", None
+    text = (data / lists[-1]).read_text(encoding="utf-8")
+    return lists[-1][len("code-list-"):-len(".txt")] + " release", frozenset(text.split())
+
+
+def _icd10cm_problem(code: str) -> str | None:
+    release, codes = _icd10cm_codes()
+    if codes is None:
+        import simple_icd_10_cm  # about 1.5 s: it parses the whole tabular list
+
+        known = simple_icd_10_cm.is_valid_item(code)
+    else:
+        known = "-" not in code and code.find(".") in (-1, 3) and code.replace(".", "", 1) in codes
+    if not known:
+        return f"'{code}' is not an ICD-10-CM code (not in the {release} code list): a typo?"
+    if "." not in code and len(code) > 3:
+        return f"write ICD-10-CM {code} with its dot ({code[:3]}.{code[3:]}), as FHIR and the code set write it"
     return None
 
 
@@ -63,6 +98,16 @@ def code_findings(content: Content) -> list[Finding]:
                       f"the IRI names LOINC {node.value[len(LOINC):]} but gkg:loincCode says {value.value}", value.value)
     system, notation = NamedNode(GKG + "codeSystem"), NamedNode("http://www.w3.org/2004/02/skos/core#notation")
     for node in content.subjects_with(system):
+        if any(s.value == ICD10CM_SYSTEM for s in content.objects(node, system)):
+            for value in content.objects(node, notation):
+                problem = _icd10cm_problem(value.value)
+                if problem:
+                    error(node, "code-unknown", "skos:notation", problem, value.value)
+                elif isinstance(node, NamedNode) and node.value.startswith(ICD10CM_IRI) and \
+                        node.value != ICD10CM_IRI + value.value:
+                    error(node, "code-iri-mismatch", "skos:notation",
+                          f"the IRI names ICD-10-CM {node.value[len(ICD10CM_IRI):]} but skos:notation says "
+                          f"{value.value}", value.value)
         if not any(s.value == SNOMED_SYSTEM for s in content.objects(node, system)):
             continue
         for value in content.objects(node, notation):

@@ -5,7 +5,8 @@ and selects ``?severity ?code ?focus ?message`` and optionally ``?path ?related`
 only in ``?related`` become one finding whose message ends with the related nodes' labels, sorted.
 
 The threshold checks that need interval arithmetic are :mod:`guidelinekg.checks.bands` over the regions
-of :mod:`guidelinekg.checks.regions`.
+of :mod:`guidelinekg.checks.regions`; the vocabulary's terms are checked by :mod:`guidelinekg.checks.terms`
+and the criteria against what the rules decide by :mod:`guidelinekg.checks.criteria`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from guidelinekg.content import resources
 from guidelinekg.checks.codes import code_findings
 from guidelinekg.errors import ConfigurationError
 from guidelinekg.content.loading import SEVERITIES, Content, Finding
-from guidelinekg.checks.units import threshold_unit_findings
+from guidelinekg.checks.units import interval_unit_findings, threshold_unit_findings
+from guidelinekg.checks.terms import undefined_term_findings
+from guidelinekg.checks.criteria import criterion_findings
 from guidelinekg.checks.bands import band_findings, conflict_findings
 from guidelinekg.checks.regions import Applicability
 
@@ -31,8 +34,9 @@ RDFS_SUBCLASSOF = NamedNode("http://www.w3.org/2000/01/rdf-schema#subClassOf")
 
 # The registry: SPARQL checks run in this order; every file in queries/checks/ must be listed here.
 # Then code_findings (code-check-digit, code-iri-mismatch), threshold_unit_findings
-# (threshold-unit-mismatch), band_findings (threshold-overlap, threshold-gap) and conflict_findings
-# (recommendation-conflict).
+# (threshold-unit-mismatch), interval_unit_findings (interval-not-duration), undefined_term_findings
+# (undefined-term), criterion_findings (criterion-not-decided), band_findings (threshold-overlap,
+# threshold-gap) and conflict_findings (recommendation-conflict).
 SPARQL_CHECKS: tuple[str, ...] = (
     "unresolved-reference",  # (a) gkg:Unresolved source references and who cites them
     "dangling-citation",  # (a) citation links to undescribed or mistyped targets
@@ -43,6 +47,7 @@ SPARQL_CHECKS: tuple[str, ...] = (
     "criterion-cycle",  # criteria that contain themselves (never decided)
     "disjoint-types",  # a node of two disjoint classes (what HermiT finds, located)
     "measure-without-plausible-range",  # results of the measure are never checked for plausibility
+    "unit-factor-unused",  # a substance-specific unit factor no measure points to (never applied)
 )
 REQUIRED_VARIABLES = ("severity", "code", "focus", "message")
 OPTIONAL_VARIABLES = ("path", "related")
@@ -85,6 +90,9 @@ def run_lints(content: Content, *, checks: list[SparqlCheck] | None = None) -> l
         findings.extend(_run_sparql(content, check))
     findings.extend(code_findings(content))
     findings.extend(threshold_unit_findings(content))
+    findings.extend(interval_unit_findings(content))
+    findings.extend(undefined_term_findings(content))
+    findings.extend(criterion_findings(content))
     model = Applicability(content)
     findings.extend(band_findings(model))
     findings.extend(conflict_findings(model))

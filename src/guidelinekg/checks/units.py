@@ -7,6 +7,10 @@ converts one to the other with factor 1, e.g. ``ug/L`` and ``ng/mL``): "0.075 mg
 would be compared as 0.075 ng/mL. Conversions follow the loader's (:func:`guidelinekg.patients.units.convert`: the
 graph's substance factors, then UCUM). Done in Python, not SPARQL, because it needs UCUM and the measure
 groups (a measure may take its canonical unit from an equivalent one).
+
+Also ``interval-not-duration``: a monitoring interval bound (gkg:intervalMin, gkg:intervalMax) in a unit
+that is not a duration, the one interval the report cannot show (it shows a bound alone, and converts a
+maximum in another unit of time to the minimum's).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from decimal import Decimal
 from pyoxigraph import Literal, NamedNode
 
 from guidelinekg.content.loading import Content, Finding
+from guidelinekg.patients.ucum import ucum_conversion
 from guidelinekg.patients.units import MeasureCatalog, UnitConversionError, convert
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
@@ -46,4 +51,31 @@ def threshold_unit_findings(content: Content) -> list[Finding]:
                        f"{canonical} ({one.note})")
         findings.append(content.finding(node, "error", "lint", "threshold-unit-mismatch", message,
                                         path="gkg:thresholdUnit", value=unit))
+    return findings
+
+
+INTERVAL_BOUNDS = (NamedNode(GKG + "intervalMin"), NamedNode(GKG + "intervalMax"))
+UNIT = NamedNode(GKG + "unit")
+TIME_UNITS = {"s", "min", "h", "d", "wk", "mo", "a"}  # UCUM units of time: no need to build the registry
+
+
+def interval_unit_findings(content: Content) -> list[Finding]:
+    """``interval-not-duration`` warnings: a monitoring interval bound whose unit is not a duration UCUM
+    converts to days. The report gives an interval in one unit, converting the maximum to the minimum's;
+    a bound that is no duration cannot be converted or read as a time between checks."""
+    findings = []
+    for bound in INTERVAL_BOUNDS:
+        for action in content.subjects_with(bound):
+            for quantity in content.objects(action, bound):
+                for unit in (u.value for u in content.objects(quantity, UNIT) if isinstance(u, Literal)):
+                    if unit in TIME_UNITS:
+                        continue
+                    try:
+                        ucum_conversion(unit, "d")
+                    except UnitConversionError as exc:
+                        message = (f"the interval is in {unit!r}, which is not a duration ({exc}), so a "
+                                   "report cannot show it as a time between checks: write it in a UCUM unit "
+                                   "of time (d, wk, mo, a)")
+                        findings.append(content.finding(action, "warning", "lint", "interval-not-duration",
+                                                        message, path=content.compact(bound), value=unit))
     return findings

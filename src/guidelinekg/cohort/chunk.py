@@ -189,7 +189,8 @@ def _ndjson_units(text: str, kb: KnowledgeBase, name: str, bad: list[dict]) -> l
         def build(records=None) -> PatientData:
             chosen = unit.records if records is None else records
             bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for _, r in chosen]}
-            found = patients_from_json(bundle, source=f"{name} ({unit.ref})", matcher=kb.matcher)
+            found = patients_from_json(bundle, source=f"{name} ({unit.ref})", matcher=kb.matcher,
+                                       reads=kb.reads)
             if len(found) != 1:
                 raise InputError(f"the records map to {len(found)} patients, not one")
             patient = normalise(found[0], kb.measures)
@@ -248,7 +249,8 @@ def load_units(kind: str, text: str, kb: KnowledgeBase, name: str) -> tuple[list
         units = _ndjson_units(text, kb, name, bad)
     elif kind == "bundles":
         units = [Unit(path, (path, None), build=lambda records=None, path=path: load_patient_input(
-            Path(path), matcher=kb.matcher, measures=kb.measures)) for path in json.loads(text)]
+            Path(path), matcher=kb.matcher, measures=kb.measures, reads=kb.reads))
+            for path in json.loads(text)]
     else:
         units = _rdf_units(text, kb, name)
     loaded = []

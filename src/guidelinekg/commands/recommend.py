@@ -57,7 +57,7 @@ def evaluate_file(path: Path, *, as_of: date, guideline: str | None = None, cont
     from guidelinekg.engine.patientcheck import validate_patients
     from guidelinekg.engine.shapes_sparql import load_patient_shapes
 
-    patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures)
+    patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
     patient = validate_patients([patient], kb, load_patient_shapes())[0]
     evaluation = evaluate(kb, [patient], as_of=as_of, engine=engine)
     return evaluation, build_report(evaluation, patient.patient_iri, version)

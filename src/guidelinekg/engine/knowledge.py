@@ -3,7 +3,8 @@
 Holds the vocabulary and guideline content, plus what the knowledge-scope rules derive from them, as
 N-Triples text (re-loading it into a fresh store per patient
 takes about a millisecond in Oxigraph), their hashes for provenance, the substance matcher and the measure
-catalogue built from the same graph. Nothing here is specific to a guideline.
+catalogue and what the knowledge reads of patient data, built from the same graph. Nothing here is specific to
+a guideline.
 """
 
 from __future__ import annotations
@@ -209,6 +210,14 @@ class KnowledgeBase:
         from guidelinekg.patients.units import MeasureCatalog
 
         return MeasureCatalog.from_graph(self._query_store())
+
+    @cached_property
+    def reads(self):
+        """The measure codes the knowledge reads: ``recommend`` and ``cohort`` map only those
+        (:mod:`guidelinekg.patients.relevance`), so both give a patient the same facts."""
+        from guidelinekg.patients.relevance import ReadCodes
+
+        return ReadCodes.from_graph(self._query_store())
 
     @cached_property
     def versions(self) -> tuple[GuidelineVersionInfo, ...]:

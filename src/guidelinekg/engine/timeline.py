@@ -1,8 +1,10 @@
-"""Time arithmetic the rules need, done once in Python: instants as hours since the epoch.
+"""Time arithmetic the rules need, done once in Python: instants as hours since the epoch, dates as days.
 
 SPARQL engines differ on dateTime arithmetic and on comparing times with and without offsets; giving the
 rules plain numbers (``gkg:effectiveHours`` etc.) keeps them portable and fast. A time without an offset
-is read as UTC (FHIR allows it only for dates; the loader keeps the lexical form as given).
+is read as UTC (FHIR allows it only for dates; the loader keeps the lexical form as given). A result's
+date (``gkg:effectiveDay``) is its calendar date as recorded (the offset ignored, as the explanation shows
+it), so its age on the as-of date is a whole number of days (``gkg:asOfDay`` minus it).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from guidelinekg.engine.store import RuleStore
 GKG = "https://w3id.org/guidelinekg/ontology#"
 XSD_DECIMAL = "http://www.w3.org/2001/XMLSchema#decimal"
 XSD_DATE = "http://www.w3.org/2001/XMLSchema#date"
+XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
 CONTEXT_IRI = "urn:guidelinekg:context"
 
 TIME_PROPERTIES = {
@@ -21,7 +24,12 @@ TIME_PROPERTIES = {
     GKG + "exposureStart": GKG + "exposureStartHours",
     GKG + "exposureEnd": GKG + "exposureEndHours",
 }
+# the calendar date of a time as recorded, in days since the epoch (a result's age is counted in days)
+DAY_PROPERTIES = {GKG + "effectiveTime": GKG + "effectiveDay"}
+# every predicate time_index_triples writes: derived by the engine, never a recorded patient fact
+INDEX_PREDICATES = frozenset(TIME_PROPERTIES.values()) | frozenset(DAY_PROPERTIES.values())
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def parse_instant(lexical: str) -> datetime:
@@ -45,6 +53,11 @@ def hours_since_epoch(value: datetime) -> str:
     return f"{seconds / 3600:.6f}"
 
 
+def day_number(value: date) -> int:
+    """Days since 1970-01-01 of a calendar date."""
+    return value.toordinal() - _EPOCH_ORDINAL
+
+
 def decimal_literal(lexical: str) -> str:
     return f'"{lexical}"^^<{XSD_DECIMAL}>'
 
@@ -56,19 +69,25 @@ def time_index_triples(store: RuleStore) -> list[str]:
     lines = []
     for row in rows:
         try:
-            hours = hours_since_epoch(parse_instant(row["t"].value))
+            instant = parse_instant(row["t"].value)
         except ValueError:
             continue  # a malformed time stays without an index; the patient shapes report it
-        lines.append(f"{row['s'].n3} <{TIME_PROPERTIES[row['p'].value]}> {decimal_literal(hours)} .\n")
+        hours = decimal_literal(hours_since_epoch(instant))
+        lines.append(f"{row['s'].n3} <{TIME_PROPERTIES[row['p'].value]}> {hours} .\n")
+        if row["p"].value in DAY_PROPERTIES:  # the date as recorded: parse_instant keeps the offset given
+            day = day_number(instant.date())
+            lines.append(f'{row["s"].n3} <{DAY_PROPERTIES[row["p"].value]}> "{day}"^^<{XSD_INTEGER}> .\n')
     return sorted(lines)
 
 
 def context_triples(as_of: date, run_iri: str = CONTEXT_IRI) -> list[str]:
-    """The evaluation context the rules read: the as-of date and the end of that day in hours."""
+    """The evaluation context the rules read: the as-of date, the end of that day in hours, and the date in
+    days (a result's age in days is this minus its ``gkg:effectiveDay``)."""
     end = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
     return [
         f"<{run_iri}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{GKG}EvaluationContext> .\n",
         f"<{run_iri}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://www.w3.org/ns/prov#Activity> .\n",
         f'<{run_iri}> <{GKG}asOfDate> "{as_of.isoformat()}"^^<{XSD_DATE}> .\n',
         f"<{run_iri}> <{GKG}asOfEndHours> {decimal_literal(hours_since_epoch(end))} .\n",
+        f'<{run_iri}> <{GKG}asOfDay> "{day_number(as_of)}"^^<{XSD_INTEGER}> .\n',
     ]

@@ -16,12 +16,22 @@ anything was. Here:
 * objects and arrays are :class:`JsonObject` and :class:`JsonArray` (a ``dict`` and a ``list``) that
   remember where they and their members start, so that :func:`where` can point at a value's line and
   column when a later step finds it unusable.
+
+``parse_json(..., positions=False)`` gives the same values, refuses the same documents with the same
+messages, but as plain dicts and lists without positions: it parses with the standard library's C scanner
+(about ten times faster on a 1 MB Synthea bundle) and falls back to the parser here whenever the text
+could be one it refuses (malformed, a duplicate key, ``NaN``, a ``\\ud800``-like escape, nesting deeper
+than :data:`MAX_DEPTH`). A caller that later finds an element unusable parses again with positions to say
+where (:mod:`guidelinekg.patients.loader`).
 """
 
 from __future__ import annotations
 
+import json
 import re
+from array import array
 from decimal import Decimal
+from itertools import accumulate
 from json.decoder import JSONDecodeError, scanstring
 from json.scanner import NUMBER_RE
 from typing import Any
@@ -32,6 +42,10 @@ MAX_DEPTH = 128  # far deeper than FHIR or JSON-LD patient data nests
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONSTANTS = {"null": None, "true": True, "false": False}
+_MAYBE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")  # may be (part of) a lone surrogate: the parser decides
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')  # deleted before measuring the nesting
+_STRINGS = re.compile(rb'"[^"]*"')
+_SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed bytes
 
 
 def decode_text(raw: bytes, location: Location) -> str:
@@ -205,12 +219,15 @@ class _Parser:
             end = _WHITESPACE.match(s, end + 1).end()
 
 
-def parse_json(text: str, location: Location) -> Any:
-    """Parse JSON keeping numbers' lexical forms (as :class:`~decimal.Decimal`) and positions.
+def parse_json(text: str, location: Location, *, positions: bool = True) -> Any:
+    """Parse JSON keeping numbers' lexical forms (as :class:`~decimal.Decimal`) and, unless ``positions``
+    is false, where every value stood (see the module notes).
 
     Raises:
         InputError: not JSON, or JSON that cannot be used (see the module notes), with line and column.
     """
+    if not positions and (doc := _fast(text)) is not _REFUSED:
+        return doc
     parser = _Parser(text, location)
     try:
         return parser.document()
@@ -218,3 +235,42 @@ def parse_json(text: str, location: Location) -> Any:
         raise InputError(f"not valid JSON: {exc.msg}", parser.source.at(exc.pos)) from None
     except _Problem as exc:
         raise InputError(exc.message, parser.source.at(exc.offset)) from None
+
+
+_REFUSED = object()
+
+
+class _Doubt(Exception):
+    """The fast path cannot vouch for the document: the parser with positions decides."""
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _Doubt
+    return obj
+
+
+def _constant(word: str) -> Any:
+    raise _Doubt
+
+
+def _fast(text: str) -> Any:
+    """The document parsed by the standard library, or ``_REFUSED`` when :class:`_Parser` must decide."""
+    if _MAYBE_SURROGATE.search(text):
+        return _REFUSED
+    try:
+        doc = json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_constant,
+                         object_pairs_hook=_unique)
+        return doc if _depth(text) <= MAX_DEPTH else _REFUSED
+    except (_Doubt, ValueError, RecursionError):  # UnicodeEncodeError too: a surrogate written as such
+        return _REFUSED
+
+
+def _depth(text: str) -> int:
+    """How deep the (valid) JSON ``text`` nests. Escaped backslashes and quotes go first; then everything
+    but quotes and brackets; a string is then an even run of quotes around the brackets it held (two
+    adjacent quotes hold nothing, whichever strings they close and open), dropped before counting."""
+    structure = text.replace("\\\\", "").replace('\\"', "").encode("utf-8").translate(None, _NOT_STRUCTURE)
+    brackets = _STRINGS.sub(b"", structure.replace(b'""', b""))
+    return max(accumulate(array("b", brackets.translate(_SIGNS))), default=0)

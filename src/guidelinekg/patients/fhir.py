@@ -12,14 +12,19 @@ Choices where FHIR leaves room:
   ``birthDate`` (year only) is not mapped (``imprecise-birthdate``): an age from it could be a year off.
 * Values keep their lexical form (``101.10`` stays ``101.10``). Observations, their components, censored
   values (``<10``) and statuses are mapped by :mod:`guidelinekg.patients.fhirobs` (its notes say how).
+* MedicationRequests and MedicationDispenses are exposures too: which count, and over which period, is
+  :mod:`guidelinekg.patients.fhirmeds`.
 * Skipped with a note, never mapped: Observations ``registered``, ``cancelled``, ``entered-in-error`` or
   ``unknown``;
   MedicationStatements ``entered-in-error`` or ``not-taken``; MedicationAdministrations
   ``entered-in-error`` or ``not-done`` (a statement that a product was *not* taken must never count as an
-  exposure); Observations without a LOINC coding and Conditions without a SNOMED CT coding (nothing
-  could use them). Conditions keep their statuses, onset and abatement, and a Patient its death
+  exposure); Observations without a LOINC coding and Conditions without any coding that has a system
+  and a code (nothing could use them). A Condition keeps every coding, in any system (``gkg:codeToken``),
+  its statuses, onset and abatement, and a Patient its death
   (:mod:`guidelinekg.patients.fhirclinical`): the rules decide what they mean as of the as-of date (a
   refuted or entered-in-error Condition never counts, a deceased patient gets no advice).
+* Given what the loaded guidelines read (``reads``, :mod:`guidelinekg.patients.relevance`), an Observation
+  of measures none of them reads is counted in one ``ignored-resource`` note per patient, not mapped.
 * Notes about a patient's own resources go to that patient; notes that belong to no patient (ignored
   types, unresolved subjects) go to every patient of the input.
 * Duplicate resources (same type and id): the one with the smallest canonical JSON is kept
@@ -41,9 +46,17 @@ from typing import Any
 
 from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.fhirbundle import Bundle, code_iri, codings, fhir_datetime, field
-from guidelinekg.patients.fhirclinical import condition_statuses, condition_times, deceased, unread_times
+from guidelinekg.patients.fhirclinical import (
+    condition_statuses,
+    condition_times,
+    condition_tokens,
+    deceased,
+    unread_times,
+)
+from guidelinekg.patients.fhirmeds import ExposurePeriod, dispense_period, request_period
 from guidelinekg.patients.fhirobs import map_observation, quantity_lines
 from guidelinekg.patients.medmatch import SubstanceMatcher, exposure_lines
+from guidelinekg.patients.relevance import Ignored, ReadCodes
 from guidelinekg.patients.decode import decode_text, parse_json
 from guidelinekg.patients.model import (
     GKG,
@@ -63,6 +76,16 @@ SKIPPED_STATUS = {
     "MedicationStatement": ("entered-in-error", "not-taken"),
     "MedicationAdministration": ("entered-in-error", "not-done"),
 }
+ADMINISTRATIVE_GENDER = ("male", "female", "other", "unknown")  # FHIR R4 AdministrativeGender
+EXPOSURE_KINDS = {"MedicationStatement": "statement", "MedicationAdministration": "administration",
+                  "MedicationRequest": "request", "MedicationDispense": "dispense"}
+PERIODS = {"request": request_period, "dispense": dispense_period}
+START_ELEMENTS = {
+    "statement": "effectiveDateTime or effectivePeriod.start",
+    "administration": "effectiveDateTime or effectivePeriod.start",
+    "request": "dosageInstruction.timing.repeat.boundsPeriod.start, authoredOn or validityPeriod.start",
+    "dispense": "whenHandedOver or whenPrepared",
+}
 # Resource types read only through references from mapped resources (not ignored, not facts).
 REFERENCED_TYPES = ("Specimen", "Medication")
 
@@ -70,9 +93,11 @@ REFERENCED_TYPES = ("Specimen", "Medication")
 class _Mapper:
     """Maps the resources of one input; collects lines per patient and notes per patient (``None``: all)."""
 
-    def __init__(self, bundle: Bundle, matcher: SubstanceMatcher | None):
+    def __init__(self, bundle: Bundle, matcher: SubstanceMatcher | None, reads: ReadCodes | None = None):
         self.bundle = bundle
         self.matcher = matcher
+        self.reads = reads  # what the loaded guidelines read; the rest is counted, not mapped (None: all)
+        self.ignored = Ignored()
         self.lines: dict[str, list[str]] = defaultdict(list)
         self.notes: dict[str | None, list[IngestNote]] = defaultdict(list, {None: list(bundle.notes)})
 
@@ -88,11 +113,17 @@ class _Mapper:
                 self.patient(res)
         for (kind, _), res in self.bundle.resources():
             if kind in MAPPERS:
-                MAPPERS[kind](self, res)
+                unread = self.reads.unread_by_patient(self.bundle, kind, res) if self.reads else None
+                if unread is None:
+                    MAPPERS[kind](self, res)
+                else:
+                    self.ignored.add(*unread)
             elif kind not in REFERENCED_TYPES and kind != "Patient":
                 ignored[kind] += 1
         for kind, n in sorted(ignored.items()):
             self.note(None, "ignored-resource", f"{n} {kind} resource{'s' * (n > 1)} ignored: type not used")
+        for patient, text in self.ignored.notes():
+            self.note(patient, "ignored-resource", text)
         shared = self.notes[None]
         return [
             PatientData.build(node[1:-1], lines, [*self.notes[node], *shared])
@@ -155,6 +186,11 @@ class _Mapper:
             triple(node, iri(RDF_TYPE), iri(GKG + "Patient")),
             triple(node, iri(GKG + "identifier"), literal(self.bundle.record(res))),
         ]
+        gender = res.get("gender")
+        if gender in ADMINISTRATIVE_GENDER:
+            self.lines[node].append(triple(node, iri(GKG + "administrativeSex"), literal(gender)))
+        elif gender is not None:
+            self.note(node, "invalid-gender", f"gender {gender!r} is not a FHIR AdministrativeGender code; not used", res)
         flag, died = deceased(res)
         if flag is not None:
             self.lines[node].append(triple(node, iri(GKG + "deceased"), literal(flag, XSD + "boolean")))
@@ -179,14 +215,16 @@ class _Mapper:
     def condition(self, res: dict[str, Any]) -> None:
         if (patient := self.subject(res)) is None:
             return
+        tokens = condition_tokens(res)
+        if not tokens:
+            self.note(patient, "unmapped-code", "has no coding with a system and a code; skipped", res)
+            return
         codes = sorted(
             {c for s, c, _ in codings(res.get("code")) if s == SNOMED and isinstance(c, str) and c}
         )
-        if not codes:
-            self.note(patient, "unmapped-code", f"has no SNOMED CT coding ({SNOMED}); skipped", res)
-            return
         node, lines = self.start(res, patient, "Condition")
         lines += [triple(node, iri(GKG + "conditionCode"), iri(code_iri(SNOMED_IRI, c))) for c in codes]
+        lines += [triple(node, iri(GKG + "codeToken"), literal(token)) for token in tokens]
         lines += [triple(node, iri(GKG + prop), literal(code)) for prop, code in condition_statuses(res)]
         for prop, value, element in condition_times(res):
             lines += self.time(node, prop, value, element, patient, res)
@@ -195,14 +233,20 @@ class _Mapper:
         self.lines[patient] += lines
 
     def exposure(self, res: dict[str, Any]) -> None:
+        kind = EXPOSURE_KINDS[res["resourceType"]]
+        recorded = PERIODS[kind](res) if kind in PERIODS else None
+        if recorded is not None and recorded.skip is not None:
+            self.note(None, "skipped-status", f"{recorded.skip}; skipped", res)
+            return
         if self.skipped(res) or (patient := self.subject(res)) is None:
             return
-        kind = "statement" if res["resourceType"] == "MedicationStatement" else "administration"
         node, lines = self.start(res, patient, "MedicationExposure")
         lines.append(triple(node, iri(GKG + "exposureKind"), literal(kind)))
         if isinstance(res.get("status"), str):
             lines.append(triple(node, iri(GKG + "exposureStatus"), literal(res["status"])))
-        if "effectiveDateTime" in res:
+        if recorded is not None:
+            lines += self.period_lines(node, recorded, patient, res)
+        elif "effectiveDateTime" in res:
             for prop in ("exposureStart", "exposureEnd"):
                 lines += self.time(node, prop, res["effectiveDateTime"], "effectiveDateTime", patient, res)
         else:
@@ -211,7 +255,7 @@ class _Mapper:
                 if key in period:
                     lines += self.time(node, prop, period[key], f"effectivePeriod.{key}", patient, res)
         if not any(f"{GKG}exposureStart>" in line for line in lines):
-            self.note(patient, "missing-time", "has no effectiveDateTime or effectivePeriod.start", res)
+            self.note(patient, "missing-time", f"has no {START_ELEMENTS[kind]}; not used as exposure", res)
         concepts, texts = self.product(res)
         if texts:
             lines.append(triple(node, iri(GKG + "productText"), literal(texts[0])))
@@ -220,10 +264,24 @@ class _Mapper:
         if self.matcher is not None:
             product_codings = [(s, c) for concept in concepts for s, c, _ in codings(concept)]
             lines += exposure_lines(node, self.matcher.match(codings=product_codings, texts=texts))
+        if recorded is not None and (self.matcher is None or any(f"{GKG}exposureSubstance>" in x for x in lines)):
+            for code, text in recorded.notes:  # only of products a guideline knows: the rest decide nothing
+                self.note(patient, code, text, res)
         dose = field(field(res, "dosage"), "dose") if kind == "administration" else {}
         if dose:
             lines += self.quantity(node, dose, patient, res)
         self.lines[patient] += lines
+
+    def period_lines(self, node: str, period: ExposurePeriod, patient: str, res: dict[str, Any]) -> list[str]:
+        """Start and end of a request's or dispense's exposure (:mod:`guidelinekg.patients.fhirmeds`); its
+        notes are given by :meth:`exposure` once the product is known."""
+        lines = []
+        for prop, value in (("exposureStart", period.start), ("exposureEnd", period.end)):
+            if value is not None:
+                lines += self.time(node, prop, value[0], value[1], patient, res)
+        if period.end_lexical is not None:
+            lines.append(triple(node, iri(GKG + "exposureEnd"), literal(period.end_lexical, XSD + "dateTime")))
+        return lines
 
     def product(self, res: dict[str, Any]) -> tuple[list[Any], list[str]]:
         """The product's CodeableConcepts (inline, or the referenced Medication's code and ingredients) and
@@ -248,12 +306,18 @@ MAPPERS: dict[str, Callable[[_Mapper, dict[str, Any]], None]] = {
     "Condition": _Mapper.condition,
     "MedicationStatement": _Mapper.exposure,
     "MedicationAdministration": _Mapper.exposure,
+    "MedicationRequest": _Mapper.exposure,
+    "MedicationDispense": _Mapper.exposure,
 }
 MAPPED_TYPES = ("Patient", *MAPPERS)
 
 
 def patients_from_json(
-    doc: Any, *, source: str = "<input>", matcher: SubstanceMatcher | None = None
+    doc: Any,
+    *,
+    source: str = "<input>",
+    matcher: SubstanceMatcher | None = None,
+    reads: ReadCodes | None = None,
 ) -> list[PatientData]:
     """Map parsed FHIR JSON (numbers as :class:`~decimal.Decimal`, see :func:`parse_json`) to one
     :class:`PatientData` per Patient, sorted by patient IRI.
@@ -277,7 +341,7 @@ def patients_from_json(
             f"a FHIR {kind} is not accepted as input; give a Bundle or one of: {', '.join(MAPPED_TYPES)}",
             location,
         )
-    patients = _Mapper(Bundle(doc, source), matcher).run()
+    patients = _Mapper(Bundle(doc, source), matcher, reads).run()
     if not patients:
         raise InputError(
             "the input has no Patient resource", location, hint="add the Patient the resources refer to"
@@ -285,7 +349,9 @@ def patients_from_json(
     return patients
 
 
-def load_patients(path: str | Path, *, matcher: SubstanceMatcher | None = None) -> list[PatientData]:
+def load_patients(
+    path: str | Path, *, matcher: SubstanceMatcher | None = None, reads: ReadCodes | None = None
+) -> list[PatientData]:
     """Read a FHIR R4 JSON file: one :class:`PatientData` per Patient, sorted by IRI.
 
     Raises:
@@ -298,18 +364,20 @@ def load_patients(path: str | Path, *, matcher: SubstanceMatcher | None = None) 
     except OSError as exc:
         raise InputError(f"cannot read the FHIR file: {exc.strerror or exc}", location) from None
     doc = parse_json(decode_text(raw, location), location)
-    found = patients_from_json(doc, source=str(path), matcher=matcher)
+    found = patients_from_json(doc, source=str(path), matcher=matcher, reads=reads)
     digest = hashlib.sha256(raw).hexdigest()  # the raw bytes, as the detecting loader records them
     return [replace(p, source_sha256=digest) for p in found]
 
 
-def load_patient(path: str | Path, *, matcher: SubstanceMatcher | None = None) -> PatientData:
+def load_patient(
+    path: str | Path, *, matcher: SubstanceMatcher | None = None, reads: ReadCodes | None = None
+) -> PatientData:
     """Like :func:`load_patients` for an input about exactly one patient.
 
     Raises:
         InputError: as :func:`load_patients`, or the input holds more than one Patient.
     """
-    patients = load_patients(path, matcher=matcher)
+    patients = load_patients(path, matcher=matcher, reads=reads)
     if len(patients) > 1:
         raise InputError(
             f"the input holds {len(patients)} patients "

@@ -10,6 +10,10 @@ parsing, with its notes). Nothing here decides what the values mean on the as-of
 * ``onsetDateTime`` or ``onsetPeriod.start`` becomes ``gkg:onsetTime``; ``abatementDateTime`` or
   ``abatementPeriod.end`` ``gkg:abatementTime`` (a period's start for the onset, its end for the
   abatement: the widest time the condition may have been present).
+* Every coding of ``Condition.code`` with a system and a code becomes a ``gkg:codeToken`` ``system|code``
+  (the FHIR token syntax), whatever the system: a guideline's value set says which codes it accepts
+  (``queries/rules/07-diagnosis-codes.rq``). An ICD-10 or ICD-10-CM code sent without its dot (``E1165``,
+  as some exports write it) also gives the dotted form (``E11.65``) that the code system defines.
 * Not read, with a note (``unsupported-time``): ``onsetAge``, ``onsetRange``, ``onsetString`` and the
   ``abatement`` ones. An age or range gives no date without arithmetic on the birth date (and is a year
   wide at best), a string no date at all: the onset is then unknown (the condition counts as begun), the
@@ -19,9 +23,13 @@ parsing, with its notes). Nothing here decides what the values mean on the as-of
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from guidelinekg.patients.fhirbundle import codings, field
+
+ICD10_SYSTEMS = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10")
+_ICD10_UNDOTTED = re.compile(r"([A-Z][0-9][0-9A-Z])([0-9A-Z]{1,4})")
 
 # (gkg property, Condition element, the member of a Period that gives the time, or None)
 CONDITION_TIMES = (
@@ -71,3 +79,15 @@ def deceased(res: dict[str, Any]) -> tuple[str | None, Any]:
     """``(xsd:boolean lexical form of deceasedBoolean or None, deceasedDateTime or None)``."""
     flag = res.get("deceasedBoolean")
     return ("true" if flag else "false") if isinstance(flag, bool) else None, res.get("deceasedDateTime")
+
+
+def condition_tokens(res: dict[str, Any]) -> list[str]:
+    """The ``system|code`` tokens of every coding of ``Condition.code`` (sorted, distinct); an undotted
+    ICD-10(-CM) code also as dotted."""
+    tokens = set()
+    for system, code, _ in codings(res.get("code")):
+        if isinstance(system, str) and system.strip() and isinstance(code, str) and code.strip():
+            tokens.add(f"{system}|{code}")
+            if system in ICD10_SYSTEMS and (m := _ICD10_UNDOTTED.fullmatch(code)):
+                tokens.add(f"{system}|{m[1]}.{m[2]}")
+    return sorted(tokens)

@@ -10,6 +10,8 @@ Quantity of a MedicationAdministration there. Choices:
   panel's systolic and diastolic). A parent without a value of its own but with components (a
   panel) gets no ``missing-value`` note; a parent without a LOINC coding is not mapped when a component
   has one (its components are). A component without a LOINC coding is skipped with ``unmapped-code``.
+  Given what the loaded guidelines read (``m.reads``, :mod:`guidelinekg.patients.relevance`), a fact (the
+  Observation itself, a component) of a measure none of them reads is not mapped, and gives no note.
 * **Censored values.** A ``valueQuantity.comparator`` of ``<``, ``<=``, ``>=`` or ``>`` is kept as
   ``gkg:valueComparator`` (``gkg:LessThan`` ...) next to the value, which is then the bound: the loader
   converts its unit like any value, the rules decide what a bound can decide (``< 10`` meets ``<= 75``) and
@@ -47,11 +49,18 @@ PLACEHOLDER = "<urn:guidelinekg:placeholder>"
 Note = Callable[[str, str], None]  # (code, text) -> None: a note about the element being read
 
 
+class Reads(Protocol):
+    """What :class:`guidelinekg.patients.relevance.ReadCodes` answers here (no import: no cycle)."""
+
+    def reads_loinc(self, codes: list[str]) -> bool: ...
+
+
 class Mapper(Protocol):
     """What an Observation needs of :class:`guidelinekg.patients.fhir._Mapper` (no import: no cycle)."""
 
     bundle: Bundle
     lines: dict[str, list[str]]
+    reads: Reads | None  # None: every fact is mapped
 
     def note(self, patient: str | None, code: str, text: str, res: dict[str, Any] | None = None) -> None: ...
     def subject(self, res: dict[str, Any]) -> str | None: ...
@@ -105,6 +114,12 @@ def map_observation(m: Mapper, res: dict[str, Any]) -> None:
     if not measures and not coded:
         m.note(patient, "unmapped-code", f"has no LOINC coding ({LOINC}); skipped", res)
         return
+    unmapped = sorted(set(range(len(components))) - {j for j, _, _ in coded})
+    if m.reads is not None:  # facts of measures no loaded guideline reads are not mapped, nor noted
+        measures = measures if m.reads.reads_loinc(measures) else []
+        coded = [(i, c, codes) for i, c, codes in coded if m.reads.reads_loinc(codes)]
+        if not measures and not coded:
+            return
     if status is None:
         m.note(patient, "missing-status", "has no status (FHIR requires one); used as a result", res)
     shared = _shared(m, res, patient)
@@ -116,7 +131,7 @@ def map_observation(m: Mapper, res: dict[str, Any]) -> None:
         ]
         lines += _value(parent, res, lambda c, t: m.note(patient, c, t, res), panel=bool(components))
         m.lines[patient] += lines
-    for i in sorted(set(range(len(components))) - {j for j, _, _ in coded}):
+    for i in unmapped:
         m.note(patient, "unmapped-code", f"component[{i}] has no LOINC coding ({LOINC}); skipped", res)
     for i, component, codes in coded:
         node = iri(f"{parent[1:-1]}/component/{i}-{quote(codes[0], safe='-._~')}")

@@ -44,7 +44,7 @@ _EXPOSURE = {
     "medicationReference": REFERENCE,
 }
 SCHEMAS: dict[str, dict[str, Any]] = {
-    "Patient": {"birthDate": STRING, "deceasedBoolean": BOOLEAN, "deceasedDateTime": STRING},
+    "Patient": {"birthDate": STRING, "gender": STRING, "deceasedBoolean": BOOLEAN, "deceasedDateTime": STRING},
     "Observation": {
         "status": STRING,
         "code": CONCEPT,
@@ -76,6 +76,24 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "MedicationStatement": _EXPOSURE,
     "MedicationAdministration": {**_EXPOSURE, "dosage": {"dose": QUANTITY}},
+    "MedicationRequest": {
+        **_EXPOSURE,
+        "intent": STRING,
+        "doNotPerform": BOOLEAN,
+        "authoredOn": STRING,
+        "dosageInstruction": [{"timing": {"repeat": {"boundsPeriod": PERIOD, "boundsDuration": QUANTITY}}}],
+        "dispenseRequest": {
+            "validityPeriod": PERIOD,
+            "numberOfRepeatsAllowed": DECIMAL,
+            "expectedSupplyDuration": QUANTITY,
+        },
+    },
+    "MedicationDispense": {
+        **_EXPOSURE,
+        "whenPrepared": STRING,
+        "whenHandedOver": STRING,
+        "daysSupply": QUANTITY,
+    },
     "Medication": {"code": CONCEPT, "ingredient": [{"itemCodeableConcept": CONCEPT}]},
 }
 BUNDLE = {"type": STRING, "entry": [{"fullUrl": STRING, "resource": RESOURCE}]}

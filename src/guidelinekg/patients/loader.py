@@ -31,6 +31,7 @@ from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, PatientData, decimal_
 
 if TYPE_CHECKING:  # pragma: no cover
     from guidelinekg.patients.medmatch import SubstanceMatcher
+    from guidelinekg.patients.relevance import ReadCodes
     from guidelinekg.patients.units import MeasureCatalog
 
 MAX_BYTES = 256 * 1024 * 1024  # one patient's file, decompressed
@@ -44,6 +45,7 @@ def load_patient_input(
     *,
     matcher: SubstanceMatcher | None = None,
     measures: MeasureCatalog | None = None,
+    reads: ReadCodes | None = None,
 ) -> PatientData:
     """Read one patient from a file of FHIR R4 JSON, JSON-LD or Turtle (detected from the content).
 
@@ -52,6 +54,8 @@ def load_patient_input(
         matcher: recognises substances of medication exposures (FHIR input; RDF exposures that carry a
             ``gkg:productText`` but no ``gkg:exposureSubstance``).
         measures: when given, observation values are normalised with :func:`guidelinekg.patients.units.normalise`.
+        reads: what the loaded guidelines read (FHIR input): Observations of measures none of them reads are
+            counted, not mapped (:mod:`guidelinekg.patients.relevance`); ``None`` maps everything.
 
     Returns:
         The patient's data.
@@ -74,7 +78,7 @@ def load_patient_input(
         raw = _gunzip(raw, location)
         _refuse_too_large(raw, location)
     text = decode_text(raw, location)
-    patient = _patient_from_text(text, location, matcher)
+    patient = _patient_from_text(text, location, matcher, reads)
     if measures is not None:
         from guidelinekg.patients.units import normalise
 
@@ -100,11 +104,13 @@ def _gunzip(raw: bytes, location: Location) -> bytes:
         raise InputError(f"the file starts like gzip but cannot be decompressed: {exc}", location) from None
 
 
-def _patient_from_text(text: str, location: Location, matcher: SubstanceMatcher | None) -> PatientData:
+def _patient_from_text(
+    text: str, location: Location, matcher: SubstanceMatcher | None, reads: ReadCodes | None = None
+) -> PatientData:
     start = text.lstrip()[:1]
     if start in ("{", "["):
         try:
-            doc = parse_json(text, location)
+            doc = parse_json(text, location, positions=False)  # fast; positions only for an error below
         except InputError:
             if start == "{" or location.path.lower().endswith((".json", ".jsonld")):
                 raise
@@ -113,7 +119,12 @@ def _patient_from_text(text: str, location: Location, matcher: SubstanceMatcher 
             if isinstance(doc, dict) and "resourceType" in doc:
                 from guidelinekg.patients.fhir import patients_from_json
 
-                return _single(patients_from_json(doc, source=location.path, matcher=matcher), location)
+                try:
+                    found = patients_from_json(doc, source=location.path, matcher=matcher, reads=reads)
+                except InputError:  # again from a parse with positions: the error names its line and column
+                    doc = parse_json(text, location)
+                    found = patients_from_json(doc, source=location.path, matcher=matcher, reads=reads)
+                return _single(found, location)
             if isinstance(doc, list) and any(isinstance(d, dict) and "resourceType" in d for d in doc):
                 raise InputError(
                     "a JSON array of FHIR resources is not accepted",

@@ -31,6 +31,8 @@ COMPARATOR_SYMBOLS: dict[str, str] = {"<=": "≤", ">=": "≥"}
 CODE_SYSTEMS: dict[str, str] = {
     "http://loinc.org": "LOINC",
     "http://snomed.info/sct": "SNOMED CT",
+    "http://hl7.org/fhir/sid/icd-10-cm": "ICD-10-CM",
+    "http://hl7.org/fhir/sid/icd-10": "ICD-10",
     "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
     "http://fdasis.nlm.nih.gov": "UNII",
     "http://unitsofmeasure.org": "UCUM",
@@ -103,8 +105,12 @@ def comparator(view: GraphView, node: str | None) -> str:
 
 
 def code_ref(view: GraphView, node: str) -> str | None:
-    """The code of a concept as ``[SYSTEM code]``, e.g. ``[LOINC 12345-6]``; ``None`` when it has none."""
+    """The code of a concept as ``[SYSTEM code]``, e.g. ``[LOINC 12345-6]``, or of a value set's members
+    as ``[SNOMED CT 73211009; ICD-10-CM E11.9]``; ``None`` when it has none."""
     term = view.term(node)
+    members = [ref[1:-1] for m in view.order_nodes(term.all("member")) if (ref := code_ref(view, m))]
+    if members:
+        return f"[{'; '.join(members)}]"
     code = term.one("notation") or term.one("loincCode")
     if code is None:
         return None

@@ -15,7 +15,8 @@ from guidelinekg.engine.store import RuleStore
 CRITERIA = """
 SELECT ?c ?type ?label ?member ?negates ?measureLabel ?cmp ?tv ?tu WHERE {
   ?c a ?type . FILTER(?type IN (gkg:AllOf, gkg:AnyOf, gkg:Not, gkg:LabThreshold, gkg:BodyWeightThreshold,
-    gkg:ObservationThreshold, gkg:AgeCriterion, gkg:DiagnosisCriterion, gkg:MedicationExposureCriterion, gkg:Always))
+    gkg:ObservationThreshold, gkg:AgeCriterion, gkg:DiagnosisCriterion, gkg:MedicationExposureCriterion, gkg:Always,
+    gkg:AdministrativeSexCriterion))
   OPTIONAL { ?c rdfs:label ?label }
   OPTIONAL { ?c gkg:member ?member }
   OPTIONAL { ?c gkg:negates ?negates }
@@ -150,6 +151,7 @@ class Explainer:
         if truth == "unknown":
             why = "; ".join(outcome.get("issues", [])) or (
                 "no usable birth date" if "AgeCriterion" in types
+                else "administrative sex not recorded as male or female" if "AdministrativeSexCriterion" in types
                 else "recorded only as unconfirmed, provisional or differential" if "DiagnosisCriterion" in types
                 else "no usable result")
             return [f"{pad}{text}: unknown ({why})"]

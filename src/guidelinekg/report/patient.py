@@ -12,6 +12,7 @@ from guidelinekg.report.explain import Criteria, Explainer
 from guidelinekg.report.graphread import grouped, json_number, local, number, rows
 from guidelinekg.engine.knowledge import GuidelineVersionInfo
 from guidelinekg.engine.reasoning import Evaluation
+from guidelinekg.patients.ucum import UnitConversionError, ucum_conversion
 
 RESULTS = """
 SELECT ?patient ?res ?r ?status ?kind WHERE {
@@ -24,8 +25,10 @@ SELECT ?patient ?res ?r ?status ?kind WHERE {
 STATEMENT = """
 SELECT ?r ?text ?summary ?label ?dir ?strength ?certainty ?line ?grading ?crit ?i ?ilabel ?route
        ?doseValue ?doseUnit ?freq ?basis WHERE {
-  ?r gkg:sourceText ?text ; rdfs:label ?label ; gkg:applicability ?crit ; gkg:intervention ?i .
-  ?i rdfs:label ?ilabel .
+  ?r gkg:sourceText ?text ; gkg:applicability ?crit ; gkg:intervention ?i .
+  # a label the content lacks (validate reports it) is the IRI, never a statement left out of the report
+  OPTIONAL { ?r rdfs:label ?rlabel } BIND(COALESCE(?rlabel, STR(?r)) AS ?label)
+  OPTIONAL { ?i rdfs:label ?il } BIND(COALESCE(?il, STR(?i)) AS ?ilabel)
   OPTIONAL { ?r gkg:summary ?summary }
   OPTIONAL { ?r gkg:direction ?d . ?d skos:notation ?dir }
   OPTIONAL { ?r gkg:strength ?s . ?s skos:notation ?strength }
@@ -69,7 +72,7 @@ SELECT ?work ?title ?year ?doi ?pmid ?sourceKind WHERE {
 
 DOSES = """
 SELECT ?patient ?res ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext ?exact ?rounding
-       ?roundingStatus WHERE {
+       ?roundingStatus ?weightTime ?weightId WHERE {
   ?res gkg:computedDose ?dose . ?res gkg:forPatient ?patient .  # the rare property first: 8x faster
   ?dose gkg:doseValue ?value ; gkg:doseUnit ?unit ; gkg:bodyWeight ?weight ; gkg:capped ?capped ;
         gkg:dosingStatement ?d .
@@ -78,6 +81,17 @@ SELECT ?patient ?res ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit 
   OPTIONAL { ?dose gkg:exactDose ?exact }
   OPTIONAL { ?dose gkg:roundedBy ?r . ?r rdfs:label ?rounding
              OPTIONAL { ?r gkg:verificationStatus ?vs . ?vs rdfs:label ?roundingStatus } }
+  OPTIONAL { ?dose prov:wasDerivedFrom ?wo . ?wo a gkg:Observation ; gkg:effectiveTime ?weightTime .
+             OPTIONAL { ?wo gkg:identifier ?weightId } }  # the body weight the dose was computed from
+}"""
+
+# A weight-based dose not computed because the patient's latest weight is too old for it (rule 32).
+STALE_WEIGHTS = """
+SELECT ?patient ?i ?value ?unit ?time ?max WHERE {
+  ?latest gkg:tooOldFor ?wbd ; gkg:forPatient ?patient ; gkg:observation ?o ; gkg:observedValue ?value .
+  ?d gkg:dose ?wbd ; gkg:dosingFor ?i . ?wbd gkg:weightMeasure ?m ; gkg:appliedAgeLimit ?limit .
+  ?limit gkg:maximumAgeDays ?max .
+  ?m gkg:canonicalUnit ?unit . ?o gkg:effectiveTime ?time .
 }"""
 
 WEIGHT_BASED = """SELECT ?i WHERE { ?d gkg:dosingFor ?i ; gkg:dose ?w . ?w a gkg:WeightBasedDose }"""
@@ -111,11 +125,11 @@ SELECT ?patient ?order ?m ?loinc ?label ?instruction ?for WHERE {
 }"""
 
 MONITORING = """
-SELECT ?patient ?a ?text ?label ?loinc ?min ?max ?unit ?trigger WHERE {
+SELECT ?patient ?a ?text ?label ?loinc ?min ?max ?unit ?maxUnit ?trigger WHERE {
   ?item a gkg:MonitoringItem ; gkg:forPatient ?patient ; gkg:instantiates ?a ; gkg:guidelineVersion $version .
   ?a gkg:sourceText ?text ; rdfs:label ?label ; gkg:monitors ?m . ?m gkg:loincCode ?loinc .
   OPTIONAL { ?a gkg:intervalMin ?qmin . ?qmin gkg:value ?min ; gkg:unit ?unit }
-  OPTIONAL { ?a gkg:intervalMax ?qmax . ?qmax gkg:value ?max }
+  OPTIONAL { ?a gkg:intervalMax ?qmax . ?qmax gkg:value ?max OPTIONAL { ?qmax gkg:unit ?maxUnit } }
   OPTIONAL { ?a gkg:monitoringTrigger ?trigger }
 }"""
 
@@ -190,6 +204,7 @@ def build_reports(
         "results": grouped(rows(store, RESULTS, **scope), "patient"),
         "outcomes": Explainer.outcome_rows(store, wanted),
         "doses": grouped(rows(store, DOSES, **scope), "patient"),
+        "stale_weights": grouped(rows(store, STALE_WEIGHTS, **scope), "patient"),
         "suppression": grouped(rows(store, SUPPRESSION, **scope), "patient"),
         "undetermined_by": grouped(rows(store, UNDETERMINED_BY, **scope), "patient"),
         "orders": grouped(rows(store, ORDERS, **scope), "patient"),
@@ -218,6 +233,7 @@ def _assemble(
     codes = shared["codes"]
     administration = shared["administration"]
     doses = {d["res"]: d for d in mine["doses"]}
+    stale_weights = grouped(mine["stale_weights"], "i")
     weight_based = shared["weight_based"]
     suppression = grouped(mine["suppression"], "res")
     undetermined_by = grouped(mine["undetermined_by"], "res")
@@ -261,8 +277,16 @@ def _assemble(
             if "rounding" in d and Decimal(d.get("exact", d["value"])) != Decimal(d["value"]):
                 # the rounding of the graph that changed the dose (cited, or a project assumption: said so)
                 cap += f", {d['rounding']}" + (f" ({d['roundingStatus']})" if "roundingStatus" in d else "")
-            because.append(f"dose: {number(d['perKg'])} {d['perUnit']} x {number(d['weight'])} kg = {raw} "
-                           f"{d['unit']}{cap}; dose {number(d['value'])} {d['unit']} ({d['dtext']})")
+            weighed = ""  # the date of the body weight used, as of every fact
+            if "weightTime" in d:
+                weighed = f" (weighed on {d['weightTime'][:10]}{', ' + d['weightId'] if 'weightId' in d else ''})"
+            because.append(f"dose: {number(d['perKg'])} {d['perUnit']} x {number(d['weight'])} kg{weighed} = "
+                           f"{raw} {d['unit']}{cap}; dose {number(d['value'])} {d['unit']} ({d['dtext']})")
+        elif st["i"] in stale_weights:  # too old to dose from (rule 32): say which weight and why
+            w = stale_weights[st["i"]][0]
+            because.append(f"dose: weight-based; the latest body weight, {number(w['value'])} {w['unit']} "
+                           f"on {w['time'][:10]}, is older than the {w['max']} days accepted, so it is not "
+                           "used and the dose is not computed (body weight ordered)")
         elif st["i"] in weight_based:
             because.append("dose: weight-based; no usable body weight, so it is not computed (body weight ordered)")
         elif "doseValue" in st:
@@ -290,19 +314,12 @@ def _assemble(
     monitoring = []
     for action, items in sorted(grouped(mine["monitoring"], "a").items()):
         first = items[0]
-        interval = None
-        if "min" in first:
-            interval = {
-                "min": json_number(first["min"]),
-                "max": json_number(first.get("max")),
-                "unit": first["unit"],
-            }
         monitoring.append(
             {
                 "iri": action,
                 "action": first["text"],
                 "loinc": sorted({i["loinc"] for i in items}),
-                "interval": interval,
+                "interval": _interval(first),
                 "trigger": first.get("trigger"),
             }
         )
@@ -327,6 +344,22 @@ def _assemble(
                        "content_sha256": evaluation.knowledge.sha256, "input_sha256": evaluation.input_sha256,
                        "source_sha256": evaluation.source_sha256},
     }
+
+
+def _interval(row: dict) -> dict | None:
+    """A monitoring interval in one unit: either bound may be missing ("at least every 3 months": a
+    maximum only, ``min`` null). A maximum in another unit than the minimum is converted to the minimum's
+    (UCUM: 1 a = 12 mo); one that does not convert (not a duration: lint interval-not-duration) is null."""
+    unit, high = row.get("unit", row.get("maxUnit")), row.get("max")
+    if unit is None:  # no bound with a unit (the shapes require one)
+        return None
+    if "min" in row and high is not None and row.get("maxUnit", unit) != unit:
+        try:
+            scale, offset = ucum_conversion(row["maxUnit"], unit)
+            high = str(Decimal(high) * scale + offset)  # json_number writes it plainly
+        except (UnitConversionError, ArithmeticError):
+            high = None
+    return {"min": json_number(row.get("min")), "max": json_number(high), "unit": unit}
 
 
 __all__ = ["build_report", "build_reports", "local"]

@@ -1,0 +1,107 @@
+"""Lint: every term of the vocabulary's namespace that content uses must be one the vocabulary defines.
+
+The rules match terms exactly: content that says ``gkg:sex`` or ``gkg:thresholdValu`` (a term in the
+``gkg:`` namespace that ``ontology/*.ttl`` does not define) passes the syntax check and SHACL (an unknown
+property is simply not constrained), and every rule that reads the intended term then finds nothing, so
+the statements that depend on it drop out of the report without a word. ``undefined-term`` names each
+such use, on the line where the term is written, with the closest defined term of the same kind (a
+property for a predicate, a class for a type) as the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+from pyoxigraph import NamedNode
+
+from guidelinekg.content import resources
+from guidelinekg.content.loading import Content, Finding
+
+GKG = "https://w3id.org/guidelinekg/ontology#"
+RDF_TYPE = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+OWL = "http://www.w3.org/2002/07/owl#"
+PROPERTY_TYPES = {OWL + "ObjectProperty", OWL + "DatatypeProperty", OWL + "AnnotationProperty"}
+CLASS_TYPES = {OWL + "Class", "http://www.w3.org/2000/01/rdf-schema#Class"}
+
+
+def undefined_term_findings(content: Content) -> list[Finding]:
+    """``undefined-term`` errors: one per node and undefined term it uses (none without the vocabulary)."""
+    vocabulary = {f.resolve() for f in resources.vocabulary_files()}
+    vocabulary_graphs = {s.graph for s in content.files if s.path.resolve() in vocabulary}
+    if not vocabulary_graphs:
+        return []  # nothing to compare with
+    kinds: dict[str, str] = {}  # defined term -> "property", "class" or "other"
+    for graph in vocabulary_graphs:
+        for quad in content.store.quads_for_pattern(None, None, None, graph):
+            term = quad.subject
+            if isinstance(term, NamedNode) and term.value.startswith(GKG):
+                kind = kinds.get(term.value, "other")
+                if quad.predicate == RDF_TYPE and isinstance(quad.object, NamedNode):
+                    kind = ("property" if quad.object.value in PROPERTY_TYPES
+                            else "class" if quad.object.value in CLASS_TYPES else kind)  # fmt: skip
+                kinds[term.value] = kind
+    uses: dict[tuple, dict[str, str]] = defaultdict(dict)  # (subject, term) -> {role: path}
+    graphs: dict[tuple, object] = {}  # (subject, term) -> the graph (file) of its first use
+    for quad in content.store.quads_for_pattern(None, None, None, None):
+        if quad.graph_name in vocabulary_graphs:
+            continue
+        for role, term in (("subject", quad.subject), ("property", quad.predicate), ("object", quad.object)):
+            if isinstance(term, NamedNode) and term.value.startswith(GKG) and term.value not in kinds:
+                if role == "object" and quad.predicate == RDF_TYPE:
+                    role = "class"
+                uses[(quad.subject, term.value)].setdefault(role, content.compact(quad.predicate))
+                graphs.setdefault((quad.subject, term.value), quad.graph_name)
+    findings, texts = [], {}
+    for (subject, term), roles in uses.items():
+        role = next(r for r in ("property", "class", "object", "subject") if r in roles)
+        compact = content.compact(NamedNode(term))
+        message = (f"{compact} is not a term of the vocabulary (ontology/gkg.ttl, ontology/patient.ttl), "
+                   "so no rule reads it and what depends on it drops out of the report: "
+                   + _fix(term, role, kinds))  # fmt: skip
+        finding = content.finding(subject, "error", "lint", "undefined-term", message,
+                                  path=roles[role], value=compact)
+        source = next(s for s in content.files if s.graph == graphs[(subject, term)])
+        start = finding.line if source.display == finding.file else None  # the subject is described elsewhere
+        line = _term_line(content, texts, source.path, start, term)
+        findings.append(replace(finding, file=source.display, line=line or start))
+    return findings
+
+
+def _fix(term: str, role: str, kinds: dict[str, str]) -> str:
+    """The closest defined terms of the kind the use needs (any kind when none is close)."""
+    local = term[len(GKG) :]
+    wanted = {"property": "property", "class": "class"}.get(role)
+    pools = [[t for t, k in kinds.items() if k == wanted]] if wanted else []
+    pools.append(list(kinds))
+    for pool in pools:
+        names = {t[len(GKG) :].lower(): t[len(GKG) :] for t in pool}
+        close = difflib.get_close_matches(local.lower(), names, n=1, cutoff=0.75)
+        if not close and len(local) >= 3:  # a term named by a part of it: gkg:sex for gkg:requiresSex
+            ratio = lambda n: difflib.SequenceMatcher(None, local.lower(), n).ratio()
+            close = sorted((n for n in names if local.lower() in n), key=lambda n: (-ratio(n), n))[:2]
+        if close:
+            return "did you mean " + " or ".join(f"gkg:{names[c]}" for c in close) + "?"
+    kind = {"property": "a property", "class": "a class"}.get(role, "a term")
+    return (f"use {kind} the vocabulary defines, or name a term of your own in your guideline's namespace "
+            "(the engine reads only the vocabulary's)")
+
+
+def _term_line(content: Content, texts: dict, path: Path, start: int | None, term: str) -> int | None:
+    """The first line at or after ``start`` (the subject's line) of the file that writes ``term``;
+    ``texts`` keeps the lines of the files read so far."""
+    spellings = [re.escape(f"<{term}>")] + [
+        rf"(?<![\w:-]){re.escape(prefix)}:{re.escape(term[len(namespace):])}(?![\w-])"
+        for prefix, namespace in content.prefixes.items() if namespace == GKG
+    ]  # fmt: skip
+    pattern = re.compile("|".join(spellings))
+    if path not in texts:
+        texts[path] = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = texts[path]
+    for number in range(start or 1, len(lines) + 1):
+        if pattern.search(lines[number - 1]):
+            return number
+    return None

@@ -1,0 +1,124 @@
+"""What the loaded guidelines read of a patient's record, so that the FHIR mapping maps only that.
+
+A real record (a Synthea patient: 100 to 300 Observations) is mostly results no loaded guideline reads:
+blood pressure, height, BMI, smoking status, a metabolic panel. Mapping them would put thousands of facts
+in the rule store that no rule joins, and give a note per resource ("has valueCodeableConcept") that
+buries the ones that matter. So, when the mapping is given a :class:`ReadCodes`:
+
+* an Observation is mapped when its code or the code of one of its components is a measure the
+  knowledge reads; within it, only the facts (the Observation itself, each component) of such a measure
+  are mapped: a blood pressure panel of which a guideline reads the systolic component gives that
+  component and nothing else, and never a "has no value" note for the panel;
+* an Observation of which no code is read is counted, not mapped, and not noted one by one: the patient
+  gets one ``ignored-resource`` note per resource type with the count and the most frequent codes
+  (:class:`Ignored`), e.g. "88 Observation resources ignored: no loaded guideline reads their codes
+  (LOINC 8302-2, 72514-3, 39156-5, 85354-9, 8867-4 and 19 more)";
+* an Observation without any LOINC coding, or not about a Patient of the input, is left to the mapping,
+  which notes it one by one (``unmapped-code``, ``unknown-patient`` ...): a local code may hide a result a
+  guideline needs, and a reference that resolves to nothing is a fault of the data.
+
+The measures read come from the knowledge graph alone (nothing about any one guideline is written here):
+every ``gkg:Measure``, every node that has a ``gkg:canonicalUnit``, every object of a property whose
+``rdfs:range`` is ``gkg:Measure`` (``gkg:onMeasure``, ``gkg:weightMeasure``, ``gkg:appliesToMeasure``,
+``gkg:monitors``, ``gkg:equivalentMeasure`` ...), whose IRI is a LOINC IRI (``https://loinc.org/<code>``,
+the IRI the mapping gives ``gkg:observedMeasure``), and every ``gkg:loincCode`` value. Without a
+:class:`ReadCodes` (``None``) everything is mapped, as before.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from guidelinekg.patients.fhirbundle import Bundle
+from guidelinekg.patients.fhirobs import LOINC_IRI, loinc_codes
+from guidelinekg.patients.model import GKG, select_rows
+
+SHOWN_CODES = 5  # codes named in an ignored-resource note; the rest are counted
+
+MEASURES_READ_QUERY = f"""PREFIX gkg: <{GKG}>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT DISTINCT ?m ?code WHERE {{
+  {{ ?m a gkg:Measure }} UNION {{ ?m gkg:canonicalUnit [] }}
+  UNION {{ ?p rdfs:range gkg:Measure . [] ?p ?m . FILTER(isIRI(?m)) }}
+  UNION {{ [] gkg:loincCode ?code }}
+}}"""
+
+
+@dataclass(frozen=True)
+class ReadCodes:
+    """The LOINC codes of the measures the loaded knowledge reads.
+
+    >>> reads = ReadCodes(loinc=frozenset({"8867-4"}))
+    >>> reads.reads_loinc(["8480-6", "8867-4"]), reads.reads_loinc(["8480-6"])
+    (True, False)
+    """
+
+    loinc: frozenset[str]
+
+    @classmethod
+    def from_graph(cls, source: Any) -> ReadCodes:
+        """From an rdflib Graph, a pyoxigraph Store or a rule store holding the knowledge."""
+        codes: set[str] = set()
+        for measure, code in select_rows(source, MEASURES_READ_QUERY):
+            if measure and measure.startswith(LOINC_IRI) and len(measure) > len(LOINC_IRI):
+                codes.add(unquote(measure[len(LOINC_IRI):]))
+            if code and code.strip():
+                codes.add(code.strip())
+        return cls(frozenset(codes))
+
+    def reads_loinc(self, codes: Iterable[str]) -> bool:
+        """Whether any of these LOINC codes is a measure the knowledge reads."""
+        return any(c in self.loinc for c in codes)
+
+    def unread(self, kind: str, res: dict[str, Any]) -> tuple[str, list[str]] | None:
+        """``(code system label, codes)`` of a resource no loaded guideline reads; ``None`` when it is read,
+        or is of a type this does not judge, or has no coding it could judge (the mapping notes that)."""
+        if kind != "Observation":
+            return None
+        components = [c for c in res.get("component") or [] if isinstance(c, dict)]
+        codes = list(dict.fromkeys([*loinc_codes(res.get("code")),
+                                    *(x for c in components for x in loinc_codes(c.get("code")))]))
+        if not codes or self.reads_loinc(codes):
+            return None
+        return "LOINC", codes
+
+    def unread_by_patient(
+        self, bundle: Bundle, kind: str, res: dict[str, Any]
+    ) -> tuple[str, str, str, list[str]] | None:
+        """``(patient node, resource type, code system label, codes)`` of a resource about a Patient of the
+        input that no loaded guideline reads; ``None`` otherwise (the mapping maps it, or notes why not)."""
+        found = self.unread(kind, res)
+        if found is None:
+            return None
+        target = bundle.resolve(res.get("subject"), res)
+        if target is None or target.get("resourceType") != "Patient":
+            return None
+        return bundle.node(target), kind, *found
+
+
+class Ignored:
+    """Resources counted instead of mapped, per patient and type, with how often each code occurred."""
+
+    def __init__(self) -> None:
+        self._codes: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+        self._count: Counter[tuple[str, str, str]] = Counter()
+
+    def add(self, patient: str, kind: str, label: str, codes: Iterable[str]) -> None:
+        key = (patient, kind, label)
+        self._count[key] += 1
+        self._codes[key].update(set(codes))
+
+    def notes(self) -> Iterator[tuple[str, str]]:
+        """``(patient node, message)``: one per patient and type, in a stable order."""
+        for key in sorted(self._count):
+            patient, kind, label = key
+            n = self._count[key]
+            ranked = [c for c, _ in sorted(self._codes[key].items(), key=lambda item: (-item[1], item[0]))]
+            shown = ", ".join(ranked[:SHOWN_CODES])
+            more = f" and {len(ranked) - SHOWN_CODES} more" if len(ranked) > SHOWN_CODES else ""
+            yield patient, (f"{n} {kind} resource{'s' * (n > 1)} ignored: no loaded guideline reads "
+                            f"{'their' if n > 1 else 'its'} codes ({label} {shown}{more})")

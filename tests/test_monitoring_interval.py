@@ -1,0 +1,49 @@
+"""Monitoring intervals in the report: each way of writing one is shown, in one unit (issue #16).
+
+The JSON shape is ``monitoring[].interval: {min, max, unit}`` (docs/recommend.schema.json); a bound not
+given is null. Before, the report read the unit from the minimum, so an interval with a maximum only
+("at least every 3 months") was dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from guidelinekg.engine.knowledge import KnowledgeBase
+from guidelinekg.engine.reasoning import evaluate
+from guidelinekg.report.patient import build_report
+from test_reasoner import madeup_patient
+
+MADEUP = Path(__file__).parent / "fixtures" / "madeup"
+SCHEMA = Path(__file__).parents[1] / "docs" / "recommend.schema.json"
+ACTION = "urn:example:madeup:mon-"
+
+
+@pytest.fixture(scope="module", params=["oxigraph", "rdflib"])
+def report(request) -> dict:
+    kb = KnowledgeBase.load([MADEUP / "guideline.ttl", MADEUP / "monitoring.ttl"])
+    # the widget level is low, so a recommendation is made and monitoring follows
+    evaluation = evaluate(kb, [madeup_patient("41.9")], as_of=date(2026, 1, 5), engine=request.param)
+    return build_report(evaluation, "urn:example:Patient/w1", kb.version())
+
+
+@pytest.mark.parametrize(("action", "interval"), [
+    ("both", {"min": 6, "max": 12, "unit": "mo"}),
+    ("max", {"min": None, "max": 3, "unit": "mo"}),  # "at least every 3 months"
+    ("min", {"min": 2, "max": None, "unit": "wk"}),
+    ("units", {"min": 6, "max": 12, "unit": "mo"}),  # 1 a in the minimum's unit
+    ("mass", {"min": 1, "max": None, "unit": "mo"}),  # 2 mg is no time: lint interval-not-duration
+    ("none", None),
+])  # fmt: skip
+def test_interval_is_shown_in_one_unit(report, action, interval):
+    (item,) = [m for m in report["monitoring"] if m["iri"] == ACTION + action]
+    assert item["interval"] == interval
+
+
+def test_report_with_intervals_matches_the_schema(report):
+    jsonschema.validate(json.loads(json.dumps(report)), json.loads(SCHEMA.read_text(encoding="utf-8")))
