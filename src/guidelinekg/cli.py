@@ -23,6 +23,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("load", "guidelinekg.commands.load", "load run provenance and guideline versions into an on-disk store"),
     ("serve", "guidelinekg.commands.serve", "serve the store as a read-only SPARQL 1.1 endpoint on localhost"),
     ("audit", "guidelinekg.commands.audit", "audit recorded runs: provenance complete, hashes intact, replay equal"),
+    ("new", "guidelinekg.commands.new", "scaffold a new guideline: content, terms, citations, a vignette, a README"),
 ]
 
 
