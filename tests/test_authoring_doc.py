@@ -29,6 +29,7 @@ from guidelinekg.engine.reasoning import evaluate
 from guidelinekg.engine.shapes_sparql import load_patient_shapes
 from guidelinekg.patients.loader import load_patient_input
 from guidelinekg.report.patient import build_report
+from vignettes import outcome_of
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "authoring.md"
@@ -137,23 +138,9 @@ def example_kb() -> KnowledgeBase:
     return KnowledgeBase.load([EXAMPLE])
 
 
-def _short(iri: str) -> str:
-    return iri.removeprefix(NS)
-
-
 def _outcome(report: dict) -> dict:
     """As tests/vignettes.py outcome_of, with the example's namespace."""
-    return {
-        "applicable": report["applicable"],
-        "recommended": sorted(_short(r["iri"]) for r in report["recommendations"]),
-        "not_recommended": sorted(_short(r["iri"]) for r in report["not_recommended"]),
-        "undetermined": sorted(_short(r["iri"]) for r in report["undetermined"]),
-        "orders": sorted(o["loinc"] for o in report["orders"]),
-        "warnings": sorted({w["code"] for w in report["warnings"]}),
-        "monitoring": sorted(_short(m["iri"]) for m in report["monitoring"]),
-        "doses": {_short(r["iri"]): ([r["dose"]["value"], r["dose"]["unit"]] if r["dose"] else None)
-                  for r in report["recommendations"]},
-    }
+    return outcome_of(report, NS)
 
 
 CASE_DIRS = sorted(p for p in CASES.iterdir() if p.is_dir())

@@ -24,6 +24,7 @@ import pytest
 from guidelinekg.cli import main
 from guidelinekg.content import scaffold as scaffold_module
 from guidelinekg.content.scaffold import FILES, render_files, write_scaffold
+from vignettes import outcome_of
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "src" / "guidelinekg" / "content" / "templates" / "guideline"
@@ -84,20 +85,7 @@ def test_the_vignette_gives_its_expected_outcome_through_recommend(scaffold, cap
     report = json.loads(capsys.readouterr().out)
     assert code == 0
 
-    def short(iri: str) -> str:
-        return iri.removeprefix(NAMESPACE)
-
-    outcome = {
-        "applicable": report["applicable"],
-        "recommended": sorted(short(r["iri"]) for r in report["recommendations"]),
-        "not_recommended": sorted(short(r["iri"]) for r in report["not_recommended"]),
-        "undetermined": sorted(short(r["iri"]) for r in report["undetermined"]),
-        "orders": sorted(o["loinc"] for o in report["orders"]),
-        "warnings": sorted({w["code"] for w in report["warnings"]}),
-        "monitoring": sorted(short(m["iri"]) for m in report["monitoring"]),
-        "doses": {short(r["iri"]): ([r["dose"]["value"], r["dose"]["unit"]] if r["dose"] else None)
-                  for r in report["recommendations"]},
-    }
+    outcome = outcome_of(report, NAMESPACE)
     assert outcome == {k: sorted(v) if isinstance(v, list) else v for k, v in expected["expect"].items()}
     assert report["guideline"]["version_iri"] == NAMESPACE + "v0.1"
     assert report["guideline"]["status"] == "submitted"

@@ -40,12 +40,17 @@ def load_vignettes() -> list[Vignette]:
     return out
 
 
-def short(iri: str) -> str:
-    return iri.removeprefix(CONTENT_NS)
+def short(iri: str, namespace: str = CONTENT_NS) -> str:
+    return iri.removeprefix(namespace)
 
 
-def outcome_of(report: dict) -> dict:
-    """The comparable summary of a report, in the vocabulary of expected.json."""
+def outcome_of(report: dict, namespace: str = CONTENT_NS) -> dict:
+    """The comparable summary of a report, in the vocabulary of expected.json (statement IRIs shortened by
+    ``namespace``, the guideline's; the shipped RLS guideline's by default)."""
+
+    def short(iri: str) -> str:
+        return iri.removeprefix(namespace)
+
     return {
         "applicable": report["applicable"],
         "recommended": sorted(short(r["iri"]) for r in report["recommendations"]),
