@@ -443,18 +443,28 @@ def _prescribed(res: dict, notes: list[str]) -> tuple[str | None, str | None]:
     return start, end
 
 
+def _whole(value: Any, lexical: str | None) -> str | None:
+    """An end given as a date (no time) covers that day: the next day's start."""
+    from datetime import datetime, timedelta
+
+    if lexical is None or not isinstance(value, str) or len(value) != 10:
+        return lexical
+    return (datetime.fromisoformat(lexical) + timedelta(days=1)).isoformat()
+
+
 def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | None:
     start = end = None
     if res["resourceType"] in ("MedicationRequest", "MedicationDispense"):
         start, end = _prescribed(res, notes)
     elif "effectiveDateTime" in res:
         start = end = _time(res["effectiveDateTime"], notes)
+        end = _whole(res["effectiveDateTime"], end)
     else:
         period = _dict(res.get("effectivePeriod"))
         if "start" in period:
             start = _time(period["start"], notes)
         if "end" in period:
-            end = _time(period["end"], notes)
+            end = _whole(period["end"], _time(period["end"], notes))
     if start is None:
         notes.append("missing-time")
     concepts = [res.get("medicationCodeableConcept")]

@@ -49,7 +49,7 @@ def bounds(**repeat) -> list[dict]:
     ({"authoredOn": "2026-01-01", "dosageInstruction": [
         {"timing": {"repeat": {"boundsPeriod": {"start": "2026-01-03", "end": "2026-01-10"}}}},
         {"timing": {"repeat": {"boundsPeriod": {"start": "2026-01-02T08:00:00Z", "end": "2026-02-01"}}}}]},
-     "2026-01-02T08:00:00Z", "2026-02-01T00:00:00", None),
+     "2026-01-02T08:00:00Z", "2026-02-02T00:00:00", None),  # a date-only end covers its whole day
     # a duration from authoredOn (UCUM code, or unit spelt out)
     ({"authoredOn": "2026-01-01T09:00:00+01:00",
       "dosageInstruction": bounds(boundsDuration={"value": 2, "system": "http://unitsofmeasure.org", "code": "wk"})},
@@ -60,6 +60,25 @@ def bounds(**repeat) -> list[dict]:
     ({"authoredOn": "2026-01-01", "dispenseRequest": {
         "numberOfRepeatsAllowed": 2, "expectedSupplyDuration": {"value": 30, "unit": "days", "code": "d"}}},
      "2026-01-01T00:00:00", "2026-04-01T00:00:00", None),  # 90 days
+    # one instruction closed, another open (no end, no duration): ongoing, whatever the closed one says
+    ({"authoredOn": "2026-01-01", "dosageInstruction": [
+        {"timing": {"repeat": {"boundsPeriod": {"start": "2026-01-01", "end": "2026-01-14"}}}},
+        {"timing": {"repeat": {"boundsPeriod": {"start": "2026-01-15"}}}}]},
+     "2026-01-01T00:00:00", None, "exposure-end-unknown"),
+    # one closed by its bounds, another by its own start plus its duration: the later end
+    ({"authoredOn": "2026-01-01", "dosageInstruction": [
+        {"timing": {"repeat": {"boundsPeriod": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-07T00:00:00Z"}}}},
+        {"timing": {"repeat": {"boundsDuration": {"value": 90, "code": "d"}}}}]},
+     "2026-01-01T00:00:00Z", "2026-04-01T00:00:00+00:00", None),
+    # ends compared as instants, not as text: 20:00 at -10:00 is later than 02:00 at +00:00 the next day
+    ({"authoredOn": "2026-01-01", "dosageInstruction": [
+        {"timing": {"repeat": {"boundsPeriod": {"end": "2026-01-05T20:00:00-10:00"}}}},
+        {"timing": {"repeat": {"boundsPeriod": {"end": "2026-01-06T02:00:00+00:00"}}}}]},
+     "2026-01-01T00:00:00", "2026-01-05T20:00:00-10:00", None),
+    # an unparsable bounds start does not hide a valid authoredOn
+    ({"authoredOn": "2025-12-01", "dosageInstruction": bounds(
+        boundsPeriod={"start": "2025-12-1"}, boundsDuration={"value": 90, "code": "d"})},
+     "2025-12-01T00:00:00", "2026-03-01T00:00:00", "invalid-time"),
     # no end anywhere: ongoing, said so
     ({"authoredOn": "2026-01-01"}, "2026-01-01T00:00:00", None, "exposure-end-unknown"),
     # a duration in a unit that is no time: not used, and said
@@ -113,6 +132,10 @@ def test_dispense_period_from_hand_over_and_days_supply():
     assert values(p, node, "exposureStart") == ["2026-01-02T10:00:00Z"]
     assert values(p, node, "exposureEnd") == ["2026-01-12T10:00:00+00:00"]
     assert values(p, node, "exposureKind") == ["dispense"]
+    p = fhir(dispense(whenHandedOver="01/01/2026", whenPrepared="2026-01-01", daysSupply={"value": "10", "code": "d"}))
+    assert values(p, node, "exposureStart") == ["2026-01-01T00:00:00"]  # the valid one, not a hidden exposure
+    assert values(p, node, "exposureEnd") == ["2026-01-11T00:00:00"]  # a number written as a string is read
+    assert "invalid-time" in notes(p)
     p = fhir(dispense(whenPrepared="2026-01-01"))
     assert values(p, node, "exposureStart") == ["2026-01-01T00:00:00"]
     assert values(p, node, "exposureEnd") == []
@@ -132,8 +155,8 @@ def test_durations():
     assert duration_days("3 days") is None
     # an end beyond what a date can hold is no end (not a crash)
     assert request_period(request(authoredOn="2026-01-01", dosageInstruction=bounds(
-        boundsDuration={"value": Decimal("1e30"), "code": "a"}))).end_lexical is None
-    assert dispense_period(dispense(whenHandedOver="9999-12-31", daysSupply={"value": 5, "code": "d"})).end_lexical is None
+        boundsDuration={"value": Decimal("1e30"), "code": "a"}))).end is None
+    assert dispense_period(dispense(whenHandedOver="9999-12-31", daysSupply={"value": 5, "code": "d"})).end is None
 
 
 @pytest.mark.parametrize("bad", [
@@ -153,3 +176,17 @@ def test_a_duration_value_that_is_not_a_number_is_noted_not_used():
     p = fhir(request(authoredOn="2026-01-01", dispenseRequest={"expectedSupplyDuration": {"value": "ten", "code": "d"}}))
     assert values(p, NODE, "exposureEnd") == []
     assert {"unsupported-duration", "exposure-end-unknown"} <= set(notes(p))
+
+
+def test_a_date_only_statement_end_covers_its_whole_day():
+    """FHIR Period.end "2026-01-14" includes that day: a draw on the 15th at 08:00 is under 24 h after it."""
+    res = {"resourceType": "MedicationStatement", "id": "s", "status": "active", "subject": {"reference": "Patient/p1"},
+           "medicationCodeableConcept": {"text": "Drug X"}, "effectivePeriod": {"start": "2026-01-01", "end": "2026-01-14"}}
+    p = fhir(res)
+    node = "urn:guidelinekg:MedicationStatement/s"
+    assert values(p, node, "exposureStart") == ["2026-01-01T00:00:00"]
+    assert values(p, node, "exposureEnd") == ["2026-01-15T00:00:00"]
+    p = fhir({**res, "effectivePeriod": {"start": "2026-01-01", "end": "2026-01"}})
+    assert values(p, node, "exposureEnd") == ["2026-02-01T00:00:00"]
+    p = fhir({**res, "effectivePeriod": None, "effectiveDateTime": "2026-01-14T10:00:00Z"})
+    assert values(p, node, "exposureEnd") == ["2026-01-14T10:00:00Z"]

@@ -161,8 +161,12 @@ def test_what_the_knowledge_reads_comes_from_the_graph_alone():
         ex:t a gkg:ObservationThreshold ; gkg:onMeasure <https://loinc.org/1234-5> .
         ex:local a gkg:Measure ; gkg:loincCode "999-9" .
         ex:weight gkg:canonicalUnit "kg" .
+        <https://loinc.org/14801-5> gkg:equivalentMeasure <https://loinc.org/2502-3> .
+        <https://loinc.org/2276-4> gkg:unitFactor ex:factor .
     """, format="turtle")
-    assert ReadCodes.from_graph(graph).loinc == {"8480-6", "1234-5", "999-9"}
+    # an equivalent measure is read whichever side of gkg:equivalentMeasure it is on (the unit catalogue
+    # normalises both), and so is the subject of a measure-domain property such as gkg:unitFactor
+    assert ReadCodes.from_graph(graph).loinc == {"8480-6", "1234-5", "999-9", "14801-5", "2502-3", "2276-4"}
 
 
 def test_the_shipped_knowledge_reads_the_rls_measures(kb):

@@ -29,6 +29,7 @@ SNOMED_ID = "http://snomed.info/id/"
 ICD10CM_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
 ICD10CM_IRI = "http://purl.bioontology.org/ontology/ICD10CM/"
 LOINC_CODE = re.compile(r"^(\d{1,7})-(\d)$")
+ICD10CM_FORM = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?")  # the dot after the third character, if any
 SNOMED_CODE = re.compile(r"^\d{6,18}$")
 
 
@@ -70,7 +71,7 @@ def _icd10cm_problem(code: str) -> str | None:
 
         known = simple_icd_10_cm.is_valid_item(code)
     else:
-        known = "-" not in code and code.find(".") in (-1, 3) and code.replace(".", "", 1) in codes
+        known = ICD10CM_FORM.fullmatch(code) is not None and code.replace(".", "", 1) in codes
     if not known:
         return f"'{code}' is not an ICD-10-CM code (not in the {release} code list): a typo?"
     if "." not in code and len(code) > 3:

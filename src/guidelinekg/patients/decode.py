@@ -137,7 +137,10 @@ class _Parser:
                 return constant, idx + len(word)
         match = NUMBER_RE.match(s, idx)
         if match:
-            return Decimal(match.group()), match.end()
+            try:
+                return Decimal(match.group()), match.end()
+            except ArithmeticError:  # an exponent no Decimal holds (1e9999999999999999999)
+                raise _Problem(f"the number {match.group()[:40]} is out of range", idx) from None
         for word in ("NaN", "Infinity", "-Infinity"):
             if s.startswith(word, idx):
                 raise _Problem(f"{word} is not allowed in JSON", idx)
@@ -263,7 +266,7 @@ def _fast(text: str) -> Any:
         doc = json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_constant,
                          object_pairs_hook=_unique)
         return doc if _depth(text) <= MAX_DEPTH else _REFUSED
-    except (_Doubt, ValueError, RecursionError):  # UnicodeEncodeError too: a surrogate written as such
+    except (_Doubt, ValueError, RecursionError, ArithmeticError):  # UnicodeEncodeError: a written surrogate
         return _REFUSED
 
 

@@ -53,7 +53,7 @@ from guidelinekg.patients.fhirclinical import (
     deceased,
     unread_times,
 )
-from guidelinekg.patients.fhirmeds import ExposurePeriod, dispense_period, request_period
+from guidelinekg.patients.fhirmeds import ExposurePeriod, dispense_period, end_instant, request_period
 from guidelinekg.patients.fhirobs import map_observation, quantity_lines
 from guidelinekg.patients.medmatch import SubstanceMatcher, exposure_lines
 from guidelinekg.patients.relevance import Ignored, ReadCodes
@@ -247,13 +247,14 @@ class _Mapper:
         if recorded is not None:
             lines += self.period_lines(node, recorded, patient, res)
         elif "effectiveDateTime" in res:
-            for prop in ("exposureStart", "exposureEnd"):
-                lines += self.time(node, prop, res["effectiveDateTime"], "effectiveDateTime", patient, res)
+            lines += self.time(node, "exposureStart", res["effectiveDateTime"], "effectiveDateTime", patient, res)
+            lines += self.end_time(node, res["effectiveDateTime"], "effectiveDateTime", patient, res)
         else:
             period = field(res, "effectivePeriod")
-            for prop, key in (("exposureStart", "start"), ("exposureEnd", "end")):
-                if key in period:
-                    lines += self.time(node, prop, period[key], f"effectivePeriod.{key}", patient, res)
+            if "start" in period:
+                lines += self.time(node, "exposureStart", period["start"], "effectivePeriod.start", patient, res)
+            if "end" in period:
+                lines += self.end_time(node, period["end"], "effectivePeriod.end", patient, res)
         if not any(f"{GKG}exposureStart>" in line for line in lines):
             self.note(patient, "missing-time", f"has no {START_ELEMENTS[kind]}; not used as exposure", res)
         concepts, texts = self.product(res)
@@ -272,16 +273,18 @@ class _Mapper:
             lines += self.quantity(node, dose, patient, res)
         self.lines[patient] += lines
 
+    def end_time(self, node: str, value: Any, what: str, patient: str, res: dict[str, Any]) -> list[str]:
+        """An exposure's end: a date without a time covers the whole day (its end is the next day's start),
+        a year or year-month the whole period (:func:`~guidelinekg.patients.fhirmeds.end_instant`)."""
+        if not self.time(node, "exposureEnd", value, what, patient, res):  # notes an invalid or imprecise one
+            return []
+        return [triple(node, iri(GKG + "exposureEnd"), literal(end_instant(value), XSD + "dateTime"))]
+
     def period_lines(self, node: str, period: ExposurePeriod, patient: str, res: dict[str, Any]) -> list[str]:
         """Start and end of a request's or dispense's exposure (:mod:`guidelinekg.patients.fhirmeds`); its
         notes are given by :meth:`exposure` once the product is known."""
-        lines = []
-        for prop, value in (("exposureStart", period.start), ("exposureEnd", period.end)):
-            if value is not None:
-                lines += self.time(node, prop, value[0], value[1], patient, res)
-        if period.end_lexical is not None:
-            lines.append(triple(node, iri(GKG + "exposureEnd"), literal(period.end_lexical, XSD + "dateTime")))
-        return lines
+        return [triple(node, iri(GKG + prop), literal(value, XSD + "dateTime"))
+                for prop, value in (("exposureStart", period.start), ("exposureEnd", period.end)) if value is not None]
 
     def product(self, res: dict[str, Any]) -> tuple[list[Any], list[str]]:
         """The product's CodeableConcepts (inline, or the referenced Medication's code and ingredients) and

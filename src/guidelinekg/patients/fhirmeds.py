@@ -29,7 +29,7 @@ duration`` note) and the end is then unknown.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -51,13 +51,12 @@ DAYS = {
 
 @dataclass
 class ExposurePeriod:
-    """What a request or dispense says: ``skip`` (why it is not exposure) or its start and end, each a FHIR
-    value with the element it came from; ``end_lexical`` an end computed from a duration (xsd:dateTime)."""
+    """What a request or dispense says: ``skip`` (why it is not exposure) or its start and end as
+    xsd:dateTime lexical forms (``end`` ``None``: ongoing), and notes (code, text) about it."""
 
     skip: str | None = None
-    start: tuple[Any, str] | None = None
-    end: tuple[Any, str] | None = None
-    end_lexical: str | None = None
+    start: str | None = None
+    end: str | None = None
     notes: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -73,7 +72,14 @@ def duration_days(q: Any) -> Decimal | None:
     """A FHIR Duration (or SimpleQuantity of time) in days; ``None`` when it is not one this reads."""
     q = _dict(q)
     value = q.get("value")
-    if not isinstance(value, (int, Decimal)) or isinstance(value, bool) or value < 0:
+    if isinstance(value, str):  # a number written as a string: the mapping's usual leniency
+        try:
+            value = Decimal(value.strip())
+        except ArithmeticError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        return None
+    if (isinstance(value, Decimal) and not value.is_finite()) or value < 0:
         return None
     for unit in (q.get("code") if q.get("system") in (None, "http://unitsofmeasure.org") else None,
                  q.get("unit")):
@@ -84,26 +90,59 @@ def duration_days(q: Any) -> Decimal | None:
     return None
 
 
-def _plus(start: Any, days: Decimal) -> str | None:
-    """The FHIR dateTime ``start`` plus ``days``, as an xsd:dateTime lexical form (its zone kept)."""
-    parsed = fhir_datetime(start)
+def _moment(lexical: str) -> datetime:
+    """An xsd:dateTime lexical form as an aware datetime (no offset: UTC, as the rules read it)."""
+    moment = datetime.fromisoformat(lexical.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def instant(value: Any) -> str | None:
+    """The xsd:dateTime lexical form of a FHIR date or dateTime (its start), ``None`` when invalid."""
+    parsed = fhir_datetime(value)
+    return parsed[0] if parsed else None
+
+
+def end_instant(value: Any) -> str | None:
+    """The end of a FHIR date or dateTime as an instant: a dateTime is itself; a date, a year-month or a
+    year covers the whole day, month or year, so its end is the start of the next one (FHIR Period.end
+    "2026-01-14" includes that day)."""
+    parsed = fhir_datetime(value)
     if parsed is None:
         return None
+    if not isinstance(value, str) or "T" in value:
+        return parsed[0]
+    moment = datetime.fromisoformat(parsed[0])
+    if len(value) == 4:
+        nxt = moment.replace(year=moment.year + 1) if moment.year < 9999 else None
+    elif len(value) == 7:
+        nxt = moment.replace(year=moment.year + moment.month // 12, month=moment.month % 12 + 1) \
+            if moment.year < 9999 or moment.month < 12 else None
+    else:
+        nxt = moment + timedelta(days=1) if moment.date() < date.max else None
+    return nxt.isoformat() if nxt is not None else parsed[0]
+
+
+def _plus(start: str, days: Decimal) -> str | None:
+    """The xsd:dateTime ``start`` plus ``days``, its zone kept; ``None`` beyond what a date can hold."""
     try:
-        moment = datetime.fromisoformat(parsed[0]) + timedelta(days=float(days))
+        return (datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(days=float(days))).isoformat()
     except (ValueError, OverflowError):
         return None
-    return moment.isoformat()
 
 
-def _earliest(values: list[tuple[Any, str]], latest: bool = False) -> tuple[Any, str] | None:
-    """The earliest (or latest) of FHIR dateTimes by their parsed instant; unparsable ones last."""
-    parsed = [(fhir_datetime(v), v, e) for v, e in values if v is not None]
-    good = [(p[0], v, e) for p, v, e in parsed if p is not None]
-    if not good:
-        return (parsed[0][1], parsed[0][2]) if parsed else None
-    pick = max(good) if latest else min(good)
-    return pick[1], pick[2]
+def _first(period: ExposurePeriod, values: list[tuple[Any, str]], pick=min) -> str | None:
+    """The earliest (``pick=min``) instant among FHIR dateTimes that parse, compared as instants; a value
+    that does not parse is noted and passed over (a later valid one still counts)."""
+    good = []
+    for value, element in values:
+        if value is None:
+            continue
+        lexical = instant(value)
+        if lexical is None:
+            period.notes.append(("invalid-time", f"{element} {value!r} is not a FHIR dateTime; not used"))
+        else:
+            good.append(lexical)
+    return pick(good, key=_moment) if good else None
 
 
 def _unknown_end(period: ExposurePeriod, what: str) -> None:
@@ -121,34 +160,43 @@ def request_period(res: dict[str, Any]) -> ExposurePeriod:
     if status not in REQUEST_STATUSES:
         return ExposurePeriod(skip=f"has status {status}")
     period = ExposurePeriod()
-    timings = [_dict(_dict(d.get("timing")).get("repeat")) for d in _dicts(res.get("dosageInstruction"))]
+    timings = [_dict(_dict(d.get("timing")).get("repeat")) for d in _dicts(res.get("dosageInstruction"))] or [{}]
     bounds = [_dict(t.get("boundsPeriod")) for t in timings]
-    starts = [(b.get("start"), "dosageInstruction.timing.repeat.boundsPeriod.start") for b in bounds]
     dispense = _dict(res.get("dispenseRequest"))
-    period.start = (_earliest([s for s in starts if s[0] is not None])
-                    or ((res["authoredOn"], "authoredOn") if res.get("authoredOn") is not None else None)
-                    or ((v, "dispenseRequest.validityPeriod.start")
-                        if (v := _dict(dispense.get("validityPeriod")).get("start")) is not None else None))
-    ends = [(b.get("end"), "dosageInstruction.timing.repeat.boundsPeriod.end") for b in bounds if b.get("end")]
-    if ends:
-        period.end = _earliest(ends, latest=True)
-        return period
+    period.start = (_first(period, [(b.get("start"), "boundsPeriod.start") for b in bounds])
+                    or _first(period, [(res.get("authoredOn"), "authoredOn")])
+                    or _first(period, [(_dict(dispense.get("validityPeriod")).get("start"), "validityPeriod.start")]))
     if period.start is None:
         return period
-    durations = [d for t in timings if (d := duration_days(t.get("boundsDuration"))) is not None]
+    # each dosage instruction's end: its bounds' end, else its start plus its duration, else open
+    ends: list[str | None] = []
+    for timing, bound in zip(timings, bounds):
+        end = end_instant(bound.get("end")) if bound.get("end") is not None else None
+        if end is None and timing.get("boundsDuration") is not None:
+            days = duration_days(timing["boundsDuration"])
+            own = instant(bound.get("start")) or period.start
+            end = _plus(own, days) if days is not None else None
+            if end is None:
+                period.notes.append(("unsupported-duration", "has a boundsDuration that is not a number of a UCUM "
+                                     "time unit a date can hold; not used"))
+        ends.append(end)
+    closed = [e for e in ends if e is not None]
+    if len(closed) == len(ends):
+        period.end = max(closed, key=_moment)
+        return period
     supply = duration_days(dispense.get("expectedSupplyDuration"))
     repeats = dispense.get("numberOfRepeatsAllowed")
-    repeats = int(repeats) if isinstance(repeats, (int, Decimal)) and not isinstance(repeats, bool) \
-        and repeats == int(repeats) and 0 <= repeats <= 1000 else 0
-    if durations:
-        period.end_lexical = _plus(period.start[0], max(durations))
-    elif supply is not None:
-        period.end_lexical = _plus(period.start[0], supply * (1 + repeats))
-    unread_bounds = any(t.get("boundsDuration") is not None for t in timings) and not durations
-    if unread_bounds or (dispense.get("expectedSupplyDuration") is not None and supply is None):
-        period.notes.append(("unsupported-duration", "has a duration that is not a number in a UCUM time unit; not used"))
-    if period.end_lexical is None:
-        _unknown_end(period, "no boundsPeriod.end, boundsDuration or dispenseRequest.expectedSupplyDuration")
+    if supply is not None and isinstance(repeats, (int, Decimal, type(None))) and not isinstance(repeats, bool) \
+            and (repeats is None or (repeats == int(repeats) and 0 <= repeats <= 1000)):
+        by_supply = _plus(period.start, supply * (1 + int(repeats or 0)))
+        if by_supply is not None:
+            period.end = max([by_supply, *closed], key=_moment)
+            return period
+    if dispense.get("expectedSupplyDuration") is not None:
+        period.notes.append(("unsupported-duration", "has an expectedSupplyDuration (or numberOfRepeatsAllowed) "
+                             "this cannot read; not used"))
+    _unknown_end(period, "a dosage instruction without boundsPeriod.end or boundsDuration, and no usable "
+                 "dispenseRequest.expectedSupplyDuration")
     return period
 
 
@@ -158,17 +206,16 @@ def dispense_period(res: dict[str, Any]) -> ExposurePeriod:
     if status not in DISPENSE_STATUSES:
         return ExposurePeriod(skip=f"has status {status}, not handed over")
     period = ExposurePeriod()
-    for element in ("whenHandedOver", "whenPrepared"):
-        if res.get(element) is not None:
-            period.start = (res[element], element)
-            break
+    period.start = (_first(period, [(res.get("whenHandedOver"), "whenHandedOver")])
+                    or _first(period, [(res.get("whenPrepared"), "whenPrepared")]))
     if period.start is None:
         return period
     days = duration_days(res.get("daysSupply"))
     if days is not None:
-        period.end_lexical = _plus(period.start[0], days)
-    elif res.get("daysSupply") is not None:
-        period.notes.append(("unsupported-duration", "has a daysSupply that is not a duration; not used"))
-    if period.end_lexical is None:
+        period.end = _plus(period.start, days)
+    if period.end is None and res.get("daysSupply") is not None:
+        period.notes.append(("unsupported-duration", "has a daysSupply that is not a duration a date can hold; "
+                             "not used"))
+    if period.end is None:
         _unknown_end(period, "no daysSupply")
     return period

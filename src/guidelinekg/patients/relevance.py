@@ -44,6 +44,8 @@ PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 SELECT DISTINCT ?m ?code WHERE {{
   {{ ?m a gkg:Measure }} UNION {{ ?m gkg:canonicalUnit [] }}
   UNION {{ ?p rdfs:range gkg:Measure . [] ?p ?m . FILTER(isIRI(?m)) }}
+  UNION {{ ?p rdfs:domain gkg:Measure . ?m ?p [] . FILTER(isIRI(?m)) }}
+  UNION {{ ?m gkg:equivalentMeasure [] }} UNION {{ [] gkg:equivalentMeasure ?m }} UNION {{ ?m gkg:unitFactor [] }}
   UNION {{ [] gkg:loincCode ?code }}
 }}"""
 

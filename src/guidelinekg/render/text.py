@@ -104,11 +104,13 @@ def comparator(view: GraphView, node: str | None) -> str:
     return view.name(node)
 
 
-def code_ref(view: GraphView, node: str) -> str | None:
+def code_ref(view: GraphView, node: str, _seen: frozenset[str] = frozenset()) -> str | None:
     """The code of a concept as ``[SYSTEM code]``, e.g. ``[LOINC 12345-6]``, or of a value set's members
     as ``[SNOMED CT 73211009; ICD-10-CM E11.9]``; ``None`` when it has none."""
     term = view.term(node)
-    members = [ref[1:-1] for m in view.order_nodes(term.all("member")) if (ref := code_ref(view, m))]
+    seen = _seen | {node}  # a value set among its own members (content that should fail) is named once
+    members = [ref[1:-1] for m in view.order_nodes(term.all("member")) if m not in seen
+               and (ref := code_ref(view, m, seen))]
     if members:
         return f"[{'; '.join(members)}]"
     code = term.one("notation") or term.one("loincCode")
