@@ -34,14 +34,19 @@ def render(report: dict, *, markdown: bool = False) -> str:
            f"(guideline version {g['version']}, review status: {g['status']})", ""]
     if not report["applicable"]:
         out.append("This guideline does not apply to this patient.")
-    if report["recommendations"]:
-        out.append(f"{h2}Recommended")
-        for rec in report["recommendations"]:
-            dose = f" — dose {rec['dose']['value']} {rec['dose']['unit']}" if rec.get("dose") else ""
+    # a recommendation against an intervention applies to the patient too, but it is no order to give it:
+    # its own heading, and never a dose or administration
+    for heading, against in (("Recommended", False), ("Recommended against", True)):
+        made = [r for r in report["recommendations"] if (r.get("direction") == "against") == against]
+        if not made:
+            continue
+        out.append(f"{h2}{heading}")
+        for rec in made:
+            dose = f" — dose {rec['dose']['value']} {rec['dose']['unit']}" if rec.get("dose") and not against else ""
             line = f" ({rec['line']})" if rec.get("line") else ""
             out.append(f"{bullet}{rec['label']}{line}{dose}: {_grading(rec)}. {_cite(rec['citations'])}")
             out += [f"    {step}" for step in rec["because"]]
-            out += [f"    administration: {a}" for a in rec["administration"]]
+            out += [] if against else [f"    administration: {a}" for a in rec["administration"]]
         out.append("")
     if report["not_recommended"]:
         out.append(f"{h2}Not recommended for this patient")
