@@ -61,7 +61,7 @@ without a status is used (``missing-status``); a preliminary latest result that 
 (terms.ttl gkg:ResultAgeLimit: ferritin and TSAT 365 days, body weight 90 days; age = the as-of date minus
 the result's date as recorded, a result exactly that old is used) is not used: ``stale-result``, its
 criteria are unknown (the test is ordered) and no dose is computed from it (body weight is ordered)
-[08, 32, 41, 83]; the draw caveats still name it [85]; an older result it superseded is never judged.
+[08, 32, 41, 83]; no draw caveat is given for it [85]; an older result it superseded is never judged.
 
 When the guideline content or the rules change, change this file too: ``tests/test_bench_tools.py``
 compares it with the engine on every FHIR vignette and on a generated cohort. Known approximation: UCUM
@@ -878,15 +878,6 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
             warnings.add("simultaneous-results-differ")
             del latest[measure]
 
-    # caveats on the results used [85]
-    for measure in DRAW_MEASURES:
-        if measure in latest:
-            o = latest[measure][3]
-            if int(o[2][11:13]) >= MORNING_BEFORE:
-                warnings.add("non-morning-draw")
-            if o[5] == "NF":
-                warnings.add("non-fasting-draw")
-
     # a latest result older than its measure's age limit is not used, as if missing [32, 41, 83]
     too_old: dict[str, tuple] = {}
     for measure in [m for m in latest if m in MAX_AGE_DAYS]:
@@ -894,6 +885,15 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         if as_of.toordinal() - date.fromisoformat(when[:10]).toordinal() > MAX_AGE_DAYS[measure]:
             warnings.add("stale-result")
             too_old[measure] = latest.pop(measure)
+
+    # caveats on the results used (not on one too old to be used) [85]
+    for measure in DRAW_MEASURES:
+        if measure in latest:
+            o = latest[measure][3]
+            if int(o[2][11:13]) >= MORNING_BEFORE:
+                warnings.add("non-morning-draw")
+            if o[5] == "NF":
+                warnings.add("non-fasting-draw")
 
     # criteria [40-53]
     truth: dict[str, str] = {}
