@@ -114,7 +114,7 @@ def test_an_unwritable_provenance_path_is_refused_before_anything_is_evaluated(t
     def evaluate_file(*args, **kwargs):
         raise AssertionError("evaluated before the --provenance path was checked")
 
-    monkeypatch.setattr(recommend, "evaluate_file", evaluate_file)
+    monkeypatch.setattr(recommend, "evaluate_guidelines", evaluate_file)
     assert _exit_code(["recommend", str(EXAMPLE), "--provenance", str(_file(tmp_path) / "x.ttl")]) == 2
     assert "is not a directory" in capsys.readouterr().err
 

@@ -79,3 +79,37 @@ def interval_unit_findings(content: Content) -> list[Finding]:
                         findings.append(content.finding(action, "warning", "lint", "interval-not-duration",
                                                         message, path=content.compact(bound), value=unit))
     return findings
+
+
+CANONICAL_UNIT = NamedNode(GKG + "canonicalUnit")
+
+
+def cross_guideline_findings(contents: list[Content]) -> list[Finding]:
+    """``measure-unit-clash`` errors: one measure (a LOINC IRI, shared by every guideline that reads the
+    test) whose canonical units in two guidelines do not convert into each other. Units that convert are
+    no clash: each guideline reads results in its own unit (evaluated apart, :mod:`guidelinekg.engine.guidelines`)."""
+    declared: dict[str, list[tuple[Content, str, MeasureCatalog]]] = {}
+    for content in contents:
+        catalog = MeasureCatalog.from_graph(content.store)
+        for measure in content.subjects_with(CANONICAL_UNIT):
+            for unit in content.objects(measure, CANONICAL_UNIT):
+                if isinstance(unit, Literal):
+                    declared.setdefault(measure.value, []).append((content, unit.value, catalog))
+    findings = []
+    for measure, uses in sorted(declared.items()):
+        for i, (content, unit, catalog) in enumerate(uses):
+            for other, other_unit, _ in uses[:i]:
+                group = catalog.groups.get(measure)
+                if other is content or other_unit == unit or group is None:
+                    continue
+                try:
+                    convert(Decimal(1), other_unit, group, unit)
+                except UnitConversionError as exc:
+                    where, line = other.locate(NamedNode(measure))
+                    findings.append(content.finding(
+                        NamedNode(measure), "error", "lint", "measure-unit-clash",
+                        f"this guideline reads {content.label(NamedNode(measure))} in {unit}, another "
+                        f"({where}{f':{line}' if line else ''}) in {other_unit}, and the units do not convert "
+                        f"({exc}): the same test cannot be both; check which unit each source gives",
+                        path="gkg:canonicalUnit", value=unit))
+    return findings

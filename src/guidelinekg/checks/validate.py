@@ -7,12 +7,14 @@ gate (:mod:`guidelinekg.checks.gate`) both call it, so they agree on what an err
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from pathlib import Path
 
 from guidelinekg.content import resources
-from guidelinekg.content.loading import SEVERITIES, Finding, display_path, expand_paths, load_files, unread_rdf_files
+from guidelinekg.content.loading import (SEVERITIES, Finding, display_path, expand_paths, load_files, split_guidelines,
+                                        unread_rdf_files)
 
 
 def validate(
@@ -20,12 +22,47 @@ def validate(
 ) -> dict:
     """Run every step and return the report as data (what ``--format json`` prints).
 
+    Several guidelines (directories declaring a guideline version, :func:`split_guidelines`) are each
+    checked with the vocabulary and the shared files, as they are evaluated: one guideline's statements
+    about a shared term (a LOINC measure's canonical unit) are no error in another's. The reports are
+    merged (a finding in a shared file once), plus :func:`cross_guideline_findings`.
+
     Returns:
         ``{"files", "findings", "steps", "owl", "summary", "exit_code"}``; findings are dicts of
         :class:`~guidelinekg.content.loading.Finding`, sorted.
     """
-    vocabulary = resources.vocabulary_files()
     given = expand_paths(paths) if paths else resources.guideline_files()
+    own, shared = split_guidelines(paths if paths else [resources.ontology_dir() / "guidelines"])
+    if len(own) < 2:
+        return _validate_files(given, paths, shapes, owl, require_owl)[0]
+    checked = [_validate_files(shared + group, paths, shapes, owl, require_owl) for group in own]
+    reports = [report for report, _ in checked]
+    from guidelinekg.checks.units import cross_guideline_findings
+
+    findings = list({json.dumps(f, sort_keys=True): f for r in reports for f in r["findings"]}.values())
+    findings += [f.as_dict() for f in cross_guideline_findings([content for _, content in checked])]
+    findings.sort(key=lambda f: Finding(**f).sort_key())
+    counts = Counter(f["severity"] for f in findings)
+    worst = max(r["exit_code"] for r in reports)
+    return {
+        "files": list(dict.fromkeys(name for r in reports for name in r["files"])),
+        "guidelines": [[display_path(f) for f in group] for group in own],
+        "findings": findings,
+        # each step as the guideline that fared worst saw it (the first whose status is not "ok")
+        "steps": {name: next((r["steps"][name] for r in reports if r["steps"][name].get("status") != "ok"),
+                             reports[0]["steps"][name]) for name in reports[0]["steps"]},
+        "owl": next((r["owl"] for r in reports if r["owl"]["status"] != reports[0]["owl"]["status"]),
+                    reports[0]["owl"]),
+        "summary": {severity: counts[severity] for severity in SEVERITIES},
+        "exit_code": worst if worst else (1 if counts["error"] else 0),
+    }
+
+
+def _validate_files(
+    given: list[Path], paths: list[Path], shapes: list[Path] | None, owl: bool, require_owl: bool
+) -> tuple[dict, object]:
+    """The report of one knowledge base's files, and their loaded content."""
+    vocabulary = resources.vocabulary_files()
     content, findings = load_files(expand_paths([*vocabulary, *given]))
     findings += [  # a directory that holds nothing to check is a mistake, not a pass
         Finding("error", "input", "no-turtle-files", "no Turtle (*.ttl) files in this directory", file=display_path(p))
@@ -85,7 +122,7 @@ def validate(
         "owl": owl_status,
         "summary": {severity: counts[severity] for severity in SEVERITIES},
         "exit_code": exit_code,
-    }
+    }, content
 
 
 def _shacl(content, shapes: list[Path] | None) -> tuple[dict, list[Finding]]:

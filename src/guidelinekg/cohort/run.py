@@ -30,12 +30,13 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
 from guidelinekg import __version__
 from guidelinekg.cohort.chunk import ChunkResult, evaluate_chunk
+from guidelinekg.cohort.several import combined, guideline_folder, selectors
 from guidelinekg.cohort.partition import Partition, input_fingerprint, prepare
 from guidelinekg.engine.knowledge import KnowledgeBase, to_payload
 from guidelinekg.engine.shapes_sparql import CompiledShapes, load_patient_shapes
@@ -57,7 +58,7 @@ class CohortOptions:
     workers: int = 1
     scheduler: str | None = None
     resume: bool = False
-    guideline: str | None = None
+    guideline: str | tuple[str, ...] | None = None  # one or several --guideline selectors
     content: tuple[Path, ...] = ()
     progress: bool | None = None  # None: a bar only on a terminal
 
@@ -303,17 +304,36 @@ def _finish(out: Path, partition: Partition) -> dict:
 
 
 def run_cohort(options: CohortOptions, kb: KnowledgeBase | None = None) -> dict:
-    """Run (or resume) a cohort; return a summary dict (also written to ``run.json``)."""
+    """Run (or resume) a cohort; return a summary dict (also written to ``run.json``).
+
+    Several guidelines (:func:`guidelinekg.engine.guidelines.load_guidelines`) are each run on their own,
+    as ``recommend`` evaluates them, into ``--out/<guideline version>/`` (a complete, resumable, auditable
+    cohort run each); the summary then holds each run's and their totals."""
     started = time.perf_counter()
-    if kb is None and options.content:
+    shapes = load_patient_shapes()
+    if kb is not None:
+        with _file_errors(options.out):
+            return _run(options, kb, kb.version(selectors(options)[0] if options.guideline else None), shapes,
+                        started)
+    from guidelinekg.engine.guidelines import load_guidelines
+
+    if options.content:
         from guidelinekg.checks.gate import require_valid_content
 
         require_valid_content(options.content)
-    kb = kb or KnowledgeBase.load(list(options.content) or None)
-    version = kb.version(options.guideline)
-    shapes = load_patient_shapes()
+    guidelines = load_guidelines(list(options.content) or None, selectors(options))
+    if len(guidelines) == 1:
+        with _file_errors(options.out):
+            return _run(options, guidelines[0].kb, guidelines[0].version, shapes, started)
+    runs = {}
+    for g in guidelines:
+        sub = replace(options, out=options.out / guideline_folder(g.version.iri))
+        with _file_errors(sub.out):
+            runs[g.version.iri] = _run(sub, g.kb, g.version, shapes, time.perf_counter())
+    summary = combined(options, runs, started)
     with _file_errors(options.out):
-        return _run(options, kb, version, shapes, started)
+        atomic_write(options.out / "run.json", json.dumps(summary, indent=2))
+    return summary
 
 
 @contextmanager

@@ -8,6 +8,10 @@ patients found in the input against those evaluated and those set aside. Warning
 counts differ from the lines read, that reports errors, or that leaves an NDJSON file of the directory out)
 go to stderr and to the summary's "warnings"; they do not change the exit code.
 
+Several guidelines (every loaded one, or those chosen with --guideline) are each evaluated on their own,
+into a folder of --out per guideline version (a complete cohort run each: results, summary, provenance,
+resumable and auditable on its own); the summary printed and written to --out/run.json lists each.
+
 Exit codes: 0 done; 1 a patient of the input was neither evaluated nor set aside as a bad record; 2
 unusable input or options (an $export manifest that is malformed or lists a file that is missing), --out
 not writable (a file, read-only, a full disk), a corrupt manifest.json of the run (--resume), or no
@@ -44,9 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-size", type=_positive, default=250,
                         help="patients per chunk (default 250: measured fastest per patient; 1000 is 20%% slower)")
     parser.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
-    parser.add_argument("--guideline", metavar="IRI", help="guideline version (IRI or unique part of it)")
+    parser.add_argument("--guideline", metavar="IRI", action="append",
+                        help="evaluate only this guideline version (IRI, label or a unique part of the IRI); "
+                             "repeatable; default: every loaded guideline, each in a folder of --out of its own")
     parser.add_argument("--content", metavar="TTL", type=Path, action="append", default=[],
-                        help="guideline content file(s) instead of the shipped guidelines")
+                        help="guideline content file or directory (a directory per guideline), repeatable, "
+                             "instead of the shipped guidelines")
     bar = parser.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
     bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
@@ -57,14 +64,14 @@ def run(args: argparse.Namespace) -> int:
 
     options = CohortOptions(
         source=args.input, out=args.out, as_of=args.as_of or date.today(), chunk_size=args.chunk_size,
-        workers=args.workers, scheduler=args.scheduler, resume=args.resume, guideline=args.guideline,
+        workers=args.workers, scheduler=args.scheduler, resume=args.resume, guideline=tuple(args.guideline or ()),
         content=tuple(args.content), progress=args.progress,
     )
     summary = run_cohort(options)
     sys.stdout.write(json.dumps(summary, sort_keys=True) + "\n")
     for warning in summary.get("warnings", []):  # an $export manifest's counts, errors, unlisted files
         sys.stderr.write(f"guidelinekg cohort: warning: {warning}\n")
-    bad = args.out / "bad-records.jsonl"
+    bad = args.out / "bad-records.jsonl" if "guidelines" not in summary else args.out / "*" / "bad-records.jsonl"
     if summary["patients_unaccounted"]:
         missing = ", ".join(summary["patients_missing"][:5])
         sys.stderr.write(

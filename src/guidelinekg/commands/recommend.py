@@ -14,7 +14,7 @@ from pathlib import Path
 
 from guidelinekg.errors import InputError
 
-FORMATS = ("text", "json", "markdown", "turtle")
+FORMATS = ("text", "json", "markdown", "turtle", "trig")
 
 
 def _as_of(text: str) -> date:
@@ -34,33 +34,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="text")
     parser.add_argument("--provenance", metavar="FILE", type=Path,
                         help="write the PROV-O provenance of this run (Turtle) to FILE")
-    parser.add_argument("--guideline", metavar="IRI", help="guideline version (IRI or unique part of it)")
+    parser.add_argument("--guideline", metavar="IRI", action="append",
+                        help="evaluate only this guideline version (IRI, label or a unique part of the IRI); "
+                             "repeatable; default: every loaded guideline, each in a report of its own")
     parser.add_argument("--content", metavar="TTL", type=Path, action="append",
-                        help="guideline content file(s) to use instead of the shipped guidelines")
+                        help="guideline content file or directory (a directory per guideline), repeatable, "
+                             "instead of the shipped guidelines")
     parser.add_argument("--engine", choices=("oxigraph", "rdflib"), default="oxigraph",
                         help="SPARQL engine for the rules (default: oxigraph)")
 
 
 def evaluate_file(path: Path, *, as_of: date, guideline: str | None = None, content=None, engine="oxigraph"):
-    """Load knowledge and one patient file, evaluate, and return (evaluation, report)."""
-    from guidelinekg.engine.knowledge import KnowledgeBase
-    from guidelinekg.patients.loader import load_patient_input
-    from guidelinekg.engine.reasoning import evaluate
-    from guidelinekg.report.patient import build_report
+    """Load knowledge and one patient file, evaluate, and return (evaluation, report) of the one guideline
+    version loaded (or the one ``guideline`` names)."""
+    evaluated = evaluate_guidelines(path, choose_guidelines([guideline] if guideline else None, content),
+                                    as_of=as_of, engine=engine)
+    if len(evaluated) != 1:
+        names = ", ".join(report["guideline"]["version_iri"] for _, report in evaluated)
+        raise InputError(f"several guideline versions are loaded; choose one with --guideline: {names}")
+    return evaluated[0]
+
+
+def choose_guidelines(selectors, content):
+    """The guideline versions to evaluate (:func:`guidelinekg.engine.guidelines.load_guidelines`), after
+    checking ``--content`` (invalid content is refused with its findings)."""
+    from guidelinekg.engine.guidelines import load_guidelines
 
     if content:
         from guidelinekg.checks.gate import require_valid_content
 
         require_valid_content(content)
-    kb = KnowledgeBase.load(content)
-    version = kb.version(guideline)
-    from guidelinekg.engine.patientcheck import validate_patients
-    from guidelinekg.engine.shapes_sparql import load_patient_shapes
+    return load_guidelines(content, selectors)
 
-    patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
-    patient = validate_patients([patient], kb, load_patient_shapes())[0]
-    evaluation = evaluate(kb, [patient], as_of=as_of, engine=engine)
-    return evaluation, build_report(evaluation, patient.patient_iri, version)
+
+def evaluate_guidelines(path: Path, guidelines, *, as_of: date, engine="oxigraph") -> list[tuple]:
+    """One patient file evaluated against each guideline on its own (its knowledge base reads the file:
+    which observations it maps, and in which units, is that guideline's); (evaluation, report) each."""
+    from guidelinekg.engine.patientcheck import validate_patients
+    from guidelinekg.engine.reasoning import evaluate
+    from guidelinekg.engine.shapes_sparql import load_patient_shapes
+    from guidelinekg.patients.loader import load_patient_input, read_patient_bytes
+    from guidelinekg.report.patient import build_report
+
+    shapes = load_patient_shapes()
+    raw = read_patient_bytes(path)  # once: a pipe (/dev/stdin) cannot be read again
+    out = []
+    for g in guidelines:
+        kb = g.kb
+        patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads, raw=raw)
+        patient = validate_patients([patient], kb, shapes)[0]
+        evaluation = evaluate(kb, [patient], as_of=as_of, engine=engine)
+        out.append((evaluation, build_report(evaluation, patient.patient_iri, g.version)))
+    return out
 
 
 def _check_writable(path: Path) -> None:
@@ -77,7 +102,7 @@ def _check_writable(path: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from guidelinekg.report.views import render
-    from guidelinekg.provenance.record import provenance_turtle
+    from guidelinekg.provenance.record import provenance_dataset, provenance_turtle
 
     if Path(args.patient).is_dir():
         raise InputError(f"{args.patient} is a directory", hint="give one patient file; for many patients use 'guidelinekg cohort'")
@@ -86,19 +111,40 @@ def run(args: argparse.Namespace) -> int:
     if args.provenance:
         _check_writable(args.provenance)
     as_of = args.as_of or date.today()
-    evaluation, report = evaluate_file(Path(args.patient), as_of=as_of, guideline=args.guideline,
-                                       content=args.content, engine=args.engine)
+    guidelines = choose_guidelines(args.guideline, args.content)
+    several = len(guidelines) > 1
+    if several:  # one Turtle graph holds one run: refused before any work
+        names = ", ".join(g.version.iri for g in guidelines)
+        if args.format == "turtle":
+            raise InputError(f"--format turtle holds one run, and {len(guidelines)} guidelines are evaluated "
+                             f"({names})", hint="use --format trig (a named graph per run), or choose one "
+                             "with --guideline")
+        if args.provenance and args.provenance.suffix.lower() in (".ttl", ".turtle"):
+            raise InputError(f"--provenance {args.provenance}: a Turtle file holds one run, and "
+                             f"{len(guidelines)} guidelines are evaluated ({names})",
+                             hint="give a .trig file (a named graph per run), or choose one with --guideline")
+    evaluated = evaluate_guidelines(Path(args.patient), guidelines, as_of=as_of, engine=args.engine)
+    evaluations = [e for e, _ in evaluated]
+    reports = [r for _, r in evaluated]
+
+    def provenance() -> str:
+        return provenance_dataset(evaluations) if several or args.format == "trig" else provenance_turtle(evaluations[0])
+
     if args.provenance:
         try:
             args.provenance.parent.mkdir(parents=True, exist_ok=True)
-            args.provenance.write_text(provenance_turtle(evaluation), encoding="utf-8")
+            args.provenance.write_text(provenance_dataset(evaluations) if several else
+                                       provenance_turtle(evaluations[0]), encoding="utf-8")
         except OSError as exc:
             raise InputError(f"cannot write --provenance {args.provenance}: {exc.strerror or exc}") from None
-        report["provenance"]["file"] = str(args.provenance)
+        for report in reports:
+            report["provenance"]["file"] = str(args.provenance)
     if args.format == "json":
-        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
-    elif args.format == "turtle":
-        sys.stdout.write(provenance_turtle(evaluation))
+        document = reports[0] if not several else {
+            "patient": reports[0]["patient"], "as_of": reports[0]["as_of"], "reports": reports}
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+    elif args.format in ("turtle", "trig"):
+        sys.stdout.write(provenance())
     else:
-        sys.stdout.write(render(report, markdown=args.format == "markdown"))
+        sys.stdout.write("\n".join(render(r, markdown=args.format == "markdown") for r in reports))
     return 0

@@ -218,6 +218,59 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return result
 
 
+_GUIDELINE_VERSION = ("http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
+                      "https://w3id.org/guidelinekg/ontology#GuidelineVersion")
+
+
+def split_guidelines(paths: Iterable[Path]) -> tuple[list[list[Path]], list[Path]]:
+    """The guidelines among content paths, and the shared files.
+
+    A directory whose Turtle files (recursively) declare at most one ``gkg:GuidelineVersion`` is one
+    guideline, subfolders and all; one that holds several is split into its subdirectories (the shipped
+    ``ontology/guidelines/`` holds one folder per guideline), each judged the same way. Files given one
+    by one are grouped by their directory. A group declaring no version is shared content (terms, value
+    sets or citations several guidelines use): it belongs with every guideline. A file that cannot be read
+    or parsed counts as declaring a version: loading it reports the problem with its location.
+    """
+    memo: dict[Path, bool] = {}
+
+    def declares(f: Path) -> bool:
+        if f not in memo:
+            memo[f] = _declares_version(f)
+        return memo[f]
+
+    groups: list[list[Path]] = []
+    by_parent: dict[Path, list[Path]] = {}
+    for path in paths:
+        if path.is_dir():
+            groups += _groups_under(path, declares)
+        else:
+            by_parent.setdefault(path.resolve().parent, []).append(path)
+    groups += [members for _, members in sorted(by_parent.items())]
+    own: list[list[Path]] = []
+    shared: list[Path] = []
+    for group in groups:
+        (own.append(group) if any(declares(f) for f in group) else shared.extend(group))
+    return own, shared
+
+
+def _groups_under(root: Path, declares) -> list[list[Path]]:
+    files = expand_paths([root])
+    if sum(1 for f in files if declares(f)) <= 1:
+        return [files] if files else []
+    groups = [_groups_under(d, declares) for d in sorted(root.iterdir()) if d.is_dir()]
+    direct = [f for f in files if f.parent == root]
+    return [g for sub in groups for g in sub] + ([direct] if direct else [])
+
+
+def _declares_version(path: Path) -> bool:
+    try:
+        return any((q.predicate.value, getattr(q.object, "value", None)) == _GUIDELINE_VERSION
+                   for q in parse(path=str(path), format=RdfFormat.TURTLE, base_iri=path.resolve().as_uri()))
+    except (OSError, SyntaxError, ValueError, MemoryError, RecursionError):  # e.g. a literal over 16 MiB
+        return True
+
+
 # Extensions of RDF serializations other than Turtle (Protégé saves RDF/XML as .owl by default).
 # (.xml is left out: Protégé writes an XML catalog, catalog-v001.xml, next to every ontology it saves.)
 OTHER_RDF_SUFFIXES = (".owl", ".rdf", ".nt", ".nq", ".trig", ".jsonld", ".json-ld", ".n3", ".ofn", ".omn", ".owx")

@@ -46,6 +46,7 @@ def load_patient_input(
     matcher: SubstanceMatcher | None = None,
     measures: MeasureCatalog | None = None,
     reads: ReadCodes | None = None,
+    raw: bytes | None = None,
 ) -> PatientData:
     """Read one patient from a file of FHIR R4 JSON, JSON-LD or Turtle (detected from the content).
 
@@ -56,6 +57,8 @@ def load_patient_input(
         measures: when given, observation values are normalised with :func:`guidelinekg.patients.units.normalise`.
         reads: what the loaded guidelines read (FHIR input): Observations of measures none of them reads are
             counted, not mapped (:mod:`guidelinekg.patients.relevance`); ``None`` maps everything.
+        raw: the file's bytes, already read by :func:`read_patient_bytes` (a pipe is read once, then
+            mapped for each guideline); ``None`` reads ``path``.
 
     Returns:
         The patient's data.
@@ -67,11 +70,8 @@ def load_patient_input(
             (or a blank node), or FHIR that :mod:`guidelinekg.patients.fhirschema` refuses.
     """
     location = Location(str(path))
-    try:
-        with Path(path).open("rb") as stream:
-            raw = stream.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read the patient file: {exc.strerror or exc}", location) from None
+    if raw is None:
+        raw = read_patient_bytes(path)
     _refuse_too_large(raw, location)
     source_sha256 = hashlib.sha256(raw).hexdigest()  # the file as it is on disk: what sha256sum says
     if raw[:2] == b"\x1f\x8b":  # gzip, like the other inputs that accept .gz
@@ -84,6 +84,15 @@ def load_patient_input(
 
         patient = normalise(patient, measures)
     return replace(patient, source_sha256=source_sha256)
+
+
+def read_patient_bytes(path: str | Path) -> bytes:
+    """The bytes of a patient file (at most one more than :data:`MAX_BYTES`: more is refused on use)."""
+    try:
+        with Path(path).open("rb") as stream:
+            return stream.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read the patient file: {exc.strerror or exc}", Location(str(path))) from None
 
 
 def _refuse_too_large(raw: bytes, location: Location) -> None:

@@ -99,13 +99,28 @@ def provenance_trig(evaluation: Evaluation) -> bytes:
     return head + derived_ntriples(evaluation) + "".join(run_triples(evaluation)).encode("utf-8") + b"}\n"
 
 
+_PREFIXES = {"gkg": GKG, "prov": PROV, "rdfs": "http://www.w3.org/2000/01/rdf-schema#", "xsd": XSD,
+             "rule": "https://w3id.org/guidelinekg/rules/", "loinc": "https://loinc.org/", "sct": "http://snomed.info/id/"}
+
+
 def provenance_turtle(evaluation: Evaluation) -> str:
     """Provenance as Turtle with readable prefixes, in a deterministic order."""
     import pyoxigraph as ox
 
     text = "".join(provenance_lines(evaluation))
     triples = [q.triple for q in ox.parse(text.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)]
-    prefixes = {"gkg": GKG, "prov": PROV, "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-                "xsd": XSD, "rule": "https://w3id.org/guidelinekg/rules/", "loinc": "https://loinc.org/",
-                "sct": "http://snomed.info/id/"}
-    return ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes).decode("utf-8")
+    return ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=_PREFIXES).decode("utf-8")
+
+
+def provenance_dataset(evaluations: list[Evaluation]) -> str:
+    """The provenance of several runs (one patient against several guidelines) as TriG: each run's
+    triples in a named graph named by its run IRI, as ``cohort`` writes them, with readable prefixes."""
+    import pyoxigraph as ox
+
+    quads = []
+    for evaluation in sorted(evaluations, key=lambda e: e.run_iri):
+        text = "".join(provenance_lines(evaluation)).encode("utf-8")
+        graph = ox.NamedNode(evaluation.run_iri)
+        quads += [ox.Quad(q.subject, q.predicate, q.object, graph)
+                  for q in ox.parse(text, format=ox.RdfFormat.N_TRIPLES)]
+    return ox.serialize(quads, format=ox.RdfFormat.TRIG, prefixes=_PREFIXES).decode("utf-8")
