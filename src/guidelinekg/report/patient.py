@@ -24,7 +24,7 @@ SELECT ?patient ?res ?r ?status ?kind WHERE {
 
 STATEMENT = """
 SELECT ?r ?text ?summary ?label ?dir ?strength ?certainty ?line ?grading ?crit ?i ?ilabel ?route
-       ?doseValue ?doseUnit ?freq ?basis WHERE {
+       ?doseValue ?doseUnit ?freq ?basis ?kind WHERE {
   ?r gkg:sourceText ?text ; gkg:applicability ?crit ; gkg:intervention ?i .
   # a label the content lacks (validate reports it) is the IRI, never a statement left out of the report
   OPTIONAL { ?r rdfs:label ?rlabel } BIND(COALESCE(?rlabel, STR(?r)) AS ?label)
@@ -39,12 +39,18 @@ SELECT ?r ?text ?summary ?label ?dir ?strength ?certainty ?line ?grading ?crit ?
   OPTIONAL { ?i gkg:dose ?dose . ?dose gkg:value ?doseValue ; gkg:unit ?doseUnit }
   OPTIONAL { ?i gkg:frequency ?freq }
   OPTIONAL { ?i gkg:dose ?dose2 . ?dose2 gkg:doseBasis ?basis }
+  OPTIONAL { ?i a ?ik .  # what an intervention that is not a medicine is (the vocabulary's subclasses)
+             VALUES (?ik ?kind) { (gkg:TestOrder "test") (gkg:Referral "referral") (gkg:DiagnosisRecord "diagnosis")
+                                  (gkg:Advice "advice") (gkg:Procedure "procedure") } }
 }"""
 
 CODES = """
 SELECT ?i ?system ?code ?status WHERE {
-  ?i a gkg:Intervention ; gkg:substance ?s . ?s gkg:code ?c .
-  ?c gkg:codeSystem ?system ; skos:notation ?code ; gkg:verificationStatus ?vs . ?vs skos:notation ?status .
+  ?i a/rdfs:subClassOf* gkg:Intervention .
+  { { ?i gkg:substance ?s . ?s gkg:code ?c . } UNION { ?i gkg:code ?c . }  # a medicine's, or a referral's ...
+    ?c gkg:codeSystem ?system ; skos:notation ?code ; gkg:verificationStatus ?vs . ?vs skos:notation ?status . }
+  UNION { ?i gkg:ordersMeasure ?m . ?m gkg:loincCode ?code ; gkg:verificationStatus ?vs .  # a test order's test
+          ?vs skos:notation ?status . BIND("http://loinc.org" AS ?system) }
 }"""
 
 ADMINISTRATION = """
@@ -243,7 +249,7 @@ def _assemble(
     for res in sorted(results, key=lambda r: _display_order(statements[r["r"]])):
         st = statements[res["r"]]
         intervention = {
-            "iri": st["i"], "label": st["ilabel"],
+            "iri": st["i"], "label": st["ilabel"], "kind": st.get("kind", "medication"),
             "codes": sorted(({"system": c["system"], "code": c["code"], "status": c["status"]}
                              for c in codes.get(st["i"], [])), key=lambda c: (c["system"], c["code"])),
         }

@@ -44,6 +44,8 @@ def render(report: dict, *, markdown: bool = False) -> str:
         for rec in made:
             dose = f" — dose {rec['dose']['value']} {rec['dose']['unit']}" if rec.get("dose") and not against else ""
             line = f" ({rec['line']})" if rec.get("line") else ""
+            kind = rec["intervention"].get("kind", "medication")
+            line += f" [{kind}]" if kind != "medication" else ""  # a test, referral, diagnosis, advice ...
             out.append(f"{bullet}{rec['label']}{line}{dose}: {_grading(rec)}. {_cite(rec['citations'])}")
             out += [f"    {step}" for step in rec["because"]]
             out += [] if against else [f"    administration: {a}" for a in rec["administration"]]

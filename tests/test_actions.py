@@ -1,0 +1,91 @@
+"""Interventions that are not medicines: a test order, a referral, a diagnosis to record, advice.
+
+They are first-class kinds (gkg:TestOrder, gkg:Referral, gkg:DiagnosisRecord, gkg:Advice, gkg:Procedure, all
+gkg:NonMedicationIntervention): made like any recommendation, reported with their kind and codes (a test
+order's LOINC code), never dosed or matched against medications, and restricted by a not-indicated
+statement about the same intervention (rule 05). Made-up content: tests/fixtures/actions/actions.ttl.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from guidelinekg.checks.validate import validate
+from guidelinekg.engine.knowledge import KnowledgeBase
+from guidelinekg.engine.reasoning import evaluate
+from guidelinekg.report.patient import build_report
+from guidelinekg.report.views import render
+from test_reasoner import madeup_patient
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CONTENT = [FIXTURES / "madeup" / "guideline.ttl", FIXTURES / "actions" / "actions.ttl"]
+NS = "urn:example:madeup:"
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase.load(CONTENT)
+
+
+def _report(kb, value, engine="oxigraph"):
+    evaluation = evaluate(kb, [madeup_patient(value)], as_of=date(2026, 1, 5), engine=engine)
+    return build_report(evaluation, "urn:example:Patient/w1", kb.version())
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_actions_are_made_with_their_kind_and_codes(kb, engine):
+    report = _report(kb, "30", engine)
+    made = {r["iri"].removeprefix(NS): r for r in report["recommendations"]}
+    assert set(made) == {"rec-examplomab", "rec-order-gizmo", "rec-refer", "rec-record", "rec-advice"}
+    kinds = {name: r["intervention"]["kind"] for name, r in made.items()}
+    assert kinds == {"rec-examplomab": "medication", "rec-order-gizmo": "test", "rec-refer": "referral",
+                     "rec-record": "diagnosis", "rec-advice": "advice"}
+    assert made["rec-order-gizmo"]["intervention"]["codes"] == [
+        {"system": "http://loinc.org", "code": "99998-1", "status": "UNVERIFIED"}]
+    assert made["rec-refer"]["intervention"]["codes"] == [
+        {"system": "http://snomed.info/sct", "code": "999999998", "status": "UNVERIFIED"}]
+    assert [c["code"] for c in made["rec-record"]["intervention"]["codes"]] == ["999999999"]
+    assert made["rec-advice"]["intervention"]["codes"] == []
+    assert all(made[n]["dose"] is None for n in kinds if n != "rec-examplomab")
+    text = render(report)
+    assert "[referral]" in text and "[test]" in text and "[diagnosis]" in text and "[advice]" in text
+    assert "[medication]" not in text
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_a_not_indicated_statement_restricts_the_same_action(kb, engine):
+    report = _report(kb, "5", engine)
+    made = {r["iri"].removeprefix(NS) for r in report["recommendations"]}
+    assert "rec-advice" not in made and {"rec-refer", "rec-record"} <= made
+    [restricted] = report["not_recommended"]
+    assert restricted["iri"] == NS + "rec-advice" and restricted["suppressed_by"] == [NS + "ni-advice"]
+
+
+def test_missing_data_orders_the_test_the_actions_need(kb):
+    report = _report(kb, None)
+    assert not report["recommendations"]
+    assert {u["iri"].removeprefix(NS) for u in report["undetermined"]} >= {"rec-refer", "rec-record"}
+    assert [o["loinc"] for o in report["orders"]] == ["99999-9"]
+
+
+def _shape_errors(tmp_path: Path, extra: str) -> list[dict]:
+    path = tmp_path / "extra.ttl"
+    path.write_text("@prefix gkg: <https://w3id.org/guidelinekg/ontology#> .\n@prefix ex: <urn:example:madeup:> .\n"
+                    "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n" + extra, encoding="utf-8")
+    report = validate([*CONTENT, path], owl=False)
+    return [f for f in report["findings"] if f["kind"] == "shacl" and f["file"].endswith("extra.ttl")]
+
+
+def test_shapes_say_what_an_action_needs(tmp_path):
+    assert _shape_errors(tmp_path, 'ex:x a gkg:Referral ; rdfs:label "refer"@en .\n') == []
+    # a test order without its test
+    [error] = _shape_errors(tmp_path, 'ex:x a gkg:TestOrder ; rdfs:label "order"@en .\n')
+    assert "gkg:ordersMeasure" in error["message"]
+    # neither a medicine nor a kind of action; or both
+    for extra in ('ex:x a gkg:Intervention ; rdfs:label "something"@en .\n',
+                  'ex:x a gkg:Advice ; rdfs:label "advice"@en ; gkg:substance ex:examplomab .\n'):
+        errors = _shape_errors(tmp_path, extra)
+        assert any("gkg:DiagnosisRecord" in e["message"] for e in errors), (extra, errors)
