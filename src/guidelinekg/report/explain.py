@@ -45,6 +45,10 @@ SELECT ?patient ?c ?value ?o WHERE {
 }
 """
 
+NOTES = """
+SELECT ?patient ?c ?note WHERE { ?out gkg:outcomeNote ?note ; gkg:criterion ?c ; gkg:forPatient ?patient . }
+"""
+
 OBSERVATIONS = """
 SELECT ?patient ?o ?time ?conv ?id ?censor ?status WHERE {
   ?o a gkg:Observation ; gkg:subject ?patient ; gkg:effectiveTime ?time .
@@ -104,6 +108,8 @@ class Explainer:
         observations = {r["o"]: r for r in rows(store, OBSERVATIONS, patients=patients)}
         issues = grouped(rows(store, ISSUES, patients=patients), "patient")
         values = {(r["patient"], r["c"]): r for r in rows(store, OUTCOME_VALUES, patients=patients)}
+        for r in rows(store, NOTES, patients=patients):  # why a missing result is "not met" (rule 41)
+            values.setdefault((r["patient"], r["c"]), {}).update(note=r["note"])
         out: dict[str, list[dict[str, str]]] = {}
         for row in rows(store, OUTCOMES, patients=patients):
             row.update(values.get((row["patient"], row["c"]), ()))
@@ -148,6 +154,8 @@ class Explainer:
             return [f"{pad}{text}: {truth} (measured {detail})"]
         if "value" in outcome:
             return [f"{pad}{text}: {truth} (value {number(outcome['value'])})"]
+        if "note" in outcome:
+            return [f"{pad}{text}: {truth} ({outcome['note']})"]
         if truth == "unknown":
             why = "; ".join(outcome.get("issues", [])) or (
                 "no usable birth date" if "AgeCriterion" in types
