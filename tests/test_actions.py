@@ -53,6 +53,9 @@ def test_actions_are_made_with_their_kind_and_codes(kb, engine):
     text = render(report)
     assert "[referral]" in text and "[test]" in text and "[diagnosis]" in text and "[advice]" in text
     assert "[medication]" not in text
+    # a diagnosis to record is a finding, listed before what to do
+    findings, recommended = text.index("Findings to record"), text.index("Recommended")
+    assert findings < text.index("widget deficiency below 42") < recommended < text.index("referral for low")
 
 
 @pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])

@@ -36,15 +36,21 @@ def render(report: dict, *, markdown: bool = False) -> str:
         out.append("This guideline does not apply to this patient.")
     # a recommendation against an intervention applies to the patient too, but it is no order to give it:
     # its own heading, and never a dose or administration
-    for heading, against in (("Recommended", False), ("Recommended against", True)):
-        made = [r for r in report["recommendations"] if (r.get("direction") == "against") == against]
+    def section(rec: dict) -> str:
+        if rec.get("direction") == "against":
+            return "Recommended against"
+        return "Findings to record" if rec.get("intervention", {}).get("kind") == "diagnosis" else "Recommended"
+
+    for heading in ("Findings to record", "Recommended", "Recommended against"):
+        against = heading == "Recommended against"
+        made = [r for r in report["recommendations"] if section(r) == heading]
         if not made:
             continue
         out.append(f"{h2}{heading}")
         for rec in made:
             dose = f" — dose {rec['dose']['value']} {rec['dose']['unit']}" if rec.get("dose") and not against else ""
             line = f" ({rec['line']})" if rec.get("line") else ""
-            kind = rec["intervention"].get("kind", "medication")
+            kind = rec.get("intervention", {}).get("kind", "medication")
             line += f" [{kind}]" if kind != "medication" else ""  # a test, referral, diagnosis, advice ...
             out.append(f"{bullet}{rec['label']}{line}{dose}: {_grading(rec)}. {_cite(rec['citations'])}")
             out += [f"    {step}" for step in rec["because"]]
