@@ -30,9 +30,11 @@ class Vignette:
         return self.expected["as_of"]
 
 
-def load_vignettes() -> list[Vignette]:
+def load_vignettes(cases: Path = CASES) -> list[Vignette]:
+    """The cases of a directory (the shipped RLS guideline's by default; an example guideline keeps its own
+    in ``examples/guidelines/NAME/cases``)."""
     out = []
-    for directory in sorted(p for p in CASES.iterdir() if p.is_dir()):
+    for directory in sorted(p for p in cases.iterdir() if p.is_dir()):
         patients = sorted(directory.glob("patient.*"))
         assert len(patients) == 1, f"{directory}: expected exactly one patient.* file"
         expected = json.loads((directory / "expected.json").read_text(encoding="utf-8"))

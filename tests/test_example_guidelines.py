@@ -1,0 +1,81 @@
+"""Example guidelines from other clinical domains (examples/guidelines/NAME/), written as an author would,
+with no change to src/: each validates, passes its own vignettes (NAME/cases/, the format of tests/cases/),
+and gives the same report beside the shipped RLS guideline as alone."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from guidelinekg.checks.validate import validate
+from guidelinekg.cli import main
+from guidelinekg.content.resources import ontology_dir
+from guidelinekg.engine.knowledge import KnowledgeBase
+from guidelinekg.engine.patientcheck import validate_patients
+from guidelinekg.engine.reasoning import evaluate
+from guidelinekg.engine.shapes_sparql import load_patient_shapes
+from guidelinekg.patients.loader import load_patient_input
+from guidelinekg.report.patient import build_report
+from vignettes import load_vignettes, outcome_of
+
+EXAMPLES = Path(__file__).parents[1] / "examples" / "guidelines"
+GUIDELINES = sorted(d for d in EXAMPLES.iterdir() if (d / "cases").is_dir()) if EXAMPLES.is_dir() else []
+CASES = [(g, v) for g in GUIDELINES for v in load_vignettes(g / "cases")]
+RLS = ontology_dir() / "guidelines" / "rls-iron"
+
+
+def _namespace(report: dict) -> str:
+    return report["guideline"]["iri"].rsplit("/", 1)[0] + "/"
+
+
+@pytest.fixture(scope="module")
+def kbs() -> dict[Path, KnowledgeBase]:
+    return {g: KnowledgeBase.load([g]) for g in GUIDELINES}
+
+
+def test_there_are_example_guidelines_with_cases():
+    assert GUIDELINES, "no example guideline in examples/guidelines/"
+    for g in GUIDELINES:
+        assert len(load_vignettes(g / "cases")) >= 15, f"{g.name}: fewer than 15 vignettes"
+        assert (g / "facts.md").is_file(), f"{g.name}: no facts file"
+
+
+@pytest.mark.parametrize("guideline", GUIDELINES, ids=lambda g: g.name)
+def test_example_guideline_validates(guideline):
+    report = validate([guideline], owl=False)
+    assert not [f for f in report["findings"] if f["severity"] == "error"], report["findings"][:3]
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+@pytest.mark.parametrize(("guideline", "vignette"), CASES, ids=lambda x: getattr(x, "name", None))
+def test_example_vignette(kbs, guideline, vignette, engine):
+    kb = kbs[guideline]
+    patient = load_patient_input(vignette.patient, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
+    patient = validate_patients([patient], kb, load_patient_shapes())[0]
+    evaluation = evaluate(kb, [patient], as_of=date.fromisoformat(vignette.as_of), engine=engine)
+    report = build_report(evaluation, patient.patient_iri, kb.version())
+    got = outcome_of(report, _namespace(report))
+    for key, want in vignette.expected["expect"].items():
+        if key == "doses":
+            for rec, dose in want.items():
+                assert got["doses"].get(rec) == dose, f"dose of {rec}"
+        else:
+            assert got[key] == (sorted(want) if isinstance(want, list) else want), key
+
+
+@pytest.mark.parametrize(("guideline", "vignette"), CASES[::3], ids=lambda x: getattr(x, "name", None))
+def test_example_beside_rls_gives_the_same_report(capsys, guideline, vignette):
+    def recommend(*content: Path) -> dict:
+        args = ["recommend", str(vignette.patient), "--as-of", vignette.as_of, "--format", "json"]
+        for c in content:
+            args += ["--content", str(c)]
+        assert main(args) == 0, capsys.readouterr().err
+        return json.loads(capsys.readouterr().out)
+
+    alone = recommend(guideline)
+    together = recommend(guideline, RLS)
+    [same] = [r for r in together["reports"] if r["guideline"]["version_iri"] == alone["guideline"]["version_iri"]]
+    assert same == alone
