@@ -113,6 +113,8 @@ def _grading(view: GraphView, data: Record) -> list[str]:
         parts.append(f"{view.name(strength)} recommendation" if strength else "strength not stated")
         parts.append(f"{view.name(certainty)} certainty of evidence" if certainty else "certainty not stated")
         out.append("- GRADE: " + ", ".join(parts))
+    for grade in view.order_nodes(data.all("grade")):  # the guideline's own grading system
+        out.append(f"- Grade: {view.name(grade)}")
     for text in data.all("gradingNotStated"):
         out.append(f"- GRADE not stated: {text}")
     if data.one("lineOfTherapy"):

@@ -53,6 +53,18 @@ SELECT ?i ?system ?code ?status WHERE {
           ?vs skos:notation ?status . BIND("http://loinc.org" AS ?system) }
 }"""
 
+# A statement's grades in its guideline's own grading system, each with its GRADE equivalent when the
+# content maps the grade to one (skos:exactMatch / skos:closeMatch).
+GRADES = """
+SELECT ?r ?notation ?glabel ?axis ?system ?systemLabel ?mapped ?match WHERE {
+  ?r gkg:grade ?g . ?g skos:notation ?notation ; gkg:gradeAxis ?ax ; skos:inScheme ?system . ?ax skos:notation ?axis .
+  OPTIONAL { ?g skos:prefLabel ?pl } OPTIONAL { ?g rdfs:label ?rl } BIND(COALESCE(?pl, ?rl) AS ?glabel)
+  OPTIONAL { ?system rdfs:label ?systemLabel }
+  OPTIONAL { { ?g skos:exactMatch ?m . BIND("exact" AS ?match) } UNION { ?g skos:closeMatch ?m . BIND("close" AS ?match) }
+             ?m skos:notation ?mapped . FILTER(?m IN (gkg:Strong, gkg:Conditional, gkg:HighCertainty,
+                                                     gkg:ModerateCertainty, gkg:LowCertainty, gkg:VeryLowCertainty)) }
+}"""
+
 ADMINISTRATION = """
 SELECT ?i ?d ?text ?adm WHERE {
   ?d a gkg:DosingStatement ; gkg:dosingFor ?i ; gkg:sourceText ?text .
@@ -180,6 +192,11 @@ def _guideline_parts(store) -> dict:
         "citations": _citations(store),
         "codes": grouped(rows(store, CODES), "i"),
         "administration": grouped(rows(store, ADMINISTRATION), "i"),
+        "grades": {r: sorted(({"system": g.get("systemLabel", g["system"]), "axis": g["axis"], "grade": g["notation"],
+                               "label": g.get("glabel"), "grade_equivalent": g.get("mapped"),
+                               "mapping": g.get("match")} for g in items),
+                             key=lambda g: (g["axis"] != "strength", g["system"], g["grade"]))
+                   for r, items in grouped(rows(store, GRADES), "r").items()},
         "weight_based": {r["i"] for r in rows(store, WEIGHT_BASED)},
     }
 
@@ -301,6 +318,7 @@ def _assemble(
             "iri": res["r"], "result": res["res"], "statement": st["text"],
             "summary": st.get("summary", st["label"]), "label": st["label"], "intervention": intervention,
             "direction": st.get("dir"), "strength": st.get("strength"), "certainty": st.get("certainty"),
+            "grades": shared["grades"].get(res["r"], []),
             "grading_note": st.get("grading"), "line": st.get("line"), "dose": dose,
             "frequency": st.get("freq"), "route": st.get("route"),
             "administration": sorted({a["adm"] for a in administration.get(st["i"], []) if "adm" in a}),

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 
 def _grading(rec: dict) -> str:
+    own = rec.get("grades") or []
+    if own:  # the guideline's own grades (e.g. "Class IIa, Level B-NR (ACC/AHA)"), then GRADE if also stated
+        systems = sorted({g["system"] for g in own})
+        text = ", ".join(g["label"] or g["grade"] for g in own) + f" ({'; '.join(systems)})"
+        if rec.get("strength") or rec.get("certainty"):
+            text += "; GRADE: " + ", ".join(p for p in (rec.get("strength"), rec.get("certainty")) if p)
+        return text
     if rec.get("strength") or rec.get("certainty"):
         parts = [f"{rec['strength']} recommendation" if rec.get("strength") else None,
                  f"{rec['certainty']} certainty" if rec.get("certainty") else None]
