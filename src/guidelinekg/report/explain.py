@@ -14,9 +14,7 @@ from guidelinekg.engine.store import RuleStore
 
 CRITERIA = """
 SELECT ?c ?type ?label ?member ?negates ?measureLabel ?cmp ?tv ?tu WHERE {
-  ?c a ?type . FILTER(?type IN (gkg:AllOf, gkg:AnyOf, gkg:Not, gkg:LabThreshold, gkg:BodyWeightThreshold,
-    gkg:ObservationThreshold, gkg:AgeCriterion, gkg:DiagnosisCriterion, gkg:MedicationExposureCriterion, gkg:Always,
-    gkg:AdministrativeSexCriterion))
+  ?c a ?type . ?type rdfs:subClassOf* gkg:Criterion .  # every kind of criterion the vocabulary defines
   OPTIONAL { ?c rdfs:label ?label }
   OPTIONAL { ?c gkg:member ?member }
   OPTIONAL { ?c gkg:negates ?negates }
@@ -152,10 +150,10 @@ class Explainer:
             if censor and truth == "unknown":
                 detail += f"; a result reported as {measured.strip()} cannot decide this"
             return [f"{pad}{text}: {truth} (measured {detail})"]
+        if "note" in outcome:  # what the rule counted or assumed (rules 37, 38, 41)
+            return [f"{pad}{text}: {truth} ({outcome['note']})"]
         if "value" in outcome:
             return [f"{pad}{text}: {truth} (value {number(outcome['value'])})"]
-        if "note" in outcome:
-            return [f"{pad}{text}: {truth} ({outcome['note']})"]
         if truth == "unknown":
             why = "; ".join(outcome.get("issues", [])) or (
                 "no usable birth date" if "AgeCriterion" in types
