@@ -229,7 +229,7 @@ def parse_json(text: str, location: Location, *, positions: bool = True) -> Any:
     Raises:
         InputError: not JSON, or JSON that cannot be used (see the module notes), with line and column.
     """
-    if not positions and (doc := _fast(text)) is not _REFUSED:
+    if not positions and (doc := fast_parse(text)) is not REFUSED:
         return doc
     parser = _Parser(text, location)
     try:
@@ -240,7 +240,7 @@ def parse_json(text: str, location: Location, *, positions: bool = True) -> Any:
         raise InputError(exc.message, parser.source.at(exc.offset)) from None
 
 
-_REFUSED = object()
+REFUSED = object()  # what fast_parse gives for a text only the parser with positions may judge
 
 
 class _Doubt(Exception):
@@ -258,22 +258,27 @@ def _constant(word: str) -> Any:
     raise _Doubt
 
 
-def _fast(text: str) -> Any:
-    """The document parsed by the standard library, or ``_REFUSED`` when :class:`_Parser` must decide."""
+def fast_parse(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """``text`` parsed by the standard library as :func:`parse_json` (``positions=False``) parses it, nested
+    at most ``max_depth`` deep (less than :data:`MAX_DEPTH` for a value read out of a larger document), or
+    :data:`REFUSED` when only the parser with positions may judge it (it may be refused)."""
     if _MAYBE_SURROGATE.search(text):
-        return _REFUSED
+        return REFUSED
     try:
         doc = json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_constant,
                          object_pairs_hook=_unique)
-        return doc if _depth(text) <= MAX_DEPTH else _REFUSED
+        return doc if _depth(text) <= max_depth else REFUSED
     except (_Doubt, ValueError, RecursionError, ArithmeticError):  # UnicodeEncodeError: a written surrogate
-        return _REFUSED
+        return REFUSED
 
 
 def _depth(text: str) -> int:
-    """How deep the (valid) JSON ``text`` nests. Escaped backslashes and quotes go first; then everything
-    but quotes and brackets; a string is then an even run of quotes around the brackets it held (two
-    adjacent quotes hold nothing, whichever strings they close and open), dropped before counting."""
-    structure = text.replace("\\\\", "").replace('\\"', "").encode("utf-8").translate(None, _NOT_STRUCTURE)
+    """How deep the (valid) JSON ``text`` nests. Escaped backslashes and quotes go first (when there is a
+    backslash at all); then everything but quotes and brackets; a string is then an even run of quotes
+    around the brackets it held (two adjacent quotes hold nothing, whichever strings they close and
+    open), dropped before counting."""
+    if "\\" in text:
+        text = text.replace("\\\\", "").replace('\\"', "")
+    structure = text.encode("utf-8").translate(None, _NOT_STRUCTURE)
     brackets = _STRINGS.sub(b"", structure.replace(b'""', b""))
     return max(accumulate(array("b", brackets.translate(_SIGNS))), default=0)

@@ -107,7 +107,7 @@ class _Mapper:
         self.notes[patient].append(IngestNote(code, f"{record} {text}" if record else text, record))
 
     def run(self) -> list[PatientData]:
-        ignored: Counter[str] = Counter()
+        ignored: Counter[str] = Counter(self.bundle.skipped.counts if self.bundle.skipped else ())  # fhirlazy
         for (kind, _), res in self.bundle.resources():
             if kind == "Patient":
                 self.patient(res)
@@ -120,6 +120,8 @@ class _Mapper:
                     self.ignored.add(*unread)
             elif kind not in REFERENCED_TYPES and kind != "Patient":
                 ignored[kind] += 1
+        for res in self.bundle.unread_observations(self.ignored):  # left as text by a lazy read, yet to map
+            MAPPERS["Observation"](self, res)
         for kind, n in sorted(ignored.items()):
             self.note(None, "ignored-resource", f"{n} {kind} resource{'s' * (n > 1)} ignored: type not used")
         for patient, text in self.ignored.notes():
@@ -321,9 +323,11 @@ def patients_from_json(
     source: str = "<input>",
     matcher: SubstanceMatcher | None = None,
     reads: ReadCodes | None = None,
+    skipped: Any = None,
 ) -> list[PatientData]:
     """Map parsed FHIR JSON (numbers as :class:`~decimal.Decimal`, see :func:`parse_json`) to one
-    :class:`PatientData` per Patient, sorted by patient IRI.
+    :class:`PatientData` per Patient, sorted by patient IRI. ``skipped``: the resources a lazy read
+    (:mod:`guidelinekg.patients.fhirlazy`) left out of ``doc``.
 
     Raises:
         InputError: not a FHIR resource, a type not accepted at top level, a Bundle of another type or
@@ -344,7 +348,7 @@ def patients_from_json(
             f"a FHIR {kind} is not accepted as input; give a Bundle or one of: {', '.join(MAPPED_TYPES)}",
             location,
         )
-    patients = _Mapper(Bundle(doc, source), matcher, reads).run()
+    patients = _Mapper(Bundle(doc, source, skipped), matcher, reads).run()
     if not patients:
         raise InputError(
             "the input has no Patient resource", location, hint="add the Patient the resources refer to"

@@ -64,8 +64,9 @@ def codings(concept: Any) -> Iterator[tuple[str | None, str | None, str | None]]
 class Bundle:
     """The resources of the input with the indexes that references are resolved against."""
 
-    def __init__(self, doc: dict[str, Any], source: str):
+    def __init__(self, doc: dict[str, Any], source: str, skipped: Any = None):
         check_document(doc, source)  # every element read below has its FHIR JSON type
+        self.source = source
         self.notes: list[IngestNote] = []
         location = Location(source)
         entries: list[tuple[str | None, Any]]
@@ -111,6 +112,11 @@ class Bundle:
                 self.key_by_url[url] = key
         self.by_key = chosen
         self.key_of = {id(res): key for key, res in chosen.items()}
+        # From a lazy read (guidelinekg.patients.fhirlazy.Skipped): the resources left as text, parsed when a
+        # reference leads to one. No fullUrl or key of the input is then given twice.
+        self.skipped = skipped
+        if skipped is not None:
+            self.key_by_url.update(skipped.urls)
 
     def resources(self) -> list[tuple[tuple[str, str], dict[str, Any]]]:
         return sorted(self.by_key.items(), key=lambda kv: kv[0])
@@ -126,9 +132,31 @@ class Bundle:
                     return res
             return None
         if target in self.key_by_url:
-            return self.by_key[self.key_by_url[target]]
+            return self.get(self.key_by_url[target])
         parts = target.split("/_history/")[0].rstrip("/").split("/")
-        return self.by_key.get((parts[-2], parts[-1])) if len(parts) >= 2 else None
+        return self.get((parts[-2], parts[-1])) if len(parts) >= 2 else None
+
+    def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        """The resource of that key (type, id); one a lazy read left as text is parsed and checked now."""
+        res = self.by_key.get(key)
+        if res is None and self.skipped is not None and (res := self.skipped.load(key, self.source)) is not None:
+            self.key_of[id(res)] = key
+        return res
+
+    def unread_observations(self, ignored: Any) -> list[dict[str, Any]]:
+        """From a lazy read: each Observation left as text (none of its codes is read) counted in ``ignored``
+        (:class:`~guidelinekg.patients.relevance.Ignored`) under its Patient; those not about a Patient of
+        the input, parsed, for the mapping to note why (as it does when everything is parsed)."""
+        mapped = []
+        for reference, observations in self.skipped.observations.items() if self.skipped is not None else ():
+            target = self.resolve({"reference": reference}, {})
+            if target is not None and target.get("resourceType") == "Patient":
+                patient = self.node(target)
+                for _, label, codes in observations:
+                    ignored.add(patient, "Observation", label, codes)
+            else:
+                mapped += [self.get(key) for key, _, _ in observations]
+        return mapped
 
     def record(self, res: dict[str, Any]) -> str:
         key = self.key_of.get(id(res)) or (res["resourceType"], res.get("id") or json_hash(res))

@@ -113,6 +113,16 @@ def check_document(doc: dict[str, Any], source: str) -> None:
         checker.resource(doc, "the resource", "", None, None)
 
 
+def check_resource(res: dict[str, Any], source: str) -> None:
+    """Check one resource of a Bundle entry on its own: one a lazy read (:mod:`guidelinekg.patients.fhirlazy`)
+    parses only when a reference leads to it.
+
+    Raises:
+        InputError: as :func:`check_document`.
+    """
+    _Checker(Location(source)).resource(res, "Bundle", "entry.resource", None, None)
+
+
 def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return f"a boolean ({'true' if value else 'false'})"

@@ -2,7 +2,8 @@
 
 :func:`load_patient_input` tells the input kind from the content, not the file name:
 
-* JSON with ``resourceType`` -> FHIR R4 (mapped by :mod:`guidelinekg.patients.fhir`);
+* JSON with ``resourceType`` -> FHIR R4 (mapped by :mod:`guidelinekg.patients.fhir`); a Bundle is read
+  lazily (:mod:`guidelinekg.patients.fhirlazy`: only the resources the mapping reads are parsed);
 * JSON with ``@context``, ``@graph`` or ``@id`` (or a JSON array) -> JSON-LD. Remote contexts are refused
   (the loader never reaches the network); inline contexts are fine;
 * anything else -> Turtle.
@@ -14,6 +15,7 @@ patients never collide in one store, and every rule can name them (SPARQL has no
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import re
@@ -65,7 +67,8 @@ def load_patient_input(
 
     Raises:
         InputError: unreadable or empty file, one over :data:`MAX_BYTES` (decompressed), malformed
-            JSON/Turtle (with ``file:line:column``), a JSON key given twice, a JSON-LD remote context, a
+            JSON/Turtle (with ``file:line:column``), a JSON key given twice (but inside a resource of a
+            Bundle that nothing reads, :mod:`~guidelinekg.patients.fhirlazy`), a JSON-LD remote context, a
             literal over the RDF parser's 16 MiB, a value no ``xsd:decimal`` holds, not exactly one patient
             (or a blank node), or FHIR that :mod:`guidelinekg.patients.fhirschema` refuses.
     """
@@ -78,7 +81,7 @@ def load_patient_input(
         raw = _gunzip(raw, location)
         _refuse_too_large(raw, location)
     text = decode_text(raw, location)
-    patient = _patient_from_text(text, location, matcher, reads)
+    patient = _patient_from_text(text, location, matcher, reads, raw.removeprefix(codecs.BOM_UTF8))
     if measures is not None:
         from guidelinekg.patients.units import normalise
 
@@ -114,9 +117,12 @@ def _gunzip(raw: bytes, location: Location) -> bytes:
 
 
 def _patient_from_text(
-    text: str, location: Location, matcher: SubstanceMatcher | None, reads: ReadCodes | None = None
+    text: str, location: Location, matcher: SubstanceMatcher | None, reads: ReadCodes | None = None,
+    data: bytes | None = None,
 ) -> PatientData:
     start = text.lstrip()[:1]
+    if start == "{" and data is not None and (patient := _lazy_fhir(data, location, matcher, reads)):
+        return patient
     if start in ("{", "["):
         try:
             doc = parse_json(text, location, positions=False)  # fast; positions only for an error below
@@ -151,6 +157,25 @@ def _patient_from_text(
                 hint="give a FHIR R4 resource or Bundle, or the patient model as JSON-LD or Turtle",
             )
     return _patient_from_rdf(text, ox.RdfFormat.TURTLE, location, matcher)
+
+
+def _lazy_fhir(
+    data: bytes, location: Location, matcher: SubstanceMatcher | None, reads: ReadCodes | None
+) -> PatientData | None:
+    """The patient of a FHIR Bundle read lazily (:mod:`guidelinekg.patients.fhirlazy`: only what the mapping
+    reads is parsed), or ``None`` when the strict read below must decide (it also says where an error is)."""
+    from guidelinekg.patients.fhir import patients_from_json
+    from guidelinekg.patients.fhirlazy import read_bundle
+
+    bundle = read_bundle(data, reads)
+    if bundle is None:
+        return None
+    try:
+        found = patients_from_json(bundle.doc, source=location.path, matcher=matcher, reads=reads,
+                                   skipped=bundle.skipped)
+    except InputError:
+        return None
+    return _single(found, location)
 
 
 def _single(patients: Sequence[PatientData], location: Location) -> PatientData:

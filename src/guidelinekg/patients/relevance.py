@@ -38,6 +38,7 @@ from guidelinekg.patients.fhirobs import LOINC_IRI, loinc_codes
 from guidelinekg.patients.model import GKG, select_rows
 
 SHOWN_CODES = 5  # codes named in an ignored-resource note; the rest are counted
+LOINC_LABEL = "LOINC"  # how an ignored-resource note names the code system
 
 MEASURES_READ_QUERY = f"""PREFIX gkg: <{GKG}>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -86,7 +87,7 @@ class ReadCodes:
                                     *(x for c in components for x in loinc_codes(c.get("code")))]))
         if not codes or self.reads_loinc(codes):
             return None
-        return "LOINC", codes
+        return LOINC_LABEL, codes
 
     def unread_by_patient(
         self, bundle: Bundle, kind: str, res: dict[str, Any]
