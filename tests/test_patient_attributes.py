@@ -1,4 +1,5 @@
-"""Patient attributes beyond age in years (issue #16, item 1): administrative sex (FHIR Patient.gender) and
+"""Patient attributes beyond age in years (issue #16, item 1): administrative sex (FHIR Patient.gender, read
+by gkg:AdministrativeSexCriterion, rule 49) and
 ages in completed months, weeks and days, on a made-up guideline (tests/fixtures/madeup/attributes.ttl,
 not clinical knowledge), from FHIR input to the report, on both engines. All patients are evaluated in one
 run per engine (a module fixture); each case reads its own report.

@@ -95,7 +95,8 @@ def test_every_rule_fires_in_some_vignette_and_not_in_all(kb):
 # on a made-up guideline by the test file named (checked below to exist and to name the rule's construct).
 NOT_USED_BY_SHIPPED_CONTENT = {"49-administrative-sex": ("test_patient_attributes.py", "AdministrativeSexCriterion"),
                                "37-repeated-threshold": ("test_repeated_results.py", "RepeatedThreshold"),
-                               "38-average-threshold": ("test_repeated_results.py", "AverageThreshold")}
+                               "38-average-threshold": ("test_repeated_results.py", "AverageThreshold"),
+                               "36-coded-result": ("test_coded_results.py", "CodedResultCriterion")}
 
 
 def test_rules_not_used_by_shipped_content_are_proven_elsewhere():
@@ -104,6 +105,7 @@ def test_rules_not_used_by_shipped_content_are_proven_elsewhere():
         assert (here.parent / "queries" / "rules" / f"{rule}.rq").exists(), rule
         fixture_text = "".join(f.read_text() for f in (here / "fixtures").rglob("*.ttl"))
         assert (here / test_file).exists() and construct in fixture_text, rule
+        assert construct in (here / test_file).read_text(encoding="utf-8"), (rule, test_file)
 
 
 # Rules that fire for every covered patient by design (every patient has thresholds, age and diagnoses).

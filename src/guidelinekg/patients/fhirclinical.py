@@ -82,10 +82,15 @@ def deceased(res: dict[str, Any]) -> tuple[str | None, Any]:
 
 
 def condition_tokens(res: dict[str, Any]) -> list[str]:
-    """The ``system|code`` tokens of every coding of ``Condition.code`` (sorted, distinct); an undotted
+    """The ``system|code`` tokens of every coding of ``Condition.code`` (:func:`concept_tokens`)."""
+    return concept_tokens(res.get("code"))
+
+
+def concept_tokens(concept: Any) -> list[str]:
+    """The ``system|code`` tokens of every coding of a CodeableConcept (sorted, distinct); an undotted
     ICD-10(-CM) code also as dotted."""
     tokens = set()
-    for system, code, _ in codings(res.get("code")):
+    for system, code, _ in codings(concept):
         if isinstance(system, str) and system.strip() and isinstance(code, str) and code.strip():
             tokens.add(f"{system}|{code}")
             if system in ICD10_SYSTEMS and (m := _ICD10_UNDOTTED.fullmatch(code)):

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from guidelinekg.patients.fhirbundle import Bundle, code_iri, codings, field
+from guidelinekg.patients.fhirclinical import concept_tokens
 from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, iri, literal, triple, xsd_decimal
 from guidelinekg.patients.ucum import is_ucum, shown
 
@@ -194,6 +195,10 @@ def _value(node: str, holder: dict[str, Any], note: Note, *, panel: bool = False
         if comparator is not None and lines:
             lines.append(triple(node, iri(GKG + "valueComparator"), iri(GKG + COMPARATORS[comparator])))
         return lines
+    elif "valueCodeableConcept" in holder:  # a coded result (pregnancy status ...): its codes, as tokens
+        if tokens := concept_tokens(holder["valueCodeableConcept"]):
+            return [triple(node, iri(GKG + "valueCodeToken"), literal(t)) for t in tokens]
+        note("missing-value", "has a valueCodeableConcept without a coding with system and code; treated as missing")
     elif other := sorted(k for k in holder if k.startswith("value")):
         note("unsupported-value", f"has {other[0]}, not valueQuantity; treated as missing")
     elif not panel:

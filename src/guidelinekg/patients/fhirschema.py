@@ -54,8 +54,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "effectivePeriod": PERIOD,
         "effectiveInstant": STRING,
         "valueQuantity": QUANTITY,
+        "valueCodeableConcept": CONCEPT,
         "dataAbsentReason": CONCEPT,
-        "component": [{"code": CONCEPT, "valueQuantity": QUANTITY, "dataAbsentReason": CONCEPT}],
+        "component": [{"code": CONCEPT, "valueQuantity": QUANTITY, "valueCodeableConcept": CONCEPT,
+                       "dataAbsentReason": CONCEPT}],
     },
     "Specimen": {
         "collection": {
