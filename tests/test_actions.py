@@ -92,3 +92,22 @@ def test_shapes_say_what_an_action_needs(tmp_path):
                   'ex:x a gkg:Advice ; rdfs:label "advice"@en ; gkg:substance ex:examplomab .\n'):
         errors = _shape_errors(tmp_path, extra)
         assert any("gkg:DiagnosisRecord" in e["message"] for e in errors), (extra, errors)
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_a_restriction_on_another_order_of_the_same_test_applies(tmp_path, engine):
+    """Rule 05 matches test orders by the test they order, not only by node."""
+    extra = tmp_path / "ni.ttl"
+    extra.write_text("""@prefix gkg: <https://w3id.org/guidelinekg/ontology#> .
+@prefix ex: <urn:example:madeup:> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:int-gizmo-again a gkg:TestOrder ; rdfs:label "gizmo level"@en ; gkg:ordersMeasure ex:gizmo-level .
+ex:ni-gizmo a gkg:NotIndicatedStatement ; rdfs:label "no gizmo below 10"@en ;
+    gkg:inVersion ex:v1 ; gkg:section ex:sec ; gkg:order 9 ; gkg:sourceText "No gizmo below 10." ;
+    gkg:notIndicatedIntervention ex:int-gizmo-again ; gkg:applicability ex:crit-very-low-widget ;
+    gkg:reason "not below 10" ; gkg:citation ex:cit .
+""", encoding="utf-8")
+    kb = KnowledgeBase.load([*CONTENT, extra])
+    report = _report(kb, "5", engine)
+    assert NS + "rec-order-gizmo" in {n["iri"] for n in report["not_recommended"]}
+    assert NS + "rec-order-gizmo" in {r["iri"] for r in _report(kb, "30", engine)["recommendations"]}

@@ -68,3 +68,17 @@ def test_shapes_check_grades(tmp_path):
     loose = _shacl(tmp_path, 'ex:level-x a gkg:Grade ; skos:notation "X" .\n')
     assert {"sh:minCount"} <= {f["code"].replace("shacl:", "sh:") for f in loose}, loose
     assert any("skos:inScheme" in f["message"] for f in loose) and any("gkg:gradeAxis" in f["message"] for f in loose)
+
+
+def test_a_grade_with_labels_in_several_languages_is_listed_once(tmp_path):
+    extra = tmp_path / "labels.ttl"
+    extra.write_text('@prefix ex: <urn:example:madeup:> .\n@prefix skos: <http://www.w3.org/2004/02/skos/core#> .\n'
+                     '@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n'
+                     'ex:class-2a skos:prefLabel "Classe 2a"@fr . ex:widget-grading rdfs:label "Widget-Bewertung"@de .\n',
+                     encoding="utf-8")
+    kb = KnowledgeBase.load([*CONTENT, extra])
+    report = build_report(evaluate(kb, [madeup_patient("30")], as_of=date(2026, 1, 5)), "urn:example:Patient/w1",
+                          kb.version())
+    [advice] = [r for r in report["recommendations"] if r["iri"] == NS + "rec-advice"]
+    assert [(g["grade"], g["label"], g["system"]) for g in advice["grades"]] == [
+        ("2a", "Class 2a", "Widget Society grading"), ("C", "Level C", "Widget Society grading")]

@@ -64,7 +64,8 @@ ENGINES = ["oxigraph", "rdflib"]
     ([("30", "2026-03-01T09:00:00Z"), ("35", "2026-03-20T09:00:00Z")], "recommendations"),  # two days low
     ([("30", "2026-03-20T09:00:00Z")], "undetermined"),  # one low result: awaits confirmation
     ([("30", "2026-03-20T08:00:00Z"), ("31", "2026-03-20T18:00:00Z")], "undetermined"),  # same day: one
-    ([("30", "2026-03-01T09:00:00Z"), ("60", "2026-03-20T09:00:00Z")], "undetermined"),  # one of two days
+    ([("30", "2026-03-01T09:00:00Z"), ("60", "2026-03-20T09:00:00Z")], "not applicable"),  # not confirmed
+    ([("60", "2026-03-01T09:00:00Z"), ("30", "2026-03-20T09:00:00Z")], "undetermined"),  # awaits confirmation
     ([("60", "2026-03-01T09:00:00Z"), ("70", "2026-03-20T09:00:00Z")], "not applicable"),  # none low: false
     ([], "undetermined"),  # nothing at all
     ([("30", "2026-03-01T09:00:00Z"), ("10", "2026-03-20T09:00:00Z", GKG + "LessThan")], "undetermined"),
@@ -90,12 +91,35 @@ def test_average_threshold(kb, engine, results, expected):
     assert _status(report, "rec-high") == expected
 
 
-def test_the_explanation_says_what_was_counted(kb):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_explanation_says_what_was_counted(kb, engine):
     report = _report(kb, patient(("40", "2026-03-10T09:00:00Z"), ("60", "2026-03-20T09:00:00Z"),
-                                 ("56", "2026-03-20T10:00:00Z")), "oxigraph")
+                                 ("56", "2026-03-20T10:00:00Z")), engine)
     [high] = [r for r in report["recommendations"] if r["iri"] == NS + "rec-high"]
     assert any("mean of 3 reading(s) on 2 day(s): 52" in line for line in high["because"]), high["because"]
-    one = _report(kb, patient(("30", "2026-03-20T09:00:00Z")), "oxigraph")
+    one = _report(kb, patient(("30", "2026-03-20T09:00:00Z")), engine)
     [confirmed] = [u for u in one["undetermined"] if u["iri"] == NS + "rec-confirmed"]
     assert any("results on 1 of 1 day(s) meet it; 2 day(s) needed: awaiting confirmation" in line
                for line in confirmed["because"]), confirmed["because"]
+
+
+def test_an_untyped_criterion_with_a_count_is_still_decided(tmp_path):
+    """A gkg:LabThreshold that carries gkg:minimumResults (the shapes refuse it) is decided as a threshold on
+    the latest result, never left without an outcome (its statement would drop out of the report)."""
+    extra = tmp_path / "untyped.ttl"
+    extra.write_text("@prefix gkg: <https://w3id.org/guidelinekg/ontology#> .\n@prefix ex: <urn:example:madeup:> .\n"
+                     "ex:crit-low-widget gkg:minimumResults 2 .\n", encoding="utf-8")
+    kb = KnowledgeBase.load([FIXTURES / "madeup" / "guideline.ttl", extra])
+    report = _report(kb, patient(), "oxigraph")
+    assert NS + "rec-examplomab" in {u["iri"] for u in report["undetermined"]}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_zero_days_needed_is_not_true_without_data(tmp_path, engine):
+    extra = tmp_path / "zero.ttl"
+    extra.write_text("@prefix gkg: <https://w3id.org/guidelinekg/ontology#> .\n@prefix ex: <urn:example:madeup:> .\n"
+                     "ex:crit-low-twice gkg:minimumResults 0 . ex:crit-mean-high gkg:minimumOccasions 0 .\n",
+                     encoding="utf-8")
+    kb = KnowledgeBase.load([FIXTURES / "madeup" / "guideline.ttl", FIXTURES / "repeated" / "repeated.ttl", extra])
+    report = _report(kb, patient(), engine)
+    assert _status(report, "rec-confirmed") == "undetermined" and _status(report, "rec-high") == "undetermined"

@@ -238,3 +238,39 @@ def test_what_makes_a_guideline(tmp_path):
     own, shared = split_guidelines([tmp_path / "all/a/guideline.ttl", tmp_path / "all/b/guideline.ttl",
                                     tmp_path / "all/shared/terms.ttl"])
     assert len(own) == 2 and [f.name for f in shared] == ["terms.ttl"]
+
+
+def test_grouping_edge_cases(tmp_path):
+    """One version declared in two files is still one guideline (its subfolder stays with it); a path given
+    twice or through a parent is read once; two copies of one version are refused; a symbolic link to a
+    directory is not followed."""
+    from guidelinekg.content.loading import split_guidelines
+    from guidelinekg.errors import InputError
+
+    version = ("@prefix gkg: <https://w3id.org/guidelinekg/ontology#> .\n"
+               "<https://example.org/{0}/v1> a gkg:GuidelineVersion .\n")
+    term = "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n<https://example.org/t> rdfs:label \"t\" .\n"
+    layout = {"all/a/guideline.ttl": version.format("a"), "all/a/more.ttl": version.format("a"),
+              "all/a/sub/terms.ttl": term, "all/b/guideline.ttl": version.format("b")}
+    for name, text in layout.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / "all" / "b" / "loop").symlink_to(tmp_path / "all", target_is_directory=True)
+    own, shared = split_guidelines([tmp_path / "all", tmp_path / "all" / "a"])
+    assert [sorted(str(f.relative_to(tmp_path)) for f in g) for g in own] == [
+        ["all/a/guideline.ttl", "all/a/more.ttl", "all/a/sub/terms.ttl"], ["all/b/guideline.ttl"]]
+    assert shared == []
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "guideline.ttl").write_text(version.format("a"), encoding="utf-8")
+    with pytest.raises(InputError, match="declared in two places"):
+        split_guidelines([tmp_path / "all", tmp_path / "copy"])
+
+
+def test_one_run_into_a_trig_file_is_trig(capsys, tmp_path):
+    import pyoxigraph as ox
+
+    trig = tmp_path / "one.trig"
+    report = _recommend(capsys, CASES / "001-iron-deficient-45kg" / "patient.json", SHIPPED,
+                        extra=("--provenance", str(trig)))
+    assert {q.graph_name.value for q in ox.parse(path=str(trig), format=ox.RdfFormat.TRIG)} == {
+        report["provenance"]["run"]}

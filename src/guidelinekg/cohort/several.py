@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 
@@ -15,8 +16,10 @@ def selectors(options) -> list[str] | None:
 
 def guideline_folder(version_iri: str) -> str:
     """The folder of one guideline's run under a several-guideline ``--out``: the version IRI without its
-    scheme, every other character than letters, digits, ``.``, ``_`` and ``-`` made ``-``."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", version_iri.split("://", 1)[-1]).strip("-.") or "guideline"
+    scheme, every other character than letters, digits, ``.``, ``_`` and ``-`` made ``-``, and the start of
+    the IRI's SHA-1 (two IRIs that read alike, ``http://x/a/b`` and ``https://x/a-b``, never share one)."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", version_iri.split("://", 1)[-1]).strip("-.")[:80] or "guideline"
+    return f"{readable}-{hashlib.sha1(version_iri.encode('utf-8')).hexdigest()[:8]}"
 
 
 def combined(options, runs: dict[str, dict], started: float) -> dict:

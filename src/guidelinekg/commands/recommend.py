@@ -119,10 +119,10 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--format turtle holds one run, and {len(guidelines)} guidelines are evaluated "
                              f"({names})", hint="use --format trig (a named graph per run), or choose one "
                              "with --guideline")
-        if args.provenance and args.provenance.suffix.lower() in (".ttl", ".turtle"):
-            raise InputError(f"--provenance {args.provenance}: a Turtle file holds one run, and "
-                             f"{len(guidelines)} guidelines are evaluated ({names})",
-                             hint="give a .trig file (a named graph per run), or choose one with --guideline")
+        if args.provenance and args.provenance.suffix.lower() != ".trig":
+            raise InputError(f"--provenance {args.provenance}: {len(guidelines)} guidelines are evaluated "
+                             f"({names}), one run each, written as TriG", hint="give a .trig file (a named "
+                             "graph per run), or choose one guideline with --guideline")
     evaluated = evaluate_guidelines(Path(args.patient), guidelines, as_of=as_of, engine=args.engine)
     evaluations = [e for e, _ in evaluated]
     reports = [r for _, r in evaluated]
@@ -133,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     if args.provenance:
         try:
             args.provenance.parent.mkdir(parents=True, exist_ok=True)
-            args.provenance.write_text(provenance_dataset(evaluations) if several else
+            trig = several or args.provenance.suffix.lower() == ".trig"  # TriG whenever the name says so
+            args.provenance.write_text(provenance_dataset(evaluations) if trig else
                                        provenance_turtle(evaluations[0]), encoding="utf-8")
         except OSError as exc:
             raise InputError(f"cannot write --provenance {args.provenance}: {exc.strerror or exc}") from None

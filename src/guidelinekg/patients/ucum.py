@@ -9,6 +9,7 @@ once per process; results, failures included, are cached.
 from __future__ import annotations
 
 import functools
+import re
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
@@ -66,6 +67,10 @@ def ucum_conversion(from_unit: str, to_unit: str) -> tuple[Decimal, Decimal]:
     return result
 
 
+# An exponent (after "*", "^" or a unit symbol) of four digits or more: no real unit has one.
+_HUGE_EXPONENT = re.compile(r"(?:[*^]|[A-Za-z\])}])[+-]?\d{4,}")
+
+
 @functools.cache
 def _ucum_conversion(from_unit: str, to_unit: str) -> tuple[Decimal, Decimal] | str:
     """As :func:`ucum_conversion`, failures returned as their reason so that they are cached too."""
@@ -75,6 +80,8 @@ def _ucum_conversion(from_unit: str, to_unit: str) -> tuple[Decimal, Decimal] | 
     from_text, to_text = short(from_unit), short(to_unit)
     quantities = []
     for unit in (from_unit, to_unit):
+        if _HUGE_EXPONENT.search(unit):  # 10*999999999999 would be computed exactly: hours, not an error
+            return f"{shown(unit)} is not a usable UCUM unit (an exponent of more than three digits)"
         # The UCUM parser and Pint raise many kinds of error on odd input (an InvalidUcumError, a
         # LarkError, an OverflowError for "10*1000.ug/L", a RecursionError for deep nesting, an
         # AttributeError for a lone annotation): every one means the unit cannot be used.

@@ -39,7 +39,7 @@ SELECT ?r ?text ?summary ?label ?dir ?strength ?certainty ?line ?grading ?crit ?
   OPTIONAL { ?i gkg:dose ?dose . ?dose gkg:value ?doseValue ; gkg:unit ?doseUnit }
   OPTIONAL { ?i gkg:frequency ?freq }
   OPTIONAL { ?i gkg:dose ?dose2 . ?dose2 gkg:doseBasis ?basis }
-  OPTIONAL { ?i a ?ik .  # what an intervention that is not a medicine is (the vocabulary's subclasses)
+  OPTIONAL { ?i a/rdfs:subClassOf* ?ik .  # what an intervention that is not a medicine is (or a subclass of)
              VALUES (?ik ?kind) { (gkg:TestOrder "test") (gkg:Referral "referral") (gkg:DiagnosisRecord "diagnosis")
                                   (gkg:Advice "advice") (gkg:Procedure "procedure") } }
 }"""
@@ -58,8 +58,11 @@ SELECT ?i ?system ?code ?status WHERE {
 GRADES = """
 SELECT ?r ?notation ?glabel ?axis ?system ?systemLabel ?mapped ?match WHERE {
   ?r gkg:grade ?g . ?g skos:notation ?notation ; gkg:gradeAxis ?ax ; skos:inScheme ?system . ?ax skos:notation ?axis .
-  OPTIONAL { ?g skos:prefLabel ?pl } OPTIONAL { ?g rdfs:label ?rl } BIND(COALESCE(?pl, ?rl) AS ?glabel)
-  OPTIONAL { ?system rdfs:label ?systemLabel }
+  # one label each: the smallest English or untagged one (a report never lists a grade twice)
+  OPTIONAL { SELECT ?g (MIN(?l) AS ?glabel) WHERE { ?g skos:prefLabel|rdfs:label ?l .
+             FILTER(LANG(?l) = "" || LANGMATCHES(LANG(?l), "en")) } GROUP BY ?g }
+  OPTIONAL { SELECT ?system (MIN(?sl) AS ?systemLabel) WHERE { ?system rdfs:label ?sl .
+             FILTER(LANG(?sl) = "" || LANGMATCHES(LANG(?sl), "en")) } GROUP BY ?system }
   OPTIONAL { { ?g skos:exactMatch ?m . BIND("exact" AS ?match) } UNION { ?g skos:closeMatch ?m . BIND("close" AS ?match) }
              ?m skos:notation ?mapped . FILTER(?m IN (gkg:Strong, gkg:Conditional, gkg:HighCertainty,
                                                      gkg:ModerateCertainty, gkg:LowCertainty, gkg:VeryLowCertainty)) }
