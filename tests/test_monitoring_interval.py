@@ -47,3 +47,15 @@ def test_interval_is_shown_in_one_unit(report, action, interval):
 
 def test_report_with_intervals_matches_the_schema(report):
     jsonschema.validate(json.loads(json.dumps(report)), json.loads(SCHEMA.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+@pytest.mark.parametrize(("value", "treated"), [("41.9", True), ("500", False), (None, False)])
+def test_monitoring_on_the_patients_state_needs_no_recommendation(engine, value, treated):
+    """gkg:monitoringBasis gkg:OnPatientState: planned for every covered patient in that state; the default
+    (after treatment) only when a recommendation of the guideline is made."""
+    kb = KnowledgeBase.load([MADEUP / "guideline.ttl", Path(__file__).parent / "fixtures" / "monitoring" / "on-state.ttl"])
+    evaluation = evaluate(kb, [madeup_patient(value)], as_of=date(2026, 1, 5), engine=engine)
+    report = build_report(evaluation, "urn:example:Patient/w1", kb.version())
+    planned = {m["iri"].removeprefix(ACTION) for m in report["monitoring"]}
+    assert planned == ({"on-state", "after-treatment"} if treated else {"on-state"})
