@@ -86,3 +86,14 @@ def test_the_explanation_names_the_result(kb, tmp_path):
 def test_a_concept_without_coding_is_noted(kb, tmp_path):
     report = _report(kb, bundle(tmp_path, (None, "2026-03-01")), "oxigraph")
     assert "missing-value" in {w["code"] for w in report["warnings"]}
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_a_result_too_old_is_said_to_be_too_old(kb, tmp_path, engine):
+    report = _report(kb, bundle(tmp_path, (PREGNANT, "2025-01-01")), engine)
+    [undetermined] = [u for u in report["undetermined"] if u["iri"] == NS + "rec-pregnancy-advice"]
+    assert any("no pregnancy status recorded within the 300 days this guideline accepts; an older one is not used"
+               in line for line in undetermined["because"]), undetermined["because"]
+    fresh = _report(kb, bundle(tmp_path), engine)
+    [none] = [u for u in fresh["undetermined"] if u["iri"] == NS + "rec-pregnancy-advice"]
+    assert any(line.endswith("(no pregnancy status recorded)") for line in none["because"]), none["because"]

@@ -49,8 +49,13 @@ def test_example_guideline_validates(guideline):
     assert not [f for f in report["findings"] if f["severity"] == "error"], report["findings"][:3]
 
 
-@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
-@pytest.mark.parametrize(("guideline", "vignette"), CASES, ids=lambda x: getattr(x, "name", None))
+# Every case on the default engine; every fourth also on rdflib (the engines' agreement on all rules is
+# tested on the shipped vignettes; here it keeps the suite short).
+RUNS = [(g, v, "oxigraph") for g, v in CASES] + [(g, v, "rdflib") for g, v in CASES[::4]]
+
+
+@pytest.mark.parametrize(("guideline", "vignette", "engine"), RUNS,
+                         ids=lambda x: getattr(x, "name", x if isinstance(x, str) else None))
 def test_example_vignette(kbs, guideline, vignette, engine):
     kb = kbs[guideline]
     patient = load_patient_input(vignette.patient, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
@@ -66,7 +71,7 @@ def test_example_vignette(kbs, guideline, vignette, engine):
             assert got[key] == (sorted(want) if isinstance(want, list) else want), key
 
 
-@pytest.mark.parametrize(("guideline", "vignette"), CASES[::3], ids=lambda x: getattr(x, "name", None))
+@pytest.mark.parametrize(("guideline", "vignette"), CASES[::5], ids=lambda x: getattr(x, "name", None))
 def test_example_beside_rls_gives_the_same_report(capsys, guideline, vignette):
     def recommend(*content: Path) -> dict:
         args = ["recommend", str(vignette.patient), "--as-of", vignette.as_of, "--format", "json"]
