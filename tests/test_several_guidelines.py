@@ -217,7 +217,7 @@ def test_several_reports_follow_their_schema(guidelines, capsys):
 def test_what_makes_a_guideline(tmp_path):
     """A folder declaring one version is one guideline, subfolders and all; a folder holding several is
     split into its subfolders; a folder declaring none is shared, loaded with every guideline."""
-    from guidelinekg.content.loading import split_guidelines
+    from guidelinekg.content.grouping import split_guidelines
 
     version = ("@prefix gkg: <https://w3id.org/guidelinekg/ontology#> .\n"
                "<https://example.org/{0}/v1> a gkg:GuidelineVersion .\n")
@@ -244,7 +244,7 @@ def test_grouping_edge_cases(tmp_path):
     """One version declared in two files is still one guideline (its subfolder stays with it); a path given
     twice or through a parent is read once; two copies of one version are refused; a symbolic link to a
     directory is not followed."""
-    from guidelinekg.content.loading import split_guidelines
+    from guidelinekg.content.grouping import split_guidelines
     from guidelinekg.errors import InputError
 
     version = ("@prefix gkg: <https://w3id.org/guidelinekg/ontology#> .\n"

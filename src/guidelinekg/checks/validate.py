@@ -13,8 +13,8 @@ from collections import Counter
 from pathlib import Path
 
 from guidelinekg.content import resources
-from guidelinekg.content.loading import (SEVERITIES, Finding, display_path, expand_paths, load_files, split_guidelines,
-                                        unread_rdf_files)
+from guidelinekg.content.grouping import split_guidelines
+from guidelinekg.content.loading import SEVERITIES, Finding, display_path, expand_paths, load_files, unread_rdf_files
 
 
 def validate(

@@ -1,6 +1,6 @@
 """Several guidelines at once: one knowledge base per guideline, each evaluated on its own.
 
-A guideline is a directory of content files (:func:`guidelinekg.content.loading.split_guidelines`: the
+A guideline is a directory of content files (:func:`guidelinekg.content.grouping.split_guidelines`: the
 shipped layout ``ontology/guidelines/NAME/``, the folder ``guidelinekg new`` makes). Each is loaded with
 the vocabulary into a knowledge base of its own, so nothing one guideline states (a measure's canonical
 unit or plausible range, a pre-analytic requirement, an order, a warning, a value set) reaches
@@ -64,7 +64,7 @@ def load_guidelines(
         InputError: no guideline version; a selector that names none or several versions; a directory
             holding several versions when none is chosen.
     """
-    from guidelinekg.content.loading import split_guidelines
+    from guidelinekg.content.grouping import split_guidelines
 
     content_files(paths)  # no Turtle at all: an error naming the paths
     own, shared = split_guidelines([Path(p) for p in paths] if paths else [guidelines_dir()])
