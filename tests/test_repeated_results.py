@@ -123,3 +123,13 @@ def test_zero_days_needed_is_not_true_without_data(tmp_path, engine):
     kb = KnowledgeBase.load([FIXTURES / "madeup" / "guideline.ttl", FIXTURES / "repeated" / "repeated.ttl", extra])
     report = _report(kb, patient(), engine)
     assert _status(report, "rec-confirmed") == "undetermined" and _status(report, "rec-high") == "undetermined"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_preliminary_reading_under_a_decided_average_is_warned(kb, engine):
+    data = patient(("40", "2026-03-10T09:00:00Z"), ("60", "2026-03-20T09:00:00Z"), ("56", "2026-03-20T10:00:00Z"))
+    lines = list(data.ntriples) + ['<urn:example:Observation/o2> <https://w3id.org/guidelinekg/ontology#resultStatus> '
+                                   '"preliminary" .']
+    report = _report(kb, PatientData.build(data.patient_iri, lines), engine)
+    assert _status(report, "rec-high") == "recommendations"
+    assert [w["code"] for w in report["warnings"]].count("preliminary-result") == 1, report["warnings"]

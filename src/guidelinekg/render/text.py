@@ -165,7 +165,12 @@ def criterion_text(view: GraphView, node: str, _path: tuple[str, ...] = ()) -> s
     operator_node, value, measure = record.one("comparator"), record.one("value"), record.one("measure")
     if operator_node and value is not None:
         subject = measure_text(view, measure) if measure else _subject(view, kind)
-        return f"{subject} {comparator(view, operator_node)} {quantity(value, record.one('unit'))}"
+        if record.one("minimumOccasions") is not None:  # rule 38: the mean of readings over N days
+            subject = f"mean {subject} (readings on at least {record.one('minimumOccasions')} days)"
+        text = f"{subject} {comparator(view, operator_node)} {quantity(value, record.one('unit'))}"
+        if record.one("minimumResults") is not None:  # rule 37: the same test on N different days
+            text += f" on at least {record.one('minimumResults')} different days"
+        return text
     diagnoses = record.all("diagnosis")
     if diagnoses:
         return " AND ".join(f"diagnosis of {code_text(view, d)}" for d in view.order_nodes(diagnoses))

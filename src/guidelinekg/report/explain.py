@@ -137,6 +137,8 @@ class Explainer:
         if "Not" in types:
             return [f"{pad}{node.get('label', criterion)}: {truth}", *self.lines(node["negates"], depth + 1)]
         text = self.criteria.describe(criterion)
+        if "note" in outcome:  # what the rule counted or assumed (rules 36, 37, 38, 41)
+            return [f"{pad}{text}: {truth} ({outcome['note']})"]
         if "value" in outcome and "time" in outcome:
             # a censored result as written ("< 10 ng/mL"); a preliminary one says so
             censor = f"{outcome['censor']} " if "censor" in outcome else ""
@@ -150,8 +152,6 @@ class Explainer:
             if censor and truth == "unknown":
                 detail += f"; a result reported as {measured.strip()} cannot decide this"
             return [f"{pad}{text}: {truth} (measured {detail})"]
-        if "note" in outcome:  # what the rule counted or assumed (rules 37, 38, 41)
-            return [f"{pad}{text}: {truth} ({outcome['note']})"]
         if "value" in outcome:
             return [f"{pad}{text}: {truth} (value {number(outcome['value'])})"]
         if truth == "unknown":
