@@ -84,3 +84,32 @@ def test_example_beside_rls_gives_the_same_report(capsys, guideline, vignette):
     together = recommend(guideline, RLS)
     [same] = [r for r in together["reports"] if r["guideline"]["version_iri"] == alone["guideline"]["version_iri"]]
     assert same == alone
+
+
+def test_the_three_guidelines_run_together_in_cohort_without_leakage(capsys, tmp_path):
+    """RLS and the two example guidelines in one cohort run: each guideline's folder holds, for every
+    patient, the report that recommend gives with that guideline alone (provenance aside)."""
+    import shutil
+
+    from guidelinekg.cohort.several import guideline_folder
+
+    picked = [(g, v) for g, v in CASES if v.as_of == "2026-01-15"][::6]
+    source = tmp_path / "in"
+    source.mkdir()
+    for g, v in picked:
+        shutil.copy(v.patient, source / f"{g.name}-{v.name}.json")
+    content = [RLS, *GUIDELINES]
+    args = ["cohort", str(source), "--out", str(tmp_path / "out"), "--as-of", "2026-01-15", "--no-progress"]
+    assert main(args + sum((["--content", str(c)] for c in content), [])) == 0, capsys.readouterr().err
+    summary = json.loads(capsys.readouterr().out)
+    assert len(summary["guidelines"]) == 3 and summary["patients"] == len(picked)
+    for path in content:
+        for _, v in picked:
+            assert main(["recommend", str(v.patient), "--as-of", "2026-01-15", "--format", "json",
+                         "--content", str(path)]) == 0
+            alone = json.loads(capsys.readouterr().out)
+            folder = tmp_path / "out" / guideline_folder(alone["guideline"]["version_iri"])
+            results = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+            [got] = [r for r in results if r["patient"] == alone["patient"]]
+            assert {k: x for k, x in got.items() if k != "provenance"} == \
+                   {k: x for k, x in alone.items() if k != "provenance"}, (path.name, v.name)
