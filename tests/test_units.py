@@ -243,3 +243,24 @@ def test_a_tiny_converted_value_is_rounded_to_what_the_store_holds(catalog) -> N
 def test_a_value_the_store_cannot_hold_is_a_problem(catalog) -> None:
     out = normalise(observation(FERRITIN, "1" + "0" * 25, "ng/mL"), catalog)
     assert props(out, "normalizedValue") == [] and "out of range" in props(out, "unitProblem")[0]
+
+
+def test_a_factor_with_an_offset_converts_both_ways() -> None:
+    """HbA1c: NGSP % = IFCC mmol/mol / 10.929 + 2.15 (a gkg:UnitFactor with gkg:addend)."""
+    hba1c = units.UnitFactor("mmol/mol", "%", Decimal("10.929"), Decimal("2.15"))
+    to_percent = units.MeasureGroup(frozenset(), frozenset({"%"}), (hba1c,))
+    c = units.convert(Decimal("53"), "mmol/mol", to_percent, "%")
+    assert c.value == Decimal("6.99948") and "53 mmol/mol ÷ 10.929 + 2.15 = 6.99948 %" in c.note
+    to_ifcc = units.MeasureGroup(frozenset(), frozenset({"mmol/mol"}), (hba1c,))
+    back = units.convert(Decimal("7.0"), "%", to_ifcc, "mmol/mol")
+    assert back.value == Decimal("53.0056") and "(7 % - 2.15) × 10.929 = 53.0056 mmol/mol" in back.note
+
+
+@pytest.mark.parametrize(("unit", "canonical"), [("mmol/mol", "%"), ("%", "1"), ("10*3/10*3", "%")])
+def test_pure_numbers_are_not_converted_by_ucum_alone(unit: str, canonical: str) -> None:
+    """UCUM relates any two dimensionless units (1 mmol/mol = 0.1 %): that an HbA1c in mmol/mol is a %
+    divided by ten is false, so only a factor in the graph converts them."""
+    group = units.MeasureGroup(frozenset(), frozenset({canonical}), ())
+    with pytest.raises(UnitConversionError, match="only as pure numbers"):
+        units.convert(Decimal("53"), unit, group, canonical)
+    assert units.convert(Decimal("53"), canonical, group, canonical).value == Decimal("53")

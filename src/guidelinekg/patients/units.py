@@ -57,8 +57,9 @@ SELECT DISTINCT ?measure ?unit WHERE {{
 }}"""
 
 FACTORS_QUERY = f"""PREFIX gkg: <{GKG}>
-SELECT DISTINCT ?measure ?from ?to ?divisor WHERE {{
+SELECT DISTINCT ?measure ?from ?to ?divisor ?addend WHERE {{
   ?measure gkg:unitFactor ?f . ?f gkg:fromUnit ?from ; gkg:toUnit ?to ; gkg:divideBy ?divisor .
+  OPTIONAL {{ ?f gkg:addend ?addend }}
 }}"""
 
 EQUIVALENTS_QUERY = f"""PREFIX gkg: <{GKG}>
@@ -66,11 +67,12 @@ SELECT DISTINCT ?a ?b WHERE {{ ?a gkg:equivalentMeasure ?b }}"""
 
 @dataclass(frozen=True)
 class UnitFactor:
-    """Value in ``from_unit`` divided by ``divide_by`` gives the value in ``to_unit``."""
+    """Value in ``from_unit`` divided by ``divide_by``, plus ``add``, gives the value in ``to_unit``."""
 
     from_unit: str
     to_unit: str
     divide_by: Decimal
+    add: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -145,13 +147,13 @@ class MeasureCatalog:
             if measure and (unit or measure not in measures):
                 measures[measure] = unit
         factors: dict[str, list[UnitFactor]] = defaultdict(list)
-        for measure, from_unit, to_unit, divisor in select_rows(source, FACTORS_QUERY):
+        for measure, from_unit, to_unit, divisor, addend in select_rows(source, FACTORS_QUERY):
             try:
-                value = Decimal(divisor or "")
+                value, add = Decimal(divisor or ""), Decimal(addend or "0")
             except InvalidOperation:
-                continue  # the content shapes report a non-numeric gkg:divideBy
-            if measure and from_unit and to_unit and value.is_finite() and value != 0:
-                factors[measure].append(UnitFactor(from_unit, to_unit, value))
+                continue  # the content shapes report a non-numeric gkg:divideBy or gkg:addend
+            if measure and from_unit and to_unit and value.is_finite() and value != 0 and add.is_finite():
+                factors[measure].append(UnitFactor(from_unit, to_unit, value, add))
         pairs = [(a, b) for a, b in select_rows(source, EQUIVALENTS_QUERY) if a and b]
         return cls.build(measures, factors=factors, equivalents=pairs)
 
@@ -191,6 +193,11 @@ class _Steps:
     def ucum(self, value: Decimal, from_unit: str, to_unit: str) -> Decimal:
         if from_unit == to_unit:
             return value
+        if _pure_number(from_unit) and _pure_number(to_unit):
+            raise UnitConversionError(
+                f"UCUM relates {short(from_unit)} and {short(to_unit)} only as pure numbers, which need not "
+                "measure the same thing (an HbA1c in mmol/mol is not a % ÷ 10); the guideline graph must "
+                "give a gkg:UnitFactor between them if they do")
         scale, offset = ucum_conversion(from_unit, to_unit)
         result = value * scale + offset
         op = f" × {fmt(scale)}" if scale != 1 and not offset else ""
@@ -198,18 +205,30 @@ class _Steps:
         return result
 
     def factor(
-        self, value: Decimal, from_unit: str, to_unit: str, divisor: Decimal, *, inverse: bool
+        self, value: Decimal, from_unit: str, to_unit: str, divisor: Decimal, *, inverse: bool,
+        add: Decimal = Decimal(0),
     ) -> Decimal:
-        result = value * divisor if inverse else value / divisor
-        op = "×" if inverse else "÷"
-        self.texts.append(
-            f"{fmt(value)} {from_unit} {op} {fmt(divisor)} = "
-            f"{fmt(self.round(result))} {to_unit} ({GRAPH_FACTOR})"
-        )
+        if inverse:  # (value - add) x divisor
+            result = (value - add) * divisor
+            shown = f"({fmt(value)} {from_unit} - {fmt(add)}) × {fmt(divisor)}" if add else \
+                f"{fmt(value)} {from_unit} × {fmt(divisor)}"
+        else:  # value / divisor + add
+            result = value / divisor + add
+            shown = f"{fmt(value)} {from_unit} ÷ {fmt(divisor)}" + (f" + {fmt(add)}" if add else "")
+        self.texts.append(f"{shown} = {fmt(self.round(result))} {to_unit} ({GRAPH_FACTOR})")
         return result
 
     def round(self, value: Decimal) -> Decimal:
         return self.context.create_decimal(value)
+
+
+def _pure_number(unit: str) -> bool:
+    """Whether UCUM reads ``unit`` as a pure number (%, mmol/mol, 10*3/10*3, 1 ...)."""
+    try:
+        ucum_conversion(unit, "1")
+    except UnitConversionError:
+        return False
+    return True
 
 
 def convert(value: Decimal, unit: str, group: MeasureGroup, canonical: str) -> Conversion:
@@ -229,7 +248,7 @@ def convert(value: Decimal, unit: str, group: MeasureGroup, canonical: str) -> C
         for src, dst, inverse in ((f.from_unit, f.to_unit, False), (f.to_unit, f.from_unit, True)):
             if src == unit and dst == canonical:
                 steps = _Steps(digits)
-                result = steps.factor(value, src, dst, f.divide_by, inverse=inverse)
+                result = steps.factor(value, src, dst, f.divide_by, inverse=inverse, add=f.add)
                 return Conversion(steps.round(result), tuple(steps.texts))
     steps = _Steps(digits)
     try:
@@ -242,7 +261,7 @@ def convert(value: Decimal, unit: str, group: MeasureGroup, canonical: str) -> C
             steps = _Steps(digits)
             try:
                 v = steps.ucum(value, unit, src)
-                v = steps.factor(v, src, dst, f.divide_by, inverse=inverse)
+                v = steps.factor(v, src, dst, f.divide_by, inverse=inverse, add=f.add)
                 v = steps.ucum(v, dst, canonical)
             except UnitConversionError:
                 continue
