@@ -256,11 +256,53 @@ def test_a_factor_with_an_offset_converts_both_ways() -> None:
     assert back.value == Decimal("53.0056") and "(7 % - 2.15) × 10.929 = 53.0056 mmol/mol" in back.note
 
 
-@pytest.mark.parametrize(("unit", "canonical"), [("mmol/mol", "%"), ("%", "1"), ("10*3/10*3", "%")])
-def test_pure_numbers_are_not_converted_by_ucum_alone(unit: str, canonical: str) -> None:
+@pytest.mark.parametrize(("unit", "canonical"), [("mmol/mol", "%"), ("%", "mmol/mol"), ("10*3/10*3", "%"),
+                                                 ("g/g", "1")])
+def test_ratios_of_like_units_are_not_converted_by_ucum_alone(unit: str, canonical: str) -> None:
     """UCUM relates any two dimensionless units (1 mmol/mol = 0.1 %): that an HbA1c in mmol/mol is a %
-    divided by ten is false, so only a factor in the graph converts them."""
+    divided by ten is false, so only a factor in the graph converts a ratio of like units; a plain number at
+    another scale (1, %, 10*-2) still converts."""
     group = units.MeasureGroup(frozenset(), frozenset({canonical}), ())
     with pytest.raises(UnitConversionError, match="only as pure numbers"):
         units.convert(Decimal("53"), unit, group, canonical)
     assert units.convert(Decimal("53"), canonical, group, canonical).value == Decimal("53")
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+@pytest.mark.parametrize(("value", "unit", "low"), [("2.3", "mmol/L", False), ("2.29", "mmol/L", True),
+                                                    ("41.9", "mg/dL", True), ("42", "mg/dL", False)])
+def test_a_threshold_stated_in_two_units_is_compared_in_the_results_unit(engine, value, unit, low):
+    """'< 42 mg/dL', also stated as '< 2.3 mmol/L' (gkg:alsoStatedAs): 2.3 mmol/L is 41.44 mg/dL, below 42,
+    yet as published it is not below 2.3, so a result in mmol/L is compared in mmol/L (rule 40)."""
+    from datetime import date as day
+
+    from guidelinekg.engine.knowledge import KnowledgeBase
+    from guidelinekg.engine.reasoning import evaluate
+    from guidelinekg.patients.model import PatientData
+    from guidelinekg.report.patient import build_report
+
+    madeup = Path(__file__).parent / "fixtures"
+    kb = KnowledgeBase.load([madeup / "madeup" / "guideline.ttl", madeup / "two-units" / "two-units.ttl"])
+    gkg, p, o = "https://w3id.org/guidelinekg/ontology#", "<urn:example:Patient/u1>", "<urn:example:Observation/u1>"
+    rdf_type, xsd = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type", "http://www.w3.org/2001/XMLSchema#"
+    lines = [f"{p} <{rdf_type}> <{gkg}Patient> .", f'{p} <{gkg}birthDate> "1980-01-01"^^<{xsd}date> .',
+             f"<urn:example:Condition/u1> <{rdf_type}> <{gkg}Condition> .",
+             f"<urn:example:Condition/u1> <{gkg}subject> {p} .",
+             f"<urn:example:Condition/u1> <{gkg}conditionCode> <urn:example:madeup:code-widgetitis> .",
+             f"{o} <{rdf_type}> <{gkg}Observation> .", f"{o} <{gkg}subject> {p} .",
+             f"{o} <{gkg}observedMeasure> <urn:example:madeup:widget-level> .",
+             f'{o} <{gkg}value> "{value}"^^<{xsd}decimal> .', f'{o} <{gkg}unit> "{unit}" .',
+             f'{o} <{gkg}effectiveTime> "2026-01-02T09:00:00Z"^^<{xsd}dateTime> .']
+    data = units.normalise(PatientData.build("urn:example:Patient/u1", lines), kb.measures)
+    report = build_report(evaluate(kb, [data], as_of=day(2026, 1, 5), engine=engine), data.patient_iri, kb.version())
+    made = [r for r in report["recommendations"] if r["iri"] == "urn:example:madeup:rec-examplomab"]
+    assert bool(made) is low
+    if unit == "mmol/L" and made:
+        assert any("compared as the guideline also states it: 2.29 mmol/L against 2.3 mmol/L" in line
+                   for line in made[0]["because"]), made[0]["because"]
+
+
+@pytest.mark.parametrize(("unit", "value", "expected"), [("1", "0.25", "25"), ("10*-2", "25", "25")])
+def test_plain_numbers_at_another_scale_still_convert(unit: str, value: str, expected: str) -> None:
+    group = units.MeasureGroup(frozenset(), frozenset({"%"}), ())
+    assert units.convert(Decimal(value), unit, group, "%").value == Decimal(expected)

@@ -193,7 +193,7 @@ class _Steps:
     def ucum(self, value: Decimal, from_unit: str, to_unit: str) -> Decimal:
         if from_unit == to_unit:
             return value
-        if _pure_number(from_unit) and _pure_number(to_unit):
+        if ("/" in from_unit or "/" in to_unit) and _pure_number(from_unit) and _pure_number(to_unit):
             raise UnitConversionError(
                 f"UCUM relates {short(from_unit)} and {short(to_unit)} only as pure numbers, which need not "
                 "measure the same thing (an HbA1c in mmol/mol is not a % ÷ 10); the guideline graph must "
@@ -223,7 +223,9 @@ class _Steps:
 
 
 def _pure_number(unit: str) -> bool:
-    """Whether UCUM reads ``unit`` as a pure number (%, mmol/mol, 10*3/10*3, 1 ...)."""
+    """Whether UCUM reads ``unit`` as a pure number (%, mmol/mol, 10*3/10*3, 1 ...). Two such units are
+    converted by UCUM only when neither is a ratio of like quantities (mmol/mol, g/g): 1, % and 10*-2 are
+    the same number written at another scale; mmol/mol and % may be two scales of different methods."""
     try:
         ucum_conversion(unit, "1")
     except UnitConversionError:

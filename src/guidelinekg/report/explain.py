@@ -137,7 +137,7 @@ class Explainer:
         if "Not" in types:
             return [f"{pad}{node.get('label', criterion)}: {truth}", *self.lines(node["negates"], depth + 1)]
         text = self.criteria.describe(criterion)
-        if "note" in outcome:  # what the rule counted or assumed (rules 36, 37, 38, 41)
+        if "note" in outcome and "time" not in outcome:  # what the rule counted or assumed (rules 36-38, 41)
             return [f"{pad}{text}: {truth} ({outcome['note']})"]
         if "value" in outcome and "time" in outcome:
             # a censored result as written ("< 10 ng/mL"); a preliminary one says so
@@ -151,6 +151,8 @@ class Explainer:
                 detail += f"; converted: {outcome['conv']}"
             if censor and truth == "unknown":
                 detail += f"; a result reported as {measured.strip()} cannot decide this"
+            if "note" in outcome:  # e.g. compared in the unit the source also states (rule 40)
+                detail += f"; {outcome['note']}"
             return [f"{pad}{text}: {truth} (measured {detail})"]
         if "value" in outcome:
             return [f"{pad}{text}: {truth} (value {number(outcome['value'])})"]
