@@ -272,6 +272,14 @@ def fast_parse(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
         return REFUSED
 
 
+def depth_of(data: bytes) -> int:
+    """How deep the (valid) JSON ``data`` (UTF-8 bytes) nests, as :func:`_depth` counts it."""
+    if b"\\" in data:
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = _STRINGS.sub(b"", data.translate(None, _NOT_STRUCTURE).replace(b'""', b""))
+    return max(accumulate(array("b", brackets.translate(_SIGNS))), default=0)
+
+
 def _depth(text: str) -> int:
     """How deep the (valid) JSON ``text`` nests. Escaped backslashes and quotes go first (when there is a
     backslash at all); then everything but quotes and brackets; a string is then an even run of quotes

@@ -20,8 +20,9 @@ Whenever it cannot vouch that the result is the one the strict read gives (a Bun
 an unusual way, a fullUrl or resource given twice, anything a strict parse refuses), it returns ``None``,
 and the caller reads the whole document strictly, which also says where an error is. What the strict read
 checks and this does not, inside a resource left as text (the mapping ignores it anyway): duplicate keys,
-nesting deeper than :data:`~guidelinekg.patients.decode.MAX_DEPTH` (up to msgspec's own limit), numbers
-no ``Decimal`` holds, the FHIR JSON types of elements (:mod:`guidelinekg.patients.fhirschema`).
+numbers no ``Decimal`` holds, the FHIR JSON types of elements (:mod:`guidelinekg.patients.fhirschema`).
+Nesting deeper than :data:`~guidelinekg.patients.decode.MAX_DEPTH` anywhere sends the document to the
+strict read (msgspec's own limit depends on the Python version).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 import msgspec
 
 from guidelinekg.errors import InputError, Location
-from guidelinekg.patients.decode import MAX_DEPTH, REFUSED, fast_parse
+from guidelinekg.patients.decode import MAX_DEPTH, REFUSED, depth_of, fast_parse
 from guidelinekg.patients.fhir import MAPPED_TYPES, REFERENCED_TYPES
 from guidelinekg.patients.fhirobs import LOINC
 from guidelinekg.patients.fhirschema import MAX_ID, SCHEMAS, check_resource
@@ -172,6 +173,8 @@ class _Unsure(Exception):
 def read_bundle(data: bytes, reads: ReadCodes | None = None) -> LazyBundle | None:
     """Read a FHIR Bundle (UTF-8 JSON text, no byte order mark) lazily; ``None`` when the input must be
     read strictly (see the module notes). With ``reads`` of ``None`` every Observation is parsed."""
+    if depth_of(data) > MAX_DEPTH:  # anywhere, read or not: msgspec's own limit depends on the Python
+        return None                 # version, so the strict read refuses it, the same everywhere
     try:
         bundle = _BUNDLE.decode(data)
         return _read(data, bundle, reads) if bundle.entry else None
