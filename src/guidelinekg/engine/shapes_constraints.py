@@ -45,6 +45,7 @@ LEXICAL_SPACE: dict[str, str | None] = {
     XSD + "integer": r"[+-]?[0-9]+",
     XSD + "double": _FLOATING,
     XSD + "float": _FLOATING,
+    XSD + "boolean": r"true|false|1|0",
 }
 NODE_KINDS = {
     SH + "IRI": "isIRI(?value)",

@@ -24,8 +24,13 @@ TIME_PROPERTIES = {
     GKG + "exposureStart": GKG + "exposureStartHours",
     GKG + "exposureEnd": GKG + "exposureEndHours",
 }
-# the calendar date of a time as recorded, in days since the epoch (a result's age is counted in days)
-DAY_PROPERTIES = {GKG + "effectiveTime": GKG + "effectiveDay"}
+# the calendar date of a time as recorded, in days since the epoch (a result's age is counted in days, and
+# how long ago a procedure was performed)
+DAY_PROPERTIES = {
+    GKG + "effectiveTime": GKG + "effectiveDay",
+    GKG + "performedStart": GKG + "performedStartDay",
+    GKG + "performedEnd": GKG + "performedEndDay",
+}
 # every predicate time_index_triples writes: derived by the engine, never a recorded patient fact
 INDEX_PREDICATES = frozenset(TIME_PROPERTIES.values()) | frozenset(DAY_PROPERTIES.values())
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -63,8 +68,9 @@ def decimal_literal(lexical: str) -> str:
 
 
 def time_index_triples(store: RuleStore) -> list[str]:
-    """N-Triples lines giving every time-valued patient fact its hours-since-epoch twin."""
-    values = " ".join(f"<{p}>" for p in TIME_PROPERTIES)
+    """N-Triples lines giving every time-valued patient fact its hours-since-epoch twin, and its day number
+    where a rule counts days."""
+    values = " ".join(f"<{p}>" for p in {**TIME_PROPERTIES, **DAY_PROPERTIES})
     rows = store.select(f"SELECT ?s ?p ?t WHERE {{ VALUES ?p {{ {values} }} ?s ?p ?t }}")
     lines = []
     for row in rows:
@@ -72,8 +78,9 @@ def time_index_triples(store: RuleStore) -> list[str]:
             instant = parse_instant(row["t"].value)
         except ValueError:
             continue  # a malformed time stays without an index; the patient shapes report it
-        hours = decimal_literal(hours_since_epoch(instant))
-        lines.append(f"{row['s'].n3} <{TIME_PROPERTIES[row['p'].value]}> {hours} .\n")
+        if row["p"].value in TIME_PROPERTIES:
+            hours = decimal_literal(hours_since_epoch(instant))
+            lines.append(f"{row['s'].n3} <{TIME_PROPERTIES[row['p'].value]}> {hours} .\n")
         if row["p"].value in DAY_PROPERTIES:  # the date as recorded: parse_instant keeps the offset given
             day = day_number(instant.date())
             lines.append(f'{row["s"].n3} <{DAY_PROPERTIES[row["p"].value]}> "{day}"^^<{XSD_INTEGER}> .\n')

@@ -51,6 +51,7 @@ from guidelinekg.patients.fhirclinical import (
     condition_times,
     condition_tokens,
     deceased,
+    map_procedure,
     unread_times,
 )
 from guidelinekg.patients.fhirmeds import ExposurePeriod, dispense_period, end_instant, request_period
@@ -112,7 +113,7 @@ class _Mapper:
             if kind == "Patient":
                 self.patient(res)
         for (kind, _), res in self.bundle.resources():
-            if kind in MAPPERS:
+            if kind in MAPPERS and (self.reads is None or self.reads.maps_type(kind)):
                 unread = self.reads.unread_by_patient(self.bundle, kind, res) if self.reads else None
                 if unread is None:
                     MAPPERS[kind](self, res)
@@ -313,6 +314,7 @@ MAPPERS: dict[str, Callable[[_Mapper, dict[str, Any]], None]] = {
     "MedicationAdministration": _Mapper.exposure,
     "MedicationRequest": _Mapper.exposure,
     "MedicationDispense": _Mapper.exposure,
+    "Procedure": map_procedure,
 }
 MAPPED_TYPES = ("Patient", *MAPPERS)
 

@@ -1,4 +1,4 @@
-"""What FHIR R4 Patient and Condition resources say about death and about a diagnosis in time.
+"""What FHIR R4 Patient, Condition and Procedure resources say about death, diagnoses and procedures in time.
 
 Read by :mod:`guidelinekg.patients.fhir`, which turns the items into facts (times through its dateTime
 parsing, with its notes). Nothing here decides what the values mean on the as-of date: the rules do
@@ -14,6 +14,13 @@ parsing, with its notes). Nothing here decides what the values mean on the as-of
   (the FHIR token syntax), whatever the system: a guideline's value set says which codes it accepts
   (``queries/rules/07-diagnosis-codes.rq``). An ICD-10 or ICD-10-CM code sent without its dot (``E1165``,
   as some exports write it) also gives the dotted form (``E11.65``) that the code system defines.
+* A Procedure becomes a ``gkg:ProcedureRecord`` (:func:`map_procedure`): every coding of ``Procedure.code``
+  as a ``gkg:codeToken``, ``status`` as ``gkg:procedureStatus``, ``performedDateTime`` as both
+  ``gkg:performedStart`` and ``gkg:performedEnd``, ``performedPeriod`` start and end as each; a time
+  without a day (``"2026-01"``) also gives ``gkg:performedImprecise``, so that no age limit is judged on a
+  guessed day. Which count, and how recent, rule 34 decides (``queries/rules/34-procedure.rq``). Not read,
+  with a note: ``performedString``, ``performedAge``, ``performedRange`` (``unsupported-time``); both
+  ``performedDateTime`` and ``performedPeriod``, or a period that ends before it starts (``invalid-time``).
 * Not read, with a note (``unsupported-time``): ``onsetAge``, ``onsetRange``, ``onsetString`` and the
   ``abatement`` ones. An age or range gives no date without arithmetic on the birth date (and is a year
   wide at best), a string no date at all: the onset is then unknown (the condition counts as begun), the
@@ -24,9 +31,13 @@ parsing, with its notes). Nothing here decides what the values mean on the as-of
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Any
 
-from guidelinekg.patients.fhirbundle import codings, field
+from guidelinekg.patients.fhirbundle import codings, fhir_datetime, field
+from guidelinekg.patients.model import GKG, XSD, iri, literal, triple
+
+XSD_BOOLEAN = XSD + "boolean"
 
 ICD10_SYSTEMS = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10")
 _ICD10_UNDOTTED = re.compile(r"([A-Z][0-9][0-9A-Z])([0-9A-Z]{1,4})")
@@ -38,6 +49,16 @@ CONDITION_TIMES = (
     ("abatementTime", "abatementDateTime", None),
     ("abatementTime", "abatementPeriod", "end"),
 )
+# (gkg property, Procedure element, the member of a Period, or None): a dateTime is both start and end
+PROCEDURE_TIMES = (
+    ("performedStart", "performedDateTime", None),
+    ("performedEnd", "performedDateTime", None),
+    ("performedStart", "performedPeriod", "start"),
+    ("performedEnd", "performedPeriod", "end"),
+)
+EVENT_STATUS = ("preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error",
+                "unknown")  # FHIR R4 Procedure.status
+UNREAD_PROCEDURE_TIMES = ("performedString", "performedAge", "performedRange")
 UNREAD_TIMES = ("onsetAge", "onsetRange", "onsetString", "abatementAge", "abatementRange", "abatementString")
 CONDITION_STATUSES = (
     ("clinicalStatus", "clinicalStatus"),
@@ -45,10 +66,12 @@ CONDITION_STATUSES = (
 )
 
 
-def condition_times(res: dict[str, Any]) -> list[tuple[str, Any, str]]:
-    """``(property, FHIR dateTime value, element path)`` of the Condition's onset and abatement."""
+def condition_times(res: dict[str, Any], times: tuple[tuple[str, str, str | None], ...] = CONDITION_TIMES
+                    ) -> list[tuple[str, Any, str]]:
+    """``(property, FHIR dateTime value, element path)`` of the Condition's onset and abatement (or of
+    other ``times`` of a resource)."""
     out = []
-    for prop, element, part in CONDITION_TIMES:
+    for prop, element, part in times:
         value = field(res, element).get(part) if part else res.get(element)
         if value is not None:
             out.append((prop, value, f"{element}.{part}" if part else element))
@@ -96,3 +119,56 @@ def concept_tokens(concept: Any) -> list[str]:
             if system in ICD10_SYSTEMS and (m := _ICD10_UNDOTTED.fullmatch(code)):
                 tokens.add(f"{system}|{m[1]}.{m[2]}")
     return sorted(tokens)
+
+
+def map_procedure(mapper: Any, res: dict[str, Any]) -> None:
+    """A FHIR Procedure as a ``gkg:ProcedureRecord`` of its patient (see the module notes). ``mapper``: the
+    :mod:`guidelinekg.patients.fhir` mapper (its ``subject``, ``start``, ``time``, ``note`` and ``lines``;
+    not imported, which would make a cycle)."""
+    if (patient := mapper.subject(res)) is None:
+        return
+    tokens = concept_tokens(res.get("code"))
+    if not tokens:
+        mapper.note(patient, "unmapped-code", "has no coding with a system and a code; skipped", res)
+        return
+    node, lines = mapper.start(res, patient, "ProcedureRecord")
+    lines += [triple(node, iri(GKG + "codeToken"), literal(token)) for token in tokens]
+    status = res.get("status")
+    if status in EVENT_STATUS:
+        lines.append(triple(node, iri(GKG + "procedureStatus"), literal(status)))
+    elif status is not None:
+        mapper.note(patient, "invalid-status", f"status {status!r} is not a FHIR event-status code; "
+                    "taken as not recorded (whether it was performed is unknown)", res)
+    lines += _performed_lines(mapper, node, patient, res)
+    for element in UNREAD_PROCEDURE_TIMES:
+        if res.get(element) is not None:
+            mapper.note(patient, "unsupported-time", f"has {element}, which gives no date and is not read; "
+                        "when it was performed is unknown", res)
+    mapper.lines[patient] += lines
+
+
+def _performed_lines(mapper: Any, node: str, patient: str, res: dict[str, Any]) -> list[str]:
+    """``gkg:performedStart`` / ``gkg:performedEnd`` of a Procedure, and ``gkg:performedImprecise`` when a
+    time has no day. Both performed[x] given, or a period that ends before it starts: no time, with a
+    note (when it was performed is then unknown, never one of the two guessed)."""
+    times = condition_times(res, PROCEDURE_TIMES)
+    if res.get("performedDateTime") is not None and res.get("performedPeriod") is not None:
+        mapper.note(patient, "invalid-time", "has both performedDateTime and performedPeriod (FHIR allows one); "
+                    "neither is read: when it was performed is unknown", res)
+        return []
+    parsed = {prop: fhir_datetime(value) for prop, value, _ in times}
+    start, end = parsed.get("performedStart"), parsed.get("performedEnd")
+    if start and end and _instant(end[0]) < _instant(start[0]):
+        mapper.note(patient, "invalid-time", f"performedPeriod ends ({end[0]}) before it starts ({start[0]}); "
+                    "not read: when it was performed is unknown", res)
+        return []
+    lines = [line for prop, value, element in times for line in mapper.time(node, prop, value, element, patient, res)]
+    if any(found and not found[1] for found in parsed.values()):  # "2026-01": the day is not known
+        lines.append(triple(node, iri(GKG + "performedImprecise"), literal("true", XSD_BOOLEAN)))
+    return lines
+
+
+def _instant(lexical: str) -> datetime:
+    """A parsed :func:`fhir_datetime` lexical form; without an offset, taken as UTC (as the engine does)."""
+    value = datetime.fromisoformat(lexical.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

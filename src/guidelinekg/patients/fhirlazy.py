@@ -202,7 +202,7 @@ def _read(data: bytes, bundle: _Bundle, reads: ReadCodes | None) -> LazyBundle |
         if key in seen_keys:
             raise _Unsure  # a resource given twice: the strict read compares them
         seen_keys.add(key)
-        if kind in PARSED_TYPES:
+        if kind in PARSED_TYPES and (reads is None or reads.maps_type(kind)):
             if kind != "Observation" or reads is None or (unread := _unread(res, reads)) is None:
                 kept.append(({} if url is None else {"fullUrl": url}, res))
                 continue

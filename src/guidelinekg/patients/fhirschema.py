@@ -97,6 +97,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "daysSupply": QUANTITY,
     },
     "Medication": {"code": CONCEPT, "ingredient": [{"itemCodeableConcept": CONCEPT}]},
+    "Procedure": {
+        "status": STRING,
+        "code": CONCEPT,
+        "subject": REFERENCE,
+        "performedDateTime": STRING,
+        "performedPeriod": PERIOD,
+    },
 }
 BUNDLE = {"type": STRING, "entry": [{"fullUrl": STRING, "resource": RESOURCE}]}
 

@@ -13,6 +13,9 @@ buries the ones that matter. So, when the mapping is given a :class:`ReadCodes`:
   gets one ``ignored-resource`` note per resource type with the count and the most frequent codes
   (:class:`Ignored`), e.g. "88 Observation resources ignored: no loaded guideline reads their codes
   (LOINC 8302-2, 72514-3, 39156-5, 85354-9, 8867-4 and 19 more)";
+* a Procedure is mapped when one of its codings is a code a procedure criterion asks for, else counted
+  the same way; when no loaded guideline has a procedure criterion, Procedures are not mapped at all (one
+  note for the input, as for Encounters);
 * an Observation without any LOINC coding, or not about a Patient of the input, is left to the mapping,
   which notes it one by one (``unmapped-code``, ``unknown-patient`` ...): a local code may hide a result a
   guideline needs, and a reference that resolves to nothing is a fault of the data.
@@ -34,6 +37,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from guidelinekg.patients.fhirbundle import Bundle
+from guidelinekg.patients.fhirclinical import concept_tokens
 from guidelinekg.patients.fhirobs import LOINC_IRI, loinc_codes
 from guidelinekg.patients.model import GKG, select_rows
 
@@ -51,6 +55,16 @@ SELECT DISTINCT ?m ?code WHERE {{
 }}"""
 
 
+PROCEDURES_READ_QUERY = f"""PREFIX gkg: <{GKG}>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+SELECT DISTINCT ?token WHERE {{
+  ?c a gkg:ProcedureCriterion ; gkg:requiresProcedure ?x . ?x skos:member? ?code .
+  ?code gkg:codeSystem ?system ; skos:notation ?notation .
+  BIND(CONCAT(STR(?system), "|", STR(?notation)) AS ?token)
+}}"""
+TOKEN_LABEL = "system|code"  # how an ignored-resource note names codes of any system
+
+
 @dataclass(frozen=True)
 class ReadCodes:
     """The LOINC codes of the measures the loaded knowledge reads.
@@ -61,6 +75,7 @@ class ReadCodes:
     """
 
     loinc: frozenset[str]
+    procedures: frozenset[str] = frozenset()  # system|code tokens of the procedures criteria ask for
 
     @classmethod
     def from_graph(cls, source: Any) -> ReadCodes:
@@ -71,7 +86,13 @@ class ReadCodes:
                 codes.add(unquote(measure[len(LOINC_IRI):]))
             if code and code.strip():
                 codes.add(code.strip())
-        return cls(frozenset(codes))
+        procedures = frozenset(token for (token,) in select_rows(source, PROCEDURES_READ_QUERY) if token)
+        return cls(frozenset(codes), procedures)
+
+    def maps_type(self, kind: str) -> bool:
+        """Whether resources of this type are mapped at all: Procedures only when a loaded guideline reads
+        procedures (else they are counted as a type not used, like Encounters)."""
+        return kind != "Procedure" or bool(self.procedures)
 
     def reads_loinc(self, codes: Iterable[str]) -> bool:
         """Whether any of these LOINC codes is a measure the knowledge reads."""
@@ -80,6 +101,9 @@ class ReadCodes:
     def unread(self, kind: str, res: dict[str, Any]) -> tuple[str, list[str]] | None:
         """``(code system label, codes)`` of a resource no loaded guideline reads; ``None`` when it is read,
         or is of a type this does not judge, or has no coding it could judge (the mapping notes that)."""
+        if kind == "Procedure":
+            tokens = concept_tokens(res.get("code"))
+            return None if not tokens or self.procedures.intersection(tokens) else (TOKEN_LABEL, tokens)
         if kind != "Observation":
             return None
         components = [c for c in res.get("component") or [] if isinstance(c, dict)]

@@ -156,6 +156,8 @@ def criterion_text(view: GraphView, node: str, _path: tuple[str, ...] = ()) -> s
     if kind in _COMPOSITES or members:
         parts = [_grouped(view, m, criterion_text(view, m, path)) for m in order_criteria(view, members)]
         operator = _COMPOSITES.get(kind or "", "AND")
+        if kind == GKG + "SameSampleAllOf" and parts:  # rule 29: results of one sample
+            return f"{f' {operator} '.join(parts)}, in one sample"
         return f" {operator} ".join(parts) if parts else view.name(node)
     negated = record.one("negates")
     if negated is not None:
@@ -174,6 +176,11 @@ def criterion_text(view: GraphView, node: str, _path: tuple[str, ...] = ()) -> s
     diagnoses = record.all("diagnosis")
     if diagnoses:
         return " AND ".join(f"diagnosis of {code_text(view, d)}" for d in view.order_nodes(diagnoses))
+    procedures = record.all("procedure")
+    if procedures:  # rule 34
+        text = " OR ".join(f"procedure {code_text(view, c)}" for c in view.order_nodes(procedures))
+        within = record.one("performedWithin")
+        return f"{text} performed within the last {quantity(within, 'd')}" if within else f"{text} performed at any time"
     if record.one("exposureClass"):
         text = f"exposure to {view.name(record.one('exposureClass'))}"
         within = record.one("withinDays")
