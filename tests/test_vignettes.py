@@ -18,7 +18,6 @@ from guidelinekg.report.patient import build_report
 from vignettes import load_vignettes, outcome_of
 
 VIGNETTES = load_vignettes()
-ENGINES = ["oxigraph", "rdflib"]
 
 
 def run_case(kb, vignette, engine="oxigraph"):
@@ -33,8 +32,13 @@ def test_manifest_is_large_enough():
     assert len(VIGNETTES) >= 30, "the issue asks for at least 30 vignettes"
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("vignette", VIGNETTES, ids=lambda v: v.name)
+# Every vignette on the default engine; every fourth on rdflib too (each rdflib evaluation takes seconds:
+# all of them would double the suite's time; the rdflib engine's rules are the same files, proven equal on
+# this sample and on the made-up guidelines' tables, which run every case on both engines).
+ENGINE_CASES = [(v, "oxigraph") for v in VIGNETTES] + [(v, "rdflib") for v in VIGNETTES[::4]]
+
+
+@pytest.mark.parametrize(("vignette", "engine"), ENGINE_CASES, ids=lambda x: x if isinstance(x, str) else x.name)
 def test_vignette(kb, vignette, engine):
     expect = vignette.expected["expect"]
     if expect.get("error"):
