@@ -13,13 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from guidelinekg.engine.knowledge import KnowledgeBase
-from guidelinekg.engine.reasoning import evaluate
 from guidelinekg.errors import Location
 from guidelinekg.patients.decode import parse_json
 from guidelinekg.patients.fhir import patients_from_json
-from guidelinekg.patients.loader import load_patient_input
-from guidelinekg.report.patient import build_reports
+from madeup import run_documents
 
 FIXTURE = Path(__file__).parent / "fixtures" / "madeup" / "attributes.ttl"
 AS_OF = date(2026, 2, 1)
@@ -74,16 +71,7 @@ def all_patients() -> dict[str, dict]:
 
 @pytest.fixture(scope="module", params=["oxigraph", "rdflib"])
 def reports(request, tmp_path_factory) -> dict[str, dict]:
-    kb = KnowledgeBase.load([FIXTURE])
-    folder = tmp_path_factory.mktemp("attrs")
-    patients = []
-    for pid, doc in all_patients().items():
-        path = folder / f"{pid}.json"
-        path.write_text(json.dumps(doc), encoding="utf-8")
-        patients.append(load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads))
-    evaluation = evaluate(kb, patients, as_of=AS_OF, engine=request.param)
-    built = build_reports(evaluation, kb.version(), [p.patient_iri for p in patients])
-    return {iri.rsplit("/", 1)[1]: report for iri, report in built.items()}
+    return run_documents(FIXTURE, all_patients(), tmp_path_factory.mktemp("attrs"), AS_OF, request.param).reports
 
 
 def made(report: dict) -> list[str]:

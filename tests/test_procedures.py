@@ -22,6 +22,7 @@ from guidelinekg.patients.fhirlazy import read_bundle
 from guidelinekg.patients.loader import load_patient_input
 from guidelinekg.patients.relevance import ReadCodes
 from guidelinekg.report.patient import build_reports
+from madeup import run_documents
 
 FIXTURE = Path(__file__).parent / "fixtures" / "madeup" / "procedures.ttl"
 AS_OF = date(2026, 2, 1)
@@ -115,17 +116,8 @@ def all_patients() -> dict[str, dict]:
 
 @pytest.fixture(scope="module", params=["oxigraph", "rdflib"])
 def run(request, tmp_path_factory):
-    kb = KnowledgeBase.load([FIXTURE])
-    folder = tmp_path_factory.mktemp("procs")
-    patients = []
-    for pid, doc in all_patients().items():
-        path = folder / f"{pid}.json"
-        path.write_text(json.dumps(doc), encoding="utf-8")
-        patients.append(load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads))
-    evaluation = evaluate(kb, patients, as_of=AS_OF, engine=request.param)
-    built = build_reports(evaluation, kb.version(), [p.patient_iri for p in patients])
-    reports = {iri.rsplit("/", 1)[1]: report for iri, report in built.items()}
-    return reports, evaluation, {p.patient_iri.rsplit("/", 1)[1]: p for p in patients}
+    done = run_documents(FIXTURE, all_patients(), tmp_path_factory.mktemp("procs"), AS_OF, request.param)
+    return done.reports, done.evaluation, done.patients
 
 
 def standing(report: dict, statement: str) -> str:

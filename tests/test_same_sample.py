@@ -14,6 +14,7 @@ from guidelinekg.engine.knowledge import KnowledgeBase
 from guidelinekg.engine.reasoning import evaluate
 from guidelinekg.patients.loader import load_patient_input
 from guidelinekg.report.patient import build_reports
+from madeup import run_documents
 
 FIXTURE = Path(__file__).parent / "fixtures" / "madeup" / "same-sample.ttl"
 AS_OF = date(2026, 2, 1)
@@ -74,16 +75,9 @@ def bundle(pid: str, results: list[dict]) -> dict:
 
 @pytest.fixture(scope="module", params=["oxigraph", "rdflib"])
 def run(request, tmp_path_factory):
-    kb = KnowledgeBase.load([FIXTURE])
-    folder = tmp_path_factory.mktemp("sample")
-    patients = []
-    for name, results, _, _ in CASES + SCREEN_CASES:
-        path = folder / f"{name}.json"
-        path.write_text(json.dumps(bundle(name, results)), encoding="utf-8")
-        patients.append(load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads))
-    evaluation = evaluate(kb, patients, as_of=AS_OF, engine=request.param)
-    built = build_reports(evaluation, kb.version(), [p.patient_iri for p in patients])
-    return {iri.rsplit("/", 1)[1]: report for iri, report in built.items()}, evaluation
+    docs = {name: bundle(name, results) for name, results, _, _ in CASES + SCREEN_CASES}
+    done = run_documents(FIXTURE, docs, tmp_path_factory.mktemp("sample"), AS_OF, request.param)
+    return done.reports, done.evaluation
 
 
 def standing(report: dict, statement: str = "rec-record") -> str:
