@@ -770,6 +770,18 @@ PREVAILED = {s: tuple(dict.fromkeys(c for c, over in PRECEDENCE.values() if s in
 RESTRICTED_BY = {
     r: tuple(ni for ni, (_, recs) in NOT_INDICATED.items() if r in recs) for r in RECOMMENDATIONS
 }
+# precedence -> the statement that prevails (a special population's own): not made for a patient of the
+# population whose criteria fail, it is said so [72]
+PREVAILING = {"prec-esrd": "rec-esrd-iron-sucrose", "prec-children": "rec-pediatric-iron"}
+# recommendation -> the cautions about it (gkg:aboutStatement), shown with it
+CAUTIONS = {
+    **{r: ["pit-extravasation"] for r in ("rec-fcm", "rec-fcm-75-100", "rec-iv-only-75-100",
+                                          "rec-esrd-iron-sucrose", "rec-hf-maintenance")},
+    "rec-ferumoxytol": ["caution-ferumoxytol-observation", "pit-extravasation"],
+    "rec-lmw-iron-dextran": ["caution-iron-dextran-anaphylaxis", "caution-iron-dextran-test-dose", "pit-extravasation"],
+    "rec-oral-ferrous-sulfate": ["caution-oral-absorption", "caution-oral-constipation"],
+    "rec-pediatric-iron": ["caution-pediatric-constipation"],
+}
 WEIGHT_DOSE_PER_KG, WEIGHT_DOSE_MAX = Decimal(15), Decimal(1000)
 
 # --- evaluation -----------------------------------------------------------------------------------------
@@ -934,7 +946,8 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
             truth[c] = T if T in values else (U if U in values else F)
 
     out = {"applicable": truth["crit-rls"] == T, "recommended": [], "not_recommended": [], "undetermined": [],
-           "orders": [], "warnings": [], "monitoring": [], "doses": {}}
+           "orders": [], "warnings": [], "monitoring": [], "doses": {}, "not_indicated": [],
+           "population_not_met": [], "cautions": {}}
     flag, died = patient.get("deceased", (None, None))
     if (died[:10] <= day) if died is not None else flag is True:  # [15]: no guideline is applied [60, 87]
         out["applicable"] = False
@@ -951,6 +964,12 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         t = truth[applicability]
         if t != F and not any(truth[c] == T for c in PREVAILED[ni]):
             restricting[ni] = (applicability, t)
+            if t == T:  # it applies, whether or not it restricts anything [71]
+                out["not_indicated"].append(ni)
+    for prec, (when, _) in PRECEDENCE.items():  # [72]
+        rec = PREVAILING[prec]
+        if truth[when] == T and truth[RECOMMENDATIONS[rec][0]] == F:
+            out["population_not_met"].append(rec)
 
     # statuses [70], orders and missing data [80, 81, 83], doses [82], conflicts [86]
     orders: set[str] = set()
@@ -972,7 +991,8 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
                 c, t = restricting[ni]
                 if t == T:
                     suppressed = True
-                    warnings.add("statements-conflict")
+                    if rt == T:  # both hold: they conflict for this patient [86]
+                        warnings.add("statements-conflict")
                 else:
                     because.append(c)
         if suppressed:
@@ -989,6 +1009,8 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         else:
             made = True
             out["recommended"].append(r)
+            if r in CAUTIONS:
+                out["cautions"][r] = CAUTIONS[r]
             if dose == "weight":
                 w = latest.get(WEIGHT)
                 if w is None or w[3][6] is not None:  # none, too old or censored: never dosed from [82, 83]
@@ -1008,7 +1030,7 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         out["monitoring"].append("mon-iron-studies")
         if iv_recent:
             out["monitoring"].append("mon-phosphate-repeat")
-    for key in ("recommended", "not_recommended", "undetermined", "monitoring"):
+    for key in ("recommended", "not_recommended", "undetermined", "monitoring", "not_indicated", "population_not_met"):
         out[key].sort()
     out["orders"] = sorted(orders)
     out["warnings"] = sorted(warnings)

@@ -4,7 +4,10 @@ A case holds the patient input (``patient.json`` FHIR R4, ``patient.ttl`` / ``pa
 ``expected.json``: ``description``, ``checks`` (IRIs of the guideline statements it exercises), ``as_of``
 and ``expect``. ``expect`` lists statement local names (the part after the content namespace) for
 ``recommended``, ``not_recommended``, ``undetermined`` and ``monitoring``, LOINC codes for ``orders``,
-warning codes for ``warnings`` and ``doses`` as ``{recommendation: [value, unit] or null}``; or, for bad
+warning codes for ``warnings``, ``doses`` as ``{recommendation: [value, unit] or null}``, the statement
+local names of ``recommended_against`` (the made recommendations of direction against, also in
+``recommended``), ``not_indicated`` (rule 71) and ``population_not_met`` (rule 72), and ``cautions`` as
+``{recommendation: [caution, ...]}`` for the recommendations that have any; or, for bad
 input, ``{"error": true, "exit_code": 2, "message_contains": [...]}``. Lists are compared as sets, exactly.
 """
 
@@ -63,4 +66,9 @@ def outcome_of(report: dict, namespace: str = CONTENT_NS) -> dict:
         "monitoring": sorted(short(m["iri"]) for m in report["monitoring"]),
         "doses": {short(r["iri"]): ([r["dose"]["value"], r["dose"]["unit"]] if r["dose"] else None)
                   for r in report["recommendations"]},
+        "recommended_against": sorted(short(r["iri"]) for r in report["recommendations"] if r["direction"] == "against"),
+        "not_indicated": sorted(short(n["iri"]) for n in report["not_indicated"]),
+        "population_not_met": sorted(short(n["iri"]) for n in report["population_not_met"]),
+        "cautions": {short(r["iri"]): sorted(short(c["iri"]) for c in r["cautions"])
+                     for r in report["recommendations"] if r["cautions"]},
     }

@@ -43,6 +43,8 @@ RESULT_KINDS = (
     ("MonitoringItem", "monitoring"),
     ("ComputedDose", "dose"),
     ("Warning", "warning"),
+    ("RestrictionResult", "restriction"),
+    ("PopulationNotMetResult", "population-not-met"),
 )
 
 
@@ -88,7 +90,8 @@ class _Graph:
 
 RESULTS = """
 SELECT ?r ?cls ?patient ?statement ?status ?measure ?code ?message ?dose ?unit ?dosing ?version ?rule WHERE {
-  VALUES ?cls { gkg:RecommendationResult gkg:Order gkg:Warning gkg:MonitoringItem gkg:ComputedDose }
+  VALUES ?cls { gkg:RecommendationResult gkg:Order gkg:Warning gkg:MonitoringItem gkg:ComputedDose
+                gkg:RestrictionResult gkg:PopulationNotMetResult }
   ?r a ?cls .
   OPTIONAL { ?r gkg:forPatient ?patient } OPTIONAL { ?r gkg:instantiates ?statement }
   OPTIONAL { ?r gkg:status ?status } OPTIONAL { ?r gkg:measure ?measure }
@@ -122,6 +125,8 @@ def results_of(graph: _Graph) -> dict[str, dict]:
             "monitoring": lambda: f"monitoring {_local(values('statement'))}",
             "dose": lambda: f"dose {values('dose')} {values('unit')} ({_local(values('dosing'))})",
             "warning": lambda: f"{values('code')}: {values('message')}",
+            "restriction": lambda: f"applies {_local(values('statement'))}",
+            "population-not-met": lambda: f"not met {_local(values('statement'))}",
         }[kind]()
         out[iri] = {
             "kind": kind,

@@ -65,6 +65,7 @@ SELECT ?patient ?c ?issueMsg WHERE {
 """
 
 SYMBOLS = {"<=": "≤", ">=": "≥", "<": "<", ">": ">"}
+AGE_UNITS = {"a": "years", "mo": "months", "wk": "weeks", "d": "days"}  # UCUM units of an age criterion
 
 
 @dataclass(frozen=True)
@@ -154,8 +155,10 @@ class Explainer:
             if "note" in outcome:  # e.g. compared in the unit the source also states (rule 40)
                 detail += f"; {outcome['note']}"
             return [f"{pad}{text}: {truth} (measured {detail})"]
-        if "value" in outcome:
-            return [f"{pad}{text}: {truth} (value {number(outcome['value'])})"]
+        if "value" in outcome:  # an age: in the criterion's unit, which a number never goes without
+            unit = node.get("tu")
+            shown = f"{number(outcome['value'])} {AGE_UNITS.get(unit, unit)}" if unit else number(outcome["value"])
+            return [f"{pad}{text}: {truth} ({'age ' if 'AgeCriterion' in types else 'value '}{shown})"]
         if truth == "unknown":
             why = "; ".join(outcome.get("issues", [])) or (
                 "no usable birth date" if "AgeCriterion" in types

@@ -10,159 +10,31 @@ from decimal import Decimal
 
 from guidelinekg.report.explain import Criteria, Explainer
 from guidelinekg.report.graphread import grouped, json_number, local, number, rows
+from guidelinekg.report.selections import (
+    ADMINISTRATION,
+    APPLICABILITY,
+    CAUTIONS,
+    CITATIONS,
+    CODES,
+    DOSES,
+    GRADES,
+    MONITORING,
+    NOT_INDICATED,
+    ORDERS,
+    POPULATION_NOT_MET,
+    RESTRICTIONS,
+    RESULTS,
+    STALE_WEIGHTS,
+    STATEMENT,
+    SUPPRESSION,
+    UNDETERMINED_BY,
+    WARNINGS,
+    WEIGHT_BASED,
+    WORKS,
+)
 from guidelinekg.engine.knowledge import GuidelineVersionInfo
 from guidelinekg.engine.reasoning import Evaluation
 from guidelinekg.patients.ucum import UnitConversionError, ucum_conversion
-
-RESULTS = """
-SELECT ?patient ?res ?r ?status ?kind WHERE {
-  ?res a gkg:RecommendationResult ; gkg:forPatient ?patient ; gkg:instantiates ?r ; gkg:status ?s ;
-       gkg:guidelineVersion $version .
-  ?s skos:notation ?status .
-  ?r a ?kind . FILTER(?kind IN (gkg:Recommendation))
-}"""
-
-STATEMENT = """
-SELECT ?r ?text ?summary ?label ?dir ?strength ?certainty ?line ?grading ?crit ?i ?ilabel ?route
-       ?doseValue ?doseUnit ?freq ?basis ?kind WHERE {
-  ?r gkg:sourceText ?text ; gkg:applicability ?crit ; gkg:intervention ?i .
-  # a label the content lacks (validate reports it) is the IRI, never a statement left out of the report
-  OPTIONAL { ?r rdfs:label ?rlabel } BIND(COALESCE(?rlabel, STR(?r)) AS ?label)
-  OPTIONAL { ?i rdfs:label ?il } BIND(COALESCE(?il, STR(?i)) AS ?ilabel)
-  OPTIONAL { ?r gkg:summary ?summary }
-  OPTIONAL { ?r gkg:direction ?d . ?d skos:notation ?dir }
-  OPTIONAL { ?r gkg:strength ?s . ?s skos:notation ?strength }
-  OPTIONAL { ?r gkg:certainty ?c . ?c skos:notation ?certainty }
-  OPTIONAL { ?r gkg:lineOfTherapy ?l . ?l skos:notation ?line }
-  OPTIONAL { ?r gkg:gradingNotStated ?grading }
-  OPTIONAL { ?i gkg:route ?ro . ?ro rdfs:label ?route }
-  OPTIONAL { ?i gkg:dose ?dose . ?dose gkg:value ?doseValue ; gkg:unit ?doseUnit }
-  OPTIONAL { ?i gkg:frequency ?freq }
-  OPTIONAL { ?i gkg:dose ?dose2 . ?dose2 gkg:doseBasis ?basis }
-  OPTIONAL { ?i a/rdfs:subClassOf* ?ik .  # what an intervention that is not a medicine is (or a subclass of)
-             VALUES (?ik ?kind) { (gkg:TestOrder "test") (gkg:Referral "referral") (gkg:DiagnosisRecord "diagnosis")
-                                  (gkg:Advice "advice") (gkg:Procedure "procedure") } }
-}"""
-
-CODES = """
-SELECT ?i ?system ?code ?status WHERE {
-  ?i a/rdfs:subClassOf* gkg:Intervention .
-  { { ?i gkg:substance ?s . ?s gkg:code ?c . } UNION { ?i gkg:code ?c . }  # a medicine's, or a referral's ...
-    ?c gkg:codeSystem ?system ; skos:notation ?code ; gkg:verificationStatus ?vs . ?vs skos:notation ?status . }
-  UNION { ?i gkg:ordersMeasure ?m . ?m gkg:loincCode ?code ; gkg:verificationStatus ?vs .  # a test order's test
-          ?vs skos:notation ?status . BIND("http://loinc.org" AS ?system) }
-}"""
-
-# A statement's grades in its guideline's own grading system, each with its GRADE equivalent when the
-# content maps the grade to one (skos:exactMatch / skos:closeMatch).
-GRADES = """
-SELECT ?r ?notation ?glabel ?axis ?system ?systemLabel ?mapped ?match WHERE {
-  ?r gkg:grade ?g . ?g skos:notation ?notation ; gkg:gradeAxis ?ax ; skos:inScheme ?system . ?ax skos:notation ?axis .
-  # one label each: the smallest English or untagged one (a report never lists a grade twice)
-  OPTIONAL { SELECT ?g (MIN(?l) AS ?glabel) WHERE { ?g skos:prefLabel|rdfs:label ?l .
-             FILTER(LANG(?l) = "" || LANGMATCHES(LANG(?l), "en")) } GROUP BY ?g }
-  OPTIONAL { SELECT ?system (MIN(?sl) AS ?systemLabel) WHERE { ?system rdfs:label ?sl .
-             FILTER(LANG(?sl) = "" || LANGMATCHES(LANG(?sl), "en")) } GROUP BY ?system }
-  OPTIONAL { { ?g skos:exactMatch ?m . BIND("exact" AS ?match) } UNION { ?g skos:closeMatch ?m . BIND("close" AS ?match) }
-             ?m skos:notation ?mapped . FILTER(?m IN (gkg:Strong, gkg:Conditional, gkg:HighCertainty,
-                                                     gkg:ModerateCertainty, gkg:LowCertainty, gkg:VeryLowCertainty)) }
-}"""
-
-ADMINISTRATION = """
-SELECT ?i ?d ?text ?adm WHERE {
-  ?d a gkg:DosingStatement ; gkg:dosingFor ?i ; gkg:sourceText ?text .
-  OPTIONAL { ?d gkg:administration ?a . ?a gkg:instructionText ?adm }
-}"""
-
-CITATIONS = """
-SELECT ?s ?kind ?n ?resolution ?work WHERE {
-  { ?s gkg:citesReference ?ref . ?ref gkg:referenceNumber ?n ; gkg:resolutionStatus ?rs .
-    ?rs rdfs:label ?resolution . BIND("reference" AS ?kind)
-    OPTIONAL { ?ref gkg:resolvesTo ?work } }
-  UNION { ?s gkg:citation ?work . BIND("citation" AS ?kind) }
-  UNION { ?s gkg:verifiedAgainst ?work . BIND("verified-against" AS ?kind) }
-}"""
-
-WORKS = """
-SELECT ?work ?title ?year ?doi ?pmid ?sourceKind WHERE {
-  ?work a gkg:Citation .
-  OPTIONAL { ?work gkg:title ?title } OPTIONAL { ?work gkg:year ?year }
-  OPTIONAL { ?work bibo:doi ?doi } OPTIONAL { ?work bibo:pmid ?pmid }
-  OPTIONAL { ?work gkg:sourceKind ?sk . ?sk skos:notation ?sourceKind }
-}"""
-
-DOSES = """
-SELECT ?patient ?res ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext ?exact ?rounding
-       ?roundingStatus ?weightTime ?weightId WHERE {
-  ?res gkg:computedDose ?dose . ?res gkg:forPatient ?patient .  # the rare property first: 8x faster
-  ?dose gkg:doseValue ?value ; gkg:doseUnit ?unit ; gkg:bodyWeight ?weight ; gkg:capped ?capped ;
-        gkg:dosingStatement ?d .
-  ?d gkg:dose ?wbd ; gkg:sourceText ?dtext . ?wbd gkg:perKg ?perKg ; gkg:unit ?perUnit .
-  OPTIONAL { ?wbd gkg:maximumDose ?m . ?m gkg:value ?max ; gkg:unit ?maxUnit }
-  OPTIONAL { ?dose gkg:exactDose ?exact }
-  OPTIONAL { ?dose gkg:roundedBy ?r . ?r rdfs:label ?rounding
-             OPTIONAL { ?r gkg:verificationStatus ?vs . ?vs rdfs:label ?roundingStatus } }
-  OPTIONAL { ?dose prov:wasDerivedFrom ?wo . ?wo a gkg:Observation ; gkg:effectiveTime ?weightTime .
-             OPTIONAL { ?wo gkg:identifier ?weightId } }  # the body weight the dose was computed from
-}"""
-
-# A weight-based dose not computed because the patient's latest weight is too old for it (rule 32).
-STALE_WEIGHTS = """
-SELECT ?patient ?i ?value ?unit ?time ?max WHERE {
-  ?latest gkg:tooOldFor ?wbd ; gkg:forPatient ?patient ; gkg:observation ?o ; gkg:observedValue ?value .
-  ?d gkg:dose ?wbd ; gkg:dosingFor ?i . ?wbd gkg:weightMeasure ?m ; gkg:appliedAgeLimit ?limit .
-  ?limit gkg:maximumAgeDays ?max .
-  ?m gkg:canonicalUnit ?unit . ?o gkg:effectiveTime ?time .
-}"""
-
-WEIGHT_BASED = """SELECT ?i WHERE { ?d gkg:dosingFor ?i ; gkg:dose ?w . ?w a gkg:WeightBasedDose }"""
-
-SUPPRESSION = """
-SELECT ?patient ?res ?by ?reason ?byLabel WHERE {
-  ?res gkg:suppressedBy ?by . ?res gkg:forPatient ?patient .  # the rare property first: 10x faster
-  OPTIONAL { ?by gkg:reason ?reason } OPTIONAL { ?by gkg:sourceText ?reason }
-  OPTIONAL { ?by rdfs:label ?byLabel }
-}"""
-
-# Why an undetermined recommendation is undetermined besides its own criterion: an undecided precedence
-# or restriction (rules 62, 65) that would prevail over it.
-UNDETERMINED_BY = """
-SELECT ?patient ?res ?c ?by ?byLabel WHERE {
-  ?res gkg:undeterminedBecause ?o ; gkg:forPatient ?patient ; gkg:instantiates ?r .
-  ?o gkg:criterion ?c .
-  OPTIONAL {
-    { ?by gkg:precedenceWhen ?c ; gkg:prevailsOver ?r } UNION { ?by gkg:applicability ?c ; gkg:restrictsRecommendation ?r }
-    OPTIONAL { ?by rdfs:label ?byLabel }
-  }
-}"""
-
-ORDERS = """
-SELECT ?patient ?order ?m ?loinc ?label ?instruction ?for WHERE {
-  ?order a gkg:Order ; gkg:forPatient ?patient ; gkg:measure ?m ; gkg:orderedFor ?res .
-  ?res gkg:instantiates ?for .
-  ?m gkg:loincCode ?loinc ; rdfs:label ?label .
-  OPTIONAL { ?req gkg:appliesToMeasure ?m ; gkg:instruction ?instruction .
-             ?st gkg:requirement ?req ; gkg:inVersion $version . }
-}"""
-
-MONITORING = """
-SELECT ?patient ?a ?text ?label ?loinc ?min ?max ?unit ?maxUnit ?trigger WHERE {
-  ?item a gkg:MonitoringItem ; gkg:forPatient ?patient ; gkg:instantiates ?a ; gkg:guidelineVersion $version .
-  ?a gkg:sourceText ?text ; rdfs:label ?label ; gkg:monitors ?m . ?m gkg:loincCode ?loinc .
-  OPTIONAL { ?a gkg:intervalMin ?qmin . ?qmin gkg:value ?min ; gkg:unit ?unit }
-  OPTIONAL { ?a gkg:intervalMax ?qmax . ?qmax gkg:value ?max OPTIONAL { ?qmax gkg:unit ?maxUnit } }
-  OPTIONAL { ?a gkg:monitoringTrigger ?trigger }
-}"""
-
-WARNINGS = """
-SELECT ?patient ?w ?code ?message WHERE {
-  ?w a gkg:Warning ; gkg:forPatient ?patient ; gkg:warningCode ?code ; gkg:message ?message .
-}"""
-
-APPLICABILITY = """
-SELECT ?patient ?truth WHERE { ?a a gkg:Applicability ; gkg:forPatient ?patient ; gkg:guidelineVersion $version ;
-  gkg:truth ?t . ?t skos:notation ?truth }"""
-
 
 def _citations(store) -> dict[str, list[dict]]:
     works = {w["work"]: w for w in rows(store, WORKS)}
@@ -189,10 +61,11 @@ def _citations(store) -> dict[str, list[dict]]:
 def _guideline_parts(store) -> dict:
     """What every report reads from the guideline alone (statements, criteria, citations, codes):
     selected once per knowledge base, from its knowledge-only store (read-only afterwards)."""
+    citations = _citations(store)
     return {
         "criteria": Criteria.read(store),
         "statements": {r["r"]: r for r in rows(store, STATEMENT)},
-        "citations": _citations(store),
+        "citations": citations,
         "codes": grouped(rows(store, CODES), "i"),
         "administration": grouped(rows(store, ADMINISTRATION), "i"),
         "grades": {r: sorted(({"system": g.get("systemLabel", g["system"]), "axis": g["axis"], "grade": g["notation"],
@@ -201,6 +74,10 @@ def _guideline_parts(store) -> dict:
                              key=lambda g: (g["axis"] != "strength", g["system"], g["grade"]))
                    for r, items in grouped(rows(store, GRADES), "r").items()},
         "weight_based": {r["i"] for r in rows(store, WEIGHT_BASED)},
+        "not_indicated": grouped(rows(store, NOT_INDICATED), "ni"),
+        "cautions": {about: sorted(({"iri": c["c"], "label": c["label"], "text": c["text"],
+                                     "citations": citations.get(c["c"], [])} for c in items), key=lambda c: c["iri"])
+                     for about, items in grouped(rows(store, CAUTIONS), "about").items()},
     }
 
 
@@ -237,6 +114,8 @@ def build_reports(
         "monitoring": grouped(rows(store, MONITORING, **scope), "patient"),
         "warnings": grouped(rows(store, WARNINGS, **scope), "patient"),
         "applicability": grouped(rows(store, APPLICABILITY, **scope), "patient"),
+        "restrictions": grouped(rows(store, RESTRICTIONS, **scope), "patient"),
+        "population_not_met": grouped(rows(store, POPULATION_NOT_MET, **scope), "patient"),
     }
     return {
         p: _assemble(evaluation, version, p, shared, {k: v.get(p, []) for k, v in per_patient.items()})
@@ -306,8 +185,9 @@ def _assemble(
             weighed = ""  # the date of the body weight used, as of every fact
             if "weightTime" in d:
                 weighed = f" (weighed on {d['weightTime'][:10]}{', ' + d['weightId'] if 'weightId' in d else ''})"
+            final = f"; dose {number(d['value'])} {d['unit']}" if cap or raw != number(d["value"]) else ""
             because.append(f"dose: {number(d['perKg'])} {d['perUnit']} x {number(d['weight'])} kg{weighed} = "
-                           f"{raw} {d['unit']}{cap}; dose {number(d['value'])} {d['unit']} ({d['dtext']})")
+                           f"{raw} {d['unit']}{cap}{final} ({d['dtext']})")
         elif st["i"] in stale_weights:  # too old to dose from (rule 32): say which weight and why
             w = stale_weights[st["i"]][0]
             because.append(f"dose: weight-based; the latest body weight, {number(w['value'])} {w['unit']} "
@@ -326,6 +206,29 @@ def _assemble(
             "frequency": st.get("freq"), "route": st.get("route"),
             "administration": sorted({a["adm"] for a in administration.get(st["i"], []) if "adm" in a}),
             "because": because, "citations": citations.get(res["r"], []),
+            "cautions": shared["cautions"].get(res["r"], []),
+        })
+    suppressed = {}  # what each restriction suppressed for this patient
+    for item in not_recommended:
+        for by in item["suppressed_by"]:
+            suppressed.setdefault(by, []).append(item["iri"])
+    not_indicated = []
+    for res in sorted(mine["restrictions"], key=lambda r: r["ni"]):
+        parts = shared["not_indicated"][res["ni"]]
+        st = parts[0]
+        not_indicated.append({
+            "iri": res["ni"], "result": res["res"], "label": st["label"], "statement": st["text"],
+            "interventions": sorted({p["ilabel"] for p in parts if "ilabel" in p}),
+            "because": explainer.lines(st["crit"]), "suppresses": sorted(suppressed.get(res["ni"], [])),
+            "citations": citations.get(res["ni"], []), "cautions": shared["cautions"].get(res["ni"], []),
+        })
+    not_met = []
+    for res in sorted(mine["population_not_met"], key=lambda r: r["r"]):
+        st = statements[res["r"]]
+        not_met.append({
+            "iri": res["r"], "result": res["res"], "label": st["label"], "statement": st["text"],
+            "population": res.get("popLabel", res["prec"]), "reason": res.get("reason"),
+            "because": explainer.lines(st["crit"]), "citations": citations.get(res["r"], []),
         })
 
     orders = []
@@ -363,6 +266,8 @@ def _assemble(
         "recommendations": recommendations,
         "not_recommended": not_recommended,
         "undetermined": undetermined,
+        "not_indicated": not_indicated,
+        "population_not_met": not_met,
         "orders": orders,
         "monitoring": monitoring,
         "warnings": warnings,

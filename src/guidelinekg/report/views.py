@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def _grading(rec: dict) -> str:
     own = rec.get("grades") or []
@@ -15,13 +17,21 @@ def _grading(rec: dict) -> str:
         parts = [f"{rec['strength']} recommendation" if rec.get("strength") else None,
                  f"{rec['certainty']} certainty" if rec.get("certainty") else None]
         return ", ".join(p for p in parts if p)
-    return rec.get("grading_note") or "grading not stated"
+    return "grading not stated in the source"  # why (gkg:gradingNotStated) is for authors: in the JSON
+
+
+def _work(c: dict) -> str:
+    """A cited work as a reader finds it: its title, year and identifiers (DOI, PMID)."""
+    ids = "; ".join(f"{k.upper()} {c[k]}" for k in ("doi", "pmid") if c.get(k))
+    extra = ", ".join(p for p in (c.get("year"), ids) if p)
+    return f"{c.get('title', '')} ({extra})" if extra else c.get("title", "")
 
 
 def _cite(citations: list[dict]) -> str:
     refs = [str(c["reference"]) for c in citations if c["kind"] == "reference"]
-    works = [c.get("title", "") for c in citations if c["kind"] == "citation"]
-    checked = [c.get("title", "") for c in citations if c["kind"] == "verified-against"]
+    works = [_work(c) for c in citations if c["kind"] == "citation"]
+    works += [_work(c) for c in citations if c["kind"] == "reference" and c.get("title")]  # resolved references
+    checked = [_work(c) for c in citations if c["kind"] == "verified-against"]
     text = f"[{', '.join(refs)}]" if refs else ""
     unresolved = [str(c["reference"]) for c in citations if c["kind"] == "reference" and c.get("resolution") == "unresolved"]
     if unresolved:
@@ -30,12 +40,35 @@ def _cite(citations: list[dict]) -> str:
         text += "; cites: " + "; ".join(sorted(set(works)))
     if checked:
         text += "; checked against: " + "; ".join(sorted(set(checked)))
-    return text.strip()
+    return text.strip().removeprefix("; ")
+
+
+_LONG_REASON = re.compile(r": unknown \((?P<why>.{60,})\)$")  # why a criterion is unknown
+
+
+def _steps(lines: list[str], markdown: bool, seen: set[str] | None = None) -> list[str]:
+    """Lines under an item: indented text, or in Markdown a nested list (CommonMark folds indented lines
+    into the item's paragraph), each level of the explanation tree one level deeper. A long reason already
+    given in this report (``seen``: an unusable result explains every criterion that reads it) is said once,
+    then "as above"."""
+    out = []
+    for line in lines:
+        if seen is not None and (m := _LONG_REASON.search(line)):
+            if m["why"] in seen:
+                line = line[:m.start("why") - 1] + "(as above)"
+            seen.add(m["why"])
+        if markdown:
+            depth = (len(line) - len(line.lstrip(" "))) // 2
+            out.append("  " * (depth + 1) + "- " + line.strip())
+        else:
+            out.append(f"    {line}")
+    return out
 
 
 def render(report: dict, *, markdown: bool = False) -> str:
     """A readable account for one patient: what to do, why, how strong and certain, with citations."""
     h1, h2, bullet = ("# ", "## ", "- ") if markdown else ("", "", "  - ")
+    seen: set[str] = set()  # long reasons already given
     g = report["guideline"]
     out = [f"{h1}{g['label']}", f"Patient {report['patient']}, as of {report['as_of']} "
            f"(guideline version {g['version']}, review status: {g['status']})", ""]
@@ -60,18 +93,35 @@ def render(report: dict, *, markdown: bool = False) -> str:
             kind = rec.get("intervention", {}).get("kind", "medication")
             line += f" [{kind}]" if kind != "medication" else ""  # a test, referral, diagnosis, advice ...
             out.append(f"{bullet}{rec['label']}{line}{dose}: {_grading(rec)}. {_cite(rec['citations'])}")
-            out += [f"    {step}" for step in rec["because"]]
-            out += [] if against else [f"    administration: {a}" for a in rec["administration"]]
+            out += _steps(rec["because"], markdown, seen)
+            out += [] if against else _steps([f"administration: {a}" for a in rec["administration"]], markdown)
+            out += _steps([f"caution: {c['text']}" for c in rec.get("cautions", [])], markdown)
+        out.append("")
+    if report.get("not_indicated"):  # advice in itself, whether or not it set a recommendation aside
+        out.append(f"{h2}Not indicated for this patient")
+        for n in report["not_indicated"]:
+            out.append(f"{bullet}{n['statement']} {_cite(n['citations'])}".rstrip())
+            out += _steps(n["because"], markdown, seen)
+            out += _steps([f"caution: {c['text']}" for c in n.get("cautions", [])], markdown)
+        out.append("")
+    if report.get("population_not_met"):
+        out.append(f"{h2}Not made for this patient's population")
+        for n in report["population_not_met"]:
+            out.append(f"{bullet}{n['label']} (for {n['population']}): not made, its criteria are not met")
+            out += _steps(n["because"], markdown, seen)
         out.append("")
     if report["not_recommended"]:
         out.append(f"{h2}Not recommended for this patient")
-        out += [f"{bullet}{n['intervention']}: {n['reason']}" for n in report["not_recommended"]]
+        by_reason: dict[str, list[str]] = {}  # one line per reason, not the reason once per intervention
+        for n in report["not_recommended"]:
+            by_reason.setdefault(n["reason"], []).append(n["intervention"])
+        out += [f"{bullet}{', '.join(items)}: {reason}" for reason, items in by_reason.items()]
         out.append("")
     if report["undetermined"]:
         out.append(f"{h2}Cannot decide yet")
         for u in report["undetermined"]:
             out.append(f"{bullet}{u['statement']}")
-            out += [f"    {step}" for step in u["because"]]
+            out += _steps(u["because"], markdown, seen)
         out.append("")
     if report["orders"]:
         out.append(f"{h2}Order")

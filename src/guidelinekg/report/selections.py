@@ -1,0 +1,185 @@
+"""The SPARQL selections the patient report reads from an evaluation's result graph.
+
+Each is a SELECT over the knowledge and the derived results (``$version``: the guideline version, bound by
+:func:`guidelinekg.report.graphread.rows`); :mod:`guidelinekg.report.patient` shapes their rows into the
+documented JSON (``docs/recommend.schema.json``).
+"""
+
+from __future__ import annotations
+
+RESULTS = """
+SELECT ?patient ?res ?r ?status ?kind WHERE {
+  ?res a gkg:RecommendationResult ; gkg:forPatient ?patient ; gkg:instantiates ?r ; gkg:status ?s ;
+       gkg:guidelineVersion $version .
+  ?s skos:notation ?status .
+  ?r a ?kind . FILTER(?kind IN (gkg:Recommendation))
+}"""
+
+STATEMENT = """
+SELECT ?r ?text ?summary ?label ?dir ?strength ?certainty ?line ?grading ?crit ?i ?ilabel ?route
+       ?doseValue ?doseUnit ?freq ?basis ?kind WHERE {
+  ?r gkg:sourceText ?text ; gkg:applicability ?crit ; gkg:intervention ?i .
+  # a label the content lacks (validate reports it) is the IRI, never a statement left out of the report
+  OPTIONAL { ?r rdfs:label ?rlabel } BIND(COALESCE(?rlabel, STR(?r)) AS ?label)
+  OPTIONAL { ?i rdfs:label ?il } BIND(COALESCE(?il, STR(?i)) AS ?ilabel)
+  OPTIONAL { ?r gkg:summary ?summary }
+  OPTIONAL { ?r gkg:direction ?d . ?d skos:notation ?dir }
+  OPTIONAL { ?r gkg:strength ?s . ?s skos:notation ?strength }
+  OPTIONAL { ?r gkg:certainty ?c . ?c skos:notation ?certainty }
+  OPTIONAL { ?r gkg:lineOfTherapy ?l . ?l skos:notation ?line }
+  OPTIONAL { ?r gkg:gradingNotStated ?grading }
+  OPTIONAL { ?i gkg:route ?ro . ?ro rdfs:label ?route }
+  OPTIONAL { ?i gkg:dose ?dose . ?dose gkg:value ?doseValue ; gkg:unit ?doseUnit }
+  OPTIONAL { ?i gkg:frequency ?freq }
+  OPTIONAL { ?i gkg:dose ?dose2 . ?dose2 gkg:doseBasis ?basis }
+  OPTIONAL { ?i a/rdfs:subClassOf* ?ik .  # what an intervention that is not a medicine is (or a subclass of)
+             VALUES (?ik ?kind) { (gkg:TestOrder "test") (gkg:Referral "referral") (gkg:DiagnosisRecord "diagnosis")
+                                  (gkg:Advice "advice") (gkg:Procedure "procedure") } }
+}"""
+
+# Not-indicated statements (what the report says when one applies, rule 71) and cautions (travelling with
+# the statement they are about, gkg:aboutStatement)
+NOT_INDICATED = """
+SELECT ?ni ?text ?label ?crit ?ilabel WHERE {
+  ?ni a gkg:NotIndicatedStatement ; gkg:sourceText ?text ; gkg:applicability ?crit .
+  OPTIONAL { ?ni rdfs:label ?l } BIND(COALESCE(?l, STR(?ni)) AS ?label)
+  OPTIONAL { ?ni gkg:notIndicatedIntervention ?i . OPTIONAL { ?i rdfs:label ?il } BIND(COALESCE(?il, STR(?i)) AS ?ilabel) }
+}"""
+
+CAUTIONS = """
+SELECT ?about ?c ?text ?label WHERE {
+  ?c a gkg:Caution ; gkg:aboutStatement ?about ; gkg:sourceText ?text .
+  OPTIONAL { ?c rdfs:label ?l } BIND(COALESCE(?l, STR(?c)) AS ?label)
+}"""
+
+CODES = """
+SELECT ?i ?system ?code ?status WHERE {
+  ?i a/rdfs:subClassOf* gkg:Intervention .
+  { { ?i gkg:substance ?s . ?s gkg:code ?c . } UNION { ?i gkg:code ?c . }  # a medicine's, or a referral's ...
+    ?c gkg:codeSystem ?system ; skos:notation ?code ; gkg:verificationStatus ?vs . ?vs skos:notation ?status . }
+  UNION { ?i gkg:ordersMeasure ?m . ?m gkg:loincCode ?code ; gkg:verificationStatus ?vs .  # a test order's test
+          ?vs skos:notation ?status . BIND("http://loinc.org" AS ?system) }
+}"""
+
+# A statement's grades in its guideline's own grading system, each with its GRADE equivalent when the
+# content maps the grade to one (skos:exactMatch / skos:closeMatch).
+GRADES = """
+SELECT ?r ?notation ?glabel ?axis ?system ?systemLabel ?mapped ?match WHERE {
+  ?r gkg:grade ?g . ?g skos:notation ?notation ; gkg:gradeAxis ?ax ; skos:inScheme ?system . ?ax skos:notation ?axis .
+  # one label each: the smallest English or untagged one (a report never lists a grade twice)
+  OPTIONAL { SELECT ?g (MIN(?l) AS ?glabel) WHERE { ?g skos:prefLabel|rdfs:label ?l .
+             FILTER(LANG(?l) = "" || LANGMATCHES(LANG(?l), "en")) } GROUP BY ?g }
+  OPTIONAL { SELECT ?system (MIN(?sl) AS ?systemLabel) WHERE { ?system rdfs:label ?sl .
+             FILTER(LANG(?sl) = "" || LANGMATCHES(LANG(?sl), "en")) } GROUP BY ?system }
+  OPTIONAL { { ?g skos:exactMatch ?m . BIND("exact" AS ?match) } UNION { ?g skos:closeMatch ?m . BIND("close" AS ?match) }
+             ?m skos:notation ?mapped . FILTER(?m IN (gkg:Strong, gkg:Conditional, gkg:HighCertainty,
+                                                     gkg:ModerateCertainty, gkg:LowCertainty, gkg:VeryLowCertainty)) }
+}"""
+
+ADMINISTRATION = """
+SELECT ?i ?d ?text ?adm WHERE {
+  ?d a gkg:DosingStatement ; gkg:dosingFor ?i ; gkg:sourceText ?text .
+  OPTIONAL { ?d gkg:administration ?a . ?a gkg:instructionText ?adm }
+}"""
+
+CITATIONS = """
+SELECT ?s ?kind ?n ?resolution ?work WHERE {
+  { ?s gkg:citesReference ?ref . ?ref gkg:referenceNumber ?n ; gkg:resolutionStatus ?rs .
+    ?rs rdfs:label ?resolution . BIND("reference" AS ?kind)
+    OPTIONAL { ?ref gkg:resolvesTo ?work } }
+  UNION { ?s gkg:citation ?work . BIND("citation" AS ?kind) }
+  UNION { ?s gkg:verifiedAgainst ?work . BIND("verified-against" AS ?kind) }
+}"""
+
+WORKS = """
+SELECT ?work ?title ?year ?doi ?pmid ?sourceKind WHERE {
+  ?work a gkg:Citation .
+  OPTIONAL { ?work gkg:title ?title } OPTIONAL { ?work gkg:year ?year }
+  OPTIONAL { ?work bibo:doi ?doi } OPTIONAL { ?work bibo:pmid ?pmid }
+  OPTIONAL { ?work gkg:sourceKind ?sk . ?sk skos:notation ?sourceKind }
+}"""
+
+DOSES = """
+SELECT ?patient ?res ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext ?exact ?rounding
+       ?roundingStatus ?weightTime ?weightId WHERE {
+  ?res gkg:computedDose ?dose . ?res gkg:forPatient ?patient .  # the rare property first: 8x faster
+  ?dose gkg:doseValue ?value ; gkg:doseUnit ?unit ; gkg:bodyWeight ?weight ; gkg:capped ?capped ;
+        gkg:dosingStatement ?d .
+  ?d gkg:dose ?wbd ; gkg:sourceText ?dtext . ?wbd gkg:perKg ?perKg ; gkg:unit ?perUnit .
+  OPTIONAL { ?wbd gkg:maximumDose ?m . ?m gkg:value ?max ; gkg:unit ?maxUnit }
+  OPTIONAL { ?dose gkg:exactDose ?exact }
+  OPTIONAL { ?dose gkg:roundedBy ?r . ?r rdfs:label ?rounding
+             OPTIONAL { ?r gkg:verificationStatus ?vs . ?vs rdfs:label ?roundingStatus } }
+  OPTIONAL { ?dose prov:wasDerivedFrom ?wo . ?wo a gkg:Observation ; gkg:effectiveTime ?weightTime .
+             OPTIONAL { ?wo gkg:identifier ?weightId } }  # the body weight the dose was computed from
+}"""
+
+# A weight-based dose not computed because the patient's latest weight is too old for it (rule 32).
+STALE_WEIGHTS = """
+SELECT ?patient ?i ?value ?unit ?time ?max WHERE {
+  ?latest gkg:tooOldFor ?wbd ; gkg:forPatient ?patient ; gkg:observation ?o ; gkg:observedValue ?value .
+  ?d gkg:dose ?wbd ; gkg:dosingFor ?i . ?wbd gkg:weightMeasure ?m ; gkg:appliedAgeLimit ?limit .
+  ?limit gkg:maximumAgeDays ?max .
+  ?m gkg:canonicalUnit ?unit . ?o gkg:effectiveTime ?time .
+}"""
+
+WEIGHT_BASED = """SELECT ?i WHERE { ?d gkg:dosingFor ?i ; gkg:dose ?w . ?w a gkg:WeightBasedDose }"""
+
+SUPPRESSION = """
+SELECT ?patient ?res ?by ?reason ?byLabel WHERE {
+  ?res gkg:suppressedBy ?by . ?res gkg:forPatient ?patient .  # the rare property first: 10x faster
+  OPTIONAL { ?by gkg:reason ?reason } OPTIONAL { ?by gkg:sourceText ?reason }
+  OPTIONAL { ?by rdfs:label ?byLabel }
+}"""
+
+# Why an undetermined recommendation is undetermined besides its own criterion: an undecided precedence
+# or restriction (rules 62, 65) that would prevail over it.
+UNDETERMINED_BY = """
+SELECT ?patient ?res ?c ?by ?byLabel WHERE {
+  ?res gkg:undeterminedBecause ?o ; gkg:forPatient ?patient ; gkg:instantiates ?r .
+  ?o gkg:criterion ?c .
+  OPTIONAL {
+    { ?by gkg:precedenceWhen ?c ; gkg:prevailsOver ?r } UNION { ?by gkg:applicability ?c ; gkg:restrictsRecommendation ?r }
+    OPTIONAL { ?by rdfs:label ?byLabel }
+  }
+}"""
+
+ORDERS = """
+SELECT ?patient ?order ?m ?loinc ?label ?instruction ?for WHERE {
+  ?order a gkg:Order ; gkg:forPatient ?patient ; gkg:measure ?m ; gkg:orderedFor ?res .
+  ?res gkg:instantiates ?for .
+  ?m gkg:loincCode ?loinc ; rdfs:label ?label .
+  OPTIONAL { ?req gkg:appliesToMeasure ?m ; gkg:instruction ?instruction .
+             ?st gkg:requirement ?req ; gkg:inVersion $version . }
+}"""
+
+MONITORING = """
+SELECT ?patient ?a ?text ?label ?loinc ?min ?max ?unit ?maxUnit ?trigger WHERE {
+  ?item a gkg:MonitoringItem ; gkg:forPatient ?patient ; gkg:instantiates ?a ; gkg:guidelineVersion $version .
+  ?a gkg:sourceText ?text ; rdfs:label ?label ; gkg:monitors ?m . ?m gkg:loincCode ?loinc .
+  OPTIONAL { ?a gkg:intervalMin ?qmin . ?qmin gkg:value ?min ; gkg:unit ?unit }
+  OPTIONAL { ?a gkg:intervalMax ?qmax . ?qmax gkg:value ?max OPTIONAL { ?qmax gkg:unit ?maxUnit } }
+  OPTIONAL { ?a gkg:monitoringTrigger ?trigger }
+}"""
+
+WARNINGS = """
+SELECT ?patient ?w ?code ?message WHERE {
+  ?w a gkg:Warning ; gkg:forPatient ?patient ; gkg:warningCode ?code ; gkg:message ?message .
+}"""
+
+RESTRICTIONS = """
+SELECT ?patient ?res ?ni WHERE {
+  ?res a gkg:RestrictionResult ; gkg:forPatient ?patient ; gkg:instantiates ?ni ; gkg:guidelineVersion $version .
+}"""
+
+POPULATION_NOT_MET = """
+SELECT ?patient ?res ?r ?prec ?reason ?popLabel WHERE {
+  ?res a gkg:PopulationNotMetResult ; gkg:forPatient ?patient ; gkg:instantiates ?r ; gkg:precedence ?prec ;
+       gkg:guidelineVersion $version .
+  OPTIONAL { ?prec gkg:reason ?reason }
+  OPTIONAL { ?prec gkg:precedenceWhen ?q . ?q rdfs:label ?popLabel }  # the population, e.g. "end-stage renal disease"
+}"""
+
+APPLICABILITY = """
+SELECT ?patient ?truth WHERE { ?a a gkg:Applicability ; gkg:forPatient ?patient ; gkg:guidelineVersion $version ;
+  gkg:truth ?t . ?t skos:notation ?truth }"""
