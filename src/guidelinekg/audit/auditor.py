@@ -107,14 +107,19 @@ class Auditor:
         bar = progress_bar(path, self.progress)
         runs: list[RunAudit] = []
         settings = {"store_dir": self.store_dir, "fast": self.fast}
+        others: list[GraphLoad] = []
         try:
-            for audit, replayed, why in audit_runs(read_runs(path, fast=fast), self._audit,
+            for audit, replayed, why in audit_runs(read_runs(path, fast=fast, others=others), self._audit,
                                                    outputs.version_iri if outputs else False, self.workers,
                                                    type(self), settings):
                 runs.append(outputs.check_run(audit, replayed, why) if outputs else audit)
                 if bar is not None:
                     bar.update(len(audit.patients))
-            return tuple(runs), outputs.finish(tuple(runs)) if outputs else missing_outputs(path)
+            notes = tuple(Finding("note", "disagreements-not-recomputed",
+                                  f"graph <{o.graph}> records {sum(1 for x in o.triples if x.object.value == GKG + 'Disagreement')} "
+                                  "disagreement(s) between the guidelines of these runs; each derives from results the "
+                                  "replay checks, but the audit does not recompute them", o.graph) for o in others)
+            return tuple(runs), (outputs.finish(tuple(runs)) if outputs else missing_outputs(path)) + notes
         finally:
             if bar is not None:
                 bar.close()

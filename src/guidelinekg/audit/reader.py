@@ -80,8 +80,9 @@ class RunRecord:
         return RunRecord(self.run, None, self.canonical, self.source, None, body)
 
 
-def read_runs(path: Path, fast: bool = True) -> Iterator[RunRecord]:
-    """The runs of a provenance file (or a cohort ``--out`` directory), one at a time.
+def read_runs(path: Path, fast: bool = True, others: list | None = None) -> Iterator[RunRecord]:
+    """The runs of a provenance file (or a cohort ``--out`` directory), one at a time; graphs that hold no
+    run (the disagreements ``recommend`` records beside several runs) are appended to ``others``.
 
     Raises:
         InputError: the file is unusable (from :func:`guidelinekg.provenance.inputs.iter_provenance`).
@@ -92,6 +93,10 @@ def read_runs(path: Path, fast: bool = True) -> Iterator[RunRecord]:
         yield from _blocks(path)
         return
     for load in iter_provenance(path):
+        if load.kind != "run":
+            if others is not None:
+                others.append(load)
+            continue
         lines = [f"{t.subject} {t.predicate} {t.object} ." for t in load.triples]
         yield RunRecord(load.graph, lines, True, str(path), load.triples)
 

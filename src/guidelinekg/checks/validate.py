@@ -40,7 +40,10 @@ def validate(
     from guidelinekg.checks.units import cross_guideline_findings
 
     findings = list({json.dumps(f, sort_keys=True): f for r in reports for f in r["findings"]}.values())
-    findings += [f.as_dict() for f in cross_guideline_findings([content for _, content in checked])]
+    from guidelinekg.checks.conflicts import conflict_findings
+
+    contents = [content for _, content in checked]
+    findings += [f.as_dict() for f in [*cross_guideline_findings(contents), *conflict_findings(contents)]]
     findings.sort(key=lambda f: Finding(**f).sort_key())
     counts = Counter(f["severity"] for f in findings)
     worst = max(r["exit_code"] for r in reports)

@@ -126,15 +126,17 @@ def run(args: argparse.Namespace) -> int:
     evaluated = evaluate_guidelines(Path(args.patient), guidelines, as_of=as_of, engine=args.engine)
     evaluations = [e for e, _ in evaluated]
     reports = [r for _, r in evaluated]
+    disagreements = _disagreements(evaluated) if several else []
 
     def provenance() -> str:
-        return provenance_dataset(evaluations) if several or args.format == "trig" else provenance_turtle(evaluations[0])
+        return (provenance_dataset(evaluations, disagreements) if several or args.format == "trig"
+                else provenance_turtle(evaluations[0]))
 
     if args.provenance:
         try:
             args.provenance.parent.mkdir(parents=True, exist_ok=True)
             trig = several or args.provenance.suffix.lower() == ".trig"  # TriG whenever the name says so
-            args.provenance.write_text(provenance_dataset(evaluations) if trig else
+            args.provenance.write_text(provenance_dataset(evaluations, disagreements) if trig else
                                        provenance_turtle(evaluations[0]), encoding="utf-8")
         except OSError as exc:
             raise InputError(f"cannot write --provenance {args.provenance}: {exc.strerror or exc}") from None
@@ -142,10 +144,28 @@ def run(args: argparse.Namespace) -> int:
             report["provenance"]["file"] = str(args.provenance)
     if args.format == "json":
         document = reports[0] if not several else {
-            "patient": reports[0]["patient"], "as_of": reports[0]["as_of"], "reports": reports}
+            "patient": reports[0]["patient"], "as_of": reports[0]["as_of"], "reports": reports,
+            "disagreements": disagreements}
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
     elif args.format in ("turtle", "trig"):
         sys.stdout.write(provenance())
     else:
         sys.stdout.write("\n".join(render(r, markdown=args.format == "markdown") for r in reports))
+        if disagreements:
+            from guidelinekg.report.disagree import render_disagreements
+
+            sys.stdout.write("\n" + render_disagreements(disagreements, markdown=args.format == "markdown"))
     return 0
+
+
+def _disagreements(evaluated: list[tuple]) -> list[dict]:
+    """Where the guidelines evaluated for the patient disagree (:mod:`guidelinekg.report.disagree`), each
+    guideline's statements about actions read once per knowledge base (:mod:`guidelinekg.checks.conflicts`)."""
+    from guidelinekg.checks.conflicts import stances_of
+    from guidelinekg.content.loading import Content
+    from guidelinekg.report.disagree import patient_disagreements
+
+    stances = {report["guideline"]["version_iri"]:
+               evaluation.knowledge.memo("action-stances", lambda store: stances_of(Content(store=store.raw)))
+               for evaluation, report in evaluated}
+    return patient_disagreements([r for _, r in evaluated], stances)

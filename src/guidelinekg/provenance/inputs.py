@@ -105,7 +105,9 @@ def iter_provenance(path: Path) -> Iterator[GraphLoad]:
 
     A Turtle or N-Triples file holds one run; its graph is the run IRI found in it (the subject typed
     ``gkg:EvaluationContext``). An N-Quads or TriG file (``cohort``'s ``provenance.trig.gz``) holds one run per
-    named graph, named by the run IRI; it is read graph by graph, so each graph must be contiguous.
+    named graph, named by the run IRI; it is read graph by graph, so each graph must be contiguous. A graph
+    named ``urn:guidelinekg:disagreements:...`` (``recommend`` with several guidelines) holds no run: it is
+    given with kind ``disagreements``.
 
     Raises:
         InputError: unreadable, malformed (``file:line:column``), no run, several runs in one triple
@@ -134,8 +136,16 @@ def iter_provenance(path: Path) -> Iterator[GraphLoad]:
         yield _run_block(path, graph, block, seen)
 
 
+DISAGREEMENTS_PREFIX = "urn:guidelinekg:disagreements:"  # the graph recommend writes beside several runs
+
+
 def _run_block(path: Path, graph: str | None, triples: list[ox.Triple], seen: set[str]) -> GraphLoad:
     runs = _runs_in(triples)
+    if graph is not None and graph.startswith(DISAGREEMENTS_PREFIX) and not runs:
+        if graph in seen:
+            raise InputError(f"<{graph}> appears in more than one place in the file", Location(str(path)))
+        seen.add(graph)
+        return GraphLoad(graph, "disagreements", (str(path),), tuple(triples))
     if graph is None:
         if len(runs) != 1:
             raise InputError(

@@ -9,6 +9,8 @@ the patient facts and guideline statements (added by the rules). The timing fiel
 
 from __future__ import annotations
 
+import hashlib
+
 from guidelinekg import __version__
 from guidelinekg.engine.reasoning import GKG, PROV, RDF_TYPE, XSD, Evaluation, _lit
 
@@ -112,9 +114,11 @@ def provenance_turtle(evaluation: Evaluation) -> str:
     return ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=_PREFIXES).decode("utf-8")
 
 
-def provenance_dataset(evaluations: list[Evaluation]) -> str:
+def provenance_dataset(evaluations: list[Evaluation], disagreements: list[dict] | None = None) -> str:
     """The provenance of several runs (one patient against several guidelines) as TriG: each run's
-    triples in a named graph named by its run IRI, as ``cohort`` writes them, with readable prefixes."""
+    triples in a named graph named by its run IRI, as ``cohort`` writes them, with readable prefixes; and
+    the guidelines' disagreements for the patient (:mod:`guidelinekg.report.disagree`), when any, in a
+    graph of their own (:func:`disagreement_lines`), derived from the results of both runs."""
     import pyoxigraph as ox
 
     quads = []
@@ -123,4 +127,29 @@ def provenance_dataset(evaluations: list[Evaluation]) -> str:
         graph = ox.NamedNode(evaluation.run_iri)
         quads += [ox.Quad(q.subject, q.predicate, q.object, graph)
                   for q in ox.parse(text, format=ox.RdfFormat.N_TRIPLES)]
+    if disagreements:
+        runs = sorted(e.run_iri for e in evaluations)
+        graph = ox.NamedNode("urn:guidelinekg:disagreements:" + hashlib.sha1(" ".join(runs).encode()).hexdigest())
+        text = "".join(disagreement_lines(evaluations[0].patient_iris[0] if evaluations[0].patient_iris else "",
+                                          runs, disagreements)).encode("utf-8")
+        quads += [ox.Quad(q.subject, q.predicate, q.object, graph) for q in ox.parse(text, format=ox.RdfFormat.N_TRIPLES)]
     return ox.serialize(quads, format=ox.RdfFormat.TRIG, prefixes=_PREFIXES).decode("utf-8")
+
+
+def disagreement_lines(patient: str, runs: list[str], disagreements: list[dict]) -> list[str]:
+    """N-Triples of each disagreement: a gkg:Disagreement for the patient, of its kind, about both
+    statements, derived from the results it compares and from both runs."""
+    out = []
+    for d in disagreements:
+        a, b = d["first"], d["second"]
+        node = "urn:guidelinekg:disagreement:" + hashlib.sha1(
+            f"{patient} {d['kind']} {a['statement']} {b['statement']}".encode()).hexdigest()
+        out += [f"<{node}> <{RDF_TYPE}> <{GKG}Disagreement> .\n",
+                f"<{node}> <{GKG}disagreementKind> {_lit(d['kind'])} .\n",
+                f"<{node}> <{GKG}forPatient> <{patient}> .\n",
+                f"<{node}> <{GKG}instantiates> <{a['statement']}> .\n",
+                f"<{node}> <{GKG}instantiates> <{b['statement']}> .\n",
+                f"<{node}> <{RDFS_LABEL}> {_lit(d['action'])} .\n"]
+        out += [f"<{node}> <{PROV}wasDerivedFrom> <{r}> .\n" for r in (a.get("result"), b.get("result")) if r]
+        out += [f"<{node}> <{PROV}wasDerivedFrom> <{run}> .\n" for run in runs]
+    return sorted(set(out))

@@ -83,6 +83,7 @@ KIND_CLASSES = {
     "run": GKG + "EvaluationContext",
     "guideline-version": GKG + "GuidelineVersion",
     "vocabulary": "http://www.w3.org/2002/07/owl#Ontology",
+    "disagreements": GKG + "Disagreement",
 }
 
 
