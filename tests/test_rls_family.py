@@ -1,0 +1,87 @@
+"""The RLS guideline family side by side (issue #17): AASM 2024, IRLSSG 2018 and AAN 2016 as guidelines
+of their own (examples/guidelines/, encoded from ../shared/sources/clinical-facts.md with each fact's
+status), compared by `guidelinekg conflicts` and, for one patient, by `recommend` with all three."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from guidelinekg.cli import main
+
+EXAMPLES = Path(__file__).parents[1] / "examples" / "guidelines"
+FAMILY = [EXAMPLES / name for name in ("aasm-rls-2024", "irlssg-iron-2018", "aan-rls-2016")]
+AASM, IRLSSG, AAN = "AASM 2024 RLS treatment guideline", "IRLSSG 2018 iron treatment guidelines", \
+    "AAN 2016 RLS guideline (iron statements)"
+CONTENT = [arg for g in FAMILY for arg in ("--content", str(g))]
+
+
+@pytest.fixture(scope="module")
+def conflicts() -> list[dict]:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["conflicts", *CONTENT, "--format", "json"]) == 0
+    return json.loads(out.getvalue())["disagreements"]
+
+
+def find(items, kind, first, second, action_part):
+    return [d for d in items if d["kind"] == kind and d["first"]["guideline"] == first
+            and d["second"]["guideline"] == second and action_part in d["action"]]
+
+
+def test_the_ferritin_ceiling_for_fcm_differs(conflicts):
+    """AASM gives IV iron up to ferritin 100 ng/mL (or TSAT < 20%); IRLSSG finds FCM effective below
+    300 ug/L: the region where only IRLSSG recommends it lies between."""
+    [d] = [d for d in find(conflicts, "different-threshold", AASM, IRLSSG, "ferric carboxymaltose")
+           if d["second"]["statement"].endswith("/rec-fcm-1000")]
+    assert d["regions"] == [
+        f"serum ferritin >= 300 ng/mL and transferrin saturation < 20 % and age >= 18 a (only {AASM})",
+        f"serum ferritin > 100 and < 300 ng/mL and transferrin saturation >= 20 % (only {IRLSSG})",
+        f"serum ferritin < 300 ng/mL and age < 18 a (only {IRLSSG})"]
+
+
+def test_tsat_is_a_trigger_in_one_and_a_stop_rule_in_the_other(conflicts):
+    """AASM: iron when TSAT < 20%, nothing above; IRLSSG: no iron if TSAT > 45%. Where AASM recommends
+    IV FCM and TSAT is above 45%, they contradict."""
+    [d] = find(conflicts, "contradiction", AASM, IRLSSG, "ferric carboxymaltose")
+    assert d["second"]["stance"] == "not indicated" and "TSAT" in d["second"]["label"]
+    assert all("transferrin saturation > 45 %" in r for r in d["regions"])
+    assert d["first"]["grade"] == "strong, moderate" and d["first"]["citations"] and d["second"]["citations"]
+
+
+def test_no_finding_between_alternatives(conflicts):
+    """Gabapentinoids, opioids and the recommendations against are AASM's alone: no finding names them."""
+    assert not [d for d in conflicts if any(x in d["action"].lower() for x in ("gabapentin", "opioid", "pramipexole"))]
+
+
+def recommend(capsys, patient: Path) -> dict:
+    assert main(["recommend", str(patient), *CONTENT, "--as-of", "2026-02-01", "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_ferritin_150_the_guidelines_disagree_and_say_so(capsys):
+    """Ferritin 150 ng/mL, TSAT 30%: IRLSSG recommends FCM (below 300), AASM's FCM does not apply (its
+    band ends at 100): a different threshold, with both grades and sources."""
+    document = recommend(capsys, EXAMPLES / "irlssg-iron-2018" / "cases" / "008-ferritin-150-tsat-30" / "patient.json")
+    [d] = [d for d in document["disagreements"] if d["first"]["guideline"] == IRLSSG]
+    assert d["kind"] == "different-threshold" and d["second"]["guideline"] == AASM
+    assert d["first"]["status"] == "recommended" and d["second"]["status"] == "criteria not met"
+    assert d["first"]["grades"] and d["second"]["grades"] == ["strong, moderate"]
+    assert d["first"]["citations"] and d["second"]["citations"]
+
+
+def test_tsat_50_iron_recommended_by_one_not_indicated_by_another(capsys):
+    document = recommend(capsys, EXAMPLES / "irlssg-iron-2018" / "cases" / "003-ferritin-45-tsat-50" / "patient.json")
+    pairs = {(d["first"]["guideline"], d["action"], d["second"]["status"]) for d in document["disagreements"]
+             if d["kind"] == "contradiction" and d["second"]["guideline"] == IRLSSG}
+    assert (AASM, "IV ferric carboxymaltose", "not indicated") in pairs
+    assert (AASM, "oral ferrous sulfate", "not indicated") in pairs
+    # AASM recommends oral ferrous sulfate for this adult itself: its children's statement is no
+    # "different threshold" against AAN's ferrous sulfate with vitamin C
+    assert not [d for d in document["disagreements"] if d["kind"] == "different-threshold"
+                and d["second"]["guideline"] == AASM and "children" in d["second"]["label"]]
