@@ -1,4 +1,5 @@
-"""Disagreements between guidelines (issue #17): `guidelinekg conflicts` over content, the validate lint
+"""Disagreements between guidelines (issue #17): `guidelinekg conflicts` over content (each recommendation
+read where it takes effect in its own guideline, less its own not-indicated statements), the validate lint
 for guidelines checked together, and the patient-level section of `recommend` with several guidelines and
 its provenance. On two made-up guidelines (tests/fixtures/conflicts/alpha and beta, not clinical
 knowledge): alpha gives examplium up to a widget level of 100 ng/mL and not above; beta gives it below
@@ -32,10 +33,13 @@ def test_conflicts_finds_each_kind_with_its_region(capsys):
     assert got == {
         # alpha recommends it up to 100 where beta's stop rule (gadget > 45 %) says no
         ("contradiction", "rec", "Alpha 2026", "ni", "Beta 2018", ("widget level <= 100 ng/mL and gadget level > 45 %",)),
-        # beta recommends it up to 300 ug/L (= ng/mL, converted) where alpha says no above 100
-        ("contradiction", "rec", "Beta 2018", "ni", "Alpha 2026", ("widget level > 100 and < 300 ng/mL",)),
+        # beta recommends it up to 300 ug/L (= ng/mL, converted; and where its own stop rule does not hold)
+        # where alpha says no above 100
+        ("contradiction", "rec", "Beta 2018", "ni", "Alpha 2026",
+         ("widget level > 100 and < 300 ng/mL and gadget level <= 45 %",)),
         ("different-threshold", "rec", "Alpha 2026", "rec", "Beta 2018",
-         ("widget level > 100 and < 300 ng/mL (only Beta 2018)",)),
+         ("widget level <= 100 ng/mL and gadget level > 45 % (only Alpha 2026)",
+          "widget level > 100 and < 300 ng/mL and gadget level <= 45 % (only Beta 2018)")),
     }
     [first] = [d for d in found["disagreements"] if d["second"]["stance"] == "not indicated"
                and d["second"]["guideline"] == "Beta 2018"]
@@ -145,7 +149,7 @@ def test_the_command_as_a_process():
                           "--content", str(BETA)], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("3 disagreements among 2 guidelines: Alpha 2026; Beta 2018\n")
-    assert "  where: widget level > 100 and < 300 ng/mL (only Beta 2018)" in run.stdout
+    assert "  where: widget level > 100 and < 300 ng/mL and gadget level <= 45 % (only Beta 2018)" in run.stdout
 
 
 CLASSES = """@prefix gkg: <https://w3id.org/guidelinekg/ontology#> .

@@ -39,10 +39,13 @@ def test_the_ferritin_ceiling_for_fcm_differs(conflicts):
     300 ug/L: the region where only IRLSSG recommends it lies between."""
     [d] = [d for d in find(conflicts, "different-threshold", AASM, IRLSSG, "ferric carboxymaltose")
            if d["second"]["statement"].endswith("/rec-fcm-1000")]
+    # each read where it takes effect in its own guideline: IRLSSG's FCM less its own "no iron if TSAT > 45%"
     assert d["regions"] == [
+        f"serum ferritin > 75 and <= 100 ng/mL and transferrin saturation > 45 % and age >= 18 a (only {AASM})",
+        f"serum ferritin <= 75 ng/mL and transferrin saturation > 45 % and age >= 18 a (only {AASM})",
         f"serum ferritin >= 300 ng/mL and transferrin saturation < 20 % and age >= 18 a (only {AASM})",
-        f"serum ferritin > 100 and < 300 ng/mL and transferrin saturation >= 20 % (only {IRLSSG})",
-        f"serum ferritin < 300 ng/mL and age < 18 a (only {IRLSSG})"]
+        f"serum ferritin > 100 and < 300 ng/mL and transferrin saturation >= 20 and <= 45 % (only {IRLSSG})",
+        f"serum ferritin < 300 ng/mL and transferrin saturation <= 45 % and age < 18 a (only {IRLSSG})"]
 
 
 def test_tsat_is_a_trigger_in_one_and_a_stop_rule_in_the_other(conflicts):
@@ -85,3 +88,63 @@ def test_tsat_50_iron_recommended_by_one_not_indicated_by_another(capsys):
     # "different threshold" against AAN's ferrous sulfate with vitamin C
     assert not [d for d in document["disagreements"] if d["kind"] == "different-threshold"
                 and d["second"]["guideline"] == AASM and "children" in d["second"]["label"]]
+
+
+# Every content-level finding, each checked on a patient built inside its region ----------------------------
+
+LOINC = {"serum ferritin": ("2276-4", "ng/mL"), "transferrin saturation": ("2502-3", "%")}
+
+
+def point(bounds: dict) -> dict:
+    """A value inside each interval of a region: the middle, or just past an open lower end."""
+    out = {}
+    for axis, iv in bounds.items():
+        if axis == "only":
+            continue
+        low, high = float(iv["min"]), None if iv["max"] is None else float(iv["max"])
+        value = (low + high) / 2 if high is not None else low + (10 if low else 1)
+        out[axis.split(" (")[0]] = round(value, 1)
+    return out
+
+
+def patient(pid: str, values: dict) -> dict:
+    age = values.get("age", 50)
+    born = f"{2026 - int(age) - 1}-06-01"
+    resources = [{"resourceType": "Patient", "id": pid, "birthDate": born},
+                 {"resourceType": "Condition", "id": f"{pid}-rls", "subject": {"reference": f"Patient/{pid}"},
+                  "code": {"coding": [{"system": "http://snomed.info/sct", "code": "32914008"}]}}]
+    for name, (code, unit) in LOINC.items():
+        value = values.get(name, 150 if name == "serum ferritin" else 30)
+        resources.append({"resourceType": "Observation", "id": f"{pid}-{code}", "status": "final",
+                          "subject": {"reference": f"Patient/{pid}"}, "effectiveDateTime": "2026-01-20T08:00:00Z",
+                          "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+                          "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org",
+                                            "code": unit}})
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
+
+
+def test_every_finding_shows_for_a_patient_in_its_region(conflicts, capsys, tmp_path):
+    """For each disagreement `conflicts` lists, a patient inside (the first of) its regions: `recommend` with
+    the three guidelines says they disagree on that action, or the guideline said not to recommend it
+    recommends it by another of its statements (a finding is made per pair of statements)."""
+    from guidelinekg.checks.conflicts import guideline_stances
+
+    stances = [s for group in guideline_stances(FAMILY) for s in group]
+    assert len(conflicts) >= 10
+    for i, d in enumerate(conflicts):
+        bounds = d["bounds"][0]
+        path = tmp_path / f"p{i}.json"
+        path.write_text(json.dumps(patient(f"family-{i}", point(bounds))), encoding="utf-8")
+        document = recommend(capsys, path)
+        first, second = d["first"], d["second"]
+        if d["kind"] == "different-threshold" and bounds.get("only") == second["guideline"]:
+            first, second = second, first  # the region is where the second alone recommends it
+        said = [x for x in document["disagreements"] if x["first"]["statement"] == first["statement"]
+                and x["second"]["guideline"] == second["guideline"]]
+        other = next(r for r in document["reports"] if r["guideline"]["version_iri"] == second["version_iri"])
+        mine = next(r for r in document["reports"] if r["guideline"]["version_iri"] == first["version_iri"])
+        assert first["statement"] in [r["iri"] for r in mine["recommendations"]], (i, d["regions"][0])
+        mine_stance = next(s for s in stances if s.statement == first["statement"])
+        same = {s.statement for s in stances if s.version == second["version_iri"] and mine_stance.same_action(s)}
+        covered = any(r["iri"] in same and r["direction"] != "against" for r in other["recommendations"])
+        assert said or (d["kind"] == "different-threshold" and covered), (i, d["kind"], d["regions"][0])

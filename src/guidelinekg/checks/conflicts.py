@@ -9,7 +9,9 @@ regions are compared on common axes: a measure is known by its IRI (a LOINC IRI 
 another unit is converted by UCUM (a level in ng/mL and in ug/L); an opaque criterion (a diagnosis, an
 exposure) by its codes or its label.
 
-Findings, for each pair of statements about one action:
+A recommendation is read where it takes effect in its own guideline: less the regions of that guideline's
+not-indicated statements about the same action (which set it aside there). Findings, for each pair of
+statements about one action:
 
 * ``contradiction``: one recommends it, the other recommends against it or says it is not indicated, and
   their regions meet: the region where both apply is given.
@@ -58,6 +60,7 @@ class Stance:
     classes: frozenset[str] = frozenset()  # the classes it falls in: its substances' and its own, and the
     #                                        classes above them (skos:broader), by name
     own_classes: frozenset[str] = frozenset()  # the classes the intervention itself is about ("no oral X")
+    excepts: frozenset[str] = frozenset()  # a not-indicated statement's gkg:exceptStatement
 
     def same_action(self, other: Stance) -> bool:
         """The same substance; or, for statements that disagree, a class one is about that the other falls
@@ -153,8 +156,9 @@ class _Reader:
                     keys, classes, own = self.keys(intervention)
                     if not (keys or own):
                         continue
+                    excepts = frozenset(x.value for x in objects(st, g("exceptStatement")))
                     out.append(Stance(label(version), version.value, st.value, label(st), stance, label(intervention),
-                                      keys, self.app.statement(st), cites, grade, classes, own))
+                                      keys, self.app.statement(st), cites, grade, classes, own, excepts))
         return out
 
 
@@ -213,6 +217,21 @@ def _complement(iv: Interval) -> list[Interval]:
     return [p for p in parts if not p.is_empty()]
 
 
+def _effective(stances: list[tuple[Stance, tuple[Region, ...]]]) -> list[tuple[Stance, tuple[Region, ...]]]:
+    """Each recommendation where it takes effect in its own guideline: its regions less those of the
+    guideline's not-indicated statements about the same action (which set it aside there, as rule 05 pairs
+    them), unless a statement names it as its exception."""
+    restrictions = [(s, r) for s, r in stances if s.stance == NOT_INDICATED]
+    out = []
+    for s, regions in stances:
+        if s.stance == FOR:
+            for n, theirs in restrictions:
+                if s.statement not in n.excepts and (s.keys & n.keys or n.own_classes & s.classes):
+                    regions = tuple(_beyond(regions, theirs))
+        out.append((s, regions))
+    return out
+
+
 def _beyond(mine: tuple[Region, ...], theirs: tuple[Region, ...], limit: int = 64) -> list[Region]:
     """Where ``mine`` reaches and ``theirs`` does not: each of my regions minus every one of theirs, as a
     union of regions (they may overlap). Beyond ``limit`` pieces the rest is given as is (approximate)."""
@@ -246,7 +265,8 @@ def disagreements(guidelines: list[list[Stance]]) -> list[Disagreement]:
     in a stable order."""
     units: dict[str, str] = {}
     labels: dict[str, str] = {}
-    common = [[(s, tuple(_common(r, units, labels) for r in s.regions)) for s in stances] for stances in guidelines]
+    common = [_effective([(s, tuple(_common(r, units, labels) for r in s.regions)) for s in stances])
+              for stances in guidelines]
     found = []
     for i, mine in enumerate(common):
         for theirs in common[i + 1:]:
