@@ -947,7 +947,7 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
 
     out = {"applicable": truth["crit-rls"] == T, "recommended": [], "not_recommended": [], "undetermined": [],
            "orders": [], "warnings": [], "monitoring": [], "doses": {}, "not_indicated": [],
-           "population_not_met": [], "cautions": {}}
+           "population_not_met": [], "cautions": {}, "recommended_against": []}  # the guideline has none
     flag, died = patient.get("deceased", (None, None))
     if (died[:10] <= day) if died is not None else flag is True:  # [15]: no guideline is applied [60, 87]
         out["applicable"] = False
@@ -963,8 +963,9 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
     for ni, (applicability, _) in NOT_INDICATED.items():
         t = truth[applicability]
         if t != F and not any(truth[c] == T for c in PREVAILED[ni]):
-            restricting[ni] = (applicability, t)
-            if t == T:  # it applies, whether or not it restricts anything [71]
+            undecided = [c for c in PREVAILED[ni] if truth[c] == U]  # a precedence that may set it aside [65]
+            restricting[ni] = (undecided[0], U) if undecided else (applicability, t)
+            if t == T and not undecided:  # it applies, whether or not it restricts anything [71]
                 out["not_indicated"].append(ni)
     for prec, (when, _) in PRECEDENCE.items():  # [72]
         rec = PREVAILING[prec]

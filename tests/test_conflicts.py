@@ -183,3 +183,24 @@ def test_a_class_restricts_the_classes_under_it(capsys, tmp_path):
     report = run_json(capsys, "recommend", str(path), "--content", str(folder), "--as-of", "2026-02-01")
     assert [n["iri"] for n in report["not_recommended"]] == ["urn:example:alpha:rec-oral-class"]
     assert "urn:example:alpha:ni-any" in [n["iri"] for n in report["not_indicated"]]
+
+
+def test_the_most_direct_no_is_given_for_the_patient():
+    """A guideline that sets the action aside for the patient (a contradiction) and also has a statement for
+    it whose criteria fail says no, not 'a different threshold'."""
+    from guidelinekg.checks.conflicts import FOR, Stance
+    from guidelinekg.report.disagree import patient_disagreements
+
+    def stance(version, statement):
+        return Stance(version, version, statement, statement, FOR, "examplium", frozenset({"name:examplium"}), ())
+
+    def report(version, recommendations=(), aside=()):
+        return {"guideline": {"label": version, "version_iri": version}, "applicable": True, "undetermined": [],
+                "not_indicated": [], "recommendations": list(recommendations), "not_recommended": list(aside)}
+
+    made = {"iri": "a1", "label": "a1", "direction": "for", "citations": [], "result": "r-a1", "grades": [],
+            "intervention": {"label": "examplium"}}
+    set_aside = {"iri": "b1", "reason": "a special population prevails", "result": "r-b1"}
+    reports = [report("A", [made]), report("B", aside=[set_aside])]
+    found = patient_disagreements(reports, {"A": [stance("A", "a1")], "B": [stance("B", "b1"), stance("B", "b2")]})
+    assert [(d["kind"], d["second"]["statement"]) for d in found] == [("contradiction", "b1")]

@@ -68,7 +68,11 @@ STATE_CASES = [
     ("no-date", [proc(TREAT_A)], "undetermined", "with no date"),
     ("in-progress-no-date", [proc(TREAT_A, "in-progress")], "undetermined", None),
     # a month without a day could lie on either side of the 30-day limit
-    ("partial-date", [proc(TREAT_A, performedDateTime="2026-01")], "undetermined", "dated 2026-01,"),
+    ("partial-date", [proc(TREAT_A, performedDateTime="2026-01")], "undetermined", "dated 2026-01-01 to 2026-01-31,"),
+    ("partial-date-all-too-old", [proc(TREAT_A, performedDateTime="2025-06")], "no", None),
+    # a valid period whose end has no day: not refused; when in January it ended is not known
+    ("period-end-without-day", [proc(TREAT_A, performedPeriod={"start": "2026-01-20", "end": "2026-01"})],
+     "undetermined", None),
     ("partial-date-future", [proc(TREAT_A, performedDateTime="2027")], "no", None),
     ("period-ends-before-it-starts", [proc(TREAT_A, performedPeriod={"start": "2026-01-25", "end": "2025-06-01"})],
      "undetermined", None),
@@ -96,6 +100,9 @@ HISTORY_CASES = [
     ("status-unknown", [proc(SURGERY, "unknown", performedDateTime="2001-05-05")], "undetermined"),
     ("stopped", [proc(SURGERY, "stopped", performedDateTime="2020-01-01")], "made"),
     ("on-hold", [proc(SURGERY, "on-hold")], "no"),
+    # a month without a day: it may lie after the as-of date (2026-02-01) or not
+    ("month-of-as-of", [proc(SURGERY, performedDateTime="2026-02")], "undetermined"),
+    ("year-before", [proc(SURGERY, performedDateTime="2025")], "made"),
 ]  # fmt: skip
 
 

@@ -148,3 +148,15 @@ def test_every_finding_shows_for_a_patient_in_its_region(conflicts, capsys, tmp_
         same = {s.statement for s in stances if s.version == second["version_iri"] and mine_stance.same_action(s)}
         covered = any(r["iri"] in same and r["direction"] != "against" for r in other["recommendations"])
         assert said or (d["kind"] == "different-threshold" and covered), (i, d["kind"], d["regions"][0])
+
+
+def test_a_patient_taking_what_a_recommendation_advises_against_is_warned(capsys):
+    """AASM recommends against pramipexole (gkg:Against); the patient of case 023 takes it (rule 89)."""
+    case = EXAMPLES / "aasm-rls-2024" / "cases" / "023-on-pramipexole-against-shown"
+    assert main(["recommend", str(case / "patient.json"), "--content", str(FAMILY[0]), "--as-of", "2026-02-01",
+                 "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    [warning] = [w for w in report["warnings"] if w["code"] == "taking-recommended-against"]
+    assert "pramipexole" in warning["message"].lower() and "since 2025-06-01" in warning["message"]
+    [rec] = [r for r in report["recommendations"] if r["iri"].endswith("/rec-against-pramipexole")]
+    assert rec["direction"] == "against"

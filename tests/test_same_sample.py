@@ -63,6 +63,9 @@ SCREEN_CASES = [
     # T1: D not done, so not met (false); T2: A not done (unknown): both are ordered, for one sample
     ("d-done-other-sample", [result(A, 7.0, T1), result(D, 60, T2)], "undetermined", ["99994-6"]),
     ("nothing", [], "no", []),
+    # done but unusable (implausible: above 2000 mg/dL) is not "not done": unknown, and the test is ordered
+    ("d-implausible", [result(A, 7.0, T1), result(D, 5000, T1)], "undetermined", ["99994-6"]),
+    ("d-implausible-alone", [result(D, 5000, T1)], "undetermined", ["99994-6"]),
 ]  # fmt: skip
 
 

@@ -102,7 +102,8 @@ NOT_USED_BY_SHIPPED_CONTENT = {"49-administrative-sex": ("test_patient_attribute
                                "38-average-threshold": ("test_repeated_results.py", "AverageThreshold"),
                                "36-coded-result": ("test_coded_results.py", "CodedResultCriterion"),
                                "29-same-sample": ("test_same_sample.py", "SameSampleAllOf"),
-                               "34-procedure": ("test_procedures.py", "ProcedureCriterion")}
+                               "34-procedure": ("test_procedures.py", "ProcedureCriterion"),
+                               "89-taking-recommended-against": ("test_rls_family.py", "gkg:Against")}
 
 
 def test_rules_not_used_by_shipped_content_are_proven_elsewhere():

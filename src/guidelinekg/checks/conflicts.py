@@ -7,7 +7,7 @@ or a class, known across guidelines by a verified code (``system|code``) or by n
 ``skos:altLabel``, any case): guidelines mint their own IRIs, so an IRI alone would never match. Their
 regions are compared on common axes: a measure is known by its IRI (a LOINC IRI in both), and an interval in
 another unit is converted by UCUM (a level in ng/mL and in ug/L); an opaque criterion (a diagnosis, an
-exposure) by its codes or its label.
+exposure) by its label (two guidelines naming one diagnosis differently are two criteria here).
 
 A recommendation is read where it takes effect in its own guideline: less the regions of that guideline's
 not-indicated statements about the same action (which set it aside there). Findings, for each pair of

@@ -4,9 +4,9 @@ different ranges (different-threshold), with both statements, their grades and c
 
 Statements are about the same action when their interventions share a substance or class, known across
 guidelines by a verified code or by name; regions are compared on shared measures (LOINC IRIs, units
-converted by UCUM). Give each guideline as a folder (--content DIR, repeatable; default: the shipped
-guidelines). Exit 0 with or without disagreements; 2 when fewer than two guidelines are given or content
-does not load (run validate).
+converted by UCUM). Give each guideline as a folder (--content DIR, repeatable: at least two guidelines;
+a folder holding several guideline folders counts as several). Exit 0 with or without disagreements; 2 when
+fewer than two guidelines are given or content does not load (run validate).
 """
 
 from __future__ import annotations
@@ -20,16 +20,13 @@ from guidelinekg.checks.conflicts import disagreements, guideline_stances
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--content", action="append", type=Path, metavar="PATH",
-                        help="a guideline folder (or file), repeatable (default: the shipped guidelines)")
+    parser.add_argument("--content", action="append", type=Path, metavar="PATH", required=True,
+                        help="a guideline folder (or file), repeatable: at least two guidelines")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default: text)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from guidelinekg.content import resources
-
-    paths = args.content or [resources.ontology_dir() / "guidelines"]
-    stances = guideline_stances(paths)
+    stances = guideline_stances(args.content)
     found = disagreements(stances)
     guidelines = sorted({s.guideline for group in stances for s in group})
     if args.format == "json":

@@ -31,7 +31,7 @@ parsing, with its notes). Nothing here decides what the values mean on the as-of
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from guidelinekg.patients.fhirbundle import codings, fhir_datetime, field
@@ -148,24 +148,44 @@ def map_procedure(mapper: Any, res: dict[str, Any]) -> None:
 
 
 def _performed_lines(mapper: Any, node: str, patient: str, res: dict[str, Any]) -> list[str]:
-    """``gkg:performedStart`` / ``gkg:performedEnd`` of a Procedure, and ``gkg:performedImprecise`` when a
-    time has no day. Both performed[x] given, or a period that ends before it starts: no time, with a
-    note (when it was performed is then unknown, never one of the two guessed)."""
+    """``gkg:performedStart`` / ``gkg:performedEnd`` of a Procedure. A time without a day (``"2026-02"``,
+    ``"2026"``) is a span: a start takes its first instant, an end (and a performedDateTime's end) its
+    last, and ``gkg:performedImprecise`` says so, so that no day inside it is guessed. Both performed[x]
+    given, or a period that ends before it starts: no time, with a note (when it was performed is then
+    unknown, never one of the two guessed)."""
     times = condition_times(res, PROCEDURE_TIMES)
     if res.get("performedDateTime") is not None and res.get("performedPeriod") is not None:
         mapper.note(patient, "invalid-time", "has both performedDateTime and performedPeriod (FHIR allows one); "
                     "neither is read: when it was performed is unknown", res)
         return []
-    parsed = {prop: fhir_datetime(value) for prop, value, _ in times}
-    start, end = parsed.get("performedStart"), parsed.get("performedEnd")
-    if start and end and _instant(end[0]) < _instant(start[0]):
-        mapper.note(patient, "invalid-time", f"performedPeriod ends ({end[0]}) before it starts ({start[0]}); "
+    bounds = {prop: _bound(value, last=prop == "performedEnd") for prop, value, _ in times}
+    start, end = bounds.get("performedStart"), bounds.get("performedEnd")
+    if start and end and _instant(end) < _instant(start):
+        mapper.note(patient, "invalid-time", f"performedPeriod ends ({end}) before it starts ({start}); "
                     "not read: when it was performed is unknown", res)
         return []
-    lines = [line for prop, value, element in times for line in mapper.time(node, prop, value, element, patient, res)]
-    if any(found and not found[1] for found in parsed.values()):  # "2026-01": the day is not known
+    lines = []
+    for prop, value, element in times:
+        found = mapper.time(node, prop, value, element, patient, res)  # its notes (invalid, imprecise)
+        if found and bounds[prop]:
+            lines.append(triple(node, iri(GKG + prop), literal(bounds[prop], XSD + "dateTime")))
+    if any(not fhir_datetime(value)[1] for _, value, _ in times if fhir_datetime(value)):
         lines.append(triple(node, iri(GKG + "performedImprecise"), literal("true", XSD_BOOLEAN)))
-    return lines
+    return sorted(set(lines))
+
+
+def _bound(value: Any, *, last: bool) -> str | None:
+    """The first (or ``last``) instant a FHIR dateTime can denote: itself with a day; else its span's
+    first or last second (``"2026-02"``: 2026-02-01T00:00:00 or 2026-02-28T23:59:59)."""
+    found = fhir_datetime(value)
+    if found is None:
+        return None
+    lexical, precise = found
+    if precise or not last:
+        return lexical
+    year, month = int(value[:4]), int(value[5:7]) if len(value) >= 7 else 12
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    return f"{(following - timedelta(days=1)).isoformat()}T23:59:59{lexical[19:]}"
 
 
 def _instant(lexical: str) -> datetime:

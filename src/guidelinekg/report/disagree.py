@@ -83,12 +83,15 @@ def _against(report: dict, stances: list[Any], mine: Any, first: dict, rec: dict
             second = _side(report, "criteria not met", s.statement, s.label, [s.grade] if s.grade else [],
                            [{"title": c} for c in s.citations], None)
             out.append({"kind": "different-threshold", "action": action, "first": first, "second": second})
-    # the most direct "no" only: a statement that says no (not indicated, against) over a recommendation it
-    # set aside, and any "no" over a threshold not met
-    for weaker in (lambda d: d["second"]["status"].startswith("not recommended"), lambda d: d["kind"] != "contradiction"):
-        if any(not weaker(d) for d in out):
-            out = [d for d in out if not weaker(d)]
-    return out
+    # the most direct "no" only: a statement that says no (not indicated, against), else a recommendation
+    # it set aside, else a threshold not met
+    def rank(d: dict) -> int:
+        if d["kind"] != "contradiction":
+            return 2
+        return 1 if d["second"]["status"].startswith("not recommended") else 0
+
+    best = min((rank(d) for d in out), default=0)
+    return [d for d in out if rank(d) == best]
 
 
 def render_disagreements(items: list[dict], *, markdown: bool = False) -> str:

@@ -115,7 +115,9 @@ def build_reports(
         "warnings": grouped(rows(store, WARNINGS, **scope), "patient"),
         "applicability": grouped(rows(store, APPLICABILITY, **scope), "patient"),
         "restrictions": grouped(rows(store, RESTRICTIONS, **scope), "patient"),
-        "population_not_met": grouped(rows(store, POPULATION_NOT_MET, **scope), "patient"),
+        # grouped: an engine may answer an empty grouping with one row of nothing
+        "population_not_met": grouped([r for r in rows(store, POPULATION_NOT_MET, **scope) if "patient" in r],
+                                      "patient"),
     }
     return {
         p: _assemble(evaluation, version, p, shared, {k: v.get(p, []) for k, v in per_patient.items()})

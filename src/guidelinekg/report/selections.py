@@ -140,6 +140,7 @@ SELECT ?patient ?res ?c ?by ?byLabel WHERE {
   ?o gkg:criterion ?c .
   OPTIONAL {
     { ?by gkg:precedenceWhen ?c ; gkg:prevailsOver ?r } UNION { ?by gkg:applicability ?c ; gkg:restrictsRecommendation ?r }
+    UNION { ?by gkg:precedenceWhen ?c ; gkg:prevailsOver ?ni . ?ni gkg:restrictsRecommendation ?r }  # over its restriction
     OPTIONAL { ?by rdfs:label ?byLabel }
   }
 }"""
@@ -173,12 +174,12 @@ SELECT ?patient ?res ?ni WHERE {
 }"""
 
 POPULATION_NOT_MET = """
-SELECT ?patient ?res ?r ?prec ?reason ?popLabel WHERE {
-  ?res a gkg:PopulationNotMetResult ; gkg:forPatient ?patient ; gkg:instantiates ?r ; gkg:precedence ?prec ;
+SELECT ?patient ?res ?r (MIN(STR(?p0)) AS ?prec) (MIN(?reason0) AS ?reason) (MIN(?label0) AS ?popLabel) WHERE {
+  ?res a gkg:PopulationNotMetResult ; gkg:forPatient ?patient ; gkg:instantiates ?r ; gkg:precedence ?p0 ;
        gkg:guidelineVersion $version .
-  OPTIONAL { ?prec gkg:reason ?reason }
-  OPTIONAL { ?prec gkg:precedenceWhen ?q . ?q rdfs:label ?popLabel }  # the population, e.g. "end-stage renal disease"
-}"""
+  OPTIONAL { ?p0 gkg:reason ?reason0 }
+  OPTIONAL { ?p0 gkg:precedenceWhen ?q . ?q rdfs:label ?label0 }  # the population, e.g. a diagnosis
+} GROUP BY ?patient ?res ?r"""  # one row per result, however many precedences or labels
 
 APPLICABILITY = """
 SELECT ?patient ?truth WHERE { ?a a gkg:Applicability ; gkg:forPatient ?patient ; gkg:guidelineVersion $version ;
