@@ -1,5 +1,5 @@
 """The RLS guideline family side by side (issue #17): AASM 2024, IRLSSG 2018 and AAN 2016 as guidelines
-of their own (examples/guidelines/, encoded from ../shared/sources/clinical-facts.md with each fact's
+of their own (examples/guidelines/, encoded from the project's clinical facts file, with each fact's
 status), compared by `guidelinekg conflicts` and, for one patient, by `recommend` with all three."""
 
 from __future__ import annotations
