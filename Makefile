@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/guidelinekg recommend examples/patient-ferritin-45.json --as-of 2026-01-15 --provenance examples/out/provenance.ttl
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 validate: $(STAMP)
 	$(BIN)/guidelinekg validate
