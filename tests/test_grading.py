@@ -35,10 +35,10 @@ def report() -> dict:
 def test_the_guidelines_own_grade_is_reported(report):
     made = {r["iri"].removeprefix(NS): r for r in report["recommendations"]}
     assert made["rec-advice"]["grades"] == [
-        {"system": "Widget Society grading", "axis": "strength", "grade": "2a", "label": "Class 2a",
-         "grade_equivalent": "conditional", "mapping": "close"},
-        {"system": "Widget Society grading", "axis": "certainty", "grade": "C", "label": "Level C",
-         "grade_equivalent": None, "mapping": None}]
+        {"iri": NS + "class-2a", "system": "Widget Society grading", "axis": "strength", "grade": "2a",
+         "label": "Class 2a", "grade_equivalent": "conditional", "mapping": "close"},
+        {"iri": NS + "level-c", "system": "Widget Society grading", "axis": "certainty", "grade": "C",
+         "label": "Level C", "grade_equivalent": None, "mapping": None}]
     # the mapping is not passed off as the guideline's GRADE grade
     assert made["rec-advice"]["strength"] is None and made["rec-advice"]["certainty"] is None
     assert made["rec-examplomab"]["grades"] == [] and made["rec-examplomab"]["strength"] == "strong"

@@ -73,8 +73,33 @@ SCHEMA = json.loads((Path(__file__).parents[1] / "docs" / "recommend.schema.json
 @pytest.mark.parametrize("vignette", [v for v in VIGNETTES if not v.expected["expect"].get("error")],
                          ids=lambda v: v.name)
 def test_report_matches_the_documented_json_schema(kb, vignette):
-    _, report = run_case(kb, vignette)
+    evaluation, report = run_case(kb, vignette)
     jsonschema.validate(report, SCHEMA)
+    # the report for patients (--audience patient) of the same evaluation: the same decisions, every item
+    # in the shipped guideline's wording for patients
+    for_patient = build_report(evaluation, report["patient"], kb.version(), patient_lang="en")
+    jsonschema.validate(for_patient, SCHEMA)
+    view = for_patient.pop("patient_view")
+    assert for_patient == report
+    assert view["missing_wording"] == [], "the shipped guideline has wording for patients for every item"
+    sections = view["sections"]
+
+    def iris(*keys: str) -> list[str]:
+        return sorted(i["iri"] for k in keys for i in sections.get(k, []))
+
+    assert iris("recommended", "findings", "recommended_against") == sorted(r["iri"] for r in report["recommendations"])
+    assert iris("not_indicated") == sorted(n["iri"] for n in report["not_indicated"])
+    assert iris("population_not_met") == sorted(n["iri"] for n in report["population_not_met"])
+    assert iris("undetermined") == sorted(u["iri"] for u in report["undetermined"])
+    assert iris("tests") == sorted(o["measure"] for o in report["orders"])
+    assert iris("follow_up") == sorted(m["iri"] for m in report["monitoring"])
+    assert view["set_aside"] == len({n["intervention_iri"] for n in report["not_recommended"]})
+    assert view["applicability"] == ("deceased" if any(w["code"] == "patient-deceased" for w in report["warnings"])
+                                     else "applies" if report["applicable"] else view["applicability"])
+    assert view["care_team_notes"] == len(report["warnings"])
+    doses = {i["iri"]: i["dose"] for i in sections.get("recommended", [])}
+    assert doses == {r["iri"]: r["dose"] for r in report["recommendations"]
+                     if r["direction"] != "against" and r["intervention"]["kind"] != "diagnosis"}
 
 
 def test_every_rule_fires_in_some_vignette_and_not_in_all(kb):

@@ -48,6 +48,7 @@ SPARQL_CHECKS: tuple[str, ...] = (
     "disjoint-types",  # a node of two disjoint classes (what HermiT finds, located)
     "measure-without-plausible-range",  # results of the measure are never checked for plausibility
     "unit-factor-unused",  # a substance-specific unit factor no measure points to (never applied)
+    "patient-wording-missing",  # a report for patients shows its clinician wording
 )
 REQUIRED_VARIABLES = ("severity", "code", "focus", "message")
 OPTIONAL_VARIABLES = ("path", "related")

@@ -123,7 +123,15 @@ def _finding(content: Content, shapes: Content, results, result, sh) -> Finding:
         "; ".join(messages) or "SHACL constraint not met",
         path=_render_path(content, results, path, sh) if path is not None else "",
         value=_render_value(content, _from_rdflib(value)) if value not in (None, focus_term) else "",
+        # located where the offending value is stated (a file may add a property to another's node)
+        where=(_from_rdflib(path), None if value is None else _from_rdflib(value)) if _is_iri(path) else None,
     )
+
+
+def _is_iri(term) -> bool:
+    import rdflib
+
+    return isinstance(term, rdflib.URIRef)
 
 
 def _component_code(content: Content, component) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -27,6 +28,15 @@ def _as_of(text: str) -> date:
     return value
 
 
+LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")  # BCP 47: a language, then subtags
+
+
+def _language(text: str) -> str:
+    if len(text) > 35 or not LANGUAGE.fullmatch(text):  # 35: the longest tag BCP 47 implementations need
+        raise argparse.ArgumentTypeError(f"--lang must be a language tag such as en, de or pt-BR, got {text!r}")
+    return text.lower()
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("patient", metavar="PATIENT", help="patient file: FHIR R4 JSON Bundle, Turtle or JSON-LD")
     parser.add_argument("--as-of", type=_as_of, default=None,
@@ -42,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "instead of the shipped guidelines")
     parser.add_argument("--engine", choices=("oxigraph", "rdflib"), default="oxigraph",
                         help="SPARQL engine for the rules (default: oxigraph)")
+    parser.add_argument("--audience", choices=("clinician", "patient"), default="clinician",
+                        help="who the report is for (default: clinician); 'patient' words it with the guideline's "
+                             "wording for patients (gkg:patientText), and adds patient_view to --format json")
+    parser.add_argument("--lang", metavar="TAG", type=_language, default=None,
+                        help="language of the wording for patients, a BCP 47 tag (default: en); with --audience patient")
 
 
 def evaluate_file(path: Path, *, as_of: date, guideline: str | None = None, content=None, engine="oxigraph"):
@@ -67,7 +82,8 @@ def choose_guidelines(selectors, content):
     return load_guidelines(content, selectors)
 
 
-def evaluate_guidelines(path: Path, guidelines, *, as_of: date, engine="oxigraph") -> list[tuple]:
+def evaluate_guidelines(path: Path, guidelines, *, as_of: date, engine="oxigraph",
+                        patient_lang: str | None = None) -> list[tuple]:
     """One patient file evaluated against each guideline on its own (its knowledge base reads the file:
     which observations it maps, and in which units, is that guideline's); (evaluation, report) each."""
     from guidelinekg.engine.patientcheck import validate_patients
@@ -84,7 +100,7 @@ def evaluate_guidelines(path: Path, guidelines, *, as_of: date, engine="oxigraph
         patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads, raw=raw)
         patient = validate_patients([patient], kb, shapes)[0]
         evaluation = evaluate(kb, [patient], as_of=as_of, engine=engine)
-        out.append((evaluation, build_report(evaluation, patient.patient_iri, g.version)))
+        out.append((evaluation, build_report(evaluation, patient.patient_iri, g.version, patient_lang=patient_lang)))
     return out
 
 
@@ -101,7 +117,7 @@ def _check_writable(path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from guidelinekg.report.views import render
+    from guidelinekg.report.views import render, render_patient
     from guidelinekg.provenance.record import provenance_dataset, provenance_turtle
 
     if Path(args.patient).is_dir():
@@ -111,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     if args.provenance:
         _check_writable(args.provenance)
     as_of = args.as_of or date.today()
+    patient_lang = _audience(args)
     guidelines = choose_guidelines(args.guideline, args.content)
     several = len(guidelines) > 1
     if several:  # one Turtle graph holds one run: refused before any work
@@ -123,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--provenance {args.provenance}: {len(guidelines)} guidelines are evaluated "
                              f"({names}), one run each, written as TriG", hint="give a .trig file (a named "
                              "graph per run), or choose one guideline with --guideline")
-    evaluated = evaluate_guidelines(Path(args.patient), guidelines, as_of=as_of, engine=args.engine)
+    evaluated = evaluate_guidelines(Path(args.patient), guidelines, as_of=as_of, engine=args.engine,
+                                    patient_lang=patient_lang)
     evaluations = [e for e, _ in evaluated]
     reports = [r for _, r in evaluated]
     disagreements = _disagreements(evaluated) if several else []
@@ -149,6 +167,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
     elif args.format in ("turtle", "trig"):
         sys.stdout.write(provenance())
+    elif patient_lang is not None:
+        sys.stdout.write("\n".join(render_patient(r, markdown=args.format == "markdown") for r in reports))
+        if disagreements:  # said to the patient in one line; the clinician report details them
+            sys.stdout.write(f"\nThe guidelines above differ on {len(disagreements)} point(s) for you: ask your "
+                             "clinician (the report for clinicians explains each).\n")
     else:
         sys.stdout.write("\n".join(render(r, markdown=args.format == "markdown") for r in reports))
         if disagreements:
@@ -156,6 +179,18 @@ def run(args: argparse.Namespace) -> int:
 
             sys.stdout.write("\n" + render_disagreements(disagreements, markdown=args.format == "markdown"))
     return 0
+
+
+def _audience(args: argparse.Namespace) -> str | None:
+    """The language of a report for patients (None: a report for clinicians); refuses what would be ignored."""
+    if args.audience != "patient":
+        if args.lang is not None:
+            raise InputError("--lang chooses the wording for patients", hint="add --audience patient")
+        return None
+    if args.format in ("turtle", "trig"):
+        raise InputError(f"--audience patient with --format {args.format}: the provenance is the same for every "
+                         "audience", hint="use --format text, markdown or json")
+    return args.lang or "en"
 
 
 def _disagreements(evaluated: list[tuple]) -> list[dict]:

@@ -135,27 +135,35 @@ class Content:
         found = {q.subject for q in self.store.quads_for_pattern(None, predicate, obj, None)}
         return sorted(found, key=str)
 
-    def file_of(self, node) -> SourceFile | None:
-        """The first loaded file in which ``node`` is a subject (else mentioned at all)."""
-        for pattern in ((node, None, None), (None, None, node)):
+    def file_of(self, node, where: tuple | None = None) -> SourceFile | None:
+        """The first loaded file in which ``node`` is typed (else a subject, else mentioned at all); with
+        ``where`` (predicate, object or None), the first that states that, if any does."""
+        # the file that types the node (where it is defined) before one that only adds to it
+        patterns = [(node, RDF_TYPE, None), (node, None, None), (None, None, node)]
+        if where is not None:
+            patterns.insert(0, (node, *where))
+        for pattern in patterns:
             graphs = {q.graph_name.value for q in self.store.quads_for_pattern(*pattern, None)}
             for source in self.files:
                 if source.graph.value in graphs:
                     return source
         return None
 
-    def locate(self, node) -> tuple[str, int | None]:
-        """``(display path, line)`` of the file describing ``node``; line is the first line starting
-        with the node's name, ``None`` when there is none (blank nodes, unusual layouts)."""
-        source = self.file_of(node)
+    def locate(self, node, where: tuple | None = None) -> tuple[str, int | None]:
+        """``(display path, line)`` of the file describing ``node`` (stating ``where``, a (predicate,
+        object) pair, when given); line is the first line of that file starting with the node's name,
+        ``None`` when there is none (blank nodes, unusual layouts)."""
+        source = self.file_of(node, where)
         if source is None:
             return "", None
         line = self._lines.get((source.display, node.value)) if isinstance(node, NamedNode) else None
         return source.display, line
 
-    def finding(self, node, severity: str, kind: str, code: str, message: str, **fields) -> Finding:
-        """A :class:`Finding` about ``node``, located at the file and line that describe it."""
-        file, line = self.locate(node)
+    def finding(self, node, severity: str, kind: str, code: str, message: str, where: tuple | None = None,
+                **fields) -> Finding:
+        """A :class:`Finding` about ``node``, located at the file and line that describe it (that state
+        ``where``, a (predicate, object) pair about it, when given)."""
+        file, line = self.locate(node, where)
         return Finding(
             severity,
             kind,

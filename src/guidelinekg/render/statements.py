@@ -97,6 +97,9 @@ def _bullets(view: GraphView, statement: str, record: Record) -> list[str]:
         out.append(f"- Population: {population}")
     for note in record.all("note"):
         out.append(f"- Note: {note}")
+    for wording in sorted(record.all("patientText")):  # "en: ...": what a report for patients shows
+        tag, _, text = wording.partition(": ")
+        out.append(f"- For patients ({tag}): {' '.join(text.split())}")  # one list item, whatever its lines
     for work in view.order_nodes(record.all("citation")):
         out.append(f"- Cites: {view.name(work)}")
     out.append("- " + _verification(view, record))

@@ -13,12 +13,12 @@ from guidelinekg.report.graphread import grouped, number, rows, unit_text
 from guidelinekg.engine.store import RuleStore
 
 CRITERIA = """
-SELECT ?c ?type ?label ?member ?negates ?measureLabel ?cmp ?tv ?tu WHERE {
+SELECT ?c ?type ?label ?member ?negates ?m ?measureLabel ?cmp ?tv ?tu WHERE {
   ?c a ?type . ?type rdfs:subClassOf* gkg:Criterion .  # every kind of criterion the vocabulary defines
   OPTIONAL { ?c rdfs:label ?label }
   OPTIONAL { ?c gkg:member ?member }
   OPTIONAL { ?c gkg:negates ?negates }
-  OPTIONAL { ?c gkg:onMeasure ?m . ?m rdfs:label ?measureLabel }
+  OPTIONAL { ?c gkg:onMeasure ?m . OPTIONAL { ?m rdfs:label ?measureLabel } }
   OPTIONAL { ?c gkg:comparator ?cmpc . ?cmpc skos:notation ?cmp }
   OPTIONAL { ?c gkg:thresholdValue ?tv }
   OPTIONAL { ?c gkg:thresholdUnit ?tu }
@@ -121,6 +121,26 @@ class Explainer:
 
     def truth(self, criterion: str) -> str:
         return self.outcomes.get(criterion, {}).get("truth", "unknown")
+
+    def facts(self, criterion: str) -> list[dict]:
+        """The measured results the criterion's outcome rests on (its tree's leaves with a dated value), in
+        tree order, each once: what a reader is told was used, with its date."""
+        node = self.criteria.nodes.get(criterion, {})
+        types = node.get("types", set())
+        if types & {"AllOf", "AnyOf", "Not"}:
+            members = sorted(node["members"], key=self.criteria.describe) if "Not" not in types else [node["negates"]]
+            out: list[dict] = []
+            for member in members:
+                out += [f for f in self.facts(member) if f not in out]
+            return out
+        outcome = self.outcomes.get(criterion, {})
+        if "value" not in outcome or "time" not in outcome:
+            return []
+        return [{"measure": node.get("m"), "label": node.get("measureLabel", node.get("m", criterion)),
+                 "comparator": outcome.get("censor"), "value": outcome["value"], "unit": node.get("tu"),
+                 "date": outcome["time"][:10], "status": outcome.get("status"),
+                 "note": "; ".join(n for n in (outcome.get("note"), outcome.get("conv") and
+                                               f"converted: {outcome['conv']}") if n) or None}]
 
     def lines(self, criterion: str, depth: int = 0) -> list[str]:
         """Sentences explaining the criterion's outcome, members indented under combinations."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from guidelinekg.report.explain import Criteria, Explainer
+from guidelinekg.report.forpatient import patient_view, read_wording
 from guidelinekg.report.graphread import grouped, json_number, local, number, rows
 from guidelinekg.report.selections import (
     ADMINISTRATION,
@@ -68,7 +69,8 @@ def _guideline_parts(store) -> dict:
         "citations": citations,
         "codes": grouped(rows(store, CODES), "i"),
         "administration": grouped(rows(store, ADMINISTRATION), "i"),
-        "grades": {r: sorted(({"system": g.get("systemLabel", g["system"]), "axis": g["axis"], "grade": g["notation"],
+        "grades": {r: sorted(({"iri": g["g"], "system": g.get("systemLabel", g["system"]), "axis": g["axis"],
+                               "grade": g["notation"],
                                "label": g.get("glabel"), "grade_equivalent": g.get("mapped"),
                                "mapping": g.get("match")} for g in items),
                              key=lambda g: (g["axis"] != "strength", g["system"], g["grade"]))
@@ -81,6 +83,12 @@ def _guideline_parts(store) -> dict:
     }
 
 
+def _named(node: str) -> str | None:
+    """A node's IRI for the JSON; None for a blank node, whose label changes from one parse to the next (the
+    same inputs give the same bytes)."""
+    return None if node.startswith("_:") else node
+
+
 LINE_RANK = {"first-line": 0, None: 1, "alternative": 2}
 STRENGTH_RANK = {"strong": 0, "conditional": 1, None: 2}
 
@@ -91,18 +99,24 @@ def _display_order(statement: dict) -> tuple:
 
 
 def build_reports(
-    evaluation: Evaluation, version: GuidelineVersionInfo, patients: list[str] | None = None
+    evaluation: Evaluation, version: GuidelineVersionInfo, patients: list[str] | None = None, *,
+    patient_lang: str | None = None,
 ) -> dict[str, dict]:
     """The JSON objects of ``recommend --format json`` for every (or the given) patient of an evaluation.
 
     One set of queries serves a whole batch: the cohort runs the same code as ``recommend``. Without
     ``patients``, every patient of the evaluation (the only patients in its store): no restriction needed.
+    With ``patient_lang`` (``--audience patient``), each report also holds its ``patient_view`` in that
+    language (:mod:`guidelinekg.report.forpatient`).
     """
     store = evaluation.store
     wanted = sorted(patients) if patients is not None else None
     patients = wanted if wanted is not None else sorted(evaluation.patient_iris)
     scope = {"patients": wanted, "version": version.iri}
     shared = evaluation.knowledge.memo("report-guideline-parts", _guideline_parts)
+    if patient_lang is not None:
+        shared = {**shared, "wording": evaluation.knowledge.memo("patient-wording", read_wording),
+                  "lang": patient_lang}
     per_patient = {
         "results": grouped(rows(store, RESULTS, **scope), "patient"),
         "outcomes": Explainer.outcome_rows(store, wanted),
@@ -125,9 +139,10 @@ def build_reports(
     }
 
 
-def build_report(evaluation: Evaluation, patient: str, version: GuidelineVersionInfo) -> dict:
+def build_report(evaluation: Evaluation, patient: str, version: GuidelineVersionInfo, *,
+                 patient_lang: str | None = None) -> dict:
     """The JSON object of ``recommend --format json`` for one patient and guideline version."""
-    return build_reports(evaluation, version, [patient])[patient]
+    return build_reports(evaluation, version, [patient], patient_lang=patient_lang)[patient]
 
 
 def _assemble(
@@ -157,7 +172,7 @@ def _assemble(
         if res["status"] == "suppressed":
             sup = suppression.get(res["res"], [])
             not_recommended.append({
-                "iri": res["r"], "result": res["res"], "intervention": st["ilabel"],
+                "iri": res["r"], "result": res["res"], "intervention": st["ilabel"], "intervention_iri": st["i"],
                 "reason": " ".join(sorted({s.get("reason", s.get("byLabel", s["by"])) for s in sup})),
                 "suppressed_by": sorted({s["by"] for s in sup}),
             })
@@ -170,7 +185,7 @@ def _assemble(
                     because.append(f"undecided whether this prevails: {'; '.join(names) or c}")
                     because += ["  " + line for line in explainer.lines(c)]
             undetermined.append({"iri": res["r"], "result": res["res"], "statement": st["text"],
-                                 "because": because})
+                                 "criterion": _named(st["crit"]), "because": because})
             continue
         dose = None
         because = explainer.lines(st["crit"])
@@ -207,7 +222,7 @@ def _assemble(
             "grading_note": st.get("grading"), "line": st.get("line"), "dose": dose,
             "frequency": st.get("freq"), "route": st.get("route"),
             "administration": sorted({a["adm"] for a in administration.get(st["i"], []) if "adm" in a}),
-            "because": because, "citations": citations.get(res["r"], []),
+            "criterion": _named(st["crit"]), "because": because, "citations": citations.get(res["r"], []),
             "cautions": shared["cautions"].get(res["r"], []),
         })
     suppressed = {}  # what each restriction suppressed for this patient
@@ -221,7 +236,8 @@ def _assemble(
         not_indicated.append({
             "iri": res["ni"], "result": res["res"], "label": st["label"], "statement": st["text"],
             "interventions": sorted({p["ilabel"] for p in parts if "ilabel" in p}),
-            "because": explainer.lines(st["crit"]), "suppresses": sorted(suppressed.get(res["ni"], [])),
+            "criterion": _named(st["crit"]), "because": explainer.lines(st["crit"]),
+            "suppresses": sorted(suppressed.get(res["ni"], [])),
             "citations": citations.get(res["ni"], []), "cautions": shared["cautions"].get(res["ni"], []),
         })
     not_met = []
@@ -229,16 +245,19 @@ def _assemble(
         st = statements[res["r"]]
         not_met.append({
             "iri": res["r"], "result": res["res"], "label": st["label"], "statement": st["text"],
-            "population": res.get("popLabel", res["prec"]), "reason": res.get("reason"),
-            "because": explainer.lines(st["crit"]), "citations": citations.get(res["r"], []),
+            "population": res.get("popLabel", res["prec"]), "precedence": res["prec"], "reason": res.get("reason"),
+            "criterion": _named(st["crit"]), "because": explainer.lines(st["crit"]), "citations": citations.get(res["r"], []),
         })
 
     orders = []
     for measure, items in sorted(grouped(mine["orders"], "m").items()):
         orders.append(
             {
+                "measure": measure,
                 "loinc": items[0]["loinc"],
                 "label": items[0]["label"],
+                "requirements": [{"iri": r, "instruction": t} for r, t in
+                                 sorted({(i["req"], i["instruction"]) for i in items if "instruction" in i})],
                 "instructions": sorted({i["instruction"] for i in items if "instruction" in i}),
                 "needed_for": sorted({i["for"] for i in items}),
             }
@@ -259,7 +278,7 @@ def _assemble(
         ({"code": w["code"], "message": w["message"]} for w in mine["warnings"]),
         key=lambda w: (w["code"], w["message"]),
     )
-    return {
+    report = {
         "patient": patient,
         "as_of": evaluation.as_of.isoformat(),
         "guideline": {"iri": version.guideline, "version_iri": version.iri, "version": version.version,
@@ -278,6 +297,12 @@ def _assemble(
                        "content_sha256": evaluation.knowledge.sha256, "input_sha256": evaluation.input_sha256,
                        "source_sha256": evaluation.source_sha256},
     }
+    if "lang" in shared:
+        criteria = {**{r: st["crit"] for r, st in statements.items()},
+                    **{ni: parts[0]["crit"] for ni, parts in shared["not_indicated"].items()}}
+        report["patient_view"] = patient_view(report, explainer, shared["wording"], shared["lang"],
+                                              criteria=criteria, applicability=(applicable or [None])[0])
+    return report
 
 
 def _interval(row: dict) -> dict | None:

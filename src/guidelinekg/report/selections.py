@@ -64,7 +64,7 @@ SELECT ?i ?system ?code ?status WHERE {
 # A statement's grades in its guideline's own grading system, each with its GRADE equivalent when the
 # content maps the grade to one (skos:exactMatch / skos:closeMatch).
 GRADES = """
-SELECT ?r ?notation ?glabel ?axis ?system ?systemLabel ?mapped ?match WHERE {
+SELECT ?r ?g ?notation ?glabel ?axis ?system ?systemLabel ?mapped ?match WHERE {
   ?r gkg:grade ?g . ?g skos:notation ?notation ; gkg:gradeAxis ?ax ; skos:inScheme ?system . ?ax skos:notation ?axis .
   # one label each: the smallest English or untagged one (a report never lists a grade twice)
   OPTIONAL { SELECT ?g (MIN(?l) AS ?glabel) WHERE { ?g skos:prefLabel|rdfs:label ?l .
@@ -146,7 +146,7 @@ SELECT ?patient ?res ?c ?by ?byLabel WHERE {
 }"""
 
 ORDERS = """
-SELECT ?patient ?order ?m ?loinc ?label ?instruction ?for WHERE {
+SELECT ?patient ?order ?m ?loinc ?label ?req ?instruction ?for WHERE {
   ?order a gkg:Order ; gkg:forPatient ?patient ; gkg:measure ?m ; gkg:orderedFor ?res .
   ?res gkg:instantiates ?for .
   ?m gkg:loincCode ?loinc ; rdfs:label ?label .
@@ -184,3 +184,11 @@ SELECT ?patient ?res ?r (MIN(STR(?p0)) AS ?prec) (MIN(?reason0) AS ?reason) (MIN
 APPLICABILITY = """
 SELECT ?patient ?truth WHERE { ?a a gkg:Applicability ; gkg:forPatient ?patient ; gkg:guidelineVersion $version ;
   gkg:truth ?t . ?t skos:notation ?truth }"""
+
+# Wording for patients (gkg:patientText, one per language tag) of anything a report shows, and the version's
+# note on who wrote it: read once per knowledge base, chosen by language when a report for patients is made.
+PATIENT_TEXTS = """
+SELECT ?s ?text ?lang WHERE { ?s gkg:patientText ?text . BIND(LCASE(LANG(?text)) AS ?lang) FILTER(?lang != "") }"""
+
+PATIENT_WORDING_NOTES = """
+SELECT ?s ?text ?lang WHERE { ?s gkg:patientWordingNote ?text . BIND(LCASE(LANG(?text)) AS ?lang) FILTER(?lang != "") }"""

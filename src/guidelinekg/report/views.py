@@ -139,3 +139,110 @@ def render(report: dict, *, markdown: bool = False) -> str:
         out.append("")
     out.append(f"Provenance: run {report['provenance']['run']}")
     return "\n".join(out) + "\n"
+
+
+PATIENT_SECTIONS = (  # patient_view section key, heading
+    ("recommended", "What the guideline suggests for you"),
+    ("findings", "To record in your health record"),
+    ("recommended_against", "What the guideline advises against"),
+    ("not_indicated", "Not needed for you now"),
+    ("population_not_met", "Not suggested for you"),
+    ("undetermined", "Not decided yet: more information is needed"),
+    ("tests", "Tests you need"),
+    ("follow_up", "Follow-up"),
+)
+APPLICABILITY = {
+    "does-not-apply": "This guideline does not apply to you.",
+    "unclear": "Whether this guideline applies to you is not clear yet: your care team needs more information.",
+    "deceased": "Your record is marked as deceased, so no suggestions are made. If this is wrong, tell your care team.",
+}
+CLINICIAN_MARK = " [clinician wording]"
+
+
+def _plain(text: str, markdown: bool) -> str:
+    """Text on one line (a line break would end the list item or start a heading); in Markdown, HTML and
+    a leading Markdown marker are escaped, so wording never becomes markup."""
+    text = " ".join(text.split())
+    if markdown:
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        text = re.sub(r"^([#>*+=|`~-]|\d+[.)])", r"\\\1", text)
+    return text
+
+
+def _worded(item: dict, markdown: bool = False) -> str:
+    """An item's text, marked when it is the clinician wording (the guideline gives none in the language)."""
+    return _plain(item["text"], markdown) + (CLINICIAN_MARK if item["wording"] == "clinician" else "")
+
+
+def _fact_text(f: dict) -> str:
+    value = f"{f['comparator'] + ' ' if f['comparator'] else ''}{f['value']}{unit_of(f['unit'])}"
+    extra = "".join(f"; {x}" for x in (f["preliminary"] and "a preliminary result", f["note"]) if x)
+    return f"{f['name']} {value} ({f['date']}{extra})"
+
+
+def unit_of(unit: str | None) -> str:
+    return "" if not unit else unit if unit == "%" else f" {unit}"
+
+
+def _item_lines(key: str, item: dict, markdown: bool) -> list[str]:
+    """The lines under one item of a report for patients."""
+    lines = []
+    if key == "undetermined":
+        lines.append("Not decided for you yet.")
+        lines += [f"Missing or unclear: {_plain(u, markdown)}" for u in item["unclear"]]
+        if item["needs"]:
+            lines.append("Needs: " + "; ".join(item["needs"]))
+    if key == "population_not_met":
+        lines.append("Not suggested for you: its conditions are not met.")
+    if item.get("grading"):
+        lines.append(f"How strongly: {_plain(item['grading'], markdown)}")
+    if "why" in item:
+        label = "Conditions" if key == "population_not_met" else "Why"
+        lines.append(f"{label}: {_worded(item['why']['criterion'], markdown)}")
+        if item["why"]["facts"]:
+            lines.append("Based on: " + "; ".join(_plain(_fact_text(f), markdown) for f in item["why"]["facts"]))
+    if item.get("dose"):
+        lines.append(f"Dose: {item['dose']['value']} {item['dose']['unit']}"
+                     + (f", {item['frequency']}" if item.get("frequency") else ""))
+    elif item.get("dose_note"):
+        lines.append(f"Dose: {_plain(item['dose_note'], markdown)}{CLINICIAN_MARK}")
+    lines += [f"Before the test: {_worded(i, markdown)}" for i in item.get("instructions", [])]
+    lines += [f"Good to know: {_worded(c, markdown)}" for c in item.get("cautions", [])]
+    return lines
+
+
+def render_patient(report: dict, *, markdown: bool = False) -> str:
+    """The report for patients (its ``patient_view``): the same decisions, in the guideline's wording for
+    patients; an item without such wording keeps the clinician's, marked "[clinician wording]"."""
+    view = report["patient_view"]
+    h1, h2, bullet, sub = ("# ", "## ", "- ", "  - ") if markdown else ("", "", "  - ", "    ")
+    g = report["guideline"]
+    out = [f"{h1}{_worded(view['title'], markdown)}: information for you",
+           f"Patient {report['patient']}, as of {report['as_of']}. Guideline: {_plain(g['label'], markdown)}, "
+           f"version {g['version']}, review status: {g['status']}.", ""]
+    if view["wording_note"]:
+        out += [_plain(view["wording_note"], markdown), ""]
+    out += ["This summary says what the guideline suggests for you. It does not replace a conversation with your "
+            "clinician.", ""]
+    if view["applicability"] in APPLICABILITY:
+        out += [APPLICABILITY[view["applicability"]], ""]
+    for key, heading in PATIENT_SECTIONS:
+        items = view["sections"].get(key, [])
+        if not items:
+            continue
+        out.append(f"{h2}{heading}")
+        for item in items:
+            out.append(f"{bullet}{_worded(item, markdown)}")
+            out += [f"{sub}{line}" for line in _item_lines(key, item, markdown)]
+        out.append("")
+    if view["set_aside"]:
+        out += [f"{view['set_aside']} other option(s) of the guideline are set aside for you by the statements "
+                "above; the report for clinicians lists them.", ""]
+    if view["care_team_notes"]:
+        out += [f"Your care team has {view['care_team_notes']} note(s) about your records; the report for "
+                "clinicians lists them.", ""]
+    if view["missing_wording"]:
+        out += [f"Text marked \"{CLINICIAN_MARK.strip()}\" is shown as written for clinicians: the guideline has "
+                f"no wording for patients in '{view['language']}' for {len(view['missing_wording'])} of its items.", ""]
+    out.append(f"Provenance: run {report['provenance']['run']}")
+    return "\n".join(out) + "\n"
