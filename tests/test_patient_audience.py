@@ -222,8 +222,9 @@ def test_wording_never_becomes_markup(capsys, tmp_path):
 
 @pytest.mark.parametrize(("args", "fragment"), [
     (["--lang", "de"], "--lang chooses the wording for patients"),
-    (["--audience", "patient", "--format", "turtle"], "the provenance is the same for every audience"),
-    (["--audience", "patient", "--format", "trig"], "the provenance is the same for every audience"),
+    (["--audience", "patient", "--format", "turtle"], "the output is the same for every audience"),
+    (["--audience", "patient", "--format", "trig"], "the output is the same for every audience"),
+    (["--audience", "patient", "--format", "fhir"], "the output is the same for every audience"),
 ])  # fmt: skip
 def test_options_that_would_be_ignored_are_refused(capsys, args, fragment):
     code, out, err = _run(capsys, *args)

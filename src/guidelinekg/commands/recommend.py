@@ -15,7 +15,7 @@ from pathlib import Path
 
 from guidelinekg.errors import InputError
 
-FORMATS = ("text", "json", "markdown", "turtle", "trig")
+FORMATS = ("text", "json", "markdown", "turtle", "trig", "fhir")
 
 
 def _as_of(text: str) -> date:
@@ -83,7 +83,7 @@ def choose_guidelines(selectors, content):
 
 
 def evaluate_guidelines(path: Path, guidelines, *, as_of: date, engine="oxigraph",
-                        patient_lang: str | None = None) -> list[tuple]:
+                        patient_lang: str | None = None, facts: bool = False) -> list[tuple]:
     """One patient file evaluated against each guideline on its own (its knowledge base reads the file:
     which observations it maps, and in which units, is that guideline's); (evaluation, report) each."""
     from guidelinekg.engine.patientcheck import validate_patients
@@ -100,7 +100,8 @@ def evaluate_guidelines(path: Path, guidelines, *, as_of: date, engine="oxigraph
         patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads, raw=raw)
         patient = validate_patients([patient], kb, shapes)[0]
         evaluation = evaluate(kb, [patient], as_of=as_of, engine=engine)
-        out.append((evaluation, build_report(evaluation, patient.patient_iri, g.version, patient_lang=patient_lang)))
+        out.append((evaluation, build_report(evaluation, patient.patient_iri, g.version, patient_lang=patient_lang,
+                                                  facts=facts)))
     return out
 
 
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
                              f"({names}), one run each, written as TriG", hint="give a .trig file (a named "
                              "graph per run), or choose one guideline with --guideline")
     evaluated = evaluate_guidelines(Path(args.patient), guidelines, as_of=as_of, engine=args.engine,
-                                    patient_lang=patient_lang)
+                                    patient_lang=patient_lang, facts=args.format == "fhir")
     evaluations = [e for e, _ in evaluated]
     reports = [r for _, r in evaluated]
     disagreements = _disagreements(evaluated) if several else []
@@ -167,6 +168,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
     elif args.format in ("turtle", "trig"):
         sys.stdout.write(provenance())
+    elif args.format == "fhir":  # a FHIR R4 Bundle: RequestGroup, requests, GuidanceResponse, Provenance
+        from guidelinekg.report.fhirout import fhir_bundle
+
+        sys.stdout.write(json.dumps(fhir_bundle(reports), indent=2, ensure_ascii=False) + "\n")
     elif patient_lang is not None:
         sys.stdout.write("\n".join(render_patient(r, markdown=args.format == "markdown") for r in reports))
         if disagreements:  # said to the patient in one line; the clinician report details them
@@ -187,8 +192,8 @@ def _audience(args: argparse.Namespace) -> str | None:
         if args.lang is not None:
             raise InputError("--lang chooses the wording for patients", hint="add --audience patient")
         return None
-    if args.format in ("turtle", "trig"):
-        raise InputError(f"--audience patient with --format {args.format}: the provenance is the same for every "
+    if args.format in ("turtle", "trig", "fhir"):
+        raise InputError(f"--audience patient with --format {args.format}: the output is the same for every "
                          "audience", hint="use --format text, markdown or json")
     return args.lang or "en"
 

@@ -138,7 +138,7 @@ class Explainer:
             return []
         return [{"measure": node.get("m"), "label": node.get("measureLabel", node.get("m", criterion)),
                  "comparator": outcome.get("censor"), "value": outcome["value"], "unit": node.get("tu"),
-                 "date": outcome["time"][:10], "status": outcome.get("status"),
+                 "date": outcome["time"][:10], "status": outcome.get("status"), "record": outcome.get("id"),
                  "note": "; ".join(n for n in (outcome.get("note"), outcome.get("conv") and
                                                f"converted: {outcome['conv']}") if n) or None}]
 

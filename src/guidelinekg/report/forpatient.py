@@ -70,7 +70,7 @@ def _fact(f: dict) -> dict:
     # "Tests you need" item), too long to name a value
     return {"measure": f["measure"], "name": f["label"],
             "value": json_number(f["value"]), "comparator": f["comparator"], "unit": f["unit"], "date": f["date"],
-            "preliminary": f["status"] == "preliminary", "note": f["note"]}
+            "preliminary": f["status"] == "preliminary", "note": f["note"]}  # its record: in the clinician report
 
 
 def _grade(rec: dict, words: Wording) -> str:

@@ -100,14 +100,15 @@ def _display_order(statement: dict) -> tuple:
 
 def build_reports(
     evaluation: Evaluation, version: GuidelineVersionInfo, patients: list[str] | None = None, *,
-    patient_lang: str | None = None,
+    patient_lang: str | None = None, facts: bool = False,
 ) -> dict[str, dict]:
     """The JSON objects of ``recommend --format json`` for every (or the given) patient of an evaluation.
 
     One set of queries serves a whole batch: the cohort runs the same code as ``recommend``. Without
     ``patients``, every patient of the evaluation (the only patients in its store): no restriction needed.
     With ``patient_lang`` (``--audience patient``), each report also holds its ``patient_view`` in that
-    language (:mod:`guidelinekg.report.forpatient`).
+    language (:mod:`guidelinekg.report.forpatient`). With ``facts``, each statement also lists the dated
+    results its criterion rests on (``facts``: what ``--format fhir`` cites as the reason of a request).
     """
     store = evaluation.store
     wanted = sorted(patients) if patients is not None else None
@@ -117,6 +118,8 @@ def build_reports(
     if patient_lang is not None:
         shared = {**shared, "wording": evaluation.knowledge.memo("patient-wording", read_wording),
                   "lang": patient_lang}
+    if facts:
+        shared = {**shared, "facts": True}
     per_patient = {
         "results": grouped(rows(store, RESULTS, **scope), "patient"),
         "outcomes": Explainer.outcome_rows(store, wanted),
@@ -140,9 +143,9 @@ def build_reports(
 
 
 def build_report(evaluation: Evaluation, patient: str, version: GuidelineVersionInfo, *,
-                 patient_lang: str | None = None) -> dict:
+                 patient_lang: str | None = None, facts: bool = False) -> dict:
     """The JSON object of ``recommend --format json`` for one patient and guideline version."""
-    return build_reports(evaluation, version, [patient], patient_lang=patient_lang)[patient]
+    return build_reports(evaluation, version, [patient], patient_lang=patient_lang, facts=facts)[patient]
 
 
 def _assemble(
@@ -297,9 +300,15 @@ def _assemble(
                        "content_sha256": evaluation.knowledge.sha256, "input_sha256": evaluation.input_sha256,
                        "source_sha256": evaluation.source_sha256},
     }
+    if "facts" not in shared and "lang" not in shared:
+        return report
+    criteria = {**{r: st["crit"] for r, st in statements.items()},
+                **{ni: parts[0]["crit"] for ni, parts in shared["not_indicated"].items()}}
+    if "facts" in shared:
+        for key in ("recommendations", "not_indicated", "undetermined", "population_not_met"):
+            for item in report[key]:
+                item["facts"] = explainer.facts(criteria[item["iri"]])
     if "lang" in shared:
-        criteria = {**{r: st["crit"] for r, st in statements.items()},
-                    **{ni: parts[0]["crit"] for ni, parts in shared["not_indicated"].items()}}
         report["patient_view"] = patient_view(report, explainer, shared["wording"], shared["lang"],
                                               criteria=criteria, applicability=(applicable or [None])[0])
     return report

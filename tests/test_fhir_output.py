@@ -1,0 +1,123 @@
+"""`recommend --format fhir`: every vignette gives a valid FHIR R4 Bundle (checked with the fhir.resources R4
+models) that says what the report says: one action per statement made, requests only for what is
+recommended, doNotPerform for what is recommended against, an order per missing test, a DetectedIssue per
+warning, data-required when a decision waits on data, and a Provenance of it all naming the run."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from fhir.resources import construct_fhir_element
+
+from guidelinekg.cli import main
+from guidelinekg.engine.patientcheck import validate_patients
+from guidelinekg.engine.reasoning import evaluate
+from guidelinekg.engine.shapes_sparql import load_patient_shapes
+from guidelinekg.patients.loader import load_patient_input
+from guidelinekg.report.fhirout import LOINC, fhir_bundle
+from guidelinekg.report.patient import build_report
+from vignettes import load_vignettes
+
+VIGNETTES = [v for v in load_vignettes() if not v.expected["expect"].get("error")]
+EXAMPLE = Path(__file__).parents[1] / "examples" / "patient-ferritin-45.json"
+
+
+def bundle_of(kb, vignette) -> tuple[dict, dict]:
+    patient = load_patient_input(vignette.patient, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
+    patient = validate_patients([patient], kb, load_patient_shapes())[0]
+    evaluation = evaluate(kb, [patient], as_of=date.fromisoformat(vignette.as_of))
+    report = build_report(evaluation, patient.patient_iri, kb.version(), facts=True)
+    return report, fhir_bundle([report])
+
+
+def by_type(bundle: dict) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for entry in bundle["entry"]:
+        out.setdefault(entry["resource"]["resourceType"], []).append(entry["resource"])
+    return out
+
+
+def check_valid(bundle: dict) -> None:
+    """Every resource parses as its FHIR R4 model (types, cardinalities, required choices); the key
+    constraints beyond the models: unique fullUrls that name their resources, every urn:uuid reference
+    resolved inside the Bundle."""
+    construct_fhir_element("Bundle", bundle)
+    urls = [e["fullUrl"] for e in bundle["entry"]]
+    assert len(urls) == len(set(urls))
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        construct_fhir_element(resource["resourceType"], resource)
+        assert entry["fullUrl"] == f"urn:uuid:{resource['id']}"
+    text = json.dumps(bundle)
+    for ref in {part.split('"')[0] for part in text.split('"reference": "urn:uuid:')[1:]}:
+        assert f"urn:uuid:{ref}" in urls, ref
+
+
+@pytest.mark.parametrize("vignette", VIGNETTES, ids=lambda v: v.name)
+def test_every_vignette_gives_a_valid_bundle_that_says_what_the_report_says(kb, vignette):
+    report, bundle = bundle_of(kb, vignette)
+    check_valid(bundle)
+    resources = by_type(bundle)
+    (group,) = resources["RequestGroup"]
+    (guidance,) = resources["GuidanceResponse"]
+    (provenance,) = resources["Provenance"]
+    actions = group.get("action", [])
+    assert len(actions) == (len(report["recommendations"]) + len(report["not_indicated"]) + len(report["orders"])
+                            + len(report["monitoring"]))
+    medicines = [r for r in report["recommendations"] if r["intervention"]["kind"] == "medication"]
+    requests = resources.get("MedicationRequest", [])
+    assert sorted(m["instantiatesCanonical"][0] for m in requests) == sorted(r["iri"] for r in medicines)
+    for request in requests:
+        rec = next(r for r in medicines if r["iri"] == request["instantiatesCanonical"][0])
+        assert request.get("doNotPerform", False) == (rec["direction"] == "against")
+        assert request["status"] == "draft" and request["intent"] == "proposal"
+        verified = {(c["system"], c["code"]) for c in rec["intervention"]["codes"] if c["status"] in ("PRIMARY", "SECONDARY")}
+        assert {(c["system"], c["code"]) for c in request["medicationCodeableConcept"].get("coding", [])} == verified
+        if rec.get("dose") and rec["direction"] != "against":
+            assert request["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == rec["dose"]["value"]
+    ordered = {s["code"]["coding"][0]["code"] for s in resources.get("ServiceRequest", [])
+               if "instantiatesCanonical" not in s}
+    assert ordered == {o["loinc"] for o in report["orders"]}
+    assert sorted(d["code"]["text"] for d in resources.get("DetectedIssue", [])) == sorted(w["code"] for w in report["warnings"])
+    assert guidance["status"] == ("data-required" if report["undetermined"] else "success")
+    if report["undetermined"]:  # what the decision waits on, when a test is ordered for it
+        waiting = {u["iri"] for u in report["undetermined"]}
+        wanted = {o["loinc"] for o in report["orders"] if waiting & set(o["needed_for"])}
+        got = {c["code"] for d in guidance.get("dataRequirement", []) for f in d["codeFilter"] for c in f["code"]}
+        assert got == wanted and all(c["system"] == LOINC for d in guidance.get("dataRequirement", [])
+                                     for f in d["codeFilter"] for c in f["code"])
+    assert {t["reference"] for t in provenance["target"]} == {e["fullUrl"] for e in bundle["entry"]} - {
+        f"urn:uuid:{provenance['id']}"}
+    assert provenance["entity"][0]["what"]["identifier"]["value"] == report["provenance"]["run"]
+
+
+def test_the_same_inputs_give_the_same_bytes(capsys):
+    outputs = []
+    for _ in range(2):
+        assert main(["recommend", str(EXAMPLE), "--as-of", "2026-01-15", "--format", "fhir"]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1]
+    bundle = json.loads(outputs[0])
+    check_valid(bundle)
+    request = by_type(bundle)["MedicationRequest"][0]
+    assert request["subject"] == {"reference": "Patient/example-1"}
+    assert request["reasonReference"] == [{"reference": "Observation/ferritin-1"}, {"reference": "Observation/tsat-1"}]
+    strength = [e for a in by_type(bundle)["RequestGroup"][0]["action"] for e in a.get("extension", [])
+                if e["url"].endswith("cqf-strengthOfRecommendation")]
+    assert {"system": "http://terminology.hl7.org/CodeSystem/recommendation-strength", "code": "strong"} in [
+        c for e in strength for c in e["valueCodeableConcept"].get("coding", [])]
+
+
+def test_several_guidelines_give_one_bundle_with_a_request_group_each(capsys):
+    root = Path(__file__).parents[1]
+    assert main(["recommend", str(EXAMPLE), "--as-of", "2026-01-15", "--format", "fhir",
+                 "--content", str(root / "ontology" / "guidelines" / "rls-iron"),
+                 "--content", str(root / "examples" / "guidelines" / "aasm-rls-2024")]) == 0
+    bundle = json.loads(capsys.readouterr().out)
+    check_valid(bundle)
+    groups = by_type(bundle)["RequestGroup"]
+    assert len(groups) == 2 and len({g["instantiatesUri"][0] for g in groups}) == 2
+    assert len(by_type(bundle)["GuidanceResponse"]) == 2 and len(by_type(bundle)["Provenance"]) == 1
