@@ -121,3 +121,64 @@ def test_several_guidelines_give_one_bundle_with_a_request_group_each(capsys):
     groups = by_type(bundle)["RequestGroup"]
     assert len(groups) == 2 and len({g["instantiatesUri"][0] for g in groups}) == 2
     assert len(by_type(bundle)["GuidanceResponse"]) == 2 and len(by_type(bundle)["Provenance"]) == 1
+
+
+# --- the guideline as PlanDefinitions (render --format fhir) ---------------------------------------------
+
+GUIDELINES = [Path(__file__).parents[1] / "ontology" / "guidelines" / "rls-iron",
+              *sorted((Path(__file__).parents[1] / "examples" / "guidelines").iterdir())]
+
+
+@pytest.mark.parametrize("folder", GUIDELINES, ids=lambda p: p.name)
+def test_every_guideline_exports_a_plan_definition_per_statement(folder, capsys):
+    from guidelinekg.content.loading import load_files
+
+    files = sorted(str(p) for p in folder.rglob("*.ttl"))
+    assert main(["render", "--format", "fhir", *sum((["--data", f] for f in files), [])]) == 0
+    bundle = json.loads(capsys.readouterr().out)
+    construct_fhir_element("Bundle", bundle)
+    for entry in bundle["entry"]:
+        construct_fhir_element("PlanDefinition", entry["resource"])
+    content, _ = load_files([Path(f) for f in files])
+    typed = {q.subject.value for q in content.store.quads_for_pattern(None, None, None, None)
+             if q.predicate.value.endswith("#type") and q.object.value.split("#")[-1] in
+             ("Recommendation", "NotIndicatedStatement", "MonitoringAction")}
+    urls = [e["resource"]["url"] for e in bundle["entry"]]
+    assert sorted(urls) == sorted(u for u in typed if not u.startswith("_:")) and len(set(urls)) == len(urls)
+    for entry in bundle["entry"]:
+        action = entry["resource"]["action"][0]
+        assert "condition" not in action or action["condition"][0]["expression"]["expression"]
+
+
+def test_requests_instantiate_the_exported_plan_definitions(capsys):
+    assert main(["render", "--format", "fhir"]) == 0
+    urls = {e["resource"]["url"] for e in json.loads(capsys.readouterr().out)["entry"]}
+    assert main(["recommend", str(EXAMPLE), "--as-of", "2026-01-15", "--format", "fhir"]) == 0
+    bundle = json.loads(capsys.readouterr().out)
+    canonicals = {c for e in bundle["entry"] for c in e["resource"].get("instantiatesCanonical", [])}
+    assert canonicals and canonicals <= urls
+
+
+def test_cohort_writes_fhir_ndjson_as_a_bulk_export(tmp_path, capsys):
+    source = tmp_path / "in"
+    source.mkdir()
+    cases = [v for v in VIGNETTES if v.as_of == "2026-01-15" and v.patient.suffix == ".json"][:6]
+    for v in cases:
+        (source / f"{v.name}.json").write_bytes(v.patient.read_bytes())
+    assert main(["cohort", str(source), "--out", str(tmp_path / "out"), "--as-of", "2026-01-15", "--fhir",
+                 "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    manifest = json.loads((tmp_path / "out" / "fhir" / "manifest.json").read_text(encoding="utf-8"))
+    ids: dict[str, dict] = {}
+    for item in manifest["output"]:
+        lines = (tmp_path / "out" / "fhir" / item["url"]).read_text(encoding="utf-8").splitlines()
+        assert len(lines) == item["count"] == summary["fhir"][str(tmp_path / "out" / "fhir")][item["type"]]
+        for line in lines:
+            resource = json.loads(line)
+            construct_fhir_element(resource["resourceType"], resource)
+            ids[f"{resource['resourceType']}/{resource['id']}"] = resource
+    assert len(manifest["output"]) >= 4 and manifest["transactionTime"] == "2026-01-15T00:00:00Z"
+    refs = {part.split('"')[0] for r in ids.values() for part in json.dumps(r).split('"reference": "')[1:]}
+    local = {r for r in refs if not r.startswith(("Patient/", "Observation/"))}
+    assert local and local <= set(ids)  # every reference between the exported resources resolves
+    assert sum(1 for k in ids if k.startswith("RequestGroup/")) == len(cases)

@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-size", type=_positive, default=250,
                         help="patients per chunk (default 250: measured fastest per patient; 1000 is 20%% slower)")
     parser.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
+    parser.add_argument("--fhir", action="store_true",
+                        help="also write the results as FHIR R4 NDJSON, one file per resource type, in OUT/fhir/ "
+                             "(per guideline folder when several), with a Bulk Data manifest.json")
     parser.add_argument("--guideline", metavar="IRI", action="append",
                         help="evaluate only this guideline version (IRI, label or a unique part of the IRI); "
                              "repeatable; default: every loaded guideline, each in a folder of --out of its own")
@@ -68,6 +71,12 @@ def run(args: argparse.Namespace) -> int:
         content=tuple(args.content), progress=args.progress,
     )
     summary = run_cohort(options)
+    if args.fhir and summary["patients"]:
+        from guidelinekg.cohort.fhirexport import write_fhir
+
+        folders = ([args.out / g["folder"] for g in summary["guidelines"].values()] if "guidelines" in summary
+                   else [args.out])
+        summary["fhir"] = {str(f / "fhir"): write_fhir(f) for f in folders}
     sys.stdout.write(json.dumps(summary, sort_keys=True) + "\n")
     for warning in summary.get("warnings", []):  # an $export manifest's counts, errors, unlisted files
         sys.stderr.write(f"guidelinekg cohort: warning: {warning}\n")

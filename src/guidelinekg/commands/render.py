@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-FORMATS = ("markdown",)
+FORMATS = ("markdown", "fhir")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="guideline or version IRI, unique part of one, or label",
     )
     parser.add_argument(
-        "--format", choices=FORMATS, default="markdown", help="output format (default: markdown)"
+        "--format", choices=FORMATS, default="markdown",
+        help="output format (default: markdown); fhir: a Bundle of FHIR R4 PlanDefinitions, one per "
+             "recommendation, not-indicated statement and monitoring action"
     )
     parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="write to FILE instead of stdout")
     parser.add_argument(
@@ -44,7 +46,15 @@ def run(args: argparse.Namespace) -> int:
 
     paths = [*resources.vocabulary_files(), *args.data] if args.data else shipped_files()
     graph = GuidelineGraph.load(paths)
-    text = graph.markdown(graph.select_versions(args.guideline))
+    versions = graph.select_versions(args.guideline)
+    if args.format == "fhir":
+        import json
+
+        from guidelinekg.render.plandefinition import plan_definitions
+
+        text = json.dumps(plan_definitions(graph.view, versions), indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = graph.markdown(versions)
     if args.output is not None:
         try:
             args.output.write_text(text, encoding="utf-8", newline="\n")

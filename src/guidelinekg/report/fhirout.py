@@ -257,7 +257,8 @@ def report_resources(report: dict, bundle: _Bundle) -> None:
 def fhir_bundle(reports: list[dict]) -> dict:
     """One patient's reports (one per guideline version) as a FHIR R4 collection Bundle."""
     first = reports[0]
-    runs = " ".join(sorted(r["provenance"]["run"] for r in reports))
+    # a cohort's run holds many patients: ids derive from the runs and the patient
+    runs = " ".join([*sorted(r["provenance"]["run"] for r in reports), first["patient"]])
     bundle = _Bundle(runs, subject_of(first["patient"]), first["as_of"])
     for report in reports:
         report_resources(report, bundle)
