@@ -118,8 +118,21 @@ def test_the_provenance_records_the_disagreement_and_audits(capsys, tmp_path):
         use_default_graph_as_union=False))
     assert [(r["kind"].value, int(r["n"].value)) for r in rows] == [("contradiction", 4)]  # 2 results, 2 runs
     report = run_json(capsys, "audit", str(trig))
-    notes = [f for f in report["notes"] if f["code"] == "disagreements-not-recomputed"]
-    assert len(notes) == 1
+    same = [f for f in report["notes"] if f["code"] == "disagreements-same"]
+    assert len(same) == 1 and "1 disagreement(s)" in same[0]["message"]  # recomputed from the replayed runs
+    assert not [f for f in report["notes"] if f["severity"] == "failure"]
+    # a disagreement's kind edited, or one removed: the recomputation differs
+    text = trig.read_text(encoding="utf-8")
+    graph = text[text.index("<urn:guidelinekg:disagreements:"):]
+    graph = graph[:graph.index("}") + 1]
+    for tampered, code in ((text.replace('"contradiction"', '"different-threshold"'), "disagreements-differ"),
+                           (text.replace("gkg:Disagreement", "gkg:Dispute"), "disagreements-differ"),
+                           (text.replace(graph, ""), "disagreements-missing")):
+        trig.write_text(tampered, encoding="utf-8")
+        assert tampered != text
+        main(["audit", str(trig), "--format", "json"])
+        report = json.loads(capsys.readouterr().out)
+        assert code in [f["code"] for f in report["notes"] if f["severity"] == "failure"], report["notes"]
 
 
 def test_the_document_follows_its_schema(capsys, tmp_path):

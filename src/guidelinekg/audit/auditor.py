@@ -34,6 +34,7 @@ from pathlib import Path
 from guidelinekg import __version__
 from guidelinekg.audit.cohort import CohortOutputs, Replayed, missing_outputs
 from guidelinekg.audit.completeness import check_shapes, provenance_shapes
+from guidelinekg.audit.disagreements import recheck
 from guidelinekg.audit.fastpath import replay_fast, run_info
 from guidelinekg.audit.integrity import check_files, check_links
 from guidelinekg.audit.reader import NotCohortLayout, RunRecord, read_runs
@@ -115,10 +116,7 @@ class Auditor:
                 runs.append(outputs.check_run(audit, replayed, why) if outputs else audit)
                 if bar is not None:
                     bar.update(len(audit.patients))
-            notes = tuple(Finding("note", "disagreements-not-recomputed",
-                                  f"graph <{o.graph}> records {sum(1 for x in o.triples if x.object.value == GKG + 'Disagreement')} "
-                                  "disagreement(s) between the guidelines of these runs; each derives from results the "
-                                  "replay checks, but the audit does not recompute them", o.graph) for o in others)
+            notes = recheck(self, path, others, tuple(runs)) if not outputs else ()
             return tuple(runs), (outputs.finish(tuple(runs)) if outputs else missing_outputs(path)) + notes
         finally:
             if bar is not None:
