@@ -56,6 +56,14 @@ def check_valid(bundle: dict) -> None:
         assert f"urn:uuid:{ref}" in urls, ref
 
 
+def leaves(actions: list[dict]) -> list[dict]:
+    out = []
+    for action in actions:
+        assert ("resource" in action) != ("action" in action), action  # rqg-1
+        out += leaves(action["action"]) if "action" in action else [action]
+    return out
+
+
 @pytest.mark.parametrize("vignette", VIGNETTES, ids=lambda v: v.name)
 def test_every_vignette_gives_a_valid_bundle_that_says_what_the_report_says(kb, vignette):
     report, bundle = bundle_of(kb, vignette)
@@ -64,31 +72,44 @@ def test_every_vignette_gives_a_valid_bundle_that_says_what_the_report_says(kb, 
     (group,) = resources["RequestGroup"]
     (guidance,) = resources["GuidanceResponse"]
     (provenance,) = resources["Provenance"]
-    actions = group.get("action", [])
+    actions = leaves(group.get("action", []))
+    monitored = sum(len(m["loinc"]) for m in report["monitoring"])
     assert len(actions) == (len(report["recommendations"]) + len(report["not_indicated"]) + len(report["orders"])
-                            + len(report["monitoring"]))
-    medicines = [r for r in report["recommendations"] if r["intervention"]["kind"] == "medication"]
-    requests = resources.get("MedicationRequest", [])
-    assert sorted(m["instantiatesCanonical"][0] for m in requests) == sorted(r["iri"] for r in medicines)
-    for request in requests:
-        rec = next(r for r in medicines if r["iri"] == request["instantiatesCanonical"][0])
-        assert request.get("doNotPerform", False) == (rec["direction"] == "against")
-        assert request["status"] == "draft" and request["intent"] == "proposal"
-        verified = {(c["system"], c["code"]) for c in rec["intervention"]["codes"] if c["status"] in ("PRIMARY", "SECONDARY")}
-        assert {(c["system"], c["code"]) for c in request["medicationCodeableConcept"].get("coding", [])} == verified
-        if rec.get("dose") and rec["direction"] != "against":
-            assert request["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == rec["dose"]["value"]
+                            + monitored)
+    entries = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
+    for rec, action in zip(report["recommendations"], actions):
+        request = entries[action["resource"]["reference"]]
+        assert rec["iri"] in (request.get("instantiatesCanonical") or [request.get("instantiatesUri")])
+        assert request.get("doNotPerform", False) == (rec["direction"] == "against" and request["resourceType"] != "Task")
+        if request["resourceType"] == "MedicationRequest":
+            verified = {(c["system"], c["code"]) for c in rec["intervention"]["codes"]
+                        if c["status"] in ("PRIMARY", "SECONDARY")}
+            assert {(c["system"], c["code"]) for c in request["medicationCodeableConcept"].get("coding", [])} == verified
+            dosage = request.get("dosageInstruction", [{}])[0]
+            if rec.get("dose") and rec["direction"] != "against" and not rec.get("dose_basis"):
+                assert dosage["doseAndRate"][0]["doseQuantity"]["value"] == rec["dose"]["value"]
+            assert "doseAndRate" not in dosage or not rec.get("dose_basis")  # a dose of a part is text only
+        cautions = [n["text"] for n in request.get("note", []) if n["text"].startswith("Caution: ")]
+        assert cautions == ["Caution: " + c["text"] for c in rec["cautions"]]
+        for ref in request.get("reasonReference", []):  # only results that made the criterion true
+            assert any(f["record"] and f["record"].split(".component[")[0] == ref["reference"] and f["truth"] == "true"
+                       for f in rec["facts"])
+    for ni, action in zip(report["not_indicated"], actions[len(report["recommendations"]):]):
+        assert entries[action["resource"]["reference"]]["doNotPerform"] is True
     ordered = {s["code"]["coding"][0]["code"] for s in resources.get("ServiceRequest", [])
-               if "instantiatesCanonical" not in s}
+               if "instantiatesCanonical" not in s and "coding" in s["code"] and not s.get("doNotPerform")}
     assert ordered == {o["loinc"] for o in report["orders"]}
-    assert sorted(d["code"]["text"] for d in resources.get("DetectedIssue", [])) == sorted(w["code"] for w in report["warnings"])
-    assert guidance["status"] == ("data-required" if report["undetermined"] else "success")
-    if report["undetermined"]:  # what the decision waits on, when a test is ordered for it
-        waiting = {u["iri"] for u in report["undetermined"]}
-        wanted = {o["loinc"] for o in report["orders"] if waiting & set(o["needed_for"])}
-        got = {c["code"] for d in guidance.get("dataRequirement", []) for f in d["codeFilter"] for c in f["code"]}
-        assert got == wanted and all(c["system"] == LOINC for d in guidance.get("dataRequirement", [])
-                                     for f in d["codeFilter"] for c in f["code"])
+    rules = sorted(w["code"] for w in report["warnings"] if w["source"] == "rules")
+    assert sorted(d["code"]["text"] for d in resources.get("DetectedIssue", [])) == rules
+    noted = [i["details"]["text"] for o in resources.get("OperationOutcome", []) for i in o["issue"]]
+    assert sorted(noted) == sorted(w["code"] for w in report["warnings"] if w["source"] == "input")
+    waits = bool(report["undetermined"] or report["orders"] or report["applicability"] == "unknown")
+    assert guidance["status"] == ("data-required" if waits else "success")
+    wanted = {o["loinc"] for o in report["orders"]}
+    got = {c["code"] for d in guidance.get("dataRequirement", []) for f in d.get("codeFilter", []) for c in f["code"]}
+    assert wanted <= got
+    if report["undetermined"]:  # what each undecided statement waits on is named
+        assert guidance.get("dataRequirement") or report["applicability"] == "unknown", report["undetermined"]
     assert {t["reference"] for t in provenance["target"]} == {e["fullUrl"] for e in bundle["entry"]} - {
         f"urn:uuid:{provenance['id']}"}
     assert provenance["entity"][0]["what"]["identifier"]["value"] == report["provenance"]["run"]
@@ -105,10 +126,10 @@ def test_the_same_inputs_give_the_same_bytes(capsys):
     request = by_type(bundle)["MedicationRequest"][0]
     assert request["subject"] == {"reference": "Patient/example-1"}
     assert request["reasonReference"] == [{"reference": "Observation/ferritin-1"}, {"reference": "Observation/tsat-1"}]
-    strength = [e for a in by_type(bundle)["RequestGroup"][0]["action"] for e in a.get("extension", [])
-                if e["url"].endswith("cqf-strengthOfRecommendation")]
-    assert {"system": "http://terminology.hl7.org/CodeSystem/recommendation-strength", "code": "strong"} in [
-        c for e in strength for c in e["valueCodeableConcept"].get("coding", [])]
+    first = leaves(by_type(bundle)["RequestGroup"][0]["action"])[0]
+    assert first["prefix"] == "first-line" and first["textEquivalent"].endswith("(strong recommendation, moderate certainty)")
+    cautions = [n["text"] for n in request["note"] if n["text"].startswith("Caution: ")]
+    assert cautions and "extravasation" in cautions[0]
 
 
 def test_several_guidelines_give_one_bundle_with_a_request_group_each(capsys):
@@ -182,3 +203,39 @@ def test_cohort_writes_fhir_ndjson_as_a_bulk_export(tmp_path, capsys):
     local = {r for r in refs if not r.startswith(("Patient/", "Observation/"))}
     assert local and local <= set(ids)  # every reference between the exported resources resolves
     assert sum(1 for k in ids if k.startswith("RequestGroup/")) == len(cases)
+
+
+EXAMPLES = sorted(d for d in (Path(__file__).parents[1] / "examples" / "guidelines").iterdir() if (d / "cases").is_dir())
+EXAMPLE_CASES = [(g, v) for g in EXAMPLES for v in load_vignettes(g / "cases") if not v.expected["expect"].get("error")]
+
+
+@pytest.fixture(scope="module")
+def example_kbs():
+    from guidelinekg.engine.knowledge import KnowledgeBase
+
+    return {g: KnowledgeBase.load([g]) for g in EXAMPLES}
+
+
+@pytest.mark.parametrize(("guideline", "vignette"), EXAMPLE_CASES, ids=lambda x: getattr(x, "name", None))
+def test_example_guidelines_give_valid_bundles(example_kbs, guideline, vignette):
+    """Other domains: repeated warnings, averaged readings, components, many recommendations."""
+    report, bundle = bundle_of(example_kbs[guideline], vignette)
+    check_valid(bundle)
+    (group,) = by_type(bundle)["RequestGroup"]
+    assert len(leaves(group.get("action", []))) == (len(report["recommendations"]) + len(report["not_indicated"])
+                                                    + len(report["orders"]) + sum(len(m["loinc"]) for m in report["monitoring"]))
+    for request in bundle["entry"]:
+        for ref in request["resource"].get("reasonReference", []):
+            assert "[" not in ref["reference"]  # a component's Observation, never a path into it
+
+
+def test_several_guidelines_ordering_the_same_test_give_distinct_resources(capsys):
+    root = Path(__file__).parents[1]
+    patient = root / "tests" / "cases" / "021-no-iron-studies" / "patient.json"
+    assert main(["recommend", str(patient), "--as-of", "2026-02-01", "--format", "fhir",
+                 "--content", str(root / "ontology" / "guidelines" / "rls-iron"),
+                 "--content", str(root / "examples" / "guidelines" / "aasm-rls-2024")]) == 0
+    bundle = json.loads(capsys.readouterr().out)
+    check_valid(bundle)  # unique fullUrls (bdl-7)
+    orders = [r for r in by_type(bundle)["ServiceRequest"] if "instantiatesCanonical" not in r and not r.get("doNotPerform")]
+    assert len(orders) >= 4  # each guideline orders the iron studies it reads

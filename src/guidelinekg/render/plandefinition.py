@@ -6,17 +6,20 @@ version, status (review status ``approved`` is ``active``, a retired or supersed
 ``draft``), date and publisher are the version's, its ``description`` the source's wording. Its one action
 carries the intervention, the applicability in plain terms (a ``condition`` of kind ``applicability``
 whose expression is the criterion as text, language ``text/plain``: no computable expression is claimed),
-the strength and certainty (``cqf-strengthOfRecommendation``, ``cqf-qualityOfEvidence``; a guideline's own
-grades as text), and the citations (``documentation``; ``relatedArtifact`` on the PlanDefinition too).
+the guideline's scope (what it covers) as a second applicability condition, GRADE's strength and certainty
+(``cqf-strengthOfRecommendation``, ``cqf-qualityOfEvidence``; a guideline's own grades as text in
+``textEquivalent``), and the citations (``documentation``; ``relatedArtifact`` on the PlanDefinition too).
+Ids are the statement's last IRI segment with a digest of the IRI: stable whatever else is loaded.
 
 What does not map: the criteria as computable logic (they are SPARQL over the guideline's graph, not CQL or
-FHIRPath), doses and administration (an ActivityDefinition would hold them; they are in the action's
-``textEquivalent``), precedences between statements, discrepancies with primary texts, verification
-statuses (a note), and evidence statements other than as citations.
+FHIRPath), doses and administration (an ActivityDefinition would hold them), precedences between
+statements (a special population's statement and what it prevails over are separate PlanDefinitions),
+discrepancies with primary texts, verification statuses, and evidence statements other than as citations.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 
@@ -33,15 +36,11 @@ KINDS = {GKG + "Recommendation": "recommendation", GKG + "NotIndicatedStatement"
          GKG + "MonitoringAction": "monitoring"}
 
 
-def _fhir_id(iri: str, taken: set[str]) -> str:
-    """A FHIR id ([A-Za-z0-9-.]{1,64}) from the IRI's last segment, unique in the Bundle."""
-    base = re.sub(r"[^A-Za-z0-9.-]+", "-", re.split(r"[/#]", iri.rstrip("/#"))[-1]).strip("-.")[:56] or "statement"
-    candidate, n = base, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{base}-{n}"
-    taken.add(candidate)
-    return candidate
+def _fhir_id(iri: str) -> str:
+    """A FHIR id ([A-Za-z0-9-.]{1,64}) from the IRI's last segment and a digest of the whole IRI: the same
+    whatever else is loaded, different for different IRIs."""
+    base = re.sub(r"[^A-Za-z0-9.-]+", "-", re.split(r"[/#]", iri.rstrip("/#"))[-1]).strip("-.")[:52] or "statement"
+    return f"{base}-{hashlib.sha1(iri.encode('utf-8')).hexdigest()[:8]}"
 
 
 def _name(fhir_id: str) -> str:
@@ -90,7 +89,9 @@ def _works(view: GraphView, statement: str) -> list[dict]:
     return unique
 
 
-def _grading(view: GraphView, data) -> list[dict]:
+def _grading(view: GraphView, data) -> tuple[list[dict], list[str]]:
+    """GRADE's strength and certainty as the cqf extensions (one each); the guideline's own grades as text
+    (their axis is the guideline's; cqf-qualityOfEvidence and -strengthOfRecommendation take one each)."""
     out = []
     if data.one("strength") in STRENGTH:
         out.append({"url": EXT + "cqf-strengthOfRecommendation", "valueCodeableConcept": {"coding": [
@@ -100,15 +101,13 @@ def _grading(view: GraphView, data) -> list[dict]:
         out.append({"url": EXT + "cqf-qualityOfEvidence", "valueCodeableConcept": {"coding": [
             {"system": "http://terminology.hl7.org/CodeSystem/evidence-quality",
              "code": QUALITY[data.one("certainty")]}], "text": view.name(data.one("certainty"))}})
-    for grade in view.order_nodes(data.all("grade")):
-        out.append({"url": EXT + "cqf-strengthOfRecommendation", "valueCodeableConcept": {"text": view.name(grade)}})
-    return out
+    return out, [view.name(g) for g in view.order_nodes(data.all("grade"))]
 
 
 def plan_definitions(view: GraphView, versions: list[str]) -> dict:
     """The recommendations, not-indicated statements and monitoring actions of ``versions`` as a Bundle of
     PlanDefinitions."""
-    entries, taken = [], set()
+    entries = []
     for version in versions:
         vrec = view.record("render-versions", "version", version)
         common = {"version": vrec.one("versionLabel") or version,
@@ -117,6 +116,7 @@ def plan_definitions(view: GraphView, versions: list[str]) -> dict:
             common["date"] = vrec.one("versionDate")
         if vrec.all("issuer"):
             common["publisher"] = "; ".join(view.name(i) for i in view.order_nodes(vrec.all("issuer")))
+        scope = " OR ".join(criterion_text(view, c) for c in order_criteria(view, vrec.all("covers")))
         for statement, record in sorted(view.table("render-statements", "statement").items()):
             kinds = [KINDS[k] for k in record.all("kind") if k in KINDS]
             if version not in record.all("version") or not kinds or statement.startswith("_:"):
@@ -126,20 +126,23 @@ def plan_definitions(view: GraphView, versions: list[str]) -> dict:
             prefix = ("Not indicated: " if kinds[0] == "not indicated" else "Monitoring: " if kinds[0] == "monitoring"
                       else "Against: " if (data.one("direction") or "").endswith("#Against") else "")
             subjects = [view.name(i) for i in view.order_nodes(data.all("intervention") + data.all("notIndicated"))]
-            action: dict = {"title": prefix + ("; ".join(subjects) or view.name(statement)),
-                            "description": text, "textEquivalent": text}
-            extensions = _grading(view, data)
+            extensions, grades = _grading(view, data)
+            action: dict = {"title": prefix + ("; ".join(subjects) or view.name(statement)), "description": text,
+                            "textEquivalent": text + (f" (grade: {'; '.join(grades)})" if grades else "")}
             if extensions:
                 action["extension"] = extensions
             conditions = [criterion_text(view, c) for c in order_criteria(view, data.all("applicability"))]
-            if conditions:
+            if conditions:  # the statement's own criteria, and the guideline's scope (what it covers)
                 action["condition"] = [{"kind": "applicability", "expression": {
                     "description": "applies when (the guideline's criteria, as text)", "language": "text/plain",
                     "expression": " AND ".join(conditions)}}]
+                action["condition"] += [{"kind": "applicability", "expression": {
+                    "description": "the guideline covers (its scope)", "language": "text/plain",
+                    "expression": scope}}] if scope else []
             citations = _works(view, statement)
             if citations:
                 action["documentation"] = citations
-            fhir_id = _fhir_id(statement, taken)
+            fhir_id = _fhir_id(statement)
             resource = {"resourceType": "PlanDefinition", "id": fhir_id, "url": statement, "name": _name(fhir_id),
                         "title": view.name(statement), "type": {"coding": [
                             {"system": "http://terminology.hl7.org/CodeSystem/plan-definition-type",

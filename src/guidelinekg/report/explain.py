@@ -122,25 +122,49 @@ class Explainer:
     def truth(self, criterion: str) -> str:
         return self.outcomes.get(criterion, {}).get("truth", "unknown")
 
+    def _leaves(self, criterion: str, leaf, unknown_only: bool = False) -> list[dict]:
+        """``leaf(node, outcome)`` of each leaf of the criterion's tree, in tree order, each once (with
+        ``unknown_only``: the tree's undecided part only)."""
+        node = self.criteria.nodes.get(criterion, {})
+        types = node.get("types", set())
+        if unknown_only and self.truth(criterion) != "unknown":
+            return []
+        if not types & {"AllOf", "AnyOf", "Not"}:
+            return leaf(node, self.outcomes.get(criterion, {}))
+        members = sorted(node["members"], key=self.criteria.describe) if "Not" not in types else [node["negates"]]
+        out: list[dict] = []
+        for member in members:
+            out += [x for x in self._leaves(member, leaf, unknown_only) if x not in out]
+        return out
+
     def facts(self, criterion: str) -> list[dict]:
         """The measured results the criterion's outcome rests on (its tree's leaves with a dated value), in
         tree order, each once: what a reader is told was used, with its date."""
-        node = self.criteria.nodes.get(criterion, {})
-        types = node.get("types", set())
-        if types & {"AllOf", "AnyOf", "Not"}:
-            members = sorted(node["members"], key=self.criteria.describe) if "Not" not in types else [node["negates"]]
-            out: list[dict] = []
-            for member in members:
-                out += [f for f in self.facts(member) if f not in out]
-            return out
-        outcome = self.outcomes.get(criterion, {})
-        if "value" not in outcome or "time" not in outcome:
-            return []
-        return [{"measure": node.get("m"), "label": node.get("measureLabel", node.get("m", criterion)),
-                 "comparator": outcome.get("censor"), "value": outcome["value"], "unit": node.get("tu"),
-                 "date": outcome["time"][:10], "status": outcome.get("status"), "record": outcome.get("id"),
-                 "note": "; ".join(n for n in (outcome.get("note"), outcome.get("conv") and
-                                               f"converted: {outcome['conv']}") if n) or None}]
+
+        def fact(node: dict, outcome: dict) -> list[dict]:
+            if "value" not in outcome or "time" not in outcome:
+                return []
+            return [{"measure": node.get("m"), "label": node.get("measureLabel", node.get("m", "")),
+                     "comparator": outcome.get("censor"), "value": outcome["value"], "unit": node.get("tu"),
+                     "date": outcome["time"][:10], "status": outcome.get("status"), "record": outcome.get("id"),
+                     "truth": outcome.get("truth", "unknown"),
+                     "note": "; ".join(n for n in (outcome.get("note"), outcome.get("conv") and
+                                                   f"converted: {outcome['conv']}") if n) or None}]
+
+        return self._leaves(criterion, fact)
+
+    def missing(self, criterion: str) -> list[dict]:
+        """What an undecided criterion lacks, leaf by leaf: ``{"kind": "age" | "sex" | "diagnosis" |
+        "procedure" | "measure" | "other", "measure": IRI or None}`` for each unknown leaf of its tree."""
+
+        def lacking(node: dict, outcome: dict) -> list[dict]:
+            types = node.get("types", set())
+            kind = ("age" if "AgeCriterion" in types else "sex" if "AdministrativeSexCriterion" in types
+                    else "diagnosis" if "DiagnosisCriterion" in types else "procedure" if "ProcedureCriterion" in types
+                    else "measure" if node.get("m") else "other")
+            return [{"kind": kind, "measure": node.get("m")}]
+
+        return self._leaves(criterion, lacking, unknown_only=True)
 
     def lines(self, criterion: str, depth: int = 0) -> list[str]:
         """Sentences explaining the criterion's outcome, members indented under combinations."""

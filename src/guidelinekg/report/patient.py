@@ -304,10 +304,21 @@ def _assemble(
         return report
     criteria = {**{r: st["crit"] for r, st in statements.items()},
                 **{ni: parts[0]["crit"] for ni, parts in shared["not_indicated"].items()}}
-    if "facts" in shared:
+    if "facts" in shared:  # what the FHIR rendering needs besides the documented JSON
         for key in ("recommendations", "not_indicated", "undetermined", "population_not_met"):
             for item in report[key]:
                 item["facts"] = explainer.facts(criteria[item["iri"]])
+        for item in report["undetermined"]:
+            item["missing"] = explainer.missing(criteria[item["iri"]])
+        for item in report["recommendations"]:
+            item["dose_basis"] = statements[item["iri"]].get("basis")
+        for item in report["not_indicated"]:
+            item["intervention_kinds"] = sorted({p.get("kind", "medication") for p in shared["not_indicated"][item["iri"]]
+                                                 if "ilabel" in p})
+        inputs = {(w["code"], w["message"]) for w in mine["warnings"] if w.get("input") == "true"}
+        for w in report["warnings"]:
+            w["source"] = "input" if (w["code"], w["message"]) in inputs else "rules"
+        report["applicability"] = (applicable or ["unknown"])[0]
     if "lang" in shared:
         report["patient_view"] = patient_view(report, explainer, shared["wording"], shared["lang"],
                                               criteria=criteria, applicability=(applicable or [None])[0])

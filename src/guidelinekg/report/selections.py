@@ -40,10 +40,13 @@ SELECT ?r ?text ?summary ?label ?dir ?strength ?certainty ?line ?grading ?crit ?
 # Not-indicated statements (what the report says when one applies, rule 71) and cautions (travelling with
 # the statement they are about, gkg:aboutStatement)
 NOT_INDICATED = """
-SELECT ?ni ?text ?label ?crit ?ilabel WHERE {
+SELECT ?ni ?text ?label ?crit ?ilabel ?kind WHERE {
   ?ni a gkg:NotIndicatedStatement ; gkg:sourceText ?text ; gkg:applicability ?crit .
   OPTIONAL { ?ni rdfs:label ?l } BIND(COALESCE(?l, STR(?ni)) AS ?label)
-  OPTIONAL { ?ni gkg:notIndicatedIntervention ?i . OPTIONAL { ?i rdfs:label ?il } BIND(COALESCE(?il, STR(?i)) AS ?ilabel) }
+  OPTIONAL { ?ni gkg:notIndicatedIntervention ?i . OPTIONAL { ?i rdfs:label ?il } BIND(COALESCE(?il, STR(?i)) AS ?ilabel)
+             OPTIONAL { ?i a/rdfs:subClassOf* ?ik .  # what it is when not a medicine (as STATEMENT reads it)
+                        VALUES (?ik ?kind) { (gkg:TestOrder "test") (gkg:Referral "referral") (gkg:DiagnosisRecord "diagnosis")
+                                             (gkg:Advice "advice") (gkg:Procedure "procedure") } } }
 }"""
 
 CAUTIONS = """
@@ -164,8 +167,9 @@ SELECT ?patient ?a ?text ?label ?loinc ?min ?max ?unit ?maxUnit ?trigger WHERE {
 }"""
 
 WARNINGS = """
-SELECT ?patient ?w ?code ?message WHERE {
+SELECT ?patient ?w ?code ?message ?input WHERE {
   ?w a gkg:Warning ; gkg:forPatient ?patient ; gkg:warningCode ?code ; gkg:message ?message .
+  OPTIONAL { ?w a gkg:IngestNote . BIND(true AS ?input) }  # what the loader noticed in the input
 }"""
 
 RESTRICTIONS = """

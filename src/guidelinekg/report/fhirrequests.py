@@ -1,0 +1,169 @@
+"""The FHIR R4 request resources of a report's items (no ids: :mod:`guidelinekg.report.fhirout` gives them).
+
+Each function takes a report item (``build_report(..., facts=True)``), the patient's Reference and the
+as-of date. Codes appear only where the content marks them verified (``PRIMARY`` or ``SECONDARY``): never
+an invented code, the text otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+IRI_SYSTEM = "urn:ietf:rfc:3986"  # an identifier that is an IRI (a patient given in RDF, a run)
+VERIFIED = {"PRIMARY", "SECONDARY"}
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+PERIOD_UNITS = {"s": "s", "min": "min", "h": "h", "d": "d", "wk": "wk", "mo": "mo", "a": "a"}  # UCUM = FHIR's
+
+
+def subject_of(patient: str) -> dict:
+    """The patient: ``Patient/<id>`` when the input was FHIR (its IRI is urn:guidelinekg:Patient/<id> with a
+    valid FHIR id), else by its IRI as an identifier."""
+    prefix = "urn:guidelinekg:Patient/"
+    rest = patient[len(prefix):]
+    if patient.startswith(prefix) and FHIR_ID.fullmatch(rest):
+        return {"reference": "Patient/" + rest}
+    return {"identifier": {"system": IRI_SYSTEM, "value": patient}, "display": patient}
+
+
+def reasons(item: dict) -> list[dict]:
+    """The Observations that made the criterion true (a component's Observation itself); a result that
+    did not decide it for the statement is not cited."""
+    refs = set()
+    for fact in item.get("facts", []):
+        record = (fact.get("record") or "").split(".component[", 1)[0]
+        if fact.get("truth") == "true" and record.startswith("Observation/") and FHIR_ID.fullmatch(record[12:]):
+            refs.add(record)
+    return [{"reference": r} for r in sorted(refs)]
+
+
+def _codes(rec: dict) -> list[dict]:
+    return [{"system": c["system"], "code": c["code"]} for c in rec["intervention"]["codes"] if c["status"] in VERIFIED]
+
+
+def _notes(rec: dict) -> list[dict]:
+    """The explanation, then each caution that travels with the statement."""
+    out = [{"text": "\n".join(rec["because"])}] if rec.get("because") else []
+    return out + [{"text": "Caution: " + c["text"]} for c in rec.get("cautions", [])]
+
+
+def _dosage(rec: dict) -> dict:
+    """The dose as the report gives it: structured only when it is the product's own amount (a dose of a
+    part, such as an element of a salt, is text: doseQuantity would read as the product); the computation,
+    or why there is none, in the text."""
+    dose, basis = rec.get("dose"), rec.get("dose_basis")
+    computed = next((line[6:] for line in rec["because"] if line.startswith("dose: ")), None)
+    parts = []
+    if dose:
+        parts.append(f"{dose['value']} {dose['unit']}" + (f" {basis}" if basis else "")
+                     + (f" {rec['frequency']}" if rec.get("frequency") else ""))
+    if computed:
+        parts.append(("computed: " if dose else "dose not computed: ") + computed)
+    parts += rec["administration"]
+    dosage: dict = {"text": " ".join(p.rstrip(".") + "." for p in parts) or rec["intervention"]["label"]}
+    if rec.get("route"):
+        dosage["route"] = {"text": rec["route"]}
+    if rec.get("frequency"):
+        dosage["timing"] = {"code": {"text": rec["frequency"]}}
+    if dose and not basis:
+        dosage["doseAndRate"] = [{"doseQuantity": {"value": dose["value"], "unit": dose["unit"], "system": UCUM,
+                                                   "code": dose["unit"]}}]
+    return dosage
+
+
+def request_for(rec: dict, subject: dict, as_of: str) -> dict:
+    """The request of a recommendation made: MedicationRequest, ServiceRequest (a test, referral or
+    procedure), CommunicationRequest (advice) or, for a diagnosis to record, a Task; ``doNotPerform`` for
+    a recommendation against."""
+    kind = rec["intervention"]["kind"]
+    against = rec.get("direction") == "against"
+    label = rec["intervention"]["label"]
+    concept = {**({"coding": _codes(rec)} if _codes(rec) else {}), "text": label}
+    common: dict = {"status": "draft", "intent": "proposal", "subject": subject, "authoredOn": as_of}
+    if kind == "medication":
+        resource = {"resourceType": "MedicationRequest", **common, "instantiatesCanonical": [rec["iri"]],
+                    "medicationCodeableConcept": concept}
+        if not against:
+            resource["dosageInstruction"] = [_dosage(rec)]
+    elif kind in ("test", "referral", "procedure"):
+        resource = {"resourceType": "ServiceRequest", **common, "instantiatesCanonical": [rec["iri"]], "code": concept}
+        if kind == "referral":
+            resource["category"] = [{"text": "referral"}]
+    elif kind == "advice":
+        resource = {"resourceType": "CommunicationRequest", "status": "draft", "subject": subject,
+                    "authoredOn": as_of, "payload": [{"contentString": rec["statement"]}]}
+    else:  # a diagnosis or finding to record: a task for the clinician, never a recorded Condition
+        resource = {"resourceType": "Task", "status": "draft", "intent": "proposal", "for": subject,
+                    "authoredOn": as_of, "instantiatesUri": rec["iri"], "code": {"text": "record: " + label},
+                    "description": rec["statement"]}
+    if against and resource["resourceType"] != "Task":
+        resource["doNotPerform"] = True
+    if (why := reasons(rec)) and resource["resourceType"] != "Task":
+        resource["reasonReference"] = why
+    if notes := _notes(rec):
+        resource["note"] = notes
+    return resource
+
+
+def not_indicated_request(ni: dict, subject: dict, as_of: str) -> dict:
+    """A not-indicated statement that applies: a request not to do it (``doNotPerform``), of the type of its
+    interventions (a medicine when the content says nothing else)."""
+    kinds = set(ni.get("intervention_kinds") or ["medication"])
+    concept = {"text": "; ".join(ni["interventions"]) or ni["label"]}
+    common = {"status": "draft", "intent": "proposal", "subject": subject, "authoredOn": as_of, "doNotPerform": True}
+    if kinds == {"medication"}:
+        resource = {"resourceType": "MedicationRequest", **common, "medicationCodeableConcept": concept}
+    elif kinds == {"advice"}:
+        resource = {"resourceType": "CommunicationRequest", **{k: v for k, v in common.items() if k != "intent"},
+                    "payload": [{"contentString": ni["statement"]}]}
+    else:
+        resource = {"resourceType": "ServiceRequest", **common, "code": concept}
+    if why := reasons(ni):
+        resource["reasonReference"] = why
+    resource["note"] = [{"text": ni["statement"]}, *_notes(ni)]
+    return resource
+
+
+def order_request(order: dict, subject: dict, as_of: str) -> dict:
+    """The ServiceRequest of a test to order: LOINC, the pre-test instructions for the patient."""
+    resource = {"resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",
+                "code": {"coding": [{"system": LOINC, "code": order["loinc"]}], "text": order["label"]},
+                "subject": subject, "authoredOn": as_of,
+                "reasonCode": [{"text": "needed to decide: " + ", ".join(order["needed_for"])}]}
+    if order["instructions"]:
+        resource["patientInstruction"] = " ".join(order["instructions"])
+    return resource
+
+
+def interval_text(interval: dict | None) -> str | None:
+    """A monitoring interval in words: a range, "at least every" (a maximum), "no sooner than" (a minimum)."""
+    if not interval or not (interval["min"] or interval["max"]):
+        return None
+    unit = interval["unit"]
+    if interval["min"] and interval["max"]:
+        return f"every {interval['min']}-{interval['max']} {unit}"
+    return f"at least every {interval['max']} {unit}" if interval["max"] else f"no sooner than every {interval['min']} {unit}"
+
+
+def monitoring_requests(item: dict, subject: dict, as_of: str) -> list[dict]:
+    """A monitoring item as one ServiceRequest per test it monitors, its interval as Timing: a range as
+    period/periodMax; a single bound only in words (Timing.repeat cannot say "at least" or "no sooner")."""
+    timing = None
+    interval = item.get("interval")
+    if text := interval_text(interval):
+        timing = {"code": {"text": text}}
+        if interval["min"] and interval["max"] and interval["unit"] in PERIOD_UNITS:
+            timing["repeat"] = {"frequency": 1, "period": interval["min"], "periodMax": interval["max"],
+                                "periodUnit": PERIOD_UNITS[interval["unit"]]}
+    out = []
+    for code in item["loinc"]:
+        resource = {"resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",
+                    "instantiatesCanonical": [item["iri"]], "code": {"coding": [{"system": LOINC, "code": code}]},
+                    "subject": subject, "authoredOn": as_of, "note": [{"text": item["action"]}]}
+        if timing:
+            resource["occurrenceTiming"] = timing
+        if item.get("trigger"):
+            resource["note"].append({"text": "when: " + item["trigger"]})
+        out.append(resource)
+    return out
