@@ -217,3 +217,27 @@ def test_the_most_direct_no_is_given_for_the_patient():
     reports = [report("A", [made]), report("B", aside=[set_aside])]
     found = patient_disagreements(reports, {"A": [stance("A", "a1")], "B": [stance("B", "b1"), stance("B", "b2")]})
     assert [(d["kind"], d["second"]["statement"]) for d in found] == [("contradiction", "b1")]
+
+
+def test_cohort_says_where_guidelines_disagree_for_each_patient(capsys, tmp_path):
+    """cohort with several guidelines: --out/disagreements.jsonl holds, per patient, what recommend says."""
+    source = tmp_path / "in"
+    source.mkdir()
+    values = {"p0": (150, 30), "p1": (80, 50), "p2": (80, 30), "p3": (350, 30)}
+    for pid, (widget, gadget) in values.items():
+        (source / f"{pid}.json").write_text(json.dumps(bundle(pid, widget, gadget)), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["cohort", str(source), "--out", str(out), "--as-of", "2026-02-01", "--no-progress",
+                 "--content", str(ALPHA), "--content", str(BETA)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    lines = [json.loads(line) for line in (out / "disagreements.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert summary["disagreements"] == {"patients": 2, "by_kind": {"contradiction": 2}}
+    for line in lines:
+        pid = line["patient"].rsplit("/", 1)[1]
+        (source / "one.json").write_text(json.dumps(bundle(pid, *values[pid])), encoding="utf-8")
+        alone = run_json(capsys, "recommend", str(source / "one.json"), "--content", str(ALPHA), "--content",
+                         str(BETA), "--as-of", "2026-02-01")
+        strip = lambda ds: [{**d, "first": {k: v for k, v in d["first"].items() if k != "result"},  # noqa: E731
+                             "second": {k: v for k, v in d["second"].items() if k != "result"}} for d in ds]
+        assert strip(line["disagreements"]) == strip(alone["disagreements"])
+    assert sorted(line["patient"].rsplit("/", 1)[1] for line in lines) == ["p0", "p1"]

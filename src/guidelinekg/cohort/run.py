@@ -36,7 +36,7 @@ from pathlib import Path
 
 from guidelinekg import __version__
 from guidelinekg.cohort.chunk import ChunkResult, evaluate_chunk
-from guidelinekg.cohort.several import combined, guideline_folder, selectors
+from guidelinekg.cohort.several import combined, guideline_folder, selectors, write_disagreements
 from guidelinekg.cohort.partition import Partition, input_fingerprint, prepare
 from guidelinekg.engine.knowledge import KnowledgeBase, to_payload
 from guidelinekg.engine.shapes_sparql import CompiledShapes, load_patient_shapes
@@ -330,8 +330,9 @@ def run_cohort(options: CohortOptions, kb: KnowledgeBase | None = None) -> dict:
         sub = replace(options, out=options.out / guideline_folder(g.version.iri))
         with _file_errors(sub.out):
             runs[g.version.iri] = _run(sub, g.kb, g.version, shapes, time.perf_counter())
-    summary = combined(options, runs, started)
     with _file_errors(options.out):
+        summary = {**combined(options, runs, started),
+                   "disagreements": write_disagreements(options.out, guidelines, runs)}
         atomic_write(options.out / "run.json", json.dumps(summary, indent=2))
     return summary
 

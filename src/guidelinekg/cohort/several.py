@@ -35,3 +35,49 @@ def combined(options, runs: dict[str, dict], started: float) -> dict:
         "guidelines": {iri: {**r, "folder": guideline_folder(iri)} for iri, r in runs.items()},
         "seconds": {"total": round(time.perf_counter() - started, 3)},
     }
+
+
+def write_disagreements(out, guidelines, runs: dict[str, dict]) -> dict:
+    """Where the guidelines disagree for each patient, as ``recommend`` says it (:mod:`guidelinekg.report.disagree`):
+    one JSON line per patient with any, in ``--out/disagreements.jsonl``, from the runs' ``results.jsonl``
+    read side by side (their patients come in nearly the same order: only a patient held back longer is
+    buffered); a patient a guideline did not evaluate (a bad record there) is left out. Returns the counts
+    for the summary."""
+    import json
+
+    from guidelinekg.checks.conflicts import stances_of
+    from guidelinekg.content.loading import Content
+    from guidelinekg.report.disagree import patient_disagreements
+
+    stances = {g.version.iri: g.kb.memo("action-stances", lambda store: stances_of(Content(store=store.raw)))
+               for g in guidelines}
+    files = {iri: (out / guideline_folder(iri) / "results.jsonl").open(encoding="utf-8") for iri in runs}
+    pending: dict[str, dict[str, dict]] = {iri: {} for iri in files}
+    kinds: dict[str, int] = {}
+    patients = 0
+    try:
+        with (out / ".disagreements.jsonl.tmp").open("w", encoding="utf-8", newline="\n") as target:
+            open_files = dict(files)
+            while open_files or any(pending.values()):
+                for iri, handle in list(open_files.items()):
+                    line = handle.readline()
+                    if not line:
+                        del open_files[iri]
+                        continue
+                    report = json.loads(line)
+                    pending[iri][report["patient"]] = report
+                ready = set.intersection(*(set(p) for p in pending.values()))
+                if not ready and not open_files:
+                    break
+                for patient in sorted(ready):
+                    found = patient_disagreements([pending[iri].pop(patient) for iri in sorted(pending)], stances)
+                    if found:
+                        patients += 1
+                        for d in found:
+                            kinds[d["kind"]] = kinds.get(d["kind"], 0) + 1
+                        target.write(json.dumps({"patient": patient, "disagreements": found}, ensure_ascii=False) + "\n")
+    finally:
+        for handle in files.values():
+            handle.close()
+    (out / ".disagreements.jsonl.tmp").replace(out / "disagreements.jsonl")
+    return {"patients": patients, "by_kind": dict(sorted(kinds.items()))}
