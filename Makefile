@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_cohort.py
 	$(BIN)/python bench/bench_audit.py
+	$(BIN)/python bench/bench_hooks.py
 
 clean:
 	rm -rf $(VENV) .venv-* build *.egg-info src/*.egg-info .pytest_cache

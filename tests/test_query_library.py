@@ -33,6 +33,7 @@ HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures" / "query"
 GUIDELINE = FIXTURES / "guideline.ttl"
 PROVENANCE = FIXTURES / "provenance.trig"
+FEEDBACK = HERE / "fixtures" / "hooks" / "feedback.trig"  # a CDS Hooks feedback log (guidelinekg hooks --feedback)
 NAMESPACES = {
     "demo": "https://example.org/guidelinekg-test/query/demo/",
     "other": "https://example.org/guidelinekg-test/query/other/",
@@ -72,7 +73,7 @@ def select(store, name: str, **params: str):
 
 @pytest.fixture(scope="module")
 def fixed():
-    return load_dataset([GUIDELINE, PROVENANCE], shipped_guidelines=False)
+    return load_dataset([GUIDELINE, PROVENANCE, FEEDBACK], shipped_guidelines=False)
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +171,15 @@ UNAPPROVED = [  # version 2.0 is submitted; its status is in the content and in 
      "gkg:Undetermined", "urn:guidelinekg:run:demo-2", "2026-02-01"),
 ]
 
+OVERRIDE_RATES = [  # per statement, hook and override reason, highest override rate first
+    ("demo:ni-x", "no iron above 200 ug/dL", "order-select", "1", "0", "1", "1", "already-done", "1"),
+    ("demo:ni-x", "no iron above 200 ug/dL", "order-select", "1", "0", "1", "1", "contraindication", "1"),
+    ("demo:rec-b", "IV iron for mild anaemia", "patient-view", "1", "0", "1", "1", "contraindication", "1"),
+    ("demo:rec-a", "oral iron for anaemia", "patient-view", "2", "1", "1", "0.5", "patient-preference", "1"),
+    ("demo:rec-a", "oral iron for anaemia", "order-select", "1", "1", "0", "0", None, None),
+    ("demo:rec-c", "dietary advice", "patient-view", "1", "0", "0", None, None, None),
+]
+
 CASES = [
     ("recommendations-by-grade", {}, BY_GRADE),
     ("recommendations-by-grade", {"guideline": OG}, BY_GRADE[5:]),
@@ -220,6 +230,9 @@ CASES = [
     ("unapproved-content-results", {}, UNAPPROVED),
     ("unapproved-content-results", {"status": "gkg:Made"}, UNAPPROVED[:1]),
     ("unapproved-content-results", {"version": "demo:v1"}, []),  # approved
+    ("override-rates", {}, OVERRIDE_RATES),
+    ("override-rates", {"statement": "demo:rec-a"}, OVERRIDE_RATES[3:5]),
+    ("override-rates", {"hook": "order-select"}, [OVERRIDE_RATES[i] for i in (0, 1, 4)]),
 ]
 
 
@@ -239,14 +252,14 @@ def test_every_library_query_has_a_full_case():
 def test_other_input_formats_give_the_same_rows(fixed, tmp_path, fmt):
     """The provenance as N-Quads (as `cohort` writes it), the guideline as N-Triples or JSON-LD."""
     provenance = list(ox.parse(path=PROVENANCE))
-    paths = [GUIDELINE, tmp_path / "provenance.nq"]
+    paths = [GUIDELINE, tmp_path / "provenance.nq", FEEDBACK]
     paths[1].write_bytes(ox.serialize(provenance, format=ox.RdfFormat.N_QUADS))
     if fmt == "nt+jsonld":  # half of the triples in each file; a blank node's triples stay in one file
         guideline = list(ox.parse(path=GUIDELINE))
         blank = [isinstance(q.subject, ox.BlankNode) or isinstance(q.object, ox.BlankNode) for q in guideline]
         nt = [q.triple for i, q in enumerate(guideline) if not blank[i] and i % 2]
         jsonld = [q for i, q in enumerate(guideline) if blank[i] or not i % 2]
-        paths = [tmp_path / "a.nt", tmp_path / "b.jsonld", paths[1]]
+        paths = [tmp_path / "a.nt", tmp_path / "b.jsonld", paths[1], FEEDBACK]
         paths[0].write_bytes(ox.serialize(nt, format=ox.RdfFormat.N_TRIPLES))
         paths[1].write_bytes(ox.serialize(jsonld, format=ox.RdfFormat.JSON_LD))
     other = load_dataset(paths, shipped_guidelines=False)
@@ -315,8 +328,8 @@ def test_a_parameter_selects_exactly_the_rows_with_that_value(fixed, name, param
 def test_every_library_query_runs_on_the_shipped_content(shipped, name):
     query = QueryText.from_library(name)
     result = run_query(shipped, query, {})
-    if name.startswith("cohort-") or name == "unapproved-content-results":
-        assert result.rows == ()  # no run provenance in the shipped content
+    if name.startswith("cohort-") or name in ("unapproved-content-results", "override-rates"):
+        assert result.rows == ()  # no run provenance or CDS Hooks feedback in the shipped content
     else:
         assert result.rows
 

@@ -25,6 +25,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("audit", "guidelinekg.commands.audit", "audit recorded runs: provenance complete, hashes intact, replay equal"),
     ("new", "guidelinekg.commands.new", "scaffold a new guideline: content, terms, citations, a vignette, a README"),
     ("conflicts", "guidelinekg.commands.conflicts", "where loaded guidelines disagree: regions, statements, citations"),
+    ("hooks", "guidelinekg.commands.hooks", "serve the guidelines as a CDS Hooks service (patient-view, order-select)"),
 ]
 
 

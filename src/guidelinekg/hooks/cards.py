@@ -1,0 +1,271 @@
+"""Patient reports as CDS Hooks cards (``patient-view``), and the parts every card has.
+
+One card per recommendation made (``info``; a recommendation against: ``warning``), per not-indicated
+statement that applies (``info``), per special population's statement not made (``info``), per test to
+order (``info``, suggesting its ServiceRequest), one for the statements that wait on data (``info``), one
+for the monitoring plan (``info``), one per warning code (``warning``; grouped: every message of the code
+in one card; ``guideline-not-applicable`` and ``ignored-resource`` are ``info``: they say what was not
+read, not that something read is wrong), and with several guidelines one per disagreement (``warning``).
+
+Every card has a deterministic ``uuid`` (UUID 5 of the hook instance and what the card is about, e.g. the
+statement IRI), a summary under 140 characters, a Markdown ``detail`` (the statement, the explanation as a
+list, dose, administration, cautions, citations), ``source`` (guideline, version and review status; the
+DOI or PubMed link of the first cited work; ``topic``: the kind of card), ``overrideReasons`` and, for a
+recommendation made, a suggestion creating its request (:func:`guidelinekg.report.fhirrequests.request_for`,
+as ``recommend --format fhir`` writes it), for a test to order its ServiceRequest, and for the monitoring
+plan one suggestion per item (``any``) planning its tests.
+What the card is about is also in ``extension`` (``org.w3id.guidelinekg``: kind, statements, guideline
+version, run, patient), which the feedback log reads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from guidelinekg import __version__
+from guidelinekg.hooks import markdown as md
+from guidelinekg.report.fhirrequests import interval_text, monitoring_requests, order_request, request_for
+
+OVERRIDE_SYSTEM = "https://w3id.org/guidelinekg/override-reason"
+OVERRIDE_REASONS = (
+    ("patient-preference", "The patient prefers another option or declines"),
+    ("contraindication", "Contraindicated for this patient"),
+    ("already-done", "Already done or ordered"),
+    ("not-applicable", "Does not apply to this patient"),
+    ("data-wrong", "The data it rests on are wrong or out of date"),
+)
+TOPIC_SYSTEM = "https://w3id.org/guidelinekg/card-kind"
+EXTENSION = "org.w3id.guidelinekg"
+INFO_WARNINGS = {"guideline-not-applicable", "ignored-resource"}
+VERBS = {("MedicationRequest", True): "Record: do not give", ("ServiceRequest", True): "Record: do not do",
+         ("CommunicationRequest", False): "Advise:", ("CommunicationRequest", True): "Record: advise against",
+         ("Task", False): "Record", ("Task", True): "Record"}  # else "Order" (a medicine, a test, a referral)
+
+
+@dataclass(frozen=True)
+class CardContext:
+    hook_instance: str
+    subject: dict  # a FHIR Reference to the patient
+    as_of: str
+    patient: str | None = None  # the patient's IRI in the reports
+
+
+def card_uuid(ctx: CardContext, key: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:uuid:{ctx.hook_instance} {key}"))
+
+
+def source_label(guideline: dict) -> str:
+    """"<guideline> <version> (review status <status>)"; a version the label already ends with said once."""
+    label, version = guideline.get("label") or guideline["version_iri"], guideline.get("version") or ""
+    label = label.removesuffix(f" ({version})") if version else label
+    return f"{label} {version} (review status: {guideline.get('status') or 'not stated'})".replace("  ", " ")
+
+
+def make_card(ctx: CardContext, key: str, kind: str, indicator: str, summary: str, detail: list[str], *,
+              report: dict | None = None, citations: list[dict] = (), statements: list[str] = (),
+              suggestions: list[tuple[str, list[dict]]] = (), source: str | None = None,
+              code: str | None = None, selection: str = "at-most-one") -> dict:
+    """A card; ``suggestions`` as (label, actions), given uuids derived from the card's; ``code``: a warning's
+    code or an order's LOINC code, for the extension."""
+    ident = card_uuid(ctx, key)
+    urls = [(c, md.work_url(c)) for c in citations if c.get("title") and md.work_url(c)]
+    src: dict = {"label": source or (source_label(report["guideline"]) if report else f"guidelinekg {__version__}")}
+    if urls:
+        src["url"] = urls[0][1]
+    src["topic"] = {"system": TOPIC_SYSTEM, "code": kind, "display": kind.replace("-", " ")}
+    body = "\n".join(detail).strip()
+    if report:
+        g = report["guideline"]
+        body += (f"\n\n*{md.text(g.get('label') or g['version_iri'])}, version {md.text(g.get('version'))}, review "
+                 f"status {md.text(g.get('status'))}; as of {md.text(report['as_of'])}; guidelinekg {__version__}.*")
+    card: dict = {"uuid": ident, "summary": md.summary(summary), "indicator": indicator, "detail": body,
+                  "source": src}
+    if suggestions:
+        card["suggestions"] = [{"label": md.summary(label), "uuid": card_uuid(ctx, f"{key} suggestion {n}"),
+                                "actions": actions} for n, (label, actions) in enumerate(suggestions)]
+        card["selectionBehavior"] = selection
+    card["overrideReasons"] = [{"system": OVERRIDE_SYSTEM, "code": c, "display": d} for c, d in OVERRIDE_REASONS]
+    links, seen = [], set()
+    for c, url in urls:
+        if url not in seen:
+            seen.add(url)
+            links.append({"label": md.summary(f"Cited: {c['title']}"), "url": url, "type": "absolute"})
+    if links:
+        card["links"] = links
+    meta: dict = {"kind": kind, "statements": sorted(set(statements)), **({"code": code} if code else {})}
+    if report:
+        meta.update(guideline=report["guideline"]["version_iri"], run=report["provenance"]["run"],
+                    patient=report["patient"])
+    elif ctx.patient:
+        meta["patient"] = ctx.patient
+    card["extension"] = {EXTENSION: meta}
+    return card
+
+
+def create(resource: dict, description: str) -> dict:
+    return {"type": "create", "description": description, "resource": resource}
+
+
+def _cautions(item: dict) -> list[str]:
+    return [f"- **{md.text(c['label'])}**: {md.text(c['text'])}" for c in item.get("cautions", [])]
+
+
+def recommendation_card(ctx: CardContext, report: dict, rec: dict, set_aside: list[str]) -> dict:
+    against = rec.get("direction") == "against"
+    head = "Recommended against" if against else "Recommended"
+    grading = md.grading(rec)
+    detail = [f"**{head}:** {md.text(rec['statement'])}", "", md.text(grading[:1].upper() + grading[1:]) + "."]
+    if rec.get("dose") and not against:
+        freq = f" {rec['frequency']}" if rec.get("frequency") else ""
+        detail += ["", f"Dose: **{md.text(rec['dose']['value'])} {md.text(rec['dose']['unit'])}**{md.text(freq)}."]
+    if rec.get("route") and not against:
+        detail += ["", f"Route: {md.text(rec['route'])}."]
+    detail += md.section("Why", md.steps(rec["because"]))
+    if not against:
+        detail += md.section("Administration", [f"- {md.text(a)}" for a in rec.get("administration", [])])
+    detail += md.section("Cautions", _cautions(rec))
+    detail += md.section("Sets aside", [f"- {md.text(s)}" for s in set_aside])
+    detail += md.section("Sources", md.citation_items(rec["citations"]))
+    resource = request_for(rec, ctx.subject, ctx.as_of)
+    label = rec["intervention"]["label"]
+    verb = VERBS.get((resource["resourceType"], against), "Order")
+    suggestions = [(f"{verb} {label}", [create(resource, f"{verb} {label} ({rec['label']})")])]
+    dose = f"; dose {rec['dose']['value']} {rec['dose']['unit']}" if rec.get("dose") and not against else ""
+    return make_card(ctx, rec["iri"], "recommendation-against" if against else "recommendation",
+                     "warning" if against else "info", f"{head}: {rec['summary']}{dose}", detail, report=report,
+                     citations=rec["citations"], statements=[rec["iri"]], suggestions=suggestions)
+
+
+def not_indicated_card(ctx: CardContext, report: dict, item: dict, set_aside: list[str]) -> dict:
+    detail = [f"**Not indicated:** {md.text(item['statement'])}"]
+    if item.get("interventions"):
+        detail.append(f"About: {md.text(', '.join(item['interventions']))}.")
+    detail += md.section("Why", md.steps(item["because"]))
+    detail += md.section("Cautions", _cautions(item))
+    detail += md.section("Sets aside", [f"- {md.text(s)}" for s in set_aside])
+    detail += md.section("Sources", md.citation_items(item["citations"]))
+    return make_card(ctx, item["iri"], "not-indicated", "info", f"Not indicated: {item['label']}", detail,
+                     report=report, citations=item["citations"], statements=[item["iri"]])
+
+
+def population_card(ctx: CardContext, report: dict, item: dict) -> dict:
+    detail = [(f"**Not made for this patient's population ({md.text(item['population'])}):** "
+               f"{md.text(item['statement'])}")]
+    if item.get("reason"):
+        detail.append(f"Reason: {md.text(item['reason'])}.")
+    detail += md.section("Why", md.steps(item["because"]))
+    detail += md.section("Sources", md.citation_items(item["citations"]))
+    return make_card(ctx, item["iri"], "population-not-met", "info",
+                     f"Not made for {item['population']}: {item['label']}", detail, report=report,
+                     citations=item["citations"], statements=[item["iri"]])
+
+
+def order_card(ctx: CardContext, report: dict, order: dict, needed: dict[str, str]) -> dict:
+    waiting = [needed.get(i, i) for i in order["needed_for"]]
+    detail = [(f"**Order {md.text(order['label'])}** (LOINC {md.text(order['loinc'])}): needed before the "
+               "guideline can decide:"), "", *[f"- {md.text(w)}" for w in waiting]]
+    detail += md.section("Before the test", [f"- {md.text(i)}" for i in order["instructions"]])
+    count = len(waiting)
+    summary = f"Order {order['label']}: needed to decide {count} statement{'s' if count != 1 else ''}"
+    resource = order_request(order, ctx.subject, ctx.as_of)
+    return make_card(ctx, f"order {report['guideline']['version_iri']} {order['measure']}", "order", "info", summary,
+                     detail, report=report, statements=order["needed_for"], code=order["loinc"],
+                     suggestions=[(f"Order {order['label']}", [create(resource, f"Order {order['label']}")])])
+
+
+def waiting_card(ctx: CardContext, report: dict) -> dict:
+    items = report["undetermined"]
+    detail = ["**Not decided yet:** these statements wait on data (the tests to order are in their own cards)."]
+    for u in items:
+        detail += ["", f"- {md.text(u['statement'])}", *["  " + s for s in md.steps(u["because"])]]
+    tests = sorted({o["label"] for o in report["orders"]})
+    summary = f"Data required: {len(items)} statement{'s' if len(items) != 1 else ''} not decided yet" + (
+        f" ({', '.join(tests)} needed)" if tests else "")
+    return make_card(ctx, f"data-required {report['guideline']['version_iri']}", "data-required", "info", summary,
+                     detail, report=report, statements=[u["iri"] for u in items])
+
+
+def monitoring_card(ctx: CardContext, report: dict) -> dict:
+    """The monitoring plan; a suggestion per item planning its tests (``any``: each can be taken)."""
+    items = report["monitoring"]
+    lines = [f"- {md.text(m['action'])}" + (f" ({md.text(when)})" if (when := interval_text(m.get("interval"))) else "")
+             + (f"; when: {md.text(m['trigger'])}" if m.get("trigger") else "") for m in items]
+    more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
+    suggestions = [(f"Plan: {m['action']}", [create(r, f"Plan {m['action']}") for r in monitoring_requests(m, ctx.subject, ctx.as_of)])
+                   for m in items if m["loinc"]]
+    return make_card(ctx, f"monitoring {report['guideline']['version_iri']}", "monitoring", "info",
+                     f"Monitoring: {items[0]['action']}{more}", ["**Monitoring plan**", "", *lines], report=report,
+                     statements=[m["iri"] for m in items], suggestions=suggestions, selection="any")
+
+
+def warning_cards(ctx: CardContext, report: dict) -> list[dict]:
+    by_code: dict[str, list[str]] = {}
+    for w in report["warnings"]:
+        by_code.setdefault(w["code"], []).append(w["message"])
+    out = []
+    for code, messages in by_code.items():
+        more = f" (+{len(messages) - 1} more)" if len(messages) > 1 else ""
+        detail = [f"**{md.text(code)}**", "", *[f"- {md.text(m)}" for m in messages]]
+        out.append(make_card(ctx, f"warning {report['guideline']['version_iri']} {code}", "warning",
+                             "info" if code in INFO_WARNINGS else "warning", f"{messages[0]}{more}", detail,
+                             report=report, code=code))
+    return out
+
+
+def disagreement_card(ctx: CardContext, d: dict) -> dict:
+    a, b = d["first"], d["second"]
+
+    def said(side: dict) -> str:
+        grade = f" ({', '.join(side['grades'])})" if side["grades"] else ""
+        return f"{side['guideline']}: {side['label']}, {side['status']}{grade}"
+
+    detail = [f"**Guidelines disagree about {md.text(d['action'])}** ({md.text(d['kind'])})", "",
+              f"- {md.text(said(a))}", f"- {md.text(said(b))}"]
+    return make_card(ctx, f"disagreement {d['kind']} {a['statement']} {b['statement']}", "disagreement", "warning",
+                     f"Guidelines disagree about {d['action']}: {a['status']} and {b['status']}", detail,
+                     statements=[a["statement"], b["statement"]], source="guidelinekg: guidelines compared")
+
+
+def patient_view_cards(ctx: CardContext, reports: list[dict], disagreements: list[dict]) -> list[dict]:
+    """Every card of the patient's reports (one per guideline version), most pressing kinds first."""
+    cards = [disagreement_card(ctx, d) for d in disagreements]
+    for report in reports:
+        aside: dict[str, list[str]] = {}  # statement -> what it set aside for this patient
+        for n in report["not_recommended"]:
+            for by in n["suppressed_by"]:
+                aside.setdefault(by, []).append(f"{n['intervention']}: {n['reason']}")
+        labels = {r["iri"]: r["statement"] for r in (*report["recommendations"], *report["undetermined"])}
+        made = report["recommendations"]
+        cards += [recommendation_card(ctx, report, r, aside.get(r["iri"], [])) for r in made
+                  if r.get("direction") == "against"]
+        cards += [recommendation_card(ctx, report, r, aside.get(r["iri"], [])) for r in made
+                  if r.get("direction") != "against"]
+        if report["undetermined"]:
+            cards.append(waiting_card(ctx, report))
+        cards += [order_card(ctx, report, o, labels) for o in report["orders"]]
+        cards += [not_indicated_card(ctx, report, n, aside.get(n["iri"], [])) for n in report["not_indicated"]]
+        cards += [population_card(ctx, report, n) for n in report["population_not_met"]]
+        if report["monitoring"]:
+            cards.append(monitoring_card(ctx, report))
+        cards += warning_cards(ctx, report)
+    return cards
+
+
+def missing_card(ctx: CardContext, missing: tuple[tuple[str, str], ...], templates: dict[str, str],
+                 labels: list[str]) -> dict:
+    """The one card of a call whose prefetch lacks data: which keys, why, and the template of each."""
+    items = [f"- **{md.text(key)}** ({md.text(templates.get(key, '?'))}): {md.text(why)}" for key, why in missing]
+    detail = [("**No advice: the patient data the guidelines need were not sent.** This service never queries "
+               "the FHIR server; the EHR must send every prefetch key of the service (null when the record holds "
+               "no such data)."), "", *items, "", f"Guidelines loaded: {md.text('; '.join(labels))}."]
+    keys = ", ".join(key for key, _ in missing)
+    return make_card(ctx, "prefetch", "data-missing", "info", f"No advice yet: patient data needed ({keys})",
+                     detail)
+
+
+def unreadable_card(ctx: CardContext, why: str, labels: list[str]) -> dict:
+    detail = ["**No advice: the patient record sent could not be read**, so no guideline was applied.", "",
+              f"Reason: {md.text(why)}", "", f"Guidelines loaded: {md.text('; '.join(labels))}."]
+    return make_card(ctx, "unreadable", "record-unreadable", "warning",
+                     "No advice: the patient record could not be read", detail)

@@ -1,0 +1,118 @@
+"""A hook call's prefetched data as one FHIR R4 collection Bundle: what ``recommend`` would read from a file.
+
+The Bundle holds the ``patient`` resource and every entry of each search key's ``searchset`` Bundle (each
+resource once: a Specimen found by two searches is one entry). Numbers are passed on as written (the
+request is parsed with Decimal numbers and encoded back as they were). Draft orders (``order-select``) are
+not put in: a draft is no exposure, and leaving them out gives the report ``recommend`` gives for the
+record itself.
+
+Data that cannot be used as they are make the call's answer a card naming them, never a guess
+(:class:`Gathered` ``missing``):
+
+* a key the service declared and the request leaves out (the client did not or could not fetch it);
+* ``null`` for the patient (there is no record to evaluate; ``null`` for a search means "no such data"
+  and is fine);
+* an ``OperationOutcome`` in a key's place, or an error-level OperationOutcome entry of a searchset: the
+  client reports that fetching it failed;
+* a searchset with a ``next`` link: only its first page was sent, and the service does not fetch more;
+* a resource of another type than the key's (a Patient that is not the context's patient included).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+from guidelinekg.hooks.protocol import PROCEDURES, SEARCHES, HookCall
+
+_ENCODER = msgspec.json.Encoder(decimal_format="number")
+KINDS = {**SEARCHES, **PROCEDURES}
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """The Bundle's bytes (``None`` when data are missing) and, per prefetch key, what is missing."""
+
+    raw: bytes | None
+    missing: tuple[tuple[str, str], ...]  # (key, why)
+    resources: int = 0
+
+
+def _failed(resource: dict) -> str:
+    issues = resource.get("issue") if isinstance(resource.get("issue"), list) else []
+    said = "; ".join(str(i.get("diagnostics") or (i.get("details") or {}).get("text") or i.get("code", ""))
+                     for i in issues if isinstance(i, dict))
+    return "the EHR reported an error fetching it" + (f" ({said[:200]})" if said else "")
+
+
+def _entries(key: str, value: dict, kind: str) -> tuple[list[dict], str | None]:
+    """The entries of a search key's value, or why they cannot be used."""
+    rtype = value.get("resourceType")
+    if rtype == "OperationOutcome":
+        return [], _failed(value)
+    if rtype == kind:  # a single resource where a searchset was expected: one entry
+        return [{"resource": value}], None
+    if rtype != "Bundle":
+        return [], f"a {rtype} resource where a searchset Bundle of {kind} was expected"
+    links = value.get("link") if isinstance(value.get("link"), list) else []
+    if any(isinstance(link, dict) and link.get("relation") == "next" for link in links):
+        return [], "only the first page of the search was sent (the Bundle has a 'next' link)"
+    entries = value.get("entry") or []
+    if not isinstance(entries, list):
+        return [], "its entry is not an array"
+    out = []
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue  # the mapper would find nothing in it either
+        if resource.get("resourceType") == "OperationOutcome":
+            if any(isinstance(i, dict) and i.get("severity") in ("error", "fatal")
+                   for i in resource.get("issue") or [] if isinstance(resource.get("issue"), list)):
+                return [], _failed(resource) + " (the search results are incomplete)"
+            continue  # a warning or information about the search: not patient data
+        out.append({k: entry[k] for k in ("fullUrl", "resource") if k in entry})
+    return out, None
+
+
+def gather(call: HookCall, keys: list[str]) -> Gathered:
+    """The collection Bundle of a call's prefetch, or what is missing (see the module docstring)."""
+    prefetch = call.prefetch or {}
+    missing: list[tuple[str, str]] = []
+    for key in keys:
+        if key not in prefetch:
+            missing.append((key, "not sent"))
+    patient = prefetch.get("patient")
+    if "patient" in prefetch:
+        if patient is None:
+            missing.append(("patient", "null: no Patient resource for this patient"))
+        elif patient.get("resourceType") == "OperationOutcome":
+            missing.append(("patient", _failed(patient)))
+        elif patient.get("resourceType") != "Patient":
+            missing.append(("patient", f"a {patient.get('resourceType')} resource where the Patient was expected"))
+        elif patient.get("id") != call.patient_id:
+            missing.append(("patient", (f"the Patient sent is {str(patient.get('id'))[:64]!r}, not the context's "
+                                        f"patient {call.patient_id!r}")))
+    entries: list[dict] = []
+    if patient is not None and not missing:
+        server = (call.fhir_server or "").rstrip("/")
+        entries.append({**({"fullUrl": f"{server}/Patient/{call.patient_id}"} if server else {}), "resource": patient})
+    seen: dict[tuple[str, str], dict] = {}
+    for key in keys:
+        if key == "patient" or prefetch.get(key) is None:
+            continue
+        found, why = _entries(key, prefetch[key], KINDS.get(key, ""))
+        if why:
+            missing.append((key, why))
+            continue
+        for entry in found:
+            resource = entry["resource"]
+            ident = (str(resource.get("resourceType")), str(resource.get("id")))
+            if resource.get("id") is not None and seen.get(ident) == resource:
+                continue  # the same resource from two searches: once (two versions: the mapper notes it)
+            seen.setdefault(ident, resource)
+            entries.append(entry)
+    if missing:
+        return Gathered(None, tuple(missing))
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    return Gathered(_ENCODER.encode(bundle), (), len(entries))
