@@ -89,6 +89,8 @@ def dumps(node: Any) -> str:
 def mutated(draw: st.DrawFn, name: str) -> str:
     doc = copy.deepcopy(DOCS[name])
     for _ in range(draw(st.integers(1, 4), label="mutations")):
+        if not paths(doc)[1:]:  # every key deleted (or the one left replaced by a scalar): nothing to mutate
+            break
         target = draw(st.sampled_from(paths(doc)[1:]), label="path")
         parent = doc
         for key in target[:-1]:
