@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from guidelinekg import __version__
 from guidelinekg.hooks import markdown as md
 from guidelinekg.report.fhirrequests import interval_text, monitoring_requests, order_request, request_for
+from guidelinekg.report.views import grading_text, work_url
 
 OVERRIDE_SYSTEM = "https://w3id.org/guidelinekg/override-reason"
 OVERRIDE_REASONS = (
@@ -69,7 +70,7 @@ def make_card(ctx: CardContext, key: str, kind: str, indicator: str, summary: st
     """A card; ``suggestions`` as (label, actions), given uuids derived from the card's; ``code``: a warning's
     code or an order's LOINC code, for the extension."""
     ident = card_uuid(ctx, key)
-    urls = [(c, md.work_url(c)) for c in citations if c.get("title") and md.work_url(c)]
+    urls = [(c, work_url(c)) for c in citations if c.get("title") and work_url(c)]
     src: dict = {"label": source or (source_label(report["guideline"]) if report else f"guidelinekg {__version__}")}
     if urls:
         src["url"] = urls[0][1]
@@ -114,7 +115,7 @@ def _cautions(item: dict) -> list[str]:
 def recommendation_card(ctx: CardContext, report: dict, rec: dict, set_aside: list[str]) -> dict:
     against = rec.get("direction") == "against"
     head = "Recommended against" if against else "Recommended"
-    grading = md.grading(rec)
+    grading = grading_text(rec)
     detail = [f"**{head}:** {md.text(rec['statement'])}", "", md.text(grading[:1].upper() + grading[1:]) + "."]
     if rec.get("dose") and not against:
         freq = f" {rec['frequency']}" if rec.get("frequency") else ""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from guidelinekg.report.views import work_url
+
 SUMMARY_MAX = 139  # CDS Hooks: a summary of fewer than 140 characters
 _INLINE = re.compile(r"([\\`*_\[\]~|])")
 _BLOCK = re.compile(r"^([#>+=-]|\d+[.)])")
@@ -47,15 +49,6 @@ def section(title: str, items: list[str]) -> list[str]:
     return ["", f"**{title}**", "", *items] if items else []
 
 
-def work_url(citation: dict) -> str | None:
-    """The link of a cited work: its DOI, else its PubMed record."""
-    if citation.get("doi"):
-        return "https://doi.org/" + citation["doi"]
-    if citation.get("pmid"):
-        return "https://pubmed.ncbi.nlm.nih.gov/" + citation["pmid"] + "/"
-    return None
-
-
 def citation_items(citations: list[dict]) -> list[str]:
     """Each citation on a line: a cited work with its year and link, a source marker as what it is."""
     out = []
@@ -72,13 +65,3 @@ def citation_items(citations: list[dict]) -> list[str]:
         if item not in out:
             out.append(item)
     return out
-
-
-def grading(rec: dict) -> str:
-    """How strongly a recommendation is made and how certain its evidence is, as the report states it."""
-    own = rec.get("grades") or []
-    if own:
-        return ", ".join(g.get("label") or g["grade"] for g in own) + " (" + "; ".join(sorted({g["system"] for g in own})) + ")"
-    parts = [f"{rec['strength']} recommendation" if rec.get("strength") else "",
-             f"{rec['certainty']} certainty" if rec.get("certainty") else ""]
-    return ", ".join(p for p in parts if p) or "grading not stated in the source"

@@ -39,6 +39,7 @@ from guidelinekg.report.fhirrequests import (
     request_for,
     subject_of,
 )
+from guidelinekg.report.views import grading_text, work_url
 
 WARNING_SYSTEM = "https://w3id.org/guidelinekg/warning"  # the stable warning codes the README lists
 MISSING = {"age": ("Patient", ["birthDate"]), "sex": ("Patient", ["gender"]), "diagnosis": ("Condition", []),
@@ -58,10 +59,8 @@ def artifacts(citations: list[dict]) -> list[dict]:
             ids = "; ".join(f"{k.upper()} {c[k]}" for k in ("doi", "pmid") if c.get(k))
             item = {"type": "citation", "citation": c["title"] + (f" ({c['year']})" if c.get("year") else "")
                     + (f". {ids}" if ids else "")}
-            if c.get("doi"):
-                item["url"] = "https://doi.org/" + c["doi"]
-            elif c.get("pmid"):
-                item["url"] = "https://pubmed.ncbi.nlm.nih.gov/" + c["pmid"] + "/"
+            if url := work_url(c):
+                item["url"] = url
             if c["kind"] == "verified-against":
                 item["label"] = "checked against"
         else:
@@ -70,16 +69,6 @@ def artifacts(citations: list[dict]) -> list[dict]:
         if item not in out:
             out.append(item)
     return out
-
-
-def grading(rec: dict) -> str:
-    """The statement's grading as text: the guideline's own grades, then GRADE's."""
-    parts = [f"{g['label'] or g['grade']} ({g['system']})" for g in rec.get("grades") or []]
-    if rec.get("strength"):
-        parts.append(f"{rec['strength']} recommendation")
-    if rec.get("certainty"):
-        parts.append(f"{rec['certainty']} certainty")
-    return ", ".join(parts) or "grading not stated in the source"
 
 
 class _Bundle:
@@ -123,7 +112,7 @@ def _actions(report: dict, bundle: _Bundle, version: str) -> list[dict]:
         title = rec["label"] if not against or rec["label"].lower().startswith("against") else "Against: " + rec["label"]
         leaf = _leaf(title, bundle.add(request_for(rec, bundle.subject, bundle.as_of), version, rec["iri"]),
                      description=rec["statement"], citations=rec["citations"], prefix=rec.get("line"),
-                     text=f"{rec['statement']} ({grading(rec)})")
+                     text=f"{rec['statement']} ({grading_text(rec)})")
         (advised if against else made).append(leaf)
     not_indicated = [_leaf("Not indicated: " + ni["label"],
                            bundle.add(not_indicated_request(ni, bundle.subject, bundle.as_of), version, ni["iri"]),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 
-def _grading(rec: dict) -> str:
+def grading_text(rec: dict) -> str:
+    """How strongly a recommendation is made and how certain its evidence is: the guideline's own grades
+    (with their system), then GRADE's if also stated; shared by every rendering (text, FHIR, cards)."""
     own = rec.get("grades") or []
     if own:  # the guideline's own grades (e.g. "Class IIa, Level B-NR (ACC/AHA)"), then GRADE if also stated
         systems = sorted({g["system"] for g in own})
@@ -18,6 +20,15 @@ def _grading(rec: dict) -> str:
                  f"{rec['certainty']} certainty" if rec.get("certainty") else None]
         return ", ".join(p for p in parts if p)
     return "grading not stated in the source"  # why (gkg:gradingNotStated) is for authors: in the JSON
+
+
+def work_url(citation: dict) -> str | None:
+    """The link of a cited work: its DOI, else its PubMed record."""
+    if citation.get("doi"):
+        return "https://doi.org/" + citation["doi"]
+    if citation.get("pmid"):
+        return "https://pubmed.ncbi.nlm.nih.gov/" + citation["pmid"] + "/"
+    return None
 
 
 def _work(c: dict) -> str:
@@ -92,7 +103,7 @@ def render(report: dict, *, markdown: bool = False) -> str:
             line = f" ({rec['line']})" if rec.get("line") else ""
             kind = rec.get("intervention", {}).get("kind", "medication")
             line += f" [{kind}]" if kind != "medication" else ""  # a test, referral, diagnosis, advice ...
-            out.append(f"{bullet}{rec['label']}{line}{dose}: {_grading(rec)}. {_cite(rec['citations'])}")
+            out.append(f"{bullet}{rec['label']}{line}{dose}: {grading_text(rec)}. {_cite(rec['citations'])}")
             out += _steps(rec["because"], markdown, seen)
             out += [] if against else _steps([f"administration: {a}" for a in rec["administration"]], markdown)
             out += _steps([f"caution: {c['text']}" for c in rec.get("cautions", [])], markdown)
