@@ -179,6 +179,13 @@ class Rdfs(Plain):
     def _one_of(self, var: str, values: list[str]) -> str:
         return f"VALUES {var} {{ {' '.join(f'<{v}>' for v in values)} }}"
 
+    @staticmethod
+    def _any_of(properties: list[str]) -> str:
+        """A path of any of the properties. Oxigraph evaluates ``?s ?p ?o . VALUES ?p {...}`` by scanning
+        every triple before the join, even with ``?s`` bound by the enclosing pattern; an alternative path
+        follows the predicate indexes (measured: 4.4 s against 2 ms on a cohort's provenance)."""
+        return "|".join(f"<{p}>" for p in properties)
+
     def _branches(self, term: str, cls: str) -> list[str]:
         classes, by_domain, by_range = self._typing(cls)
         if len(classes) == 1:
@@ -187,11 +194,9 @@ class Rdfs(Plain):
             t = self._var("t")
             branches = [f"{term} <{RDF}type> {t} . {self._one_of(t, classes)}"]
         if by_domain:
-            p = self._var("d")
-            branches.append(f"{term} {p} {self._var('o')} . {self._one_of(p, by_domain)}")
+            branches.append(f"{term} {self._any_of(by_domain)} {self._var('o')}")
         if by_range:
-            p = self._var("r")
-            branches.append(f"{self._var('s')} {p} {term} . {self._one_of(p, by_range)} FILTER(!isLiteral({term}))")
+            branches.append(f"{self._var('s')} {self._any_of(by_range)} {term} FILTER(!isLiteral({term}))")
         return branches
 
     def alternatives(self, term: str, cls: str) -> list[str]:
@@ -212,8 +217,7 @@ class Rdfs(Plain):
         below = self._below("property", path)
         if below == [path]:
             return f"{subject} <{path}> {obj}"
-        p = self._var("p")
-        return f"{subject} {p} {obj} . {self._one_of(p, below)}"
+        return f"{subject} {self._any_of(below)} {obj}"
 
 
 # --- value constraints: each compiles to a pattern that keeps the ?value that violate it ------------------
@@ -325,6 +329,18 @@ def conforms_pattern(shapes: _Shapes, shape, term: str, where: str, regime: Plai
     None. A pattern is joined once for all nodes; :func:`conforms` is tested node by node."""
     given = shapes.predicates(shape) - {RDF + "type", RDFS + "comment", RDFS + "label", SH + "name",
                                         SH + "description", SH + "message"}
+    if given == {SH + "or"}:
+        # a node conforms to an sh:or when it matches any pattern of any member (one sh:or list only)
+        lists = shapes.objects(shape, SH + "or")
+        if len(lists) != 1:
+            return None
+        alternatives: list[str] = []
+        for member in shapes.items(lists[0], where):
+            patterns = conforms_pattern(shapes, member, term, where, regime, depth + 1)
+            if patterns is None:
+                return None
+            alternatives += patterns
+        return alternatives or None
     if SH + "path" in given:
         path = shapes.one(shape, SH + "path", where)
         counts = [_count(v, where, "minCount") for v in shapes.objects(shape, SH + "minCount")]

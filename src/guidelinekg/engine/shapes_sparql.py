@@ -99,6 +99,11 @@ class CompiledQuery:
     shape: str  # the property shape (N-Triples term)
     component: str  # sh:...ConstraintComponent IRI
     sparql: str
+    # A SELECT ?focus of the only focus nodes that may violate (None: any may). When it finds none, ``sparql``
+    # is not run; when it finds IRIs, ``sparql`` runs for them alone (a VALUES block after its HEAD).
+    # Oxigraph evaluates a NOT EXISTS or OPTIONAL over the whole graph before joining it, even when the
+    # rows it would filter are few or none; bound first, it follows the bindings.
+    candidates: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,14 @@ class CompiledShapes:
         """
         out: list[Violation] = []
         for q in self.queries:
-            for focus, path, message, severity, value in _select(store, q.sparql):
+            sparql = q.sparql
+            if q.candidates is not None:
+                focus_nodes = sorted({row[0] for row in _select_focus(store, q.candidates)})
+                if not focus_nodes:
+                    continue
+                if all(f.startswith("<") for f in focus_nodes):
+                    sparql = sparql.replace(HEAD, f"{HEAD}\n  VALUES ?focus {{ {' '.join(focus_nodes)} }}", 1)
+            for focus, path, message, severity, value in _select(store, sparql):
                 out.append(Violation(focus, path, q.shape, q.component, severity, message, value))
         return sorted(out, key=lambda v: (v.focus, v.path or "", v.shape, v.component, v.value or ""))
 
@@ -129,6 +141,13 @@ def _select(store, sparql: str) -> list[tuple[str, str | None, str, str, str | N
                 for s in store.query(sparql)]
     return [(r["focus"].n3, r["path"].value if "path" in r else None, r["message"].value, r["severity"].value,
              r["value"].n3 if "value" in r else None) for r in store.select(sparql)]
+
+
+def _select_focus(store, sparql: str) -> list[tuple[str]]:
+    """Rows of (focus,) as N-Triples terms."""
+    if isinstance(store, ox.Store):
+        return [(str(s["focus"]),) for s in store.query(sparql)]
+    return [(r["focus"].n3,) for r in store.select(sparql)]
 
 
 # --- the compiler -----------------------------------------------------------------------------------------
@@ -268,17 +287,18 @@ def _compile_qualified(shapes: _Shapes, focus: str, prop, path: str, where: str,
     label = f"{where} sh:qualifiedValueShape"
     patterns = conforms_pattern(shapes, inner[0], "?v", label, regime, 1)
     values = regime.path("?focus", path, "?v")
+    candidates = None
     if patterns is not None and n == 1:
         # the focus nodes with a value that conforms by the first (cheapest) pattern are taken out at once;
-        # the other patterns are tried only for the focus nodes left (usually none)
-        body = f"{{ SELECT ?focus WHERE {{ {focus} MINUS {{ {focus} {values} {{ {patterns[0]} }} }} }} }}"
-        others = []
+        # the other patterns are tried only for the focus nodes left (usually none): they are the query's
+        # candidates, so the NOT EXISTS run only when some are left, and then for them alone
+        first = f"SELECT ?focus WHERE {{ {focus} MINUS {{ {focus} {values} {{ {patterns[0]} }} }} }}"
+        candidates = first if len(patterns) > 1 else None
+        body = f"{{ {first} }}"
         for i in range(1, len(patterns)):
             term = f"?_q{i}"
             other = conforms_pattern(shapes, inner[0], term, label, regime, 1)[i]
-            body += f"\n  OPTIONAL {{ {regime.path('?focus', path, term)} {{ {other} }} BIND(true AS ?_ok{i}) }}"
-            others.append(f"!BOUND(?_ok{i})")
-        body += f"\n  FILTER({' && '.join(others)})" if others else ""
+            body += f"\n  FILTER NOT EXISTS {{ {regime.path('?focus', path, term)} {{ {other} }} }}"
     else:
         if patterns is not None:
             union = " UNION ".join(f"{{ {p} }}" for p in patterns)
@@ -287,7 +307,8 @@ def _compile_qualified(shapes: _Shapes, focus: str, prop, path: str, where: str,
             conforming = f"{values} FILTER({conforms(shapes, inner[0], '?v', label, regime, 1)})"
         counted = f"{focus} OPTIONAL {{ {conforming} }}"
         body = f"{{ SELECT ?focus (COUNT(DISTINCT ?v) AS ?n) WHERE {{ {counted} }} GROUP BY ?focus }}\n  FILTER(?n < {n})"
-    return [CompiledQuery(str(prop), SH + "QualifiedMinCountConstraintComponent", f"{HEAD}\n  {body}\n  {bind}\n}}")]
+    return [CompiledQuery(str(prop), SH + "QualifiedMinCountConstraintComponent", f"{HEAD}\n  {body}\n  {bind}\n}}",
+                          candidates)]
 
 
 def load_patient_shapes() -> CompiledShapes:
