@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from guidelinekg.errors import InputError, Location
-from guidelinekg.patients.decode import MAX_DEPTH, JsonArray, JsonObject, decode_text, parse_json, where
+from guidelinekg.patients.decode import MAX_DEPTH, JsonArray, JsonObject, _depth, decode_text, depth_of, parse_json, where
 from guidelinekg.patients.model import decimal_problem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +89,28 @@ def test_nesting_is_limited_with_a_location() -> None:
     err = refused("[" * 100_000 + "]" * 100_000)
     assert f"nested more than {MAX_DEPTH} levels deep" in err.message
     assert (err.location.line, err.location.column) == (1, MAX_DEPTH + 1)
+
+
+def _nesting(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_nesting, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_nesting, value), default=0)
+    return 0
+
+
+# strings full of what the depth counter must not take for structure: brackets, quotes, backslashes
+_TRICKY = st.text(alphabet=st.sampled_from('[]{}"\\/nu0aé\n'), max_size=8)
+_VALUES = st.recursive(st.none() | st.integers() | _TRICKY,
+                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TRICKY, inner, max_size=3),
+                       max_leaves=20)
+
+
+@given(_VALUES, st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_the_nesting_counters_count_structure_not_string_content(value, ascii_only: bool) -> None:
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    assert _depth(text) == depth_of(text.encode("utf-8")) == _nesting(value)
 
 
 @pytest.mark.parametrize("word", ["NaN", "Infinity", "-Infinity"])

@@ -275,18 +275,25 @@ def fast_parse(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
 def depth_of(data: bytes) -> int:
     """How deep the (valid) JSON ``data`` (UTF-8 bytes) nests, as :func:`_depth` counts it."""
     if b"\\" in data:
-        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+        data = _ESCAPE_BYTES.sub(b"", data)
     brackets = _STRINGS.sub(b"", data.translate(None, _NOT_STRUCTURE).replace(b'""', b""))
     return max(accumulate(array("b", brackets.translate(_SIGNS))), default=0)
 
 
+# An escape sequence's backslash and the character after it (the rest of a \uXXXX is hex digits): one pass,
+# left to right, so an escaped backslash never escapes what follows it. Faster than replacing the two
+# escapes that matter one after the other (two passes of a 2-byte search over the whole text).
+_ESCAPE = re.compile(r"\\.", re.DOTALL)
+_ESCAPE_BYTES = re.compile(rb"\\.", re.DOTALL)
+
+
 def _depth(text: str) -> int:
-    """How deep the (valid) JSON ``text`` nests. Escaped backslashes and quotes go first (when there is a
-    backslash at all); then everything but quotes and brackets; a string is then an even run of quotes
+    """How deep the (valid) JSON ``text`` nests. Escape sequences go first (when there is a backslash at
+    all); then everything but quotes and brackets; a string is then an even run of quotes
     around the brackets it held (two adjacent quotes hold nothing, whichever strings they close and
     open), dropped before counting."""
     if "\\" in text:
-        text = text.replace("\\\\", "").replace('\\"', "")
+        text = _ESCAPE.sub("", text)
     structure = text.encode("utf-8").translate(None, _NOT_STRUCTURE)
     brackets = _STRINGS.sub(b"", structure.replace(b'""', b""))
     return max(accumulate(array("b", brackets.translate(_SIGNS))), default=0)
