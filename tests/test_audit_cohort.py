@@ -22,7 +22,7 @@ import pytest
 
 from guidelinekg.audit.auditor import Auditor
 from guidelinekg.cli import main
-from guidelinekg.commands.audit import to_json
+from guidelinekg.commands.audit import json_text, to_json
 from guidelinekg.content.resources import project_home
 
 ROOT = project_home()
@@ -269,6 +269,14 @@ def _tamper_one_run(out: Path) -> None:
     text = gzip.decompress(path.read_bytes()).decode()
     line = next(x for x in text.splitlines() if "#normalizedValue>" in x)
     path.write_bytes(gzip.compress(text.replace(line, line.replace('"', '"9', 1), 1).encode()))
+
+
+def test_the_json_output_is_the_standard_librarys_indented_text(out):
+    """``audit --format json`` writes with msgspec; a tampered cohort, so findings and notes are there too."""
+    _tamper_one_run(out)
+    report = Auditor().audit_file(out, allow_unapproved=True)
+    assert report.runs and any(r.findings for r in report.runs)
+    assert json_text(report) == json.dumps(to_json(report), indent=2, ensure_ascii=False) + "\n"
 
 
 def test_the_fast_path_and_the_exact_path_find_the_same(out):
