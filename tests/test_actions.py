@@ -111,3 +111,80 @@ ex:ni-gizmo a gkg:NotIndicatedStatement ; rdfs:label "no gizmo below 10"@en ;
     report = _report(kb, "5", engine)
     assert NS + "rec-order-gizmo" in {n["iri"] for n in report["not_recommended"]}
     assert NS + "rec-order-gizmo" in {r["iri"] for r in _report(kb, "30", engine)["recommendations"]}
+
+
+# Monitoring follows treatment (rule 84): a recommendation against the treatment, a test to order, a
+# referral, a diagnosis to record start none; a made recommendation for a medicine (or advice) does.
+MONITORING_TTL = """
+@prefix gkg:  <https://w3id.org/guidelinekg/ontology#> .
+@prefix ex:   <urn:example:madeup:> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:crit-high-widget a gkg:LabThreshold ; rdfs:label "widget level >=42 mg/dL"@en ;
+    gkg:onMeasure ex:widget-level ; gkg:comparator gkg:GreaterOrEqual ; gkg:thresholdValue 42.0 ;
+    gkg:thresholdUnit "mg/dL" .
+ex:rec-against-examplomab a gkg:Recommendation ; rdfs:label "no examplomab for a normal widget level"@en ;
+    gkg:inVersion ex:v1 ; gkg:section ex:sec ; gkg:order 7 ; gkg:sourceText "Do not give examplomab." ;
+    gkg:direction gkg:Against ; gkg:gradingNotStated "made up" ; gkg:intervention ex:int-examplomab ;
+    gkg:applicability ex:crit-high-widget ; gkg:citation ex:cit .
+ex:rec-gizmo-high a gkg:Recommendation ; rdfs:label "gizmo level for a normal widget level"@en ;
+    gkg:inVersion ex:v1 ; gkg:section ex:sec ; gkg:order 8 ; gkg:sourceText "Order a gizmo level." ;
+    gkg:direction gkg:For ; gkg:gradingNotStated "made up" ; gkg:intervention ex:int-order-gizmo ;
+    gkg:applicability ex:crit-high-widget ; gkg:citation ex:cit .
+ex:rec-refer-high a gkg:Recommendation ; rdfs:label "referral for a normal widget level"@en ;
+    gkg:inVersion ex:v1 ; gkg:section ex:sec ; gkg:order 9 ; gkg:sourceText "Refer." ;
+    gkg:direction gkg:For ; gkg:gradingNotStated "made up" ; gkg:intervention ex:int-refer ;
+    gkg:applicability ex:crit-high-widget ; gkg:citation ex:cit .
+ex:crit-every-patient a gkg:Always ; rdfs:label "every treated patient"@en .
+ex:mon-widget a gkg:MonitoringAction ; rdfs:label "widget level every month"@en ;
+    gkg:inVersion ex:v1 ; gkg:section ex:sec ; gkg:order 10 ; gkg:sourceText "Check the widget level monthly." ;
+    gkg:monitors ex:widget-level ; gkg:applicability ex:crit-every-patient ; gkg:citation ex:cit .
+"""
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_monitoring_follows_a_treatment_not_a_recommendation_against_or_a_test(tmp_path, engine):
+    (tmp_path / "monitoring.ttl").write_text(MONITORING_TTL, encoding="utf-8")
+    kb = KnowledgeBase.load([*CONTENT, tmp_path / "monitoring.ttl"])
+    untreated, treated = (build_report(evaluate(kb, [madeup_patient(v)], as_of=date(2026, 1, 5), engine=engine),
+                                       "urn:example:Patient/w1", kb.version()) for v in ("50", "30"))
+    made = {r["iri"].removeprefix(NS): r["direction"] for r in untreated["recommendations"]}
+    assert made == {"rec-against-examplomab": "against", "rec-gizmo-high": "for", "rec-refer-high": "for"}
+    assert untreated["monitoring"] == []
+    assert "rec-examplomab" in {r["iri"].removeprefix(NS) for r in treated["recommendations"]}
+    assert [m["iri"].removeprefix(NS) for m in treated["monitoring"]] == ["mon-widget"]
+
+
+COVERAGE_TTL = """
+@prefix gkg:  <https://w3id.org/guidelinekg/ontology#> .
+@prefix ex:   <urn:example:madeup:> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:crit-adult a gkg:AgeCriterion ; rdfs:label "adult (age >=18 years)"@en ;
+    gkg:comparator gkg:GreaterOrEqual ; gkg:thresholdValue 18 ; gkg:thresholdUnit "a" .
+"""
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+@pytest.mark.parametrize(("birth", "says"), [
+    (None, "the patient's age on the as-of date is unknown (no usable birth date)"),
+    ("2015-01-01", "the patient's age on the as-of date is outside it"),
+])  # fmt: skip
+def test_not_covered_by_age_says_so_not_a_diagnosis(tmp_path, engine, birth, says):
+    """The coverage warning is worded for the kind of criterion: an age is no diagnosis."""
+    (tmp_path / "coverage.ttl").write_text(COVERAGE_TTL, encoding="utf-8")
+    madeup = CONTENT[0].read_text(encoding="utf-8")
+    assert "gkg:coversCondition ex:crit-widgetitis" in madeup
+    (tmp_path / "guideline.ttl").write_text(
+        madeup.replace("gkg:coversCondition ex:crit-widgetitis", "gkg:coversCondition ex:crit-adult"), encoding="utf-8")
+    kb = KnowledgeBase.load([tmp_path / "guideline.ttl", *CONTENT[1:], tmp_path / "coverage.ttl"])
+    patient = madeup_patient("30")
+    lines = [line for line in patient.ntriples if "#birthDate>" not in line]
+    if birth:
+        lines.append(f'<urn:example:Patient/w1> <https://w3id.org/guidelinekg/ontology#birthDate> '
+                     f'"{birth}"^^<http://www.w3.org/2001/XMLSchema#date> .')
+    patient = type(patient).build("urn:example:Patient/w1", [line.removesuffix("\n") for line in lines])
+    report = build_report(evaluate(kb, [patient], as_of=date(2026, 1, 5), engine=engine),
+                          "urn:example:Patient/w1", kb.version())
+    assert not report["applicable"] and report["recommendations"] == []
+    message = next(w["message"] for w in report["warnings"] if w["code"] == "guideline-not-applicable")
+    assert "applies only to patients who meet 'adult (age >=18 years)'" in message and says in message
+    assert "diagnosis" not in message
