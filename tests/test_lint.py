@@ -14,24 +14,27 @@ from pathlib import Path
 
 import pytest
 
-from guidelinekg.checks import criteria, lint
+from guidelinekg.checks import criteria, lint, units
 from guidelinekg.content import resources
 from guidelinekg.errors import ConfigurationError
 from guidelinekg.content.loading import Finding, load_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "validate"
 EXAMPLE = FIXTURES / "example"
-CASES = sorted(p for p in (FIXTURES / "lints").iterdir() if p.is_dir())
+CASES_DIR = FIXTURES / "lints"
+CASES = sorted(p for p in CASES_DIR.iterdir() if p.is_dir())
 
 # Every code a lint can report: the SPARQL checks' codes, then the Python checks'.
 LINT_CODES = {
     "unresolved-reference", "dangling-citation", "no-resolvable-citation", "secondary-support-only",
     "discrepancy", "unverified", "project-assumption",
-    "threshold-overlap", "threshold-gap", "recommendation-conflict", "derived-property-written",
+    "threshold-overlap", "threshold-gap", "boundary-unit-mismatch", "recommendation-conflict", "derived-property-written",
     "threshold-unit-mismatch", "criterion-cycle", "code-check-digit", "code-iri-mismatch", "code-unknown",
     "disjoint-types", "measure-without-plausible-range", "undefined-term", "criterion-not-decided",
-    "unit-factor-unused", "interval-not-duration",
+    "unit-factor-unused", "interval-not-duration", "unit-not-ucum",
 }  # fmt: skip
+
+
 
 
 def lint_files(*paths: Path) -> list[Finding]:
@@ -65,12 +68,35 @@ def test_lint_case(case: Path):
     assert lines == expected.read_text(encoding="utf-8").splitlines()
 
 
+@pytest.mark.parametrize(("unit", "spelling"), [
+    ("mcg", "ug"), ("cc", "mL"), ("IU", "[iU]"), ("hrs", "h"), ("µg", "ug"), ("mcg/kg", "ug/kg"),
+    ("IU/L", "[iU]/L"), ("mg/kg/day", "mg/kg/d"), ("mEq/L", "meq/L"), ("MG/DL", "mg/dL"), ("furlongs", None),
+    ("tab", None), ("ug", None),  # None: no obvious UCUM spelling (or the unit is UCUM already)
+])  # fmt: skip
+def test_unit_not_ucum_names_the_ucum_spelling(unit: str, spelling: str | None):
+    assert units.ucum_spelling(unit) == spelling
+
+
+def test_a_unit_that_is_no_ucum_is_reported_once_not_as_a_mismatch_too(tmp_path: Path):
+    """A threshold or interval in a unit that is no UCUM is unit-not-ucum only: not also a threshold in the
+    wrong unit (the measure's is "mg/L") or an interval that is no duration."""
+    data = tmp_path / "data.ttl"
+    fires = (CASES_DIR / "unit-not-ucum--fires" / "data.ttl").read_text(encoding="utf-8")
+    data.write_text(fires.split("ex:gizmo a")[0] + (
+        'ex:crit-widget-lt-5 a gkg:LabThreshold ; rdfs:label "widget level <5000 mcg/L"@en ;\n'
+        '    gkg:onMeasure ex:widget ; gkg:comparator gkg:LessThan ; gkg:thresholdValue 5000 ; '
+        'gkg:thresholdUnit "mcg/L" .\n'), encoding="utf-8")  # fmt: skip
+    codes = [f.code for f in lint_files(EXAMPLE, data)]
+    assert codes.count("unit-not-ucum") == 5
+    assert "threshold-unit-mismatch" not in codes and "interval-not-duration" not in codes
+
+
 def test_every_lint_code_has_a_firing_and_a_quiet_case():
     names = {c.name for c in CASES}
     missing = sorted(f"{code}--{mode}" for code in LINT_CODES for mode in ("fires", "quiet")
                      if f"{code}--{mode}" not in names)  # fmt: skip
     assert missing == []
-    assert {c.name.partition("--")[0] for c in CASES} == LINT_CODES
+    assert {n.partition("--")[0] for n in names} == LINT_CODES
 
 
 def test_shipped_content_reports_only_known_codes():

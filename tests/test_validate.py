@@ -239,3 +239,108 @@ def test_loading_tracks_the_file_and_line_of_each_subject():
     assert (Path(file).resolve(), line) == (EXAMPLE.resolve(), position(EXAMPLE, "ex:rec-mid a")[0])
     assert content.label(node) == "drug B for middle widget"
     assert content.compact(NamedNode("https://w3id.org/guidelinekg/ontology#strength")) == "gkg:strength"
+
+
+# --- the shipped shapes and content (copied to tmp_path and edited) ------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shipped_validate(capsys, *args: str | Path) -> tuple[int, str]:
+    """``guidelinekg validate --no-owl`` with the shipped shapes."""
+    code = cli.main(["validate", "--no-owl", *map(str, args)])
+    return code, capsys.readouterr().out
+
+
+def edited_copy(tmp_path: Path, source: Path, file: str, old: str, new: str) -> Path:
+    """A copy of the Turtle of ``source`` with ``old`` replaced by ``new`` (once) in ``file``."""
+    target = tmp_path / source.name
+    target.mkdir()
+    for ttl in source.glob("*.ttl"):
+        shutil.copy(ttl, target / ttl.name)
+    text = (target / file).read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    (target / file).write_text(text.replace(old, new), encoding="utf-8")
+    return target
+
+
+def test_a_dose_unit_that_is_no_ucum_code_is_an_error_on_its_line(tmp_path, capsys):
+    """"mcg" passes the shapes (they check the form of a unit) but is no UCUM code: the loader could not
+    convert it and a FHIR doseQuantity would carry it as a UCUM code. The UCUM spelling is the fix."""
+    from guidelinekg.content.loading import display_path
+
+    guideline = edited_copy(tmp_path, ROOT / "ontology" / "guidelines" / "rls-iron", "guideline.ttl",
+                            'gkg:value 1000.0 ; gkg:unit "mg" .', 'gkg:value 1000.0 ; gkg:unit "mcg" .')  # fmt: skip
+    code, out = shipped_validate(capsys, guideline)
+    path = guideline / "guideline.ttl"
+    line, _ = position(path, '"mcg"')
+    assert code == 1
+    assert (f"{display_path(path)}:{line}: error: [unit-not-ucum] 1000 mg (gkg:unit): 'mcg' is not a UCUM code "
+            "(UCUM parser: unexpected character 'c' at column 2); units are converted, and exported to FHIR, as "
+            'UCUM codes: write "ug" [value: mcg]') in out  # fmt: skip
+    assert ", 1 errors, " in out.splitlines()[-1] and step_lines(out)["lint"].startswith("lint: 1 errors, ")
+
+
+def test_the_units_of_the_shipped_content_and_examples_are_ucum(capsys):
+    for content in (ROOT / "ontology" / "guidelines", ROOT / "docs" / "examples" / "authoring"):
+        _, out = shipped_validate(capsys, content)
+        assert "[unit-not-ucum]" not in out, out
+
+
+def step_lines(out: str) -> dict[str, str]:
+    return {line.split(":")[0]: line for line in out.splitlines() if line.startswith(("shacl: ", "lint: "))}
+
+
+def test_a_step_with_errors_does_not_say_ok(tmp_path, capsys):
+    """Each step line counts its findings as the summary line does; "ok" only when none is an error."""
+    code, out = validate(capsys, EXAMPLE)
+    steps = step_lines(out)
+    assert steps["shacl"].startswith("shacl: ok, 1 shapes, 0 errors, 0 warnings, 0 infos (")
+    assert steps["lint"].startswith("lint: ok, 0 errors, 0 warnings, 0 infos (")
+    shacl_error = corrupt(tmp_path, "gkg:strength gkg:Strong ; ", "")
+    code, out = validate(capsys, shacl_error)
+    steps = step_lines(out)
+    assert code == 1
+    assert steps["shacl"].startswith("shacl: 1 shapes, 1 errors, 0 warnings, 0 infos (")
+    assert steps["lint"].startswith("lint: ok, 0 errors")
+    lint_error = corrupt(tmp_path, 'gkg:thresholdValue 20.0 ; gkg:thresholdUnit "mg/L" .\nex:crit-widget-10-20',
+                         'gkg:thresholdValue 20.0 ; gkg:thresholdUnit "ug/L" .\nex:crit-widget-10-20')  # fmt: skip
+    code, out = validate(capsys, lint_error)
+    steps = step_lines(out)
+    assert code == 1
+    assert steps["shacl"].startswith("shacl: ok, ")
+    # the threshold-unit-mismatch error, and the threshold-gap warning the band in ug/L leaves
+    assert steps["lint"].startswith("lint: 1 errors, 1 warnings, 0 infos (")
+    files = len(resources.vocabulary_files()) + 1
+    assert out.splitlines()[-1] == f"validate: {files} files, 1 errors, 1 warnings, 0 infos; exit 1"
+    code, out = validate(capsys, "--format", "json", lint_error)
+    lint = json.loads(out)["steps"]["lint"]
+    assert (lint["status"], lint["errors"], lint["warnings"], lint["infos"], lint["findings"]) == ("errors", 1, 1, 0, 2)
+
+
+def test_an_undefined_route_names_the_routes_the_vocabulary_defines(tmp_path, capsys):
+    """gkg:Intramuscular is no route of the vocabulary: undefined-term lists those it defines (read from the
+    ontology), and the shapes' message no longer asks for one intervention per route."""
+    from pyoxigraph import NamedNode
+
+    vocabulary, _ = load_files(resources.vocabulary_files())
+    route = NamedNode("https://w3id.org/guidelinekg/ontology#Route")
+    rdf_type = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    known = ", ".join(sorted(vocabulary.compact(s) for s in vocabulary.subjects(rdf_type, route)))
+    assert "gkg:Intravenous" in known and "gkg:Oral" in known
+    example = ROOT / "docs" / "examples" / "authoring"
+    guideline = edited_copy(tmp_path, example, "guideline.ttl", "gkg:route gkg:Intravenous .",
+                            "gkg:route gkg:Intramuscular .")  # fmt: skip
+    code, out = shipped_validate(capsys, guideline)
+    assert code == 1
+    (undefined,) = [line for line in out.splitlines() if "[undefined-term]" in line]
+    assert undefined.endswith(f"unknown term gkg:Intramuscular; known routes: {known} [value: gkg:Intramuscular]")
+    (shacl,) = [line for line in out.splitlines() if "[shacl:in]" in line]
+    assert "one intervention per route" not in shacl and "gkg:Intravenous or gkg:Oral" in shacl
+    assert shacl.endswith("[value: gkg:Intramuscular]")
+    (tmp_path / "misspelt").mkdir()
+    misspelt = edited_copy(tmp_path / "misspelt", example, "guideline.ttl", "gkg:route gkg:Intravenous .",
+                           "gkg:route gkg:Intravenos .")  # fmt: skip
+    code, out = shipped_validate(capsys, misspelt)
+    (undefined,) = [line for line in out.splitlines() if "[undefined-term]" in line]
+    assert "did you mean gkg:Intravenous? [value: gkg:Intravenos]" in undefined

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from decimal import Decimal, InvalidOperation
 
 from guidelinekg.checks.regions import (
     Applicability,
     Axis,
     Interval,
     Region,
+    _num,
     describe,
     describe_region,
     g,
@@ -63,6 +65,57 @@ def band_findings(model: Applicability) -> list[Finding]:
     for (population, axis), used in sorted(uses.items(), key=lambda u: (u[0][0], u[0][1])):
         findings += _overlaps(model, population, axis, used)
         findings += _gaps(model, population, axis, used)
+    return findings + _unit_mismatches(model)
+
+
+def _stated_as(model: Applicability, criterion) -> dict[str, set]:
+    """The criterion's threshold as the source also states it (gkg:alsoStatedAs), by unit: unit -> values."""
+    objects, out = model.content.objects, defaultdict(set)
+    for quantity in objects(criterion, g("alsoStatedAs")):
+        for unit in objects(quantity, g("unit")):
+            out[unit.value].update(v.value for v in objects(quantity, g("value")))
+    return out
+
+
+def _unit_mismatches(model: Applicability) -> list[Finding]:
+    """``boundary-unit-mismatch``: thresholds of one measure at one value (the two sides of one boundary,
+    "< 148" and ">= 148") of which some also state the value in another unit and others do not, or state
+    another value there. A result in that unit is compared as published by the first and after conversion
+    by the others, so bands that touch in the threshold's unit can leave a gap or overlap in that one
+    (rule 40), which the threshold-gap lint, on the threshold's unit, cannot see."""
+    objects = model.content.objects
+    boundaries: dict[tuple, list] = defaultdict(list)  # (measure, unit, value) -> criteria
+    for criterion in model.statements("ObservationThreshold"):
+        measures, values = objects(criterion, g("onMeasure")), objects(criterion, g("thresholdValue"))
+        units = tuple(sorted(u.value for u in objects(criterion, g("thresholdUnit"))))
+        try:
+            value = Decimal(values[0].value) if len(values) == 1 else None
+        except InvalidOperation:
+            value = None
+        if len(measures) == 1 and value is not None:
+            boundaries[(str(measures[0]), units, value)].append(criterion)
+    findings = []
+    for (_, units, value), criteria in sorted(boundaries.items(), key=lambda b: (b[0][0], b[0][1], b[0][2])):
+        stated = {c: _stated_as(model, c) for c in criteria}
+        where = f"{_num(value)} {' '.join(units)}".strip()
+        for unit in sorted({u for by_unit in stated.values() for u in by_unit}):
+            given = {c: by_unit[unit] for c, by_unit in stated.items() if unit in by_unit}
+            if len(criteria) < 2 or (len(given) == len(criteria) and len({frozenset(v) for v in given.values()}) == 1):
+                continue
+            shown = "; ".join(f"'{model.content.label(c)}': {' or '.join(sorted(v))} {unit}" for c, v in given.items())
+            lacking = [c for c in criteria if c not in given]
+            message = (
+                f"thresholds at {where} on one measure state it in {unit} differently ({shown}"
+                + (f"; not stated in {unit}: {_names(model, lacking)}" if lacking else "")
+                + f"): a result reported in {unit} is compared with "
+                + ("the value stated there where there is one and after conversion where there is not"
+                   if lacking else "a different value by each")
+                + f", so the bands can leave a gap or overlap at that boundary for results in {unit}; state "
+                f"the same value in {unit} on each (gkg:alsoStatedAs), or on none"
+            )
+            focus = model.by_label(lacking or list(given))[0]
+            findings.append(model.content.finding(focus, "warning", "lint", "boundary-unit-mismatch", message,
+                                                  path="gkg:alsoStatedAs"))
     return findings
 
 

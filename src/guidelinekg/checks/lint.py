@@ -22,7 +22,7 @@ from guidelinekg.content import resources
 from guidelinekg.checks.codes import code_findings
 from guidelinekg.errors import ConfigurationError
 from guidelinekg.content.loading import SEVERITIES, Content, Finding
-from guidelinekg.checks.units import interval_unit_findings, threshold_unit_findings
+from guidelinekg.checks.units import interval_unit_findings, threshold_unit_findings, unit_code_findings
 from guidelinekg.checks.terms import undefined_term_findings
 from guidelinekg.checks.criteria import criterion_findings
 from guidelinekg.checks.bands import band_findings, conflict_findings
@@ -33,8 +33,8 @@ RDF_TYPE = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_SUBCLASSOF = NamedNode("http://www.w3.org/2000/01/rdf-schema#subClassOf")
 
 # The registry: SPARQL checks run in this order; every file in queries/checks/ must be listed here.
-# Then code_findings (code-check-digit, code-iri-mismatch), threshold_unit_findings
-# (threshold-unit-mismatch), interval_unit_findings (interval-not-duration), undefined_term_findings
+# Then code_findings (code-check-digit, code-iri-mismatch), unit_code_findings (unit-not-ucum),
+# threshold_unit_findings (threshold-unit-mismatch), interval_unit_findings (interval-not-duration), undefined_term_findings
 # (undefined-term), criterion_findings (criterion-not-decided), band_findings (threshold-overlap,
 # threshold-gap) and conflict_findings (recommendation-conflict).
 SPARQL_CHECKS: tuple[str, ...] = (
@@ -90,6 +90,7 @@ def run_lints(content: Content, *, checks: list[SparqlCheck] | None = None) -> l
     for check in load_checks() if checks is None else checks:
         findings.extend(_run_sparql(content, check))
     findings.extend(code_findings(content))
+    findings.extend(unit_code_findings(content))
     findings.extend(threshold_unit_findings(content))
     findings.extend(interval_unit_findings(content))
     findings.extend(undefined_term_findings(content))

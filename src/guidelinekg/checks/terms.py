@@ -5,7 +5,9 @@ The rules match terms exactly: content that says ``gkg:sex`` or ``gkg:thresholdV
 property is simply not constrained), and every rule that reads the intended term then finds nothing, so
 the statements that depend on it drop out of the report without a word. ``undefined-term`` names each
 such use, on the line where the term is written, with the closest defined term of the same kind (a
-property for a predicate, a class for a type) as the fix.
+property for a predicate, a class for a type) as the fix; a value of a property whose range the vocabulary
+enumerates (``gkg:route gkg:Intramuscular``) is compared with that range's terms, and when none is close
+they are listed (``known routes: gkg:Intravenous, gkg:Oral``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ RDF_TYPE = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 OWL = "http://www.w3.org/2002/07/owl#"
 PROPERTY_TYPES = {OWL + "ObjectProperty", OWL + "DatatypeProperty", OWL + "AnnotationProperty"}
 CLASS_TYPES = {OWL + "Class", "http://www.w3.org/2000/01/rdf-schema#Class"}
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+RDFS_RANGE, RDFS_LABEL = NamedNode(RDFS + "range"), NamedNode(RDFS + "label")
 
 
 def undefined_term_findings(content: Content) -> list[Finding]:
@@ -35,6 +39,7 @@ def undefined_term_findings(content: Content) -> list[Finding]:
     if not vocabulary_graphs:
         return []  # nothing to compare with
     kinds: dict[str, str] = {}  # defined term -> "property", "class" or "other"
+    members: dict[str, list[str]] = defaultdict(list)  # a class -> the terms typed with it
     for graph in vocabulary_graphs:
         for quad in content.store.quads_for_pattern(None, None, None, graph):
             term = quad.subject
@@ -43,6 +48,7 @@ def undefined_term_findings(content: Content) -> list[Finding]:
                 if quad.predicate == RDF_TYPE and isinstance(quad.object, NamedNode):
                     kind = ("property" if quad.object.value in PROPERTY_TYPES
                             else "class" if quad.object.value in CLASS_TYPES else kind)  # fmt: skip
+                    members[quad.object.value].append(term.value)
                 kinds[term.value] = kind
     uses: dict[tuple, dict[str, str]] = defaultdict(dict)  # (subject, term) -> {role: path}
     graphs: dict[tuple, object] = {}  # (subject, term) -> the graph (file) of its first use
@@ -53,17 +59,18 @@ def undefined_term_findings(content: Content) -> list[Finding]:
             if isinstance(term, NamedNode) and term.value.startswith(GKG) and term.value not in kinds:
                 if role == "object" and quad.predicate == RDF_TYPE:
                     role = "class"
-                uses[(quad.subject, term.value)].setdefault(role, content.compact(quad.predicate))
+                uses[(quad.subject, term.value)].setdefault(role, quad.predicate)
                 graphs.setdefault((quad.subject, term.value), quad.graph_name)
     findings, texts = [], {}
     for (subject, term), roles in uses.items():
         role = next(r for r in ("property", "class", "object", "subject") if r in roles)
         compact = content.compact(NamedNode(term))
+        known = _known_values(content, vocabulary_graphs, members, roles[role]) if role == "object" else None
         message = (f"{compact} is not a term of the vocabulary (ontology/gkg.ttl, ontology/patient.ttl), "
                    "so no rule reads it and what depends on it drops out of the report: "
-                   + _fix(term, role, kinds))  # fmt: skip
+                   + _fix(term, role, kinds, known))  # fmt: skip
         finding = content.finding(subject, "error", "lint", "undefined-term", message,
-                                  path=roles[role], value=compact)
+                                  path=content.compact(roles[role]), value=compact)  # fmt: skip
         source = next(s for s in content.files if s.graph == graphs[(subject, term)])
         start = finding.line if source.display == finding.file else None  # the subject is described elsewhere
         line = _term_line(content, texts, source.path, start, term)
@@ -71,9 +78,36 @@ def undefined_term_findings(content: Content) -> list[Finding]:
     return findings
 
 
-def _fix(term: str, role: str, kinds: dict[str, str]) -> str:
-    """The closest defined terms of the kind the use needs (any kind when none is close)."""
+def _known_values(content: Content, graphs: set, members: dict[str, list[str]], predicate) -> tuple | None:
+    """``(name, terms)``: the vocabulary's terms of the class that is the range of ``predicate`` (its
+    label in the plural, e.g. "routes", and its members), or None when the range is no such list."""
+    for graph in graphs:
+        for quad in content.store.quads_for_pattern(predicate, RDFS_RANGE, None, graph):
+            terms = sorted(members.get(quad.object.value, ()))
+            if not terms:
+                continue
+            labels = [q.object.value for q in content.store.quads_for_pattern(quad.object, RDFS_LABEL, None, graph)
+                      if getattr(q.object, "language", None) in (None, "", "en")]  # fmt: skip
+            if not labels:
+                return f"{content.compact(quad.object)} terms", terms
+            name = min(labels)
+            plural = (name[:-1] + "ies" if name.endswith("y") and name[-2:-1] not in "aeiou"
+                      else name + "es" if name.endswith(("s", "x", "ch", "sh")) else name + "s")  # fmt: skip
+            return plural, terms
+    return None
+
+
+def _fix(term: str, role: str, kinds: dict[str, str], known: tuple | None = None) -> str:
+    """The closest defined terms of the kind the use needs (any kind when none is close); for a value of
+    a property whose range the vocabulary lists (``known``), the closest of those, else the list."""
     local = term[len(GKG) :]
+    if known is not None:
+        name, terms = known
+        names = {t[len(GKG) :].lower(): t[len(GKG) :] for t in terms}
+        close = difflib.get_close_matches(local.lower(), names, n=1, cutoff=0.75)
+        if close:
+            return f"did you mean gkg:{names[close[0]]}?"
+        return f"unknown term gkg:{local}; known {name}: " + ", ".join(f"gkg:{names[n]}" for n in sorted(names))  # fmt: skip
     wanted = {"property": "property", "class": "class"}.get(role)
     pools = [[t for t, k in kinds.items() if k == wanted]] if wanted else []
     pools.append(list(kinds))

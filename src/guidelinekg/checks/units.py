@@ -11,16 +11,24 @@ groups (a measure may take its canonical unit from an equivalent one).
 Also ``interval-not-duration``: a monitoring interval bound (gkg:intervalMin, gkg:intervalMax) in a unit
 that is not a duration, the one interval the report cannot show (it shows a bound alone, and converts a
 maximum in another unit of time to the minimum's).
+
+And ``unit-not-ucum``: every unit the content states (gkg:unit of doses and quantities, gkg:thresholdUnit,
+gkg:canonicalUnit, gkg:fromUnit, gkg:toUnit) must be a UCUM code, checked with the UCUM grammar of
+ucumvert. The shapes check only its form (a plain string without spaces), so "mcg" would pass them, be
+unconvertible for the loader and be exported to FHIR as a UCUM code it is not. The finding is on the line
+that writes the unit and names the UCUM spelling when a common one is meant (mcg: ug, IU: [iU], hrs: h).
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from decimal import Decimal
 
 from pyoxigraph import Literal, NamedNode
 
 from guidelinekg.content.loading import Content, Finding
-from guidelinekg.patients.ucum import ucum_conversion
+from guidelinekg.patients.ucum import _ucum_parser, is_ucum, ucum_conversion
 from guidelinekg.patients.units import MeasureCatalog, UnitConversionError, convert
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
@@ -38,8 +46,8 @@ def threshold_unit_findings(content: Content) -> list[Finding]:
         if group is None or len(units) != 1 or len(group.canonical_units) != 1:
             continue  # the shapes report a missing or repeated measure or unit
         unit, canonical = units[0], next(iter(group.canonical_units))
-        if unit == canonical:
-            continue
+        if unit == canonical or not is_ucum(unit) or not is_ucum(canonical):
+            continue  # the same unit, or one that is no UCUM (unit-not-ucum)
         try:  # as results are converted: the graph's factors, then UCUM
             one = convert(Decimal(1), unit, group, canonical)
         except UnitConversionError as exc:
@@ -68,8 +76,8 @@ def interval_unit_findings(content: Content) -> list[Finding]:
         for action in content.subjects_with(bound):
             for quantity in content.objects(action, bound):
                 for unit in (u.value for u in content.objects(quantity, UNIT) if isinstance(u, Literal)):
-                    if unit in TIME_UNITS:
-                        continue
+                    if unit in TIME_UNITS or not is_ucum(unit):
+                        continue  # a time, or no UCUM at all (unit-not-ucum)
                     try:
                         ucum_conversion(unit, "d")
                     except UnitConversionError as exc:
@@ -102,6 +110,8 @@ def cross_guideline_findings(contents: list[Content]) -> list[Finding]:
                 group = catalog.groups.get(measure)
                 if other is content or other_unit == unit or group is None:
                     continue
+                if not is_ucum(unit) or not is_ucum(other_unit):
+                    continue  # unit-not-ucum, in each guideline's own report
                 try:
                     convert(Decimal(1), other_unit, group, unit)
                 except UnitConversionError as exc:
@@ -113,3 +123,92 @@ def cross_guideline_findings(contents: list[Content]) -> list[Finding]:
                         f"({exc}): the same test cannot be both; check which unit each source gives",
                         path="gkg:canonicalUnit", value=unit))
     return findings
+
+
+# Every property whose value is a UCUM unit. gkg:estimateUnit is not one: an evidence estimate's unit may
+# be a score's name ("points"), and the engine never converts it.
+UNIT_PROPERTIES = tuple(NamedNode(GKG + local) for local in
+                        ("unit", "thresholdUnit", "canonicalUnit", "fromUnit", "toUnit"))  # fmt: skip
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+# Spellings of units that are not UCUM codes, for the one each obviously means (case-sensitive first,
+# then lower-cased); a word of a unit is replaced and the result used only if it is UCUM.
+SPELLINGS = {
+    "mcg": "ug", "µg": "ug", "μg": "ug", "mcl": "uL", "mcmol": "umol", "cc": "mL",
+    "iu": "[iU]", "miu": "m[iU]", "kiu": "k[iU]", "meq": "meq", "eq": "eq",
+    "hr": "h", "hrs": "h", "hour": "h", "hours": "h", "sec": "s", "secs": "s", "mins": "min", "minute": "min",
+    "minutes": "min", "day": "d", "days": "d", "week": "wk", "weeks": "wk", "wks": "wk", "month": "mo",
+    "months": "mo", "mos": "mo", "year": "a", "years": "a", "yr": "a", "yrs": "a", "y": "a",
+    "lb": "[lb_av]", "lbs": "[lb_av]", "mmhg": "mm[Hg]", "kgs": "kg", "gm": "g",
+}  # fmt: skip
+CASES = {u.lower(): u for u in ("g", "mg", "kg", "ug", "ng", "pg", "L", "mL", "dL", "uL", "mol", "mmol", "umol",
+                                "nmol", "pmol", "min", "h", "d", "wk", "mo", "a", "s")}  # fmt: skip
+
+
+def ucum_spelling(unit: str) -> str | None:
+    """The UCUM code ``unit`` obviously means (``mcg/kg`` -> ``ug/kg``, ``IU/L`` -> ``[iU]/L``), or None."""
+    words = re.split(r"([./])", unit)
+    for i, word in enumerate(words):
+        if word in "./":
+            continue
+        if word[:1] in "µμ" and word[1:]:
+            word = "u" + word[1:]
+        words[i] = SPELLINGS.get(word) or SPELLINGS.get(word.lower()) or CASES.get(word.lower()) or word
+    spelled = "".join(words)
+    return spelled if spelled != unit and is_ucum(spelled) else None
+
+
+def _ucum_error(unit: str) -> str:
+    """Why the UCUM parser rejects ``unit``, e.g. ``unexpected character 'c' at column 2``."""
+    from ucumvert import parse_ucum
+
+    try:
+        parse_ucum(unit, _ucum_parser())
+    except Exception as exc:  # noqa: BLE001 - InvalidUcumError, or anything odd input makes the parser raise
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        return reason.split(" is not a valid UCUM unit: ", 1)[-1].rstrip(".") or type(exc).__name__
+    return "rejected"
+
+
+def unit_code_findings(content: Content) -> list[Finding]:
+    """``unit-not-ucum`` errors: a unit the content states that the UCUM grammar rejects, on the line that
+    writes it, about the nearest named node (a dose's or a bound's blank node is named by its owner)."""
+    findings, texts, seen = [], {}, set()
+    for prop in UNIT_PROPERTIES:
+        for quad in content.store.quads_for_pattern(None, prop, None, None):
+            unit = quad.object
+            if (not isinstance(unit, Literal) or unit.datatype.value != XSD_STRING
+                    or not re.fullmatch(r"\S+", unit.value) or is_ucum(unit.value)):  # fmt: skip
+                continue  # the shapes report a unit that is no plain string, or one with spaces
+            if (quad.subject, prop, unit) in seen:
+                continue
+            seen.add((quad.subject, prop, unit))
+            node, where, path = quad.subject, (prop, unit), [prop]
+            for _ in range(4):  # up to the named node that owns the quantity
+                parents = sorted(content.store.quads_for_pattern(None, None, node, None), key=str)
+                if isinstance(node, NamedNode) or not parents:
+                    break
+                link = parents[0]
+                node, where, path = link.subject, (link.predicate, node), [link.predicate, *path]
+            spelling = ucum_spelling(unit.value)
+            fix = (f'write "{spelling}"' if spelling else
+                   'write it as a UCUM code, case-sensitive (e.g. "ug", "mL", "[iU]", "h", "mg/kg")')  # fmt: skip
+            message = (f"{unit.value!r} is not a UCUM code (UCUM parser: {_ucum_error(unit.value)}); units are "
+                       f"converted, and exported to FHIR, as UCUM codes: {fix}")  # fmt: skip
+            finding = content.finding(node, "error", "lint", "unit-not-ucum", message, where=where,
+                                      path="/".join(content.compact(p) for p in path), value=unit.value)  # fmt: skip
+            source = next((s for s in content.files if s.graph == quad.graph_name), None)
+            if source is not None:
+                start = finding.line if finding.file == source.display else None
+                line = _literal_line(texts, source.path, start, unit.value)
+                finding = replace(finding, file=source.display, line=line or start)
+            findings.append(finding)
+    return findings
+
+
+def _literal_line(texts: dict, path, start: int | None, value: str) -> int | None:
+    """The first line at or after ``start`` of the file at ``path`` that writes the string ``value``."""
+    pattern = re.compile(rf"""(["']){re.escape(value)}\1""")
+    if path not in texts:
+        texts[path] = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = texts[path]
+    return next((n for n in range(start or 1, len(lines) + 1) if pattern.search(lines[n - 1])), None)

@@ -47,13 +47,18 @@ def validate(
     findings.sort(key=lambda f: Finding(**f).sort_key())
     counts = Counter(f["severity"] for f in findings)
     worst = max(r["exit_code"] for r in reports)
+    # each step as the guideline that fared worst saw it (the first whose status is not "ok"), its findings
+    # counted over all the guidelines (as the summary counts them)
+    steps = {name: dict(next((r["steps"][name] for r in reports if r["steps"][name].get("status") != "ok"),
+                             reports[0]["steps"][name])) for name in reports[0]["steps"]}  # fmt: skip
+    for name in ("shacl", "lint"):
+        if "errors" in steps[name]:
+            steps[name].update(_counts([Finding(**f) for f in findings if f["kind"] == name]))
     return {
         "files": list(dict.fromkeys(name for r in reports for name in r["files"])),
         "guidelines": [[display_path(f) for f in group] for group in own],
         "findings": findings,
-        # each step as the guideline that fared worst saw it (the first whose status is not "ok")
-        "steps": {name: next((r["steps"][name] for r in reports if r["steps"][name].get("status") != "ok"),
-                             reports[0]["steps"][name]) for name in reports[0]["steps"]},
+        "steps": steps,
         "owl": next((r["owl"] for r in reports if r["owl"]["status"] != reports[0]["owl"]["status"]),
                     reports[0]["owl"]),
         "summary": {severity: counts[severity] for severity in SEVERITIES},
@@ -97,11 +102,7 @@ def _validate_files(
         from guidelinekg.checks.lint import run_lints
 
         lint_findings = run_lints(content)
-        steps["lint"] = {
-            "status": "ok",
-            "findings": len(lint_findings),
-            "seconds": time.perf_counter() - started,
-        }
+        steps["lint"] = {**_counts(lint_findings), "seconds": time.perf_counter() - started}
         findings += lint_findings
     steps["owl"] = owl_status
     findings += [
@@ -139,12 +140,15 @@ def _shacl(content, shapes: list[Path] | None) -> tuple[dict, list[Finding]]:
 
     started = time.perf_counter()
     findings = shacl_findings(content, shapes_content)
-    return {
-        "status": "ok",
-        "shapes": len(shapes_content.files),
-        "findings": len(findings),
-        "seconds": time.perf_counter() - started,
-    }, findings
+    return {**_counts(findings), "shapes": len(shapes_content.files), "seconds": time.perf_counter() - started}, findings
+
+
+def _counts(findings: list[Finding]) -> dict:
+    """A step that ran: ``status`` "ok" unless one of its findings is an error ("errors"), its findings
+    and their number per severity."""
+    counts = Counter(f.severity for f in findings)
+    return {"status": "errors" if counts["error"] else "ok", "findings": len(findings),
+            **{f"{severity}s": counts[severity] for severity in SEVERITIES}}  # fmt: skip
 
 
 def render_line(finding: dict) -> str:
@@ -185,7 +189,11 @@ def render_text(report: dict) -> str:
 
 
 def _step(step: dict) -> str:
-    if step.get("status") != "ok":
+    """A step's line: "ok" only when it found no error, then its findings per severity, worded as the
+    summary line (``ok, 3 shapes, 0 errors, 2 warnings, 0 infos``; ``1 errors, 17 warnings, 0 infos``)."""
+    if "errors" not in step:  # skipped, or unusable shapes: the status says why
         return step.get("status", "")
-    detail = ", ".join(f"{step[k]} {k}" for k in ("shapes", "findings") if k in step)
-    return f"ok, {detail} ({step['seconds']:.2f} s)" if "seconds" in step else f"ok, {detail}"
+    counts = ", ".join(f"{step[f'{severity}s']} {severity}s" for severity in SEVERITIES)
+    detail = ", ".join([*([f"{step['shapes']} shapes"] if "shapes" in step else []), counts])
+    text = detail if step["errors"] else f"ok, {detail}"
+    return f"{text} ({step['seconds']:.2f} s)" if "seconds" in step else text
