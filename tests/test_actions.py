@@ -188,3 +188,7 @@ def test_not_covered_by_age_says_so_not_a_diagnosis(tmp_path, engine, birth, say
     message = next(w["message"] for w in report["warnings"] if w["code"] == "guideline-not-applicable")
     assert "applies only to patients who meet 'adult (age >=18 years)'" in message and says in message
     assert "diagnosis" not in message
+    # the report and its text tell "unknown" from "does not apply"
+    assert report["applicability"] == ("unknown" if birth is None else "false")
+    assert ("is not known yet" in render(report)) is (birth is None)
+    assert ("does not apply to this patient" in render(report)) is (birth is not None)

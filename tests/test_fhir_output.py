@@ -5,7 +5,9 @@ warning, data-required when a decision waits on data, and a Provenance of it all
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -17,8 +19,10 @@ from guidelinekg.engine.patientcheck import validate_patients
 from guidelinekg.engine.reasoning import evaluate
 from guidelinekg.engine.shapes_sparql import load_patient_shapes
 from guidelinekg.patients.loader import load_patient_input
-from guidelinekg.report.fhirout import LOINC, fhir_bundle
+from guidelinekg.report.fhirout import fhir_bundle
+from guidelinekg.report.fhirrequests import LOINC
 from guidelinekg.report.patient import build_report
+from vignettes import CONTENT_NS as RLS
 from vignettes import load_vignettes
 
 VIGNETTES = [v for v in load_vignettes() if not v.expected["expect"].get("error")]
@@ -203,6 +207,14 @@ def test_cohort_writes_fhir_ndjson_as_a_bulk_export(tmp_path, capsys):
     local = {r for r in refs if not r.startswith(("Patient/", "Observation/"))}
     assert local and local <= set(ids)  # every reference between the exported resources resolves
     assert sum(1 for k in ids if k.startswith("RequestGroup/")) == len(cases)
+    # results.jsonl carries each test's code with its verification status: the shipped tests' LOINC codes
+    # are verified, so the exported orders and monitoring requests name them as recommend --format fhir does
+    reports = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    wanted = {c["code"] for r in reports for item in r["orders"] + r["monitoring"] for c in item["codes"]}
+    assert wanted and all(c["status"] for r in reports for o in r["orders"] for c in o["codes"])
+    exported = {c["code"] for k, r in ids.items() if k.startswith("ServiceRequest/")
+                for c in r.get("code", {}).get("coding", []) if c["system"] == "http://loinc.org"}
+    assert exported == wanted
 
 
 EXAMPLES = sorted(d for d in (Path(__file__).parents[1] / "examples" / "guidelines").iterdir() if (d / "cases").is_dir())
@@ -239,3 +251,160 @@ def test_several_guidelines_ordering_the_same_test_give_distinct_resources(capsy
     check_valid(bundle)  # unique fullUrls (bdl-7)
     orders = [r for r in by_type(bundle)["ServiceRequest"] if "instantiatesCanonical" not in r and not r.get("doNotPerform")]
     assert len(orders) >= 4  # each guideline orders the iron studies it reads
+
+
+# --- codes only where the content marks them verified; what an unknown coverage lacks --------------------
+
+ROOT = Path(__file__).parents[1]
+RLS_CONTENT = ROOT / "ontology" / "guidelines" / "rls-iron"
+FERRITIN, TSAT = "2276-4", "2502-3"
+
+
+def with_status(source: Path, target: Path, node: str, old: str, new: str) -> Path:
+    """A copy of a content folder with one node's gkg:verificationStatus changed (the first after its
+    subject line, which is the node's own in the shipped Turtle)."""
+    shutil.copytree(source, target)
+    for path in sorted(target.rglob("*.ttl")):
+        text = path.read_text(encoding="utf-8")
+        head = f"{node} a "
+        if head in text:
+            before, after = text.split(head, 1)
+            status = f"gkg:verificationStatus {old}"
+            assert status in after.split("\n\n", 1)[0], (path, node)
+            path.write_text(before + head + after.replace(status, f"gkg:verificationStatus {new}", 1), encoding="utf-8")
+            return target
+    raise AssertionError(f"{node} not found in {source}")
+
+
+@pytest.fixture(scope="module")
+def ferritin_unverified(tmp_path_factory):
+    """The shipped guideline with serum ferritin's LOINC code marked unverified."""
+    from guidelinekg.engine.knowledge import KnowledgeBase
+
+    folder = with_status(RLS_CONTENT, tmp_path_factory.mktemp("content") / "rls-iron", f"loinc:{FERRITIN}",
+                         "gkg:VerifiedPrimary", "gkg:Unverified")
+    return KnowledgeBase.load([folder])
+
+
+def codings(concept: dict) -> set[str]:
+    return {c["code"] for c in concept.get("coding", [])}
+
+
+def test_an_unverified_test_code_is_withheld_from_orders_and_data_requirements(kb, ferritin_unverified):
+    vignette = next(v for v in VIGNETTES if v.name == "021-no-iron-studies")
+    shipped_report, shipped = bundle_of(kb, vignette)
+    report, bundle = bundle_of(ferritin_unverified, vignette)
+    check_valid(bundle)
+    assert {o["loinc"] for o in report["orders"]} == {FERRITIN, TSAT}  # the decisions do not change
+    assert [o["codes"] for o in report["orders"]] == [  # under facts=True: the code's status for the FHIR
+        [{"system": LOINC, "code": o["loinc"], "status": "UNVERIFIED" if o["loinc"] == FERRITIN else "PRIMARY",
+          "label": o["label"]}] for o in report["orders"]]
+    for got, before in ((bundle, False), (shipped, True)):
+        orders = {r["code"]["text"]: r["code"] for r in by_type(got)["ServiceRequest"] if "instantiatesCanonical" not in r}
+        assert codings(orders["serum ferritin"]) == ({FERRITIN} if before else set())  # the name is kept
+        assert codings(orders["transferrin saturation"]) == {TSAT}
+        (guidance,) = by_type(got)["GuidanceResponse"]
+        wanted = [c for d in guidance["dataRequirement"] for f in d.get("codeFilter", []) for c in f["code"]]
+        assert {"display": "serum ferritin", **({"system": LOINC, "code": FERRITIN} if before else {})} in wanted
+        assert {"system": LOINC, "code": TSAT, "display": "transferrin saturation"} in wanted
+        assert before or FERRITIN not in json.dumps(got)
+    assert {c["status"] for o in shipped_report["orders"] for c in o["codes"]} == {"PRIMARY"}
+
+
+def test_an_unverified_test_code_is_withheld_from_monitoring(kb, ferritin_unverified):
+    vignette = next(v for v in VIGNETTES if v.name == "010-ferritin-80-tsat-30-iv-only")
+    report, bundle = bundle_of(ferritin_unverified, vignette)
+    check_valid(bundle)
+    assert any(FERRITIN in m["loinc"] for m in report["monitoring"])
+    planned = [r for r in by_type(bundle)["ServiceRequest"] if RLS + "mon-iron-studies" in r.get("instantiatesCanonical", [])]
+    assert sorted((r["code"]["text"], sorted(codings(r["code"]))) for r in planned) == [
+        ("serum ferritin", []), ("transferrin saturation", [TSAT])]
+    assert FERRITIN not in json.dumps(bundle)
+    _, shipped = bundle_of(kb, vignette)
+    assert {c for r in by_type(shipped)["ServiceRequest"] for c in codings(r["code"])} >= {FERRITIN, TSAT}
+
+
+@pytest.mark.parametrize("status", ["gkg:Unverified", "gkg:VerifiedPrimary"])
+def test_a_test_order_shows_its_code_only_when_its_measure_is_verified(tmp_path, status):
+    """A recommended gkg:TestOrder: its code is its measure's LOINC code, with the measure's status."""
+    from guidelinekg.engine.knowledge import KnowledgeBase
+    from test_reasoner import madeup_patient
+
+    fixtures = Path(__file__).parent / "fixtures"
+    shutil.copytree(fixtures / "madeup", tmp_path / "madeup")
+    actions = with_status(fixtures / "actions", tmp_path / "actions", "ex:gizmo-level", "gkg:Unverified", status)
+    kb = KnowledgeBase.load([tmp_path / "madeup" / "guideline.ttl", actions / "actions.ttl"])
+    evaluation = evaluate(kb, [madeup_patient("30")], as_of=date(2026, 1, 5))
+    report = build_report(evaluation, "urn:example:Patient/w1", kb.version(), facts=True)
+    bundle = fhir_bundle([report])
+    check_valid(bundle)
+    (order,) = [r for r in by_type(bundle)["ServiceRequest"]
+                if r.get("instantiatesCanonical") == ["urn:example:madeup:rec-order-gizmo"]]
+    verified = status == "gkg:VerifiedPrimary"
+    assert order["code"] == {**({"coding": [{"system": LOINC, "code": "99998-1"}]} if verified else {}),
+                             "text": "order a gizmo level"}
+
+
+def test_one_function_decides_which_codes_are_shown():
+    from guidelinekg.report.fhirrequests import shown_codings
+
+    def code(c, status):
+        return {"system": LOINC, "code": c, "status": status}
+
+    assert shown_codings([code("1-8", "PRIMARY"), code("2-6", "SECONDARY"), code("3-4", "UNVERIFIED"),
+                          code("4-2", "SOURCE-ONLY"), code("5-9", "ASSUMPTION"), code("6-7", None)]) == [
+        {"system": LOINC, "code": "1-8"}, {"system": LOINC, "code": "2-6"}]
+    assert shown_codings([code("1-8", "PRIMARY"), code("1-8", "UNVERIFIED")]) == []  # any doubt withholds it
+
+
+def test_a_missing_measure_not_ordered_names_its_code_only_when_verified():
+    from guidelinekg.report.fhirout import _requirements
+
+    def report(status):
+        codes = [{"system": LOINC, "code": "1-8", "status": status, "label": "a test"}]
+        return {"orders": [], "undetermined": [{"missing": [{"kind": "measure", "measure": "urn:x:m", "codes": codes}]}]}
+
+    assert _requirements(report("PRIMARY")) == [{"type": "Observation", "codeFilter": [
+        {"path": "code", "code": [{"system": LOINC, "code": "1-8", "display": "a test"}]}]}]
+    assert _requirements(report("UNVERIFIED")) == [{"type": "Observation", "codeFilter": [
+        {"path": "code", "code": [{"display": "a test"}]}]}]
+
+
+def guidance_of(bundle: dict) -> dict:
+    (guidance,) = by_type(bundle)["GuidanceResponse"]
+    return guidance
+
+
+def test_an_unknown_age_coverage_requires_the_birth_date(tmp_path, example_kbs):
+    """A guideline covering adults (an age criterion) and a patient without a birth date: whether it applies
+    is unknown, and the GuidanceResponse names the birth date as what it lacks."""
+    guideline = ROOT / "examples" / "guidelines" / "acc-aha-bp-2017"
+    (case,) = [v for v in load_vignettes(guideline / "cases") if v.name.startswith("001-")]
+    bundle_json = json.loads(case.patient.read_text(encoding="utf-8"))
+    (patient,) = [e["resource"] for e in bundle_json["entry"] if e["resource"]["resourceType"] == "Patient"]
+    del patient["birthDate"]
+    path = tmp_path / "patient.json"
+    path.write_text(json.dumps(bundle_json), encoding="utf-8")
+    report, bundle = bundle_of(example_kbs[guideline], dataclasses.replace(case, patient=path))
+    check_valid(bundle)
+    assert report["applicability"] == "unknown" and not report["applicable"]
+    assert report["applicability_missing"] == [{"kind": "age", "measure": None}]
+    guidance = guidance_of(bundle)
+    assert guidance["status"] == "data-required"
+    assert guidance["dataRequirement"] == [{"type": "Patient", "mustSupport": ["birthDate"]}]
+
+
+def test_an_unknown_diagnosis_coverage_requires_the_diagnosis(kb):
+    """The shipped guideline covers a diagnosis: recorded only as unconfirmed, coverage is unknown and the
+    diagnosis is required; not recorded at all, the guideline does not apply (nothing is required)."""
+    unconfirmed = next(v for v in VIGNETTES if v.name == "091-rls-unconfirmed")
+    report, bundle = bundle_of(kb, unconfirmed)
+    check_valid(bundle)
+    assert report["applicability"] == "unknown" and report["applicability_missing"] == [
+        {"kind": "diagnosis", "measure": None}]
+    assert guidance_of(bundle)["status"] == "data-required"
+    assert guidance_of(bundle)["dataRequirement"] == [{"type": "Condition"}]
+    absent = next(v for v in VIGNETTES if v.name == "049-no-rls-diagnosis")
+    report, bundle = bundle_of(kb, absent)
+    assert report["applicability"] == "false" and report["applicability_missing"] == []
+    assert guidance_of(bundle)["status"] == "success" and "dataRequirement" not in guidance_of(bundle)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import http.client
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -850,3 +851,36 @@ def test_order_select_makes_the_decisions_of_recommend(servers, guidelines, name
         assert warnings, f"{[n['iri'] for n in about_oral]} apply and the draft was not warned about"
     if not against:
         assert not warnings
+
+
+# --- codes only where the content marks them verified -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ferritin_unverified(tmp_path_factory):
+    """The shipped guideline with serum ferritin's LOINC code marked unverified, as a service."""
+    folder = tmp_path_factory.mktemp("content") / "rls-iron"
+    shutil.copytree(HERE.parent / "ontology" / "guidelines" / "rls-iron", folder)
+    terms = folder / "terms.ttl"
+    before, after = terms.read_text(encoding="utf-8").split("loinc:2276-4 a gkg:Measure", 1)
+    block, rest = after.split("\n\n", 1)
+    assert "gkg:verificationStatus gkg:VerifiedPrimary" in block
+    block = block.replace("gkg:verificationStatus gkg:VerifiedPrimary", "gkg:verificationStatus gkg:Unverified")
+    terms.write_text(before + "loinc:2276-4 a gkg:Measure" + block + "\n\n" + rest, encoding="utf-8")
+    running = Running(Advisor(load_guidelines([folder]), as_of=date(2026, 2, 1)), quiet=True)
+    yield running
+    running.close()
+
+
+def suggested(cards: list[dict], kind: str) -> list[dict]:
+    return [a["resource"] for c in cards if meta(c)["kind"] == kind for s in c["suggestions"] for a in s["actions"]]
+
+
+def test_cards_suggest_requests_with_verified_codes_only(ferritin_unverified, server):
+    for name, kind in (("021-no-iron-studies", "order"), ("010-ferritin-80-tsat-30-iv-only", "monitoring")):
+        body = vignette_body(name)
+        requests = {r["code"]["text"]: r["code"] for r in suggested(ferritin_unverified.call(VIEW, body), kind)}
+        assert requests["serum ferritin"] == {"text": "serum ferritin"}, kind  # the name kept, the code withheld
+        assert requests["transferrin saturation"]["coding"] == [{"system": "http://loinc.org", "code": "2502-3"}]
+        shipped = {r["code"]["text"]: r["code"] for r in suggested(server.call(VIEW, body), kind)}
+        assert shipped["serum ferritin"]["coding"] == [{"system": "http://loinc.org", "code": "2276-4"}]

@@ -16,7 +16,8 @@ One collection Bundle per patient holds, for each guideline evaluated:
 - a **DetectedIssue** per warning the rules derived; what the loader noticed in the input (an ignored
   resource, an unmapped code) is an **OperationOutcome** the GuidanceResponse names as ``evaluationMessage``;
 - a **GuidanceResponse**: ``data-required`` with a ``dataRequirement`` per thing a decision waits on (a test
-  to order, a birth date, a diagnosis, ...) whenever any does, else ``success``;
+  to order, a birth date, a diagnosis, what an unknown coverage of the guideline lacks, ...) whenever any
+  does, else ``success``;
 - a **Provenance** of all of them, naming the run (its PROV-O record is the ``--provenance`` output).
 
 What does not map: a special population's statement not made (the GuidanceResponse's ``note``), where
@@ -32,11 +33,11 @@ import uuid
 from guidelinekg import __version__
 from guidelinekg.report.fhirrequests import (
     IRI_SYSTEM,
-    LOINC,
     monitoring_requests,
     not_indicated_request,
     order_request,
     request_for,
+    shown_codings,
     subject_of,
 )
 from guidelinekg.report.views import grading_text, work_url
@@ -144,25 +145,32 @@ def _issues(report: dict, bundle: _Bundle, version: str) -> list[dict]:
     return [bundle.add({"resourceType": "OperationOutcome", "issue": notes}, version, "input-notes")]
 
 
+def _test(codes: list[dict], label: str | None) -> dict | None:
+    """The dataRequirement of a test: its LOINC code when it may be shown (:func:`shown_codings`), its name as
+    the display whether or not; None when it has neither."""
+    shown = [{**c, **({"display": label} if label else {})} for c in shown_codings(codes)]
+    coding = shown or ([{"display": label}] if label else [])
+    return {"type": "Observation", "codeFilter": [{"path": "code", "code": coding}]} if coding else None
+
+
 def _requirements(report: dict) -> list[dict]:
-    """What the decisions wait on: each test to order (LOINC), then what undecided statements lack besides
-    (a birth date, a diagnosis, ...)."""
-    out = [{"type": "Observation", "codeFilter": [{"path": "code", "code": [
-        {"system": LOINC, "code": o["loinc"], "display": o["label"]}]}]} for o in report["orders"]]
-    ordered = {o["loinc"] for o in report["orders"]}
-    for u in report["undetermined"]:
-        for m in u.get("missing", []):
-            if m["kind"] == "measure":
-                code = (m["measure"] or "").rsplit("/", 1)[-1]
-                if (m["measure"] or "").startswith("https://loinc.org/") and code not in ordered:
-                    item = {"type": "Observation", "codeFilter": [{"path": "code", "code": [{"system": LOINC, "code": code}]}]}
-                else:
-                    continue
-            else:
-                kind, paths = MISSING[m["kind"]]
-                item = {"type": kind, **({"mustSupport": paths} if paths else {})}
-            if item not in out:
-                out.append(item)
+    """What the decisions wait on: each test to order, then what an unknown coverage (the guideline version's
+    criterion, ``applicability_missing``) and undecided statements lack besides (a birth date, a diagnosis,
+    a test not ordered, ...): with a report built with ``facts=True``."""
+    out = [t for o in report["orders"] if (t := _test(o.get("codes", []), o["label"]))]
+    ordered = {o["measure"] for o in report["orders"]}
+    lacking = report.get("applicability_missing", []) + [m for u in report["undetermined"] for m in u.get("missing", [])]
+    for m in lacking:
+        if m["kind"] == "measure":
+            codes = m.get("codes", [])
+            if m["measure"] in ordered or not codes:  # ordered already; a measure with no LOINC code
+                continue
+            item = _test(codes, min((c["label"] for c in codes if c.get("label")), default=None))
+        else:
+            kind, paths = MISSING[m["kind"]]
+            item = {"type": kind, **({"mustSupport": paths} if paths else {})}
+        if item and item not in out:
+            out.append(item)
     return out
 
 

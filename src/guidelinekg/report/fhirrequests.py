@@ -2,7 +2,8 @@
 
 Each function takes a report item (``build_report(..., facts=True)``), the patient's Reference and the
 as-of date. Codes appear only where the content marks them verified (``PRIMARY`` or ``SECONDARY``): never
-an invented code, the text otherwise.
+an invented code, the text otherwise. :func:`shown_codings` alone decides it, for every resource that carries
+a code (and :mod:`guidelinekg.report.fhirout`'s dataRequirements).
 """
 
 from __future__ import annotations
@@ -38,8 +39,24 @@ def reasons(item: dict) -> list[dict]:
     return [{"reference": r} for r in sorted(refs)]
 
 
+def shown_codings(codes: list[dict]) -> list[dict]:
+    """The codings FHIR output may carry of ``codes`` (``{"system", "code", "status"}`` each, as the report
+    gives them): a code the content marks verified, ``PRIMARY`` or ``SECONDARY``, and no other status
+    (unverified, source-only, an assumption, none given: withheld, the text or display kept instead)."""
+    statuses: dict[tuple[str, str], set] = {}
+    for c in codes:
+        statuses.setdefault((c["system"], c["code"]), set()).add(c.get("status"))
+    return [{"system": system, "code": code} for (system, code), seen in statuses.items() if seen <= VERIFIED]
+
+
+def concept(codes: list[dict], text: str | None) -> dict:
+    """A CodeableConcept: the codings that may be shown, and the text (kept whether or not a code is)."""
+    shown = shown_codings(codes)
+    return {**({"coding": shown} if shown else {}), **({"text": text} if text else {})}
+
+
 def _codes(rec: dict) -> list[dict]:
-    return [{"system": c["system"], "code": c["code"]} for c in rec["intervention"]["codes"] if c["status"] in VERIFIED]
+    return shown_codings(rec["intervention"]["codes"])
 
 
 def _notes(rec: dict) -> list[dict]:
@@ -79,15 +96,15 @@ def request_for(rec: dict, subject: dict, as_of: str) -> dict:
     kind = rec["intervention"]["kind"]
     against = rec.get("direction") == "against"
     label = rec["intervention"]["label"]
-    concept = {**({"coding": _codes(rec)} if _codes(rec) else {}), "text": label}
+    what = concept(rec["intervention"]["codes"], label)
     common: dict = {"status": "draft", "intent": "proposal", "subject": subject, "authoredOn": as_of}
     if kind == "medication":
         resource = {"resourceType": "MedicationRequest", **common, "instantiatesCanonical": [rec["iri"]],
-                    "medicationCodeableConcept": concept}
+                    "medicationCodeableConcept": what}
         if not against:
             resource["dosageInstruction"] = [_dosage(rec)]
     elif kind in ("test", "referral", "procedure"):
-        resource = {"resourceType": "ServiceRequest", **common, "instantiatesCanonical": [rec["iri"]], "code": concept}
+        resource = {"resourceType": "ServiceRequest", **common, "instantiatesCanonical": [rec["iri"]], "code": what}
         if kind == "referral":
             resource["category"] = [{"text": "referral"}]
     elif kind == "advice":
@@ -110,15 +127,15 @@ def not_indicated_request(ni: dict, subject: dict, as_of: str) -> dict:
     """A not-indicated statement that applies: a request not to do it (``doNotPerform``), of the type of its
     interventions (a medicine when the content says nothing else)."""
     kinds = set(ni.get("intervention_kinds") or ["medication"])
-    concept = {"text": "; ".join(ni["interventions"]) or ni["label"]}
+    what = {"text": "; ".join(ni["interventions"]) or ni["label"]}
     common = {"status": "draft", "intent": "proposal", "subject": subject, "authoredOn": as_of, "doNotPerform": True}
     if kinds == {"medication"}:
-        resource = {"resourceType": "MedicationRequest", **common, "medicationCodeableConcept": concept}
+        resource = {"resourceType": "MedicationRequest", **common, "medicationCodeableConcept": what}
     elif kinds == {"advice"}:
         resource = {"resourceType": "CommunicationRequest", **{k: v for k, v in common.items() if k != "intent"},
                     "payload": [{"contentString": ni["statement"]}]}
     else:
-        resource = {"resourceType": "ServiceRequest", **common, "code": concept}
+        resource = {"resourceType": "ServiceRequest", **common, "code": what}
     if why := reasons(ni):
         resource["reasonReference"] = why
     resource["note"] = [{"text": ni["statement"]}, *_notes(ni)]
@@ -126,9 +143,11 @@ def not_indicated_request(ni: dict, subject: dict, as_of: str) -> dict:
 
 
 def order_request(order: dict, subject: dict, as_of: str) -> dict:
-    """The ServiceRequest of a test to order: LOINC, the pre-test instructions for the patient."""
+    """The ServiceRequest of a test to order: its LOINC code when verified (``codes``: a report built with
+    ``facts=True``; without them no status is known and the code is withheld), its name, the pre-test
+    instructions for the patient."""
     resource = {"resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",
-                "code": {"coding": [{"system": LOINC, "code": order["loinc"]}], "text": order["label"]},
+                "code": concept(order.get("codes", []), order["label"]),
                 "subject": subject, "authoredOn": as_of,
                 "reasonCode": [{"text": "needed to decide: " + ", ".join(order["needed_for"])}]}
     if order["instructions"]:
@@ -158,8 +177,11 @@ def monitoring_requests(item: dict, subject: dict, as_of: str) -> list[dict]:
                                 "periodUnit": PERIOD_UNITS[interval["unit"]]}
     out = []
     for code in item["loinc"]:
+        # the test's code when verified (``codes``: facts=True), its name (else the action's text) in any case
+        codes = [c for c in item.get("codes", []) if c["code"] == code]
+        label = min((c["label"] for c in codes if c.get("label")), default=None) or item["action"]
         resource = {"resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",
-                    "instantiatesCanonical": [item["iri"]], "code": {"coding": [{"system": LOINC, "code": code}]},
+                    "instantiatesCanonical": [item["iri"]], "code": concept(codes, label),
                     "subject": subject, "authoredOn": as_of, "note": [{"text": item["action"]}]}
         if timing:
             resource["occurrenceTiming"] = timing

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from guidelinekg.engine.knowledge import GuidelineVersionInfo
+from guidelinekg.engine.reasoning import Evaluation
+from guidelinekg.patients.ucum import UnitConversionError, ucum_conversion
 from guidelinekg.report.explain import Criteria, Explainer
 from guidelinekg.report.forpatient import patient_view, read_wording
 from guidelinekg.report.graphread import grouped, json_number, local, number, rows
@@ -17,8 +20,10 @@ from guidelinekg.report.selections import (
     CAUTIONS,
     CITATIONS,
     CODES,
+    COVERAGE,
     DOSES,
     GRADES,
+    MEASURE_CODES,
     MONITORING,
     NOT_INDICATED,
     ORDERS,
@@ -33,9 +38,9 @@ from guidelinekg.report.selections import (
     WEIGHT_BASED,
     WORKS,
 )
-from guidelinekg.engine.knowledge import GuidelineVersionInfo
-from guidelinekg.engine.reasoning import Evaluation
-from guidelinekg.patients.ucum import UnitConversionError, ucum_conversion
+
+LOINC = "http://loinc.org"
+
 
 def _citations(store) -> dict[str, list[dict]]:
     works = {w["work"]: w for w in rows(store, WORKS)}
@@ -76,6 +81,8 @@ def _guideline_parts(store) -> dict:
                              key=lambda g: (g["axis"] != "strength", g["system"], g["grade"]))
                    for r, items in grouped(rows(store, GRADES), "r").items()},
         "weight_based": {r["i"] for r in rows(store, WEIGHT_BASED)},
+        "measure_codes": grouped(rows(store, MEASURE_CODES), "m"),
+        "coverage": {v: sorted({r["c"] for r in items}) for v, items in grouped(rows(store, COVERAGE), "v").items()},
         "not_indicated": grouped(rows(store, NOT_INDICATED), "ni"),
         "cautions": {about: sorted(({"iri": c["c"], "label": c["label"], "text": c["text"],
                                      "citations": citations.get(c["c"], [])} for c in items), key=lambda c: c["iri"])
@@ -108,7 +115,10 @@ def build_reports(
     ``patients``, every patient of the evaluation (the only patients in its store): no restriction needed.
     With ``patient_lang`` (``--audience patient``), each report also holds its ``patient_view`` in that
     language (:mod:`guidelinekg.report.forpatient`). With ``facts``, each statement also lists the dated
-    results its criterion rests on (``facts``: what ``--format fhir`` cites as the reason of a request).
+    results its criterion rests on (``facts``: what ``--format fhir`` cites as the reason of a request);
+    measures an undecided criterion lacks carry their LOINC codes with the verification status the content
+    gives them (``codes``, as orders and monitoring items always do: FHIR shows a code only when verified);
+    and a version whose coverage is unknown says what its criterion lacks (``applicability_missing``).
     """
     store = evaluation.store
     wanted = sorted(patients) if patients is not None else None
@@ -300,6 +310,13 @@ def _assemble(
                        "content_sha256": evaluation.knowledge.sha256, "input_sha256": evaluation.input_sha256,
                        "source_sha256": evaluation.source_sha256},
     }
+    report["applicability"] = (applicable or ["unknown"])[0]  # "true", "false" or "unknown" (coverage)
+    # each test's code with the status the content gives it (FHIR, from a report or results.jsonl, shows
+    # verified ones only)
+    for o in report["orders"]:
+        o["codes"] = _codes((i for i in mine["orders"] if i["m"] == o["measure"]), "label")
+    for item in report["monitoring"]:
+        item["codes"] = _codes((i for i in mine["monitoring"] if i["a"] == item["iri"]), "mlabel")
     if "facts" not in shared and "lang" not in shared:
         return report
     criteria = {**{r: st["crit"] for r, st in statements.items()},
@@ -318,11 +335,28 @@ def _assemble(
         inputs = {(w["code"], w["message"]) for w in mine["warnings"] if w.get("input") == "true"}
         for w in report["warnings"]:
             w["source"] = "input" if (w["code"], w["message"]) in inputs else "rules"
-        report["applicability"] = (applicable or ["unknown"])[0]
+        # what a guideline version whose coverage is unknown lacks, as for an undecided statement's criterion
+        coverage = shared["coverage"].get(version.iri, []) if report["applicability"] == "unknown" else []
+        report["applicability_missing"] = [m for c in coverage for m in explainer.missing(c)]
+        for m in [m for u in report["undetermined"] for m in u["missing"]] + report["applicability_missing"]:
+            if m["kind"] == "measure":
+                m["codes"] = _codes(shared["measure_codes"].get(m["measure"], []), "label")
     if "lang" in shared:
         report["patient_view"] = patient_view(report, explainer, shared["wording"], shared["lang"],
                                               criteria=criteria, applicability=(applicable or [None])[0])
     return report
+
+
+def _codes(items, label_key: str) -> list[dict]:
+    """A measure's LOINC code(s), each with a verification status the content gives it (``None``: none) and
+    the measure's label (``label_key`` of the rows), once each. Whether a code may be shown is decided by the
+    FHIR rendering alone (:func:`guidelinekg.report.fhirrequests.shown_codings`)."""
+    labels: dict[tuple, str | None] = {}
+    for i in items:
+        key, label = (i["loinc"], i.get("status")), i.get(label_key)
+        labels[key] = min((x for x in (labels.get(key), label) if x), default=None)
+    return [{"system": LOINC, "code": code, "status": status, "label": labels[(code, status)]}
+            for code, status in sorted(labels, key=lambda k: (k[0], k[1] or ""))]
 
 
 def _interval(row: dict) -> dict | None:

@@ -148,19 +148,24 @@ SELECT ?patient ?res ?c ?by ?byLabel WHERE {
   }
 }"""
 
+# A measure's gkg:verificationStatus is that of its LOINC code (as CODES reads a test order's): what the FHIR
+# rendering needs to show the code or withhold it (never shown unless verified).
 ORDERS = """
-SELECT ?patient ?order ?m ?loinc ?label ?req ?instruction ?for WHERE {
+SELECT ?patient ?order ?m ?loinc ?label ?status ?req ?instruction ?for WHERE {
   ?order a gkg:Order ; gkg:forPatient ?patient ; gkg:measure ?m ; gkg:orderedFor ?res .
   ?res gkg:instantiates ?for .
   ?m gkg:loincCode ?loinc ; rdfs:label ?label .
+  OPTIONAL { ?m gkg:verificationStatus ?vs . ?vs skos:notation ?status }
   OPTIONAL { ?req gkg:appliesToMeasure ?m ; gkg:instruction ?instruction .
              ?st gkg:requirement ?req ; gkg:inVersion $version . }
 }"""
 
 MONITORING = """
-SELECT ?patient ?a ?text ?label ?loinc ?min ?max ?unit ?maxUnit ?trigger WHERE {
+SELECT ?patient ?a ?text ?label ?m ?loinc ?mlabel ?status ?min ?max ?unit ?maxUnit ?trigger WHERE {
   ?item a gkg:MonitoringItem ; gkg:forPatient ?patient ; gkg:instantiates ?a ; gkg:guidelineVersion $version .
   ?a gkg:sourceText ?text ; rdfs:label ?label ; gkg:monitors ?m . ?m gkg:loincCode ?loinc .
+  OPTIONAL { ?m rdfs:label ?mlabel }
+  OPTIONAL { ?m gkg:verificationStatus ?vs . ?vs skos:notation ?status }  # its code's, as ORDERS reads it
   OPTIONAL { ?a gkg:intervalMin ?qmin . ?qmin gkg:value ?min ; gkg:unit ?unit }
   OPTIONAL { ?a gkg:intervalMax ?qmax . ?qmax gkg:value ?max OPTIONAL { ?qmax gkg:unit ?maxUnit } }
   OPTIONAL { ?a gkg:monitoringTrigger ?trigger }
@@ -184,6 +189,17 @@ SELECT ?patient ?res ?r (MIN(STR(?p0)) AS ?prec) (MIN(?reason0) AS ?reason) (MIN
   OPTIONAL { ?p0 gkg:reason ?reason0 }
   OPTIONAL { ?p0 gkg:precedenceWhen ?q . ?q rdfs:label ?label0 }  # the population, e.g. a diagnosis
 } GROUP BY ?patient ?res ?r"""  # one row per result, however many precedences or labels
+
+# Every measure's LOINC code with its verification status and label (what an undecided criterion lacks is
+# named by measure: the FHIR rendering's dataRequirement), and the criterion each version covers.
+MEASURE_CODES = """
+SELECT ?m ?loinc ?label ?status WHERE {
+  ?m gkg:loincCode ?loinc .
+  OPTIONAL { ?m rdfs:label ?label }
+  OPTIONAL { ?m gkg:verificationStatus ?vs . ?vs skos:notation ?status }
+}"""
+
+COVERAGE = """SELECT ?v ?c WHERE { ?v a gkg:GuidelineVersion ; gkg:coversCondition ?c }"""
 
 APPLICABILITY = """
 SELECT ?patient ?truth WHERE { ?a a gkg:Applicability ; gkg:forPatient ?patient ; gkg:guidelineVersion $version ;

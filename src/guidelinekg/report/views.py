@@ -83,7 +83,10 @@ def render(report: dict, *, markdown: bool = False) -> str:
     g = report["guideline"]
     out = [f"{h1}{g['label']}", f"Patient {report['patient']}, as of {report['as_of']} "
            f"(guideline version {g['version']}, review status: {g['status']})", ""]
-    if not report["applicable"]:
+    deceased = any(w["code"] == "patient-deceased" for w in report["warnings"])
+    if not report["applicable"] and report.get("applicability") == "unknown" and not deceased:
+        out.append("Whether this guideline applies to this patient is not known yet: see the warnings.")
+    elif not report["applicable"]:
         out.append("This guideline does not apply to this patient.")
     # a recommendation against an intervention applies to the patient too, but it is no order to give it:
     # its own heading, and never a dose or administration
@@ -99,7 +102,9 @@ def render(report: dict, *, markdown: bool = False) -> str:
             continue
         out.append(f"{h2}{heading}")
         for rec in made:
-            dose = f" — dose {rec['dose']['value']} {rec['dose']['unit']}" if rec.get("dose") and not against else ""
+            given = [f"dose {rec['dose']['value']} {rec['dose']['unit']}"] if rec.get("dose") else []
+            given += [rec[k] for k in ("route", "frequency") if rec.get(k)]  # the route's label, the frequency
+            dose = f" — {', '.join(given)}" if given and not against else ""
             line = f" ({rec['line']})" if rec.get("line") else ""
             kind = rec.get("intervention", {}).get("kind", "medication")
             line += f" [{kind}]" if kind != "medication" else ""  # a test, referral, diagnosis, advice ...
