@@ -884,3 +884,12 @@ def test_cards_suggest_requests_with_verified_codes_only(ferritin_unverified, se
         assert requests["transferrin saturation"]["coding"] == [{"system": "http://loinc.org", "code": "2502-3"}]
         shipped = {r["code"]["text"]: r["code"] for r in suggested(server.call(VIEW, body), kind)}
         assert shipped["serum ferritin"]["coding"] == [{"system": "http://loinc.org", "code": "2276-4"}]
+
+
+def test_an_order_card_names_the_code_only_where_verified(ferritin_unverified, server):
+    body = vignette_body("021-no-iron-studies")
+    for service, shown in ((ferritin_unverified, False), (server, True)):
+        cards = [c for c in service.call(VIEW, body) if meta(c)["kind"] == "order" and "ferritin" in c["summary"]]
+        assert len(cards) == 1
+        assert ("LOINC 2276-4" in cards[0]["detail"]) is shown
+        assert (meta(cards[0]).get("code") == "2276-4") is shown

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from guidelinekg import __version__
 from guidelinekg.hooks import markdown as md
-from guidelinekg.report.fhirrequests import interval_text, monitoring_requests, order_request, request_for
+from guidelinekg.report.fhirrequests import interval_text, monitoring_requests, order_request, request_for, shown_codings
 from guidelinekg.report.views import grading_text, work_url
 
 OVERRIDE_SYSTEM = "https://w3id.org/guidelinekg/override-reason"
@@ -164,14 +164,17 @@ def population_card(ctx: CardContext, report: dict, item: dict) -> dict:
 
 def order_card(ctx: CardContext, report: dict, order: dict, needed: dict[str, str]) -> dict:
     waiting = [needed.get(i, i) for i in order["needed_for"]]
-    detail = [(f"**Order {md.text(order['label'])}** (LOINC {md.text(order['loinc'])}): needed before the "
+    # the code only where the content marks it verified, as in every FHIR resource (shown_codings)
+    verified = [c["code"] for c in shown_codings(order.get("codes", []))]
+    code = f" (LOINC {md.text(', '.join(verified))})" if verified else ""
+    detail = [(f"**Order {md.text(order['label'])}**{code}: needed before the "
                "guideline can decide:"), "", *[f"- {md.text(w)}" for w in waiting]]
     detail += md.section("Before the test", [f"- {md.text(i)}" for i in order["instructions"]])
     count = len(waiting)
     summary = f"Order {order['label']}: needed to decide {count} statement{'s' if count != 1 else ''}"
     resource = order_request(order, ctx.subject, ctx.as_of)
     return make_card(ctx, f"order {report['guideline']['version_iri']} {order['measure']}", "order", "info", summary,
-                     detail, report=report, statements=order["needed_for"], code=order["loinc"],
+                     detail, report=report, statements=order["needed_for"], code=(verified or [None])[0],
                      suggestions=[(f"Order {order['label']}", [create(resource, f"Order {order['label']}")])])
 
 
