@@ -287,7 +287,9 @@ def test_imprecise_times_and_birth_dates_are_noted() -> None:
         )
     )
     (p,) = patients_from_json(doc)
-    assert objects(p, p.patient_iri, "birthDate") == []
+    assert objects(p, p.patient_iri, "birthDate") == []  # a year alone is the range of dates it allows
+    assert objects(p, p.patient_iri, "birthDateEarliest") == ["1970-01-01"]
+    assert objects(p, p.patient_iri, "birthDateLatest") == ["1970-12-31"]
     assert codes(p, "imprecise-birthdate") == ["Patient/p1"]
     assert objects(p, "urn:guidelinekg:Observation/o1", "effectiveTime") == ["2024-06-01T00:00:00"]
     assert codes(p, "imprecise-time") == ["Observation/o1"]

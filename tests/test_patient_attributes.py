@@ -41,6 +41,15 @@ AGE_CASES = [  # (birth date, made); level 10.5 for the 6-59 months band, else 1
     ("2026-01-19", ["rec-neonates", "rec-two-weeks"]),  # 13 days: 1 completed week
     ("2024-02-29", []),                 # a leap-day birth: 23 mo, level 12.5 is not < 11
 ]  # fmt: skip
+# birth dates known only to the year or month (FHIR allows it; de-identified exports keep only the year):
+# an age criterion is decided only where the first and last possible birth dates agree (rule 43)
+IMPRECISE_CASES = [  # (birth date, level, made, undetermined)
+    ("1980", "11.5", ["rec-women"], []),        # 45 or 46 years: an adult either way
+    ("2011", "11.5", [], ["rec-women"]),        # 14 or 15 years on 2026-02-01: '>= 15 a' unknown
+    ("2023", "10.5", ["rec-children"], []),     # 25 to 37 months: within 6-59 mo either way
+    ("2026-01", "12.5", [], ["rec-neonates", "rec-two-weeks"]),  # 1 to 31 days: '< 28 d' and '< 2 wk' unknown
+    ("2025-12", "12.5", [], []),                # 32 to 62 days: no neonate, no 6-59 mo either way
+]  # fmt: skip
 # dates that stress the Julian day number formula (month ends, leap days, century years)
 DAY_CASES = ["2024-02-28", "2024-02-29", "2024-03-01", "2023-12-31", "2000-02-29", "1900-03-01", "2026-01-04",
              "2026-01-05"]
@@ -64,6 +73,8 @@ def all_patients() -> dict[str, dict]:
     for i, (birth, made) in enumerate(AGE_CASES):
         level = "10.5" if made and made[0] == "rec-children" else "12.5"
         docs[f"age{i}"] = patient_json(f"age{i}", level, birthDate=birth, gender="female")
+    for i, (birth, level, _, _) in enumerate(IMPRECISE_CASES):
+        docs[f"imprecise{i}"] = patient_json(f"imprecise{i}", level, birthDate=birth, gender="female")
     for i, birth in enumerate(DAY_CASES):
         docs[f"day{i}"] = patient_json(f"day{i}", "12.5", birthDate=birth, gender="female")
     return docs
@@ -98,6 +109,16 @@ def test_sex_specific_thresholds(reports, i):
 @pytest.mark.parametrize("i", range(len(AGE_CASES)), ids=[c[0] for c in AGE_CASES])
 def test_ages_in_months_weeks_and_days(reports, i):
     assert made(reports[f"age{i}"]) == AGE_CASES[i][1]
+
+
+@pytest.mark.parametrize("i", range(len(IMPRECISE_CASES)), ids=[c[0] for c in IMPRECISE_CASES])
+def test_a_birth_year_or_month_decides_what_both_ends_of_its_range_agree_on(reports, i):
+    birth, _, expected_made, expected_undetermined = IMPRECISE_CASES[i]
+    report = reports[f"imprecise{i}"]
+    assert (made(report), undetermined(report)) == (expected_made, expected_undetermined)
+    assert any(w["code"] == "imprecise-birthdate" for w in report["warnings"])
+    if expected_undetermined:  # the explanation gives the range of ages
+        assert any("birth date known only as between" in line for r in report["undetermined"] for line in r["because"])
 
 
 @pytest.mark.parametrize("i", range(len(DAY_CASES)), ids=DAY_CASES)

@@ -9,7 +9,9 @@ Choices where FHIR leaves room:
 * Times: FHIR ``dateTime`` becomes ``xsd:dateTime``. A date without time is the start of that day; a time
   without timezone stays without one (none is invented, so comparisons with zoned times are those of
   SPARQL); a year or year-month is the start of that period, with an ``imprecise-time`` note. A partial
-  ``birthDate`` (year only) is not mapped (``imprecise-birthdate``): an age from it could be a year off.
+  ``birthDate`` of a year or year-month only is the range of birth dates it allows
+  (``gkg:birthDateEarliest``, ``gkg:birthDateLatest``, with an ``imprecise-birthdate`` note): rule 43 decides
+  an age criterion only where both ends of the range agree.
 * Values keep their lexical form (``101.10`` stays ``101.10``). Observations, their components, censored
   values (``<10``) and statuses are mapped by :mod:`guidelinekg.patients.fhirobs` (its notes say how).
 * MedicationRequests and MedicationDispenses are exposures too: which count, and over which period, is
@@ -45,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from guidelinekg.errors import InputError, Location
-from guidelinekg.patients.fhirbundle import Bundle, code_iri, codings, fhir_datetime, field
+from guidelinekg.patients.fhirbundle import Bundle, code_iri, codings, date_range, fhir_datetime, field
 from guidelinekg.patients.fhirclinical import (
     condition_statuses,
     condition_times,
@@ -204,10 +206,11 @@ class _Mapper:
             return
         if isinstance(birth, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", birth) and fhir_datetime(birth):
             self.lines[node].append(triple(node, iri(GKG + "birthDate"), literal(birth, XSD + "date")))
-        elif fhir_datetime(birth):
-            self.note(
-                node, "imprecise-birthdate", f"birthDate {birth!r} has no day; not used (age unknown)", res
-            )
+        elif (span := date_range(birth)) is not None:  # a year or year-month: the birth dates it allows
+            self.lines[node] += [triple(node, iri(GKG + p), literal(d.isoformat(), XSD + "date"))
+                                 for p, d in zip(("birthDateEarliest", "birthDateLatest"), span)]
+            self.note(node, "imprecise-birthdate", f"birthDate {birth!r} has no day: born between {span[0]} and "
+                      f"{span[1]}, so the age is a range; an age criterion it cannot decide stays unknown", res)
         else:
             self.note(node, "invalid-birthdate", f"birthDate {birth!r} is not a FHIR date; not used", res)
 

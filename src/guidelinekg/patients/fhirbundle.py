@@ -9,9 +9,10 @@ patient triples.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -46,6 +47,18 @@ def fhir_datetime(text: Any) -> tuple[str, bool] | None:
         return None
     lexical = f"{year}-{month or '01'}-{day or '01'}T{hour or '00'}:{minute or '00'}:{second or '00'}"
     return lexical + (fraction or "") + (zone or ""), day is not None
+
+
+def date_range(text: Any) -> tuple[date, date] | None:
+    """The first and last day a FHIR date of a year or year-month only allows; ``None`` for anything else.
+
+    >>> date_range("1970"), date_range("2024-02"), date_range("2024-02-10")
+    ((datetime.date(1970, 1, 1), datetime.date(1970, 12, 31)), (datetime.date(2024, 2, 1), datetime.date(2024, 2, 29)), None)
+    """
+    if not isinstance(text, str) or not re.fullmatch(r"\d{4}(-\d{2})?", text) or not fhir_datetime(text):
+        return None
+    year, month = int(text[:4]), int(text[5:7]) if len(text) == 7 else None
+    return date(year, month or 1, 1), date(year, month or 12, calendar.monthrange(year, month or 12)[1])
 
 
 def code_iri(base: str, code: str) -> str:
