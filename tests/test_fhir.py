@@ -437,3 +437,22 @@ def test_doctests_of_the_fhir_modules():
     assert doctest.testmod(fhir).failed == 0
     result = doctest.testmod(fhirbundle)
     assert result.failed == 0 and result.attempted >= 1  # fhir_datetime's examples
+
+
+@pytest.mark.parametrize(("unit", "code", "contradicts"), [
+    ("mg/L", "ng/mL", True),     # a thousand times apart: which one the value is in cannot be told
+    ("kg", "ng/mL", True),       # another kind of quantity
+    ("ng/ml", "ng/mL", False),   # the same unit spelled otherwise
+    ("ug/L", "ng/mL", False),    # the same scale
+    ("mcg/L", "ng/mL", False),   # a display that is no UCUM code: a spelling, never a contradiction
+    ("ng/mL", "ng/mL", False),
+])  # fmt: skip
+def test_a_unit_text_contradicting_its_ucum_code_makes_the_value_unusable(unit, code, contradicts) -> None:
+    from guidelinekg.patients.fhirobs import quantity_lines
+
+    notes: list[tuple[str, str]] = []
+    q = {"value": Decimal("150"), "unit": unit, "system": "http://unitsofmeasure.org", "code": code}
+    lines = quantity_lines("<urn:x:o>", q, lambda c, text: notes.append((c, text)))
+    assert any("#value>" in line for line in lines)
+    assert any("#unit>" in line for line in lines) is not contradicts
+    assert [c for c, _ in notes] == (["unit-code-mismatch"] if contradicts else [])

@@ -34,7 +34,7 @@ from urllib.parse import quote
 from guidelinekg.patients.fhirbundle import Bundle, code_iri, codings, field
 from guidelinekg.patients.fhirclinical import concept_tokens
 from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, iri, literal, triple, xsd_decimal
-from guidelinekg.patients.ucum import is_ucum, shown
+from guidelinekg.patients.ucum import UnitConversionError, is_ucum, shown, ucum_conversion
 
 LOINC = "http://loinc.org"
 LOINC_IRI = "https://loinc.org/"
@@ -86,6 +86,11 @@ def quantity_lines(node: str, q: dict[str, Any], note: Note) -> list[str]:
     lines = [triple(node, iri(GKG + "value"), literal(lexical, XSD + "decimal"))]
     code, text = q.get("code"), q.get("unit")
     if q.get("system") == UCUM and isinstance(code, str) and code:
+        if isinstance(text, str) and _contradicts(text.strip(), code):
+            # "unit": "mg/L" with "code": "ng/mL": which one the value is in cannot be told (1000 times apart)
+            note("unit-code-mismatch", f"unit {shown(text)} and UCUM code {shown(code)} name different units; "
+                 "the value is not used (which one it is in cannot be told)")
+            return [*lines, triple(node, iri(GKG + "unitText"), literal(text))]
         return [*lines, triple(node, iri(GKG + "unit"), literal(code))]
     if not (isinstance(text, str) and text.strip()):
         note("missing-unit", "value has no unit")
@@ -95,6 +100,17 @@ def quantity_lines(node: str, q: dict[str, Any], note: Note) -> list[str]:
         return [*lines, triple(node, iri(GKG + "unit"), literal(text.strip()))]
     note("unit-not-ucum", f"unit {shown(text)} is not a UCUM code; kept as text")
     return lines
+
+
+def _contradicts(text: str, code: str) -> bool:
+    """Whether a Quantity's display unit is itself a UCUM unit that is not the one its code names (another
+    scale or kind). A display that is no UCUM code ("mcg/L", "percent") is a spelling and never contradicts."""
+    if text == code or not text or not is_ucum(text):
+        return False
+    try:
+        return ucum_conversion(text, code) != (Decimal(1), Decimal(0))
+    except UnitConversionError:
+        return True
 
 
 def loinc_codes(concept: Any) -> list[str]:

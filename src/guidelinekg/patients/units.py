@@ -330,6 +330,9 @@ def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: Measur
             f"{len(units)} units given ({', '.join(sorted(units))}); an observation carries one unit"
         )
     if not units:
+        if texts and is_ucum(texts[0].strip()):  # a UCUM display kept apart from a code naming another unit
+            return problem(f"unit {short(texts[0])!r} contradicts the UCUM code given with it: which unit the value "
+                           "is in cannot be told")
         if texts:
             return problem(f"unit {short(texts[0])!r} is not a UCUM unit and cannot be converted to {canonical}")
         return problem(f"no unit given; the guideline's unit for this measure is {canonical}")
