@@ -505,3 +505,11 @@ def test_a_duplicate_json_key_in_a_record_is_a_bad_record_not_the_last_value(tmp
     results = (tmp_path / "out" / "results.jsonl").read_text(encoding="utf-8")
     # (the value in words: a bare "450" may occur in a hash of the results)
     assert "measured 450" not in results and "Patient/pa" not in results
+
+
+def test_a_json_error_reads_as_one_sentence():
+    from guidelinekg.cohort.partition import _reason
+
+    with pytest.raises(json.JSONDecodeError) as err:
+        json.loads('{"resourceType": "Patient", "id": "a\tb"}')
+    assert _reason(err.value) == "Invalid control character at column 37"

@@ -144,7 +144,7 @@ def _records(path: Path, bad: list[BadRecord], lines: Counter) -> Iterator[tuple
 def _reason(exc: Exception) -> str:
     """Why a line was refused; JSON errors by column (the decoder's own line count starts at the record)."""
     if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at column {exc.pos + 1}"
+        return f"{exc.msg.removesuffix(' at')} at column {exc.pos + 1}"  # "Invalid control character at"
     return str(exc)
 
 
