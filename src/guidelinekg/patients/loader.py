@@ -146,7 +146,7 @@ def _patient_from_text(
                     location,
                     hint='put the resources in a Bundle: {"resourceType": "Bundle", "type": "collection", ...}',
                 )
-            if isinstance(doc, list) or (
+            if (isinstance(doc, list) and any(isinstance(d, dict) and any(k.startswith("@") for k in d) for d in doc)) or (
                 isinstance(doc, dict) and doc.keys() & {"@context", "@graph", "@id"}
             ):
                 _refuse_remote_contexts(doc, location)
@@ -156,6 +156,15 @@ def _patient_from_text(
                 location,
                 hint="give a FHIR R4 resource or Bundle, or the patient model as JSON-LD or Turtle",
             )
+    if location.path.lower().endswith((".json", ".jsonld")):  # a JSON scalar ("hello", 42) is no Turtle either
+        try:
+            doc = parse_json(text, location, positions=False)
+        except InputError:
+            doc = ...  # not JSON at all: Turtle below says what is wrong
+        if doc is not ...:
+            kind = {str: "a string", bool: "a boolean", type(None): "null"}.get(type(doc), "a number")
+            raise InputError(f"the JSON is {kind}, neither FHIR nor JSON-LD", location,
+                             hint="give a FHIR R4 resource or Bundle, or the patient model as JSON-LD or Turtle")
     return _patient_from_rdf(text, ox.RdfFormat.TURTLE, location, matcher)
 
 
