@@ -29,8 +29,8 @@ Choices where FHIR leaves room:
   of measures none of them reads is counted in one ``ignored-resource`` note per patient, not mapped.
 * Notes about a patient's own resources go to that patient; notes that belong to no patient (ignored
   types, unresolved subjects) go to every patient of the input.
-* Duplicate resources (same type and id): the one with the smallest canonical JSON is kept
-  (``duplicate-resource``), so the result does not depend on entry order.
+* Bundle level (:mod:`~guidelinekg.patients.fhirbundle`): of a resource given twice, the newest by its
+  meta, else neither (a Patient: refused); a search cut short or paged is noted (``search-incomplete``).
 * Refused before anything is mapped (:mod:`guidelinekg.patients.fhirschema`): an element the mapping reads
   of the wrong JSON type, a number no ``xsd:decimal`` holds, an id over 64 or a string over 1 MiB
   characters; and by the JSON reader, a key given twice in one object.
@@ -125,7 +125,7 @@ class _Mapper:
                 ignored[kind] += 1
         for res in self.bundle.unread_observations(self.ignored):  # left as text by a lazy read, yet to map
             MAPPERS["Observation"](self, res)
-        for kind, n in sorted(ignored.items()):
+        for kind, n in sorted((ignored - self.bundle.read_types).items()):  # read_types: outcomes noted
             self.note(None, "ignored-resource", f"{n} {kind} resource{'s' * (n > 1)} ignored: type not used")
         for patient, text in self.ignored.notes():
             self.note(patient, "ignored-resource", text)

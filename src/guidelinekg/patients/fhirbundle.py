@@ -1,22 +1,50 @@
 """The FHIR input as indexed resources, and the FHIR datatypes the mapping reads.
 
 :class:`Bundle` holds the resources of one input (a Bundle's entries, or one bare resource) keyed by
-type and id, with duplicates resolved deterministically, and resolves References against them
-(contained, by ``fullUrl`` or by ``Type/id``). The helpers turn FHIR ``date``/``dateTime`` into
-``xsd:dateTime`` and read CodeableConcepts. :mod:`guidelinekg.patients.fhir` maps the indexed resources to
-patient triples.
+type and id, and resolves References against them (contained, by ``fullUrl`` or by ``Type/id``). The
+helpers turn FHIR ``date``/``dateTime`` into ``xsd:dateTime`` and read CodeableConcepts.
+:mod:`guidelinekg.patients.fhir` maps the indexed resources to patient triples.
+
+A resource given twice (same type and id) with different content is two versions of one record: when
+their ``meta`` says which is newer (a later ``meta.lastUpdated``, else a higher numeric
+``meta.versionId``), the newest is used and the others set aside (:func:`newest`), with a
+``duplicate-resource`` note saying which. When nothing says, none is guessed: neither copy is used (what it
+records is missing, as for any result not given), or, for a Patient, the input is refused. Identical copies
+are one.
+
+What a Bundle says about its own completeness (:func:`search_notes`): a search result may be cut short,
+and a server that truncated a search, was refused part of it, or pages it says so in the Bundle (an
+OperationOutcome, with ``entry.search.mode`` ``outcome`` or not, and a ``next`` link), not in the resources.
+Evaluated as if complete, a record missing its latest results gives advice without saying it may rest on
+part of the record. So:
+
+* an issue of severity ``fatal`` or ``error``: a ``search-incomplete`` note with its severity, code and
+  text (``diagnostics``, else ``details``);
+* a ``Bundle.link`` of relation ``next``: a ``search-incomplete`` note, the Bundle is one page of a search
+  whose later pages were not read;
+* an issue of severity ``warning`` (or of a severity FHIR does not define): a ``search-warning`` note, as a
+  server may warn that resources were withheld;
+* an OperationOutcome with ``information`` issues only says nothing about what is missing: it is counted
+  with the types not used (``ignored-resource``), as before.
+
+These are notes about the input as a whole: every patient of the Bundle gets them. What the missing part
+would have held stays unknown, so nothing is inferred from it: a measure without a result is ordered as
+for any record that lacks it.
 """
 
 from __future__ import annotations
 
 import calendar
 import re
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
 from guidelinekg.errors import InputError, Location
+from guidelinekg.patients.codesystems import canonical_system
+from guidelinekg.patients.decode import where
 from guidelinekg.patients.fhirschema import check_document
 from guidelinekg.patients.model import IngestNote, iri, json_hash, resource_iri
 
@@ -67,11 +95,84 @@ def code_iri(base: str, code: str) -> str:
 
 
 def codings(concept: Any) -> Iterator[tuple[str | None, str | None, str | None]]:
-    """``(system, code, display)`` of each coding of a CodeableConcept."""
+    """``(system, code, display)`` of each coding of a CodeableConcept; a system named by its HL7 OID is
+    given as its FHIR R4 URI (:mod:`guidelinekg.patients.codesystems`)."""
     if isinstance(concept, dict):
         for c in concept.get("coding") or []:
             if isinstance(c, dict):
-                yield c.get("system"), c.get("code"), c.get("display")
+                yield canonical_system(c.get("system")), c.get("code"), c.get("display")
+
+
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+
+
+def version_of(res: dict[str, Any]) -> tuple[datetime | None, int | None]:
+    """``(meta.lastUpdated, meta.versionId)`` of a resource: the instant when it is a FHIR instant (with its
+    time zone), the version when it is a whole number; ``None`` for what is absent or else.
+
+    >>> version_of({"meta": {"lastUpdated": "2026-01-09T10:00:00+01:00", "versionId": "2"}})
+    (datetime.datetime(2026, 1, 9, 10, 0, tzinfo=datetime.timezone(datetime.timedelta(seconds=3600))), 2)
+    >>> version_of({"meta": {"lastUpdated": "2026-01-09", "versionId": "W/2"}}), version_of({})
+    ((None, None), (None, None))
+    """
+    meta = res.get("meta")
+    meta = meta if isinstance(meta, dict) else {}
+    updated, vid = meta.get("lastUpdated"), meta.get("versionId")
+    instant = None
+    if isinstance(updated, str) and _INSTANT.fullmatch(updated) and fhir_datetime(updated):
+        instant = datetime.fromisoformat(updated)
+    return instant, int(vid) if isinstance(vid, str) and re.fullmatch(r"[0-9]{1,18}", vid) else None
+
+
+def _newer(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether ``a``'s meta says it is newer than ``b``: a later ``lastUpdated`` (both given and different),
+    else a higher ``versionId`` (both numeric and different)."""
+    (ta, va), (tb, vb) = version_of(a), version_of(b)
+    if ta is not None and tb is not None and ta != tb:
+        return ta > tb
+    return va is not None and vb is not None and va > vb
+
+
+def _described(res: dict[str, Any]) -> str:
+    """A copy as its meta names it (``version 2 (updated 2026-01-09T10:00:00Z)``), or ``""``."""
+    meta = field(res, "meta")
+    vid, updated = meta.get("versionId"), meta.get("lastUpdated")
+    when = f"updated {updated[:40]}" if isinstance(updated, str) else ""
+    if isinstance(vid, str):
+        return f"version {vid[:20]}" + (f" ({when})" if when else "")
+    return f"the copy {when}" if when else ""
+
+
+def _listed(names: list[str]) -> str:
+    return " and ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def newest(found: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str]:
+    """Of the different copies of one resource, the one whose meta says it is newer than every other
+    (``None`` when none is), and the note's text after the record: which copy is used and which set aside,
+    or, without a newest, which copies there are. The result does not depend on the copies' order.
+
+    >>> old, new = ({"id": "o", "value": v, "meta": {"versionId": str(v)}} for v in (1, 2))
+    >>> newest([new, old])
+    ({'id': 'o', 'value': 2, 'meta': {'versionId': '2'}}, 'occurs twice, differently (in value): version 2, the newest, is used; version 1 is set aside')
+    >>> newest([{"id": "o", "value": 2}, old])[1]
+    'occurs twice, differently (in value), and no meta.lastUpdated or meta.versionId says which is newer (copy 6eeb2988 and version 1)'
+    """
+    differ = sorted({k for r in found for k in r
+                     if k != "meta" and len({json_hash(o.get(k)) for o in found}) > 1})
+    times = "twice" if len(found) == 2 else f"{len(found)} times"
+    head = f"occurs {times}, differently" + (f" (in {', '.join(differ)})" if differ else "")
+    described = {json_hash(r): _described(r) for r in found}
+    seen = Counter(described.values())
+    names = {h: f"{name} (copy {h[:8]})" if name and seen[name] > 1 else name or f"copy {h[:8]}"
+             for h, name in described.items()}  # as the meta names them, else by content
+    kept = next((r for r in found if all(r is o or _newer(r, o) for o in found)), None)
+    if kept is None:
+        return None, (f"{head}, and no meta.lastUpdated or meta.versionId says which is newer "
+                      f"({_listed(sorted(names.values()))})")
+    aside = sorted(names[json_hash(r)] for r in found if r is not kept)
+    verb = "is" if len(aside) == 1 else "are"
+    return kept, f"{head}: {names[json_hash(kept)]}, the newest, is used; {_listed(aside)} {verb} set aside"
 
 
 class Bundle:
@@ -100,7 +201,7 @@ class Bundle:
             entries = [
                 (e.get("fullUrl"), e.get("resource")) if isinstance(e, dict) else (None, None) for e in raw
             ]
-        chosen: dict[tuple[str, str], dict[str, Any]] = {}
+        copies: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.key_by_url: dict[str, tuple[str, str]] = {}
         for url, res in entries:
             if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
@@ -112,17 +213,31 @@ class Bundle:
                 continue
             rid = res.get("id")
             key = (res["resourceType"], rid if isinstance(rid, str) and rid else json_hash(res))
-            if key in chosen and json_hash(chosen[key]) != json_hash(res):
-                record = f"{key[0]}/{key[1]}"
-                self.notes.append(
-                    IngestNote(
-                        "duplicate-resource", f"{record} occurs twice, differently; one is used", record
-                    )
-                )
-                res = min(res, chosen[key], key=json_hash)
-            chosen[key] = res
+            copies.setdefault(key, []).append(res)
             if isinstance(url, str):
                 self.key_by_url[url] = key
+        chosen: dict[tuple[str, str], dict[str, Any]] = {}
+        for key, given in copies.items():
+            found = list({json_hash(r): r for r in given}.values()) if len(given) > 1 else given  # identical: one
+            if len(found) == 1:
+                chosen[key] = found[0]
+                continue
+            kept, text = newest(found)
+            record = f"{key[0]}/{key[1]}"
+            if kept is None and key[0] == "Patient":  # who the patient is: not a question to guess at
+                at = sorted((where(r, default=location) for r in found), key=lambda w: w.line or 0)
+                lines = [str(w.line) for w in at if w.line is not None]
+                raise InputError(
+                    f"{record} {text}: which copy describes the patient cannot be told"
+                    + (f" (lines {_listed(lines)})" if lines else ""),
+                    at[-1],
+                    hint="keep only the current copy of the Patient, or give each its meta.lastUpdated",
+                )
+            if kept is None:
+                text += f": {'neither' if len(found) == 2 else 'none'} is used, as if not given"
+            self.notes.append(IngestNote("duplicate-resource", f"{record} {text}", record))
+            if kept is not None:
+                chosen[key] = kept
         self.by_key = chosen
         self.key_of = {id(res): key for key, res in chosen.items()}
         # From a lazy read (guidelinekg.patients.fhirlazy.Skipped): the resources left as text, parsed when a
@@ -130,6 +245,13 @@ class Bundle:
         self.skipped = skipped
         if skipped is not None:
             self.key_by_url.update(skipped.urls)
+        left = skipped.raws if skipped is not None else ()  # a lazy read left them as text: parsed here
+        outcomes = [key for key in (*chosen, *left) if key[0] == OUTCOME]
+        notes, self.read_types = search_notes(
+            doc.get("link") if doc["resourceType"] == "Bundle" else None,
+            [(f"{key[0]}/{key[1]}", self.get(key)) for key in sorted(outcomes)],
+        )
+        self.notes += notes
 
     def resources(self) -> list[tuple[tuple[str, str], dict[str, Any]]]:
         return sorted(self.by_key.items(), key=lambda kv: kv[0])
@@ -185,3 +307,73 @@ def field(res: dict[str, Any], key: str) -> dict[str, Any]:
     """``res[key]`` when it is a JSON object, else an empty one (FHIR elements are optional)."""
     value = res.get(key)
     return value if isinstance(value, dict) else {}
+
+
+# --- what a Bundle says about its own completeness ------------------------------------------------------
+
+OUTCOME = "OperationOutcome"
+SEVERE = ("fatal", "error")
+QUIET = ("information",)
+MAX_TEXT = 300  # characters of a server's text quoted in a note
+
+
+def _text(value: Any) -> str | None:
+    return value.strip()[:MAX_TEXT] if isinstance(value, str) and value.strip() else None
+
+
+def issue_text(issue: dict[str, Any]) -> str:
+    """What an issue says: ``diagnostics``, else ``details.text``, else its codings' displays or codes.
+
+    >>> issue_text({"diagnostics": "Observation search truncated"}), issue_text({"details": {"text": "x"}})
+    ('Observation search truncated', 'x')
+    >>> issue_text({"details": {"coding": [{"code": "MSG_NO_MATCH"}]}}), issue_text({})
+    ('MSG_NO_MATCH', 'no text given')
+    """
+    details = issue.get("details") if isinstance(issue.get("details"), dict) else {}
+    codings = details.get("coding") if isinstance(details.get("coding"), list) else []
+    shown = [_text(c.get("display")) or _text(c.get("code")) for c in codings if isinstance(c, dict)]
+    return (_text(issue.get("diagnostics")) or _text(details.get("text"))
+            or "; ".join(s for s in shown if s) or "no text given")
+
+
+def outcome_notes(record: str, outcome: dict[str, Any]) -> list[IngestNote]:
+    """The notes of one OperationOutcome's issues (none for information only)."""
+    notes = []
+    for issue in outcome.get("issue") if isinstance(outcome.get("issue"), list) else []:
+        if not isinstance(issue, dict) or issue.get("severity") in QUIET:
+            continue
+        severity, code = (_text(issue.get(k)) for k in ("severity", "code"))
+        what = f"{severity or 'no severity'}{f' ({code})' if code else ''}: {issue_text(issue)}"
+        if severity in SEVERE:
+            notes.append(IngestNote("search-incomplete", f"{record} reports {what}; the record may be "
+                                    "incomplete: what the server did not send counts as missing", record))
+        else:
+            notes.append(IngestNote("search-warning", f"{record} reports {what}; what it describes may be "
+                                    "missing from the record", record))
+    return notes
+
+
+def search_notes(
+    links: Any, outcomes: list[tuple[str, dict[str, Any] | None]]
+) -> tuple[list[IngestNote], Counter[str]]:
+    """The notes of a Bundle's ``link`` and of its OperationOutcomes (``(record, resource)``, sorted), and
+    how many resources of each type gave one (read here, so not counted as a type not used).
+
+    >>> notes, read = search_notes([{"relation": "next", "url": "https://x/p2"}],
+    ...     [("OperationOutcome/e", {"issue": [{"severity": "error", "code": "too-costly"}]})])
+    >>> [n.code for n in notes], read
+    (['search-incomplete', 'search-incomplete'], Counter({'OperationOutcome': 1}))
+    """
+    notes: list[IngestNote] = []
+    read: Counter[str] = Counter()
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, dict) and link.get("relation") == "next":
+            url = _text(link.get("url"))
+            shown = f" (next: {url})" if url else ""
+            notes.append(IngestNote("search-incomplete", "the Bundle is one page of a search; later pages "
+                                    f"were not read{shown}: the record may be incomplete"))
+    for record, outcome in outcomes:
+        found = outcome_notes(record, outcome) if isinstance(outcome, dict) else []
+        notes += found
+        read[OUTCOME] += bool(found)
+    return notes, +read

@@ -228,8 +228,9 @@ def _read(data: bytes, bundle: _Bundle, reads: ReadCodes | None) -> LazyBundle |
                 return None  # the key of a resource left as text: the strict read compares them
         doc_entries.append(entry)
     doc = {"resourceType": "Bundle", "entry": doc_entries}
-    if "type" in members:
-        doc["type"] = members["type"]
+    for member in ("type", "link"):  # the Bundle's type, and its paging links (a search's next page)
+        if member in members:
+            doc[member] = members[member]
     return LazyBundle(doc, skipped)
 
 
