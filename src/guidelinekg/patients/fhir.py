@@ -14,8 +14,9 @@ Choices where FHIR leaves room:
   an age criterion only where both ends of the range agree.
 * Values keep their lexical form (``101.10`` stays ``101.10``). Observations, their components, censored
   values (``<10``) and statuses are mapped by :mod:`guidelinekg.patients.fhirobs` (its notes say how).
-* MedicationRequests and MedicationDispenses are exposures too: which count, and over which period, is
-  :mod:`guidelinekg.patients.fhirmeds`.
+* Medication records are exposures: which count, over which period and naming which product, is
+  :mod:`guidelinekg.patients.fhirmeds`; products matching no substance of the guideline are gathered in one
+  ``unrecognised-product`` note per patient (:class:`~guidelinekg.patients.medmatch.Unrecognised`).
 * Skipped with a note, never mapped: Observations ``registered``, ``cancelled``, ``entered-in-error`` or
   ``unknown``;
   MedicationStatements ``entered-in-error`` or ``not-taken``; MedicationAdministrations
@@ -56,9 +57,9 @@ from guidelinekg.patients.fhirclinical import (
     map_procedure,
     unread_times,
 )
-from guidelinekg.patients.fhirmeds import ExposurePeriod, dispense_period, end_instant, request_period
+from guidelinekg.patients.fhirmeds import START_ELEMENTS, exposure_period, product
 from guidelinekg.patients.fhirobs import map_observation, quantity_lines
-from guidelinekg.patients.medmatch import SubstanceMatcher, exposure_lines
+from guidelinekg.patients.medmatch import SubstanceMatcher, Unrecognised, exposure_lines
 from guidelinekg.patients.relevance import Ignored, ReadCodes
 from guidelinekg.patients.decode import decode_text, parse_json
 from guidelinekg.patients.model import (
@@ -82,13 +83,6 @@ SKIPPED_STATUS = {
 ADMINISTRATIVE_GENDER = ("male", "female", "other", "unknown")  # FHIR R4 AdministrativeGender
 EXPOSURE_KINDS = {"MedicationStatement": "statement", "MedicationAdministration": "administration",
                   "MedicationRequest": "request", "MedicationDispense": "dispense"}
-PERIODS = {"request": request_period, "dispense": dispense_period}
-START_ELEMENTS = {
-    "statement": "effectiveDateTime or effectivePeriod.start",
-    "administration": "effectiveDateTime or effectivePeriod.start",
-    "request": "dosageInstruction.timing.repeat.boundsPeriod.start, authoredOn or validityPeriod.start",
-    "dispense": "whenHandedOver or whenPrepared",
-}
 # Resource types read only through references from mapped resources (not ignored, not facts).
 REFERENCED_TYPES = ("Specimen", "Medication")
 
@@ -101,6 +95,7 @@ class _Mapper:
         self.matcher = matcher
         self.reads = reads  # what the loaded guidelines read; the rest is counted, not mapped (None: all)
         self.ignored = Ignored()
+        self.unrecognised = Unrecognised()  # medication records whose product matches no substance
         self.lines: dict[str, list[str]] = defaultdict(list)
         self.notes: dict[str | None, list[IngestNote]] = defaultdict(list, {None: list(bundle.notes)})
 
@@ -129,6 +124,8 @@ class _Mapper:
             self.note(None, "ignored-resource", f"{n} {kind} resource{'s' * (n > 1)} ignored: type not used")
         for patient, text in self.ignored.notes():
             self.note(patient, "ignored-resource", text)
+        for patient, text in self.unrecognised.notes():
+            self.note(patient, "unrecognised-product", text)
         shared = self.notes[None]
         return [
             PatientData.build(node[1:-1], lines, [*self.notes[node], *shared])
@@ -239,9 +236,11 @@ class _Mapper:
         self.lines[patient] += lines
 
     def exposure(self, res: dict[str, Any]) -> None:
+        """A medication record as an exposure: its period (:mod:`~guidelinekg.patients.fhirmeds`) and the
+        substances of its product; the period's notes only for products a guideline knows."""
         kind = EXPOSURE_KINDS[res["resourceType"]]
-        recorded = PERIODS[kind](res) if kind in PERIODS else None
-        if recorded is not None and recorded.skip is not None:
+        recorded = exposure_period(kind, res)
+        if recorded.skip is not None:
             self.note(None, "skipped-status", f"{recorded.skip}; skipped", res)
             return
         if self.skipped(res) or (patient := self.subject(res)) is None:
@@ -250,64 +249,29 @@ class _Mapper:
         lines.append(triple(node, iri(GKG + "exposureKind"), literal(kind)))
         if isinstance(res.get("status"), str):
             lines.append(triple(node, iri(GKG + "exposureStatus"), literal(res["status"])))
-        if recorded is not None:
-            lines += self.period_lines(node, recorded, patient, res)
-        elif "effectiveDateTime" in res:
-            lines += self.time(node, "exposureStart", res["effectiveDateTime"], "effectiveDateTime", patient, res)
-            lines += self.end_time(node, res["effectiveDateTime"], "effectiveDateTime", patient, res)
-        else:
-            period = field(res, "effectivePeriod")
-            if "start" in period:
-                lines += self.time(node, "exposureStart", period["start"], "effectivePeriod.start", patient, res)
-            if "end" in period:
-                lines += self.end_time(node, period["end"], "effectivePeriod.end", patient, res)
-        if not any(f"{GKG}exposureStart>" in line for line in lines):
+        lines += [triple(node, iri(GKG + prop), literal(value, XSD + "dateTime"))
+                  for prop, value in (("exposureStart", recorded.start), ("exposureEnd", recorded.end)) if value]
+        for code, text in recorded.always:
+            self.note(patient, code, text, res)
+        if recorded.start is None:
             self.note(patient, "missing-time", f"has no {START_ELEMENTS[kind]}; not used as exposure", res)
-        concepts, texts = self.product(res)
+        coded, texts = product(self.bundle, res)
         if texts:
             lines.append(triple(node, iri(GKG + "productText"), literal(texts[0])))
-        else:
-            self.note(patient, "missing-product", "names no product (text, display or Medication)", res)
-        if self.matcher is not None:
-            product_codings = [(s, c) for concept in concepts for s, c, _ in codings(concept)]
-            lines += exposure_lines(node, self.matcher.match(codings=product_codings, texts=texts))
-        if recorded is not None and (self.matcher is None or any(f"{GKG}exposureSubstance>" in x for x in lines)):
-            for code, text in recorded.notes:  # only of products a guideline knows: the rest decide nothing
+        found = self.matcher.match(codings=coded, texts=texts) if self.matcher is not None else []
+        lines += exposure_lines(node, found)
+        if not texts and not coded:
+            self.note(patient, "missing-product", "names no product (text, display, code or Medication)", res)
+        elif not found and self.matcher is not None and self.matcher.reads_substances:
+            described = self.matcher.describe(codings=coded, texts=texts)
+            self.unrecognised.add(patient, described, self.bundle.record(res), recorded.start)
+        if self.matcher is None or found:  # the rest decide nothing
+            for code, text in recorded.notes:
                 self.note(patient, code, text, res)
         dose = field(field(res, "dosage"), "dose") if kind == "administration" else {}
         if dose:
             lines += self.quantity(node, dose, patient, res)
         self.lines[patient] += lines
-
-    def end_time(self, node: str, value: Any, what: str, patient: str, res: dict[str, Any]) -> list[str]:
-        """An exposure's end: a date without a time covers the whole day (its end is the next day's start),
-        a year or year-month the whole period (:func:`~guidelinekg.patients.fhirmeds.end_instant`)."""
-        if not self.time(node, "exposureEnd", value, what, patient, res):  # notes an invalid or imprecise one
-            return []
-        return [triple(node, iri(GKG + "exposureEnd"), literal(end_instant(value), XSD + "dateTime"))]
-
-    def period_lines(self, node: str, period: ExposurePeriod, patient: str, res: dict[str, Any]) -> list[str]:
-        """Start and end of a request's or dispense's exposure (:mod:`guidelinekg.patients.fhirmeds`); its
-        notes are given by :meth:`exposure` once the product is known."""
-        return [triple(node, iri(GKG + prop), literal(value, XSD + "dateTime"))
-                for prop, value in (("exposureStart", period.start), ("exposureEnd", period.end)) if value is not None]
-
-    def product(self, res: dict[str, Any]) -> tuple[list[Any], list[str]]:
-        """The product's CodeableConcepts (inline, or the referenced Medication's code and ingredients) and
-        its texts (concept texts, coding displays, the reference's display), first the one to show."""
-        concepts = [res.get("medicationCodeableConcept")]
-        medication = self.bundle.resolve(res.get("medicationReference"), res)
-        if medication is not None:
-            concepts.append(medication.get("code"))
-            concepts += [
-                i.get("itemCodeableConcept")
-                for i in medication.get("ingredient") or []
-                if isinstance(i, dict)
-            ]
-        texts = [c.get("text") if isinstance(c, dict) else None for c in concepts]
-        texts += [d for c in concepts for _, _, d in codings(c)]
-        texts.append(field(res, "medicationReference").get("display"))
-        return concepts, [t for t in texts if isinstance(t, str) and t.strip()]
 
 
 MAPPERS: dict[str, Callable[[_Mapper, dict[str, Any]], None]] = {

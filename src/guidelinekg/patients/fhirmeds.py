@@ -1,29 +1,49 @@
-"""When a MedicationRequest or a MedicationDispense says a product was taken: exposure evidence and its period.
+"""How long each medication record says a product was taken: exposure evidence and its period.
 
 A prescription (``MedicationRequest``) and a dispensing (``MedicationDispense``) are the usual records of
 medication in real exports; neither proves the product was taken, but both are read as exposure, because
 in every use the rules make of an exposure, assuming one is the safe side: a result drawn while a product
 may have been taken is treated as unreliable and the test ordered again (rule 13), and a course "within the
-last N days" triggers the monitoring that goes with it (rule 46). What is read, and how conservatively:
+last N days" triggers the monitoring that goes with it (rule 46). The question each period answers is "was
+the patient taking it when this result was drawn?". What is read, and how conservatively:
 
 * **MedicationRequest**, with ``intent`` ``order``, ``original-order``, ``reflex-order``, ``filler-order``
   or ``instance-order`` (a ``proposal``, ``plan`` or ``option`` orders nothing) and ``status`` ``active``,
   ``on-hold``, ``completed`` or ``stopped`` (it was in force, maybe still is); not ``doNotPerform``.
   Start: the earliest ``dosageInstruction.timing.repeat.boundsPeriod.start``, else ``authoredOn``, else
-  ``dispenseRequest.validityPeriod.start``. End: the latest ``boundsPeriod.end``; else the start plus the
-  longest ``boundsDuration``; else the start plus ``dispenseRequest.expectedSupplyDuration`` times
-  (1 + ``numberOfRepeatsAllowed``). With none of these the end is unknown: the exposure is taken as
-  ongoing from its start (``exposure-end-unknown`` note), the conservative reading.
+  ``dispenseRequest.validityPeriod.start``. End, the first of these the record states:
+
+  1. every dosage instruction bounded: the latest ``boundsPeriod.end``, or the instruction's start plus its
+     ``boundsDuration``;
+  2. ``dispenseRequest.validityPeriod.end`` (the last day it may be dispensed) plus one
+     ``expectedSupplyDuration`` when given (what was handed over that day lasts that long);
+  3. the start plus ``expectedSupplyDuration`` times (1 + ``numberOfRepeatsAllowed``);
+
+  an instruction bounded while another is not gives the later of its end and the end of 2 or 3. With none
+  of them the end is unknown (``exposure-end-unknown`` note, naming what was assumed): an ``active`` or
+  ``on-hold`` request is taken as ongoing from its start; a ``completed`` or ``stopped`` one did end, when
+  is not recorded: see *finished* below.
 * **MedicationDispense** with ``status`` ``completed`` (the product was handed over). Start:
-  ``whenHandedOver``, else ``whenPrepared``. End: the start plus ``daysSupply``; without it, ongoing from
-  the start (``exposure-end-unknown``).
+  ``whenHandedOver``, else ``whenPrepared``. End: the start plus ``daysSupply``; without it the supply
+  handed over ran out at a time not recorded: *finished* (without ``meta.lastUpdated``, which dates the
+  hand-over, not the last dose).
+* **MedicationStatement** and **MedicationAdministration** (statuses skipped: :mod:`guidelinekg.patients.fhir`):
+  ``effectiveDateTime`` is a moment (a date covers its whole day), else ``effectivePeriod``; one
+  ``completed`` or ``stopped`` with a start and no end: *finished*. An ``active`` statement without an end
+  is ongoing, as it says.
+* *Finished*, end not recorded: the exposure is taken to end at the record's ``meta.lastUpdated`` (the
+  record already said it was finished then) when that lies after the start and within
+  :data:`FINISHED_WITHOUT_END_DAYS` of it, else :data:`FINISHED_WITHOUT_END_DAYS` days after the start (a
+  project assumption, not a source's: a record that says it is over is not read as taken for more than a
+  year, so an old prescription does not make every later result "drawn on it", while results drawn in the
+  year after its start still count). ``exposure-end-unknown`` says which.
 * Skipped with a ``skipped-status`` note: any other status or intent, and a ``doNotPerform`` request. A
-  request or dispense without any start date is kept with a ``missing-time`` note and decides nothing
-  (rules read exposures by their start).
+  record without any start date is kept with a ``missing-time`` note and decides nothing (rules read
+  exposures by their start).
 
 Durations are UCUM time units (``s``, ``min``, ``h``, ``d``, ``wk``, ``mo`` = 30.4375 d, ``a`` = 365.25 d,
 as UCUM defines them) or their spelled-out names in ``unit``; anything else is not used (``unsupported-
-duration`` note) and the end is then unknown.
+duration`` note). :func:`product` reads what product a record names.
 """
 
 from __future__ import annotations
@@ -33,11 +53,19 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from guidelinekg.patients.fhirbundle import fhir_datetime
+from guidelinekg.patients.fhirbundle import Bundle, codings, fhir_datetime
 
 REQUEST_INTENTS = ("order", "original-order", "reflex-order", "filler-order", "instance-order")
 REQUEST_STATUSES = ("active", "on-hold", "completed", "stopped")
 DISPENSE_STATUSES = ("completed",)
+FINISHED_STATUSES = ("completed", "stopped")  # over, when not always recorded
+FINISHED_WITHOUT_END_DAYS = 365  # project assumption: see the module docstring
+START_ELEMENTS = {
+    "statement": "effectiveDateTime or effectivePeriod.start",
+    "administration": "effectiveDateTime or effectivePeriod.start",
+    "request": "dosageInstruction.timing.repeat.boundsPeriod.start, authoredOn or validityPeriod.start",
+    "dispense": "whenHandedOver or whenPrepared",
+}
 # UCUM time units (and the names exports spell them with) in days
 DAYS = {
     "s": Decimal(1) / 86400, "min": Decimal(1) / 1440, "h": Decimal(1) / 24, "d": Decimal(1), "wk": Decimal(7),
@@ -51,13 +79,15 @@ DAYS = {
 
 @dataclass
 class ExposurePeriod:
-    """What a request or dispense says: ``skip`` (why it is not exposure) or its start and end as
-    xsd:dateTime lexical forms (``end`` ``None``: ongoing), and notes (code, text) about it."""
+    """What a medication record says: ``skip`` (why it is not exposure) or its start and end as
+    xsd:dateTime lexical forms (``end`` ``None``: ongoing), notes (code, text) to give when its product is
+    one a guideline knows, and notes to give whatever the product (``always``: a statement's times)."""
 
     skip: str | None = None
     start: str | None = None
     end: str | None = None
     notes: list[tuple[str, str]] = field(default_factory=list)
+    always: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _dicts(value: Any) -> list[dict]:
@@ -145,8 +175,38 @@ def _first(period: ExposurePeriod, values: list[tuple[Any, str]], pick=min) -> s
     return pick(good, key=_moment) if good else None
 
 
-def _unknown_end(period: ExposurePeriod, what: str) -> None:
-    text = f"gives no end ({what}); taken as ongoing from its start, so results drawn since count as drawn on it"
+def _unknown_end(period: ExposurePeriod, status: Any, what: str) -> None:
+    text = (f"is {status} and gives no end ({what}): taken as ongoing from its start, so results drawn since "
+            "count as drawn on it")
+    period.notes.append(("exposure-end-unknown", text))
+
+
+def _later(ends: list[str]) -> str:
+    return max(ends, key=_moment)
+
+
+def _finished(period: ExposurePeriod, res: dict[str, Any], what: str, updated: bool = True,
+              stated: list[str] | None = None) -> None:
+    """The end of a finished exposure whose end is not recorded (see the module docstring); ``stated``: the
+    ends of instructions that have one, when another has none (the latest end wins)."""
+    assert period.start is not None
+    status, start = res.get("status"), _moment(period.start)
+    assumed = _plus(period.start, Decimal(FINISHED_WITHOUT_END_DAYS))
+    if assumed is None:  # beyond what a date can hold
+        _unknown_end(period, status, what)
+        return
+    stamp = _dict(res.get("meta")).get("lastUpdated") if updated else None
+    last = instant(stamp) if isinstance(stamp, str) and "T" in stamp else None
+    if last is not None and start <= _moment(last) <= _moment(assumed):
+        period.end, why = last, f"its meta.lastUpdated, when the record already said {status}"
+    else:
+        period.end = assumed
+        why = (f"{FINISHED_WITHOUT_END_DAYS} days after its start (a project assumption: a finished record "
+               f"without an end is not read as taken for longer)")
+    if stated and _moment(_later(stated)) > _moment(period.end):
+        period.end, why = _later(stated), "the latest end its dosage instructions give"
+    text = (f"is {status} but gives no end ({what}): when it ended is unknown; taken as ended by {period.end}, "
+            f"{why}, so results drawn until then count as drawn on it and later ones do not")
     period.notes.append(("exposure-end-unknown", text))
 
 
@@ -163,15 +223,16 @@ def request_period(res: dict[str, Any]) -> ExposurePeriod:
     timings = [_dict(_dict(d.get("timing")).get("repeat")) for d in _dicts(res.get("dosageInstruction"))] or [{}]
     bounds = [_dict(t.get("boundsPeriod")) for t in timings]
     dispense = _dict(res.get("dispenseRequest"))
+    validity = _dict(dispense.get("validityPeriod"))
     period.start = (_first(period, [(b.get("start"), "boundsPeriod.start") for b in bounds])
                     or _first(period, [(res.get("authoredOn"), "authoredOn")])
-                    or _first(period, [(_dict(dispense.get("validityPeriod")).get("start"), "validityPeriod.start")]))
+                    or _first(period, [(validity.get("start"), "validityPeriod.start")]))
     if period.start is None:
         return period
-    # each dosage instruction's end: its bounds' end, else its start plus its duration, else open
+    # 1. each dosage instruction's end: its bounds' end, else its start plus its duration, else open
     ends: list[str | None] = []
     for timing, bound in zip(timings, bounds):
-        end = end_instant(bound.get("end")) if bound.get("end") is not None else None
+        end = _end(period, bound.get("end"), "boundsPeriod.end")
         if end is None and timing.get("boundsDuration") is not None:
             days = duration_days(timing["boundsDuration"])
             own = instant(bound.get("start")) or period.start
@@ -182,22 +243,43 @@ def request_period(res: dict[str, Any]) -> ExposurePeriod:
         ends.append(end)
     closed = [e for e in ends if e is not None]
     if len(closed) == len(ends):
-        period.end = max(closed, key=_moment)
+        period.end = _later(closed)
         return period
     supply = duration_days(dispense.get("expectedSupplyDuration"))
     repeats = dispense.get("numberOfRepeatsAllowed")
-    if supply is not None and isinstance(repeats, (int, Decimal, type(None))) and not isinstance(repeats, bool) \
-            and (repeats is None or (repeats == int(repeats) and 0 <= repeats <= 1000)):
-        by_supply = _plus(period.start, supply * (1 + int(repeats or 0)))
-        if by_supply is not None:
-            period.end = max([by_supply, *closed], key=_moment)
-            return period
-    if dispense.get("expectedSupplyDuration") is not None:
+    if not isinstance(repeats, (int, Decimal, type(None))) or isinstance(repeats, bool) \
+            or (repeats is not None and (repeats != int(repeats) or not 0 <= repeats <= 1000)):
+        repeats = supply = None  # (the supply is read with its repeats only)
+    if dispense.get("expectedSupplyDuration") is not None and supply is None:
         period.notes.append(("unsupported-duration", "has an expectedSupplyDuration (or numberOfRepeatsAllowed) "
                              "this cannot read; not used"))
-    _unknown_end(period, "a dosage instruction without boundsPeriod.end or boundsDuration, and no usable "
-                 "dispenseRequest.expectedSupplyDuration")
+    # 2. the last day it may be dispensed, and what was handed over then; 3. the supply and its repeats
+    stated = valid_until = _end(period, validity.get("end"), "validityPeriod.end")
+    if valid_until is not None and supply is not None:
+        stated = _plus(valid_until, supply)
+    elif valid_until is None and supply is not None:
+        stated = _plus(period.start, supply * (1 + int(repeats or 0)))
+    if stated is not None:
+        period.end = _later([stated, *closed])
+        return period
+    what = ("a dosage instruction without boundsPeriod.end or boundsDuration, no dispenseRequest.validityPeriod.end "
+            "and no usable dispenseRequest.expectedSupplyDuration")
+    if status in FINISHED_STATUSES:
+        _finished(period, res, what, stated=closed)
+    else:
+        _unknown_end(period, status, what)
     return period
+
+
+def _end(period: ExposurePeriod, value: Any, element: str) -> str | None:
+    """The end instant of a FHIR date or dateTime given as an end (:func:`end_instant`); an invalid one is
+    noted and not used."""
+    if value is None:
+        return None
+    end = end_instant(value)
+    if end is None:
+        period.notes.append(("invalid-time", f"{element} {value!r} is not a FHIR dateTime; not used"))
+    return end
 
 
 def dispense_period(res: dict[str, Any]) -> ExposurePeriod:
@@ -217,5 +299,60 @@ def dispense_period(res: dict[str, Any]) -> ExposurePeriod:
         period.notes.append(("unsupported-duration", "has a daysSupply that is not a duration a date can hold; "
                              "not used"))
     if period.end is None:
-        _unknown_end(period, "no daysSupply")
+        _finished(period, res, "no usable daysSupply", updated=False)
     return period
+
+
+def effective_period(res: dict[str, Any]) -> ExposurePeriod:
+    """The exposure a MedicationStatement or MedicationAdministration records (see the module docstring);
+    its time notes are given whatever the product (``always``), as for any record."""
+    period = ExposurePeriod()
+    if "effectiveDateTime" in res:
+        moment = res["effectiveDateTime"]
+        period.start = _timed(period, moment, "effectiveDateTime")
+        period.end = end_instant(moment) if period.start is not None else None
+    else:
+        effective = _dict(res.get("effectivePeriod"))
+        if "start" in effective:
+            period.start = _timed(period, effective["start"], "effectivePeriod.start")
+        if "end" in effective and _timed(period, effective["end"], "effectivePeriod.end", is_end=True):
+            period.end = end_instant(effective["end"])
+    if period.start is not None and period.end is None and res.get("status") in FINISHED_STATUSES:
+        _finished(period, res, "no effectivePeriod.end")
+    return period
+
+
+def _timed(period: ExposurePeriod, value: Any, element: str, is_end: bool = False) -> str | None:
+    parsed = fhir_datetime(value)
+    if parsed is None:
+        period.always.append(("invalid-time", f"{element} {value!r} is not a FHIR dateTime; not used"))
+        return None
+    if not parsed[1]:
+        taken = f"{end_instant(value)} (the end of that period)" if is_end else parsed[0]
+        period.always.append(("imprecise-time", f"{element} {value!r} has no day; taken as {taken}"))
+    return parsed[0]
+
+
+PERIODS = {"request": request_period, "dispense": dispense_period}
+
+
+def exposure_period(kind: str, res: dict[str, Any]) -> ExposurePeriod:
+    """The period of a record of any of the four kinds (``statement``, ``administration``, ``request``,
+    ``dispense``)."""
+    return PERIODS.get(kind, effective_period)(res)
+
+
+def product(bundle: Bundle, res: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
+    """What product a medication record names: its codings ``(system, code)`` with a code, and its texts
+    (concept texts, coding displays, the reference's display), first the one to show; from the inline
+    concept, or the referenced Medication's code and ingredients."""
+    concepts = [res.get("medicationCodeableConcept")]
+    medication = bundle.resolve(res.get("medicationReference"), res)
+    if medication is not None:
+        concepts.append(medication.get("code"))
+        concepts += [i.get("itemCodeableConcept") for i in _dicts(medication.get("ingredient"))]
+    texts = [c.get("text") if isinstance(c, dict) else None for c in concepts]
+    texts += [d for c in concepts for _, _, d in codings(c)]
+    texts.append(_dict(res.get("medicationReference")).get("display"))
+    coded = [(s, c) for concept in concepts for s, c, _ in codings(concept) if isinstance(c, str) and c.strip()]
+    return list(dict.fromkeys(coded)), [t for t in texts if isinstance(t, str) and t.strip()]

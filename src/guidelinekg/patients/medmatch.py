@@ -11,13 +11,22 @@ Two ways, both read from the graph (nothing about any one guideline is written h
 
 A product can match several substances (a combination product); all are reported, each with how it
 matched, so an exposure is never missed because another substance of the product had a code.
+
+A product that matches none (a salt or brand the guideline does not name, a product given only by a code
+the guideline does not list) is no exposure to anything the guideline reads, so a result drawn while it
+was taken is not flagged. That must not pass in silence, nor bury the report (a real record holds dozens of
+unrelated prescriptions): :class:`Unrecognised` gathers them into one ``unrecognised-product`` note per
+patient, the products most recently started first (:data:`SHOWN_PRODUCTS` named, the rest counted), each
+with its records; a product given only by code says so, and names the substance the guideline lists that
+code for when its verification status keeps it from being used. A guideline that declares no substance
+reads no medication, and gets no such note.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +43,15 @@ VERIFIED_CODES_QUERY = (
   ?substance a gkg:Substance ; gkg:code ?code .
   ?code gkg:codeSystem ?system ; skos:notation ?notation ; gkg:verificationStatus ?status .
   VALUES ?status { gkg:VerifiedPrimary gkg:VerifiedSecondary }
+}"""
+)
+
+UNVERIFIED_CODES_QUERY = (
+    _PREFIXES
+    + """SELECT DISTINCT ?substance ?system ?notation WHERE {
+  ?substance a gkg:Substance ; gkg:code ?code .
+  ?code gkg:codeSystem ?system ; skos:notation ?notation .
+  FILTER NOT EXISTS { ?code gkg:verificationStatus ?status . VALUES ?status { gkg:VerifiedPrimary gkg:VerifiedSecondary } }
 }"""
 )
 
@@ -71,8 +89,12 @@ class SubstanceMatcher:
     [SubstanceMatch(substance='urn:x:examplomab', matched_by='code')]
     """
 
-    def __init__(self, *, codes: Mapping[tuple[str, str], Iterable[str]], names: Mapping[str, Iterable[str]]):
+    def __init__(self, *, codes: Mapping[tuple[str, str], Iterable[str]], names: Mapping[str, Iterable[str]],
+                 unverified: Mapping[tuple[str, str], Iterable[str]] | None = None):
         self._codes = {key: frozenset(subs) for key, subs in codes.items()}
+        self._unverified = {key: frozenset(subs) for key, subs in (unverified or {}).items()}
+        self._names = {substance: sorted(labels, key=lambda s: (s.casefold(), s)) for substance, labels in names.items()}
+        self.reads_substances = bool(self._codes or self._unverified or any(self._names.values()))
         by_label: dict[str, set[str]] = defaultdict(set)
         for substance, labels in names.items():
             for label in labels:
@@ -96,11 +118,15 @@ class SubstanceMatcher:
         for substance, system, notation in select_rows(source, VERIFIED_CODES_QUERY):
             if substance and system and notation:
                 codes[(system, notation)].add(substance)
+        unverified: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for substance, system, notation in select_rows(source, UNVERIFIED_CODES_QUERY):
+            if substance and system and notation:
+                unverified[(system, notation)].add(substance)
         names: dict[str, set[str]] = defaultdict(set)
         for substance, label in select_rows(source, NAMES_QUERY):
             if substance and label:
                 names[substance].add(label)
-        return cls(codes=codes, names=names)
+        return cls(codes=codes, names=names, unverified=unverified)
 
     def match(
         self, *, codings: Iterable[tuple[str | None, str | None]], texts: Iterable[str]
@@ -117,6 +143,33 @@ class SubstanceMatcher:
                         SubstanceMatch(s, "name") for s in self._by_label.get(_key(hit.group(0)), ())
                     )
         return sorted(found)
+
+    def describe(self, *, codings: Iterable[tuple[str | None, str | None]], texts: Iterable[str]) -> str:
+        """How an unrecognised product is named in a note: its first text, else its codes ("product given
+        only by code system|code"); and a code the guideline lists for a substance but not as verified.
+
+        >>> m = SubstanceMatcher(codes={}, names={"urn:x:a": ["alphamab"]}, unverified={("s", "1"): ["urn:x:a"]})
+        >>> m.describe(codings=[("s", "1")], texts=[])
+        'product given only by code s|1, which the guideline lists only as unverified (s|1 for alphamab), so it is not used'
+        >>> m.describe(codings=[("s", "2")], texts=["Betanol  5 mg"])
+        "'Betanol 5 mg'"
+        """
+        coded = list(dict.fromkeys((s, c) for s, c in codings if c))
+        held = "; ".join(f"{s}|{c} for {self._label(sub)}" for s, c in coded if s
+                         for sub in sorted(self._unverified.get((s, c), ())))
+        unused = f"listed by the guideline only as unverified ({held}), so not used" if held else ""
+        texts = [t for t in texts if t and t.strip()]
+        if texts:
+            return f"'{' '.join(texts[0].split())}'" + (f" (its code is {unused})" if held else "")
+        tokens = ", ".join(f"{s}|{c}" if s else f"{c} (no system)" for s, c in coded)
+        if held:
+            return (f"product given only by code {tokens}, which the guideline lists only as unverified ({held}), "
+                    "so it is not used")
+        return f"product given only by code {tokens}, which the guideline's substances do not list"
+
+    def _label(self, substance: str) -> str:
+        labels = self._names.get(substance)
+        return labels[0] if labels else substance
 
     def match_product_texts(self, patient: PatientData) -> PatientData:
         """For RDF input: add substances to exposures that have a ``gkg:productText`` and no
@@ -135,3 +188,52 @@ def exposure_lines(subject: str, matches: Iterable[SubstanceMatch]) -> list[str]
         lines.append(triple(subject, iri(GKG + "exposureSubstance"), iri(m.substance)))
         lines.append(triple(subject, iri(GKG + "matchedBy"), literal(m.matched_by, XSD + "string")))
     return lines
+
+
+SHOWN_PRODUCTS = 5  # products named in an unrecognised-product note; the rest are counted
+
+
+class Unrecognised:
+    """Medication records whose product matches no substance, gathered per patient into one note."""
+
+    def __init__(self) -> None:
+        self._found: dict[str, dict[str, list[tuple[str, str]]]] = defaultdict(lambda: defaultdict(list))
+
+    def add(self, patient: str, product: str, record: str, start: str | None) -> None:
+        """A record about ``patient`` (its node) naming ``product`` (:meth:`SubstanceMatcher.describe`),
+        with the start of its exposure (an xsd:dateTime lexical form) when known."""
+        self._found[patient][product].append(((start or "")[:10], record))
+
+    def notes(self) -> Iterator[tuple[str, str]]:
+        """``(patient node, message)``: one per patient, in a stable order.
+
+        >>> u = Unrecognised()
+        >>> u.add("<p>", "'Betanol'", "MedicationRequest/1", "2020-01-01T00:00:00")
+        >>> u.add("<p>", "'Betanol'", "MedicationRequest/2", "2021-01-01T00:00:00")
+        >>> u.add("<p>", "'Gammex'", "MedicationStatement/3", None)
+        >>> [m for _, m in u.notes()][0].split(": ", 1)[1]
+        "'Betanol' (2 records, latest MedicationRequest/2 from 2021-01-01); 'Gammex' (MedicationStatement/3, no start)"
+        """
+        for patient in sorted(self._found):
+            products = self._found[patient]
+            # the most recently started first (undated last), then by name
+            ranked = sorted(sorted(products), key=lambda name: max(products[name])[0], reverse=True)
+            n = sum(len(records) for records in products.values())
+            items = []
+            for name in ranked[:SHOWN_PRODUCTS]:
+                (day, record), count = max(products[name]), len(products[name])
+                when = f"from {day}" if day else "no start"
+                items.append(f"{name} ({record}, {when})" if count == 1 else
+                             f"{name} ({count} records, latest {record} {when})")
+            rest = ranked[SHOWN_PRODUCTS:]
+            more = (f"; and {len(rest)} more product{'s' * (len(rest) > 1)} "
+                    f"({sum(len(products[name]) for name in rest)} records)") if rest else ""
+            one = n == 1
+            yield patient, (
+                f"{n} medication record{'' if one else 's'} name{'s' if one else ''} "
+                f"{'a product' if len(products) == 1 else f'{len(products)} products'} not recognised as any "
+                f"substance the guideline reads, so {'it is' if one else 'they are'} read as exposure to none of "
+                f"them (a result drawn while {'it' if one else 'one'} was taken is not flagged, a course of "
+                f"{'it' if one else 'one'} is not counted); check whether {'it contains' if one else 'any contains'} "
+                f"one: {'; '.join(items)}{more}"
+            )
