@@ -456,3 +456,11 @@ def test_a_unit_text_contradicting_its_ucum_code_makes_the_value_unusable(unit, 
     assert any("#value>" in line for line in lines)
     assert any("#unit>" in line for line in lines) is not contradicts
     assert [c for c, _ in notes] == (["unit-code-mismatch"] if contradicts else [])
+
+
+def test_resources_referring_to_one_unknown_patient_give_one_note() -> None:
+    strangers = [obs(f"o{i}", subject={"reference": "Patient/stranger"}) for i in range(7)]
+    (p,) = patients_from_json(fhir(bundle(P1, *strangers)))
+    (note,) = [n for n in p.notes if n.code == "unknown-patient"]
+    assert note.message.startswith("7 resources (Observation/o0, Observation/o1, Observation/o2, Observation/o3, "
+                                   "Observation/o4 and 2 more) refer to 'Patient/stranger'")

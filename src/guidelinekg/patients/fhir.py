@@ -96,6 +96,7 @@ class _Mapper:
         self.reads = reads  # what the loaded guidelines read; the rest is counted, not mapped (None: all)
         self.ignored = Ignored()
         self.unrecognised = Unrecognised()  # medication records whose product matches no substance
+        self.unknown: dict[str, list[str]] = defaultdict(list)  # a reference to no Patient -> records using it
         self.lines: dict[str, list[str]] = defaultdict(list)
         self.notes: dict[str | None, list[IngestNote]] = defaultdict(list, {None: list(bundle.notes)})
 
@@ -126,6 +127,13 @@ class _Mapper:
             self.note(patient, "ignored-resource", text)
         for patient, text in self.unrecognised.notes():
             self.note(patient, "unrecognised-product", text)
+        for shown, records in sorted(self.unknown.items()):  # one note per reference, not per resource
+            text = f"refers to {shown!r}, not a Patient in the input; skipped"
+            if len(records) > 1:
+                listed = ", ".join(records[:5]) + (f" and {len(records) - 5} more" if len(records) > 5 else "")
+                text = f"{len(records)} resources ({listed}) refer to {shown!r}, not a Patient in the input; skipped"
+            self.notes[None].append(IngestNote("unknown-patient", text if len(records) > 1 else f"{records[0]} {text}",
+                                               records[0] if len(records) == 1 else None))
         shared = self.notes[None]
         return [
             PatientData.build(node[1:-1], lines, [*self.notes[node], *shared])
@@ -143,9 +151,7 @@ class _Mapper:
         if not shown:
             self.note(None, "missing-subject", "has no subject.reference; skipped", res)
         elif target is None:
-            self.note(
-                None, "unknown-patient", f"refers to {shown!r}, not a Patient in the input; skipped", res
-            )
+            self.unknown[shown].append(self.bundle.record(res))  # noted once per reference (run)
         else:
             self.note(None, "subject-not-patient", f"is about {shown!r}, not a Patient; skipped", res)
         return None
