@@ -441,7 +441,8 @@ def test_doctests_of_the_fhir_modules():
 
 @pytest.mark.parametrize(("unit", "code", "contradicts"), [
     ("mg/L", "ng/mL", True),     # a thousand times apart: which one the value is in cannot be told
-    ("kg", "ng/mL", True),       # another kind of quantity
+    ("G/L", "10*9/L", False),    # UCUM reads gauss per litre: another kind, so a local spelling of 10^9/L
+    ("K/uL", "10*3/uL", False),  # kelvin per microlitre, likewise
     ("ng/ml", "ng/mL", False),   # the same unit spelled otherwise
     ("ug/L", "ng/mL", False),    # the same scale
     ("mcg/L", "ng/mL", False),   # a display that is no UCUM code: a spelling, never a contradiction

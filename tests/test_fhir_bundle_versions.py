@@ -400,3 +400,20 @@ def test_nothing_changes_without_outcomes_or_links(kb):
     (p,) = strict(doc, kb)
     assert not notes(p, "search-incomplete") and not notes(p, "search-warning") and lazy(doc, kb) == [p]
     assert strict(copy.deepcopy(doc), kb) == [p]
+
+
+def test_a_medication_given_twice_without_a_newest_copy_still_names_its_product():
+    """A product set aside would hide the exposure of every record naming it: one copy is used, and said."""
+    med = {"resourceType": "Medication", "id": "m1", "code": {"text": "examplium 100 mg"}}
+    other = {**med, "code": {"text": "examplium 200 mg"}}
+    doc = bundle([patient(), med, other])
+    (p,) = strict(doc)
+    (note,) = notes(p, "duplicate-resource")
+    assert note.startswith("Medication/m1 occurs twice, differently (in code)") and "is used (the first by content)" in note
+    assert "as if not given" not in note
+
+
+def test_copies_differing_only_in_their_meta_are_one():
+    tagged = {**patient(), "meta": {"versionId": "3"}}
+    (p,) = strict(bundle([patient(), tagged, condition()]))
+    assert notes(p, "duplicate-resource") == []

@@ -68,6 +68,10 @@ def band_findings(model: Applicability) -> list[Finding]:
     return findings + _unit_mismatches(model)
 
 
+GKG_NS = "https://w3id.org/guidelinekg/ontology#"
+_SIDE = {"LessThan": "below", "LessOrEqual": "below", "GreaterThan": "above", "GreaterOrEqual": "above"}
+
+
 def _stated_as(model: Applicability, criterion) -> dict[str, set]:
     """The criterion's threshold as the source also states it (gkg:alsoStatedAs), by unit: unit -> values."""
     objects, out = model.content.objects, defaultdict(set)
@@ -96,6 +100,9 @@ def _unit_mismatches(model: Applicability) -> list[Finding]:
             boundaries[(str(measures[0]), units, value)].append(criterion)
     findings = []
     for (_, units, value), criteria in sorted(boundaries.items(), key=lambda b: (b[0][0], b[0][1], b[0][2])):
+        sides = {_SIDE.get(cmp.value.removeprefix(GKG_NS)) for c in criteria for cmp in objects(c, g("comparator"))}
+        if not {"below", "above"} <= sides:
+            continue  # thresholds on one side of the value (two "< 5" of two populations): no boundary between them
         stated = {c: _stated_as(model, c) for c in criteria}
         where = f"{_num(value)} {' '.join(units)}".strip()
         for unit in sorted({u for by_unit in stated.values() for u in by_unit}):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from guidelinekg.patients.codesystems import canonical_system
 from guidelinekg.hooks import markdown as md
 from guidelinekg.hooks.advice import Advice, stances_of_kb, substance_keys
 from guidelinekg.hooks.cards import CardContext, create, make_card
@@ -44,7 +45,8 @@ def _concept(concept) -> tuple[list[tuple[str, str]], list[str]]:
     if not isinstance(concept, dict):
         return [], []
     codings = [c for c in concept.get("coding") or [] if isinstance(c, dict)] if isinstance(concept.get("coding"), list) else []
-    pairs = [(c["system"], c["code"]) for c in codings if isinstance(c.get("system"), str) and isinstance(c.get("code"), str)]
+    pairs = [(canonical_system(c["system"]), c["code"]) for c in codings
+             if isinstance(c.get("system"), str) and isinstance(c.get("code"), str)]  # an OID system as its URI
     texts = [concept["text"]] if isinstance(concept.get("text"), str) else []
     return pairs, texts + [c["display"] for c in codings if isinstance(c.get("display"), str)]
 

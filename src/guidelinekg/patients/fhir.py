@@ -48,7 +48,8 @@ from pathlib import Path
 from typing import Any
 
 from guidelinekg.errors import InputError, Location
-from guidelinekg.patients.fhirbundle import Bundle, code_iri, codings, date_range, fhir_datetime, field
+from guidelinekg.patients.fhirbundle import (  # noqa: F401 - REFERENCED_TYPES: read from here too
+    REFERENCED_TYPES, Bundle, code_iri, codings, date_range, fhir_datetime, field)
 from guidelinekg.patients.fhirclinical import (
     condition_statuses,
     condition_times,
@@ -84,7 +85,6 @@ ADMINISTRATIVE_GENDER = ("male", "female", "other", "unknown")  # FHIR R4 Admini
 EXPOSURE_KINDS = {"MedicationStatement": "statement", "MedicationAdministration": "administration",
                   "MedicationRequest": "request", "MedicationDispense": "dispense"}
 # Resource types read only through references from mapped resources (not ignored, not facts).
-REFERENCED_TYPES = ("Specimen", "Medication")
 
 
 class _Mapper:

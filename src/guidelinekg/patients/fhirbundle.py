@@ -175,6 +175,10 @@ def newest(found: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str]:
     return kept, f"{head}: {names[json_hash(kept)]}, the newest, is used; {_listed(aside)} {verb} set aside"
 
 
+# Resources that records refer to for what they name (a product, a specimen), not facts of their own
+REFERENCED_TYPES = ("Specimen", "Medication")
+
+
 class Bundle:
     """The resources of the input with the indexes that references are resolved against."""
 
@@ -218,12 +222,21 @@ class Bundle:
                 self.key_by_url[url] = key
         chosen: dict[tuple[str, str], dict[str, Any]] = {}
         for key, given in copies.items():
-            found = list({json_hash(r): r for r in given}.values()) if len(given) > 1 else given  # identical: one
-            if len(found) == 1:
-                chosen[key] = found[0]
+            # copies that differ only in their meta say the same: one of them (the newest if meta tells)
+            by_content: dict[str, list[dict[str, Any]]] = {}
+            for r in given:
+                by_content.setdefault(json_hash({k: v for k, v in r.items() if k != "meta"}), []).append(r)
+            if len(by_content) == 1:
+                same = list({json_hash(r): r for r in given}.values())
+                chosen[key] = newest(same)[0] or min(same, key=json_hash)
                 continue
+            found = [newest(c)[0] or min(c, key=json_hash) for c in by_content.values()]
             kept, text = newest(found)
             record = f"{key[0]}/{key[1]}"
+            if kept is None and key[0] == "Medication":  # a product set aside would hide the exposure of every
+                kept = min(found, key=json_hash)           # record naming it: one copy is used (a time is not)
+                text += (f"; {_described(kept) or 'copy ' + json_hash(kept)[:8]} is used (the first by content), "
+                         "since setting both aside would hide what the records naming it say")
             if kept is None and key[0] == "Patient":  # who the patient is: not a question to guess at
                 at = sorted((where(r, default=location) for r in found), key=lambda w: w.line or 0)
                 lines = [str(w.line) for w in at if w.line is not None]

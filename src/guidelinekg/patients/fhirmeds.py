@@ -53,6 +53,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from guidelinekg.patients.codesystems import canonical_system
 from guidelinekg.patients.fhirbundle import Bundle, codings, fhir_datetime
 
 REQUEST_INTENTS = ("order", "original-order", "reflex-order", "filler-order", "instance-order")
@@ -111,7 +112,7 @@ def duration_days(q: Any) -> Decimal | None:
         return None
     if (isinstance(value, Decimal) and not value.is_finite()) or value < 0:
         return None
-    for unit in (q.get("code") if q.get("system") in (None, "http://unitsofmeasure.org") else None,
+    for unit in (q.get("code") if canonical_system(q.get("system")) in (None, "http://unitsofmeasure.org") else None,
                  q.get("unit")):
         if isinstance(unit, str) and unit.strip().lower() in DAYS:
             return Decimal(value) * DAYS[unit.strip().lower()]

@@ -104,14 +104,16 @@ def quantity_lines(node: str, q: dict[str, Any], note: Note) -> list[str]:
 
 
 def _contradicts(text: str, code: str) -> bool:
-    """Whether a Quantity's display unit is itself a UCUM unit that is not the one its code names (another
-    scale or kind). A display that is no UCUM code ("mcg/L", "percent") is a spelling and never contradicts."""
+    """Whether a Quantity's display unit is a UCUM unit of the same kind as its code at another scale ("mg/L"
+    against "ng/mL"). A display that is no UCUM code ("mcg/L", "percent") is a spelling, and so is one that
+    UCUM reads as another kind of quantity: "G/L" (10^9/L read as gauss per litre), "K/uL", "C", "F" are
+    local spellings of the code's unit, not a rival one."""
     if text == code or not text or not is_ucum(text):
         return False
     try:
         return ucum_conversion(text, code) != (Decimal(1), Decimal(0))
     except UnitConversionError:
-        return True
+        return False
 
 
 def loinc_codes(concept: Any) -> list[str]:
