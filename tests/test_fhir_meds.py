@@ -232,6 +232,14 @@ def test_an_invalid_validity_end_is_noted_and_the_next_end_used():
     assert "invalid-time" in notes(p)
 
 
+def test_a_validity_end_before_the_start_is_noted_not_used():
+    """An active request whose validityPeriod.end precedes its start: not an end (it would make the exposure
+    end before it began, so no result is ever drawn on it); in force without another end: ongoing."""
+    p = fhir(request(authoredOn="2025-06-01", dispenseRequest={"validityPeriod": {"end": "2025-01-31"}}))
+    assert values(p, NODE, "exposureEnd") == []
+    assert any("is before the start" in n.message for n in p.notes if n.code == "invalid-time")
+
+
 # --- a finished record whose end is not recorded ----------------------------------------------------------
 
 

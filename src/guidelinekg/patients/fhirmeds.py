@@ -256,6 +256,10 @@ def request_period(res: dict[str, Any]) -> ExposurePeriod:
                              "this cannot read; not used"))
     # 2. the last day it may be dispensed, and what was handed over then; 3. the supply and its repeats
     stated = valid_until = _end(period, validity.get("end"), "validityPeriod.end")
+    if valid_until is not None and period.start is not None and _moment(valid_until) < _moment(period.start):
+        period.notes.append(("invalid-time", f"validityPeriod.end {validity.get('end')!r} is before the start "
+                             f"{period.start}; not used"))
+        stated = valid_until = None
     if valid_until is not None and supply is not None:
         stated = _plus(valid_until, supply)
     elif valid_until is None and supply is not None:
