@@ -222,6 +222,9 @@ class Bundle:
                 self.key_by_url[url] = key
         chosen: dict[tuple[str, str], dict[str, Any]] = {}
         for key, given in copies.items():
+            if len(given) == 1:  # the usual case: nothing to compare (hashing every resource costs ms)
+                chosen[key] = given[0]
+                continue
             # copies that differ only in their meta say the same: one of them (the newest if meta tells)
             by_content: dict[str, list[dict[str, Any]]] = {}
             for r in given:
