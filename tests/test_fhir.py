@@ -357,6 +357,7 @@ def test_skipped_exposures_and_conditions_without_status() -> None:
         bundle(
             P1,
             {"resourceType": "MedicationStatement", "id": "nt", "status": "not-taken", **med},
+            {"resourceType": "MedicationStatement", "id": "in", "status": "intended", **med},
             {"resourceType": "MedicationAdministration", "id": "nd", "status": "not-done", **med},
             {"resourceType": "MedicationStatement", "id": "ok", "status": "active", **med},
             {
@@ -381,7 +382,8 @@ def test_skipped_exposures_and_conditions_without_status() -> None:
     )
     (p,) = patients_from_json(doc)
     assert of_type(p, "MedicationExposure") == ["urn:guidelinekg:MedicationStatement/ok"]
-    assert sorted(codes(p, "skipped-status")) == ["MedicationAdministration/nd", "MedicationStatement/nt"]
+    assert sorted(codes(p, "skipped-status")) == [
+        "MedicationAdministration/nd", "MedicationStatement/in", "MedicationStatement/nt"]
     # a condition in any code system is kept with its system|code token; one without a system and a code
     # in any coding (text, a display, a code without its system) cannot match anything and is skipped
     assert of_type(p, "Condition") == ["urn:guidelinekg:Condition/c", "urn:guidelinekg:Condition/icd"]

@@ -19,7 +19,7 @@ Choices where FHIR leaves room:
   ``unrecognised-product`` note per patient (:class:`~guidelinekg.patients.medmatch.Unrecognised`).
 * Skipped with a note, never mapped: Observations ``registered``, ``cancelled``, ``entered-in-error`` or
   ``unknown``;
-  MedicationStatements ``entered-in-error`` or ``not-taken``; MedicationAdministrations
+  MedicationStatements ``entered-in-error``, ``not-taken`` or ``intended`` (not taken yet); MedicationAdministrations
   ``entered-in-error`` or ``not-done`` (a statement that a product was *not* taken must never count as an
   exposure); Observations without a LOINC coding and Conditions without any coding that has a system
   and a code (nothing could use them). A Condition keeps every coding, in any system (``gkg:codeToken``),
@@ -78,7 +78,8 @@ SNOMED = "http://snomed.info/sct"
 SNOMED_IRI = "http://snomed.info/id/"
 SKIPPED_STATUS = {
     "Observation": ("registered", "cancelled", "entered-in-error", "unknown"),  # see fhirobs.USED_STATUS
-    "MedicationStatement": ("entered-in-error", "not-taken"),
+    # intended: "may be taken at some time in the future" (FHIR R4 medication-statement-status), not taken yet
+    "MedicationStatement": ("entered-in-error", "not-taken", "intended"),
     "MedicationAdministration": ("entered-in-error", "not-done"),
 }
 ADMINISTRATIVE_GENDER = ("male", "female", "other", "unknown")  # FHIR R4 AdministrativeGender
