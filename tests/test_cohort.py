@@ -119,14 +119,7 @@ def test_vignettes_share_record_ids_so_chunks_must_not_mix_them():
     assert len(owners[("Observation", "ferritin-1")]) > 10
 
 
-# Patient RDF read by the cohort keeps its blank nodes (the single-file loader skolemizes them), and the
-# rules cannot name a blank node (no STR() in SPARQL): a blank-node observation is not used in a cohort.
-BLANK_NODE_GAP = pytest.mark.xfail(strict=True, reason="cohort patient RDF does not skolemize blank nodes: "
-                                   "their observations go unused (recommend skolemizes them)")
-
-
-@pytest.mark.parametrize("vignette", [pytest.param(v, marks=BLANK_NODE_GAP) if "blank-node" in v.name else v
-                                      for v in VIGNETTES], ids=lambda v: v.name)
+@pytest.mark.parametrize("vignette", VIGNETTES, ids=lambda v: v.name)
 def test_vignette_cohort_gives_the_recommend_report(kb, vignette_cohorts, vignette):
     assert_same_as_recommend(kb, vignette_cohorts[vignette.name], vignette.patient,
                              date.fromisoformat(vignette.as_of))

@@ -405,6 +405,34 @@ def test_rdf_blank_node_patients_and_unparsable_files_are_bad_records(tmp_path, 
     assert ("blank.ttl", None) in found and ("broken.ttl", 3) in found
 
 
+def test_rdf_file_of_several_patients_splits_them_with_their_blank_nodes(tmp_path, capsys):
+    """Two patients in one Turtle file, each with blank-node observations: each gets its own, nested nodes
+    included; the same patient in a later file is a bad record, not merged; JSON-LD is read by content."""
+    (case,) = (ROOT / "tests" / "cases").glob("061-*/patient.ttl")
+    one = case.read_text(encoding="utf-8")
+    other = one.split("ex:p061 a", 1)[1].replace("p061", "p062").replace("gkg:value 50", "gkg:value 500")
+    source = tmp_path / "rdf"
+    source.mkdir()
+    (source / "a-two.ttl").write_text(one + "ex:p062 a" + other, encoding="utf-8")
+    (source / "b-again.ttl").write_text(one, encoding="utf-8")
+    (source / "c.jsonld").write_text(json.dumps({"@id": "urn:ex:p063", "@type": [
+        "https://w3id.org/guidelinekg/ontology#Patient"]}), encoding="utf-8")
+    assert cli_main(["cohort", str(source), "--out", str(tmp_path / "out"), "--as-of", "2026-02-01",
+                     "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["patients"] == 3 and summary["patients_unaccounted"] == 0
+    reports = {r["patient"]: r for r in map(json.loads, (tmp_path / "out" / "results.jsonl").read_text(
+        encoding="utf-8").splitlines())}
+    made = {p: sorted(x["iri"].rsplit("/", 1)[1] for x in r["recommendations"]) for p, r in reports.items()}
+    # ferritin 50 (< 100 with TSAT 15) indicates IV iron sucrose in ESRD; ferritin 500 does not
+    assert made["https://example.org/vignettes/p061"] == ["rec-esrd-iron-sucrose"]
+    assert made["https://example.org/vignettes/p062"] == []
+    assert reports["https://example.org/vignettes/p061"]["orders"] == []  # both blank-node results were used
+    assert reports["urn:ex:p063"]["applicable"] is False
+    assert [(f, r.split(";")[0]) for f, _, r in bad_records(tmp_path / "out")] == [
+        ("b-again.ttl", "duplicate <https://example.org/vignettes/p061> (also in a-two.ttl)")]
+
+
 # --- --out that cannot be written, a corrupt manifest: one line, exit 2 ------------------------------------
 
 

@@ -206,36 +206,21 @@ def _ndjson_units(text: str, kb: KnowledgeBase, name: str, bad: list[dict]) -> l
 
 
 def _rdf_units(text: str, kb: KnowledgeBase, name: str) -> list[Unit]:
-    """One unit per patient of an N-Triples chunk; ``# patient <IRI> FILE`` comments name their files."""
-    from guidelinekg.patients.model import RDF_TYPE
+    """One unit per patient of an N-Triples chunk: a ``# patient <IRI> FILE`` comment, then its lines."""
     from guidelinekg.patients.units import normalise
 
-    by_patient: dict[str, list[str]] = {}
-    subjects: dict[str, set[str]] = {}  # a fact with two subjects (invalid) belongs to both patients
-    files: dict[str, str] = {}
-    lines = []
+    sections: list[tuple[str, str, list[str]]] = []
     for line in text.split("\n"):
         if line.startswith("# patient "):
             iri, _, file = line[len("# patient "):].partition(" ")
-            files[iri] = file
-        elif line.strip():
-            lines.append(line)
-    for line in lines:
-        s, p, o = line.split(" ", 2)
-        if p == f"<{RDF_TYPE}>" and o.startswith(f"<{GKG}Patient>"):
-            by_patient.setdefault(s, [])
-        if p == f"<{GKG}subject>":
-            subjects.setdefault(s, set()).add(o.rsplit(" .", 1)[0].strip())
-    for line in lines:
-        s = line.split(" ", 1)[0]
-        for owner in {s} if s in by_patient else subjects.get(s, set()):
-            if owner in by_patient:
-                by_patient[owner].append(line)
+            sections.append((iri.strip("<>"), file or name, []))
+        elif line.strip() and sections:
+            sections[-1][2].append(line)
     units = []
-    for iri, owned in sorted(by_patient.items()):
+    for iri, file, owned in sections:
         def build(records=None, iri=iri, owned=owned) -> PatientData:
-            return normalise(kb.matcher.match_product_texts(PatientData.build(iri.strip("<>"), owned)), kb.measures)
-        units.append(Unit(iri.strip("<>"), (files.get(iri, name), None), build=build))
+            return normalise(kb.matcher.match_product_texts(PatientData.build(iri, owned)), kb.measures)
+        units.append(Unit(iri, (file, None), build=build))
     return units
 
 

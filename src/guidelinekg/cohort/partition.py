@@ -328,50 +328,40 @@ def partition_bundles(source: Path, work: Path, chunk_size: int, bad: list[BadRe
 
 
 def partition_rdf(source: Path, work: Path, chunk_size: int, bad: list[BadRecord]) -> Partition:
-    """Split patient RDF by patient: each chunk is N-Triples of its patients and their facts, with a
-    ``# patient <IRI> FILE`` comment naming each patient's file. A file that cannot be read or parsed, and a
-    patient that is a blank node (no IRI to report it by), are bad records."""
-    import pyoxigraph as ox
+    """Split patient RDF by patient: each chunk is N-Triples, each patient's lines after a ``# patient <IRI>
+    FILE`` comment naming its file. A file is read as ``recommend`` reads it
+    (:func:`~guidelinekg.patients.loader.rdf_patients`: a file of one patient is all of it, blank nodes
+    skolemized the same way), so a cohort gives each patient the report ``recommend`` gives. A file that
+    cannot be read, a patient that is a blank node (no IRI to report it by) and a patient already met in an
+    earlier file are bad records."""
+    from guidelinekg.patients.loader import rdf_patients
 
     files = sorted(p for p in source.iterdir() if p.is_file() and p.suffix in RDF_SUFFIXES) if source.is_dir() else [source]
-    store = ox.Store()
-    names: dict[str, str] = {}
+    found: dict[str, tuple[str, list[str]]] = {}
     for f in files:
-        fmt = ox.RdfFormat.JSON_LD if f.suffix.startswith(".json") else (
-            ox.RdfFormat.N_TRIPLES if f.suffix == ".nt" else ox.RdfFormat.TURTLE)
-        graph = ox.NamedNode(f.resolve().as_uri())  # each file in its own graph: a patient's file is known
-        names[graph.value] = f.name
         try:
-            store.bulk_load(path=str(f), format=fmt, to_graph=graph)
-        except SyntaxError as exc:
-            store.clear_graph(graph)
-            bad.append(BadRecord(f.name, exc.lineno, f"syntax error: {exc.msg}; none of this file is evaluated"))
-        except (OSError, ValueError) as exc:
-            store.clear_graph(graph)
-            bad.append(BadRecord(f.name, None, f"cannot read the file: {exc}; none of it is evaluated"))
-    gkg = "https://w3id.org/guidelinekg/ontology#"
-    file_of: dict[str, str] = {}
-    for row in store.query(f"SELECT ?p ?g WHERE {{ GRAPH ?g {{ ?p a <{gkg}Patient> }} }} ORDER BY ?g"):
-        name = names[row["g"].value]
-        if isinstance(row["p"], ox.BlankNode):
-            bad.append(BadRecord(name, None, "a Patient that is a blank node (give it an IRI); not evaluated"))
-        else:
-            file_of.setdefault(row["p"].value, name)
-    patients = sorted(file_of)
+            patients, blank = rdf_patients(f)
+        except InputError as exc:
+            bad.append(BadRecord(f.name, exc.location.line if exc.location else None,
+                                 f"{exc.message}; none of this file is evaluated"))
+            continue
+        if blank:
+            bad.append(BadRecord(f.name, None, f"{blank} Patient(s) that are blank nodes (give each an IRI); "
+                                               "not evaluated"))
+        for iri, lines in patients:
+            if iri in found:
+                bad.append(BadRecord(f.name, None, f"duplicate <{iri}> (also in {found[iri][0]}); not evaluated "
+                                                   "from this file"))
+            else:
+                found[iri] = (f.name, lines)
+    patients = sorted(found)
     work.mkdir(parents=True, exist_ok=True)
     chunks = []
     for start in range(0, len(patients), chunk_size):
-        group = patients[start:start + chunk_size]
-        values = " ".join(f"<{p}>" for p in group)
-        # VALUES inside each branch: a BIND of an outer variable would see it unbound and match everything
-        query = f"""CONSTRUCT {{ ?s ?p ?o }} WHERE {{
-            {{ VALUES ?s {{ {values} }} ?s ?p ?o }}
-            UNION {{ VALUES ?pat {{ {values} }} ?s <{gkg}subject> ?pat . ?s ?p ?o }} }}"""
-        lines = sorted({f"{t.subject} {t.predicate} {t.object} .\n"
-                        for t in store.query(query, use_default_graph_as_union=True)})
-        origins = "".join(f"# patient <{p}> {file_of[p]}\n" for p in group)
+        text = "".join(f"# patient <{p}> {found[p][0]}\n" + "".join(line + "\n" for line in sorted(set(found[p][1])))
+                       for p in patients[start:start + chunk_size])
         name = f"chunk-{start // chunk_size + 1:06d}.nt"
-        (work / name).write_text(origins + "".join(lines), encoding="utf-8")
+        (work / name).write_text(text, encoding="utf-8")
         chunks.append(name)
     return Partition("rdf", chunks, len(patients), len(bad), ignored_files=_ignored(source, files))
 

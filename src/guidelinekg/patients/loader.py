@@ -244,26 +244,51 @@ def _check_values(parsed: list[ox.Triple], location: Location) -> None:
             raise InputError(f"{t.subject} gkg:value {number_text(number)} is out of range ({why})", location)
 
 
-def _patient_from_rdf(
-    text: str, fmt: ox.RdfFormat, location: Location, matcher: SubstanceMatcher | None
-) -> PatientData:
+def _parse_rdf(text: str, fmt: ox.RdfFormat, location: Location) -> list[ox.Triple]:
+    """The triples of patient RDF, in document order; values no decimal holds are refused."""
     kind = "JSON-LD" if fmt == ox.RdfFormat.JSON_LD else "Turtle"
     try:
         parsed = [q.triple for q in ox.parse(input=text.encode(), format=fmt, without_named_graphs=True)]
     except SyntaxError as exc:
         where = replace(location, line=exc.lineno, column=exc.offset) if exc.lineno else location
         message = _PARSER_PREFIX.sub("", exc.msg or str(exc))
-        guessed = kind == "Turtle" and not location.path.lower().endswith((".ttl", ".turtle"))
+        guessed = kind == "Turtle" and not location.path.lower().endswith((".ttl", ".turtle", ".nt"))
         guess = "read as Turtle because the content is not JSON" if guessed else None
         raise InputError(f"{kind} syntax error: {message}", where, hint=guess) from None
     except MemoryError as exc:  # the parser's buffer limit: one term or line of more than 16 MiB
         raise InputError(f"cannot read the {kind}: {exc}", location,
                          hint="a single line or literal is too long for the RDF parser") from None
     _check_values(parsed, location)
+    return parsed
+
+
+def _patients_in(parsed: list[ox.Triple]) -> list[ox.NamedNode | ox.BlankNode]:
     type_pred, patient_cls = ox.NamedNode(RDF_TYPE), ox.NamedNode(GKG + "Patient")
-    patients = sorted(
-        {t.subject for t in parsed if t.predicate == type_pred and t.object == patient_cls}, key=str
-    )
+    return sorted({t.subject for t in parsed if t.predicate == type_pred and t.object == patient_cls}, key=str)
+
+
+def _skolemized(parsed: list[ox.Triple], seed: str) -> list[str]:
+    """The triples as N-Triples lines, blank nodes made IRIs (skolemized, RDF 1.1 section 3.5), numbered in
+    order of first appearance under a prefix derived from ``seed`` (the patient IRI): deterministic, never
+    colliding between patients, and usable where a rule needs STR() of a node (SPARQL gives no string for a
+    blank node)."""
+    prefix = "urn:guidelinekg:skolem:p" + hashlib.sha256(seed.encode()).hexdigest()[:12] + "b"
+    labels: dict[str, ox.NamedNode] = {}
+
+    def relabel(term: Any) -> Any:
+        if isinstance(term, ox.BlankNode):
+            return labels.setdefault(term.value, ox.NamedNode(f"{prefix}{len(labels)}"))
+        return term
+
+    return [f"{relabel(t.subject)} {t.predicate} {relabel(t.object)} ." for t in parsed]
+
+
+def _patient_from_rdf(
+    text: str, fmt: ox.RdfFormat, location: Location, matcher: SubstanceMatcher | None
+) -> PatientData:
+    kind = "JSON-LD" if fmt == ox.RdfFormat.JSON_LD else "Turtle"
+    parsed = _parse_rdf(text, fmt, location)
+    patients = _patients_in(parsed)
     if len(patients) != 1:
         found = ", ".join(str(p) for p in patients) or "none"
         raise InputError(
@@ -276,19 +301,64 @@ def _patient_from_rdf(
     if not isinstance(patient, ox.NamedNode):
         raise InputError("the gkg:Patient must be an IRI, not a blank node", location,
                          hint="name the patient with an IRI, e.g. <urn:example:patient-1> a gkg:Patient")
-    # Blank nodes become IRIs (skolemized, RDF 1.1 section 3.5), numbered in order of first appearance
-    # under a prefix derived from the patient IRI: deterministic, never colliding between patients, and
-    # usable where a rule needs STR() of a node (SPARQL gives no string for a blank node).
-    prefix = "urn:guidelinekg:skolem:p" + hashlib.sha256(patient.value.encode()).hexdigest()[:12] + "b"
-    labels: dict[str, ox.NamedNode] = {}
-
-    def relabel(term: Any) -> Any:
-        if isinstance(term, ox.BlankNode):
-            return labels.setdefault(term.value, ox.NamedNode(f"{prefix}{len(labels)}"))
-        return term
-
-    lines = [f"{relabel(t.subject)} {t.predicate} {relabel(t.object)} ." for t in parsed]
-    data = PatientData.build(patient.value, lines)
+    data = PatientData.build(patient.value, _skolemized(parsed, patient.value))
     if matcher is not None:
         data = matcher.match_product_texts(data)
     return data
+
+
+def rdf_patients(path: str | Path) -> tuple[list[tuple[str, list[str]]], int]:
+    """Every patient of one patient RDF file (Turtle, N-Triples or JSON-LD, told apart by the content as
+    :func:`load_patient_input` does; gzip too) with its N-Triples lines, and how many patients are blank
+    nodes (they cannot be named, so not evaluated). A file of one patient gives it every line of the file,
+    skolemized exactly as :func:`load_patient_input` does, so a cohort evaluates it as ``recommend``
+    does. In a file of several, a patient owns the lines about itself, about what names it as
+    ``gkg:subject``, and about any node those lines lead to (not through another patient).
+
+    Raises:
+        InputError: as :func:`load_patient_input` for RDF input (syntax, size, values, remote contexts).
+    """
+    location = Location(str(path))
+    raw = read_patient_bytes(path)
+    _refuse_too_large(raw, location)
+    if raw[:2] == b"\x1f\x8b":
+        raw = _gunzip(raw, location)
+        _refuse_too_large(raw, location)
+    text = decode_text(raw, location)
+    fmt = ox.RdfFormat.TURTLE
+    if text.lstrip()[:1] in ("{", "["):
+        doc = parse_json(text, location, positions=False)
+        _refuse_remote_contexts(doc, location)
+        fmt = ox.RdfFormat.JSON_LD
+    parsed = _parse_rdf(text, fmt, location)
+    patients = _patients_in(parsed)
+    named = [p.value for p in patients if isinstance(p, ox.NamedNode)]
+    blank = len(patients) - len(named)
+    if len(named) == 1 and not blank:
+        return [(named[0], _skolemized(parsed, named[0]))], 0
+    lines = _skolemized(parsed, " ".join(named))
+    return [(p, _owned(lines, p, set(named))) for p in named], blank
+
+
+def _owned(lines: list[str], patient: str, patients: set[str]) -> list[str]:
+    """The lines of one patient of several: about it, about its facts (``gkg:subject``), and about every node
+    they lead to, except the other patients."""
+    by_subject: dict[str, list[str]] = {}
+    for line in lines:
+        by_subject.setdefault(line.split(" ", 1)[0], []).append(line)
+    others = {f"<{p}>" for p in patients} - {f"<{patient}>"}
+    subject = f" <{GKG}subject> <{patient}> ."
+    todo = [f"<{patient}>", *(line.split(" ", 1)[0] for line in lines if line.endswith(subject))]
+    seen: set[str] = set()
+    owned = []
+    while todo:
+        node = todo.pop()
+        if node in seen or node in others:
+            continue
+        seen.add(node)
+        for line in by_subject.get(node, ()):
+            owned.append(line)
+            obj = line.split(" ", 2)[2][:-2]
+            if obj.startswith("<"):
+                todo.append(obj)
+    return owned
