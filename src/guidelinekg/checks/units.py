@@ -5,7 +5,8 @@ substance-specific factors), and rule 40 compares that number with the threshold
 threshold is an error unless its unit is the canonical one, or the same unit spelled otherwise (UCUM
 converts one to the other with factor 1, e.g. ``ug/L`` and ``ng/mL``): "0.075 mg/L" on a measure in ng/mL
 would be compared as 0.075 ng/mL. Conversions follow the loader's (:func:`guidelinekg.patients.units.convert`: the
-graph's substance factors, then UCUM). Done in Python, not SPARQL, because it needs UCUM and the measure
+graph's substance factors, then UCUM; annotations count, so "mL/min" on a measure in "mL/min/{1.73_m2}"
+is a mismatch though UCUM ignores them). Done in Python, not SPARQL, because it needs UCUM and the measure
 groups (a measure may take its canonical unit from an equivalent one).
 
 Also ``interval-not-duration``: a monitoring interval bound (gkg:intervalMin, gkg:intervalMax) in a unit
@@ -16,7 +17,8 @@ And ``unit-not-ucum``: every unit the content states (gkg:unit of doses and quan
 gkg:canonicalUnit, gkg:fromUnit, gkg:toUnit) must be a UCUM code, checked with the UCUM grammar of
 ucumvert. The shapes check only its form (a plain string without spaces), so "mcg" would pass them, be
 unconvertible for the loader and be exported to FHIR as a UCUM code it is not. The finding is on the line
-that writes the unit and names the UCUM spelling when a common one is meant (mcg: ug, IU: [iU], hrs: h).
+that writes the unit and names the UCUM spelling when a common one is meant (mcg: ug, IU: [iU], hrs: h;
+first the code results so written are read as, ontology/unit-spellings.tsv: mL/min/1.73m2: mL/min/{1.73_m2}).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from decimal import Decimal
 from pyoxigraph import Literal, NamedNode
 
 from guidelinekg.content.loading import Content, Finding
-from guidelinekg.patients.ucum import _ucum_parser, is_ucum, ucum_conversion
+from guidelinekg.patients.ucum import _ucum_parser, is_ucum, ucum_conversion, ucum_for_spelling
 from guidelinekg.patients.units import MeasureCatalog, UnitConversionError, convert
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
@@ -95,7 +97,9 @@ CANONICAL_UNIT = NamedNode(GKG + "canonicalUnit")
 def cross_guideline_findings(contents: list[Content]) -> list[Finding]:
     """``measure-unit-clash`` errors: one measure (a LOINC IRI, shared by every guideline that reads the
     test) whose canonical units in two guidelines do not convert into each other. Units that convert are
-    no clash: each guideline reads results in its own unit (evaluated apart, :mod:`guidelinekg.engine.guidelines`)."""
+    no clash: each guideline reads results in its own unit (evaluated apart, :mod:`guidelinekg.engine.guidelines`).
+    Units that convert one way only clash too: ``mL/min/{1.73_m2}`` converts to ``mL/min``, not back (an
+    annotation ``mL/min`` lacks), so one guideline reads an eGFR where the other reads a clearance."""
     declared: dict[str, list[tuple[Content, str, MeasureCatalog]]] = {}
     for content in contents:
         catalog = MeasureCatalog.from_graph(content.store)
@@ -112,8 +116,9 @@ def cross_guideline_findings(contents: list[Content]) -> list[Finding]:
                     continue
                 if not is_ucum(unit) or not is_ucum(other_unit):
                     continue  # unit-not-ucum, in each guideline's own report
-                try:
+                try:  # both ways: a unit without the other's annotation converts one way only
                     convert(Decimal(1), other_unit, group, unit)
+                    convert(Decimal(1), unit, group, other_unit)
                 except UnitConversionError as exc:
                     where, line = other.locate(NamedNode(measure))
                     findings.append(content.finding(
@@ -145,7 +150,11 @@ CASES = {u.lower(): u for u in ("g", "mg", "kg", "ug", "ng", "pg", "L", "mL", "d
 
 
 def ucum_spelling(unit: str) -> str | None:
-    """The UCUM code ``unit`` obviously means (``mcg/kg`` -> ``ug/kg``, ``IU/L`` -> ``[iU]/L``), or None."""
+    """The UCUM code ``unit`` obviously means (``mcg/kg`` -> ``ug/kg``, ``IU/L`` -> ``[iU]/L``), or None: the
+    code results written so are read as (``ontology/unit-spellings.tsv``: ``mL/min/1.73m2`` ->
+    ``mL/min/{1.73_m2}``), else word by word."""
+    if spelled := ucum_for_spelling(unit):
+        return spelled
     words = re.split(r"([./])", unit)
     for i, word in enumerate(words):
         if word in "./":

@@ -4,12 +4,22 @@ Units come from untrusted input, so nothing here raises anything but :class:`Uni
 unit (``10*1000.ug/L``, whose factor overflows a float; a deeply nested one; a lone annotation) is simply
 not convertible. The parser and the registry (about half a second to build) are built only when needed,
 once per process; results, failures included, are cached.
+
+Two things UCUM itself does not do:
+
+* Annotations. UCUM gives ``{...}`` no meaning (``mL/min`` converts to ``mL/min/{1.73_m2}`` with factor 1),
+  but an annotation may name another quantity (a creatinine clearance is not an eGFR indexed to body
+  surface). :func:`missing_annotations` names those of a target unit that a source unit lacks.
+* Spellings. Laboratory systems write units that are no UCUM code (``mL/min/1.73m2``, ``mcg/L``, ``lbs``).
+  ``ontology/unit-spellings.tsv`` maps the well-known ones, each to the one UCUM code it can mean
+  (:func:`ucum_for_spelling`).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
@@ -65,6 +75,108 @@ def ucum_conversion(from_unit: str, to_unit: str) -> tuple[Decimal, Decimal]:
     if isinstance(result, str):
         raise UnitConversionError(result)
     return result
+
+
+_ANNOTATION = re.compile(r"\{[^{}]*\}")
+
+
+def missing_annotations(from_unit: str, to_unit: str) -> list[str]:
+    """The annotations of ``to_unit`` that ``from_unit`` lacks (``["{1.73_m2}"]`` for ``mL/min`` to
+    ``mL/min/{1.73_m2}``); an extra one of ``from_unit`` is no matter (``%{saturation}`` to ``%``).
+
+    >>> missing_annotations("mL/min", "mL/min/{1.73_m2}"), missing_annotations("%{saturation}", "%")
+    (['{1.73_m2}'], [])
+    """
+    return sorted((Counter(_ANNOTATION.findall(to_unit)) - Counter(_ANNOTATION.findall(from_unit))).elements())
+
+
+# --- spellings that are no UCUM code ---------------------------------------------------------------------
+
+SPELLINGS_FILE = "unit-spellings.tsv"
+
+
+class Spellings:
+    """The table of ``ontology/unit-spellings.tsv``: characters replaced wherever they occur (``char``) and
+    whole units as written (``unit``), each to a UCUM code. Whitespace is ignored in a unit as written."""
+
+    def __init__(self, chars: dict[str, str], units: dict[str, str]):
+        self.chars = chars
+        self.units = {self.key(written): code for written, code in units.items()}
+
+    def replaced(self, text: str) -> str:
+        for char, by in self.chars.items():
+            text = text.replace(char, by)
+        return text
+
+    def key(self, text: str) -> str:
+        return re.sub(r"\s+", "", self.replaced(text))
+
+    @classmethod
+    def parse(cls, text: str, source: str = SPELLINGS_FILE) -> Spellings:
+        """Read the table (tab-separated ``kind``, ``as written``, ``UCUM code``; ``#`` comments).
+
+        Raises:
+            ValueError: a malformed line, a code that is no UCUM, a unit as written that UCUM reads already
+                (it would never be looked up), or one spelling given two codes.
+        """
+        chars: dict[str, str] = {}
+        units: dict[str, str] = {}
+        keys: dict[str, tuple[str, str]] = {}
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            fields = line.split("\t")
+            where = f"{source}:{number}"
+            if len(fields) != 3 or fields[0] not in ("char", "unit") or not fields[1].strip():
+                raise ValueError(f"{where}: expected 'char' or 'unit', the spelling and the UCUM code, tab-separated")
+            kind, written, code = fields[0], fields[1].strip(), fields[2].strip()
+            if kind == "char":
+                if written in chars or len(written) != 1 or re.search(r"\s", code):
+                    raise ValueError(f"{where}: a character replaced twice, more than one character, or by space")
+                chars[written] = code
+                continue
+            if not is_ucum(code):
+                raise ValueError(f"{where}: {code!r} is not a UCUM code")
+            if is_ucum(written):
+                raise ValueError(f"{where}: {written!r} is a UCUM code already; a spelling is never looked up")
+            if written in units:
+                raise ValueError(f"{where}: {written!r} is given twice")
+            units[written] = code
+        table = cls(chars, {})
+        for written, code in units.items():
+            key = table.key(written)
+            if key in keys:
+                raise ValueError(f"{source}: {written!r} and {keys[key][0]!r} are the same spelling (whitespace "
+                                 "and the characters replaced aside)" + ("" if keys[key][1] == code else
+                                                                         f", given two codes ({code}, {keys[key][1]})"))
+            keys[key] = (written, code)
+        return cls(chars, units)
+
+
+@functools.cache
+def spelling_table() -> Spellings:
+    """The shipped table (``ontology/unit-spellings.tsv``), read once per process; empty if it is absent."""
+    from guidelinekg.content.resources import ontology_dir
+
+    path = ontology_dir() / SPELLINGS_FILE
+    if not path.is_file():
+        return Spellings({}, {})
+    return Spellings.parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def ucum_for_spelling(written: str, table: Spellings | None = None) -> str | None:
+    """The UCUM code a unit written as no UCUM code means (``mL/min/1.73 m2`` -> ``mL/min/{1.73_m2}``,
+    ``µg/L`` -> ``ug/L``), or None: a unit as written in the table (whitespace ignored), else the text
+    with the table's characters replaced if that is UCUM. A UCUM code, or a spelling the table lacks
+    (``IU/L``: international or enzyme unit), gives None."""
+    text = written.strip()
+    if not text or len(text) > 100 or is_ucum(text):
+        return None
+    table = spelling_table() if table is None else table
+    if code := table.units.get(table.key(text)):
+        return code
+    replaced = table.replaced(text)
+    return replaced if replaced != text and is_ucum(replaced) else None
 
 
 # An exponent (after "*", "^" or a unit symbol) of four digits or more: no real unit has one.

@@ -17,6 +17,11 @@ Choices:
 * Conversion paths, first that applies: same unit; a factor from the unit to the canonical unit (or the
   inverse of one the other way); UCUM alone; UCUM to a factor's ``fromUnit``, the factor, UCUM from its
   ``toUnit``. The UCUM registry (about half a second to build) is built only when needed, once per process.
+* Annotations count, though UCUM ignores them: a unit lacking an annotation of the unit it is converted to
+  (``mL/min``, a clearance, to ``mL/min/{1.73_m2}``, an eGFR) is not converted; an extra one
+  (``%{saturation}`` to ``%``) is no matter.
+* A unit given only as text that is no UCUM code is read as the UCUM code ``ontology/unit-spellings.tsv``
+  gives for it (``mL/min/1.73m2``: ``mL/min/{1.73_m2}``), with a conversion note that shows it as written.
 * A unit that cannot be converted gives ``gkg:unitProblem`` and no ``gkg:normalizedValue``: the rules then
   treat the result as missing.
 """
@@ -46,8 +51,10 @@ from guidelinekg.patients.ucum import (  # noqa: F401 - is_ucum and the registry
     UnitConversionError,
     _ucum_registry,
     is_ucum,
+    missing_annotations,
     short,
     ucum_conversion,
+    ucum_for_spelling,
 )
 
 MEASURES_QUERY = f"""PREFIX gkg: <{GKG}>
@@ -193,6 +200,11 @@ class _Steps:
     def ucum(self, value: Decimal, from_unit: str, to_unit: str) -> Decimal:
         if from_unit == to_unit:
             return value
+        if missing := missing_annotations(from_unit, to_unit):
+            raise UnitConversionError(
+                f"{short(to_unit)} is annotated {' '.join(missing)} and {short(from_unit)} is not: UCUM ignores "
+                "annotations, but the two need not measure the same thing (mL/min is no mL/min/{1.73_m2}); "
+                "the guideline graph must give a gkg:UnitFactor between them if they do")
         if ("/" in from_unit or "/" in to_unit) and _pure_number(from_unit) and _pure_number(to_unit):
             raise UnitConversionError(
                 f"UCUM relates {short(from_unit)} and {short(to_unit)} only as pure numbers, which need not "
@@ -333,28 +345,37 @@ def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: Measur
         if texts and is_ucum(texts[0].strip()):  # a UCUM display kept apart from a code naming another unit
             return problem(f"unit {short(texts[0])!r} contradicts the UCUM code given with it: which unit the value "
                            "is in cannot be told")
-        if texts:
+        if not texts:
+            return problem(f"no unit given; the guideline's unit for this measure is {canonical}")
+        if (spelled := ucum_for_spelling(texts[0])) is None:
             return problem(f"unit {short(texts[0])!r} is not a UCUM unit and cannot be converted to {canonical}")
-        return problem(f"no unit given; the guideline's unit for this measure is {canonical}")
-    unit = units[0]
+    unit, written, shown = (units[0], (), short(units[0])) if units else _spelled(value, texts[0], spelled)
     out = [*lines, triple(subject, iri(GKG + "normalizedUnit"), literal(canonical))]
     if unit == canonical:
-        return [*out, triple(subject, iri(GKG + "normalizedValue"), literal(lexical, XSD + "decimal"))]
+        return [*out, triple(subject, iri(GKG + "normalizedValue"), literal(lexical, XSD + "decimal")),
+                *(triple(subject, iri(GKG + "conversionNote"), literal(note)) for note in written)]
     try:
         conversion = convert(value, unit, group, canonical)
     except UnitConversionError as exc:
-        return problem(f"cannot convert {short(unit)} to {canonical}: {exc}")
+        return problem(f"cannot convert {shown} to {canonical}: {exc}")
     converted = _storable(conversion.value)
     if converted is None:
         return problem(
-            f"{number_text(value)} {short(unit)} is {number_text(conversion.value)} {canonical}, out of range "
+            f"{number_text(value)} {shown} is {number_text(conversion.value)} {canonical}, out of range "
             f"({decimal_problem(conversion.value)})"
         )
     return [
         *out,
         triple(subject, iri(GKG + "normalizedValue"), literal(fmt(converted), XSD + "decimal")),
-        triple(subject, iri(GKG + "conversionNote"), literal(conversion.note)),
+        triple(subject, iri(GKG + "conversionNote"), literal("; ".join((*written, conversion.note)))),
     ]
+
+
+def _spelled(value: Decimal, text: str, code: str) -> tuple[str, tuple[str, ...], str]:
+    """A unit written as no UCUM code, read as ``code``: the code, the note that shows the unit as written,
+    and the unit for a message."""
+    note = f"{fmt(value)} {text.strip()} read as {fmt(value)} {code} (a common spelling of that UCUM unit)"
+    return code, (note,), f"{short(text.strip())} (read as {code})"
 
 
 def _storable(value: Decimal) -> Decimal | None:
