@@ -109,6 +109,9 @@ def test_simultaneous_different_results_warned_once(tmp_path, direction):
     assert not made(rep)
     assert len(codes(rep, "simultaneous-results-differ")) == 1
     assert [o["loinc"] for o in rep["orders"]] == [PRIMARY]
+    # the explanation says why the criterion is unknown: the results differ (not "no usable result")
+    [item] = rep["undetermined"]
+    assert "differ: 30 mg/dL" in item["because"][0] and "no usable result" not in item["because"][0]
 
 
 @pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])

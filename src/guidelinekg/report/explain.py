@@ -60,7 +60,7 @@ SELECT ?patient ?o ?time ?conv ?id ?censor ?status WHERE {
 ISSUES = """
 SELECT ?patient ?c ?issueMsg WHERE {
   ?out gkg:truth gkg:Unknown ; gkg:forPatient ?patient ; gkg:criterion ?c ; prov:wasDerivedFrom ?issue .
-  ?issue a gkg:ObservationIssue ; gkg:message ?issueMsg .
+  ?issue a gkg:Warning ; gkg:message ?issueMsg .  # an issue of a result, or results that differ (rule 42)
 }
 """
 
