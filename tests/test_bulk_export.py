@@ -191,7 +191,7 @@ def manifest_export(tmp_path: Path) -> tuple[Path, dict]:
     counts = {"Condition": 4, "Encounter": 1, "Medication": 1, "MedicationStatement": 2, "Specimen": 1}
     manifest = {
         "transactionTime": "2026-01-15T06:00:00.000Z",
-        "request": "https://ehr.example.org/fhir/Group/rls/$export?_type=Patient,Observation",
+        "request": "https://ehr.example.org/fhir/Group/rls/$export",  # every type, since the start
         "requiresAccessToken": True,
         "output": [{"type": "Patient", "url": f"{HOST}/Patient_1.ndjson", "count": 2},
                    {"type": "Patient", "url": "Patient_2.ndjson", "count": 1},
@@ -295,6 +295,190 @@ def test_a_patient_unaccounted_for_in_a_split_export_is_exit_1(tmp_path, capsys,
     code, summary, err = cli(source, tmp_path / "out", capsys)
     assert code == 1 and summary["patients_found"] == 3 and summary["patients_unaccounted"] == 1
     assert "3 patient(s) found in the input, 2 evaluated" in err
+
+
+# --- Medications, references as servers write them, what an export leaves out (#16) ------------------------
+
+
+def _iron_record(kind: str, rid: str, subject: str, product: str) -> dict:
+    """A record of ``kind`` naming its product only by reference, in force when the fixture's labs were drawn."""
+    when = {"MedicationStatement": {"status": "active", "effectivePeriod": {"start": "2025-12-01T08:00:00Z"}},
+            "MedicationRequest": {"status": "active", "intent": "order", "dosageInstruction": [{"timing": {"repeat": {
+                "boundsPeriod": {"start": "2025-12-01T08:00:00Z", "end": "2026-03-01T08:00:00Z"}}}}]},
+            "MedicationDispense": {"status": "completed", "whenHandedOver": "2025-12-20T08:00:00Z", "daysSupply": {
+                "value": 90, "unit": "d", "system": "http://unitsofmeasure.org", "code": "d"}},
+            "MedicationAdministration": {"status": "completed", "effectiveDateTime": "2026-01-07T10:00:00+01:00"}}
+    return {"resourceType": kind, "id": rid, **when[kind], "medicationReference": {"reference": product},
+            "subject": {"reference": subject}}
+
+
+ORAL = {"resourceType": "Medication", "id": "fes-325", "code": {"coding": [
+    {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "310325", "display": "ferrous sulfate 325 MG Oral Tablet"}]}}
+IV = {"resourceType": "Medication", "id": "fcm", "code": {"coding": [
+    {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1114181", "display": "ferric carboxymaltose"}]}}
+UNUSED = {"resourceType": "Medication", "id": "unused", "code": {"text": "Sodium chloride 0.9%"}}
+
+
+def _labs(pid: str, subject: str) -> list[dict]:
+    """A ferritin of 45 ng/mL and a transferrin saturation of 18 % drawn on 2026-01-08, and RLS."""
+    obs = [{"resourceType": "Observation", "id": f"{pid}-{code}", "status": "final", "subject": {"reference": subject},
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "effectiveDateTime": "2026-01-08T08:15:00+01:00",
+            "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}}
+           for code, value, unit in (("2276-4", 45, "ng/mL"), ("2502-3", 18, "%"))]
+    return [*obs, {"resourceType": "Condition", "id": f"{pid}-rls", "subject": {"reference": subject},
+                   "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                                  "code": "active"}]},
+                   "code": {"coding": [{"system": "http://snomed.info/sct", "code": "32914008"}]}}]
+
+
+def write_export(source: Path, resources: list[dict], files: dict[str, str] | None = None) -> None:
+    """NDJSON files by type (``files`` moves a type's lines into another file, appended after its own)."""
+    source.mkdir(parents=True, exist_ok=True)
+    by_file: dict[str, list[str]] = {}
+    for r in sorted(resources, key=lambda r: (r["resourceType"] in (files or {}), r["resourceType"])):
+        name = (files or {}).get(r["resourceType"], r["resourceType"]) + ".ndjson"
+        by_file.setdefault(name, []).append(json.dumps(r) + "\n")
+    for name, lines in by_file.items():
+        write(source / name, lines)
+
+
+def assert_as_recommend(kb, report: dict, resources: list[dict], tmp_path: Path) -> None:
+    """The cohort's report of a patient is recommend's on a Bundle of the same resources."""
+    from test_cohort import assert_same_as_recommend
+
+    path = tmp_path / f"{report['patient'].rsplit('/', 1)[-1]}.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection",
+                                "entry": [{"resource": r} for r in resources]}), encoding="utf-8")
+    assert_same_as_recommend(kb, report, path, date.fromisoformat(AS_OF))
+
+
+def codes(report: dict) -> list[str]:
+    return sorted(w["code"] for w in report["warnings"])
+
+
+@pytest.mark.parametrize("order", ["own-file", "read-after-the-records"])
+@pytest.mark.parametrize("kind", ["MedicationRequest", "MedicationStatement", "MedicationAdministration",
+                                  "MedicationDispense"])
+def test_a_medication_a_record_names_is_read_from_medication_ndjson(kb, tmp_path, kind, order):
+    """Before #16 Medication.ndjson was counted and skipped: a record naming its product by reference lost it,
+    so a patient on iron got iron recommended from unreliable labs and a false note `missing-product`. Each
+    patient's Bundle now holds the Medications its records name (in each chunk that needs them, whether the
+    Medication file is read before or after the records), as recommend reads them; a Medication the export
+    does not hold still gives the note; one no record names is counted in skipped_types."""
+    product = IV if kind == "MedicationAdministration" else ORAL
+    patients = {pid: [{"resourceType": "Patient", "id": pid, "birthDate": "1968-04-12", "gender": "female"},
+                      *_labs(pid, f"Patient/{pid}")] for pid in ("p1", "p2", "p3")}
+    patients["p1"].append(_iron_record(kind, "p1-iron", "Patient/p1", f"Medication/{product['id']}"))
+    patients["p2"].append(_iron_record(kind, "p2-iron", "Patient/p2", f"{HOST}/Medication/{product['id']}/_history/1"))
+    patients["p3"].append(_iron_record(kind, "p3-iron", "Patient/p3", "Medication/not-exported"))
+    source = tmp_path / "export"
+    moved = {"Medication": "Observation"} if order == "read-after-the-records" else {}  # a file mixing types
+    write_export(source, [*(r for rs in patients.values() for r in rs), product, UNUSED], moved)
+    out = tmp_path / "out"
+    summary = run(source, out)  # 2 per chunk: p1 and p2 share a chunk, p3 has its own
+    assert (summary["patients_found"], summary["patients"], summary["bad_records"]) == (3, 3, 0)
+    reports = results(out)
+    for pid in ("p1", "p2"):
+        report = reports[f"urn:guidelinekg:Patient/{pid}"]
+        assert "lab-drawn-on-iron" in codes(report) and "missing-product" not in codes(report)
+        assert report["recommendations"] == []
+        assert_as_recommend(kb, report, [*patients[pid], product], tmp_path)
+    orphan = reports["urn:guidelinekg:Patient/p3"]
+    assert "missing-product" in codes(orphan) and orphan["recommendations"]
+    assert_as_recommend(kb, orphan, patients["p3"], tmp_path)
+    assert summary["skipped_types"] == {"Medication": 1}  # UNUSED
+
+
+def test_a_medication_that_cannot_be_read_sets_aside_the_patients_naming_it(tmp_path):
+    """A Medication with a key given twice: the patients whose records name it are set aside, with its line
+    (evaluated without it, their iron would be missed); a patient not naming it is evaluated."""
+    resources = [{"resourceType": "Patient", "id": pid, "gender": "female"} for pid in ("p1", "p2")]
+    resources += [*_labs("p1", "Patient/p1"), *_labs("p2", "Patient/p2"),
+                  _iron_record("MedicationStatement", "p1-iron", "Patient/p1", "Medication/fes-325")]
+    source = tmp_path / "export"
+    write_export(source, resources)
+    write(source / "Medication.ndjson", [json.dumps(ORAL)[:-1] + ', "id": "fes-325"}\n'])
+    out = tmp_path / "out"
+    summary = run(source, out)
+    assert (summary["patients_found"], summary["patients"], summary["patients_set_aside"]) == (2, 1, 1)
+    assert summary["patients_unaccounted"] == 0
+    [(file, line, reason)] = bad_records(out)
+    assert (file, line) == ("Medication.ndjson", 1)
+    assert reason.startswith("Patient/p1 not evaluated: one of its records cannot be read") and "duplicate key 'id'" in reason
+
+
+def test_absolute_and_versioned_subject_references_find_their_patient(kb, tmp_path):
+    """Epic writes ``subject.reference`` absolute: before #16 each such record was a bad record ("refers to an
+    unknown patient") and the patient was evaluated without it. They are read as the Bundle reader reads them
+    (the last two segments, a ``/_history/N`` left out), so the report is recommend's on a Bundle of them; a
+    ``urn:uuid:`` reference, which only a Bundle's fullUrl resolves, and an absolute reference to a Patient not
+    in the export are still bad records, quoted as written."""
+    base = "https://fhir.hospital.example.org/api/FHIR/R4"
+    pid = "p5-epic"
+    labs = _labs(pid, f"{base}/Patient/{pid}")
+    labs[1]["subject"]["reference"] = f"{base}/Patient/{pid}/_history/2"
+    mine = [{"resourceType": "Patient", "id": pid, "birthDate": "1968-04-12", "gender": "female"}, *labs,
+            _iron_record("MedicationAdministration", "p5-iv", f"{base}/Patient/{pid}", "Medication/fcm"), IV]
+    stray = [_labs("x", f"{base}/Patient/elsewhere")[0], _labs("y", "urn:uuid:5e765f2b-e908-3888-9fc7-df2cb87beb58")[0]]
+    source = tmp_path / "export"
+    write_export(source, [*mine, *stray])
+    out = tmp_path / "out"
+    summary = run(source, out)
+    assert (summary["patients_found"], summary["patients"]) == (1, 1)
+    assert sorted(r for _, _, r in bad_records(out)) == [
+        f"Observation refers to an unknown patient '{base}/Patient/elsewhere'",
+        "Observation refers to an unknown patient 'urn:uuid:5e765f2b-e908-3888-9fc7-df2cb87beb58'"]
+    report = results(out)[f"urn:guidelinekg:Patient/{pid}"]
+    assert "lab-drawn-on-iron" in codes(report)
+    assert_as_recommend(kb, report, mine, tmp_path)
+
+
+def _manifest(source: Path, request: str) -> None:
+    output = [{"type": p.name.split(".")[0], "url": f"{HOST}/{p.name}"} for p in sorted(source.glob("*.ndjson"))]
+    (source / "manifest.json").write_text(json.dumps({"transactionTime": "2026-01-15T06:00:00Z", "request": request,
+                                                      "requiresAccessToken": True, "output": output, "error": []}))
+
+
+@pytest.mark.parametrize("scope", ["since", "types-left-out", "every-type-read", "no-scope"])
+def test_an_incremental_or_type_limited_export_warns_in_the_summary_and_every_report(kb, tmp_path, capsys, scope):
+    """An incremental export (``_since``) holds only what changed, and a ``_type`` list may leave out a type the
+    guideline reads: before #16 each patient was evaluated as if the record were complete. The run warns, and
+    so does each report (``export-incomplete``, like ``search-incomplete`` for a searchset cut short)."""
+    from guidelinekg.cohort.export import types_read
+
+    read = types_read(kb)  # the types the shipped guideline reads (with its medications and measures)
+    assert {"Medication", "MedicationStatement", "Specimen"} <= set(read)
+    asked = ["Patient", "Observation", "Condition"] if scope == "types-left-out" else read
+    query = {"since": "?_since=2026-01-01T00:00:00%2B01:00", "no-scope": ""}.get(scope, f"?_type={','.join(asked)}")
+    source = tmp_path / "export"
+    write_export(source, [{"resourceType": "Patient", "id": pid, "gender": "female"} for pid in ("p1", "p2", "p3")]
+                 + _labs("p1", "Patient/p1"))
+    _manifest(source, f"{HOST}/Patient/$export{query}")
+    code, summary, err = cli(source, tmp_path / "out", capsys)
+    assert code == 0
+    notes = [[w["message"] for w in r["warnings"] if w["code"] == "export-incomplete"]
+             for r in results(tmp_path / "out").values()]
+    if scope == "since":
+        warning = ("manifest.json: an incremental export (_since=2026-01-01T00:00:00+01:00): it holds only the "
+                   "resources changed since then, so every patient's record is partial and decisions rest on part of "
+                   "it; each report says so (export-incomplete). Evaluate a full export (without _since)")
+        note = ("the export is incremental (_since=2026-01-01T00:00:00+01:00): it holds only what changed since "
+                "then, so the record may be incomplete: what the export did not send counts as missing")
+        assert (summary["warnings"], notes) == ([warning], [[note]] * 3)
+    elif scope == "types-left-out":
+        missing = ", ".join(t for t in read if t not in asked)
+        assert missing.startswith("Specimen, Medication, MedicationAdministration, MedicationDispense, "
+                                  "MedicationRequest, MedicationStatement")
+        warning = (f"manifest.json: the export asked only for _type=Patient,Observation,Condition: {missing}, "
+                   "which the guideline reads, are not in it, so every patient's record lacks them; each report "
+                   "says so (export-incomplete)")
+        note = (f"the export leaves out {missing} (_type=Patient,Observation,Condition), which the guideline reads: "
+                "the record may be incomplete: what the export did not send counts as missing")
+        assert (summary["warnings"], notes) == ([warning], [[note]] * 3)
+    else:
+        assert summary["warnings"] == [] and notes == [[]] * 3
+    assert err.splitlines() == [f"guidelinekg cohort: warning: {w}" for w in summary["warnings"]]
 
 
 # --- Synthea's bundle directory ---------------------------------------------------------------------------

@@ -116,6 +116,37 @@ def test_the_same_patient_in_two_bundles_is_evaluated_once(tmp_path):
         ("b.json", None, "duplicate Patient/example-1 (also in a.json); not evaluated")]
 
 
+def test_a_bundle_of_two_patients_counts_both_and_says_why_neither_is_evaluated(tmp_path, capsys):
+    """Before #16 a bundle file of two Patients counted as one patient found (``patients_found: 1``) and its bad
+    record gave only the loader's error. Each Patient is counted and set aside with its reason; the one of them
+    that a bundle of its own also holds is evaluated from that one (the set-aside copy is not a first copy)."""
+    source = tmp_path / "bundles"
+    source.mkdir()
+    shutil.copy(EXAMPLE, source / "a.json")
+    doc = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    mother = {"resourceType": "Patient", "id": "mother", "gender": "female", "birthDate": "1950-02-03"}
+    doc["entry"] = [e for e in doc["entry"] if e["resource"]["resourceType"] != "Patient"]
+    (source / "family.json").write_text(json.dumps({**doc, "entry": [
+        *doc["entry"], {"resource": mother}, {"resource": {"resourceType": "Patient", "id": "daughter"}}]}))
+    (source / "mother.json").write_text(json.dumps({"resourceType": "Bundle", "type": "collection",
+                                                    "entry": [{"resource": mother}]}))
+    out = tmp_path / "out"
+    code = cli_main(["cohort", str(source), "--out", str(out), "--chunk-size", "2", "--as-of", "2026-01-15",
+                     "--no-progress"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert (summary["patients_found"], summary["patients"], summary["patients_set_aside"]) == (4, 2, 2)
+    assert summary["patients_unaccounted"] == 0
+    family = str((source / "family.json").resolve())
+    why = ("holds 2 Patients (Patient/mother, Patient/daughter); a bundle of a cohort is one patient's record: "
+           "split it into one bundle per patient")
+    assert bad_records(out) == [(family, None, f"Patient/mother not evaluated: family.json {why}"),
+                                (family, None, f"Patient/daughter not evaluated: family.json {why}")]
+    lines = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    assert sorted(json.loads(line)["patient"] for line in lines) == [
+        "urn:guidelinekg:Patient/example-1", "urn:guidelinekg:Patient/mother"]
+
+
 def test_no_usable_patient_exits_2_after_writing_the_bad_records(tmp_path, capsys):
     empty = tmp_path / "empty.json"
     empty.write_text("", encoding="utf-8")

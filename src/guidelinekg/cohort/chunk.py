@@ -7,8 +7,9 @@ texts out) so local processes and Dask workers run them alike; the caller writes
 
 Each patient must get the report ``recommend`` gives for that patient alone, so:
 
-* NDJSON lines are mapped one patient at a time (a Bundle of that patient's resources), so notes about
-  records that belong to no patient (an ignored resource type, a skipped status) stay with their patient;
+* NDJSON lines are mapped one patient at a time (a Bundle of that patient's resources and of the export's
+  Medications they name), so notes about records (an ignored type, a skipped status) stay with their patient;
+  the notes of a chunk's ``#notes`` line (what the export leaves out) go to each of its patients;
 * patients whose data share a node (bundles from different sources reusing ``Observation/obs-1``)
   are never put in one store: the chunk is split into groups without shared nodes, one rule run each;
 * before the rules, each group's patient data are checked with the compiled patient shapes
@@ -159,31 +160,52 @@ def culprit(unit: Unit, attempt) -> tuple[tuple[str, int | None], BaseException]
 
 
 def _ndjson_units(text: str, kb: KnowledgeBase, name: str, bad: list[dict]) -> list[Unit]:
-    """One unit per patient from the chunk's lines (all of them routed to a known patient), in line order."""
+    """One unit per patient from the chunk's lines (all of them routed to a known patient), in line order,
+    each with the Medications its records name (one that cannot be read: the patient is set aside)."""
+    from guidelinekg.cohort.export import medication_key
     from guidelinekg.cohort.partition import _patient_ref, record_owner
     from guidelinekg.patients.fhir import patients_from_json
+    from guidelinekg.patients.model import IngestNote
     from guidelinekg.patients.units import normalise
 
     units: dict[str, Unit] = {}
+    shared: dict[str, list | tuple] = {}  # Medication/id -> [(origin, resource, line)], or (origin, error)
+    notes: list[IngestNote] = []
     for line in text.split("\n"):  # not splitlines(): U+2028 and the like may be inside a JSON string
-        if not line.strip():
+        if line.startswith("#notes\t"):
+            notes += [IngestNote(code, message) for code, message in json.loads(line.partition("\t")[2])]
+        if not line.strip() or line.startswith("#"):
             continue
         origin, body = split_origin(line, name)
         try:
             resource = _decimal_json(body)
-            is_patient = resource.get("resourceType") == "Patient"
-            ref = f"Patient/{resource['id']}" if is_patient else _patient_ref(resource)
+            kind = resource.get("resourceType")
+            ref = f"{kind}/{resource['id']}" if kind in ("Patient", "Medication") else _patient_ref(resource)
         except (*DATA_ERRORS, KeyError, AttributeError, RecursionError) as exc:
             owner = record_owner(body)
+            if owner is not None and owner.startswith("Medication/"):  # their patients are set aside, by it
+                shared[owner] = (origin, exc)
+                continue
             if owner is not None:  # readable enough to know whose it is: that patient is set aside
                 units.setdefault(owner, Unit(owner, origin)).problem = (origin, exc)
             bad.append({"file": origin[0], "line": origin[1], "reason": f"malformed record: {_detail(exc)}"})
             continue
+        if kind == "Medication":
+            if isinstance(shared.setdefault(str(ref), []), list):
+                shared[str(ref)].append((origin, resource, body))
+            continue
         unit = units.setdefault(str(ref), Unit(str(ref), origin))
-        if is_patient:
+        if kind == "Patient":
             unit.origin = origin
         unit.records.append((origin, resource))
         unit.raw.append(body)
+    for unit in units.values():
+        for key in sorted({k for _, r in unit.records if (k := medication_key(r)) in shared}):
+            if isinstance(shared[key], tuple):
+                unit.problem = unit.problem or shared[key]
+                continue
+            unit.records += [(origin, resource) for origin, resource, _ in shared[key]]
+            unit.raw += [body for _, _, body in shared[key]]
 
     def builder(unit: Unit):
         def build(records=None) -> PatientData:
@@ -194,6 +216,7 @@ def _ndjson_units(text: str, kb: KnowledgeBase, name: str, bad: list[dict]) -> l
             if len(found) != 1:
                 raise InputError(f"the records map to {len(found)} patients, not one")
             patient = normalise(found[0], kb.measures)
+            patient = patient.extended((), notes) if notes else patient  # what the export leaves out
             if records is None:  # the raw lines of all its records: what the run's IRI also names
                 raw = "".join(line + "\n" for line in unit.raw).encode("utf-8")
                 patient = replace(patient, source_sha256=hashlib.sha256(raw).hexdigest())
@@ -249,13 +272,28 @@ def load_units(kind: str, text: str, kb: KnowledgeBase, name: str) -> tuple[list
         except DATA_ERRORS as exc:
             failures.append(exc)
             if kind == "bundles" and isinstance(exc, GuidelineKGError):  # the file's own error says where
-                bad.append({"file": unit.ref, "line": None, "patient": unit.ref, "reason": str(exc)})
+                bad += _bundle_set_aside(unit.ref, exc)
                 continue
             hit = culprit(unit, unit.build) if unit.records else None
             origin, cause = hit if hit else (unit.origin, exc)
             bad.append(set_aside(unit, origin, cause, "its records cannot be read"))
     _refuse_a_bug(name, failures, len(units))
     return loaded, bad
+
+
+def _bundle_set_aside(path: str, exc: GuidelineKGError) -> list[dict]:
+    """The bad records of a bundle file that cannot be evaluated: one per Patient when it holds several (each
+    a patient found in the input), else one for the file, with its error."""
+    from guidelinekg.cohort.partition import _bundle_contents
+
+    ids = list(dict.fromkeys(_bundle_contents(Path(path))[0]))
+    if len(ids) < 2:
+        return [{"file": path, "line": None, "patient": path, "reason": str(exc)}]
+    listed = ", ".join(f"Patient/{i}" for i in ids)
+    return [{"file": path, "line": None, "patient": f"{path} (Patient/{i})",
+             "reason": f"Patient/{i} not evaluated: {Path(path).name} holds {len(ids)} Patients ({listed}); "
+                       "a bundle of a cohort is one patient's record: split it into one bundle per patient"}
+            for i in ids]
 
 
 def _refuse_a_bug(name: str, failures: list[BaseException], total: int) -> None:

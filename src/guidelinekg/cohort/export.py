@@ -19,12 +19,18 @@ servers give split exports (``Patient.ndjson``, ``Patient_2.ndjson``, ``Patient-
 of Patients first, then the others by type, each group in the natural order of the numbers in the names.
 Every line is still routed by its own ``resourceType`` (:mod:`guidelinekg.cohort.partition`), so a file
 that mixes types, or is named for another type, loses nothing.
+
+References are read as the Bundle reader reads one without a ``fullUrl`` (:func:`reference_key`). The export's
+Medications, which records name for their product and which belong to no patient, are given to each chunk whose
+records name them (:class:`SharedMedications`). What the manifest's ``request`` leaves out (:func:`scope_notes`:
+``_since``, a ``_type`` without a type the guideline reads) is a warning of the run and a note on every patient.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -267,3 +273,127 @@ def checked_counts(plan: ExportPlan, lines: dict[str, int]) -> tuple[list[str], 
     warnings = plan.warnings + [f"{m['file']}: the manifest counts {m['count']} resource(s), {m['lines_read']} "
                                 "line(s) were read" for m in mismatches]
     return warnings, {**plan.manifest, "count_mismatches": mismatches} if plan.manifest else {}
+
+
+# --- what the records name, and what the export leaves out -------------------------------------------------
+
+MEDICATION_TYPES = ("Medication", "MedicationAdministration", "MedicationDispense", "MedicationRequest",
+                    "MedicationStatement")
+INCOMPLETE = "export-incomplete"  # the note on every patient of an export that leaves out part of the record
+
+
+def reference_key(reference: str) -> str:
+    """A reference as ``Type/id``, as :meth:`guidelinekg.patients.fhirbundle.Bundle.resolve` resolves one
+    without a ``fullUrl`` (NDJSON has none): its last two segments, a version (``/_history/N``) and a final
+    ``/`` left out; a reference of one segment (``urn:uuid:...``, ``#contained``) as it is.
+
+    >>> [reference_key(r) for r in ("Patient/p1", "https://fhir.example.org/api/FHIR/R4/Patient/p5-epic",
+    ...                             "Patient/p1/_history/3", "urn:uuid:7f3a")]
+    ['Patient/p1', 'Patient/p5-epic', 'Patient/p1', 'urn:uuid:7f3a']
+    """
+    parts = reference.split("/_history/")[0].rstrip("/").split("/")
+    return f"{parts[-2]}/{parts[-1]}" if len(parts) >= 2 else reference
+
+
+def medication_key(resource: dict) -> str | None:
+    """The ``Medication/id`` a record names as its product (``medicationReference``), if it names one."""
+    ref = resource.get("medicationReference")
+    target = ref.get("reference") if isinstance(ref, dict) else None
+    key = reference_key(target) if isinstance(target, str) and target else None
+    return key if key is not None and key.startswith("Medication/") else None
+
+
+class SharedMedications:
+    """The export's Medication lines: written to a file beside the chunks as they are read (memory holds only
+    each id's offsets, and which chunk's records name which id), then given to each chunk whose records
+    name them, so each patient's Bundle holds the products its records name, wherever the Medication file
+    comes in the reading order."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.handle = path.open("w+b")
+        self.offsets: dict[str, list[int]] = defaultdict(list)
+        self.wanted: dict[int, set[str]] = defaultdict(set)  # chunk -> the Medications its records name
+        self.lines = 0
+
+    def add(self, resource: dict, line: str, origin: tuple[str, int]) -> None:
+        self.lines += 1
+        rid = resource.get("id")
+        if isinstance(rid, str) and rid:
+            self.offsets[f"Medication/{rid}"].append(self.handle.tell())
+            self.handle.write((json.dumps([*origin, line]) + "\n").encode("utf-8"))
+
+    def want(self, index: int, resource: dict) -> None:
+        key = medication_key(resource)
+        if key is not None:
+            self.wanted[index].add(key)
+
+    def deliver(self, add) -> int:
+        """``add(chunk, line, origin)`` for each Medication line (every copy of its id) a record of the chunk
+        names; return how many Medication lines no record names."""
+        named: set[str] = set()
+        for index in sorted(self.wanted):
+            for key in sorted(self.wanted[index] & self.offsets.keys()):
+                named.add(key)
+                for offset in self.offsets[key]:
+                    self.handle.seek(offset)
+                    name, number, line = json.loads(self.handle.readline())
+                    add(index, line, (name, number))
+        self.handle.close()
+        self.path.unlink()
+        return self.lines - sum(len(self.offsets[key]) for key in named)
+
+
+def request_scope(request: str) -> tuple[str | None, list[str] | None]:
+    """The ``_since`` and the ``_type`` list of an ``$export`` request URL (``None``: not given); a ``+`` is
+    kept (a time zone), not read as a space.
+
+    >>> request_scope("https://x.org/fhir/Group/g/$export?_type=Patient,Observation&_since=2026-01-01T00:00:00+01:00")
+    ('2026-01-01T00:00:00+01:00', ['Patient', 'Observation'])
+    >>> request_scope("https://x.org/fhir/Patient/$export?_type=Patient&_type=Condition")
+    (None, ['Patient', 'Condition'])
+    """
+    since, types = None, None
+    for pair in urlparse(request).query.split("&"):
+        key, _, value = (unquote(part) for part in pair.partition("="))
+        if key == "_since" and value.strip():
+            since = value.strip()
+        elif key == "_type":
+            types = [*(types or []), *(t.strip() for t in value.split(",") if t.strip())]
+    return since, types
+
+
+def types_read(kb) -> list[str]:
+    """The resource types the FHIR mapping reads for a guideline: Patient and Condition; Observation and
+    Specimen (a measure), the medication types (a substance), Procedure (a procedure criterion)."""
+    types = ["Patient", "Condition"]
+    types += ["Observation", "Specimen"] if kb.reads.loinc else []
+    types += list(MEDICATION_TYPES) if kb.matcher.reads_substances else []
+    return types + (["Procedure"] if kb.reads.maps_type("Procedure") else [])
+
+
+def scope_notes(manifest: dict, kb=None) -> list[tuple[str, str]]:
+    """What the manifest's ``request`` leaves out of every patient's record, as (warning of the run, note of
+    each patient): ``_since`` (an incremental export holds only what changed since then) and, with the
+    knowledge, a ``_type`` list without a type the guideline reads (:func:`types_read`)."""
+    request = manifest.get("request")
+    if not isinstance(request, str):
+        return []
+    since, types = request_scope(request)
+    found = []
+    if since is not None:
+        warning = (f"{manifest['file']}: an incremental export (_since={since}): it holds only the resources changed "
+                   "since then, so every patient's record is partial and decisions rest on part of it; each report "
+                   f"says so ({INCOMPLETE}). Evaluate a full export (without _since)")
+        note = (f"the export is incremental (_since={since}): it holds only what changed since then, so the record "
+                "may be incomplete: what the export did not send counts as missing")
+        found.append((warning, note))
+    missing = [t for t in types_read(kb) if t not in types] if types is not None and kb is not None else []
+    if missing:
+        listed, asked = ", ".join(missing), ",".join(types)
+        warning = (f"{manifest['file']}: the export asked only for _type={asked}: {listed}, which the guideline "
+                   f"reads, are not in it, so every patient's record lacks them; each report says so ({INCOMPLETE})")
+        note = (f"the export leaves out {listed} (_type={asked}), which the guideline reads: the record may be "
+                "incomplete: what the export did not send counts as missing")
+        found.append((warning, note))
+    return found

@@ -4,15 +4,15 @@ Three layouts are accepted (detected from the path):
 - a directory of FHIR Bulk Data NDJSON files in the ``$export`` layout (``Patient.ndjson``,
   ``Observation.ndjson``, split files such as ``Patient_2.ndjson``, an ``$export`` manifest; which files are
   read is :mod:`guidelinekg.cohort.export`'s): lines are routed to the chunk of their patient; memory holds
-  only the patient -> chunk map and a bounded write buffer, so it stays flat as the cohort grows;
-- a directory of FHIR R4 JSON Bundles (``*.json``): each bundle file is one unit of work; a bundle of
-  shared resources only, no Patient (Synthea's ``hospitalInformation*.json`` and
-  ``practitionerInformation*.json``), is counted in ``skipped_types`` and listed, not evaluated;
+  only the patient -> chunk map and a bounded write buffer, so it stays flat as the cohort grows; the
+  export's Medications go to each chunk whose records name them (``medicationReference``);
+- a directory of FHIR R4 JSON Bundles (``*.json``): each bundle file is one patient's unit of work (one of
+  several Patients is set aside, each counted); a bundle of shared resources only (Synthea's
+  ``hospitalInformation*.json``), is counted in ``skipped_types`` and listed, not evaluated;
 - patient RDF (a ``.ttl``/``.nt``/``.jsonld`` file or a directory of them), split by ``gkg:subject``.
 
-Any of these files may be gzip-compressed (``Observation.ndjson.gz``, ``bundle.json.gz``). Files of the
-input directory that are not read are listed (``ignored_files`` in the summary), so a file left out by
-its name is never left out silently.
+Any of these files may be gzip-compressed (``Observation.ndjson.gz``). Files of the input directory that
+are not read are listed (``ignored_files`` in the summary), so none is left out silently.
 
 Bad records (a malformed or non-UTF-8 line, a resource without a subject, a reference to an unknown
 patient, a second record of the same patient, the unreadable rest of a corrupt ``.gz``) are written to
@@ -36,7 +36,7 @@ RDF_SUFFIXES = (".ttl", ".nt", ".jsonld", ".json-ld")
 BUNDLE_SUFFIXES = (".json", ".json.gz")
 _READ_ERRORS = (OSError, EOFError)  # rdffiles.open_input turns corrupt gzip data into OSError
 SUBJECT_FIELDS = ("subject", "patient")
-# Resource types without a patient in the export; they are counted and skipped, not bad records.
+# Resource types without a patient; counted and skipped, not bad records (an NDJSON Medication a record names: used)
 SHARED_TYPES = ("Medication", "Organization", "Practitioner", "PractitionerRole", "Location", "Device", "Group")
 FLUSH_LINES = 200_000
 
@@ -148,7 +148,7 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
-def _patient_ref(resource: dict) -> str | None:
+def _subject(resource: dict) -> str | None:  # the reference to the record's patient, as written
     for name in SUBJECT_FIELDS:
         ref = resource.get(name)
         if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
@@ -156,13 +156,19 @@ def _patient_ref(resource: dict) -> str | None:
     return None
 
 
+def _patient_ref(resource: dict) -> str | None:
+    """The record's patient as ``Patient/id`` (absolute or versioned too: :func:`export.reference_key`)."""
+    ref = _subject(resource)
+    return export.reference_key(ref) if ref else None
+
+
 def record_owner(body: str) -> str | None:
     """The patient a record that failed the strict reading names (its ``Patient/id`` or subject), if a
     lenient reading finds one: a duplicate key or an unusable value still says whose record it is."""
     try:
         resource = json.loads(body)
-        if resource.get("resourceType") == "Patient":
-            return f"Patient/{resource['id']}" if isinstance(resource.get("id"), str) else None
+        if resource.get("resourceType") in ("Patient", "Medication"):
+            return f"{resource['resourceType']}/{resource['id']}" if isinstance(resource.get("id"), str) else None
         ref = _patient_ref(resource)
         return str(ref) if ref else None
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
@@ -172,8 +178,9 @@ def record_owner(body: str) -> str | None:
 class _ChunkWriter:
     """Appends lines to chunk files with a bounded in-memory buffer."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, notes: list[tuple[str, str]] = ()):
         self.directory = directory
+        self.header = "#notes\t" + json.dumps(list(notes)) + "\n" if notes else ""  # every patient's notes
         self.buffers: dict[int, list[str]] = defaultdict(list)
         self.buffered = 0
 
@@ -191,18 +198,21 @@ class _ChunkWriter:
 
     def flush(self) -> None:
         for index, lines in self.buffers.items():
+            new = not self.path(index).exists()
             with self.path(index).open("a", encoding="utf-8") as handle:
+                handle.write(self.header if new else "")
                 handle.writelines(lines)
         self.buffers.clear()
         self.buffered = 0
 
 
 class _Router:
-    """Routes NDJSON records to their patient's chunk: a Patient opens its patient (in the order met), any
-    other record goes to its subject's chunk; shared types are counted and skipped."""
+    """Routes NDJSON records to their patient's chunk: a Patient opens its patient (in the order met), any other
+    record goes to its subject's chunk; Medications wait for the chunks naming them; other shared types are counted."""
 
     def __init__(self, writer: _ChunkWriter, chunk_size: int, bad: list[BadRecord]):
         self.writer, self.chunk_size, self.bad = writer, chunk_size, bad
+        self.medications = export.SharedMedications(writer.directory / "medications.ndjson")
         self.chunk_of: dict[str, int] = {}
         self.skipped: Counter = Counter()
         self.patient_lines = 0  # Patient records met, usable or not
@@ -230,6 +240,9 @@ class _Router:
                 self.chunk_of[f"Patient/{pid}"] = index
                 self.writer.add(index, line, (name, number))
             return True
+        if kind == "Medication":
+            self.medications.add(resource, line, (name, number))
+            return True
         ref = None if kind in SHARED_TYPES else _patient_ref(resource)
         index = self.chunk_of.get(ref) if ref else None
         if kind in SHARED_TYPES:
@@ -238,22 +251,25 @@ class _Router:
             self.bad.append(BadRecord(name, number, f"{kind} without a subject"))
         elif index is not None:
             self.writer.add(index, line, (name, number))
+            self.medications.want(index, resource)
         elif not final:
             return False
         else:
-            self.bad.append(BadRecord(name, number, f"{kind} refers to an unknown patient {ref!r}"))
+            self.bad.append(BadRecord(name, number, f"{kind} refers to an unknown patient {_subject(resource)!r}"))
         return True
 
 
-def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRecord]) -> Partition:
+def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRecord], kb=None) -> Partition:
     """Route every NDJSON line of the export's files (:func:`guidelinekg.cohort.export.plan_export`: every
     file of every type, however the server named it, Patient files first) to its patient's chunk file under
     ``work``, each by its own ``resourceType``. A record whose patient is not known yet (its Patient is
     later in a file that mixes types, or in a file named for another type) waits in ``work/deferred.ndjson``
-    and is routed once every file is read; only then is a patient not in the export a bad record."""
+    and is routed once every file is read; only then is a patient not in the export a bad record. Each chunk
+    gets the Medications its records name; what the request leaves out is noted (:func:`export.scope_notes`)."""
     plan = export.plan_export(source)
+    scope = export.scope_notes(plan.manifest, kb)
     work.mkdir(parents=True, exist_ok=True)
-    router = _Router(_ChunkWriter(work), chunk_size, bad)
+    router = _Router(_ChunkWriter(work, [(export.INCOMPLETE, note) for _, note in scope]), chunk_size, bad)
     lines: Counter = Counter()
     deferred = work / "deferred.ndjson"
     with deferred.open("w", encoding="utf-8") as waiting:
@@ -266,6 +282,7 @@ def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRec
             name, number, file_type, line = json.loads(entry)
             router.route(line, name, number, file_type, final=True)
     deferred.unlink()
+    router.skipped["Medication"] += router.medications.deliver(router.writer.add)
     router.writer.flush()
     if not router.patient_lines:
         raise InputError(f"{source}: no Patient resource in any of the {len(plan.files)} file(s) read: no record "
@@ -275,8 +292,8 @@ def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRec
     count = len(router.chunk_of)
     chunks = [router.writer.path(i).name for i in range(1, (count + chunk_size - 1) // chunk_size + 1)]
     warnings, manifest = export.checked_counts(plan, lines)
-    return Partition("ndjson", chunks, count, len(bad), dict(sorted(router.skipped.items())), plan.ignored,
-                     warnings=warnings, export=manifest)
+    return Partition("ndjson", chunks, count, len(bad), dict(sorted((+router.skipped).items())), plan.ignored,
+                     warnings=warnings + [warning for warning, _ in scope], export=manifest)
 
 
 def _bundle_contents(path: Path) -> tuple[list[str], Counter]:
@@ -297,33 +314,37 @@ def _bundle_contents(path: Path) -> tuple[list[str], Counter]:
 def partition_bundles(source: Path, work: Path, chunk_size: int, bad: list[BadRecord]) -> Partition:
     """Group bundle files into chunks (one JSON list of paths per chunk). A bundle whose patient an
     earlier file already holds is a bad record (as a second Patient line in NDJSON): each patient is
-    evaluated once, from one file. A bundle of shared resources only (:data:`SHARED_TYPES`, no Patient:
+    evaluated once, from one file; one of several Patients counts each (its chunk sets each aside, saying
+    why), held by none. A bundle of shared resources only (:data:`SHARED_TYPES`, no Patient:
     Synthea's ``hospitalInformation*.json`` and ``practitionerInformation*.json``) is part of the export,
     not a patient: its resources are counted in ``skipped_types`` and its name listed in ``shared_bundles``."""
     files = _files(source, BUNDLE_SUFFIXES) if source.is_dir() else [source]
     first: dict[str, str] = {}
     kept = []
+    found = 0
     shared: list[str] = []
     skipped: Counter = Counter()
     for f in files:
         ids, types = _bundle_contents(f)
+        ids = list(dict.fromkeys(ids))  # copies of one Patient are one patient (the Bundle reader decides)
         if not ids and types and all(t in SHARED_TYPES for t in types):
             shared.append(f.name)
             skipped.update(types)
             continue
-        seen = [i for i in ids if i in first]
+        seen = [i for i in ids if i in first] if len(ids) < 2 else []
         if seen:
             bad.append(BadRecord(f.name, None, f"duplicate Patient/{seen[0]} (also in {first[seen[0]]}); not evaluated"))
             continue
-        first.update((i, f.name) for i in ids)
+        first.update((i, f.name) for i in ids if len(ids) < 2)
         kept.append(f)
+        found += max(1, len(ids))  # a file without a readable Patient is one unit, set aside as one
     work.mkdir(parents=True, exist_ok=True)
     chunks = []
     for start in range(0, len(kept), chunk_size):
         name = f"chunk-{start // chunk_size + 1:06d}.json"
         (work / name).write_text(json.dumps([str(f.resolve()) for f in kept[start:start + chunk_size]]))
         chunks.append(name)
-    return Partition("bundles", chunks, len(kept), len(bad), dict(sorted(skipped.items())),
+    return Partition("bundles", chunks, found, len(bad), dict(sorted(skipped.items())),
                      _ignored(source, files), shared_bundles=shared)
 
 
@@ -366,12 +387,12 @@ def partition_rdf(source: Path, work: Path, chunk_size: int, bad: list[BadRecord
     return Partition("rdf", chunks, len(patients), len(bad), ignored_files=_ignored(source, files))
 
 
-def prepare(source: Path, work: Path, chunk_size: int) -> tuple[Partition, list[BadRecord]]:
-    """Partition the input into chunk files under ``work``; return the partition and the bad records."""
+def prepare(source: Path, work: Path, chunk_size: int, kb=None) -> tuple[Partition, list[BadRecord]]:
+    """Chunk files of the input under ``work``; the partition, the bad records (``kb``: :func:`export.scope_notes`)."""
     kind = detect_kind(source)
     bad: list[BadRecord] = []
     if kind == "ndjson":
-        partition = partition_ndjson(source, work, chunk_size, bad)
+        partition = partition_ndjson(source, work, chunk_size, bad, kb)
     elif kind == "bundles":
         partition = partition_bundles(source, work, chunk_size, bad)
     else:

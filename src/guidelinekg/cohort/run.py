@@ -113,7 +113,7 @@ def _prepare_or_resume(options: CohortOptions, kb: KnowledgeBase, shapes: Compil
     if work.exists():  # a preparation that was interrupted: start it again
         for f in work.iterdir():
             f.unlink()
-    partition, bad = prepare(options.source, work, options.chunk_size)
+    partition, bad = prepare(options.source, work, options.chunk_size, kb)
     atomic_write(options.out / "bad-records.prepare.jsonl",
                  "".join(json.dumps(b.__dict__) + "\n" for b in bad))
     atomic_write(manifest_path, json.dumps({"key": key, "partition": partition.to_json()}, indent=2))
