@@ -391,7 +391,8 @@ def test_skipped_exposures_and_conditions_without_status() -> None:
     assert objects(p, "urn:guidelinekg:Condition/icd", "codeToken") == ["http://hl7.org/fhir/sid/icd-10|I10"]
     assert objects(p, "urn:guidelinekg:Condition/icd", "conditionCode") == []
     assert objects(p, "urn:guidelinekg:Condition/c", "codeToken") == ["http://snomed.info/sct|38341003"]
-    assert codes(p, "unmapped-code") == ["Condition/text-only"]
+    assert codes(p, "uncoded-condition") == ["Condition/text-only"]  # named by its text, never read
+    assert codes(p, "unmapped-code") == []
 
 
 def test_condition_tokens_keep_every_coding_and_dot_icd10() -> None:

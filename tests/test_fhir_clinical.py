@@ -17,7 +17,9 @@ from guidelinekg.engine.reasoning import evaluate
 from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.decode import parse_json
 from guidelinekg.patients.fhir import patients_from_json
+from guidelinekg.patients.loader import load_patient_input
 from guidelinekg.patients.model import GKG, PatientData
+from guidelinekg.patients.relevance import ReadCodes
 
 RLS = {"coding": [{"system": "http://snomed.info/sct", "code": "32914008", "display": "Restless legs syndrome"}]}
 CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
@@ -25,9 +27,9 @@ VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 AS_OF = date(2026, 1, 15)
 
 
-def fhir(*resources: dict) -> PatientData:
+def fhir(*resources: dict, reads: ReadCodes | None = None) -> PatientData:
     doc = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
-    (patient,) = patients_from_json(parse_json(json.dumps(doc), Location("<test>")))
+    (patient,) = patients_from_json(parse_json(json.dumps(doc), Location("<test>")), reads=reads)
     return patient
 
 
@@ -194,3 +196,110 @@ def test_deceased_on_or_before_the_as_of_date(kb, fields, deceased) -> None:
     assert bool(why) == deceased
     applies = _outcome(evaluation, f"SELECT ?x WHERE {{ ?a a <{GKG}Applicability> ; <{GKG}truth> ?x }}")
     assert applies == ["False" if deceased else "True"]
+
+
+# --- a Condition no guideline can match is named, not passed over (uncoded-condition) -----------------------
+
+EPIC = "urn:oid:1.2.840.114350.1.13.0.1.7.2.696871"  # an Epic local code system, as real exports carry it
+
+
+@pytest.mark.parametrize("code, fragment", [
+    ({"text": "Restless legs syndrome"}, ("Condition/c1 'Restless legs syndrome' has no code (no coding with a "
+                                          "system and a code) and is not read: it is never matched as a diagnosis")),
+    ({"coding": [{"display": "Restless legs syndrome"}, {"code": "G25.81"}]}, "'Restless legs syndrome' has no code"),
+    ({"text": "Restless legs syndrome", "coding": [{"system": EPIC, "code": "1234", "display": "RLS"}]},
+     (f"Condition/c1 'Restless legs syndrome' is coded only in {EPIC}, not in a system diagnoses are matched in "
+      "(SNOMED CT, ICD-10-CM, ICD-10, ICD-9-CM): it is never matched as a diagnosis; code it in one of them")),
+    ({"coding": [{"system": "http://example.org/local", "code": "7", "display": "RLS"}]}, "'RLS' is coded only in"),
+    ({"coding": [{"system": EPIC, "code": "1234"}]}, "Condition/c1 (no text either) is coded only in"),
+])  # fmt: skip
+def test_a_condition_without_a_standard_code_is_named_in_a_note(code, fragment) -> None:
+    (message,) = notes(fhir(patient(), condition(code=code)), "uncoded-condition")
+    assert fragment in message
+
+
+def test_a_condition_coded_in_a_system_the_guidelines_read_gives_no_note(kb) -> None:
+    assert kb.reads.diagnosis_systems == {"http://snomed.info/sct", "http://hl7.org/fhir/sid/icd-10-cm"}
+    icd9 = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-9-cm", "code": "333.94", "display": "RLS"}],
+            "text": "Restless legs syndrome"}
+    for reads in (None, kb.reads):
+        assert notes(fhir(patient(), condition(), reads=reads), "uncoded-condition") == []
+        icd10cm = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "G25.81"}]}
+        assert notes(fhir(patient(), condition(code=icd10cm), reads=reads), "uncoded-condition") == []
+    assert notes(fhir(patient(), condition(code=icd9)), "uncoded-condition") == []  # a standard system
+    (message,) = notes(fhir(patient(), condition(code=icd9), reads=kb.reads), "uncoded-condition")
+    assert "is coded only in ICD-9-CM, not in a system diagnoses are matched in (SNOMED CT, ICD-10-CM)" in message
+    # no loaded guideline reads a diagnosis: a coded Condition cannot be missed, only one without a code is noted
+    none = ReadCodes(loinc=frozenset(), diagnosis_systems=frozenset())
+    assert notes(fhir(patient(), condition(code=icd9), reads=none), "uncoded-condition") == []
+    assert notes(fhir(patient(), condition(code={"text": "RLS"}), reads=none), "uncoded-condition") != []
+
+
+def test_the_local_code_note_reaches_the_report_that_says_no_diagnosis_is_recorded(tmp_path, capsys) -> None:
+    from guidelinekg.cli import main
+
+    local = {"text": "Restless legs syndrome", "coding": [{"system": EPIC, "code": "1234"}]}
+    doc = {"resourceType": "Bundle", "type": "collection",
+           "entry": [{"resource": r} for r in (patient(), condition(code=local, clinical="active"))]}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["recommend", str(path), "--as-of", "2026-01-15", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["applicable"] is False
+    [warning] = [w for w in out["warnings"] if w["code"] == "uncoded-condition"]
+    assert "Condition/c1 'Restless legs syndrome' is coded only in " + EPIC in warning["message"]
+
+
+# --- Patient.link and active: an obsolete record is said so; two records of one person are refused ----------
+
+
+def test_a_patient_replaced_by_another_is_evaluated_with_a_warning() -> None:
+    link = {"other": {"reference": "Patient/p2"}, "type": "replaced-by"}
+    p = fhir(patient(link=[link], active=False), condition())
+    (message,) = notes(p, "patient-replaced")
+    assert message == ("Patient/p1 was replaced by Patient/p2 (Patient.link replaced-by) and is marked not in "
+                       "active use (active: false): this record is no longer in use and its data may be "
+                       "incomplete (what is recorded under Patient/p2 is not here); evaluate Patient/p2")
+    assert values(p, C, "codeToken")  # still mapped: the clinician is told, the record is not hidden
+    (inactive,) = notes(fhir(patient(active=False)), "patient-inactive")
+    assert inactive.startswith("Patient/p1 is marked not in active use (active: false)")
+    for quiet in (patient(), patient(active=True), patient(link=[{**link, "type": "seealso"}]),
+                  patient(link=[{**link, "type": "replaces"}])):
+        assert not notes(fhir(quiet), "patient-replaced") and not notes(fhir(quiet), "patient-inactive")
+
+
+@pytest.mark.parametrize("side", ["replaced-by", "replaces", "both"])
+def test_two_patients_linked_as_one_person_are_refused_naming_the_one_to_evaluate(tmp_path, side) -> None:
+    old = patient(active=False)
+    new = {"resourceType": "Patient", "id": "p2", "birthDate": "1970-05-20"}
+    if side in ("replaced-by", "both"):
+        old["link"] = [{"other": {"reference": "Patient/p2"}, "type": "replaced-by"}]
+    if side in ("replaces", "both"):
+        new["link"] = [{"other": {"reference": "Patient/p1"}, "type": "replaces"}]
+    doc = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in (old, new, condition())]}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    with pytest.raises(InputError) as refused:
+        load_patient_input(path)
+    message = str(refused.value)
+    assert "the input holds 2 Patients, and Patient/p1 was replaced by Patient/p2 (Patient.link " in message
+    assert "evaluate Patient/p2, the record in use," in message and "found 2" not in message
+    assert message.count("was replaced by") == 1
+    assert '"type"' in path.read_text().splitlines()[refused.value.location.line - 1]
+
+
+def test_two_unlinked_patients_are_refused_as_before(tmp_path) -> None:
+    other = {"resourceType": "Patient", "id": "p2", "link": [{"other": {"reference": "Patient/p1"}, "type": "seealso"}]}
+    doc = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in (patient(), other)]}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(InputError, match="exactly one patient, found 2"):
+        load_patient_input(path)
+
+
+def test_a_patient_link_of_the_wrong_json_type_is_refused() -> None:
+    with pytest.raises(InputError, match=r"link\[0\]\.type: must be a JSON string"):
+        fhir(patient(link=[{"other": {"reference": "Patient/p2"}, "type": 3}]))
+    with pytest.raises(InputError, match="active: must be a JSON boolean"):
+        fhir(patient(active="false"))

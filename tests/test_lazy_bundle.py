@@ -127,6 +127,32 @@ def test_the_lazy_read_takes_a_bundle_however_it_is_written(kb, how):
     assert got is not None and got == strict(data, kb, kb.reads)
 
 
+@pytest.mark.parametrize("system, code", [("http://loinc.org", " 2276-4 "), ("http://loinc.org/", "2276-4"),
+                                          ("urn:oid:2.16.840.1.113883.6.1", "2276-4")])
+def test_a_read_code_spelled_otherwise_is_parsed_and_mapped_by_the_lazy_read(kb, system, code):
+    """The lazy read judges an Observation by its codes as the mapping reads them (system as its FHIR URI,
+    code trimmed): a ferritin coded " 2276-4" was counted among the results no guideline reads."""
+    doc = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1"}},
+        {"resource": {"resourceType": "Observation", "id": "o1", "status": "final",
+                      "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2026-01-08",
+                      "code": {"coding": [{"system": system, "code": code}]},
+                      "valueQuantity": {"value": 45, "system": "http://unitsofmeasure.org", "code": "ng/mL"}}},
+        {"resource": {"resourceType": "Observation", "id": "o2", "status": "final",  # height: not read
+                      "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2026-01-08",
+                      "code": {"coding": [{"system": system, "code": f" {HEIGHT}"}]},
+                      "valueQuantity": {"value": 170, "system": "http://unitsofmeasure.org", "code": "cm"}}}]}
+    data = json.dumps(doc).encode()
+    bundle = read_bundle(data, kb.reads)
+    assert [e["resource"]["id"] for e in bundle.doc["entry"]] == ["p1", "o1"]  # the height left as text
+    got = lazy(data, kb, kb.reads)
+    assert got == strict(data, kb, kb.reads)
+    [(_, facts, notes)] = got
+    assert any("Observation/o1" in line for line in facts) and not any("Observation/o2" in line for line in facts)
+    assert [n.message for n in notes if n.code == "ignored-resource"] == [
+        f"1 Observation resource ignored: no loaded guideline reads its codes (LOINC {HEIGHT})"]
+
+
 # --- refused as before, with the line ------------------------------------------------------------------------
 
 

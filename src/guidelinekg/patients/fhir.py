@@ -22,7 +22,10 @@ Choices where FHIR leaves room:
   MedicationStatements ``entered-in-error``, ``not-taken`` or ``intended`` (not taken yet); MedicationAdministrations
   ``entered-in-error`` or ``not-done`` (a statement that a product was *not* taken must never count as an
   exposure); Observations without a LOINC coding and Conditions without any coding that has a system
-  and a code (nothing could use them). A Condition keeps every coding, in any system (``gkg:codeToken``),
+  and a code (nothing could use them: ``uncoded-condition`` names the Condition's text, as it does for one
+  coded only in systems no diagnosis is matched in); any resource with a ``modifierExtension`` or
+  ``implicitRules`` (``unsupported-modifier``; a Patient with one, or two Patients linked as one person's
+  records, is refused). A Condition keeps every coding, in any system (``gkg:codeToken``),
   its statuses, onset and abatement, and a Patient its death
   (:mod:`guidelinekg.patients.fhirclinical`): the rules decide what they mean as of the as-of date (a
   refuted or entered-in-error Condition never counts, a deceased patient gets no advice).
@@ -51,18 +54,14 @@ from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.fhirbundle import (  # noqa: F401 - REFERENCED_TYPES: read from here too
     REFERENCED_TYPES, Bundle, code_iri, codings, date_range, fhir_datetime, field)
 from guidelinekg.patients.fhirclinical import (
-    condition_statuses,
-    condition_times,
-    condition_tokens,
-    deceased,
-    map_procedure,
-    unread_times,
-)
+    condition_statuses, condition_times, condition_tokens, deceased, map_procedure, refuse_linked, replaced_note,
+    uncoded_condition, unread_times)
 from guidelinekg.patients.fhirmeds import START_ELEMENTS, exposure_period, product
 from guidelinekg.patients.fhirobs import map_observation, quantity_lines
 from guidelinekg.patients.medmatch import SubstanceMatcher, Unrecognised, exposure_lines
 from guidelinekg.patients.relevance import Ignored, ReadCodes
-from guidelinekg.patients.decode import decode_text, parse_json
+from guidelinekg.patients.decode import decode_text, parse_json, where
+from guidelinekg.patients.fhirschema import modifier_text, modifiers
 from guidelinekg.patients.model import (
     GKG,
     RDF_TYPE,
@@ -108,20 +107,25 @@ class _Mapper:
 
     def run(self) -> list[PatientData]:
         ignored: Counter[str] = Counter(self.bundle.skipped.counts if self.bundle.skipped else ())  # fhirlazy
-        for (kind, _), res in self.bundle.resources():
-            if kind == "Patient":
-                self.patient(res)
+        patients = [res for (kind, _), res in self.bundle.resources() if kind == "Patient"]
+        for res in patients:
+            self.patient(res)
+        refuse_linked(self.bundle, patients)  # two records of one person: which to evaluate is said
+        for key, res in self.bundle.resources():
+            if key[0] in REFERENCED_TYPES and self.modified(res):
+                del self.bundle.by_key[key]  # a Specimen or Medication with a modifier: as if not given
         for (kind, _), res in self.bundle.resources():
             if kind in MAPPERS and (self.reads is None or self.reads.maps_type(kind)):
                 unread = self.reads.unread_by_patient(self.bundle, kind, res) if self.reads else None
-                if unread is None:
+                if unread is None and not self.modified(res):
                     MAPPERS[kind](self, res)
-                else:
+                elif unread is not None:
                     self.ignored.add(*unread)
             elif kind not in REFERENCED_TYPES and kind != "Patient":
                 ignored[kind] += 1
         for res in self.bundle.unread_observations(self.ignored):  # left as text by a lazy read, yet to map
-            MAPPERS["Observation"](self, res)
+            if not self.modified(res):
+                MAPPERS["Observation"](self, res)
         for kind, n in sorted((ignored - self.bundle.read_types).items()):  # read_types: outcomes noted
             self.note(None, "ignored-resource", f"{n} {kind} resource{'s' * (n > 1)} ignored: type not used")
         for patient, text in self.ignored.notes():
@@ -180,6 +184,23 @@ class _Mapper:
         """``gkg:value`` and ``gkg:unit`` of a Quantity (:func:`~guidelinekg.patients.fhirobs.quantity_lines`)."""
         return quantity_lines(node, q, lambda code, text: self.note(patient, code, text, res))
 
+    def modified(self, res: dict[str, Any]) -> bool:
+        """Whether ``res`` carries a modifierExtension or implicitRules (:func:`modifiers`; a lazy read says
+        which resources may): then it is not used (``unsupported-modifier``), and a Patient is refused."""
+        screened = self.bundle.skipped  # a lazy read: only resources whose text is marked may hold one
+        if screened is not None and self.bundle.key_of.get(id(res)) not in screened.marked:
+            return False
+        if not (found := modifiers(res)):
+            return False
+        if res["resourceType"] == "Patient":
+            raise InputError(f"{self.bundle.record(res)} {modifier_text(found)}: the patient cannot be read safely",
+                             where(found[0][1], found[0][2], default=Location(self.bundle.source)),
+                             hint="remove the extension if it does not change what the record says")
+        target = self.bundle.resolve(res.get("subject"), res)
+        patient = self.bundle.node(target) if target is not None and target.get("resourceType") == "Patient" else None
+        self.note(patient, "unsupported-modifier", f"{modifier_text(found)}; not used", res)
+        return True
+
     def skipped(self, res: dict[str, Any]) -> bool:
         status = res.get("status")
         if status in SKIPPED_STATUS.get(res["resourceType"], ()):
@@ -190,7 +211,10 @@ class _Mapper:
     # --- resources -----------------------------------------------------------------------------------------
 
     def patient(self, res: dict[str, Any]) -> None:
+        self.modified(res)  # refused with one
         node = self.bundle.node(res)
+        if (replaced := replaced_note(self.bundle, res)) is not None:  # an obsolete record (Patient.link)
+            self.note(node, *replaced, res)
         self.lines[node] += [
             triple(node, iri(RDF_TYPE), iri(GKG + "Patient")),
             triple(node, iri(GKG + "identifier"), literal(self.bundle.record(res))),
@@ -226,8 +250,10 @@ class _Mapper:
         if (patient := self.subject(res)) is None:
             return
         tokens = condition_tokens(res)
+        systems = self.reads.diagnosis_systems if self.reads is not None else None
+        if (uncoded := uncoded_condition(res, tokens, systems)) is not None:
+            self.note(patient, "uncoded-condition", uncoded, res)
         if not tokens:
-            self.note(patient, "unmapped-code", "has no coding with a system and a code; skipped", res)
             return
         codes = sorted(
             {c for s, c, _ in codings(res.get("code")) if s == SNOMED and isinstance(c, str) and c}

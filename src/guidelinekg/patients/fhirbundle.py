@@ -43,7 +43,7 @@ from typing import Any
 from urllib.parse import quote
 
 from guidelinekg.errors import InputError, Location
-from guidelinekg.patients.codesystems import canonical_system
+from guidelinekg.patients.codesystems import canonical_system, trimmed
 from guidelinekg.patients.decode import where
 from guidelinekg.patients.fhirschema import check_document
 from guidelinekg.patients.model import IngestNote, iri, json_hash, resource_iri
@@ -95,12 +95,12 @@ def code_iri(base: str, code: str) -> str:
 
 
 def codings(concept: Any) -> Iterator[tuple[str | None, str | None, str | None]]:
-    """``(system, code, display)`` of each coding of a CodeableConcept; a system named by its HL7 OID is
-    given as its FHIR R4 URI (:mod:`guidelinekg.patients.codesystems`)."""
+    """``(system, code, display)`` of each coding of a CodeableConcept, system and code trimmed; a system
+    named by its OID (or URI and a slash) as its FHIR R4 URI (:mod:`guidelinekg.patients.codesystems`)."""
     if isinstance(concept, dict):
         for c in concept.get("coding") or []:
             if isinstance(c, dict):
-                yield canonical_system(c.get("system")), c.get("code"), c.get("display")
+                yield canonical_system(c.get("system")), trimmed(c.get("code")), c.get("display")
 
 
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")

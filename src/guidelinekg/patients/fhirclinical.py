@@ -21,6 +21,14 @@ parsing, with its notes). Nothing here decides what the values mean on the as-of
   guessed day. Which count, and how recent, rule 34 decides (``queries/rules/34-procedure.rq``). Not read,
   with a note: ``performedString``, ``performedAge``, ``performedRange`` (``unsupported-time``); both
   ``performedDateTime`` and ``performedPeriod``, or a period that ends before it starts (``invalid-time``).
+* A Condition no guideline can match (:func:`uncoded_condition`): no coding with a system and a code (text
+  only), or codes only in systems no diagnosis is matched in (a local code, an Epic ``urn:oid:1.2.840.114350``
+  one): an ``uncoded-condition`` note naming its text, so that "no diagnosis recorded" is not read as "not
+  recorded at all".
+* ``Patient.link`` and ``active`` (:func:`replaced_note`, :func:`refuse_linked`): a record replaced by
+  another (``replaced-by``) or not in active use (``active: false``) is evaluated with a note that its data
+  may be incomplete (``patient-replaced``, ``patient-inactive``); an input holding both records of one
+  person (two Patients linked by ``replaced-by`` or ``replaces``) is refused, naming the one to evaluate.
 * Not read, with a note (``unsupported-time``): ``onsetAge``, ``onsetRange``, ``onsetString`` and the
   ``abatement`` ones. An age or range gives no date without arithmetic on the birth date (and is a year
   wide at best), a string no date at all: the onset is then unknown (the condition counts as begun), the
@@ -34,7 +42,10 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from guidelinekg.patients.fhirbundle import codings, fhir_datetime, field
+from guidelinekg.errors import InputError, Location
+from guidelinekg.patients.codesystems import DIAGNOSIS_SYSTEMS, system_names
+from guidelinekg.patients.decode import where
+from guidelinekg.patients.fhirbundle import Bundle, codings, fhir_datetime, field
 from guidelinekg.patients.model import GKG, XSD, iri, literal, triple
 
 XSD_BOOLEAN = XSD + "boolean"
@@ -119,6 +130,77 @@ def concept_tokens(concept: Any) -> list[str]:
             if system in ICD10_SYSTEMS and (m := _ICD10_UNDOTTED.fullmatch(code)):
                 tokens.add(f"{system}|{m[1]}.{m[2]}")
     return sorted(tokens)
+
+
+def uncoded_condition(res: dict[str, Any], tokens: list[str], systems: frozenset[str] | None) -> str | None:
+    """The ``uncoded-condition`` note on a Condition no guideline can match (its text or display named), or
+    ``None``. ``systems``: those the guidelines' diagnoses are coded in (``None``: not known, the standard
+    ones; empty: no guideline reads a diagnosis, so only a Condition without any code is noted)."""
+    concept = field(res, "code")
+    names = [concept.get("text"), *(d for _, _, d in codings(concept))]
+    name = next((" ".join(n.split())[:200] for n in names if isinstance(n, str) and n.strip()), None)
+    shown = f" {name!r}" if name else " (no text either)"
+    wanted = system_names(systems or DIAGNOSIS_SYSTEMS)
+    if not tokens:
+        return (f"{shown.strip()} has no code (no coding with a system and a code) and is not read: it is never "
+                f"matched as a diagnosis; code it ({wanted})")
+    used = sorted({t.split("|", 1)[0] for t in tokens})
+    if systems == frozenset() or set(used) & (DIAGNOSIS_SYSTEMS if systems is None else systems):
+        return None
+    return (f"{shown.strip()} is coded only in {system_names(used[:3])}, not in a system "
+            f"diagnoses are matched in ({wanted}): it is never matched as a diagnosis; code it in one of them")
+
+
+def _links(bundle: Bundle, res: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None, Any]]:
+    """``(link type, other as written, the other Patient of the input or None, the link)`` of a Patient."""
+    out = []
+    for link in res.get("link") or []:
+        if isinstance(link, dict) and isinstance(link.get("type"), str):
+            other = field(link, "other")
+            shown = other.get("reference") or other.get("display") or "another record"
+            target = bundle.resolve(other, res)
+            patient = target if target is not None and target.get("resourceType") == "Patient" else None
+            out.append((link["type"], str(shown)[:200], patient, link))
+    return out
+
+
+def replaced_note(bundle: Bundle, res: dict[str, Any]) -> tuple[str, str] | None:
+    """``(code, text)`` of the note on a Patient whose record is replaced by another (``link`` of type
+    ``replaced-by``) or not in active use (``active: false``); ``None`` for a record in use."""
+    replaced = [shown for kind, shown, _, _ in _links(bundle, res) if kind == "replaced-by"]
+    inactive = " and is marked not in active use (active: false)" if res.get("active") is False else ""
+    if replaced:
+        return "patient-replaced", (f"was replaced by {' and '.join(replaced)} (Patient.link replaced-by){inactive}: "
+                                    "this record is no longer in use and its data may be incomplete (what is "
+                                    f"recorded under {replaced[0]} is not here); evaluate {replaced[0]}")
+    if inactive:
+        return "patient-inactive", ("is marked not in active use (active: false), as a record merged into another "
+                                    "is: its data may be incomplete; evaluate the record in use")
+    return None
+
+
+def refuse_linked(bundle: Bundle, patients: list[dict[str, Any]]) -> None:
+    """Refuse an input holding two records of one person: Patients linked by ``replaced-by`` or ``replaces``.
+
+    Raises:
+        InputError: naming the link and the record in use (the one no other replaces), located at the link.
+    """
+    pairs: dict[tuple[str, str], tuple[str, Any]] = {}  # (replaced, replacing) -> (link type, the link)
+    for res in patients:
+        for kind, _, other, link in _links(bundle, res):
+            if other is not None and other is not res and kind in ("replaced-by", "replaces"):
+                old, new = (res, other) if kind == "replaced-by" else (other, res)
+                pairs.setdefault((bundle.record(old), bundle.record(new)), (kind, link))
+    if not pairs:
+        return
+    said = "; ".join(f"{old} was replaced by {new} (Patient.link {kind})" for (old, new), (kind, _) in pairs.items())
+    in_use = sorted({new for _, new in pairs} - {old for old, _ in pairs})
+    which = f"evaluate {' or '.join(in_use)}, the record in use," if in_use else "no record is the one in use:"
+    raise InputError(f"the input holds {len(patients)} Patients, and {said}: they are records of one person; "
+                     f"{which} in an input of its own (the replaced record's resources are not merged into it: "
+                     "which of them still hold cannot be told)",
+                     where(next(iter(pairs.values()))[1], "type", default=Location(bundle.source)),
+                     hint="give only the Patient in use and the resources about it")
 
 
 def map_procedure(mapper: Any, res: dict[str, Any]) -> None:

@@ -35,10 +35,12 @@ from typing import Any
 import msgspec
 
 from guidelinekg.errors import InputError, Location
+from guidelinekg.patients.codesystems import canonical_system, trimmed
 from guidelinekg.patients.decode import MAX_DEPTH, REFUSED, depth_of, fast_parse
 from guidelinekg.patients.fhir import MAPPED_TYPES, REFERENCED_TYPES
 from guidelinekg.patients.fhirobs import LOINC
-from guidelinekg.patients.fhirschema import MAX_ID, SCHEMAS, check_resource
+from guidelinekg.patients.fhirschema import MAX_ID, MODIFIER_TEXT, SCHEMAS, check_resource
+from guidelinekg.patients.model import json_hash
 from guidelinekg.patients.relevance import LOINC_LABEL, ReadCodes
 
 PARSED_TYPES = frozenset({*MAPPED_TYPES, *REFERENCED_TYPES, *SCHEMAS})  # the types the mapping reads
@@ -132,7 +134,9 @@ class Skipped:
 
     ``observations``: per subject reference, the Observations none of whose codes is read, with the codes
     (key, code system label, codes); ``counts``: the other resources left as text, per type (none is of a
-    type the mapping reads). No key and no fullUrl is in the input twice.
+    type the mapping reads); ``marked``: the parsed resources whose text may hold a modifier extension (the
+    mapping looks for one only in those, :func:`~guidelinekg.patients.fhirschema.modifiers`). No key and no
+    fullUrl is in the input twice.
     """
 
     raws: dict[Key, Raw] = field(default_factory=dict)
@@ -140,6 +144,7 @@ class Skipped:
     counts: Counter[str] = field(default_factory=Counter)
     observations: dict[str, list[tuple[Key, str, set[str]]]] = field(default_factory=dict)
     loaded: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    marked: set[Key] = field(default_factory=set)
 
     def load(self, key: Key, source: str) -> dict[str, Any] | None:
         """The resource of ``key`` parsed and checked (``None`` when none was left as text).
@@ -154,6 +159,8 @@ class Skipped:
             raise InputError(f"{key[0]}/{key[1]}: only the strict read may judge it", Location(source))
         check_resource(res, source)
         self.loaded[key] = res
+        if MODIFIER_TEXT.search(self.raws[key]):
+            self.marked.add(key)
         return res
 
 
@@ -226,6 +233,8 @@ def _read(data: bytes, bundle: _Bundle, reads: ReadCodes | None) -> LazyBundle |
             kind, rid = (value.get("resourceType"), value.get("id")) if isinstance(value, dict) else (None, None)
             if isinstance(kind, str) and isinstance(rid, str) and (kind, rid) in skipped.raws:
                 return None  # the key of a resource left as text: the strict read compares them
+            if isinstance(kind, str) and MODIFIER_TEXT.search(res):  # the key the Bundle index gives it
+                skipped.marked.add((kind, rid if isinstance(rid, str) and rid else json_hash(value)))
         doc_entries.append(entry)
     doc = {"resourceType": "Bundle", "entry": doc_entries}
     for member in ("type", "link"):  # the Bundle's type, and its paging links (a search's next page)
@@ -254,8 +263,8 @@ def _unread(res: Raw, reads: ReadCodes) -> tuple[str, set[str]] | None:
     except msgspec.DecodeError:  # an element of another JSON type: the strict read says which
         return None
     concepts = [obs.code, *(c.code for c in obs.component or ())]
-    codes = {c.code for concept in concepts if concept is not None for c in concept.coding or ()
-             if c.system == LOINC and isinstance(c.code, str) and c.code}
+    codes = {c.code.strip() for concept in concepts if concept is not None for c in concept.coding or ()
+             if canonical_system(c.system) == LOINC and isinstance(c.code, str) and trimmed(c.code)}
     reference = obs.subject.reference if obs.subject is not None else None
     if not codes or not isinstance(reference, str) or reference[:1] in ("", "#") or reads.reads_loinc(codes):
         return None

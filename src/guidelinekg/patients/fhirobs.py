@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from guidelinekg.patients.fhirbundle import Bundle, code_iri, codings, field
-from guidelinekg.patients.codesystems import canonical_system
+from guidelinekg.patients.codesystems import canonical_system, trimmed
 from guidelinekg.patients.fhirclinical import concept_tokens
 from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, iri, literal, triple, xsd_decimal
 from guidelinekg.patients.ucum import UnitConversionError, is_ucum, shown, ucum_conversion
@@ -85,7 +85,7 @@ def quantity_lines(node: str, q: dict[str, Any], note: Note) -> list[str]:
         note("invalid-value", f"value {shown_value} is not a number; treated as missing")
         return []
     lines = [triple(node, iri(GKG + "value"), literal(lexical, XSD + "decimal"))]
-    code, text = q.get("code"), q.get("unit")
+    code, text = trimmed(q.get("code")), q.get("unit")  # " ng/mL": padding is no part of a code
     if canonical_system(q.get("system")) == UCUM and isinstance(code, str) and code:
         if isinstance(text, str) and _contradicts(text.strip(), code):
             # "unit": "mg/L" with "code": "ng/mL": which one the value is in cannot be told (1000 times apart)

@@ -10,6 +10,14 @@ than FHIR's 64 characters, a string longer than FHIR's 1 MiB. Only elements the 
 Leniencies the mapping keeps (each noted on the patient, see :mod:`guidelinekg.patients.fhir`): a
 Quantity value written as a string of a number, a date string that is not a FHIR date, an unknown resource
 type, a Bundle entry without a resource.
+
+What no schema can say: a ``modifierExtension`` (on the resource or on any element inside it, contained
+resources included) or ``implicitRules`` changes what the resource means in a way only its author's rules
+say ("not given", "refuted", "negated"). FHIR R4 (Extensibility, 2.19.0.4): an application that does not
+understand one SHALL NOT use the element as if it were not there. The mapping understands none, so
+:func:`modifiers` finds them and the mapping does not use such a resource (``unsupported-modifier``; a
+Patient is refused). :data:`MODIFIER_TEXT` finds the texts of resources that may hold one, so a lazy read
+walks only those.
 """
 
 from __future__ import annotations
@@ -44,7 +52,8 @@ _EXPOSURE = {
     "medicationReference": REFERENCE,
 }
 SCHEMAS: dict[str, dict[str, Any]] = {
-    "Patient": {"birthDate": STRING, "gender": STRING, "deceasedBoolean": BOOLEAN, "deceasedDateTime": STRING},
+    "Patient": {"birthDate": STRING, "gender": STRING, "deceasedBoolean": BOOLEAN, "deceasedDateTime": STRING,
+                "active": BOOLEAN, "link": [{"other": REFERENCE, "type": STRING}]},
     "Observation": {
         "status": STRING,
         "code": CONCEPT,
@@ -219,3 +228,40 @@ class _Checker:
             self.string(rid, kind, "id", res, "id", MAX_ID)
         name = f"{kind}/{rid}" if isinstance(rid, str) and rid else kind
         self.members(res, {"contained": [RESOURCE], **SCHEMAS.get(kind, {})}, name, "")
+
+
+# In a resource's JSON text: may hold a modifier (a key may be written with \u escapes: those are walked too)
+MODIFIER_TEXT = re.compile(rb"modifierExtension|implicitRules|\\u")
+
+
+def modifiers(res: Any, path: str = "") -> list[tuple[str, Any, str]]:
+    """``(what, parent, key)`` of each ``modifierExtension`` and ``implicitRules`` anywhere in a resource:
+    ``what`` names the extension's url (or the rules) and the element it is on.
+
+    >>> [w for w, _, _ in modifiers({"implicitRules": "http://x/r", "dosage": {"modifierExtension": [
+    ...     {"url": "http://x/not-given"}]}, "contained": [{"modifierExtension": []}]})]
+    ["implicitRules 'http://x/r'", "modifierExtension 'http://x/not-given' on dosage"]
+    """
+    found: list[tuple[str, Any, str]] = []
+    if isinstance(res, list):
+        for i, item in enumerate(res):
+            found += modifiers(item, f"{path}[{i}]")
+    elif isinstance(res, dict):
+        for key, value in res.items():
+            if key == "implicitRules" and value is not None:
+                found.append((f"implicitRules {str(value)[:200]!r}" + (f" on {path}" if path else ""), res, key))
+            elif key == "modifierExtension" and value not in (None, []):
+                for ext in value if isinstance(value, list) else [value]:
+                    url = ext.get("url") if isinstance(ext, dict) else None
+                    shown = repr(url[:200]) if isinstance(url, str) else "without a url"
+                    found.append((f"modifierExtension {shown}" + (f" on {path}" if path else ""), res, key))
+            else:
+                found += modifiers(value, f"{path}.{key}" if path else key)
+    return found
+
+
+def modifier_text(found: list[tuple[str, Any, str]]) -> str:
+    """What a note says of the modifiers :func:`modifiers` found."""
+    listed = "; ".join(what for what, _, _ in found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+    return (f"has {listed}, which changes what it means in a way this mapping does not understand (FHIR R4: "
+            "not to be used as if it were absent)")

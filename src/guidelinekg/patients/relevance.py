@@ -18,7 +18,9 @@ buries the ones that matter. So, when the mapping is given a :class:`ReadCodes`:
   note for the input, as for Encounters);
 * an Observation without any LOINC coding, or not about a Patient of the input, is left to the mapping,
   which notes it one by one (``unmapped-code``, ``unknown-patient`` ...): a local code may hide a result a
-  guideline needs, and a reference that resolves to nothing is a fault of the data.
+  guideline needs, and a reference that resolves to nothing is a fault of the data;
+* the code systems the diagnoses of the loaded guidelines are coded in (``diagnosis_systems``): a Condition
+  coded in none of them can never be matched, and the mapping says so (``uncoded-condition``).
 
 The measures read come from the knowledge graph alone (nothing about any one guideline is written here):
 every ``gkg:Measure``, every node that has a ``gkg:canonicalUnit``, every object of a property whose
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from guidelinekg.patients.codesystems import canonical_system
 from guidelinekg.patients.fhirbundle import Bundle
 from guidelinekg.patients.fhirclinical import concept_tokens
 from guidelinekg.patients.fhirobs import LOINC_IRI, loinc_codes
@@ -62,6 +65,13 @@ SELECT DISTINCT ?token WHERE {{
   ?code gkg:codeSystem ?system ; skos:notation ?notation .
   BIND(CONCAT(STR(?system), "|", STR(?notation)) AS ?token)
 }}"""
+DIAGNOSIS_SYSTEMS_QUERY = f"""PREFIX gkg: <{GKG}>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+SELECT DISTINCT ?code ?system WHERE {{
+  ?c a gkg:DiagnosisCriterion ; gkg:requiresDiagnosis ?x . ?x skos:member? ?code .
+  OPTIONAL {{ ?code gkg:codeSystem ?system }}
+}}"""
+SNOMED_IRI = "http://snomed.info/id/"  # a diagnosis given as a SNOMED CT concept IRI, without a system
 TOKEN_LABEL = "system|code"  # how an ignored-resource note names codes of any system
 
 
@@ -76,6 +86,8 @@ class ReadCodes:
 
     loinc: frozenset[str]
     procedures: frozenset[str] = frozenset()  # system|code tokens of the procedures criteria ask for
+    # the systems diagnosis criteria's codes are in (None: not known, the standard ones are assumed)
+    diagnosis_systems: frozenset[str] | None = None
 
     @classmethod
     def from_graph(cls, source: Any) -> ReadCodes:
@@ -87,7 +99,10 @@ class ReadCodes:
             if code and code.strip():
                 codes.add(code.strip())
         procedures = frozenset(token for (token,) in select_rows(source, PROCEDURES_READ_QUERY) if token)
-        return cls(frozenset(codes), procedures)
+        systems = {canonical_system(system) if system else "http://snomed.info/sct"
+                   for code, system in select_rows(source, DIAGNOSIS_SYSTEMS_QUERY)
+                   if system or (code or "").startswith(SNOMED_IRI)}
+        return cls(frozenset(codes), procedures, frozenset(systems))
 
     def maps_type(self, kind: str) -> bool:
         """Whether resources of this type are mapped at all: Procedures only when a loaded guideline reads
