@@ -57,3 +57,24 @@ def test_combined_coverage_names_the_member_that_decided(kb, tmp_path, engine, b
     message = warning(kb, tmp_path, birth, engine)
     assert f"meet 'widgetitis in adults' {said}" in message
     assert "widgetitis'" not in message.split("(", 1)[1]  # the diagnosis holds: it is not named
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_a_diagnosis_recorded_only_as_text_is_pointed_at(tmp_path, engine):
+    """'no diagnosis is recorded' with a Condition 'widgetitis' in text only would mislead: say what was not read."""
+    kb = KnowledgeBase.load([MADEUP])
+    messages = {}
+    for name, code in (("text", {"text": "widgetitis"}),
+                       ("coded-other", {"coding": [{"system": "http://snomed.info/sct", "code": "38341003"}]})):
+        bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+            {"resource": {"resourceType": "Patient", "id": "p1", "birthDate": "1980-01-01"}},
+            {"resource": {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
+                          "clinicalStatus": {"coding": [{"code": "active"}]}, "code": code}}]}
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(bundle), encoding="utf-8")
+        data = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
+        rep = build_report(evaluate(kb, [data], as_of=date(2026, 1, 15), engine=engine), data.patient_iri,
+                           kb.version())
+        messages[name] = [w["message"] for w in rep["warnings"] if w["code"] == "guideline-not-applicable"][0]
+    assert "see the uncoded-condition warnings" in messages["text"]
+    assert "uncoded" not in messages["coded-other"]  # a coded Condition of something else: plainly none
