@@ -572,3 +572,31 @@ def test_a_json_error_reads_as_one_sentence():
     with pytest.raises(json.JSONDecodeError) as err:
         json.loads('{"resourceType": "Patient", "id": "a\tb"}')
     assert _reason(err.value) == "Invalid control character at column 37"
+
+
+def test_out_that_holds_other_files_or_is_the_input_is_refused_untouched(tmp_path, capsys):
+    """A user's folder is never written to or cleared; nor is the input (its next run would read the outputs)."""
+    mine = tmp_path / "mine"
+    (mine / "work").mkdir(parents=True)
+    (mine / "work" / "thesis.tex").write_text("precious", encoding="utf-8")
+    (mine / "summary.csv").write_text("MINE", encoding="utf-8")
+    source = tmp_path / "export"
+    shutil.copytree(BULK, source)
+    before = sorted(p.name for p in source.iterdir())
+    base = ["cohort", str(source), "--as-of", "2026-01-15", "--no-progress"]
+    for out, said in ((mine, "holds no cohort run"), (source, "the input or inside it"),
+                      (source / "run", "the input or inside it")):
+        assert cli_main([*base, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert said in err.splitlines()[0] and "Traceback" not in err
+    assert (mine / "work" / "thesis.tex").read_text(encoding="utf-8") == "precious"
+    assert (mine / "summary.csv").read_text(encoding="utf-8") == "MINE"
+    assert sorted(p.name for p in source.iterdir()) == before
+    # an empty folder is fine, and the run is then the tool's own: resumable, refused without --resume
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli_main([*base, "--out", str(empty)]) == 0
+    assert cli_main([*base, "--out", str(empty), "--resume"]) == 0
+    capsys.readouterr()
+    assert cli_main([*base, "--out", str(empty)]) == 2
+    assert "already holds a run" in _one_line(capsys.readouterr().err)

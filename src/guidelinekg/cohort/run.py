@@ -1,6 +1,6 @@
 """Running a cohort: prepare chunks once, evaluate each chunk exactly once, write results atomically.
 
-Layout of ``--out DIR``:
+Layout of ``--out DIR`` (a new or empty directory, or a run's: :mod:`guidelinekg.cohort.outdir`):
 - ``manifest.json``: input, as-of date, chunk size, content, rule and patient-shape hashes, the chunk list
   (written atomically after preparation; ``--resume`` checks it matches);
 - ``work/``: the chunk files; ``chunks/NAME.jsonl``, ``chunks/NAME.trig.gz`` and ``chunks/NAME.counts.json``:
@@ -9,7 +9,6 @@ Layout of ``--out DIR``:
 - on completion: ``results.jsonl`` (one ``recommend --format json`` object per patient, in chunk order),
   ``provenance.trig.gz`` (gzip TriG, one named graph per chunk run; about 5 kB per patient instead of
   60 kB uncompressed), ``summary.csv``, ``bad-records.jsonl``, ``run.json``.
-
 Chunks run in this process (``--workers 1``), in local worker processes (``--workers N``) or on a Dask
 distributed cluster (``--scheduler tcp://HOST:PORT``), where the knowledge base is scattered once to
 every worker and each chunk is a task. At most two chunks per worker are read and queued at a time.
@@ -38,6 +37,7 @@ from guidelinekg import __version__
 from guidelinekg.cohort.chunk import ChunkResult, evaluate_chunk
 from guidelinekg.cohort.several import combined, guideline_folder, selectors, write_disagreements
 from guidelinekg.cohort.partition import Partition, input_fingerprint, prepare
+from guidelinekg.cohort.outdir import claim
 from guidelinekg.engine.knowledge import KnowledgeBase, to_payload
 from guidelinekg.engine.shapes_sparql import CompiledShapes, load_patient_shapes
 from guidelinekg.errors import InputError
@@ -94,8 +94,6 @@ def _read_manifest(options: CohortOptions) -> tuple[dict, Partition]:
 
 def _prepare_or_resume(options: CohortOptions, kb: KnowledgeBase, shapes: CompiledShapes) -> Partition:
     manifest_path = options.out / MANIFEST
-    if options.out.exists() and not options.out.is_dir():
-        raise InputError(f"--out {options.out} is a file; give a directory (created if missing)")
     key = _manifest_key(options, kb, shapes)
     if manifest_path.exists():
         if not options.resume:
@@ -310,6 +308,8 @@ def run_cohort(options: CohortOptions, kb: KnowledgeBase | None = None) -> dict:
     as ``recommend`` evaluates them, into ``--out/<guideline version>/`` (a complete, resumable, auditable
     cohort run each); the summary then holds each run's and their totals."""
     started = time.perf_counter()
+    with _file_errors(options.out):
+        claim(options.out, options.source)
     shapes = load_patient_shapes()
     if kb is not None:
         with _file_errors(options.out):
