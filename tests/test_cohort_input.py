@@ -600,3 +600,24 @@ def test_out_that_holds_other_files_or_is_the_input_is_refused_untouched(tmp_pat
     capsys.readouterr()
     assert cli_main([*base, "--out", str(empty)]) == 2
     assert "already holds a run" in _one_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("kind", ["dangling-link", "fifo", "directory"])
+def test_an_input_entry_that_is_no_readable_file_is_refused_not_skipped(tmp_path, capsys, kind):
+    """An Observation.ndjson that is a dangling link, a FIFO or a directory was skipped in silence: every
+    patient was evaluated without results. The run is refused, naming it."""
+    source = tmp_path / "export"
+    shutil.copytree(BULK, source)
+    target = source / "Observation.ndjson"
+    target.unlink()
+    if kind == "dangling-link":
+        target.symlink_to(tmp_path / "unmounted" / "Observation.ndjson")
+    elif kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.mkdir()
+    assert cli_main(["cohort", str(source), "--out", str(tmp_path / "out"), "--as-of", "2026-01-15",
+                     "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Observation.ndjson is" in err.splitlines()[0] and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

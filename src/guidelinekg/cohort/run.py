@@ -1,6 +1,6 @@
 """Running a cohort: prepare chunks once, evaluate each chunk exactly once, write results atomically.
 
-Layout of ``--out DIR`` (a new or empty directory, or a run's: :mod:`guidelinekg.cohort.outdir`):
+Layout of ``--out DIR`` (a new or empty directory, or a run's: :mod:`guidelinekg.cohort.paths`):
 - ``manifest.json``: input, as-of date, chunk size, content, rule and patient-shape hashes, the chunk list
   (written atomically after preparation; ``--resume`` checks it matches);
 - ``work/``: the chunk files; ``chunks/NAME.jsonl``, ``chunks/NAME.trig.gz`` and ``chunks/NAME.counts.json``:
@@ -37,7 +37,7 @@ from guidelinekg import __version__
 from guidelinekg.cohort.chunk import ChunkResult, evaluate_chunk
 from guidelinekg.cohort.several import combined, guideline_folder, selectors, write_disagreements
 from guidelinekg.cohort.partition import Partition, input_fingerprint, prepare
-from guidelinekg.cohort.outdir import claim
+from guidelinekg.cohort.paths import claim
 from guidelinekg.engine.knowledge import KnowledgeBase, to_payload
 from guidelinekg.engine.shapes_sparql import CompiledShapes, load_patient_shapes
 from guidelinekg.errors import InputError

@@ -1,4 +1,11 @@
-"""The ``--out`` directory of a cohort run: only one the tool made (or an empty one) is written to.
+"""The paths of a cohort run, checked before anything is read or written.
+
+The input: every entry of an input directory named as an input file (``*.ndjson``, ``*.json``, ``*.ttl``...)
+must be a file that can be read. A dangling symbolic link, a FIFO or a directory named
+``Observation.ndjson`` was skipped in silence, so every patient was evaluated without its results: it is
+refused (:func:`check_input`).
+
+The ``--out`` directory: only one the tool made (or an empty one) is written to.
 
 A run writes, and on an interrupted preparation clears, files of its own in ``--out`` (``work/``,
 ``results.jsonl``, ``summary.csv``...). A directory that already holds anything else, a user's
@@ -15,15 +22,36 @@ from pathlib import Path
 from guidelinekg.errors import InputError
 
 MARKER = ".guidelinekg-cohort"
+INPUT_SUFFIXES = (".ndjson", ".ndjson.gz", ".json", ".json.gz", ".ttl", ".nt", ".jsonld", ".json-ld")
+
+
+def check_input(source: Path) -> None:
+    """Refuse an input directory with an entry named as an input file that is not a readable regular file.
+
+    Raises:
+        InputError: naming the entry and what it is.
+    """
+    if not source.is_dir():
+        return
+    for entry in sorted(source.iterdir()):
+        if not entry.name.lower().endswith(INPUT_SUFFIXES) or entry.is_file():
+            continue
+        kind = ("a symbolic link to nothing" if entry.is_symlink() and not entry.exists()
+                else "a directory" if entry.is_dir() else "not a regular file (a FIFO, socket or device)")
+        raise InputError(f"{entry} is {kind}: the input cannot be read completely, so nothing is evaluated",
+                         hint="remove it or replace it with the file it stands for")
 _OURS = (MARKER, "manifest.json", "run.json")
 
 
 def claim(out: Path, source: Path) -> None:
-    """Refuse an ``out`` that is not the tool's to write (see the module docstring); else create it, marked.
+    """Check the input (:func:`check_input`), then refuse an ``out`` that is not the tool's to write (see the
+    module docstring); else create it, marked.
 
     Raises:
-        InputError: ``out`` is a file, the input or inside it, or a non-empty directory holding no run.
+        InputError: the input cannot be read completely; ``out`` is a file, the input or inside it, or a
+            non-empty directory holding no run.
     """
+    check_input(source)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a directory (created if missing)")
     target, given = out.resolve(), source.resolve()
