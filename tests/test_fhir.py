@@ -468,3 +468,21 @@ def test_resources_referring_to_one_unknown_patient_give_one_note() -> None:
     (note,) = [n for n in p.notes if n.code == "unknown-patient"]
     assert note.message.startswith("7 resources (Observation/o0, Observation/o1, Observation/o2, Observation/o3, "
                                    "Observation/o4 and 2 more) refer to 'Patient/stranger'")
+
+
+def test_an_absolute_reference_to_another_server_is_not_this_bundles_patient() -> None:
+    """FHIR ids are unique per server: Patient/example-1 of ehr-b is not the Bundle's ehr-a Patient/example-1.
+    The same absolute URL as the fullUrl, a relative reference, or an absolute one to a Bundle without
+    fullUrls still resolve."""
+    def doc(patient_url, subject):
+        patient = {"resourceType": "Patient", "id": "example-1"}
+        return {"resourceType": "Bundle", "type": "collection", "entry": [
+            {**({"fullUrl": patient_url} if patient_url else {}), "resource": patient},
+            {"resource": {"resourceType": "Condition", "id": "c", "subject": {"reference": subject},
+                          "code": {"coding": [{"system": "http://snomed.info/sct", "code": "32914008"}]}}}]}
+    a, b = "http://ehr-a.example/fhir/Patient/example-1", "http://ehr-b.example/fhir/Patient/example-1"
+    for patient_url, subject, used in ((a, b, False), (a, a, True), (a, "Patient/example-1", True),
+                                       (None, b, True), (a, a + "/_history/3", True)):
+        (p,) = patients_from_json(doc(patient_url, subject))
+        assert (of_type(p, "Condition") != []) is used, (patient_url, subject)
+        assert bool(codes(p, "unknown-patient")) is not used

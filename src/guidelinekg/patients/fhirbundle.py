@@ -1,8 +1,9 @@
 """The FHIR input as indexed resources, and the FHIR datatypes the mapping reads.
 
 :class:`Bundle` holds the resources of one input (a Bundle's entries, or one bare resource) keyed by
-type and id, and resolves References against them (contained, by ``fullUrl`` or by ``Type/id``). The
-helpers turn FHIR ``date``/``dateTime`` into ``xsd:dateTime`` and read CodeableConcepts.
+type and id, and resolves References against them (contained, by ``fullUrl`` or by ``Type/id``; an absolute
+URL never names a resource whose ``fullUrl`` is on another server). The helpers turn FHIR
+``date``/``dateTime`` into ``xsd:dateTime`` and read CodeableConcepts.
 :mod:`guidelinekg.patients.fhir` maps the indexed resources to patient triples.
 
 A resource given twice (same type and id) with different content is two versions of one record: when
@@ -284,8 +285,11 @@ class Bundle:
             return None
         if target in self.key_by_url:
             return self.get(self.key_by_url[target])
-        parts = target.split("/_history/")[0].rstrip("/").split("/")
-        return self.get((parts[-2], parts[-1])) if len(parts) >= 2 else None
+        parts = (plain := target.split("/_history/")[0].rstrip("/")).split("/")
+        key = (parts[-2], parts[-1]) if len(parts) >= 2 else None
+        if key is None or "://" in plain and plain not in self.key_by_url and key in self.key_by_url.values():
+            return None  # that server's resource, not the one of this id whose fullUrl is on another
+        return self.get(key)
 
     def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
         """The resource of that key (type, id); one a lazy read left as text is parsed and checked now."""
