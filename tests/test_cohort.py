@@ -335,13 +335,19 @@ def test_summary_counts_count_patients_not_items():
     base = {"recommendations": [], "not_recommended": [], "undetermined": [], "orders": [], "warnings": [],
             "applicable": True}
     reports = [
-        {**base, "recommendations": [{"iri": "r1"}], "warnings": [{"code": "w"}, {"code": "w"}]},
-        {**base, "not_recommended": [{"iri": "r1"}], "orders": [{"loinc": "2276-4"}], "applicable": False},
-        {**base, "recommendations": [{"iri": "r1"}], "undetermined": [{"iri": "r2"}]},
+        {**base, "recommendations": [{"iri": "r1"}], "warnings": [{"code": "w"}, {"code": "w"}],
+         "not_indicated": [{"iri": "n1"}], "monitoring": [{"iri": "m1", "action": "m1"}]},
+        {**base, "not_recommended": [{"iri": "r1"}], "orders": [{"loinc": "2276-4"}], "applicable": False,
+         "applicability": "false"},
+        {**base, "recommendations": [{"iri": "r1"}], "undetermined": [{"iri": "r2"}],
+         "population_not_met": [{"iri": "r3"}], "monitoring": [{"iri": "m1", "action": "m1"}]},
+        {**base, "applicable": False, "applicability": "unknown"},
     ]
     assert summary_counts(reports) == [
-        ("not_applicable", "guideline", 1), ("not_recommended", "r1", 1), ("order", "2276-4", 1),
-        ("recommendation", "r1", 2), ("undetermined", "r2", 1), ("warning", "w", 1),
+        ("applicability_unknown", "guideline", 1), ("monitoring", "m1", 2), ("not_applicable", "guideline", 1),
+        ("not_indicated", "n1", 1), ("not_recommended", "r1", 1), ("order", "2276-4", 1),
+        ("population_not_met", "r3", 1), ("recommendation", "r1", 2), ("undetermined", "r2", 1),
+        ("warning", "w", 1),
     ]
 
 

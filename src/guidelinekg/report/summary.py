@@ -11,17 +11,21 @@ from collections import Counter
 
 
 def summary_counts(reports: list[dict]) -> list[tuple[str, str, int]]:
-    """How many patients got each recommendation, not-recommended or undetermined statement, order,
-    warning code and "guideline not applicable" (rows of ``summary.csv``), sorted."""
+    """How many patients got each recommendation, not-recommended, undetermined, not-indicated or
+    population-not-met statement, order, monitoring action, warning code, and "guideline not applicable"
+    (the guideline does not cover them) or "applicability unknown" (whether it does is not known yet)
+    (rows of ``summary.csv``), sorted."""
     counts: Counter = Counter()
     for report in reports:
-        for key in ("recommendations", "not_recommended", "undetermined"):
+        for key in ("recommendations", "not_recommended", "undetermined", "not_indicated", "population_not_met"):
             kind = "recommendation" if key == "recommendations" else key
-            counts.update((kind, r["iri"]) for r in report[key])
+            counts.update((kind, r["iri"]) for r in report.get(key, ()))
         counts.update(("order", o["loinc"]) for o in report["orders"])
+        counts.update(("monitoring", m.get("iri") or m["action"]) for m in report.get("monitoring", ()))
         counts.update(("warning", code) for code in {w["code"] for w in report["warnings"]})
         if not report["applicable"]:
-            counts[("not_applicable", "guideline")] += 1
+            unknown = report.get("applicability") == "unknown"
+            counts[("applicability_unknown" if unknown else "not_applicable", "guideline")] += 1
     return [(kind, item, n) for (kind, item), n in sorted(counts.items())]
 
 
