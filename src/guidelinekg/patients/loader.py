@@ -233,12 +233,15 @@ def _check_values(parsed: list[ox.Triple], location: Location) -> None:
     value = ox.NamedNode(GKG + "value")
     for t in parsed:
         literal = t.object
-        if t.predicate != value or not isinstance(literal, ox.Literal) or literal.datatype.value in _TEXT_TYPES:
+        if t.predicate != value or not isinstance(literal, ox.Literal):
             continue
         try:
             number = Decimal(literal.value.strip())
         except InvalidOperation:
-            continue  # not a number: the patient shapes report it
+            continue  # not a number: the patient shapes report it, and it is never used
+        if literal.datatype.value in _TEXT_TYPES:  # "50": a string the units would read as the number 50
+            raise InputError(f'{t.subject} gkg:value "{literal.value}" is a string, not a number', location,
+                             hint=f'write the number: gkg:value {literal.value.strip()} (or "..."^^xsd:decimal)')
         why = decimal_problem(number)
         if why:
             raise InputError(f"{t.subject} gkg:value {number_text(number)} is out of range ({why})", location)
