@@ -20,6 +20,7 @@ import http.client
 import json
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -30,17 +31,22 @@ from pathlib import Path
 
 import jsonschema
 import jwt
+import pyoxigraph as ox
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from guidelinekg import cli
 from guidelinekg.commands.recommend import evaluate_guidelines
 from guidelinekg.engine.guidelines import load_guidelines
+from guidelinekg.errors import InputError
 from guidelinekg.hooks import markdown
 from guidelinekg.hooks.advice import Advisor, advise
 from guidelinekg.hooks.cards import EXTENSION
 from guidelinekg.hooks.feedback import CardLog
-from guidelinekg.hooks.protocol import SEARCHES, parse_call, services, templates
+from guidelinekg.hooks.prefetch import gather
+from guidelinekg.hooks.protocol import PROCEDURES, SEARCHES, parse_call, services, templates
 from guidelinekg.hooks.serve import HooksOptions, make_server
 from vignettes import CONTENT_NS, load_vignettes
 
@@ -48,7 +54,7 @@ HERE = Path(__file__).parent
 SCHEMA = json.loads((HERE / "fixtures" / "hooks" / "cds-hooks-2.0.schema.json").read_text(encoding="utf-8"))
 VIEW, SELECT = "guidelinekg-patient-view", "guidelinekg-order-select"
 FHIR = "https://ehr.example.org/fhir"
-KEYS = list(templates(False))
+KEYS = list(templates(True))  # what as_ehr_sends sends: every key, procedures included
 VIGNETTES = {v.name: v for v in load_vignettes()}
 FHIR_VIGNETTES = [v for v in VIGNETTES.values() if v.patient.suffix == ".json"]
 RLS = CONTENT_NS
@@ -183,10 +189,11 @@ def as_ehr_sends(bundle: dict) -> tuple[str, dict]:
 
     resources = [served(e["resource"]) for e in bundle["entry"]]
     patients = [r for r in resources if r["resourceType"] == "Patient"]
-    kinds = {kind: key for key, kind in SEARCHES.items()}
+    searches = {**SEARCHES, **PROCEDURES}  # procedures too: a key the service does not ask for is not read
+    kinds = {kind: key for key, kind in searches.items()}
     assert {r["resourceType"] for r in resources} <= {"Patient", *kinds}, "a resource no prefetch key fetches"
     prefetch = {"patient": patients[0]}
-    for key, kind in SEARCHES.items():
+    for key, kind in searches.items():
         found = [r for r in resources if r["resourceType"] == kind]
         if key == "observations":
             found += patients[1:]  # a second Patient (bad input): as an _include would bring it
@@ -244,7 +251,8 @@ def decisions_of_report(report: dict) -> dict:
 # --- discovery ----------------------------------------------------------------------------------------------
 
 
-def test_discovery_lists_both_services_with_their_prefetch(server):
+def test_discovery_lists_both_services_with_their_prefetch(server, advisors):
+    procedures = advisors["2026-02-01"].reads_procedures  # whether a loaded guideline has a procedure criterion
     status, headers, document = server.request("GET", "/cds-services")
     assert status == 200 and headers["cache-control"] == "no-store"
     by_id = {s["id"]: s for s in document["services"]}
@@ -257,7 +265,8 @@ def test_discovery_lists_both_services_with_their_prefetch(server):
             "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
             "medicationAdministrations": "MedicationAdministration?patient={{context.patientId}}",
             "medicationDispenses": "MedicationDispense?patient={{context.patientId}}",
-            "specimens": "Specimen?patient={{context.patientId}}"}
+            "specimens": "Specimen?patient={{context.patientId}}",
+            **({"procedures": "Procedure?patient={{context.patientId}}"} if procedures else {})}
         assert "never queries the FHIR server" in s["usageRequirements"] and "2026-02-01" in s["usageRequirements"]
     assert server.request("GET", "/cds-services/")[2] == document  # a trailing slash is the same resource
 
@@ -438,6 +447,77 @@ def test_null_for_a_search_means_no_such_data(server):
     assert "recommendation" in kinds and "data-missing" not in kinds
 
 
+# An EHR's OperationOutcome in the prefetch: whatever JSON its issues hold, a card naming the data, never a 500.
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                    max_leaves=8)
+ISSUE = st.fixed_dictionaries({}, optional={
+    "severity": st.sampled_from(["fatal", "error", "warning", "information"]) | JSON,
+    "code": st.sampled_from(["timeout", "exception"]) | JSON,
+    "diagnostics": JSON,
+    "details": JSON | st.lists(JSON, max_size=2) | st.fixed_dictionaries({}, optional={"text": JSON, "coding": JSON}),
+})
+OUTCOME = st.fixed_dictionaries({"resourceType": st.just("OperationOutcome")},
+                                optional={"issue": JSON | st.lists(ISSUE | JSON, max_size=3)})
+
+
+def _errors(outcome: dict) -> bool:
+    issues = outcome.get("issue")
+    return isinstance(issues, list) and any(isinstance(i, dict) and i.get("severity") in ("error", "fatal")
+                                            for i in issues)
+
+
+def _place(prefetch: dict, where: str, outcome: dict) -> None:
+    if where == "in a searchset":
+        prefetch["observations"]["entry"].insert(0, {"resource": outcome, "search": {"mode": "outcome"}})
+    else:
+        prefetch[where] = outcome
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(outcome=OUTCOME, where=st.sampled_from(["patient", "conditions", "in a searchset"]))
+def test_fuzz_an_operation_outcome_of_any_shape_in_the_prefetch_names_the_data(outcome, where):
+    body = _valid()
+    _place(body["prefetch"], where, outcome)
+    gathered = gather(parse_call(json.dumps(body).encode(), services()[VIEW]), KEYS)
+    missing = dict(gathered.missing)
+    if where == "in a searchset":
+        assert ("observations" in missing) == _errors(outcome), missing
+        if _errors(outcome):
+            assert "the search results are incomplete" in missing["observations"]
+    else:
+        assert missing[where].startswith("the EHR reported an error fetching it") and gathered.raw is None
+
+
+@pytest.mark.parametrize("outcome", [
+    {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "details": "boom"}]},
+    {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "details": ["x", {"text": "y"}]}]},
+    {"resourceType": "OperationOutcome", "issue": [{"severity": "fatal", "details": {"text": 5}, "diagnostics": []}]},
+    {"resourceType": "OperationOutcome", "issue": "x"},
+    {"resourceType": "OperationOutcome", "issue": 5},
+    {"resourceType": "OperationOutcome", "issue": ["x", 5, None]},
+], ids=["details-string", "details-list", "no-text", "issue-string", "issue-number", "issues-not-objects"])
+@pytest.mark.parametrize("where", ["patient", "conditions", "in a searchset"])
+def test_an_operation_outcome_of_any_shape_gets_a_card_over_http(server, outcome, where):
+    body = _valid()
+    _place(body["prefetch"], where, copy.deepcopy(outcome))
+    kinds = [meta(c)["kind"] for c in server.call(VIEW, body)]  # server.request asserts there is no 500
+    assert (kinds == ["data-missing"]) == (where != "in a searchset" or _errors(outcome)), kinds
+
+
+@pytest.mark.parametrize(("outcome", "said"), [
+    ({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "details": "boom"}]}, "(boom)"),
+    ({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "details": [{"text": "a b"}, "c"]}]},
+     "(a b)"),
+    ({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout"}]}, "(timeout)"),
+])
+def test_what_an_operation_outcome_says_is_shown(server, outcome, said):
+    body = _valid()
+    body["prefetch"]["conditions"] = outcome
+    (card,) = server.call(VIEW, body)
+    assert said in card["detail"].replace("\\", "")
+
+
 # --- malformed requests: 4xx with an OperationOutcome, never a 500 ------------------------------------------
 
 
@@ -554,6 +634,30 @@ def test_cors_only_when_asked(server, guidelines):
         assert cors.lines == []  # --quiet
     finally:
         cors.close()
+
+
+def test_the_connection_limits_reach_waitress(server):
+    """Slowloris: with waitress's defaults (100 connections, a silent one closed after 120 s) 101 half-sent
+    requests stopped the service; it has the limits of serve."""
+    from guidelinekg.endpoint.serve import CONNECTION_LIMITS as SERVE_LIMITS
+    from guidelinekg.hooks.serve import CONNECTION_LIMITS
+
+    adj = server.server.adj
+    assert (adj.channel_timeout, adj.cleanup_interval, adj.connection_limit, adj.asyncore_use_poll) == (15, 5, 500, True)
+    assert CONNECTION_LIMITS == SERVE_LIMITS
+
+
+def test_many_half_sent_requests_do_not_stop_the_service(server):
+    idle = []
+    try:
+        for _ in range(150):
+            conn = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+            conn.sendall(f"POST /cds-services/{VIEW} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode())
+            idle.append(conn)
+        assert server.request("GET", "/cds-services")[0] == 200
+    finally:
+        for conn in idle:
+            conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -809,16 +913,74 @@ def test_a_malformed_feedback_is_a_400(server, item):
     assert status == 400, document
 
 
-def test_a_feedback_directory_is_repaired_after_a_crash_and_refused_when_not_n_quads(tmp_path, capsys):
+WHOLE = '<urn:x:a> <urn:x:b> "c" <urn:guidelinekg:cds-hooks:response:1> .\n'
+
+
+@pytest.mark.parametrize("name", ["provenance.nq", "feedback.nq"])
+@pytest.mark.parametrize("content", [
+    b"My lab notebook",  # no line end: once cut back to its last line end, i.e. to nothing
+    b"My lab notebook\nsecond page\n",
+    b"<b>My notes</b>",  # starts like an IRI, but is no quad cut short
+    WHOLE.encode() + b"not a quad\n" + WHOLE.encode(),
+    WHOLE.encode() + b"\xff\xfe" + WHOLE.encode(),
+], ids=["one-line", "lines", "html", "bad-middle-line", "not-utf8"])
+def test_a_feedback_file_that_is_not_n_quads_is_refused_and_left_as_it_is(tmp_path, name, content):
     logged = tmp_path / "log"
     logged.mkdir()
-    whole = '<urn:x:a> <urn:x:b> "c" <urn:guidelinekg:cds-hooks:response:1> .\n'
-    (logged / "feedback.nq").write_text(whole + '<urn:x:a> <urn:x:b> "half a li', encoding="utf-8")
-    CardLog(logged).close()
-    assert (logged / "feedback.nq").read_text(encoding="utf-8") == whole  # the incomplete last write cut off
-    (logged / "provenance.nq").write_text("this is not RDF\n", encoding="utf-8")
+    (logged / name).write_bytes(content)
+    with pytest.raises(InputError) as refused:
+        CardLog(logged)
+    assert refused.value.location.path == str(logged / name) and refused.value.location.line is not None
+    assert "not an N-Quads file" in str(refused.value) and "\n" not in str(refused.value)
+    assert (logged / name).read_bytes() == content
+    assert {p.name for p in logged.iterdir()} <= {name, "provenance.nq"}  # nothing set aside
+
+
+def test_the_command_refuses_a_feedback_file_that_is_not_n_quads_in_one_located_line(tmp_path, capsys):
+    logged = tmp_path / "log"
+    logged.mkdir()
+    content = (WHOLE + "not a quad\n" + WHOLE).encode()
+    (logged / "feedback.nq").write_bytes(content)
     assert cli.main(["hooks", "--port", "0", "--feedback", str(logged), "--quiet"]) == 2
-    assert "is not N-Quads" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert f"{logged / 'feedback.nq'}:2:1: " in err and "not an N-Quads file" in err
+    assert (logged / "feedback.nq").read_bytes() == content
+
+
+def test_a_whole_last_quad_without_its_line_end_is_kept(tmp_path):
+    logged = tmp_path / "log"
+    logged.mkdir()
+    run = '<urn:x:a> <urn:x:b> "c" <urn:guidelinekg:run:1> .'
+    (logged / "provenance.nq").write_text(run, encoding="utf-8")
+    (logged / "feedback.nq").write_text(WHOLE + WHOLE.replace("response:1", "response:2").rstrip("\n"),
+                                        encoding="utf-8")
+    lines: list[str] = []
+    cards = CardLog(logged, log=lines.append)
+    cards.close()
+    assert (logged / "provenance.nq").read_text(encoding="utf-8") == run + "\n"
+    assert cards.runs == {"urn:guidelinekg:run:1"}
+    assert len(list(ox.parse(path=str(logged / "feedback.nq"), format=ox.RdfFormat.N_QUADS))) == 2
+    assert sorted(p.name for p in logged.iterdir()) == ["feedback.nq", "provenance.nq"]
+    assert len(lines) == 2 and all("line end" in line for line in lines)
+
+
+@pytest.mark.parametrize("torn", [b'<urn:x:a> <urn:x:b> "half a li', b"<urn:x:a> <urn:x:b> <urn:x:c> <urn:gui",
+                                  b"<urn:x:a> <urn:x:b> \"caf\xc3", b"_:b0 <urn:x:b> _:b1", b"<"])
+def test_a_last_line_a_crash_cut_short_is_set_aside_never_deleted(tmp_path, torn):
+    logged = tmp_path / "log"
+    logged.mkdir()
+    (logged / "feedback.nq").write_bytes(WHOLE.encode() + torn)
+    lines: list[str] = []
+    CardLog(logged, log=lines.append).close()
+    assert (logged / "feedback.nq").read_text(encoding="utf-8") == WHOLE
+    (aside,) = logged.glob("feedback.nq.torn-*")
+    assert aside.read_bytes() == torn
+    (line,) = lines
+    assert line.startswith("warning: ") and str(aside) in line and "incomplete line" in line
+    (logged / "feedback.nq").write_bytes(WHOLE.encode() + torn)  # again: a second file, the first one kept
+    CardLog(logged, log=lines.append).close()
+    assert sorted(p.read_bytes() for p in logged.glob("feedback.nq.torn-*")) == [torn, torn]
 
 
 @pytest.mark.parametrize("name", [v.name for v in FHIR_VIGNETTES if not v.expected["expect"].get("error")])

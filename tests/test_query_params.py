@@ -122,3 +122,77 @@ def test_docstring_examples():
     for module in (query, queryparams):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+# --- every spelling of a typed parameter is checked as the bare one is ---------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "kind", "term"), [
+    ('"2026-01-15"', "date", lit("2026-01-15", "date")),  # a quoted plain string is read as the declared type
+    ('"2026-01-15"^^<http://www.w3.org/2001/XMLSchema#date>', "date", lit("2026-01-15", "date")),
+    ('"7"', "integer", lit("7", "integer")),
+    ('"7"^^xsd:integer', "integer", lit("7", "integer")),
+    ('"7"^^xsd:integer', "decimal", lit("7", "decimal")),  # as bare 7 for a decimal
+    ('"1.5"', "decimal", lit("1.5", "decimal")),
+    ('"patient-view"', "string", lit("patient-view")),
+    ('"adults"@en', "string", lit("adults", language="en")),
+])
+def test_typed_value_reads_every_spelling_as_the_declared_type(raw, kind, term):
+    assert typed_value(raw, ParamSpec("p", kind, False, "")) == term
+
+
+@pytest.mark.parametrize(("raw", "kind", "message"), [
+    ('"2026-02-30"^^xsd:date', "date", "not a valid xsd:date"),
+    ('"2026-02-30"', "date", "expects a date"),
+    ("2026-02-30", "date", "expects a date"),
+    ("20260115", "date", "expects a date"),  # Python reads it as a date; xsd:date does not
+    ("2026-W03-4", "date", "expects a date"),
+    ("<http://x>", "date", "expects a date"),
+    ("gkg:Strong", "date", "expects a date"),
+    ('"2026-01-15"@en', "date", "expects a date"),
+    ('"2026-01-15T10:00:00Z"^^xsd:dateTime', "date", "expects a date"),
+    ('"7.5"^^xsd:integer', "integer", "not a valid xsd:integer"),
+    ('"7.5"', "integer", "expects an integer"),
+    ('"1.5"^^xsd:decimal', "integer", "expects an integer"),
+    ('"1e3"^^xsd:double', "decimal", "expects a decimal number"),
+    ("<urn:x>", "integer", "expects an integer"),
+    ("<urn:x>", "string", "expects a string"),
+    ('"7"^^xsd:integer', "string", "expects a string"),
+])
+def test_typed_value_refuses_every_spelling_that_is_not_of_the_type(raw, kind, message):
+    with pytest.raises(InputError, match=message):
+        typed_value(raw, ParamSpec("p", kind, False, ""))
+
+
+@pytest.mark.parametrize("raw", ['"2026-02-30"^^xsd:date', '"x"^^xsd:integer', '"1,5"^^xsd:decimal',
+                                 '"yes"^^xsd:boolean', '"2026-01-15T25:00:00"^^xsd:dateTime'])
+def test_an_ill_typed_literal_is_refused_for_any_parameter(raw):
+    with pytest.raises(InputError, match="is not a valid xsd:"):
+        parse_value(raw)
+
+
+def test_the_query_command_binds_a_date_however_it_is_written(tmp_path, capsys):
+    from guidelinekg import cli
+
+    data = tmp_path / "runs.ttl"
+    data.write_text(f"""@prefix gkg: <{GKG}> . @prefix prov: <http://www.w3.org/ns/prov#> .
+        @prefix xsd: <{XSD}> .
+        <urn:x:w1> a gkg:Warning ; gkg:warningCode "stale-result" ; gkg:forPatient <urn:x:p1> ;
+            prov:wasGeneratedBy <urn:x:run1> .
+        <urn:x:run1> gkg:asOfDate "2026-01-15"^^xsd:date .
+        """, encoding="utf-8")
+
+    def run(value: str) -> tuple[int, str]:
+        code = cli.main(["query", "cohort-counts", "--no-guidelines", "--data", str(data), "--format", "csv",
+                         "--param", f"asOf={value}"])
+        out, err = capsys.readouterr()
+        return code, out + err
+
+    bare = run("2026-01-15")
+    assert bare[0] == 0 and "stale-result" in bare[1]
+    for spelling in ('"2026-01-15"', '"2026-01-15"^^xsd:date', f'"2026-01-15"^^<{XSD}date>'):
+        assert run(spelling) == bare, spelling
+    for spelling, message in (('"2026-02-30"^^xsd:date', "not a valid xsd:date"), ("<http://x>", "expects a date"),
+                              ('"2026-02-30"', "expects a date")):
+        code, text = run(spelling)
+        assert code == 2 and message in text and "Traceback" not in text, spelling

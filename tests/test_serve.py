@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import queue
+import resource
 import signal
 import socket
 import subprocess
@@ -34,13 +35,18 @@ COUNT = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
 
 
 class Server:
-    def __init__(self, store: Path, *extra: str):
+    def __init__(self, store: Path, *extra: str, data_limit: int | None = None):
+        """``data_limit``: an RLIMIT_DATA for the server and its workers (a test that could grow a worker
+        without bound stays bounded even when the server's own limit fails); set at once, long before the
+        server has started its workers, which inherit it."""
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "guidelinekg.cli", "serve", "--store", str(store), "--port", "0", *extra],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+        if data_limit:
+            resource.prlimit(self.proc.pid, resource.RLIMIT_DATA, (data_limit, data_limit))
         deadline = time.monotonic() + 60
         self.lines: list[str] = []
         while time.monotonic() < deadline:
@@ -493,8 +499,8 @@ def test_quiet_allow_host_and_cors(store):
             "Access-Control-Request-Headers": "content-type"})
         assert status == 204 and "POST" in headers["access-control-allow-methods"]
         assert "content-type" in headers["access-control-allow-headers"].lower()
-        status, headers, _ = s.request("/query?query=ASK%20%7B%7D", headers={"Origin": "https://evil.example"})
-        assert status == 200 and "access-control-allow-origin" not in headers
+        status, headers, body = s.request("/query?query=ASK%20%7B%7D", headers={"Origin": "https://evil.example"})
+        assert status == 403 and "access-control-allow-origin" not in headers and b"--cors" in body
     finally:
         assert s.stop() == 0
     assert not [line for line in s.logged() if '"GET' in line or '"OPTIONS' in line]
@@ -502,7 +508,7 @@ def test_quiet_allow_host_and_cors(store):
 
 def test_no_cors_headers_unless_asked(server):
     status, headers, _ = server.request("/query?query=ASK%20%7B%7D", headers={"Origin": "https://yasgui.example"})
-    assert status == 200 and not [h for h in headers if h.startswith("access-control-")]
+    assert status == 403 and not [h for h in headers if h.startswith("access-control-")]
     status, headers, _ = server.request("/query", method="OPTIONS")
     assert status == 204 and "HEAD" in headers["allow"] and "access-control-allow-origin" not in headers
     status, headers, body = server.request("/query?query=ASK%20%7B%7D", method="HEAD")
@@ -519,8 +525,119 @@ def test_no_cors_headers_unless_asked(server):
     (["--host", ""], "not an IP address"),
     (["--allow-host", "evil.example/x"], "--allow-host"),
     (["--cors", "yasgui.example"], "--cors 'yasgui.example' is not an origin"),
+    (["--max-memory", "100"], "--max-memory '100' is not a memory size"),
+    (["--max-memory", "2T"], "--max-memory"),
 ])
 def test_bad_options_are_one_line_exit_2(tmp_path, capsys, argv, message):
     assert main(["serve", "--store", str(tmp_path / "none"), *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+# --- cross-site requests, memory, connections ---------------------------------------------------------------
+
+CARTESIAN = "SELECT * { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } ORDER BY ?i ?c LIMIT 1"
+
+
+def test_app_refuses_cross_site_requests_unless_cors_allows_the_origin():
+    """CSRF: a link, an image, a form or a script of any page the user visits can send a query; a browser
+    says where it comes from (Origin, Sec-Fetch-Site), and only pages of a --cors origin may query."""
+    from guidelinekg.endpoint.server import SparqlApp
+
+    pool = EchoPool()
+    app = SparqlApp(pool, cors=("https://yasgui.example",), log=None)
+    form = {"body": b"query=ASK%7B%7D", "CONTENT_TYPE": "application/x-www-form-urlencoded"}
+    refused = [
+        ("GET", {"ORIGIN": "https://evil.example"}),
+        ("HEAD", {"ORIGIN": "https://evil.example"}),
+        ("POST", {"ORIGIN": "https://evil.example", **form}),
+        ("POST", {"ORIGIN": "null", **form}),  # a sandboxed frame, a file: page
+        ("GET", {"ORIGIN": "http://127.0.0.1:7879"}),  # another port of this host is another origin
+        ("GET", {"SEC_FETCH_SITE": "cross-site"}),  # a link or an image: no Origin
+        ("GET", {"SEC_FETCH_SITE": "same-site"}),
+        ("POST", {"SEC_FETCH_SITE": "cross-site", **form}),
+    ]
+    for method, headers in refused:
+        status, got, body = wsgi(app, method, query="" if method == "POST" else "query=ASK%7B%7D", **headers)
+        assert status == 403 and "Access-Control-Allow-Origin" not in got, (method, headers)
+        assert method == "HEAD" or b"cross-site request refused" in body
+    assert pool.requests == []  # none of them reached a worker
+    allowed = [
+        ("GET", {}),  # curl, SPARQLWrapper, Jena: no browser headers
+        ("GET", {"ORIGIN": "https://yasgui.example", "SEC_FETCH_SITE": "cross-site"}),
+        ("POST", {"ORIGIN": "https://yasgui.example", **form}),
+        ("POST", {"ORIGIN": "http://127.0.0.1:7878", "SEC_FETCH_SITE": "same-origin", **form}),  # its own origin
+        ("GET", {"SEC_FETCH_SITE": "none"}),  # typed into the address bar
+        ("GET", {"SEC_FETCH_SITE": "same-origin"}),
+    ]
+    for method, headers in allowed:
+        status, _, _ = wsgi(app, method, query="" if method == "POST" else "query=ASK%7B%7D", **headers)
+        assert status == 200, (method, headers)
+    star = SparqlApp(pool, cors=("*",), log=None)
+    for method, headers in refused:
+        assert wsgi(star, method, query="" if method == "POST" else "query=ASK%7B%7D", **headers)[0] == 200
+
+
+def test_a_cross_site_request_is_refused_by_the_running_server(server):
+    from urllib.parse import quote
+
+    status, _, body = server.request(f"/query?query={quote(COUNT)}", headers={"Sec-Fetch-Site": "cross-site"})
+    assert status == 403 and b"--cors" in body
+    status, _, _ = server.request("/query", method="POST", data=b"query=ASK%7B%7D", headers={
+        "Origin": "https://evil.example", "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 403
+
+
+def test_a_query_over_the_memory_limit_is_stopped_and_its_worker_replaced(store):
+    """A cartesian product sorted for ORDER BY grew a worker to 10 GB within the time limit. The server is
+    started under a 4 GiB cap of its own, so that this test cannot take the machine's memory if the
+    endpoint's limit (512 MiB here) were not applied."""
+    s = Server(store, "--workers", "1", "--max-memory", "512M", "--timeout", "120", "--quiet", data_limit=4 << 30)
+    try:
+        assert "512 MiB per query worker" in "".join(s.lines)
+        status, _, body = s.request("/query", method="POST", data=CARTESIAN.encode(),
+                                    headers={"Content-Type": "application/sparql-query"})
+        assert status == 503 and b"--max-memory" in body and b"512 MiB" in body, body
+        assert int(s.select(COUNT)[0]["n"]["value"]) > 0  # a fresh worker answers the next query
+        assert len([pid for pid in s.children() if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]) == 1
+    finally:
+        assert s.stop() == 0
+
+
+@pytest.mark.parametrize(("value", "expected"), [("2G", 2 << 30), ("768M", 768 << 20), ("512MiB", 512 << 20),
+                                                 ("1024", 1 << 30), ("0", None)])
+def test_max_memory_values(value, expected):
+    from guidelinekg.endpoint.serve import check_memory
+
+    assert check_memory(value) == expected
+
+
+def test_the_connection_limits_reach_waitress():
+    """Slowloris: waitress's defaults (100 connections, a silent one closed after 120 s, checked every 30 s)
+    let 101 half-sent requests stop the server for minutes."""
+    from guidelinekg.endpoint.serve import CONNECTION_LIMITS, make_server
+    from guidelinekg.endpoint.server import SparqlApp
+
+    server = make_server(SparqlApp(EchoPool(), log=None), host="127.0.0.1", port=0, threads=1, max_body=1 << 20)
+    try:
+        adj = server.adj
+        assert (adj.channel_timeout, adj.cleanup_interval, adj.connection_limit) == (15, 5, 500)
+        assert adj.asyncore_use_poll is True and adj.ident == "guidelinekg"
+        assert CONNECTION_LIMITS["channel_timeout"] <= 15 and CONNECTION_LIMITS["connection_limit"] >= 500
+    finally:
+        server.close()
+
+
+def test_many_half_sent_requests_do_not_stop_the_server(server):
+    """150 connections that send the start of a request and then nothing: the server still answers."""
+    idle = []
+    try:
+        for _ in range(150):
+            conn = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+            conn.sendall(f"GET /query HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n".encode())
+            idle.append(conn)
+        status, _, body = server.request("/query?query=ASK%20%7B%7D")
+        assert status == 200 and b"true" in body
+    finally:
+        for conn in idle:
+            conn.close()

@@ -9,7 +9,9 @@ to 127.0.0.1 unless --host says otherwise; a request whose Host header names ano
 (403) unless --allow-host NAME. CORS headers only with --cors ORIGIN. With --jwks FILE every request needs
 a bearer JWT signed by a key of that JWK Set, from an --issuer, for --audience; without it nothing is
 authenticated (said on start). With --feedback DIR the cards issued, the runs behind them and the
-feedback on them are appended to DIR as PROV-O N-Quads. Each request is logged on stderr unless --quiet.
+feedback on them are appended to DIR as PROV-O N-Quads; its files are checked first (one that is not
+N-Quads is refused and left as it is; a last line a crash left incomplete is moved aside into
+NAME.torn-TIME, never deleted). Each request is logged on stderr unless --quiet.
 Stops on Ctrl-C or SIGTERM.
 
 Exit codes: 0 stopped normally, 2 a bad option, content, --jwks or --feedback, or the port is taken.
@@ -73,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from guidelinekg.commands.recommend import choose_guidelines
     from guidelinekg.endpoint.serve import check_host, check_origin, check_port
     from guidelinekg.hooks.advice import Advisor
+    from guidelinekg.hooks.feedback import CardLog
     from guidelinekg.hooks.serve import HooksOptions, serve
 
     options = HooksOptions(  # every option checked before the knowledge is loaded
@@ -87,5 +90,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--jwks needs --issuer ISS (repeatable) and --audience URL (this service's base URL)")
     if args.feedback is not None and args.feedback.exists() and not args.feedback.is_dir():
         raise InputError(f"--feedback {args.feedback} is not a directory")
-    serve(options, Advisor(choose_guidelines(args.guideline, args.content), as_of=args.as_of))
+    cards = CardLog(args.feedback)  # its files checked (a file that is not N-Quads refused) before loading
+    try:
+        advisor = Advisor(choose_guidelines(args.guideline, args.content), as_of=args.as_of)
+    except BaseException:
+        cards.close()
+        raise
+    serve(options, advisor, cards=cards)
     return 0

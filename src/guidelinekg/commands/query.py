@@ -5,7 +5,11 @@ FILE is a .rq file or the name of a library query in queries/library/ (e.g. reco
 --list shows them). Each --param NAME=VALUE binds the query variable ?NAME to an RDF term, never by
 editing the query text: <iri>, a prefixed name (gkg:, loinc:, prov:, xsd:, the content's own prefixes) or a bare absolute
 IRI is an IRI; "text", "text"@en and "1.5"^^xsd:decimal are literals; a plain number is a typed number;
-anything else is a string. Library queries declare their parameters' types (e.g. a date).
+anything else is a string. Library queries declare their parameters' types (e.g. a date): a typed
+parameter is checked however it is written (asOf=2026-01-15, asOf="2026-01-15" and
+asOf="2026-01-15"^^xsd:date bind the same date; "2026-02-30"^^xsd:date, <http://x> or 20260115 are
+refused), and a literal typed xsd:date, xsd:integer, xsd:decimal ... whose text is not of its type is
+refused for any parameter.
 
 --data reads Turtle (.ttl), N-Triples (.nt), N-Quads (.nq), TriG (.trig), JSON-LD (.jsonld, .json) and
 RDF/XML (.rdf). The default graph is the merge of all of it, named graphs included; GRAPH still sees the

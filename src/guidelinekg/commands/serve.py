@@ -2,12 +2,14 @@
 
 Bound to 127.0.0.1 unless --host says otherwise; a request whose Host header names another host (DNS
 rebinding) is refused (403) unless --allow-host NAME; updates and SERVICE (federated) queries are refused
-(403); a query running longer than --timeout is stopped (503). Every run and guideline version is a named
+(403); a query running longer than --timeout, or needing more memory than --max-memory, is stopped (503)
+and its worker replaced. A request from a web page of another origin (CSRF) is refused (403) unless --cors
+allows that origin. Every run and guideline version is a named
 graph; the default graph is the union of all of them. GET /query without a query describes the endpoint
 (SPARQL Service Description). CORS headers only with --cors ORIGIN. Each request is logged on stderr
 unless --quiet. Stops on Ctrl-C or SIGTERM.
 
-Exit codes: 0 stopped normally, 2 a bad --port, --host, --allow-host or --cors, no store, store busy (a
+Exit codes: 0 stopped normally, 2 a bad --port, --host, --allow-host, --cors or --max-memory, no store, store busy (a
 load is writing it) or the port is taken.
 """
 
@@ -59,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="ORIGIN",
         help="allow cross-origin requests from ORIGIN, e.g. https://yasgui.org, or '*' (repeatable; "
-        "default: no CORS headers)",
+        "default: none: a request a page of another origin sends is refused)",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no access log line per request on stderr")
     parser.add_argument(
@@ -76,10 +78,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="query worker processes, i.e. queries run at once (default: 2)",
     )
+    parser.add_argument(
+        "--max-memory",
+        default="2G",
+        metavar="SIZE",
+        help="memory each query worker may allocate, e.g. 2G or 768M; a query needing more is stopped (503). "
+        "At most --workers times this is used (default: 2G; 0: no limit)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from guidelinekg.endpoint.serve import ServeOptions, check_host, check_origin, check_port, serve
+    from guidelinekg.endpoint.serve import (
+        ServeOptions,
+        check_host,
+        check_memory,
+        check_origin,
+        check_port,
+        serve,
+    )
 
     options = ServeOptions(  # every option checked before the store is touched
         store=args.store,
@@ -90,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         timeout=args.timeout,
         workers=args.workers,
+        max_memory=check_memory(str(args.max_memory)),
     )
     serve(options)
     return 0

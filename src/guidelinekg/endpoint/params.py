@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 
 import pyoxigraph as ox
@@ -96,6 +96,50 @@ def _expand(raw: str) -> ox.NamedNode | None:
     return None
 
 
+# Lexical forms of the XSD datatypes a parameter is checked against: a literal of one of these types that
+# does not match is refused, never bound (an ill-typed literal equals nothing: 0 rows, said nowhere).
+_LEXICAL = {
+    "integer": re.compile(r"[+-]?\d+"),
+    "decimal": re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"),
+    "double": re.compile(r"[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|INF)|NaN"),
+    "float": re.compile(r"[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|INF)|NaN"),
+    "boolean": re.compile(r"true|false|1|0"),
+    "date": re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?"),
+    "dateTime": re.compile(r"(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?"),
+}
+_SHOWN = {"date": "a date (YYYY-MM-DD)", "dateTime": "a date-time (YYYY-MM-DDThh:mm:ss)", "integer": "an integer",
+          "boolean": "true, false, 1 or 0", "double": "a number", "float": "a number",
+          "decimal": "a decimal number"}
+
+
+def _valid(text: str, kind: str) -> bool:
+    """Whether ``text`` is a lexical form of ``xsd:kind`` (dates must exist: no 30 February)."""
+    m = _LEXICAL[kind].fullmatch(text)
+    if m is None:
+        return False
+    if kind == "dateTime":
+        try:
+            datetime.fromisoformat(text)
+        except ValueError:
+            return False
+    elif kind == "date":
+        try:
+            date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            return False
+    return True
+
+
+def checked(term: ox.NamedNode | ox.Literal, raw: str) -> ox.NamedNode | ox.Literal:
+    """``term``, unless it is a literal of a datatype in :data:`_LEXICAL` whose text is not of that type."""
+    if isinstance(term, ox.Literal) and term.datatype.value.startswith(XSD):
+        kind = term.datatype.value[len(XSD):]
+        if kind in _LEXICAL and not _valid(term.value, kind):
+            raise InputError(f"parameter value {raw!r} is not a valid xsd:{kind}: {term.value!r} is not "
+                             f"{_SHOWN.get(kind, 'of that type')}")
+    return term
+
+
 def parse_value(raw: str) -> ox.NamedNode | ox.Literal:
     """An RDF term from its command-line form.
 
@@ -126,7 +170,7 @@ def parse_value(raw: str) -> ox.NamedNode | ox.Literal:
             if datatype is None:
                 raise InputError(f"unknown datatype {m[3]!r} in parameter value {raw!r}",
                                  hint=f"write <IRI> or use a known prefix: {', '.join(query_prefixes())}")
-            return ox.Literal(text, datatype=datatype)
+            return checked(ox.Literal(text, datatype=datatype), raw)
         return ox.Literal(text)
     expanded = _expand(raw)
     if expanded is not None:
@@ -145,27 +189,44 @@ def parse_value(raw: str) -> ox.NamedNode | ox.Literal:
 
 
 def typed_value(raw: str, spec: ParamSpec) -> ox.NamedNode | ox.Literal:
-    """The term for a parameter a query header declares: bare values are read as its type."""
-    quoted = raw.startswith(('"', "<"))
-    if spec.type == "string" and not quoted:
+    """The term for a parameter a query header declares, checked against its type however it is written.
+
+    A bare value is read as the type (``2026-01-15`` a date, ``7`` an integer); a quoted plain string
+    (``"2026-01-15"``) is read the same way (the shell's quotes, or a habit: never a string where a date is
+    declared, which would match nothing); a typed literal must be of the declared type (an ``integer`` for
+    a ``decimal`` becomes a decimal) and valid (``"2026-02-30"^^xsd:date`` is refused); an IRI, a
+    language-tagged string or another datatype is refused. A ``string`` takes a bare value, a quoted string
+    or a language-tagged one; an ``IRI`` any spelling of an IRI.
+
+    >>> typed_value('"2026-01-15"', ParamSpec("asOf", "date", False, "")).datatype
+    <NamedNode value=http://www.w3.org/2001/XMLSchema#date>
+    """
+    if spec.type == "string" and not raw.startswith(('"', "<")):
         return ox.Literal(raw)
-    if spec.type == "date" and not quoted:
-        try:
-            date.fromisoformat(raw)
-        except ValueError:
-            raise InputError(f"parameter {spec.name!r} expects a date (YYYY-MM-DD), got {raw!r}") from None
-        return ox.Literal(raw, datatype=ox.NamedNode(XSD + "date"))
-    if spec.type in ("integer", "decimal") and not quoted:
-        number = parse_value(raw)
-        kinds = ("integer",) if spec.type == "integer" else ("integer", "decimal")
-        if not (isinstance(number, ox.Literal) and number.datatype.value[len(XSD):] in kinds):
-            raise InputError(f"parameter {spec.name!r} expects an {spec.type} number, got {raw!r}")
-        return ox.Literal(raw, datatype=ox.NamedNode(XSD + spec.type))
-    term = parse_value(raw)
-    if spec.type == "IRI" and not isinstance(term, ox.NamedNode):
-        raise InputError(f"parameter {spec.name!r} expects an IRI, got {raw!r}",
-                         hint="write <https://...>, an absolute IRI, or a prefixed name such as gkg:Strong")
-    return term
+    term = parse_value(raw) if raw.startswith(('"', "<")) or spec.type in ("IRI", "string") else ox.Literal(raw)
+    if spec.type == "IRI":
+        if not isinstance(term, ox.NamedNode):
+            raise InputError(f"parameter {spec.name!r} expects an IRI, got {raw!r}",
+                             hint="write <https://...>, an absolute IRI, or a prefixed name such as gkg:Strong")
+        return term
+    plain = isinstance(term, ox.Literal) and term.language is None and term.datatype.value == XSD + "string"
+    if spec.type == "string":
+        if not (plain or (isinstance(term, ox.Literal) and term.language)):
+            raise InputError(f"parameter {spec.name!r} expects a string, got {raw!r}",
+                             hint='write the text as it is, or "text" / "text"@en')
+        return term
+    if spec.type not in ("date", "integer", "decimal"):  # a type this version does not know: as written
+        return term
+    accepted = ("integer", "decimal") if spec.type == "decimal" else (spec.type,)
+    kind = term.datatype.value.removeprefix(XSD) if isinstance(term, ox.Literal) and not term.language else None
+    lexical = spec.type if plain else kind if kind in accepted else None  # what the text must be
+    if lexical is None or not _valid(term.value, lexical):
+        raise InputError(f"parameter {spec.name!r} expects {_SHOWN[spec.type]}, got {raw!r}",
+                         hint=f"write it bare, e.g. {spec.name}={_EXAMPLE[spec.type]}")
+    return ox.Literal(term.value, datatype=ox.NamedNode(XSD + spec.type))
+
+
+_EXAMPLE = {"date": "2026-01-15", "integer": "7", "decimal": "1.5"}
 
 
 def parse_params(pairs: Sequence[str], header: Header) -> dict[str, ox.NamedNode | ox.Literal]:

@@ -288,6 +288,10 @@ class Reply:
     body: bytes
 
 
+OUT_OF_MEMORY = ("query stopped: it needed more memory than a query may use (--max-memory); narrow it (a LIMIT "
+                 "does not bound what ORDER BY sorts)")
+
+
 def text_reply(status: int, message: str) -> Reply:
     return Reply(status, "text/plain; charset=utf-8", (message.rstrip() + "\n").encode())
 
@@ -334,6 +338,8 @@ def execute(store: ox.Store, request: QueryRequest) -> Reply:
         return text_reply(400, f"query syntax error: {exc.msg or exc}")
     except ValueError as exc:
         return text_reply(400, f"bad request: {exc}")
+    except MemoryError:  # an allocation over the worker's limit that Python saw (Oxigraph's own abort)
+        return text_reply(503, OUT_OF_MEMORY)
     except Exception as exc:  # noqa: BLE001 - evaluation errors of any kind become a 500 with the message
         return text_reply(500, f"query failed: {exc}")
     return Reply(200, media + ("; charset=utf-8" if media.startswith("text/") else ""), body)

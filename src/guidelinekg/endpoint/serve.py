@@ -1,10 +1,16 @@
 """Running the endpoint (``guidelinekg serve``): its options checked, the store held, waitress serving.
 
-:class:`ServeOptions` are checked by :func:`check_port`, :func:`check_host` and :func:`check_origin`
-before anything is opened, so a bad ``--port``, ``--host``, ``--allow-host`` or ``--cors`` is one line of
-error, never a traceback nor a port taken modulo 65536. :func:`serve` holds the store's shared lock, starts
-the query workers (:class:`~guidelinekg.endpoint.server.QueryPool`) and serves
+:class:`ServeOptions` are checked by :func:`check_port`, :func:`check_host`, :func:`check_origin` and
+:func:`check_memory` before anything is opened, so a bad ``--port``, ``--host``, ``--allow-host``,
+``--cors`` or ``--max-memory`` is one line of error, never a traceback nor a port taken modulo 65536.
+:func:`serve` holds the store's shared lock, starts the query workers
+(:class:`~guidelinekg.endpoint.server.QueryPool`) and serves
 :class:`~guidelinekg.endpoint.server.SparqlApp` until SIGINT or SIGTERM.
+
+:func:`make_server` binds waitress with :data:`CONNECTION_LIMITS` (``serve`` and ``hooks`` alike), so that
+connections that send nothing, or a request's head and then nothing (slowloris), are closed after
+``channel_timeout`` seconds instead of waitress's 120, and 500 connections at once, not 100, are needed to
+make the server stop accepting more.
 """
 
 from __future__ import annotations
@@ -18,6 +24,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from guidelinekg.errors import InputError
+
+# waitress's settings for connections: an idle or half-sent connection is closed after channel_timeout
+# seconds, checked every cleanup_interval seconds (waitress: 120 and 30, so 101 silent sockets blocked the
+# server for two minutes); poll(), not select(), so that sockets numbered above 1023 work.
+CONNECTION_LIMITS = {"channel_timeout": 15, "cleanup_interval": 5, "connection_limit": 500, "asyncore_use_poll": True}
+DEFAULT_MAX_MEMORY = 2 << 30  # bytes a query worker may allocate
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"(?=[^\s]{{1,253}}$)(?:{_LABEL}\.)*{_LABEL}\.?")
@@ -73,6 +85,40 @@ def check_origin(text: str) -> str:
     return value.rstrip("/")
 
 
+def check_memory(text: str) -> int | None:
+    """Bytes from ``--max-memory``: a number of MiB, or with a unit ``M``/``MiB`` or ``G``/``GiB``; ``0``: no
+    limit. At least 256 MiB (a worker needs about 100 MiB before its first query).
+
+    >>> check_memory("2G"), check_memory("512MiB"), check_memory("1024"), check_memory("0")
+    (2147483648, 536870912, 1073741824, None)
+    """
+    m = re.fullmatch(r"\s*(\d{1,7}(?:\.\d+)?)\s*(?:([MG])(?:i?B)?)?\s*", text, re.IGNORECASE)
+    value = int(float(m[1]) * (1 << (30 if (m[2] or "M").upper() == "G" else 20))) if m else -1
+    if value == 0:
+        return None
+    if value < 256 << 20:
+        raise InputError(f"--max-memory {text!r} is not a memory size of at least 256 MiB: give e.g. 2G, 768M "
+                         "or 0 for no limit")
+    return value
+
+
+def make_server(app, *, host: str, port: int, threads: int, max_body: int):
+    """waitress serving ``app`` on ``host:port`` (bound: ``--port 0`` picks a free port, its
+    ``effective_port``), with :data:`CONNECTION_LIMITS`.
+
+    Raises:
+        InputError: the address cannot be bound.
+    """
+    from waitress import create_server
+
+    try:
+        return create_server(app, host=host, port=port, threads=threads, ident="guidelinekg",
+                             max_request_body_size=max_body, **CONNECTION_LIMITS)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}",
+                         hint="choose another --port (0 picks a free one) or --host") from None
+
+
 @dataclass(frozen=True)
 class ServeOptions:
     store: Path
@@ -80,6 +126,7 @@ class ServeOptions:
     port: int = 7878
     timeout: float = 30.0
     workers: int = 2
+    max_memory: int | None = DEFAULT_MAX_MEMORY
     union_default_graph: bool = True
     allow_hosts: tuple[str, ...] = ()
     cors: tuple[str, ...] = ()
@@ -98,8 +145,6 @@ def serve(options: ServeOptions, *, announce=lambda line: print(line, file=sys.s
         InputError: no store at the path, or the address cannot be bound; StoreBusyError: a load is writing
             the store.
     """
-    from waitress import create_server
-
     from guidelinekg.endpoint.server import LOOPBACK_NAMES, MAX_BODY, QueryPool, SparqlApp, stderr_log
     from guidelinekg.provenance.store import LOCK_NAME, database_path, open_read_only, store_lock
 
@@ -110,6 +155,7 @@ def serve(options: ServeOptions, *, announce=lambda line: print(line, file=sys.s
             size=options.workers,
             timeout=options.timeout,
             lock_path=options.store / LOCK_NAME,
+            max_memory=options.max_memory,
         )
         try:
             app = SparqlApp(
@@ -119,20 +165,8 @@ def serve(options: ServeOptions, *, announce=lambda line: print(line, file=sys.s
                 cors=options.cors,
                 log=None if options.quiet else stderr_log,
             )
-            try:
-                server = create_server(
-                    app,
-                    host=options.host,
-                    port=options.port,
-                    threads=options.workers + 2,
-                    ident="guidelinekg",
-                    max_request_body_size=MAX_BODY,
-                )
-            except (OSError, ValueError) as exc:
-                raise InputError(
-                    f"cannot listen on {options.host}:{options.port}: {getattr(exc, 'strerror', None) or exc}",
-                    hint="choose another --port (0 picks a free one) or --host",
-                ) from None
+            server = make_server(app, host=options.host, port=options.port, threads=options.workers + 2,
+                                 max_body=MAX_BODY)
             url = options.url(server.effective_port)
             app.base_iri = url
             if options.host not in LOOPBACK_NAMES:
@@ -140,9 +174,10 @@ def serve(options: ServeOptions, *, announce=lambda line: print(line, file=sys.s
                     f"warning: serving on {options.host}, not loopback: anyone who can reach this address "
                     "can read every recorded patient fact (requests naming another host need --allow-host)"
                 )
+            memory = f"{options.max_memory >> 20} MiB" if options.max_memory else "no memory limit"
             announce(
                 f"listening on {url} "
-                f"(read-only, time limit {options.timeout:g} s, SERVICE refused)"
+                f"(read-only, time limit {options.timeout:g} s, {memory} per query worker, SERVICE refused)"
             )
 
             def stop(signum, frame):

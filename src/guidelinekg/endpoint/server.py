@@ -12,6 +12,13 @@ So this endpoint is a small WSGI application served by waitress (:mod:`guideline
 * **a time limit that holds**: queries run in worker processes; one that overruns is killed with its
   worker (``503``) and a fresh worker takes its place. Oxigraph cannot be interrupted from Python, so a
   thread or a flag would not stop it;
+* **a memory limit that holds**: each worker may allocate at most ``--max-memory`` (``RLIMIT_DATA``: its
+  heap and anonymous mappings); a query that needs more (a cartesian product sorted for ``ORDER BY``
+  grows by gigabytes a second) makes the allocation fail, the worker ends, the answer is ``503`` and a
+  fresh worker takes its place, so no query can take the machine's memory;
+* **no cross-site requests** (CSRF: any page a user visits could send a query, ``GET`` or a form
+  ``POST``): a request with an ``Origin`` header that neither ``--cors`` allows nor is the endpoint's own,
+  or without one but with ``Sec-Fetch-Site: cross-site`` or ``same-site``, gets ``403``;
 * **no federation**: a query that uses ``SERVICE`` anywhere in its parsed form is refused (``403``) by the
   worker before it reaches the engine (:func:`guidelinekg.endpoint.protocol.federation`);
 * **CORS only when asked** (``--cors ORIGIN``), with ``OPTIONS`` preflight; ``HEAD`` as ``GET``.
@@ -41,6 +48,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from guidelinekg.endpoint.protocol import (
+    OUT_OF_MEMORY,
     BadRequest,
     QueryRequest,
     Reply,
@@ -58,13 +66,20 @@ MAX_BODY = 1 << 20  # bytes of a POSTed query
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
-def _worker_main(store_dir: str, lock_path: str, conn) -> None:
-    """A worker process: the store opened read-only, one query at a time, until the pipe closes."""
+def _worker_main(store_dir: str, lock_path: str, conn, max_memory: int | None = None) -> None:
+    """A worker process: the store opened read-only, one query at a time, until the pipe closes; with
+    ``max_memory``, an allocation beyond that many bytes fails (Oxigraph then aborts the process)."""
     import fcntl
+    import resource
 
     from guidelinekg.endpoint.protocol import federation
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops its workers itself
+    if max_memory:
+        hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+        limit = max_memory if hard == resource.RLIM_INFINITY else min(max_memory, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the abort of a query over the limit dumps no core
     lock = os.open(lock_path, os.O_RDWR)
     fcntl.flock(lock, fcntl.LOCK_SH)  # no load may start while this process still reads
     federation("ASK {}")  # the SERVICE check's parser loaded before the first query's time starts
@@ -78,35 +93,46 @@ def _worker_main(store_dir: str, lock_path: str, conn) -> None:
             request = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send(text_reply(500, failure) if store is None else execute(store, request))
+        try:
+            conn.send(text_reply(500, failure) if store is None else execute(store, request))
+        except MemoryError:  # the reply itself over the limit
+            conn.send(text_reply(503, OUT_OF_MEMORY))
 
 
 class _Worker:
-    def __init__(self, ctx, store_dir: Path, lock_path: Path):
+    def __init__(self, ctx, store_dir: Path, lock_path: Path, max_memory: int | None = None):
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(
             target=_worker_main,
-            args=(str(store_dir), str(lock_path), child),
+            args=(str(store_dir), str(lock_path), child, max_memory),
             daemon=True,
             name="guidelinekg-sparql-worker",
         )
         self.process.start()
         child.close()
 
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.join(5)
+    def kill(self, *, ending: bool = False) -> int | None:
+        """Stop the process; its exit code (negative: the signal that ended it). ``ending``: its pipe has
+        closed, so it is exiting on its own: its own exit code is awaited before it is killed."""
+        if ending:
+            self.process.join(5)
+        if self.process.exitcode is None:
+            self.process.kill()
+            self.process.join(5)
         self.conn.close()
+        return self.process.exitcode
 
 
 class QueryPool:
     """Worker processes that each hold the store open read-only; a query that overruns the time limit is
-    stopped by killing its worker, which is then replaced. ``run`` is called from the server's threads.
+    stopped by killing its worker, which is then replaced; one that needs more than ``max_memory`` bytes
+    ends its worker, which is replaced too. ``run`` is called from the server's threads.
     """
 
-    def __init__(self, store_dir: Path, *, size: int, timeout: float, lock_path: Path):
+    def __init__(self, store_dir: Path, *, size: int, timeout: float, lock_path: Path,
+                 max_memory: int | None = None):
         self._ctx = multiprocessing.get_context("spawn")  # no fork of a threaded server
-        self._store_dir, self._lock_path = store_dir, lock_path
+        self._store_dir, self._lock_path, self.max_memory = store_dir, lock_path, max_memory
         self.timeout = timeout
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: set[_Worker] = set()
@@ -115,16 +141,17 @@ class QueryPool:
             self._idle.put(self._spawn())
 
     def _spawn(self) -> _Worker:
-        worker = _Worker(self._ctx, self._store_dir, self._lock_path)
+        worker = _Worker(self._ctx, self._store_dir, self._lock_path, self.max_memory)
         with self._guard:
             self._all.add(worker)
         return worker
 
-    def _retire(self, worker: _Worker) -> None:
-        worker.kill()
+    def _retire(self, worker: _Worker, *, ending: bool = False) -> int | None:
+        code = worker.kill(ending=ending)
         with self._guard:
             self._all.discard(worker)
         self._idle.put(self._spawn())
+        return code
 
     def run(self, request: QueryRequest) -> Reply:
         deadline = time.monotonic() + self.timeout
@@ -141,8 +168,10 @@ class QueryPool:
                 self._idle.put(worker)
                 return reply
         except (EOFError, OSError):
-            self._retire(worker)
-            return text_reply(500, "the query worker stopped unexpectedly (out of memory?); it has been replaced")
+            code = self._retire(worker, ending=True)
+            if code in (-signal.SIGABRT, -signal.SIGKILL) and self.max_memory:  # a failed allocation aborts
+                return text_reply(503, f"{OUT_OF_MEMORY}; the limit is {self.max_memory >> 20} MiB per query")
+            return text_reply(500, f"the query worker stopped unexpectedly (exit code {code}); it has been replaced")
         self._retire(worker)
         return text_reply(503, f"query stopped: it ran longer than the time limit of {self.timeout:g} s")
 
@@ -243,6 +272,24 @@ class SparqlApp:
         return text_reply(403, f"Host {_printable(header)!r} is not a name of this endpoint ({names}); "
                                "start serve with --allow-host NAME to accept it")
 
+    def site_refusal(self, environ) -> Reply | None:
+        """``403`` for a request a page of another site sent (CSRF: a link, an image, a form or a script of
+        any page the user visits): an ``Origin`` that ``--cors`` does not allow and that is not this
+        endpoint's own, or no ``Origin`` but ``Sec-Fetch-Site`` ``cross-site`` or ``same-site`` (another port of
+        this host is another origin). Clients that are no browser send neither header."""
+        origin = environ.get("HTTP_ORIGIN")
+        if "*" in self.cors or (origin is not None and self._origin(environ) is not None):
+            return None
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}".lower()
+        if origin is not None and origin.rstrip("/").lower() == own:
+            return None  # same origin
+        site = (environ.get("HTTP_SEC_FETCH_SITE") or "").strip().lower()
+        if origin is None and site not in ("cross-site", "same-site"):
+            return None
+        return text_reply(403, f"cross-site request refused (Origin {_printable(origin or 'not sent')!r}, Sec-Fetch-"
+                               f"Site {_printable(site or 'not sent')!r}); start serve with --cors ORIGIN to let "
+                               "pages of ORIGIN query this endpoint")
+
     def _origin(self, environ) -> str | None:
         """The CORS ``Access-Control-Allow-Origin`` value for this request, if any."""
         origin = environ.get("HTTP_ORIGIN")
@@ -268,7 +315,7 @@ class SparqlApp:
 
     def handle(self, environ) -> tuple[Reply, list[tuple[str, str]]]:
         """The reply to a request and its extra headers."""
-        refusal = self.host_refusal(environ)
+        refusal = self.host_refusal(environ) or self.site_refusal(environ)
         if refusal is not None:
             return refusal, []
         path, method = environ.get("PATH_INFO", "/"), environ.get("REQUEST_METHOD", "GET")

@@ -6,8 +6,12 @@ service, is refused (404), and an accepted suggestion that is not the card's is 
 ``limit`` cards are remembered (the oldest forgotten first).
 
 With ``--feedback DIR`` everything is also appended to two N-Quads files, one named graph per write (so a
-graph is never split, and a crash loses at most the write under way: a last line left incomplete is cut
-off when the service starts again):
+graph is never split, and a crash loses at most the write under way). When the service starts, each file
+is checked before anything is written to it (:func:`check_file`): one that is not N-Quads is refused and
+left as it is; a last line that is a whole quad without its line end gets its line end; only a last line
+this service could have left incomplete (a crash in the middle of a write: the file otherwise N-Quads, the
+line the start of a quad as it writes them) is set aside, moved into ``NAME.torn-TIME`` with a warning,
+never deleted:
 
 * ``DIR/provenance.nq``: the run of each evaluation behind the cards (the PROV-O record ``recommend
   --provenance`` writes, in a graph named by the run IRI, written once per run IRI); ``load DIR``,
@@ -30,6 +34,8 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
+import re
+import sys
 import threading
 import uuid
 from collections import OrderedDict
@@ -110,21 +116,21 @@ class CardLog:
     # -- the files ----------------------------------------------------------------------------------------
 
     def _open(self, directory: Path) -> None:
+        def run(quad: ox.Quad) -> None:
+            if isinstance(quad.graph_name, ox.NamedNode):
+                self.runs.add(quad.graph_name.value)
+
+        warn = self.log or (lambda line: print(line, file=sys.stderr, flush=True))
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            for name in (RUNS_FILE, FEEDBACK_FILE):
-                _repair(directory / name)
-        except OSError as exc:
-            raise InputError(f"cannot write --feedback {directory}: {exc.strerror or exc}") from None
-        try:
-            for quad in ox.parse(path=str(directory / RUNS_FILE), format=ox.RdfFormat.N_QUADS):
-                if isinstance(quad.graph_name, ox.NamedNode):
-                    self.runs.add(quad.graph_name.value)
+            checked = [(name, check_file(directory / name, run if name == RUNS_FILE else None))
+                       for name in (RUNS_FILE, FEEDBACK_FILE)]  # both checked before either is changed
+            for name, (action, offset) in checked:
+                _mend(directory / name, action, offset, warn)
             store = ox.Store()
             store.bulk_load(path=str(directory / FEEDBACK_FILE), format=ox.RdfFormat.N_QUADS)
-        except SyntaxError as exc:
-            raise InputError(f"--feedback {directory}: a file is not N-Quads: {exc.msg}",
-                             Location(str(directory)), hint="give a new directory, or repair the file") from None
+        except OSError as exc:
+            raise InputError(f"cannot use --feedback {directory}: {exc.strerror or exc}") from None
         rows = store.query(f"""PREFIX gkg: <{GKG}> PREFIX prov: <{PROV}>
             SELECT ?card ?service (GROUP_CONCAT(DISTINCT STR(?s); separator=" ") AS ?statements)
                    (GROUP_CONCAT(DISTINCT STR(?sugg); separator=" ") AS ?suggestions)
@@ -260,17 +266,95 @@ def _card_triples(response: ox.NamedNode, card: dict, when: datetime) -> list[tu
     return out
 
 
-def _repair(path: Path) -> None:
-    """Create the file, or cut off a last line left incomplete by a crash."""
-    with path.open("ab"):
-        pass
-    size = path.stat().st_size
-    if size == 0:
-        return
-    with path.open("rb+") as stream:
-        stream.seek(max(0, size - (1 << 20)))
-        tail = stream.read()
-        if tail.endswith(b"\n"):
-            return
-        cut = tail.rfind(b"\n")
-        stream.truncate(size - len(tail) + cut + 1 if cut >= 0 else max(0, size - len(tail)))
+# The start of a line this service writes (oxigraph's N-Quads: ``S P O [G] .``, one space apart), cut
+# anywhere: a line a crash left incomplete matches it, a line of another kind of file hardly ever does.
+_IRI, _IRI_CUT = r'<[^<>"{}|^`\\\x00-\x20]*>', r'<[^<>"{}|^`\\\x00-\x20]*'
+_BNODE, _BNODE_CUT = r"_:[^\s]+", r"_(?::[^\s]*)?"
+_STRING = r'"(?:[^"\\\n\r]|\\.)*'
+_OBJECT = rf'{_IRI}|{_BNODE}|{_STRING}"(?:@[A-Za-z]+(?:-[A-Za-z0-9]+)*|\^\^{_IRI})?'
+_OBJECT_CUT = rf'{_IRI_CUT}|{_BNODE_CUT}|{_STRING}\\?|{_STRING}"(?:@[A-Za-z0-9-]*|\^|\^\^{_IRI_CUT})'
+_AFTER_OBJECT = rf"(?: (?:\.|(?:{_IRI}|{_BNODE})(?: \.?)?|{_IRI_CUT}|{_BNODE_CUT})?)?"
+_AFTER_SUBJECT = rf"(?: (?:{_IRI}(?: (?:(?:{_OBJECT}){_AFTER_OBJECT}|{_OBJECT_CUT})?)?|{_IRI_CUT}))?"
+TORN_LINE = re.compile(rf"(?:{_IRI}|{_BNODE}){_AFTER_SUBJECT}|{_IRI_CUT}|{_BNODE_CUT}")
+
+
+def _torn(tail: bytes) -> bool:
+    """Whether an incomplete last line is the start of a line this service writes (its last character
+    may be cut in the middle of its UTF-8 bytes)."""
+    for cut in range(4):
+        try:
+            text = tail[:len(tail) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return bool(text) and TORN_LINE.fullmatch(text) is not None
+    return False
+
+
+def check_file(path: Path, each=None) -> tuple[str, int]:
+    """What a feedback file needs before it is used, decided without changing it (an absent file is
+    created): ``("ok", size)``; ``("newline", size)``: its last line is a whole quad without a line end;
+    ``("torn", offset)``: its last line, from ``offset``, is one this service left incomplete. ``each`` is
+    called with every quad of the file (of its complete lines when torn).
+
+    Raises:
+        InputError: the file is not N-Quads (at its line and column), or cannot be read.
+    """
+    os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+    lines, last_break, size = 0, -1, 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            lines += chunk.count(b"\n")
+            if (at := chunk.rfind(b"\n")) >= 0:
+                last_break = size + at
+            size += len(chunk)
+    ended = last_break == size - 1
+    try:
+        for quad in ox.parse(path=str(path), format=ox.RdfFormat.N_QUADS):
+            if each is not None:
+                each(quad)
+        return ("ok" if ended or size == 0 else "newline"), size
+    except (SyntaxError, MemoryError, ValueError) as exc:
+        line, column = getattr(exc, "lineno", None), getattr(exc, "offset", None)
+        why = " ".join(str(getattr(exc, "msg", None) or exc).split())
+    if not ended and line == lines + 1:
+        with path.open("rb") as stream:
+            stream.seek(last_break + 1)
+            if _torn(stream.read()):
+                return "torn", last_break + 1
+    why = re.sub(r"^Parser error (?:at|between) [^:]*: ", "", why)
+    raise InputError(f"--feedback: not an N-Quads file ({why}); left as it is: move it away or give another "
+                     "directory", Location(str(path), line, column))
+
+
+def _mend(path: Path, action: str, offset: int, warn) -> None:
+    """Do what :func:`check_file` decided: add the missing line end, or set the incomplete last line aside
+    (moved into a file of its own, never deleted)."""
+    if action == "newline":
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, b"\n")
+        finally:
+            os.close(fd)
+        warn(f"note: {path}: its last line had no line end; one was added")
+    elif action == "torn":
+        with path.open("rb") as stream:
+            stream.seek(offset)
+            tail = stream.read()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        for n in range(1000):
+            aside = path.with_name(f"{path.name}.torn-{stamp}" + (f"-{n}" if n else ""))
+            try:
+                fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise InputError(f"cannot set the incomplete last line of {path} aside: {aside} exists")
+        try:
+            os.write(fd, tail)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.truncate(path, offset)
+        warn(f"warning: {path} ended in an incomplete line (a write cut short, by a crash?): its {len(tail)} "
+             f"bytes were moved to {aside}; the rest is used")

@@ -13,7 +13,9 @@ Data that cannot be used as they are make the call's answer a card naming them, 
 * ``null`` for the patient (there is no record to evaluate; ``null`` for a search means "no such data"
   and is fine);
 * an ``OperationOutcome`` in a key's place, or an error-level OperationOutcome entry of a searchset: the
-  client reports that fetching it failed;
+  client reports that fetching it failed (what its issues say is shown when it is text: ``diagnostics``,
+  ``details.text`` or ``code``; an issue of another JSON shape, a ``details`` string or list, is read
+  without error);
 * a searchset with a ``next`` link: only its first page was sent, and the service does not fetch more;
 * a resource of another type than the key's (a Patient that is not the context's patient included).
 """
@@ -39,10 +41,25 @@ class Gathered:
     resources: int = 0
 
 
+def _issues(resource: dict) -> list[dict]:
+    """An OperationOutcome's issues that are objects (an EHR may send any JSON in their place)."""
+    issues = resource.get("issue")
+    return [i for i in issues if isinstance(i, dict)] if isinstance(issues, list) else []
+
+
+def _said(issue: dict) -> str:
+    """What an issue says: its ``diagnostics``, else ``details.text`` (a CodeableConcept; a string or a list
+    of them in its place is read too), else its ``code``; only strings are shown."""
+    details = issue.get("details")
+    texts = [d.get("text") if isinstance(d, dict) else d for d in (details if isinstance(details, list) else [details])]
+    for text in (issue.get("diagnostics"), *texts, issue.get("code")):
+        if isinstance(text, str) and text.strip():
+            return " ".join(text.split())
+    return ""
+
+
 def _failed(resource: dict) -> str:
-    issues = resource.get("issue") if isinstance(resource.get("issue"), list) else []
-    said = "; ".join(str(i.get("diagnostics") or (i.get("details") or {}).get("text") or i.get("code", ""))
-                     for i in issues if isinstance(i, dict))
+    said = "; ".join(filter(None, map(_said, _issues(resource))))
     return "the EHR reported an error fetching it" + (f" ({said[:200]})" if said else "")
 
 
@@ -67,8 +84,7 @@ def _entries(key: str, value: dict, kind: str) -> tuple[list[dict], str | None]:
         if not isinstance(resource, dict):
             continue  # the mapper would find nothing in it either
         if resource.get("resourceType") == "OperationOutcome":
-            if any(isinstance(i, dict) and i.get("severity") in ("error", "fatal")
-                   for i in resource.get("issue") or [] if isinstance(resource.get("issue"), list)):
+            if any(i.get("severity") in ("error", "fatal") for i in _issues(resource)):
                 return [], _failed(resource) + " (the search results are incomplete)"
             continue  # a warning or information about the search: not patient data
         out.append({k: entry[k] for k in ("fullUrl", "resource") if k in entry})

@@ -2,7 +2,8 @@
 
 :func:`make_server` loads nothing: it is given the :class:`~guidelinekg.hooks.advice.Advisor` (the
 guidelines, loaded once) and warms it, and the feedback log; it builds the app and binds the socket
-(``--port 0``: a free port, named by the server's ``effective_port``). :func:`serve` announces ``listening
+(``--port 0``: a free port, named by the server's ``effective_port``) with :data:`CONNECTION_LIMITS`, those
+of ``serve`` (a silent or half-sent connection is closed after 15 s, up to 500 at once). :func:`serve` announces ``listening
 on http://HOST:PORT/cds-services`` and serves until SIGINT or SIGTERM. Tests call :func:`make_server` and
 run the server in a thread.
 """
@@ -16,6 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from guidelinekg.errors import InputError
+
+# waitress's settings for connections, as guidelinekg.endpoint.serve.CONNECTION_LIMITS (this layer cannot
+# import that one; tests/test_hooks.py checks that they are equal): an idle or half-sent connection is closed
+# after channel_timeout seconds, checked every cleanup_interval seconds (waitress: 120 and 30, so 101 silent
+# sockets blocked the service for two minutes); poll(), not select(), so that sockets above 1023 work.
+CONNECTION_LIMITS = {"channel_timeout": 15, "cleanup_interval": 5, "connection_limit": 500, "asyncore_use_poll": True}
 
 
 @dataclass(frozen=True)
@@ -56,18 +63,24 @@ def make_server(options: HooksOptions, advisor, cards, *, log=None):
                      verifier=verifier, log=None if options.quiet else (log or stderr_log))
     try:
         return create_server(app, host=options.host, port=options.port, threads=options.threads,
-                             ident="guidelinekg", max_request_body_size=MAX_BODY)
+                             ident="guidelinekg", max_request_body_size=MAX_BODY, **CONNECTION_LIMITS)
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot listen on {options.host}:{options.port}: {getattr(exc, 'strerror', None) or exc}",
                          hint="choose another --port (0 picks a free one) or --host") from None
 
 
-def serve(options: HooksOptions, advisor, *, announce=lambda line: print(line, file=sys.stderr, flush=True)) -> None:
-    """Serve until SIGINT or SIGTERM (see the module docstring)."""
+def serve(options: HooksOptions, advisor, *, cards=None,
+          announce=lambda line: print(line, file=sys.stderr, flush=True)) -> None:
+    """Serve until SIGINT or SIGTERM (see the module docstring); ``cards``: the feedback log, opened (and
+    its files checked) by the caller before the guidelines were loaded, else here. It is closed here."""
     from guidelinekg.hooks.feedback import CardLog
 
-    cards = CardLog(options.feedback)
-    server = make_server(options, advisor, cards)
+    cards = cards if cards is not None else CardLog(options.feedback)
+    try:
+        server = make_server(options, advisor, cards)
+    except BaseException:
+        cards.close()
+        raise
     if options.jwks is None:
         announce("warning: no --jwks: requests are not authenticated (any caller that reaches this address "
                  "gets patient advice)")
