@@ -621,3 +621,36 @@ def test_an_input_entry_that_is_no_readable_file_is_refused_not_skipped(tmp_path
     err = capsys.readouterr().err
     assert "Observation.ndjson is" in err.splitlines()[0] and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_over_long_line_is_a_bad_record_read_in_bounded_memory(tmp_path, capsys, monkeypatch):
+    """A gzip bomb of one huge line was read whole (4 GB for a 1 GiB line) and copied into the work folder.
+    A line over the limit is skipped as it is read, a bad record; the lines around it are read."""
+    import gzip as gz
+
+    from guidelinekg.content import rdffiles
+
+    original = rdffiles.bounded_lines
+    monkeypatch.setattr("guidelinekg.cohort.partition.bounded_lines", lambda handle: original(handle, 4096))
+    source = tmp_path / "export"
+    shutil.copytree(BULK, source)
+    text = (source / "Observation.ndjson").read_text(encoding="utf-8").splitlines()
+    huge = '{"resourceType": "Observation", "note": "' + "x" * 100_000 + '"}'
+    with gz.open(source / "Observation.ndjson.gz", "wt", encoding="utf-8") as out:
+        out.write("\n".join([text[0], huge, *text[1:]]) + "\n")
+    (source / "Observation.ndjson").unlink()
+    assert cli_main(["cohort", str(source), "--out", str(tmp_path / "out"), "--as-of", "2026-01-15",
+                     "--no-progress"]) == 0
+    found = [(f, n, r) for f, n, r in bad_records(tmp_path / "out") if "more than" in r]
+    assert [(f, n) for f, n, _ in found] == [("Observation.ndjson.gz", 2)]
+    assert not any(len(p.read_bytes()) > 50_000 for p in (tmp_path / "out" / "work").iterdir())
+    capsys.readouterr()
+
+
+def test_bounded_lines_gives_each_line_and_none_for_one_too_long():
+    import io
+
+    from guidelinekg.content.rdffiles import bounded_lines
+
+    data = b"short\n" + b"y" * 25 + b"\nexactly10\n" + b"z" * 11 + b"\nend"
+    assert list(bounded_lines(io.BytesIO(data), 10)) == [b"short\n", None, b"exactly10\n", None, b"end"]

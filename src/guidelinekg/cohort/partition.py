@@ -12,10 +12,9 @@ Three layouts are accepted (detected from the path):
 - patient RDF (a ``.ttl``/``.nt``/``.jsonld`` file or a directory of them), split by ``gkg:subject``.
 
 Any of these files may be gzip-compressed (``Observation.ndjson.gz``). Files of the input directory that
-are not read are listed (``ignored_files`` in the summary), so none is left out silently.
-
-Bad records (a malformed or non-UTF-8 line, a resource without a subject, a reference to an unknown
-patient, a second record of the same patient, the unreadable rest of a corrupt ``.gz``) are written to
+are not read are listed (``ignored_files`` in the summary), so none is left out silently. Bad records (a
+malformed, non-UTF-8 or over-long line, a resource without a subject, a reference to an unknown patient, a
+second record of the same patient, the unreadable rest of a corrupt ``.gz``) are written to
 ``bad-records.jsonl`` with file and line and counted; they never stop the run.
 """
 
@@ -29,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from guidelinekg.cohort import export
-from guidelinekg.content.rdffiles import open_input
+from guidelinekg.content.rdffiles import MAX_LINE, bounded_lines, open_input
 from guidelinekg.errors import InputError
 
 RDF_SUFFIXES = (".ttl", ".nt", ".jsonld", ".json-ld")
@@ -121,15 +120,16 @@ def _ignored(directory: Path, read: list[Path]) -> list[str]:
 
 
 def _records(path: Path, bad: list[BadRecord], lines: Counter) -> Iterator[tuple[int, str]]:
-    """(line number, text) of each non-blank line, counted in ``lines`` by file name. A line that is not
-    UTF-8 is a bad record; so is the rest of a file that cannot be read to its end (a truncated or corrupt
-    ``.gz``): what came before it is kept."""
+    """(line number, text) of each non-blank line, counted in ``lines`` by file name; bad records as the
+    module docstring says (what came before the unreadable rest of a file is kept)."""
     number = 0
     try:
         with open_input(path) as handle:
-            for number, raw in enumerate(handle, 1):
-                if raw.strip():
-                    lines[path.name] += 1
+            for number, raw in enumerate(bounded_lines(handle), 1):
+                lines[path.name] += raw is None or bool(raw.strip())
+                if raw is None:
+                    bad.append(BadRecord(path.name, number, f"a line of more than {MAX_LINE >> 20} MiB: not read"))
+                    continue
                 try:
                     line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
                 except UnicodeDecodeError as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -70,6 +71,12 @@ class _GzipInput:
         except (igzip_lib.IsalError, zlib.error) as exc:
             raise OSError(f"corrupt gzip data: {exc}") from None
 
+    def readline(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.readline(size)
+        except (igzip_lib.IsalError, zlib.error) as exc:
+            raise OSError(f"corrupt gzip data: {exc}") from None
+
     def __iter__(self):
         """Lines, as a binary file gives them (corrupt data raises ``OSError`` here too)."""
         try:
@@ -82,6 +89,21 @@ class _GzipInput:
 
     def __exit__(self, *exc) -> None:
         self._stream.close()
+
+
+MAX_LINE = 64 << 20  # bytes of one NDJSON line: a resource is far smaller (a FHIR string is at most 1 MiB)
+
+
+def bounded_lines(handle: IO[bytes], limit: int = MAX_LINE) -> Iterator[bytes | None]:
+    """The lines of a binary stream, each read at most ``limit`` bytes at a time: a longer line (a gzip bomb
+    of one 1 GiB line) is skipped as it is read and given as ``None``, so memory stays bounded."""
+    while line := handle.readline(limit + 1):
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        while (rest := handle.readline(limit)) and not rest.endswith(b"\n"):
+            pass
+        yield None
 
 
 def open_input(path: Path) -> IO[bytes]:
