@@ -86,6 +86,26 @@ def test_unusable_recommend_input_exits_2_with_a_message(case, tmp_path, capsys)
     assert message in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("text", ["2026-W03", "2026-W03-4", "20260115", "2026-015", "2026-1-15", "2026-01-15T00:00",
+                                  "+2026-01-15", "２０２６-01-15"])
+@pytest.mark.parametrize("command", ["recommend", "cohort"])
+def test_as_of_is_a_date_written_yyyy_mm_dd_only(command, text, tmp_path, capsys):
+    """date.fromisoformat took 2026-W03 as 2026-01-12 and 20260115 as a date: a week or a compact form
+    silently read as a date someone may not have meant. Only YYYY-MM-DD is accepted."""
+    out = ["--out", str(tmp_path / "out")] if command == "cohort" else []
+    assert _exit_code([command, str(EXAMPLE), *out, "--as-of", text]) == 2
+    assert f"--as-of must be a date YYYY-MM-DD (e.g. 2026-01-15), got {text!r}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_as_of_yyyy_mm_dd_is_read_as_that_date():
+    from datetime import date
+
+    from guidelinekg.commands.recommend import _as_of
+
+    assert _as_of("2026-01-15") == date(2026, 1, 15) and _as_of("0001-01-01") == date(1, 1, 1)
+
+
 def test_gzip_patient_and_content_directory_give_the_same_report(tmp_path, capsys):
     """A gzip-compressed bundle and --content DIR (its *.ttl, as 'load --content') change nothing."""
     assert main(["recommend", str(EXAMPLE), "--as-of", "2026-01-15", "--format", "json"]) == 0
@@ -104,8 +124,10 @@ def test_cohort_refuses_content_that_fails_validation(tmp_path, capsys):
     code = _exit_code(["cohort", str(EXAMPLE), "--out", str(out), "--as-of", "2026-01-15", "--no-progress",
                        "--content", str(content)])
     err = capsys.readouterr().err
-    assert code == 2 and "guideline.ttl:86: error: [shacl:in]" in err and "gkg:Lessthan" in err
-    assert not out.exists()
+    lines = (content / "guideline.ttl").read_text(encoding="utf-8").splitlines()
+    line = next(n for n, text in enumerate(lines, start=1) if text.startswith("rls:crit-child a "))
+    assert code == 2 and f"guideline.ttl:{line}: error: [shacl:in]" in err and "gkg:Lessthan" in err
+    assert not [p for p in out.rglob("*") if not p.name.startswith(".")]  # no results (a run's marker aside)
 
 
 def test_an_unwritable_provenance_path_is_refused_before_anything_is_evaluated(tmp_path, capsys, monkeypatch):

@@ -8,7 +8,9 @@ pySHACL is imported only when validation runs, so the CLI starts fast.
 
 from __future__ import annotations
 
+import logging
 import re
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from pyoxigraph import BlankNode, Literal, NamedNode
@@ -79,6 +81,30 @@ def shacl_findings(content: Content, shapes: Content) -> list[Finding]:
     Raises:
         ConfigurationError: pySHACL cannot use the shapes.
     """
+    with quiet_rdflib():
+        return _validate(content, shapes)
+
+
+class IllTypedLiteral(logging.Filter):
+    """Drops rdflib's warning, with a traceback, on each ill-typed literal it meets (``"x"^^xsd:date``):
+    the finding that reports the value says what is wrong and where."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to convert Literal lexical form to value")
+
+
+@contextmanager
+def quiet_rdflib():
+    """No rdflib log lines about ill-typed literals while the block runs."""
+    logger, quiet = logging.getLogger("rdflib.term"), IllTypedLiteral()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
+def _validate(content: Content, shapes: Content) -> list[Finding]:
     import pyshacl
     import rdflib
     from pyshacl.errors import ConstraintLoadError, ReportableRuntimeError, ShapeLoadError

@@ -7,10 +7,15 @@ gate (:mod:`guidelinekg.checks.gate`) both call it, so they agree on what an err
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import time
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
+
+from pyoxigraph import Literal
 
 from guidelinekg.content import resources
 from guidelinekg.content.grouping import split_guidelines
@@ -81,6 +86,7 @@ def _validate_files(
                 "Turtle (in Protégé: File > Save as > Turtle Syntax)", file=display_path(f))
         for f in unread_rdf_files(paths or ())
     ]
+    findings += number_findings(content)  # NaN would stop pySHACL and the lints: checked first
     steps: dict[str, dict] = {
         "syntax": {"status": "failed" if findings else "ok", "files": len(content.files)}
     }
@@ -127,6 +133,87 @@ def _validate_files(
         "summary": {severity: counts[severity] for severity in SEVERITIES},
         "exit_code": exit_code,
     }, content
+
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+_DOUBLE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?INF|NaN")
+_I64 = 2**63
+# the integer types: their (inclusive) bounds, as the rules' engine (Oxigraph, 64-bit integers) holds them
+_INTEGERS = {
+    "integer": (-_I64, _I64 - 1), "long": (-_I64, _I64 - 1), "int": (-2**31, 2**31 - 1),
+    "short": (-2**15, 2**15 - 1), "byte": (-128, 127), "nonNegativeInteger": (0, _I64 - 1),
+    "positiveInteger": (1, _I64 - 1), "nonPositiveInteger": (-_I64, 0), "negativeInteger": (-_I64, -1),
+    "unsignedLong": (0, _I64 - 1), "unsignedInt": (0, 2**32 - 1), "unsignedShort": (0, 2**16 - 1),
+    "unsignedByte": (0, 255),
+}
+_DECIMAL_MAX = Decimal("170141183460469231731.687303715884105727")  # Oxigraph: 128 bits, 18 places
+_FLOAT_MAX = {"double": 1.7976931348623157e308, "float": 3.4028234663852886e38}
+
+
+def number_findings(content) -> list[Finding]:
+    """Numbers the rules cannot compute with: a literal of a numeric XSD type that is no number of its
+    type (``"seventy"^^xsd:decimal``, ``"1e999"^^xsd:decimal``), not finite (``NaN``, ``INF``, a double
+    beyond its range), or beyond what the rules' engine holds (an integer over 64 bits, a decimal over
+    about 1.7e20 or with more than 18 places). Such a value is never compared as written: a threshold of
+    it is always or never met, and pySHACL and the lints cannot order it. Located at the line stating it."""
+    findings = []
+    for quad in content.store.quads_for_pattern(None, None, None, None):
+        term = quad.object
+        if not isinstance(term, Literal) or not term.datatype.value.startswith(XSD):
+            continue
+        problem = _number_problem(term.datatype.value[len(XSD):], term.value)
+        if problem is None:
+            continue
+        code, message = problem
+        finding = content.finding(quad.subject, "error", "input", code, message, where=(quad.predicate, term),
+                                  path=content.compact(quad.predicate), value=f'"{term.value}"')
+        findings.append(dataclasses.replace(finding, line=_line_of(content, quad, finding.line)))
+    return findings
+
+
+def _number_problem(kind: str, text: str) -> tuple[str, str] | None:
+    """``(code, message)`` when ``text`` is no usable number of the XSD type ``kind``, else None."""
+    fix = "write the value the source states, unquoted (e.g. 75.0)"
+    if kind in _INTEGERS:
+        if not _INTEGER.fullmatch(text):
+            return "number-ill-typed", f"not an xsd:{kind} (digits only, no point or exponent); {fix}"
+        low, high = _INTEGERS[kind]
+        if not low <= int(text) <= high:
+            return "number-out-of-range", (f"an xsd:{kind} outside {low}..{high}, which the rules never "
+                                           f"compare; {fix}")
+    elif kind == "decimal":
+        if not _DECIMAL.fullmatch(text):
+            return "number-ill-typed", ("not an xsd:decimal (digits and one optional point: no exponent, NaN "
+                                        f"or INF); {fix}")
+        value = Decimal(text)
+        if abs(value) > _DECIMAL_MAX or -value.normalize().as_tuple().exponent > 18:
+            return "number-out-of-range", ("an xsd:decimal over 1.7e20 or with more than 18 digits after the "
+                                           f"point, which the rules never compare; {fix}")
+    elif kind in _FLOAT_MAX:
+        if not _DOUBLE.fullmatch(text):
+            return "number-ill-typed", f"not an xsd:{kind}; {fix}"
+        if not abs(float(text)) <= _FLOAT_MAX[kind]:  # NaN, INF and an overflow to INF
+            return "number-not-finite", ("not a finite number: nothing is equal to, above or below NaN, and "
+                                         f"everything is below INF; {fix}")
+    return None
+
+
+def _line_of(content, quad, start: int | None) -> int | None:
+    """The first line, from ``start`` (the subject's line) on, where the literal is written, else where the
+    property is (``1e999`` is read as, and shown as, INF); else ``start``."""
+    source = next((f for f in content.files if f.graph == quad.graph_name), None)
+    if source is None:
+        return start
+    lines = source.path.read_text(encoding="utf-8", errors="replace").splitlines()
+    local = re.split(r"[#/]", quad.predicate.value)[-1]
+    written = r'(?<![\w.+-])"?' + re.escape(quad.object.value) + r"(?![\w.])"
+    for pattern in (written, r"\b" + re.escape(local) + r"\b"):
+        found = next((n for n in range(start or 1, len(lines) + 1) if re.search(pattern, lines[n - 1])), None)
+        if found is not None:
+            return found
+    return start
 
 
 def _shacl(content, shapes: list[Path] | None) -> tuple[dict, list[Finding]]:

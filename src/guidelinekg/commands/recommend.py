@@ -18,11 +18,18 @@ from guidelinekg.errors import InputError
 FORMATS = ("text", "json", "markdown", "turtle", "trig", "fhir")
 
 
+# YYYY-MM-DD only: date.fromisoformat also takes a week date (2026-W03) and the basic form (20260115)
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _as_of(text: str) -> date:
     try:
+        if not ISO_DATE.fullmatch(text):
+            raise ValueError(text)
         value = date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--as-of must be a date YYYY-MM-DD, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--as-of must be a date YYYY-MM-DD (e.g. 2026-01-15), got {text!r}") from None
     if value == date.max:  # the rules read the end of the as-of day, which must be a date too
         raise argparse.ArgumentTypeError(f"--as-of {text} is out of range (the latest is 9999-12-30)")
     return value
@@ -117,6 +124,17 @@ def _check_writable(path: Path) -> None:
             return
 
 
+def _check_not_an_input(args: argparse.Namespace) -> None:
+    """--provenance must not replace the patient file or a content file, nor land in a --content folder
+    (the next run would read it as guideline content)."""
+    from guidelinekg.commands import refuse_overwriting_input
+    from guidelinekg.content import resources
+
+    content = list(args.content or [])
+    shipped = [] if content else [*resources.vocabulary_files(), *resources.guideline_files()]
+    refuse_overwriting_input("--provenance", args.provenance, [args.patient, *content, *shipped], folders=content)
+
+
 def run(args: argparse.Namespace) -> int:
     from guidelinekg.report.views import render, render_patient
     from guidelinekg.provenance.record import provenance_dataset, provenance_turtle
@@ -127,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"no such file: {args.patient}")
     if args.provenance:
         _check_writable(args.provenance)
+        _check_not_an_input(args)
     as_of = args.as_of or date.today()
     patient_lang = _audience(args)
     guidelines = choose_guidelines(args.guideline, args.content)

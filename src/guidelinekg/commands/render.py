@@ -45,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     from guidelinekg.render.guideline import GuidelineGraph, shipped_files
 
     paths = [*resources.vocabulary_files(), *args.data] if args.data else shipped_files()
+    if args.output is not None:  # before any work: --output g.ttl of --data g.ttl would replace the source
+        from guidelinekg.commands import refuse_overwriting_input
+
+        refuse_overwriting_input("--output", args.output, paths)
     graph = GuidelineGraph.load(paths)
     versions = graph.select_versions(args.guideline)
     if args.format == "fhir":
