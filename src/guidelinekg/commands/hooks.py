@@ -20,21 +20,11 @@ Exit codes: 0 stopped normally, 2 a bad option, content, --jwks or --feedback, o
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from guidelinekg.commands.recommend import _as_of  # one --as-of grammar (YYYY-MM-DD) for every command
 from guidelinekg.errors import InputError
-
-
-def _as_of(text: str) -> date:
-    try:
-        value = date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--as-of must be a date YYYY-MM-DD, got {text!r}") from None
-    if value == date.max:
-        raise argparse.ArgumentTypeError(f"--as-of {text} is out of range (the latest is 9999-12-30)")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
