@@ -12,7 +12,8 @@ One collection Bundle per patient holds, for each guideline evaluated:
   CommunicationRequest or, for a diagnosis to record, a Task; ``doNotPerform`` for a recommendation against
   and for what a not-indicated statement says not to do; each ``instantiatesCanonical`` its statement (its
   PlanDefinition, :mod:`guidelinekg.render.plandefinition`), cites the Observations that made its criterion
-  true as ``reasonReference``, and carries the explanation and the statement's cautions as ``note``;
+  true as ``reasonReference``, and carries the explanation, the statement's cautions, its verification status
+  and the doubts recorded about it (gkg:Discrepancy, :mod:`guidelinekg.report.doubts`) as ``note``;
 - a **DetectedIssue** per warning the rules derived; what the loader noticed in the input (an ignored
   resource, an unmapped code) is an **OperationOutcome** the GuidanceResponse names as ``evaluationMessage``;
 - a **GuidanceResponse**: ``data-required`` with a ``dataRequirement`` per thing a decision waits on (a test
@@ -62,8 +63,8 @@ def artifacts(citations: list[dict]) -> list[dict]:
                     + (f". {ids}" if ids else "")}
             if url := work_url(c):
                 item["url"] = url
-            if c["kind"] == "verified-against":
-                item["label"] = "checked against"
+            if c["kind"] == "verified-against":  # how far: the statement's own status, never more
+                item["label"] = f"checked against ({c.get('status') or 'verification status not recorded'})"
         else:
             item = {"type": "citation", "label": str(c.get("reference", "")),
                     "citation": f"reference {c.get('reference')} of the source ({c.get('resolution', 'unresolved')})"}

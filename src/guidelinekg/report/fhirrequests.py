@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from guidelinekg.report.doubts import doubt_text, status_text
+
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 IRI_SYSTEM = "urn:ietf:rfc:3986"  # an identifier that is an IRI (a patient given in RDF, a run)
@@ -60,9 +62,24 @@ def _codes(rec: dict) -> list[dict]:
 
 
 def _notes(rec: dict) -> list[dict]:
-    """The explanation, then each caution that travels with the statement."""
+    """The explanation, then each caution that travels with the statement, then how far it was checked
+    and what is in doubt (:func:`doubt_notes`)."""
     out = [{"text": "\n".join(rec["because"])}] if rec.get("because") else []
-    return out + [{"text": "Caution: " + c["text"]} for c in rec.get("cautions", [])]
+    return out + [{"text": "Caution: " + c["text"]} for c in rec.get("cautions", [])] + doubt_notes(rec)
+
+
+def doubt_notes(item: dict, *, dosing: bool = True) -> list[dict]:
+    """Annotations saying what the report says under a statement: its verification status as recorded, its
+    dosing statements' (``dosing``: a request to give it), and each doubt recorded about it, its dosing or
+    its cautions (a gkg:Discrepancy: what the source says, what a primary text says instead)."""
+    out = [{"text": "Verification: " + status_text(item["verification"])}] if item.get("verification") else []
+    if dosing:
+        out += [{"text": f'Dosing "{d["label"] or d["statement"]}": {status_text(d["verification"])}'}
+                for d in item.get("dosing", []) if d.get("verification")]
+    doubts = item.get("doubts", []) + [d for c in item.get("cautions", []) for d in c.get("doubts", [])]
+    for text in dict.fromkeys(doubt_text(d) for d in doubts):
+        out.append({"text": "Doubt: " + text})
+    return out
 
 
 def _dosage(rec: dict) -> dict:
@@ -118,7 +135,10 @@ def request_for(rec: dict, subject: dict, as_of: str) -> dict:
         resource["doNotPerform"] = True
     if (why := reasons(rec)) and resource["resourceType"] != "Task":
         resource["reasonReference"] = why
-    if notes := _notes(rec):
+    notes = _notes(rec)
+    if against:  # no dose is given: nor said how it was checked
+        notes = [n for n in notes if not n["text"].startswith("Dosing ")]
+    if notes:
         resource["note"] = notes
     return resource
 
@@ -152,6 +172,10 @@ def order_request(order: dict, subject: dict, as_of: str) -> dict:
                 "reasonCode": [{"text": "needed to decide: " + ", ".join(order["needed_for"])}]}
     if order["instructions"]:
         resource["patientInstruction"] = " ".join(order["instructions"])
+    notes = [{"text": f'Instruction "{r["instruction"]}": {status_text(r["verification"])}'}
+             for r in order.get("requirements", []) if r.get("verification")]
+    if notes := notes + doubt_notes({"doubts": order.get("doubts", [])}):
+        resource["note"] = notes
     return resource
 
 
@@ -182,7 +206,8 @@ def monitoring_requests(item: dict, subject: dict, as_of: str) -> list[dict]:
         label = min((c["label"] for c in codes if c.get("label")), default=None) or item["action"]
         resource = {"resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",
                     "instantiatesCanonical": [item["iri"]], "code": concept(codes, label),
-                    "subject": subject, "authoredOn": as_of, "note": [{"text": item["action"]}]}
+                    "subject": subject, "authoredOn": as_of,
+                    "note": [{"text": item["action"]}, *doubt_notes(item, dosing=False)]}
         if timing:
             resource["occurrenceTiming"] = timing
         if item.get("trigger"):

@@ -112,6 +112,22 @@ def patient_view(report: dict, explainer: Explainer, wording: dict, lang: str, *
     def cautions(item: dict) -> list[dict]:
         return [words.item(c["iri"], c["text"]) for c in item.get("cautions", [])]
 
+    def check(item: dict, own_only: bool = False) -> dict:
+        """What the clinician should check with the patient: each point recorded as doubtful (a discrepancy
+        about the statement, its dosing or its cautions), in the discrepancy's wording for patients, else
+        unnamed (``text`` null: the renderer says the sources differ, never the clinician's internals); and
+        whether the statement itself is recorded as unverified. Never statuses or sources. Keys only when
+        there is something to check."""
+        doubts = [d for d in item.get("doubts", []) if not own_only or d["concerns"] == item.get("iri")]
+        doubts += [d for c in item.get("cautions", []) for d in c.get("doubts", [])]
+        points: list[dict] = []
+        for d in doubts:
+            point = {"iri": d["iri"], "text": words.text(d["iri"])}
+            if point not in points:
+                points.append(point)
+        unconfirmed = (item.get("verification") or {}).get("status") == "UNVERIFIED"
+        return {**({"check": points} if points else {}), **({"unconfirmed": True} if unconfirmed else {})}
+
     sections: dict[str, list[dict]] = {}
     for rec in report["recommendations"]:
         kind = rec["intervention"]["kind"]
@@ -124,10 +140,11 @@ def patient_view(report: dict, explainer: Explainer, wording: dict, lang: str, *
         sections.setdefault(key, []).append({
             **words.item(rec["iri"], rec["summary"]), "grading": _grade(rec, words),
             "dose": None if against or not rec.get("dose") else rec["dose"], "dose_note": dose_note,
-            "frequency": None if against else rec.get("frequency"), "why": why(rec), "cautions": cautions(rec)})
+            "frequency": None if against else rec.get("frequency"), "why": why(rec), "cautions": cautions(rec),
+            **check(rec, own_only=against)})
     for ni in report["not_indicated"]:
         sections.setdefault("not_indicated", []).append(
-            {**words.item(ni["iri"], ni["statement"]), "why": why(ni), "cautions": cautions(ni)})
+            {**words.item(ni["iri"], ni["statement"]), "why": why(ni), "cautions": cautions(ni), **check(ni)})
     for n in report["population_not_met"]:  # the patient is in the population; its own conditions fail
         sections.setdefault("population_not_met", []).append({**words.item(n["iri"], n["label"]), "why": why(n)})
     set_aside = sorted({n["intervention_iri"] for n in report["not_recommended"]})
@@ -137,15 +154,17 @@ def patient_view(report: dict, explainer: Explainer, wording: dict, lang: str, *
             **words.item(u["iri"], u["statement"]), "needs": needs,
             # what is missing or unclear: each undecided fact of the explanation (its own criterion's, and
             # those of a statement that would prevail over it), as the clinician report words it
-            "unclear": list(dict.fromkeys(line.strip() for line in u["because"] if ": unknown (" in line))})
+            "unclear": list(dict.fromkeys(line.strip() for line in u["because"] if ": unknown (" in line)),
+            **check(u, own_only=True)})
     for o in report["orders"]:
         instructions = []  # one per requirement (an instruction stated in several languages is one)
         for r in o["requirements"]:
             if r["iri"] not in [i["iri"] for i in instructions]:
                 instructions.append(words.item(r["iri"], r["instruction"]))
-        sections.setdefault("tests", []).append({**words.item(o["measure"], o["label"]), "instructions": instructions})
+        sections.setdefault("tests", []).append({**words.item(o["measure"], o["label"]), "instructions": instructions,
+                                                 **check(o)})
     for m in report["monitoring"]:
-        sections.setdefault("follow_up", []).append(words.item(m["iri"], m["action"]))
+        sections.setdefault("follow_up", []).append({**words.item(m["iri"], m["action"]), **check(m)})
     notes = wording["notes"].get(version)  # who wrote the wording: in the language, else in any (never lost)
     title = words.item(version, report["guideline"]["label"])
     return {

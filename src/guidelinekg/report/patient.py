@@ -11,6 +11,7 @@ from decimal import Decimal
 from guidelinekg.engine.knowledge import GuidelineVersionInfo
 from guidelinekg.engine.reasoning import Evaluation
 from guidelinekg.patients.ucum import UnitConversionError, ucum_conversion
+from guidelinekg.report.doubts import annotate, dosing, of, read_doubts
 from guidelinekg.report.explain import Criteria, Explainer
 from guidelinekg.report.forpatient import patient_view, read_wording
 from guidelinekg.report.graphread import grouped, json_number, local, number, rows
@@ -66,14 +67,18 @@ def _citations(store) -> dict[str, list[dict]]:
 
 def _guideline_parts(store) -> dict:
     """What every report reads from the guideline alone (statements, criteria, citations, codes):
-    selected once per knowledge base, from its knowledge-only store (read-only afterwards)."""
-    citations = _citations(store)
+    selected once per knowledge base, from its knowledge-only store (read-only afterwards); with the doubts
+    recorded about them (:mod:`guidelinekg.report.doubts`)."""
+    found = read_doubts(store, _citations(store))
+    citations = found["citations"]
+    administration = grouped(rows(store, ADMINISTRATION), "i")
     return {
         "criteria": Criteria.read(store),
         "statements": {r["r"]: r for r in rows(store, STATEMENT)},
         "citations": citations,
         "codes": grouped(rows(store, CODES), "i"),
-        "administration": grouped(rows(store, ADMINISTRATION), "i"),
+        "administration": administration,
+        "doubts": found, "dosing": dosing(administration, found),
         "grades": {r: sorted(({"iri": g["g"], "system": g.get("systemLabel", g["system"]), "axis": g["axis"],
                                "grade": g["notation"],
                                "label": g.get("glabel"), "grade_equivalent": g.get("mapped"),
@@ -85,7 +90,8 @@ def _guideline_parts(store) -> dict:
         "coverage": {v: sorted({r["c"] for r in items}) for v, items in grouped(rows(store, COVERAGE), "v").items()},
         "not_indicated": grouped(rows(store, NOT_INDICATED), "ni"),
         "cautions": {about: sorted(({"iri": c["c"], "label": c["label"], "text": c["text"],
-                                     "citations": citations.get(c["c"], [])} for c in items), key=lambda c: c["iri"])
+                                     "citations": citations.get(c["c"], []), **of(found, c["c"])} for c in items),
+                                    key=lambda c: c["iri"])
                      for about, items in grouped(rows(store, CAUTIONS), "about").items()},
     }
 
@@ -311,6 +317,7 @@ def _assemble(
                        "source_sha256": evaluation.source_sha256},
     }
     report["applicability"] = (applicable or ["unknown"])[0]  # "true", "false" or "unknown" (coverage)
+    annotate(report, shared["doubts"], shared["dosing"])  # each item's verification status and doubts
     # each test's code with the status the content gives it (FHIR, from a report or results.jsonl, shows
     # verified ones only)
     for o in report["orders"]:

@@ -80,9 +80,10 @@ SELECT ?r ?g ?notation ?glabel ?axis ?system ?systemLabel ?mapped ?match WHERE {
 }"""
 
 ADMINISTRATION = """
-SELECT ?i ?d ?text ?adm WHERE {
+SELECT ?i ?d ?text ?adm ?dlabel WHERE {
   ?d a gkg:DosingStatement ; gkg:dosingFor ?i ; gkg:sourceText ?text .
   OPTIONAL { ?d gkg:administration ?a . ?a gkg:instructionText ?adm }
+  OPTIONAL { ?d rdfs:label ?dlabel FILTER(LANG(?dlabel) = "" || LANGMATCHES(LANG(?dlabel), "en")) }
 }"""
 
 CITATIONS = """

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from guidelinekg.report.doubts import doubt_text, status_text
+
 
 def grading_text(rec: dict) -> str:
     """How strongly a recommendation is made and how certain its evidence is: the guideline's own grades
@@ -38,7 +40,7 @@ def _work(c: dict) -> str:
     return f"{c.get('title', '')} ({extra})" if extra else c.get("title", "")
 
 
-def _cite(citations: list[dict]) -> str:
+def _cite(citations: list[dict], verification: dict | None = None) -> str:
     refs = [str(c["reference"]) for c in citations if c["kind"] == "reference"]
     works = [_work(c) for c in citations if c["kind"] == "citation"]
     works += [_work(c) for c in citations if c["kind"] == "reference" and c.get("title")]  # resolved references
@@ -49,9 +51,32 @@ def _cite(citations: list[dict]) -> str:
         text += f" (unresolved in the source: {', '.join(unresolved)})"
     if works:
         text += "; cites: " + "; ".join(sorted(set(works)))
-    if checked:
-        text += "; checked against: " + "; ".join(sorted(set(checked)))
+    if checked:  # how far it was checked: the statement's own status, never more than recorded
+        text += "; checked against: " + "; ".join(sorted(set(checked))) + f" — {status_text(verification)}"
     return text.strip().removeprefix("; ")
+
+
+def _checks(item: dict, *, own_only: bool = False, dosing: bool = False) -> list[str]:
+    """The lines under a statement that say how far it was checked and what is in doubt: its status (when
+    no checked-against citation already says it), its cautions' and dosing statements' statuses, and each
+    doubt (``own_only``: the doubts about the statement itself, for a statement not made)."""
+    lines = []
+    if item.get("verification") and not any(c["kind"] == "verified-against" for c in item.get("citations", [])):
+        lines.append(f"verification: {status_text(item['verification'])}")
+    if dosing:
+        lines += [f'dosing "{d["label"] or d["statement"]}": {status_text(d["verification"])}' for d in item.get("dosing", [])]
+    doubts = [d for d in item.get("doubts", []) if not own_only or d["concerns"] == item["iri"]]
+    for c in item.get("cautions", []):
+        doubts += c.get("doubts", [])
+    shown: list[str] = []
+    for text in (doubt_text(d) for d in doubts):
+        if text not in shown:
+            shown.append(text)
+    return lines + [f"doubt: {t}" for t in shown]
+
+
+def _caution(c: dict) -> str:
+    return f"caution: {c['text']}" + (f" — {status_text(c['verification'])}" if c.get("verification") else "")
 
 
 _LONG_REASON = re.compile(r": unknown \((?P<why>.{60,})\)$")  # why a criterion is unknown
@@ -108,46 +133,63 @@ def render(report: dict, *, markdown: bool = False) -> str:
             line = f" ({rec['line']})" if rec.get("line") else ""
             kind = rec.get("intervention", {}).get("kind", "medication")
             line += f" [{kind}]" if kind != "medication" else ""  # a test, referral, diagnosis, advice ...
-            out.append(f"{bullet}{rec['label']}{line}{dose}: {grading_text(rec)}. {_cite(rec['citations'])}")
+            out.append(f"{bullet}{rec['label']}{line}{dose}: {grading_text(rec)}. "
+                       f"{_cite(rec['citations'], rec.get('verification'))}")
             out += _steps(rec["because"], markdown, seen)
             out += [] if against else _steps([f"administration: {a}" for a in rec["administration"]], markdown)
-            out += _steps([f"caution: {c['text']}" for c in rec.get("cautions", [])], markdown)
+            out += _steps([_caution(c) for c in rec.get("cautions", [])], markdown)
+            out += _steps(_checks(rec, dosing=not against), markdown)
         out.append("")
     if report.get("not_indicated"):  # advice in itself, whether or not it set a recommendation aside
         out.append(f"{h2}Not indicated for this patient")
         for n in report["not_indicated"]:
-            out.append(f"{bullet}{n['statement']} {_cite(n['citations'])}".rstrip())
+            out.append(f"{bullet}{n['statement']} {_cite(n['citations'], n.get('verification'))}".rstrip())
             out += _steps(n["because"], markdown, seen)
-            out += _steps([f"caution: {c['text']}" for c in n.get("cautions", [])], markdown)
+            out += _steps([_caution(c) for c in n.get("cautions", [])], markdown)
+            out += _steps(_checks(n), markdown)
         out.append("")
     if report.get("population_not_met"):
         out.append(f"{h2}Not made for this patient's population")
         for n in report["population_not_met"]:
             out.append(f"{bullet}{n['label']} (for {n['population']}): not made, its criteria are not met")
             out += _steps(n["because"], markdown, seen)
+            out += _steps(_checks(n, own_only=True), markdown)
         out.append("")
     if report["not_recommended"]:
         out.append(f"{h2}Not recommended for this patient")
-        by_reason: dict[str, list[str]] = {}  # one line per reason, not the reason once per intervention
+        by_reason: dict[str, list[dict]] = {}  # one line per reason, not the reason once per intervention
         for n in report["not_recommended"]:
-            by_reason.setdefault(n["reason"], []).append(n["intervention"])
-        out += [f"{bullet}{', '.join(items)}: {reason}" for reason, items in by_reason.items()]
+            by_reason.setdefault(n["reason"], []).append(n)
+        for reason, items in by_reason.items():
+            out.append(f"{bullet}{', '.join(n['intervention'] for n in items)}: {reason}")
+            statuses = sorted({status_text(s["verification"]) for n in items
+                               for s in n.get("suppressed_by_verification", []) if s["verification"]})
+            lines = [f"what sets them aside: {'; '.join(statuses)}"] if statuses else []
+            for n in items:  # the doubts about the statements set aside (their doses are not given)
+                lines += [x for x in _checks({**n, "verification": None}, own_only=True) if x not in lines]
+            out += _steps(lines, markdown)
         out.append("")
     if report["undetermined"]:
         out.append(f"{h2}Cannot decide yet")
         for u in report["undetermined"]:
             out.append(f"{bullet}{u['statement']}")
             out += _steps(u["because"], markdown, seen)
+            out += _steps(_checks(u, own_only=True), markdown)  # its dosing's doubts: once it is made
         out.append("")
     if report["orders"]:
         out.append(f"{h2}Order")
         for o in report["orders"]:
             instr = f" — {' '.join(o['instructions'])}" if o["instructions"] else ""
             out.append(f"{bullet}{o['label']} (LOINC {o['loinc']}){instr}")
+            lines = [f'"{r["instruction"]}": {status_text(r["verification"])}'
+                     for r in o["requirements"] if r.get("verification")]
+            out += _steps(lines + _checks({"iri": None, "doubts": o.get("doubts", [])}), markdown)
         out.append("")
     if report["monitoring"]:
         out.append(f"{h2}Monitoring")
-        out += [f"{bullet}{m['action']}" for m in report["monitoring"]]
+        for m in report["monitoring"]:
+            out.append(f"{bullet}{m['action']}")
+            out += _steps(_checks(m), markdown)
         out.append("")
     if report["warnings"]:
         out.append(f"{h2}Warnings")
@@ -224,6 +266,15 @@ def _item_lines(key: str, item: dict, markdown: bool) -> list[str]:
         lines.append(f"Dose: {_plain(item['dose_note'], markdown)}{CLINICIAN_MARK}")
     lines += [f"Before the test: {_worded(i, markdown)}" for i in item.get("instructions", [])]
     lines += [f"Good to know: {_worded(c, markdown)}" for c in item.get("cautions", [])]
+    # a point recorded as doubtful is never said as a certainty: the clinician checks it (no statuses, no
+    # sources; the point named in the guideline's wording for patients, if it has one)
+    named = [c["text"] for c in item.get("check", []) if c["text"]]
+    lines += [f"The guideline's sources differ on this; your clinician should check: {_plain(t, markdown)}"
+              for t in named]
+    if len(named) < len(item.get("check", [])):
+        lines.append("The guideline's sources differ on part of this; your clinician should check it.")
+    if item.get("unconfirmed"):
+        lines.append("This is not confirmed in the guideline's sources; your clinician should check it.")
     return lines
 
 
