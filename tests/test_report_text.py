@@ -124,3 +124,28 @@ def test_a_long_reason_is_said_once(kb, tmp_path):
     assert text.count("cannot convert kg to ng/mL") == 2  # one explanation, one warning
     assert text.count("unknown (as above)") >= 3
     assert sum("cannot convert kg to ng/mL" in line for u in report["undetermined"] for line in u["because"]) >= 4
+
+
+def test_patient_data_never_becomes_lines_markup_or_terminal_commands(kb, tmp_path):
+    """A result status with line breaks and HTML, a unit with an ESC sequence: the text and Markdown reports
+    keep each on its line, escape the tag, and print no control character."""
+    import json
+
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1", "birthDate": "1970-01-01"}},
+        {"resource": {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
+                      "clinicalStatus": {"coding": [{"code": "active"}]},
+                      "code": {"coding": [{"system": "http://snomed.info/sct", "code": "32914008"}]}}},
+        {"resource": {"resourceType": "Observation", "id": "f1", "status": "bogus\n\n## Injected\n<iframe src=//evil>",
+                      "code": {"coding": [{"system": "http://loinc.org", "code": "2276-4"}]},
+                      "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2026-01-10T08:00:00+01:00",
+                      "valueQuantity": {"value": 45, "unit": "ng/mL\u001b[2J\u001b[31m"}}}]}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
+    report = build_report(evaluate(kb, [patient], as_of=date(2026, 1, 15)), patient.patient_iri, kb.version())
+    for markdown in (False, True):
+        text = render(report, markdown=markdown)
+        assert "\u001b" not in text and not any(line.startswith("## Injected") for line in text.splitlines())
+        assert ("<iframe" not in text) if markdown else True
+    assert "&lt;iframe" in render(report, markdown=True)

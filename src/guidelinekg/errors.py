@@ -5,6 +5,7 @@ Exit codes (documented in the README): 0 success/conforms, 1 violations found, 2
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -46,7 +47,11 @@ class InputError(GuidelineKGError):
         text = f"{self.location}: {self.message}" if self.location else self.message
         if self.hint:
             text += f"\n  hint: {self.hint}"
-        return text
+        # a control character from the input (an ESC sequence in a file name or a literal) is shown, not sent
+        return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and line break
 
 
 class ConfigurationError(GuidelineKGError):

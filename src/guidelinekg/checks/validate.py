@@ -18,6 +18,7 @@ from pathlib import Path
 from pyoxigraph import Literal
 
 from guidelinekg.content import resources
+from guidelinekg.errors import CONTROL
 from guidelinekg.content.grouping import split_guidelines
 from guidelinekg.content.loading import SEVERITIES, Finding, display_path, expand_paths, load_files, unread_rdf_files
 
@@ -254,7 +255,8 @@ def render_line(finding: dict) -> str:
 
 def render_text(report: dict) -> str:
     """The findings one a line (sorted by file, kind, severity, code), then the steps and a summary."""
-    lines = [render_line(finding) for finding in report["findings"]]
+    # a control character quoted from the content (an ESC in a literal) is shown as \xNN, never sent
+    lines = [CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", render_line(finding)) for finding in report["findings"]]
     steps = report["steps"]
     lines.append(f"shacl: {_step(steps['shacl'])}")
     owl = report["owl"]

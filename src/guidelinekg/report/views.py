@@ -101,8 +101,27 @@ def _steps(lines: list[str], markdown: bool, seen: set[str] | None = None) -> li
     return out
 
 
+# Control characters (a line break in a result's status, an ESC sequence in a unit) and, in Markdown, the
+# start of an HTML tag: values from patient data never become lines, headings, markup or terminal commands.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_TAG = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def _safe(value, markdown: bool):
+    """The report with every string made safe to print (see above)."""
+    if isinstance(value, str):
+        value = _CONTROL.sub(" ", value)
+        return _TAG.sub("&lt;", value) if markdown else value
+    if isinstance(value, dict):
+        return {k: _safe(v, markdown) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_safe(v, markdown) for v in value]
+    return value
+
+
 def render(report: dict, *, markdown: bool = False) -> str:
     """A readable account for one patient: what to do, why, how strong and certain, with citations."""
+    report = _safe(report, markdown)
     h1, h2, bullet = ("# ", "## ", "- ") if markdown else ("", "", "  - ")
     seen: set[str] = set()  # long reasons already given
     g = report["guideline"]
@@ -281,6 +300,7 @@ def _item_lines(key: str, item: dict, markdown: bool) -> list[str]:
 def render_patient(report: dict, *, markdown: bool = False) -> str:
     """The report for patients (its ``patient_view``): the same decisions, in the guideline's wording for
     patients; an item without such wording keeps the clinician's, marked "[clinician wording]"."""
+    report = _safe(report, markdown)
     view = report["patient_view"]
     h1, h2, bullet, sub = ("# ", "## ", "- ", "  - ") if markdown else ("", "", "  - ", "    ")
     g = report["guideline"]
