@@ -177,7 +177,7 @@ def test_an_undetermined_recommendation_says_which_prevailing_statement_is_undec
     evaluation = evaluate(kb, [patient], as_of=date.fromisoformat(vignette.as_of))
     report = build_report(evaluation, patient.patient_iri, kb.version())
     [fcm] = [u for u in report["undetermined"] if u["iri"].endswith("/rec-fcm")]
-    assert fcm["because"][0].endswith("(any of): true")
+    assert fcm["because"][0].endswith("(all of): true")  # the band, with TSAT measured (content)
     i = fcm["because"].index("undecided whether this prevails: pediatric statements prevail over the adult algorithm")
     assert fcm["because"][i + 1] == "  child (age <18 years): unknown (no usable birth date)"
     [pediatric] = [u for u in report["undetermined"] if u["iri"].endswith("/rec-pediatric-iron")]
@@ -201,7 +201,7 @@ def test_invalid_content_leaves_criteria_unknown_never_guessed(tmp_path):
     patient = load_patient_input(EXAMPLE, matcher=kb.matcher, measures=kb.measures)
     report = build_report(evaluate(kb, [patient], as_of=date(2026, 1, 15)), patient.patient_iri, kb.version())
     [fcm] = [u for u in report["undetermined"] if u["iri"].endswith("/rec-fcm")]
-    ferritin = "  serum ferritin ≤ 75 ng/mL: unknown (measured 45 ng/mL on 2026-01-08, Observation/ferritin-1)"
+    ferritin = "    serum ferritin ≤ 75 ng/mL: unknown (measured 45 ng/mL on 2026-01-08, Observation/ferritin-1)"
     assert ferritin in fcm["because"]
     assert "  child (age <18 years): unknown (age 57 years)" in fcm["because"]
     assert {u["iri"].rsplit("/", 1)[-1] for u in report["undetermined"]} >= {"rec-fcm", "rec-pediatric-iron"}

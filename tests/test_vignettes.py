@@ -127,7 +127,6 @@ NOT_USED_BY_SHIPPED_CONTENT = {"49-administrative-sex": ("test_patient_attribute
                                "38-average-threshold": ("test_repeated_results.py", "AverageThreshold"),
                                "36-coded-result": ("test_coded_results.py", "CodedResultCriterion"),
                                "29-same-sample": ("test_same_sample.py", "SameSampleAllOf"),
-                               "34-procedure": ("test_procedures.py", "ProcedureCriterion"),
                                "89-taking-recommended-against": ("test_rls_family.py", "gkg:Against")}
 
 
@@ -141,8 +140,8 @@ def test_rules_not_used_by_shipped_content_are_proven_elsewhere():
 
 
 # Rules that fire for every covered patient by design (every patient has thresholds, age and diagnoses).
-ALWAYS_FIRING = {"41-threshold-unknown", "43-age", "44-diagnosis", "46-medication-exposure", "48-always",
-                 "50-all-of", "51-any-of", "52-not", "60-guideline-coverage"}
+ALWAYS_FIRING = {"34-procedure", "41-threshold-unknown", "43-age", "44-diagnosis", "46-medication-exposure",
+                 "48-always", "50-all-of", "51-any-of", "52-not", "60-guideline-coverage"}
 
 
 def test_rule_files_have_headers_and_name_themselves(kb):
