@@ -1,7 +1,7 @@
 """Seeded synthetic cohort for the RLS iron guideline, as FHIR Bulk Data NDJSON (the ``$export`` layout).
 
 Writes ``Patient.ndjson``, ``Condition.ndjson``, ``Observation.ndjson``, ``Specimen.ndjson``,
-``MedicationStatement.ndjson`` and ``MedicationAdministration.ndjson`` into OUTDIR, one resource per line.
+``MedicationStatement.ndjson``, ``MedicationAdministration.ndjson`` and ``Procedure.ndjson`` into OUTDIR, one resource per line.
 
 Usage: python bench/gen_cohort.py OUTDIR --patients N --seed S [--bad-rate 0.01] [--as-of 2026-01-15]
        [--mix key=value ...]
@@ -29,6 +29,10 @@ What a patient gets (each independently unless said otherwise):
 * Oral iron (~5 %): a MedicationStatement "Ferrous sulfate 325 mg" whose ``effectivePeriod`` surrounds the
   draw (or ends less than 24 h before it) so the draw is unreliable; a minority ended days before (reliable).
 * IV iron in the last 3 months (~4 %, plus ~1 % older): a MedicationAdministration "Injectafer 750 mg".
+* Dialysis (~3 %): a Condition coding dialysis dependence (ICD-10-CM Z99.2, also undotted; SNOMED CT
+  105502003), another ESRD code (236435004, 714152005) or stage 5 CKD N18.5 (not ESRD); or a Procedure
+  (hemodialysis, peritoneal or renal dialysis, or an unread colonoscopy) 0-60 days before the as-of date, of
+  any status, as a dateTime, a period (open or closed) or a month only.
 * About ``--bad-rate`` of all lines are bad records, *added* to the good ones (the good data never depends
   on them): malformed JSON, resources without ``subject``, references to patients not in the cohort.
 
@@ -45,12 +49,14 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 from pathlib import Path
 
-FILES = ("Patient", "Condition", "Observation", "Specimen", "MedicationStatement", "MedicationAdministration")
+FILES = ("Patient", "Condition", "Observation", "Specimen", "MedicationStatement", "MedicationAdministration",
+         "Procedure")
 AS_OF = date(2026, 1, 15)
 
 UCUM = "http://unitsofmeasure.org"
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 V2_0916 = "http://terminology.hl7.org/CodeSystem/v2-0916"
 
@@ -102,6 +108,9 @@ class Mix:
     weight_censored: float = 0.0  # of weights: reported as "> value"
     preliminary: float = 0.0  # of draws: Observation.status preliminary
     panel: float = 0.0  # of draws with both: ferritin and TSAT as components of one panel Observation
+    # ESRD / dialysis recognised otherwise than by 46177005 (rls:crit-esrd): a dialysis-dependence or other ESRD
+    # code, or a dialysis Procedure 0-60 days before the as-of date (the limit is 30) of any status and shape
+    dialysis: float = 0.03
 
 
 # Ferritin bands (ng/mL) and weights: <50, 50-75, 75-100, 100-300, >300 (exactly 75: Mix.ferritin_exact75).
@@ -187,6 +196,12 @@ def _resource_without_subject(kind: str, n: int) -> str:
         return (
             f'{{"resourceType":"Specimen","id":"bad{n}",'
             f'"collection":{{"collectedDateTime":"2025-12-01T08:00:00Z"}}}}'
+        )
+    if kind == "Procedure":
+        return (
+            f'{{"resourceType":"Procedure","id":"bad{n}","status":"completed",'
+            f'"code":{{"coding":[{{"system":"{SNOMED}","code":"302497006"}}]}},'
+            f'"performedDateTime":"2025-12-01T07:00:00Z"}}'
         )
     if kind == "MedicationStatement":
         return (
@@ -382,6 +397,9 @@ def generate(
                 f'"medicationCodeableConcept":{{"text":"Injectafer 750 mg"}},'
                 f'"subject":{{"reference":"Patient/{pid}"}},"effectiveDateTime":"{fmt(given, zone)}"}}',
             )
+        # --- dialysis (rls:crit-esrd other than by the ESRD code above) ----------------------------
+        if m.dialysis and rand() < m.dialysis:
+            _dialysis(w, rng, pid, fmt, zone)
     w.close()
     return {
         "patients": patients,
@@ -389,6 +407,43 @@ def generate(
         "bad": dict(w.bad),
         "seconds": time.perf_counter() - started,
     }
+
+
+DIALYSIS_CONDITIONS = ((ICD10CM, "Z99.2", "Dependence on renal dialysis"), (ICD10CM, "Z992", "Dependence on renal dialysis"),
+                       (SNOMED, "105502003", "Dependence on renal dialysis"),
+                       (SNOMED, "236435004", "End stage renal failure on dialysis"),
+                       (SNOMED, "714152005", "Chronic kidney disease stage 5 on dialysis"),
+                       (ICD10CM, "N18.5", "Chronic kidney disease, stage 5"))  # the last is not ESRD
+DIALYSIS_PROCEDURES = (("302497006", "Hemodialysis"), ("71192002", "Peritoneal dialysis"),
+                       ("265764009", "Renal dialysis"), ("73761001", "Colonoscopy"))  # the last is not read
+PROCEDURE_STATUSES = ("completed", "completed", "completed", "in-progress", "stopped", "not-done", "unknown",
+                      "entered-in-error", None)
+
+
+def _dialysis(w: _Writer, rng: random.Random, pid: str, fmt, zone: str) -> None:
+    """A dialysis-dependence (or other) Condition, or a dialysis Procedure of some status and time shape."""
+    if rng.random() < 0.35:
+        system, code, display = rng.choice(DIALYSIS_CONDITIONS)
+        w.add("Condition", (
+            f'{{"resourceType":"Condition","id":"{pid}-dialysis","clinicalStatus":{{"coding":[{{"system":"{CLINICAL}",'
+            f'"code":"active"}}]}},"code":{{"coding":[{{"system":"{system}","code":"{code}",'
+            f'"display":"{display}"}}]}},"subject":{{"reference":"Patient/{pid}"}}}}'))
+        return
+    code, display = rng.choice(DIALYSIS_PROCEDURES)
+    status = rng.choice(PROCEDURE_STATUSES)
+    start = -rng.randint(0, 60) * 1440 + rng.randint(6 * 60, 20 * 60)
+    r = rng.random()
+    if r < 0.6:
+        performed = f'"performedDateTime":"{fmt(start, zone)}"'
+    elif r < 0.85:
+        end = "" if rng.random() < 0.3 else f',"end":"{fmt(start + 240, zone)}"'
+        performed = f'"performedPeriod":{{"start":"{fmt(start, zone)}"{end}}}'
+    else:
+        performed = f'"performedDateTime":"{fmt(start, "")[:7]}"'  # a month only: imprecise
+    stated = f'"status":"{status}",' if status else ""
+    w.add("Procedure", (
+        f'{{"resourceType":"Procedure","id":"{pid}-proc",{stated}"code":{{"coding":[{{"system":"{SNOMED}",'
+        f'"code":"{code}","display":"{display}"}}]}},"subject":{{"reference":"Patient/{pid}"}},{performed}}}'))
 
 
 def _ferritin(rng: random.Random, m: Mix) -> float:

@@ -24,7 +24,8 @@ A patient is a dict::
      "conditions": [(frozenset(system|code tokens), (clinical status codes, ...), (verification status codes, ...),
                      onset lexical form or None, abatement lexical form or None), ...],
      "obs": [(measure, key, time, value, unit_problem, fasting, comparator, status), ...],
-     "exp": [(start, end, classes), ...]}
+     "exp": [(start, end, classes), ...],
+     "procs": [(frozenset(system|code tokens), status or None, start, end, imprecise), ...]}
 
 ``obs``: ``measure`` one of ``ferritin``, ``tsat``, ``weight``, ``phosphate``; ``key`` the observation's
 IRI (ties of the latest result go to the smallest); ``time`` the xsd:dateTime lexical form the loader maps
@@ -36,20 +37,25 @@ Observation with a LOINC coding is an observation of its own (key ``<parent>/com
 ``exp``: start and end lexical forms (``None`` when absent) and the substance classes recognised
 (``iron``, ``iv``, ``oral``).
 
-Semantics (rule files in brackets): a result dated at or after the end of the as-of day (UTC) is excluded
-[10]; a value outside the plausible range (ferritin 0-100000 ng/mL, TSAT 0-100 %, weight 0.2-700 kg,
+Semantics (rule files in brackets): a result dated after the as-of date (the calendar date as recorded, the
+offset ignored) is excluded [10]; a result with a value and no usable time is not used and leaves its measure
+without a latest result (``undated-result``) [16, 30]; a value outside the plausible range (ferritin 0-100000 ng/mL, TSAT 0-100 %, weight 0.2-700 kg,
 phosphate 0-100 mg/dL) is excluded [11]; an unconvertible unit is excluded [12]; ferritin or TSAT drawn
-while an iron product was taken or within 24 h after it is unreliable [13]; the latest usable result per measure is used [20, 30]; Kleene
+while an iron product was taken or less than 24 h after it is unreliable (one that ended exactly 24 h before
+is fine) [13]; the latest usable result per measure is used [20, 30]; Kleene
 logic over the criteria [40-53], a diagnosis true when a record of it is present on the as-of date (begun,
 not abated, not inactive, not refuted or entered in error) and confirmed or unverified, unknown when only
-unconfirmed, provisional or differential [39, 44]; coverage by RLS [60]; a patient dead on the as-of date
+unconfirmed, provisional or differential [39, 44]; ESRD is an ESRD diagnosis, a recorded dialysis
+dependence or a dialysis procedure performed in the last 30 days (its standing read as rule 34 does) [34];
+every iron recommendation needs a usable TSAT result (crit-tsat-measured); coverage by RLS [60]; a patient dead on the as-of date
 (or deceased without a date) gets nothing but ``patient-deceased`` and the data warnings [15]; ESRD and children prevail over
 the general algorithm, its not-indicated statements included [62]; the other applicable not-indicated
 statements suppress matching recommendations (less their gkg:exceptStatement), unknown ones keep them
 undetermined [65]; undetermined statements order the measures of their unknown leaves [80] or warn
-``missing-data`` for unknown leaves no test decides (age, a diagnosis) [81]; FCM 15 mg/kg up to 1000 mg in adults [82],
+``missing-data`` for unknown leaves no test decides (age, a diagnosis) [81]; FCM 15 mg/kg up to 1000 mg in adults >= 50 kg, 15 mg/kg per dose under 50 kg [82],
 body weight ordered when missing [83]; monitoring only when something is recommended [84]; morning and
-fasting caveats on the latest results [85]; ``statements-conflict`` when a not-indicated statement
+fasting caveats on the latest results, ``draw-time-unknown`` instead of a morning judgement for a
+time without a local hour (date only, no offset, UTC) [85]; ``statements-conflict`` when a not-indicated statement
 suppresses a recommendation [86]; ``guideline-not-applicable`` [87].
 Censored results ("<10") are results: plausibility and the latest result take the bound [11, 30, 31] (a
 censored and an exact result of one number differ); a threshold is true when every value the result
@@ -59,7 +65,7 @@ down to a whole mg [82]. Observations registered, cancelled, entered in error or
 without a status is used (``missing-status``); a preliminary latest result that decides a threshold gives
 ``preliminary-result`` [88]. A latest result older on the as-of date than its measure's result age limit
 (terms.ttl gkg:ResultAgeLimit: ferritin and TSAT 365 days, body weight 90 days; age = the as-of date minus
-the result's date as recorded, a result exactly that old is used) is not used: ``stale-result``, its
+the result's date as recorded, a result exactly that old is used) is not used: ``stale-result`` (not for a patient the guideline does not cover, nor one not evaluated [33]), its
 criteria are unknown (the test is ordered) and no dose is computed from it (body weight is ordered)
 [08, 32, 41, 83]; no draw caveat is given for it [85]; an older result it superseded is never judged.
 
@@ -91,7 +97,11 @@ UNII = "http://fdasis.nlm.nih.gov"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 # each diagnosis criterion's value set as system|code tokens (terms.ttl: SNOMED CT and ICD-10-CM)
 RLS = frozenset({f"{SNOMED}|32914008", f"{ICD10CM}|G25.81"})
-ESRD = frozenset({f"{SNOMED}|46177005", f"{ICD10CM}|N18.6"})
+ESRD = frozenset({f"{SNOMED}|46177005", f"{ICD10CM}|N18.6", f"{SNOMED}|236435004", f"{SNOMED}|714152005"})
+DIALYSIS_DEPENDENCE = frozenset({f"{ICD10CM}|Z99.2", f"{SNOMED}|105502003"})
+# the procedure criterion's value set (rls:vs-dialysis-procedure) and its performed-age limit in days [34]
+DIALYSIS_PROCEDURE = frozenset({f"{SNOMED}|302497006", f"{SNOMED}|71192002", f"{SNOMED}|265764009"})
+DIALYSIS_RECENT_DAYS = 30
 HF = frozenset({f"{SNOMED}|84114007"})
 
 
@@ -189,7 +199,27 @@ SUBSTANCES = {  # substance -> (labels, classes)
     "iron-dextran": (("iron dextran", "INFeD", "low molecular weight iron dextran", "LMW iron dextran"),
                      (IRON, IV)),
     "iron-sucrose": (("iron sucrose", "Venofer"), (IRON, IV)),
-    "ferrous-sulfate": (("ferrous sulfate", "ferrous sulphate"), (IRON, ORAL)),
+    "ferrous-sulfate": (("ferrous sulfate", "ferrous sulphate", "Slow Fe", "Slow-Fe", "SlowFe", "Fer-In-Sol"),
+                        (IRON, ORAL)),
+    "ferrous-gluconate": (("ferrous gluconate", "Fergon"), (IRON, ORAL)),
+    "ferrous-fumarate": (("ferrous fumarate", "Hemocyte"), (IRON, ORAL)),
+    "ferrous-bisglycinate": (("ferrous bisglycinate", "ferrous bisglycinate chelate", "iron bisglycinate"),
+                             (IRON, ORAL)),
+    "polysaccharide-iron-complex": (("polysaccharide-iron complex", "polysaccharide iron complex",
+                                     "polysaccharide iron", "iron polysaccharide complex", "iron polysaccharide",
+                                     "iron-polysaccharide complex", "Niferex", "Nu-Iron", "Ferrex"), (IRON, ORAL)),
+    "carbonyl-iron": (("carbonyl iron",), (IRON, ORAL)),
+    "heme-iron-polypeptide": (("heme iron polypeptide", "haem iron polypeptide", "Proferrin"), (IRON, ORAL)),
+    "iron-protein-succinylate": (("iron protein succinylate",), (IRON, ORAL)),
+    "ferric-maltol": (("ferric maltol", "Accrufer", "Feraccru"), (IRON, ORAL)),
+    "ferric-citrate": (("ferric citrate", "Auryxia"), (IRON, ORAL)),
+    "multivitamin-with-iron": (("multivitamin with iron", "multivitamins with iron",
+                                "multivitamin with minerals and iron", "vitamin with iron", "vitamins with iron",
+                                "Poly-Vi-Sol with Iron", "Tri-Vi-Sol with Iron"), (IRON, ORAL)),
+    "sodium-ferric-gluconate": (("sodium ferric gluconate complex", "sodium ferric gluconate", "ferric gluconate",
+                                 "Ferrlecit"), (IRON, IV)),
+    "ferric-derisomaltose": (("ferric derisomaltose", "iron isomaltoside", "iron isomaltoside 1000", "Monoferric",
+                              "Monofer"), (IRON, IV)),
 }
 SUBSTANCE_CODES = {(UNII, "6897GXD6OE"): "ferric-carboxymaltose", (UNII, "95HR524N2M"): "iron-dextran"}
 _LABEL_OF = {
@@ -220,7 +250,11 @@ COMPARATORS = {"<": "lt", "<=": "le", ">=": "ge", ">": "gt"}
 SKIPPED_STATUS = {"MedicationStatement": ("entered-in-error", "not-taken"),
                   "MedicationAdministration": ("entered-in-error", "not-done")}
 MEDICATION = ("MedicationStatement", "MedicationAdministration", "MedicationRequest", "MedicationDispense")
-MAPPED = ("Patient", "Observation", "Condition", *MEDICATION)
+MAPPED = ("Patient", "Observation", "Condition", "Procedure", *MEDICATION)
+EVENT_STATUS = ("preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error",
+                "unknown")  # FHIR R4 Procedure.status
+# the code systems the guideline's diagnoses are coded in: a Condition coded in none is never matched
+DIAGNOSIS_SYSTEMS = frozenset({SNOMED, ICD10CM})
 # a request counts as exposure when in force and an order; a dispense when handed over
 REQUEST_INTENTS = ("order", "original-order", "reflex-order", "filler-order", "instance-order")
 REQUEST_STATUSES = ("active", "on-hold", "completed", "stopped")
@@ -256,7 +290,9 @@ def _codings(concept: Any) -> Iterable[tuple[Any, Any, Any]]:
     if isinstance(concept, dict):
         for c in concept.get("coding") or []:
             if isinstance(c, dict):
-                yield c.get("system"), c.get("code"), c.get("display")
+                system, code = c.get("system"), c.get("code")  # trimmed, as the loader reads them
+                yield (system.strip() if isinstance(system, str) else system,
+                       code.strip() if isinstance(code, str) else code, c.get("display"))
 
 
 def _ref_key(ref: Any) -> tuple[str, str] | None:
@@ -282,7 +318,7 @@ def _new_patient(res: dict, pid: str) -> dict:
     died = res.get("deceasedDateTime")
     deceased = (flag if isinstance(flag, bool) else None, None if died is None else _time(died, notes))
     return {"id": pid, "birth": ok, "notes": notes, "deceased": deceased, "conditions": [], "obs": [],
-            "exp": []}
+            "exp": [], "procs": []}
 
 
 def _time(value: Any, notes: list[str]) -> str | None:
@@ -328,6 +364,9 @@ def _loinc(concept: Any) -> list[str]:
 def _unread(res: dict, kind: str) -> bool:
     """An Observation with LOINC codings, none of a measure the guideline reads: the loader counts it in one
     ignored-resource note of its patient instead of mapping it (patients.relevance)."""
+    if kind == "Procedure":  # mapped only when coded as a procedure a criterion asks for
+        tokens = _concept_tokens(res.get("code"))
+        return bool(tokens) and not set(tokens) & DIALYSIS_PROCEDURE
     if kind != "Observation":
         return False
     codes = _loinc(res.get("code")) + [
@@ -493,16 +532,15 @@ def resource_iri(kind: str, rid: str) -> str:
 def _add(patient: dict, res: dict, kind: str, resolve, key: str | tuple[str, str]) -> None:
     """Map one resource of ``patient`` (subject already resolved)."""
     notes = patient["notes"]
-    if kind == "Observation":
+    if kind == "Procedure":
+        _procedure(patient, res)
+    elif kind == "Observation":
         patient["obs"] += _observation(res, notes, resolve(res.get("specimen"), res), resource_iri(*key))
     elif kind == "Condition":
-        codes = frozenset(
-            token for s, c, _ in _codings(res.get("code"))
-            if isinstance(s, str) and s.strip() and isinstance(c, str) and c.strip()
-            for token in _tokens(s, c)
-        )
+        codes = frozenset(_concept_tokens(res.get("code")))
+        if not codes or not {t.split("|", 1)[0] for t in codes} & DIAGNOSIS_SYSTEMS:
+            notes.append("uncoded-condition")  # never matched as a diagnosis: said so
         if not codes:
-            notes.append("unmapped-code")
             return
         statuses = tuple(c for _, c, _ in _codings(res.get("clinicalStatus")) if isinstance(c, str) and c)
         verified = tuple(c for _, c, _ in _codings(res.get("verificationStatus")) if isinstance(c, str) and c)
@@ -519,6 +557,62 @@ def _add(patient: dict, res: dict, kind: str, resolve, key: str | tuple[str, str
             (codes, statuses, verified, tuple(times["onset"]), tuple(times["abatement"])))
     else:
         patient["exp"].append(_exposure(res, notes, resolve(res.get("medicationReference"), res)))
+
+
+def _concept_tokens(concept: Any) -> list[str]:
+    return sorted({token for s, c, _ in _codings(concept)
+                   if isinstance(s, str) and s and isinstance(c, str) and c for token in _tokens(s, c)})
+
+
+def _bound(value: Any, last: bool) -> str | None:
+    """The first (or ``last``) instant a FHIR dateTime can denote (a time without a day: its span's)."""
+    from datetime import timedelta
+
+    found = fhir_datetime(value)
+    if found is None:
+        return None
+    lexical, precise = found
+    if precise or not last:
+        return lexical
+    year, month = int(value[:4]), int(value[5:7]) if len(value) >= 7 else 12
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    return f"{(following - timedelta(days=1)).isoformat()}T23:59:59{lexical[19:]}"
+
+
+def _procedure(patient: dict, res: dict) -> None:
+    """A Procedure as ``(tokens, status, start, end, imprecise)`` [34]: a performedDateTime is both start and
+    end, a period's start and end each; a time without a day is a span (start: its first instant, end: its
+    last) and marks the record imprecise."""
+    notes = patient["notes"]
+    tokens = frozenset(_concept_tokens(res.get("code")))
+    if not tokens:
+        notes.append("unmapped-code")
+        return
+    status = res.get("status")
+    if status not in EVENT_STATUS:
+        if status is not None:
+            notes.append("invalid-status")
+        status = None
+    period = _dict(res.get("performedPeriod"))
+    times = [(w, v) for w, v in (("start", res.get("performedDateTime")), ("end", res.get("performedDateTime")),
+                                 ("start", period.get("start")), ("end", period.get("end"))) if v is not None]
+    start = end = None
+    imprecise = False
+    if res.get("performedDateTime") is not None and res.get("performedPeriod") is not None:
+        notes.append("invalid-time")
+    else:
+        bounds = {w: _bound(v, last=w == "end") for w, v in times}
+        if bounds.get("start") and bounds.get("end") and seconds(bounds["end"]) < seconds(bounds["start"]):
+            notes.append("invalid-time")
+        else:
+            for w, v in times:
+                _time(v, notes)  # its notes (invalid, imprecise)
+            start, end = bounds.get("start"), bounds.get("end")
+            imprecise = any(not parsed[1] for _, v in times if (parsed := fhir_datetime(v)))
+    for element in ("performedString", "performedAge", "performedRange"):
+        if res.get(element) is not None:
+            notes.append("unsupported-time")
+    patient["procs"].append((tokens, status, start, end, imprecise))
 
 
 def _skipped(res: dict, kind: str) -> bool:
@@ -675,7 +769,7 @@ def load_ndjson(directory: str | Path, stats: dict | None = None) -> dict[str, d
             return specimens.get((current, k[1]))
         return medications.get(k[1]) if k[0] == "Medication" else None
 
-    for kind in ("Condition", "Observation", *MEDICATION):
+    for kind in ("Condition", "Observation", "Procedure", *MEDICATION):
         for res in read(kind):
             current = owner(res)
             if current is None:
@@ -702,22 +796,31 @@ def load_ndjson(directory: str | Path, stats: dict | None = None) -> dict[str, d
 T, F, U = "T", "F", "U"
 LAB = {  # criterion -> (measure, comparator, threshold)
     "crit-ferritin-le-75": (FERRITIN, "le", 75.0), "crit-tsat-lt-20": (TSAT, "lt", 20.0),
-    "crit-ferritin-ge-75": (FERRITIN, "ge", 75.0), "crit-ferritin-le-100": (FERRITIN, "le", 100.0),
+    "crit-ferritin-gt-75": (FERRITIN, "gt", 75.0), "crit-ferritin-le-100": (FERRITIN, "le", 100.0),
     "crit-ferritin-gt-100": (FERRITIN, "gt", 100.0), "crit-ferritin-lt-200": (FERRITIN, "lt", 200.0),
     "crit-ferritin-lt-50": (FERRITIN, "lt", 50.0), "crit-ferritin-lt-100": (FERRITIN, "lt", 100.0),
     "crit-ferritin-ge-100": (FERRITIN, "ge", 100.0), "crit-ferritin-le-300": (FERRITIN, "le", 300.0),
-    "crit-weight-ge-50": (WEIGHT, "ge", 50.0),
+    "crit-weight-ge-50": (WEIGHT, "ge", 50.0), "crit-weight-lt-50": (WEIGHT, "lt", 50.0),
+    # "TSAT measured": any usable result, censored too (rls:crit-tsat-measured)
+    "crit-tsat-ge-0": (TSAT, "ge", 0.0), "crit-tsat-le-100": (TSAT, "le", 100.0),
 }
 COMPOSITE = {  # criterion -> (kind, members), members before the criteria that use them
+    # ESRD or dialysis: a diagnosis, a recorded dialysis dependence, or a dialysis in the last 30 days
+    "crit-esrd": ("any", ("crit-esrd-dx", "crit-dialysis-dependence", "crit-dialysis-recent")),
     "crit-not-esrd": ("not", ("crit-esrd",)),
+    "crit-adult-not-esrd": ("all", ("crit-adult", "crit-not-esrd")),
+    "crit-tsat-measured": ("any", ("crit-tsat-ge-0", "crit-tsat-le-100")),
     "crit-iron-deficient": ("any", ("crit-ferritin-le-75", "crit-tsat-lt-20")),
-    "crit-ferritin-75-100": ("all", ("crit-ferritin-ge-75", "crit-ferritin-le-100")),
+    "crit-band-low": ("all", ("crit-iron-deficient", "crit-tsat-measured")),
+    "crit-ferritin-75-100": ("all", ("crit-ferritin-gt-75", "crit-ferritin-le-100")),
+    "crit-band-mid": ("all", ("crit-tsat-measured", "crit-ferritin-75-100")),
     "crit-esrd-iron-sucrose": ("all", ("crit-esrd", "crit-ferritin-lt-200", "crit-tsat-lt-20")),
-    "crit-pediatric-iron": ("all", ("crit-child", "crit-ferritin-lt-50")),
+    "crit-pediatric-iron": ("all", ("crit-child", "crit-ferritin-lt-50", "crit-tsat-measured")),
     "crit-hf-ferritin-100-300-tsat": ("all", ("crit-ferritin-ge-100", "crit-ferritin-le-300",
                                               "crit-tsat-lt-20")),
     "crit-hf-iron-status": ("any", ("crit-ferritin-lt-100", "crit-hf-ferritin-100-300-tsat")),
-    "crit-hf-maintenance": ("all", ("crit-hf", "crit-hf-iron-status")),
+    "crit-hf-maintenance": ("all", ("crit-hf", "crit-hf-iron-status", "crit-tsat-measured")),
+    "crit-adult-weight-ge-50": ("all", ("crit-adult", "crit-weight-ge-50")),
 }
 AGE = ("crit-child", "crit-adult")
 
@@ -728,21 +831,25 @@ def _leaves(c: str) -> list[str]:
     return [c]
 
 
+DIAGNOSES = {"crit-rls": RLS, "crit-esrd-dx": ESRD, "crit-dialysis-dependence": DIALYSIS_DEPENDENCE,
+             "crit-hf": HF}
+PROCEDURES = {"crit-dialysis-recent": (DIALYSIS_PROCEDURE, DIALYSIS_RECENT_DAYS)}  # codes, age limit [34]
 LAB_UNDER = {c: tuple(sorted({LAB[x][0] for x in _leaves(c) if x in LAB}))
-             for c in [*LAB, *COMPOSITE, *AGE, "crit-esrd", "crit-hf", "crit-rls"]}
-DIAGNOSES = {"crit-rls": RLS, "crit-esrd": ESRD, "crit-hf": HF}
-# the unknown leaves no test decides (age, a diagnosis recorded only as unconfirmed) [81]
-AGE_UNDER = {c: tuple(x for x in _leaves(c) if x in AGE or x in DIAGNOSES) for c in LAB_UNDER}
+             for c in [*LAB, *COMPOSITE, *AGE, *DIAGNOSES, *PROCEDURES]}
+# the unknown leaves no test decides (age, a diagnosis recorded only as unconfirmed, a procedure that cannot
+# be placed) [81]
+AGE_UNDER = {c: tuple(x for x in _leaves(c) if x in AGE or x in DIAGNOSES or x in PROCEDURES) for c in LAB_UNDER}
 
-BAND_LOW = "crit-iron-deficient"
-# recommendation -> (applicability, dose); dose "weight" = FCM 15 mg/kg up to 1000 mg (adults)
+BAND_LOW = "crit-band-low"
+# recommendation -> (applicability, dose); dose "weight" = FCM 15 mg/kg: up to 1000 mg for adults >= 50 kg,
+# per dose (no maximum) under 50 kg
 RECOMMENDATIONS = {
     "rec-fcm": (BAND_LOW, "weight"),
     "rec-oral-ferrous-sulfate": (BAND_LOW, (65, "mg")),
     "rec-lmw-iron-dextran": (BAND_LOW, None),
     "rec-ferumoxytol": (BAND_LOW, None),
-    "rec-iv-only-75-100": ("crit-ferritin-75-100", None),
-    "rec-fcm-75-100": ("crit-ferritin-75-100", "weight"),
+    "rec-iv-only-75-100": ("crit-band-mid", None),
+    "rec-fcm-75-100": ("crit-band-mid", "weight"),
     "rec-esrd-iron-sucrose": ("crit-esrd-iron-sucrose", None),
     "rec-pediatric-iron": ("crit-pediatric-iron", None),
     "rec-hf-maintenance": ("crit-hf-maintenance", (500, "mg")),
@@ -756,7 +863,7 @@ NOT_INDICATED = {
     "pit-oral-75-100": ("crit-ferritin-75-100", ("rec-oral-ferrous-sulfate",)),
     "ni-iron-above-100": ("crit-ferritin-gt-100", tuple(
         r for r in RECOMMENDATIONS if r not in ("rec-iv-only-75-100", "rec-hf-maintenance"))),
-    "pit-iron-sucrose": ("crit-not-esrd", ("rec-esrd-iron-sucrose",)),
+    "pit-iron-sucrose": ("crit-adult-not-esrd", ("rec-esrd-iron-sucrose",)),
 }
 GENERAL_NI = ("ni-iron-above-100", "ni-oral-75-100", "pit-oral-75-100")
 PRECEDENCE = {  # precedence -> (when, statements it prevails over: recommendations and not-indicated) [62]
@@ -782,7 +889,7 @@ CAUTIONS = {
     "rec-oral-ferrous-sulfate": ["caution-oral-absorption", "caution-oral-constipation"],
     "rec-pediatric-iron": ["caution-pediatric-constipation"],
 }
-WEIGHT_DOSE_PER_KG, WEIGHT_DOSE_MAX = Decimal(15), Decimal(1000)
+WEIGHT_DOSE_PER_KG, WEIGHT_DOSE_MAX, WEIGHT_DOSE_LIMIT_KG = Decimal(15), Decimal(1000), 50.0
 
 # --- evaluation -----------------------------------------------------------------------------------------
 
@@ -856,13 +963,18 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
     # issues and the latest usable result per measure [10-13, 20, 30]
     latest: dict[str, tuple] = {}
     values_at_latest: dict[str, set] = {}
+    undated: set[str] = set()
+    day = as_of.isoformat()
     for o in patient["obs"]:
         measure, key, when, value, problem, _, comparator, _ = o
         h = seconds(when)
         bad = False
-        if h is not None and h >= end:
+        if when is not None and when[:10] > day:  # after the as-of date, by the date as recorded [10]
             warnings.add("future-result")
             bad = True
+        if value is not None and not problem and h is None:  # a value that cannot be placed in time [16]
+            warnings.add("undated-result")
+            undated.add(measure)
         low, high = PLAUSIBLE.get(measure, (0.0, float("inf")))
         if value is not None and (value < low or value > high):
             warnings.add("implausible-value")
@@ -872,7 +984,7 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
             bad = True
         if h is not None and measure in DRAW_MEASURES:
             for s, e in iron_spans:
-                if s <= h and (e is None or e >= h - NO_IRON_HOURS * 3600):
+                if s <= h and (e is None or e > h - NO_IRON_HOURS * 3600):  # ended 24 h before: fine
                     warnings.add("lab-drawn-on-iron")
                     bad = True
                     break
@@ -889,20 +1001,24 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         if len(values) > 1:  # [30, 31]: differing results at the latest instant: none is the latest
             warnings.add("simultaneous-results-differ")
             del latest[measure]
+    for measure in undated:  # an undated result may be newer than all of them: no latest result [16, 30]
+        latest.pop(measure, None)
 
     # a latest result older than its measure's age limit is not used, as if missing [32, 41, 83]
     too_old: dict[str, tuple] = {}
     for measure in [m for m in latest if m in MAX_AGE_DAYS]:
         when = latest[measure][3][2]
         if as_of.toordinal() - date.fromisoformat(when[:10]).toordinal() > MAX_AGE_DAYS[measure]:
-            warnings.add("stale-result")
-            too_old[measure] = latest.pop(measure)
+            too_old[measure] = latest.pop(measure)  # warned only for a covered, evaluated patient [33]
 
     # caveats on the results used (not on one too old to be used) [85]
     for measure in DRAW_MEASURES:
         if measure in latest:
             o = latest[measure][3]
-            if int(o[2][11:13]) >= MORNING_BEFORE:
+            zone = o[2][19:].lstrip(".0123456789")
+            if zone in ("", "Z", "+00:00", "-00:00"):  # no local hour recorded (date only, no offset, UTC)
+                warnings.add("draw-time-unknown")
+            elif int(o[2][11:13]) >= MORNING_BEFORE:
                 warnings.add("non-morning-draw")
             if o[5] == "NF":
                 warnings.add("non-fasting-draw")
@@ -927,7 +1043,6 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         truth["crit-child"] = T if age < 18 else F
         truth["crit-adult"] = F if age < 18 else T
     present: dict[str, set[str]] = {T: set(), U: set()}  # codes by the standing of their records [39]
-    day = as_of.isoformat()
     for codes, statuses, verified, onsets, abatements in patient["conditions"]:
         if (any(t[:10] > day for t in onsets) or any(t[:10] <= day for t in abatements)
                 or (statuses and not any(s in ACTIVE for s in statuses))
@@ -936,6 +1051,28 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         present[T if not verified or "confirmed" in verified else U] |= codes
     for c, codes in DIAGNOSES.items():  # [44]
         truth[c] = T if codes & present[T] else (U if codes & present[U] else F)
+    today = as_of.toordinal()
+    for c, (codes, limit) in PROCEDURES.items():  # [34]: the best standing of the matching records
+        best = 3
+        for tokens, status, start_l, end_l, imprecise in patient["procs"]:
+            if not tokens & codes:
+                continue
+            st = status or ""
+            s = date.fromisoformat(start_l[:10]).toordinal() if start_l else None
+            e = date.fromisoformat(end_l[:10]).toordinal() if end_l else None
+            last = min(e, today) if e is not None else (today if st == "in-progress" and s is not None else s)
+            if st in ("not-done", "entered-in-error", "preparation", "on-hold") or (s is not None and s > today):
+                rank = 2
+            elif ((s is None or imprecise) and e is not None and e > today) or (limit is not None and last is None):
+                rank = 1
+            elif limit is not None and today - last > limit:
+                rank = 2
+            elif limit is not None and imprecise:
+                rank = 1
+            else:
+                rank = 0 if st in ("completed", "in-progress", "stopped") else 1
+            best = min(best, rank)
+        truth[c] = {0: T, 1: U}.get(best, F)
     for c, (kind, members) in COMPOSITE.items():
         values = [truth[m] for m in members]
         if kind == "not":
@@ -953,6 +1090,8 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         out["applicable"] = False
         out["warnings"] = sorted(warnings | {"patient-deceased"})
         return out
+    if too_old and truth["crit-rls"] != F:  # not for a patient the guideline does not cover [33]
+        warnings.add("stale-result")
     if truth["crit-rls"] != T:
         warnings.add("guideline-not-applicable")
         out["warnings"] = sorted(warnings)
@@ -1020,8 +1159,10 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
                     seen = w if w is not None else too_old.get(WEIGHT)  # a too-old one is named too [83]
                     if seen is not None and seen[3][6] is not None:
                         warnings.add("censored-weight")
-                elif truth["crit-adult"] == T:  # rounded down to a whole mg (gkg:doseRounding) [82]
-                    mg = min(WEIGHT_DOSE_PER_KG * Decimal(repr(w[2])), WEIGHT_DOSE_MAX)
+                elif w[2] < WEIGHT_DOSE_LIMIT_KG or truth["crit-adult"] == T:  # rounded down to a whole mg [82]
+                    mg = WEIGHT_DOSE_PER_KG * Decimal(repr(w[2]))  # under 50 kg: 15 mg/kg per dose, no maximum
+                    if w[2] >= WEIGHT_DOSE_LIMIT_KG:  # adults >= 50 kg: up to 1000 mg as a single dose
+                        mg = min(mg, WEIGHT_DOSE_MAX)
                     out["doses"][r] = [_number(mg.to_integral_value(rounding=ROUND_FLOOR)), "mg"]
                 else:
                     out["doses"][r] = None

@@ -123,7 +123,8 @@ def test_rls_rendering_has_every_part(rls_markdown: str) -> None:
         assert f"\n{heading}\n" in rls_markdown
     assert "- GRADE: strong recommendation, moderate certainty of evidence" in rls_markdown
     assert (
-        "- Applies when: serum ferritin [LOINC 2276-4] ≤ 75 ng/mL OR transferrin saturation [LOINC 2502-3] < 20 %"
+        "- Applies when: (serum ferritin [LOINC 2276-4] ≤ 75 ng/mL OR transferrin saturation [LOINC 2502-3] < 20 %) "
+        "AND (transferrin saturation [LOINC 2502-3] ≥ 0 % OR transferrin saturation [LOINC 2502-3] ≤ 100 %)"
         in rls_markdown
     )
     assert "- Effect: odds ratio (OR) 1.68, 95% CI 0.92–3.07, p = 0.093" in rls_markdown
