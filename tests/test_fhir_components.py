@@ -147,7 +147,7 @@ def test_observation_status(status, used, note):
 # --- the rules: what a censored value decides -----------------------------------------------------------
 
 FERRITIN_CRITERIA = {  # the shipped ferritin thresholds: criterion -> (comparator, threshold)
-    "crit-ferritin-le-75": ("<=", 75), "crit-ferritin-ge-75": (">=", 75), "crit-ferritin-le-100": ("<=", 100),
+    "crit-ferritin-le-75": ("<=", 75), "crit-ferritin-gt-75": (">", 75), "crit-ferritin-le-100": ("<=", 100),
     "crit-ferritin-gt-100": (">", 100), "crit-ferritin-lt-200": ("<", 200), "crit-ferritin-lt-50": ("<", 50),
     "crit-ferritin-lt-100": ("<", 100), "crit-ferritin-ge-100": (">=", 100), "crit-ferritin-le-300": ("<=", 300),
 }

@@ -264,7 +264,7 @@ def test_derived_knowledge_triples_are_only_what_the_rules_add():
     derived = derived_knowledge_triples(triples)
     assert derived and {t.predicate.value for t in derived} == {
         GKG + "memberCount", GKG + "restrictsRecommendation", GKG + "appliedAgeLimit", GKG + "diagnosisCode",
-        GKG + "codeToken"}
+        GKG + "codeToken", GKG + "procedureCode", GKG + "namesEquivalents"}
 
 
 # --- the store deletes only what it made; a damaged store is refused ----------------------------------------

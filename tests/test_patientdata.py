@@ -294,3 +294,18 @@ def test_a_long_literal_survives_the_engine_csv_reader() -> None:
     store.load_ntriples(f'<urn:s> <urn:p> "{"x" * 200_000}" .\n')
     (row,) = store.select_values("SELECT ?o WHERE { <urn:s> <urn:p> ?o }")
     assert len(row["o"]) == 200_000
+
+
+@pytest.mark.parametrize("literal", ['"45"', '"45"@en', '"45"^^<http://www.w3.org/2001/XMLSchema#string>'])
+def test_a_string_value_is_never_read_as_a_number(kb, literal):
+    """A cohort reads patient RDF whose shapes flag gkg:value "45" (a string); the units must not turn it into
+    45 ng/mL that decides a recommendation. A typed number is read as before."""
+    from guidelinekg.patients.units import normalise
+
+    o = "<urn:o>"
+    lines = [f"{o} <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{GKG}Observation> .",
+             f"{o} <{GKG}observedMeasure> <https://loinc.org/2276-4> .", f'{o} <{GKG}unit> "ng/mL" .']
+    text = normalise(PatientData.build("urn:p", [*lines, f"{o} <{GKG}value> {literal} ."]), kb.measures)
+    typed = normalise(PatientData.build("urn:p", [*lines, f'{o} <{GKG}value> "45"^^<http://www.w3.org/2001/XMLSchema#decimal> .']), kb.measures)
+    assert not [line for line in text.ntriples if "normalizedValue" in line]
+    assert [line for line in typed.ntriples if "normalizedValue" in line]

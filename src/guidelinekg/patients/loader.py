@@ -227,7 +227,7 @@ def _refuse_remote_contexts(node: Any, location: Location) -> None:
 _TEXT_TYPES = {XSD + "string", "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"}
 
 
-def _check_values(parsed: list[ox.Triple], location: Location) -> None:
+def _check_values(parsed: list[ox.Triple], location: Location, strings: bool = True) -> None:
     """Refuse a number no ``xsd:decimal`` of the store can hold (a FHIR value out of range is refused
     likewise): every comparison with it would silently fail."""
     value = ox.NamedNode(GKG + "value")
@@ -239,7 +239,7 @@ def _check_values(parsed: list[ox.Triple], location: Location) -> None:
             number = Decimal(literal.value.strip())
         except InvalidOperation:
             continue  # not a number: the patient shapes report it, and it is never used
-        if literal.datatype.value in _TEXT_TYPES:  # "50": a string the units would read as the number 50
+        if literal.datatype.value in _TEXT_TYPES and strings:  # "50": a string, never read as the number 50
             raise InputError(f'{t.subject} gkg:value "{literal.value}" is a string, not a number', location,
                              hint=f'write the number: gkg:value {literal.value.strip()} (or "..."^^xsd:decimal)')
         why = decimal_problem(number)
@@ -247,7 +247,7 @@ def _check_values(parsed: list[ox.Triple], location: Location) -> None:
             raise InputError(f"{t.subject} gkg:value {number_text(number)} is out of range ({why})", location)
 
 
-def _parse_rdf(text: str, fmt: ox.RdfFormat, location: Location) -> list[ox.Triple]:
+def _parse_rdf(text: str, fmt: ox.RdfFormat, location: Location, strings: bool = True) -> list[ox.Triple]:
     """The triples of patient RDF, in document order; values no decimal holds are refused."""
     kind = "JSON-LD" if fmt == ox.RdfFormat.JSON_LD else "Turtle"
     try:
@@ -261,7 +261,7 @@ def _parse_rdf(text: str, fmt: ox.RdfFormat, location: Location) -> list[ox.Trip
     except MemoryError as exc:  # the parser's buffer limit: one term or line of more than 16 MiB
         raise InputError(f"cannot read the {kind}: {exc}", location,
                          hint="a single line or literal is too long for the RDF parser") from None
-    _check_values(parsed, location)
+    _check_values(parsed, location, strings)
     return parsed
 
 
@@ -333,7 +333,7 @@ def rdf_patients(path: str | Path) -> tuple[list[tuple[str, list[str]]], int]:
         doc = parse_json(text, location, positions=False)
         _refuse_remote_contexts(doc, location)
         fmt = ox.RdfFormat.JSON_LD
-    parsed = _parse_rdf(text, fmt, location)
+    parsed = _parse_rdf(text, fmt, location, strings=False)  # a cohort: the patient shapes flag it, unused
     patients = _patients_in(parsed)
     named = [p.value for p in patients if isinstance(p, ox.NamedNode)]
     blank = len(patients) - len(named)

@@ -293,9 +293,19 @@ def normalise(patient: PatientData, measures: MeasureCatalog) -> PatientData:
     Observations of measures the catalog does not know are left as they are.
     """
     lines: list[str] = []
+    texts = _text_values(patient.ntriples)
     for subject, props in patient.facts("Observation").items():
+        if subject in texts:  # gkg:value "50": a string, never read as a number (the patient shapes say so)
+            props = {k: v for k, v in props.items() if k != "value"}
         lines.extend(_normalise_one(subject, props, measures))
     return patient.extended(lines) if lines else patient
+
+
+def _text_values(ntriples: list[str]) -> set[str]:
+    """Subjects whose ``gkg:value`` is a string literal (plain, ``xsd:string`` or language-tagged)."""
+    value = f" <{GKG}value> \""
+    return {line.split(" ", 1)[0] for line in ntriples if value in line and (
+        (obj := line[:-2])[obj.rfind('"'):] == '"' or obj.endswith("#string>") or obj[obj.rfind('"'):].startswith('"@'))}
 
 
 def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: MeasureCatalog) -> list[str]:

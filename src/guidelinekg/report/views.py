@@ -300,7 +300,7 @@ def _item_lines(key: str, item: dict, markdown: bool) -> list[str]:
 def render_patient(report: dict, *, markdown: bool = False) -> str:
     """The report for patients (its ``patient_view``): the same decisions, in the guideline's wording for
     patients; an item without such wording keeps the clinician's, marked "[clinician wording]"."""
-    report = _safe(report, markdown)
+    report = _safe(report, False)  # control characters only: _plain escapes the wording's HTML itself
     view = report["patient_view"]
     h1, h2, bullet, sub = ("# ", "## ", "- ", "  - ") if markdown else ("", "", "  - ", "    ")
     g = report["guideline"]
