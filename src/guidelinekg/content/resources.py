@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from guidelinekg.errors import ConfigurationError
+
 
 def project_home() -> Path:
     """Return the directory that holds ``ontology/``, ``shapes/`` and ``queries/``."""
@@ -32,6 +34,18 @@ def shapes_dir() -> Path:
 
 def queries_dir() -> Path:
     return project_home() / "queries"
+
+
+def read_query(path: Path, kind: str = "report query") -> str:
+    """The text of a shipped query file; one that cannot be read is a broken installation.
+
+    Raises:
+        ConfigurationError: naming the file and why.
+    """
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {kind} {path}: {exc.strerror}") from None
 
 
 def vocabulary_files() -> list[Path]:

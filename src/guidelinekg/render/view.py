@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from guidelinekg.content.resources import read_query
 from guidelinekg.errors import ConfigurationError
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
@@ -126,12 +127,7 @@ class GraphView:
         if query not in self._rows:
             if query not in REPORT_QUERIES:
                 raise ConfigurationError(f"{query!r} is not a registered report query")
-            path = self._query_dir / f"{query}.rq"
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ConfigurationError(f"cannot read report query {path}: {exc.strerror}") from None
-            self._rows[query] = self._select(text)
+            self._rows[query] = self._select(read_query(self._query_dir / f"{query}.rq"))
         return self._rows[query]
 
     def table(self, query: str, key: str) -> dict[str, Record]:

@@ -13,18 +13,13 @@ shares (text, Markdown, FHIR notes).
 
 from __future__ import annotations
 
-from guidelinekg.content.resources import queries_dir
-from guidelinekg.errors import ConfigurationError
+from guidelinekg.content.resources import queries_dir, read_query
 from guidelinekg.report.graphread import grouped, local, rows
 
 
 def query_text(name: str) -> str:
     """The text of the report query ``queries/reports/NAME.rq``."""
-    path = queries_dir() / "reports" / f"{name}.rq"
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read report query {path}: {exc.strerror}") from None
+    return read_query(queries_dir() / "reports" / f"{name}.rq")
 
 
 def _named(node: str | None) -> str | None:
