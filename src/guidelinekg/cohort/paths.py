@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from guidelinekg.cohort.export import NDJSON_SUFFIXES
+from guidelinekg.cohort.partition import BUNDLE_SUFFIXES, RDF_SUFFIXES
 from guidelinekg.errors import InputError
 
 MARKER = ".guidelinekg-cohort"
-INPUT_SUFFIXES = (".ndjson", ".ndjson.gz", ".json", ".json.gz", ".ttl", ".nt", ".jsonld", ".json-ld")
+INPUT_SUFFIXES = (*NDJSON_SUFFIXES, *BUNDLE_SUFFIXES, *RDF_SUFFIXES)  # every name the partition reads
 
 
 def check_input(source: Path) -> None:
