@@ -492,3 +492,24 @@ def test_a_loader_note_deleted_from_the_record_is_caught(tmp_path, capsys):
     cut = _tampered(run, tmp_path / "cut.ttl", lambda t: None if t.subject in notes or t.object in notes else t)
     code, report = _audit_json(capsys, str(cut), "--allow-unapproved")
     assert code == 1 and "run-iri-mismatch" in _codes(report, "failure")
+
+
+def test_a_run_read_with_another_unit_spelling_table_is_caught_but_still_replays(recorded, tmp_path, capsys):
+    """The table raw units were read with is recorded (same raw bytes, other table: other facts); the replay
+    starts from the recorded facts, so it still runs and agrees."""
+    mapping = [t for t in ox.parse(path=str(recorded), format=ox.RdfFormat.TURTLE)
+               if t.subject.value.startswith("urn:guidelinekg:mapping:")]
+    assert {t.predicate.value for t in mapping} >= {GKG + "sha256", "http://www.w3.org/2000/01/rdf-schema#label"}
+    old = next(t.subject for t in mapping)
+    new = ox.NamedNode("urn:guidelinekg:mapping:" + "1" * 64)
+
+    def other_table(t):
+        s = new if t.subject == old else t.subject
+        o = new if t.object == old else ox.Literal("1" * 64) if t.predicate.value == GKG + "sha256" and t.subject == old else t.object
+        return ox.Triple(s, t.predicate, o)
+
+    code, report = _audit_json(capsys, str(_tampered(recorded, tmp_path / "t.ttl", other_table)), "--allow-unapproved")
+    assert code == 1
+    run = report["runs"][0]
+    assert "mapping-hash-mismatch" in _codes(report, "failure")
+    assert run["checks"]["replay"] == "same" and run["checks"]["rules"] == "ok"

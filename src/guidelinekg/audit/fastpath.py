@@ -27,11 +27,12 @@ import pyoxigraph as ox
 
 from guidelinekg.audit.integrity import check_files
 from guidelinekg.audit.recorded import FACT_CLASSES, GKG, RDF_TYPE, Finding, _Graph
-from guidelinekg.audit.replay import patients_from, recorded_input, recorded_source
+from guidelinekg.audit.replay import patients_from, recorded_input, recorded_mapping, recorded_source
 
 # The subjects of what the run records about itself and the files it used (its "head").
 HEAD_SUBJECTS = ("<https://w3id.org/guidelinekg/rules/", "<urn:guidelinekg:file:", "<urn:guidelinekg:input:",
-                 "<urn:guidelinekg:source:", "<https://w3id.org/guidelinekg/software/")
+                 "<urn:guidelinekg:source:", "<urn:guidelinekg:mapping:",
+                 "<https://w3id.org/guidelinekg/software/")
 NOTE_PREDICATES = {GKG + "forPatient", GKG + "warningCode", GKG + "message", GKG + "aboutRecord"}
 INFO = """SELECT ?asOf ?engine ?software WHERE {
     OPTIONAL { $run gkg:asOfDate ?asOf } OPTIONAL { $run gkg:engine ?engine }
@@ -149,7 +150,8 @@ def replay_fast(record, derived: tuple, current_rules: dict[str, str], knowledge
     kb = knowledge(content)
     checked = validate_patients([patients[p] for p in sorted(patients)], kb, patient_shapes)
     try:
-        evaluation = evaluate(kb, checked, as_of=as_of, engine="oxigraph", source_sha256=recorded_source(head_graph))
+        evaluation = evaluate(kb, checked, as_of=as_of, engine="oxigraph", source_sha256=recorded_source(head_graph),
+                              mapping_sha256=recorded_mapping(head_graph))
     except (ValueError, SyntaxError):  # lines that only looked like the engine's
         return None
     if evaluation.run_iri != record.run or evaluation.input_sha256 != inputs[0]:

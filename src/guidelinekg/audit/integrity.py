@@ -12,6 +12,8 @@ from pathlib import Path
 
 from guidelinekg.audit.recorded import RDF_TYPE, Finding, _Graph, _local
 from guidelinekg.audit.replay import INPUT_PREFIX
+from guidelinekg.patients.ucum import spelling_table_sha256
+from guidelinekg.provenance.record import MAPPING_LABEL, MAPPING_PREFIX
 
 
 def check_files(
@@ -70,6 +72,17 @@ def check_files(
                 )
             else:
                 content.append(path.resolve())
+        elif iri.startswith(MAPPING_PREFIX):
+            now = spelling_table_sha256()
+            if iri != MAPPING_PREFIX + sha or label != MAPPING_LABEL:
+                fail("mapping-not-described", f"the unit-spelling table is recorded without its path "
+                     f"(rdfs:label {MAPPING_LABEL}) or with an IRI and gkg:sha256 that disagree", iri)
+            elif now != sha:
+                # the replay starts from the recorded facts, so it stands; reading the raw input again would not
+                fail("mapping-hash-mismatch", f"{MAPPING_LABEL} "
+                     + (f"now hashes to {now[:12]}..." if now else "no longer exists")
+                     + f", the run read units with {sha[:12]}...: the same raw input may now give other facts",
+                     iri)
         elif iri.startswith(INPUT_PREFIX) and iri != INPUT_PREFIX + sha:
             fail("input-not-described", "the input's IRI and gkg:sha256 disagree", iri)
     for name in sorted(set(current) - recorded_rules):

@@ -63,6 +63,15 @@ def recorded_source(graph: _Graph) -> str | None:
     return min((row["s"][len(SOURCE_PREFIX):] for row in rows), default=None)
 
 
+def recorded_mapping(graph: _Graph) -> str:
+    """The unit-spelling table's digest the run records (``prov:used <urn:guidelinekg:mapping:SHA256>``),
+    or "" (none recorded): the replay records the same one, since its facts come from the record."""
+    from guidelinekg.provenance.record import MAPPING_PREFIX
+
+    rows = graph.select(f'SELECT ?s WHERE {{ $run prov:used ?s . FILTER(STRSTARTS(STR(?s), "{MAPPING_PREFIX}")) }}')
+    return min((row["s"][len(MAPPING_PREFIX):] for row in rows), default="")
+
+
 def patients_from(rows, derived_by_rules, notes, recorded: list[str], findings: list[Finding]):
     """The patients of :func:`rebuild_input` from the graph's triples as rows (subject term, subject value,
     predicate IRI, object value, N-Triples line) and its notes as rows (patient, code, message, record);
@@ -164,7 +173,7 @@ def replay(
     checked = validate_patients([patients[p] for p in sorted(patients)], kb, patient_shapes)
     evaluation = evaluate(
         kb, checked, as_of=date.fromisoformat(info["asOf"]), engine=info.get("engine") or "oxigraph",
-        source_sha256=recorded_source(graph),
+        source_sha256=recorded_source(graph), mapping_sha256=recorded_mapping(graph),
     )
     text = "".join(provenance_lines(evaluation)).replace(f"<{evaluation.run_iri}>", f"<{graph.run}>")
     inputs = recorded_input(graph)

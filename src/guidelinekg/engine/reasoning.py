@@ -14,6 +14,7 @@ from datetime import date, datetime, timezone
 from guidelinekg import __version__
 from guidelinekg.engine.knowledge import FEW_PATIENTS, KnowledgeBase
 from guidelinekg.patients.model import PatientData, facts_sha256, sources_sha256
+from guidelinekg.patients.ucum import spelling_table_sha256
 from guidelinekg.engine.rules import run_rules
 from guidelinekg.engine.store import RuleStore
 from guidelinekg.engine.timeline import context_triples, time_index_triples
@@ -40,6 +41,7 @@ class Evaluation:
     engine: str
     source_sha256: str | None = None  # the raw input bytes (see patients.model.sources_sha256)
     notes_sha256: str | None = None  # the loader's notes, which no fact digest covers (None: no notes)
+    mapping_sha256: str | None = None  # the unit-spelling table raw units were read with (patients.ucum)
 
 
 def _lit(value: str) -> str:
@@ -108,6 +110,7 @@ def evaluate(
     engine: str = "oxigraph",
     clock=lambda: datetime.now(timezone.utc),
     source_sha256: str | None = None,
+    mapping_sha256: str | None = None,
 ) -> Evaluation:
     """Run the rules for the given patients as of ``as_of``.
 
@@ -119,6 +122,8 @@ def evaluate(
         clock: source of the start and end times (the only fields that differ between identical runs).
         source_sha256: the digest of the raw input, when not the patients' own (an audit's replay gives
             the recorded one, since facts rebuilt from a record have no raw bytes).
+        mapping_sha256: the unit-spelling table's digest, when not this process's (an audit's replay gives the
+            recorded one, "" for none).
 
     Returns:
         An :class:`Evaluation` whose store holds every derived result.
@@ -148,4 +153,5 @@ def evaluate(
         engine=engine,
         source_sha256=source_sha,
         notes_sha256=notes,
+        mapping_sha256=spelling_table_sha256() if mapping_sha256 is None else mapping_sha256 or None,
     )

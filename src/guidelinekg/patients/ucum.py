@@ -164,6 +164,18 @@ def spelling_table() -> Spellings:
     return Spellings.parse(path.read_text(encoding="utf-8"), str(path))
 
 
+@functools.cache
+def spelling_table_sha256() -> str | None:
+    """SHA-256 of the shipped table's bytes (None if it is absent): a run records it, since the same raw
+    input read with another table gives other facts."""
+    import hashlib
+
+    from guidelinekg.content.resources import ontology_dir
+
+    path = ontology_dir() / SPELLINGS_FILE
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
 def ucum_for_spelling(written: str, table: Spellings | None = None) -> str | None:
     """The UCUM code a unit written as no UCUM code means (``mL/min/1.73 m2`` -> ``mL/min/{1.73_m2}``,
     ``µg/L`` -> ``ug/L``), or None: a unit as written in the table (whitespace ignored), else the text

@@ -18,6 +18,8 @@ RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 SOFTWARE = "https://w3id.org/guidelinekg/software/guidelinekg/" + __version__
 TIMING_PREDICATES = (PROV + "startedAtTime", PROV + "endedAtTime")
 SOURCE_PREFIX = "urn:guidelinekg:source:"  # the raw input's entity; urn:guidelinekg:input: the facts'
+MAPPING_PREFIX = "urn:guidelinekg:mapping:"  # the unit-spelling table raw input was read with
+MAPPING_LABEL = "ontology/unit-spellings.tsv"
 
 
 
@@ -44,6 +46,11 @@ def run_triples(evaluation: Evaluation) -> list[str]:
         t += [f"{run} <{PROV}used> {src} .", f"{src} <{RDF_TYPE}> <{PROV}Entity> .",
               f"{src} <{RDFS_LABEL}> {_lit('raw patient input')} .",
               f"{src} <{GKG}sha256> {_lit(evaluation.source_sha256)} ."]
+    mapping = evaluation.mapping_sha256
+    if mapping:  # how units as written were read: the same raw bytes with another table give other facts
+        m = f"<{MAPPING_PREFIX}{mapping}>"
+        t += [f"{run} <{PROV}used> {m} .", f"{m} <{RDF_TYPE}> <{PROV}Entity> .",
+              f"{m} <{RDFS_LABEL}> {_lit(MAPPING_LABEL)} .", f"{m} <{GKG}sha256> {_lit(mapping)} ."]
     for p in evaluation.patient_iris:
         t.append(f"{run} <{PROV}used> <{p}> .")
     for rule in kb.rules.rules:
