@@ -272,6 +272,9 @@ def test_ratios_of_like_units_are_not_converted_by_ucum_alone(unit: str, canonic
 @pytest.mark.parametrize(("value", "unit", "low", "sign"), [
     ("2.3", "mmol/L", False, ""), ("2.29", "mmol/L", True, ""), ("41.9", "mg/dL", True, ""),
     ("42", "mg/dL", False, ""), ("2.3", "mmol/L", True, "<"),  # "< 2.3 mmol/L": below 2.3 whatever it is
+    # the stated unit however written, or rescaled by a power of ten: still compared as published
+    ("2.3", "mmol/l", False, ""), ("2300", "umol/L", False, ""), ("2299", "umol/L", True, ""),
+    ("0.0023", "mol/L", False, ""),
 ])  # fmt: skip
 def test_a_threshold_stated_in_two_units_is_compared_in_the_results_unit(engine, value, unit, low, sign):
     """'< 42 mg/dL', also stated as '< 2.3 mmol/L' (gkg:alsoStatedAs): 2.3 mmol/L is 41.44 mg/dL, below 42,
@@ -310,3 +313,29 @@ def test_a_threshold_stated_in_two_units_is_compared_in_the_results_unit(engine,
 def test_plain_numbers_at_another_scale_still_convert(unit: str, value: str, expected: str) -> None:
     group = units.MeasureGroup(frozenset(), frozenset({"%"}), ())
     assert units.convert(Decimal(value), unit, group, "%").value == Decimal(expected)
+
+
+def _stated(unit: str, value: str, stated=frozenset({"mmol/L"}), canonical="mg/dL") -> dict:
+    lines = units._as_stated("<urn:example:o>", Decimal(value), unit, frozenset(stated), canonical)
+    return {line.split(" ")[1].rsplit("#", 1)[1][:-1]: line.split(" ", 2)[2] for line in lines}
+
+
+def test_the_value_as_stated_is_given_only_where_the_stated_unit_is_the_published_one() -> None:
+    """gkg:statedValue: the result's value in a gkg:alsoStatedAs unit, exact (no rounding decides)."""
+    assert _stated("mmol/l", "6.995") == {"statedUnit": '"mmol/L" .', "statedValue": '"6.995"^^<http://www.w3.org/2001/XMLSchema#decimal> .'}
+    assert _stated("umol/L", "6995")["statedValue"].startswith('"6.995"')
+    assert _stated("mg/dL", "126") == {}  # the canonical unit: compared as the threshold itself is published
+    assert _stated("g/L", "1.26") == {}  # UCUM relates it to the canonical unit: compared there
+    assert _stated("mmol/L", "7", stated=frozenset()) == {}
+    # a rescaling of a stated unit that UCUM also relates to the canonical unit is compared in the canonical one
+    assert _stated("[lb_av]", "132", stated={"[lb_av]"}, canonical="kg") != {}
+    assert _stated("[oz_av]", "2112", stated={"[lb_av]"}, canonical="kg") == {}
+    assert _stated("%", "6.5", stated={"mmol/mol"}, canonical="%") == {}  # pure numbers: never related
+
+
+def test_a_value_as_stated_given_with_the_data_makes_the_result_unusable(catalog) -> None:
+    """gkg:statedValue is the loader's: patient RDF that writes one could decide a threshold."""
+    data = observation(FERRITIN, "45", "ng/mL")
+    data = data.extended([f'{data.facts("Observation").popitem()[0]} <{GKG}statedValue> "9"^^<http://www.w3.org/2001/XMLSchema#decimal> .'])
+    out = normalise(data, catalog)
+    assert props(out, "normalizedValue") == [] and "written by the loader" in props(out, "unitProblem")[0]

@@ -90,6 +90,18 @@ def missing_annotations(from_unit: str, to_unit: str) -> list[str]:
     return sorted((Counter(_ANNOTATION.findall(to_unit)) - Counter(_ANNOTATION.findall(from_unit))).elements())
 
 
+def pure_number(unit: str) -> bool:
+    """Whether UCUM reads ``unit`` as a pure number (%, mmol/mol, 10*3/10*3, 1 ...). Two such units are
+    converted by UCUM only when neither is a ratio of like quantities (mmol/mol, g/g): 1, % and 10*-2 are
+    the same number written at another scale; mmol/mol and % may be two scales of different methods."""
+    try:
+        ucum_conversion(unit, "1")
+    except UnitConversionError:
+        return False
+    return True
+
+
+
 # --- spellings that are no UCUM code ---------------------------------------------------------------------
 
 SPELLINGS_FILE = "unit-spellings.tsv"

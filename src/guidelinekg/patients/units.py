@@ -1,6 +1,6 @@
 """Normalise observation values to the canonical unit of their measure, as the guideline graph states it.
 
-Everything comes from the graph: a ``gkg:Measure`` has a ``gkg:canonicalUnit`` (UCUM) and may have
+Everything comes from the graph (:mod:`guidelinekg.patients.measures`): a ``gkg:Measure`` has a ``gkg:canonicalUnit`` (UCUM) and may have
 ``gkg:unitFactor`` nodes (``gkg:fromUnit``, ``gkg:toUnit``, ``gkg:divideBy``) for conversions UCUM cannot do
 (molar to mass units of one substance). ``gkg:equivalentMeasure`` (symmetric) groups codes for the same
 quantity; the groups are closed transitively.
@@ -28,11 +28,9 @@ Choices:
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
-from typing import Any
 
 from guidelinekg.patients.model import (
     DECIMAL_PLACES,
@@ -43,7 +41,6 @@ from guidelinekg.patients.model import (
     iri,
     literal,
     number_text,
-    select_rows,
     triple,
     xsd_decimal,
 )
@@ -56,113 +53,9 @@ from guidelinekg.patients.ucum import (  # noqa: F401 - is_ucum and the registry
     ucum_conversion,
     ucum_for_spelling,
 )
-
-MEASURES_QUERY = f"""PREFIX gkg: <{GKG}>
-SELECT DISTINCT ?measure ?unit WHERE {{
-  {{ ?measure a gkg:Measure }} UNION {{ ?measure gkg:canonicalUnit [] }}
-  OPTIONAL {{ ?measure gkg:canonicalUnit ?unit }}
-}}"""
-
-FACTORS_QUERY = f"""PREFIX gkg: <{GKG}>
-SELECT DISTINCT ?measure ?from ?to ?divisor ?addend WHERE {{
-  ?measure gkg:unitFactor ?f . ?f gkg:fromUnit ?from ; gkg:toUnit ?to ; gkg:divideBy ?divisor .
-  OPTIONAL {{ ?f gkg:addend ?addend }}
-}}"""
-
-EQUIVALENTS_QUERY = f"""PREFIX gkg: <{GKG}>
-SELECT DISTINCT ?a ?b WHERE {{ ?a gkg:equivalentMeasure ?b }}"""
-
-@dataclass(frozen=True)
-class UnitFactor:
-    """Value in ``from_unit`` divided by ``divide_by``, plus ``add``, gives the value in ``to_unit``."""
-
-    from_unit: str
-    to_unit: str
-    divide_by: Decimal
-    add: Decimal = Decimal(0)
-
-
-@dataclass(frozen=True)
-class MeasureGroup:
-    """Equivalent measures with their shared canonical unit(s) and factors."""
-
-    measures: frozenset[str]
-    canonical_units: frozenset[str]
-    factors: tuple[UnitFactor, ...]
-
-
-@dataclass(frozen=True)
-class MeasureCatalog:
-    """The measures of a guideline graph: measure IRI -> its group of equivalent measures."""
-
-    groups: Mapping[str, MeasureGroup]
-
-    @classmethod
-    def build(
-        cls,
-        measures: Mapping[str, str | None],
-        *,
-        factors: Mapping[str, list[UnitFactor]] | None = None,
-        equivalents: list[tuple[str, str]] = (),  # type: ignore[assignment]
-    ) -> MeasureCatalog:
-        """From plain data: measure IRI -> canonical unit (or ``None``), factors per measure, pairs of
-        equivalent measure IRIs.
-
-        >>> cat = MeasureCatalog.build(
-        ...     {"urn:m:a": "ng/mL", "urn:m:b": None}, equivalents=[("urn:m:b", "urn:m:a")]
-        ... )
-        >>> sorted(cat.groups["urn:m:b"].measures), sorted(cat.groups["urn:m:b"].canonical_units)
-        (['urn:m:a', 'urn:m:b'], ['ng/mL'])
-        """
-        factors = factors or {}
-        parent: dict[str, str] = {
-            m: m for m in [*measures, *factors, *(x for pair in equivalents for x in pair)]
-        }
-
-        def find(m: str) -> str:
-            while parent[m] != m:
-                parent[m] = parent[parent[m]]
-                m = parent[m]
-            return m
-
-        for a, b in equivalents:
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-        members: dict[str, set[str]] = defaultdict(set)
-        for m in parent:
-            members[find(m)].add(m)
-        groups: dict[str, MeasureGroup] = {}
-        for ms in members.values():
-            group = MeasureGroup(
-                frozenset(ms),
-                frozenset(u for m in ms if (u := measures.get(m))),
-                tuple(
-                    sorted(
-                        {f for m in ms for f in factors.get(m, ())}, key=lambda f: (f.from_unit, f.to_unit)
-                    )
-                ),
-            )
-            groups.update((m, group) for m in ms)
-        return cls(groups)
-
-    @classmethod
-    def from_graph(cls, source: Any) -> MeasureCatalog:
-        """Build from the measures of an rdflib Graph or a pyoxigraph Store."""
-        measures: dict[str, str | None] = {}
-        for measure, unit in select_rows(source, MEASURES_QUERY):
-            if measure and (unit or measure not in measures):
-                measures[measure] = unit
-        factors: dict[str, list[UnitFactor]] = defaultdict(list)
-        for measure, from_unit, to_unit, divisor, addend in select_rows(source, FACTORS_QUERY):
-            try:
-                value, add = Decimal(divisor or ""), Decimal(addend or "0")
-            except InvalidOperation:
-                continue  # the content shapes report a non-numeric gkg:divideBy or gkg:addend
-            if measure and from_unit and to_unit and value.is_finite() and value != 0 and add.is_finite():
-                factors[measure].append(UnitFactor(from_unit, to_unit, value, add))
-        pairs = [(a, b) for a, b in select_rows(source, EQUIVALENTS_QUERY) if a and b]
-        return cls.build(measures, factors=factors, equivalents=pairs)
+from guidelinekg.patients.ucum import pure_number as _pure_number
+from guidelinekg.patients.measures import MeasureCatalog, MeasureGroup, UnitFactor  # noqa: F401 - importable from here
+from guidelinekg.patients.stated import as_stated
 
 
 # --- conversion -----------------------------------------------------------------------------------------
@@ -232,17 +125,6 @@ class _Steps:
 
     def round(self, value: Decimal) -> Decimal:
         return self.context.create_decimal(value)
-
-
-def _pure_number(unit: str) -> bool:
-    """Whether UCUM reads ``unit`` as a pure number (%, mmol/mol, 10*3/10*3, 1 ...). Two such units are
-    converted by UCUM only when neither is a ratio of like quantities (mmol/mol, g/g): 1, % and 10*-2 are
-    the same number written at another scale; mmol/mol and % may be two scales of different methods."""
-    try:
-        ucum_conversion(unit, "1")
-    except UnitConversionError:
-        return False
-    return True
 
 
 def convert(value: Decimal, unit: str, group: MeasureGroup, canonical: str) -> Conversion:
@@ -322,11 +204,14 @@ def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: Measur
         members,
         frozenset().union(*(g.canonical_units for g in groups.values())),
         tuple(f for g in groups.values() for f in g.factors),
+        frozenset().union(*(g.stated_units for g in groups.values())),
     )
 
     def problem(reason: str) -> list[str]:
         return [*lines, triple(subject, iri(GKG + "unitProblem"), literal(reason))]
 
+    if props.get("statedValue") or props.get("statedUnit"):
+        return problem("gkg:statedValue and gkg:statedUnit are written by the loader, never given with the data")
     if len(group.canonical_units) != 1:
         shown = ", ".join(sorted(group.canonical_units)) or "none"
         return problem(
@@ -360,7 +245,8 @@ def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: Measur
         if (spelled := ucum_for_spelling(texts[0])) is None:
             return problem(f"unit {short(texts[0])!r} is not a UCUM unit and cannot be converted to {canonical}")
     unit, written, shown = (units[0], (), short(units[0])) if units else _spelled(value, texts[0], spelled)
-    out = [*lines, triple(subject, iri(GKG + "normalizedUnit"), literal(canonical))]
+    out = [*lines, triple(subject, iri(GKG + "normalizedUnit"), literal(canonical)),
+           *_as_stated(subject, value, unit, group.stated_units, canonical)]
     if unit == canonical:
         return [*out, triple(subject, iri(GKG + "normalizedValue"), literal(lexical, XSD + "decimal")),
                 *(triple(subject, iri(GKG + "conversionNote"), literal(note)) for note in written)]
@@ -379,6 +265,16 @@ def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: Measur
         triple(subject, iri(GKG + "normalizedValue"), literal(fmt(converted), XSD + "decimal")),
         triple(subject, iri(GKG + "conversionNote"), literal("; ".join((*written, conversion.note)))),
     ]
+
+
+def _as_stated(subject: str, value: Decimal, unit: str, stated: frozenset[str], canonical: str) -> list[str]:
+    """``gkg:statedUnit`` / ``gkg:statedValue`` (:func:`guidelinekg.patients.stated.as_stated`), if any."""
+    found = as_stated(value, unit, stated, canonical)
+    stored = _storable(found[1]) if found else None
+    if stored is None:
+        return []
+    return [triple(subject, iri(GKG + "statedUnit"), literal(found[0])),
+            triple(subject, iri(GKG + "statedValue"), literal(fmt(stored), XSD + "decimal"))]
 
 
 def _spelled(value: Decimal, text: str, code: str) -> tuple[str, tuple[str, ...], str]:
