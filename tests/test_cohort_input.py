@@ -632,6 +632,7 @@ def test_an_over_long_line_is_a_bad_record_read_in_bounded_memory(tmp_path, caps
 
     original = rdffiles.bounded_lines
     monkeypatch.setattr("guidelinekg.cohort.partition.bounded_lines", lambda handle: original(handle, 4096))
+    monkeypatch.setattr("guidelinekg.cohort.run.shutil.rmtree", lambda *a, **k: None)  # keep work/ to look at
     source = tmp_path / "export"
     shutil.copytree(BULK, source)
     text = (source / "Observation.ndjson").read_text(encoding="utf-8").splitlines()

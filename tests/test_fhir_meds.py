@@ -193,7 +193,8 @@ def test_a_date_only_statement_end_covers_its_whole_day():
     assert values(p, node, "exposureEnd") == ["2026-01-15T00:00:00"]
     p = fhir({**res, "effectivePeriod": {"start": "2026-01-01", "end": "2026-01"}})
     assert values(p, node, "exposureEnd") == ["2026-02-01T00:00:00"]
-    p = fhir({**res, "effectivePeriod": None, "effectiveDateTime": "2026-01-14T10:00:00Z"})
+    # a moment with a time is itself (an active statement's effectiveDateTime is its start: test_ehr_trial2.py)
+    p = fhir({**res, "status": "completed", "effectivePeriod": None, "effectiveDateTime": "2026-01-14T10:00:00Z"})
     assert values(p, node, "exposureEnd") == ["2026-01-14T10:00:00Z"]
 
 

@@ -41,7 +41,7 @@ LOINC = "http://loinc.org"
 WEIGHT = "29463-7"
 # The measures of the shipped RLS guideline (ontology/guidelines/rls-iron/terms.ttl), written out here so
 # that the expected counts do not come from the code under test.
-RLS_MEASURES = {"2276-4", "20567-4", "2502-3", "14801-5", "2777-1", WEIGHT}
+RLS_MEASURES = {"2276-4", "20567-4", "2502-3", "14801-5", "2777-1", WEIGHT, "3141-9"}  # 3141-9: weight measured
 DECEASED = {"Kallie862"}
 
 
@@ -124,7 +124,8 @@ def test_the_patient_facts_hold_only_the_observations_a_guideline_reads(kb, path
     facts = patient.facts("Observation")
     weights = [o for o in observations(path) if WEIGHT in codes_of(o)]
     assert len(facts) == len(weights) > 0
-    assert {m for props in facts.values() for m in props["observedMeasure"]} == {f"https://loinc.org/{WEIGHT}"}
+    assert {m for props in facts.values() for m in props["observedMeasure"]} == {  # and its equivalent code
+        f"https://loinc.org/{WEIGHT}", "https://loinc.org/3141-9"}
     said = patient.text() + "".join(n.message for n in patient.notes)
     for obs in unread(path):
         assert f"Observation/{obs['id']}" not in said  # neither a fact nor a note names it

@@ -10,7 +10,9 @@
   ``deleted`` array are listed in the summary, never read as patient data. Each item's ``count`` is
   checked against the lines read (a warning when they differ). A manifest that cannot be used (not JSON,
   no ``output`` array, an item without a ``url``) is an error with its line and column.
-* Without one: every ``*.ndjson`` and ``*.ndjson.gz`` file.
+* Without one: every ``*.ndjson`` and ``*.ndjson.gz`` file, except one that holds no FHIR resources (its
+  name names no type, its first line is JSON but no resource: a Bulk Data client's own ``log.ndjson``),
+  listed in ``ignored_files`` with a warning (:func:`guidelinekg.cohort.records.not_resources`).
 
 A file's type is the manifest item's ``type``; else the resource type its name names, in the names
 servers give split exports (``Patient.ndjson``, ``Patient_2.ndjson``, ``Patient-1.ndjson``,
@@ -36,7 +38,7 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from guidelinekg.content.rdffiles import open_input
+from guidelinekg.cohort.records import first_type, not_resources
 from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.decode import decode_text, parse_json, where
 
@@ -84,21 +86,6 @@ def type_from_name(name: str) -> str | None:
     return match["type"] if match else None
 
 
-def first_type(path: Path) -> str | None:
-    """The ``resourceType`` of a file's first record; ``None`` when it cannot be read (its lines are
-    reported as bad records when they are read)."""
-    try:
-        with open_input(path) as handle:
-            for raw in handle:
-                if raw.strip():
-                    record = json.loads(raw.decode("utf-8-sig"))
-                    kind = record.get("resourceType") if isinstance(record, dict) else None
-                    return kind if isinstance(kind, str) else None
-    except (OSError, EOFError, ValueError, RecursionError):
-        pass
-    return None
-
-
 def _typed(path: Path, kind: str | None = None, count: int | None = None) -> ExportFile:
     return ExportFile(path, kind or type_from_name(path.name) or first_type(path), count)
 
@@ -138,9 +125,12 @@ def plan_export(directory: Path) -> ExportPlan:
         if twice:
             raise InputError(f"{directory}: both {twice[0]} and {twice[0]}.gz: the same file twice? Each would "
                              "be read, every record twice; keep one")
-        read = set(paths)
-        plan = ExportPlan([_typed(p) for p in paths],
-                          sorted(p.name for p in directory.iterdir() if p.is_file() and p not in read))
+        named = {p: type_from_name(p.name) for p in paths}  # a file whose name names no type and holds no FHIR:
+        foreign = {p: why for p in paths if (why := not_resources(p, named[p]))}  # a client's log.ndjson
+        read = set(paths) - foreign.keys()
+        plan = ExportPlan([_typed(p, named[p]) for p in paths if p in read],
+                          sorted(p.name for p in directory.iterdir() if p.is_file() and p not in read),
+                          warnings=list(foreign.values()))
     plan.files = reading_order(plan.files)
     return plan
 

@@ -8,14 +8,16 @@ Three layouts are accepted (detected from the path):
   export's Medications go to each chunk whose records name them (``medicationReference``);
 - a directory of FHIR R4 JSON Bundles (``*.json``): each bundle file is one patient's unit of work (one of
   several Patients is set aside, each counted); a bundle of shared resources only (Synthea's
-  ``hospitalInformation*.json``), is counted in ``skipped_types`` and listed, not evaluated;
+  ``hospitalInformation*.json``), or one such resource (Synthea's ``groupInformation*.json``, a Group of
+  the patients), is counted in ``skipped_types`` and listed, not evaluated;
 - patient RDF (a ``.ttl``/``.nt``/``.jsonld`` file or a directory of them), split by ``gkg:subject``.
 
 Any of these files may be gzip-compressed (``Observation.ndjson.gz``). Files of the input directory that
 are not read are listed (``ignored_files`` in the summary), so none is left out silently. Bad records (a
-malformed, non-UTF-8 or over-long line, a resource without a subject, a reference to an unknown patient, a
-second record of the same patient, the unreadable rest of a corrupt ``.gz``) are written to
-``bad-records.jsonl`` with file and line and counted; they never stop the run.
+malformed, non-UTF-8 or over-long line, JSON that is no resource (:mod:`guidelinekg.cohort.records` says what
+it is), a resource without a subject, a reference to an unknown patient, a second record of the same patient,
+the unreadable rest of a corrupt ``.gz``) are written to ``bad-records.jsonl`` with file and line and counted;
+they never stop the run. NDJSON OperationOutcomes (a server's error file) are counted and warned of, not bad.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from guidelinekg.cohort import export
+from guidelinekg.cohort.records import BadRecord, parse_resource
+from guidelinekg.cohort.records import reason as _reason  # noqa: F401 (its name here before records.py)
 from guidelinekg.content.rdffiles import MAX_LINE, bounded_lines, open_input
 from guidelinekg.errors import InputError
 
@@ -38,13 +42,6 @@ SUBJECT_FIELDS = ("subject", "patient")
 # Resource types without a patient; counted and skipped, not bad records (an NDJSON Medication a record names: used)
 SHARED_TYPES = ("Medication", "Organization", "Practitioner", "PractitionerRole", "Location", "Device", "Group")
 FLUSH_LINES = 200_000
-
-
-@dataclass
-class BadRecord:
-    file: str
-    line: int | None
-    reason: str
 
 
 @dataclass
@@ -141,13 +138,6 @@ def _records(path: Path, bad: list[BadRecord], lines: Counter) -> Iterator[tuple
         bad.append(BadRecord(path.name, number + 1, f"cannot read the file from this line on: {exc}"))
 
 
-def _reason(exc: Exception) -> str:
-    """Why a line was refused; JSON errors by column (the decoder's own line count starts at the record)."""
-    if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg.removesuffix(' at')} at column {exc.pos + 1}"  # "Invalid control character at"
-    return str(exc)
-
-
 def _subject(resource: dict) -> str | None:  # the reference to the record's patient, as written
     for name in SUBJECT_FIELDS:
         ref = resource.get(name)
@@ -215,18 +205,14 @@ class _Router:
         self.medications = export.SharedMedications(writer.directory / "medications.ndjson")
         self.chunk_of: dict[str, int] = {}
         self.skipped: Counter = Counter()
+        self.outcomes: Counter = Counter()  # OperationOutcome lines by file
         self.patient_lines = 0  # Patient records met, usable or not
 
     def route(self, line: str, name: str, number: int, file_type: str | None, final: bool) -> bool:
         """Route one record; ``False`` when its patient is not known yet (and ``final`` is not set)."""
-        try:
-            resource = json.loads(line)
-            kind = resource["resourceType"]
-            if not isinstance(kind, str):
-                raise TypeError("resourceType is not a string")
-        except (ValueError, KeyError, TypeError, RecursionError) as exc:
-            what = "Patient record" if file_type == "Patient" else "JSON line"
-            self.bad.append(BadRecord(name, number, f"malformed {what}: {_reason(exc)}"))
+        resource, kind = parse_resource(line, "Patient record" if file_type == "Patient" else "JSON line")
+        if resource is None:  # kind: why it is no resource, in words
+            self.bad.append(BadRecord(name, number, kind))
             return True
         if kind == "Patient":
             self.patient_lines += 1
@@ -247,6 +233,9 @@ class _Router:
         index = self.chunk_of.get(ref) if ref else None
         if kind in SHARED_TYPES:
             self.skipped[kind] += 1
+        elif kind == "OperationOutcome":  # the server's messages (an export's error file): no patient's
+            self.skipped[kind] += 1
+            self.outcomes[name] += 1
         elif ref is None:
             self.bad.append(BadRecord(name, number, f"{kind} without a subject"))
         elif index is not None:
@@ -292,6 +281,8 @@ def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRec
     count = len(router.chunk_of)
     chunks = [router.writer.path(i).name for i in range(1, (count + chunk_size - 1) // chunk_size + 1)]
     warnings, manifest = export.checked_counts(plan, lines)
+    warnings += [f"{file}: {n} OperationOutcome record(s), the server's messages about the export: resources it "
+                 "could not export are not in this input; not read as patient data" for file, n in router.outcomes.items()]
     return Partition("ndjson", chunks, count, len(bad), dict(sorted((+router.skipped).items())), plan.ignored,
                      warnings=warnings + [warning for warning, _ in scope], export=manifest)
 
@@ -306,6 +297,8 @@ def _bundle_contents(path: Path) -> tuple[list[str], Counter]:
         return [], Counter()
     entries = doc.get("entry") if isinstance(doc, dict) else None
     resources = [e.get("resource") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+    if isinstance(doc, dict) and doc.get("resourceType") != "Bundle":  # one bare resource (Synthea's Group file)
+        resources = [doc]
     types = Counter(r.get("resourceType") for r in resources if isinstance(r, dict))
     return [r["id"] for r in resources if isinstance(r, dict) and r.get("resourceType") == "Patient"
             and isinstance(r.get("id"), str)], types
@@ -316,8 +309,9 @@ def partition_bundles(source: Path, work: Path, chunk_size: int, bad: list[BadRe
     earlier file already holds is a bad record (as a second Patient line in NDJSON): each patient is
     evaluated once, from one file; one of several Patients counts each (its chunk sets each aside, saying
     why), held by none. A bundle of shared resources only (:data:`SHARED_TYPES`, no Patient:
-    Synthea's ``hospitalInformation*.json`` and ``practitionerInformation*.json``) is part of the export,
-    not a patient: its resources are counted in ``skipped_types`` and its name listed in ``shared_bundles``."""
+    Synthea's ``hospitalInformation*.json`` and ``practitionerInformation*.json``), or a file of one such
+    resource (Synthea's ``groupInformation*.json``, a bare Group), is part of the export, not a patient: its
+    resources are counted in ``skipped_types`` and its name listed in ``shared_bundles``."""
     files = _files(source, BUNDLE_SUFFIXES) if source.is_dir() else [source]
     first: dict[str, str] = {}
     kept = []

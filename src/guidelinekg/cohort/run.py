@@ -3,9 +3,9 @@
 Layout of ``--out DIR`` (a new or empty directory, or a run's: :mod:`guidelinekg.cohort.paths`):
 - ``manifest.json``: input, as-of date, chunk size, content, rule and patient-shape hashes, the chunk list
   (written atomically after preparation; ``--resume`` checks it matches);
-- ``work/``: the chunk files; ``chunks/NAME.jsonl``, ``chunks/NAME.trig.gz`` and ``chunks/NAME.counts.json``:
-  each chunk's reports, provenance and summary counts, each written atomically, the ``.jsonl`` last, so
-  its presence means the chunk is done;
+- ``work/``: the chunk files (the input by patient), removed once the run is complete (prepared again if a
+  chunk is to be evaluated again); ``chunks/NAME.jsonl``, ``chunks/NAME.trig.gz``, ``chunks/NAME.counts.json``:
+  each chunk's reports, provenance and counts, written atomically, the ``.jsonl`` last (present: it is done);
 - on completion: ``results.jsonl`` (one ``recommend --format json`` object per patient, in chunk order),
   ``provenance.trig.gz`` (gzip TriG, one named graph per chunk run; about 5 kB per patient instead of
   60 kB uncompressed), ``summary.csv``, ``bad-records.jsonl``, ``run.json``.
@@ -109,11 +109,9 @@ def _prepare_or_resume(options: CohortOptions, kb: KnowledgeBase, shapes: Compil
     options.out.mkdir(parents=True, exist_ok=True)
     work = options.out / "work"
     if work.exists():  # a preparation that was interrupted: start it again
-        for f in work.iterdir():
-            f.unlink()
+        shutil.rmtree(work)
     partition, bad = prepare(options.source, work, options.chunk_size, kb)
-    atomic_write(options.out / "bad-records.prepare.jsonl",
-                 "".join(json.dumps(b.__dict__) + "\n" for b in bad))
+    atomic_write(options.out / "bad-records.prepare.jsonl", "".join(json.dumps(b.__dict__) + "\n" for b in bad))
     atomic_write(manifest_path, json.dumps({"key": key, "partition": partition.to_json()}, indent=2))
     return partition
 
@@ -296,8 +294,7 @@ def _finish(out: Path, partition: Partition) -> dict:
     atomic_write(out / "bad-records.jsonl", "".join(line + "\n" for line in bad_lines))
     atomic_write(out / "summary.csv", summary_csv(counts, len(bad_lines)))
     return {"patients": patients, "bad_records": len(bad_lines), "patients_found": partition.patients,
-            "patients_set_aside": set_aside,
-            "patients_unaccounted": partition.patients - patients - set_aside,
+            "patients_set_aside": set_aside, "patients_unaccounted": partition.patients - patients - set_aside,
             "patients_missing": sorted(missing)[:20]}
 
 
@@ -369,6 +366,8 @@ def _run(options: CohortOptions, kb: KnowledgeBase, version, shapes: CompiledSha
     partition = _prepare_or_resume(options, kb, shapes)
     prepared = time.perf_counter()
     pending = _pending(options.out, partition)
+    if pending and not (options.out / "work").is_dir():  # removed on completion; the same input: the same chunks
+        prepare(options.source, options.out / "work", options.chunk_size, kb)
     payload = {"key": kb.sha256 + kb.rules.sha256, **to_payload(kb), "patient_shapes": shapes}
     bar = _progress(partition.patients, options.progress)
     if bar is not None:  # chunks finished before a resume count as done
@@ -397,4 +396,5 @@ def _run(options: CohortOptions, kb: KnowledgeBase, version, shapes: CompiledSha
                     "total": round(time.perf_counter() - started, 3)},
     }
     atomic_write(options.out / "run.json", json.dumps(summary, indent=2))
+    shutil.rmtree(options.out / "work", ignore_errors=True)  # complete: no chunk is evaluated again
     return summary

@@ -28,9 +28,11 @@ the patient taking it when this result was drawn?". What is read, and how conser
   handed over ran out at a time not recorded: *finished* (without ``meta.lastUpdated``, which dates the
   hand-over, not the last dose).
 * **MedicationStatement** and **MedicationAdministration** (statuses skipped: :mod:`guidelinekg.patients.fhir`):
-  ``effectiveDateTime`` is a moment (a date covers its whole day), else ``effectivePeriod``; one
-  ``completed`` or ``stopped`` with a start and no end: *finished*. An ``active`` statement without an end
-  is ongoing, as it says.
+  ``effectiveDateTime`` is a moment (a date covers its whole day), else ``effectivePeriod``. A record in
+  force (``active``, ``in-progress`` or ``on-hold``: :data:`IN_FORCE_STATUSES`) says the product is still
+  taken: its ``effectiveDateTime`` is the start, and, like a period without an end, it is ongoing, as it
+  says (no note). One ``completed`` or ``stopped`` with a start and no end: *finished*. Any other status
+  (``unknown``, none) with ``effectiveDateTime``: that moment.
 * *Finished*, end not recorded: the exposure is taken to end at the record's ``meta.lastUpdated`` (the
   record already said it was finished then) when that lies after the start and within
   :data:`FINISHED_WITHOUT_END_DAYS` of it, else :data:`FINISHED_WITHOUT_END_DAYS` days after the start (a
@@ -60,6 +62,7 @@ REQUEST_INTENTS = ("order", "original-order", "reflex-order", "filler-order", "i
 REQUEST_STATUSES = ("active", "on-hold", "completed", "stopped")
 DISPENSE_STATUSES = ("completed",)
 FINISHED_STATUSES = ("completed", "stopped")  # over, when not always recorded
+IN_FORCE_STATUSES = ("active", "in-progress", "on-hold")  # a statement's or an administration's, still taken
 FINISHED_WITHOUT_END_DAYS = 365  # project assumption: see the module docstring
 START_ELEMENTS = {
     "statement": "effectiveDateTime or effectivePeriod.start",
@@ -315,7 +318,9 @@ def effective_period(res: dict[str, Any]) -> ExposurePeriod:
     if "effectiveDateTime" in res:
         moment = res["effectiveDateTime"]
         period.start = _timed(period, moment, "effectiveDateTime")
-        period.end = end_instant(moment) if period.start is not None else None
+        # in force (active, in-progress, on-hold): taken since that moment, its end not recorded: ongoing
+        in_force = res.get("status") in IN_FORCE_STATUSES
+        period.end = end_instant(moment) if period.start is not None and not in_force else None
     else:
         effective = _dict(res.get("effectivePeriod"))
         if "start" in effective:

@@ -35,7 +35,7 @@ from guidelinekg.patients.fhirbundle import Bundle, code_iri, codings, field
 from guidelinekg.patients.codesystems import canonical_system, trimmed
 from guidelinekg.patients.fhirclinical import concept_tokens
 from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, iri, literal, triple, xsd_decimal
-from guidelinekg.patients.ucum import UnitConversionError, is_ucum, shown, ucum_conversion
+from guidelinekg.patients.ucum import UnitConversionError, is_ucum, shown, ucum_conversion, ucum_for_spelling
 
 LOINC = "http://loinc.org"
 LOINC_IRI = "https://loinc.org/"
@@ -69,9 +69,12 @@ class Mapper(Protocol):
     def time(self, node: str, prop: str, value: Any, what: str, patient: str, res: dict[str, Any]) -> list[str]: ...
 
 
-def quantity_lines(node: str, q: dict[str, Any], note: Note) -> list[str]:
+def quantity_lines(node: str, q: dict[str, Any], note: Note, *, spellings: bool = False) -> list[str]:
     """``gkg:value`` and ``gkg:unit`` (UCUM code, or free text that parses as UCUM) of a Quantity, with
-    ``gkg:unitText`` when the unit is given as text; notes through ``note``."""
+    ``gkg:unitText`` when the unit is given as text; notes through ``note``. ``spellings``: the value is a
+    result, whose unit text the loader reads as the UCUM code ``ontology/unit-spellings.tsv`` gives it
+    (:mod:`guidelinekg.patients.units`, its explanation showing "45 mcg/L read as 45 ug/L"): the
+    ``unit-not-ucum`` note says so ("read as ug/L"); a text the table lacks, or a dose's, is kept as text."""
     value = q.get("value")
     if isinstance(value, str):
         try:
@@ -99,7 +102,11 @@ def quantity_lines(node: str, q: dict[str, Any], note: Note) -> list[str]:
     lines.append(triple(node, iri(GKG + "unitText"), literal(text)))
     if is_ucum(text.strip()):
         return [*lines, triple(node, iri(GKG + "unit"), literal(text.strip()))]
-    note("unit-not-ucum", f"unit {shown(text)} is not a UCUM code; kept as text")
+    if spellings and (code := ucum_for_spelling(text)):  # converted as that code (patients/units.py)
+        note("unit-not-ucum", f"unit {shown(text)} is not a UCUM code; read as {code}, a common spelling of it "
+             "(ontology/unit-spellings.tsv)")
+    else:
+        note("unit-not-ucum", f"unit {shown(text)} is not a UCUM code; kept as text")
     return lines
 
 
@@ -210,7 +217,7 @@ def _value(node: str, holder: dict[str, Any], note: Note, *, panel: bool = False
         note("censored-value", f"value has comparator {shown(str(comparator))}, which FHIR R4 does not define; "
              "treated as missing")
     elif q:
-        lines = quantity_lines(node, q, note)
+        lines = quantity_lines(node, q, note, spellings=True)
         if comparator is not None and lines:
             lines.append(triple(node, iri(GKG + "valueComparator"), iri(GKG + COMPARATORS[comparator])))
         return lines
