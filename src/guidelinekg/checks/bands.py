@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
+
+from pyoxigraph import Literal
 
 from guidelinekg.checks.regions import (
     Applicability,
@@ -36,7 +39,9 @@ from guidelinekg.checks.regions import (
     gaps,
     product,
 )
+from guidelinekg.checks.terms import statement_line
 from guidelinekg.content.loading import Finding
+from guidelinekg.patients.units import MeasureCatalog, UnitConversionError, convert, is_ucum
 
 
 def _minimal(regions: list[Region]) -> list[Region]:
@@ -65,7 +70,7 @@ def band_findings(model: Applicability) -> list[Finding]:
     for (population, axis), used in sorted(uses.items(), key=lambda u: (u[0][0], u[0][1])):
         findings += _overlaps(model, population, axis, used)
         findings += _gaps(model, population, axis, used)
-    return findings + _unit_mismatches(model)
+    return findings + _unit_mismatches(model) + _stated_as_unusable(model)
 
 
 GKG_NS = "https://w3id.org/guidelinekg/ontology#"
@@ -97,15 +102,17 @@ def _unit_mismatches(model: Applicability) -> list[Finding]:
         except InvalidOperation:
             value = None
         if len(measures) == 1 and value is not None:
-            boundaries[(str(measures[0]), units, value)].append(criterion)
-    findings = []
-    for (_, units, value), criteria in sorted(boundaries.items(), key=lambda b: (b[0][0], b[0][1], b[0][2])):
+            boundaries[(measures[0].value, units, value)].append(criterion)
+    findings, catalog = [], MeasureCatalog.from_graph(model.content.store)
+    for (measure, units, value), criteria in sorted(boundaries.items(), key=lambda b: (b[0][0], b[0][1], b[0][2])):
         sides = {_SIDE.get(cmp.value.removeprefix(GKG_NS)) for c in criteria for cmp in objects(c, g("comparator"))}
         if not {"below", "above"} <= sides:
             continue  # thresholds on one side of the value (two "< 5" of two populations): no boundary between them
         stated = {c: _stated_as(model, c) for c in criteria}
         where = f"{_num(value)} {' '.join(units)}".strip()
         for unit in sorted({u for by_unit in stated.values() for u in by_unit}):
+            if not _converts(catalog, measure, unit):
+                continue  # no result in that unit is usable: stated-unit-unusable says so
             given = {c: by_unit[unit] for c, by_unit in stated.items() if unit in by_unit}
             if len(criteria) < 2 or (len(given) == len(criteria) and len({frozenset(v) for v in given.values()}) == 1):
                 continue
@@ -124,6 +131,88 @@ def _unit_mismatches(model: Applicability) -> list[Finding]:
             findings.append(model.content.finding(focus, "warning", "lint", "boundary-unit-mismatch", message,
                                                   path="gkg:alsoStatedAs"))
     return findings
+
+
+STATED_TOLERANCE = Decimal("0.05")  # a value also stated this far (relative) from the threshold is suspect
+
+
+def _stated_as_unusable(model: Applicability) -> list[Finding]:
+    """``stated-unit-unusable`` and ``stated-value-differs``: a threshold's gkg:alsoStatedAs that can never
+    apply, or that says another thing. Rule 40 compares the stated value with a *usable* result in that unit:
+    one the loader converted to the measure's canonical unit (its factors, then UCUM), so a unit that does not
+    convert makes every result in it unusable and the stated value is never read. And a stated value that,
+    converted, lies more than 5 % from the threshold (beyond the rounding of its last digit) decides a result
+    in that unit otherwise than the threshold would: a typo, or a value of another threshold."""
+    content, objects = model.content, model.content.objects
+    catalog, findings, texts = MeasureCatalog.from_graph(content.store), [], {}
+    for criterion in content.subjects_with(g("alsoStatedAs")):
+        measures, values = objects(criterion, g("onMeasure")), objects(criterion, g("thresholdValue"))
+        units = [u.value for u in objects(criterion, g("thresholdUnit")) if isinstance(u, Literal)]
+        group = catalog.groups.get(measures[0].value) if len(measures) == 1 else None
+        if group is None or len(values) != 1 or len(units) != 1 or len(group.canonical_units) != 1:
+            continue  # the shapes, threshold-unit-mismatch or equivalent-measure-units say why
+        canonical, unit = next(iter(group.canonical_units)), units[0]
+        try:
+            stated = Decimal(values[0].value)
+            threshold = stated if unit == canonical else convert(stated, unit, group, canonical).value
+        except (InvalidOperation, UnitConversionError):
+            continue  # threshold-unit-mismatch
+        for quantity in objects(criterion, g("alsoStatedAs")):
+            for alt_unit, alt in itertools.product(objects(quantity, g("unit")), objects(quantity, g("value"))):
+                if not isinstance(alt_unit, Literal) or not is_ucum(alt_unit.value):
+                    continue  # unit-not-ucum
+                try:
+                    value = Decimal(alt.value)
+                except InvalidOperation:
+                    continue
+                message = _stated_problem(group, canonical, f"{_num(stated)} {unit}", threshold, value, alt_unit.value)
+                if message is None:
+                    continue
+                code, text = message
+                quad = next(iter(content.store.quads_for_pattern(criterion, g("alsoStatedAs"), quantity, None)))
+                finding = content.finding(criterion, "warning", "lint", code, text, path="gkg:alsoStatedAs",
+                                          value=f"{_num(value)} {alt_unit.value}")
+                file, line = statement_line(content, quad, texts)
+                findings.append(replace(finding, file=file or finding.file, line=line or finding.line))
+    return findings
+
+
+def _converts(catalog: MeasureCatalog, measure: str, unit: str) -> bool:
+    """Whether a result of ``measure`` in ``unit`` is converted to its canonical unit (usable)."""
+    group = catalog.groups.get(measure)
+    if group is None or len(group.canonical_units) != 1 or not is_ucum(unit):
+        return True  # other checks report it; the boundary check goes on as before
+    try:
+        convert(Decimal(1), unit, group, next(iter(group.canonical_units)))
+    except UnitConversionError:
+        return False
+    return True
+
+
+def _stated_problem(group, canonical: str, shown: str, threshold: Decimal, value: Decimal,
+                    unit: str) -> tuple[str, str] | None:
+    """``(code, message)`` when ``value`` ``unit`` can never apply, or is far from ``threshold``."""
+    also = f"the threshold {shown} is also stated as {_num(value)} {unit}"
+    try:
+        converted = convert(value, unit, group, canonical)
+    except UnitConversionError as exc:
+        return "stated-unit-unusable", (
+            f"{also}, but no result in {unit} is ever compared with it: {unit} does not convert to the measure's "
+            f"unit {canonical} ({exc}), so a result in {unit} is unusable (unit-not-convertible) and rule 40 "
+            f"never reads the stated value: give the measure a gkg:UnitFactor between {unit} and {canonical} if "
+            "the source gives one, or remove the gkg:alsoStatedAs")
+    half = Decimal(5).scaleb(value.as_tuple().exponent - 1)  # half a unit of the last digit written
+    try:
+        rounding = abs(convert(value + half, unit, group, canonical).value - converted.value)
+    except UnitConversionError:
+        rounding = Decimal(0)
+    if abs(converted.value - threshold) <= max(abs(threshold) * STATED_TOLERANCE, rounding):
+        return None
+    away = f", {_num(round(abs(converted.value - threshold) / abs(threshold) * 100, 1))} % away" if threshold else ""
+    return "stated-value-differs", (
+        f"{also}, which is {_num(converted.value)} {canonical} ({converted.note}){away}: a result in {unit} is "
+        f"compared with {_num(value)} and one in {canonical} with the threshold, so the unit a laboratory reports "
+        f"in decides the outcome: check the value the source states in {unit} (a typo, or another threshold's)")
 
 
 # Statements compared for overlaps: what they give (the property naming it) and with what they compete.

@@ -13,12 +13,14 @@ no type) gets no outcome, and every statement that depends on it drops out of th
 
 from __future__ import annotations
 
+import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pyoxigraph import BlankNode, NamedNode
 
+from guidelinekg.checks.terms import statement_line
 from guidelinekg.content.loading import Content, Finding
 from guidelinekg.engine.rules import load_rules
 
@@ -85,21 +87,35 @@ def criterion_findings(content: Content, kinds: DecidedKinds | None = None) -> l
     nodes |= {q.subject for c in _subclasses(content, CRITERION)
               for q in content.store.quads_for_pattern(None, RDF_TYPE, NamedNode(c), None)}  # fmt: skip
     choices = sorted(content.compact(NamedNode(c)) for c in classes if c.startswith(GKG))
-    findings = []
+    findings, texts = [], {}
     for node in sorted(nodes, key=str):
         if isinstance(node, (NamedNode, BlankNode)):
             types = {t.value for t in content.objects(node, RDF_TYPE) if isinstance(t, NamedNode)}
             properties = {q.predicate.value for q in content.store.quads_for_pattern(node, None, None, None)}
             if types & classes or any(shape <= properties for shape in kinds.shapes):
                 continue
-            findings.append(content.finding(node, "error", "lint", "criterion-not-decided",
-                                            _message(content, types, classes, choices), path="rdf:type"))
+            message = _message(content, types, classes, choices, bool(properties))
+            if not properties and isinstance(node, NamedNode):  # a typo of a defined criterion's IRI?
+                named = [n.value for n in nodes if isinstance(n, NamedNode) and n != node]
+                close = difflib.get_close_matches(node.value, named, n=1, cutoff=0.8)
+                message += f" (did you mean {content.compact(NamedNode(close[0]))}?)" if close else ""
+            finding = content.finding(node, "error", "lint", "criterion-not-decided", message, path="rdf:type")
+            if finding.line is None:  # described nowhere (a typo in a reference): the line that refers to it
+                uses = sorted(content.store.quads_for_pattern(None, None, node, None), key=str)
+                if uses:
+                    file, line = statement_line(content, uses[0], texts)
+                    finding = replace(finding, file=file or finding.file, line=line)
+            findings.append(finding)
     return findings
 
 
-def _message(content: Content, types: set[str], classes: set[str], choices: list[str]) -> str:
+def _message(content: Content, types: set[str], classes: set[str], choices: list[str], described: bool) -> str:
     what = "the criterion has no type: no rule (queries/rules/) decides it"
     fix = f"type it as one of the kinds the rules decide: {', '.join(choices)}"
+    if not described:
+        what = "the criterion is described nowhere (no triple has it as subject): no rule decides it"
+        fix = (f"if the IRI is a typo, write the criterion's IRI as it is defined; else describe it, typed as one "
+               f"of the kinds the rules decide: {', '.join(choices)}")
     if types:
         kinds = ", ".join(sorted(content.compact(NamedNode(t)) for t in types))
         what = f"no rule (queries/rules/) decides a criterion of type {kinds}"

@@ -22,9 +22,15 @@ from guidelinekg.content import resources
 from guidelinekg.checks.codes import code_findings
 from guidelinekg.errors import ConfigurationError
 from guidelinekg.content.loading import SEVERITIES, Content, Finding
-from guidelinekg.checks.units import interval_unit_findings, threshold_unit_findings, unit_code_findings
+from guidelinekg.checks.units import (
+    equivalent_unit_findings,
+    interval_unit_findings,
+    threshold_unit_findings,
+    unit_code_findings,
+)
 from guidelinekg.checks.terms import undefined_term_findings
 from guidelinekg.checks.criteria import criterion_findings
+from guidelinekg.checks.properties import property_kind_findings
 from guidelinekg.checks.bands import band_findings, conflict_findings
 from guidelinekg.checks.regions import Applicability
 
@@ -34,9 +40,11 @@ RDFS_SUBCLASSOF = NamedNode("http://www.w3.org/2000/01/rdf-schema#subClassOf")
 
 # The registry: SPARQL checks run in this order; every file in queries/checks/ must be listed here.
 # Then code_findings (code-check-digit, code-iri-mismatch), unit_code_findings (unit-not-ucum),
-# threshold_unit_findings (threshold-unit-mismatch), interval_unit_findings (interval-not-duration), undefined_term_findings
-# (undefined-term), criterion_findings (criterion-not-decided), band_findings (threshold-overlap,
-# threshold-gap) and conflict_findings (recommendation-conflict).
+# threshold_unit_findings (threshold-unit-mismatch), equivalent_unit_findings (equivalent-measure-units),
+# interval_unit_findings (interval-not-duration), undefined_term_findings (undefined-term), criterion_findings
+# (criterion-not-decided), property_kind_findings (property-wrong-kind), band_findings (threshold-overlap,
+# threshold-gap, boundary-unit-mismatch, stated-unit-unusable, stated-value-differs) and conflict_findings
+# (recommendation-conflict).
 SPARQL_CHECKS: tuple[str, ...] = (
     "unresolved-reference",  # (a) gkg:Unresolved source references and who cites them
     "dangling-citation",  # (a) citation links to undescribed or mistyped targets
@@ -92,9 +100,11 @@ def run_lints(content: Content, *, checks: list[SparqlCheck] | None = None) -> l
     findings.extend(code_findings(content))
     findings.extend(unit_code_findings(content))
     findings.extend(threshold_unit_findings(content))
+    findings.extend(equivalent_unit_findings(content))
     findings.extend(interval_unit_findings(content))
     findings.extend(undefined_term_findings(content))
     findings.extend(criterion_findings(content))
+    findings.extend(property_kind_findings(content))
     model = Applicability(content)
     findings.extend(band_findings(model))
     findings.extend(conflict_findings(model))

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import rdflib
 
 SH = "http://www.w3.org/ns/shacl#"
+RDF_TYPE = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
@@ -141,17 +142,43 @@ def _finding(content: Content, shapes: Content, results, result, sh) -> Finding:
     component = results.value(result, sh.sourceConstraintComponent)
     path = results.value(result, sh.resultPath)
     value = results.value(result, sh.value)
+    message = "; ".join(messages) or "SHACL constraint not met"
+    if str(component) == SH + "ClassConstraintComponent" and value is not None:
+        shape = results.value(result, sh.sourceShape)
+        message = _not_of_class(content, shapes, _from_rdflib(value), shape and _from_rdflib(shape)) + message
     return content.finding(
         focus,
         severity,
         "shacl",
         _component_code(content, component),
-        "; ".join(messages) or "SHACL constraint not met",
+        message,
         path=_render_path(content, results, path, sh) if path is not None else "",
         value=_render_value(content, _from_rdflib(value)) if value not in (None, focus_term) else "",
         # located where the offending value is stated (a file may add a property to another's node)
         where=(_from_rdflib(path), None if value is None else _from_rdflib(value)) if _is_iri(path) else None,
     )
+
+
+def _not_of_class(content: Content, shapes: Content, value, shape) -> str:
+    """What is wrong with a value that is not of the class a shape asks for, before the shape's message, when
+    the shape's message cannot tell: the value is described nowhere (a typo in its IRI), has no type, or is
+    typed with a class nothing describes (a misspelt class). Empty for a literal, or a value of another
+    known class (the shape's message says which class it needs)."""
+    if isinstance(value, Literal):
+        return ""
+    name = _render_value(content, value)
+    if not any(True for _ in content.store.quads_for_pattern(value, None, None, None)):
+        return f"{name} is described nowhere (no triple has it as subject: a typo in its IRI?): "
+    types = content.objects(value, RDF_TYPE)
+    if not types:
+        return f"{name} has no rdf:type: "
+    unknown = sorted(content.compact(t) for t in types
+                     if not any(True for _ in content.store.quads_for_pattern(t, None, None, None)))  # fmt: skip
+    if not unknown:
+        return ""
+    wanted = sorted(content.compact(c) for c in shapes.objects(shape, NamedNode(SH + "class"))) if shape else []
+    asked = f", not {' or '.join(wanted)}" if wanted else ""
+    return f"{name} is typed {', '.join(unknown)}, a class nothing defines{asked} (a misspelt class?): "
 
 
 def _is_iri(term) -> bool:

@@ -8,6 +8,9 @@ such use, on the line where the term is written, with the closest defined term o
 property for a predicate, a class for a type) as the fix; a value of a property whose range the vocabulary
 enumerates (``gkg:route gkg:Intramuscular``) is compared with that range's terms, and when none is close
 they are listed (``known routes: gkg:Intravenous, gkg:Oral``).
+
+:func:`statement_line` is the line any triple is written on, for the findings of other checks located at a
+triple rather than at the node's first line (a reference to an undefined IRI, a gkg:equivalentMeasure link).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from pyoxigraph import NamedNode
+from pyoxigraph import Literal, NamedNode
 
 from guidelinekg.content import resources
 from guidelinekg.content.loading import Content, Finding
@@ -139,3 +142,38 @@ def _term_line(content: Content, texts: dict, path: Path, start: int | None, ter
         if pattern.search(lines[number - 1]):
             return number
     return None
+
+
+def statement_line(content: Content, quad, texts: dict) -> tuple[str, int | None]:
+    """``(file, line)`` where ``quad`` is written: its file, and the first line from its subject's (the
+    named subject's, or the file's start) that writes the object (else the property); ``texts`` caches
+    the files' lines."""
+    source = next((s for s in content.files if s.graph == quad.graph_name), None)
+    if source is None:
+        return "", None
+    named = isinstance(quad.subject, NamedNode)
+    start = content._lines.get((source.display, quad.subject.value)) if named else None
+    if source.path not in texts:
+        texts[source.path] = source.path.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = texts[source.path]
+    for term in (quad.object, quad.predicate):
+        pattern = _spelling(content, term)
+        if pattern is None:
+            continue
+        found = next((n for n in range(start or 1, len(lines) + 1) if pattern.search(lines[n - 1])), None)
+        if found is not None:
+            return source.display, found
+    return source.display, start
+
+
+def _spelling(content: Content, term) -> re.Pattern | None:
+    """A pattern matching how Turtle may write ``term`` (an IRI in full or with a prefix; a literal)."""
+    if isinstance(term, Literal):
+        return re.compile(rf"""(["']){re.escape(term.value)}\1|(?<![\w."'+-]){re.escape(term.value)}(?![\w"'])""")
+    if not isinstance(term, NamedNode):
+        return None
+    spellings = [re.escape(f"<{term.value}>")] + [
+        rf"(?<![\w:-]){re.escape(prefix)}:{re.escape(term.value[len(namespace):])}(?![\w-])"
+        for prefix, namespace in content.prefixes.items() if namespace and term.value.startswith(namespace)
+    ]  # fmt: skip
+    return re.compile("|".join(spellings))

@@ -29,9 +29,10 @@ from decimal import Decimal
 
 from pyoxigraph import Literal, NamedNode
 
+from guidelinekg.checks.terms import statement_line
 from guidelinekg.content.loading import Content, Finding
 from guidelinekg.patients.ucum import _ucum_parser, is_ucum, ucum_conversion, ucum_for_spelling
-from guidelinekg.patients.units import MeasureCatalog, UnitConversionError, convert
+from guidelinekg.patients.units import MeasureCatalog, MeasureGroup, UnitConversionError, convert
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
 ON_MEASURE, THRESHOLD_UNIT = NamedNode(GKG + "onMeasure"), NamedNode(GKG + "thresholdUnit")
@@ -221,3 +222,99 @@ def _literal_line(texts: dict, path, start: int | None, value: str) -> int | Non
         texts[path] = path.read_text(encoding="utf-8", errors="replace").splitlines()
     lines = texts[path]
     return next((n for n in range(start or 1, len(lines) + 1) if pattern.search(lines[n - 1])), None)
+
+
+EQUIVALENT = NamedNode(GKG + "equivalentMeasure")
+_EQUIVALENT_FIX = ("equivalent measures must share one canonical unit: give each the same gkg:canonicalUnit (a result "
+                   "in another unit is converted to it, with a gkg:UnitFactor of the measure where UCUM cannot), or "
+                   "remove the gkg:equivalentMeasure link if they are not the same quantity")
+
+
+def equivalent_unit_findings(content: Content) -> list[Finding]:
+    """``equivalent-measure-units`` errors: measures linked by gkg:equivalentMeasure (either way,
+    transitively) that state more than one canonical unit. The loader converts a result of any of them to
+    the group's one unit, so with two it converts none: every result of each is unusable. Located at the
+    first link of the group (the line that writes it)."""
+    catalog = MeasureCatalog.from_graph(content.store)
+    findings, texts, done = [], {}, set()
+    for measure, group in sorted(catalog.groups.items()):
+        if group.measures in done or len(group.measures) < 2 or len(group.canonical_units) < 2:
+            continue
+        done.add(group.measures)
+        links = sorted((q for m in sorted(group.measures) for q in content.store.quads_for_pattern(
+            NamedNode(m), EQUIVALENT, None, None)), key=lambda q: (str(q.subject), str(q.object)))
+        if not links:
+            continue
+        stated = "; ".join(f"{content.label(NamedNode(m))} ({content.compact(NamedNode(m))}) in "
+                           + " and ".join(sorted(u.value for u in content.objects(NamedNode(m), CANONICAL_UNIT)))
+                           for m in sorted(group.measures) if content.objects(NamedNode(m), CANONICAL_UNIT))
+        message = (f"these measures are equivalent (gkg:equivalentMeasure) but state {len(group.canonical_units)} "
+                   f"canonical units ({stated}): every result of each is unusable at run time "
+                   f"(unit-not-convertible, 'the guideline graph gives {len(group.canonical_units)} canonical units'); "
+                   + _EQUIVALENT_FIX)  # fmt: skip
+        link = links[0]
+        finding = content.finding(link.subject, "error", "lint", "equivalent-measure-units", message,
+                                  where=(EQUIVALENT, link.object), path="gkg:equivalentMeasure",
+                                  value=", ".join(sorted(group.canonical_units)))  # fmt: skip
+        file, line = statement_line(content, link, texts)
+        findings.append(replace(finding, file=file or finding.file, line=line or finding.line))
+    return findings
+
+
+def equivalent_cross_findings(contents: list[Content]) -> list[Finding]:
+    """``equivalent-measure-units`` errors across guidelines: two measures linked by gkg:equivalentMeasure
+    (in any guideline, either way, transitively) that two guidelines read in units that do not convert into
+    each other. One measure in two such units is ``measure-unit-clash``; a group with two units within one
+    guideline is reported in that guideline's own report."""
+    parent: dict[str, str] = {}
+
+    def find(m: str) -> str:
+        while parent.setdefault(m, m) != m:
+            m = parent[m]
+        return m
+
+    declared: list[tuple[Content, str, str, MeasureCatalog]] = []
+    for content in contents:
+        catalog = MeasureCatalog.from_graph(content.store)
+        for quad in content.store.quads_for_pattern(None, EQUIVALENT, None, None):
+            parent[find(quad.subject.value)] = find(quad.object.value)
+        for measure in content.subjects_with(CANONICAL_UNIT):
+            for unit in content.objects(measure, CANONICAL_UNIT):
+                if isinstance(unit, Literal) and is_ucum(unit.value):
+                    declared.append((content, measure.value, unit.value, catalog))
+    findings, reported = [], set()
+    for i, (content, measure, unit, catalog) in enumerate(declared):
+        for other, other_measure, other_unit, other_catalog in declared[:i]:
+            if other is content or measure == other_measure or unit == other_unit:
+                continue
+            if find(measure) != find(other_measure):
+                continue
+            joined = [c for c in (catalog, other_catalog) if _joined(c, measure, other_measure)]
+            if joined or (find(measure), frozenset((unit, other_unit))) in reported:
+                continue  # the same group in one guideline: that guideline's own report says so
+            factors = tuple({*_factors(catalog, measure), *_factors(other_catalog, other_measure)})
+            group = MeasureGroup(frozenset(), frozenset(), factors)
+            try:
+                convert(Decimal(1), other_unit, group, unit)
+                convert(Decimal(1), unit, group, other_unit)
+            except UnitConversionError as exc:
+                reported.add((find(measure), frozenset((unit, other_unit))))
+                where, line = other.locate(NamedNode(other_measure))
+                findings.append(content.finding(
+                    NamedNode(measure), "error", "lint", "equivalent-measure-units",
+                    f"this guideline reads {content.label(NamedNode(measure))} in {unit}, another ({where}"
+                    f"{f':{line}' if line else ''}) reads {other.label(NamedNode(other_measure))}, declared "
+                    f"equivalent to it (gkg:equivalentMeasure), in {other_unit}, and the units do not convert "
+                    f"({exc}); " + _EQUIVALENT_FIX, path="gkg:canonicalUnit", value=unit))
+    return findings
+
+
+def _joined(catalog: MeasureCatalog, measure: str, other: str) -> bool:
+    """Whether one guideline's graph makes the two measures equivalent (its own report then says so)."""
+    group = catalog.groups.get(measure)
+    return group is not None and other in group.measures
+
+
+def _factors(catalog: MeasureCatalog, measure: str) -> tuple:
+    group = catalog.groups.get(measure)
+    return group.factors if group else ()

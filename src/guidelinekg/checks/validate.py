@@ -31,7 +31,8 @@ def validate(
     Several guidelines (directories declaring a guideline version, :func:`split_guidelines`) are each
     checked with the vocabulary and the shared files, as they are evaluated: one guideline's statements
     about a shared term (a LOINC measure's canonical unit) are no error in another's. The reports are
-    merged (a finding in a shared file once), plus :func:`cross_guideline_findings`.
+    merged (a finding in a shared file once), plus :func:`cross_guideline_findings` and
+    :func:`equivalent_cross_findings`.
 
     Returns:
         ``{"files", "findings", "steps", "owl", "summary", "exit_code"}``; findings are dicts of
@@ -43,13 +44,14 @@ def validate(
         return _validate_files(given, paths, shapes, owl, require_owl)[0]
     checked = [_validate_files(shared + group, paths, shapes, owl, require_owl) for group in own]
     reports = [report for report, _ in checked]
-    from guidelinekg.checks.units import cross_guideline_findings
+    from guidelinekg.checks.units import cross_guideline_findings, equivalent_cross_findings
 
     findings = list({json.dumps(f, sort_keys=True): f for r in reports for f in r["findings"]}.values())
     from guidelinekg.checks.conflicts import conflict_findings
 
     contents = [content for _, content in checked]
-    findings += [f.as_dict() for f in [*cross_guideline_findings(contents), *conflict_findings(contents)]]
+    findings += [f.as_dict() for f in [*cross_guideline_findings(contents), *equivalent_cross_findings(contents),
+                                       *conflict_findings(contents)]]
     findings.sort(key=lambda f: Finding(**f).sort_key())
     counts = Counter(f["severity"] for f in findings)
     worst = max(r["exit_code"] for r in reports)
