@@ -64,6 +64,18 @@ SELECT ?patient ?c ?issueMsg WHERE {
 }
 """
 
+# The patient records an undecided diagnosis or procedure criterion rests on (rules 45, 35: the records of
+# the standing that decided it), each with the status that leaves it undecided: what the reader checks.
+RECORDS = """
+SELECT ?patient ?c ?record ?recordStatus WHERE {
+  ?out gkg:truth gkg:Unknown ; gkg:forPatient ?patient ; gkg:criterion ?c ; prov:wasDerivedFrom ?rec .
+  { ?rec a gkg:Condition OPTIONAL { ?rec gkg:conditionVerificationStatus ?s BIND(CONCAT(" is ", ?s) AS ?recordStatus) } }
+  UNION { ?rec a gkg:ProcedureRecord
+          OPTIONAL { ?rec gkg:procedureStatus ?s BIND(CONCAT(" has status ", ?s) AS ?recordStatus) } }
+  OPTIONAL { ?rec gkg:identifier ?id } BIND(COALESCE(?id, STR(?rec)) AS ?record)
+}
+"""
+
 SYMBOLS = {"<=": "≤", ">=": "≥", "<": "<", ">": ">"}
 AGE_UNITS = {"a": "years", "mo": "months", "wk": "weeks", "d": "days"}  # UCUM units of an age criterion
 
@@ -97,7 +109,9 @@ class Explainer:
     def __init__(self, criteria: Criteria, outcome_rows: list[dict[str, str]]):
         self.criteria = criteria
         self.outcomes = {
-            c: items[0] | {"issues": sorted({i["issueMsg"] for i in items if "issueMsg" in i})}
+            c: items[0] | {"issues": sorted({i["issueMsg"] for i in items if "issueMsg" in i}),
+                           "records": sorted({i["record"] + i.get("recordStatus", "")
+                                              for i in items if "record" in i})}
             for c, items in grouped(outcome_rows, "c").items()
         }
 
@@ -117,6 +131,8 @@ class Explainer:
             out.setdefault(row["patient"], []).append(row)
         for patient, items in issues.items():
             out.setdefault(patient, []).extend(items)
+        for row in rows(store, RECORDS, patients=patients):
+            out.setdefault(row["patient"], []).append(row)
         return out
 
     def truth(self, criterion: str) -> str:
@@ -155,14 +171,16 @@ class Explainer:
 
     def missing(self, criterion: str) -> list[dict]:
         """What an undecided criterion lacks, leaf by leaf: ``{"kind": "age" | "sex" | "diagnosis" |
-        "procedure" | "measure" | "other", "measure": IRI or None}`` for each unknown leaf of its tree."""
+        "procedure" | "measure" | "other", "measure": IRI or None}`` for each unknown leaf of its tree; a
+        diagnosis or procedure also names its ``criterion`` and that criterion's ``label``."""
 
         def lacking(node: dict, outcome: dict) -> list[dict]:
             types = node.get("types", set())
             kind = ("age" if "AgeCriterion" in types else "sex" if "AdministrativeSexCriterion" in types
                     else "diagnosis" if "DiagnosisCriterion" in types else "procedure" if "ProcedureCriterion" in types
                     else "measure" if node.get("m") else "other")
-            return [{"kind": kind, "measure": node.get("m")}]
+            named = {"criterion": node.get("c"), "label": self.criteria.describe(node.get("c", ""))}
+            return [{"kind": kind, "measure": node.get("m"), **(named if kind in ("diagnosis", "procedure") else {})}]
 
         return self._leaves(criterion, lacking, unknown_only=True)
 
@@ -208,6 +226,9 @@ class Explainer:
                 "no usable birth date" if "AgeCriterion" in types
                 else "administrative sex not recorded as male or female" if "AdministrativeSexCriterion" in types
                 else "recorded only as unconfirmed, provisional or differential" if "DiagnosisCriterion" in types
+                else "recorded, but whether or when it was performed cannot be told" if "ProcedureCriterion" in types
                 else "no usable result")
+            if outcome.get("records"):  # the records behind it, with the status that leaves it undecided
+                why += ": " + ", ".join(outcome["records"])
             return [f"{pad}{text}: unknown ({why})"]
         return [f"{pad}{text}: {truth}"]

@@ -41,7 +41,7 @@ from guidelinekg.report.fhirrequests import (
     shown_codings,
     subject_of,
 )
-from guidelinekg.report.views import grading_text, work_url
+from guidelinekg.report.views import NONE_APPLIES, grading_text, work_url
 
 WARNING_SYSTEM = "https://w3id.org/guidelinekg/warning"  # the stable warning codes the README lists
 MISSING = {"age": ("Patient", ["birthDate"]), "sex": ("Patient", ["gender"]), "diagnosis": ("Condition", []),
@@ -146,12 +146,13 @@ def _issues(report: dict, bundle: _Bundle, version: str) -> list[dict]:
     return [bundle.add({"resourceType": "OperationOutcome", "issue": notes}, version, "input-notes")]
 
 
-def _test(codes: list[dict], label: str | None) -> dict | None:
-    """The dataRequirement of a test: its LOINC code when it may be shown (:func:`shown_codings`), its name as
-    the display whether or not; None when it has neither."""
+def _test(codes: list[dict], label: str | None, kind: str = "Observation") -> dict | None:
+    """The dataRequirement of a test (or of a diagnosis, a procedure: ``kind``): its codes when they may be
+    shown (:func:`shown_codings`: verified ones only), its name as the display whether or not; None when it
+    has neither."""
     shown = [{**c, **({"display": label} if label else {})} for c in shown_codings(codes)]
     coding = shown or ([{"display": label}] if label else [])
-    return {"type": "Observation", "codeFilter": [{"path": "code", "code": coding}]} if coding else None
+    return {"type": kind, "codeFilter": [{"path": "code", "code": coding}]} if coding else None
 
 
 def _requirements(report: dict) -> list[dict]:
@@ -169,7 +170,9 @@ def _requirements(report: dict) -> list[dict]:
             item = _test(codes, min((c["label"] for c in codes if c.get("label")), default=None))
         else:
             kind, paths = MISSING[m["kind"]]
-            item = {"type": kind, **({"mustSupport": paths} if paths else {})}
+            # a diagnosis or procedure: named by its label, its verified codes as the codeFilter
+            item = (m.get("label") or m.get("codes")) and _test(m.get("codes", []), m.get("label"), kind)
+            item = item or {"type": kind, **({"mustSupport": paths} if paths else {})}
         if item and item not in out:
             out.append(item)
     return out
@@ -196,11 +199,17 @@ def report_resources(report: dict, bundle: _Bundle) -> None:
         guidance["evaluationMessage"] = messages
     if requirements:
         guidance["dataRequirement"] = requirements
-    notes = [f"undecided: {u['statement']}" for u in report["undetermined"]]
+    notes = [f"undecided: {u.get('label') or u['statement']}" for u in report["undetermined"]]
     notes += [f"not made (its criteria are not met in this population): {n['label']}" for n in report["population_not_met"]]
-    if not report["applicable"]:
+    if any(w["code"] == "patient-deceased" for w in report["warnings"]):  # not evaluated: never "does not apply"
+        notes.insert(0, "the patient's record is marked deceased on or before the as-of date: the guideline is not "
+                     "applied (warning patient-deceased)")
+    elif not report["applicable"]:
+        undecided = "; ".join(line.strip() for line in report.get("applicability_because", []) if ": unknown (" in line)
         notes.insert(0, "whether the guideline applies is unknown: the data it needs are missing or unconfirmed"
-                     if unclear else "the guideline does not apply to this patient")
+                     + (f"; undecided: {undecided}" if undecided else "") if unclear else "the guideline does not apply to this patient")
+    elif report.get("no_statement_applies"):
+        notes.insert(0, NONE_APPLIES)
     if notes:
         guidance["note"] = [{"text": n} for n in notes]
     bundle.add(guidance, version, "GuidanceResponse")

@@ -29,6 +29,7 @@ from guidelinekg.report.selections import (
     NOT_INDICATED,
     ORDERS,
     POPULATION_NOT_MET,
+    RECORD_CODES,
     RESTRICTIONS,
     RESULTS,
     STALE_WEIGHTS,
@@ -87,6 +88,7 @@ def _guideline_parts(store) -> dict:
                    for r, items in grouped(rows(store, GRADES), "r").items()},
         "weight_based": {r["i"] for r in rows(store, WEIGHT_BASED)},
         "measure_codes": grouped(rows(store, MEASURE_CODES), "m"),
+        "record_codes": grouped(rows(store, RECORD_CODES), "c"),
         "coverage": {v: sorted({r["c"] for r in items}) for v, items in grouped(rows(store, COVERAGE), "v").items()},
         "not_indicated": grouped(rows(store, NOT_INDICATED), "ni"),
         "cautions": {about: sorted(({"iri": c["c"], "label": c["label"], "text": c["text"],
@@ -102,6 +104,8 @@ def _named(node: str) -> str | None:
     return None if node.startswith("_:") else node
 
 
+SAID = ("recommendations", "not_recommended", "undetermined", "not_indicated", "population_not_met", "orders",
+        "monitoring")  # what a report says for a patient the guideline applies to
 LINE_RANK = {"first-line": 0, None: 1, "alternative": 2}
 STRENGTH_RANK = {"strong": 0, "conditional": 1, None: 2}
 
@@ -203,7 +207,8 @@ def _assemble(
                     names = sorted({i.get("byLabel", i["by"]) for i in items if "by" in i})
                     because.append(f"undecided whether this prevails: {'; '.join(names) or c}")
                     because += ["  " + line for line in explainer.lines(c)]
-            undetermined.append({"iri": res["r"], "result": res["res"], "statement": st["text"],
+            undetermined.append({"iri": res["r"], "result": res["res"], "label": st["label"],
+                                 "summary": st.get("summary", st["label"]), "statement": st["text"],
                                  "criterion": _named(st["crit"]), "because": because})
             continue
         dose = None
@@ -281,18 +286,9 @@ def _assemble(
                 "needed_for": sorted({i["for"] for i in items}),
             }
         )
-    monitoring = []
-    for action, items in sorted(grouped(mine["monitoring"], "a").items()):
-        first = items[0]
-        monitoring.append(
-            {
-                "iri": action,
-                "action": first["text"],
-                "loinc": sorted({i["loinc"] for i in items}),
-                "interval": _interval(first),
-                "trigger": first.get("trigger"),
-            }
-        )
+    monitoring = [{"iri": action, "action": items[0]["text"], "loinc": sorted({i["loinc"] for i in items}),
+                   "interval": _interval(items[0]), "trigger": items[0].get("trigger")}
+                  for action, items in sorted(grouped(mine["monitoring"], "a").items())]
     warnings = sorted(
         ({"code": w["code"], "message": w["message"]} for w in mine["warnings"]),
         key=lambda w: (w["code"], w["message"]),
@@ -317,6 +313,13 @@ def _assemble(
                        "source_sha256": evaluation.source_sha256},
     }
     report["applicability"] = (applicable or ["unknown"])[0]  # "true", "false" or "unknown" (coverage)
+    # a record marked deceased is not evaluated (rule 15): said so, never "does not apply"; a guideline that
+    # applies but none of whose statements does is said so, never an empty report
+    report["deceased"] = any(w["code"] == "patient-deceased" for w in warnings)
+    report["no_statement_applies"] = report["applicable"] and not any(report[k] for k in SAID)
+    # why coverage is unknown: the version's coverage criteria explained (the records behind an unknown one)
+    report["applicability_because"] = [line for c in shared["coverage"].get(version.iri, []) for line in
+                                       explainer.lines(c)] if report["applicability"] == "unknown" else []
     annotate(report, shared["doubts"], shared["dosing"])  # each item's verification status and doubts
     # each test's code with the status the content gives it (FHIR, from a report or results.jsonl, shows
     # verified ones only)
@@ -348,6 +351,10 @@ def _assemble(
         for m in [m for u in report["undetermined"] for m in u["missing"]] + report["applicability_missing"]:
             if m["kind"] == "measure":
                 m["codes"] = _codes(shared["measure_codes"].get(m["measure"], []), "label")
+            elif "criterion" in m:  # a diagnosis or procedure: its codes, each with its status (FHIR shows verified ones)
+                m["codes"] = sorted(({k: c.get(k) for k in ("system", "code", "status")}
+                                     for c in shared["record_codes"].get(m["criterion"], [])),
+                                    key=lambda c: (c["system"], c["code"], c["status"] or ""))
     if "lang" in shared:
         report["patient_view"] = patient_view(report, explainer, shared["wording"], shared["lang"],
                                               criteria=criteria, applicability=(applicable or [None])[0])

@@ -200,6 +200,15 @@ SELECT ?m ?loinc ?label ?status WHERE {
   OPTIONAL { ?m gkg:verificationStatus ?vs . ?vs skos:notation ?status }
 }"""
 
+# The codes a diagnosis or procedure criterion accepts (rule 07), each with its verification status: what
+# the FHIR rendering's dataRequirement names when such a criterion is undecided (verified codes only).
+RECORD_CODES = """
+SELECT ?c ?system ?code ?status WHERE {
+  { ?c gkg:diagnosisCode ?k } UNION { ?c gkg:procedureCode ?k }
+  ?k gkg:codeSystem ?system ; skos:notation ?code .
+  OPTIONAL { ?k gkg:verificationStatus ?vs . ?vs skos:notation ?status }
+}"""
+
 COVERAGE = """SELECT ?v ?c WHERE { ?v a gkg:GuidelineVersion ; gkg:coversCondition ?c }"""
 
 APPLICABILITY = """

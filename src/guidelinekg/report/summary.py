@@ -13,8 +13,9 @@ from collections import Counter
 def summary_counts(reports: list[dict]) -> list[tuple[str, str, int]]:
     """How many patients got each recommendation, not-recommended, undetermined, not-indicated or
     population-not-met statement, order, monitoring action, warning code, and "guideline not applicable"
-    (the guideline does not cover them) or "applicability unknown" (whether it does is not known yet)
-    (rows of ``summary.csv``), sorted."""
+    (the guideline does not cover them), "applicability unknown" (whether it does is not known yet) or
+    "deceased" (the record is marked deceased on or before the as-of date: not evaluated, never counted as
+    not applicable) (rows of ``summary.csv``), sorted."""
     counts: Counter = Counter()
     for report in reports:
         for key in ("recommendations", "not_recommended", "undetermined", "not_indicated", "population_not_met"):
@@ -23,7 +24,9 @@ def summary_counts(reports: list[dict]) -> list[tuple[str, str, int]]:
         counts.update(("order", o["loinc"]) for o in report["orders"])
         counts.update(("monitoring", m.get("iri") or m["action"]) for m in report.get("monitoring", ()))
         counts.update(("warning", code) for code in {w["code"] for w in report["warnings"]})
-        if not report["applicable"]:
+        if report.get("deceased") or any(w["code"] == "patient-deceased" for w in report["warnings"]):
+            counts[("deceased", "guideline")] += 1
+        elif not report["applicable"]:
             unknown = report.get("applicability") == "unknown"
             counts[("applicability_unknown" if unknown else "not_applicable", "guideline")] += 1
     return [(kind, item, n) for (kind, item), n in sorted(counts.items())]

@@ -119,6 +119,11 @@ def _safe(value, markdown: bool):
     return value
 
 
+DECEASED = ("The patient's record is marked deceased on or before the as-of date: no guideline is applied "
+            "(see the patient-deceased warning).")
+NONE_APPLIES = "The guideline applies, but none of its statements applies to this patient's data"
+
+
 def render(report: dict, *, markdown: bool = False) -> str:
     """A readable account for one patient: what to do, why, how strong and certain, with citations."""
     report = _safe(report, markdown)
@@ -127,11 +132,17 @@ def render(report: dict, *, markdown: bool = False) -> str:
     g = report["guideline"]
     out = [f"{h1}{g['label']}", f"Patient {report['patient']}, as of {report['as_of']} "
            f"(guideline version {g['version']}, review status: {g['status']})", ""]
-    deceased = any(w["code"] == "patient-deceased" for w in report["warnings"])
-    if not report["applicable"] and report.get("applicability") == "unknown" and not deceased:
-        out.append("Whether this guideline applies to this patient is not known yet: see the warnings.")
+    if any(w["code"] == "patient-deceased" for w in report["warnings"]):  # not evaluated (rule 15)
+        out.append(DECEASED)
+    elif not report["applicable"] and report.get("applicability") == "unknown":
+        because = report.get("applicability_because", [])
+        out.append("Whether this guideline applies to this patient is not known yet: see the warnings"
+                   + (" and its criteria:" if because else "."))
+        out += _steps(because, markdown, seen)
     elif not report["applicable"]:
         out.append("This guideline does not apply to this patient.")
+    elif report.get("no_statement_applies"):
+        out += [NONE_APPLIES + ".", ""]
     # a recommendation against an intervention applies to the patient too, but it is no order to give it:
     # its own heading, and never a dose or administration
     def section(rec: dict) -> str:
@@ -191,7 +202,9 @@ def render(report: dict, *, markdown: bool = False) -> str:
     if report["undetermined"]:
         out.append(f"{h2}Cannot decide yet")
         for u in report["undetermined"]:
-            out.append(f"{bullet}{u['statement']}")
+            label = u.get("label")  # first, as a made recommendation's: statements with like wording differ
+            out.append(f"{bullet}{label}: {u['statement']}" if label and label != u["statement"]
+                       else f"{bullet}{u['statement']}")
             out += _steps(u["because"], markdown, seen)
             out += _steps(_checks(u, own_only=True), markdown)  # its dosing's doubts: once it is made
         out.append("")
@@ -313,6 +326,8 @@ def render_patient(report: dict, *, markdown: bool = False) -> str:
             "clinician.", ""]
     if view["applicability"] in APPLICABILITY:
         out += [APPLICABILITY[view["applicability"]], ""]
+    elif report.get("no_statement_applies"):
+        out += ["The guideline applies to you, but none of its suggestions fits the information in your record.", ""]
     for key, heading in PATIENT_SECTIONS:
         items = view["sections"].get(key, [])
         if not items:
