@@ -24,6 +24,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("serve", "guidelinekg.commands.serve", "serve the store as a read-only SPARQL 1.1 endpoint on localhost"),
     ("audit", "guidelinekg.commands.audit", "audit recorded runs: provenance complete, hashes intact, replay equal"),
     ("new", "guidelinekg.commands.new", "scaffold a new guideline: content, terms, citations, a vignette, a README"),
+    ("vignettes", "guidelinekg.commands.vignettes", "run a guideline's vignettes: each case's report against its expected.json"),
     ("conflicts", "guidelinekg.commands.conflicts", "where loaded guidelines disagree: regions, statements, citations"),
     ("hooks", "guidelinekg.commands.hooks", "serve the guidelines as a CDS Hooks service (patient-view, order-select)"),
 ]

@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         "next:",
         f"  guidelinekg validate {quoted}",
         f"  guidelinekg recommend {patient} --content {quoted} --as-of 2026-01-15",
+        f"  guidelinekg vignettes --content {quoted}",
         f"  then replace every EXAMPLE placeholder: see {shown}README.md",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
