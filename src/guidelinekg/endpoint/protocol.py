@@ -1,11 +1,12 @@
 """The SPARQL 1.1 Protocol's side of the endpoint: what a request asks, how a result is answered.
 
 :func:`execute` runs one query on an open store with the request's dataset (``default-graph-uri``,
-``named-graph-uri``) and base IRI, and serialises the result in the media type :func:`negotiate` picks
-from ``Accept``. :func:`federation` decides whether a query would federate (``SERVICE``), which the
-endpoint and the ``query`` command refuse; :func:`decode_form` reads a request's parameters as UTF-8 or
-not at all; :func:`service_description` describes the endpoint. Process management and HTTP are
-:mod:`guidelinekg.endpoint.server`'s.
+``named-graph-uri``, else the query's ``FROM``: :func:`dataset`) and base IRI, and serialises the result in
+the media type :func:`negotiate` picks from ``Accept``; an update sent as a query is refused as one
+(:func:`update_keyword`). :func:`federation` decides whether a query would federate (``SERVICE``), which
+the endpoint and the ``query`` command refuse; :func:`decode_form` reads a request's parameters as UTF-8 or
+not at all. The service description is :mod:`guidelinekg.endpoint.description`'s; process management and
+HTTP are :mod:`guidelinekg.endpoint.server`'s.
 """
 
 from __future__ import annotations
@@ -175,6 +176,37 @@ def too_deep(query: str) -> str | None:
     return None
 
 
+_DATASET_CLAUSE = re.compile(r"(?<![\w.:\-\u00B7?$@])FROM(?![\w:\-\u00B7])", re.IGNORECASE)
+
+
+def names_dataset(query: str) -> bool:
+    """Whether the query names its own dataset (``FROM`` or ``FROM NAMED``): the keyword outside strings, IRIs
+    and comments, not part of a name, in the text as written or with its ``\\u`` escapes decoded.
+
+    >>> names_dataset('SELECT * FROM <urn:g> WHERE { ?s ?p ?o }'), names_dataset('SELECT * { ?s ex:from "FROM" }')
+    (True, False)
+    """
+    return any(_DATASET_CLAUSE.search(_OPAQUE.sub(" ", text)) for text in (query, decode_escapes(query)))
+
+
+_SKIP = r"(?:\s|#[^\n\r]*[\n\r])*"  # white space and comments (each to its line end: one way to match)
+_UPDATE = re.compile(rf"{_SKIP}(?:(?:PREFIX{_SKIP}[^\s:#<]*:{_SKIP}<[^<>]*>|BASE{_SKIP}<[^<>]*>){_SKIP})*"
+                     r"(INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)\b", re.IGNORECASE)
+READ_ONLY = "this endpoint is read-only: updates are not accepted"
+
+
+def update_keyword(text: str) -> str | None:
+    """The update operation a text begins with (after its ``PREFIX`` and ``BASE`` declarations), upper case;
+    ``None`` for anything else. No query begins so: a text that fails to parse as a query and begins so is
+    an update sent as a query.
+
+    >>> update_keyword('PREFIX ex: <http://e/> # note\\ninsert data { ex:a ex:b ex:c }'), update_keyword('ASK {}')
+    ('INSERT', None)
+    """
+    m = _UPDATE.match(text)
+    return m[1].upper() if m else None
+
+
 def uses_service(query: str) -> bool:
     """Whether the query would federate (see :func:`federation`).
 
@@ -242,8 +274,12 @@ def check_charset(charset: str | None) -> None:
 def utf8(body: bytes, charset: str | None) -> str:
     """A request body as text: UTF-8 only, declared or not; anything else is a :class:`BadRequest`."""
     check_charset(charset)
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in body:
+        raise BadRequest("the body is not UTF-8: it " + ("begins with a UTF-16 byte order mark" if body[:2] in (
+            b"\xff\xfe", b"\xfe\xff") else "holds NUL bytes (UTF-16?)") + "; send the query as UTF-8 (a NUL "
+            "in a string is written \\u0000)")
     try:
-        return body.decode("utf-8")
+        return body.decode("utf-8").removeprefix("\ufeff")  # a UTF-8 byte order mark is no part of the query
     except UnicodeDecodeError as exc:
         raise BadRequest(f"the body is not valid UTF-8 (bad byte at offset {exc.start})") from None
 
@@ -304,12 +340,14 @@ def refuse_service(reason: str) -> Reply:
 def dataset(request: QueryRequest) -> dict:
     """``Store.query`` keywords for the request's dataset. As the protocol says, ``default-graph-uri`` and
     ``named-graph-uri`` make the dataset (``named-graph-uri`` alone: an empty default graph; only
-    ``default-graph-uri``: no named graphs); with neither, the default graph is the union of all graphs."""
+    ``default-graph-uri``: no named graphs), whatever ``FROM`` and ``FROM NAMED`` the query has (the protocol's
+    rule: the request's dataset wins); with neither, the query's ``FROM`` and ``FROM NAMED`` make it (the
+    engine reads them); with none of these, the default graph is the union of all graphs."""
     kwargs: dict = {}
     if request.default_graphs or request.named_graphs:
         kwargs["default_graph"] = [ox.NamedNode(g) for g in request.default_graphs]
         kwargs["named_graphs"] = [ox.NamedNode(g) for g in request.named_graphs]
-    elif request.union_default_graph:
+    elif request.union_default_graph and not names_dataset(request.query):
         kwargs["use_default_graph_as_union"] = True
     if request.base_iri:
         kwargs["base_iri"] = request.base_iri
@@ -335,6 +373,8 @@ def execute(store: ox.Store, request: QueryRequest) -> Reply:
             return text_reply(406, f"none of the accepted types is available; offered: {', '.join(offers)}")
         body = result.serialize(format=offers[media])
     except SyntaxError as exc:
+        if (operation := update_keyword(request.query)) is not None:
+            return text_reply(403, f"{READ_ONLY} (the query is an update: {operation})")
         return text_reply(400, f"query syntax error: {exc.msg or exc}")
     except ValueError as exc:
         return text_reply(400, f"bad request: {exc}")
@@ -342,35 +382,4 @@ def execute(store: ox.Store, request: QueryRequest) -> Reply:
         return text_reply(503, OUT_OF_MEMORY)
     except Exception as exc:  # noqa: BLE001 - evaluation errors of any kind become a 500 with the message
         return text_reply(500, f"query failed: {exc}")
-    return Reply(200, media + ("; charset=utf-8" if media.startswith("text/") else ""), body)
-
-
-# --- service description --------------------------------------------------------------------------------
-
-_DESCRIPTION = """@prefix sd: <http://www.w3.org/ns/sparql-service-description#> .
-@prefix fmt: <http://www.w3.org/ns/formats/> .
-@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
-
-<{url}> a sd:Service ;
-  rdfs:label "guidelinekg read-only SPARQL 1.1 endpoint (updates and SERVICE refused)" ;
-  sd:endpoint <{url}> ;
-  sd:supportedLanguage sd:SPARQL11Query ;
-  sd:resultFormat fmt:SPARQL_Results_JSON, fmt:SPARQL_Results_XML, fmt:SPARQL_Results_CSV,
-    fmt:SPARQL_Results_TSV, fmt:Turtle, fmt:N-Triples, fmt:RDF_XML, fmt:JSON-LD ;
-{feature}  sd:defaultDataset [ a sd:Dataset ; sd:defaultGraph [ a sd:Graph ] ] .
-"""
-
-
-def service_description(url: str, accept: str | None, *, union_default_graph: bool = True) -> Reply:
-    """The SPARQL 1.1 Service Description of the endpoint at ``url`` (Turtle unless ``Accept`` asks for
-    another RDF format). It claims no ``sd:BasicFederatedQuery``: SERVICE is refused."""
-    feature = "  sd:feature sd:UnionDefaultGraph ;\n" if union_default_graph else ""
-    text = _DESCRIPTION.format(url=url, feature=feature)
-    media = negotiate(accept, GRAPH_FORMATS)
-    if media is None:
-        return text_reply(406, f"none of the accepted types is available; offered: {', '.join(GRAPH_FORMATS)}")
-    if media == "text/turtle":
-        body = text.encode()
-    else:
-        body = ox.serialize(ox.parse(text, format=ox.RdfFormat.TURTLE), format=GRAPH_FORMATS[media])
     return Reply(200, media + ("; charset=utf-8" if media.startswith("text/") else ""), body)

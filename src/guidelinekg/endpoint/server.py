@@ -24,9 +24,12 @@ So this endpoint is a small WSGI application served by waitress (:mod:`guideline
 * **CORS only when asked** (``--cors ORIGIN``), with ``OPTIONS`` preflight; ``HEAD`` as ``GET``.
 
 Requests: ``GET /query?query=...``, ``POST /query`` with a form (``query=``) or ``application/sparql-query``
-body, UTF-8 only; ``default-graph-uri`` and ``named-graph-uri`` as in the protocol (``named-graph-uri``
-alone: an empty default graph). Without either the default graph is the union of all graphs (the store
-keeps everything in named graphs). ``GET /query`` without a query answers the SPARQL Service Description.
+body, UTF-8 only (a leading byte order mark is dropped; a UTF-16 body is refused as such); an update sent
+as a query is refused as an update (``403``). The dataset: ``default-graph-uri`` and ``named-graph-uri`` as
+in the protocol (``named-graph-uri`` alone: an empty default graph), which win over the query's own
+``FROM``/``FROM NAMED`` as the protocol says; without them the query's ``FROM``/``FROM NAMED``; without
+either the default graph is the union of all graphs (the store keeps everything in named graphs). ``GET
+/query`` without a query answers the SPARQL Service Description.
 Relative IRIs in a query resolve against the endpoint's URL. Results are negotiated from ``Accept``: SPARQL
 JSON (default), XML, CSV, TSV; graphs as Turtle (default), N-Triples, RDF/XML or JSON-LD. Each request is
 logged on stderr (method, path, status, bytes, duration) unless ``--quiet``.
@@ -47,6 +50,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from guidelinekg.endpoint.description import service_description
 from guidelinekg.endpoint.protocol import (
     OUT_OF_MEMORY,
     BadRequest,
@@ -57,7 +61,6 @@ from guidelinekg.endpoint.protocol import (
     execute,
     graph_iris,
     media_type,
-    service_description,
     text_reply,
     utf8,
 )
@@ -189,7 +192,8 @@ _HELP = """guidelinekg read-only SPARQL 1.1 endpoint
 
 Query:  GET /query?query=...  or  POST /query (form 'query=' or application/sparql-query body, UTF-8)
 Graphs: every run and guideline version is a named graph; the default graph is their union unless
-        default-graph-uri or named-graph-uri is given. Updates and SERVICE (federation) are refused.
+        default-graph-uri or named-graph-uri is given, or else the query has FROM or FROM NAMED.
+        Updates and SERVICE (federation) are refused.
 About:  GET /query without a query: the SPARQL Service Description (Turtle).
 """
 _ENDPOINTS = ("/query", "/sparql", "/")
@@ -381,7 +385,7 @@ class SparqlApp:
             )
         return self.pool.run(
             QueryRequest(
-                query[0],
+                query[0].removeprefix("\ufeff"),  # a byte order mark is no part of the query
                 environ.get("HTTP_ACCEPT"),
                 graph_iris(params, "default-graph-uri"),
                 graph_iris(params, "named-graph-uri"),

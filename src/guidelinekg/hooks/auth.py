@@ -11,8 +11,14 @@ not followed). A request needs ``Authorization: Bearer <JWT>`` whose
 * ``aud`` (a string or an array) names the endpoint called: ``--audience`` (the service's base URL)
   followed by the request's path, or the base URL itself; for a feedback call also the service's URL;
 * ``exp`` is in the future and ``iat`` not, each with a leeway of :data:`LEEWAY` seconds;
+* ``exp`` is at most :data:`MAX_LIFETIME` seconds (5 minutes, as CDS Hooks asks EHRs to issue them) after
+  ``iat`` and after now, leeway added: a token of 10 years (or ``exp`` 1e300) is refused;
 * ``jti`` is present and not seen before from that issuer while the token is valid (a replayed token is
   refused).
+
+The ``jti`` seen are kept in memory until their token expires. A restart forgets them: a token captured
+before it could be replayed after it, but only until that token expires, at most ``MAX_LIFETIME + 2 *
+LEEWAY`` seconds (7 minutes) after it was issued, which the bound on ``exp`` guarantees.
 
 Anything else is a :class:`~guidelinekg.hooks.protocol.HookError` 401 with a ``WWW-Authenticate`` header.
 """
@@ -30,6 +36,7 @@ from guidelinekg.errors import InputError, Location
 from guidelinekg.hooks.protocol import HookError
 
 LEEWAY = 60  # seconds
+MAX_LIFETIME = 300  # seconds a token may be valid for (CDS Hooks: the EHR's JWT expires within 5 minutes)
 ASYMMETRIC = {"RSA": ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
               "EC": ("ES256", "ES384", "ES512", "ES256K"), "OKP": ("EdDSA",)}
 
@@ -117,7 +124,12 @@ class JwtVerifier:
             raise _refused(f"the JWT is not accepted: {exc}") from None
         if not isinstance(claims.get("jti"), str) or not claims["jti"]:
             raise _refused("the JWT's jti must be a non-empty string")
-        self._once(claims["iss"], claims["jti"], float(claims["exp"]))
+        expires, issued = float(claims["exp"]), float(claims["iat"])
+        if max(expires - issued, expires - time.time()) > MAX_LIFETIME + LEEWAY:
+            raise _refused(f"the JWT's exp is more than {MAX_LIFETIME // 60} minutes after its iat or after now: "
+                           "CDS Hooks asks for tokens that expire within 5 minutes (a longer one could be replayed "
+                           "after a restart)")
+        self._once(claims["iss"], claims["jti"], expires)
         return claims
 
     def _once(self, issuer: str, jti: str, expires: float) -> None:

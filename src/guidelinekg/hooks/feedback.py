@@ -26,7 +26,10 @@ never deleted:
   query ``override-rates`` reads it (``guidelinekg query override-rates --data DIR/feedback.nq``).
 
 When the service starts, ``DIR/feedback.nq`` is read back, so feedback on cards issued before a restart
-is accepted.
+is accepted. So that it always can be: a feedback's text fields are at most 64 Ki characters each (longer
+is a 400, :data:`guidelinekg.hooks.protocol.MAX_TEXT`), no line longer than :data:`MAX_LINE` is ever written
+(half what the N-Quads parser reads), and a file with a line longer than the parser reads is refused at
+start naming that line.
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
 NOTATION = ox.NamedNode("http://www.w3.org/2004/02/skos/core#notation")
 RUNS_FILE, FEEDBACK_FILE = "provenance.nq", "feedback.nq"
 PREFIX = "urn:guidelinekg:cds-hooks:"
+PARSER_LIMIT = 1 << 24  # bytes: Oxigraph's N-Quads parser cannot read a term (so a line) much longer
+MAX_LINE = PARSER_LIMIT >> 1  # bytes: a longer line is never written, so every file written can be read back
 
 
 def _g(local: str) -> ox.NamedNode:
@@ -149,6 +154,9 @@ class CardLog:
         if self.directory is None or not quads:
             return
         data = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
+        if len(data) > MAX_LINE and max(map(len, data.split(b"\n"))) > MAX_LINE:
+            raise HookError(413, "too-costly", f"not recorded: a quad would take more than {MAX_LINE >> 20} MiB "
+                                               f"in {name}, more than can be read back")
         fd = os.open(self.directory / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, data)
@@ -316,6 +324,11 @@ def check_file(path: Path, each=None) -> tuple[str, int]:
     except (SyntaxError, MemoryError, ValueError) as exc:
         line, column = getattr(exc, "lineno", None), getattr(exc, "offset", None)
         why = " ".join(str(getattr(exc, "msg", None) or exc).split())
+        too_long = _longest_line(path) if isinstance(exc, MemoryError) or "maximal size" in why else None
+    if too_long is not None and too_long[1] > MAX_LINE:
+        raise InputError(f"--feedback: line {too_long[0]} is {too_long[1] / (1 << 20):.1f} MiB long, longer than the "
+                         f"N-Quads parser reads ({PARSER_LIMIT >> 20} MiB); left as it is: remove that line (or move "
+                         "the file away) and start again", Location(str(path), too_long[0]))
     if not ended and line == lines + 1:
         with path.open("rb") as stream:
             stream.seek(last_break + 1)
@@ -324,6 +337,19 @@ def check_file(path: Path, each=None) -> tuple[str, int]:
     why = re.sub(r"^Parser error (?:at|between) [^:]*: ", "", why)
     raise InputError(f"--feedback: not an N-Quads file ({why}); left as it is: move it away or give another "
                      "directory", Location(str(path), line, column))
+
+
+def _longest_line(path: Path) -> tuple[int, int]:
+    """(1-based number, length in bytes) of the file's longest line (the first of them)."""
+    best, number, length = (0, 0), 1, 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            for n, piece in enumerate(chunk.split(b"\n")):
+                if n:  # a line end: the line so far is whole
+                    best, number, length = max(best, (length, -number)), number + 1, 0
+                length += len(piece)
+    best = max(best, (length, -number))
+    return -best[1], best[0]
 
 
 def _mend(path: Path, action: str, offset: int, warn) -> None:

@@ -18,6 +18,10 @@ Data that cannot be used as they are make the call's answer a card naming them, 
   without error);
 * a searchset with a ``next`` link: only its first page was sent, and the service does not fetch more;
 * a resource of another type than the key's (a Patient that is not the context's patient included).
+
+The Patient's entry gets a ``fullUrl`` (:func:`_patient_url`): a resource whose subject is an absolute
+reference to a Patient of the same id on another server is not about this patient, and is skipped with a
+warning as ``recommend`` skips it in a file.
 """
 
 from __future__ import annotations
@@ -91,6 +95,22 @@ def _entries(key: str, value: dict, kind: str) -> tuple[list[dict], str | None]:
     return out, None
 
 
+def _patient_url(call: HookCall, entries: list[dict]) -> str:
+    """The context patient's ``fullUrl``: on the request's ``fhirServer``; without one, on the one server the
+    entries' ``fullUrl`` name, else a ``urn:`` of its own. An absolute reference to a Patient of that id on
+    another server then names no patient of the Bundle (:meth:`guidelinekg.patients.fhirbundle.Bundle.resolve`),
+    so a resource about it is skipped with an ``unknown-patient`` warning, never merged into this patient's."""
+    bases = {call.fhir_server.rstrip("/")} if call.fhir_server else set()
+    for entry in entries if not bases else ():
+        url = entry.get("fullUrl")
+        parts = url.split("/_history/")[0].rsplit("/", 2) if isinstance(url, str) and "://" in url else []
+        if len(parts) == 3 and "://" in parts[0]:
+            bases.add(parts[0])
+    if len(bases) == 1:
+        return f"{bases.pop()}/Patient/{call.patient_id}"
+    return f"urn:guidelinekg:cds-hooks:context-patient:{call.patient_id}"
+
+
 def gather(call: HookCall, keys: list[str]) -> Gathered:
     """The collection Bundle of a call's prefetch, or what is missing (see the module docstring)."""
     prefetch = call.prefetch or {}
@@ -110,9 +130,6 @@ def gather(call: HookCall, keys: list[str]) -> Gathered:
             missing.append(("patient", (f"the Patient sent is {str(patient.get('id'))[:64]!r}, not the context's "
                                         f"patient {call.patient_id!r}")))
     entries: list[dict] = []
-    if patient is not None and not missing:
-        server = (call.fhir_server or "").rstrip("/")
-        entries.append({**({"fullUrl": f"{server}/Patient/{call.patient_id}"} if server else {}), "resource": patient})
     seen: dict[tuple[str, str], dict] = {}
     for key in keys:
         if key == "patient" or prefetch.get(key) is None:
@@ -130,5 +147,7 @@ def gather(call: HookCall, keys: list[str]) -> Gathered:
             entries.append(entry)
     if missing:
         return Gathered(None, tuple(missing))
+    if patient is not None:
+        entries.insert(0, {"fullUrl": _patient_url(call, entries), "resource": patient})
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
     return Gathered(_ENCODER.encode(bundle), (), len(entries))

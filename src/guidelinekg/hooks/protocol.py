@@ -6,7 +6,8 @@ A request that breaks the protocol is refused with a :class:`HookError` (a 4xx s
 twice in one object is refused, as the patient loader refuses it), not an object, without ``hook``,
 ``hookInstance`` (a UUID) or ``context``, a ``hook`` that is not the service's, a ``context.patientId``
 that is not a FHIR id, a ``prefetch`` that is not an object of resources (or ``null``), and for
-``order-select`` ``selections`` and ``draftOrders`` missing or of the wrong JSON type. What the patient
+``order-select`` ``selections`` and ``draftOrders`` missing or of the wrong JSON type, a feedback text field
+(comment, reason code, system or display, card or suggestion id) longer than :data:`MAX_TEXT`. What the patient
 data say is not checked here: unusable data get a card (:mod:`guidelinekg.hooks.advice`).
 """
 
@@ -24,6 +25,7 @@ SERVICE_PREFIX = "guidelinekg-"
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 id
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 OUTCOMES = ("accepted", "overridden")
+MAX_TEXT = 64 << 10  # characters of one text field of a feedback (a comment, a code, a display): recorded as given
 # what each prefetch key reads, by resource type; "patient" is a read, the others searches on the patient
 SEARCHES = {"observations": "Observation", "conditions": "Condition", "medicationStatements": "MedicationStatement",
             "medicationRequests": "MedicationRequest", "medicationAdministrations": "MedicationAdministration",
@@ -218,6 +220,13 @@ def parse_feedback(body: bytes) -> list[Feedback]:
                 raise bad_request(f"{where}overrideReason.userComment must be a string")
             if reason is None and not comment:
                 raise bad_request(f"{where}overrideReason needs a reason, a userComment, or both")
+        texts = {"card": card, **{f"acceptedSuggestions[{n}].id": a["id"] for n, a in enumerate(accepted or ())},
+                 "overrideReason.userComment": comment,
+                 **{f"overrideReason.reason.{k}": (reason or {}).get(k) for k in ("code", "system", "display")}}
+        for name, text in texts.items():
+            if isinstance(text, str) and len(text) > MAX_TEXT:
+                raise bad_request(f"{where}{name} is {len(text)} characters long: a text field of a feedback may "
+                                  f"have at most {MAX_TEXT} ({MAX_TEXT >> 10} Ki)")
         out.append(Feedback(card.lower(), outcome, tuple(a["id"].lower() for a in accepted or ()), reason,
                             comment, stamp))
     return out
