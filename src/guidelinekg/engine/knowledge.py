@@ -131,6 +131,11 @@ class KnowledgeBase:
         return digest.hexdigest()
 
     @cached_property
+    def subjects(self) -> frozenset[str]:
+        """The subjects of the knowledge's triples (N-Triples terms): nodes patient data may not describe."""
+        return frozenset(line.split(" ", 1)[0] for line in self.ntriples.splitlines() if line and line[0] == "<")
+
+    @cached_property
     def _quads(self) -> list:
         import pyoxigraph as ox
 
