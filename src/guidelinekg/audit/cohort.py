@@ -21,6 +21,10 @@ the lines of runs not yet reached):
 * the runs themselves: a run graph removed (its patients' results then rest on nothing) fails
   ``runs-missing``; a line naming a run the provenance does not hold, or a run no line names, fails
   ``results-not-recorded``.
+* ``manifest.json`` and ``run.json`` (:mod:`guidelinekg.audit.runrecord`): required, and what they state
+  (as-of date, patients found, evaluated and set aside, bad records, content and rule hashes) against the
+  runs and the other files: ``manifest-missing``, ``run-record-missing``, ``run-record-differs``, and
+  ``runs-missing`` when the runs record fewer or more patients than the input held less those set aside.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from guidelinekg.audit.recorded import Finding, _local
+from guidelinekg.audit.runrecord import BadRecords, check_records, is_cohort_directory, missing_records
 from guidelinekg.audit.verdicts import RunAudit
 from guidelinekg.report.summary import summary_counts, summary_csv  # noqa: F401  (used and re-exported)
 from guidelinekg.provenance.inputs import COHORT_PROVENANCE, provenance_file
@@ -85,9 +90,10 @@ def _run_of(report: dict) -> str | None:
 class CohortOutputs:
     """``results.jsonl`` and ``summary.csv`` of a cohort ``--out`` directory, checked run by run."""
 
-    def __init__(self, results: Path):
+    def __init__(self, results: Path, provenance: Path | None = None):
         self.results = results
         self.directory = results.parent
+        self.provenance = provenance or self.directory / COHORT_PROVENANCE[0]
         self._stream = results.open("rb")
         self._number = 0
         self._pending: dict[str, list[_Line]] = {}
@@ -107,7 +113,7 @@ class CohortOutputs:
         """The outputs next to a cohort's ``provenance.trig.gz`` (or in its directory); None for other files."""
         path = provenance_file(path)
         results = path.parent / "results.jsonl"
-        return cls(results) if path.name in COHORT_PROVENANCE and results.is_file() else None
+        return cls(results, path) if path.name in COHORT_PROVENANCE and results.is_file() else None
 
     def close(self) -> None:
         self._stream.close()
@@ -205,38 +211,16 @@ class CohortOutputs:
                 continue
             where = "the provenance does not record" if run in self._named else f"no result in {self.results.name} names"
             findings.append(Finding("failure", "results-not-recorded", f"{where} run {run}", run))
-        return tuple(findings) + self._against_partition(sum(audited.values())) + self._summary()
+        bad = BadRecords.read(self.directory)
+        return tuple(findings) + check_records(self.directory, self.provenance, runs, bad) + self._summary(bad)
 
-    def _against_partition(self, recorded: int) -> tuple[Finding, ...]:
-        """The patients the partition found (``manifest.json``) less those set aside (``bad-records.jsonl``
-        lines naming a ``patient``) are the patients the runs must record: removing a chunk's run graph
-        together with its lines of ``results.jsonl`` is caught."""
-        found = _manifest_patients(self.directory)
-        if found is None:
-            return ()
-        aside = 0
-        bad = self.directory / "bad-records.jsonl"
-        if bad.is_file():
-            for line in bad.read_text(encoding="utf-8", errors="replace").splitlines():
-                try:
-                    record = json.loads(line)
-                except (ValueError, RecursionError):
-                    continue
-                aside += isinstance(record, dict) and "patient" in record
-        if found - aside == recorded:
-            return ()
-        return (Finding("failure", "runs-missing", f"the input held {found} patients ({aside} set aside in "
-                        f"{bad.name}), the provenance records {recorded}: run graphs were removed or added",
-                        None),)
-
-
-    def _summary(self) -> tuple[Finding, ...]:
+    def _summary(self, records: BadRecords) -> tuple[Finding, ...]:
         summary, bad = self.directory / "summary.csv", self.directory / "bad-records.jsonl"
         if self._unverified:
             return (Finding("failure", "summary-not-verified", f"{summary.name} cannot be checked: "
                             f"{self._unverified} patient(s) of runs that were not replayed"),)
         notes = []
-        bad_records = len(bad.read_text(encoding="utf-8", errors="replace").splitlines()) if bad.is_file() else None
+        bad_records = len(records.lines) if records.lines is not None else None
         if bad_records is None:
             notes.append(Finding("failure", "summary-not-verified", f"{bad.name} is missing, so the bad_records row "
                                  f"of {summary.name} cannot be checked"))
@@ -257,20 +241,14 @@ class CohortOutputs:
         return (*notes, Finding("failure", "summary-differs", f"{summary.name} is not what the replayed results give: {what}"))
 
 
-def _manifest_patients(directory: Path) -> int | None:
-    try:
-        found = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))["partition"]["patients"]
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
-        return None
-    return found if isinstance(found, int) and not isinstance(found, bool) else None
-
-
 def missing_outputs(path: Path) -> tuple[Finding, ...]:
-    """A cohort directory (its ``manifest.json`` says so) without ``results.jsonl``: what clinicians read
-    cannot be checked, and ``summary.csv`` rests on nothing checked."""
+    """A cohort directory (:func:`is_cohort_directory`) without ``results.jsonl``: what clinicians read
+    cannot be checked, and ``summary.csv`` rests on nothing checked; and its manifest and run record."""
     path = provenance_file(path)
-    if path.name in COHORT_PROVENANCE and _manifest_patients(path.parent) is not None \
-            and not (path.parent / "results.jsonl").is_file():
-        return (Finding("failure", "results-not-verified", f"results.jsonl is missing from {path.parent}, so "
-                        "neither it nor summary.csv can be checked against the replay"),)
-    return ()
+    if not is_cohort_directory(path):
+        return ()
+    findings = missing_records(path.parent)
+    if not (path.parent / "results.jsonl").is_file():
+        findings = (Finding("failure", "results-not-verified", f"results.jsonl is missing from {path.parent}, so "
+                            "neither it nor summary.csv can be checked against the replay"),) + findings
+    return findings

@@ -1,0 +1,279 @@
+"""A cohort's own account of its run (``manifest.json``, ``run.json``) against its provenance and files.
+
+``cohort`` always writes, in its ``--out`` directory, ``manifest.json`` (the input, as-of date, content and
+rule hashes, software, and the partition: patients found, bad records, chunks), ``run.json`` (as-of date,
+patients evaluated, found, set aside and unaccounted, bad records, chunks), ``summary.csv``,
+``bad-records.jsonl``, ``results.jsonl`` and ``provenance.trig.gz``. The audit relies on each of them, so a
+cohort directory (its provenance is ``provenance.trig.gz`` beside any of the files ``cohort`` writes) missing
+one fails: ``manifest-missing``, ``run-record-missing`` (and, for the others, the codes of
+:mod:`guidelinekg.audit.cohort`). Without the manifest nothing says how many patients the input held, so a
+chunk removed from the provenance, the results and the summary alike would go unseen.
+
+Every field that can be checked is compared with what the provenance and the other files show:
+``run-record-differs`` names the file, the field and both values. The manifest's as-of date and software
+against each run's; its ``content_sha256`` and ``rules_sha256`` against the hashes of the content files and
+rules each run records (computed as the cohort computes them); the patients it found less those set aside
+(``bad-records.jsonl`` lines naming a ``patient``) against the patients the runs record (``runs-missing``);
+its bad records against ``bad-records.prepare.jsonl``. ``run.json``'s as-of date against the runs', its
+patients against the patients recorded, its bad records against ``bad-records.jsonl``, its patients found,
+input kind, chunks and the partition's notes against the manifest, its patients set aside and unaccounted
+against the files. Paths and timings (``out``, ``input``, ``seconds``) are not checked: a directory may be
+moved. The input itself is not at hand, so a consistent edit of every file cannot be told from a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from guidelinekg.audit.recorded import Finding
+from guidelinekg.audit.verdicts import RunAudit
+from guidelinekg.provenance.inputs import COHORT_PROVENANCE, PROVENANCE_EXTENSIONS
+
+MANIFEST, RUN_RECORD, BAD_RECORDS, PREPARE_BAD = "manifest.json", "run.json", "bad-records.jsonl", \
+    "bad-records.prepare.jsonl"
+# files and folders only a cohort --out directory holds (the marker, then what every run writes)
+COHORT_MARKERS = (".guidelinekg-cohort", MANIFEST, RUN_RECORD, "results.jsonl", "summary.csv", BAD_RECORDS,
+                  PREPARE_BAD, "chunks")
+FILE_PREFIX = "urn:guidelinekg:file:"
+LABEL, SHA256 = "http://www.w3.org/2000/01/rdf-schema#label", "https://w3id.org/guidelinekg/ontology#sha256"
+# run.json fields copied from the manifest's partition (run.json name, partition name)
+_FROM_PARTITION = (("patients_found", "patients"), ("input_kind", "kind"), ("skipped_types", "skipped_types"),
+                   ("ignored_files", "ignored_files"), ("shared_bundles", "shared_bundles"),
+                   ("export_manifest", "export"), ("warnings", "warnings"))
+
+
+def is_cohort_directory(provenance: Path) -> bool:
+    """The provenance is a cohort's (``provenance.trig.gz`` beside any file or folder ``cohort`` writes)."""
+    return provenance.name in COHORT_PROVENANCE and any((provenance.parent / m).exists() for m in COHORT_MARKERS)
+
+
+def _json_object(path: Path) -> dict | str:
+    """The JSON object in a file, or why there is none."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    except (ValueError, RecursionError):
+        return "not JSON"
+    return value if isinstance(value, dict) else "not a JSON object"
+
+
+def read_manifest(directory: Path) -> dict | str:
+    """``manifest.json`` (its ``key`` and ``partition`` objects, the partition's ``patients`` a count), or why not."""
+    manifest = _json_object(directory / MANIFEST)
+    if isinstance(manifest, str):
+        return manifest
+    key, partition = manifest.get("key"), manifest.get("partition")
+    if not isinstance(key, dict) or not isinstance(partition, dict) or not _count(partition.get("patients")):
+        return "not a cohort manifest (no 'key', or no 'partition' with a count of 'patients')"
+    return manifest
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def missing_records(directory: Path) -> tuple[Finding, ...]:
+    """``manifest.json`` and ``run.json`` of a cohort directory, missing or unusable."""
+    findings = []
+    manifest = read_manifest(directory)
+    if isinstance(manifest, str):
+        findings.append(Finding("failure", "manifest-missing", f"{directory / MANIFEST} is {manifest}: the patients "
+                                "the input held cannot be checked against the runs (a chunk removed from the "
+                                "provenance, results.jsonl and summary.csv alike would go unseen); cohort always "
+                                "writes it, so restore it or run the cohort again"))
+    record = _json_object(directory / RUN_RECORD)
+    if isinstance(record, str):
+        findings.append(Finding("failure", "run-record-missing", f"{directory / RUN_RECORD} is {record}: what the "
+                                "run reports (as-of date, patients, bad records) cannot be checked; cohort always "
+                                "writes it, so restore it or run the cohort again"))
+    return tuple(findings)
+
+
+@dataclass(frozen=True)
+class BadRecords:
+    """``bad-records.jsonl``: its lines and those naming a patient (set aside); None when missing."""
+
+    lines: list[str] | None
+    aside: int
+
+    @classmethod
+    def read(cls, directory: Path) -> BadRecords:
+        path = directory / BAD_RECORDS
+        if not path.is_file():
+            return cls(None, 0)
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        aside = 0
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            aside += isinstance(record, dict) and "patient" in record
+        return cls(lines, aside)
+
+
+def _shown(value) -> str:
+    return "(absent)" if value is _ABSENT else json.dumps(value, ensure_ascii=False, sort_keys=True)[:80]
+
+
+_ABSENT = object()
+
+
+def _same(a, b) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def check_records(directory: Path, provenance: Path, runs: tuple[RunAudit, ...], bad: BadRecords) -> tuple[Finding, ...]:
+    """``manifest.json`` and ``run.json`` against the runs and the other files (see the module docstring)."""
+    findings = list(missing_records(directory))
+    manifest, record = read_manifest(directory), _json_object(directory / RUN_RECORD)
+    manifest = manifest if isinstance(manifest, dict) else None
+    record = record if isinstance(record, dict) else None
+    recorded = {p for r in runs for p in r.patients}
+
+    def differs(where: str, stated, actual, what: str) -> None:
+        findings.append(Finding("failure", "run-record-differs", f"{where} says {_shown(stated)}, {what} "
+                                f"{_shown(actual)}: the record was edited, or is another run's"))
+
+    def against_runs(where: str, stated, attribute: str, what: str) -> None:
+        values = sorted({str(getattr(r, attribute)) for r in runs})
+        if any(v != stated for v in values):
+            differs(where, stated, ", ".join(values), what)
+
+    if manifest is not None:
+        key, partition = manifest["key"], manifest["partition"]
+        found = partition["patients"]
+        against_runs(f"{MANIFEST} key.as_of", key.get("as_of", _ABSENT), "as_of", "the runs record as-of date")
+        against_runs(f"{MANIFEST} key.software", key.get("software", _ABSENT), "software",
+                     "the runs record guidelinekg")
+        for name, actual in sorted(recorded_hashes(provenance).items()):
+            if not _same(key.get(name, _ABSENT), actual) and actual is not None:
+                differs(f"{MANIFEST} key.{name}", key.get(name, _ABSENT), actual,
+                        "the runs' recorded files and rules give")
+        if found - bad.aside != len(recorded):
+            findings.append(Finding("failure", "runs-missing", f"the input held {found} patients ({bad.aside} set "
+                                    f"aside in {BAD_RECORDS}), the provenance records {len(recorded)}: run graphs "
+                                    "were removed or added", None))
+        prepared = partition.get("bad_records", _ABSENT)
+        if (directory / PREPARE_BAD).is_file():
+            lines = (directory / PREPARE_BAD).read_text(encoding="utf-8", errors="replace").splitlines()
+            if not _same(prepared, len(lines)):
+                differs(f"{MANIFEST} partition.bad_records", prepared, len(lines), f"{PREPARE_BAD} holds")
+            elif bad.lines is not None and bad.lines[:len(lines)] != lines:
+                findings.append(Finding("failure", "run-record-differs", f"{BAD_RECORDS} does not begin with "
+                                        f"the {len(lines)} line(s) of {PREPARE_BAD}: bad records were edited"))
+        elif bad.lines is not None and not (_count(prepared) and prepared <= len(bad.lines)):
+            differs(f"{MANIFEST} partition.bad_records", prepared, len(bad.lines), f"{BAD_RECORDS} holds")
+    if record is None:
+        return tuple(findings)
+    against_runs(f"{RUN_RECORD} as_of", record.get("as_of", _ABSENT), "as_of", "the runs record as-of date")
+    expected = {"patients": (len(recorded), "the provenance records")}
+    if bad.lines is not None:
+        expected["bad_records"] = (len(bad.lines), f"{BAD_RECORDS} holds")
+        expected["patients_set_aside"] = (bad.aside, f"the lines of {BAD_RECORDS} naming a patient are")
+    if manifest is not None:
+        partition = manifest["partition"]
+        for name, source in _FROM_PARTITION:
+            expected[name] = (partition.get(source, _ABSENT), f"{MANIFEST} partition.{source} is")
+        if bad.lines is not None:
+            expected["patients_unaccounted"] = (partition["patients"] - len(recorded) - bad.aside,
+                                                "patients found less those recorded and set aside are")
+        if isinstance(partition.get("chunks"), list):
+            expected["chunks"] = (len(partition["chunks"]), f"the chunks {MANIFEST} lists are")
+    for name, (actual, what) in expected.items():
+        if actual is not _ABSENT and not _same(record.get(name, _ABSENT), actual):
+            differs(f"{RUN_RECORD} {name}", record.get(name, _ABSENT), actual, what)
+    missing = record.get("patients_missing", _ABSENT)
+    if not isinstance(missing, list) or set(map(str, missing)) & recorded:
+        named = sorted(set(map(str, missing)) & recorded)[:3] if isinstance(missing, list) else []
+        findings.append(Finding("failure", "run-record-differs", f"{RUN_RECORD} patients_missing "
+                                + (f"names patients the runs record ({', '.join(named)})" if named else
+                                   f"is {_shown(missing)}, not a list of patients") + ": the record was edited"))
+    return tuple(findings)
+
+
+_GRAPH = re.compile(rb"<(urn:guidelinekg:run:[0-9a-f]+)> \{\r?\n?")
+
+
+def recorded_hashes(provenance: Path) -> dict[str, str | None]:
+    """``content_sha256`` and ``rules_sha256`` as the cohort computes them (``KnowledgeBase.sha256``,
+    ``RuleSet.sha256``) from each run's recorded content files and rules: the value if every run gives
+    the same, else the values joined; None when the file cannot be read (the audit reports that)."""
+    from guidelinekg.engine.rules import RULE_NAMESPACE
+
+    graphs: dict[str, dict[str, dict[str, str]]] = {}
+    try:
+        for graph, subject, predicate, value in _entities(provenance, (FILE_PREFIX, RULE_NAMESPACE)):
+            graphs.setdefault(graph, {}).setdefault(subject, {})[predicate] = value
+    except (OSError, EOFError, SyntaxError, ValueError, MemoryError):
+        return {"content_sha256": None, "rules_sha256": None}
+    content, rules = set(), set()
+    for entities in graphs.values():
+        files = [(e.get(LABEL, ""), e.get(SHA256, "")) for iri, e in entities.items() if iri.startswith(FILE_PREFIX)]
+        named = {iri[len(RULE_NAMESPACE):]: e.get(SHA256, "") for iri, e in entities.items()
+                 if iri.startswith(RULE_NAMESPACE)}
+        if files:
+            content.add(_content_sha256(files))
+        if named:
+            rules.add(hashlib.sha256("".join(f"{n} {named[n]}\n" for n in sorted(named, key=lambda n: n + ".rq"))
+                                     .encode()).hexdigest())
+    return {"content_sha256": ", ".join(sorted(content)) or None, "rules_sha256": ", ".join(sorted(rules)) or None}
+
+
+def _content_sha256(files: list[tuple[str, str]]) -> str:
+    """The vocabulary files first, then the guideline's, each sorted by path (as the audit's replay loads
+    them, so as the run IRI names them): ``display sha256`` lines hashed."""
+    from guidelinekg.content.resources import project_home, vocabulary_files
+    from guidelinekg.engine.knowledge import SourceFile
+
+    vocabulary = {p.resolve() for p in vocabulary_files()}
+    home = project_home()
+    chosen = [SourceFile((Path(label) if Path(label).is_absolute() else home / label).resolve(), sha)
+              for label, sha in files]
+    chosen.sort(key=lambda f: (f.path not in vocabulary, f.path))
+    return hashlib.sha256("".join(f"{f.display} {f.sha256}\n" for f in chosen).encode()).hexdigest()
+
+
+def _entities(provenance: Path, prefixes: tuple[str, ...]):
+    """(graph, subject, predicate, literal) of the labels and hashes of subjects with these prefixes: in
+    the layout ``cohort`` writes (a graph per block, a triple per line) by a scan of the lines, each block's
+    lines parsed together; otherwise by the RDF parser."""
+    import pyoxigraph as ox
+
+    from guidelinekg.content.rdffiles import open_input, rdf_format
+
+    fmt = rdf_format(provenance, PROVENANCE_EXTENSIONS)
+    starts = tuple(b"<" + p.encode() for p in prefixes)
+    wanted = (LABEL, SHA256)
+    with open_input(provenance) as stream:
+        header = _GRAPH.fullmatch(stream.readline()) if fmt == ox.RdfFormat.TRIG else None
+        if header is not None:
+            graph, block = header.group(1).decode(), []
+            for line in stream:
+                if line.startswith(starts):
+                    block.append(line)
+                elif (match := _GRAPH.fullmatch(line)) is not None:
+                    yield from _block(graph, block, wanted)
+                    graph, block = match.group(1).decode(), []
+            yield from _block(graph, block, wanted)
+            return
+    with open_input(provenance) as stream:  # not the cohort layout: every quad through the parser
+        for q in ox.parse(input=stream, format=fmt):
+            if q.predicate.value in wanted and q.subject.value.startswith(prefixes) and isinstance(q.object, ox.Literal):
+                graph = "" if isinstance(q.graph_name, ox.DefaultGraph) else q.graph_name.value
+                yield graph, q.subject.value, q.predicate.value, q.object.value
+
+
+def _block(graph: str, lines: list[bytes], wanted: tuple[str, ...]):
+    import pyoxigraph as ox
+
+    for t in ox.parse(b"".join(lines), format=ox.RdfFormat.N_TRIPLES):
+        if t.predicate.value in wanted and isinstance(t.object, ox.Literal):
+            yield graph, t.subject.value, t.predicate.value, t.object.value
