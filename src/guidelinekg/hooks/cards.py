@@ -6,6 +6,11 @@ order (``info``, suggesting its ServiceRequest), one for the statements that wai
 for the monitoring plan (``info``), one per warning code (``warning``; grouped: every message of the code
 in one card; ``guideline-not-applicable`` and ``ignored-resource`` are ``info``: they say what was not
 read, not that something read is wrong), and with several guidelines one per disagreement (``warning``).
+A record marked deceased (``deceased``) gets its ``patient-deceased`` warning as the first card of the guideline,
+``info``: the record is marked deceased and no guideline is applied (never "does not apply"), no suggestion; a
+guideline that applies but none of whose statements does (``no_statement_applies``) an ``info`` card saying so.
+Every statement shown says how far it was checked and what is in doubt about it (``verification``,
+``doubts``: :func:`guidelinekg.hooks.markdown.checks`), as the text report does.
 
 Every card has a deterministic ``uuid`` (UUID 5 of the hook instance and what the card is about, e.g. the
 statement IRI), a summary under 140 characters, a Markdown ``detail`` (the statement, the explanation as a
@@ -25,8 +30,9 @@ from dataclasses import dataclass
 
 from guidelinekg import __version__
 from guidelinekg.hooks import markdown as md
+from guidelinekg.report.doubts import status_text
 from guidelinekg.report.fhirrequests import interval_text, monitoring_requests, order_request, request_for, shown_codings
-from guidelinekg.report.views import grading_text, work_url
+from guidelinekg.report.views import NONE_APPLIES, grading_text, work_url
 
 OVERRIDE_SYSTEM = "https://w3id.org/guidelinekg/override-reason"
 OVERRIDE_REASONS = (
@@ -39,6 +45,7 @@ OVERRIDE_REASONS = (
 TOPIC_SYSTEM = "https://w3id.org/guidelinekg/card-kind"
 EXTENSION = "org.w3id.guidelinekg"
 INFO_WARNINGS = {"guideline-not-applicable", "ignored-resource"}
+DECEASED_CODE = "patient-deceased"  # the warning of a record marked deceased: its own card, first
 VERBS = {("MedicationRequest", True): "Record: do not give", ("ServiceRequest", True): "Record: do not do",
          ("CommunicationRequest", False): "Advise:", ("CommunicationRequest", True): "Record: advise against",
          ("Task", False): "Record", ("Task", True): "Record"}  # else "Order" (a medicine, a test, a referral)
@@ -66,9 +73,11 @@ def source_label(guideline: dict) -> str:
 def make_card(ctx: CardContext, key: str, kind: str, indicator: str, summary: str, detail: list[str], *,
               report: dict | None = None, citations: list[dict] = (), statements: list[str] = (),
               suggestions: list[tuple[str, list[dict]]] = (), source: str | None = None,
-              code: str | None = None, selection: str = "at-most-one") -> dict:
+              code: str | None = None, selection: str = "at-most-one",
+              overrides: tuple[str, ...] | None = None) -> dict:
     """A card; ``suggestions`` as (label, actions), given uuids derived from the card's; ``code``: a warning's
-    code or an order's LOINC code, for the extension."""
+    code or an order's LOINC code, for the extension; ``overrides``: the override reasons that make sense for
+    it (codes; None: all)."""
     ident = card_uuid(ctx, key)
     urls = [(c, work_url(c)) for c in citations if c.get("title") and work_url(c)]
     src: dict = {"label": source or (source_label(report["guideline"]) if report else f"guidelinekg {__version__}")}
@@ -86,7 +95,8 @@ def make_card(ctx: CardContext, key: str, kind: str, indicator: str, summary: st
         card["suggestions"] = [{"label": md.summary(label), "uuid": card_uuid(ctx, f"{key} suggestion {n}"),
                                 "actions": actions} for n, (label, actions) in enumerate(suggestions)]
         card["selectionBehavior"] = selection
-    card["overrideReasons"] = [{"system": OVERRIDE_SYSTEM, "code": c, "display": d} for c, d in OVERRIDE_REASONS]
+    card["overrideReasons"] = [{"system": OVERRIDE_SYSTEM, "code": c, "display": d} for c, d in OVERRIDE_REASONS
+                               if overrides is None or c in overrides]
     links, seen = [], set()
     for c, url in urls:
         if url not in seen:
@@ -109,7 +119,11 @@ def create(resource: dict, description: str) -> dict:
 
 
 def _cautions(item: dict) -> list[str]:
-    return [f"- **{md.text(c['label'])}**: {md.text(c['text'])}" for c in item.get("cautions", [])]
+    return [md.caution_item(c) for c in item.get("cautions", [])]
+
+
+def _nested(lines: list[str]) -> list[str]:
+    return ["  " + line for line in lines]
 
 
 def recommendation_card(ctx: CardContext, report: dict, rec: dict, set_aside: list[str]) -> dict:
@@ -118,16 +132,17 @@ def recommendation_card(ctx: CardContext, report: dict, rec: dict, set_aside: li
     grading = grading_text(rec)
     detail = [f"**{head}:** {md.text(rec['statement'])}", "", md.text(grading[:1].upper() + grading[1:]) + "."]
     if rec.get("dose") and not against:
-        freq = f" {rec['frequency']}" if rec.get("frequency") else ""
-        detail += ["", f"Dose: **{md.text(rec['dose']['value'])} {md.text(rec['dose']['unit'])}**{md.text(freq)}."]
+        freq = f" {md.text(rec['frequency'])}" if rec.get("frequency") else ""
+        detail += ["", f"Dose: **{md.text(rec['dose']['value'])} {md.text(rec['dose']['unit'])}**{freq}."]
     if rec.get("route") and not against:
         detail += ["", f"Route: {md.text(rec['route'])}."]
     detail += md.section("Why", md.steps(rec["because"]))
     if not against:
         detail += md.section("Administration", [f"- {md.text(a)}" for a in rec.get("administration", [])])
     detail += md.section("Cautions", _cautions(rec))
-    detail += md.section("Sets aside", [f"- {md.text(s)}" for s in set_aside])
-    detail += md.section("Sources", md.citation_items(rec["citations"]))
+    detail += md.section("Verification and doubts", md.checks(rec, dosing=not against))
+    detail += md.section("Sets aside", set_aside)
+    detail += md.section("Sources", md.citation_items(rec["citations"], rec.get("verification")))
     resource = request_for(rec, ctx.subject, ctx.as_of)
     label = rec["intervention"]["label"]
     verb = VERBS.get((resource["resourceType"], against), "Order")
@@ -144,8 +159,9 @@ def not_indicated_card(ctx: CardContext, report: dict, item: dict, set_aside: li
         detail.append(f"About: {md.text(', '.join(item['interventions']))}.")
     detail += md.section("Why", md.steps(item["because"]))
     detail += md.section("Cautions", _cautions(item))
-    detail += md.section("Sets aside", [f"- {md.text(s)}" for s in set_aside])
-    detail += md.section("Sources", md.citation_items(item["citations"]))
+    detail += md.section("Verification and doubts", md.checks(item))
+    detail += md.section("Sets aside", set_aside)
+    detail += md.section("Sources", md.citation_items(item["citations"], item.get("verification")))
     return make_card(ctx, item["iri"], "not-indicated", "info", f"Not indicated: {item['label']}", detail,
                      report=report, citations=item["citations"], statements=[item["iri"]])
 
@@ -156,7 +172,8 @@ def population_card(ctx: CardContext, report: dict, item: dict) -> dict:
     if item.get("reason"):
         detail.append(f"Reason: {md.text(item['reason'])}.")
     detail += md.section("Why", md.steps(item["because"]))
-    detail += md.section("Sources", md.citation_items(item["citations"]))
+    detail += md.section("Verification and doubts", md.checks(item, own_only=True))
+    detail += md.section("Sources", md.citation_items(item["citations"], item.get("verification")))
     return make_card(ctx, item["iri"], "population-not-met", "info",
                      f"Not made for {item['population']}: {item['label']}", detail, report=report,
                      citations=item["citations"], statements=[item["iri"]])
@@ -169,7 +186,11 @@ def order_card(ctx: CardContext, report: dict, order: dict, needed: dict[str, st
     code = f" (LOINC {md.text(', '.join(verified))})" if verified else ""
     detail = [(f"**Order {md.text(order['label'])}**{code}: needed before the "
                "guideline can decide:"), "", *[f"- {md.text(w)}" for w in waiting]]
-    detail += md.section("Before the test", [f"- {md.text(i)}" for i in order["instructions"]])
+    status = {r["instruction"]: status_text(r["verification"]) for r in order.get("requirements", [])
+              if r.get("verification")}  # each pre-test instruction with how far it was checked
+    detail += md.section("Before the test", [f"- {md.text(i)}" + (f" ({md.text(status[i])})" if i in status else "")
+                                             for i in order["instructions"]])
+    detail += md.section("Verification and doubts", md.checks({"iri": None, "doubts": order.get("doubts", [])}))
     count = len(waiting)
     summary = f"Order {order['label']}: needed to decide {count} statement{'s' if count != 1 else ''}"
     resource = order_request(order, ctx.subject, ctx.as_of)
@@ -181,8 +202,12 @@ def order_card(ctx: CardContext, report: dict, order: dict, needed: dict[str, st
 def waiting_card(ctx: CardContext, report: dict) -> dict:
     items = report["undetermined"]
     detail = ["**Not decided yet:** these statements wait on data (the tests to order are in their own cards)."]
-    for u in items:
-        detail += ["", f"- {md.text(u['statement'])}", *["  " + s for s in md.steps(u["because"])]]
+    for u in items:  # headed by its label, as a recommendation is: statements with like wording differ
+        label = u.get("label")
+        head = md.text(u["statement"])
+        if label and label != u["statement"]:
+            head = f"**{md.text(label)}**: {head}"
+        detail += ["", f"- {head}", *_nested(md.steps(u["because"])), *_nested(md.checks(u, own_only=True))]
     tests = sorted({o["label"] for o in report["orders"]})
     summary = f"Data required: {len(items)} statement{'s' if len(items) != 1 else ''} not decided yet" + (
         f" ({', '.join(tests)} needed)" if tests else "")
@@ -193,8 +218,11 @@ def waiting_card(ctx: CardContext, report: dict) -> dict:
 def monitoring_card(ctx: CardContext, report: dict) -> dict:
     """The monitoring plan; a suggestion per item planning its tests (``any``: each can be taken)."""
     items = report["monitoring"]
-    lines = [f"- {md.text(m['action'])}" + (f" ({md.text(when)})" if (when := interval_text(m.get("interval"))) else "")
-             + (f"; when: {md.text(m['trigger'])}" if m.get("trigger") else "") for m in items]
+    lines: list[str] = []
+    for m in items:
+        when = interval_text(m.get("interval"))
+        lines += [f"- {md.text(m['action'])}" + (f" ({md.text(when)})" if when else "")
+                  + (f"; when: {md.text(m['trigger'])}" if m.get("trigger") else ""), *_nested(md.checks(m))]
     more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
     suggestions = [(f"Plan: {m['action']}", [create(r, f"Plan {m['action']}") for r in monitoring_requests(m, ctx.subject, ctx.as_of)])
                    for m in items if m["loinc"]]
@@ -206,6 +234,8 @@ def monitoring_card(ctx: CardContext, report: dict) -> dict:
 def warning_cards(ctx: CardContext, report: dict) -> list[dict]:
     by_code: dict[str, list[str]] = {}
     for w in report["warnings"]:
+        if w["code"] == DECEASED_CODE and report.get("deceased"):
+            continue  # its own card (deceased_card)
         by_code.setdefault(w["code"], []).append(w["message"])
     out = []
     for code, messages in by_code.items():
@@ -215,6 +245,26 @@ def warning_cards(ctx: CardContext, report: dict) -> list[dict]:
                              "info" if code in INFO_WARNINGS else "warning", f"{messages[0]}{more}", detail,
                              report=report, code=code))
     return out
+
+
+def deceased_card(ctx: CardContext, report: dict) -> dict:
+    """A record marked deceased is not evaluated (rule 15): the card says so, never "does not apply"; it is the
+    ``patient-deceased`` warning of the report (``info``: nothing read is wrong, nothing is to be done)."""
+    messages = [w["message"] for w in report["warnings"] if w["code"] == DECEASED_CODE]
+    detail = ["**The patient's record is marked deceased on or before the as-of date: no guideline is applied.**",
+              "", "No recommendation, test or monitoring is suggested. If the record is wrong, correct it in the EHR.",
+              "", *[f"- {md.text(m)}" for m in messages]]
+    return make_card(ctx, f"warning {report['guideline']['version_iri']} {DECEASED_CODE}", "warning", "info",
+                     "Record marked deceased: no guideline is applied", detail, report=report, code=DECEASED_CODE,
+                     overrides=("data-wrong",))
+
+
+def no_statement_card(ctx: CardContext, report: dict) -> dict:
+    """The guideline applies but none of its statements does (a value between its thresholds): said so."""
+    detail = [f"**{md.text(NONE_APPLIES)}.**", "",
+              "No recommendation, test or monitoring of this guideline is suggested for the data sent."]
+    return make_card(ctx, f"no-statement-applies {report['guideline']['version_iri']}", "no-statement-applies",
+                     "info", NONE_APPLIES, detail, report=report, overrides=("data-wrong",))
 
 
 def disagreement_card(ctx: CardContext, d: dict) -> dict:
@@ -235,10 +285,16 @@ def patient_view_cards(ctx: CardContext, reports: list[dict], disagreements: lis
     """Every card of the patient's reports (one per guideline version), most pressing kinds first."""
     cards = [disagreement_card(ctx, d) for d in disagreements]
     for report in reports:
-        aside: dict[str, list[str]] = {}  # statement -> what it set aside for this patient
-        for n in report["not_recommended"]:
+        if report.get("deceased"):
+            cards.append(deceased_card(ctx, report))
+        elif report.get("no_statement_applies"):
+            cards.append(no_statement_card(ctx, report))
+        aside: dict[str, list[str]] = {}  # statement -> what it set aside for this patient (Markdown lines)
+        for n in report["not_recommended"]:  # with the doubts about the statement set aside (its own only)
+            said = [f"- {md.text(n['intervention'])}: {md.text(n['reason'])}",
+                    *_nested(md.checks({**n, "verification": None}, own_only=True))]
             for by in n["suppressed_by"]:
-                aside.setdefault(by, []).append(f"{n['intervention']}: {n['reason']}")
+                aside.setdefault(by, []).extend(said)
         labels = {r["iri"]: r["statement"] for r in (*report["recommendations"], *report["undetermined"])}
         made = report["recommendations"]
         cards += [recommendation_card(ctx, report, r, aside.get(r["iri"], [])) for r in made

@@ -109,8 +109,10 @@ def _item_lines(how: str, item: dict) -> list[str]:
     if how == SET_ASIDE:
         lines.append(f"Set aside for this patient: {md.text(item['reason'])}.")
     lines += ["", *md.steps(item.get("because", []))]
-    lines += [f"- caution: {md.text(c['text'])}" for c in item.get("cautions", [])]
-    cites = md.citation_items(item.get("citations", []))
+    lines += [f"- caution: {md.caution_item(c).removeprefix('- ')}" for c in item.get("cautions", [])]
+    # how far it was checked, what is in doubt (a statement set aside: the doubts about itself only)
+    lines += md.checks({**item, "verification": None}, own_only=True) if how == SET_ASIDE else md.checks(item)
+    cites = md.citation_items(item.get("citations", []), item.get("verification"))
     return lines + (["", "Sources:", "", *cites] if cites else [])
 
 
