@@ -513,3 +513,14 @@ def test_a_run_read_with_another_unit_spelling_table_is_caught_but_still_replays
     run = report["runs"][0]
     assert "mapping-hash-mismatch" in _codes(report, "failure")
     assert run["checks"]["replay"] == "same" and run["checks"]["rules"] == "ok"
+
+
+def test_a_run_whose_unit_spelling_table_record_is_removed_is_caught(recorded, tmp_path, capsys):
+    """The table is part of the run IRI: a record without it (as an older run's) no longer names the run."""
+    def drop_mapping(t):
+        if t.subject.value.startswith("urn:guidelinekg:mapping:") or t.object.value.startswith("urn:guidelinekg:mapping:"):
+            return None
+        return t
+
+    code, report = _audit_json(capsys, str(_tampered(recorded, tmp_path / "t.ttl", drop_mapping)), "--allow-unapproved")
+    assert code == 1 and "run-iri-mismatch" in _codes(report, "failure")

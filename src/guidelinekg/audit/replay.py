@@ -143,15 +143,16 @@ def _sorted_digest(data) -> str:
 
 def _check_run_iri(graph: _Graph, evaluation, recorded: list[str], kb: KnowledgeBase, info: dict,
                    findings: list[Finding]) -> None:
-    """The run IRI names the run's input (facts, raw bytes, the loader's notes), as-of date, content, rules
-    and software (``run_iri_for``): a run graph renamed, or a consistent edit of its as-of date, facts or
-    notes under the old name, is caught.
+    """The run IRI names the run's input (facts, raw bytes, the loader's notes, the unit-spelling table),
+    as-of date, content, rules and software (``run_iri_for``): a run graph renamed, or a consistent edit of
+    its as-of date, facts or notes under the old name, is caught.
     (The record is not signed: an edit that also recomputes every hash and the IRI is not.)"""
     from guidelinekg.engine.reasoning import run_iri_for
 
     digest = recorded[0] if recorded else evaluation.input_sha256
     expected = run_iri_for(digest, evaluation.as_of, kb, info.get("software") or __version__,
-                           source_sha256=recorded_source(graph), notes=evaluation.notes_sha256)
+                           source_sha256=recorded_source(graph), notes=evaluation.notes_sha256,
+                           mapping=recorded_mapping(graph) or None)
     if graph.run != expected:
         findings.append(Finding(
             "failure", "run-iri-mismatch",

@@ -89,7 +89,7 @@ def notes_sha256(patients: list[PatientData]) -> str | None:
 
 
 def run_iri_for(input_sha256: str, as_of: date, kb: KnowledgeBase, software: str = __version__,
-                source_sha256: str | None = None, notes: str | None = None) -> str:
+                source_sha256: str | None = None, notes: str | None = None, mapping: str | None = None) -> str:
     """Same inputs, as-of date, content, rules and software give the same run IRI (replayable,
     byte-stable); ``guidelinekg audit`` recomputes it from what the run records. The input is both the
     mapped facts and, when known, the raw bytes they were read from: two files that map to the same
@@ -99,6 +99,8 @@ def run_iri_for(input_sha256: str, as_of: date, kb: KnowledgeBase, software: str
         key += f" {source_sha256}"
     if notes:
         key += f" notes:{notes}"
+    if mapping:  # the unit-spelling table the raw units were read with: its record cannot be dropped unseen
+        key += f" mapping:{mapping}"
     return "urn:guidelinekg:run:" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -134,7 +136,8 @@ def evaluate(
     input_sha = input_digest(kb, store, patients)
     source_sha = source_sha256 or sources_sha256(patients)
     notes = notes_sha256(patients)
-    run = run_iri_for(input_sha, as_of, kb, source_sha256=source_sha, notes=notes)
+    mapping = spelling_table_sha256() if mapping_sha256 is None else mapping_sha256 or None
+    run = run_iri_for(input_sha, as_of, kb, source_sha256=source_sha, notes=notes, mapping=mapping)
     store.load_ntriples("".join(line for p in patients for line in note_triples(p)))
     store.load_ntriples("".join(time_index_triples(store)))
     store.load_ntriples("".join(context_triples(as_of, run)))
@@ -153,5 +156,5 @@ def evaluate(
         engine=engine,
         source_sha256=source_sha,
         notes_sha256=notes,
-        mapping_sha256=spelling_table_sha256() if mapping_sha256 is None else mapping_sha256 or None,
+        mapping_sha256=mapping,
     )
