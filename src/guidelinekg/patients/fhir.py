@@ -292,7 +292,7 @@ class _Mapper:
         if texts:
             lines.append(triple(node, iri(GKG + "productText"), literal(texts[0])))
         found = self.matcher.match(codings=coded, texts=texts) if self.matcher is not None else []
-        lines += exposure_lines(node, found)
+        lines += exposure_lines(node, found, [] if found or self.matcher is None else self.matcher.possible(coded))
         if not texts and not coded:
             self.note(patient, "missing-product", "names no product (text, display, code or Medication)", res)
         elif not found and self.matcher is not None and self.matcher.reads_substances:

@@ -144,6 +144,15 @@ class SubstanceMatcher:
                     )
         return sorted(found)
 
+    def possible(self, codings: Iterable[tuple[str | None, str | None]]) -> list[str]:
+        """Substances a coding names only by a code the guideline lists as unverified: perhaps the product's,
+        never used as an exposure (rule 46 makes an exposure criterion unknown on one, not false).
+
+        >>> SubstanceMatcher(codes={}, names={}, unverified={("s", "1"): ["urn:x:a"]}).possible([("s", "1")])
+        ['urn:x:a']
+        """
+        return sorted({sub for s, c in codings if s and c for sub in self._unverified.get((s, c), ())})
+
     def describe(self, *, codings: Iterable[tuple[str | None, str | None]], texts: Iterable[str]) -> str:
         """How an unrecognised product is named in a note: its first text, else its codes ("product given
         only by code system|code"); and a code the guideline lists for a substance but not as verified.
@@ -181,9 +190,10 @@ class SubstanceMatcher:
         return patient.extended(lines) if lines else patient
 
 
-def exposure_lines(subject: str, matches: Iterable[SubstanceMatch]) -> list[str]:
-    """``gkg:exposureSubstance`` and ``gkg:matchedBy`` lines for an exposure (``subject`` in N-Triples)."""
-    lines = []
+def exposure_lines(subject: str, matches: Iterable[SubstanceMatch], possible: Iterable[str] = ()) -> list[str]:
+    """``gkg:exposureSubstance`` and ``gkg:matchedBy`` lines for an exposure (``subject`` in N-Triples), and
+    ``gkg:possibleSubstance`` for each substance only an unverified code names (:meth:`SubstanceMatcher.possible`)."""
+    lines = [triple(subject, iri(GKG + "possibleSubstance"), iri(s)) for s in possible]
     for m in matches:
         lines.append(triple(subject, iri(GKG + "exposureSubstance"), iri(m.substance)))
         lines.append(triple(subject, iri(GKG + "matchedBy"), literal(m.matched_by, XSD + "string")))

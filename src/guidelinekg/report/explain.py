@@ -64,14 +64,16 @@ SELECT ?patient ?c ?issueMsg WHERE {
 }
 """
 
-# The patient records an undecided diagnosis or procedure criterion rests on (rules 45, 35: the records of
-# the standing that decided it), each with the status that leaves it undecided: what the reader checks.
+# The patient records an undecided diagnosis, procedure or exposure criterion rests on (rules 45, 35, 47: the
+# records of the standing that decided it), each with what leaves it undecided: what the reader checks.
 RECORDS = """
 SELECT ?patient ?c ?record ?recordStatus WHERE {
   ?out gkg:truth gkg:Unknown ; gkg:forPatient ?patient ; gkg:criterion ?c ; prov:wasDerivedFrom ?rec .
   { ?rec a gkg:Condition OPTIONAL { ?rec gkg:conditionVerificationStatus ?s BIND(CONCAT(" is ", ?s) AS ?recordStatus) } }
   UNION { ?rec a gkg:ProcedureRecord
           OPTIONAL { ?rec gkg:procedureStatus ?s BIND(CONCAT(" has status ", ?s) AS ?recordStatus) } }
+  UNION { ?rec a gkg:MedicationExposure ; gkg:possibleSubstance ?ps . ?c gkg:exposureClass ?cls . ?ps gkg:memberOfClass ?cls
+          OPTIONAL { ?ps rdfs:label ?psl } BIND(CONCAT(" (perhaps ", COALESCE(STR(?psl), STR(?ps)), ")") AS ?recordStatus) }
   OPTIONAL { ?rec gkg:identifier ?id } BIND(COALESCE(?id, STR(?rec)) AS ?record)
 }
 """
@@ -227,6 +229,8 @@ class Explainer:
                 else "administrative sex not recorded as male or female" if "AdministrativeSexCriterion" in types
                 else "recorded only as unconfirmed, provisional or differential" if "DiagnosisCriterion" in types
                 else "recorded, but whether or when it was performed cannot be told" if "ProcedureCriterion" in types
+                else "a product named only by a code the guideline lists as unverified for a substance of the class"
+                if "MedicationExposureCriterion" in types
                 else "no usable result")
             if outcome.get("records"):  # the records behind it, with the status that leaves it undecided
                 why += ": " + ", ".join(outcome["records"])
