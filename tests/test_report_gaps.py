@@ -175,3 +175,13 @@ def test_a_missing_diagnosis_is_required_by_label_and_verified_codes_only(capsys
     assert {"type": "Condition", "codeFilter": [{"path": "code", "code": [
         {"system": "http://snomed.info/sct", "code": "77386006", "display": "pregnant"}]}]} in response["dataRequirement"]
     assert "Z33.1" not in json.dumps(response)
+
+
+def test_a_date_only_draw_is_shown_as_its_date_not_an_invented_midnight(capsys):
+    """Vignette 192: iron studies dated by a date only; the caveat shows the date the record gives."""
+    patient = ROOT / "tests" / "cases" / "192-iron-studies-date-only" / "patient.json"
+    assert main(["recommend", str(patient), "--as-of", "2026-02-01", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    messages = [w["message"] for w in report["warnings"] if w["code"] == "draw-time-unknown"]
+    assert messages and all("T00:00:00" not in m for m in messages), messages
+    assert all(" drawn 20" in m and ": the local time of the draw is not recorded" in m for m in messages)
