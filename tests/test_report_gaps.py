@@ -185,3 +185,14 @@ def test_a_date_only_draw_is_shown_as_its_date_not_an_invented_midnight(capsys):
     messages = [w["message"] for w in report["warnings"] if w["code"] == "draw-time-unknown"]
     assert messages and all("T00:00:00" not in m for m in messages), messages
     assert all(" drawn 20" in m and ": the local time of the draw is not recorded" in m for m in messages)
+
+
+def test_a_dosing_statement_that_does_not_apply_to_the_patient_is_not_listed(capsys):
+    """An author's trial: both doses of a drug were listed under it, including the one whose applicability is
+    false for the patient. The 45 kg example gets the FCM label's <50 kg dosing, never the >=50 kg ones."""
+    assert main(["recommend", str(ROOT / "examples" / "patient-ferritin-45.json"), "--as-of", "2026-01-15",
+                 "--format", "json"]) == 0
+    fcm = next(r for r in json.loads(capsys.readouterr().out)["recommendations"] if r["iri"].endswith("/rec-fcm"))
+    listed = {d["iri"].rsplit("/", 1)[1] for d in fcm["dosing"]}
+    assert "dosing-fcm-label-under-50" in listed
+    assert not listed & {"dosing-fcm-single-dose", "dosing-fcm-label"}, listed

@@ -23,6 +23,7 @@ from guidelinekg.report.selections import (
     CODES,
     COVERAGE,
     DOSES,
+    DOSING_NOT_APPLYING,
     GRADES,
     MEASURE_CODES,
     MONITORING,
@@ -144,6 +145,7 @@ def build_reports(
         "results": grouped(rows(store, RESULTS, **scope), "patient"),
         "outcomes": Explainer.outcome_rows(store, wanted),
         "doses": grouped(rows(store, DOSES, **scope), "patient"),
+        "dosing_fails": grouped(rows(store, DOSING_NOT_APPLYING, **scope), "patient"),
         "stale_weights": grouped(rows(store, STALE_WEIGHTS, **scope), "patient"),
         "suppression": grouped(rows(store, SUPPRESSION, **scope), "patient"),
         "undetermined_by": grouped(rows(store, UNDETERMINED_BY, **scope), "patient"),
@@ -176,7 +178,8 @@ def _assemble(
     statements = shared["statements"]
     citations = shared["citations"]
     codes = shared["codes"]
-    administration = shared["administration"]
+    off = {r["d"] for r in mine["dosing_fails"]}  # dosing statements that do not apply to this patient
+    administration = {i: [a for a in items if a["d"] not in off] for i, items in shared["administration"].items()}
     doses = {d["res"]: d for d in mine["doses"]}
     stale_weights = grouped(mine["stale_weights"], "i")
     weight_based = shared["weight_based"]
@@ -320,7 +323,7 @@ def _assemble(
     # why coverage is unknown: the version's coverage criteria explained (the records behind an unknown one)
     report["applicability_because"] = [line for c in shared["coverage"].get(version.iri, []) for line in
                                        explainer.lines(c)] if report["applicability"] == "unknown" else []
-    annotate(report, shared["doubts"], shared["dosing"])  # each item's verification status and doubts
+    annotate(report, shared["doubts"], {i: [d for d in ds if d["iri"] not in off] for i, ds in shared["dosing"].items()})
     # each test's code with the status the content gives it (FHIR, from a report or results.jsonl, shows
     # verified ones only)
     for o in report["orders"]:

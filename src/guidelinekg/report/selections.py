@@ -79,6 +79,9 @@ SELECT ?r ?g ?notation ?glabel ?axis ?system ?systemLabel ?mapped ?match WHERE {
                                                      gkg:ModerateCertainty, gkg:LowCertainty, gkg:VeryLowCertainty)) }
 }"""
 
+# The dosing statements whose applicability fails for a patient: not shown to it (a dose for another weight band)
+DOSING_NOT_APPLYING = """SELECT ?patient ?d WHERE { ?d a gkg:DosingStatement ; gkg:applicability ?c . ?patient gkg:fails ?c }"""
+
 ADMINISTRATION = """
 SELECT ?i ?d ?text ?adm ?dlabel WHERE {
   ?d a gkg:DosingStatement ; gkg:dosingFor ?i ; gkg:sourceText ?text .
