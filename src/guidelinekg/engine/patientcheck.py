@@ -8,8 +8,8 @@ the patient whose data hold the focus node, so it reaches the report, the proven
 Before the shapes, :func:`without_derived` takes out of patient data what only the engine may state: a
 predicate or class the rules derive (``gkg:holds`` a criterion, a ``gkg:LatestResult``), a time index or
 evaluation context term the engine computes, a gkg: class that is no patient fact, and any statement about
-a node of the guideline graph (``rls:crit-ferritin-le-75 gkg:thresholdValue 1000``): patient RDF could
-otherwise decide a criterion with no result behind it. What is taken out is said in a
+a node of the guideline graph (``ex:crit-a gkg:thresholdValue 1000``, about one of its criteria): patient
+RDF could otherwise decide a criterion with no result behind it. What is taken out is said in a
 ``patient-data-invalid`` note.
 """
 
