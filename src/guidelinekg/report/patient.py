@@ -11,6 +11,7 @@ from decimal import Decimal
 from guidelinekg.engine.knowledge import GuidelineVersionInfo
 from guidelinekg.engine.reasoning import Evaluation
 from guidelinekg.patients.ucum import UnitConversionError, ucum_conversion
+from guidelinekg.report.doses import dose_of
 from guidelinekg.report.doubts import annotate, dosing, of, read_doubts
 from guidelinekg.report.explain import Criteria, Explainer
 from guidelinekg.report.forpatient import patient_view, read_wording
@@ -24,6 +25,7 @@ from guidelinekg.report.selections import (
     COVERAGE,
     DOSES,
     DOSING_NOT_APPLYING,
+    FIXED_DOSING,
     GRADES,
     MEASURE_CODES,
     MONITORING,
@@ -88,6 +90,7 @@ def _guideline_parts(store) -> dict:
                              key=lambda g: (g["axis"] != "strength", g["system"], g["grade"]))
                    for r, items in grouped(rows(store, GRADES), "r").items()},
         "weight_based": {r["i"] for r in rows(store, WEIGHT_BASED)},
+        "fixed_dosing": grouped(rows(store, FIXED_DOSING), "i"),
         "measure_codes": grouped(rows(store, MEASURE_CODES), "m"),
         "record_codes": grouped(rows(store, RECORD_CODES), "c"),
         "coverage": {v: sorted({r["c"] for r in items}) for v, items in grouped(rows(store, COVERAGE), "v").items()},
@@ -178,7 +181,8 @@ def _assemble(
     statements = shared["statements"]
     citations = shared["citations"]
     codes = shared["codes"]
-    off = {r["d"] for r in mine["dosing_fails"]}  # dosing statements that do not apply to this patient
+    dosing_state = {r["d"]: r["link"].rsplit("#", 1)[-1] for r in mine["dosing_fails"]}  # holds/fails/undecided
+    off = {d for d, link in dosing_state.items() if link == "fails"}  # dosing statements not for this patient
     administration = {i: [a for a in items if a["d"] not in off] for i, items in shared["administration"].items()}
     doses = {d["res"]: d for d in mine["doses"]}
     stale_weights = grouped(mine["stale_weights"], "i")
@@ -214,33 +218,9 @@ def _assemble(
                                  "summary": st.get("summary", st["label"]), "statement": st["text"],
                                  "criterion": _named(st["crit"]), "because": because})
             continue
-        dose = None
         because = explainer.lines(st["crit"])
-        if res["res"] in doses:
-            d = doses[res["res"]]
-            dose = {"value": json_number(d["value"]), "unit": d["unit"]}
-            cap = (
-                f", capped at the maximum {number(d['max'])} {d['maxUnit']}" if d["capped"] == "true" else ""
-            )
-            raw = number(str(Decimal(d["perKg"]) * Decimal(d["weight"])))
-            if "rounding" in d and Decimal(d.get("exact", d["value"])) != Decimal(d["value"]):
-                # the rounding of the graph that changed the dose (cited, or a project assumption: said so)
-                cap += f", {d['rounding']}" + (f" ({d['roundingStatus']})" if "roundingStatus" in d else "")
-            weighed = ""  # the date of the body weight used, as of every fact
-            if "weightTime" in d:
-                weighed = f" (weighed on {d['weightTime'][:10]}{', ' + d['weightId'] if 'weightId' in d else ''})"
-            final = f"; dose {number(d['value'])} {d['unit']}" if cap or raw != number(d["value"]) else ""
-            because.append(f"dose: {number(d['perKg'])} {d['perUnit']} x {number(d['weight'])} kg{weighed} = "
-                           f"{raw} {d['unit']}{cap}{final} ({d['dtext']})")
-        elif st["i"] in stale_weights:  # too old to dose from (rule 32): say which weight and why
-            w = stale_weights[st["i"]][0]
-            because.append(f"dose: weight-based; the latest body weight, {number(w['value'])} {w['unit']} "
-                           f"on {w['time'][:10]}, is older than the {w['max']} days accepted, so it is not "
-                           "used and the dose is not computed (body weight ordered)")
-        elif st["i"] in weight_based:
-            because.append("dose: weight-based; no usable body weight, so it is not computed (body weight ordered)")
-        elif "doseValue" in st:
-            dose = {"value": json_number(st["doseValue"]), "unit": st["doseUnit"]}
+        dose = dose_of(st, doses.get(res["res"]), stale_weights, weight_based, because,
+                       [f for f in shared["fixed_dosing"].get(st["i"], []) if f["d"] not in off], dosing_state)
         recommendations.append({
             "iri": res["r"], "result": res["res"], "statement": st["text"],
             "summary": st.get("summary", st["label"]), "label": st["label"], "intervention": intervention,

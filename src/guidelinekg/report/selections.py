@@ -79,8 +79,15 @@ SELECT ?r ?g ?notation ?glabel ?axis ?system ?systemLabel ?mapped ?match WHERE {
                                                      gkg:ModerateCertainty, gkg:LowCertainty, gkg:VeryLowCertainty)) }
 }"""
 
-# The dosing statements whose applicability fails for a patient: not shown to it (a dose for another weight band)
-DOSING_NOT_APPLYING = """SELECT ?patient ?d WHERE { ?d a gkg:DosingStatement ; gkg:applicability ?c . ?patient gkg:fails ?c }"""
+# Each dosing statement's applicability for a patient (holds, fails, undecided): one that fails is not shown to
+# it (a dose for another weight band); a fixed dose is the recommendation's only where its statement holds
+DOSING_NOT_APPLYING = """SELECT ?patient ?d ?link WHERE { ?d a gkg:DosingStatement ; gkg:applicability ?c .
+  ?patient ?link ?c . VALUES ?link { gkg:holds gkg:fails gkg:undecided } }"""
+
+# The fixed doses dosing statements give (a gkg:Dose that is no weight-based dose), by intervention
+FIXED_DOSING = """SELECT ?i ?d ?value ?unit ?dlabel WHERE { ?d a gkg:DosingStatement ; gkg:dosingFor ?i ; gkg:dose ?x .
+  ?x gkg:value ?value ; gkg:unit ?unit . FILTER NOT EXISTS { ?x a gkg:WeightBasedDose }
+  OPTIONAL { ?d rdfs:label ?dlabel FILTER(LANG(?dlabel) = "" || LANGMATCHES(LANG(?dlabel), "en")) } }"""
 
 ADMINISTRATION = """
 SELECT ?i ?d ?text ?adm ?dlabel WHERE {

@@ -1,0 +1,65 @@
+"""A recommendation's dose for one patient, and the lines that explain it (split from :mod:`report.patient`).
+
+In order: a weight-based dose the rules computed (rule 82), with its arithmetic, rounding and the weight's date;
+a weight-based dose not computed (the weight too old, or none: body weight ordered); the intervention's own
+fixed dose; else the fixed dose of the dosing statement that applies to the patient (``gkg:applicability``
+true, or none): one dose when every such statement gives the same; none, said why, when a statement that
+would give it is undecided (its criterion unknown) or the ones that apply give different doses.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from guidelinekg.report.graphread import json_number, number
+
+
+def dose_of(st: dict, d: dict | None, stale_weights: dict, weight_based: set, because: list[str],
+            fixed: list[dict], state: dict[str, str]) -> dict | None:
+    """The dose of statement row ``st`` (``d``: its computed dose row, if any), appending to ``because``.
+    ``fixed``: the fixed doses of the intervention's dosing statements that do not fail for the patient;
+    ``state``: each dosing statement's applicability (holds, fails, undecided)."""
+    dose = None
+    if d is not None:
+        dose = {"value": json_number(d["value"]), "unit": d["unit"]}
+        cap = (
+            f", capped at the maximum {number(d['max'])} {d['maxUnit']}" if d["capped"] == "true" else ""
+        )
+        raw = number(str(Decimal(d["perKg"]) * Decimal(d["weight"])))
+        if "rounding" in d and Decimal(d.get("exact", d["value"])) != Decimal(d["value"]):
+            # the rounding of the graph that changed the dose (cited, or a project assumption: said so)
+            cap += f", {d['rounding']}" + (f" ({d['roundingStatus']})" if "roundingStatus" in d else "")
+        weighed = ""  # the date of the body weight used, as of every fact
+        if "weightTime" in d:
+            weighed = f" (weighed on {d['weightTime'][:10]}{', ' + d['weightId'] if 'weightId' in d else ''})"
+        final = f"; dose {number(d['value'])} {d['unit']}" if cap or raw != number(d["value"]) else ""
+        because.append(f"dose: {number(d['perKg'])} {d['perUnit']} x {number(d['weight'])} kg{weighed} = "
+                       f"{raw} {d['unit']}{cap}{final} ({d['dtext']})")
+    elif st["i"] in stale_weights:  # too old to dose from (rule 32): say which weight and why
+        w = stale_weights[st["i"]][0]
+        because.append(f"dose: weight-based; the latest body weight, {number(w['value'])} {w['unit']} "
+                       f"on {w['time'][:10]}, is older than the {w['max']} days accepted, so it is not "
+                       "used and the dose is not computed (body weight ordered)")
+    elif st["i"] in weight_based:
+        because.append("dose: weight-based; no usable body weight, so it is not computed (body weight ordered)")
+    elif "doseValue" in st:
+        dose = {"value": json_number(st["doseValue"]), "unit": st["doseUnit"]}
+    elif fixed:
+        dose = _fixed(fixed, state, because)
+    return dose
+
+
+def _fixed(fixed: list[dict], state: dict[str, str], because: list[str]) -> dict | None:
+    undecided = sorted({f.get("dlabel", f["d"]) for f in fixed if state.get(f["d"]) == "undecided"})
+    if undecided:
+        because.append(f"dose: not stated yet: whether {' or '.join(undecided)} applies is unknown (the data "
+                       "its criteria need are missing or not usable; they are not ordered for the dose alone)")
+        return None
+    doses = {(Decimal(f["value"]), f["unit"]) for f in fixed}
+    if len(doses) != 1:
+        shown = "; ".join(sorted(f"{f.get('dlabel', f['d'])}: {number(f['value'])} {f['unit']}" for f in fixed))
+        because.append(f"dose: not stated: the dosing statements that apply give different doses ({shown})")
+        return None
+    f = fixed[0]
+    because.append(f"dose: {number(f['value'])} {f['unit']} ({f.get('dlabel', f['d'])})")
+    return {"value": json_number(f["value"]), "unit": f["unit"]}

@@ -1,0 +1,40 @@
+"""A fixed dose given by dosing statements (report/doses.py): the one that applies to the patient is the dose.
+
+Found by an author (apixaban 5 mg, or 2.5 mg when two of three criteria hold): fixed doses in dosing statements
+were accepted by validate and never shown, so a dose that depends on criteria needed one recommendation per
+dose, and missing data left the drug itself undecided.
+"""
+
+from __future__ import annotations
+
+from guidelinekg.report.doses import dose_of
+
+ST = {"i": "urn:x:apixaban"}
+FIVE = {"d": "urn:x:dosing-5", "value": "5", "unit": "mg", "dlabel": "apixaban 5 mg bid"}
+TWO = {"d": "urn:x:dosing-2.5", "value": "2.5", "unit": "mg", "dlabel": "apixaban 2.5 mg bid"}
+
+
+def _dose(fixed, state):
+    because: list[str] = []
+    return dose_of(ST, None, {}, set(), because, fixed, state), because
+
+
+def test_the_dosing_statement_that_holds_gives_the_dose():
+    dose, because = _dose([TWO], {TWO["d"]: "holds"})  # the 5 mg statement failed: not passed in
+    assert dose == {"value": 2.5, "unit": "mg"} and because == ["dose: 2.5 mg (apixaban 2.5 mg bid)"]
+
+
+def test_an_undecided_dosing_statement_leaves_the_dose_unstated_and_says_why():
+    dose, because = _dose([FIVE, TWO], {FIVE["d"]: "undecided", TWO["d"]: "undecided"})
+    assert dose is None and "whether apixaban 2.5 mg bid or apixaban 5 mg bid applies is unknown" in because[0]
+
+
+def test_two_dosing_statements_that_apply_with_different_doses_give_none():
+    dose, because = _dose([FIVE, TWO], {FIVE["d"]: "holds"})  # one without applicability, one that holds
+    assert dose is None and "give different doses" in because[0]
+
+
+def test_the_interventions_own_dose_comes_first():
+    because: list[str] = []
+    dose = dose_of({**ST, "doseValue": "10", "doseUnit": "mg"}, None, {}, set(), because, [FIVE], {})
+    assert dose == {"value": 10, "unit": "mg"} and because == []
