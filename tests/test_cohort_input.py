@@ -567,7 +567,7 @@ def test_a_duplicate_json_key_in_a_record_is_a_bad_record_not_the_last_value(tmp
 
 
 def test_a_json_error_reads_as_one_sentence():
-    from guidelinekg.cohort.partition import _reason
+    from guidelinekg.cohort.records import reason as _reason
 
     with pytest.raises(json.JSONDecodeError) as err:
         json.loads('{"resourceType": "Patient", "id": "a\tb"}')

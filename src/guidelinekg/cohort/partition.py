@@ -31,7 +31,6 @@ from pathlib import Path
 
 from guidelinekg.cohort import export
 from guidelinekg.cohort.records import BadRecord, parse_resource
-from guidelinekg.cohort.records import reason as _reason  # noqa: F401 (its name here before records.py)
 from guidelinekg.content.rdffiles import MAX_LINE, bounded_lines, open_input
 from guidelinekg.errors import InputError
 
