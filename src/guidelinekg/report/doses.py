@@ -53,7 +53,8 @@ def _fixed(fixed: list[dict], state: dict[str, str], because: list[str]) -> dict
     undecided = sorted({f.get("dlabel", f["d"]) for f in fixed if state.get(f["d"]) == "undecided"})
     if undecided:
         because.append(f"dose: not stated yet: whether {' or '.join(undecided)} applies is unknown (the data "
-                       "its criteria need are missing or not usable; they are not ordered for the dose alone)")
+                       "its criteria need are missing or not usable: the tests that decide them are ordered, and data no "
+                       "test supplies are named in a missing-data warning)")
         return None
     doses = {(Decimal(f["value"]), f["unit"]) for f in fixed}
     if len(doses) != 1:
