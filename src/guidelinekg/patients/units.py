@@ -248,7 +248,8 @@ def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: Measur
     out = [*lines, triple(subject, iri(GKG + "normalizedUnit"), literal(canonical)),
            *_as_stated(subject, value, unit, group.stated_units, canonical)]
     if unit == canonical:
-        return [*out, triple(subject, iri(GKG + "normalizedValue"), literal(lexical, XSD + "decimal")),
+        # in the one form Oxigraph writes ("41.90" is "41.9"): every engine then sees one value as one term
+        return [*out, triple(subject, iri(GKG + "normalizedValue"), literal(fmt(value), XSD + "decimal")),
                 *(triple(subject, iri(GKG + "conversionNote"), literal(note)) for note in written)]
     try:
         conversion = convert(value, unit, group, canonical)
