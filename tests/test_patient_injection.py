@@ -57,3 +57,21 @@ def test_patient_data_stating_what_the_engine_derives_is_taken_out_and_said(tmp_
     notes = [w["message"] for w in injected["warnings"] if w["code"] == "patient-data-invalid"]
     assert any("only the engine derives or what the guideline says" in n for n in notes), injected["warnings"]
     assert not [w for w in clean["warnings"] if w["code"] == "patient-data-invalid"]
+
+
+LOADER_INJECTIONS = {  # what only the loader writes (patients/units.py), found by an attacker
+    "unit problem": 'ex:t gkg:unitProblem "bogus" .',  # voided the TSAT result and worded the warning
+    "normalised value": "ex:t gkg:normalizedValue 99 ; gkg:normalizedUnit \"%\" .",
+    "conversion note": 'ex:t gkg:conversionNote "converted by the lab" .',
+}
+
+
+@pytest.mark.parametrize("kind", LOADER_INJECTIONS)
+def test_patient_data_stating_what_the_loader_writes_is_taken_out_and_said(tmp_path, capsys, kind):
+    clean = _report(tmp_path, capsys, PATIENT, "clean")
+    injected = _report(tmp_path, capsys, PATIENT + LOADER_INJECTIONS[kind] + "\n", "injected")
+    assert _decisions(injected) == _decisions(clean)
+    others = [w for w in injected["warnings"] if w["code"] != "patient-data-invalid"]
+    assert others == [w for w in clean["warnings"]], others  # no warning worded by the data
+    notes = [w["message"] for w in injected["warnings"] if w["code"] == "patient-data-invalid"]
+    assert any("only the loader writes" in n for n in notes), injected["warnings"]

@@ -326,6 +326,10 @@ def test_the_value_as_stated_is_given_only_where_the_stated_unit_is_the_publishe
     """gkg:statedValue: the result's value in a gkg:alsoStatedAs unit, exact (no rounding decides)."""
     assert _stated("mmol/l", "6.995") == {"statedUnit": '"mmol/L" .', "statedValue": '"6.995"^^<http://www.w3.org/2001/XMLSchema#decimal> .'}
     assert _stated("umol/L", "6995")["statedValue"].startswith('"6.995"')
+    # an extra annotation of the result's unit is no matter, as in every conversion (found by an attacker:
+    # "3.999 mmol/L{gluc}" was compared in mg/dL, "3.999 mmol/L" as published, with opposite answers)
+    assert _stated("mmol/L{gluc}", "6.995")["statedUnit"] == '"mmol/L" .'
+    assert _stated("mmol/L", "7", stated=frozenset({"mmol/L{gluc}"})) == {}  # one the result lacks keeps them apart
     assert _stated("mg/dL", "126") == {}  # the canonical unit: compared as the threshold itself is published
     assert _stated("g/L", "1.26") == {}  # UCUM relates it to the canonical unit: compared there
     assert _stated("mmol/L", "7", stated=frozenset()) == {}

@@ -20,10 +20,9 @@ from dataclasses import replace
 from guidelinekg.engine.knowledge import KnowledgeBase
 from guidelinekg.engine.ruleterms import RDF_TYPE, derived_terms_of
 from guidelinekg.engine.timeline import INDEX_PREDICATES
-from guidelinekg.patients.model import GKG, IngestNote, PatientData
+from guidelinekg.patients.model import GKG, INVALID, IngestNote, PatientData
 from guidelinekg.engine.shapes_sparql import CompiledShapes, Violation
 
-INVALID = "patient-data-invalid"
 # what patient data may be typed as (gkg: classes); the engine's own: never
 FACT_CLASSES = frozenset(GKG + c for c in ("Patient", "PatientFact", "Observation", "Condition",
                                           "MedicationExposure", "ProcedureRecord"))

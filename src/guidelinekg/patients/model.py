@@ -32,6 +32,10 @@ XSD = "http://www.w3.org/2001/XMLSchema#"
 IRI_PREFIX = "urn:guidelinekg:"
 
 
+# the code of a note about patient data that state what only the loader or the engine may state
+INVALID = "patient-data-invalid"
+
+
 @dataclass(frozen=True, order=True)
 class IngestNote:
     """Something the loader noticed: ``code`` is stable (e.g. ``missing-value``), ``record`` is the source

@@ -48,8 +48,10 @@ def as_stated(value: Decimal, unit: str, stated: frozenset[str], canonical: str)
 
 
 def _exact(from_unit: str, to_unit: str) -> tuple[Decimal, Decimal]:
-    """UCUM's ``(scale, offset)`` between two units that measure the same thing (annotations kept)."""
-    if missing_annotations(from_unit, to_unit) or missing_annotations(to_unit, from_unit):
+    """UCUM's ``(scale, offset)`` between two units that measure the same thing: an annotation of ``to_unit``
+    that ``from_unit`` lacks keeps them apart; an extra one of ``from_unit`` is no matter (``mmol/L{gluc}`` is
+    in ``mmol/L``), as in every conversion (:func:`guidelinekg.patients.ucum.missing_annotations`)."""
+    if missing_annotations(from_unit, to_unit):
         raise UnitConversionError("the annotations differ")
     if pure_number(from_unit) or pure_number(to_unit):
         raise UnitConversionError("pure numbers")

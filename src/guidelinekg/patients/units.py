@@ -28,14 +28,17 @@ Choices:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 from guidelinekg.patients.model import (
     DECIMAL_PLACES,
     GKG,
+    INVALID,
     XSD,
+    IngestNote,
     PatientData,
     decimal_problem,
     iri,
@@ -172,8 +175,18 @@ def normalise(patient: PatientData, measures: MeasureCatalog) -> PatientData:
     ``gkg:unitProblem`` to every observation with a value of a measure the catalog knows, and
     ``gkg:observedMeasure`` of the equivalent measures.
 
-    Observations of measures the catalog does not know are left as they are.
+    Observations of measures the catalog does not know are left as they are. What only this function writes
+    (a normalised value or unit, a conversion note, a unit problem), given with the data, is taken out with a
+    note: patient RDF stating ``gkg:unitProblem "..."`` would otherwise void a result and word a warning.
     """
+    given = [line for line in patient.ntriples if _WRITTEN_HERE.search(line)]
+    if given:
+        note = IngestNote(INVALID, f"{len(given)} statement(s) of the patient data state what only the loader "
+                          f"writes (first: {given[0][:200]}): not used; give the value and its unit "
+                          "(gkg:value, gkg:unit) and the loader normalises them", patient.patient_iri)
+        dropped = set(given)
+        patient = replace(patient, ntriples=[line for line in patient.ntriples if line not in dropped],
+                          notes=sorted({*patient.notes, note}, key=IngestNote.sort_key))
     lines: list[str] = []
     texts = _text_values(patient.ntriples)
     for subject, props in patient.facts("Observation").items():
@@ -181,6 +194,9 @@ def normalise(patient: PatientData, measures: MeasureCatalog) -> PatientData:
             props = {k: v for k, v in props.items() if k != "value"}
         lines.extend(_normalise_one(subject, props, measures))
     return patient.extended(lines) if lines else patient
+
+
+_WRITTEN_HERE = re.compile(f" <{re.escape(GKG)}(?:normalizedValue|normalizedUnit|conversionNote|unitProblem)> ")
 
 
 def _text_values(ntriples: list[str]) -> set[str]:
