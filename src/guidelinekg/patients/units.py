@@ -176,17 +176,26 @@ def normalise(patient: PatientData, measures: MeasureCatalog) -> PatientData:
     ``gkg:observedMeasure`` of the equivalent measures.
 
     Observations of measures the catalog does not know are left as they are. What only this function writes
-    (a normalised value or unit, a conversion note, a unit problem), given with the data, is taken out with a
-    note: patient RDF stating ``gkg:unitProblem "..."`` would otherwise void a result and word a warning.
+    (a normalised value or unit, a conversion note, a unit problem), given with the data, is taken out and
+    written again from the value and unit; a line it does not write again gets a note (patient RDF stating
+    ``gkg:unitProblem "..."`` would otherwise void a result and word a warning). Normalising twice, or
+    reading the tool's own output of patient facts, changes nothing.
     """
     given = [line for line in patient.ntriples if _WRITTEN_HERE.search(line)]
-    if given:
-        note = IngestNote(INVALID, f"{len(given)} statement(s) of the patient data state what only the loader "
-                          f"writes (first: {given[0][:200]}): not used; give the value and its unit "
+    if not given:
+        return _normalised(patient, measures)
+    dropped = set(given)
+    out = _normalised(replace(patient, ntriples=[line for line in patient.ntriples if line not in dropped]), measures)
+    kept = set(out.ntriples)
+    if unexplained := [line for line in given if line not in kept]:
+        note = IngestNote(INVALID, f"{len(unexplained)} statement(s) of the patient data state what only the loader "
+                          f"writes (first: {unexplained[0][:200]}): not used; give the value and its unit "
                           "(gkg:value, gkg:unit) and the loader normalises them", patient.patient_iri)
-        dropped = set(given)
-        patient = replace(patient, ntriples=[line for line in patient.ntriples if line not in dropped],
-                          notes=sorted({*patient.notes, note}, key=IngestNote.sort_key))
+        out = out.extended((), [note])
+    return out
+
+
+def _normalised(patient: PatientData, measures: MeasureCatalog) -> PatientData:
     lines: list[str] = []
     texts = _text_values(patient.ntriples)
     for subject, props in patient.facts("Observation").items():
