@@ -154,7 +154,8 @@ def intervention_lines(view: GraphView, intervention: str, heading: str) -> list
 
 def dose_text(view: GraphView, dose: str) -> str:
     """A fixed dose (``500 mg of base``) or a weight-based one
-    (``15 mg/kg, at most 1000 mg; per kg of body weight [LOINC 12345-6]``)."""
+    (``15 mg/kg, at most 1000 mg; per kg of body weight [LOINC 12345-6]``), with the dose's own verification
+    status and note when it records one (``50 mg (project assumption (ASSUMPTION): why)``)."""
     record = view.record("render-doses", "dose", dose)
     if record.one("perKg") is not None:
         unit = record.one("unit") or ""
@@ -170,6 +171,9 @@ def dose_text(view: GraphView, dose: str) -> str:
         text = view.name(dose)
     for basis in record.all("doseBasis"):
         text += f" of {basis}"
+    status = record.one("verificationStatus")
+    if status or record.one("verificationNote"):
+        text += f" ({verification_text(view, status, record.one('verificationNote'))})"
     return text
 
 

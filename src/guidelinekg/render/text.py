@@ -144,8 +144,10 @@ def substance_text(view: GraphView, node: str) -> str:
 def criterion_text(view: GraphView, node: str, _path: tuple[str, ...] = ()) -> str:
     """An applicability criterion tree as one line of text.
 
-    Thresholds read ``measure [LOINC code] ≤ 75 ng/mL``; all-of and any-of join their members with AND and
-    OR (nested groups in parentheses); not reads ``NOT ...``; members are in a stable order.
+    Thresholds read ``measure [LOINC code] ≤ 75 ng/mL``, with the values the source also states them in
+    (``< 6 mg/dL (also stated as 360 umol/L)``: results in that unit are compared with it); all-of and
+    any-of join their members with AND and OR (nested groups in parentheses); not reads ``NOT ...``;
+    members are in a stable order.
     """
     if node in _path:
         return f"(cycle at {view.name(node)})"
@@ -170,6 +172,9 @@ def criterion_text(view: GraphView, node: str, _path: tuple[str, ...] = ()) -> s
         if record.one("minimumOccasions") is not None:  # rule 38: the mean of readings over N days
             subject = f"mean {subject} (readings on at least {record.one('minimumOccasions')} days)"
         text = f"{subject} {comparator(view, operator_node)} {quantity(value, record.one('unit'))}"
+        stated = [quantity(*pair.split("|", 1)) for pair in record.all("alsoStated")]  # gkg:alsoStatedAs
+        if stated:
+            text += f" (also stated as {' and '.join(stated)})"
         if record.one("minimumResults") is not None:  # rule 37: the same test on N different days
             text += f" on at least {record.one('minimumResults')} different days"
         return text

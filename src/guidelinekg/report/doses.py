@@ -5,6 +5,12 @@ a weight-based dose not computed (the weight too old, or none: body weight order
 fixed dose; else the fixed dose of the dosing statement that applies to the patient (``gkg:applicability``
 true, or none): one dose when every such statement gives the same; none, said why, when a statement that
 would give it is undecided (its criterion unknown) or the ones that apply give different doses.
+
+A dose given carries the verification status its own node records (``gkg:verificationStatus`` and
+``gkg:verificationNote`` on the ``gkg:Dose`` or ``gkg:WeightBasedDose``; :mod:`report.doubts` reads them) as
+``verification``, only when one is recorded: a dose that is a project assumption says so beside the dose,
+whatever the grade of the statement. Fixed doses of several statements that agree on the amount but record
+different statuses carry the least checked one.
 """
 
 from __future__ import annotations
@@ -15,10 +21,35 @@ from guidelinekg.report.graphread import json_number, number
 
 
 def dose_of(st: dict, d: dict | None, stale_weights: dict, weight_based: set, because: list[str],
-            fixed: list[dict], state: dict[str, str]) -> dict | None:
+            fixed: list[dict], state: dict[str, str], statuses: dict[str, dict] | None = None) -> dict | None:
     """The dose of statement row ``st`` (``d``: its computed dose row, if any), appending to ``because``.
     ``fixed``: the fixed doses of the intervention's dosing statements that do not fail for the patient;
-    ``state``: each dosing statement's applicability (holds, fails, undecided)."""
+    ``state``: each dosing statement's applicability (holds, fails, undecided); ``statuses``: each node's
+    verification status (:func:`report.doubts.read_doubts`), for the dose node's own."""
+    dose = _dose(st, d, stale_weights, weight_based, because, fixed, state)
+    if dose is not None and statuses:
+        if d is not None:  # computed from the weight-based dose of its dosing statement
+            nodes = [d.get("wbd")]
+        elif "doseValue" in st:  # the intervention's own fixed dose
+            nodes = [st.get("doseNode")]
+        else:  # the fixed dose of the dosing statements that apply (one amount)
+            nodes = [f.get("x") for f in fixed]
+        recorded = [statuses[n] for n in nodes if n in statuses]
+        if recorded:
+            dose["verification"] = min(recorded, key=_checked)
+    return dose
+
+
+# from the least checked to the most: a dose that is in part an assumption is shown as one
+_ORDER = ("ASSUMPTION", "UNVERIFIED", "SOURCE-ONLY", "SECONDARY", "PRIMARY")
+
+
+def _checked(verification: dict) -> tuple:
+    status = verification.get("status")
+    return (_ORDER.index(status) if status in _ORDER else -1, verification["iri"], verification.get("note") or "")
+
+
+def _dose(st, d, stale_weights, weight_based, because, fixed, state) -> dict | None:
     dose = None
     if d is not None:
         dose = {"value": json_number(d["value"]), "unit": d["unit"]}

@@ -8,7 +8,8 @@ its intervention, a pre-test requirement a statement in doubt states) and what e
 knowledge-only store; this module shapes the rows into the documented JSON (``docs/recommend.schema.json``:
 ``verification``, ``doubts``, ``dosing``, a checked-against citation's ``status``) and attaches them to a
 report's items by IRI. :func:`doubt_text` and :func:`status_text` are the one wording every rendering
-shares (text, Markdown, FHIR notes).
+shares (text, Markdown, FHIR notes); :func:`dose_status` and :func:`dose_status_text` that of a dose's own
+status (a recommendation's ``dose.verification``, :mod:`report.doses`).
 """
 
 from __future__ import annotations
@@ -117,6 +118,22 @@ def status_text(verification: dict | None) -> str:
         return "verification status not recorded"
     label = verification.get("label") or local(verification["iri"])
     return f"{label} ({verification['status']})" if verification.get("status") else label
+
+
+def dose_status(dose: dict | None) -> str | None:
+    """Beside a dose: its own status's label ("project assumption"); None when the dose records none."""
+    v = (dose or {}).get("verification")
+    return (v.get("label") or local(v["iri"])) if v else None
+
+
+def dose_status_text(dose: dict | None) -> str | None:
+    """A dose's own status and note on one line, "dose 50 mg: project assumption (ASSUMPTION) — why"; None
+    when the dose records none. The note is shown: it says where the amount comes from."""
+    v = (dose or {}).get("verification")
+    if not v:
+        return None
+    return (f"dose {dose['value']} {dose['unit']}: {status_text(v)}"
+            + (f" — {' '.join(v['note'].split())}" if v.get("note") else ""))
 
 
 def _work(c: dict) -> str:

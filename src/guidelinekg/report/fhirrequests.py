@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from guidelinekg.report.doubts import doubt_text, status_text
+from guidelinekg.report.doubts import dose_status, dose_status_text, doubt_text, status_text
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -76,6 +76,8 @@ def doubt_notes(item: dict, *, dosing: bool = True) -> list[dict]:
     if dosing:
         out += [{"text": f'Dosing "{d["label"] or d["statement"]}": {status_text(d["verification"])}'}
                 for d in item.get("dosing", []) if d.get("verification")]
+        if item.get("direction") != "against" and (text := dose_status_text(item.get("dose"))):
+            out.append({"text": text[0].upper() + text[1:]})  # "Dose 50 mg: project assumption (ASSUMPTION) — ..."
     doubts = item.get("doubts", []) + [d for c in item.get("cautions", []) for d in c.get("doubts", [])]
     for text in dict.fromkeys(doubt_text(d) for d in doubts):
         out.append({"text": "Doubt: " + text})
@@ -90,7 +92,9 @@ def _dosage(rec: dict) -> dict:
     computed = next((line[6:] for line in rec["because"] if line.startswith("dose: ")), None)
     parts = []
     if dose:
+        status = dose_status(dose)  # the dose's own status, beside it (its note: in the request's notes)
         parts.append(f"{dose['value']} {dose['unit']}" + (f" {basis}" if basis else "")
+                     + (f" ({status})" if status else "")
                      + (f" {rec['frequency']}" if rec.get("frequency") else ""))
     if computed:
         parts.append(("computed: " if dose else "dose not computed: ") + computed)

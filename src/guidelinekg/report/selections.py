@@ -17,7 +17,7 @@ SELECT ?patient ?res ?r ?status ?kind WHERE {
 
 STATEMENT = """
 SELECT ?r ?text ?summary ?label ?dir ?strength ?certainty ?line ?grading ?crit ?i ?ilabel ?route
-       ?doseValue ?doseUnit ?freq ?basis ?kind WHERE {
+       ?doseValue ?doseUnit ?doseNode ?freq ?basis ?kind WHERE {
   ?r gkg:sourceText ?text ; gkg:applicability ?crit ; gkg:intervention ?i .
   # a label the content lacks (validate reports it) is the IRI, never a statement left out of the report
   OPTIONAL { ?r rdfs:label ?rlabel } BIND(COALESCE(?rlabel, STR(?r)) AS ?label)
@@ -29,7 +29,7 @@ SELECT ?r ?text ?summary ?label ?dir ?strength ?certainty ?line ?grading ?crit ?
   OPTIONAL { ?r gkg:lineOfTherapy ?l . ?l skos:notation ?line }
   OPTIONAL { ?r gkg:gradingNotStated ?grading }
   OPTIONAL { ?i gkg:route ?ro . ?ro rdfs:label ?route }
-  OPTIONAL { ?i gkg:dose ?dose . ?dose gkg:value ?doseValue ; gkg:unit ?doseUnit }
+  OPTIONAL { ?i gkg:dose ?doseNode . ?doseNode gkg:value ?doseValue ; gkg:unit ?doseUnit }  # node: its own status
   OPTIONAL { ?i gkg:frequency ?freq }
   OPTIONAL { ?i gkg:dose ?dose2 . ?dose2 gkg:doseBasis ?basis }
   OPTIONAL { ?i a/rdfs:subClassOf* ?ik .  # what an intervention that is not a medicine is (or a subclass of)
@@ -84,8 +84,8 @@ SELECT ?r ?g ?notation ?glabel ?axis ?system ?systemLabel ?mapped ?match WHERE {
 DOSING_NOT_APPLYING = """SELECT ?patient ?d ?link WHERE { ?d a gkg:DosingStatement ; gkg:applicability ?c .
   ?patient ?link ?c . VALUES ?link { gkg:holds gkg:fails gkg:undecided } }"""
 
-# The fixed doses dosing statements give (a gkg:Dose that is no weight-based dose), by intervention
-FIXED_DOSING = """SELECT ?i ?d ?value ?unit ?dlabel WHERE { ?d a gkg:DosingStatement ; gkg:dosingFor ?i ; gkg:dose ?x .
+# The fixed doses dosing statements give (a gkg:Dose that is no weight-based dose, ?x), by intervention
+FIXED_DOSING = """SELECT ?i ?d ?x ?value ?unit ?dlabel WHERE { ?d a gkg:DosingStatement ; gkg:dosingFor ?i ; gkg:dose ?x .
   ?x gkg:value ?value ; gkg:unit ?unit . FILTER NOT EXISTS { ?x a gkg:WeightBasedDose }
   OPTIONAL { ?d rdfs:label ?dlabel FILTER(LANG(?dlabel) = "" || LANGMATCHES(LANG(?dlabel), "en")) } }"""
 
@@ -114,7 +114,7 @@ SELECT ?work ?title ?year ?doi ?pmid ?sourceKind WHERE {
 }"""
 
 DOSES = """
-SELECT ?patient ?res ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext ?exact ?rounding
+SELECT ?patient ?res ?wbd ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext ?exact ?rounding
        ?roundingStatus ?weightTime ?weightId WHERE {
   ?res gkg:computedDose ?dose . ?res gkg:forPatient ?patient .  # the rare property first: 8x faster
   ?dose gkg:doseValue ?value ; gkg:doseUnit ?unit ; gkg:bodyWeight ?weight ; gkg:capped ?capped ;

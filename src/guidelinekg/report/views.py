@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from guidelinekg.report.doubts import doubt_text, status_text
+from guidelinekg.report.doubts import dose_status, dose_status_text, doubt_text, status_text
 
 
 def grading_text(rec: dict) -> str:
@@ -65,6 +65,7 @@ def _checks(item: dict, *, own_only: bool = False, dosing: bool = False) -> list
         lines.append(f"verification: {status_text(item['verification'])}")
     if dosing:
         lines += [f'dosing "{d["label"] or d["statement"]}": {status_text(d["verification"])}' for d in item.get("dosing", [])]
+        lines += [t for t in (dose_status_text(item.get("dose")),) if t]  # the dose's own status and note
     doubts = [d for d in item.get("doubts", []) if not own_only or d["concerns"] == item["iri"]]
     for c in item.get("cautions", []):
         doubts += c.get("doubts", [])
@@ -158,6 +159,8 @@ def render(report: dict, *, markdown: bool = False) -> str:
         out.append(f"{h2}{heading}")
         for rec in made:
             given = [f"dose {rec['dose']['value']} {rec['dose']['unit']}"] if rec.get("dose") else []
+            if given and (status := dose_status(rec["dose"])):  # the dose's own status, beside it
+                given[0] += f" ({status})"
             given += [rec[k] for k in ("route", "frequency") if rec.get(k)]  # the route's label, the frequency
             dose = f" — {', '.join(given)}" if given and not against else ""
             line = f" ({rec['line']})" if rec.get("line") else ""
