@@ -96,7 +96,7 @@ def test_describe_names_the_text_or_the_code(matcher: SubstanceMatcher) -> None:
     # a code the guideline lists, but not as verified: said, so the author knows what to verify
     assert matcher.describe(codings=[(DRUGS, "EX-999")], texts=[]) == (
         f"product given only by code {DRUGS}|EX-999, which the guideline lists only as unverified "
-        f"({DRUGS}|EX-999 for Brandex), so it is not used")
+        f"({DRUGS}|EX-999 for examplomab), so it is not used")  # the substance's rdfs:label, not its brand
 
 
 def test_a_graph_without_substances_reads_no_medication() -> None:

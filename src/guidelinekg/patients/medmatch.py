@@ -55,13 +55,16 @@ UNVERIFIED_CODES_QUERY = (
 }"""
 )
 
+# ?rank: how the label names the substance in a note (0 its rdfs:label, 1 skos:prefLabel, 2 a brand or
+# synonym, skos:altLabel; +3 in a language other than English): every label matches, the least ranked names it
 NAMES_QUERY = (
     _PREFIXES
-    + """SELECT DISTINCT ?substance ?label WHERE {
+    + """SELECT DISTINCT ?substance ?label ?rank WHERE {
   ?substance a gkg:Substance .
-  { ?substance rdfs:label ?label }
-  UNION { ?substance skos:prefLabel ?label }
-  UNION { ?substance skos:altLabel ?label }
+  { ?substance rdfs:label ?label BIND(0 AS ?kind) }
+  UNION { ?substance skos:prefLabel ?label BIND(1 AS ?kind) }
+  UNION { ?substance skos:altLabel ?label BIND(2 AS ?kind) }
+  BIND(?kind + IF(LANG(?label) = "" || LANGMATCHES(LANG(?label), "en"), 0, 3) AS ?rank)
 }"""
 )
 
@@ -90,7 +93,9 @@ class SubstanceMatcher:
     """
 
     def __init__(self, *, codes: Mapping[tuple[str, str], Iterable[str]], names: Mapping[str, Iterable[str]],
-                 unverified: Mapping[tuple[str, str], Iterable[str]] | None = None):
+                 unverified: Mapping[tuple[str, str], Iterable[str]] | None = None,
+                 titles: Mapping[str, str] | None = None):
+        self._titles = dict(titles or {})  # the name a note gives each substance (its rdfs:label), not a brand
         self._codes = {key: frozenset(subs) for key, subs in codes.items()}
         self._unverified = {key: frozenset(subs) for key, subs in (unverified or {}).items()}
         self._names = {substance: sorted(labels, key=lambda s: (s.casefold(), s)) for substance, labels in names.items()}
@@ -123,10 +128,15 @@ class SubstanceMatcher:
             if substance and system and notation:
                 unverified[(system, notation)].add(substance)
         names: dict[str, set[str]] = defaultdict(set)
-        for substance, label in select_rows(source, NAMES_QUERY):
+        ranked: dict[str, tuple[int, str, str]] = {}
+        for substance, label, rank in select_rows(source, NAMES_QUERY):
             if substance and label:
                 names[substance].add(label)
-        return cls(codes=codes, names=names, unverified=unverified)
+                key = (int(rank or 0), label.casefold(), label)
+                if label.strip() and (substance not in ranked or key < ranked[substance]):
+                    ranked[substance] = key
+        return cls(codes=codes, names=names, unverified=unverified,
+                   titles={substance: key[2] for substance, key in ranked.items()})
 
     def match(
         self, *, codings: Iterable[tuple[str | None, str | None]], texts: Iterable[str]
@@ -177,6 +187,10 @@ class SubstanceMatcher:
         return f"product given only by code {tokens}, which the guideline's substances do not list"
 
     def _label(self, substance: str) -> str:
+        """The substance's name (its rdfs:label, from :meth:`from_graph`), never a brand chosen because it
+        sorts first; else the first of its labels; else its IRI."""
+        if substance in self._titles:
+            return self._titles[substance]
         labels = self._names.get(substance)
         return labels[0] if labels else substance
 
