@@ -9,7 +9,8 @@ shipped guidelines and the project's tests/cases/. A case is compared with the r
 checks name (each check must be a statement of that guideline: a node with a gkg:sourceText).
 
 One line per case: 'pass', or 'FAIL' with each difference (which recommendation, order, warning, dose or
-caution differs, expected against got); then a summary line.
+caution differs, expected against got); then a summary line. A control character in a folder name or an
+item (a line break, a tab, an ESC) is shown escaped (\n, \t, \x1b), so each case stays on one line.
 
 Exit codes: 0 every case passes; 1 a case fails; 2 unusable input: an expected.json not in the format or
 whose checks name no statement of the guideline (file:line:column and the fix, one line each, on stderr;
@@ -19,8 +20,10 @@ the other cases still run), no case found, or content that does not load or vali
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -107,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     lines = []
     for r in results:
         differences = "; ".join(d["message"] for d in r["differences"])
-        lines.append(f"{r['status']} {r['case']}" + (f": {differences}" if differences else ""))
+        lines.append(_printable(f"{r['status']} {r['case']}" + (f": {differences}" if differences else "")))
     sys.stdout.write("\n".join([*lines, summary]) + "\n")
     return code
 
@@ -121,8 +124,20 @@ def _shown(folder: Path) -> str:
 
 
 def _one_line(exc: InputError) -> str:
-    """The message and its fix on one line."""
+    """The message and its fix on one line (a control character in the file's path shown escaped)."""
+    if exc.location is not None:
+        exc = InputError(exc.message, dataclasses.replace(exc.location, path=_printable(exc.location.path)),
+                         exc.hint)
     return "; ".join(part.strip().removeprefix("hint: ") for part in str(exc).splitlines() if part.strip())
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _printable(text: str) -> str:
+    """``text`` with each control character escaped as Python's repr escapes it (\\n, \\t, \\x1b)."""
+    return _CONTROL.sub(lambda m: _ESCAPES.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
 
 
 def _guideline_of(case, guidelines, statements):

@@ -9,19 +9,23 @@ only the keys it has, each exactly: ``applicable``; statement local names (the I
 namespace) for ``recommended``, ``not_recommended``, ``undetermined``, ``monitoring``,
 ``recommended_against``, ``not_indicated`` and ``population_not_met``; LOINC codes for ``orders``; warning
 codes for ``warnings``; ``doses`` as ``{recommendation: [value, unit] or null}`` (only those named);
-``cautions`` as ``{recommendation: [caution, ...]}``. Lists are compared as sets. Input that must be
-refused: ``{"error": true, "exit_code": 2, "message_contains": [...]}``.
+``cautions`` as ``{recommendation: [caution, ...]}``. Lists are compared as sets (an item named twice in
+one list is refused as a typo; a dose value must be a finite number). Input that must be refused:
+``{"error": true, "exit_code": 2, "message_contains": [...]}``.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import math
+import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.decode import parse_json, where
@@ -67,13 +71,18 @@ class Case:
 
 
 def case_folders(path: Path) -> list[Path]:
-    """``path`` itself when it is a case (holds expected.json), else every folder directly inside it (each a
-    case: one without expected.json is refused when read), hidden folders aside."""
+    """``path`` itself when it is a case (holds expected.json, of whatever kind: one that is not a regular
+    file is refused when read), its folder when it is a case's expected.json, else every folder directly
+    inside it (each a case: one without expected.json is refused when read), hidden folders aside."""
     path = Path(path)
+    fix = ("give a folder of vignettes (NNN-name/ folders, each with a patient file and expected.json) or one "
+           "such folder")
+    if path.name == EXPECTED and path.is_file():
+        return [path.parent]
     if not path.is_dir():
-        raise InputError(f"{path}: no such folder", hint="give a folder of vignettes (NNN-name/ folders, each "
-                         "with a patient file and expected.json) or one such folder")
-    if (path / EXPECTED).is_file():
+        what = "is not a folder" if os.path.lexists(path) else "no such folder"
+        raise InputError(f"{path}: {what}", hint=f"CASES must be a folder: {fix}")
+    if os.path.lexists(path / EXPECTED):
         return [path]
     return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
 
@@ -86,6 +95,11 @@ def read_case(directory: Path) -> Case:
             not in the format (located: file, line and column, with the fix).
     """
     directory = Path(directory)
+    for entry in (*sorted(directory.glob("patient.*")), directory / EXPECTED):
+        if os.path.lexists(entry) and not entry.is_file():  # not opened: a FIFO blocks, /dev/zero never ends
+            raise InputError(f"{entry.name} is not a regular file ({_kind(entry)})", Location(str(directory)),
+                             hint=f"make {entry.name} a file" + (f" ({FORMAT})" if entry.name == EXPECTED else
+                                                                 " or remove it: a case holds one patient file"))
     patients = sorted(p for p in directory.glob("patient.*") if p.is_file())
     if len(patients) != 1:
         found = ", ".join(p.name for p in patients) or "none"
@@ -96,7 +110,7 @@ def read_case(directory: Path) -> Case:
         raise InputError(f"no {EXPECTED} in the vignette", Location(str(directory)),
                          hint=f"write what the guideline must do for this patient in {EXPECTED} ({FORMAT})")
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_bytes().decode("utf-8-sig")  # a byte order mark is dropped, as for every JSON input
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {EXPECTED}: {exc}", Location(str(file))) from None
     positions = parse_json(text, Location(str(file)))  # located: not JSON, a key given twice
@@ -105,7 +119,20 @@ def read_case(directory: Path) -> Case:
     return case
 
 
-def _refuse(case: Case, message: str, *keys: str | int, hint: str = FORMAT) -> None:
+def _kind(path: Path) -> str:
+    """What a path that is not a regular file is, in words."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "a link to nothing"
+    except OSError:
+        return "a link that cannot be followed"
+    return ("a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode) else
+            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else
+            "not a file")
+
+
+def _refuse(case: Case, message: str, *keys: str | int, hint: str = FORMAT) -> NoReturn:
     raise InputError(message, case.where(*keys), hint=hint)
 
 
@@ -135,11 +162,15 @@ def _check_format(case: Case) -> None:
                     hint="write the statement's full IRI, e.g. https://w3id.org/guidelinekg/guideline/NAME/rec-x")
     as_of = doc["as_of"]
     try:
-        if not isinstance(as_of, str) or not ISO_DATE.fullmatch(as_of) or date.fromisoformat(as_of) == date.max:
+        if not isinstance(as_of, str) or not ISO_DATE.fullmatch(as_of):
             raise ValueError
+        day = date.fromisoformat(as_of)
     except ValueError:
         _refuse(case, f'"as_of" must be a date YYYY-MM-DD, got {json.dumps(as_of)}', "as_of",
                 hint='e.g. "as_of": "2026-01-15" (the case is evaluated as recommend --as-of evaluates)')
+    if day == date.max:  # as recommend --as-of: the rules read the end of the as-of day, a date too
+        _refuse(case, f'"as_of" {as_of} is out of range (the latest is 9999-12-30)', "as_of",
+                hint='give an earlier date, e.g. "as_of": "2026-01-15"')
     expect = doc["expect"]
     if not isinstance(expect, dict) or not expect:
         _refuse(case, '"expect" must be an object naming what to compare (it compares only the keys it has)',
@@ -162,6 +193,8 @@ def _check_value(case: Case, key: str, value: Any) -> None:
         what = ("LOINC codes" if key == "orders" else "warning codes" if key == "warnings"
                 else "statement local names (the IRI without the guideline's namespace)")
         _refuse(case, f'"{key}" must be a list of {what}', "expect", key)
+    if key in LIST_KEYS:
+        _check_unique(case, value, f'"{key}"', "expect", key)
     if key in ("doses", "cautions"):
         if not isinstance(value, dict):
             _refuse(case, f'"{key}" must be an object keyed by recommendation local name', "expect", key)
@@ -171,8 +204,31 @@ def _check_value(case: Case, key: str, value: Any) -> None:
                     and isinstance(item[0], (int, float)) and not isinstance(item[0], bool))):
                 _refuse(case, f'the dose of "{rec}" must be [value, "unit"] or null, got {json.dumps(item)}',
                         "expect", key, rec, hint='e.g. "doses": {"rec-x": [35, "mg"]}, or null for no dose')
+            if key == "doses" and item is not None and not math.isfinite(item[0]):  # 1e999 reads as infinity
+                _refuse(case, f'the dose of "{rec}" must be a finite number, got {_written(case, key, rec)}',
+                        "expect", key, rec, 0, hint='e.g. "doses": {"rec-x": [35, "mg"]}')
             if key == "cautions" and not _strings(item):
                 _refuse(case, f'the cautions of "{rec}" must be a list of caution local names', "expect", key, rec)
+            if key == "cautions":
+                _check_unique(case, item, f'the cautions of "{rec}"', "expect", key, rec)
+
+
+def _check_unique(case: Case, items: list[str], what: str, *keys: str) -> None:
+    """Refuse an item named twice in one list (lists are compared as sets: a repeat is a typo)."""
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if item in first:
+            _refuse(case, f"{what} names {json.dumps(item, ensure_ascii=False)} twice (items {first[item]} and "
+                    f"{index})", *keys, index, hint="name each item once (lists are compared as sets)")
+        first[item] = index
+
+
+def _written(case: Case, key: str, rec: str) -> str:
+    """A dose value as expected.json writes it (1E+999), as near as known."""
+    try:
+        return str(case.positions["expect"][key][rec][0])
+    except (KeyError, IndexError, TypeError):
+        return json.dumps(case.expected["expect"][key][rec][0])
 
 
 def _check_error_form(case: Case, expect: dict) -> None:
