@@ -186,13 +186,30 @@ def normalise(patient: PatientData, measures: MeasureCatalog) -> PatientData:
         return _normalised(patient, measures)
     dropped = set(given)
     out = _normalised(replace(patient, ntriples=[line for line in patient.ntriples if line not in dropped]), measures)
-    kept = set(out.ntriples)
-    if unexplained := [line for line in given if line not in kept]:
-        note = IngestNote(INVALID, f"{len(unexplained)} statement(s) of the patient data state what only the loader "
-                          f"writes (first: {unexplained[0][:200]}): not used; give the value and its unit "
-                          "(gkg:value, gkg:unit) and the loader normalises them", patient.patient_iri)
-        out = out.extended((), [note])
-    return out
+    kept = {_same_value(line) for line in out.ntriples if _WRITTEN_HERE.search(line)}
+    unexplained: dict[str, list[str]] = {}
+    for line in given:
+        if _same_value(line) not in kept:
+            unexplained.setdefault(line.split(" ", 1)[0], []).append(line)
+    notes = [IngestNote(INVALID, f"{len(lines)} statement(s) of the patient data state what only the loader writes "
+                        f"(first: {lines[0][:200]}): not used; give the value and its unit (gkg:value, gkg:unit) "
+                        f"and the loader normalises them (focus {subject.strip('<>')}, path "
+                        f"gkg:{lines[0].split(' ', 2)[1][len(GKG) + 1:-1]})", subject.strip("<>"))
+             for subject, lines in unexplained.items()]
+    return out.extended((), notes) if notes else out
+
+
+def _same_value(line: str) -> str:
+    """A line with a decimal object in one form (``"45.0"`` is ``"45"``): the data's own normalised value,
+    written in another form, is still the one the loader writes."""
+    s, p, o = line.split(" ", 2)
+    lexical, sep, datatype = o[:-2].rpartition('"^^')
+    if sep and datatype == f"<{XSD}decimal>":
+        try:
+            o = f'"{fmt(Decimal(lexical[1:]))}"^^{datatype} .'
+        except InvalidOperation:
+            pass
+    return f"{s} {p} {o}"
 
 
 def _normalised(patient: PatientData, measures: MeasureCatalog) -> PatientData:
