@@ -121,10 +121,13 @@ def _add_to_first(predicate: str, new_predicate: str, value, obj: str | None = N
     return change
 
 
-def _on_a(cls: str, change_predicate: str, value=None):
-    """Replace (or, with no value, drop) ``change_predicate`` of the first node of class ``cls``."""
+def _on_a(cls: str, change_predicate: str, value=None, add: bool = False):
+    """Replace (or, with no value, drop; with ``add``, add one more) ``change_predicate`` of the first node of
+    class ``cls``."""
     def change(triples):
         node = _first(triples, RDF_TYPE, cls).subject
+        if add:
+            return triples + [ox.Triple(node, _iri(change_predicate), value)]
         if value is None:
             return [t for t in triples if not (t.subject == node and t.predicate.value == change_predicate)]
         return [ox.Triple(t.subject, t.predicate, value) if t.subject == node and t.predicate.value == change_predicate
@@ -186,9 +189,11 @@ VARIANTS = {
     "software without version": _drop(GKG + "softwareVersion"),
     "no status": _drop(GKG + "status", first=True),
     "status outside the list": _replace_object(GKG + "status", _iri(GKG + "Maybe")),
-    "second patient on a result": _add_to_first(GKG + "forPatient", GKG + "forPatient",
-                                                _iri("urn:guidelinekg:Patient/other")),
-    "patient a literal": _replace_object(GKG + "forPatient", ox.Literal("urn:guidelinekg:Patient/x")),
+    # on a recommendation result (the first gkg:forPatient line may be the shared issue that already has two)
+    "second patient on a result": _on_a(GKG + "RecommendationResult", GKG + "forPatient",
+                                        _iri("urn:guidelinekg:Patient/other"), add=True),
+    "patient a literal": _on_a(GKG + "RecommendationResult", GKG + "forPatient",
+                               ox.Literal("urn:guidelinekg:Patient/x")),
     "suppressed without suppressedBy": _drop(GKG + "suppressedBy"),
     "undetermined without its reason": _drop(GKG + "undeterminedBecause"),
     "a result derived from nothing": _no_derivation_of_a_result,
