@@ -87,3 +87,17 @@ def test_an_interventions_own_dose_needs_no_dosing_criterion(tmp_path):
     [rec] = [r for r in report["recommendations"] if r["iri"] == NS + "rec-examplomab"]
     assert rec["dose"] == {"value": 7, "unit": "mg"}
     assert not [w for w in report["warnings"] if w["code"] == "missing-data"], report["warnings"]
+
+
+# --- only the tests that can decide ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_a_test_under_a_member_already_decided_is_not_ordered(engine):
+    """Found by an author (children's iron): with "Hb < 11 and (ferritin < 12 or (CRP > 5 and ferritin < 30))",
+    ferritin 8 and no Hb, CRP was ordered with Hb, although the any-of was already true: rules 80 and 81 walked
+    every unknown leaf under the statement, now only the unknown outcomes that keep it unknown (rule 54)."""
+    kb = KnowledgeBase.load([FIXTURES / "madeup" / "guideline.ttl", FIXTURES / "missing" / "deciding.ttl"])
+    report = _report(kb, madeup_patient(None), engine)  # widgetitis: the any-of is true; no widget, no gadget
+    assert NS + "rec-deciding" in {u["iri"] for u in report["undetermined"]}
+    assert {o["loinc"] for o in report["orders"]} == {"99999-9"}  # the widget level, not the gadget level
