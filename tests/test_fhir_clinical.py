@@ -98,7 +98,10 @@ def test_condition_statuses_onset_and_abatement_are_mapped() -> None:
     assert values(p, C, "conditionVerificationStatus") == [("confirmed", XSD + "string")]
     assert values(p, C, "onsetTime") == [("2024-02-01T00:00:00", XSD + "dateTime")]
     assert values(p, C, "abatementTime") == [("2025-03-01T10:00:00Z", XSD + "dateTime")]
-    assert notes(p, "imprecise-time") == ["Condition/c1 onsetDateTime '2024-02' has no day; taken as 2024-02-01T00:00:00"]
+    assert values(p, C, "onsetSpanEnd") == [("2024-02-29T23:59:59", XSD + "dateTime")]  # a span: tests/test_partial_dates.py
+    assert notes(p, "imprecise-time") == ["Condition/c1 onsetDateTime '2024-02' has no day: some time from 2024-02-01 to "
+                                          "2024-02-29; the condition counts as begun only when the whole span is on or "
+                                          "before the as-of date (unknown while the span reaches past it)"]
     period = fhir(patient(), condition(onsetPeriod={"start": "2023-05-04", "end": "2023-06-01"}))
     assert values(period, C, "onsetTime") == [("2023-05-04T00:00:00", XSD + "dateTime")]
 

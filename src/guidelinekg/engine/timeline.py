@@ -4,7 +4,8 @@ SPARQL engines differ on dateTime arithmetic and on comparing times with and wit
 rules plain numbers (``gkg:effectiveHours`` etc.) keeps them portable and fast. A time without an offset
 is read as UTC (FHIR allows it only for dates; the loader keeps the lexical form as given). A result's
 date (``gkg:effectiveDay``) is its calendar date as recorded (the offset ignored, as the explanation shows
-it), so its age on the as-of date is a whole number of days (``gkg:asOfDay`` minus it).
+it), so its age on the as-of date is a whole number of days (``gkg:asOfDay`` minus it). A time without a day
+(``"2026-01"``) is a span from ``gkg:effectiveTime`` to ``gkg:effectiveSpanEnd``: both are indexed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ CONTEXT_IRI = "urn:guidelinekg:context"
 
 TIME_PROPERTIES = {
     GKG + "effectiveTime": GKG + "effectiveHours",
+    GKG + "effectiveSpanEnd": GKG + "effectiveSpanEndHours",  # a result's time without a day: its span's end
     GKG + "exposureStart": GKG + "exposureStartHours",
     GKG + "exposureEnd": GKG + "exposureEndHours",
 }
@@ -28,6 +30,7 @@ TIME_PROPERTIES = {
 # how long ago a procedure was performed)
 DAY_PROPERTIES = {
     GKG + "effectiveTime": GKG + "effectiveDay",
+    GKG + "effectiveSpanEnd": GKG + "effectiveSpanEndDay",
     GKG + "performedStart": GKG + "performedStartDay",
     GKG + "performedEnd": GKG + "performedEndDay",
 }

@@ -8,7 +8,8 @@ Choices where FHIR leaves room:
 
 * Times: FHIR ``dateTime`` becomes ``xsd:dateTime``. A date without time is the start of that day; a time
   without timezone stays without one (none is invented, so comparisons with zoned times are those of
-  SPARQL); a year or year-month is the start of that period, with an ``imprecise-time`` note. A partial
+  SPARQL); a year or year-month is the start of that period, with an ``imprecise-time`` note, and for an
+  Observation's or a Condition's time also the span's end, which the rules read (``fhirclinical``). A partial
   ``birthDate`` of a year or year-month only is the range of birth dates it allows
   (``gkg:birthDateEarliest``, ``gkg:birthDateLatest``, with an ``imprecise-birthdate`` note): rule 43 decides
   an age criterion only where both ends of the range agree.
@@ -54,8 +55,8 @@ from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.fhirbundle import (  # noqa: F401 - REFERENCED_TYPES: read from here too
     REFERENCED_TYPES, Bundle, code_iri, codings, date_range, fhir_datetime, field)
 from guidelinekg.patients.fhirclinical import (
-    condition_statuses, condition_times, condition_tokens, deceased, map_procedure, refuse_linked, replaced_note,
-    uncoded_condition, unread_times)
+    condition_statuses, condition_times, condition_tokens, deceased, imprecise_time, map_procedure, refuse_linked,
+    replaced_note, uncoded_condition, unread_times)
 from guidelinekg.patients.fhirmeds import START_ELEMENTS, exposure_period, product
 from guidelinekg.patients.fhirobs import map_observation, quantity_lines
 from guidelinekg.patients.medmatch import SubstanceMatcher, Unrecognised, exposure_lines
@@ -176,9 +177,10 @@ class _Mapper:
         if parsed is None:
             self.note(patient, "invalid-time", f"{what} {value!r} is not a FHIR dateTime; not used", res)
             return []
-        if not parsed[1]:
-            self.note(patient, "imprecise-time", f"{what} {value!r} has no day; taken as {parsed[0]}", res)
-        return [triple(node, iri(GKG + prop), literal(parsed[0], XSD + "dateTime"))]
+        text, span = imprecise_time(node, prop, what, value, parsed[0]) if not parsed[1] else ("", [])
+        if text:  # a span (an Observation's or Condition's time) also gives its end: fhirclinical.SPAN_ENDS
+            self.note(patient, "imprecise-time", text, res)
+        return [triple(node, iri(GKG + prop), literal(parsed[0], XSD + "dateTime")), *span]
 
     def quantity(self, node: str, q: dict[str, Any], patient: str, res: dict[str, Any]) -> list[str]:
         """``gkg:value`` and ``gkg:unit`` of a Quantity (:func:`~guidelinekg.patients.fhirobs.quantity_lines`)."""

@@ -9,7 +9,10 @@ parsing, with its notes). Nothing here decides what the values mean on the as-of
   ``gkg:conditionVerificationStatus`` (every coding's code, as for the clinical status before).
 * ``onsetDateTime`` or ``onsetPeriod.start`` becomes ``gkg:onsetTime``; ``abatementDateTime`` or
   ``abatementPeriod.end`` ``gkg:abatementTime`` (a period's start for the onset, its end for the
-  abatement: the widest time the condition may have been present).
+  abatement: the widest time the condition may have been present). A time without a day (``"2026-01"``,
+  ``"2026"``) is a span: its first instant, and its last as ``gkg:onsetSpanEnd`` / ``gkg:abatementSpanEnd``
+  (:func:`imprecise_time`; likewise an Observation's ``gkg:effectiveSpanEnd``), so that rule 39 decides
+  only what the whole span decides and leaves the rest unknown, never a guessed day.
 * Every coding of ``Condition.code`` with a system and a code becomes a ``gkg:codeToken`` ``system|code``
   (the FHIR token syntax), whatever the system: a guideline's value set says which codes it accepts
   (``queries/rules/07-diagnosis-codes.rq``). An ICD-10 or ICD-10-CM code sent without its dot (``E1165``,
@@ -45,7 +48,7 @@ from typing import Any
 from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.codesystems import DIAGNOSIS_SYSTEMS, system_names
 from guidelinekg.patients.decode import where
-from guidelinekg.patients.fhirbundle import Bundle, codings, fhir_datetime, field
+from guidelinekg.patients.fhirbundle import Bundle, codings, date_range, fhir_datetime, field
 from guidelinekg.patients.model import GKG, XSD, iri, literal, triple
 
 XSD_BOOLEAN = XSD + "boolean"
@@ -75,6 +78,16 @@ CONDITION_STATUSES = (
     ("clinicalStatus", "clinicalStatus"),
     ("conditionVerificationStatus", "verificationStatus"),
 )
+# a time without a day of these is a span: its last instant is a fact of its own (the time given is its first)
+SPAN_ENDS = {"effectiveTime": "effectiveSpanEnd", "onsetTime": "onsetSpanEnd", "abatementTime": "abatementSpanEnd"}
+SPAN_USE = {  # how the rules read the span (rules 10, 28, 32; 39), said in the imprecise-time note
+    "effectiveTime": "the result is not used while the span reaches past the as-of date, nor as the latest while "
+                     "another result of its measure may be earlier or later; its age counts from the span's first day",
+    "onsetTime": "the condition counts as begun only when the whole span is on or before the as-of date (unknown "
+                 "while the span reaches past it)",
+    "abatementTime": "the condition counts as over only when the whole span is on or before the as-of date (unknown "
+                     "while the span reaches past it)",
+}
 
 
 def condition_times(res: dict[str, Any], times: tuple[tuple[str, str, str | None], ...] = CONDITION_TIMES
@@ -87,6 +100,19 @@ def condition_times(res: dict[str, Any], times: tuple[tuple[str, str, str | None
         if value is not None:
             out.append((prop, value, f"{element}.{part}" if part else element))
     return out
+
+
+def imprecise_time(node: str, prop: str, what: str, value: str, taken: str) -> tuple[str, list[str]]:
+    """``(imprecise-time note text, triples)`` for a FHIR time without a day (``"2026-01"``) given as ``prop``
+    of ``node`` and read as ``taken``, its first instant. An Observation's effective time and a Condition's
+    onset and abatement (:data:`SPAN_ENDS`) are spans: the triple of the span's last instant
+    (``2026-01-31T23:59:59``) for the rules, and a note saying how they read it; any other time is its start."""
+    span = date_range(value)
+    if prop not in SPAN_ENDS or span is None:
+        return f"{what} {value!r} has no day; taken as {taken}", []
+    end = literal(f"{span[1].isoformat()}T23:59:59", XSD + "dateTime")
+    return (f"{what} {value!r} has no day: some time from {span[0]} to {span[1]}; {SPAN_USE[prop]}",
+            [triple(node, iri(GKG + SPAN_ENDS[prop]), end)])
 
 
 def unread_times(res: dict[str, Any]) -> list[tuple[str, str]]:
