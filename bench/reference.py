@@ -39,7 +39,8 @@ Observation with a LOINC coding is an observation of its own (key ``<parent>/com
 
 Semantics (rule files in brackets): a result dated after the as-of date (the calendar date as recorded, the
 offset ignored) is excluded [10]; a result with a value and no usable time is not used and leaves its measure
-without a latest result (``undated-result``) [16, 30]; a value outside the plausible range (ferritin 0-100000 ng/mL, TSAT 0-100 %, weight 0.2-700 kg,
+without a latest result (``undated-result``) [16, 30]; so does one dated without a day whose span reaches past
+the as-of date, or reaches the latest instant of another result (``imprecise-result-date``) [10, 28, 30]; a value outside the plausible range (ferritin 0-100000 ng/mL, TSAT 0-100 %, weight 0.2-700 kg,
 phosphate 0-100 mg/dL) is excluded [11]; an unconvertible unit is excluded [12]; ferritin or TSAT drawn
 while an iron product was taken or less than 24 h after it is unreliable (one that ended exactly 24 h before
 is fine) [13]; the latest usable result per measure is used [20, 30]; Kleene
@@ -402,9 +403,11 @@ def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: st
                   _dict(collection.get("collectedPeriod")).get("start")):
         if value is not None:
             when = _time(value, notes)
+            span_end = _span_end(value) if when is not None else None
             break
     else:
         notes.append("missing-time")
+        span_end = None
     fasting = None
     for system, code, _ in _codings(collection.get("fastingStatusCodeableConcept")):
         if system == V2_0916 and code == "NF":
@@ -429,13 +432,24 @@ def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: st
         if not groups:
             continue
         if value is None:
-            out += [(g, key, when, None, False, fasting, None, status) for g in groups]
+            out += [(g, key, when, None, False, fasting, None, status, span_end) for g in groups]
         elif len(groups) > 1:  # one value cannot be in two canonical units
-            out += [(g, key, when, None, True, fasting, None, status) for g in groups]
+            out += [(g, key, when, None, True, fasting, None, status, span_end) for g in groups]
         else:
             v, problem = normalise(groups[0], value, unit)
-            out.append((groups[0], key, when, v, problem, fasting, comparator, status))
+            out.append((groups[0], key, when, v, problem, fasting, comparator, status, span_end))
     return out
+
+
+def _span_end(text: Any) -> str | None:
+    """The last instant of a FHIR date without a day ("2026-01": 2026-01-31T23:59:59), else None [10, 28]."""
+    parsed = fhir_datetime(text)
+    if parsed is None or parsed[1]:
+        return None
+    year, _, month = text[:7].partition("-")
+    y, m = int(year), int(month or 12)
+    after = date(y + 1, 1, 1) if m == 12 else date(y, m + 1, 1)  # the first day after the span
+    return f"{date.fromordinal(after.toordinal() - 1).isoformat()}T23:59:59"
 
 
 def _days(q: Any) -> float | None:
@@ -965,12 +979,17 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
     values_at_latest: dict[str, set] = {}
     undated: set[str] = set()
     day = as_of.isoformat()
+    spans: dict[str, list[tuple]] = {}  # usable results of a measure that has one dated without a day [28]
     for o in patient["obs"]:
-        measure, key, when, value, problem, _, comparator, _ = o
+        measure, key, when, value, problem, _, comparator, _, span_end = o
         h = seconds(when)
         bad = False
         if when is not None and when[:10] > day:  # after the as-of date, by the date as recorded [10]
             warnings.add("future-result")
+            bad = True
+        elif span_end is not None and span_end[:10] > day:  # a span reaching past the as-of date [10, 30]
+            warnings.add("imprecise-result-date")
+            undated.add(measure)
             bad = True
         if value is not None and not problem and h is None:  # a value that cannot be placed in time [16]
             warnings.add("undated-result")
@@ -990,6 +1009,7 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
                     break
         if bad or value is None or h is None:
             continue
+        spans.setdefault(measure, []).append((h, seconds(span_end) if span_end else None))
         best = latest.get(measure)
         if best is None or h > best[0] or (h == best[0] and key < best[1]):
             latest[measure] = (h, key, value, o)
@@ -1003,6 +1023,12 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
             del latest[measure]
     for measure in undated:  # an undated result may be newer than all of them: no latest result [16, 30]
         latest.pop(measure, None)
+    for measure, results in spans.items():  # [28] a span that reaches the latest first instant of another
+        top = max(h for h, _ in results)
+        reaching = [(h, e) for h, e in results if (e if e is not None else h) >= top]
+        if any(e is not None for _, e in results) and len(reaching) > 1 and any(e is not None for _, e in reaching):
+            warnings.add("imprecise-result-date")
+            latest.pop(measure, None)
 
     # a latest result older than its measure's age limit is not used, as if missing [32, 41, 83]
     too_old: dict[str, tuple] = {}
