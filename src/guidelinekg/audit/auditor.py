@@ -50,6 +50,7 @@ from guidelinekg.audit.recorded import (  # noqa: F401  (re-exported for tests a
 from guidelinekg.audit.replay import rebuild_input, recorded_input
 from guidelinekg.audit.replay import replay as replay_run
 from guidelinekg.audit.runs import audit_runs, of_reports, progress_bar, replayed_reports
+from guidelinekg.audit.toplevel import CohortCode, audit_several, is_several
 from guidelinekg.audit.verdicts import AuditReport, ResultCheck, RunAudit
 from guidelinekg.errors import InputError
 from guidelinekg.provenance.inputs import GraphLoad
@@ -73,12 +74,15 @@ class Auditor:
         progress: a progress bar on stderr (None: only when stderr is a terminal).
         fast: replay runs from their text first (False: always audit from parsed triples; for tests).
         workers: audit runs in this many processes (:mod:`guidelinekg.audit.runs`).
+        cohort_code: the cohort's own code (:class:`guidelinekg.audit.toplevel.CohortCode`), to recompute a
+            several-guideline cohort's ``disagreements.jsonl`` and name its folders.
     """
 
     store_dir: Path | None = None
     progress: bool | None = False
     fast: bool = True
     workers: int = 1
+    cohort_code: CohortCode | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     def audit_file(
@@ -97,11 +101,17 @@ class Auditor:
                 ),
             )
         )
-        try:
-            runs, cohort = self._audit_all(path, self.fast)
-        except NotCohortLayout:  # part-way: not the layout cohort writes after all; read it the general way
-            runs, cohort = self._audit_all(path, False)
+        if is_several(path):  # a cohort of several guidelines: each folder, and the files above them
+            runs, cohort = audit_several(self, path, self._audit_path, self.cohort_code)
+        else:
+            runs, cohort = self._audit_path(path)
         return AuditReport(str(path), runs, notes + cohort, allow_unapproved, allow_superseded)
+
+    def _audit_path(self, path: Path) -> tuple[tuple[RunAudit, ...], tuple[Finding, ...]]:
+        try:
+            return self._audit_all(path, self.fast)
+        except NotCohortLayout:  # part-way: not the layout cohort writes after all; read it the general way
+            return self._audit_all(path, False)
 
     def _audit_all(self, path: Path, fast: bool) -> tuple[tuple[RunAudit, ...], tuple[Finding, ...]]:
         outputs = CohortOutputs.open(path)
@@ -117,7 +127,8 @@ class Auditor:
                 if bar is not None:
                     bar.update(len(audit.patients))
             notes = recheck(self, path, others, tuple(runs)) if not outputs else ()
-            return tuple(runs), (outputs.finish(tuple(runs)) if outputs else missing_outputs(path)) + notes
+            return tuple(runs), (outputs.finish(tuple(runs), self._patient_shapes().sha256) if outputs
+                                 else missing_outputs(path)) + notes
         finally:
             if bar is not None:
                 bar.close()
@@ -359,12 +370,13 @@ def audit(
     allow_superseded: bool = False,
     progress: bool | None = False,
     workers: int = 1,
+    cohort_code: CohortCode | None = None,
 ) -> AuditReport:
     """Audit every run in a provenance file; see :class:`Auditor`.
 
     Raises:
         InputError: the provenance file or the store is unusable.
     """
-    return Auditor(store_dir=store_dir, progress=progress, workers=workers).audit_file(
+    return Auditor(store_dir=store_dir, progress=progress, workers=workers, cohort_code=cohort_code).audit_file(
         path, allow_unapproved=allow_unapproved, allow_superseded=allow_superseded
     )

@@ -182,8 +182,9 @@ class CohortOutputs:
             checks["results"] = "differ" if findings else "same"
         return replace(audit, checks=checks, findings=audit.findings + tuple(findings))
 
-    def finish(self, runs: tuple[RunAudit, ...]) -> tuple[Finding, ...]:
-        """What is left: lines of no audited run, runs no line names, and ``summary.csv``."""
+    def finish(self, runs: tuple[RunAudit, ...], shapes_sha256: str | None = None) -> tuple[Finding, ...]:
+        """What is left: lines of no audited run, runs no line names, ``summary.csv``, and the run's
+        ``manifest.json`` and ``run.json`` (``shapes_sha256``: the patient shapes the replay used)."""
         while self._read() is not None:
             pass
         audited = {r.run: len(r.patients) for r in runs}
@@ -212,7 +213,8 @@ class CohortOutputs:
             where = "the provenance does not record" if run in self._named else f"no result in {self.results.name} names"
             findings.append(Finding("failure", "results-not-recorded", f"{where} run {run}", run))
         bad = BadRecords.read(self.directory)
-        return tuple(findings) + check_records(self.directory, self.provenance, runs, bad) + self._summary(bad)
+        return tuple(findings) + check_records(self.directory, self.provenance, runs, bad, shapes_sha256) + \
+            self._summary(bad)
 
     def _summary(self, records: BadRecords) -> tuple[Finding, ...]:
         summary, bad = self.directory / "summary.csv", self.directory / "bad-records.jsonl"

@@ -17,8 +17,9 @@ rules each run records (computed as the cohort computes them); the patients it f
 its bad records against ``bad-records.prepare.jsonl``. ``run.json``'s as-of date against the runs', its
 patients against the patients recorded, its bad records against ``bad-records.jsonl``, its patients found,
 input kind, chunks and the partition's notes against the manifest, its patients set aside and unaccounted
-against the files. Paths and timings (``out``, ``input``, ``seconds``) are not checked: a directory may be
-moved. The input itself is not at hand, so a consistent edit of every file cannot be told from a run.
+against the files. Every other field, and the fields themselves (none added, none absent), are checked
+by :mod:`guidelinekg.audit.runfields`, which says what cannot be checked and why (paths, timings, the input's
+file list). The input itself is not at hand, so a consistent edit of every file cannot be told from a run.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from guidelinekg.audit.recorded import Finding
+from guidelinekg.audit.runfields import check_fields
 from guidelinekg.audit.verdicts import RunAudit
 from guidelinekg.provenance.inputs import COHORT_PROVENANCE, PROVENANCE_EXTENSIONS
 
@@ -130,8 +132,11 @@ def _same(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-def check_records(directory: Path, provenance: Path, runs: tuple[RunAudit, ...], bad: BadRecords) -> tuple[Finding, ...]:
-    """``manifest.json`` and ``run.json`` against the runs and the other files (see the module docstring)."""
+def check_records(directory: Path, provenance: Path, runs: tuple[RunAudit, ...], bad: BadRecords,
+                  shapes_sha256: str | None = None) -> tuple[Finding, ...]:
+    """``manifest.json`` and ``run.json`` against the runs and the other files (see the module docstring), and
+    every field of them (:func:`guidelinekg.audit.runfields.check_fields`; ``shapes_sha256``: the patient
+    shapes the replay used)."""
     findings = list(missing_records(directory))
     manifest, record = read_manifest(directory), _json_object(directory / RUN_RECORD)
     manifest = manifest if isinstance(manifest, dict) else None
@@ -171,6 +176,7 @@ def check_records(directory: Path, provenance: Path, runs: tuple[RunAudit, ...],
                                         f"the {len(lines)} line(s) of {PREPARE_BAD}: bad records were edited"))
         elif bad.lines is not None and not (_count(prepared) and prepared <= len(bad.lines)):
             differs(f"{MANIFEST} partition.bad_records", prepared, len(bad.lines), f"{BAD_RECORDS} holds")
+    findings += check_fields(manifest, record, runs, bad.lines, shapes_sha256)
     if record is None:
         return tuple(findings)
     against_runs(f"{RUN_RECORD} as_of", record.get("as_of", _ABSENT), "as_of", "the runs record as-of date")
@@ -190,12 +196,6 @@ def check_records(directory: Path, provenance: Path, runs: tuple[RunAudit, ...],
     for name, (actual, what) in expected.items():
         if actual is not _ABSENT and not _same(record.get(name, _ABSENT), actual):
             differs(f"{RUN_RECORD} {name}", record.get(name, _ABSENT), actual, what)
-    missing = record.get("patients_missing", _ABSENT)
-    if not isinstance(missing, list) or set(map(str, missing)) & recorded:
-        named = sorted(set(map(str, missing)) & recorded)[:3] if isinstance(missing, list) else []
-        findings.append(Finding("failure", "run-record-differs", f"{RUN_RECORD} patients_missing "
-                                + (f"names patients the runs record ({', '.join(named)})" if named else
-                                   f"is {_shown(missing)}, not a list of patients") + ": the record was edited"))
     return tuple(findings)
 
 

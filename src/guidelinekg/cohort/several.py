@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Iterator
 
 
 def selectors(options) -> list[str] | None:
@@ -39,45 +40,54 @@ def combined(options, runs: dict[str, dict], started: float) -> dict:
 
 def write_disagreements(out, guidelines, runs: dict[str, dict]) -> dict:
     """Where the guidelines disagree for each patient, as ``recommend`` says it (:mod:`guidelinekg.report.disagree`):
-    one JSON line per patient with any, in ``--out/disagreements.jsonl``, from the runs' ``results.jsonl``
-    read side by side (their patients come in nearly the same order: only a patient held back longer is
-    buffered); a patient a guideline did not evaluate (a bad record there) is left out. Returns the counts
-    for the summary."""
-    import json
-
+    one JSON line per patient with any, in ``--out/disagreements.jsonl`` (:func:`disagreement_lines`); a
+    patient a guideline did not evaluate (a bad record there) is left out. Returns the counts for the summary."""
     from guidelinekg.checks.conflicts import stances_of
     from guidelinekg.content.loading import Content
-    from guidelinekg.report.disagree import patient_disagreements
 
     stances = {g.version.iri: g.kb.memo("action-stances", lambda store: stances_of(Content(store=store.raw)))
                for g in guidelines}
     files = {iri: (out / guideline_folder(iri) / "results.jsonl").open(encoding="utf-8") for iri in runs}
-    pending: dict[str, dict[str, dict]] = {iri: {} for iri in files}
     kinds: dict[str, int] = {}
     patients = 0
     try:
         with (out / ".disagreements.jsonl.tmp").open("w", encoding="utf-8", newline="\n") as target:
-            open_files = dict(files)
-            while open_files or any(pending.values()):
-                for iri, handle in list(open_files.items()):
-                    line = handle.readline()
-                    if not line:
-                        del open_files[iri]
-                        continue
-                    report = json.loads(line)
-                    pending[iri][report["patient"]] = report
-                ready = set.intersection(*(set(p) for p in pending.values()))
-                if not ready and not open_files:
-                    break
-                for patient in sorted(ready):
-                    found = patient_disagreements([pending[iri].pop(patient) for iri in sorted(pending)], stances)
-                    if found:
-                        patients += 1
-                        for d in found:
-                            kinds[d["kind"]] = kinds.get(d["kind"], 0) + 1
-                        target.write(json.dumps({"patient": patient, "disagreements": found}, ensure_ascii=False) + "\n")
+            for line, found in disagreement_lines(files, stances):
+                patients += 1
+                for d in found:
+                    kinds[d["kind"]] = kinds.get(d["kind"], 0) + 1
+                target.write(line)
     finally:
         for handle in files.values():
             handle.close()
     (out / ".disagreements.jsonl.tmp").replace(out / "disagreements.jsonl")
     return {"patients": patients, "by_kind": dict(sorted(kinds.items()))}
+
+
+def disagreement_lines(results: dict, stances: dict) -> Iterator[tuple[str, list[dict]]]:
+    """Each line of ``disagreements.jsonl`` (with its newline) and the disagreements it holds, from each
+    guideline's ``results.jsonl`` lines (``results``: version IRI to its lines) read side by side: their
+    patients come in nearly the same order, so only a patient held back longer is buffered; a patient
+    missing from any guideline's results is left out. The cohort writes these lines; the audit recomputes
+    them (``stances``: each version's statements about actions, :func:`guidelinekg.checks.conflicts.stances_of`)."""
+    import json
+
+    from guidelinekg.report.disagree import patient_disagreements
+
+    sources = {iri: iter(lines) for iri, lines in results.items()}
+    pending: dict[str, dict[str, dict]] = {iri: {} for iri in sources}
+    while sources or any(pending.values()):
+        for iri, source in list(sources.items()):
+            line = next(source, "")
+            if not line:
+                del sources[iri]
+                continue
+            report = json.loads(line)
+            pending[iri][report["patient"]] = report
+        ready = set.intersection(*(set(p) for p in pending.values()))
+        if not ready and not sources:
+            break
+        for patient in sorted(ready):
+            found = patient_disagreements([pending[iri].pop(patient) for iri in sorted(pending)], stances)
+            if found:
+                yield json.dumps({"patient": patient, "disagreements": found}, ensure_ascii=False) + "\n", found

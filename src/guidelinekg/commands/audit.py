@@ -1,7 +1,8 @@
 """Audit recorded runs (a 'recommend --provenance' file, a cohort provenance.trig.gz or --out directory):
 provenance complete (shapes/provenance.ttl), rule and content files and patient facts unchanged since
 the run (SHA-256), and a replay of the derivation with the recorded as-of date giving the recorded
-results; for a cohort, results.jsonl and summary.csv equal to what the replay gives; results derived from
+results; for a cohort, results.jsonl and summary.csv equal to what the replay gives (for a cohort of several
+guidelines, every guideline folder, and run.json and disagreements.jsonl above them); results derived from
 guideline content that was not approved, or (with --store) from a version since superseded, are flagged.
 Runs are independent: --workers N audits them in N processes; a progress bar shows on a terminal.
 
@@ -24,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "provenance",
         type=Path,
         metavar="PROVENANCE",
-        help="recommend --provenance .ttl, cohort provenance.trig.gz, or a cohort --out directory",
+        help="recommend --provenance .ttl, cohort provenance.trig.gz, or a cohort --out directory (of one or "
+             "several guidelines)",
     )
     parser.add_argument(
         "--store",
@@ -55,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from guidelinekg.audit.auditor import audit
+    from guidelinekg.audit.toplevel import CohortCode
+    from guidelinekg.cohort.several import disagreement_lines, guideline_folder
     from guidelinekg.errors import InputError
 
     if args.workers < 1:
@@ -67,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         allow_superseded=args.allow_superseded,
         progress=args.progress,
         workers=args.workers,
+        cohort_code=CohortCode(guideline_folder, disagreement_lines),  # audit may not import cohort
     )
     if args.format == "json":
         sys.stdout.write(json_text(report))
