@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from guidelinekg import __version__
 from guidelinekg.hooks import markdown as md
-from guidelinekg.report.doubts import status_text
+from guidelinekg.report.doubts import dose_status, status_text
 from guidelinekg.report.fhirrequests import interval_text, monitoring_requests, order_request, request_for, shown_codings
 from guidelinekg.report.views import NONE_APPLIES, grading_text, work_url
 
@@ -126,6 +126,13 @@ def _nested(lines: list[str]) -> list[str]:
     return ["  " + line for line in lines]
 
 
+def _dose_words(dose: dict) -> str:
+    """"40 mg elemental iron (project assumption)": the amount, what it is of, and its own status, if any."""
+    status = dose_status(dose)
+    return (f"{dose['value']} {dose['unit']}" + (f" {dose['basis']}" if dose.get("basis") else "")
+            + (f" ({status})" if status else ""))
+
+
 def recommendation_card(ctx: CardContext, report: dict, rec: dict, set_aside: list[str]) -> dict:
     against = rec.get("direction") == "against"
     head = "Recommended against" if against else "Recommended"
@@ -133,7 +140,7 @@ def recommendation_card(ctx: CardContext, report: dict, rec: dict, set_aside: li
     detail = [f"**{head}:** {md.text(rec['statement'])}", "", md.text(grading[:1].upper() + grading[1:]) + "."]
     if rec.get("dose") and not against:
         freq = f" {md.text(rec['frequency'])}" if rec.get("frequency") else ""
-        detail += ["", f"Dose: **{md.text(rec['dose']['value'])} {md.text(rec['dose']['unit'])}**{freq}."]
+        detail += ["", f"Dose: **{md.text(_dose_words(rec['dose']))}**{freq}."]
     if rec.get("route") and not against:
         detail += ["", f"Route: {md.text(rec['route'])}."]
     detail += md.section("Why", md.steps(rec["because"]))
@@ -147,7 +154,7 @@ def recommendation_card(ctx: CardContext, report: dict, rec: dict, set_aside: li
     label = rec["intervention"]["label"]
     verb = VERBS.get((resource["resourceType"], against), "Order")
     suggestions = [(f"{verb} {label}", [create(resource, f"{verb} {label} ({rec['label']})")])]
-    dose = f"; dose {rec['dose']['value']} {rec['dose']['unit']}" if rec.get("dose") and not against else ""
+    dose = f"; dose {_dose_words(rec['dose'])}" if rec.get("dose") and not against else ""
     return make_card(ctx, rec["iri"], "recommendation-against" if against else "recommendation",
                      "warning" if against else "info", f"{head}: {rec['summary']}{dose}", detail, report=report,
                      citations=rec["citations"], statements=[rec["iri"]], suggestions=suggestions)

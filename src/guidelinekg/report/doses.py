@@ -27,6 +27,11 @@ def dose_of(st: dict, d: dict | None, stale_weights: dict, weight_based: set, be
     ``state``: each dosing statement's applicability (holds, fails, undecided); ``statuses``: each node's
     verification status (:func:`report.doubts.read_doubts`), for the dose node's own."""
     dose = _dose(st, d, stale_weights, weight_based, because, fixed, state)
+    if dose is not None:  # what the amount is of ("elemental iron"), from the dose node it came from
+        bases = ([d.get("basis")] if d is not None else [st.get("basis")] if "doseValue" in st
+                 else [f.get("basis") for f in fixed])
+        if basis := next((b for b in bases if b), None):
+            dose["basis"] = basis
     if dose is not None and statuses:
         if d is not None:  # computed from the weight-based dose of its dosing statement
             nodes = [d.get("wbd")]

@@ -88,7 +88,8 @@ def _dosage(rec: dict) -> dict:
     """The dose as the report gives it: structured only when it is the product's own amount (a dose of a
     part, such as an element of a salt, is text: doseQuantity would read as the product); the computation,
     or why there is none, in the text."""
-    dose, basis = rec.get("dose"), rec.get("dose_basis")
+    dose = rec.get("dose")
+    basis = (dose or {}).get("basis") or rec.get("dose_basis")  # the given dose's, else the intervention's
     computed = next((line[6:] for line in rec["because"] if line.startswith("dose: ")), None)
     parts = []
     if dose:

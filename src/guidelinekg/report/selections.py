@@ -85,8 +85,9 @@ DOSING_NOT_APPLYING = """SELECT ?patient ?d ?link WHERE { ?d a gkg:DosingStateme
   ?patient ?link ?c . VALUES ?link { gkg:holds gkg:fails gkg:undecided } }"""
 
 # The fixed doses dosing statements give (a gkg:Dose that is no weight-based dose, ?x), by intervention
-FIXED_DOSING = """SELECT ?i ?d ?x ?value ?unit ?dlabel WHERE { ?d a gkg:DosingStatement ; gkg:dosingFor ?i ; gkg:dose ?x .
-  ?x gkg:value ?value ; gkg:unit ?unit . FILTER NOT EXISTS { ?x a gkg:WeightBasedDose }
+FIXED_DOSING = """SELECT ?i ?d ?x ?value ?unit ?dlabel ?basis WHERE { ?d a gkg:DosingStatement ; gkg:dosingFor ?i ;
+  gkg:dose ?x . ?x gkg:value ?value ; gkg:unit ?unit . FILTER NOT EXISTS { ?x a gkg:WeightBasedDose }
+  OPTIONAL { ?x gkg:doseBasis ?basis }
   OPTIONAL { ?d rdfs:label ?dlabel FILTER(LANG(?dlabel) = "" || LANGMATCHES(LANG(?dlabel), "en")) } }"""
 
 ADMINISTRATION = """
@@ -115,12 +116,13 @@ SELECT ?work ?title ?year ?doi ?pmid ?sourceKind WHERE {
 
 DOSES = """
 SELECT ?patient ?res ?wbd ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext ?exact ?rounding
-       ?roundingStatus ?weightTime ?weightId WHERE {
+       ?roundingStatus ?weightTime ?weightId ?basis WHERE {
   ?res gkg:computedDose ?dose . ?res gkg:forPatient ?patient .  # the rare property first: 8x faster
   ?dose gkg:doseValue ?value ; gkg:doseUnit ?unit ; gkg:bodyWeight ?weight ; gkg:capped ?capped ;
         gkg:dosingStatement ?d .
   ?d gkg:dose ?wbd ; gkg:sourceText ?dtext . ?wbd gkg:perKg ?perKg ; gkg:unit ?perUnit .
   OPTIONAL { ?wbd gkg:maximumDose ?m . ?m gkg:value ?max ; gkg:unit ?maxUnit }
+  OPTIONAL { ?wbd gkg:doseBasis ?basis }  # what the amount is of (elemental iron): never the product's amount
   OPTIONAL { ?dose gkg:exactDose ?exact }
   OPTIONAL { ?dose gkg:roundedBy ?r . ?r rdfs:label ?rounding
              OPTIONAL { ?r gkg:verificationStatus ?vs . ?vs rdfs:label ?roundingStatus } }

@@ -158,7 +158,8 @@ def render(report: dict, *, markdown: bool = False) -> str:
             continue
         out.append(f"{h2}{heading}")
         for rec in made:
-            given = [f"dose {rec['dose']['value']} {rec['dose']['unit']}"] if rec.get("dose") else []
+            given = [f"dose {rec['dose']['value']} {rec['dose']['unit']}"
+                     + (f" {rec['dose']['basis']}" if rec["dose"].get("basis") else "")] if rec.get("dose") else []
             if given and (status := dose_status(rec["dose"])):  # the dose's own status, beside it
                 given[0] += f" ({status})"
             given += [rec[k] for k in ("route", "frequency") if rec.get(k)]  # the route's label, the frequency
