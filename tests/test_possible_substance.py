@@ -71,3 +71,12 @@ def test_a_product_coded_only_by_an_unverified_code_leaves_the_exposure_unknown(
 def test_a_recognised_or_an_unlisted_product_decides_as_before(kb, concept, expected, tmp_path):
     truth, text = _outcome(kb, concept, "oxigraph", tmp_path)
     assert truth == expected and "perhaps" not in text
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_a_true_exposure_names_the_records_it_rests_on_with_their_dates(kb, engine, tmp_path):
+    """Found by an author (children's iron): "already taking iron: true" named no record, so a course that ended
+    ten months before, read as lasting a year (no end recorded), could not be seen behind a treatment withheld."""
+    truth, text = _outcome(kb, {"text": "Examplix (examplomab) 30 mg IV"}, engine, tmp_path)
+    assert truth == "True"
+    assert ": true (MedicationAdministration/examplix-1 (examplomab, from 20" in text, text

@@ -78,6 +78,20 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
 }
 """
 
+# The exposures a true medication-exposure criterion rests on (rule 47), with product and dates: "already
+# taking iron: true" names the record, so a course read as lasting (no end recorded) is seen as such.
+EXPOSURES = """
+SELECT ?patient ?c ?record ?recordStatus WHERE {
+  ?out gkg:truth gkg:True ; gkg:forPatient ?patient ; gkg:criterion ?c ; prov:wasDerivedFrom ?rec .
+  ?rec a gkg:MedicationExposure ; gkg:exposureStart ?start .
+  OPTIONAL { ?rec gkg:exposureEnd ?end }
+  OPTIONAL { ?rec gkg:exposureSubstance ?s . ?s rdfs:label ?sl FILTER(LANG(?sl) = "" || LANGMATCHES(LANG(?sl), "en")) }
+  OPTIONAL { ?rec gkg:identifier ?id } BIND(COALESCE(?id, STR(?rec)) AS ?record)
+  BIND(CONCAT(" (", COALESCE(CONCAT(STR(?sl), ", "), ""), "from ", SUBSTR(STR(?start), 1, 10),
+       IF(BOUND(?end), CONCAT(" to ", SUBSTR(STR(?end), 1, 10)), ", no end recorded"), ")") AS ?recordStatus)
+}
+"""
+
 SYMBOLS = {"<=": "≤", ">=": "≥", "<": "<", ">": ">"}
 AGE_UNITS = {"a": "years", "mo": "months", "wk": "weeks", "d": "days"}  # UCUM units of an age criterion
 
@@ -133,8 +147,9 @@ class Explainer:
             out.setdefault(row["patient"], []).append(row)
         for patient, items in issues.items():
             out.setdefault(patient, []).extend(items)
-        for row in rows(store, RECORDS, patients=patients):
-            out.setdefault(row["patient"], []).append(row)
+        for query in (RECORDS, EXPOSURES):
+            for row in rows(store, query, patients=patients):
+                out.setdefault(row["patient"], []).append(row)
         return out
 
     def truth(self, criterion: str) -> str:
@@ -235,4 +250,6 @@ class Explainer:
             if outcome.get("records"):  # the records behind it, with the status that leaves it undecided
                 why += ": " + ", ".join(outcome["records"])
             return [f"{pad}{text}: unknown ({why})"]
+        if outcome.get("records") and "MedicationExposureCriterion" in types:  # the exposures it rests on
+            return [f"{pad}{text}: {truth} ({', '.join(outcome['records'])})"]
         return [f"{pad}{text}: {truth}"]
