@@ -339,9 +339,22 @@ def test_the_value_as_stated_is_given_only_where_the_stated_unit_is_the_publishe
     assert _stated("%", "6.5", stated={"mmol/mol"}, canonical="%") == {}  # pure numbers: never related
 
 
-def test_a_value_as_stated_given_with_the_data_makes_the_result_unusable(catalog) -> None:
-    """gkg:statedValue is the loader's: patient RDF that writes one could decide a threshold."""
+def test_a_value_as_stated_given_with_the_data_is_taken_out_and_said(catalog) -> None:
+    """gkg:statedValue is the loader's: patient RDF that writes one could decide a threshold. It is taken out
+    with a note, and the result normalised from its value and unit as any other."""
     data = observation(FERRITIN, "45", "ng/mL")
     data = data.extended([f'{data.facts("Observation").popitem()[0]} <{GKG}statedValue> "9"^^<http://www.w3.org/2001/XMLSchema#decimal> .'])
     out = normalise(data, catalog)
-    assert props(out, "normalizedValue") == [] and "written by the loader" in props(out, "unitProblem")[0]
+    assert props(out, "statedValue") == [] and props(out, "normalizedValue") == ["45"]
+    assert any("only the loader writes" in n.message for n in out.notes), out.notes
+
+
+def test_normalising_a_result_compared_as_stated_twice_changes_nothing() -> None:
+    """Found by a reviewer: the loader's own gkg:statedUnit/statedValue, read back, made the result unusable."""
+    from guidelinekg.engine.knowledge import KnowledgeBase
+
+    fixtures = Path(__file__).parent / "fixtures"
+    kb = KnowledgeBase.load([fixtures / "madeup" / "guideline.ttl", fixtures / "two-units" / "two-units.ttl"])
+    once = normalise(observation("urn:example:madeup:widget-level", "2.3", "mmol/L"), kb.measures)
+    assert props(once, "statedValue") == ["2.3"] and props(once, "normalizedValue") and once.notes == []
+    assert normalise(once, kb.measures) == once

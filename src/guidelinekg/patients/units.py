@@ -176,8 +176,8 @@ def normalise(patient: PatientData, measures: MeasureCatalog) -> PatientData:
     ``gkg:observedMeasure`` of the equivalent measures.
 
     Observations of measures the catalog does not know are left as they are. What only this function writes
-    (a normalised value or unit, a conversion note, a unit problem), given with the data, is taken out and
-    written again from the value and unit; a line it does not write again gets a note (patient RDF stating
+    (a normalised value or unit, a conversion note, a unit problem, a value as stated), given with the data, is
+    taken out and written again from the value and unit; a line it does not write again gets a note (patient RDF stating
     ``gkg:unitProblem "..."`` would otherwise void a result and word a warning). Normalising twice, or
     reading the tool's own output of patient facts, changes nothing.
     """
@@ -222,7 +222,8 @@ def _normalised(patient: PatientData, measures: MeasureCatalog) -> PatientData:
     return patient.extended(lines) if lines else patient
 
 
-_WRITTEN_HERE = re.compile(f" <{re.escape(GKG)}(?:normalizedValue|normalizedUnit|conversionNote|unitProblem)> ")
+_WRITTEN_HERE = re.compile(
+    f" <{re.escape(GKG)}(?:normalizedValue|normalizedUnit|conversionNote|unitProblem|statedUnit|statedValue)> ")
 
 
 def _text_values(ntriples: list[str]) -> set[str]:
@@ -252,8 +253,6 @@ def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: Measur
     def problem(reason: str) -> list[str]:
         return [*lines, triple(subject, iri(GKG + "unitProblem"), literal(reason))]
 
-    if props.get("statedValue") or props.get("statedUnit"):
-        return problem("gkg:statedValue and gkg:statedUnit are written by the loader, never given with the data")
     if len(group.canonical_units) != 1:
         shown = ", ".join(sorted(group.canonical_units)) or "none"
         return problem(
