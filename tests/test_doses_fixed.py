@@ -38,3 +38,10 @@ def test_the_interventions_own_dose_comes_first():
     because: list[str] = []
     dose = dose_of({**ST, "doseValue": "10", "doseUnit": "mg"}, None, {}, set(), because, [FIVE], {})
     assert dose == {"value": 10, "unit": "mg"} and because == []
+
+
+def test_one_amount_of_two_bases_is_two_doses():
+    """Found by a reviewer: 65 mg of elemental iron and 65 mg of the salt were one dose, shown with either basis."""
+    iron = {**FIVE, "d": "urn:x:dosing-iron", "basis": "elemental iron"}
+    dose, because = _dose([FIVE, iron], {FIVE["d"]: "holds", iron["d"]: "holds"})
+    assert dose is None and "give different doses" in because[0]

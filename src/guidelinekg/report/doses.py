@@ -27,7 +27,7 @@ def dose_of(st: dict, d: dict | None, stale_weights: dict, weight_based: set, be
     ``state``: each dosing statement's applicability (holds, fails, undecided); ``statuses``: each node's
     verification status (:func:`report.doubts.read_doubts`), for the dose node's own."""
     dose = _dose(st, d, stale_weights, weight_based, because, fixed, state)
-    if dose is not None:  # what the amount is of ("elemental iron"), from the dose node it came from
+    if dose is not None:  # what the amount is of (an element of a salt), from the dose node it came from
         bases = ([d.get("basis")] if d is not None else [st.get("basis")] if "doseValue" in st
                  else [f.get("basis") for f in fixed])
         if basis := next((b for b in bases if b), None):
@@ -92,7 +92,7 @@ def _fixed(fixed: list[dict], state: dict[str, str], because: list[str]) -> dict
                        "its criteria need are missing or not usable: the tests that decide them are ordered, and data no "
                        "test supplies are named in a missing-data warning)")
         return None
-    doses = {(Decimal(f["value"]), f["unit"]) for f in fixed}
+    doses = {(Decimal(f["value"]), f["unit"], f.get("basis")) for f in fixed}  # 65 mg of an element is not 65 mg of its salt
     if len(doses) != 1:
         shown = "; ".join(sorted(f"{f.get('dlabel', f['d'])}: {number(f['value'])} {f['unit']}" for f in fixed))
         because.append(f"dose: not stated: the dosing statements that apply give different doses ({shown})")
