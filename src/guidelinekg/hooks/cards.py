@@ -127,7 +127,7 @@ def _nested(lines: list[str]) -> list[str]:
 
 
 def _dose_words(dose: dict) -> str:
-    """"40 mg elemental iron (project assumption)": the amount, what it is of, and its own status, if any."""
+    """"40 mg elemental X (project assumption)": the amount, what it is of, and its own status, if any."""
     status = dose_status(dose)
     return (f"{dose['value']} {dose['unit']}" + (f" {dose['basis']}" if dose.get("basis") else "")
             + (f" ({status})" if status else ""))

@@ -79,7 +79,7 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
 """
 
 # The exposures a true medication-exposure criterion rests on (rule 47), with product and dates: "already
-# taking iron: true" names the record, so a course read as lasting (no end recorded) is seen as such.
+# taking X: true" names the record, so a course read as lasting (no end recorded) is seen as such.
 EXPOSURES = """
 SELECT ?patient ?c ?record ?recordStatus WHERE {
   ?out gkg:truth gkg:True ; gkg:forPatient ?patient ; gkg:criterion ?c ; prov:wasDerivedFrom ?rec .

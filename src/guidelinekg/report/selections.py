@@ -122,7 +122,7 @@ SELECT ?patient ?res ?wbd ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?max
         gkg:dosingStatement ?d .
   ?d gkg:dose ?wbd ; gkg:sourceText ?dtext . ?wbd gkg:perKg ?perKg ; gkg:unit ?perUnit .
   OPTIONAL { ?wbd gkg:maximumDose ?m . ?m gkg:value ?max ; gkg:unit ?maxUnit }
-  OPTIONAL { ?wbd gkg:doseBasis ?basis }  # what the amount is of (elemental iron): never the product's amount
+  OPTIONAL { ?wbd gkg:doseBasis ?basis }  # what the amount is of (an element of a salt): never the product's
   OPTIONAL { ?dose gkg:exactDose ?exact }
   OPTIONAL { ?dose gkg:roundedBy ?r . ?r rdfs:label ?rounding
              OPTIONAL { ?r gkg:verificationStatus ?vs . ?vs rdfs:label ?roundingStatus } }
