@@ -24,7 +24,7 @@ A patient is a dict::
      "conditions": [(frozenset(system|code tokens), (clinical status codes, ...), (verification status codes, ...),
                      onset lexical form or None, abatement lexical form or None), ...],
      "obs": [(measure, key, time, value, unit_problem, fasting, comparator, status), ...],
-     "exp": [(start, end, classes), ...],
+     "exp": [(start, end, classes, end_assumed), ...],
      "procs": [(frozenset(system|code tokens), status or None, start, end, imprecise), ...]}
 
 ``obs``: ``measure`` one of ``ferritin``, ``tsat``, ``weight``, ``phosphate``; ``key`` the observation's
@@ -34,8 +34,10 @@ IRI (ties of the latest result go to the smallest); ``time`` the xsd:dateTime le
 ``comparator`` ``"lt"``, ``"le"``, ``"ge"`` or ``"gt"`` for a censored value (``value`` is then the bound),
 else ``None``; ``status`` the Observation's FHIR status (``None`` when absent). Each component of an
 Observation with a LOINC coding is an observation of its own (key ``<parent>/component/<i>-<code>``).
-``exp``: start and end lexical forms (``None`` when absent) and the substance classes recognised
-(``iron``, ``iv``, ``oral``).
+``exp``: start and end lexical forms (``None`` when absent), the substance classes recognised
+(``iron``, ``iv``, ``oral``), and whether the end is assumed: a record completed or stopped (a dispense
+without ``daysSupply``) that gives no end ends by its ``meta.lastUpdated`` (not a dispense's) when that lies
+within 365 days after its start, else 365 days after it.
 
 Semantics (rule files in brackets): a result dated after the as-of date (the calendar date as recorded, the
 offset ignored) is excluded [10]; a result with a value and no usable time is not used and leaves its measure
@@ -54,7 +56,9 @@ the general algorithm, its not-indicated statements included [62]; the other app
 statements suppress matching recommendations (less their gkg:exceptStatement), unknown ones keep them
 undetermined [65]; undetermined statements order the measures of their unknown leaves [80] or warn
 ``missing-data`` for unknown leaves no test decides (age, a diagnosis) [81]; FCM 15 mg/kg up to 1000 mg in adults >= 50 kg, 15 mg/kg per dose under 50 kg [82],
-body weight ordered when missing [83]; monitoring only when something is recommended [84]; morning and
+body weight ordered when missing [83]; monitoring only when something is recommended [84]; an IV iron
+course that began before the last 3 months and reaches into them only by an assumed end leaves "IV iron
+within 3 months" unknown [46]: no phosphate monitoring, ``monitoring-undecided`` instead [84]; morning and
 fasting caveats on the latest results, ``draw-time-unknown`` instead of a morning judgement for a
 time without a local hour (date only, no offset, UTC) [85]; ``statements-conflict`` when a not-indicated statement
 suppresses a recommendation [86]; ``guideline-not-applicable`` [87].
@@ -505,6 +509,18 @@ def _whole(value: Any, lexical: str | None) -> str | None:
     return (datetime.fromisoformat(lexical) + timedelta(days=1)).isoformat()
 
 
+def _assumed_end(res: dict, start: str) -> str | None:
+    """The end of a finished record that gives none [fhirmeds]: its meta.lastUpdated when within 365 days
+    after its start (not a dispense's: it dates the hand-over), else 365 days after its start."""
+    limit = _after(start, 365.0)
+    stamp = _dict(res.get("meta")).get("lastUpdated")
+    last = _time(stamp, []) if isinstance(stamp, str) and "T" in stamp else None
+    if res["resourceType"] != "MedicationDispense" and last is not None \
+            and seconds(start) <= seconds(last) <= seconds(limit):
+        return last
+    return limit
+
+
 def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | None:
     start = end = None
     if res["resourceType"] in ("MedicationRequest", "MedicationDispense"):
@@ -520,6 +536,10 @@ def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | N
             end = _whole(period["end"], _time(period["end"], notes))
     if start is None:
         notes.append("missing-time")
+    finished = res.get("status") in ("completed", "stopped")  # a dispense is always completed here
+    assumed = start is not None and end is None and finished
+    if assumed:
+        end = _assumed_end(res, start)
     concepts = [res.get("medicationCodeableConcept")]
     if medication is not None:
         concepts.append(medication.get("code"))
@@ -536,7 +556,10 @@ def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | N
         dose = _dict(_dict(res.get("dosage")).get("dose"))
         if dose:
             _quantity(dose, notes)
-    return start, end, substance_classes(codes, texts)
+    classes = substance_classes(codes, texts)
+    if assumed and classes and res["resourceType"] not in ("MedicationRequest", "MedicationDispense"):
+        notes.append("exposure-end-unknown")  # (a request's or a dispense's: noted above)
+    return start, end, classes, assumed
 
 
 def resource_iri(kind: str, rid: str) -> str:
@@ -961,8 +984,9 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
 
     # exposures: (start, end) in seconds, per class
     iron_spans = []
-    iv_recent = False
-    for start_l, end_l, classes in patient["exp"]:
+    iv_recent = iv_maybe = False  # IV iron within 3 months: true, or unknown on an assumed end only [46]
+    window = end - IV_WINDOW_SECONDS
+    for start_l, end_l, classes, assumed in patient["exp"]:
         if not classes:
             continue
         s = seconds(start_l)
@@ -971,8 +995,11 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         e = seconds(end_l)
         if IRON in classes:
             iron_spans.append((s, e))
-        if IV in classes and s < end and (end if e is None else e) >= end - IV_WINDOW_SECONDS:
-            iv_recent = True
+        if IV in classes and s < end and (end if e is None else e) >= window:
+            if assumed and s < window:
+                iv_maybe = True
+            else:
+                iv_recent = True
 
     # issues and the latest usable result per measure [10-13, 20, 30]
     latest: dict[str, tuple] = {}
@@ -1198,6 +1225,8 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         out["monitoring"].append("mon-iron-studies")
         if iv_recent:
             out["monitoring"].append("mon-phosphate-repeat")
+        elif iv_maybe:
+            warnings.add("monitoring-undecided")
     for key in ("recommended", "not_recommended", "undetermined", "monitoring", "not_indicated", "population_not_met"):
         out[key].sort()
     out["orders"] = sorted(orders)

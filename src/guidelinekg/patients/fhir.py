@@ -284,8 +284,7 @@ class _Mapper:
         lines.append(triple(node, iri(GKG + "exposureKind"), literal(kind)))
         if isinstance(res.get("status"), str):
             lines.append(triple(node, iri(GKG + "exposureStatus"), literal(res["status"])))
-        lines += [triple(node, iri(GKG + prop), literal(value, XSD + "dateTime"))
-                  for prop, value in (("exposureStart", recorded.start), ("exposureEnd", recorded.end)) if value]
+        lines += [triple(node, iri(GKG + prop), literal(value, XSD + dtype)) for prop, value, dtype in recorded.facts()]
         for code, text in recorded.always:
             self.note(patient, code, text, res)
         if recorded.start is None:

@@ -2,10 +2,12 @@
 
 A prescription (``MedicationRequest``) and a dispensing (``MedicationDispense``) are the usual records of
 medication in real exports; neither proves the product was taken, but both are read as exposure, because
-in every use the rules make of an exposure, assuming one is the safe side: a result drawn while a product
-may have been taken is treated as unreliable and the test ordered again (rule 13), and a course "within the
-last N days" triggers the monitoring that goes with it (rule 46). The question each period answers is "was
-the patient taking it when this result was drawn?". What is read, and how conservatively:
+where the rules read an exposure as a result's context, assuming one is the safe side: a result drawn while
+a product may have been taken is treated as unreliable and the test ordered again (rule 13). The question
+each period answers is "was the patient taking it when this result was drawn?". An end this module assumes
+(*finished* below) is flagged (``gkg:exposureEndAssumed``): a medication-exposure criterion ("X within the
+last N days", rule 46) that only such an assumed end would make true is unknown, not true, since there the
+assumption is no safe side. What is read, and how conservatively:
 
 * **MedicationRequest**, with ``intent`` ``order``, ``original-order``, ``reflex-order``, ``filler-order``
   or ``instance-order`` (a ``proposal``, ``plan`` or ``option`` orders nothing) and ``status`` ``active``,
@@ -38,7 +40,9 @@ the patient taking it when this result was drawn?". What is read, and how conser
   :data:`FINISHED_WITHOUT_END_DAYS` of it, else :data:`FINISHED_WITHOUT_END_DAYS` days after the start (a
   project assumption, not a source's: a record that says it is over is not read as taken for more than a
   year, so an old prescription does not make every later result "drawn on it", while results drawn in the
-  year after its start still count). ``exposure-end-unknown`` says which.
+  year after its start still count). ``exposure-end-unknown`` says which; the exposure is written with
+  ``gkg:exposureEndAssumed`` true (:attr:`ExposurePeriod.end_assumed`), so rule 46 leaves a criterion unknown
+  when the recorded start lies before its window and only the assumed end reaches into it.
 * Skipped with a ``skipped-status`` note: any other status or intent, and a ``doNotPerform`` request. A
   record without any start date is kept with a ``missing-time`` note and decides nothing (rules read
   exposures by their start).
@@ -84,14 +88,23 @@ DAYS = {
 @dataclass
 class ExposurePeriod:
     """What a medication record says: ``skip`` (why it is not exposure) or its start and end as
-    xsd:dateTime lexical forms (``end`` ``None``: ongoing), notes (code, text) to give when its product is
-    one a guideline knows, and notes to give whatever the product (``always``: a statement's times)."""
+    xsd:dateTime lexical forms (``end`` ``None``: ongoing; ``end_assumed``: an end this module assumed for a
+    finished record, not one it states), notes (code, text) to give when its product is one a guideline
+    knows, and notes to give whatever the product (``always``: a statement's times)."""
 
     skip: str | None = None
     start: str | None = None
     end: str | None = None
     notes: list[tuple[str, str]] = field(default_factory=list)
     always: list[tuple[str, str]] = field(default_factory=list)
+    end_assumed: bool = False
+
+    def facts(self) -> list[tuple[str, str, str]]:
+        """``(gkg: property, lexical form, XSD datatype)`` of the period: its start, its end, and whether the
+        end is assumed."""
+        out = [(prop, value, "dateTime") for prop, value in (("exposureStart", self.start), ("exposureEnd", self.end))
+               if value]
+        return out + ([("exposureEndAssumed", "true", "boolean")] if self.end and self.end_assumed else [])
 
 
 def _dicts(value: Any) -> list[dict]:
@@ -207,10 +220,14 @@ def _finished(period: ExposurePeriod, res: dict[str, Any], what: str, updated: b
         period.end = assumed
         why = (f"{FINISHED_WITHOUT_END_DAYS} days after its start (a project assumption: a finished record "
                f"without an end is not read as taken for longer)")
+    period.end_assumed = True
     if stated and _moment(_later(stated)) > _moment(period.end):
         period.end, why = _later(stated), "the latest end its dosage instructions give"
+        period.end_assumed = False
     text = (f"is {status} but gives no end ({what}): when it ended is unknown; taken as ended by {period.end}, "
             f"{why}, so results drawn until then count as drawn on it and later ones do not")
+    if period.end_assumed:
+        text += "; a criterion on taking it in a recent span it began before is unknown, not taken as met"
     period.notes.append(("exposure-end-unknown", text))
 
 

@@ -65,15 +65,24 @@ SELECT ?patient ?c ?issueMsg WHERE {
 """
 
 # The patient records an undecided diagnosis, procedure or exposure criterion rests on (rules 45, 35, 47: the
-# records of the standing that decided it), each with what leaves it undecided: what the reader checks.
+# records of the standing that decided it), each with what leaves it undecided: what the reader checks; for
+# an exposure, why it is undecided (?reason: an unverified code, or a course finished on a date not recorded).
 RECORDS = """
-SELECT ?patient ?c ?record ?recordStatus WHERE {
+SELECT ?patient ?c ?record ?recordStatus ?reason WHERE {
   ?out gkg:truth gkg:Unknown ; gkg:forPatient ?patient ; gkg:criterion ?c ; prov:wasDerivedFrom ?rec .
   { ?rec a gkg:Condition OPTIONAL { ?rec gkg:conditionVerificationStatus ?s BIND(CONCAT(" is ", ?s) AS ?recordStatus) } }
   UNION { ?rec a gkg:ProcedureRecord
           OPTIONAL { ?rec gkg:procedureStatus ?s BIND(CONCAT(" has status ", ?s) AS ?recordStatus) } }
   UNION { ?rec a gkg:MedicationExposure ; gkg:possibleSubstance ?ps . ?c gkg:exposureClass ?cls . ?ps gkg:memberOfClass ?cls
-          OPTIONAL { ?ps rdfs:label ?psl } BIND(CONCAT(" (perhaps ", COALESCE(STR(?psl), STR(?ps)), ")") AS ?recordStatus) }
+          OPTIONAL { ?ps rdfs:label ?psl } BIND(CONCAT(" (perhaps ", COALESCE(STR(?psl), STR(?ps)), ")") AS ?recordStatus)
+          BIND("a product named only by a code the guideline lists as unverified for a substance of the class" AS ?reason) }
+  UNION { ?rec a gkg:MedicationExposure ; gkg:exposureEndAssumed ?assumed ; gkg:exposureStart ?start ; gkg:exposureSubstance ?s .
+          FILTER(?assumed) ?c gkg:exposureClass ?cls . ?s gkg:memberOfClass ?cls
+          OPTIONAL { ?s rdfs:label ?sl FILTER(LANG(?sl) = "" || LANGMATCHES(LANG(?sl), "en")) }
+          BIND(CONCAT(" (", COALESCE(CONCAT(STR(?sl), ", "), ""), "from ", SUBSTR(STR(?start), 1, 10),
+               ", finished on a date not recorded)") AS ?recordStatus)
+          BIND(CONCAT("a course begun before the span and recorded as finished, but not when: it may have ended ",
+               "before the span; record when it ended to decide") AS ?reason) }
   OPTIONAL { ?rec gkg:identifier ?id } BIND(COALESCE(?id, STR(?rec)) AS ?record)
 }
 """
@@ -85,10 +94,12 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
   ?out gkg:truth gkg:True ; gkg:forPatient ?patient ; gkg:criterion ?c ; prov:wasDerivedFrom ?rec .
   ?rec a gkg:MedicationExposure ; gkg:exposureStart ?start .
   OPTIONAL { ?rec gkg:exposureEnd ?end }
+  OPTIONAL { ?rec gkg:exposureEndAssumed ?assumed }
   OPTIONAL { ?rec gkg:exposureSubstance ?s . ?s rdfs:label ?sl FILTER(LANG(?sl) = "" || LANGMATCHES(LANG(?sl), "en")) }
   OPTIONAL { ?rec gkg:identifier ?id } BIND(COALESCE(?id, STR(?rec)) AS ?record)
   BIND(CONCAT(" (", COALESCE(CONCAT(STR(?sl), ", "), ""), "from ", SUBSTR(STR(?start), 1, 10),
-       IF(BOUND(?end), CONCAT(" to ", SUBSTR(STR(?end), 1, 10)), ", no end recorded"), ")") AS ?recordStatus)
+       IF(COALESCE(?assumed, false), ", finished on a date not recorded",
+          IF(BOUND(?end), CONCAT(" to ", SUBSTR(STR(?end), 1, 10)), ", no end recorded")), ")") AS ?recordStatus)
 }
 """
 
@@ -127,7 +138,8 @@ class Explainer:
         self.outcomes = {
             c: items[0] | {"issues": sorted({i["issueMsg"] for i in items if "issueMsg" in i}),
                            "records": sorted({i["record"] + i.get("recordStatus", "")
-                                              for i in items if "record" in i})}
+                                              for i in items if "record" in i}),
+                           "reasons": sorted({i["reason"] for i in items if "reason" in i})}
             for c, items in grouped(outcome_rows, "c").items()
         }
 
@@ -239,7 +251,7 @@ class Explainer:
             shown = f"{number(outcome['value'])} {AGE_UNITS.get(unit, unit)}" if unit else number(outcome["value"])
             return [f"{pad}{text}: {truth} ({'age ' if 'AgeCriterion' in types else 'value '}{shown})"]
         if truth == "unknown":
-            why = "; ".join(outcome.get("issues", [])) or (
+            why = "; ".join(outcome.get("issues", [])) or "; ".join(outcome.get("reasons", [])) or (
                 "no usable birth date" if "AgeCriterion" in types
                 else "administrative sex not recorded as male or female" if "AdministrativeSexCriterion" in types
                 else "recorded only as unconfirmed, provisional or differential" if "DiagnosisCriterion" in types
