@@ -31,7 +31,7 @@ LINT_CODES = {
     "threshold-overlap", "threshold-gap", "boundary-unit-mismatch", "recommendation-conflict", "derived-property-written",
     "threshold-unit-mismatch", "criterion-cycle", "code-check-digit", "code-iri-mismatch", "code-unknown",
     "disjoint-types", "measure-without-plausible-range", "undefined-term", "criterion-not-decided",
-    "unit-factor-unused", "interval-not-duration", "unit-not-ucum",
+    "unit-factor-unused", "interval-not-duration", "unit-not-ucum", "threshold-units-incomparable",
 }  # fmt: skip
 
 

@@ -16,17 +16,24 @@ statement only, is a threshold, not a banding; and what lies above the highest o
 that start at 0 ("< 15", "<= 100") or below the lowest of several that run to infinity is outside every
 statement by design, so neither is reported. ``recommendation-conflict`` names the region where a
 recommendation and a not-indicated statement about the same intervention both apply.
+
+Thresholds on one measure (or on age) in different units are compared in one unit
+(:mod:`guidelinekg.checks.bandunits`: "< 60 mo" and ">= 5 a" meet); a band converted from the unit it is
+written in is shown in the compared unit with its stated form. Units that do not convert are
+``threshold-units-incomparable``, and the measure's gaps are not computed in a population whose bands
+use two of them.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 
 from pyoxigraph import Literal
 
+from guidelinekg.checks.bandunits import OneUnit
 from guidelinekg.checks.regions import (
     Applicability,
     Axis,
@@ -60,16 +67,18 @@ def _finding(model: Applicability, code: str, focus, message: str) -> Finding:
 def band_findings(model: Applicability) -> list[Finding]:
     """Overlaps between the bands of statements about the same intervention, and gaps in banded measures,
     per population."""
+    one = OneUnit(model)  # each measure's bands in one unit
     uses: dict[tuple[str, Axis], list[tuple]] = defaultdict(list)  # -> [(statement, region, interval)]
     for stmt in model.statements():
-        for region in model.statement(stmt):
+        for region in one.statement(stmt):
             for axis, interval in region.bounds:
                 for population in model.populations(stmt):
                     uses[(population, axis)].append((stmt, region, interval))
-    findings = []
+    findings, axes = one.findings(), Counter((population, axis[0]) for population, axis in uses)
     for (population, axis), used in sorted(uses.items(), key=lambda u: (u[0][0], u[0][1])):
-        findings += _overlaps(model, population, axis, used)
-        findings += _gaps(model, population, axis, used)
+        findings += _overlaps(model, population, axis, used, one)
+        if axes[(population, axis[0])] == 1:  # else units that do not convert: the others may cover its gaps
+            findings += _gaps(model, population, axis, used, one)
     return findings + _unit_mismatches(model) + _stated_as_unusable(model)
 
 
@@ -234,7 +243,7 @@ def _names(model: Applicability, nodes) -> str:
     return "; ".join(sorted({model.content.label(n) for n in nodes}))
 
 
-def _overlaps(model: Applicability, population: str, axis: Axis, used: list[tuple]) -> list[Finding]:
+def _overlaps(model: Applicability, population: str, axis: Axis, used: list[tuple], one: OneUnit) -> list[Finding]:
     bands: dict = defaultdict(set)  # statement -> its intervals on the axis
     for stmt, _, interval in used:
         bands[stmt].add(interval)
@@ -257,7 +266,8 @@ def _overlaps(model: Applicability, population: str, axis: Axis, used: list[tupl
     for (a, b), (at_a, at_b, shared) in sorted(pairs.items(), key=lambda p: (p[0][0].key(), p[0][1].key())):
         message = (
             f"threshold bands overlap at {describe(axis, a.meet(b))} in population '{population}': "
-            f"{describe(axis, a)} ({_names(model, at_a)}) and {describe(axis, b)} ({_names(model, at_b)}), "
+            f"{describe(axis, a)} ({_names(model, at_a)}{one.as_stated(axis, a)}) and "
+            f"{describe(axis, b)} ({_names(model, at_b)}{one.as_stated(axis, b)}), "
             f"both about {_names(model, shared)}: make one limit exclusive (< for <=, > for >=) so that the "
             "bands only touch, unless both statements are meant to apply there"
         )
@@ -270,7 +280,7 @@ def _middle(interval: Interval) -> bool:
     return interval.hi is not None and not (interval.lo == 0 and interval.lo_closed)
 
 
-def _gaps(model: Applicability, population: str, axis: Axis, used: list[tuple]) -> list[Finding]:
+def _gaps(model: Applicability, population: str, axis: Axis, used: list[tuple], one: OneUnit) -> list[Finding]:
     by_interval: dict[Interval, set] = defaultdict(set)
     for stmt, _, interval in used:
         by_interval[interval].add(stmt)
@@ -285,7 +295,8 @@ def _gaps(model: Applicability, population: str, axis: Axis, used: list[tuple]) 
         if not any(_middle(iv) for iv in below + above) and (gap.hi is None or gap.lo == 0 and gap.lo_closed):
             continue  # above the highest threshold from 0, or below the lowest to infinity: by design
         bands = "; ".join(describe(axis, iv) for iv in intervals)
-        edges = [f"{describe(axis, iv)} ({_names(model, by_interval[iv])})" for iv in below + above]
+        edges = [f"{describe(axis, iv)} ({_names(model, by_interval[iv])}{one.as_stated(axis, iv)})"
+                 for iv in below + above]
         fix = (f"; the bands next to it: {' and '.join(edges)}: move one of their thresholds to close it, "
                "unless the guideline means no statement to apply there" if edges else "")
         message = (
@@ -301,7 +312,7 @@ def _gaps(model: Applicability, population: str, axis: Axis, used: list[tuple]) 
 def conflict_findings(model: Applicability) -> list[Finding]:
     """A recommendation for an intervention that a not-indicated statement covers, in the same
     population, where both applicabilities can hold at once; the message gives the joint regions."""
-    objects = model.content.objects
+    objects, one = model.content.objects, OneUnit(model)  # bands in one unit ("< 60 mo" and ">= 5 a" meet)
     findings = []
     not_indicated = model.statements("NotIndicatedStatement")
     for rec in model.statements("Recommendation"):
@@ -316,7 +327,7 @@ def conflict_findings(model: Applicability) -> list[Finding]:
             populations = sorted(model.populations(rec) & model.populations(ni))
             if ni == rec or not populations or not recommended & covered:
                 continue
-            joint = _minimal(list(product(model.statement(rec), model.statement(ni))))
+            joint = _minimal(list(product(one.statement(rec), one.statement(ni))))
             if not joint:
                 continue
             described = sorted(describe_region(r) for r in joint)

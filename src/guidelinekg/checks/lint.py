@@ -43,7 +43,8 @@ RDFS_SUBCLASSOF = NamedNode("http://www.w3.org/2000/01/rdf-schema#subClassOf")
 # threshold_unit_findings (threshold-unit-mismatch), equivalent_unit_findings (equivalent-measure-units),
 # interval_unit_findings (interval-not-duration), undefined_term_findings (undefined-term), criterion_findings
 # (criterion-not-decided), property_kind_findings (property-wrong-kind), band_findings (threshold-overlap,
-# threshold-gap, boundary-unit-mismatch, stated-unit-unusable, stated-value-differs) and conflict_findings
+# threshold-gap, threshold-units-incomparable, boundary-unit-mismatch, stated-unit-unusable, stated-value-differs)
+# and conflict_findings
 # (recommendation-conflict).
 SPARQL_CHECKS: tuple[str, ...] = (
     "unresolved-reference",  # (a) gkg:Unresolved source references and who cites them

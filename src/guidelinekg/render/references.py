@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 
 from guidelinekg.render.text import criterion_text, order_criteria, verification_text
-from guidelinekg.render.view import GraphView, Record, value_order
+from guidelinekg.render.view import GKG, GraphView, Record, value_order
 
 #: Where a statement sits in the rendering: a sort key and the name of its section.
 Placement = Callable[[str], tuple[tuple, str]]
@@ -139,9 +139,11 @@ def references_section(view: GraphView, version: str, statements: Collection[str
         lines.append("")
     works = view.table("render-works", "work")
     reachable = reachable_works(view, version, statements)
+    added = lambda r: r.one("listed") in ("false", "0")  # noqa: E731 - not in the source's list
     groups = (
         ("Works listed in the source", lambda r: r.one("listed") in ("true", "1")),
-        ("Works added from verified facts", lambda r: r.one("listed") in ("false", "0")),
+        ("Works added from verified facts", lambda r: added(r) and _verified(r)),
+        ("Works added, not verified", lambda r: added(r) and not _verified(r)),
         ("Other cited works", lambda r: r.one("listed") not in ("true", "1", "false", "0")),
     )
     for title, member in groups:
@@ -149,9 +151,21 @@ def references_section(view: GraphView, version: str, statements: Collection[str
         if chosen:
             lines += [f"### {title}", ""]
             for work in sorted(chosen, key=lambda w: _work_order(view, w, works.get(w, Record()))):
-                lines.extend(work_lines(view, work, works.get(work, Record())))
+                record = works.get(work, Record())
+                lines.extend(work_lines(view, work, record, status_always=added(record)))
             lines.append("")
     return lines if len(lines) > 2 else []
+
+
+#: The verification statuses of a work checked in a text: a work added to the source's list is listed
+#: among "verified facts" only with one of these; an unverified one (or a project assumption, a source-only
+#: work, one with no status) is listed apart, as not verified.
+VERIFIED = (GKG + "VerifiedPrimary", GKG + "VerifiedSecondary")
+
+
+def _verified(record: Record) -> bool:
+    statuses = record.all("verificationStatus")
+    return bool(statuses) and all(status in VERIFIED for status in statuses)
 
 
 def _marker_line(view: GraphView, number: str, record: Record) -> str:
@@ -179,8 +193,9 @@ def _work_order(view: GraphView, work: str, record: Record) -> tuple:
     )
 
 
-def work_lines(view: GraphView, work: str, record: Record) -> list[str]:
-    """A cited work: bold short name, then title, authors, venue and year, type, identifiers, verification."""
+def work_lines(view: GraphView, work: str, record: Record, *, status_always: bool = False) -> list[str]:
+    """A cited work: bold short name, then title, authors, venue and year, type, identifiers, verification
+    (``not recorded`` when none is and ``status_always``: a work added to the source's list)."""
     lines = [f"- **{view.name(work)}**"]
     for title in record.all("title"):
         lines.append(f"  - Title: {title}")
@@ -195,7 +210,7 @@ def work_lines(view: GraphView, work: str, record: Record) -> list[str]:
     ids = [*(f"DOI {d}" for d in record.all("doi")), *(f"PMID {p}" for p in record.all("pmid"))]
     if ids:
         lines.append(f"  - Identifiers: {'; '.join(ids)}")
-    if record.one("verificationStatus") or record.one("verificationNote"):
+    if record.one("verificationStatus") or record.one("verificationNote") or status_always:
         lines.append(
             "  - Verification: "
             + verification_text(view, record.one("verificationStatus"), record.one("verificationNote"))

@@ -84,6 +84,7 @@ def _bullets(view: GraphView, statement: str, record: Record) -> list[str]:
         out.append(f"- Dosing for: *{view.name(intervention)}*")
     for dose in view.order_nodes(data.all("dose"), lambda d: dose_text(view, d)):
         out.append(f"- Dose: {dose_text(view, dose)}")
+        out.extend(rounding_notes(view, dose, "  "))
     if data.all("administration"):
         out.append("- Administration:")
         out.extend(_administrations(view, data.all("administration"), "  "))
@@ -146,6 +147,8 @@ def intervention_lines(view: GraphView, intervention: str, heading: str) -> list
     if weeks:
         parts.append("at weeks " + ", ".join(format_number(w) for w in weeks))
     lines = [f"- {heading}: " + "; ".join(parts)]
+    for dose in view.order_nodes(record.all("dose"), lambda d: dose_text(view, d)):
+        lines.extend(rounding_notes(view, dose, "  "))
     if record.all("administration"):
         lines.append("  - administration:")
         lines.extend(_administrations(view, record.all("administration"), "    "))
@@ -155,7 +158,10 @@ def intervention_lines(view: GraphView, intervention: str, heading: str) -> list
 def dose_text(view: GraphView, dose: str) -> str:
     """A fixed dose (``500 mg of base``) or a weight-based one
     (``15 mg/kg, at most 1000 mg; per kg of body weight [LOINC 12345-6]``), with the dose's own verification
-    status and note when it records one (``50 mg (project assumption (ASSUMPTION): why)``)."""
+    status and note when it records one (``50 mg (project assumption (ASSUMPTION): why)``), then the rounding
+    of the computed dose the graph states, as the report shows it beside the dose
+    (``; rounded to the nearest 2.5 mg (a multiple of 2.5 mg, to the nearest; verified ... (PRIMARY))``); the
+    rounding's note is :func:`rounding_notes`."""
     record = view.record("render-doses", "dose", dose)
     if record.one("perKg") is not None:
         unit = record.one("unit") or ""
@@ -174,7 +180,32 @@ def dose_text(view: GraphView, dose: str) -> str:
     status = record.one("verificationStatus")
     if status or record.one("verificationNote"):
         text += f" ({verification_text(view, status, record.one('verificationNote'))})"
+    table = view.table("render-dose-rounding", "rounding")
+    for rounding in view.order_nodes(view.record("render-dose-rounding", "dose", dose).all("rounding")):
+        text += "; " + rounding_text(view, table[rounding], record.one("unit") or "",
+                                     view.term(rounding).one("label"))
     return text
+
+
+def rounding_text(view: GraphView, record: Record, dose_unit: str, label: str | None) -> str:
+    """``rounded down to a whole milligram (a multiple of 1 mg, down; project assumption (ASSUMPTION))``:
+    the rounding's label, its increment in the computed dose's unit (``mg`` of ``mg/kg``), its direction and its
+    verification status (always shown: a rounding no text states is a project assumption)."""
+    parts = []
+    if record.one("increment") is not None:
+        parts.append(f"a multiple of {quantity(record.one('increment'), dose_unit.removesuffix('/kg'))}")
+    if record.one("direction"):
+        parts.append(view.name(record.one("direction")))
+    rule = ", ".join(parts)
+    verification = verification_text(view, record.one("verificationStatus"))
+    return f"{label or 'rounded'} ({rule + '; ' if rule else ''}{verification})"
+
+
+def rounding_notes(view: GraphView, dose: str, indent: str) -> list[str]:
+    """A sub-bullet per verification note of the dose's rounding (why it is cited, or assumed)."""
+    table = view.table("render-dose-rounding", "rounding")
+    roundings = view.order_nodes(view.record("render-dose-rounding", "dose", dose).all("rounding"))
+    return [f"{indent}- rounding: {note}" for r in roundings for note in table[r].all("verificationNote")]
 
 
 def administration_lines(view: GraphView, administration: str, indent: str) -> list[str]:

@@ -32,6 +32,7 @@ REPORT_QUERIES: tuple[str, ...] = (
     "render-criteria",
     "render-interventions",
     "render-doses",
+    "render-dose-rounding",
     "render-administration",
     "render-requirements",
     "render-references",
