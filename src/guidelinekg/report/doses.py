@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from guidelinekg.report.graphread import json_number, number
+from guidelinekg.report.graphread import dated, json_number, number
 
 
 def dose_of(st: dict, d: dict | None, stale_weights: dict, weight_based: set, because: list[str],
@@ -67,15 +67,16 @@ def _dose(st, d, stale_weights, weight_based, because, fixed, state) -> dict | N
             cap += f", {d['rounding']}" + (f" ({d['roundingStatus']})" if "roundingStatus" in d else "")
         weighed = ""  # the date of the body weight used, as of every fact
         if "weightTime" in d:
-            weighed = f" (weighed on {d['weightTime'][:10]}{', ' + d['weightId'] if 'weightId' in d else ''})"
+            source = f", {d['weightId']}" if "weightId" in d else ""
+            weighed = f" (weighed {dated(d['weightTime'], d.get('weightSpanEnd'))}{source})"
         final = f"; dose {number(d['value'])} {d['unit']}" if cap or raw != number(d["value"]) else ""
         because.append(f"dose: {number(d['perKg'])} {d['perUnit']} x {number(d['weight'])} kg{weighed} = "
                        f"{raw} {d['unit']}{cap}{final} ({d['dtext']})")
     elif st["i"] in stale_weights:  # too old to dose from (rule 32): say which weight and why
         w = stale_weights[st["i"]][0]
         because.append(f"dose: weight-based; the latest body weight, {number(w['value'])} {w['unit']} "
-                       f"on {w['time'][:10]}, is older than the {w['max']} days accepted, so it is not "
-                       "used and the dose is not computed (body weight ordered)")
+                       f"{dated(w['time'], w.get('spanEnd'))}, is older than the {w['max']} days accepted, so it "
+                       "is not used and the dose is not computed (body weight ordered)")
     elif st["i"] in weight_based:
         because.append("dose: weight-based; no usable body weight, so it is not computed (body weight ordered)")
     elif "doseValue" in st:

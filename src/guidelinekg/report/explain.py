@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from guidelinekg.report.graphread import grouped, number, rows, unit_text
+from guidelinekg.report.graphread import dated, grouped, number, recorded_date, rows, unit_text
 from guidelinekg.engine.store import RuleStore
 
 CRITERIA = """
@@ -48,8 +48,9 @@ SELECT ?patient ?c ?note WHERE { ?out gkg:outcomeNote ?note ; gkg:criterion ?c ;
 """
 
 OBSERVATIONS = """
-SELECT ?patient ?o ?time ?conv ?id ?censor ?status WHERE {
+SELECT ?patient ?o ?time ?spanEnd ?conv ?id ?censor ?status WHERE {
   ?o a gkg:Observation ; gkg:subject ?patient ; gkg:effectiveTime ?time .
+  OPTIONAL { ?o gkg:effectiveSpanEnd ?spanEnd }  # a time recorded without a day: shown as recorded ("2026-10")
   OPTIONAL { ?o gkg:conversionNote ?conv }
   OPTIONAL { ?o gkg:identifier ?id }
   OPTIONAL { ?o gkg:valueComparator ?c . ?c skos:notation ?censor }
@@ -191,7 +192,8 @@ class Explainer:
                 return []
             return [{"measure": node.get("m"), "label": node.get("measureLabel", node.get("m", "")),
                      "comparator": outcome.get("censor"), "value": outcome["value"], "unit": node.get("tu"),
-                     "date": outcome["time"][:10], "status": outcome.get("status"), "record": outcome.get("id"),
+                     "date": recorded_date(outcome["time"], outcome.get("spanEnd")),  # as recorded: "2026-10"
+                     "status": outcome.get("status"), "record": outcome.get("id"),
                      "truth": outcome.get("truth", "unknown"),
                      "note": "; ".join(n for n in (outcome.get("note"), outcome.get("conv") and
                                                    f"converted: {outcome['conv']}") if n) or None}]
@@ -236,7 +238,7 @@ class Explainer:
             censor = f"{outcome['censor']} " if "censor" in outcome else ""
             measured = f"{censor}{number(outcome['value'])}{unit_text(node.get('tu'))}"
             source = f", {outcome['id']}" if "id" in outcome else ""
-            detail = f"{measured} on {outcome['time'][:10]}{source}"
+            detail = f"{measured} {dated(outcome['time'], outcome.get('spanEnd'))}{source}"
             if outcome.get("status") == "preliminary":
                 detail += ", a preliminary result"
             if "conv" in outcome:

@@ -147,7 +147,8 @@ def patient_view(report: dict, explainer: Explainer, wording: dict, lang: str, *
             {**words.item(ni["iri"], ni["statement"]), "why": why(ni), "cautions": cautions(ni), **check(ni)})
     for n in report["population_not_met"]:  # the patient is in the population; its own conditions fail
         sections.setdefault("population_not_met", []).append({**words.item(n["iri"], n["label"]), "why": why(n)})
-    set_aside = sorted({n["intervention_iri"] for n in report["not_recommended"]})
+    # each recommendation set aside, as the clinician report lists them (two of one intervention are two)
+    set_aside = sorted({n["iri"] for n in report["not_recommended"]})
     for u in report["undetermined"]:
         needs = [o["label"] for o in report["orders"] if u["iri"] in o["needed_for"]]  # explained under tests
         sections.setdefault("undetermined", []).append({
@@ -164,7 +165,8 @@ def patient_view(report: dict, explainer: Explainer, wording: dict, lang: str, *
         sections.setdefault("tests", []).append({**words.item(o["measure"], o["label"]), "instructions": instructions,
                                                  **check(o)})
     for m in report["monitoring"]:
-        sections.setdefault("follow_up", []).append({**words.item(m["iri"], m["action"]), **check(m)})
+        sections.setdefault("follow_up", []).append({**words.item(m["iri"], m["action"]), "interval": m["interval"],
+                                                     "when": m.get("trigger"), **check(m)})
     notes = wording["notes"].get(version)  # who wrote the wording: in the language, else in any (never lost)
     title = words.item(version, report["guideline"]["label"])
     return {
@@ -174,8 +176,8 @@ def patient_view(report: dict, explainer: Explainer, wording: dict, lang: str, *
         "applicable": report["applicable"],
         "applicability": _applicability(report, applicability),
         "sections": sections,
-        # what a statement set aside (a more specific one prevails, or one says it is not indicated): counted
-        # for the patient, who reads the prevailing statement; listed in the report for clinicians
+        # the recommendations a statement set aside (a more specific one prevails, or one says it is not
+        # indicated): counted for the patient, who reads the prevailing statement; listed for clinicians
         "set_aside": len(set_aside),
         "care_team_notes": len(report["warnings"]),
         "missing_wording": sorted(words.missing),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 
@@ -73,6 +74,29 @@ def json_number(text: str | None) -> int | float | None:
 
 def unit_text(unit: str | None) -> str:
     return "" if not unit else (unit if unit == "%" else f" {unit}")
+
+
+def recorded_date(time: str, span_end: str | None = None) -> str:
+    """The date of a fact as recorded: its day, or, for a time recorded without a day (a span from ``time``,
+    its first instant, to ``span_end``: gkg:effectiveSpanEnd and the like), the month or year it names
+    ("2026-10", "2026"), never the span's first day; any other span as "2026-10-01 to 2026-11-15"."""
+    day = time[:10]
+    if not span_end:
+        return day
+    last = span_end[:10]
+    if day[5:] == "01-01" and last == f"{day[:4]}-12-31":
+        return day[:4]
+    if day[8:] == "01" and day[:4].isdigit() and day[5:7].isdigit() and last[:7] == day[:7] and (
+            last[8:] == str(calendar.monthrange(int(day[:4]), int(day[5:7]))[1])):
+        return day[:7]
+    return f"{day} to {last}"
+
+
+def dated(time: str, span_end: str | None = None) -> str:
+    """``on`` a day, ``in`` a month or year recorded without a day, ``some time from`` a span's first day to
+    its last otherwise: what follows a fact's value in an explanation."""
+    shown = recorded_date(time, span_end)
+    return f"on {shown}" if not span_end else f"some time from {shown}" if " to " in shown else f"in {shown}"
 
 
 def local(iri: str) -> str:

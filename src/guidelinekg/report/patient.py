@@ -202,7 +202,8 @@ def _assemble(
         if res["status"] == "suppressed":
             sup = suppression.get(res["res"], [])
             not_recommended.append({
-                "iri": res["r"], "result": res["res"], "intervention": st["ilabel"], "intervention_iri": st["i"],
+                "iri": res["r"], "result": res["res"], "label": st["label"],  # the statement set aside, by name
+                "intervention": st["ilabel"], "intervention_iri": st["i"],
                 "reason": " ".join(sorted({s.get("reason", s.get("byLabel", s["by"])) for s in sup})),
                 "suppressed_by": sorted({s["by"] for s in sup}),
             })
@@ -270,7 +271,8 @@ def _assemble(
                 "needed_for": sorted({i["for"] for i in items}),
             }
         )
-    monitoring = [{"iri": action, "action": items[0]["text"], "loinc": sorted({i["loinc"] for i in items}),
+    monitoring = [{"iri": action, "label": min(i["label"] for i in items), "action": items[0]["text"],
+                   "loinc": sorted({i["loinc"] for i in items}),
                    "interval": _interval(items[0]), "trigger": items[0].get("trigger")}
                   for action, items in sorted(grouped(mine["monitoring"], "a").items())]
     warnings = sorted(

@@ -116,7 +116,7 @@ SELECT ?work ?title ?year ?doi ?pmid ?sourceKind WHERE {
 
 DOSES = """
 SELECT ?patient ?res ?wbd ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext ?exact ?rounding
-       ?roundingStatus ?weightTime ?weightId ?basis WHERE {
+       ?roundingStatus ?weightTime ?weightSpanEnd ?weightId ?basis WHERE {
   ?res gkg:computedDose ?dose . ?res gkg:forPatient ?patient .  # the rare property first: 8x faster
   ?dose gkg:doseValue ?value ; gkg:doseUnit ?unit ; gkg:bodyWeight ?weight ; gkg:capped ?capped ;
         gkg:dosingStatement ?d .
@@ -127,16 +127,17 @@ SELECT ?patient ?res ?wbd ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?max
   OPTIONAL { ?dose gkg:roundedBy ?r . ?r rdfs:label ?rounding
              OPTIONAL { ?r gkg:verificationStatus ?vs . ?vs rdfs:label ?roundingStatus } }
   OPTIONAL { ?dose prov:wasDerivedFrom ?wo . ?wo a gkg:Observation ; gkg:effectiveTime ?weightTime .
-             OPTIONAL { ?wo gkg:identifier ?weightId } }  # the body weight the dose was computed from
+             OPTIONAL { ?wo gkg:identifier ?weightId }  # the body weight the dose was computed from
+             OPTIONAL { ?wo gkg:effectiveSpanEnd ?weightSpanEnd } }  # weighed in a month: shown as recorded
 }"""
 
 # A weight-based dose not computed because the patient's latest weight is too old for it (rule 32).
 STALE_WEIGHTS = """
-SELECT ?patient ?i ?value ?unit ?time ?max WHERE {
+SELECT ?patient ?i ?value ?unit ?time ?spanEnd ?max WHERE {
   ?latest gkg:tooOldFor ?wbd ; gkg:forPatient ?patient ; gkg:observation ?o ; gkg:observedValue ?value .
   ?d gkg:dose ?wbd ; gkg:dosingFor ?i . ?wbd gkg:weightMeasure ?m ; gkg:appliedAgeLimit ?limit .
   ?limit gkg:maximumAgeDays ?max .
-  ?m gkg:canonicalUnit ?unit . ?o gkg:effectiveTime ?time .
+  ?m gkg:canonicalUnit ?unit . ?o gkg:effectiveTime ?time . OPTIONAL { ?o gkg:effectiveSpanEnd ?spanEnd }
 }"""
 
 WEIGHT_BASED = """SELECT ?i WHERE { ?d gkg:dosingFor ?i ; gkg:dose ?w . ?w a gkg:WeightBasedDose }"""
@@ -176,7 +177,10 @@ SELECT ?patient ?order ?m ?loinc ?label ?status ?req ?instruction ?for WHERE {
 MONITORING = """
 SELECT ?patient ?a ?text ?label ?m ?loinc ?mlabel ?status ?min ?max ?unit ?maxUnit ?trigger WHERE {
   ?item a gkg:MonitoringItem ; gkg:forPatient ?patient ; gkg:instantiates ?a ; gkg:guidelineVersion $version .
-  ?a gkg:sourceText ?text ; rdfs:label ?label ; gkg:monitors ?m . ?m gkg:loincCode ?loinc .
+  ?a gkg:sourceText ?text ; gkg:monitors ?m . ?m gkg:loincCode ?loinc .
+  # what tells one action from another that quotes the same sentence: its label (the IRI when the content
+  # gives none: never an action left out of the plan), interval and trigger
+  OPTIONAL { ?a rdfs:label ?l FILTER(LANG(?l) = "" || LANGMATCHES(LANG(?l), "en")) } BIND(COALESCE(?l, STR(?a)) AS ?label)
   OPTIONAL { ?m rdfs:label ?mlabel }
   OPTIONAL { ?m gkg:verificationStatus ?vs . ?vs skos:notation ?status }  # its code's, as ORDERS reads it
   OPTIONAL { ?a gkg:intervalMin ?qmin . ?qmin gkg:value ?min ; gkg:unit ?unit }

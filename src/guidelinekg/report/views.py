@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 from guidelinekg.report.doubts import dose_status, dose_status_text, doubt_text, status_text
+from guidelinekg.report.fhirrequests import interval_text
+from guidelinekg.report.graphread import local
 
 
 def grading_text(rec: dict) -> str:
@@ -74,6 +76,36 @@ def _checks(item: dict, *, own_only: bool = False, dosing: bool = False) -> list
         if text not in shown:
             shown.append(text)
     return lines + [f"doubt: {t}" for t in shown]
+
+
+TIME_UNITS = {"a": ("year", "years"), "mo": ("month", "months"), "wk": ("week", "weeks"), "d": ("day", "days"),
+              "h": ("hour", "hours"), "min": ("minute", "minutes")}  # UCUM units of an interval, in words
+
+
+def interval_words(interval: dict | None) -> str | None:
+    """A monitoring interval as FHIR and CDS Hooks word it, its unit of time named ("every 4-12 weeks")."""
+    if not interval or not interval_text(interval):
+        return None
+    one, many = TIME_UNITS.get(interval["unit"], (interval["unit"], interval["unit"]))
+    single = not (interval["min"] and interval["max"]) and (interval["max"] or interval["min"]) == 1
+    return interval_text({**interval, "unit": one if single else many})
+
+
+def _monitoring(m: dict) -> str:
+    """A monitoring item as a reader tells it from another quoting the same sentence: its label, its
+    interval and when, then the source's wording."""
+    when = "; ".join(p for p in (interval_words(m.get("interval")), m.get("trigger") and f"when: {m['trigger']}")
+                     if p)
+    label = m.get("label") or m["action"]
+    head = label + (f" ({when})" if when else "")
+    return head if label == m["action"] else f"{head}: {m['action']}"
+
+
+def _set_aside(items: list[dict]) -> str:
+    """The statements set aside for one reason, each by its label (its local name too when two share one),
+    never their intervention alone: two recommendations of one intervention are two statements."""
+    names = [n.get("label") or n["intervention"] for n in items]
+    return "; ".join(f"{name} [{local(n['iri'])}]" if names.count(name) > 1 else name for name, n in zip(names, items))
 
 
 def _caution(c: dict) -> str:
@@ -195,7 +227,7 @@ def render(report: dict, *, markdown: bool = False) -> str:
         for n in report["not_recommended"]:
             by_reason.setdefault(n["reason"], []).append(n)
         for reason, items in by_reason.items():
-            out.append(f"{bullet}{', '.join(n['intervention'] for n in items)}: {reason}")
+            out.append(f"{bullet}{_set_aside(items)}: {reason}")
             statuses = sorted({status_text(s["verification"]) for n in items
                                for s in n.get("suppressed_by_verification", []) if s["verification"]})
             lines = [f"what sets them aside: {'; '.join(statuses)}"] if statuses else []
@@ -224,7 +256,7 @@ def render(report: dict, *, markdown: bool = False) -> str:
     if report["monitoring"]:
         out.append(f"{h2}Monitoring")
         for m in report["monitoring"]:
-            out.append(f"{bullet}{m['action']}")
+            out.append(f"{bullet}{_monitoring(m)}")
             out += _steps(_checks(m), markdown)
         out.append("")
     if report["warnings"]:
@@ -300,6 +332,12 @@ def _item_lines(key: str, item: dict, markdown: bool) -> list[str]:
                      + (f", {item['frequency']}" if item.get("frequency") else ""))
     elif item.get("dose_note"):
         lines.append(f"Dose: {_plain(item['dose_note'], markdown)}{CLINICIAN_MARK}")
+    if key == "follow_up" and item["wording"] == "clinician":  # the source's sentence, which two follow-ups
+        # may share: how often and when tell them apart (wording for patients says it in its own words)
+        if how := interval_words(item.get("interval")):
+            lines.append(f"How often: {how}")
+        if item.get("when"):
+            lines.append(f"When: {_plain(item['when'], markdown)}{CLINICIAN_MARK}")
     lines += [f"Before the test: {_worded(i, markdown)}" for i in item.get("instructions", [])]
     lines += [f"Good to know: {_worded(c, markdown)}" for c in item.get("cautions", [])]
     # a point recorded as doubtful is never said as a certainty: the clinician checks it (no statuses, no
@@ -342,8 +380,8 @@ def render_patient(report: dict, *, markdown: bool = False) -> str:
             out += [f"{sub}{line}" for line in _item_lines(key, item, markdown)]
         out.append("")
     if view["set_aside"]:
-        out += [f"{view['set_aside']} other option(s) of the guideline are set aside for you by the statements "
-                "above; the report for clinicians lists them.", ""]
+        out += [f"{view['set_aside']} other recommendation(s) of the guideline are set aside for you by the "
+                "statements above; the report for clinicians lists them.", ""]
     if view["care_team_notes"]:
         out += [f"Your care team has {view['care_team_notes']} note(s) about your records; the report for "
                 "clinicians lists them.", ""]
