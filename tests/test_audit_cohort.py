@@ -126,6 +126,42 @@ def test_a_changed_strength_is_caught(out, capsys):
     assert '.strength (file "conditional", replay "strong")' in finding["message"]
 
 
+def _shown_values(message: str) -> tuple[str, str]:
+    match = re.search(r"\(file (.*), replay (.*)\)$", message)
+    assert match, message
+    return match.group(1), match.group(2)
+
+
+@pytest.mark.parametrize("field", ["iri", "longest text"])
+def test_a_value_changed_near_its_end_shows_where_it_differs(out, capsys, field):
+    """A long IRI (or text) changed in its last character: both values are shown up to and past the
+    character that differs, not cut before it so that they read the same."""
+    changed = {}
+
+    def retail(report):
+        recs = [r for r in report["recommendations"]]
+        if not recs:
+            return False
+        rec = max(recs, key=lambda r: len(r["iri"]))
+        name = "iri" if field == "iri" else max((k for k, v in rec.items() if isinstance(v, str)),
+                                               key=lambda k: len(rec[k]))
+        old = rec[name]
+        if field == "iri" and len(old) < 62 or field != "iri" and len(old) < 100:
+            return False  # a value the old 60-character cut would not hide
+        rec[name] = old[:-1] + ("Z" if old[-1] != "Z" else "Y")
+        changed.update(old=old, new=rec[name])
+        return True
+
+    _edit(out, retail)
+    code, report = _audit(capsys, out)
+    (finding,) = _findings(report, "results-differ")
+    assert code == 1
+    given, replayed = _shown_values(finding["message"])
+    assert given != replayed, finding["message"]
+    assert given.rstrip('"').endswith(changed["new"][-8:]) and replayed.rstrip('"').endswith(changed["old"][-8:])
+    assert len(given) <= 90 and len(replayed) <= 90  # still bounded
+
+
 def test_a_removed_recommendation_is_caught_in_the_results_and_the_summary(out, capsys):
     def drop(report):
         if report["recommendations"]:

@@ -87,7 +87,7 @@ def test_a_new_process_in_the_authors_folder_finds_the_cases_itself(scaffold):
     assert document["summary"] == {"cases": 1, "passed": 1, "failed": 0, "unusable": 0}
     [case] = document["cases"]
     assert case == {"case": f"{NAME}/tests/cases/001-example", "guideline": NAMESPACE + "v0.1",
-                    "as_of": "2026-01-15", "status": "pass", "differences": []}
+                    "as_of": "2026-01-15", "status": "pass", "differences": [], "warnings": []}
 
 
 # --- the shipped cases and the example guidelines --------------------------------------------------

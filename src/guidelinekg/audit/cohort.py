@@ -38,6 +38,7 @@ from pathlib import Path
 
 from guidelinekg.audit.recorded import Finding, _local
 from guidelinekg.audit.runrecord import BadRecords, check_records, is_cohort_directory, missing_records
+from guidelinekg.audit.shown import shown_pair
 from guidelinekg.audit.verdicts import RunAudit
 from guidelinekg.report.summary import summary_counts, summary_csv  # noqa: F401  (used and re-exported)
 from guidelinekg.provenance.inputs import COHORT_PROVENANCE, provenance_file
@@ -72,7 +73,7 @@ def _differences(replayed, given, path: str = "") -> list[str]:
         return [d for i, (a, b) in enumerate(zip(replayed, given))
                 for d in _differences(a, b, f"{path}[{_local(a.get('iri')) if isinstance(a, dict) and 'iri' in a else i}]")]
     if type(replayed) is not type(given) or replayed != given:
-        shown = ["(absent)" if v is _ABSENT else json.dumps(v, ensure_ascii=False)[:60] for v in (given, replayed)]
+        shown = shown_pair(given, replayed, sort_keys=False, absent=_ABSENT)
         return [f"{path} (file {shown[0]}, replay {shown[1]})"]
     return []
 

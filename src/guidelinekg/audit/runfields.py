@@ -35,6 +35,7 @@ import re
 from pathlib import PurePath
 
 from guidelinekg.audit.recorded import Finding
+from guidelinekg.audit.shown import shown as _shown  # noqa: F401  (used here and by toplevel)
 
 KEY_FIELDS = ("input", "input_files", "as_of", "chunk_size", "content_sha256", "rules_sha256", "shapes_sha256",
               "software")
@@ -55,10 +56,6 @@ def _count(value) -> bool:
 
 def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
-
-
-def _shown(value) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)[:80]
 
 
 def _fields(where: str, value: dict, known: tuple[str, ...]) -> list[str]:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from guidelinekg.audit.recorded import Finding
 from guidelinekg.audit.runfields import check_fields
+from guidelinekg.audit.shown import shown_pair
 from guidelinekg.audit.verdicts import RunAudit
 from guidelinekg.provenance.inputs import COHORT_PROVENANCE, PROVENANCE_EXTENSIONS
 
@@ -121,8 +122,6 @@ class BadRecords:
         return cls(lines, aside)
 
 
-def _shown(value) -> str:
-    return "(absent)" if value is _ABSENT else json.dumps(value, ensure_ascii=False, sort_keys=True)[:80]
 
 
 _ABSENT = object()
@@ -144,8 +143,9 @@ def check_records(directory: Path, provenance: Path, runs: tuple[RunAudit, ...],
     recorded = {p for r in runs for p in r.patients}
 
     def differs(where: str, stated, actual, what: str) -> None:
-        findings.append(Finding("failure", "run-record-differs", f"{where} says {_shown(stated)}, {what} "
-                                f"{_shown(actual)}: the record was edited, or is another run's"))
+        shown = shown_pair(stated, actual, absent=_ABSENT)
+        findings.append(Finding("failure", "run-record-differs", f"{where} says {shown[0]}, {what} "
+                                f"{shown[1]}: the record was edited, or is another run's"))
 
     def against_runs(where: str, stated, attribute: str, what: str) -> None:
         values = sorted({str(getattr(r, attribute)) for r in runs})

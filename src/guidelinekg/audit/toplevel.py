@@ -38,6 +38,7 @@ from pathlib import Path
 from guidelinekg.audit.recorded import Finding
 from guidelinekg.audit.runfields import MISSING_SHOWN, _count, _fields, _number, _shown
 from guidelinekg.audit.runrecord import MANIFEST, RUN_RECORD, _json_object
+from guidelinekg.audit.shown import shown_pair
 from guidelinekg.provenance.inputs import COHORT_PROVENANCE
 
 DISAGREEMENTS, RESULTS = "disagreements.jsonl", "results.jsonl"
@@ -89,8 +90,9 @@ def audit_several(auditor, path: Path, audit_folder: Callable, code: CohortCode 
         name = entry.get("folder") if isinstance(entry, dict) else None
         want = code.folder(iri) if code is not None else name
         if name != want:
-            problems.append(f"run.json guidelines[{iri}].folder says {_shown(name)}, cohort names that version's "
-                            f"folder {_shown(want)}")
+            shown = shown_pair(name, want)
+            problems.append(f"run.json guidelines[{iri}].folder says {shown[0]}, cohort names that version's "
+                            f"folder {shown[1]}")
         if isinstance(want, str) and want and Path(want).name == want:
             folders[iri] = path / want
     if listed is None:  # no record of the guidelines: audit every folder holding a run all the same
@@ -141,9 +143,9 @@ def _record(record: dict, folders: dict[str, Path], runs_by: dict[str, tuple], c
         given = entry if isinstance(entry, dict) else {}
         for name in sorted(want.keys() | given.keys(), key=str):
             if name != "folder" and _canonical(given.get(name)) != _canonical(want.get(name)):
-                problems.append(f"run.json guidelines[{iri}].{name} says "
-                                f"{_shown(given[name]) if name in given else '(absent)'}, {folder.name}/run.json "
-                                f"says {_shown(want[name]) if name in want else '(absent)'}")
+                shown = shown_pair(given.get(name, _ABSENT), want.get(name, _ABSENT), absent=_ABSENT)
+                problems.append(f"run.json guidelines[{iri}].{name} says {shown[0]}, {folder.name}/run.json "
+                                f"says {shown[1]}")
         versions = sorted({v["iri"] for r in runs_by.get(iri, ()) for v in r.versions})
         if iri in runs_by and iri not in versions:
             problems.append(f"run.json lists <{iri}> for {folder.name}, whose runs record "
@@ -174,8 +176,8 @@ def _record(record: dict, folders: dict[str, Path], runs_by: dict[str, tuple], c
                             f"({round(sum(totals), 3)})")
     for name, (value, what) in expected.items():
         if _canonical(record.get(name)) != _canonical(value):
-            problems.append(f"run.json {name} says {_shown(record[name]) if name in record else '(absent)'}, "
-                            f"{what} {_shown(value)}")
+            shown = shown_pair(record.get(name, _ABSENT), value, absent=_ABSENT)
+            problems.append(f"run.json {name} says {shown[0]}, {what} {shown[1]}")
     if "out" in record and not isinstance(record["out"], str):
         problems.append(f"run.json out is {_shown(record['out'])}, not a path")
     return problems
@@ -283,3 +285,6 @@ def _compare(lines: Iterator[tuple[str, list]], target: Path) -> tuple[dict, lis
         or "the same lines in another order"
     return counts, [Finding("failure", "disagreements-jsonl-differs", f"{target} is not what the guidelines' results "
                             f"give: {what}; a line was edited, added, removed or moved")]
+
+
+_ABSENT = object()

@@ -9,8 +9,11 @@ shipped guidelines and the project's tests/cases/. A case is compared with the r
 checks name (each check must be a statement of that guideline: a node with a gkg:sourceText).
 
 One line per case: 'pass', or 'FAIL' with each difference (which recommendation, order, warning, dose or
-caution differs, expected against got); then a summary line. A control character in a folder name or an
-item (a line break, a tab, an ESC) is shown escaped (\n, \t, \x1b), so each case stays on one line.
+caution differs, expected against got); then a summary line. A check naming a statement the engine never
+evaluates, for any patient (guidelinekg.report.exercised), is a warning on stderr, located in expected.json;
+the case still passes (checks say what a case exercises, expect is what is compared). A control character in
+a folder name or an item (a line break, a tab, an ESC) is shown escaped (\n, \t, \x1b), so each case stays
+on one line.
 
 Exit codes: 0 every case passes; 1 a case fails; 2 unusable input: an expected.json not in the format or
 whose checks name no statement of the guideline (file:line:column and the fix, one line each, on stderr;
@@ -97,8 +100,13 @@ def run(args: argparse.Namespace) -> int:
     code = 2 if unusable else 1 if failed else 0
     for _, exc in unusable:
         sys.stderr.write(f"guidelinekg vignettes: error: {_one_line(exc)}\n")
+    warned = [w for r in results for w in r["warnings"]]
+    if args.format != "json":
+        for w in warned:
+            sys.stderr.write(_printable(f"guidelinekg vignettes: warning: {w['message']}") + "\n")
     summary = (f"vignettes: {len(folders)} case{'s' * (len(folders) != 1)}, {len(results) - failed} passed, {failed} failed"
-               + (f", {len(unusable)} unusable" if unusable else "") + f"; exit {code}")
+               + (f", {len(unusable)} unusable" if unusable else "")
+               + (f", {len(warned)} warning{'s' * (len(warned) != 1)}" if warned else "") + f"; exit {code}")
     if args.format == "json":
         document = {"cases": results,
                     "unusable": [{"case": _shown(f), "message": _one_line(e)} for f, e in unusable],
@@ -148,6 +156,14 @@ def _guideline_of(case, guidelines, statements):
         check_statements(case, statements[id(guidelines[0].kb)], guidelines[0].version.iri)
         return guidelines[0]
     checks = set(case.expected["checks"])
+    known = set().union(*statements.values())
+    for index, iri in enumerate(case.expected["checks"]):
+        if iri not in known:
+            raise InputError(f"checks[{index}] {iri} is not a statement of any loaded guideline (none has it with a "
+                             "gkg:sourceText)", case.where("checks", index),
+                             hint="correct the IRI, or name a recommendation or other statement with its "
+                                  "gkg:sourceText (not a criterion, measure or intervention) of the guideline the "
+                                  "case tests")
     matching = [g for g in guidelines if checks <= statements[id(g.kb)]]
     if len(matching) == 1:
         return matching[0]
@@ -166,6 +182,7 @@ def _run_case(case, guideline, engine: str, folder: Path) -> dict:
     from guidelinekg.report.vignettes import compare, compare_error, namespace_of, outcome_of
 
     expect = case.expected["expect"]
+    warnings: list[dict] = []
     try:
         [(_, report)] = evaluate_guidelines(case.patient, [guideline], as_of=date.fromisoformat(case.as_of),
                                             engine=engine)
@@ -175,9 +192,27 @@ def _run_case(case, guideline, engine: str, folder: Path) -> dict:
     else:
         differences = (compare_error(expect, None) if expect.get("error") else
                        compare(expect, outcome_of(report, namespace_of(report))))
+        warnings = [] if expect.get("error") else _not_exercised(case, guideline, report)
     return {"case": _shown(folder), "guideline": guideline.version.iri, "as_of": case.as_of,
             "status": "FAIL" if differences else "pass",
-            "differences": [d if isinstance(d, dict) else d.as_dict() for d in differences]}
+            "differences": [d if isinstance(d, dict) else d.as_dict() for d in differences],
+            "warnings": warnings}
+
+
+def _not_exercised(case, guideline, report: dict) -> list[dict]:
+    """A warning for each check naming a statement the engine never evaluates, for any patient
+    (:mod:`guidelinekg.report.exercised`): the case passes, but cannot cover it."""
+    from guidelinekg.report.exercised import not_evaluated
+    from guidelinekg.report.vignettes import namespace_of
+
+    namespace = namespace_of(report)
+    return [{"check": index, "statement": iri,
+             "message": f"{case.where('checks', index)}: checks[{index}] {iri.removeprefix(namespace)} is never "
+                        "evaluated (no rule and nothing in the report reads it, for any patient: a good practice, "
+                        "summary or other statement without the properties the rules read), so no case can "
+                        "exercise it; name in checks the statements the case shows, or encode the statement as "
+                        "one the rules evaluate"}
+            for index, iri in not_evaluated(case.expected["checks"], guideline.kb, report)]
 
 
 def _refused(exc: GuidelineKGError) -> dict:
