@@ -19,7 +19,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from markdown_it import MarkdownIt
 
 from guidelinekg.engine.knowledge import KnowledgeBase
 from guidelinekg.engine.reasoning import evaluate
@@ -27,6 +26,7 @@ from guidelinekg.patients.loader import load_patient_input
 from guidelinekg.report.graphread import dated, recorded_date
 from guidelinekg.report.patient import build_report
 from guidelinekg.report.views import render, render_patient
+from test_report_text import nesting  # CommonMark list nesting, as the text report's tests read it
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report-items" / "guideline.ttl"
 SCHEMA = json.loads((Path(__file__).parents[1] / "docs" / "recommend.schema.json").read_text(encoding="utf-8"))
@@ -155,14 +155,3 @@ def test_recorded_dates(time, end, shown, said):
     assert dated(time, end) == said
 
 
-def nesting(markdown: str) -> list[tuple[int, str]]:
-    """(list depth, text) of every list item's paragraph, as CommonMark reads the Markdown."""
-    depth, out = 0, []
-    for token in MarkdownIt("commonmark").parse(markdown):
-        if token.type == "bullet_list_open":
-            depth += 1
-        elif token.type == "bullet_list_close":
-            depth -= 1
-        elif token.type == "inline" and depth:
-            out.append((depth, token.content))
-    return out
