@@ -102,6 +102,15 @@ def test_a_finished_course_begun_before_the_window_without_an_end_leaves_the_cri
     (statement("completed", {"start": "2025-10-07"}, meta={"lastUpdated": "2025-11-01T10:00:00Z"}), "False"),
     ({"resourceType": "MedicationDispense", "id": "d", "status": "completed", "subject": SUBJECT,
       "medicationCodeableConcept": PRODUCT, "whenHandedOver": "2025-10-07"}, "Unknown"),  # no daysSupply
+    # one instruction bounded to 2026-01-05 (in the window), another open: the assumed end is later, but the
+    # record itself says the course ran until 2026-01-05 (found by a reviewer: was unknown)
+    (dict(request("completed", "2025-10-07"), dosageInstruction=[
+        {"timing": {"repeat": {"boundsPeriod": {"start": "2025-10-07", "end": "2026-01-05"}}}},
+        {"text": "as needed"}]), "True"),
+    # the same with the stated end before the window: nothing recorded reaches it
+    (dict(request("completed", "2025-10-07"), dosageInstruction=[
+        {"timing": {"repeat": {"boundsPeriod": {"start": "2025-10-07", "end": "2025-11-05"}}}},
+        {"text": "as needed"}]), "Unknown"),
 ])
 def test_recorded_ends_ongoing_courses_and_starts_in_the_window_decide_as_before(kb, tmp_path, medication, expected):
     _, truth, _ = run(kb, tmp_path, bundle(medication))
@@ -147,7 +156,8 @@ def test_the_clinician_is_told_why_the_monitoring_it_triggers_is_not_listed(tmp_
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "[exposure-end-unknown] MedicationStatement/course is completed but gives no end" in out
-    assert "a criterion on taking it in a recent span it began before is unknown, not taken as met" in out
+    assert ("a criterion on taking it within a recent span that begins after all the record states (its start, "
+            "and any instruction's end) is unknown, not taken as met") in out
     assert ("[monitoring-undecided] Cannot tell whether to monitor 'plasma glucose after a recent examplomab "
             "infusion' (an examplomab infusion within the last 28 days): 'examplomab within the last 28 days' "
             "is unknown") in out, out

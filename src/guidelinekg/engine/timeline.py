@@ -25,6 +25,7 @@ TIME_PROPERTIES = {
     GKG + "effectiveSpanEnd": GKG + "effectiveSpanEndHours",  # a result's time without a day: its span's end
     GKG + "exposureStart": GKG + "exposureStartHours",
     GKG + "exposureEnd": GKG + "exposureEndHours",
+    GKG + "exposureKnownUntil": GKG + "exposureKnownUntilHours",  # with an assumed end: a stated lower bound
 }
 # the calendar date of a time as recorded, in days since the epoch (a result's age is counted in days, and
 # how long ago a procedure was performed)

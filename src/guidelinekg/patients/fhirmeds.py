@@ -98,13 +98,18 @@ class ExposurePeriod:
     notes: list[tuple[str, str]] = field(default_factory=list)
     always: list[tuple[str, str]] = field(default_factory=list)
     end_assumed: bool = False
+    known_until: str | None = None  # with an assumed end: the latest end an instruction states (a lower bound)
 
     def facts(self) -> list[tuple[str, str, str]]:
         """``(gkg: property, lexical form, XSD datatype)`` of the period: its start, its end, and whether the
         end is assumed."""
         out = [(prop, value, "dateTime") for prop, value in (("exposureStart", self.start), ("exposureEnd", self.end))
                if value]
-        return out + ([("exposureEndAssumed", "true", "boolean")] if self.end and self.end_assumed else [])
+        if self.end and self.end_assumed:
+            out.append(("exposureEndAssumed", "true", "boolean"))
+            if self.known_until:
+                out.append(("exposureKnownUntil", self.known_until, "dateTime"))
+        return out
 
 
 def _dicts(value: Any) -> list[dict]:
@@ -224,10 +229,15 @@ def _finished(period: ExposurePeriod, res: dict[str, Any], what: str, updated: b
     if stated and _moment(_later(stated)) > _moment(period.end):
         period.end, why = _later(stated), "the latest end its dosage instructions give"
         period.end_assumed = False
+    elif stated:  # an instruction bounded, another not: the course ran at least until the stated end
+        period.known_until = _later(stated)
     text = (f"is {status} but gives no end ({what}): when it ended is unknown; taken as ended by {period.end}, "
             f"{why}, so results drawn until then count as drawn on it and later ones do not")
+    if period.known_until:
+        text += f" (its dosage instructions say it ran at least until {period.known_until})"
     if period.end_assumed:
-        text += "; a criterion on taking it in a recent span it began before is unknown, not taken as met"
+        text += ("; a criterion on taking it within a recent span that begins after all the record states (its "
+                 "start, and any instruction's end) is unknown, not taken as met")
     period.notes.append(("exposure-end-unknown", text))
 
 
