@@ -68,3 +68,11 @@ def test_units_that_do_not_convert_are_said_so_not_taken_for_a_gap():
     assert finding.severity == "warning" and finding.line == 8 and finding.value == "mmol/L"
     assert finding.message.startswith("thresholds on widget level are stated in mmol/L and in mg/L, which do not convert")
     assert "no gap is checked where both are used" in finding.message and "\n" not in finding.message
+
+
+def test_bands_in_weeks_and_months_are_compared_in_the_smaller_unit_they_are_stated_in():
+    """As many thresholds in wk as in mo, whole in neither once converted: the gap reads in weeks, as the
+    author wrote it (before: in months, the unit first by name, 'gap at age >= 4.59959 and < 5.97947 mo')."""
+    (gap,) = lints("age-weeks-months.ttl", "threshold-gap")
+    assert "gap at age >= 20 and < 26 wk in population 'infants'" in gap.message
+    assert "age < 20 wk (infants: under 20 weeks)" in gap.message

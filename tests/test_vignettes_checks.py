@@ -53,6 +53,19 @@ GPS = f"""
     gkg:latestHour 10 ;
     gkg:warningCode "non-morning-draw" ;
     gkg:instruction "Draw before 10:00." .
+
+{NAME}:disc-threshold a gkg:Discrepancy ;
+    rdfs:label "the threshold in the product information"@en ;
+    gkg:about "Whether an HbA1c of exactly 7 % qualifies" ;
+    gkg:sourceStatement {NAME}:rec-example ;
+    gkg:primaryStatement {NAME}:pts-label-above-7 ;
+    gkg:verificationStatus gkg:SourceOnly .
+
+{NAME}:pts-label-above-7 a gkg:PrimaryTextStatement ;
+    rdfs:label "product information: HbA1c above 7 %"@en ;
+    gkg:sourceText "Indicated in adults whose HbA1c is above 7 %." ;
+    gkg:citation {NAME}:cit-example ;
+    gkg:verificationStatus gkg:VerifiedPrimary .
 """
 
 
@@ -129,6 +142,36 @@ def test_a_statement_whose_requirement_the_draw_meets_does_not_warn(case, tmp_pa
     code, out, err = _run(["vignettes", str(case), "--content", str(tmp_path / "content")], capsys)
     assert (code, err) == (0, "")
     assert out.splitlines()[-1] == "vignettes: 1 case, 1 passed, 0 failed; exit 0"
+
+
+def _without_the_condition(case: Path) -> None:
+    """The patient without the covered condition: the recommendation, and the doubts about it, are not in
+    the report."""
+    path = next(p for p in case.iterdir() if p.name != "expected.json")
+    bundle = json.loads(path.read_text(encoding="utf-8"))
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "Condition"]
+    path.write_text(json.dumps(bundle, indent=2), encoding="utf-8")
+    expected = case / "expected.json"
+    document = json.loads(expected.read_text(encoding="utf-8"))
+    document["expect"] = {"applicable": False}
+    expected.write_text(json.dumps(document, indent=2), encoding="utf-8")
+
+
+def test_a_primary_statement_the_report_shows_for_other_patients_does_not_warn(case, tmp_path, capsys):
+    """The report reads a doubt's primary text statement (queries/reports/report-doubts.rq, through the
+    discrepancy's gkg:primaryStatement) wherever it shows the statement in doubt; this patient's report does
+    not show it, but others' do. Before: 'is never evaluated', read from the rule files and selections only,
+    and only nodes matched by class in their own right."""
+    _without_the_condition(case)
+    _add_check(case, NAMESPACE + "pts-label-above-7")
+    code, out, err = _run(["vignettes", str(case), "--content", str(tmp_path / "content")], capsys)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1] == "vignettes: 1 case, 1 passed, 0 failed; exit 0"
+
+    _add_check(case, NAMESPACE + "gps-never-evaluated")  # what no query reads still warns, for this patient too
+    code, out, err = _run(["vignettes", str(case), "--content", str(tmp_path / "content")], capsys)
+    [line] = err.splitlines()
+    assert code == 0 and "checks[2] gps-never-evaluated is never evaluated" in line
 
 
 @pytest.mark.parametrize("name", ["031-iron-ended-25h-before-draw", "033-morning-draw-local-time",

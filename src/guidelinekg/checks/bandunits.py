@@ -5,7 +5,9 @@ measure (or on age) converted to one unit before the band lints compare them.
 per unit; bands of one measure stated in two units ("< 60 mo" and ">= 5 a") would then never be compared,
 and a banding read in one of them alone shows a gap the other unit covers. Here each measure's thresholds
 are put on one axis: the measure's canonical unit when thresholds use it, else the unit most thresholds
-use among those that convert to most others; values are converted as the loader converts results
+use among those that convert to most others (between units used as often, the one in which most thresholds
+are whole numbers, then the smallest: as many bands in wk as in mo read in wk, not in the unit first by
+name); values are converted as the loader converts results
 (:func:`guidelinekg.patients.units.convert`: the graph's unit factors of the measure, then UCUM; 1 mo =
 30.4375 d and 1 a = 365.25 d, so 60 mo = 5 a exactly). An age threshold without a unit is in years (rule
 43). The start of the axis (a band "< t" starts at 0) stays 0.
@@ -38,16 +40,20 @@ class OneUnit:
         self.catalog = MeasureCatalog.from_graph(model.content.store)
         used: dict[str, Counter] = defaultdict(Counter)  # measure -> unit -> thresholds using it
         written: dict[str, set] = defaultdict(set)  # measure -> units as written ("" and "a" for age)
+        values: dict[str, set] = defaultdict(set)  # measure -> (value, unit) of each threshold
         for stmt in model.statements():
             for region in model.statement(stmt):
-                for (measure, _, unit), _iv in region.bounds:
+                for (measure, _, unit), iv in region.bounds:
                     used[measure][self._unit(measure, unit)] += 1
                     written[measure].add(unit)
+                    start = iv.lo == 0 and iv.lo_closed  # the start of the axis, no threshold
+                    values[measure].update((v, self._unit(measure, unit)) for v in
+                                           ((iv.hi,) if start else (iv.lo, iv.hi)) if v is not None)
         self.target: dict[str, str] = {}  # measure -> the unit its bands are compared in
         self.incomparable: dict[str, dict[str, str]] = {}  # measure -> unit -> why it does not convert
         for measure, units in used.items():
             if len(written[measure]) > 1:
-                self._choose(measure, units)
+                self._choose(measure, units, values[measure])
         self.stated: dict[tuple[Axis, Interval], set[str]] = defaultdict(set)  # converted -> as written
         self._regions: dict = {}
 
@@ -73,18 +79,31 @@ class OneUnit:
             raise UnitConversionError(f"{unit or 'no unit'} is no UCUM unit")
         return convert(value, unit, self._group(measure, target), target).value
 
-    def _choose(self, measure: str, units: Counter) -> None:
+    def _choose(self, measure: str, units: Counter, values: set[tuple[Decimal, str]]) -> None:
+        """The measure's unit (see the module notes); between units used as often, the one in which most
+        thresholds are whole numbers, then the smallest (26 wk and 6 mo are compared in wk, not in a)."""
         group = self._measure_group(measure)
         canonical = next(iter(group.canonical_units)) if group and len(group.canonical_units) == 1 else None
         reasons: dict[str, dict[str, str]] = {}  # target -> unit -> why it does not convert to it
+        larger: Counter = Counter()  # unit -> units it converts to that are smaller than it
         for target in units:
             reasons[target] = {}
             for unit in units:
                 try:
-                    self._convert(measure, Decimal(1), unit, target)
+                    larger[unit] += self._convert(measure, Decimal(1), unit, target) > 1
                 except UnitConversionError as exc:
                     reasons[target][unit] = str(exc)
-        target = min(units, key=lambda u: (len(reasons[u]), u != canonical, -units[u], u))
+
+        def fractions(target: str) -> int:
+            """How many thresholds that convert to ``target`` are not whole numbers in it."""
+            count = 0
+            for value, unit in values:
+                if unit not in reasons[target]:
+                    converted = self._convert(measure, value, unit, target)
+                    count += converted != converted.to_integral_value()
+            return count
+
+        target = min(units, key=lambda u: (len(reasons[u]), u != canonical, -units[u], fractions(u), larger[u], u))
         self.target[measure] = target
         if reasons[target]:
             self.incomparable[measure] = reasons[target]
