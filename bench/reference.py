@@ -24,7 +24,7 @@ A patient is a dict::
      "conditions": [(frozenset(system|code tokens), (clinical status codes, ...), (verification status codes, ...),
                      onset lexical form or None, abatement lexical form or None), ...],
      "obs": [(measure, key, time, value, unit_problem, fasting, comparator, status), ...],
-     "exp": [(start, end, classes, end_assumed), ...],
+     "exp": [(start, end, classes, end_assumed, substances), ...],
      "procs": [(frozenset(system|code tokens), status or None, start, end, imprecise), ...]}
 
 ``obs``: ``measure`` one of ``ferritin``, ``tsat``, ``weight``, ``phosphate``; ``key`` the observation's
@@ -35,9 +35,10 @@ IRI (ties of the latest result go to the smallest); ``time`` the xsd:dateTime le
 else ``None``; ``status`` the Observation's FHIR status (``None`` when absent). Each component of an
 Observation with a LOINC coding is an observation of its own (key ``<parent>/component/<i>-<code>``).
 ``exp``: start and end lexical forms (``None`` when absent), the substance classes recognised
-(``iron``, ``iv``, ``oral``), and whether the end is assumed: a record completed or stopped (a dispense
-without ``daysSupply``) that gives no end ends by its ``meta.lastUpdated`` (not a dispense's) when that lies
-within 365 days after its start, else 365 days after it.
+(``iron``, ``iv``, ``oral``), whether the end is assumed, and the substances recognised (``SUBSTANCES`` keys).
+An assumed end: a record completed or stopped (a dispense without ``daysSupply``) that gives no end ends by
+its ``meta.lastUpdated`` (not a dispense's) when that lies within 365 days after its start, else 365 days
+after it.
 
 Semantics (rule files in brackets): a result dated after the as-of date (the calendar date as recorded, the
 offset ignored) is excluded [10]; a result with a value and no usable time is not used and leaves its measure
@@ -61,7 +62,9 @@ course that began before the last 3 months and reaches into them only by an assu
 within 3 months" unknown [46]: no phosphate monitoring, ``monitoring-undecided`` instead [84]; morning and
 fasting caveats on the latest results, ``draw-time-unknown`` instead of a morning judgement for a
 time without a local hour (date only, no offset, UTC) [85]; ``statements-conflict`` when a not-indicated statement
-suppresses a recommendation [86]; ``guideline-not-applicable`` [87].
+suppresses a recommendation [86]; ``already-taking-recommended`` when a made recommendation is for a
+substance (or class) of a product taken at the end of the as-of date (begun before it, and ending at or after
+it or not at all; an assumed end too, worded "may be taking") [79]; ``guideline-not-applicable`` [87].
 Censored results ("<10") are results: plausibility and the latest result take the bound [11, 30, 31] (a
 censored and an exact result of one number differ); a threshold is true when every value the result
 allows meets it, false when none does, else unknown, and its measure is ordered [40, 80]; a censored
@@ -236,12 +239,16 @@ _SUBSTANCE_RE = re.compile(
     re.IGNORECASE,
 )
 
-def substance_classes(codes: Iterable[tuple[Any, Any]], texts: Iterable[str]) -> frozenset[str]:
+def substances_of(codes: Iterable[tuple[Any, Any]], texts: Iterable[str]) -> frozenset[str]:
     found = {SUBSTANCE_CODES[c] for c in codes if c in SUBSTANCE_CODES}
     for text in texts:
         for hit in _SUBSTANCE_RE.finditer(text):
             found.add(_LABEL_OF[" ".join(hit.group(0).split()).casefold()])
-    return frozenset(c for s in found for c in SUBSTANCES[s][1])
+    return frozenset(found)
+
+
+def substance_classes(codes: Iterable[tuple[Any, Any]], texts: Iterable[str]) -> frozenset[str]:
+    return frozenset(c for s in substances_of(codes, texts) for c in SUBSTANCES[s][1])
 
 
 # --- FHIR -> patient dicts ------------------------------------------------------------------------------
@@ -556,10 +563,11 @@ def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | N
         dose = _dict(_dict(res.get("dosage")).get("dose"))
         if dose:
             _quantity(dose, notes)
-    classes = substance_classes(codes, texts)
+    substances = substances_of(codes, texts)
+    classes = frozenset(c for s in substances for c in SUBSTANCES[s][1])
     if assumed and classes and res["resourceType"] not in ("MedicationRequest", "MedicationDispense"):
         notes.append("exposure-end-unknown")  # (a request's or a dispense's: noted above)
-    return start, end, classes, assumed
+    return start, end, classes, assumed, substances
 
 
 def resource_iri(kind: str, rid: str) -> str:
@@ -891,6 +899,13 @@ RECOMMENDATIONS = {
     "rec-pediatric-iron": ("crit-pediatric-iron", None),
     "rec-hf-maintenance": ("crit-hf-maintenance", (500, "mg")),
 }
+# recommendation -> its intervention's substance, or its class (gkg:interventionClass) [79]
+RECOMMENDED_SUBSTANCES = {
+    "rec-fcm": {"ferric-carboxymaltose"}, "rec-oral-ferrous-sulfate": {"ferrous-sulfate"},
+    "rec-lmw-iron-dextran": {"iron-dextran"}, "rec-ferumoxytol": {"ferumoxytol"}, "rec-iv-only-75-100": {IV},
+    "rec-fcm-75-100": {"ferric-carboxymaltose"}, "rec-esrd-iron-sucrose": {"iron-sucrose"},
+    "rec-pediatric-iron": {IRON}, "rec-hf-maintenance": {"ferric-carboxymaltose"},
+}
 GENERAL = ("rec-fcm", "rec-oral-ferrous-sulfate", "rec-lmw-iron-dextran", "rec-ferumoxytol",
            "rec-iv-only-75-100", "rec-fcm-75-100")
 # not-indicated statement -> (applicability, recommendations whose intervention it matches, less its
@@ -986,7 +1001,8 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
     iron_spans = []
     iv_recent = iv_maybe = False  # IV iron within 3 months: true, or unknown on an assumed end only [46]
     window = end - IV_WINDOW_SECONDS
-    for start_l, end_l, classes, assumed in patient["exp"]:
+    taking: set[str] = set()  # substances taken at the end of the as-of date, or perhaps (an assumed end) [79]
+    for start_l, end_l, classes, assumed, substances in patient["exp"]:
         if not classes:
             continue
         s = seconds(start_l)
@@ -995,6 +1011,8 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         e = seconds(end_l)
         if IRON in classes:
             iron_spans.append((s, e))
+        if s < end and (e is None or e >= end):
+            taking |= substances
         if IV in classes and s < end and (end if e is None else e) >= window:
             if assumed and s < window:
                 iv_maybe = True
@@ -1221,6 +1239,10 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
                     out["doses"][r] = None
             else:
                 out["doses"][r] = list(dose) if dose else None
+    for r in out["recommended"]:  # a made recommendation for what the patient takes [79]
+        wanted = RECOMMENDED_SUBSTANCES[r]
+        if any(s in wanted or wanted & set(SUBSTANCES[s][1]) for s in taking):
+            warnings.add("already-taking-recommended")
     if made:  # [84]
         out["monitoring"].append("mon-iron-studies")
         if iv_recent:
