@@ -127,7 +127,9 @@ NOT_USED_BY_SHIPPED_CONTENT = {"49-administrative-sex": ("test_patient_attribute
                                "38-average-threshold": ("test_repeated_results.py", "AverageThreshold"),
                                "36-coded-result": ("test_coded_results.py", "CodedResultCriterion"),
                                "29-same-sample": ("test_same_sample.py", "SameSampleAllOf"),
-                               "89-taking-recommended-against": ("test_rls_family.py", "gkg:Against")}
+                               "89-taking-recommended-against": ("test_rls_family.py", "gkg:Against"),
+                               "73-insufficient-evidence": ("test_insufficient_evidence.py",
+                                                            "InsufficientEvidenceStatement")}
 
 
 def test_rules_not_used_by_shipped_content_are_proven_elsewhere():

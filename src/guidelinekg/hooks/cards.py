@@ -1,7 +1,8 @@
 """Patient reports as CDS Hooks cards (``patient-view``), and the parts every card has.
 
 One card per recommendation made (``info``; a recommendation against: ``warning``), per not-indicated
-statement that applies (``info``), per special population's statement not made (``info``), per test to
+statement that applies (``info``), per special population's statement not made (``info``), per
+insufficient-evidence statement that applies (``info``, no recommendation for or against), per test to
 order (``info``, suggesting its ServiceRequest), one for the statements that wait on data (``info``), one
 for the monitoring plan (``info``), one per warning code (``warning``; grouped: every message of the code
 in one card; ``guideline-not-applicable`` and ``ignored-resource`` are ``info``: they say what was not
@@ -32,6 +33,7 @@ from guidelinekg import __version__
 from guidelinekg.hooks import markdown as md
 from guidelinekg.report.doubts import dose_status, status_text
 from guidelinekg.report.fhirrequests import interval_text, monitoring_requests, order_request, request_for, shown_codings
+from guidelinekg.report.insufficient import no_recommendation
 from guidelinekg.report.views import NONE_APPLIES, grading_text, work_url
 
 OVERRIDE_SYSTEM = "https://w3id.org/guidelinekg/override-reason"
@@ -186,6 +188,19 @@ def population_card(ctx: CardContext, report: dict, item: dict) -> dict:
                      citations=item["citations"], statements=[item["iri"]])
 
 
+def no_recommendation_card(ctx: CardContext, report: dict, item: dict) -> dict:
+    """An insufficient-evidence statement that applies (a USPSTF I statement, rule 73): the guideline makes no
+    recommendation for or against; ``info``, never a suggestion."""
+    detail = [f"**{md.text(no_recommendation(item))}** ({md.text(grading_text(item))}).", "",
+              f"The guideline: {md.text(item['statement'])}"]
+    detail += md.section("Why", md.steps(item["because"]))
+    detail += md.section("Cautions", _cautions(item))
+    detail += md.section("Verification and doubts", md.checks(item))
+    detail += md.section("Sources", md.citation_items(item["citations"], item.get("verification")))
+    return make_card(ctx, item["iri"], "no-recommendation", "info", f"No recommendation (insufficient evidence): "
+                     f"{item['label']}", detail, report=report, citations=item["citations"], statements=[item["iri"]])
+
+
 def order_card(ctx: CardContext, report: dict, order: dict, needed: dict[str, str]) -> dict:
     waiting = [needed.get(i, i) for i in order["needed_for"]]
     # the code only where the content marks it verified, as in every FHIR resource (shown_codings)
@@ -313,6 +328,7 @@ def patient_view_cards(ctx: CardContext, reports: list[dict], disagreements: lis
         cards += [order_card(ctx, report, o, labels) for o in report["orders"]]
         cards += [not_indicated_card(ctx, report, n, aside.get(n["iri"], [])) for n in report["not_indicated"]]
         cards += [population_card(ctx, report, n) for n in report["population_not_met"]]
+        cards += [no_recommendation_card(ctx, report, n) for n in report.get("insufficient_evidence", [])]
         if report["monitoring"]:
             cards.append(monitoring_card(ctx, report))
         cards += warning_cards(ctx, report)

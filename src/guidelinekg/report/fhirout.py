@@ -21,7 +21,8 @@ One collection Bundle per patient holds, for each guideline evaluated:
   does, else ``success``;
 - a **Provenance** of all of them, naming the run (its PROV-O record is the ``--provenance`` output).
 
-What does not map: a special population's statement not made (the GuidanceResponse's ``note``), where
+What does not map: a special population's statement not made and an insufficient-evidence statement that
+applies (no recommendation for or against: never a request; both the GuidanceResponse's ``note``), where
 several guidelines disagree (the text and JSON reports say it). Ids are UUIDs derived from the runs, the
 patient and the item, so the same inputs give the same bytes; ``authoredOn`` and ``recorded`` are the as-of
 date.
@@ -41,6 +42,7 @@ from guidelinekg.report.fhirrequests import (
     shown_codings,
     subject_of,
 )
+from guidelinekg.report.insufficient import no_recommendation
 from guidelinekg.report.views import NONE_APPLIES, grading_text, work_url
 
 WARNING_SYSTEM = "https://w3id.org/guidelinekg/warning"  # the stable warning codes the README lists
@@ -201,6 +203,10 @@ def report_resources(report: dict, bundle: _Bundle) -> None:
         guidance["dataRequirement"] = requirements
     notes = [f"undecided: {u.get('label') or u['statement']}" for u in report["undetermined"]]
     notes += [f"not made (its criteria are not met in this population): {n['label']}" for n in report["population_not_met"]]
+    # no recommendation for or against (rule 73): a note, never a request
+    notes += [no_recommendation(n, grading_text(n)) + f" The guideline: {n['statement']}"
+              + "".join(f" Cites: {a['citation']}." for a in artifacts(n["citations"]))
+              for n in report.get("insufficient_evidence", [])]
     if any(w["code"] == "patient-deceased" for w in report["warnings"]):  # not evaluated: never "does not apply"
         notes.insert(0, "the patient's record is marked deceased on or before the as-of date: the guideline is not "
                      "applied (warning patient-deceased)")

@@ -147,6 +147,9 @@ def patient_view(report: dict, explainer: Explainer, wording: dict, lang: str, *
             {**words.item(ni["iri"], ni["statement"]), "why": why(ni), "cautions": cautions(ni), **check(ni)})
     for n in report["population_not_met"]:  # the patient is in the population; its own conditions fail
         sections.setdefault("population_not_met", []).append({**words.item(n["iri"], n["label"]), "why": why(n)})
+    for n in report.get("insufficient_evidence", []):  # no recommendation for or against (rule 73)
+        sections.setdefault("no_recommendation", []).append({**words.item(n["iri"], n["statement"]), "grading": _grade(n, words),
+                                                             "why": why(n), "cautions": cautions(n), **check(n)})
     # each recommendation set aside, as the clinician report lists them (two of one intervention are two)
     set_aside = sorted({n["iri"] for n in report["not_recommended"]})
     for u in report["undetermined"]:

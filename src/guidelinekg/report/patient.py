@@ -16,6 +16,7 @@ from guidelinekg.report.doubts import annotate, dosing, of, read_doubts
 from guidelinekg.report.explain import Criteria, Explainer
 from guidelinekg.report.forpatient import patient_view, read_wording
 from guidelinekg.report.graphread import grouped, json_number, local, number, rows
+from guidelinekg.report.insufficient import items as insufficient_items
 from guidelinekg.report.selections import (
     ADMINISTRATION,
     APPLICABILITY,
@@ -27,6 +28,7 @@ from guidelinekg.report.selections import (
     DOSING_NOT_APPLYING,
     FIXED_DOSING,
     GRADES,
+    INSUFFICIENT_EVIDENCE,
     MEASURE_CODES,
     MONITORING,
     NOT_INDICATED,
@@ -109,7 +111,7 @@ def _named(node: str) -> str | None:
 
 
 SAID = ("recommendations", "not_recommended", "undetermined", "not_indicated", "population_not_met", "orders",
-        "monitoring")  # what a report says for a patient the guideline applies to
+        "monitoring", "insufficient_evidence")  # what a report says for a patient the guideline applies to
 LINE_RANK = {"first-line": 0, None: 1, "alternative": 2}
 STRENGTH_RANK = {"strong": 0, "conditional": 1, None: 2}
 
@@ -157,6 +159,7 @@ def build_reports(
         "warnings": grouped(rows(store, WARNINGS, **scope), "patient"),
         "applicability": grouped(rows(store, APPLICABILITY, **scope), "patient"),
         "restrictions": grouped(rows(store, RESTRICTIONS, **scope), "patient"),
+        "insufficient": grouped(rows(store, INSUFFICIENT_EVIDENCE, **scope), "patient"),
         # grouped: an engine may answer an empty grouping with one row of nothing
         "population_not_met": grouped([r for r in rows(store, POPULATION_NOT_MET, **scope) if "patient" in r],
                                       "patient"),
@@ -258,6 +261,7 @@ def _assemble(
             "criterion": _named(st["crit"]), "because": explainer.lines(st["crit"]), "citations": citations.get(res["r"], []),
         })
 
+    insufficient = insufficient_items(mine["insufficient"], shared, explainer)  # no recommendation (rule 73)
     orders = []
     for measure, items in sorted(grouped(mine["orders"], "m").items()):
         orders.append(
@@ -290,6 +294,7 @@ def _assemble(
         "undetermined": undetermined,
         "not_indicated": not_indicated,
         "population_not_met": not_met,
+        **({"insufficient_evidence": insufficient} if insufficient else {}),  # only when one applies
         "orders": orders,
         "monitoring": monitoring,
         "warnings": warnings,
@@ -302,7 +307,7 @@ def _assemble(
     # a record marked deceased is not evaluated (rule 15): said so, never "does not apply"; a guideline that
     # applies but none of whose statements does is said so, never an empty report
     report["deceased"] = any(w["code"] == "patient-deceased" for w in warnings)
-    report["no_statement_applies"] = report["applicable"] and not any(report[k] for k in SAID)
+    report["no_statement_applies"] = report["applicable"] and not any(report.get(k) for k in SAID)
     # why coverage is unknown: the version's coverage criteria explained (the records behind an unknown one)
     report["applicability_because"] = [line for c in shared["coverage"].get(version.iri, []) for line in
                                        explainer.lines(c)] if report["applicability"] == "unknown" else []

@@ -207,6 +207,21 @@ SELECT ?patient ?res ?r (MIN(STR(?p0)) AS ?prec) (MIN(?reason0) AS ?reason) (MIN
   OPTIONAL { ?p0 gkg:precedenceWhen ?q . ?q rdfs:label ?label0 }  # the population, e.g. a diagnosis
 } GROUP BY ?patient ?res ?r"""  # one row per result, however many precedences or labels
 
+# Insufficient-evidence statements that apply (rule 73), one row per intervention: the guideline makes no
+# recommendation for or against it for the patient
+INSUFFICIENT_EVIDENCE = """
+SELECT ?patient ?res ?s ?text ?label ?summary ?certainty ?crit ?i ?ilabel ?kind WHERE {
+  ?res a gkg:InsufficientEvidenceResult ; gkg:forPatient ?patient ; gkg:instantiates ?s ; gkg:guidelineVersion $version .
+  ?s gkg:sourceText ?text ; gkg:applicability ?crit .
+  OPTIONAL { ?s rdfs:label ?l } BIND(COALESCE(?l, STR(?s)) AS ?label)
+  OPTIONAL { ?s gkg:summary ?summary }
+  OPTIONAL { ?s gkg:certainty ?c . ?c skos:notation ?certainty }
+  OPTIONAL { ?s gkg:intervention ?i . OPTIONAL { ?i rdfs:label ?il } BIND(COALESCE(?il, STR(?i)) AS ?ilabel)
+             OPTIONAL { ?i a/rdfs:subClassOf* ?ik .  # what it is when not a medicine (as STATEMENT reads it)
+                        VALUES (?ik ?kind) { (gkg:TestOrder "test") (gkg:Referral "referral") (gkg:DiagnosisRecord "diagnosis")
+                                             (gkg:Advice "advice") (gkg:Procedure "procedure") } } }
+}"""
+
 # Every measure's LOINC code with its verification status and label (what an undecided criterion lacks is
 # named by measure: the FHIR rendering's dataRequirement), and the criterion each version covers.
 MEASURE_CODES = """

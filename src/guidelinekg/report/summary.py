@@ -11,14 +11,15 @@ from collections import Counter
 
 
 def summary_counts(reports: list[dict]) -> list[tuple[str, str, int]]:
-    """How many patients got each recommendation, not-recommended, undetermined, not-indicated or
-    population-not-met statement, order, monitoring action, warning code, and "guideline not applicable"
+    """How many patients got each recommendation, not-recommended, undetermined, not-indicated,
+    population-not-met or insufficient-evidence statement, order, monitoring action, warning code, and "guideline not applicable"
     (the guideline does not cover them), "applicability unknown" (whether it does is not known yet) or
     "deceased" (the record is marked deceased on or before the as-of date: not evaluated, never counted as
     not applicable) (rows of ``summary.csv``), sorted."""
     counts: Counter = Counter()
     for report in reports:
-        for key in ("recommendations", "not_recommended", "undetermined", "not_indicated", "population_not_met"):
+        for key in ("recommendations", "not_recommended", "undetermined", "not_indicated", "population_not_met",
+                    "insufficient_evidence"):
             kind = "recommendation" if key == "recommendations" else key
             counts.update((kind, r["iri"]) for r in report.get(key, ()))
         counts.update(("order", o["loinc"]) for o in report["orders"])

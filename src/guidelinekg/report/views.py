@@ -7,6 +7,7 @@ import re
 from guidelinekg.report.doubts import dose_status, dose_status_text, doubt_text, status_text
 from guidelinekg.report.fhirrequests import interval_text
 from guidelinekg.report.graphread import local
+from guidelinekg.report.insufficient import HEADING as NO_RECOMMENDATION, PATIENT_SECTION, no_recommendation
 
 
 def grading_text(rec: dict) -> str:
@@ -206,6 +207,12 @@ def render(report: dict, *, markdown: bool = False) -> str:
             out += _steps([_caution(c) for c in rec.get("cautions", [])], markdown)
             out += _steps(_checks(rec, dosing=not against), markdown)
         out.append("")
+    if report.get("insufficient_evidence"):  # the guideline's answer, no recommendation to act (rule 73)
+        out.append(f"{h2}{NO_RECOMMENDATION}")
+        for n in report["insufficient_evidence"]:
+            out.append(bullet + no_recommendation(n, grading_text(n), _cite(n["citations"], n.get("verification"))))
+            out += _steps([f"the guideline: {n['statement']}", *n["because"], *map(_caution, n["cautions"]), *_checks(n)], markdown, seen)
+        out.append("")
     if report.get("not_indicated"):  # advice in itself, whether or not it set a recommendation aside
         out.append(f"{h2}Not indicated for this patient")
         for n in report["not_indicated"]:
@@ -270,7 +277,7 @@ def render(report: dict, *, markdown: bool = False) -> str:
 PATIENT_SECTIONS = (  # patient_view section key, heading
     ("recommended", "What the guideline suggests for you"),
     ("findings", "To record in your health record"),
-    ("recommended_against", "What the guideline advises against"),
+    ("recommended_against", "What the guideline advises against"), PATIENT_SECTION,  # no recommendation either way
     ("not_indicated", "Not needed for you now"),
     ("population_not_met", "Not suggested for you"),
     ("undetermined", "Not decided yet: more information is needed"),

@@ -1,0 +1,148 @@
+"""Insufficient-evidence statements (USPSTF "I statements", gkg:InsufficientEvidenceStatement; rule 73).
+
+Found by a trial author encoding a statin prevention guideline (adults 76 years or older: I statement): the
+only directions are for and against, and the 76-year-old's report said "none of its statements applies",
+hiding the guideline's actual answer. Now a patient the statement applies to gets it in every rendering as
+"the guideline makes no recommendation for or against <intervention> for this patient", with its grade and
+citations, never as a recommendation to act (no dose, order or request); a patient it does not apply to does
+not. Made-up content: tests/fixtures/insufficient-evidence/guideline.ttl; FHIR input built here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from guidelinekg.checks.validate import validate
+from guidelinekg.engine.knowledge import KnowledgeBase
+from guidelinekg.engine.reasoning import evaluate
+from guidelinekg.patients.loader import load_patient_input
+from guidelinekg.report.fhirout import fhir_bundle
+from guidelinekg.report.patient import build_report
+from guidelinekg.report.views import NONE_APPLIES, render, render_patient
+from test_fhir_output import check_valid
+from test_report_text import nesting
+
+FIXTURE = Path(__file__).parent / "fixtures" / "insufficient-evidence" / "guideline.ttl"
+SCHEMA = json.loads((Path(__file__).parents[1] / "docs" / "recommend.schema.json").read_text(encoding="utf-8"))
+NS = "urn:example:ie:"
+SAYS = ("Insufficient evidence: the guideline makes no recommendation for or against widgetstatin for this "
+        "patient")
+HEADING = "No recommendation: insufficient evidence"
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase.load([FIXTURE])
+
+
+def report_of(kb: KnowledgeBase, birth: str, *, facts: bool = False) -> dict:
+    """The report (with its ``patient_view``; with ``facts``, what the FHIR rendering needs besides the
+    documented JSON)."""
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1", "birthDate": birth}}]}
+    patient = load_patient_input("p.json", matcher=kb.matcher, measures=kb.measures, reads=kb.reads,
+                                 raw=json.dumps(bundle).encode())
+    evaluation = evaluate(kb, [patient], as_of=date(2026, 1, 15))
+    return build_report(evaluation, patient.patient_iri, kb.version(), facts=facts, patient_lang="en")
+
+
+def test_a_patient_the_i_statement_applies_to_gets_it_never_as_a_recommendation(kb):
+    report = report_of(kb, "1945-06-01")  # 80 years
+    [item] = report["insufficient_evidence"]
+    assert item["iri"] == NS + "ie-76" and item["interventions"] == [
+        {"iri": NS + "int-widgetstatin", "label": "widgetstatin", "kind": "medication"}]
+    assert [(g["grade"], g["system"]) for g in item["grades"]] == [("I", "Example task force grades")]
+    assert item["because"] == ["age 76 years or older: true (age 80 years)"]
+    assert [c["title"] for c in item["citations"]] == ["Widgetstatin for prevention: an example"]
+    # the guideline's answer for this patient: not "none of its statements applies", and nothing to act on
+    assert report["applicable"] and not report["no_statement_applies"]
+    assert report["recommendations"] == report["orders"] == report["monitoring"] == report["undetermined"] == []
+    jsonschema.validate(report, SCHEMA)
+
+
+def test_text_and_markdown_say_no_recommendation_with_grade_and_citation(kb):
+    report = report_of(kb, "1945-06-01")
+    text = render(report)
+    assert NONE_APPLIES not in text and "Recommended" not in text
+    line = next(line for line in text.splitlines() if SAYS in line)
+    assert "I statement (insufficient evidence) (Example task force grades)" in line
+    assert "Widgetstatin for prevention: an example (2026)" in line and "dose" not in line
+    assert text.index(HEADING) < text.index(SAYS)
+    markdown = render(report, markdown=True)
+    assert f"## {HEADING}" in markdown
+    items = nesting(markdown)
+    depth = next(d for d, t in items if t.startswith(SAYS))
+    assert (depth + 1, "age 76 years or older: true (age 80 years)") in items
+    assert any(d == depth + 1 and t.startswith("the guideline: The current evidence is insufficient") for d, t in items)
+
+
+def test_fhir_says_it_in_a_note_and_requests_nothing(kb):
+    bundle = fhir_bundle([report_of(kb, "1945-06-01", facts=True)])
+    check_valid(bundle)
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert not {"MedicationRequest", "ServiceRequest", "CommunicationRequest", "Task"} & set(kinds)
+    [guidance] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "GuidanceResponse"]
+    [note] = [n["text"] for n in guidance["note"]]
+    assert note.startswith(SAYS) and "I statement" in note and "Widgetstatin for prevention" in note
+    assert guidance["status"] == "success" and NONE_APPLIES not in note
+    [group] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "RequestGroup"]
+    assert "action" not in group
+
+
+def test_the_report_for_patients_says_neither_suggested_nor_advised_against(kb):
+    report = report_of(kb, "1945-06-01")
+    [item] = report["patient_view"]["sections"]["no_recommendation"]
+    assert item["iri"] == NS + "ie-76" and item["grading"] == "I statement (insufficient evidence)"
+    text = render_patient(report)
+    assert "Neither suggested nor advised against" in text and "none of its suggestions" not in text
+    jsonschema.validate(report, SCHEMA)
+
+
+@pytest.mark.parametrize(("birth", "made"), [("1966-06-01", True), ("1996-06-01", False)])
+def test_a_patient_outside_its_population_does_not_get_it(kb, birth, made):
+    report = report_of(kb, birth)  # 59 years: the grade B recommendation; 29 years: not covered
+    assert "insufficient_evidence" not in report
+    assert [r["iri"] for r in report["recommendations"]] == ([NS + "rec-40-75"] if made else [])
+    assert report["applicable"] is made
+    text = render(report)
+    assert HEADING not in text and SAYS not in text
+    assert "no_recommendation" not in report["patient_view"]["sections"]
+    jsonschema.validate(report, SCHEMA)
+    assert not any(SAYS in n["text"] for e in fhir_bundle([report_of(kb, birth, facts=True)])["entry"]
+                   for n in e["resource"].get("note", []))
+
+
+def test_an_unknown_age_shows_no_i_statement(kb):
+    """No birth date: whether the guideline applies is unknown; nothing is said for or against."""
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1"}}]}
+    patient = load_patient_input("p.json", matcher=kb.matcher, measures=kb.measures, reads=kb.reads,
+                                 raw=json.dumps(bundle).encode())
+    report = build_report(evaluate(kb, [patient], as_of=date(2026, 1, 15)), patient.patient_iri, kb.version())
+    assert "insufficient_evidence" not in report and report["applicability"] == "unknown"
+
+
+def test_the_fixture_validates_and_the_shapes_refuse_a_direction(tmp_path):
+    report = validate([FIXTURE], owl=False)
+    assert not [f for f in report["findings"] if f["severity"] == "error"], report["findings"]
+    bad = tmp_path / "directed.ttl"
+    bad.write_text(FIXTURE.read_text(encoding="utf-8")
+                   + "\nex:ie-76 gkg:direction gkg:For .\n", encoding="utf-8")
+    found = [f for f in validate([bad], owl=False)["findings"] if f["kind"] == "shacl"]
+    assert any("makes no recommendation: remove gkg:direction" in f["message"] for f in found), found
+
+
+def test_cds_hooks_show_an_info_card_without_suggestions(kb):
+    from guidelinekg.hooks.cards import CardContext, patient_view_cards
+
+    ctx = CardContext("hook-1", {"reference": "Patient/p1"}, "2026-01-15")
+    [card] = patient_view_cards(ctx, [report_of(kb, "1945-06-01")], [])
+    assert card["indicator"] == "info" and "suggestions" not in card and len(card["summary"]) < 140
+    assert card["source"]["topic"]["code"] == "no-recommendation" and SAYS in card["detail"]
+    other = patient_view_cards(ctx, [report_of(kb, "1966-06-01")], [])  # the grade B recommendation's card
+    assert other and "no-recommendation" not in {c["source"]["topic"]["code"] for c in other}
