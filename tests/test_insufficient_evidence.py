@@ -146,3 +146,54 @@ def test_cds_hooks_show_an_info_card_without_suggestions(kb):
     assert card["source"]["topic"]["code"] == "no-recommendation" and SAYS in card["detail"]
     other = patient_view_cards(ctx, [report_of(kb, "1966-06-01")], [])  # the grade B recommendation's card
     assert other and "no-recommendation" not in {c["source"]["topic"]["code"] for c in other}
+
+
+def _variant(tmp_path: Path, *edits: tuple[str, str], extra: str = "") -> Path:
+    """The fixture with ``edits`` (old, new) applied and ``extra`` Turtle appended."""
+    text = FIXTURE.read_text(encoding="utf-8")
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "guideline.ttl"
+    path.write_text(text + extra, encoding="utf-8")
+    return path
+
+
+def test_an_undecided_i_statement_is_listed_as_not_decided_never_as_none_applies(tmp_path):
+    """Covered whatever the age (gkg:Always) but no birth date: whether the I statement applies is unknown.
+    The report lists it under 'Cannot decide yet' with what is missing, never 'none of its statements
+    applies'; it is not an answer (no insufficient_evidence item) and orders nothing of its own."""
+    path = _variant(tmp_path, ("gkg:coversCondition ex:crit-40-or-older", "gkg:coversCondition ex:always"),
+                    extra='\nex:always a gkg:Always ; rdfs:label "every adult"@en .\n')
+    kb = KnowledgeBase.load([path])
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1", "gender": "male"}}]}
+    patient = load_patient_input("p.json", matcher=kb.matcher, measures=kb.measures, reads=kb.reads,
+                                 raw=json.dumps(bundle).encode())
+    evaluation = evaluate(kb, [patient], as_of=date(2026, 1, 15))
+    report = build_report(evaluation, patient.patient_iri, kb.version(), facts=True, patient_lang="en")
+    assert "insufficient_evidence" not in report and not report["no_statement_applies"]
+    [item] = [u for u in report["undetermined"] if u["iri"] == NS + "ie-76"]
+    assert item["because"] == ["age 76 years or older: unknown (no usable birth date)",
+                               "if it applies: the guideline makes no recommendation for or against "
+                               "widgetstatin for this patient"]
+    assert [m["kind"] for m in item["missing"]] and not report["recommendations"]
+    text = render(report)
+    assert "Cannot decide yet" in text and "if it applies: the guideline makes no recommendation" in text
+    assert NONE_APPLIES not in text and HEADING not in text
+    check_valid(fhir_bundle([report]))
+    jsonschema.validate(build_report(evaluation, patient.patient_iri, kb.version(), patient_lang="en"), SCHEMA)
+
+
+def test_validate_reports_a_recommendation_overlapping_an_i_statement(tmp_path):
+    """The I statement's population overlapping the grade B recommendation for the same intervention (ages
+    40 to 75 in both) is a recommendation-conflict naming the joint region; the fixture as shipped has none."""
+    populations = '\nex:rec-40-75 gkg:population "adults" .\nex:ie-76 gkg:population "adults" .\n'
+    overlap = _variant(tmp_path, ("gkg:applicability ex:crit-76-or-older", "gkg:applicability ex:crit-40-or-older"),
+                       extra=populations)
+    found = [f for f in validate([overlap], owl=False)["findings"] if f["code"] == "recommendation-conflict"]
+    assert [f["message"] for f in found] == [
+        "conflicts with insufficient-evidence statement 'widgetstatin for adults 76 years or older' in population "
+        "'adults': both apply when age >= 40 and <= 75 a"]
+    apart = _variant(tmp_path, extra=populations)
+    assert not [f for f in validate([apart], owl=False)["findings"] if f["code"] == "recommendation-conflict"]

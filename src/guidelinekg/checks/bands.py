@@ -310,20 +310,23 @@ def _gaps(model: Applicability, population: str, axis: Axis, used: list[tuple], 
 
 
 def conflict_findings(model: Applicability) -> list[Finding]:
-    """A recommendation for an intervention that a not-indicated statement covers, in the same
-    population, where both applicabilities can hold at once; the message gives the joint regions."""
+    """A recommendation for an intervention that a not-indicated statement covers, or that an
+    insufficient-evidence statement is about (no recommendation for or against it), in the same population,
+    where both applicabilities can hold at once; the message gives the joint regions."""
     objects, one = model.content.objects, OneUnit(model)  # bands in one unit ("< 60 mo" and ">= 5 a" meet)
     findings = []
-    not_indicated = model.statements("NotIndicatedStatement")
+    others = [(ni, "notIndicatedIntervention", "not-indicated statement")
+              for ni in model.statements("NotIndicatedStatement")]
+    others += [(ie, "intervention", "insufficient-evidence statement")
+               for ie in model.statements("InsufficientEvidenceStatement")]
     for rec in model.statements("Recommendation"):
         if g("For") not in objects(rec, g("direction")):
             continue
         recommended = set().union(
             *(model.reach(i, with_classes=True) for i in objects(rec, g("intervention")))
         )
-        for ni in not_indicated:
-            interventions = objects(ni, g("notIndicatedIntervention"))
-            covered = set().union(*(model.reach(i, with_classes=False) for i in interventions))
+        for ni, about, kind in others:
+            covered = set().union(*(model.reach(i, with_classes=False) for i in objects(ni, g(about))))
             populations = sorted(model.populations(rec) & model.populations(ni))
             if ni == rec or not populations or not recommended & covered:
                 continue
@@ -334,7 +337,7 @@ def conflict_findings(model: Applicability) -> list[Finding]:
             where = " or ".join(f"({d})" for d in described) if len(described) > 1 else described[0]
             for population in populations:
                 message = (
-                    f"conflicts with not-indicated statement '{model.content.label(ni)}' in population "
+                    f"conflicts with {kind} '{model.content.label(ni)}' in population "
                     f"'{population}': both apply when {where}"
                 )
                 findings.append(_finding(model, "recommendation-conflict", rec, message))

@@ -14,7 +14,8 @@ Ids are the statement's last IRI segment with a digest of the IRI: stable whatev
 What does not map: the criteria as computable logic (they are SPARQL over the guideline's graph, not CQL or
 FHIRPath), doses and administration (an ActivityDefinition would hold them), precedences between
 statements (a special population's statement and what it prevails over are separate PlanDefinitions),
-discrepancies with primary texts, verification statuses, and evidence statements other than as citations.
+discrepancies with primary texts, verification statuses, evidence statements other than as citations, and
+insufficient-evidence statements (an I statement recommends no action, which a PlanDefinition cannot say).
 """
 
 from __future__ import annotations

@@ -261,7 +261,9 @@ def _assemble(
             "criterion": _named(st["crit"]), "because": explainer.lines(st["crit"]), "citations": citations.get(res["r"], []),
         })
 
-    insufficient = insufficient_items(mine["insufficient"], shared, explainer)  # no recommendation (rule 73)
+    # no recommendation (rule 73); one not decided yet is listed as undetermined, with what it lacks
+    insufficient, open_insufficient = insufficient_items(mine["insufficient"], shared, explainer)
+    undetermined += open_insufficient
     orders = []
     for measure, items in sorted(grouped(mine["orders"], "m").items()):
         orders.append(
@@ -321,7 +323,8 @@ def _assemble(
     if "facts" not in shared and "lang" not in shared:
         return report
     criteria = {**{r: st["crit"] for r, st in statements.items()},
-                **{ni: parts[0]["crit"] for ni, parts in shared["not_indicated"].items()}}
+                **{ni: parts[0]["crit"] for ni, parts in shared["not_indicated"].items()},
+                **{r["s"]: r["crit"] for r in mine["insufficient"]}}
     if "facts" in shared:  # what the FHIR rendering needs besides the documented JSON
         for key in ("recommendations", "not_indicated", "undetermined", "population_not_met"):
             for item in report[key]:

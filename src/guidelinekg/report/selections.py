@@ -208,10 +208,11 @@ SELECT ?patient ?res ?r (MIN(STR(?p0)) AS ?prec) (MIN(?reason0) AS ?reason) (MIN
 } GROUP BY ?patient ?res ?r"""  # one row per result, however many precedences or labels
 
 # Insufficient-evidence statements that apply (rule 73), one row per intervention: the guideline makes no
-# recommendation for or against it for the patient
+# recommendation for or against it for the patient; ?open: the criterion that leaves it undecided, if one does
 INSUFFICIENT_EVIDENCE = """
-SELECT ?patient ?res ?s ?text ?label ?summary ?certainty ?crit ?i ?ilabel ?kind WHERE {
+SELECT ?patient ?res ?s ?text ?label ?summary ?certainty ?crit ?i ?ilabel ?kind ?open WHERE {
   ?res a gkg:InsufficientEvidenceResult ; gkg:forPatient ?patient ; gkg:instantiates ?s ; gkg:guidelineVersion $version .
+  OPTIONAL { ?res gkg:undeterminedBecause ?why . ?why gkg:criterion ?open }  # one row each: grouped by statement
   ?s gkg:sourceText ?text ; gkg:applicability ?crit .
   OPTIONAL { ?s rdfs:label ?l } BIND(COALESCE(?l, STR(?s)) AS ?label)
   OPTIONAL { ?s gkg:summary ?summary }
