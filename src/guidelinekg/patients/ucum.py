@@ -1,8 +1,8 @@
 """UCUM units: syntax (the UCUM grammar of ``ucumvert``) and conversion factors (Pint through ``ucumvert``).
 
 Units come from untrusted input, so nothing here raises anything but :class:`UnitConversionError`: an odd
-unit (``10*1000.ug/L``, whose factor overflows a float; a deeply nested one; a lone annotation) is simply
-not convertible. The parser and the registry (about half a second to build) are built only when needed,
+unit (``10*1000.ug/L``, whose factor overflows a float; a deeply nested one) is simply
+not convertible. A lone annotation (``{score}``, ``{T-score}``) is the unity 1, as UCUM defines it. The parser and the registry (about half a second to build) are built only when needed,
 once per process; results, failures included, are cached.
 
 Two things UCUM itself does not do:
@@ -88,6 +88,16 @@ def missing_annotations(from_unit: str, to_unit: str) -> list[str]:
     (['{1.73_m2}'], [])
     """
     return sorted((Counter(_ANNOTATION.findall(to_unit)) - Counter(_ANNOTATION.findall(from_unit))).elements())
+
+
+def unity(unit: str) -> bool:
+    """Whether ``unit`` is the plain number 1, perhaps annotated (``1``, ``{score}``, ``1{T-score}``): a score,
+    an index or a ratio, of which a percentage means nothing.
+
+    >>> unity("{T-score}"), unity("1"), unity("%"), unity("%{saturation}")
+    (True, True, False, False)
+    """
+    return _ANNOTATION.sub("", unit).strip() in ("1", "")
 
 
 def pure_number(unit: str) -> bool:
@@ -216,11 +226,13 @@ def _ucum_conversion(from_unit: str, to_unit: str) -> tuple[Decimal, Decimal] | 
     from_text, to_text = short(from_unit), short(to_unit)
     quantities = []
     for unit in (from_unit, to_unit):
+        if _ANNOTATION.sub("", unit) == "" and unit:  # UCUM reads a lone annotation ({score}) as the unity 1
+            unit = "1"
         if _HUGE_EXPONENT.search(unit):  # 10*999999999999 would be computed exactly: hours, not an error
             return f"{shown(unit)} is not a usable UCUM unit (an exponent of more than three digits)"
         # The UCUM parser and Pint raise many kinds of error on odd input (an InvalidUcumError, a
         # LarkError, an OverflowError for "10*1000.ug/L", a RecursionError for deep nesting, an
-        # AttributeError for a lone annotation): every one means the unit cannot be used.
+        # AttributeError for "{a}{b}"): every one means the unit cannot be used.
         try:
             quantity = registry.from_ucum(unit)
             float(quantity.magnitude)

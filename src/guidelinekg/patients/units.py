@@ -55,6 +55,7 @@ from guidelinekg.patients.ucum import (  # noqa: F401 - is_ucum and the registry
     short,
     ucum_conversion,
     ucum_for_spelling,
+    unity,
 )
 from guidelinekg.patients.ucum import pure_number as _pure_number
 from guidelinekg.patients.measures import MeasureCatalog, MeasureGroup, UnitFactor  # noqa: F401 - importable from here
@@ -107,6 +108,11 @@ class _Steps:
                 "measure the same thing (an HbA1c in mmol/mol is not a % ÷ 10); the guideline graph must "
                 "give a gkg:UnitFactor between them if they do")
         scale, offset = ucum_conversion(from_unit, to_unit)
+        if scale != 1 and unity(to_unit) and _pure_number(from_unit):
+            raise UnitConversionError(
+                f"{short(to_unit)} is a plain number (a score, an index, a ratio) and {short(from_unit)} a scaled "
+                "one: a percentage of a score means nothing, so the value is not rescaled (a T-score of -2.6 % "
+                "is no -0.026); the guideline graph must give a gkg:UnitFactor between them if they are the same")
         result = value * scale + offset
         op = f" × {fmt(scale)}" if scale != 1 and not offset else ""
         self.texts.append(f"{fmt(value)} {from_unit}{op} = {fmt(self.round(result))} {to_unit} (UCUM)")
@@ -281,11 +287,16 @@ def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: Measur
         if texts and is_ucum(texts[0].strip()):  # a UCUM display kept apart from a code naming another unit
             return problem(f"unit {short(texts[0])!r} contradicts the UCUM code given with it: which unit the value "
                            "is in cannot be told")
-        if not texts:
+        if not texts and not unity(canonical):
             return problem(f"no unit given; the guideline's unit for this measure is {canonical}")
-        if (spelled := ucum_for_spelling(texts[0])) is None:
+        if texts and (spelled := ucum_for_spelling(texts[0])) is None:
             return problem(f"unit {short(texts[0])!r} is not a UCUM unit and cannot be converted to {canonical}")
-    unit, written, shown = (units[0], (), short(units[0])) if units else _spelled(value, texts[0], spelled)
+    if units:
+        unit, written, shown = units[0], (), short(units[0])
+    elif not texts:  # a score, index or ratio: a plain number, which its unit would only annotate
+        unit, written, shown = canonical, (f"no unit given: read as {canonical}, a plain number as the measure is",), ""
+    else:
+        unit, written, shown = _spelled(value, texts[0], spelled)
     out = [*lines, triple(subject, iri(GKG + "normalizedUnit"), literal(canonical)),
            *_as_stated(subject, value, unit, group.stated_units, canonical)]
     if unit == canonical:
