@@ -39,7 +39,8 @@ def _loinc_problem(code: str) -> str | None:
         return f"'{code}' is not a LOINC code (digits, a hyphen, a check digit, e.g. 718-7)"
     expected = luhn.calc_check_digit(m[1])
     if expected != m[2]:
-        return f"LOINC {code} fails its check digit (mod 10 gives {m[1]}-{expected}): a typo?"
+        return (f"LOINC {code} fails its check digit (mod 10 gives {m[1]}-{expected}, which may be another test "
+                "or none: look the code up in LOINC): a typo?")
     return None
 
 
