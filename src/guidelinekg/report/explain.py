@@ -168,37 +168,78 @@ class Explainer:
     def truth(self, criterion: str) -> str:
         return self.outcomes.get(criterion, {}).get("truth", "unknown")
 
+    def _members(self, node: dict) -> list[str]:
+        """A combination's members in a stable order (by what they say, then by IRI); a negation's one."""
+        if "Not" in node.get("types", set()):
+            return [node["negates"]] if "negates" in node else []
+        return sorted(node.get("members", ()), key=lambda m: (self.criteria.describe(m), m))
+
+    def _leaf_order(self, criterion: str, unknown_only: bool = False) -> list[str]:
+        """The leaves of the criterion's tree, in tree order, each once (with ``unknown_only``: the tree's
+        undecided part only)."""
+        if unknown_only and self.truth(criterion) != "unknown":
+            return []
+        node = self.criteria.nodes.get(criterion, {})
+        if not node.get("types", set()) & {"AllOf", "AnyOf", "Not"}:
+            return [criterion]
+        out: list[str] = []
+        for member in self._members(node):
+            out += [x for x in self._leaf_order(member, unknown_only) if x not in out]
+        return out
+
+    def _deciding(self, criterion: str, truth: str) -> set[str]:
+        """The leaves the criterion's outcome ``truth`` rests on: an all-of or any-of rests on its members of
+        the same truth (every member of a true all-of, the true members of a true any-of, the false members
+        of a false all-of), a negation on what it negates, of the opposite truth."""
+        if self.truth(criterion) != truth:
+            return set()
+        node = self.criteria.nodes.get(criterion, {})
+        types = node.get("types", set())
+        if not types & {"AllOf", "AnyOf", "Not"}:
+            return {criterion}
+        if "Not" in types:
+            truth = {"true": "false", "false": "true"}.get(truth, truth)
+        return set().union(*(self._deciding(m, truth) for m in self._members(node)))
+
     def _leaves(self, criterion: str, leaf, unknown_only: bool = False) -> list[dict]:
         """``leaf(node, outcome)`` of each leaf of the criterion's tree, in tree order, each once (with
         ``unknown_only``: the tree's undecided part only)."""
-        node = self.criteria.nodes.get(criterion, {})
-        types = node.get("types", set())
-        if unknown_only and self.truth(criterion) != "unknown":
-            return []
-        if not types & {"AllOf", "AnyOf", "Not"}:
-            return leaf(node, self.outcomes.get(criterion, {}))
-        members = sorted(node["members"], key=self.criteria.describe) if "Not" not in types else [node["negates"]]
         out: list[dict] = []
-        for member in members:
-            out += [x for x in self._leaves(member, leaf, unknown_only) if x not in out]
+        for c in self._leaf_order(criterion, unknown_only):
+            out += [x for x in leaf(self.criteria.nodes.get(c, {}), self.outcomes.get(c, {})) if x not in out]
         return out
 
     def facts(self, criterion: str) -> list[dict]:
         """The measured results the criterion's outcome rests on (its tree's leaves with a dated value), in
-        tree order, each once: what a reader is told was used, with its date."""
-
-        def fact(node: dict, outcome: dict) -> list[dict]:
+        tree order, each result once however many criteria read it: what a reader is told was used, with its
+        date. A fact's ``truth`` is what the result did for the criterion's outcome: its comparison's truth
+        where the outcome rests on it (:meth:`_deciding`: "true" for a result that made the criterion true,
+        what a request cites as its reason), "unknown" where it does not (an any-of member not needed, a
+        branch left undecided)."""
+        deciding = self._deciding(criterion, self.truth(criterion))
+        rank = {"true": 2, "false": 1}
+        out: dict[tuple, dict] = {}
+        for c in self._leaf_order(criterion):
+            node, outcome = self.criteria.nodes.get(c, {}), self.outcomes.get(c, {})
             if "value" not in outcome or "time" not in outcome:
-                return []
-            return [{"measure": node.get("m"), "label": node.get("measureLabel", node.get("m", "")),
-                     "comparator": outcome.get("censor"), "value": outcome["value"], "unit": node.get("tu"),
-                     "date": recorded_date(outcome["time"], outcome.get("spanEnd")),  # as recorded: "2026-10"
-                     "status": outcome.get("status"), "record": outcome.get("id"),
-                     "truth": outcome.get("truth", "unknown"),
-                     "note": "; ".join(n for n in (outcome.get("note"), outcome.get("conv") and
-                                                   f"converted: {outcome['conv']}") if n) or None}]
-
-        return self._leaves(criterion, fact)
+                continue
+            date = recorded_date(outcome["time"], outcome.get("spanEnd"))  # as recorded: "2026-10"
+            notes = [n for n in (outcome.get("note"), outcome.get("conv") and f"converted: {outcome['conv']}") if n]
+            truth = outcome.get("truth", "unknown") if c in deciding else "unknown"
+            # one result: its observation (read by several criteria: shown as the first in tree order shows it)
+            key = (outcome["o"],) if "o" in outcome else (node.get("m"), outcome["value"], node.get("tu"), date)
+            if (fact := out.get(key)) is None:
+                out[key] = {"measure": node.get("m"), "label": node.get("measureLabel", node.get("m", "")),
+                            "comparator": outcome.get("censor"), "value": outcome["value"], "unit": node.get("tu"),
+                            "date": date, "status": outcome.get("status"), "record": outcome.get("id"),
+                            "truth": truth, "note": "; ".join(notes) or None}
+                continue
+            if rank.get(truth, 0) > rank.get(fact["truth"], 0):
+                fact["truth"] = truth
+            if (outcome["value"], node.get("tu")) == (fact["value"], fact["unit"]):  # its notes, each once
+                shown = fact["note"].split("; ") if fact["note"] else []
+                fact["note"] = "; ".join(shown + [n for n in notes if n not in shown]) or None
+        return list(out.values())
 
     def missing(self, criterion: str) -> list[dict]:
         """What an undecided criterion lacks, leaf by leaf: ``{"kind": "age" | "sex" | "diagnosis" |
@@ -225,7 +266,7 @@ class Explainer:
         if types & {"AllOf", "AnyOf"}:
             joiner = "all of" if "AllOf" in types else "any of"
             out = [f"{pad}{node.get('label', criterion)} ({joiner}): {truth}"]
-            for member in sorted(node["members"], key=self.criteria.describe):
+            for member in self._members(node):
                 out += self.lines(member, depth + 1)
             return out
         if "Not" in types:
