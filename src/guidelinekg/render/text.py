@@ -78,7 +78,7 @@ def quantity(value: str | None, unit: str | None) -> str:
     if unit in TIME_UNITS:
         word = TIME_UNITS[unit]
         return f"{number} {word}" if number == "1" else f"{number} {word}s"
-    return f"{number} {unit}" if unit else number
+    return f"{number} {unit}" if unit and unit != "1" else number  # a score in 1: "-2.5", not "-2.5 1"
 
 
 def percent_level(level: str) -> str:

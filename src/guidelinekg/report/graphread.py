@@ -73,7 +73,13 @@ def json_number(text: str | None) -> int | float | None:
 
 
 def unit_text(unit: str | None) -> str:
-    return "" if not unit else (unit if unit == "%" else f" {unit}")
+    """A unit as written after a number: none for the plain number 1 (a T-score of -2.6, not "-2.6 1"), "%"
+    without a space, any other after one.
+
+    >>> [unit_text(u) for u in (None, "1", "%", "ng/mL")]
+    ['', '', '%', ' ng/mL']
+    """
+    return "" if not unit or unit == "1" else (unit if unit == "%" else f" {unit}")
 
 
 def recorded_date(time: str, span_end: str | None = None) -> str:

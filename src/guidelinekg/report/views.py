@@ -6,7 +6,7 @@ import re
 
 from guidelinekg.report.doubts import dose_status, dose_status_text, doubt_text, status_text
 from guidelinekg.report.fhirrequests import interval_text
-from guidelinekg.report.graphread import local
+from guidelinekg.report.graphread import local, unit_text
 from guidelinekg.report.insufficient import HEADING as NO_RECOMMENDATION, PATIENT_SECTION, no_recommendation
 
 
@@ -308,13 +308,9 @@ def _worded(item: dict, markdown: bool = False) -> str:
 
 
 def _fact_text(f: dict) -> str:
-    value = f"{f['comparator'] + ' ' if f['comparator'] else ''}{f['value']}{unit_of(f['unit'])}"
+    value = f"{f['comparator'] + ' ' if f['comparator'] else ''}{f['value']}{unit_text(f['unit'])}"
     extra = "".join(f"; {x}" for x in (f["preliminary"] and "a preliminary result", f["note"]) if x)
     return f"{f['name']} {value} ({f['date']}{extra})"
-
-
-def unit_of(unit: str | None) -> str:
-    return "" if not unit else unit if unit == "%" else f" {unit}"
 
 
 def _item_lines(key: str, item: dict, markdown: bool) -> list[str]:
