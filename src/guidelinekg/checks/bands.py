@@ -13,9 +13,12 @@ compared; and a recommendation against a not-indicated statement is ``recommenda
 A gap is a part of the axis no statement covers between bands, or beyond a band bounded on both sides
 ("5-8" with nothing above 8). A measure constrained by a single interval in a population, or used by one
 statement only, is a threshold, not a banding; and what lies above the highest of several thresholds
-that start at 0 ("< 15", "<= 100") or below the lowest of several that run to infinity is outside every
-statement by design, so neither is reported. ``recommendation-conflict`` names the region where a
-recommendation and a not-indicated statement about the same intervention both apply.
+that start at the bottom of the axis ("< 15", "<= 100") or below the lowest of several that run to infinity
+is outside every statement by design, so neither is reported. The axis starts at 0, or is unbounded below
+for a measure that can be negative (a plausible minimum or a threshold below 0: DXA T-scores "<= -2.5"),
+as :mod:`guidelinekg.checks.regions` says; so "<= -2.5" and "-2.5 to -1.0" overlap at -2.5, and a gap
+below a band "-2.5 to -1.0" lies under -2.5, not between 0 and it. ``recommendation-conflict`` names the
+region where a recommendation and a not-indicated statement about the same intervention both apply.
 
 Thresholds on one measure (or on age) in different units are compared in one unit
 (:mod:`guidelinekg.checks.bandunits`: "< 60 mo" and ">= 5 a" meet); a band converted from the unit it is
@@ -276,8 +279,8 @@ def _overlaps(model: Applicability, population: str, axis: Axis, used: list[tupl
 
 
 def _middle(interval: Interval) -> bool:
-    """A band bounded on both sides ("5-8"), not a threshold from 0 or to infinity."""
-    return interval.hi is not None and not (interval.lo == 0 and interval.lo_closed)
+    """A band bounded on both sides ("5-8"), not a threshold from the bottom of the axis or to infinity."""
+    return interval.hi is not None and not interval.from_bottom()
 
 
 def _gaps(model: Applicability, population: str, axis: Axis, used: list[tuple], one: OneUnit) -> list[Finding]:
@@ -292,8 +295,8 @@ def _gaps(model: Applicability, population: str, axis: Axis, used: list[tuple], 
     for gap in gaps(intervals):
         below = [iv for iv in intervals if iv.hi is not None and iv.hi == gap.lo]
         above = [iv for iv in intervals if gap.hi is not None and iv.lo == gap.hi]
-        if not any(_middle(iv) for iv in below + above) and (gap.hi is None or gap.lo == 0 and gap.lo_closed):
-            continue  # above the highest threshold from 0, or below the lowest to infinity: by design
+        if not any(_middle(iv) for iv in below + above) and (gap.hi is None or gap.from_bottom()):
+            continue  # above the highest threshold from the axis' start, or below the lowest to infinity
         bands = "; ".join(describe(axis, iv) for iv in intervals)
         edges = [f"{describe(axis, iv)} ({_names(model, by_interval[iv])}{one.as_stated(axis, iv)})"
                  for iv in below + above]

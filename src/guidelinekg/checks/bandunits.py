@@ -10,7 +10,8 @@ are whole numbers, then the smallest: as many bands in wk as in mo read in wk, n
 name); values are converted as the loader converts results
 (:func:`guidelinekg.patients.units.convert`: the graph's unit factors of the measure, then UCUM; 1 mo =
 30.4375 d and 1 a = 365.25 d, so 60 mo = 5 a exactly). An age threshold without a unit is in years (rule
-43). The start of the axis (a band "< t" starts at 0) stays 0.
+43). The start of the axis (0, or unbounded below for a measure that can be negative: a band "< t" starts
+there, :meth:`~guidelinekg.checks.regions.Applicability.floor`) is not converted.
 
 A unit that does not convert to the chosen one stays on an axis of its own and is reported once
 (``threshold-units-incomparable``); the measure's gaps are then not computed in a population whose bands
@@ -46,7 +47,7 @@ class OneUnit:
                 for (measure, _, unit), iv in region.bounds:
                     used[measure][self._unit(measure, unit)] += 1
                     written[measure].add(unit)
-                    start = iv.lo == 0 and iv.lo_closed  # the start of the axis, no threshold
+                    start = iv.from_bottom()  # the start of the axis, no threshold
                     values[measure].update((v, self._unit(measure, unit)) for v in
                                            ((iv.hi,) if start else (iv.lo, iv.hi)) if v is not None)
         self.target: dict[str, str] = {}  # measure -> the unit its bands are compared in
@@ -134,9 +135,9 @@ class OneUnit:
             return axis, iv
         if unit == target:
             return (measure, label, target), iv
-        lo = iv.lo if iv.lo == 0 and iv.lo_closed else self._convert(measure, iv.lo, unit, target)
+        lo = iv.lo if iv.from_bottom() else self._convert(measure, iv.lo, unit, target)
         hi = None if iv.hi is None else self._convert(measure, iv.hi, unit, target)
-        new_axis, new_iv = (measure, label, target), Interval(lo, iv.lo_closed, hi, iv.hi_closed)
+        new_axis, new_iv = (measure, label, target), Interval(lo, iv.lo_closed, hi, iv.hi_closed, iv.floor)
         self.stated[(new_axis, new_iv)].add(describe(axis, iv))
         return new_axis, new_iv
 

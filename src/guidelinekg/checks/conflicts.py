@@ -28,7 +28,6 @@ alternatives, and the report shows each guideline's own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
 from pyoxigraph import Literal, NamedNode
@@ -184,8 +183,8 @@ def _common(region: Region, units: dict[str, str], labels: dict[str, str]) -> Re
             except (UnitConversionError, ArithmeticError, ValueError):
                 target = unit  # not convertible: an axis of its own
             else:
-                iv = Interval(iv.lo * scale + offset, iv.lo_closed,
-                              None if iv.hi is None else iv.hi * scale + offset, iv.hi_closed)
+                iv = Interval(None if iv.lo is None else iv.lo * scale + offset, iv.lo_closed,
+                              None if iv.hi is None else iv.hi * scale + offset, iv.hi_closed, iv.floor)
         axis = (measure, labels.setdefault(measure, label), target)  # the first guideline's name for it
         bounds[axis] = bounds[axis].meet(iv) if axis in bounds and bounds[axis].meet(iv) else iv
     literals = frozenset((name.strip().lower(), name, holds) for _, name, holds in region.literals)
@@ -209,11 +208,12 @@ def _without(a: Region, b: Region) -> list[Region]:
 
 
 def _complement(iv: Interval) -> list[Interval]:
+    """The rest of the axis: from its start (0, or unbounded below for a measure that can be negative)."""
     parts = []
-    if iv.lo > 0 or not iv.lo_closed:
-        parts.append(Interval(Decimal(0), True, iv.lo, not iv.lo_closed))
+    if not iv.from_bottom():
+        parts.append(Interval(iv.floor, iv.floor is not None, iv.lo, not iv.lo_closed, iv.floor))
     if iv.hi is not None:
-        parts.append(Interval(iv.hi, not iv.hi_closed))
+        parts.append(Interval(iv.hi, not iv.hi_closed, floor=iv.floor))
     return [p for p in parts if not p.is_empty()]
 
 
@@ -256,7 +256,7 @@ def _words(region: Region) -> str:
 
 def _bounds(region: Region) -> dict:
     return {f"{axis[1]} ({axis[2]})" if axis[2] else axis[1]: {
-        "min": str(iv.lo), "min_included": iv.lo_closed,
+        "min": None if iv.lo is None else str(iv.lo), "min_included": iv.lo_closed,
         "max": None if iv.hi is None else str(iv.hi), "max_included": iv.hi_closed} for axis, iv in region.bounds}
 
 

@@ -1,17 +1,27 @@
 """Applicability criteria read as regions: the interval arithmetic the threshold lints need.
 
 :class:`Applicability` reads a statement's criterion tree (gkg:AllOf, gkg:AnyOf, gkg:Not over thresholds
-and other leaves) as a disjunction of :class:`Region`: conjunctions of per-measure :class:`Interval` over
-[0, +inf) plus opaque leaves (a diagnosis, a medication exposure) taken as true or false. Thresholds on the
-same measure in different units are kept on separate axes (no conversion). SPARQL cannot do this
-arithmetic; :mod:`guidelinekg.checks.bands` turns the regions into findings.
+and other leaves) as a disjunction of :class:`Region`: conjunctions of per-measure :class:`Interval` plus
+opaque leaves (a diagnosis, a medication exposure) taken as true or false. Thresholds on the same measure in
+different units are kept on separate axes (no conversion). SPARQL cannot do this arithmetic;
+:mod:`guidelinekg.checks.bands` turns the regions into findings.
+
+Where a measure's axis starts (its *floor*, :meth:`Applicability.floor`): at 0, unless the content says the
+measure can be negative: its plausible minimum (gkg:plausibleMin of its gkg:plausibleRange, or of the
+measure itself, as rule 11 reads it) is below 0, or one of its thresholds is (a DXA T-score "<= -2.5"). Such
+an axis is unbounded below, so "T <= -2.5" is every value up to -2.5 and meets "-2.5 <= T <= -1.0". Age
+starts at 0. A plausible minimum is not itself the start: a result below it is rejected as implausible
+before any band is read, and a positive one (calcium from 2 mg/dL) leaves the bands read from 0 as they
+always were. A band "< t" runs from the floor; each interval carries its axis' floor, which says what "from
+the bottom" means when it is described ("<= 75", not ">= 0 and <= 75"; on an unbounded axis a band from 0
+keeps its ">= 0"), where :func:`gaps` starts and where a complement begins.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from pyoxigraph import Literal, NamedNode
@@ -30,37 +40,69 @@ def g(local: str) -> NamedNode:
 # --- Intervals and regions -------------------------------------------------------------------------
 
 
+NEG_INF, POS_INF = Decimal("-Infinity"), Decimal("Infinity")
+Floor = Decimal | None  # where an axis starts; None: unbounded below
+
+
+def _lowest(*floors: Floor) -> Floor:
+    return None if any(f is None for f in floors) else min(floors)
+
+
 @dataclass(frozen=True)
 class Interval:
-    """A set of values ``lo .. hi`` over [0, +inf); ``hi=None`` is unbounded."""
+    """A set of values ``lo .. hi``; ``lo=None`` is unbounded below, ``hi=None`` unbounded above. ``floor``
+    is where the interval's axis starts (0, or None for a measure that can be negative): not part of the set
+    (two intervals with the same bounds are equal), it says whether ``lo`` is the start of the axis."""
 
-    lo: Decimal = Decimal(0)
+    lo: Decimal | None = Decimal(0)
     lo_closed: bool = True
     hi: Decimal | None = None
     hi_closed: bool = False
+    floor: Floor = field(default=Decimal(0), compare=False)
+
+    def __post_init__(self):
+        if self.lo is None and self.lo_closed:  # an infinite end is never included: one form for each set
+            object.__setattr__(self, "lo_closed", False)
+        if self.hi is None and self.hi_closed:
+            object.__setattr__(self, "hi_closed", False)
+
+    @property
+    def low(self) -> Decimal:
+        return NEG_INF if self.lo is None else self.lo
+
+    @property
+    def high(self) -> Decimal:
+        return POS_INF if self.hi is None else self.hi
+
+    def from_bottom(self) -> bool:
+        """Whether the interval starts where its axis does ("< 15" from 0, or unbounded below)."""
+        return self.lo is None or (self.floor is not None and self.lo == self.floor and self.lo_closed)
 
     def key(self) -> tuple:
-        return (self.lo, not self.lo_closed, self.hi is None, self.hi or 0, self.hi_closed)
+        return (self.low, not self.lo_closed, self.high, self.hi_closed)
 
     def is_empty(self) -> bool:
-        return self.hi is not None and (
-            self.lo > self.hi or (self.lo == self.hi and not (self.lo_closed and self.hi_closed))
-        )
+        return self.low > self.high or (self.low == self.high and not (self.lo_closed and self.hi_closed))
 
     def meet(self, other: Interval) -> Interval | None:
-        lo = max((self.lo, not self.lo_closed), (other.lo, not other.lo_closed))
-        highs = [(i.hi, i.hi_closed) for i in (self, other) if i.hi is not None]
-        hi = min(highs) if highs else (None, False)
-        result = Interval(lo[0], not lo[1], hi[0], hi[1])
+        lo = max((self.low, not self.lo_closed), (other.low, not other.lo_closed))
+        hi = min((self.high, self.hi_closed), (other.high, other.hi_closed))
+        result = Interval(None if lo[0].is_infinite() else lo[0], not lo[1],
+                          None if hi[0].is_infinite() else hi[0], hi[1], _lowest(self.floor, other.floor))
         return None if result.is_empty() else result
 
     def within(self, other: Interval) -> bool:
         return self.meet(other) == self
 
 
-COMPARATORS = {  # comparator -> (interval for "value <op> t", comparator of its negation)
-    "LessThan": (lambda t: Interval(Decimal(0), True, t, False), "GreaterOrEqual"),
-    "LessOrEqual": (lambda t: Interval(Decimal(0), True, t, True), "GreaterThan"),
+def whole(floor: Floor) -> Interval:
+    """The whole axis that starts at ``floor``."""
+    return Interval(floor, floor is not None, floor=floor)
+
+
+COMPARATORS = {  # comparator -> (interval for "value <op> t", comparator of its negation); from -inf
+    "LessThan": (lambda t: Interval(None, False, t, False), "GreaterOrEqual"),
+    "LessOrEqual": (lambda t: Interval(None, False, t, True), "GreaterThan"),
     "GreaterThan": (lambda t: Interval(t, False), "LessOrEqual"),
     "GreaterOrEqual": (lambda t: Interval(t, True), "LessThan"),
 }
@@ -99,16 +141,19 @@ def _num(value: Decimal) -> str:
 
 
 def describe(axis: Axis, iv: Interval) -> str:
-    """``<measure> <= 75 ng/mL``, ``... = 75 ng/mL``, ``... >= 75 and <= 100 ng/mL``."""
+    """``<measure> <= 75 ng/mL``, ``... = 75 ng/mL``, ``... >= 75 and <= 100 ng/mL``: a bound at the start
+    of the axis is not shown."""
     _, label, unit = axis
-    unit = f" {unit}" if unit else ""
-    low = f"{'>=' if iv.lo_closed else '>'} {_num(iv.lo)}"
+    unit = f" {unit}" if unit and unit != "1" else ""  # a score in 1: "T-score <= -2.5", not "<= -2.5 1"
+    if iv.lo is None and iv.hi is None:
+        return f"any {label}"
+    low = "" if iv.lo is None else f"{'>=' if iv.lo_closed else '>'} {_num(iv.lo)}"
     if iv.hi is None:
         return f"{label} {low}{unit}"
     high = f"{'<=' if iv.hi_closed else '<'} {_num(iv.hi)}"
     if iv.lo == iv.hi:
-        return f"{label} = {_num(iv.lo)}{unit}"
-    if iv.lo == 0 and iv.lo_closed:
+        return f"{label} = {_num(iv.hi)}{unit}"
+    if iv.from_bottom():
         return f"{label} {high}{unit}"
     return f"{label} {low} and {high}{unit}"
 
@@ -119,19 +164,27 @@ def describe_region(region: Region) -> str:
     return " and ".join(parts) or "always (no criterion separates them)"
 
 
-def gaps(intervals: list[Interval]) -> list[Interval]:
-    """The parts of [0, +inf) that no interval covers."""
-    result, reach = [], (Decimal(0), False)  # covered up to reach[0], inclusive when reach[1]
+_FROM_INTERVALS = object()
+
+
+def gaps(intervals: list[Interval], floor=_FROM_INTERVALS) -> list[Interval]:
+    """The parts of the axis from ``floor`` (by default the intervals' own: 0, or unbounded below) that no
+    interval covers."""
+    floor = _lowest(*(iv.floor for iv in intervals)) if floor is _FROM_INTERVALS else floor
+    start = NEG_INF if floor is None else floor
+    result, reach = [], (start, False)  # covered up to reach[0], inclusive when reach[1]
     for iv in sorted(intervals, key=Interval.key):
-        if reach[0] is None:
+        if reach[0] == POS_INF:
             break
-        if iv.lo > reach[0] or (iv.lo == reach[0] and not reach[1] and not iv.lo_closed):
-            result.append(Interval(reach[0], not reach[1], iv.lo, not iv.lo_closed))
-        top = (iv.hi, iv.hi_closed)
-        if iv.hi is None or top > reach:
+        after = iv.low > reach[0] or (iv.low == reach[0] and not reach[1] and not iv.lo_closed)
+        if iv.lo is not None and after:
+            lo = None if reach[0] == NEG_INF else reach[0]
+            result.append(Interval(lo, not reach[1], iv.lo, not iv.lo_closed, floor))
+        top = (iv.high, iv.hi_closed)
+        if top > reach:
             reach = top
-    if reach[0] is not None:
-        result.append(Interval(reach[0], not reach[1]))
+    if reach[0] != POS_INF:
+        result.append(Interval(None if reach[0] == NEG_INF else reach[0], not reach[1], floor=floor))
     return [gap for gap in result if not gap.is_empty()]
 
 
@@ -150,6 +203,23 @@ class Applicability:
             parents[q.subject].add(q.object)
         self._parents = parents
         self._cache: dict = {}
+        self._negative: set[str] | None = None  # measures (axis form) that can be negative
+
+    def floor(self, measure: str) -> Floor:
+        """Where the axis of ``measure`` (an axis' first element) starts: None (unbounded below) when its
+        plausible minimum or one of its thresholds is below 0, else 0 (see the module notes)."""
+        if self._negative is None:
+            objects = self.content.objects
+            low = {n for n in self.content.subjects_with(g("plausibleMin"))  # a measure or its range
+                   if any(_below_zero(m) for m in objects(n, g("plausibleMin")))}
+            low |= {m for m in self.content.subjects_with(g("plausibleRange"))
+                    if low.intersection(objects(m, g("plausibleRange")))}
+            negative = {str(n) for n in low}
+            for criterion in self.content.subjects_with(g("onMeasure")):
+                if any(_below_zero(v) for v in objects(criterion, g("thresholdValue"))):
+                    negative.update(str(m) for m in objects(criterion, g("onMeasure")))
+            self._negative = negative
+        return None if measure in self._negative else Decimal(0)
 
     def types(self, node) -> set[str]:
         """Local names of the gkg classes ``node`` belongs to, superclasses included."""
@@ -217,7 +287,8 @@ class Applicability:
             axis = ("age", "age", unit)
         else:
             return None
-        interval = COMPARATORS[COMPARATORS[name][1] if negated else name][0](value).meet(Interval())
+        band = COMPARATORS[COMPARATORS[name][1] if negated else name][0](value)
+        interval = band.meet(whole(self.floor(axis[0])))
         return Region(((axis, interval),)) if interval else None
 
     def by_label(self, nodes) -> list:
@@ -238,6 +309,13 @@ class Applicability:
         if with_classes:
             reach.update(c for s in substances for c in objects(s, g("memberOfClass")))
         return reach
+
+
+def _below_zero(value) -> bool:
+    try:
+        return isinstance(value, Literal) and Decimal(value.value) < 0
+    except InvalidOperation:
+        return False
 
 
 def product(left: tuple[Region, ...], right: tuple[Region, ...]) -> tuple[Region, ...]:
