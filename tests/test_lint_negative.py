@@ -223,3 +223,17 @@ def test_the_complement_of_a_negative_band_runs_to_minus_infinity():
     assert _complement(on(Decimal(0), "GreaterOrEqual", "2.5")) == [Interval(Decimal(0), True, Decimal("2.5"),
                                                                              False)]
     assert _complement(on(None, "LessOrEqual", "-2.5")) == [Interval(Decimal("-2.5"), False)]
+
+
+def test_a_conflict_with_many_joint_regions_stays_one_readable_line(tmp_path):
+    """Statin trial: a recommendation over an any-of of five bands against a not-indicated statement gave a
+    2,400-character line; the message names the first three regions and how many more."""
+    measures = "".join(f'ex:m{i} a gkg:Measure ; rdfs:label "score {i}"@en ; gkg:canonicalUnit "1" .\n'
+                       for i in range(5))
+    bands = "".join(band(f"b{i}", (">=", "2"), measure=f"ex:m{i}") for i in range(5))
+    body = (TSCORE + measures + bands + 'ex:any a gkg:AnyOf ; rdfs:label "any band"@en ; gkg:member '
+            + " , ".join(f"ex:b{i}" for i in range(5)) + " .\n" + band("all", ("<=", "8"))
+            + recommendation("rec", "any") + recommendation("ni", "all", "NotIndicatedStatement"))
+    [finding] = lints(tmp_path, body, "recommendation-conflict")
+    assert finding.message.count(" or (") == 2 and "or 2 more region(s)" in finding.message
+    assert len(finding.message) < 400

@@ -312,6 +312,9 @@ def _gaps(model: Applicability, population: str, axis: Axis, used: list[tuple], 
     return findings
 
 
+SHOWN_REGIONS = 3  # joint regions named in a recommendation-conflict message
+
+
 def conflict_findings(model: Applicability) -> list[Finding]:
     """A recommendation for an intervention that a not-indicated statement covers, or that an
     insufficient-evidence statement is about (no recommendation for or against it), in the same population,
@@ -337,7 +340,9 @@ def conflict_findings(model: Applicability) -> list[Finding]:
             if not joint:
                 continue
             described = sorted(describe_region(r) for r in joint)
-            where = " or ".join(f"({d})" for d in described) if len(described) > 1 else described[0]
+            where = " or ".join(f"({d})" for d in described[:SHOWN_REGIONS]) if len(described) > 1 else described[0]
+            if len(described) > SHOWN_REGIONS:  # one readable line: the first regions, and how many more
+                where += f" or {len(described) - SHOWN_REGIONS} more region(s) (`guidelinekg render` shows both criteria)"
             for population in populations:
                 message = (
                     f"conflicts with {kind} '{model.content.label(ni)}' in population "
