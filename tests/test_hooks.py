@@ -811,6 +811,10 @@ def test_summary_and_markdown_helpers():
     assert markdown.summary("short one") == "short one"
     assert markdown.text("<b>*x*</b>\n# y") == "&lt;b&gt;\\*x\\*&lt;/b&gt; # y"
     assert markdown.text("# heading") == "\\# heading"
+    # a list marker escaped at its punctuation, which Markdown honours mid-line too (a version "0.1" in a
+    # footer showed as "\\0.1" when the backslash came before the digit)
+    assert markdown.text("0.1") == "0\\.1" and markdown.text("12) x") == "12\\) x"
+    assert markdown.text("2276-4") == "2276-4"
 
 
 def test_discovery_names_procedures_only_when_a_guideline_reads_them():

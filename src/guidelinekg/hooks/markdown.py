@@ -16,14 +16,14 @@ from guidelinekg.report.views import work_url
 
 SUMMARY_MAX = 139  # CDS Hooks: a summary of fewer than 140 characters
 _INLINE = re.compile(r"([\\`*_\[\]~|])")
-_BLOCK = re.compile(r"^([#>+=-]|\d+[.)])")
+_BLOCK = re.compile(r"^(\d+(?=[.)])|)([#>+=.)-])")  # the punctuation escaped: "1\." is "1." anywhere in a line
 
 
 def text(value: object) -> str:
     """A text as Markdown that shows it as written, on one line."""
     plain = " ".join(str(value).split())
     plain = plain.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _BLOCK.sub(r"\\\1", _INLINE.sub(r"\\\1", plain))
+    return _BLOCK.sub(r"\1\\\2", _INLINE.sub(r"\\\1", plain))
 
 
 def summary(value: str) -> str:
