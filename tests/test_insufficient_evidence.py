@@ -197,3 +197,25 @@ def test_validate_reports_a_recommendation_overlapping_an_i_statement(tmp_path):
         "'adults': both apply when age >= 40 and <= 75 a"]
     apart = _variant(tmp_path, extra=populations)
     assert not [f for f in validate([apart], owl=False)["findings"] if f["code"] == "recommendation-conflict"]
+
+
+@pytest.mark.parametrize(("birth", "expected", "passes"), [("1945-06-01", ["ie-76"], True),
+                                                           ("1966-06-01", ["ie-76"], False),
+                                                           ("1966-06-01", [], True)])
+def test_a_vignette_can_expect_the_i_statements_that_apply(tmp_path, capsys, birth, expected, passes):
+    """`expect` has insufficient_evidence (trial author: the key was refused, and a case naming the statement
+    in its checks passed whether or not it applied)."""
+    from guidelinekg.cli import main
+
+    case = tmp_path / "cases" / "001-case"
+    case.mkdir(parents=True)
+    (case / "patient.json").write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1", "birthDate": birth}}]}), encoding="utf-8")
+    (case / "expected.json").write_text(json.dumps({
+        "description": "an I statement", "checks": [NS + "ie-76"], "as_of": "2026-01-15",
+        "expect": {"insufficient_evidence": expected}}), encoding="utf-8")
+    code = main(["vignettes", str(tmp_path / "cases"), "--content", str(FIXTURE)])
+    out = capsys.readouterr().out
+    assert (code, out.startswith("pass")) == ((0, True) if passes else (1, False)), out
+    if not passes:
+        assert "insufficient_evidence: expected [ie-76], got []" in out

@@ -7,7 +7,8 @@ guideline statements the case exercises: not empty, each a statement of the guid
 ``gkg:sourceText``), ``as_of`` (``YYYY-MM-DD``, the evaluation date) and ``expect``. ``expect`` compares
 only the keys it has, each exactly: ``applicable``; statement local names (the IRI without the guideline's
 namespace) for ``recommended``, ``not_recommended``, ``undetermined``, ``monitoring``,
-``recommended_against``, ``not_indicated`` and ``population_not_met``; LOINC codes for ``orders``; warning
+``recommended_against``, ``not_indicated``, ``population_not_met`` and ``insufficient_evidence`` (the
+insufficient-evidence statements that apply); LOINC codes for ``orders``; warning
 codes for ``warnings``; ``doses`` as ``{recommendation: [value, unit] or null}`` (only those named);
 ``cautions`` as ``{recommendation: [caution, ...]}``. Lists are compared as sets (an item named twice in
 one list is refused as a typo; a dose value must be a finite number). Input that must be refused:
@@ -33,7 +34,7 @@ from guidelinekg.patients.decode import parse_json, where
 EXPECTED = "expected.json"
 SOURCE_TEXT = "<https://w3id.org/guidelinekg/ontology#sourceText>"
 LIST_KEYS = ("recommended", "not_recommended", "undetermined", "monitoring", "recommended_against",
-             "not_indicated", "population_not_met", "orders", "warnings")
+             "not_indicated", "population_not_met", "insufficient_evidence", "orders", "warnings")
 KEYS = ("applicable", *LIST_KEYS, "doses", "cautions")
 ERROR_KEYS = ("error", "exit_code", "message_contains")
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -266,9 +267,10 @@ def check_statements(case: Case, statements: set[str], guideline: str) -> None:
 
 
 def namespace_of(report: dict) -> str:
-    """The namespace statement local names are relative to: the guideline IRI up to its last / or #."""
+    """The namespace statement local names are relative to: the guideline IRI up to its last / or # (or, in a
+    ``urn:`` IRI, its last colon: ``urn:example:ie:`` for ``urn:example:ie:guideline``)."""
     iri = report["guideline"]["iri"]
-    return iri[: max(iri.rfind("/"), iri.rfind("#")) + 1]
+    return iri[: max(iri.rfind("/"), iri.rfind("#"), iri.rfind(":") if iri.startswith("urn:") else -1) + 1]
 
 
 def outcome_of(report: dict, namespace: str) -> dict:
@@ -291,6 +293,7 @@ def outcome_of(report: dict, namespace: str) -> dict:
         "recommended_against": sorted(short(r["iri"]) for r in report["recommendations"] if r["direction"] == "against"),
         "not_indicated": sorted(short(n["iri"]) for n in report["not_indicated"]),
         "population_not_met": sorted(short(n["iri"]) for n in report["population_not_met"]),
+        "insufficient_evidence": sorted(short(n["iri"]) for n in report.get("insufficient_evidence", [])),
         "cautions": {short(r["iri"]): sorted(short(c["iri"]) for c in r["cautions"])
                      for r in report["recommendations"] if r["cautions"]},
     }
