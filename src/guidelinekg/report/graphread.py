@@ -7,6 +7,7 @@ from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 
 from guidelinekg.engine.store import RuleStore
+from guidelinekg.patients.ucum import unity
 
 PREFIXES = """PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
@@ -73,13 +74,13 @@ def json_number(text: str | None) -> int | float | None:
 
 
 def unit_text(unit: str | None) -> str:
-    """A unit as written after a number: none for the plain number 1 (a T-score of -2.6, not "-2.6 1"), "%"
-    without a space, any other after one.
+    """A unit as written after a number: none for the plain number 1, annotated or not (a T-score of -2.6, a
+    PHQ-9 of 22: not "-2.6 1", "22 {score}"), "%" without a space, any other after one.
 
-    >>> [unit_text(u) for u in (None, "1", "%", "ng/mL")]
-    ['', '', '%', ' ng/mL']
+    >>> [unit_text(u) for u in (None, "1", "{score}", "%", "ng/mL")]
+    ['', '', '', '%', ' ng/mL']
     """
-    return "" if not unit or unit == "1" else (unit if unit == "%" else f" {unit}")
+    return "" if not unit or unity(unit) else (unit if unit == "%" else f" {unit}")
 
 
 def recorded_date(time: str, span_end: str | None = None) -> str:
