@@ -204,7 +204,7 @@ def test_a_date_only_statement_end_covers_its_whole_day():
 SUPPLY_30 = {"value": 30, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d"}
 
 
-@pytest.mark.parametrize("status", ["active", "stopped", "completed", "on-hold"])
+@pytest.mark.parametrize("status", ["active", "completed", "on-hold"])  # stopped: below
 @pytest.mark.parametrize("fields, end", [
     # the validity period's end: the last day it may be dispensed (a date covers its whole day)
     ({"dispenseRequest": {"validityPeriod": {"start": "2025-01-01", "end": "2025-06-01"}}}, "2025-06-02T00:00:00"),
@@ -224,6 +224,28 @@ def test_request_end_stated_by_the_record(status, fields, end):
     assert values(p, NODE, "exposureStart") == ["2025-01-01T00:00:00"]
     assert values(p, NODE, "exposureEnd") == [end]
     assert "exposure-end-unknown" not in notes(p)
+
+
+@pytest.mark.parametrize(("updated", "end"), [
+    (None, "2026-03-02T00:00:00"),  # the planned end, at the latest
+    ("2026-01-05T10:00:00Z", "2026-01-05T10:00:00Z"),  # the record already said stopped then
+    ("2026-04-01T10:00:00Z", "2026-03-02T00:00:00"),  # after the planned end: that end
+    ("2025-11-01T10:00:00Z", "2026-03-02T00:00:00"),  # before its start: not the end
+])
+def test_a_stopped_request_was_halted_before_its_planned_end_on_a_date_not_recorded(updated, end):
+    """Trial author: a sertraline order stopped, planned until 2026-03-01, gave "is already taking" as of
+    2026-01-15 as a certainty (FHIR: stopped is halted before all administrations). Its end is now assumed:
+    by meta.lastUpdated when that lies between its start and the planned end, else the planned end."""
+    meta = {"meta": {"lastUpdated": updated}} if updated else {}
+    p = fhir(request(status="stopped", authoredOn="2025-12-01", **meta,
+                     dosageInstruction=bounds(boundsPeriod={"start": "2025-12-01", "end": "2026-03-01"})))
+    assert values(p, NODE, "exposureEnd") == [end]
+    assert values(p, NODE, "exposureEndAssumed") == ["true"]
+    [note] = [n.message for n in p.notes if n.code == "exposure-end-unknown"]
+    assert "halted before its planned end (2026-03-02T00:00:00)" in note
+    completed = fhir(request(status="completed", authoredOn="2025-12-01", **meta,
+                             dosageInstruction=bounds(boundsPeriod={"end": "2026-03-01"})))
+    assert values(completed, NODE, "exposureEndAssumed") == []  # ran as planned
 
 
 def test_an_invalid_validity_end_is_noted_and_the_next_end_used():
@@ -367,7 +389,8 @@ def test_a_stopped_prescription_ends_with_its_validity_period(kb):
     report = report_with_request(kb, status="stopped", authoredOn="2025-01-01",
                                  dispenseRequest={"validityPeriod": {"start": "2025-01-01", "end": "2025-06-01"}})
     codes = {w["code"] for w in report["warnings"]}
-    assert not {"lab-drawn-on-iron", "exposure-end-unknown"} & codes
+    assert "lab-drawn-on-iron" not in codes  # ended by its planned end at the latest: an assumed end, said so
+    assert "exposure-end-unknown" in codes
 
 
 def test_a_product_given_only_by_an_unlisted_code_is_reported_not_missing(kb):

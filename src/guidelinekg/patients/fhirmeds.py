@@ -1,13 +1,11 @@
 """How long each medication record says a product was taken: exposure evidence and its period.
 
-A prescription (``MedicationRequest``) and a dispensing (``MedicationDispense``) are the usual records of
-medication in real exports; neither proves the product was taken, but both are read as exposure, because
-where the rules read an exposure as a result's context, assuming one is the safe side: a result drawn while
-a product may have been taken is treated as unreliable and the test ordered again (rule 13). The question
-each period answers is "was the patient taking it when this result was drawn?". An end this module assumes
-(*finished* below) is flagged (``gkg:exposureEndAssumed``): a medication-exposure criterion ("X within the
-last N days", rule 46) that only such an assumed end would make true is unknown, not true, since there the
-assumption is no safe side. What is read, and how conservatively:
+A prescription (``MedicationRequest``) or a dispensing (``MedicationDispense``) proves no intake, but both
+are read as exposure: as a result's context, assuming one is the safe side (a result drawn on it is
+unreliable, the test ordered again: rule 13). An end this module assumes (*finished*, *stopped* below) is
+flagged (``gkg:exposureEndAssumed``): a medication-exposure criterion ("X within the last N days", rule 46)
+that only such an end would make true is unknown, not true, since there the assumption is no safe side.
+What is read, and how conservatively:
 
 * **MedicationRequest**, with ``intent`` ``order``, ``original-order``, ``reflex-order``, ``filler-order``
   or ``instance-order`` (a ``proposal``, ``plan`` or ``option`` orders nothing) and ``status`` ``active``,
@@ -24,7 +22,8 @@ assumption is no safe side. What is read, and how conservatively:
   an instruction bounded while another is not gives the later of its end and the end of 2 or 3. With none
   of them the end is unknown (``exposure-end-unknown`` note, naming what was assumed): an ``active`` or
   ``on-hold`` request is taken as ongoing from its start; a ``completed`` or ``stopped`` one did end, when
-  is not recorded: see *finished* below.
+  is not recorded: see *finished* below. *Stopped*, with an end from 1-3: halted before that planned end, on
+  a date not recorded: ended by its ``meta.lastUpdated`` when between its start and that end, else by it.
 * **MedicationDispense** with ``status`` ``completed`` (the product was handed over). Start:
   ``whenHandedOver``, else ``whenPrepared``. End: the start plus ``daysSupply``; without it the supply
   handed over ran out at a time not recorded: *finished* (without ``meta.lastUpdated``, which dates the
@@ -47,9 +46,8 @@ assumption is no safe side. What is read, and how conservatively:
   record without any start date is kept with a ``missing-time`` note and decides nothing (rules read
   exposures by their start).
 
-Durations are UCUM time units (``s``, ``min``, ``h``, ``d``, ``wk``, ``mo`` = 30.4375 d, ``a`` = 365.25 d,
-as UCUM defines them) or their spelled-out names in ``unit``; anything else is not used (``unsupported-
-duration`` note). :func:`product` reads what product a record names.
+Durations: UCUM time units (``mo`` = 30.4375 d, ``a`` = 365.25 d) or their names in ``unit``; else not used
+(``unsupported-duration``). :func:`product` reads what product a record names.
 """
 
 from __future__ import annotations
@@ -101,8 +99,7 @@ class ExposurePeriod:
     known_until: str | None = None  # with an assumed end: the latest end an instruction states (a lower bound)
 
     def facts(self) -> list[tuple[str, str, str]]:
-        """``(gkg: property, lexical form, XSD datatype)`` of the period: its start, its end, and whether the
-        end is assumed."""
+        """``(gkg: property, lexical form, XSD datatype)``: the start, the end, whether the end is assumed."""
         out = [(prop, value, "dateTime") for prop, value in (("exposureStart", self.start), ("exposureEnd", self.end))
                if value]
         if self.end and self.end_assumed:
@@ -198,13 +195,17 @@ def _first(period: ExposurePeriod, values: list[tuple[Any, str]], pick=min) -> s
 
 
 def _unknown_end(period: ExposurePeriod, status: Any, what: str) -> None:
-    text = (f"is {status} and gives no end ({what}): taken as ongoing from its start, so results drawn since "
-            "count as drawn on it")
-    period.notes.append(("exposure-end-unknown", text))
+    period.notes.append(("exposure-end-unknown", f"is {status} and gives no end ({what}): taken as ongoing from its "
+                         "start, so results drawn since count as drawn on it"))
 
 
 def _later(ends: list[str]) -> str:
     return max(ends, key=_moment)
+
+
+def _updated(res: dict[str, Any], read: bool) -> str | None:  # meta.lastUpdated, an instant, when read
+    stamp = _dict(res.get("meta")).get("lastUpdated") if read else None
+    return instant(stamp) if isinstance(stamp, str) and "T" in stamp else None
 
 
 def _finished(period: ExposurePeriod, res: dict[str, Any], what: str, updated: bool = True,
@@ -217,8 +218,7 @@ def _finished(period: ExposurePeriod, res: dict[str, Any], what: str, updated: b
     if assumed is None:  # beyond what a date can hold
         _unknown_end(period, status, what)
         return
-    stamp = _dict(res.get("meta")).get("lastUpdated") if updated else None
-    last = instant(stamp) if isinstance(stamp, str) and "T" in stamp else None
+    last = _updated(res, updated)
     if last is not None and start <= _moment(last) <= _moment(assumed):
         period.end, why = last, f"its meta.lastUpdated, when the record already said {status}"
     else:
@@ -370,13 +370,16 @@ def _timed(period: ExposurePeriod, value: Any, element: str, is_end: bool = Fals
     return parsed[0]
 
 
-PERIODS = {"request": request_period, "dispense": dispense_period}
-
-
 def exposure_period(kind: str, res: dict[str, Any]) -> ExposurePeriod:
-    """The period of a record of any of the four kinds (``statement``, ``administration``, ``request``,
-    ``dispense``)."""
-    return PERIODS.get(kind, effective_period)(res)
+    """The period of a record of any kind (``statement``, ``administration``, ``request``, ``dispense``)."""
+    period = {"request": request_period, "dispense": dispense_period}.get(kind, effective_period)(res)
+    if kind == "request" and res.get("status") == "stopped" and period.end and not period.end_assumed:
+        last, planned, period.end_assumed = _updated(res, True), period.end, True
+        if last is not None and _moment(period.start) <= _moment(last) < _moment(planned):
+            period.end = last
+        period.notes.append(("exposure-end-unknown", f"is stopped: halted before its planned end ({planned}) on a date "
+                             f"not recorded; taken as ended by {period.end}, an assumed end"))
+    return period
 
 
 def product(bundle: Bundle, res: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
