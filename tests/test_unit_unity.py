@@ -66,3 +66,11 @@ def test_no_unit_reads_as_the_unity_measure_number_only():
 def test_unity():
     assert [unity(u) for u in ("1", "{T-score}", "1{x}", "%", "mg/dL", "%{saturation}")] == [
         True, True, True, False, False, False]
+
+
+@pytest.mark.parametrize("unit", ["{#}", "{score}", "{ratio}"])
+def test_a_count_or_score_is_never_rescaled_into_a_percentage_measure(unit):
+    """Review: with a lone annotation read as 1, 7 {#} became 700 % (and 0.5 {#} a plausible 50 %)."""
+    out = normalise(observation(TSAT, "0.5", unit), CATALOG)
+    assert not props(out, "normalizedValue")
+    assert "is a count or a score" in props(out, "unitProblem")[0]

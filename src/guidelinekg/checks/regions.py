@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 from pyoxigraph import Literal, NamedNode
 
 from guidelinekg.content.loading import Content
+from guidelinekg.patients.ucum import unity
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
 RDF_TYPE = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
@@ -144,7 +145,7 @@ def describe(axis: Axis, iv: Interval) -> str:
     """``<measure> <= 75 ng/mL``, ``... = 75 ng/mL``, ``... >= 75 and <= 100 ng/mL``: a bound at the start
     of the axis is not shown."""
     _, label, unit = axis
-    unit = f" {unit}" if unit and unit != "1" else ""  # a score in 1: "T-score <= -2.5", not "<= -2.5 1"
+    unit = f" {unit}" if unit and not unity(unit) else ""  # a score in 1: "T-score <= -2.5", not "<= -2.5 1"
     if iv.lo is None and iv.hi is None:
         return f"any {label}"
     low = "" if iv.lo is None else f"{'>=' if iv.lo_closed else '>'} {_num(iv.lo)}"

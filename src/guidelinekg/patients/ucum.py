@@ -232,7 +232,7 @@ def _ucum_conversion(from_unit: str, to_unit: str) -> tuple[Decimal, Decimal] | 
             return f"{shown(unit)} is not a usable UCUM unit (an exponent of more than three digits)"
         # The UCUM parser and Pint raise many kinds of error on odd input (an InvalidUcumError, a
         # LarkError, an OverflowError for "10*1000.ug/L", a RecursionError for deep nesting, an
-        # AttributeError for "{a}{b}"): every one means the unit cannot be used.
+        # AttributeError): every one means the unit cannot be used.
         try:
             quantity = registry.from_ucum(unit)
             float(quantity.magnitude)

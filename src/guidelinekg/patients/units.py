@@ -113,6 +113,10 @@ class _Steps:
                 f"{short(to_unit)} is a plain number (a score, an index, a ratio) and {short(from_unit)} a scaled "
                 "one: a percentage of a score means nothing, so the value is not rescaled (a T-score of -2.6 % "
                 "is no -0.026); the guideline graph must give a gkg:UnitFactor between them if they are the same")
+        if scale != 1 and unity(from_unit) and from_unit.strip() != "1" and _pure_number(to_unit):
+            raise UnitConversionError(
+                f"{short(from_unit)} is a count or a score and {short(to_unit)} a scaled number: it is not rescaled "
+                "(7 {#} is no 700 %); the guideline graph must give a gkg:UnitFactor between them if they are the same")
         result = value * scale + offset
         op = f" × {fmt(scale)}" if scale != 1 and not offset else ""
         self.texts.append(f"{fmt(value)} {from_unit}{op} = {fmt(self.round(result))} {to_unit} (UCUM)")

@@ -10,6 +10,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from guidelinekg.render.view import GKG, GraphView, value_order
+from guidelinekg.patients.ucum import unity
 
 _DECIMAL = re.compile(r"^([+-]?)(\d+)(?:\.(\d+))?$")
 
@@ -78,7 +79,7 @@ def quantity(value: str | None, unit: str | None) -> str:
     if unit in TIME_UNITS:
         word = TIME_UNITS[unit]
         return f"{number} {word}" if number == "1" else f"{number} {word}s"
-    return f"{number} {unit}" if unit and unit != "1" else number  # a score in 1: "-2.5", not "-2.5 1"
+    return f"{number} {unit}" if unit and not unity(unit) else number  # a score in 1: "-2.5", not "-2.5 1"
 
 
 def percent_level(level: str) -> str:
