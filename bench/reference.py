@@ -1155,7 +1155,8 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
 
     out = {"applicable": truth["crit-rls"] == T, "recommended": [], "not_recommended": [], "undetermined": [],
            "orders": [], "warnings": [], "monitoring": [], "doses": {}, "not_indicated": [],
-           "population_not_met": [], "cautions": {}, "recommended_against": []}  # the guideline has none
+           "population_not_met": [], "cautions": {}, "recommended_against": [],
+           "insufficient_evidence": []}  # the guideline has none
     flag, died = patient.get("deceased", (None, None))
     if (died[:10] <= day) if died is not None else flag is True:  # [15]: no guideline is applied [60, 87]
         out["applicable"] = False
