@@ -129,7 +129,8 @@ NOT_USED_BY_SHIPPED_CONTENT = {"49-administrative-sex": ("test_patient_attribute
                                "29-same-sample": ("test_same_sample.py", "SameSampleAllOf"),
                                "89-taking-recommended-against": ("test_rls_family.py", "gkg:Against"),
                                "73-insufficient-evidence": ("test_insufficient_evidence.py",
-                                                            "InsufficientEvidenceStatement")}
+                                                            "InsufficientEvidenceStatement"),
+                               "55-points-at-least": ("test_points.py", "PointsAtLeast")}
 
 
 def test_rules_not_used_by_shipped_content_are_proven_elsewhere():

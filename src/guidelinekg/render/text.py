@@ -147,8 +147,9 @@ def criterion_text(view: GraphView, node: str, _path: tuple[str, ...] = ()) -> s
 
     Thresholds read ``measure [LOINC code] ≤ 75 ng/mL``, with the values the source also states them in
     (``< 6 mg/dL (also stated as 360 umol/L)``: results in that unit are compared with it); all-of and
-    any-of join their members with AND and OR (nested groups in parentheses); not reads ``NOT ...``;
-    members are in a stable order.
+    any-of join their members with AND and OR (nested groups in parentheses); a points score reads
+    ``<its label> = at least 2 points of: A (1 point) + B (2 points)``; not reads ``NOT ...``; members are in a
+    stable order.
     """
     if node in _path:
         return f"(cycle at {view.name(node)})"
@@ -156,6 +157,13 @@ def criterion_text(view: GraphView, node: str, _path: tuple[str, ...] = ()) -> s
     record = view.record("render-criteria", "criterion", node)
     kind = record.one("kind")
     members = record.all("member")
+    if kind == GKG + "PointsAtLeast":  # rule 55: "at least 2 points: A (2 points) + B (1 point) + ..."
+        items = [view.record("render-member-points", "item", i) for i in record.all("memberPoints")]
+        points = {item.one("member"): item.one("points") or "1" for item in items}
+        parts = [f"{_grouped(view, m, criterion_text(view, m, path))} ({_points(points.get(m, '1'))})"
+                 for m in order_criteria(view, members)]
+        # named, so a reader checks a score once and then where it is used
+        return f"{view.name(node)} = at least {_points(record.one('minimumPoints') or '?')} of: {' + '.join(parts)}"
     if kind in _COMPOSITES or members:
         parts = [_grouped(view, m, criterion_text(view, m, path)) for m in order_criteria(view, members)]
         operator = _COMPOSITES.get(kind or "", "AND")
@@ -192,6 +200,11 @@ def criterion_text(view: GraphView, node: str, _path: tuple[str, ...] = ()) -> s
         within = record.one("withinDays")
         return f"{text} within the last {quantity(within, 'd')}" if within else text
     return view.name(node)
+
+
+def _points(lexical: str) -> str:
+    shown = format_number(lexical)
+    return f"{shown} point" if shown == "1" else f"{shown} points"
 
 
 def order_criteria(view: GraphView, nodes) -> list[str]:

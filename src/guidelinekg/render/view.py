@@ -30,6 +30,7 @@ REPORT_QUERIES: tuple[str, ...] = (
     "render-statement-data",
     "render-evidence",
     "render-criteria",
+    "render-member-points",
     "render-interventions",
     "render-doses",
     "render-dose-rounding",

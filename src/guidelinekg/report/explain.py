@@ -8,15 +8,18 @@ threshold compared with, and the three-valued result.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from guidelinekg.report.graphread import dated, grouped, number, recorded_date, rows, unit_text
 from guidelinekg.engine.store import RuleStore
 
 CRITERIA = """
-SELECT ?c ?type ?label ?member ?negates ?m ?measureLabel ?cmp ?tv ?tu WHERE {
+SELECT ?c ?type ?label ?member ?points ?minPoints ?negates ?m ?measureLabel ?cmp ?tv ?tu WHERE {
   ?c a ?type . ?type rdfs:subClassOf* gkg:Criterion .  # every kind of criterion the vocabulary defines
   OPTIONAL { ?c rdfs:label ?label }
-  OPTIONAL { ?c gkg:member ?member }
+  OPTIONAL { ?c gkg:member ?member  # a score's member's points (rule 55)
+             OPTIONAL { ?c gkg:memberPoints ?item . ?item gkg:pointsFor ?member ; gkg:points ?points } }
+  OPTIONAL { ?c gkg:minimumPoints ?minPoints }
   OPTIONAL { ?c gkg:negates ?negates }
   OPTIONAL { ?c gkg:onMeasure ?m . OPTIONAL { ?m rdfs:label ?measureLabel } }
   OPTIONAL { ?c gkg:comparator ?cmpc . ?cmpc skos:notation ?cmp }
@@ -105,7 +108,14 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
 """
 
 SYMBOLS = {"<=": "≤", ">=": "≥", "<": "<", ">": ">"}
+COMBINATIONS = {"AllOf", "AnyOf", "Not", "PointsAtLeast"}  # criteria decided from their members (rules 50-52, 55)
 AGE_UNITS = {"a": "years", "mo": "months", "wk": "weeks", "d": "days"}  # UCUM units of an age criterion
+
+
+def _points(text: str) -> str:
+    """A number of points as said: '1 point', '2.5 points'."""
+    shown = number(text) or text
+    return f"{shown} point" if shown == "1" else f"{shown} points"
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,7 @@ class Criteria:
             node["types"].add(row["type"].rsplit("#", 1)[-1])
             if "member" in row:
                 node["members"].add(row["member"])
+                node.setdefault("pointsOf", {})[row["member"]] = row.get("points", "1")  # 1 unless given
         return cls(nodes)
 
     def describe(self, iri: str) -> str:
@@ -180,7 +191,7 @@ class Explainer:
         if unknown_only and self.truth(criterion) != "unknown":
             return []
         node = self.criteria.nodes.get(criterion, {})
-        if not node.get("types", set()) & {"AllOf", "AnyOf", "Not"}:
+        if not node.get("types", set()) & COMBINATIONS:
             return [criterion]
         out: list[str] = []
         for member in self._members(node):
@@ -190,12 +201,12 @@ class Explainer:
     def _deciding(self, criterion: str, truth: str) -> set[str]:
         """The leaves the criterion's outcome ``truth`` rests on: an all-of or any-of rests on its members of
         the same truth (every member of a true all-of, the true members of a true any-of, the false members
-        of a false all-of), a negation on what it negates, of the opposite truth."""
+        of a false all-of; a score the same), a negation on what it negates, of the opposite truth."""
         if self.truth(criterion) != truth:
             return set()
         node = self.criteria.nodes.get(criterion, {})
         types = node.get("types", set())
-        if not types & {"AllOf", "AnyOf", "Not"}:
+        if not types & COMBINATIONS:
             return {criterion}
         if "Not" in types:
             truth = {"true": "false", "false": "true"}.get(truth, truth)
@@ -256,6 +267,24 @@ class Explainer:
 
         return self._leaves(criterion, lacking, unknown_only=True)
 
+    def _score_lines(self, criterion: str, node: dict, truth: str, pad: str, depth: int) -> list[str]:
+        """A points score (rule 55): the points its true members add up to, those its unknown members could
+        add, and each member with its points."""
+        points = node.get("pointsOf", {})
+        summed = {t: sum((Decimal(points[m]) for m in node.get("members", ()) if self.truth(m) == t), Decimal(0))
+                  for t in ("true", "unknown")}
+        needed = _points(node.get("minPoints", "0"))
+        detail = f"{_points(str(summed['true']))} from criteria met"
+        if summed["unknown"]:
+            detail += f", up to {_points(str(summed['unknown']))} more from criteria not known"
+        out = [f"{pad}{node.get('label', criterion)} (at least {needed}; {detail}): {truth}"]
+        for member in self._members(node):
+            member_lines = self.lines(member, depth + 1)
+            if member_lines:
+                member_lines[0] += f" [{_points(points.get(member, '1'))}]"
+            out += member_lines
+        return out
+
     def lines(self, criterion: str, depth: int = 0) -> list[str]:
         """Sentences explaining the criterion's outcome, members indented under combinations."""
         node = self.criteria.nodes.get(criterion, {})
@@ -269,6 +298,8 @@ class Explainer:
             for member in self._members(node):
                 out += self.lines(member, depth + 1)
             return out
+        if "PointsAtLeast" in types:
+            return self._score_lines(criterion, node, truth, pad, depth)
         if "Not" in types:
             return [f"{pad}{node.get('label', criterion)}: {truth}", *self.lines(node["negates"], depth + 1)]
         text = self.criteria.describe(criterion)
