@@ -107,6 +107,22 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
 }
 """
 
+# The records a true "history of" diagnosis criterion rests on that are no longer present (rule 45 with
+# gkg:includesHistory): "prior stroke: true" names the resolved record it counted, and what became of it.
+HISTORY = """
+SELECT ?patient ?c ?record ?recordStatus WHERE {
+  ?c gkg:includesHistory true .
+  ?out gkg:criterion ?c ; gkg:truth gkg:True ; gkg:forPatient ?patient ; prov:wasDerivedFrom ?rec .
+  ?rec a gkg:Condition ; gkg:presentAsOf ?present . FILTER(?present != gkg:True)
+  OPTIONAL { ?rec gkg:clinicalStatus ?status }
+  OPTIONAL { ?rec gkg:onsetTime ?onset }
+  OPTIONAL { ?rec gkg:abatementTime ?abated }
+  OPTIONAL { ?rec gkg:identifier ?id } BIND(COALESCE(?id, STR(?rec)) AS ?record)
+  BIND(CONCAT(" (", COALESCE(?status, "over"), COALESCE(CONCAT(", from ", SUBSTR(STR(?onset), 1, 10)), ""),
+       COALESCE(CONCAT(IF(BOUND(?onset), " to ", ", ended "), SUBSTR(STR(?abated), 1, 10)), ""), ")") AS ?recordStatus)
+}
+"""
+
 SYMBOLS = {"<=": "≤", ">=": "≥", "<": "<", ">": ">"}
 COMBINATIONS = {"AllOf", "AnyOf", "Not", "PointsAtLeast"}  # criteria decided from their members (rules 50-52, 55)
 AGE_UNITS = {"a": "years", "mo": "months", "wk": "weeks", "d": "days"}  # UCUM units of an age criterion
@@ -171,7 +187,7 @@ class Explainer:
             out.setdefault(row["patient"], []).append(row)
         for patient, items in issues.items():
             out.setdefault(patient, []).extend(items)
-        for query in (RECORDS, EXPOSURES):
+        for query in (RECORDS, EXPOSURES, HISTORY):
             for row in rows(store, query, patients=patients):
                 out.setdefault(row["patient"], []).append(row)
         return out
@@ -336,6 +352,6 @@ class Explainer:
             if outcome.get("records"):  # the records behind it, with the status that leaves it undecided
                 why += ": " + ", ".join(outcome["records"])
             return [f"{pad}{text}: unknown ({why})"]
-        if outcome.get("records") and "MedicationExposureCriterion" in types:  # the exposures it rests on
-            return [f"{pad}{text}: {truth} ({', '.join(outcome['records'])})"]
+        if outcome.get("records") and types & {"MedicationExposureCriterion", "DiagnosisCriterion"}:
+            return [f"{pad}{text}: {truth} ({', '.join(outcome['records'])})"]  # exposures; a history's past records
         return [f"{pad}{text}: {truth}"]

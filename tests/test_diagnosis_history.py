@@ -1,0 +1,127 @@
+"""A history of a diagnosis (gkg:DiagnosisCriterion with gkg:includesHistory true; rules 39, 44, 45).
+
+Found by a trial author encoding a CHA2DS2-VASc score: "prior stroke, TIA or thromboembolism" read as a
+diagnosis present on the as-of date, so a stroke recorded as resolved (as EHRs record an old stroke) scored 0
+and anticoagulation was advised against. A criterion that says it includes history counts a record of the
+condition that had begun by the as-of date, whatever became of it since (abated, resolved, inactive, in
+remission); refuted and entered-in-error records never count, unconfirmed ones leave it unknown, and a record
+begun after the as-of date does not count. The same records read without the flag keep their meaning (present
+on the as-of date). Made-up content: tests/fixtures/diagnosis-history/guideline.ttl; FHIR built here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from guidelinekg.checks.validate import validate
+from guidelinekg.engine.knowledge import KnowledgeBase
+from guidelinekg.engine.reasoning import evaluate
+from guidelinekg.patients.loader import load_patient_input
+from guidelinekg.report.patient import build_report
+
+FIXTURE = Path(__file__).parent / "fixtures" / "diagnosis-history" / "guideline.ttl"
+NS = "urn:example:dxh:"
+AS_OF = date(2026, 1, 15)
+CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
+# condition record -> (present on the as-of date, history of it by then)
+CASES = {
+    "active": ({"clinical": "active"}, "true", "true"),
+    "no-status": ({}, "true", "true"),
+    "resolved": ({"clinical": "resolved", "abatementDateTime": "2022-03-01"}, "false", "true"),
+    "inactive-no-date": ({"clinical": "inactive"}, "false", "true"),
+    "remission": ({"clinical": "remission"}, "false", "true"),
+    "abated-only": ({"abatementDateTime": "2020-05-01"}, "false", "true"),
+    "refuted": ({"clinical": "resolved", "verification": "refuted"}, "false", "false"),
+    "entered-in-error": ({"verification": "entered-in-error"}, "false", "false"),
+    "provisional-resolved": ({"clinical": "resolved", "verification": "provisional"}, "false", "unknown"),
+    "provisional-active": ({"clinical": "active", "verification": "provisional"}, "unknown", "unknown"),
+    "onset-after": ({"onsetDateTime": "2026-02-01"}, "false", "false"),
+    "onset-month-of-as-of": ({"onsetDateTime": "2026-01", "clinical": "resolved"}, "false", "unknown"),
+    "none": (None, "false", "false"),
+}
+
+
+def bundle(pid: str, record: dict | None) -> dict:
+    entries = [{"resource": {"resourceType": "Patient", "id": pid, "birthDate": "1950-01-01"}}]
+    if record is not None:
+        condition = {"resourceType": "Condition", "id": f"{pid}-c", "subject": {"reference": f"Patient/{pid}"},
+                     "code": {"coding": [{"system": "urn:example:dxh:codes", "code": "WE-1"}]},
+                     "onsetDateTime": record.get("onsetDateTime", "2019-06-01")}
+        if "abatementDateTime" in record:
+            condition["abatementDateTime"] = record["abatementDateTime"]
+        if "clinical" in record:
+            condition["clinicalStatus"] = {"coding": [{"system": CLINICAL, "code": record["clinical"]}]}
+        if "verification" in record:
+            condition["verificationStatus"] = {"coding": [{"system": VERIFICATION, "code": record["verification"]}]}
+        entries.append({"resource": condition})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase.load([FIXTURE])
+
+
+def patients(kb):
+    return [load_patient_input(f"{name}.json", matcher=kb.matcher, measures=kb.measures, reads=kb.reads,
+                               raw=json.dumps(bundle(name, record)).encode())
+            for name, (record, _, _) in CASES.items()]
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_history_counts_records_that_have_ended_and_present_does_not(kb, engine):
+    loaded = patients(kb)
+    evaluation = evaluate(kb, loaded, as_of=AS_OF, engine=engine)
+    got = {(r["p"], r["c"]): r["t"] for r in evaluation.store.select_values("""
+        PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
+        SELECT ?p ?c ?t WHERE { ?o a gkg:CriterionOutcome ; gkg:forPatient ?p ; gkg:criterion ?c ;
+                                   gkg:truth ?tv . ?tv <http://www.w3.org/2004/02/skos/core#notation> ?t }""")}
+    for patient, (name, (_, present, history)) in zip(loaded, CASES.items()):
+        assert got[(patient.patient_iri, NS + "crit-event-now")] == present, name
+        assert got[(patient.patient_iri, NS + "crit-event-ever")] == history, name
+
+
+def test_a_resolved_record_makes_the_recommendation_and_is_what_it_rests_on(kb):
+    loaded = patients(kb)
+    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+    resolved = loaded[list(CASES).index("resolved")]
+    report = build_report(evaluation, resolved.patient_iri, kb.version())
+    assert [r["iri"] for r in report["recommendations"]] == [NS + "rec-after-event"]
+    # the explanation names the record counted and what became of it; a present record is not named
+    assert report["recommendations"][0]["because"] == [
+        "prior widget event: true (Condition/resolved-c (resolved, from 2019-06-01 to 2022-03-01))"]
+    active = build_report(evaluation, loaded[0].patient_iri, kb.version())
+    assert active["recommendations"][0]["because"] == ["prior widget event: true"]
+    rests_on = {r["cond"] for r in evaluation.store.select_values(f"""
+        PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
+        PREFIX prov: <http://www.w3.org/ns/prov#>
+        SELECT ?cond WHERE {{ ?o gkg:criterion <{NS}crit-event-ever> ; gkg:forPatient <{resolved.patient_iri}> ;
+                                 prov:wasDerivedFrom ?cond . ?cond a gkg:Condition }}""")}
+    assert len(rests_on) == 1 and next(iter(rests_on)).endswith("resolved-c")
+    # a refuted record is no history: nothing recommended, nothing asked for
+    refuted = loaded[list(CASES).index("refuted")]
+    report = build_report(evaluation, refuted.patient_iri, kb.version())
+    assert report["recommendations"] == report["undetermined"] == []
+
+
+def test_an_unconfirmed_history_is_undetermined_and_says_why(kb):
+    loaded = patients(kb)
+    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+    report = build_report(evaluation, loaded[list(CASES).index("onset-month-of-as-of")].patient_iri, kb.version())
+    [item] = report["undetermined"]
+    assert "recorded without a day (some time from 2026-01-01 to 2026-01-31)" in " ".join(item["because"])
+
+
+def test_the_flag_must_be_a_boolean(tmp_path):
+    assert not [f for f in validate([FIXTURE], owl=False)["findings"] if f["severity"] == "error"]
+    bad = tmp_path / "quoted.ttl"
+    bad.write_text(FIXTURE.read_text(encoding="utf-8").replace("gkg:includesHistory true", 'gkg:includesHistory "yes"'),
+                   encoding="utf-8")
+    found = [f for f in validate([bad], owl=False)["findings"] if f["kind"] == "shacl"]
+    assert any("gkg:includesHistory is written once, as true or false" in f["message"] for f in found), found
