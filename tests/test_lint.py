@@ -29,7 +29,8 @@ LINT_CODES = {
     "unresolved-reference", "dangling-citation", "no-resolvable-citation", "secondary-support-only",
     "discrepancy", "unverified", "project-assumption",
     "threshold-overlap", "threshold-gap", "boundary-unit-mismatch", "recommendation-conflict", "derived-property-written",
-    "threshold-unit-mismatch", "criterion-cycle", "points-score", "code-check-digit", "code-iri-mismatch", "code-unknown",
+    "threshold-unit-mismatch", "criterion-cycle", "points-score", "code-descendants-unsupported",
+    "code-check-digit", "code-iri-mismatch", "code-unknown",
     "disjoint-types", "measure-without-plausible-range", "undefined-term", "criterion-not-decided",
     "unit-factor-unused", "interval-not-duration", "unit-not-ucum", "threshold-units-incomparable",
 }  # fmt: skip

@@ -55,6 +55,7 @@ SPARQL_CHECKS: tuple[str, ...] = (
     "derived-property-written",  # properties only knowledge-scope rules may state
     "criterion-cycle",  # criteria that contain themselves (never decided)
     "points-score",  # points for no member, twice for one, or a minimum no member set reaches
+    "code-descendants-unsupported",  # a code whose descendants the engine cannot match
     "disjoint-types",  # a node of two disjoint classes (what HermiT finds, located)
     "measure-without-plausible-range",  # results of the measure are never checked for plausibility
     "unit-factor-unused",  # a substance-specific unit factor no measure points to (never applied)

@@ -118,7 +118,8 @@ def code_ref(view: GraphView, node: str, _seen: frozenset[str] = frozenset()) ->
     if code is None:
         return None
     system = term.one("codeSystem") or ("http://loinc.org" if term.one("loincCode") else "")
-    return f"[{CODE_SYSTEMS.get(system, system or 'code')} {code}]"
+    below = " and the codes below it" if term.one("includesDescendants") in ("true", "1") else ""
+    return f"[{CODE_SYSTEMS.get(system, system or 'code')} {code}{below}]"
 
 
 def code_text(view: GraphView, node: str) -> str:
