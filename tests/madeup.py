@@ -34,3 +34,13 @@ def run_documents(fixture: Path, docs: dict[str, dict], folder: Path, as_of: dat
     built = build_reports(evaluation, kb.version(), [p.patient_iri for p in patients])
     return Run({iri.rsplit("/", 1)[1]: report for iri, report in built.items()}, evaluation,
                {p.patient_iri.rsplit("/", 1)[1]: p for p in patients})
+
+
+TRUTHS = """PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
+SELECT ?p ?c ?t WHERE { ?o a gkg:CriterionOutcome ; gkg:forPatient ?p ; gkg:criterion ?c ;
+                           gkg:truth ?tv . ?tv <http://www.w3.org/2004/02/skos/core#notation> ?t }"""
+
+
+def truths(evaluation: Evaluation) -> dict[tuple[str, str], str]:
+    """Every criterion outcome of the run: (patient IRI, criterion IRI) -> "true", "false" or "unknown"."""
+    return {(r["p"], r["c"]): r["t"] for r in evaluation.store.select_values(TRUTHS)}

@@ -20,6 +20,7 @@ from guidelinekg.engine.knowledge import KnowledgeBase
 from guidelinekg.engine.reasoning import evaluate
 from guidelinekg.patients.loader import load_patient_input
 from guidelinekg.report.patient import build_report
+from madeup import truths
 
 FIXTURE = Path(__file__).parent / "fixtures" / "code-descendants" / "guideline.ttl"
 NS = "urn:example:desc:"
@@ -60,10 +61,7 @@ def loaded(kb):
 def test_a_code_with_its_descendants_matches_the_codes_below_it(kb, engine):
     patients = loaded(kb)
     evaluation = evaluate(kb, patients, as_of=date(2026, 1, 15), engine=engine)
-    got = {(r["p"], r["c"]): r["t"] for r in evaluation.store.select_values("""
-        PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
-        SELECT ?p ?c ?t WHERE { ?o a gkg:CriterionOutcome ; gkg:forPatient ?p ; gkg:criterion ?c ;
-                                   gkg:truth ?tv . ?tv <http://www.w3.org/2004/02/skos/core#notation> ?t }""")}
+    got = truths(evaluation)
     for patient, (name, (_, below, alone)) in zip(patients, CASES.items()):
         assert got[(patient.patient_iri, NS + "crit-t2dm")] == below, name
         assert got[(patient.patient_iri, NS + "crit-e11-only")] == alone, name

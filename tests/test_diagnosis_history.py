@@ -22,6 +22,7 @@ from guidelinekg.engine.knowledge import KnowledgeBase
 from guidelinekg.engine.reasoning import evaluate
 from guidelinekg.patients.loader import load_patient_input
 from guidelinekg.report.patient import build_report
+from madeup import truths
 
 FIXTURE = Path(__file__).parent / "fixtures" / "diagnosis-history" / "guideline.ttl"
 NS = "urn:example:dxh:"
@@ -78,10 +79,7 @@ def patients(kb):
 def test_history_counts_records_that_have_ended_and_present_does_not(kb, engine):
     loaded = patients(kb)
     evaluation = evaluate(kb, loaded, as_of=AS_OF, engine=engine)
-    got = {(r["p"], r["c"]): r["t"] for r in evaluation.store.select_values("""
-        PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
-        SELECT ?p ?c ?t WHERE { ?o a gkg:CriterionOutcome ; gkg:forPatient ?p ; gkg:criterion ?c ;
-                                   gkg:truth ?tv . ?tv <http://www.w3.org/2004/02/skos/core#notation> ?t }""")}
+    got = truths(evaluation)
     for patient, (name, (_, present, history)) in zip(loaded, CASES.items()):
         assert got[(patient.patient_iri, NS + "crit-event-now")] == present, name
         assert got[(patient.patient_iri, NS + "crit-event-ever")] == history, name
