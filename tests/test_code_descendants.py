@@ -36,6 +36,18 @@ CASES = {
     "e1-alone": ((ICD10CM, "E1"), "false", "false"),  # not a code below E11, though a prefix of it
     "other-system": (("http://hl7.org/fhir/sid/icd-10", "E11.9"), "false", "false"),  # WHO ICD-10, not listed
     "snomed": (("http://snomed.info/sct", "44054006"), "false", "false"),
+    "lowercase": ((ICD10CM, "e11.65"), "true", "false"),
+    "e11-6-below": ((ICD10CM, "E11.649"), "true", "false"),
+    "i9-undotted": (("http://hl7.org/fhir/sid/icd-9-cm", "25000"), "false", "false"),  # ICD-9-CM 250.0, not E11
+}
+# a flagged 4-character code against dotted, undotted and sibling records, and an ICD-9-CM code written dotted
+BELOW = {
+    "e11-65-undotted": ((ICD10CM, "E1165"), {"crit-e11-6": "true", "crit-250-0": "false"}),
+    "e11-641": ((ICD10CM, "E11.641"), {"crit-e11-6": "true", "crit-250-0": "false"}),
+    "e11-9": ((ICD10CM, "E11.9"), {"crit-e11-6": "false", "crit-250-0": "false"}),
+    "i9-undotted": (("http://hl7.org/fhir/sid/icd-9-cm", "25000"), {"crit-e11-6": "false", "crit-250-0": "true"}),
+    "i9-dotted": (("http://hl7.org/fhir/sid/icd-9-cm", "250.02"), {"crit-e11-6": "false", "crit-250-0": "true"}),
+    "i9-other": (("http://hl7.org/fhir/sid/icd-9-cm", "251.0"), {"crit-e11-6": "false", "crit-250-0": "false"}),
 }
 
 
@@ -65,6 +77,29 @@ def test_a_code_with_its_descendants_matches_the_codes_below_it(kb, engine):
     for patient, (name, (_, below, alone)) in zip(patients, CASES.items()):
         assert got[(patient.patient_iri, NS + "crit-t2dm")] == below, name
         assert got[(patient.patient_iri, NS + "crit-e11-only")] == alone, name
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_a_subcategory_and_an_icd9_code_match_dotted_and_undotted_records(tmp_path, engine):
+    content = tmp_path / "below.ttl"
+    content.write_text(FIXTURE.read_text(encoding="utf-8") + """
+ex:code-e11-6 a gkg:Code ; skos:prefLabel "type 2 diabetes mellitus with hypoglycemia or other complications"@en ;
+    skos:notation "E11.6" ; gkg:codeSystem "http://hl7.org/fhir/sid/icd-10-cm"^^xsd:anyURI ;
+    gkg:includesDescendants true ; gkg:verificationStatus gkg:Unverified .
+ex:crit-e11-6 a gkg:DiagnosisCriterion ; rdfs:label "E11.6 and below"@en ; gkg:requiresDiagnosis ex:code-e11-6 .
+ex:code-250-0 a gkg:Code ; skos:prefLabel "diabetes mellitus without complication"@en ; skos:notation "250.0" ;
+    gkg:codeSystem "http://hl7.org/fhir/sid/icd-9-cm"^^xsd:anyURI ; gkg:includesDescendants true ;
+    gkg:verificationStatus gkg:Unverified .
+ex:crit-250-0 a gkg:DiagnosisCriterion ; rdfs:label "250.0 and below"@en ; gkg:requiresDiagnosis ex:code-250-0 .
+""", encoding="utf-8")
+    kb = KnowledgeBase.load([content])
+    patients = [load_patient_input(f"{name}.json", matcher=kb.matcher, measures=kb.measures, reads=kb.reads,
+                                   raw=json.dumps(bundle(name, *coding)).encode())
+                for name, (coding, _) in BELOW.items()]
+    got = truths(evaluate(kb, patients, as_of=date(2026, 1, 15), engine=engine))
+    for patient, (name, (_, expected)) in zip(patients, BELOW.items()):
+        for criterion, truth in expected.items():
+            assert got[(patient.patient_iri, NS + criterion)] == truth, (name, criterion)
 
 
 def test_the_recommendation_rests_on_the_record_coded_below(kb):

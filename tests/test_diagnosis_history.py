@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from guidelinekg.checks.validate import validate
+from guidelinekg.content import resources
+from guidelinekg.render.guideline import render_markdown
 from guidelinekg.engine.knowledge import KnowledgeBase
 from guidelinekg.engine.reasoning import evaluate
 from guidelinekg.patients.loader import load_patient_input
@@ -30,21 +32,35 @@ AS_OF = date(2026, 1, 15)
 CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 
-# condition record -> (present on the as-of date, history of it by then)
+# condition record -> (present on the as-of date, history of it by then, history begun >= 28 days before)
 CASES = {
-    "active": ({"clinical": "active"}, "true", "true"),
-    "no-status": ({}, "true", "true"),
-    "resolved": ({"clinical": "resolved", "abatementDateTime": "2022-03-01"}, "false", "true"),
-    "inactive-no-date": ({"clinical": "inactive"}, "false", "true"),
-    "remission": ({"clinical": "remission"}, "false", "true"),
-    "abated-only": ({"abatementDateTime": "2020-05-01"}, "false", "true"),
-    "refuted": ({"clinical": "resolved", "verification": "refuted"}, "false", "false"),
-    "entered-in-error": ({"verification": "entered-in-error"}, "false", "false"),
-    "provisional-resolved": ({"clinical": "resolved", "verification": "provisional"}, "false", "unknown"),
-    "provisional-active": ({"clinical": "active", "verification": "provisional"}, "unknown", "unknown"),
-    "onset-after": ({"onsetDateTime": "2026-02-01"}, "false", "false"),
-    "onset-month-of-as-of": ({"onsetDateTime": "2026-01", "clinical": "resolved"}, "false", "unknown"),
-    "none": (None, "false", "false"),
+    "active": ({"clinical": "active"}, "true", "true", "true"),
+    "no-status": ({}, "true", "true", "true"),
+    "resolved": ({"clinical": "resolved", "abatementDateTime": "2022-03-01"}, "false", "true", "true"),
+    "inactive-no-date": ({"clinical": "inactive"}, "false", "true", "true"),
+    "remission": ({"clinical": "remission"}, "false", "true", "true"),
+    "abated-only": ({"abatementDateTime": "2020-05-01"}, "false", "true", "true"),
+    "refuted": ({"clinical": "resolved", "verification": "refuted"}, "false", "false", "false"),
+    "entered-in-error": ({"verification": "entered-in-error"}, "false", "false", "false"),
+    "provisional-resolved": ({"clinical": "resolved", "verification": "provisional"}, "false", "unknown", "unknown"),
+    "provisional-active": ({"clinical": "active", "verification": "provisional"}, "unknown", "unknown", "unknown"),
+    "onset-after": ({"onsetDateTime": "2026-02-01"}, "false", "false", "false"),
+    "onset-month-of-as-of": ({"onsetDateTime": "2026-01", "clinical": "resolved"}, "false", "unknown", "false"),
+    "none": (None, "false", "false", "false"),
+    # an episode begun 2 days ago is history, not an earlier episode; 28 days before is; no onset: cannot be told
+    "current": ({"onsetDateTime": "2026-01-13", "clinical": "active"}, "true", "true", "false"),
+    "exactly-28-days": ({"onsetDateTime": "2025-12-18", "clinical": "active"}, "true", "true", "true"),
+    "27-days": ({"onsetDateTime": "2025-12-19", "clinical": "active"}, "true", "true", "false"),
+    "no-onset": ({"onsetDateTime": None, "clinical": "resolved"}, "false", "true", "unknown"),
+    "onset-month-across": ({"onsetDateTime": "2025-12", "clinical": "active"}, "true", "true", "unknown"),
+    # an onset month across the as-of date, but over on a day before it: it had begun
+    "onset-month-abated": ({"onsetDateTime": "2026-01", "abatementDateTime": "2026-01-10", "clinical": "resolved"},
+                           "false", "true", "false"),
+    # provisional: unknown, whatever its abatement's span (which a history does not read)
+    "provisional-abatement-month": ({"clinical": "resolved", "verification": "provisional",
+                                     "abatementDateTime": "2026-01"}, "false", "unknown", "unknown"),
+    "partial-dates": ({"onsetDateTime": "2019", "abatementDateTime": "2022-03", "clinical": "resolved"},
+                      "false", "true", "true"),
 }
 
 
@@ -53,7 +69,8 @@ def bundle(pid: str, record: dict | None) -> dict:
     if record is not None:
         condition = {"resourceType": "Condition", "id": f"{pid}-c", "subject": {"reference": f"Patient/{pid}"},
                      "code": {"coding": [{"system": "urn:example:dxh:codes", "code": "WE-1"}]},
-                     "onsetDateTime": record.get("onsetDateTime", "2019-06-01")}
+                     **({"onsetDateTime": record.get("onsetDateTime", "2019-06-01")}
+                        if record.get("onsetDateTime", "") is not None else {})}
         if "abatementDateTime" in record:
             condition["abatementDateTime"] = record["abatementDateTime"]
         if "clinical" in record:
@@ -72,7 +89,7 @@ def kb() -> KnowledgeBase:
 def patients(kb):
     return [load_patient_input(f"{name}.json", matcher=kb.matcher, measures=kb.measures, reads=kb.reads,
                                raw=json.dumps(bundle(name, record)).encode())
-            for name, (record, _, _) in CASES.items()]
+            for name, (record, *_) in CASES.items()]
 
 
 @pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
@@ -80,9 +97,23 @@ def test_history_counts_records_that_have_ended_and_present_does_not(kb, engine)
     loaded = patients(kb)
     evaluation = evaluate(kb, loaded, as_of=AS_OF, engine=engine)
     got = truths(evaluation)
-    for patient, (name, (_, present, history)) in zip(loaded, CASES.items()):
+    for patient, (name, (_, present, history, before)) in zip(loaded, CASES.items()):
         assert got[(patient.patient_iri, NS + "crit-event-now")] == present, name
         assert got[(patient.patient_iri, NS + "crit-event-ever")] == history, name
+        assert got[(patient.patient_iri, NS + "crit-event-before")] == before, name
+
+
+def test_an_earlier_episode_beside_a_current_one_counts(kb):
+    """A record resolved in 2022 and one begun two days ago: an earlier episode (Wells: "previous DVT" and
+    "signs of DVT now" together)."""
+    doc = bundle("both", {"clinical": "resolved", "abatementDateTime": "2022-03-01"})
+    doc["entry"].append({"resource": {**bundle("both", {"onsetDateTime": "2026-01-13"})["entry"][1]["resource"],
+                                      "id": "both-new"}})
+    patient = load_patient_input("both.json", matcher=kb.matcher, measures=kb.measures, reads=kb.reads,
+                                 raw=json.dumps(doc).encode())
+    got = truths(evaluate(kb, [patient], as_of=AS_OF))
+    assert got[(patient.patient_iri, NS + "crit-event-before")] == "true"
+    assert got[(patient.patient_iri, NS + "crit-event-now")] == "true"
 
 
 def test_a_resolved_record_makes_the_recommendation_and_is_what_it_rests_on(kb):
@@ -114,6 +145,37 @@ def test_an_unconfirmed_history_is_undetermined_and_says_why(kb):
     report = build_report(evaluation, loaded[list(CASES).index("onset-month-of-as-of")].patient_iri, kb.version())
     [item] = report["undetermined"]
     assert "recorded without a day (some time from 2026-01-01 to 2026-01-31)" in " ".join(item["because"])
+
+
+def test_an_earlier_episode_without_an_onset_says_why_it_is_unknown(kb):
+    loaded = patients(kb)
+    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+    patient = loaded[list(CASES).index("no-onset")].patient_iri
+    [note] = [r["n"] for r in evaluation.store.select_values(f"""
+        PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
+        SELECT ?n WHERE {{ ?o gkg:criterion <{NS}crit-event-before> ; gkg:forPatient <{patient}> ;
+                              gkg:outcomeNote ?n }}""")]
+    assert note == ("Condition/no-onset-c: no onset is recorded, so whether it began at least 28 days before the "
+                    "as-of date cannot be told")
+
+
+def test_notes_and_dates_are_those_of_the_history(kb):
+    loaded = patients(kb)
+    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+    provisional = loaded[list(CASES).index("provisional-abatement-month")].patient_iri
+    notes = [r["n"] for r in evaluation.store.select_values(f"""
+        PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
+        SELECT ?n WHERE {{ ?o gkg:criterion <{NS}crit-event-ever> ; gkg:forPatient <{provisional}> ;
+                              gkg:outcomeNote ?n }}""")]
+    assert not [n for n in notes if "abatement" in n], notes  # a history does not turn on when it was over
+    partial = build_report(evaluation, loaded[list(CASES).index("partial-dates")].patient_iri, kb.version())
+    assert partial["recommendations"][0]["because"] == [
+        "prior widget event: true (Condition/partial-dates-c (resolved, from 2019 to 2022-03))"]
+
+
+def test_render_says_history():
+    rendered = render_markdown([*resources.vocabulary_files(), FIXTURE])
+    assert "Applies when: history of widget event [urn:example:dxh:codes WE-1]" in rendered
 
 
 def test_the_flag_must_be_a_boolean(tmp_path):

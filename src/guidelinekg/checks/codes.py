@@ -4,7 +4,9 @@ A LOINC code ends in a check digit (mod 10, the Luhn algorithm over the digits b
 SNOMED CT identifier in a Verhoeff check digit; both can be checked offline, with python-stdnum, so a
 typo (``718-8`` for ``718-7``) is an error before a patient's results go unmatched. ICD-10-CM has no
 check digit but a closed code set: a code is looked up in the CMS/NCHS code list that the
-simple_icd_10_cm package ships (``code-unknown``), and must be written with its dot, as FHIR sends it. A node's IRI and
+simple_icd_10_cm package ships (``code-unknown``), and must be written with its dot, as FHIR sends it; a code with
+codes below it (a category such as E11, which records do not carry) is a warning unless it says it includes
+them (``code-has-descendants``). A node's IRI and
 its code must also agree (``loinc:718-7`` with ``gkg:loincCode "718-8"`` would match one thing and
 show another). Whether a valid code means what the guideline says is not checkable here: that is what
 ``gkg:verificationStatus`` records.
@@ -65,6 +67,13 @@ def _icd10cm_codes() -> tuple[str, frozenset[str] | None]:
     return lists[-1][len("code-list-"):-len(".txt")] + " release", frozenset(text.split())
 
 
+@cache
+def _icd10cm_parents() -> frozenset[str]:
+    """The ICD-10-CM codes (without dots) that have codes below them in the code list (E11, E11.6)."""
+    codes = _icd10cm_codes()[1] or frozenset()
+    return frozenset(code[:n] for code in codes for n in range(3, len(code)))
+
+
 def _icd10cm_problem(code: str) -> str | None:
     release, codes = _icd10cm_codes()
     if codes is None:
@@ -105,6 +114,13 @@ def code_findings(content: Content) -> list[Finding]:
                 problem = _icd10cm_problem(value.value)
                 if problem:
                     error(node, "code-unknown", "skos:notation", problem, value.value)
+                elif value.value.replace(".", "") in _icd10cm_parents() and not any(
+                        v.value == "true" for v in content.objects(node, NamedNode(GKG + "includesDescendants"))):
+                    findings.append(content.finding(
+                        node, "warning", "lint", "code-has-descendants",
+                        f"ICD-10-CM {value.value} has codes below it, and records carry those (a category is not "
+                        "billable): as written it matches a record coded exactly this; add gkg:includesDescendants "
+                        "true to match the codes below it too, or list them", path="skos:notation", value=value.value))
                 elif isinstance(node, NamedNode) and node.value.startswith(ICD10CM_IRI) and \
                         node.value != ICD10CM_IRI + value.value:
                     error(node, "code-iri-mismatch", "skos:notation",

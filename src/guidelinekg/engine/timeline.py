@@ -34,6 +34,8 @@ DAY_PROPERTIES = {
     GKG + "effectiveSpanEnd": GKG + "effectiveSpanEndDay",
     GKG + "performedStart": GKG + "performedStartDay",
     GKG + "performedEnd": GKG + "performedEndDay",
+    GKG + "onsetTime": GKG + "onsetDay",  # how long before the as-of date a condition began
+    GKG + "onsetSpanEnd": GKG + "onsetSpanEndDay",
 }
 # every predicate time_index_triples writes: derived by the engine, never a recorded patient fact
 INDEX_PREDICATES = frozenset(TIME_PROPERTIES.values()) | frozenset(DAY_PROPERTIES.values())

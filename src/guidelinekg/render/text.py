@@ -190,7 +190,8 @@ def criterion_text(view: GraphView, node: str, _path: tuple[str, ...] = ()) -> s
         return text
     diagnoses = record.all("diagnosis")
     if diagnoses:
-        return " AND ".join(f"diagnosis of {code_text(view, d)}" for d in view.order_nodes(diagnoses))
+        said = "history of" if record.one("includesHistory") in ("true", "1") else "diagnosis of"  # ended ones count
+        return " AND ".join(f"{said} {code_text(view, d)}" for d in view.order_nodes(diagnoses))
     procedures = record.all("procedure")
     if procedures:  # rule 34
         text = " OR ".join(f"procedure {code_text(view, c)}" for c in view.order_nodes(procedures))

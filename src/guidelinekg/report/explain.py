@@ -113,13 +113,18 @@ HISTORY = """
 SELECT ?patient ?c ?record ?recordStatus WHERE {
   ?c gkg:includesHistory true .
   ?out gkg:criterion ?c ; gkg:truth gkg:True ; gkg:forPatient ?patient ; prov:wasDerivedFrom ?rec .
-  ?rec a gkg:Condition ; gkg:presentAsOf ?present . FILTER(?present != gkg:True)
+  ?rec a gkg:Condition ; gkg:presentAsOf gkg:False .
   OPTIONAL { ?rec gkg:clinicalStatus ?status }
-  OPTIONAL { ?rec gkg:onsetTime ?onset }
-  OPTIONAL { ?rec gkg:abatementTime ?abated }
+  OPTIONAL { ?rec gkg:onsetTime ?onset OPTIONAL { ?rec gkg:onsetSpanEnd ?onsetEnd } }
+  OPTIONAL { ?rec gkg:abatementTime ?abated OPTIONAL { ?rec gkg:abatementSpanEnd ?abatedEnd } }
   OPTIONAL { ?rec gkg:identifier ?id } BIND(COALESCE(?id, STR(?rec)) AS ?record)
-  BIND(CONCAT(" (", COALESCE(?status, "over"), COALESCE(CONCAT(", from ", SUBSTR(STR(?onset), 1, 10)), ""),
-       COALESCE(CONCAT(IF(BOUND(?onset), " to ", ", ended "), SUBSTR(STR(?abated), 1, 10)), ""), ")") AS ?recordStatus)
+  # dates as recorded: a day, a month ("2022-03": its span's start and end share the month) or a year
+  BIND(SUBSTR(STR(?onset), 1, IF(!BOUND(?onsetEnd), 10,
+       IF(SUBSTR(STR(?onset), 1, 7) = SUBSTR(STR(?onsetEnd), 1, 7), 7, 4))) AS ?from)
+  BIND(SUBSTR(STR(?abated), 1, IF(!BOUND(?abatedEnd), 10,
+       IF(SUBSTR(STR(?abated), 1, 7) = SUBSTR(STR(?abatedEnd), 1, 7), 7, 4))) AS ?to)
+  BIND(CONCAT(" (", COALESCE(?status, "over"), COALESCE(CONCAT(", from ", ?from), ""),
+       COALESCE(CONCAT(IF(BOUND(?from), " to ", ", ended "), ?to), ""), ")") AS ?recordStatus)
 }
 """
 
