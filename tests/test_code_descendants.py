@@ -108,6 +108,10 @@ def test_the_recommendation_rests_on_the_record_coded_below(kb):
     e11_65 = patients[list(CASES).index("e11-65")]
     report = build_report(evaluation, e11_65.patient_iri, kb.version())
     assert [r["iri"] for r in report["recommendations"]] == [NS + "rec-t2dm"]
+    # the explanation names the record and the code the category matched; an exact match names none
+    assert report["recommendations"][0]["because"] == ["type 2 diabetes mellitus: true (Condition/e11-65-c coded E11.65)"]
+    exact = build_report(evaluation, patients[list(CASES).index("e11")].patient_iri, kb.version())
+    assert exact["recommendations"][0]["because"] == ["type 2 diabetes mellitus: true"]
     rests_on = [r["cond"] for r in evaluation.store.select_values(f"""
         PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
         PREFIX prov: <http://www.w3.org/ns/prov#>

@@ -128,6 +128,24 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
 }
 """
 
+# The records a true diagnosis criterion rests on through a code below one it lists (rule 17): "active cancer:
+# true (Condition/c7 coded C50.911)", so a reader sees which code the category matched.
+BELOW = """
+SELECT ?patient ?c ?record ?recordStatus WHERE {
+  # (in a group of its own with the filter: an engine may answer a grouping of no rows with one unbound row,
+  # which the OPTIONAL below would then bind to any record)
+  { { SELECT ?patient ?c ?rec (MIN(?token) AS ?first) WHERE {
+        ?out gkg:criterion ?c ; gkg:truth gkg:True ; gkg:forPatient ?patient ; prov:wasDerivedFrom ?rec .
+        ?rec a gkg:Condition ; gkg:matchedCode ?code ; gkg:codeToken ?token .
+        ?c gkg:diagnosisCode ?code .
+        FILTER NOT EXISTS { ?code gkg:codeToken ?exact . ?rec gkg:codeToken ?exact }
+      } GROUP BY ?patient ?c ?rec }
+    FILTER(BOUND(?rec)) }
+  OPTIONAL { ?rec gkg:identifier ?id } BIND(COALESCE(?id, STR(?rec)) AS ?record)
+  BIND(CONCAT(" coded ", STRAFTER(?first, "|")) AS ?recordStatus)
+}
+"""
+
 SYMBOLS = {"<=": "≤", ">=": "≥", "<": "<", ">": ">"}
 COMBINATIONS = {"AllOf", "AnyOf", "Not", "PointsAtLeast"}  # criteria decided from their members (rules 50-52, 55)
 AGE_UNITS = {"a": "years", "mo": "months", "wk": "weeks", "d": "days"}  # UCUM units of an age criterion
@@ -192,7 +210,7 @@ class Explainer:
             out.setdefault(row["patient"], []).append(row)
         for patient, items in issues.items():
             out.setdefault(patient, []).extend(items)
-        for query in (RECORDS, EXPOSURES, HISTORY):
+        for query in (RECORDS, EXPOSURES, HISTORY, BELOW):
             for row in rows(store, query, patients=patients):
                 out.setdefault(row["patient"], []).append(row)
         return out
