@@ -445,13 +445,15 @@ def test_derived_terms_match_rdflibs_sparql_algebra():
             template = op.get("insert")
             if not template:
                 continue
-            binds = {n["var"]: n["expr"] for n in nodes(op.get("where")) if n.name == "Extend"}
+            binds: dict = {}  # a variable bound in several UNION branches (rule 39's note) counts with each
+            for n in (n for n in nodes(op.get("where")) if n.name == "Extend"):
+                binds.setdefault(n["var"], []).append(n["expr"])
             triples = list(template.get("triples") or [])
             for quads in (template.get("quads") or {}).values():
                 triples += list(quads)
             for _, p, o in triples:
                 if isinstance(p, Variable):
-                    predicates |= iris(binds.get(p))
+                    predicates |= iris(binds.get(p, []))
                 elif p == RDF.type and isinstance(o, URIRef):
                     classes.add(str(o))
                 elif p != RDF.type:
