@@ -120,6 +120,23 @@ def test_the_recommendation_rests_on_the_record_coded_below(kb):
     assert len(rests_on) == 1 and rests_on[0].endswith("e11-65-c")
 
 
+def test_the_explanation_names_the_code_that_matched_among_several(tmp_path):
+    """A record coded E11.9 (ICD-10-CM) and 250.00 (ICD-9-CM), against a criterion on ICD-9-CM 250 and below:
+    the code named is 250.00, not the record's smallest code."""
+    content = tmp_path / "icd9.ttl"
+    content.write_text(FIXTURE.read_text(encoding="utf-8").replace(
+        'skos:notation "E11" ;\n    gkg:codeSystem "http://hl7.org/fhir/sid/icd-10-cm"^^xsd:anyURI ; gkg:includesDescendants true',
+        'skos:notation "250" ;\n    gkg:codeSystem "http://hl7.org/fhir/sid/icd-9-cm"^^xsd:anyURI ; gkg:includesDescendants true',
+        1), encoding="utf-8")
+    kb = KnowledgeBase.load([content])
+    doc = bundle("dual", ICD10CM, "E11.9")
+    doc["entry"][1]["resource"]["code"]["coding"].append({"system": "http://hl7.org/fhir/sid/icd-9-cm", "code": "250.00"})
+    patient = load_patient_input("dual.json", matcher=kb.matcher, measures=kb.measures, reads=kb.reads,
+                                 raw=json.dumps(doc).encode())
+    report = build_report(evaluate(kb, [patient], as_of=date(2026, 1, 15)), patient.patient_iri, kb.version())
+    assert report["recommendations"][0]["because"] == ["type 2 diabetes mellitus: true (Condition/dual-c coded 250.00)"]
+
+
 def test_validate_accepts_it_on_icd_and_refuses_it_where_it_cannot_match(tmp_path):
     assert not [f for f in validate([FIXTURE], owl=False)["findings"] if f["severity"] == "error"]
     snomed = tmp_path / "snomed.ttl"

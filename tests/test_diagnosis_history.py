@@ -59,6 +59,9 @@ CASES = {
     # provisional: unknown, whatever its abatement's span (which a history does not read)
     "provisional-abatement-month": ({"clinical": "resolved", "verification": "provisional",
                                      "abatementDateTime": "2026-01"}, "false", "unknown", "unknown"),
+    "provisional-onset-month-abated": ({"onsetDateTime": "2026-01", "abatementDateTime": "2026-01-10",
+                                        "clinical": "resolved", "verification": "provisional"},
+                                       "false", "unknown", "false"),
     "partial-dates": ({"onsetDateTime": "2019", "abatementDateTime": "2022-03", "clinical": "resolved"},
                       "false", "true", "true"),
 }
@@ -155,7 +158,7 @@ def test_an_earlier_episode_without_an_onset_says_why_it_is_unknown(kb):
         PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
         SELECT ?n WHERE {{ ?o gkg:criterion <{NS}crit-event-before> ; gkg:forPatient <{patient}> ;
                               gkg:outcomeNote ?n }}""")]
-    assert note == ("Condition/no-onset-c: no onset is recorded, so whether it began at least 28 days before the "
+    assert note == ("Condition/no-onset-c: no onset date is read, so whether it began at least 28 days before the "
                     "as-of date cannot be told")
 
 
@@ -168,14 +171,25 @@ def test_notes_and_dates_are_those_of_the_history(kb):
         SELECT ?n WHERE {{ ?o gkg:criterion <{NS}crit-event-ever> ; gkg:forPatient <{provisional}> ;
                               gkg:outcomeNote ?n }}""")]
     assert not [n for n in notes if "abatement" in n], notes  # a history does not turn on when it was over
+    begun = loaded[list(CASES).index("provisional-onset-month-abated")].patient_iri
+    notes = [r["n"] for r in evaluation.store.select_values(f"""
+        PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
+        SELECT ?n WHERE {{ ?o gkg:criterion <{NS}crit-event-ever> ; gkg:forPatient <{begun}> ;
+                              gkg:outcomeNote ?n }}""")]
+    assert notes == [], notes  # over on 2026-01-10, so begun: unknown for being provisional, not for its onset
     partial = build_report(evaluation, loaded[list(CASES).index("partial-dates")].patient_iri, kb.version())
     assert partial["recommendations"][0]["because"] == [
         "prior widget event: true (Condition/partial-dates-c (resolved, from 2019 to 2022-03))"]
 
 
-def test_render_says_history():
+def test_render_says_history_and_how_long_before(tmp_path):
     rendered = render_markdown([*resources.vocabulary_files(), FIXTURE])
-    assert "Applies when: history of widget event [urn:example:dxh:codes WE-1]" in rendered
+    assert "Applies when: history of widget event [urn:example:dxh:codes WE-1]\n" in rendered
+    earlier = tmp_path / "earlier.ttl"
+    earlier.write_text(FIXTURE.read_text(encoding="utf-8").replace(
+        "gkg:applicability ex:crit-event-ever", "gkg:applicability ex:crit-event-before"), encoding="utf-8")
+    rendered = render_markdown([*resources.vocabulary_files(), earlier])
+    assert "Applies when: history of widget event [urn:example:dxh:codes WE-1], begun at least 28 days before" in rendered
 
 
 def test_the_flag_must_be_a_boolean(tmp_path):

@@ -70,8 +70,8 @@ def _icd10cm_codes() -> tuple[str, frozenset[str] | None]:
 @cache
 def _icd10cm_parents() -> frozenset[str]:
     """The ICD-10-CM codes (without dots) that have codes below them in the code list (E11, E11.6)."""
-    codes = _icd10cm_codes()[1] or frozenset()
-    return frozenset(code[:n] for code in codes for n in range(3, len(code)))
+    codes = _icd10cm_codes()[1] or frozenset()  # chapters and blocks (I10-I1A) are in the list too: not codes
+    return frozenset(code[:n] for code in codes if "-" not in code for n in range(3, len(code)))
 
 
 def _icd10cm_problem(code: str) -> str | None:
@@ -120,8 +120,8 @@ def code_findings(content: Content) -> list[Finding]:
                         node, "warning", "lint", "code-has-descendants",
                         f"ICD-10-CM {value.value} has codes below it, and records carry those (a category is not "
                         "billable): as written it matches a record coded exactly this; add gkg:includesDescendants "
-                        "true to match the codes below it too, or list them", path="skos:notation", value=value.value))
-                elif isinstance(node, NamedNode) and node.value.startswith(ICD10CM_IRI) and \
+                        "true to match the codes below it too, or list those codes instead of it", path="skos:notation", value=value.value))
+                if not problem and isinstance(node, NamedNode) and node.value.startswith(ICD10CM_IRI) and \
                         node.value != ICD10CM_IRI + value.value:
                     error(node, "code-iri-mismatch", "skos:notation",
                           f"the IRI names ICD-10-CM {node.value[len(ICD10CM_IRI):]} but skos:notation says "

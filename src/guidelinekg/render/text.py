@@ -191,7 +191,9 @@ def criterion_text(view: GraphView, node: str, _path: tuple[str, ...] = ()) -> s
     diagnoses = record.all("diagnosis")
     if diagnoses:
         said = "history of" if record.one("includesHistory") in ("true", "1") else "diagnosis of"  # ended ones count
-        return " AND ".join(f"{said} {code_text(view, d)}" for d in view.order_nodes(diagnoses))
+        text = " AND ".join(f"{said} {code_text(view, d)}" for d in view.order_nodes(diagnoses))
+        gap = record.one("onsetAtLeastDaysBefore")  # an earlier episode
+        return f"{text}, begun at least {quantity(gap, 'd')} before" if gap else text
     procedures = record.all("procedure")
     if procedures:  # rule 34
         text = " OR ".join(f"procedure {code_text(view, c)}" for c in view.order_nodes(procedures))

@@ -137,12 +137,13 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
   { { SELECT ?patient ?c ?rec (MIN(?token) AS ?first) WHERE {
         ?out gkg:criterion ?c ; gkg:truth gkg:True ; gkg:forPatient ?patient ; prov:wasDerivedFrom ?rec .
         ?rec a gkg:Condition ; gkg:matchedCode ?code ; gkg:codeToken ?token .
-        ?c gkg:diagnosisCode ?code .
+        ?c gkg:diagnosisCode ?code . ?code gkg:codePrefixToken ?prefix .
         FILTER NOT EXISTS { ?code gkg:codeToken ?exact . ?rec gkg:codeToken ?exact }
+        FILTER(STRSTARTS(UCASE(REPLACE(?token, "[.]", "")), UCASE(REPLACE(?prefix, "[.]", ""))))  # as rule 17
       } GROUP BY ?patient ?c ?rec }
     FILTER(BOUND(?rec)) }
   OPTIONAL { ?rec gkg:identifier ?id } BIND(COALESCE(?id, STR(?rec)) AS ?record)
-  BIND(CONCAT(" coded ", STRAFTER(?first, "|")) AS ?recordStatus)
+  BIND(CONCAT(" coded ", STRAFTER(?first, "|")) AS ?recordStatus)  # the system is the listed code's
 }
 """
 
