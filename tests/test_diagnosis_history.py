@@ -64,6 +64,27 @@ CASES = {
                                        "false", "unknown", "false"),
     "partial-dates": ({"onsetDateTime": "2019", "abatementDateTime": "2022-03", "clinical": "resolved"},
                       "false", "true", "true"),
+    # an onset month reaching the cut-off day, but over on a day before it: an earlier episode
+    "onset-month-over-before-cut-off": ({"onsetDateTime": "2025-12", "abatementDateTime": "2025-12-05",
+                                         "clinical": "resolved"}, "false", "true", "true"),
+    # no onset: the day it was recorded is the latest it can have begun (Condition.recordedDate)
+    "recorded-before": ({"onsetDateTime": None, "recordedDate": "2025-06-01", "clinical": "active"},
+                        "true", "true", "true"),
+    "recorded-year": ({"onsetDateTime": None, "recordedDate": "2024", "clinical": "active"}, "true", "true", "true"),
+    "recorded-recently": ({"onsetDateTime": None, "recordedDate": "2026-01-10", "clinical": "active"},
+                          "true", "true", "unknown"),
+    "recorded-after": ({"onsetDateTime": None, "recordedDate": "2026-02-01", "clinical": "active"},
+                       "unknown", "unknown", "unknown"),
+    "recorded-month-across": ({"onsetDateTime": None, "recordedDate": "2026-01", "clinical": "active"},
+                              "unknown", "unknown", "unknown"),
+    # recorded later, but over on a day long before the as-of date: it had begun by then
+    "recorded-after-abated": ({"onsetDateTime": None, "recordedDate": "2026-03-01", "abatementDateTime": "2025-05-01",
+                               "clinical": "resolved"}, "false", "true", "true"),
+    # an onset decides; the recorded date is not read
+    "onset-and-recorded-after": ({"onsetDateTime": "2020-01-01", "recordedDate": "2026-02-01", "clinical": "active"},
+                                 "true", "true", "true"),
+    "onset-after-recorded-before": ({"onsetDateTime": "2026-02-01", "recordedDate": "2025-01-01"},
+                                    "false", "false", "false"),
 }
 
 
@@ -74,6 +95,8 @@ def bundle(pid: str, record: dict | None) -> dict:
                      "code": {"coding": [{"system": "urn:example:dxh:codes", "code": "WE-1"}]},
                      **({"onsetDateTime": record.get("onsetDateTime", "2019-06-01")}
                         if record.get("onsetDateTime", "") is not None else {})}
+        if "recordedDate" in record:
+            condition["recordedDate"] = record["recordedDate"]
         if "abatementDateTime" in record:
             condition["abatementDateTime"] = record["abatementDateTime"]
         if "clinical" in record:
@@ -199,3 +222,32 @@ def test_the_flag_must_be_a_boolean(tmp_path):
                    encoding="utf-8")
     found = [f for f in validate([bad], owl=False)["findings"] if f["kind"] == "shacl"]
     assert any("gkg:includesHistory is written once, as true or false" in f["message"] for f in found), found
+
+
+def test_a_record_without_an_onset_is_dated_by_when_it_was_recorded(kb):
+    """Condition.recordedDate (real exports often give no onset): recorded after the as-of date, whether it had
+    begun by then cannot be told, and the explanation says so; recorded too recently for an earlier episode
+    likewise; a history counted on it names the recorded date."""
+    loaded = patients(kb)
+    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+
+    def notes(case: str, criterion: str) -> list[str]:
+        patient = loaded[list(CASES).index(case)].patient_iri
+        return sorted(r["n"] for r in evaluation.store.select_values(f"""
+            PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
+            SELECT ?n WHERE {{ ?o gkg:criterion <{NS}{criterion}> ; gkg:forPatient <{patient}> ;
+                                  gkg:outcomeNote ?n }}"""))
+
+    after = ("Condition/recorded-after-c: no onset is recorded, and it was recorded on 2026-02-01, after the as-of "
+             "date 2026-01-15: whether it had begun by then cannot be told")
+    assert notes("recorded-after", "crit-event-now") == [after]
+    assert notes("recorded-after", "crit-event-ever") == [after]
+    assert notes("recorded-month-across", "crit-event-now") == [after.replace("recorded-after", "recorded-month-across")
+                                                                .replace("on 2026-02-01", "in 2026-01")]
+    assert notes("recorded-recently", "crit-event-before") == [
+        "Condition/recorded-recently-c: no onset date is read, and it was recorded on 2026-01-10, so whether it began "
+        "at least 28 days before the as-of date cannot be told"]
+    assert notes("recorded-after-abated", "crit-event-ever") == []  # over in 2025: begun, whenever recorded
+    report = build_report(evaluation, loaded[list(CASES).index("recorded-after-abated")].patient_iri, kb.version())
+    assert report["recommendations"][0]["because"] == [
+        "prior widget event: true (Condition/recorded-after-abated-c (resolved, ended 2025-05-01, recorded 2026-03-01))"]

@@ -36,6 +36,10 @@ DAY_PROPERTIES = {
     GKG + "performedEnd": GKG + "performedEndDay",
     GKG + "onsetTime": GKG + "onsetDay",  # how long before the as-of date a condition began
     GKG + "onsetSpanEnd": GKG + "onsetSpanEndDay",
+    GKG + "recordedTime": GKG + "recordedDay",  # a condition without an onset had begun by the day it was recorded
+    GKG + "recordedSpanEnd": GKG + "recordedSpanEndDay",
+    GKG + "abatementTime": GKG + "abatementDay",  # over by then, so begun by then
+    GKG + "abatementSpanEnd": GKG + "abatementSpanEndDay",
 }
 # every predicate time_index_triples writes: derived by the engine, never a recorded patient fact
 INDEX_PREDICATES = frozenset(TIME_PROPERTIES.values()) | frozenset(DAY_PROPERTIES.values())

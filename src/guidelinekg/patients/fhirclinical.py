@@ -13,6 +13,11 @@ parsing, with its notes). Nothing here decides what the values mean on the as-of
   ``"2026"``) is a span: its first instant, and its last as ``gkg:onsetSpanEnd`` / ``gkg:abatementSpanEnd``
   (:func:`imprecise_time`; likewise an Observation's ``gkg:effectiveSpanEnd``), so that rule 39 decides
   only what the whole span decides and leaves the rest unknown, never a guessed day.
+* ``recordedDate`` becomes ``gkg:recordedTime`` (a span likewise: ``gkg:recordedSpanEnd``). The condition had
+  begun by the day it was recorded, so a record without an onset is read as begun no later than that: begun
+  by an as-of date on or after it, unknown whether begun by an earlier one (rule 39), and an earlier episode
+  (``gkg:onsetAtLeastDaysBefore``) when recorded long enough before (rules 44, 45). With an onset, the onset
+  decides and the recorded date is not read.
 * Every coding of ``Condition.code`` with a system and a code becomes a ``gkg:codeToken`` ``system|code``
   (the FHIR token syntax), whatever the system: a guideline's value set says which codes it accepts
   (``queries/rules/07-diagnosis-codes.rq``). An ICD-10 or ICD-10-CM code sent without its dot (``E1165``,
@@ -34,7 +39,8 @@ parsing, with its notes). Nothing here decides what the values mean on the as-of
   person (two Patients linked by ``replaced-by`` or ``replaces``) is refused, naming the one to evaluate.
 * Not read, with a note (``unsupported-time``): ``onsetAge``, ``onsetRange``, ``onsetString`` and the
   ``abatement`` ones. An age or range gives no date without arithmetic on the birth date (and is a year
-  wide at best), a string no date at all: the onset is then unknown (the condition counts as begun), the
+  wide at best), a string no date at all: the onset is then unknown (the condition counts as begun, by its
+  recorded date when it has one), the
   abatement unknown (FHIR requires a clinical status of inactive, remission or resolved with any
   abatement, and that status decides).
 """
@@ -62,6 +68,7 @@ CONDITION_TIMES = (
     ("onsetTime", "onsetPeriod", "start"),
     ("abatementTime", "abatementDateTime", None),
     ("abatementTime", "abatementPeriod", "end"),
+    ("recordedTime", "recordedDate", None),
 )
 # (gkg property, Procedure element, the member of a Period, or None): a dateTime is both start and end
 PROCEDURE_TIMES = (
@@ -79,7 +86,8 @@ CONDITION_STATUSES = (
     ("conditionVerificationStatus", "verificationStatus"),
 )
 # a time without a day of these is a span: its last instant is a fact of its own (the time given is its first)
-SPAN_ENDS = {"effectiveTime": "effectiveSpanEnd", "onsetTime": "onsetSpanEnd", "abatementTime": "abatementSpanEnd"}
+SPAN_ENDS = {"effectiveTime": "effectiveSpanEnd", "onsetTime": "onsetSpanEnd", "abatementTime": "abatementSpanEnd",
+             "recordedTime": "recordedSpanEnd"}
 SPAN_USE = {  # how the rules read the span (rules 10, 28, 32; 39), said in the imprecise-time note
     "effectiveTime": "the result is not used while the span reaches past the as-of date, nor as the latest while "
                      "another result of its measure may be earlier or later; its age counts from the span's first day",
@@ -87,6 +95,8 @@ SPAN_USE = {  # how the rules read the span (rules 10, 28, 32; 39), said in the 
                  "while the span reaches past it)",
     "abatementTime": "the condition counts as over only when the whole span is on or before the as-of date (unknown "
                      "while the span reaches past it)",
+    "recordedTime": "without an onset, the condition counts as begun by the as-of date only when the whole span is on "
+                    "or before it",
 }
 
 

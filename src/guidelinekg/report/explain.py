@@ -117,14 +117,19 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
   OPTIONAL { ?rec gkg:clinicalStatus ?status }
   OPTIONAL { ?rec gkg:onsetTime ?onset OPTIONAL { ?rec gkg:onsetSpanEnd ?onsetEnd } }
   OPTIONAL { ?rec gkg:abatementTime ?abated OPTIONAL { ?rec gkg:abatementSpanEnd ?abatedEnd } }
+  OPTIONAL { ?rec gkg:recordedTime ?made OPTIONAL { ?rec gkg:recordedSpanEnd ?madeEnd } }
   OPTIONAL { ?rec gkg:identifier ?id } BIND(COALESCE(?id, STR(?rec)) AS ?record)
-  # dates as recorded: a day, a month ("2022-03": its span's start and end share the month) or a year
+  # dates as recorded: a day, a month ("2022-03": its span's start and end share the month) or a year; without
+  # an onset, the day it was recorded (by which it had begun)
   BIND(SUBSTR(STR(?onset), 1, IF(!BOUND(?onsetEnd), 10,
        IF(SUBSTR(STR(?onset), 1, 7) = SUBSTR(STR(?onsetEnd), 1, 7), 7, 4))) AS ?from)
+  BIND(IF(BOUND(?onset), ?none, SUBSTR(STR(?made), 1, IF(!BOUND(?madeEnd), 10,
+       IF(SUBSTR(STR(?made), 1, 7) = SUBSTR(STR(?madeEnd), 1, 7), 7, 4)))) AS ?recordedOn)
   BIND(SUBSTR(STR(?abated), 1, IF(!BOUND(?abatedEnd), 10,
        IF(SUBSTR(STR(?abated), 1, 7) = SUBSTR(STR(?abatedEnd), 1, 7), 7, 4))) AS ?to)
   BIND(CONCAT(" (", COALESCE(?status, "over"), COALESCE(CONCAT(", from ", ?from), ""),
-       COALESCE(CONCAT(IF(BOUND(?from), " to ", ", ended "), ?to), ""), ")") AS ?recordStatus)
+       COALESCE(CONCAT(IF(BOUND(?from), " to ", ", ended "), ?to), ""),
+       COALESCE(CONCAT(", recorded ", ?recordedOn), ""), ")") AS ?recordStatus)
 }
 """
 
