@@ -450,6 +450,16 @@ def test_doctests_of_the_fhir_modules():
     ("ug/L", "ng/mL", False),    # the same scale
     ("mcg/L", "ng/mL", False),   # a display that is no UCUM code: a spelling, never a contradiction
     ("ng/mL", "ng/mL", False),
+    # found by a trial author: a weight written in pounds but coded kg, a creatinine written mg/dL but coded
+    # umol/L, were read in the code's unit and flipped an apixaban dose
+    ("lb", "kg", True),          # a well-known spelling of [lb_av] (unit-spellings.tsv)
+    ("pounds", "kg", True),
+    ("lbs", "[lb_av]", False),
+    ("kilograms", "kg", False),
+    ("mg/dL", "umol/L", True),   # mass against substance: which one cannot be told
+    ("mmol/L", "mg/dL", True),
+    ("U/L", "[IU]/L", False),    # an enzyme unit against an international unit: no amount of matter to compare
+    ("x10^9/L", "10*9/L", False),
 ])  # fmt: skip
 def test_a_unit_text_contradicting_its_ucum_code_makes_the_value_unusable(unit, code, contradicts) -> None:
     from guidelinekg.patients.fhirobs import quantity_lines

@@ -35,7 +35,9 @@ from guidelinekg.patients.fhirbundle import Bundle, code_iri, codings, field
 from guidelinekg.patients.codesystems import canonical_system, trimmed
 from guidelinekg.patients.fhirclinical import concept_tokens
 from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, iri, literal, triple, xsd_decimal
-from guidelinekg.patients.ucum import UnitConversionError, is_ucum, shown, ucum_conversion, ucum_for_spelling
+from guidelinekg.patients.ucum import (
+    UnitConversionError, amount_kind, is_ucum, shown, ucum_conversion, ucum_for_spelling,
+)
 
 LOINC = "http://loinc.org"
 LOINC_IRI = "https://loinc.org/"
@@ -111,16 +113,24 @@ def quantity_lines(node: str, q: dict[str, Any], note: Note, *, spellings: bool 
 
 
 def _contradicts(text: str, code: str) -> bool:
-    """Whether a Quantity's display unit is a UCUM unit of the same kind as its code at another scale ("mg/L"
-    against "ng/mL"). A display that is no UCUM code ("mcg/L", "percent") is a spelling, and so is one that
-    UCUM reads as another kind of quantity: "G/L" (10^9/L read as gauss per litre), "K/uL", "C", "F" are
-    local spellings of the code's unit, not a rival one."""
-    if text == code or not text or not is_ucum(text):
+    """Whether a Quantity's display unit names another unit than its code, so that which one the value is in
+    cannot be told: a UCUM unit of the same kind at another scale ("mg/L" against "ng/mL"); a well-known
+    spelling of one ("lb", "lbs" against "kg": ``ontology/unit-spellings.tsv``); or an amount of another kind
+    ("mg/dL" against "umol/L": mass and substance, :func:`amount_kind`). A display that is neither
+    ("percent", "K/uL", which UCUM reads as kelvin per microlitre; "G/L", gauss per litre; "C", "F") is a local
+    spelling of the code's unit, not a rival one."""
+    if text == code or not text:
         return False
+    if not is_ucum(text):
+        spelled = ucum_for_spelling(text)
+        if spelled is None or spelled == code:
+            return False
+        text = spelled
     try:
         return ucum_conversion(text, code) != (Decimal(1), Decimal(0))
     except UnitConversionError:
-        return False
+        kinds = amount_kind(text), amount_kind(code)
+        return None not in kinds and kinds[0] != kinds[1]
 
 
 def loinc_codes(concept: Any) -> list[str]:

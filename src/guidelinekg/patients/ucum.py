@@ -112,6 +112,34 @@ def pure_number(unit: str) -> bool:
 
 
 
+# the base dimensions of amounts a laboratory reports (mass, substance, volume, time); a unit of any other
+# (temperature, charge, a magnetic field: "K/uL", "C", "G/L" as UCUM reads them) is no laboratory amount
+_AMOUNT_DIMENSIONS = frozenset({"[mass]", "[length]", "[time]", "[substance]"})
+
+
+@functools.cache
+def amount_kind(unit: str) -> tuple[tuple[str, int], ...] | None:
+    """The dimensions of ``unit`` when it is an amount of matter, as mass or as substance, per volume, time or
+    mass (``mg/dL``, ``umol/L``, ``U/L``, ``kg``), sorted; None for any other unit (a count per volume,
+    ``10*9/L``, ``[IU]/L``; a pure number; ``K/uL`` read as kelvin) or one that is no UCUM. Two units whose
+    kinds are given and differ cannot name one value: mass and substance, mass and mass per volume.
+
+    >>> amount_kind("mg/dL"), amount_kind("umol/L"), amount_kind("10*3/uL"), amount_kind("K/uL")
+    ((('[length]', -3), ('[mass]', 1)), (('[length]', -3), ('[substance]', 1)), None, None)
+    """
+    if _HUGE_EXPONENT.search(unit) or not is_ucum(unit):
+        return None
+    try:
+        dimensions = dict(_ucum_registry().from_ucum(unit).dimensionality)
+    except Exception:  # noqa: BLE001 - as in _ucum_conversion: any failure means the unit cannot be used
+        return None
+    if not set(dimensions) <= _AMOUNT_DIMENSIONS or not {"[mass]", "[substance]"} & set(dimensions):
+        return None
+    if any(float(power) != int(power) for power in dimensions.values()):
+        return None
+    return tuple(sorted((name, int(power)) for name, power in dimensions.items()))
+
+
 # --- spellings that are no UCUM code ---------------------------------------------------------------------
 
 SPELLINGS_FILE = "unit-spellings.tsv"
