@@ -85,6 +85,13 @@ CASES = {
                                  "true", "true", "true"),
     "onset-after-recorded-before": ({"onsetDateTime": "2026-02-01", "recordedDate": "2025-01-01"},
                                     "false", "false", "false"),
+    # over at a time not recorded (found by a trial: counted as present): unknown unless a status decides it
+    "abated-boolean": ({"extra": {"abatementBoolean": True}}, "unknown", "true", "true"),
+    "abated-string": ({"extra": {"abatementString": "in remission since 2019"}}, "unknown", "true", "true"),
+    "abated-age": ({"extra": {"abatementAge": {"value": 50, "unit": "a", "system": "http://unitsofmeasure.org",
+                                               "code": "a"}}}, "unknown", "true", "true"),
+    "abated-boolean-resolved": ({"clinical": "resolved", "extra": {"abatementBoolean": True}}, "false", "true", "true"),
+    "abated-boolean-false": ({"extra": {"abatementBoolean": False}}, "true", "true", "true"),
 }
 
 
@@ -95,6 +102,7 @@ def bundle(pid: str, record: dict | None) -> dict:
                      "code": {"coding": [{"system": "urn:example:dxh:codes", "code": "WE-1"}]},
                      **({"onsetDateTime": record.get("onsetDateTime", "2019-06-01")}
                         if record.get("onsetDateTime", "") is not None else {})}
+        condition.update(record.get("extra", {}))
         if "recordedDate" in record:
             condition["recordedDate"] = record["recordedDate"]
         if "abatementDateTime" in record:
@@ -251,3 +259,16 @@ def test_a_record_without_an_onset_is_dated_by_when_it_was_recorded(kb):
     report = build_report(evaluation, loaded[list(CASES).index("recorded-after-abated")].patient_iri, kb.version())
     assert report["recommendations"][0]["because"] == [
         "prior widget event: true (Condition/recorded-after-abated-c (resolved, ended 2025-05-01, recorded 2026-03-01))"]
+
+
+def test_a_record_over_at_a_time_not_recorded_says_so(kb):
+    loaded = patients(kb)
+    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+    patient = loaded[list(CASES).index("abated-string")]
+    [note] = [r["n"] for r in evaluation.store.select_values(f"""
+        PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
+        SELECT ?n WHERE {{ ?o gkg:criterion <{NS}crit-event-now> ; gkg:forPatient <{patient.patient_iri}> ;
+                              gkg:outcomeNote ?n }}""")]
+    assert note == ("Condition/abated-string-c: it is recorded as over, at a time not recorded (no abatement date is "
+                    "read): whether it was over by the as-of date 2026-01-15 cannot be told")
+    assert any("abatementString" in n.message and "over at a time not recorded" in n.message for n in patient.notes)

@@ -123,7 +123,11 @@ def test_onset_and_abatement_without_a_date_are_noted_and_not_read(element, valu
     p = fhir(patient(), condition(**{element: value}))
     assert values(p, C, "onsetTime") == values(p, C, "abatementTime") == []
     (message,) = notes(p, "unsupported-time")
-    assert message.startswith(f"Condition/c1 has {element}, which gives no date and is not read")
+    assert message.startswith(f"Condition/c1 has {element}, which gives no date")
+    # an abatement without a date still says the condition is over, at a time not recorded (rule 39: unknown)
+    undated = values(p, C, "abatementUndated")
+    assert undated == ([("true", XSD + "boolean")] if element.startswith("abatement") else [])
+    assert ("over at a time not recorded" in message) is element.startswith("abatement")
 
 
 def test_an_onset_period_that_is_not_an_object_is_refused() -> None:

@@ -56,7 +56,7 @@ from guidelinekg.patients.fhirbundle import (  # noqa: F401 - REFERENCED_TYPES: 
     REFERENCED_TYPES, Bundle, code_iri, codings, date_range, fhir_datetime, field)
 from guidelinekg.patients.fhirclinical import (
     condition_statuses, condition_times, condition_tokens, deceased, imprecise_time, map_procedure, refuse_linked,
-    replaced_note, uncoded_condition, unread_times)
+    replaced_note, uncoded_condition, undated_abatement, unread_times)
 from guidelinekg.patients.fhirmeds import START_ELEMENTS, exposure_period, product
 from guidelinekg.patients.fhirobs import map_observation, quantity_lines
 from guidelinekg.patients.medmatch import SubstanceMatcher, Unrecognised, exposure_lines
@@ -268,6 +268,8 @@ class _Mapper:
             lines += self.time(node, prop, value, element, patient, res)
         for _, text in unread_times(res):
             self.note(patient, "unsupported-time", text, res)
+        if undated_abatement(res):
+            lines.append(triple(node, iri(GKG + "abatementUndated"), literal("true", XSD + "boolean")))
         self.lines[patient] += lines
 
     def exposure(self, res: dict[str, Any]) -> None:

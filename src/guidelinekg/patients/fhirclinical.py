@@ -37,6 +37,10 @@ parsing, with its notes). Nothing here decides what the values mean on the as-of
   another (``replaced-by``) or not in active use (``active: false``) is evaluated with a note that its data
   may be incomplete (``patient-replaced``, ``patient-inactive``); an input holding both records of one
   person (two Patients linked by ``replaced-by`` or ``replaces``) is refused, naming the one to evaluate.
+* An abatement without a date (``abatementBoolean`` true, ``abatementString``, ``abatementAge``,
+  ``abatementRange``) becomes ``gkg:abatementUndated`` true, with a note (``unsupported-time``): the condition
+  is over at a time not recorded, so rule 39 leaves it unknown whether it is present on the as-of date (a
+  clinical status of inactive, remission or resolved, which FHIR requires with any abatement, decides it).
 * Not read, with a note (``unsupported-time``): ``onsetAge``, ``onsetRange``, ``onsetString`` and the
   ``abatement`` ones. An age or range gives no date without arithmetic on the birth date (and is a year
   wide at best), a string no date at all: the onset is then unknown (the condition counts as begun, by its
@@ -126,13 +130,28 @@ def imprecise_time(node: str, prop: str, what: str, value: str, taken: str) -> t
 
 
 def unread_times(res: dict[str, Any]) -> list[tuple[str, str]]:
-    """``(element, note text)`` for each onset or abatement choice the mapping does not read."""
+    """``(element, note text)`` for each onset or abatement choice the mapping does not read, and for
+    ``abatementBoolean`` true (over, at a time not recorded)."""
     out = []
     for element in UNREAD_TIMES:
         if res.get(element) is not None:
-            what = "onset" if element.startswith("onset") else "abatement"
-            out.append((element, f"has {element}, which gives no date and is not read; {what} unknown"))
+            if element.startswith("onset"):
+                out.append((element, f"has {element}, which gives no date and is not read; onset unknown"))
+            else:
+                out.append((element, f"has {element}, which gives no date: over at a time not recorded, so "
+                                      "whether it was over by the as-of date is unknown"))
+    if res.get("abatementBoolean") is True:
+        out.append(("abatementBoolean", "has abatementBoolean true: over at a time not recorded, so whether it was "
+                                        "over by the as-of date is unknown"))
     return out
+
+
+def undated_abatement(res: dict[str, Any]) -> bool:
+    """Whether the Condition says it is over without a date the mapping reads (``abatementBoolean`` true, an
+    ``abatementString``, ``abatementAge`` or ``abatementRange``): ``gkg:abatementUndated``, with which rule 39
+    leaves the record's presence unknown unless its clinical status decides it."""
+    return res.get("abatementBoolean") is True or any(
+        res.get(element) is not None for element in UNREAD_TIMES if element.startswith("abatement"))
 
 
 def condition_statuses(res: dict[str, Any]) -> list[tuple[str, str]]:
