@@ -37,6 +37,9 @@ CASES = {
     "other-system": (("http://hl7.org/fhir/sid/icd-10", "E11.9"), "false", "false"),  # WHO ICD-10, not listed
     "snomed": (("http://snomed.info/sct", "44054006"), "false", "false"),
     "lowercase": ((ICD10CM, "e11.65"), "true", "false"),
+    # an exact match too, in capitals as the guideline writes it (an attacker's c50.911 matched nothing)
+    "lowercase-exact": ((ICD10CM, "e11"), "true", "true"),
+    "lowercase-undotted": ((ICD10CM, "e1165"), "true", "false"),
     "e11-6-below": ((ICD10CM, "E11.649"), "true", "false"),
     "i9-undotted": (("http://hl7.org/fhir/sid/icd-9-cm", "25000"), "false", "false"),  # ICD-9-CM 250.0, not E11
 }

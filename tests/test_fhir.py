@@ -408,6 +408,11 @@ def test_condition_tokens_keep_every_coding_and_dot_icd10() -> None:
         f"{icd}|G2581", f"{icd}|G25.81", f"{icd}|N18.6", f"{icd}|I10",
         "http://snomed.info/sct|32914008", "urn:oid:1.2|X 1",
     ])
+    # an ICD code in lower case is also read in capitals (and dotted); no other system's codes change case
+    assert condition_tokens({"code": {"coding": [{"system": icd, "code": "g2581"}]}}) == [
+        f"{icd}|G25.81", f"{icd}|G2581", f"{icd}|g2581"]
+    snomed_like = {"code": {"coding": [{"system": "urn:oid:1.2", "code": "abc"}]}}
+    assert condition_tokens(snomed_like) == ["urn:oid:1.2|abc"]
     # only the ICD-10 systems are dotted: the same letters in another system stay as sent
     assert condition_tokens({"code": {"coding": [{"system": "urn:oid:1.2", "code": "G2581"}]}}) == ["urn:oid:1.2|G2581"]
 

@@ -64,6 +64,7 @@ from guidelinekg.patients.model import GKG, XSD, iri, literal, triple
 XSD_BOOLEAN = XSD + "boolean"
 
 ICD10_SYSTEMS = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10")
+ICD_SYSTEMS = (*ICD10_SYSTEMS, "http://hl7.org/fhir/sid/icd-9-cm")
 _ICD10_UNDOTTED = re.compile(r"([A-Z][0-9][0-9A-Z])([0-9A-Z]{1,4})")
 
 # (gkg property, Condition element, the member of a Period that gives the time, or None)
@@ -176,12 +177,16 @@ def condition_tokens(res: dict[str, Any]) -> list[str]:
 
 
 def concept_tokens(concept: Any) -> list[str]:
-    """The ``system|code`` tokens of every coding of a CodeableConcept (sorted, distinct); an undotted
-    ICD-10(-CM) code also as dotted."""
+    """The ``system|code`` tokens of every coding of a CodeableConcept (sorted, distinct); an ICD code in
+    lower case also in capitals (``i48.0``: ICD codes are written in capitals, and a guideline's are), and an
+    undotted ICD-10(-CM) code also as dotted."""
     tokens = set()
     for system, code, _ in codings(concept):
         if isinstance(system, str) and system.strip() and isinstance(code, str) and code.strip():
             tokens.add(f"{system}|{code}")
+            if system in ICD_SYSTEMS:
+                code = code.upper()
+                tokens.add(f"{system}|{code}")
             if system in ICD10_SYSTEMS and (m := _ICD10_UNDOTTED.fullmatch(code)):
                 tokens.add(f"{system}|{m[1]}.{m[2]}")
     return sorted(tokens)
