@@ -30,7 +30,7 @@ LINT_CODES = {
     "discrepancy", "unverified", "project-assumption",
     "threshold-overlap", "threshold-gap", "boundary-unit-mismatch", "recommendation-conflict", "derived-property-written",
     "threshold-unit-mismatch", "criterion-cycle", "points-score", "code-descendants-unsupported",
-    "code-check-digit", "code-iri-mismatch", "code-unknown", "code-has-descendants",
+    "code-check-digit", "code-iri-mismatch", "code-unknown", "code-has-descendants", "code-system-alias",
     "disjoint-types", "measure-without-plausible-range", "undefined-term", "criterion-not-decided",
     "unit-factor-unused", "interval-not-duration", "unit-not-ucum", "threshold-units-incomparable",
 }  # fmt: skip

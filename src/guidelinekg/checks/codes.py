@@ -6,7 +6,9 @@ typo (``718-8`` for ``718-7``) is an error before a patient's results go unmatch
 check digit but a closed code set: a code is looked up in the CMS/NCHS code list that the
 simple_icd_10_cm package ships (``code-unknown``), and must be written with its dot, as FHIR sends it; a code with
 codes below it (a category such as E11, which records do not carry) is a warning unless it says it includes
-them (``code-has-descendants``). A node's IRI and
+them (``code-has-descendants``). A code system written as
+an HL7 OID or with a trailing slash is an error (``code-system-alias``): records' systems are read as their FHIR
+URI, so such a code would match nothing. A node's IRI and
 its code must also agree (``loinc:718-7`` with ``gkg:loincCode "718-8"`` would match one thing and
 show another). Whether a valid code means what the guideline says is not checkable here: that is what
 ``gkg:verificationStatus`` records.
@@ -23,6 +25,7 @@ from pyoxigraph import Literal, NamedNode
 from stdnum import luhn, verhoeff
 
 from guidelinekg.content.loading import Content, Finding
+from guidelinekg.patients.codesystems import canonical_system, system_names
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
 LOINC = "https://loinc.org/"
@@ -109,6 +112,13 @@ def code_findings(content: Content) -> list[Finding]:
                       f"the IRI names LOINC {node.value[len(LOINC):]} but gkg:loincCode says {value.value}", value.value)
     system, notation = NamedNode(GKG + "codeSystem"), NamedNode("http://www.w3.org/2004/02/skos/core#notation")
     for node in content.subjects_with(system):
+        for written in content.objects(node, system):
+            # a record's system is read as its FHIR URI (an OID, a trailing slash): a code written so matches none
+            if isinstance(written, Literal) and (uri := canonical_system(written.value)) != written.value:
+                error(node, "code-system-alias", "gkg:codeSystem",
+                      f"records coded in {system_names([uri])} are read with its FHIR URI, {uri}, so a code whose "
+                      f"system is written {written.value!r} matches none of them: write gkg:codeSystem "
+                      f'"{uri}"^^xsd:anyURI', written.value)
         if any(s.value == ICD10CM_SYSTEM for s in content.objects(node, system)):
             for value in content.objects(node, notation):
                 problem = _icd10cm_problem(value.value)
