@@ -92,6 +92,16 @@ CASES = {
                                                "code": "a"}}}, "unknown", "true", "true"),
     "abated-boolean-resolved": ({"clinical": "resolved", "extra": {"abatementBoolean": True}}, "false", "true", "true"),
     "abated-boolean-false": ({"extra": {"abatementBoolean": False}}, "true", "true", "true"),
+    # an onset period: begun some time in it (its end was not read: a period across the as-of date counted)
+    "onset-period-across": ({"onsetDateTime": None, "clinical": "active",
+                             "extra": {"onsetPeriod": {"start": "2025-10-01", "end": "2026-02-01"}}},
+                            "unknown", "unknown", "unknown"),
+    "onset-period-before": ({"onsetDateTime": None, "clinical": "active",
+                             "extra": {"onsetPeriod": {"start": "2025-10-01", "end": "2025-11"}}}, "true", "true", "true"),
+    "onset-period-end-only": ({"onsetDateTime": None, "clinical": "resolved",
+                               "extra": {"onsetPeriod": {"end": "2019-05-01"}}}, "false", "true", "true"),
+    "onset-period-end-recent": ({"onsetDateTime": None, "clinical": "active",
+                                 "extra": {"onsetPeriod": {"end": "2026-01-10"}}}, "true", "true", "unknown"),
 }
 
 
@@ -272,3 +282,25 @@ def test_a_record_over_at_a_time_not_recorded_says_so(kb):
     assert note == ("Condition/abated-string-c: it is recorded as over, at a time not recorded (no abatement date is "
                     "read): whether it was over by the as-of date 2026-01-15 cannot be told")
     assert any("abatementString" in n.message and "over at a time not recorded" in n.message for n in patient.notes)
+
+
+def test_an_onset_period_across_the_as_of_date_says_so(kb):
+    loaded = patients(kb)
+    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+
+    def note(case: str, criterion: str) -> list[str]:
+        patient = loaded[list(CASES).index(case)].patient_iri
+        return [r["n"] for r in evaluation.store.select_values(f"""
+            PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
+            SELECT ?n WHERE {{ ?o gkg:criterion <{NS}{criterion}> ; gkg:forPatient <{patient}> ;
+                                  gkg:outcomeNote ?n }}""")]
+
+    assert note("onset-period-across", "crit-event-now") == [
+        "Condition/onset-period-across-c: its onset is recorded as a period (some time from 2025-10-01 to 2026-02-01): "
+        "whether it had begun by the as-of date 2026-01-15 cannot be told"]
+    assert note("onset-period-end-recent", "crit-event-before") == [
+        "Condition/onset-period-end-recent-c: its onset is recorded only as a span of days, so whether it began at "
+        "least 28 days before the as-of date cannot be told"]
+    assert note("onset-month-of-as-of", "crit-event-ever") == [
+        "Condition/onset-month-of-as-of-c: its onset is recorded without a day (some time from 2026-01-01 to "
+        "2026-01-31): whether it had begun by the as-of date 2026-01-15 cannot be told"]

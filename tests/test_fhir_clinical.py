@@ -104,6 +104,17 @@ def test_condition_statuses_onset_and_abatement_are_mapped() -> None:
                                           "before the as-of date (unknown while the span reaches past it)"]
     period = fhir(patient(), condition(onsetPeriod={"start": "2023-05-04", "end": "2023-06-01"}))
     assert values(period, C, "onsetTime") == [("2023-05-04T00:00:00", XSD + "dateTime")]
+    # begun some time in the period: its end is the latest it can have begun (a month: its last instant)
+    assert values(period, C, "onsetSpanEnd") == [("2023-06-01T00:00:00", XSD + "dateTime")]
+    months = fhir(patient(), condition(onsetPeriod={"start": "2023-05", "end": "2023-07"}))
+    assert values(months, C, "onsetSpanEnd") == [("2023-07-31T23:59:59", XSD + "dateTime")]
+    end_only = fhir(patient(), condition(onsetPeriod={"end": "2023-07-02"}))
+    assert values(end_only, C, "onsetTime") == [] and values(end_only, C, "onsetSpanEnd") == [
+        ("2023-07-02T00:00:00", XSD + "dateTime")]
+    backwards = fhir(patient(), condition(onsetPeriod={"start": "2023-07-02", "end": "2023-05-01"}))
+    assert values(backwards, C, "onsetSpanEnd") == []
+    assert notes(backwards, "invalid-time") == [
+        "Condition/c1 onsetPeriod ends (2023-05-01) before it starts; its end is not used"]
 
 
 def test_refuted_and_entered_in_error_conditions_are_facts_not_skipped() -> None:

@@ -56,7 +56,7 @@ from guidelinekg.patients.fhirbundle import (  # noqa: F401 - REFERENCED_TYPES: 
     REFERENCED_TYPES, Bundle, code_iri, codings, date_range, fhir_datetime, field)
 from guidelinekg.patients.fhirclinical import (
     condition_statuses, condition_times, condition_tokens, deceased, imprecise_time, map_procedure, refuse_linked,
-    replaced_note, uncoded_condition, undated_abatement, unread_times)
+    condition_time_facts, replaced_note, uncoded_condition)
 from guidelinekg.patients.fhirmeds import START_ELEMENTS, exposure_period, product
 from guidelinekg.patients.fhirobs import map_observation, quantity_lines
 from guidelinekg.patients.medmatch import SubstanceMatcher, Unrecognised, exposure_lines
@@ -266,10 +266,9 @@ class _Mapper:
         lines += [triple(node, iri(GKG + prop), literal(code)) for prop, code in condition_statuses(res)]
         for prop, value, element in condition_times(res):
             lines += self.time(node, prop, value, element, patient, res)
-        for _, text in unread_times(res):
-            self.note(patient, "unsupported-time", text, res)
-        if undated_abatement(res):
-            lines.append(triple(node, iri(GKG + "abatementUndated"), literal("true", XSD + "boolean")))
+        lines, notes = condition_time_facts(node, res, lines)
+        for code, text in notes:
+            self.note(patient, code, text, res)
         self.lines[patient] += lines
 
     def exposure(self, res: dict[str, Any]) -> None:

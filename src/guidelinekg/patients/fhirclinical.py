@@ -7,6 +7,8 @@ parsing, with its notes). Nothing here decides what the values mean on the as-of
 * ``Patient.deceasedBoolean`` becomes ``gkg:deceased``, ``deceasedDateTime`` ``gkg:deceasedTime``.
 * ``Condition.clinicalStatus`` and ``verificationStatus`` codes become ``gkg:clinicalStatus`` and
   ``gkg:conditionVerificationStatus`` (every coding's code, as for the clinical status before).
+* ``onsetPeriod.end`` becomes ``gkg:onsetSpanEnd`` (:func:`onset_period_end`): the onset lies in the period,
+  a span as a time without a day is.
 * ``onsetDateTime`` or ``onsetPeriod.start`` becomes ``gkg:onsetTime``; ``abatementDateTime`` or
   ``abatementPeriod.end`` ``gkg:abatementTime`` (a period's start for the onset, its end for the
   abatement: the widest time the condition may have been present). A time without a day (``"2026-01"``,
@@ -128,6 +130,39 @@ def imprecise_time(node: str, prop: str, what: str, value: str, taken: str) -> t
     end = literal(f"{span[1].isoformat()}T23:59:59", XSD + "dateTime")
     return (f"{what} {value!r} has no day: some time from {span[0]} to {span[1]}; {SPAN_USE[prop]}",
             [triple(node, iri(GKG + SPAN_ENDS[prop]), end)])
+
+
+def condition_time_facts(node: str, res: dict[str, Any], lines: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """A Condition's ``lines`` with what its times say beyond their dates: the end of an onset period
+    (:func:`onset_period_end`) and an abatement without a date (:func:`undated_abatement`); and the
+    ``(code, text)`` notes on times not read (:func:`unread_times`) or invalid."""
+    lines, invalid = onset_period_end(node, res, lines)
+    notes = [("invalid-time", invalid)] if invalid else []
+    notes += [("unsupported-time", text) for _, text in unread_times(res)]
+    if undated_abatement(res):
+        lines = [*lines, triple(node, iri(GKG + "abatementUndated"), literal("true", XSD_BOOLEAN))]
+    return lines, notes
+
+
+def onset_period_end(node: str, res: dict[str, Any], lines: list[str]) -> tuple[list[str], str | None]:
+    """``(lines, invalid-time note or None)`` with ``onsetPeriod.end`` read: the condition began some time in
+    the period, so its end (a time without a day: its last instant) is ``gkg:onsetSpanEnd``, the latest it can
+    have begun, in place of the span end of a start without a day. A period with an end only gives the span
+    end alone (begun by then, from when not known)."""
+    value = field(res, "onsetPeriod").get("end")
+    if value is None:
+        return lines, None
+    parsed = fhir_datetime(value)
+    if parsed is None:
+        return lines, f"onsetPeriod.end {value!r} is not a FHIR dateTime; not used"
+    span = date_range(value)
+    last = f"{span[1].isoformat()}T23:59:59" if span else parsed[0]
+    start = fhir_datetime(field(res, "onsetPeriod").get("start"))
+    if start is not None and last[:19] < start[0][:19]:
+        return lines, f"onsetPeriod ends ({value}) before it starts; its end is not used"
+    prop = iri(GKG + "onsetSpanEnd")
+    kept = [line for line in lines if f" {prop} " not in line]
+    return [*kept, triple(node, prop, literal(last, XSD + "dateTime"))], None
 
 
 def unread_times(res: dict[str, Any]) -> list[tuple[str, str]]:
