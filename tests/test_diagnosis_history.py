@@ -304,3 +304,49 @@ def test_an_onset_period_across_the_as_of_date_says_so(kb):
     assert note("onset-month-of-as-of", "crit-event-ever") == [
         "Condition/onset-month-of-as-of-c: its onset is recorded without a day (some time from 2026-01-01 to "
         "2026-01-31): whether it had begun by the as-of date 2026-01-15 cannot be told"]
+
+
+# a recent episode (gkg:onsetAtMostDaysBefore 90, with history): begun on or after 2025-10-17
+RECENT = {
+    "current": "true", "exactly-28-days": "true", "onset-month-across": "true",
+    "active": "false", "resolved": "false", "recorded-before": "false", "onset-after": "false", "none": "false",
+    "refuted": "false",
+    "no-onset": "unknown", "recorded-recently": "unknown",  # no onset date: when it began cannot be told
+    "onset-period-across": "unknown",  # unknown already (its onset period reaches past the as-of date)
+    "onset-period-before": "unknown",  # begun some time from 2025-10-01 to 2025-11-30: across the cut-off day
+}
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_a_recent_episode_counts_only_a_record_begun_within_the_days(kb, engine):
+    """"Stroke in the last 3 months": a record begun within the days counts, one begun earlier does not, and
+    one whose onset cannot be placed on either side of the cut-off day leaves it unknown."""
+    loaded = patients(kb)
+    got = truths(evaluate(kb, loaded, as_of=AS_OF, engine=engine))
+    by_case = {name: got[(patient.patient_iri, NS + "crit-event-recent")] for patient, name in zip(loaded, CASES)}
+    assert {case: by_case[case] for case in RECENT} == RECENT
+
+
+def test_a_recent_episode_without_an_onset_says_why(kb):
+    loaded = patients(kb)
+    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+    patient = loaded[list(CASES).index("recorded-recently")].patient_iri
+    [note] = [r["n"] for r in evaluation.store.select_values(f"""
+        PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
+        SELECT ?n WHERE {{ ?o gkg:criterion <{NS}crit-event-recent> ; gkg:forPatient <{patient}> ;
+                              gkg:outcomeNote ?n }}""")]
+    assert note == ("Condition/recorded-recently-c: no onset date is read, and it was recorded on 2026-01-10, so "
+                    "whether it began within 90 days before the as-of date cannot be told")
+
+
+def test_render_says_how_recent(tmp_path):
+    recent = tmp_path / "recent.ttl"
+    recent.write_text(FIXTURE.read_text(encoding="utf-8").replace(
+        "gkg:applicability ex:crit-event-ever", "gkg:applicability ex:crit-event-recent"), encoding="utf-8")
+    rendered = render_markdown([*resources.vocabulary_files(), recent])
+    assert "Applies when: history of widget event [urn:example:dxh:codes WE-1], begun at most 90 days before" in rendered
+    quoted = tmp_path / "quoted.ttl"
+    quoted.write_text(FIXTURE.read_text(encoding="utf-8").replace("gkg:onsetAtMostDaysBefore 90",
+                                                                  'gkg:onsetAtMostDaysBefore "90"'), encoding="utf-8")
+    found = [f for f in validate([quoted], owl=False)["findings"] if f["kind"] == "shacl"]
+    assert any("gkg:onsetAtMostDaysBefore is written once, as a positive number of days" in f["message"] for f in found)

@@ -192,8 +192,9 @@ def criterion_text(view: GraphView, node: str, _path: tuple[str, ...] = ()) -> s
     if diagnoses:
         said = "history of" if record.one("includesHistory") in ("true", "1") else "diagnosis of"  # ended ones count
         text = " AND ".join(f"{said} {code_text(view, d)}" for d in view.order_nodes(diagnoses))
-        gap = record.one("onsetAtLeastDaysBefore")  # an earlier episode
-        return f"{text}, begun at least {quantity(gap, 'd')} before" if gap else text
+        gap, recent = record.one("onsetAtLeastDaysBefore"), record.one("onsetAtMostDaysBefore")  # earlier, recent
+        begun = [f"at least {quantity(gap, 'd')}" if gap else "", f"at most {quantity(recent, 'd')}" if recent else ""]
+        return f"{text}, begun {' and '.join(b for b in begun if b)} before" if gap or recent else text
     procedures = record.all("procedure")
     if procedures:  # rule 34
         text = " OR ".join(f"procedure {code_text(view, c)}" for c in view.order_nodes(procedures))
