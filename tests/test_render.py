@@ -365,3 +365,32 @@ def test_cli_end_to_end_in_a_subprocess(rls_markdown: str) -> None:
     )
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout == rls_markdown.encode("utf-8")
+
+
+def test_how_results_are_read_shows_ranges_age_limits_and_factors(tmp_path: Path) -> None:
+    """Found by a trial author: a 90-day creatinine limit and an 88.4 factor, both project assumptions, decided
+    patients but were nowhere in the rendering a proofreader reads."""
+    extended = tmp_path / "mini.ttl"
+    mini = MINI.read_text(encoding="utf-8").replace(  # the threshold's own limit too
+        "gkg:thresholdValue 150.0 ;", "gkg:thresholdValue 150.0 ; gkg:resultAgeLimit ex:b12-age ;", 1)
+    extended.write_text(mini + """
+loinc:2132-9 gkg:plausibleRange ex:b12-range ; gkg:resultAgeLimit ex:b12-age ; gkg:unitFactor ex:b12-factor .
+ex:b12-range a gkg:PlausibleRange ; gkg:plausibleMin 10 ; gkg:plausibleMax 5000 ;
+    gkg:verificationStatus gkg:ProjectAssumption ; gkg:verificationNote "chosen for the test" .
+ex:b12-age a gkg:ResultAgeLimit ; gkg:maximumAgeDays 365 ;
+    gkg:verificationStatus gkg:ProjectAssumption ; gkg:verificationNote "a year" .
+ex:b12-factor a gkg:UnitFactor ; gkg:fromUnit "pmol/L" ; gkg:toUnit "pg/mL" ; gkg:divideBy 0.738 ;
+    gkg:verificationStatus gkg:Unverified ; gkg:verificationNote "from its molar mass" .
+ex:b12-molar a gkg:Measure ; rdfs:label "serum cobalamin (molar)"@en ; gkg:loincCode "14685-2" ;
+    gkg:canonicalUnit "pg/mL" ; gkg:equivalentMeasure loinc:2132-9 .
+""", encoding="utf-8")
+    markdown = render_markdown([*resources.vocabulary_files(), extended])
+    section = markdown.split("## How results are read\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert section == [
+        "- **serum cobalamin (molar) [LOINC 14685-2]**: read as serum cobalamin [LOINC 2132-9]; compared in pg/mL",
+        "- **serum cobalamin [LOINC 2132-9]**: compared in pg/mL; a result below 10 or above 5000 pg/mL is excluded "
+        "as implausible (project assumption (ASSUMPTION): chosen for the test); a result more than 365 days old is "
+        "not used (project assumption (ASSUMPTION): a year); pmol/L ÷ 0.738 = pg/mL (unverified (UNVERIFIED): from "
+        "its molar mass)",
+    ]
+    assert "serum cobalamin [LOINC 2132-9] < 150 pg/mL (a result at most 365 days old)" in markdown

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from guidelinekg.content import resources
 from guidelinekg.errors import InputError, Location
+from guidelinekg.render.measures import measures_section
 from guidelinekg.render.references import discrepancy_section, precedence_section, references_section
 from guidelinekg.render.statements import statement_block
 from guidelinekg.render.text import criterion_text, order_criteria
@@ -202,6 +203,7 @@ def _version_lines(view: GraphView, version: str) -> list[str]:
         for statement in statements.get(section, []):
             lines += [*statement_block(view, statement), ""]
     in_version = {s for group in statements.values() for s in group}
+    lines += measures_section(view, version)
     lines += precedence_section(view, in_version, placement)
     lines += discrepancy_section(view, in_version, placement)
     lines += references_section(view, version, in_version)

@@ -187,6 +187,8 @@ def criterion_text(view: GraphView, node: str, _path: tuple[str, ...] = ()) -> s
             text += f" (also stated as {' and '.join(stated)})"
         if record.one("minimumResults") is not None:  # rule 37: the same test on N different days
             text += f" on at least {record.one('minimumResults')} different days"
+        if record.one("resultWithin") is not None:  # its own result age limit (a measure's: "How results are read")
+            text += f" (a result at most {quantity(record.one('resultWithin'), 'd')} old)"
         return text
     diagnoses = record.all("diagnosis")
     if diagnoses:

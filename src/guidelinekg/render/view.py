@@ -36,6 +36,7 @@ REPORT_QUERIES: tuple[str, ...] = (
     "render-dose-rounding",
     "render-administration",
     "render-requirements",
+    "render-measures",
     "render-references",
     "render-works",
     "render-discrepancies",
