@@ -66,17 +66,19 @@ def _warnings(kb, medication: dict, tmp_path: Path, engine: str = "oxigraph") ->
 @pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
 def test_a_patient_on_the_recommended_drug_is_told_so(kb, engine, tmp_path):
     messages, _ = _warnings(kb, _statement("active", {"start": "2026-01-10T08:00:00+01:00"}), tmp_path, engine)
-    assert messages == ["The patient is already taking Examplix (examplomab) 30 mg (since 2026-01-10), which "
-                        "'IV examplomab 0.5 mg/kg' recommends: review the current treatment "
-                        "(dose, course) before starting it again."], messages
+    # a product of the substance, perhaps at another dose (a dose-adjustment guideline): compare, never "again"
+    assert messages == ["The patient is already taking Examplix (examplomab) 30 mg (since 2026-01-10), a product of "
+                        "examplomab, while 'IV examplomab 0.5 mg/kg' is recommended: compare the current dose and "
+                        "course with this recommendation before starting or changing it."], messages
 
 
 def test_a_course_finished_without_its_end_may_still_be_taken(kb, tmp_path):
     """The loader assumes a year after the start (no meta.lastUpdated): not read as taken, only "may be"."""
     [message], _ = _warnings(kb, _statement("completed", {"start": "2026-01-10T08:00:00+01:00"}), tmp_path)
     assert message == ("The patient may still be taking Examplix (examplomab) 30 mg (since 2026-01-10; recorded as "
-                       "finished without the date it ended), which 'IV examplomab 0.5 mg/kg' recommends: check whether "
-                       "it is still taken, and review the current treatment (dose, course) before starting it again."), \
+                       "finished without the date it ended), a product of examplomab, while 'IV examplomab 0.5 mg/kg' is "
+                       "recommended: check whether it is still taken, and compare the current dose and course with "
+                       "this recommendation before starting or changing it."), \
         message
 
 
@@ -93,8 +95,9 @@ def test_a_product_only_an_unverified_code_names_may_be_it(kb, engine, tmp_path)
     [message], _ = _warnings(kb, _statement("active", {"start": "2026-01-10T08:00:00+01:00"}, coded), tmp_path,
                              engine)
     assert message == ("The patient may be taking Product 999 (since 2026-01-10; only a code the guideline lists as "
-                       "unverified names it as examplomab), which 'IV examplomab 0.5 mg/kg' recommends: check what the "
-                       "product is, and review the current treatment (dose, course) before starting it again."), message
+                       "unverified names it as examplomab) while 'IV examplomab 0.5 mg/kg' is recommended: check what the "
+                       "product is, and compare the current dose and course with this recommendation before starting "
+                       "or changing it."), message
 
 
 def test_both_doubts_are_said_and_a_recognised_product_outweighs_them(kb, tmp_path):
@@ -102,10 +105,10 @@ def test_both_doubts_are_said_and_a_recognised_product_outweighs_them(kb, tmp_pa
     [message], _ = _warnings(kb, _statement("stopped", {"start": "2026-01-10T08:00:00+01:00"}, coded), tmp_path)
     assert "(since 2026-01-10; only a code the guideline lists as unverified names it as examplomab; recorded as " \
            "finished without the date it ended)" in message and "check what the product is and whether it is " \
-           "still taken, and review" in message, message
+           "still taken, and compare" in message, message
     named = {"text": "Examplix", "coding": [{"system": RXNORM, "code": "999"}]}  # by name: taken, whatever its code
     [message], _ = _warnings(kb, _statement("active", {"start": "2026-01-10T08:00:00+01:00"}, named), tmp_path)
-    assert message.startswith("The patient is already taking Examplix (since 2026-01-10), which"), message
+    assert message.startswith("The patient is already taking Examplix (since 2026-01-10), a product of examplomab, while"), message
 
 
 @pytest.mark.parametrize(("end", "warned"), [
