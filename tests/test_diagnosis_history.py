@@ -83,8 +83,13 @@ CASES = {
     # an onset decides; the recorded date is not read
     "onset-and-recorded-after": ({"onsetDateTime": "2020-01-01", "recordedDate": "2026-02-01", "clinical": "active"},
                                  "true", "true", "true"),
+    # an onset after the as-of date of a record made before it: the dates disagree (a reviewer: not "false")
     "onset-after-recorded-before": ({"onsetDateTime": "2026-02-01", "recordedDate": "2025-01-01"},
-                                    "false", "false", "false"),
+                                    "unknown", "unknown", "unknown"),
+    # an onset year across the as-of date, but recorded on a day before it: begun by then
+    "onset-year-recorded-before": ({"onsetDateTime": "2026", "recordedDate": "2026-01-02", "clinical": "active"},
+                                   "true", "true", "false"),
+    "recurrence-old-onset": ({"clinical": "recurrence"}, "true", "true", "true"),
     # over at a time not recorded (found by a trial: counted as present): unknown unless a status decides it
     "abated-boolean": ({"extra": {"abatementBoolean": True}}, "unknown", "true", "true"),
     "abated-string": ({"extra": {"abatementString": "in remission since 2019"}}, "unknown", "true", "true"),
@@ -256,7 +261,7 @@ def test_a_record_without_an_onset_is_dated_by_when_it_was_recorded(kb):
             SELECT ?n WHERE {{ ?o gkg:criterion <{NS}{criterion}> ; gkg:forPatient <{patient}> ;
                                   gkg:outcomeNote ?n }}"""))
 
-    after = ("Condition/recorded-after-c: no onset is recorded, and it was recorded on 2026-02-01, after the as-of "
+    after = ("Condition/recorded-after-c: no onset date is read, and it was recorded on 2026-02-01, after the as-of "
              "date 2026-01-15: whether it had begun by then cannot be told")
     assert notes("recorded-after", "crit-event-now") == [after]
     assert notes("recorded-after", "crit-event-ever") == [after]
@@ -314,6 +319,13 @@ RECENT = {
     "no-onset": "unknown", "recorded-recently": "unknown",  # no onset date: when it began cannot be told
     "onset-period-across": "unknown",  # unknown already (its onset period reaches past the as-of date)
     "onset-period-before": "unknown",  # begun some time from 2025-10-01 to 2025-11-30: across the cut-off day
+    "recurrence-old-onset": "unknown",  # begun in 2019, recurred at a time not recorded
+}
+
+# a window (at least 28 and at most 365 days before): begun from 2025-01-15 to 2025-12-18
+WINDOW = {
+    "exactly-28-days": "true", "27-days": "false", "current": "false", "active": "false", "none": "false",
+    "recorded-before": "unknown",  # recorded on 2025-06-01, no onset: begun by then, but perhaps before the window
 }
 
 
@@ -350,3 +362,51 @@ def test_render_says_how_recent(tmp_path):
                                                                   'gkg:onsetAtMostDaysBefore "90"'), encoding="utf-8")
     found = [f for f in validate([quoted], owl=False)["findings"] if f["kind"] == "shacl"]
     assert any("gkg:onsetAtMostDaysBefore is written once, as a positive number of days" in f["message"] for f in found)
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_a_window_of_days_and_the_records_its_outcomes_rest_on(kb, engine):
+    loaded = patients(kb)
+    evaluation = evaluate(kb, loaded, as_of=AS_OF, engine=engine)
+    got = truths(evaluation)
+    by_case = {name: got[(patient.patient_iri, NS + "crit-event-window")] for patient, name in zip(loaded, CASES)}
+    assert {case: by_case[case] for case in WINDOW} == WINDOW
+    # rule 45: each outcome rests on the record that decided it (here the patient's one record)
+    for case in ("current", "exactly-28-days", "recurrence-old-onset", "recorded-recently"):
+        patient = loaded[list(CASES).index(case)].patient_iri
+        for criterion in ("crit-event-recent", "crit-event-window"):
+            rests_on = [r["cond"] for r in evaluation.store.select_values(f"""
+                PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
+                PREFIX prov: <http://www.w3.org/ns/prov#>
+                SELECT ?cond WHERE {{ ?o gkg:criterion <{NS}{criterion}> ; gkg:forPatient <{patient}> ;
+                                         prov:wasDerivedFrom ?cond . ?cond a gkg:Condition }}""")]
+            assert [c.rsplit("/", 1)[-1] for c in rests_on] == [f"{case}-c"], (case, criterion, rests_on)
+
+
+def test_dates_that_disagree_and_a_recurrence_say_so(kb):
+    loaded = patients(kb)
+    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+
+    def notes(case: str, criterion: str) -> list[str]:
+        patient = loaded[list(CASES).index(case)].patient_iri
+        return [r["n"] for r in evaluation.store.select_values(f"""
+            PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
+            SELECT ?n WHERE {{ ?o gkg:criterion <{NS}{criterion}> ; gkg:forPatient <{patient}> ;
+                                  gkg:outcomeNote ?n }}""")]
+
+    assert notes("onset-after-recorded-before", "crit-event-now") == [
+        "Condition/onset-after-recorded-before-c: its onset (2026-02-01) is after the as-of date 2026-01-15, but it "
+        "was recorded before it (2025-01-01): the dates disagree, so whether it had begun by then cannot be told"]
+    assert notes("recurrence-old-onset", "crit-event-recent") == [
+        "Condition/recurrence-old-onset-c: it is recorded as a recurrence or relapse, and when it began again is not "
+        "recorded, so whether it began within 90 days before the as-of date cannot be told"]
+    assert notes("onset-year-recorded-before", "crit-event-now") == []  # recorded on 2026-01-02: begun
+
+
+def test_a_history_counted_on_an_onset_period_names_its_days(kb):
+    """A period is shown as its days, never as a year ("from 2019" for 2019-12-20 to 2020-01-10)."""
+    loaded = patients(kb)
+    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+    report = build_report(evaluation, loaded[list(CASES).index("onset-period-end-only")].patient_iri, kb.version())
+    assert report["recommendations"][0]["because"] == [
+        "prior widget event: true (Condition/onset-period-end-only-c (resolved, begun by 2019-05-01))"]

@@ -464,6 +464,9 @@ def test_doctests_of_the_fhir_modules():
     ("mg/dL", "umol/L", True),   # mass against substance: which one cannot be told
     ("mmol/L", "mg/dL", True),
     ("U/L", "[IU]/L", False),    # an enzyme unit against an international unit: no amount of matter to compare
+    ("mg/mmol", "mg/g", True),   # albumin/creatinine: a ratio of masses is not mass per substance (a reviewer)
+    ("mg/g", "mg/mmol", True),
+    ("ug/mg", "mg/g", False),    # the same ratio
     ("x10^9/L", "10*9/L", False),
 ])  # fmt: skip
 def test_a_unit_text_contradicting_its_ucum_code_makes_the_value_unusable(unit, code, contradicts) -> None:

@@ -114,7 +114,7 @@ def code_findings(content: Content) -> list[Finding]:
     for node in content.subjects_with(system):
         for written in content.objects(node, system):
             # a record's system is read as its FHIR URI (an OID, a trailing slash): a code written so matches none
-            if isinstance(written, Literal) and (uri := canonical_system(written.value)) != written.value:
+            if isinstance(written, (Literal, NamedNode)) and (uri := canonical_system(written.value)) != written.value:
                 error(node, "code-system-alias", "gkg:codeSystem",
                       f"records coded in {system_names([uri])} are read with its FHIR URI, {uri}, so a code whose "
                       f"system is written {written.value!r} matches none of them: write gkg:codeSystem "

@@ -115,12 +115,14 @@ def pure_number(unit: str) -> bool:
 # the base dimensions of amounts a laboratory reports (mass, substance, volume, time); a unit of any other
 # (temperature, charge, a magnetic field: "K/uL", "C", "G/L" as UCUM reads them) is no laboratory amount
 _AMOUNT_DIMENSIONS = frozenset({"[mass]", "[length]", "[time]", "[substance]"})
+_MATTER = re.compile(r"(?<![A-Za-z\[])[a-zA-Z]?(?:g|mol)(?![A-Za-z])")  # a gram or a mole, perhaps prefixed
 
 
 @functools.cache
 def amount_kind(unit: str) -> tuple[tuple[str, int], ...] | None:
     """The dimensions of ``unit`` when it is an amount of matter, as mass or as substance, per volume, time or
-    mass (``mg/dL``, ``umol/L``, ``U/L``, ``kg``), sorted; None for any other unit (a count per volume,
+    mass (``mg/dL``, ``umol/L``, ``U/L``, ``kg``), sorted; ``()`` for a ratio of like amounts (``mg/g``,
+    ``mmol/mol``: albumin/creatinine in mg/g is not mg/mmol); None for any other unit (a count per volume,
     ``10*9/L``, ``[IU]/L``; a pure number; ``K/uL`` read as kelvin) or one that is no UCUM. Two units whose
     kinds are given and differ cannot name one value: mass and substance, mass and mass per volume.
 
@@ -133,6 +135,8 @@ def amount_kind(unit: str) -> tuple[tuple[str, int], ...] | None:
         dimensions = dict(_ucum_registry().from_ucum(unit).dimensionality)
     except Exception:  # noqa: BLE001 - as in _ucum_conversion: any failure means the unit cannot be used
         return None
+    if not dimensions and _MATTER.search(unit):
+        return ()  # a ratio of like amounts (mg/g, mmol/mol): a number, but not one of mass per substance
     if not set(dimensions) <= _AMOUNT_DIMENSIONS or not {"[mass]", "[substance]"} & set(dimensions):
         return None
     if any(float(power) != int(power) for power in dimensions.values()):

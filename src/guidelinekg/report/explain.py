@@ -115,19 +115,29 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
   ?out gkg:criterion ?c ; gkg:truth gkg:True ; gkg:forPatient ?patient ; prov:wasDerivedFrom ?rec .
   ?rec a gkg:Condition ; gkg:presentAsOf gkg:False .
   OPTIONAL { ?rec gkg:clinicalStatus ?status }
-  OPTIONAL { ?rec gkg:onsetTime ?onset OPTIONAL { ?rec gkg:onsetSpanEnd ?onsetEnd } }
+  OPTIONAL { ?rec gkg:onsetTime ?onset }
+  OPTIONAL { ?rec gkg:onsetSpanEnd ?onsetEnd }
   OPTIONAL { ?rec gkg:abatementTime ?abated OPTIONAL { ?rec gkg:abatementSpanEnd ?abatedEnd } }
   OPTIONAL { ?rec gkg:recordedTime ?made OPTIONAL { ?rec gkg:recordedSpanEnd ?madeEnd } }
   OPTIONAL { ?rec gkg:identifier ?id } BIND(COALESCE(?id, STR(?rec)) AS ?record)
-  # dates as recorded: a day, a month ("2022-03": its span's start and end share the month) or a year; without
-  # an onset, the day it was recorded (by which it had begun)
-  BIND(SUBSTR(STR(?onset), 1, IF(!BOUND(?onsetEnd), 10,
-       IF(SUBSTR(STR(?onset), 1, 7) = SUBSTR(STR(?onsetEnd), 1, 7), 7, 4))) AS ?from)
-  BIND(IF(BOUND(?onset), ?none, SUBSTR(STR(?made), 1, IF(!BOUND(?madeEnd), 10,
+  # dates as recorded: a day, a month ("2022-03": its span's start and end share the month) or a year; an onset
+  # period as its days ("begun between ... and ...", or "by ..." with an end only); without an onset, the day it
+  # was recorded (by which it had begun)
+  BIND(BOUND(?onset) && BOUND(?onsetEnd) && SUBSTR(STR(?onsetEnd), 12, 8) = "23:59:59"
+       && (SUBSTR(STR(?onset), 1, 7) = SUBSTR(STR(?onsetEnd), 1, 7)
+           || (SUBSTR(STR(?onset), 5, 6) = "-01-01" && SUBSTR(STR(?onsetEnd), 5, 6) = "-12-31"
+               && SUBSTR(STR(?onset), 1, 4) = SUBSTR(STR(?onsetEnd), 1, 4))) AS ?dayless)
+  BIND(IF(!BOUND(?onsetEnd), SUBSTR(STR(?onset), 1, 10),
+          IF(?dayless, SUBSTR(STR(?onset), 1, IF(SUBSTR(STR(?onset), 1, 7) = SUBSTR(STR(?onsetEnd), 1, 7), 7, 4)),
+             ?none)) AS ?from)
+  BIND(IF(BOUND(?onsetEnd) && !?dayless,
+          CONCAT(", begun ", IF(BOUND(?onset), CONCAT("between ", SUBSTR(STR(?onset), 1, 10), " and "), "by "),
+                 SUBSTR(STR(?onsetEnd), 1, 10)), ?none) AS ?period)
+  BIND(IF(BOUND(?onset) || BOUND(?onsetEnd), ?none, SUBSTR(STR(?made), 1, IF(!BOUND(?madeEnd), 10,
        IF(SUBSTR(STR(?made), 1, 7) = SUBSTR(STR(?madeEnd), 1, 7), 7, 4)))) AS ?recordedOn)
   BIND(SUBSTR(STR(?abated), 1, IF(!BOUND(?abatedEnd), 10,
        IF(SUBSTR(STR(?abated), 1, 7) = SUBSTR(STR(?abatedEnd), 1, 7), 7, 4))) AS ?to)
-  BIND(CONCAT(" (", COALESCE(?status, "over"), COALESCE(CONCAT(", from ", ?from), ""),
+  BIND(CONCAT(" (", COALESCE(?status, "over"), COALESCE(CONCAT(", from ", ?from), ""), COALESCE(?period, ""),
        COALESCE(CONCAT(IF(BOUND(?from), " to ", ", ended "), ?to), ""),
        COALESCE(CONCAT(", recorded ", ?recordedOn), ""), ")") AS ?recordStatus)
 }
