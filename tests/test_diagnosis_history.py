@@ -135,6 +135,28 @@ def kb() -> KnowledgeBase:
     return KnowledgeBase.load([FIXTURE])
 
 
+@pytest.fixture(scope="module")
+def evaluated(kb):
+    """The cases loaded once, and their evaluation per engine, computed once (read only by the tests)."""
+    loaded = patients(kb)
+    cache: dict[str, object] = {}
+
+    def get(engine: str = "oxigraph"):
+        if engine not in cache:
+            cache[engine] = evaluate(kb, loaded, as_of=AS_OF, engine=engine)
+        return loaded, cache[engine]
+    return get
+
+
+def outcome_notes(evaluation, loaded, case: str, criterion: str) -> list[str]:
+    """The notes of a case's outcome of a criterion (why it is unknown), sorted."""
+    patient = loaded[list(CASES).index(case)].patient_iri
+    return sorted(r["n"] for r in evaluation.store.select_values(f"""
+        PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
+        SELECT ?n WHERE {{ ?o gkg:criterion <{NS}{criterion}> ; gkg:forPatient <{patient}> ;
+                              gkg:outcomeNote ?n }}"""))
+
+
 def patients(kb):
     return [load_patient_input(f"{name}.json", matcher=kb.matcher, measures=kb.measures, reads=kb.reads,
                                raw=json.dumps(bundle(name, record)).encode())
@@ -142,9 +164,8 @@ def patients(kb):
 
 
 @pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
-def test_history_counts_records_that_have_ended_and_present_does_not(kb, engine):
-    loaded = patients(kb)
-    evaluation = evaluate(kb, loaded, as_of=AS_OF, engine=engine)
+def test_history_counts_records_that_have_ended_and_present_does_not(kb, evaluated, engine):
+    loaded, evaluation = evaluated(engine)
     got = truths(evaluation)
     for patient, (name, (_, present, history, before)) in zip(loaded, CASES.items()):
         assert got[(patient.patient_iri, NS + "crit-event-now")] == present, name
@@ -165,9 +186,8 @@ def test_an_earlier_episode_beside_a_current_one_counts(kb):
     assert got[(patient.patient_iri, NS + "crit-event-now")] == "true"
 
 
-def test_a_resolved_record_makes_the_recommendation_and_is_what_it_rests_on(kb):
-    loaded = patients(kb)
-    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+def test_a_resolved_record_makes_the_recommendation_and_is_what_it_rests_on(kb, evaluated):
+    loaded, evaluation = evaluated()
     resolved = loaded[list(CASES).index("resolved")]
     report = build_report(evaluation, resolved.patient_iri, kb.version())
     assert [r["iri"] for r in report["recommendations"]] == [NS + "rec-after-event"]
@@ -188,17 +208,15 @@ def test_a_resolved_record_makes_the_recommendation_and_is_what_it_rests_on(kb):
     assert report["recommendations"] == report["undetermined"] == []
 
 
-def test_an_unconfirmed_history_is_undetermined_and_says_why(kb):
-    loaded = patients(kb)
-    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+def test_an_unconfirmed_history_is_undetermined_and_says_why(kb, evaluated):
+    loaded, evaluation = evaluated()
     report = build_report(evaluation, loaded[list(CASES).index("onset-month-of-as-of")].patient_iri, kb.version())
     [item] = report["undetermined"]
     assert "recorded without a day (some time from 2026-01-01 to 2026-01-31)" in " ".join(item["because"])
 
 
-def test_an_earlier_episode_without_an_onset_says_why_it_is_unknown(kb):
-    loaded = patients(kb)
-    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+def test_an_earlier_episode_without_an_onset_says_why_it_is_unknown(kb, evaluated):
+    loaded, evaluation = evaluated()
     patient = loaded[list(CASES).index("no-onset")].patient_iri
     [note] = [r["n"] for r in evaluation.store.select_values(f"""
         PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
@@ -208,9 +226,8 @@ def test_an_earlier_episode_without_an_onset_says_why_it_is_unknown(kb):
                     "as-of date cannot be told")
 
 
-def test_notes_and_dates_are_those_of_the_history(kb):
-    loaded = patients(kb)
-    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+def test_notes_and_dates_are_those_of_the_history(kb, evaluated):
+    loaded, evaluation = evaluated()
     provisional = loaded[list(CASES).index("provisional-abatement-month")].patient_iri
     notes = [r["n"] for r in evaluation.store.select_values(f"""
         PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
@@ -247,19 +264,14 @@ def test_the_flag_must_be_a_boolean(tmp_path):
     assert any("gkg:includesHistory is written once, as true or false" in f["message"] for f in found), found
 
 
-def test_a_record_without_an_onset_is_dated_by_when_it_was_recorded(kb):
+def test_a_record_without_an_onset_is_dated_by_when_it_was_recorded(kb, evaluated):
     """Condition.recordedDate (real exports often give no onset): recorded after the as-of date, whether it had
     begun by then cannot be told, and the explanation says so; recorded too recently for an earlier episode
     likewise; a history counted on it names the recorded date."""
-    loaded = patients(kb)
-    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+    loaded, evaluation = evaluated()
 
     def notes(case: str, criterion: str) -> list[str]:
-        patient = loaded[list(CASES).index(case)].patient_iri
-        return sorted(r["n"] for r in evaluation.store.select_values(f"""
-            PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
-            SELECT ?n WHERE {{ ?o gkg:criterion <{NS}{criterion}> ; gkg:forPatient <{patient}> ;
-                                  gkg:outcomeNote ?n }}"""))
+        return outcome_notes(evaluation, loaded, case, criterion)
 
     after = ("Condition/recorded-after-c: no onset date is read, and it was recorded on 2026-02-01, after the as-of "
              "date 2026-01-15: whether it had begun by then cannot be told")
@@ -276,9 +288,8 @@ def test_a_record_without_an_onset_is_dated_by_when_it_was_recorded(kb):
         "prior widget event: true (Condition/recorded-after-abated-c (resolved, ended 2025-05-01, recorded 2026-03-01))"]
 
 
-def test_a_record_over_at_a_time_not_recorded_says_so(kb):
-    loaded = patients(kb)
-    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+def test_a_record_over_at_a_time_not_recorded_says_so(kb, evaluated):
+    loaded, evaluation = evaluated()
     patient = loaded[list(CASES).index("abated-string")]
     [note] = [r["n"] for r in evaluation.store.select_values(f"""
         PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
@@ -289,16 +300,11 @@ def test_a_record_over_at_a_time_not_recorded_says_so(kb):
     assert any("abatementString" in n.message and "over at a time not recorded" in n.message for n in patient.notes)
 
 
-def test_an_onset_period_across_the_as_of_date_says_so(kb):
-    loaded = patients(kb)
-    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+def test_an_onset_period_across_the_as_of_date_says_so(kb, evaluated):
+    loaded, evaluation = evaluated()
 
     def note(case: str, criterion: str) -> list[str]:
-        patient = loaded[list(CASES).index(case)].patient_iri
-        return [r["n"] for r in evaluation.store.select_values(f"""
-            PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
-            SELECT ?n WHERE {{ ?o gkg:criterion <{NS}{criterion}> ; gkg:forPatient <{patient}> ;
-                                  gkg:outcomeNote ?n }}""")]
+        return outcome_notes(evaluation, loaded, case, criterion)
 
     assert note("onset-period-across", "crit-event-now") == [
         "Condition/onset-period-across-c: its onset is recorded as a period (some time from 2025-10-01 to 2026-02-01): "
@@ -330,18 +336,17 @@ WINDOW = {
 
 
 @pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
-def test_a_recent_episode_counts_only_a_record_begun_within_the_days(kb, engine):
+def test_a_recent_episode_counts_only_a_record_begun_within_the_days(kb, evaluated, engine):
     """"Stroke in the last 3 months": a record begun within the days counts, one begun earlier does not, and
     one whose onset cannot be placed on either side of the cut-off day leaves it unknown."""
-    loaded = patients(kb)
-    got = truths(evaluate(kb, loaded, as_of=AS_OF, engine=engine))
+    loaded, evaluation = evaluated(engine)
+    got = truths(evaluation)
     by_case = {name: got[(patient.patient_iri, NS + "crit-event-recent")] for patient, name in zip(loaded, CASES)}
     assert {case: by_case[case] for case in RECENT} == RECENT
 
 
-def test_a_recent_episode_without_an_onset_says_why(kb):
-    loaded = patients(kb)
-    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+def test_a_recent_episode_without_an_onset_says_why(kb, evaluated):
+    loaded, evaluation = evaluated()
     patient = loaded[list(CASES).index("recorded-recently")].patient_iri
     [note] = [r["n"] for r in evaluation.store.select_values(f"""
         PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
@@ -365,9 +370,8 @@ def test_render_says_how_recent(tmp_path):
 
 
 @pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
-def test_a_window_of_days_and_the_records_its_outcomes_rest_on(kb, engine):
-    loaded = patients(kb)
-    evaluation = evaluate(kb, loaded, as_of=AS_OF, engine=engine)
+def test_a_window_of_days_and_the_records_its_outcomes_rest_on(kb, evaluated, engine):
+    loaded, evaluation = evaluated(engine)
     got = truths(evaluation)
     by_case = {name: got[(patient.patient_iri, NS + "crit-event-window")] for patient, name in zip(loaded, CASES)}
     assert {case: by_case[case] for case in WINDOW} == WINDOW
@@ -383,16 +387,11 @@ def test_a_window_of_days_and_the_records_its_outcomes_rest_on(kb, engine):
             assert [c.rsplit("/", 1)[-1] for c in rests_on] == [f"{case}-c"], (case, criterion, rests_on)
 
 
-def test_dates_that_disagree_and_a_recurrence_say_so(kb):
-    loaded = patients(kb)
-    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+def test_dates_that_disagree_and_a_recurrence_say_so(kb, evaluated):
+    loaded, evaluation = evaluated()
 
     def notes(case: str, criterion: str) -> list[str]:
-        patient = loaded[list(CASES).index(case)].patient_iri
-        return [r["n"] for r in evaluation.store.select_values(f"""
-            PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
-            SELECT ?n WHERE {{ ?o gkg:criterion <{NS}{criterion}> ; gkg:forPatient <{patient}> ;
-                                  gkg:outcomeNote ?n }}""")]
+        return outcome_notes(evaluation, loaded, case, criterion)
 
     assert notes("onset-after-recorded-before", "crit-event-now") == [
         "Condition/onset-after-recorded-before-c: its onset (2026-02-01) is after the as-of date 2026-01-15, but it "
@@ -403,10 +402,9 @@ def test_dates_that_disagree_and_a_recurrence_say_so(kb):
     assert notes("onset-year-recorded-before", "crit-event-now") == []  # recorded on 2026-01-02: begun
 
 
-def test_a_history_counted_on_an_onset_period_names_its_days(kb):
+def test_a_history_counted_on_an_onset_period_names_its_days(kb, evaluated):
     """A period is shown as its days, never as a year ("from 2019" for 2019-12-20 to 2020-01-10)."""
-    loaded = patients(kb)
-    evaluation = evaluate(kb, loaded, as_of=AS_OF)
+    loaded, evaluation = evaluated()
     report = build_report(evaluation, loaded[list(CASES).index("onset-period-end-only")].patient_iri, kb.version())
     assert report["recommendations"][0]["because"] == [
         "prior widget event: true (Condition/onset-period-end-only-c (resolved, begun by 2019-05-01))"]
