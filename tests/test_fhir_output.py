@@ -411,3 +411,21 @@ def test_an_unknown_diagnosis_coverage_requires_the_diagnosis(kb):
     report, bundle = bundle_of(kb, absent)
     assert report["applicability"] == "false" and report["applicability_missing"] == []
     assert guidance_of(bundle)["status"] == "success" and "dataRequirement" not in guidance_of(bundle)
+
+
+def test_an_undecided_medication_criterion_asks_for_a_medication_record() -> None:
+    """Found by a trial author: a guideline for patients taking apixaban left 'taking apixaban' undecided (a
+    product coded only by an unverified code) and asked for {"type": "Patient"}. It asks for a medication record,
+    filtered on medication[x] by the substances' verified codes (an unverified one withheld), named by its label."""
+    from guidelinekg.report.fhirout import _requirements
+
+    rxnorm = "http://www.nlm.nih.gov/research/umls/rxnorm"
+    report = {"orders": [], "applicability_missing": [], "undetermined": [{"missing": [
+        {"kind": "medication", "criterion": "urn:x:c", "label": "taking apixaban", "measure": None,
+         "codes": [{"system": rxnorm, "code": "1364430", "status": "SECONDARY"},
+                   {"system": rxnorm, "code": "1364435", "status": "UNVERIFIED"}]}]}]}
+    assert _requirements(report) == [{"type": "MedicationStatement", "codeFilter": [{"path": "medication", "code": [
+        {"system": rxnorm, "code": "1364430", "display": "taking apixaban"}]}]}]
+    report["undetermined"][0]["missing"][0]["codes"] = []
+    assert _requirements(report) == [{"type": "MedicationStatement", "codeFilter": [{"path": "medication", "code": [
+        {"display": "taking apixaban"}]}]}]

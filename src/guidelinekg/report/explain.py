@@ -309,16 +309,18 @@ class Explainer:
 
     def missing(self, criterion: str) -> list[dict]:
         """What an undecided criterion lacks, leaf by leaf: ``{"kind": "age" | "sex" | "diagnosis" |
-        "procedure" | "measure" | "other", "measure": IRI or None}`` for each unknown leaf of its tree; a
-        diagnosis or procedure also names its ``criterion`` and that criterion's ``label``."""
+        "procedure" | "medication" | "measure" | "other", "measure": IRI or None}`` for each unknown leaf of its
+        tree; a diagnosis, procedure or medication exposure also names its ``criterion`` and its ``label``."""
 
         def lacking(node: dict, outcome: dict) -> list[dict]:
             types = node.get("types", set())
             kind = ("age" if "AgeCriterion" in types else "sex" if "AdministrativeSexCriterion" in types
                     else "diagnosis" if "DiagnosisCriterion" in types else "procedure" if "ProcedureCriterion" in types
+                    else "medication" if "MedicationExposureCriterion" in types
                     else "measure" if node.get("m") else "other")
             named = {"criterion": node.get("c"), "label": self.criteria.describe(node.get("c", ""))}
-            return [{"kind": kind, "measure": node.get("m"), **(named if kind in ("diagnosis", "procedure") else {})}]
+            return [{"kind": kind, "measure": node.get("m"),
+                     **(named if kind in ("diagnosis", "procedure", "medication") else {})}]
 
         return self._leaves(criterion, lacking, unknown_only=True)
 

@@ -47,7 +47,7 @@ from guidelinekg.report.views import NONE_APPLIES, grading_text, work_url
 
 WARNING_SYSTEM = "https://w3id.org/guidelinekg/warning"  # the stable warning codes the README lists
 MISSING = {"age": ("Patient", ["birthDate"]), "sex": ("Patient", ["gender"]), "diagnosis": ("Condition", []),
-           "procedure": ("Procedure", []), "other": ("Patient", [])}
+           "procedure": ("Procedure", []), "medication": ("MedicationStatement", []), "other": ("Patient", [])}
 
 
 def _id(*parts: str) -> str:
@@ -154,7 +154,8 @@ def _test(codes: list[dict], label: str | None, kind: str = "Observation") -> di
     has neither."""
     shown = [{**c, **({"display": label} if label else {})} for c in shown_codings(codes)]
     coding = shown or ([{"display": label}] if label else [])
-    return {"type": kind, "codeFilter": [{"path": "code", "code": coding}]} if coding else None
+    path = "medication" if kind.startswith("Medication") else "code"  # a medicine's is medication[x]
+    return {"type": kind, "codeFilter": [{"path": path, "code": coding}]} if coding else None
 
 
 def _requirements(report: dict) -> list[dict]:
@@ -172,7 +173,7 @@ def _requirements(report: dict) -> list[dict]:
             item = _test(codes, min((c["label"] for c in codes if c.get("label")), default=None))
         else:
             kind, paths = MISSING[m["kind"]]
-            # a diagnosis or procedure: named by its label, its verified codes as the codeFilter
+            # a diagnosis, procedure or medication exposure: named by its label, its verified codes as the codeFilter
             item = (m.get("label") or m.get("codes")) and _test(m.get("codes", []), m.get("label"), kind)
             item = item or {"type": kind, **({"mustSupport": paths} if paths else {})}
         if item and item not in out:

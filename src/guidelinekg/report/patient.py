@@ -345,7 +345,7 @@ def _assemble(
         for m in [m for u in report["undetermined"] for m in u["missing"]] + report["applicability_missing"]:
             if m["kind"] == "measure":
                 m["codes"] = _codes(shared["measure_codes"].get(m["measure"], []), "label")
-            elif "criterion" in m:  # a diagnosis or procedure: its codes, each with its status (FHIR shows verified ones)
+            elif "criterion" in m:  # a diagnosis, procedure or medicine: its codes with their status (FHIR shows verified ones)
                 m["codes"] = sorted(({k: c.get(k) for k in ("system", "code", "status")}
                                      for c in shared["record_codes"].get(m["criterion"], [])),
                                     key=lambda c: (c["system"], c["code"], c["status"] or ""))

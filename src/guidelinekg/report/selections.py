@@ -232,11 +232,13 @@ SELECT ?m ?loinc ?label ?status WHERE {
   OPTIONAL { ?m gkg:verificationStatus ?vs . ?vs skos:notation ?status }
 }"""
 
-# The codes a diagnosis or procedure criterion accepts (rule 07), each with its verification status: what
-# the FHIR rendering's dataRequirement names when such a criterion is undecided (verified codes only).
+# The codes a diagnosis or procedure criterion accepts (rule 07), and those of the substances a medication
+# exposure criterion's class holds, each with its verification status: what the FHIR rendering's
+# dataRequirement names when such a criterion is undecided (verified codes only).
 RECORD_CODES = """
 SELECT ?c ?system ?code ?status WHERE {
   { ?c gkg:diagnosisCode ?k } UNION { ?c gkg:procedureCode ?k }
+  UNION { ?c gkg:exposureClass ?cls . ?s gkg:memberOfClass/skos:broader* ?cls ; gkg:code ?k }
   ?k gkg:codeSystem ?system ; skos:notation ?code .
   OPTIONAL { ?k gkg:verificationStatus ?vs . ?vs skos:notation ?status }
 }"""
