@@ -374,11 +374,16 @@ def _loinc(concept: Any) -> list[str]:
 
 
 def _unread(res: dict, kind: str) -> bool:
-    """An Observation with LOINC codings, none of a measure the guideline reads: the loader counts it in one
-    ignored-resource note of its patient instead of mapping it (patients.relevance)."""
+    """An Observation with LOINC codings, none of a measure the guideline reads (a Procedure, a Condition, none
+    of a code a criterion asks for): the loader counts it in one ignored-resource note of its patient instead
+    of mapping it (patients.relevance)."""
     if kind == "Procedure":  # mapped only when coded as a procedure a criterion asks for
         tokens = _concept_tokens(res.get("code"))
         return bool(tokens) and not set(tokens) & DIALYSIS_PROCEDURE
+    if kind == "Condition":  # coded in a diagnosis system, but with no code a diagnosis criterion accepts
+        tokens = set(_concept_tokens(res.get("code")))
+        return (bool({t.split("|", 1)[0] for t in tokens} & DIAGNOSIS_SYSTEMS)
+                and not tokens & frozenset().union(*DIAGNOSES.values()))
     if kind != "Observation":
         return False
     codes = _loinc(res.get("code")) + [

@@ -10,36 +10,34 @@ Choices where FHIR leaves room:
   without timezone stays without one (none is invented, so comparisons with zoned times are those of
   SPARQL); a year or year-month is the start of that period, with an ``imprecise-time`` note, and for an
   Observation's or a Condition's time also the span's end, which the rules read (``fhirclinical``). A partial
-  ``birthDate`` of a year or year-month only is the range of birth dates it allows
-  (``gkg:birthDateEarliest``, ``gkg:birthDateLatest``, with an ``imprecise-birthdate`` note): rule 43 decides
-  an age criterion only where both ends of the range agree.
+  ``birthDate`` of a year or year-month only is the range of birth dates it allows (``gkg:birthDateEarliest``,
+  ``gkg:birthDateLatest``, an ``imprecise-birthdate`` note): rule 43 decides an age only where both ends agree.
 * Values keep their lexical form (``101.10`` stays ``101.10``). Observations, their components, censored
   values (``<10``) and statuses are mapped by :mod:`guidelinekg.patients.fhirobs` (its notes say how).
 * Medication records are exposures: which count, over which period and naming which product, is
-  :mod:`guidelinekg.patients.fhirmeds`; products matching no substance of the guideline are gathered in one
-  ``unrecognised-product`` note per patient (:class:`~guidelinekg.patients.medmatch.Unrecognised`).
+  :mod:`guidelinekg.patients.fhirmeds`; products of no substance of the guideline give no fact and are named
+  in one ``unrecognised-product`` note per patient (:class:`~guidelinekg.patients.medmatch.Unrecognised`).
 * Skipped with a note, never mapped: Observations ``registered``, ``cancelled``, ``entered-in-error`` or
-  ``unknown``;
-  MedicationStatements ``entered-in-error``, ``not-taken`` or ``intended`` (not taken yet); MedicationAdministrations
-  ``entered-in-error`` or ``not-done`` (a statement that a product was *not* taken must never count as an
-  exposure); Observations without a LOINC coding and Conditions without any coding that has a system
+  ``unknown``; MedicationStatements ``entered-in-error``, ``not-taken`` or ``intended`` (not taken yet);
+  MedicationAdministrations ``entered-in-error`` or ``not-done`` (a statement that a product was *not*
+  taken must never count as an exposure); Observations without a LOINC coding and Conditions without any coding that has a system
   and a code (nothing could use them: ``uncoded-condition`` names the Condition's text, as it does for one
   coded only in systems no diagnosis is matched in); any resource with a ``modifierExtension`` or
   ``implicitRules`` (``unsupported-modifier``; a Patient with one, or two Patients linked as one person's
-  records, is refused). A Condition keeps every coding, in any system (``gkg:codeToken``),
-  its statuses, onset and abatement, and a Patient its death
-  (:mod:`guidelinekg.patients.fhirclinical`): the rules decide what they mean as of the as-of date (a
-  refuted or entered-in-error Condition never counts, a deceased patient gets no advice).
-* Given what the loaded guidelines read (``reads``, :mod:`guidelinekg.patients.relevance`), an Observation
-  of measures none of them reads is counted in one ``ignored-resource`` note per patient, not mapped.
-* Notes about a patient's own resources go to that patient; notes that belong to no patient (ignored
-  types, unresolved subjects) go to every patient of the input.
+  records, is refused). A Condition keeps every coding, in any system (``gkg:codeToken``), its statuses,
+  onset and abatement, and a Patient its death (:mod:`guidelinekg.patients.fhirclinical`): the rules decide
+  what they mean as of the as-of date (a refuted or entered-in-error Condition never counts, a deceased
+  patient gets no advice).
+* Given what the loaded guidelines read (``reads``, :mod:`~guidelinekg.patients.relevance`), an Observation
+  of measures none of them reads, or a Condition coded in their systems with no code a diagnosis criterion
+  accepts, is counted in one ``ignored-resource`` note per patient, not mapped.
+* Notes about a patient's own resources go to that patient; those about no patient (ignored types,
+  unresolved subjects) to every patient of the input.
 * Bundle level (:mod:`~guidelinekg.patients.fhirbundle`): of a resource given twice, the newest by its
   meta, else neither (a Patient: refused); a search cut short or paged is noted (``search-incomplete``).
 * Refused before anything is mapped (:mod:`guidelinekg.patients.fhirschema`): an element the mapping reads
   of the wrong JSON type, a number no ``xsd:decimal`` holds, an id over 64 or a string over 1 MiB
-  characters; and by the JSON reader, a key given twice in one object.
-"""
+  characters; and by the JSON reader, a key given twice in one object."""
 
 from __future__ import annotations
 
@@ -294,7 +292,8 @@ class _Mapper:
         if texts:
             lines.append(triple(node, iri(GKG + "productText"), literal(texts[0])))
         found = self.matcher.match(codings=coded, texts=texts) if self.matcher is not None else []
-        lines += exposure_lines(node, found, [] if found or self.matcher is None else self.matcher.possible(coded))
+        possible = [] if found or self.matcher is None else self.matcher.possible(coded)
+        lines += exposure_lines(node, found, possible)
         if not texts and not coded:
             self.note(patient, "missing-product", "names no product (text, display, code or Medication)", res)
         elif not found and self.matcher is not None and self.matcher.reads_substances:
@@ -303,6 +302,8 @@ class _Mapper:
         if self.matcher is None or found:  # the rest decide nothing
             for code, text in recorded.notes:
                 self.note(patient, code, text, res)
+        if self.reads is not None and self.matcher is not None and not found and not possible:
+            return  # a product of no substance a loaded guideline reads: noted above, no fact for the rules
         dose = field(field(res, "dosage"), "dose") if kind == "administration" else {}
         if dose:
             lines += self.quantity(node, dose, patient, res)

@@ -20,7 +20,11 @@ buries the ones that matter. So, when the mapping is given a :class:`ReadCodes`:
   which notes it one by one (``unmapped-code``, ``unknown-patient`` ...): a local code may hide a result a
   guideline needs, and a reference that resolves to nothing is a fault of the data;
 * the code systems the diagnoses of the loaded guidelines are coded in (``diagnosis_systems``): a Condition
-  coded in none of them can never be matched, and the mapping says so (``uncoded-condition``).
+  coded in none of them can never be matched, and the mapping says so (``uncoded-condition``);
+* a Condition coded in one of them is mapped when one of its ``system|code`` tokens is a code a diagnosis
+  criterion accepts (``diagnoses``, as rule 07 lists them), or begins with one accepted with the codes below
+  it (``diagnosis_prefixes``, compared as rule 17 compares them, in any system: a prefix in a system without
+  a hierarchy only keeps more records); else it is counted as an Observation is.
 
 The measures read come from the knowledge graph alone (nothing about any one guideline is written here):
 every ``gkg:Measure``, every node that has a ``gkg:canonicalUnit``, every object of a property whose
@@ -40,7 +44,7 @@ from urllib.parse import unquote
 
 from guidelinekg.patients.codesystems import canonical_system
 from guidelinekg.patients.fhirbundle import Bundle
-from guidelinekg.patients.fhirclinical import concept_tokens
+from guidelinekg.patients.fhirclinical import concept_tokens, uncoded_condition
 from guidelinekg.patients.fhirobs import LOINC_IRI, loinc_codes
 from guidelinekg.patients.model import GKG, select_rows
 
@@ -65,13 +69,17 @@ SELECT DISTINCT ?token WHERE {{
   ?code gkg:codeSystem ?system ; skos:notation ?notation .
   BIND(CONCAT(STR(?system), "|", STR(?notation)) AS ?token)
 }}"""
-DIAGNOSIS_SYSTEMS_QUERY = f"""PREFIX gkg: <{GKG}>
+# the codes diagnosis criteria accept, as rule 07 lists them (a code, or the members of a value set)
+DIAGNOSIS_CODES_QUERY = f"""PREFIX gkg: <{GKG}>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-SELECT DISTINCT ?code ?system WHERE {{
+SELECT DISTINCT ?code ?system ?notation ?below WHERE {{
   ?c a gkg:DiagnosisCriterion ; gkg:requiresDiagnosis ?x . ?x skos:member? ?code .
   OPTIONAL {{ ?code gkg:codeSystem ?system }}
+  OPTIONAL {{ ?code skos:notation ?notation }}
+  OPTIONAL {{ ?code gkg:includesDescendants ?below }}
 }}"""
 SNOMED_IRI = "http://snomed.info/id/"  # a diagnosis given as a SNOMED CT concept IRI, without a system
+SNOMED = "http://snomed.info/sct"  # the system of the codings the mapper gives such an IRI (gkg:conditionCode)
 TOKEN_LABEL = "system|code"  # how an ignored-resource note names codes of any system
 
 
@@ -88,6 +96,10 @@ class ReadCodes:
     procedures: frozenset[str] = frozenset()  # system|code tokens of the procedures criteria ask for
     # the systems diagnosis criteria's codes are in (None: not known, the standard ones are assumed)
     diagnosis_systems: frozenset[str] | None = None
+    # the system|code tokens diagnosis criteria accept (None: not known, every Condition is mapped), and those
+    # they accept with the codes below them, as rule 17 compares them (:func:`prefix_key`)
+    diagnoses: frozenset[str] | None = None
+    diagnosis_prefixes: frozenset[str] = frozenset()
 
     @classmethod
     def from_graph(cls, source: Any) -> ReadCodes:
@@ -99,10 +111,18 @@ class ReadCodes:
             if code and code.strip():
                 codes.add(code.strip())
         procedures = frozenset(token for (token,) in select_rows(source, PROCEDURES_READ_QUERY) if token)
-        systems = {canonical_system(system) if system else "http://snomed.info/sct"
-                   for code, system in select_rows(source, DIAGNOSIS_SYSTEMS_QUERY)
-                   if system or (code or "").startswith(SNOMED_IRI)}
-        return cls(frozenset(codes), procedures, frozenset(systems))
+        rows = select_rows(source, DIAGNOSIS_CODES_QUERY)
+        systems = {canonical_system(system) if system else SNOMED
+                   for code, system, _, _ in rows if system or (code or "").startswith(SNOMED_IRI)}
+        diagnoses, prefixes = set(), set()
+        for code, system, notation, below in rows:
+            if system and notation:
+                diagnoses.add(f"{system}|{notation}")
+                if below == "true":  # any system: a code of one without a hierarchy only keeps more records
+                    prefixes.add(prefix_key(f"{system}|{notation}"))
+            if code and code.startswith(SNOMED_IRI) and len(code) > len(SNOMED_IRI):  # the mapper's conditionCode
+                diagnoses.add(f"{SNOMED}|{unquote(code[len(SNOMED_IRI):])}")
+        return cls(frozenset(codes), procedures, frozenset(systems), frozenset(diagnoses), frozenset(prefixes))
 
     def maps_type(self, kind: str) -> bool:
         """Whether resources of this type are mapped at all: Procedures only when a loaded guideline reads
@@ -119,6 +139,8 @@ class ReadCodes:
         if kind == "Procedure":
             tokens = concept_tokens(res.get("code"))
             return None if not tokens or self.procedures.intersection(tokens) else (TOKEN_LABEL, tokens)
+        if kind == "Condition":
+            return self._unread_condition(res)
         if kind != "Observation":
             return None
         components = [c for c in res.get("component") or [] if isinstance(c, dict)]
@@ -127,6 +149,23 @@ class ReadCodes:
         if not codes or self.reads_loinc(codes):
             return None
         return LOINC_LABEL, codes
+
+    def _unread_condition(self, res: dict[str, Any]) -> tuple[str, list[str]] | None:
+        """A Condition is read when one of its tokens is a code a diagnosis criterion accepts, or begins with
+        one accepted with the codes below it; one without a code, or coded only in systems no criterion uses,
+        is left to the mapping, which notes it (``uncoded-condition``): its diagnosis may be the one a
+        guideline asks for, coded where it cannot be matched."""
+        if self.diagnoses is None:
+            return None
+        tokens = concept_tokens(res.get("code"))
+        if not tokens or uncoded_condition(res, tokens, self.diagnosis_systems) is not None:
+            return None
+        if self.diagnoses.intersection(tokens):
+            return None
+        if self.diagnosis_prefixes and any(key.startswith(prefix) for key in map(prefix_key, tokens)
+                                           for prefix in self.diagnosis_prefixes):
+            return None
+        return TOKEN_LABEL, tokens
 
     def unread_by_patient(
         self, bundle: Bundle, kind: str, res: dict[str, Any]
@@ -140,6 +179,16 @@ class ReadCodes:
         if target is None or target.get("resourceType") != "Patient":
             return None
         return bundle.node(target), kind, *found
+
+
+def prefix_key(token: str) -> str:
+    """A ``system|code`` token as rule 17 compares a record's with a code that includes the codes below it:
+    without dots and in capitals (``E11`` begins ``e11.65``).
+
+    >>> prefix_key("http://hl7.org/fhir/sid/icd-10-cm|e11.65").endswith("|E1165")
+    True
+    """
+    return token.replace(".", "").upper()
 
 
 class Ignored:
