@@ -23,7 +23,8 @@ PROV = "http://www.w3.org/ns/prov#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 FACT_CLASSES = tuple(
-    GKG + c for c in ("Observation", "Condition", "MedicationExposure", "ProcedureRecord", "Patient", "PatientFact")
+    GKG + c for c in ("Observation", "Condition", "MedicationExposure", "ProcedureRecord", "AllergyRecord", "Patient",
+                      "PatientFact")
 )
 
 

@@ -61,16 +61,8 @@ from guidelinekg.patients.medmatch import SubstanceMatcher, Unrecognised, exposu
 from guidelinekg.patients.relevance import Ignored, ReadCodes
 from guidelinekg.patients.decode import decode_text, parse_json, where
 from guidelinekg.patients.fhirschema import modifier_text, modifiers
-from guidelinekg.patients.model import (
-    GKG,
-    RDF_TYPE,
-    XSD,
-    IngestNote,
-    PatientData,
-    iri,
-    literal,
-    triple,
-)
+from guidelinekg.patients.fhirallergy import map_allergy
+from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, IngestNote, PatientData, iri, literal, triple
 
 SNOMED = "http://snomed.info/sct"
 SNOMED_IRI = "http://snomed.info/id/"
@@ -146,14 +138,14 @@ class _Mapper:
 
     # --- helpers -------------------------------------------------------------------------------------------
 
-    def subject(self, res: dict[str, Any]) -> str | None:
-        """The formatted IRI of the patient the resource is about, or ``None`` with a note."""
-        shown = field(res, "subject").get("reference")
-        target = self.bundle.resolve(res.get("subject"), res)
+    def subject(self, res: dict[str, Any], element: str = "subject") -> str | None:
+        """The formatted IRI of the patient the resource is about (its ``element``), or ``None`` with a note."""
+        shown = field(res, element).get("reference")
+        target = self.bundle.resolve(res.get(element), res)
         if target is not None and target.get("resourceType") == "Patient":
             return self.bundle.node(target)
         if not shown:
-            self.note(None, "missing-subject", "has no subject.reference; skipped", res)
+            self.note(None, "missing-subject", f"has no {element}.reference; skipped", res)
         elif target is None:
             self.unknown[shown].append(self.bundle.record(res))  # noted once per reference (run)
         else:
@@ -318,6 +310,7 @@ MAPPERS: dict[str, Callable[[_Mapper, dict[str, Any]], None]] = {
     "MedicationRequest": _Mapper.exposure,
     "MedicationDispense": _Mapper.exposure,
     "Procedure": map_procedure,
+    "AllergyIntolerance": map_allergy,
 }
 MAPPED_TYPES = ("Patient", *MAPPERS)
 

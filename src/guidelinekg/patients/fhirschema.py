@@ -113,6 +113,17 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "performedDateTime": STRING,
         "performedPeriod": PERIOD,
     },
+    "AllergyIntolerance": {
+        "verificationStatus": CONCEPT,
+        "clinicalStatus": CONCEPT,
+        "code": CONCEPT,
+        "patient": REFERENCE,
+        "criticality": STRING,
+        "onsetDateTime": STRING,
+        "onsetPeriod": PERIOD,
+        "recordedDate": STRING,
+        "reaction": [{"substance": CONCEPT}],
+    },
 }
 BUNDLE = {"type": STRING, "entry": [{"fullUrl": STRING, "resource": RESOURCE}]}
 

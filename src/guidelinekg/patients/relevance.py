@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from guidelinekg.patients.codesystems import canonical_system
-from guidelinekg.patients.fhirbundle import Bundle
+from guidelinekg.patients.codesystems import canonical_system, system_name
+from guidelinekg.patients.fhirbundle import Bundle, codings
 from guidelinekg.patients.fhirclinical import concept_tokens, uncoded_condition
 from guidelinekg.patients.fhirobs import LOINC_IRI, loinc_codes
 from guidelinekg.patients.model import GKG, select_rows
@@ -69,6 +69,8 @@ SELECT DISTINCT ?token WHERE {{
   ?code gkg:codeSystem ?system ; skos:notation ?notation .
   BIND(CONCAT(STR(?system), "|", STR(?notation)) AS ?token)
 }}"""
+ALLERGIES_READ_QUERY = f"""PREFIX gkg: <{GKG}>
+SELECT ?c WHERE {{ ?c a gkg:AllergyCriterion }} LIMIT 1"""
 # the codes diagnosis criteria accept, as rule 07 lists them (a code, or the members of a value set)
 DIAGNOSIS_CODES_QUERY = f"""PREFIX gkg: <{GKG}>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
@@ -81,6 +83,8 @@ SELECT DISTINCT ?code ?system ?notation ?below WHERE {{
 SNOMED_IRI = "http://snomed.info/id/"  # a diagnosis given as a SNOMED CT concept IRI, without a system
 SNOMED = "http://snomed.info/sct"  # the system of the codings the mapper gives such an IRI (gkg:conditionCode)
 TOKEN_LABEL = "system|code"  # how an ignored-resource note names codes of any system
+CONDITION_LABEL = "condition"  # a Condition is named by its text and first coding, once each
+SUBSTANCE_LABEL = "substance"  # an AllergyIntolerance by what it calls its substance
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ class ReadCodes:
     # they accept with the codes below them, as rule 17 compares them (:func:`prefix_key`)
     diagnoses: frozenset[str] | None = None
     diagnosis_prefixes: frozenset[str] = frozenset()
+    allergies: bool = False  # whether a loaded guideline has an allergy criterion (AllergyIntolerance is read)
 
     @classmethod
     def from_graph(cls, source: Any) -> ReadCodes:
@@ -122,12 +127,15 @@ class ReadCodes:
                     prefixes.add(prefix_key(f"{system}|{notation}"))
             if code and code.startswith(SNOMED_IRI) and len(code) > len(SNOMED_IRI):  # the mapper's conditionCode
                 diagnoses.add(f"{SNOMED}|{unquote(code[len(SNOMED_IRI):])}")
-        return cls(frozenset(codes), procedures, frozenset(systems), frozenset(diagnoses), frozenset(prefixes))
+        allergies = bool(select_rows(source, ALLERGIES_READ_QUERY))
+        return cls(frozenset(codes), procedures, frozenset(systems), frozenset(diagnoses), frozenset(prefixes),
+                   allergies)
 
     def maps_type(self, kind: str) -> bool:
         """Whether resources of this type are mapped at all: Procedures only when a loaded guideline reads
-        procedures (else they are counted as a type not used, like Encounters)."""
-        return kind != "Procedure" or bool(self.procedures)
+        procedures, AllergyIntolerances only when one has an allergy criterion (else they are counted as a
+        type not used, like Encounters)."""
+        return (kind != "Procedure" or bool(self.procedures)) and (kind != "AllergyIntolerance" or self.allergies)
 
     def reads_loinc(self, codes: Iterable[str]) -> bool:
         """Whether any of these LOINC codes is a measure the knowledge reads."""
@@ -165,7 +173,7 @@ class ReadCodes:
         if self.diagnosis_prefixes and any(key.startswith(prefix) for key in map(prefix_key, tokens)
                                            for prefix in self.diagnosis_prefixes):
             return None
-        return TOKEN_LABEL, tokens
+        return CONDITION_LABEL, [condition_name(res)]
 
     def unread_by_patient(
         self, bundle: Bundle, kind: str, res: dict[str, Any]
@@ -179,6 +187,17 @@ class ReadCodes:
         if target is None or target.get("resourceType") != "Patient":
             return None
         return bundle.node(target), kind, *found
+
+
+def condition_name(res: dict[str, Any]) -> str:
+    """How an ignored-resource note names a Condition: its text (else a coding's display) and its first coding,
+    "Essential hypertension (SNOMED CT 59621000)"."""
+    concept = res.get("code") if isinstance(res.get("code"), dict) else {}
+    found = [(s, c, d) for s, c, d in codings(concept) if s and isinstance(c, str) and c.strip()]
+    names = [concept.get("text"), *(d for _, _, d in found)]
+    name = next((" ".join(n.split())[:120] for n in names if isinstance(n, str) and n.strip()), None)
+    coded = f"{system_name(found[0][0])} {found[0][1].strip()}" if found else ""
+    return f"{name} ({coded})" if name and coded else name or coded
 
 
 def prefix_key(token: str) -> str:
@@ -211,5 +230,11 @@ class Ignored:
             ranked = [c for c, _ in sorted(self._codes[key].items(), key=lambda item: (-item[1], item[0]))]
             shown = ", ".join(ranked[:SHOWN_CODES])
             more = f" and {len(ranked) - SHOWN_CODES} more" if len(ranked) > SHOWN_CODES else ""
-            yield patient, (f"{n} {kind} resource{'s' * (n > 1)} ignored: no loaded guideline reads "
-                            f"{'their' if n > 1 else 'its'} codes ({label} {shown}{more})")
+            head, their = f"{n} {kind} resource{'s' * (n > 1)} ignored", "their" if n > 1 else "its"
+            if label == CONDITION_LABEL:  # each record named: a diagnosis close to one asked for must be seen
+                yield patient, (f"{head}: no diagnosis criterion of a loaded guideline accepts {their} codes (check "
+                                f"the coding if one should count): {shown}{more}")
+            elif label == SUBSTANCE_LABEL:
+                yield patient, f"{head}: {'they name' if n > 1 else 'it names'} no substance a loaded guideline knows: {shown}{more}"
+            else:
+                yield patient, f"{head}: no loaded guideline reads {their} codes ({label} {shown}{more})"

@@ -206,6 +206,8 @@ def criterion_text(view: GraphView, node: str, _path: tuple[str, ...] = ()) -> s
         text = f"exposure to {view.name(record.one('exposureClass'))}"
         within = record.one("withinDays")
         return f"{text} within the last {quantity(within, 'd')}" if within else text
+    if record.one("allergenClass"):  # rule 27
+        return f"allergy or intolerance to {view.name(record.one('allergenClass'))}"
     return view.name(node)
 
 
@@ -230,7 +232,7 @@ def order_criteria(view: GraphView, nodes) -> list[str]:
             rank = 2
         elif measure is not None:
             rank = 3
-        elif record.one("exposureClass"):
+        elif record.one("exposureClass") or record.one("allergenClass"):
             rank = 4
         elif record.one("negates"):
             rank = 5

@@ -47,7 +47,8 @@ from guidelinekg.report.views import NONE_APPLIES, grading_text, work_url
 
 WARNING_SYSTEM = "https://w3id.org/guidelinekg/warning"  # the stable warning codes the README lists
 MISSING = {"age": ("Patient", ["birthDate"]), "sex": ("Patient", ["gender"]), "diagnosis": ("Condition", []),
-           "procedure": ("Procedure", []), "medication": ("MedicationStatement", []), "other": ("Patient", [])}
+           "procedure": ("Procedure", []), "medication": ("MedicationStatement", []),
+           "allergy": ("AllergyIntolerance", []), "other": ("Patient", [])}
 
 
 def _id(*parts: str) -> str:

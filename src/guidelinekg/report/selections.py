@@ -238,7 +238,7 @@ SELECT ?m ?loinc ?label ?status WHERE {
 RECORD_CODES = """
 SELECT ?c ?system ?code ?status WHERE {
   { ?c gkg:diagnosisCode ?k } UNION { ?c gkg:procedureCode ?k }
-  UNION { ?c gkg:exposureClass ?cls . ?s gkg:memberOfClass/skos:broader* ?cls ; gkg:code ?k }
+  UNION { ?c gkg:exposureClass|gkg:allergenClass ?cls . ?s gkg:memberOfClass/skos:broader* ?cls ; gkg:code ?k }
   ?k gkg:codeSystem ?system ; skos:notation ?code .
   OPTIONAL { ?k gkg:verificationStatus ?vs . ?vs skos:notation ?status }
 }"""

@@ -1,0 +1,71 @@
+"""FHIR AllergyIntolerance as a ``gkg:AllergyRecord``, read by allergy criteria (rule 27).
+
+* The substance: ``code`` and each ``reaction[].substance`` (codings and texts), recognised as a medication
+  product's substances are (:mod:`~guidelinekg.patients.medmatch`: a verified code, or a name or synonym as
+  a whole word): ``gkg:allergen``; named only by a code the guideline lists as unverified:
+  ``gkg:possibleAllergen`` (perhaps that substance: an allergy criterion on it is unknown, not true). The
+  first text is kept as ``gkg:allergenText`` for the explanation.
+* Its statuses and times as a Condition's (:mod:`~guidelinekg.patients.fhirclinical`): ``clinicalStatus``
+  (active, inactive, resolved) as ``gkg:clinicalStatus``, ``verificationStatus`` (unconfirmed, confirmed,
+  refuted, entered-in-error) as ``gkg:conditionVerificationStatus``, ``onsetDateTime`` / ``onsetPeriod``
+  and ``recordedDate`` with their spans; rule 39 judges them as of the as-of date (an allergy has no
+  abatement: inactive or resolved says it is over). ``criticality`` is kept to be shown.
+* The patient is ``AllergyIntolerance.patient`` (not ``subject``). ``type`` (allergy or intolerance) and
+  ``category`` are not read: a criterion counts both, as guidelines say "allergy or intolerance".
+* Given what the loaded guidelines read, a record naming no substance they know is counted in the patient's
+  ``ignored-resource`` note (its texts named), not mapped; when no loaded guideline has an allergy
+  criterion, AllergyIntolerance is a type not used (:meth:`~guidelinekg.patients.relevance.ReadCodes.maps_type`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from guidelinekg.patients.fhirbundle import codings
+from guidelinekg.patients.fhirclinical import condition_statuses, condition_time_facts, condition_times
+from guidelinekg.patients.model import GKG, iri, literal, triple
+from guidelinekg.patients.relevance import SUBSTANCE_LABEL
+
+CRITICALITY = ("low", "high", "unable-to-assess")  # FHIR R4 allergy-intolerance-criticality
+
+
+def allergen(res: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
+    """``(codings (system, code), texts)`` of the substance an AllergyIntolerance names: its ``code`` and
+    each reaction's ``substance``; texts first the code's own (the one to show)."""
+    concepts = [res.get("code")]
+    concepts += [r.get("substance") for r in res.get("reaction") or [] if isinstance(r, dict)]
+    texts = [c.get("text") if isinstance(c, dict) else None for c in concepts]
+    texts += [d for c in concepts for _, _, d in codings(c)]
+    coded = [(s, c) for concept in concepts for s, c, _ in codings(concept) if s and isinstance(c, str) and c]
+    return list(dict.fromkeys(coded)), list(dict.fromkeys(t.strip() for t in texts if isinstance(t, str) and t.strip()))
+
+
+def map_allergy(mapper: Any, res: dict[str, Any]) -> None:
+    """An AllergyIntolerance as a ``gkg:AllergyRecord`` of its patient (see the module notes). ``mapper``: the
+    :mod:`guidelinekg.patients.fhir` mapper (not imported, which would make a cycle)."""
+    if (patient := mapper.subject(res, "patient")) is None:
+        return
+    coded, texts = allergen(res)
+    matcher = mapper.matcher
+    found = matcher.match(codings=coded, texts=texts) if matcher is not None else []
+    possible = [] if found or matcher is None else matcher.possible(coded)
+    if mapper.reads is not None and not found and not possible:
+        named = texts or [f"{s}|{c}" for s, c in coded] or ["(no substance named)"]
+        mapper.ignored.add(patient, "AllergyIntolerance", SUBSTANCE_LABEL, named[:1])
+        return
+    node, lines = mapper.start(res, patient, "AllergyRecord")
+    lines += [triple(node, iri(GKG + "allergen"), iri(m.substance)) for m in found]
+    lines += [triple(node, iri(GKG + "possibleAllergen"), iri(s)) for s in possible]
+    if texts:
+        lines.append(triple(node, iri(GKG + "allergenText"), literal(texts[0])))
+    if not texts and not coded:
+        mapper.note(patient, "missing-product", "names no substance (code, text or reaction substance)", res)
+    lines += [triple(node, iri(GKG + prop), literal(code)) for prop, code in condition_statuses(res)]
+    if res.get("criticality") in CRITICALITY:
+        lines.append(triple(node, iri(GKG + "criticality"), literal(res["criticality"])))
+    for prop, value, element in condition_times(res):
+        lines += mapper.time(node, prop, value, element, patient, res)
+    lines, notes = condition_time_facts(node, res, lines)
+    for code, text in notes:
+        mapper.note(patient, code, text, res)
+    mapper.lines[patient] += lines

@@ -1,0 +1,169 @@
+"""Allergy criteria (gkg:AllergyCriterion, rule 27) over FHIR AllergyIntolerance, table-driven, on both engines.
+
+A made-up guideline (tests/fixtures/madeup/allergy.ttl): examplicillin for everyone unless allergic to an
+examplicillin-class substance (a gkg:Not of the allergy criterion), and a not-indicated statement for the
+allergic. Each case is one patient's AllergyIntolerance records; the table gives the criterion's truth.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from guidelinekg.engine.knowledge import KnowledgeBase
+from guidelinekg.patients.loader import load_patient_input
+from guidelinekg.report.fhirout import fhir_bundle
+from guidelinekg.report.patient import build_report
+from madeup import run_documents, truths
+
+FIXTURE = Path(__file__).parent / "fixtures" / "madeup" / "allergy.ttl"
+AS_OF = date(2026, 1, 15)
+CRITERION = "urn:example:allergy:allergic"
+VERIFICATION = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification"
+CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
+P1 = {"coding": [{"system": "urn:example:substances", "code": "P1", "display": "Examplicillin"}]}  # verified
+
+
+def _status(system: str, code: str) -> dict:
+    return {"coding": [{"system": system, "code": code}]}
+
+
+def _named(text: str, **more) -> dict:
+    return {"code": {"text": text}, **more}
+
+
+# name -> (AllergyIntolerance records, the criterion's truth)
+CASES = {
+    "none": ([], "false"),
+    "verified-code": ([{"code": P1, "criticality": "high"}], "true"),
+    "name": ([_named("examplicillin")], "true"),
+    "synonym-in-text": ([_named("Brandicillin 500 mg tablets")], "true"),
+    "reaction-substance": ([{"code": {"text": "drug allergy"},
+                             "reaction": [{"substance": {"text": "examplicillin"}}]}], "true"),
+    "no-statuses-no-dates": ([{"code": P1}], "true"),
+    "active-confirmed": ([{"code": P1, "clinicalStatus": _status(CLINICAL, "active"),
+                           "verificationStatus": _status(VERIFICATION, "confirmed")}], "true"),
+    "unconfirmed": ([_named("examplicillin", verificationStatus=_status(VERIFICATION, "unconfirmed"))], "unknown"),
+    "refuted": ([_named("examplicillin", verificationStatus=_status(VERIFICATION, "refuted"))], "false"),
+    "entered-in-error": ([_named("examplicillin", verificationStatus=_status(VERIFICATION, "entered-in-error"))],
+                         "false"),
+    "inactive": ([_named("examplicillin", clinicalStatus=_status(CLINICAL, "inactive"))], "false"),
+    "resolved": ([_named("examplicillin", clinicalStatus=_status(CLINICAL, "resolved"))], "false"),
+    "unverified-code-only": ([{"code": {"coding": [{"system": "urn:example:substances", "code": "P2"}]}}], "unknown"),
+    "other-class-member": ([_named("otheracillin")], "true"),
+    "substance-of-no-class-asked": ([_named("latexium")], "false"),
+    "unknown-substance": ([_named("peanuts")], "false"),
+    "onset-after-as-of": ([{"code": P1, "onsetDateTime": "2026-02-01"}], "false"),
+    "onset-before": ([{"code": P1, "onsetDateTime": "2010-05-01"}], "true"),
+    "onset-month-across-as-of": ([{"code": P1, "onsetDateTime": "2026-01"}], "unknown"),
+    "recorded-after-no-onset": ([{"code": P1, "recordedDate": "2026-03-01"}], "unknown"),
+    "recorded-before": ([{"code": P1, "recordedDate": "2020-03-01"}], "true"),
+    "refuted-and-active": ([_named("examplicillin", verificationStatus=_status(VERIFICATION, "refuted")),
+                            {"code": P1}], "true"),
+    "resolved-and-unconfirmed": ([_named("examplicillin", clinicalStatus=_status(CLINICAL, "resolved")),
+                                  _named("examplicillin", verificationStatus=_status(VERIFICATION, "unconfirmed"))],
+                                 "unknown"),
+}
+
+
+def bundle(pid: str, allergies: list[dict]) -> dict:
+    entries = [{"resource": {"resourceType": "Patient", "id": pid, "birthDate": "1970-01-01"}}]
+    entries += [{"resource": {"resourceType": "AllergyIntolerance", "id": f"{pid}-a{n}",
+                              "patient": {"reference": f"Patient/{pid}"}, **a}} for n, a in enumerate(allergies)]
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+@pytest.fixture(scope="module", params=["oxigraph", "rdflib"])
+def run(request, tmp_path_factory):
+    docs = {name: bundle(name, allergies) for name, (allergies, _) in CASES.items()}
+    return run_documents(FIXTURE, docs, tmp_path_factory.mktemp("allergy"), AS_OF, engine=request.param)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_allergy_truth(run, name):
+    assert truths(run.evaluation)[(f"urn:guidelinekg:Patient/{name}", CRITERION)] == CASES[name][1]
+
+
+def _statements(report: dict, key: str) -> list[str]:
+    return sorted(item["iri"].rsplit(":", 1)[1] for item in report[key])
+
+
+def test_the_allergic_get_the_statement_against_and_the_doubtful_are_undecided(run):
+    allergic, unknown, clear = run.reports["verified-code"], run.reports["unconfirmed"], run.reports["none"]
+    assert _statements(allergic, "not_indicated") == ["ni-allergic"] and not allergic["recommendations"]
+    assert _statements(clear, "recommendations") == ["rec-cillin"] and not clear["not_indicated"]
+    assert _statements(unknown, "undetermined") == ["rec-cillin"] and not unknown["not_indicated"]
+
+
+def _explanation(report: dict, key: str) -> str:
+    return "\n".join(line for item in report[key] for line in item["because"])
+
+
+def test_the_explanation_names_the_records(run):
+    said = _explanation(run.reports["verified-code"], "not_indicated")
+    assert "allergy to examplicillins: true (AllergyIntolerance/verified-code-a0 (Examplicillin, criticality high))" in said
+    unconfirmed = _explanation(run.reports["unconfirmed"], "undetermined")
+    assert "allergy to examplicillins: unknown (recorded only as unconfirmed" in unconfirmed
+    assert "AllergyIntolerance/unconfirmed-a0 is unconfirmed" in unconfirmed
+    perhaps = _explanation(run.reports["unverified-code-only"], "undetermined")
+    assert "AllergyIntolerance/unverified-code-only-a0 (perhaps otheracillin)" in perhaps
+    assert "a code the guideline lists as unverified" in perhaps
+    dated = _explanation(run.reports["onset-month-across-as-of"], "undetermined")
+    assert "some time from 2026-01-01 to 2026-01-31" in dated
+
+
+def test_a_record_of_no_substance_the_guideline_knows_is_counted_not_mapped(run):
+    warnings = {w["code"]: w["message"] for w in run.reports["unknown-substance"]["warnings"]}
+    assert "1 AllergyIntolerance resource ignored" in warnings["ignored-resource"]
+    assert "peanuts" in warnings["ignored-resource"]
+    assert "AllergyRecord" not in run.patients["unknown-substance"].text()
+
+
+def test_the_provenance_rests_on_the_allergy_records(run):
+    derived = {(r["o"], r["f"]) for r in run.evaluation.store.select_values(
+        "PREFIX gkg: <https://w3id.org/guidelinekg/ontology#> PREFIX prov: <http://www.w3.org/ns/prov#> "
+        "SELECT ?o ?f WHERE { ?o gkg:criterion <urn:example:allergy:allergic> ; prov:wasDerivedFrom ?f }")}
+    records = {f for _, f in derived}
+    assert "urn:guidelinekg:AllergyIntolerance/verified-code-a0" in records
+    assert "urn:guidelinekg:AllergyIntolerance/refuted-and-active-a1" in records  # the one in force decided it
+    assert "urn:guidelinekg:AllergyIntolerance/refuted-and-active-a0" not in records
+    results = {r["f"] for r in run.evaluation.store.select_values(
+        "PREFIX gkg: <https://w3id.org/guidelinekg/ontology#> PREFIX prov: <http://www.w3.org/ns/prov#> "
+        "SELECT ?f WHERE { ?r a gkg:RestrictionResult ; gkg:forPatient <urn:guidelinekg:Patient/verified-code> ; "
+        "prov:wasDerivedFrom ?f . ?f a gkg:AllergyRecord }")}
+    assert results == {"urn:guidelinekg:AllergyIntolerance/verified-code-a0"}  # rule 90: the fact a result rests on
+
+
+def test_fhir_output_asks_for_the_allergy_record(run):
+    report = build_report(run.evaluation, "urn:guidelinekg:Patient/unconfirmed",
+                          KnowledgeBase.load([FIXTURE]).version(), facts=True)
+    bundle_out = fhir_bundle([report])
+    wanted = [req for entry in bundle_out.get("entry", []) for req in
+              entry["resource"].get("dataRequirement", []) if req.get("type") == "AllergyIntolerance"]
+    assert wanted, json.dumps(bundle_out)[:2000]
+    assert wanted[0]["codeFilter"][0]["path"] == "code"
+    assert {c.get("code") for c in wanted[0]["codeFilter"][0]["code"]} == {"P1"}  # the verified code only
+
+
+def test_without_an_allergy_criterion_allergies_are_a_type_not_used(tmp_path):
+    kb = KnowledgeBase.load()  # the shipped guideline has none
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(bundle("p", [{"code": P1}])), encoding="utf-8")
+    patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
+    assert "AllergyRecord" not in patient.text()
+    assert any("AllergyIntolerance resource ignored: type not used" in n.message for n in patient.notes)
+
+
+def test_an_allergy_without_its_patient_is_noted(tmp_path):
+    kb = KnowledgeBase.load([FIXTURE])
+    doc = bundle("p", [])
+    doc["entry"].append({"resource": {"resourceType": "AllergyIntolerance", "id": "x", "code": P1,
+                                      "subject": {"reference": "Patient/p"}}})  # not FHIR: the element is patient
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
+    assert "AllergyRecord" not in patient.text()
+    assert any(n.code == "missing-subject" and "patient.reference" in n.message for n in patient.notes)
