@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from guidelinekg.engine.knowledge import KnowledgeBase
+from guidelinekg.errors import InputError
 from guidelinekg.patients.loader import load_patient_input
 from guidelinekg.report.fhirout import fhir_bundle
 from guidelinekg.report.patient import build_report
@@ -167,3 +168,21 @@ def test_an_allergy_without_its_patient_is_noted(tmp_path):
     patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
     assert "AllergyRecord" not in patient.text()
     assert any(n.code == "missing-subject" and "patient.reference" in n.message for n in patient.notes)
+
+
+@pytest.mark.parametrize(("sources", "kind", "bad"), [
+    (None, "AllergyIntolerance", {"patient": {"reference": "Patient/p"}, "criticality": 5}),  # RLS: no allergy criterion
+    ([FIXTURE], "Procedure", {"subject": {"reference": "Patient/p"}, "status": 7}),  # no procedure criterion
+])
+def test_a_malformed_resource_of_a_type_no_guideline_reads_refuses_nothing(tmp_path, sources, kind, bad):
+    kb = KnowledgeBase.load(sources) if sources else KnowledgeBase.load()
+    doc = bundle("p", [])
+    doc["entry"].append({"resource": {"resourceType": kind, "id": "x", **bad}})
+    doc["entry"].append({"resource": {"resourceType": kind, "id": "y", **bad}, "fullUrl": "urn:uuid:1"})
+    doc["entry"].append({"resource": {"resourceType": kind, "id": "y", **bad}, "fullUrl": "urn:uuid:1"})  # strict read
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
+    assert any(f"{kind} resource" in n.message and "type not used" in n.message for n in patient.notes)
+    with pytest.raises(InputError, match="must be a JSON string"):  # read, it is refused as before
+        load_patient_input(path, matcher=kb.matcher, measures=kb.measures)

@@ -346,7 +346,8 @@ def patients_from_json(
             f"a FHIR {kind} is not accepted as input; give a Bundle or one of: {', '.join(MAPPED_TYPES)}",
             location,
         )
-    patients = _Mapper(Bundle(doc, source, skipped), matcher, reads).run()
+    unread = frozenset(k for k in MAPPERS if reads is not None and not reads.maps_type(k))  # types not used
+    patients = _Mapper(Bundle(doc, source, skipped, unread), matcher, reads).run()
     if not patients:
         raise InputError(
             "the input has no Patient resource", location, hint="add the Patient the resources refer to"

@@ -183,8 +183,8 @@ REFERENCED_TYPES = ("Specimen", "Medication")
 class Bundle:
     """The resources of the input with the indexes that references are resolved against."""
 
-    def __init__(self, doc: dict[str, Any], source: str, skipped: Any = None):
-        check_document(doc, source)  # every element read below has its FHIR JSON type
+    def __init__(self, doc: dict[str, Any], source: str, skipped: Any = None, unread: frozenset[str] = frozenset()):
+        check_document(doc, source, unread)  # every element read below has its FHIR JSON type
         self.source = source
         self.notes: list[IngestNote] = []
         location = Location(source)

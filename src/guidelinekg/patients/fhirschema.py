@@ -128,14 +128,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 BUNDLE = {"type": STRING, "entry": [{"fullUrl": STRING, "resource": RESOURCE}]}
 
 
-def check_document(doc: dict[str, Any], source: str) -> None:
-    """Check a FHIR Bundle or bare resource (already known to be a JSON object with a ``resourceType``).
+def check_document(doc: dict[str, Any], source: str, unread: frozenset[str] = frozenset()) -> None:
+    """Check a FHIR Bundle or bare resource (already known to be a JSON object with a ``resourceType``); of
+    resources of the ``unread`` types (none of the loaded guidelines reads them), only the type and id.
 
     Raises:
         InputError: an element the mapping reads has the wrong JSON type or an unusable value; the message
             names the resource and the element's path, the location its line and column.
     """
-    checker = _Checker(Location(source))
+    checker = _Checker(Location(source), unread)
     if doc.get("resourceType") == "Bundle":
         checker.members(doc, BUNDLE, "Bundle", "")
     else:
@@ -166,8 +167,9 @@ class _Checker:
     """Walks a document along :data:`SCHEMAS`; ``record`` names the resource being checked
     (``Observation/o1``) and ``path`` the element within it (``code.coding[0].code``)."""
 
-    def __init__(self, location: Location):
+    def __init__(self, location: Location, unread: frozenset[str] = frozenset()):
         self.location = location
+        self.unread = unread  # types the mapping will not read: their elements are not its concern
 
     def fail(self, record: str, path: str, problem: str, parent: Any, key: Any) -> None:
         where_ = where(parent, key, default=self.location)
@@ -238,7 +240,7 @@ class _Checker:
         if rid is not None:
             self.string(rid, kind, "id", res, "id", MAX_ID)
         name = f"{kind}/{rid}" if isinstance(rid, str) and rid else kind
-        self.members(res, {"contained": [RESOURCE], **SCHEMAS.get(kind, {})}, name, "")
+        self.members(res, {"contained": [RESOURCE], **({} if kind in self.unread else SCHEMAS.get(kind, {}))}, name, "")
 
 
 # In a resource's JSON text: may hold a modifier (a key may be written with \u escapes: those are walked too)
