@@ -10,6 +10,8 @@
   refuted, entered-in-error) as ``gkg:conditionVerificationStatus``, ``onsetDateTime`` / ``onsetPeriod``
   and ``recordedDate`` with their spans; rule 39 judges them as of the as-of date (an allergy has no
   abatement: inactive or resolved says it is over). ``criticality`` is kept to be shown.
+* A record coded "No known allergy" (SNOMED CT 716186003, or no known drug, environmental or food allergy)
+  names no allergen: counted, never an allergy to a substance its text or reactions mention.
 * The patient is ``AllergyIntolerance.patient`` (not ``subject``). ``type`` (allergy or intolerance) and
   ``category`` are not read: a criterion counts both, as guidelines say "allergy or intolerance".
 * Given what the loaded guidelines read, a record naming no substance they know is counted in the patient's
@@ -27,6 +29,10 @@ from guidelinekg.patients.model import GKG, iri, literal, triple
 from guidelinekg.patients.relevance import SUBSTANCE_LABEL
 
 CRITICALITY = ("low", "high", "unable-to-assess")  # FHIR R4 allergy-intolerance-criticality
+# SNOMED CT "No known allergy" (situation) and its children in common use (drug, environmental, food): a
+# recorded absence (US Core lists them for AllergyIntolerance.code), never an allergy to what its text names
+NO_KNOWN_ALLERGY = frozenset({"716186003", "409137002", "428607008", "429625007"})
+SNOMED = "http://snomed.info/sct"
 
 
 def allergen(res: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
@@ -46,7 +52,9 @@ def map_allergy(mapper: Any, res: dict[str, Any]) -> None:
     if (patient := mapper.subject(res, "patient")) is None:
         return
     coded, texts = allergen(res)
-    matcher = mapper.matcher
+    # "no known drug allergy": nothing is allergenic, whatever a text names
+    matcher = None if any(s == SNOMED and c.strip() in NO_KNOWN_ALLERGY for s, c, _ in codings(res.get("code"))
+                          if isinstance(c, str)) else mapper.matcher
     found = matcher.match(codings=coded, texts=texts) if matcher is not None else []
     possible = [] if found or matcher is None else matcher.possible(coded)
     if mapper.reads is not None and not found and not possible:
