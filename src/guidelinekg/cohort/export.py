@@ -355,11 +355,12 @@ def request_scope(request: str) -> tuple[str | None, list[str] | None]:
 
 def types_read(kb) -> list[str]:
     """The resource types the FHIR mapping reads for a guideline: Patient and Condition; Observation and
-    Specimen (a measure), the medication types (a substance), Procedure (a procedure criterion)."""
+    Specimen (a measure), the medication types (a substance), Procedure (a procedure criterion),
+    AllergyIntolerance (an allergy criterion)."""
     types = ["Patient", "Condition"]
     types += ["Observation", "Specimen"] if kb.reads.loinc else []
     types += list(MEDICATION_TYPES) if kb.matcher.reads_substances else []
-    return types + (["Procedure"] if kb.reads.maps_type("Procedure") else [])
+    return types + [t for t in ("Procedure", "AllergyIntolerance") if kb.reads.maps_type(t)]
 
 
 def scope_notes(manifest: dict, kb=None) -> list[tuple[str, str]]:

@@ -57,6 +57,10 @@ class Advisor:
     def reads_procedures(self) -> bool:
         return any(g.kb.reads.procedures for g in self.guidelines)
 
+    @property
+    def reads_allergies(self) -> bool:
+        return any(g.kb.reads.allergies for g in self.guidelines)
+
     def day(self) -> date:
         return self.as_of or date.today()
 

@@ -164,7 +164,7 @@ class Hooks:
     def __init__(self, advisor: Advisor, cards: CardLog, log: Callable[[str], None] | None):
         self.advisor, self.cards, self.log = advisor, cards, log
         self.services = services()
-        self.templates = templates(advisor.reads_procedures)
+        self.templates = templates(advisor.reads_procedures, advisor.reads_allergies)
         self.labels = [g.version.label for g in advisor.guidelines]
 
     def _service(self, service_id: str):

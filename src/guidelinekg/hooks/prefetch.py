@@ -30,10 +30,10 @@ from dataclasses import dataclass
 
 import msgspec
 
-from guidelinekg.hooks.protocol import PROCEDURES, SEARCHES, HookCall
+from guidelinekg.hooks.protocol import ALLERGIES, PROCEDURES, SEARCHES, HookCall
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
-KINDS = {**SEARCHES, **PROCEDURES}
+KINDS = {**SEARCHES, **PROCEDURES, **ALLERGIES}
 
 
 @dataclass(frozen=True)

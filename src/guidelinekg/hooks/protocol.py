@@ -31,6 +31,7 @@ SEARCHES = {"observations": "Observation", "conditions": "Condition", "medicatio
             "medicationRequests": "MedicationRequest", "medicationAdministrations": "MedicationAdministration",
             "medicationDispenses": "MedicationDispense", "specimens": "Specimen"}
 PROCEDURES = {"procedures": "Procedure"}  # only when a loaded guideline reads procedures
+ALLERGIES = {"allergyIntolerances": "AllergyIntolerance"}  # only when one has an allergy criterion
 
 
 class HookError(Exception):
@@ -74,11 +75,11 @@ def services() -> dict[str, Service]:
     return {s.id: s for s in (view, select)}
 
 
-def templates(procedures: bool) -> dict[str, str]:
+def templates(procedures: bool, allergies: bool = False) -> dict[str, str]:
     """The prefetch templates: the patient, and a search on the patient per resource type the mapping
     reads (the service never queries the FHIR server itself)."""
     out = {"patient": "Patient/{{context.patientId}}"}
-    for key, kind in {**SEARCHES, **(PROCEDURES if procedures else {})}.items():
+    for key, kind in {**SEARCHES, **(PROCEDURES if procedures else {}), **(ALLERGIES if allergies else {})}.items():
         out[key] = f"{kind}?patient={{{{context.patientId}}}}"
     return out
 
