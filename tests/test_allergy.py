@@ -68,6 +68,12 @@ CASES = {
                                                       "display": "No known drug allergy"}],
                                           "text": "NKDA (examplicillin tolerated)"},
                                  "reaction": [{"substance": {"text": "examplicillin"}}]}], "false"),
+    "status-not-a-code": ([_named("examplicillin", clinicalStatus=_status(CLINICAL, "Active"))], "unknown"),
+    "status-local-code": ([_named("examplicillin", clinicalStatus=_status("urn:local", "A"))], "unknown"),
+    "status-text-only": ([_named("examplicillin", clinicalStatus={"text": "Resolved"})], "unknown"),
+    "verification-text-only": ([_named("examplicillin", verificationStatus={"text": "Refuted"})], "unknown"),
+    "local-and-fhir-status": ([_named("examplicillin", clinicalStatus={"coding": [
+        {"system": "urn:local", "code": "A"}, {"system": CLINICAL, "code": "resolved"}]})], "false"),
     "resolved-and-unconfirmed": ([_named("examplicillin", clinicalStatus=_status(CLINICAL, "resolved")),
                                   _named("examplicillin", verificationStatus=_status(VERIFICATION, "unconfirmed"))],
                                  "unknown"),
@@ -116,6 +122,10 @@ def test_the_explanation_names_the_records(run):
     perhaps = _explanation(run.reports["unverified-code-only"], "undetermined")
     assert "AllergyIntolerance/unverified-code-only-a0 (perhaps otheracillin)" in perhaps
     assert "a code the guideline lists as unverified" in perhaps
+    said = _explanation(run.reports["status-text-only"], "undetermined")
+    assert "its clinical status is given only as text, not as a code" in said
+    said = _explanation(run.reports["status-not-a-code"], "undetermined")
+    assert "its clinical status (Active) is not a FHIR code" in said
     dated = _explanation(run.reports["onset-month-across-as-of"], "undetermined")
     assert "some time from 2026-01-01 to 2026-01-31" in dated
 
@@ -190,3 +200,34 @@ def test_a_malformed_resource_of_a_type_no_guideline_reads_refuses_nothing(tmp_p
     assert any(f"{kind} resource" in n.message and "type not used" in n.message for n in patient.notes)
     with pytest.raises(InputError, match="must be a JSON string"):  # read, it is refused as before
         load_patient_input(path, matcher=kb.matcher, measures=kb.measures)
+
+
+def test_cds_hooks_ask_for_allergies_and_read_them():
+    from guidelinekg.engine.guidelines import load_guidelines
+    from guidelinekg.hooks.advice import Advisor, advise
+    from guidelinekg.hooks.protocol import parse_call, services, templates
+
+    advisor = Advisor(load_guidelines([FIXTURE]), as_of=AS_OF)
+    keys = templates(advisor.reads_procedures, advisor.reads_allergies)
+    assert keys["allergyIntolerances"] == "AllergyIntolerance?patient={{context.patientId}}"
+    assert "allergyIntolerances" not in templates(False)  # a guideline without allergy criteria: not asked
+    doc = bundle("p", [{"code": P1}])
+    searchset = {"resourceType": "Bundle", "type": "searchset", "entry": []}
+    prefetch = {key: dict(searchset) for key in keys if key != "patient"}
+    prefetch["patient"] = doc["entry"][0]["resource"]
+    prefetch["allergyIntolerances"] = {**searchset, "entry": [{"resource": doc["entry"][1]["resource"]}]}
+    body = {"hook": "patient-view", "hookInstance": "d1f1a0c0-0000-4000-8000-000000000001",
+            "context": {"userId": "Practitioner/x", "patientId": "p"}, "prefetch": prefetch}
+    call = parse_call(json.dumps(body).encode(), services()["guidelinekg-patient-view"])
+    [report] = advise(call, advisor, list(keys)).reports
+    assert _statements(report, "not_indicated") == ["ni-allergic"] and not report["recommendations"]
+
+
+def test_a_bulk_export_without_allergies_is_said_to_be_partial():
+    from guidelinekg.cohort.export import scope_notes, types_read
+
+    kb = KnowledgeBase.load([FIXTURE])
+    assert "AllergyIntolerance" in types_read(kb) and "AllergyIntolerance" not in types_read(KnowledgeBase.load())
+    manifest = {"file": "manifest.json", "request": "https://x/$export?_type=Patient,Condition,MedicationRequest"}
+    [(warning, note)] = scope_notes(manifest, kb)
+    assert "AllergyIntolerance" in warning and "AllergyIntolerance" in note

@@ -53,8 +53,8 @@ from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.fhirbundle import (  # noqa: F401 - REFERENCED_TYPES: read from here too
     REFERENCED_TYPES, Bundle, code_iri, codings, date_range, fhir_datetime, field)
 from guidelinekg.patients.fhirclinical import (
-    condition_statuses, condition_times, condition_tokens, deceased, imprecise_time, map_procedure, refuse_linked,
-    condition_time_facts, replaced_note, uncoded_condition)
+    condition_tokens, deceased, imprecise_time, map_procedure, refuse_linked, replaced_note, status_and_time_lines,
+    uncoded_condition)
 from guidelinekg.patients.fhirmeds import START_ELEMENTS, exposure_period, product
 from guidelinekg.patients.fhirobs import map_observation, quantity_lines
 from guidelinekg.patients.medmatch import SubstanceMatcher, Unrecognised, exposure_lines
@@ -253,13 +253,7 @@ class _Mapper:
         node, lines = self.start(res, patient, "Condition")
         lines += [triple(node, iri(GKG + "conditionCode"), iri(code_iri(SNOMED_IRI, c))) for c in codes]
         lines += [triple(node, iri(GKG + "codeToken"), literal(token)) for token in tokens]
-        lines += [triple(node, iri(GKG + prop), literal(code)) for prop, code in condition_statuses(res)]
-        for prop, value, element in condition_times(res):
-            lines += self.time(node, prop, value, element, patient, res)
-        lines, notes = condition_time_facts(node, res, lines)
-        for code, text in notes:
-            self.note(patient, code, text, res)
-        self.lines[patient] += lines
+        self.lines[patient] += lines + status_and_time_lines(self, node, patient, res)
 
     def exposure(self, res: dict[str, Any]) -> None:
         """A medication record as an exposure: its period (:mod:`~guidelinekg.patients.fhirmeds`) and the

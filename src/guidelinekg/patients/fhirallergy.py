@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from guidelinekg.patients.fhirbundle import codings
-from guidelinekg.patients.fhirclinical import condition_statuses, condition_time_facts, condition_times
+from guidelinekg.patients.fhirclinical import status_and_time_lines
 from guidelinekg.patients.model import GKG, iri, literal, triple
 from guidelinekg.patients.relevance import SUBSTANCE_LABEL
 
@@ -68,12 +68,6 @@ def map_allergy(mapper: Any, res: dict[str, Any]) -> None:
         lines.append(triple(node, iri(GKG + "allergenText"), literal(texts[0])))
     if not texts and not coded:
         mapper.note(patient, "missing-product", "names no substance (code, text or reaction substance)", res)
-    lines += [triple(node, iri(GKG + prop), literal(code)) for prop, code in condition_statuses(res)]
     if res.get("criticality") in CRITICALITY:
         lines.append(triple(node, iri(GKG + "criticality"), literal(res["criticality"])))
-    for prop, value, element in condition_times(res):
-        lines += mapper.time(node, prop, value, element, patient, res)
-    lines, notes = condition_time_facts(node, res, lines)
-    for code, text in notes:
-        mapper.note(patient, code, text, res)
-    mapper.lines[patient] += lines
+    mapper.lines[patient] += lines + status_and_time_lines(mapper, node, patient, res)

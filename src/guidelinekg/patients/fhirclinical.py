@@ -88,6 +88,7 @@ EVENT_STATUS = ("preparation", "in-progress", "not-done", "on-hold", "stopped", 
                 "unknown")  # FHIR R4 Procedure.status
 UNREAD_PROCEDURE_TIMES = ("performedString", "performedAge", "performedRange")
 UNREAD_TIMES = ("onsetAge", "onsetRange", "onsetString", "abatementAge", "abatementRange", "abatementString")
+UNCODED_STATUS = "(given only as text)"  # the status of a record whose status element has no code: rule 39 cannot tell
 CONDITION_STATUSES = (
     ("clinicalStatus", "clinicalStatus"),
     ("conditionVerificationStatus", "verificationStatus"),
@@ -194,6 +195,24 @@ def undated_abatement(res: dict[str, Any]) -> bool:
     leaves the record's presence unknown unless its clinical status decides it."""
     return res.get("abatementBoolean") is True or any(
         res.get(element) is not None for element in UNREAD_TIMES if element.startswith("abatement"))
+
+
+def status_and_time_lines(mapper: Any, node: str, patient: str, res: dict[str, Any]) -> list[str]:
+    """A Condition's (or an AllergyIntolerance's) statuses, onset, abatement and recorded date as lines of
+    ``node``, with the notes on its times given to ``mapper`` (:mod:`guidelinekg.patients.fhir`'s)."""
+    lines = [triple(node, iri(GKG + prop), literal(code)) for prop, code in condition_statuses(res)]
+    for prop, element in CONDITION_STATUSES:  # a status given only as text: never read as "no status"
+        concept = field(res, element)
+        if concept and not any(isinstance(c, str) and c for _, c, _ in codings(concept)):
+            lines.append(triple(node, iri(GKG + prop), literal(UNCODED_STATUS)))
+            mapper.note(patient, "invalid-status", f"{element} is given only as text "
+                        f"({str(concept.get('text') or '')[:80]!r}), not as a code: whether it counts is unknown", res)
+    for prop, value, element in condition_times(res):
+        lines += mapper.time(node, prop, value, element, patient, res)
+    lines, notes = condition_time_facts(node, res, lines)
+    for code, text in notes:
+        mapper.note(patient, code, text, res)
+    return lines
 
 
 def condition_statuses(res: dict[str, Any]) -> list[tuple[str, str]]:
