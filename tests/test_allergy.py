@@ -74,6 +74,10 @@ CASES = {
     "verification-text-only": ([_named("examplicillin", verificationStatus={"text": "Refuted"})], "unknown"),
     "local-and-fhir-status": ([_named("examplicillin", clinicalStatus={"coding": [
         {"system": "urn:local", "code": "A"}, {"system": CLINICAL, "code": "resolved"}]})], "false"),
+    "negated-text": ([_named("No known allergy to examplicillin")], "unknown"),
+    "denies-text": ([_named("Patient denies examplicillin allergy")], "unknown"),
+    "unverified-code-and-other-substance": ([{"code": {"coding": [{"system": "urn:example:substances", "code": "P2"}]},
+                                             "reaction": [{"substance": {"text": "latexium"}}]}], "unknown"),
     "resolved-and-unconfirmed": ([_named("examplicillin", clinicalStatus=_status(CLINICAL, "resolved")),
                                   _named("examplicillin", verificationStatus=_status(VERIFICATION, "unconfirmed"))],
                                  "unknown"),
@@ -115,7 +119,13 @@ def _explanation(report: dict, key: str) -> str:
 
 def test_the_explanation_names_the_records(run):
     said = _explanation(run.reports["verified-code"], "not_indicated")
-    assert "allergy to examplicillins: true (AllergyIntolerance/verified-code-a0 (Examplicillin, criticality high))" in said
+    assert "allergy to examplicillins: true (AllergyIntolerance/verified-code-a0 (examplicillin, criticality high))" in said
+    said = _explanation(run.reports["synonym-in-text"], "not_indicated")  # the substance matched, and the record's name
+    assert "(AllergyIntolerance/synonym-in-text-a0 (examplicillin: 'Brandicillin 500 mg tablets'))" in said
+    said = _explanation(run.reports["refuted"], "recommendations")  # a record that does not count, and why
+    assert "allergy to examplicillins: false (AllergyIntolerance/refuted-a0 (examplicillin, refuted))" in said
+    said = _explanation(run.reports["negated-text"], "undetermined")
+    assert "its text reads as a negation" in said and "(perhaps examplicillin)" in said
     unconfirmed = _explanation(run.reports["unconfirmed"], "undetermined")
     assert "allergy to examplicillins: unknown (recorded only as unconfirmed" in unconfirmed
     assert "AllergyIntolerance/unconfirmed-a0 is unconfirmed" in unconfirmed

@@ -10,6 +10,9 @@
   refuted, entered-in-error) as ``gkg:conditionVerificationStatus``, ``onsetDateTime`` / ``onsetPeriod``
   and ``recordedDate`` with their spans; rule 39 judges them as of the as-of date (an allergy has no
   abatement: inactive or resolved says it is over). ``criticality`` is kept to be shown.
+* A record whose own name reads as a negation ("No known allergy to penicillin", "denies penicillin allergy")
+  names its substances only as perhaps allergens (``gkg:possibleAllergen``, ``gkg:allergenTextNegated``): an
+  allergy criterion on them is unknown, explained, never true or false.
 * A record coded "No known allergy" (SNOMED CT 716186003, or no known drug, environmental or food allergy)
   names no allergen: counted, never an allergy to a substance its text or reactions mention.
 * The patient is ``AllergyIntolerance.patient`` (not ``subject``). ``type`` (allergy or intolerance) and
@@ -21,11 +24,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from guidelinekg.patients.fhirbundle import codings
 from guidelinekg.patients.fhirclinical import status_and_time_lines
-from guidelinekg.patients.model import GKG, iri, literal, triple
+from guidelinekg.patients.model import GKG, XSD, iri, literal, triple
 from guidelinekg.patients.relevance import SUBSTANCE_LABEL
 
 CRITICALITY = ("low", "high", "unable-to-assess")  # FHIR R4 allergy-intolerance-criticality
@@ -33,6 +37,9 @@ CRITICALITY = ("low", "high", "unable-to-assess")  # FHIR R4 allergy-intolerance
 # recorded absence (US Core lists them for AllergyIntolerance.code), never an allergy to what its text names
 NO_KNOWN_ALLERGY = frozenset({"716186003", "409137002", "428607008", "429625007"})
 SNOMED = "http://snomed.info/sct"
+# a record's own name that reads as a negation ("No known allergy to penicillin", "Patient denies penicillin
+# allergy"): the substance it names is only perhaps an allergen (unknown, explained), never one
+NEGATION = re.compile(r"^\W*(no|not|nka|nkda|negative)\b|\b(no known|not allergic|denie[sd]|ruled out)\b", re.IGNORECASE)
 
 
 def allergen(res: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
@@ -56,7 +63,12 @@ def map_allergy(mapper: Any, res: dict[str, Any]) -> None:
     matcher = None if any(s == SNOMED and c.strip() in NO_KNOWN_ALLERGY for s, c, _ in codings(res.get("code"))
                           if isinstance(c, str)) else mapper.matcher
     found = matcher.match(codings=coded, texts=texts) if matcher is not None else []
-    possible = [] if found or matcher is None else matcher.possible(coded)
+    possible = [s for s in matcher.possible(coded) if s not in {m.substance for m in found}] if matcher else []
+    concept = res.get("code") if isinstance(res.get("code"), dict) else {}
+    named = [t for t in (concept.get("text"), *(d for _, _, d in codings(concept))) if isinstance(t, str)]
+    negated = bool(found) and any(NEGATION.search(t) for t in named)
+    if negated:  # what it names is perhaps not an allergen at all
+        possible, found = sorted({*possible, *(m.substance for m in found)}), []
     if mapper.reads is not None and not found and not possible:
         named = texts or [f"{s}|{c}" for s, c in coded] or ["(no substance named)"]
         mapper.ignored.add(patient, "AllergyIntolerance", SUBSTANCE_LABEL, named[:1])
@@ -66,6 +78,8 @@ def map_allergy(mapper: Any, res: dict[str, Any]) -> None:
     lines += [triple(node, iri(GKG + "possibleAllergen"), iri(s)) for s in possible]
     if texts:
         lines.append(triple(node, iri(GKG + "allergenText"), literal(texts[0])))
+    if negated:
+        lines.append(triple(node, iri(GKG + "allergenTextNegated"), literal("true", XSD + "boolean")))
     if not texts and not coded:
         mapper.note(patient, "missing-product", "names no substance (code, text or reaction substance)", res)
     if res.get("criticality") in CRITICALITY:

@@ -22,7 +22,9 @@ SELECT ?patient ?c ?record ?recordStatus ?reason WHERE {
           OPTIONAL { ?rec gkg:conditionVerificationStatus ?s BIND(CONCAT(" is ", ?s) AS ?recordStatus) } }
   UNION { ?rec a gkg:AllergyRecord ; gkg:possibleAllergen ?ps . ?c gkg:allergenClass ?cls . ?ps gkg:memberOfClass ?cls
           OPTIONAL { ?ps rdfs:label ?psl } BIND(CONCAT(" (perhaps ", COALESCE(STR(?psl), STR(?ps)), ")") AS ?recordStatus)
-          BIND("a substance named only by a code the guideline lists as unverified for a substance of the class" AS ?reason) }
+          BIND(IF(EXISTS { ?rec gkg:allergenTextNegated true },
+                  "its text reads as a negation (no known allergy, denies ...): whether it records an allergy cannot be told; code it (SNOMED CT 716186003 for none) or refute it",
+                  "a substance named only by a code the guideline lists as unverified for a substance of the class") AS ?reason) }
   UNION { ?rec a gkg:MedicationExposure ; gkg:exposureEndAssumed ?assumed ; gkg:exposureStart ?start ; gkg:exposureSubstance ?s .
           FILTER(?assumed) ?c gkg:exposureClass ?cls . ?s gkg:memberOfClass ?cls
           OPTIONAL { ?s rdfs:label ?sl FILTER(LANG(?sl) = "" || LANGMATCHES(LANG(?sl), "en")) }
@@ -105,17 +107,28 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
 }
 """
 
-# The allergy records a true allergy criterion rests on (rule 27), with what they call the substance and how
-# critical: "allergy to penicillins: true (AllergyIntolerance/a1 (amoxicillin, criticality high))".
+# The allergy records a true or false allergy criterion rests on (rule 27), with the substance matched (the first
+# by label), what the record calls it, how critical, and why one that does not count does not: "allergy to
+# penicillins: true (AllergyIntolerance/a1 (amoxicillin: 'Allergy to drug', criticality high))", "false
+# (AllergyIntolerance/a2 (amoxicillin, refuted))".
 ALLERGIES = """
 SELECT ?patient ?c ?record ?recordStatus WHERE {
-  ?out gkg:truth gkg:True ; gkg:forPatient ?patient ; gkg:criterion ?c ; prov:wasDerivedFrom ?rec .
+  ?out gkg:truth ?truth ; gkg:forPatient ?patient ; gkg:criterion ?c ; prov:wasDerivedFrom ?rec .
+  FILTER(?truth IN (gkg:True, gkg:False))
   ?rec a gkg:AllergyRecord .
+  OPTIONAL { { SELECT ?rec (MIN(STR(?sl)) AS ?name) WHERE { ?rec a gkg:AllergyRecord ; gkg:allergen ?s .
+             ?s rdfs:label ?sl FILTER(LANG(?sl) = "" || LANGMATCHES(LANG(?sl), "en")) } GROUP BY ?rec }
+             FILTER(BOUND(?name)) }
   OPTIONAL { ?rec gkg:allergenText ?text }
   OPTIONAL { ?rec gkg:criticality ?critical }
+  OPTIONAL { ?rec gkg:conditionVerificationStatus ?void FILTER(?void IN ("refuted", "entered-in-error")) }
+  OPTIONAL { ?rec gkg:clinicalStatus ?over FILTER(?over IN ("inactive", "resolved", "remission")) }
   OPTIONAL { ?rec gkg:identifier ?id } BIND(COALESCE(?id, STR(?rec)) AS ?record)
-  BIND(CONCAT(" (", COALESCE(?text, "substance not named"), COALESCE(CONCAT(", criticality ", ?critical), ""), ")")
-       AS ?recordStatus)
+  BIND(IF(BOUND(?name) && BOUND(?text) && LCASE(?text) != LCASE(?name), CONCAT(?name, ": '", ?text, "'"),
+          COALESCE(?name, ?text, "substance not named")) AS ?what)
+  BIND(IF(?truth = gkg:False, CONCAT(", ", COALESCE(?void, ?over, "begun after the as-of date")),
+          COALESCE(CONCAT(", criticality ", ?critical), "")) AS ?how)
+  BIND(CONCAT(" (", ?what, ?how, ")") AS ?recordStatus)
 }
 """
 
