@@ -108,8 +108,9 @@ def _statements(report: dict, key: str) -> list[str]:
 
 def test_the_allergic_get_the_statement_against_and_the_doubtful_are_undecided(run):
     allergic, unknown, clear = run.reports["verified-code"], run.reports["unconfirmed"], run.reports["none"]
-    assert _statements(allergic, "not_indicated") == ["ni-allergic"] and not allergic["recommendations"]
-    assert _statements(clear, "recommendations") == ["rec-cillin"] and not clear["not_indicated"]
+    assert _statements(allergic, "not_indicated") == ["ni-allergic"]
+    assert _statements(allergic, "recommendations") == ["rec-latexium"]
+    assert _statements(clear, "recommendations") == ["rec-cillin", "rec-latexium"] and not clear["not_indicated"]
     assert _statements(unknown, "undetermined") == ["rec-cillin"] and not unknown["not_indicated"]
 
 
@@ -230,7 +231,8 @@ def test_cds_hooks_ask_for_allergies_and_read_them():
             "context": {"userId": "Practitioner/x", "patientId": "p"}, "prefetch": prefetch}
     call = parse_call(json.dumps(body).encode(), services()["guidelinekg-patient-view"])
     [report] = advise(call, advisor, list(keys)).reports
-    assert _statements(report, "not_indicated") == ["ni-allergic"] and not report["recommendations"]
+    assert _statements(report, "not_indicated") == ["ni-allergic"]
+    assert _statements(report, "recommendations") == ["rec-latexium"]
 
 
 def test_a_bulk_export_without_allergies_is_said_to_be_partial():
@@ -241,3 +243,15 @@ def test_a_bulk_export_without_allergies_is_said_to_be_partial():
     manifest = {"file": "manifest.json", "request": "https://x/$export?_type=Patient,Condition,MedicationRequest"}
     [(warning, note)] = scope_notes(manifest, kb)
     assert "AllergyIntolerance" in warning and "AllergyIntolerance" in note
+
+
+def test_an_allergy_to_a_recommended_drug_no_criterion_excludes_is_warned(run):
+    warned = {name: [w["message"] for w in run.reports[name]["warnings"] if w["code"] == "allergy-to-recommended"]
+              for name in CASES}
+    assert warned["substance-of-no-class-asked"] == [
+        "The patient has a recorded allergy or intolerance to latexium (AllergyIntolerance/substance-of-no-class-"
+        "asked-a0: 'latexium') while 'latexium for everyone' is recommended: check the allergy before prescribing "
+        "(the guideline states no exclusion for it)."]
+    assert not warned["none"] and not warned["verified-code"]  # examplicillin is excluded, not recommended
+    # a recommendation made to a patient whose allergy record does not count (refuted): no warning
+    assert not any(warned[name] for name in ("refuted", "resolved", "entered-in-error"))
