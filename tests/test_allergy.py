@@ -61,6 +61,7 @@ CASES = {
     "onset-before": ([{"code": P1, "onsetDateTime": "2010-05-01"}], "true"),
     "onset-month-across-as-of": ([{"code": P1, "onsetDateTime": "2026-01"}], "unknown"),
     "recorded-after-no-onset": ([{"code": P1, "recordedDate": "2026-03-01"}], "unknown"),
+    "recorded-in-the-as-of-month": ([{"code": P1, "recordedDate": "2026-01"}], "unknown"),
     "recorded-before": ([{"code": P1, "recordedDate": "2020-03-01"}], "true"),
     "refuted-and-active": ([_named("examplicillin", verificationStatus=_status(VERIFICATION, "refuted")),
                             {"code": P1}], "true"),
@@ -137,6 +138,8 @@ def test_the_explanation_names_the_records(run):
     assert "its clinical status is given only as text, not as a code" in said
     said = _explanation(run.reports["status-not-a-code"], "undetermined")
     assert "its clinical status (Active) is not a FHIR code" in said
+    said = _explanation(run.reports["recorded-in-the-as-of-month"], "undetermined")
+    assert "it was recorded in 2026-01, perhaps after the as-of date 2026-01-15" in said
     dated = _explanation(run.reports["onset-month-across-as-of"], "undetermined")
     assert "some time from 2026-01-01 to 2026-01-31" in dated
 

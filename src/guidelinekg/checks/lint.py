@@ -60,6 +60,7 @@ SPARQL_CHECKS: tuple[str, ...] = (
     "measure-without-plausible-range",  # results of the measure are never checked for plausibility
     "unit-factor-unused",  # a substance-specific unit factor no measure points to (never applied)
     "patient-wording-missing",  # a report for patients shows its clinician wording
+    "substance-class-empty",  # a criterion's substance class no record can be matched to
 )
 REQUIRED_VARIABLES = ("severity", "code", "focus", "message")
 OPTIONAL_VARIABLES = ("path", "related")
