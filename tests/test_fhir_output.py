@@ -416,7 +416,8 @@ def test_an_unknown_diagnosis_coverage_requires_the_diagnosis(kb):
 def test_an_undecided_medication_criterion_asks_for_a_medication_record() -> None:
     """Found by a trial author: a guideline for patients taking apixaban left 'taking apixaban' undecided (a
     product coded only by an unverified code) and asked for {"type": "Patient"}. It asks for a medication record,
-    filtered on medication[x] by the substances' verified codes (an unverified one withheld), named by its label."""
+    filtered on medication[x] by the substances' verified codes (an unverified one withheld; none displayed as the
+    criterion's label, which names the class, not the code), else named by its label."""
     from guidelinekg.report.fhirout import _requirements
 
     rxnorm = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -425,7 +426,7 @@ def test_an_undecided_medication_criterion_asks_for_a_medication_record() -> Non
          "codes": [{"system": rxnorm, "code": "1364430", "status": "SECONDARY"},
                    {"system": rxnorm, "code": "1364435", "status": "UNVERIFIED"}]}]}]}
     assert _requirements(report) == [{"type": "MedicationStatement", "codeFilter": [{"path": "medication", "code": [
-        {"system": rxnorm, "code": "1364430", "display": "taking apixaban"}]}]}]
+        {"system": rxnorm, "code": "1364430"}]}]}]
     report["undetermined"][0]["missing"][0]["codes"] = []
     assert _requirements(report) == [{"type": "MedicationStatement", "codeFilter": [{"path": "medication", "code": [
         {"display": "taking apixaban"}]}]}]

@@ -149,11 +149,12 @@ def _issues(report: dict, bundle: _Bundle, version: str) -> list[dict]:
     return [bundle.add({"resourceType": "OperationOutcome", "issue": notes}, version, "input-notes")]
 
 
-def _test(codes: list[dict], label: str | None, kind: str = "Observation") -> dict | None:
+def _test(codes: list[dict], label: str | None, kind: str = "Observation", named: bool = True) -> dict | None:
     """The dataRequirement of a test (or of a diagnosis, a procedure: ``kind``): its codes when they may be
-    shown (:func:`shown_codings`: verified ones only), its name as the display whether or not; None when it
-    has neither."""
-    shown = [{**c, **({"display": label} if label else {})} for c in shown_codings(codes)]
+    shown (:func:`shown_codings`: verified ones only), its name as the display whether or not (not ``named``:
+    the codes of a class's substances, which the class's name does not name, go without); None when it has
+    neither."""
+    shown = [{**c, **({"display": label} if label and named else {})} for c in shown_codings(codes)]
     coding = shown or ([{"display": label}] if label else [])
     path = "medication" if kind.startswith("Medication") else "code"  # a medicine's is medication[x]
     return {"type": kind, "codeFilter": [{"path": path, "code": coding}]} if coding else None
@@ -175,7 +176,8 @@ def _requirements(report: dict) -> list[dict]:
         else:
             kind, paths = MISSING[m["kind"]]
             # a diagnosis, procedure or medication exposure: named by its label, its verified codes as the codeFilter
-            item = (m.get("label") or m.get("codes")) and _test(m.get("codes", []), m.get("label"), kind)
+            item = (m.get("label") or m.get("codes")) and _test(m.get("codes", []), m.get("label"), kind,
+                                                                 named=m["kind"] not in ("medication", "allergy"))
             item = item or {"type": kind, **({"mustSupport": paths} if paths else {})}
         if item and item not in out:
             out.append(item)
