@@ -122,12 +122,14 @@ def test_recommend_cli_on_the_tutorial_patient_gives_the_documented_outcome():
 
 
 def test_render_output_in_the_doc_is_what_render_prints():
-    data = [arg for name in ("guideline", "terms", "citations", "discrepancies")
-            for arg in ("--data", str(EXAMPLE / f"{name}.ttl"))]
-    run = subprocess.run([sys.executable, "-m", "guidelinekg.cli", "render", "examplomab", *data],
-                         capture_output=True, text=True, encoding="utf-8", cwd=ROOT, check=False)
-    assert run.returncode == 0, run.stderr
-    printed = run.stdout.splitlines()
+    files = [arg for name in ("guideline", "terms", "citations", "discrepancies")
+             for arg in ("--data", str(EXAMPLE / f"{name}.ttl"))]
+    runs = [subprocess.run([sys.executable, "-m", "guidelinekg.cli", "render", "examplomab", *data],
+                           capture_output=True, text=True, encoding="utf-8", cwd=ROOT, check=False)
+            for data in (files, ["--data", str(EXAMPLE)])]  # the folder, as the doc runs it, reads the same
+    assert [r.returncode for r in runs] == [0, 0], runs[1].stderr
+    assert runs[0].stdout == runs[1].stdout
+    printed = runs[1].stdout.splitlines()
     for line in output_block("render").splitlines():
         if line.strip():
             assert line in printed, f"render no longer prints: {line!r}"

@@ -34,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         type=Path,
         metavar="TTL",
-        help="render the guideline content in this Turtle file instead of the shipped guidelines "
-        "(repeatable; the core vocabulary is always loaded)",
+        help="render the guideline content in this Turtle file, or the files of this directory, instead of the "
+        "shipped guidelines (repeatable; the core vocabulary is always loaded)",
     )
 
 
@@ -44,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     from guidelinekg.errors import InputError, Location
     from guidelinekg.render.guideline import GuidelineGraph, shipped_files
 
-    paths = [*resources.vocabulary_files(), *args.data] if args.data else shipped_files()
+    from guidelinekg.engine.guidelines import content_files
+
+    paths = [*resources.vocabulary_files(), *content_files(args.data)] if args.data else shipped_files()
     if args.output is not None:  # before any work: --output g.ttl of --data g.ttl would replace the source
         from guidelinekg.commands import refuse_overwriting_input
 
