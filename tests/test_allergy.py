@@ -259,3 +259,19 @@ def test_an_allergy_to_a_recommended_drug_no_criterion_excludes_is_warned(run):
     assert not warned["none"] and not warned["verified-code"]  # examplicillin is excluded, not recommended
     # a recommendation made to a patient whose allergy record does not count (refuted): no warning
     assert not any(warned[name] for name in ("refuted", "resolved", "entered-in-error"))
+
+
+def test_patient_rdf_gives_allergy_records_by_substance_or_by_name(tmp_path):
+    kb = KnowledgeBase.load([FIXTURE])
+    path = tmp_path / "p.ttl"
+    path.write_text("""@prefix gkg: <https://w3id.org/guidelinekg/ontology#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+<urn:ex:p1> a gkg:Patient ; gkg:birthDate "1970-01-01"^^xsd:date .
+<urn:ex:p1-a> a gkg:AllergyRecord ; gkg:subject <urn:ex:p1> ; gkg:allergenText "Brandicillin" .
+""", encoding="utf-8")
+    patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
+    assert "<urn:example:allergy:examplicillin>" in patient.text()  # matched by name, as a product text is
+    from guidelinekg.engine.reasoning import evaluate
+    from madeup import truths as truths_of
+
+    assert truths_of(evaluate(kb, [patient], as_of=AS_OF))[("urn:ex:p1", CRITERION)] == "true"

@@ -196,11 +196,16 @@ class SubstanceMatcher:
 
     def match_product_texts(self, patient: PatientData) -> PatientData:
         """For RDF input: add substances to exposures that have a ``gkg:productText`` and no
-        ``gkg:exposureSubstance``."""
+        ``gkg:exposureSubstance``, and to allergy records that have a ``gkg:allergenText`` and no
+        ``gkg:allergen`` (a name only: an RDF record's negation, if any, is its author's to state)."""
         lines = []
         for subject, props in patient.facts("MedicationExposure").items():
             if "exposureSubstance" not in props:
                 lines += exposure_lines(subject, self.match(codings=(), texts=props.get("productText", ())))
+        for subject, props in patient.facts("AllergyRecord").items():
+            if "allergen" not in props and "possibleAllergen" not in props:
+                lines += [triple(subject, iri(GKG + "allergen"), iri(m.substance))
+                          for m in self.match(codings=(), texts=props.get("allergenText", ()))]
         return patient.extended(lines) if lines else patient
 
 
