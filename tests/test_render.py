@@ -387,6 +387,7 @@ ex:b12-molar a gkg:Measure ; rdfs:label "serum cobalamin (molar)"@en ; gkg:loinc
     markdown = render_markdown([*resources.vocabulary_files(), extended])
     section = markdown.split("## How results are read\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert section == [
+        "- **body weight [LOINC 29463-7]**: compared in kg",  # its dosing statement's weight
         "- **serum cobalamin (molar) [LOINC 14685-2]**: read as serum cobalamin [LOINC 2132-9]; compared in pg/mL",
         "- **serum cobalamin [LOINC 2132-9]**: compared in pg/mL; a result below 10 or above 5000 pg/mL is excluded "
         "as implausible (project assumption (ASSUMPTION): chosen for the test); a result more than 365 days old is "
@@ -394,3 +395,25 @@ ex:b12-molar a gkg:Measure ; rdfs:label "serum cobalamin (molar)"@en ; gkg:loinc
         "its molar mass)",
     ]
     assert "serum cobalamin [LOINC 2132-9] < 150 pg/mL (a result at most 365 days old)" in markdown
+
+
+def test_how_results_are_read_lists_the_weight_a_dosing_statement_reads(tmp_path):
+    """Found by a trial author: a body weight read only by a gkg:DosingStatement's own dose (not a
+    recommendation's intervention's) was left out, with its assumed age limit and plausible range."""
+    extra = tmp_path / "dosing.ttl"
+    extra.write_text("""@prefix gkg: <https://w3id.org/guidelinekg/ontology#> .
+@prefix ex: <urn:example:allergy:> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:weight a gkg:Measure ; rdfs:label "example weight"@en ; gkg:canonicalUnit "kg" ;
+    gkg:plausibleRange [ a gkg:PlausibleRange ; gkg:plausibleMin 2 ; gkg:plausibleMax 200 ;
+                         gkg:verificationStatus gkg:ProjectAssumption ; gkg:verificationNote "Made up." ] .
+ex:dose-cillin a gkg:Dose ; gkg:perKg 45 ; gkg:unit "mg/kg" ; gkg:weightMeasure ex:weight .
+ex:dosing-cillin a gkg:DosingStatement ; rdfs:label "examplicillin 45 mg/kg"@en ; gkg:inVersion ex:v1 ;
+    gkg:section ex:sec ; gkg:order 4 ; gkg:aboutStatement ex:rec-cillin ; gkg:sourceText "Made up." ;
+    gkg:dosingFor ex:int ; gkg:dose ex:dose-cillin .
+""", encoding="utf-8")
+    fixture = Path(__file__).parent / "fixtures" / "madeup" / "allergy.ttl"
+    graph = GuidelineGraph.load([*resources.vocabulary_files(), fixture, extra])
+    text = graph.markdown(graph.select_versions(None))
+    section = text.split("## How results are read", 1)[1].split("\n## ", 1)[0]
+    assert "**example weight**: compared in kg; a result below 2 or above 200 kg is excluded" in section
