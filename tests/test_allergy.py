@@ -129,7 +129,7 @@ def test_the_explanation_names_the_records(run):
     said = _explanation(run.reports["negated-text"], "undetermined")
     assert "its text reads as a negation" in said and "(perhaps examplicillin)" in said
     unconfirmed = _explanation(run.reports["unconfirmed"], "undetermined")
-    assert "allergy to examplicillins: unknown (recorded only as unconfirmed" in unconfirmed
+    assert "allergy to examplicillins: unknown (recorded, but unconfirmed or not known to be in force" in unconfirmed
     assert "AllergyIntolerance/unconfirmed-a0 is unconfirmed" in unconfirmed
     perhaps = _explanation(run.reports["unverified-code-only"], "undetermined")
     assert "AllergyIntolerance/unverified-code-only-a0 (perhaps otheracillin)" in perhaps
@@ -178,8 +178,12 @@ def test_fhir_output_asks_for_the_allergy_record(run):
     # only; not displayed as "allergy to examplicillins", which names the class, not the substance's code
 
 
-def test_without_an_allergy_criterion_allergies_are_a_type_not_used(tmp_path):
-    kb = KnowledgeBase.load()  # the shipped guideline has none
+NO_MEDICINE = Path(__file__).parent / "fixtures" / "madeup" / "same-sample.ttl"  # no allergy criterion, no drug
+
+
+def test_without_an_allergy_criterion_or_a_medicine_allergies_are_a_type_not_used(tmp_path):
+    kb = KnowledgeBase.load([NO_MEDICINE])
+    assert KnowledgeBase.load().reads.allergies  # the shipped guideline recommends medicines: read (rule 77)
     path = tmp_path / "a.json"
     path.write_text(json.dumps(bundle("p", [{"code": P1}])), encoding="utf-8")
     patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
@@ -200,7 +204,7 @@ def test_an_allergy_without_its_patient_is_noted(tmp_path):
 
 
 @pytest.mark.parametrize(("sources", "kind", "bad"), [
-    (None, "AllergyIntolerance", {"patient": {"reference": "Patient/p"}, "criticality": 5}),  # RLS: no allergy criterion
+    ([NO_MEDICINE], "AllergyIntolerance", {"patient": {"reference": "Patient/p"}, "criticality": 5}),
     ([FIXTURE], "Procedure", {"subject": {"reference": "Patient/p"}, "status": 7}),  # no procedure criterion
 ])
 def test_a_malformed_resource_of_a_type_no_guideline_reads_refuses_nothing(tmp_path, sources, kind, bad):
@@ -243,7 +247,7 @@ def test_a_bulk_export_without_allergies_is_said_to_be_partial():
     from guidelinekg.cohort.export import scope_notes, types_read
 
     kb = KnowledgeBase.load([FIXTURE])
-    assert "AllergyIntolerance" in types_read(kb) and "AllergyIntolerance" not in types_read(KnowledgeBase.load())
+    assert "AllergyIntolerance" in types_read(kb) and "AllergyIntolerance" not in types_read(KnowledgeBase.load([NO_MEDICINE]))
     manifest = {"file": "manifest.json", "request": "https://x/$export?_type=Patient,Condition,MedicationRequest"}
     [(warning, note)] = scope_notes(manifest, kb)
     assert "AllergyIntolerance" in warning and "AllergyIntolerance" in note
@@ -254,11 +258,26 @@ def test_an_allergy_to_a_recommended_drug_no_criterion_excludes_is_warned(run):
               for name in CASES}
     assert warned["substance-of-no-class-asked"] == [
         "The patient has a recorded allergy or intolerance to latexium (AllergyIntolerance/substance-of-no-class-"
-        "asked-a0: 'latexium') while 'latexium for everyone' is recommended: check the allergy before prescribing "
-        "(the guideline states no exclusion for it)."]
+        "asked-a0: 'latexium') while 'latexium for everyone' is recommended: check the allergy before prescribing."]
     assert not warned["none"] and not warned["verified-code"]  # examplicillin is excluded, not recommended
     # a recommendation made to a patient whose allergy record does not count (refuted): no warning
     assert not any(warned[name] for name in ("refuted", "resolved", "entered-in-error"))
+
+
+def test_a_substance_of_a_class_under_the_criterion_s_counts(tmp_path):
+    """A reviewer: rule 27 matched direct members only, while the lint and the FHIR codes followed skos:broader."""
+    moved = tmp_path / "allergy.ttl"
+    text = FIXTURE.read_text(encoding="utf-8").replace(
+        "ex:cillins a gkg:SubstanceClass ; rdfs:label \"examplicillins\"@en .",
+        "ex:cillins a gkg:SubstanceClass ; rdfs:label \"examplicillins\"@en .\n"
+        "ex:aminocillins a gkg:SubstanceClass ; rdfs:label \"aminocillins\"@en ; skos:broader ex:cillins .")
+    text = text.replace("gkg:memberOfClass ex:cillins ; gkg:code ex:code-examplicillin",
+                        "gkg:memberOfClass ex:aminocillins ; gkg:code ex:code-examplicillin")
+    assert "ex:aminocillins ; gkg:code ex:code-examplicillin" in text
+    moved.write_text(text, encoding="utf-8")
+    docs = {"sub": bundle("sub", [{"code": P1}])}
+    run_ = run_documents(moved, docs, tmp_path, AS_OF)
+    assert truths(run_.evaluation)[("urn:guidelinekg:Patient/sub", CRITERION)] == "true"
 
 
 def test_patient_rdf_gives_allergy_records_by_substance_or_by_name(tmp_path):
@@ -275,3 +294,25 @@ def test_patient_rdf_gives_allergy_records_by_substance_or_by_name(tmp_path):
     from madeup import truths as truths_of
 
     assert truths_of(evaluate(kb, [patient], as_of=AS_OF))[("urn:ex:p1", CRITERION)] == "true"
+
+
+def test_the_shipped_guideline_warns_of_an_allergy_to_the_iron_it_recommends(tmp_path):
+    """A reviewer: with no allergy criterion in any guideline, allergy records were a type not used, so rule 77
+    never warned. A guideline that recommends a medicine reads them."""
+    from guidelinekg.engine.reasoning import evaluate
+    from guidelinekg.report.patient import build_report as build
+
+    kb = KnowledgeBase.load()
+    doc = json.loads((Path(__file__).parents[1] / "examples" / "patient-ferritin-45.json").read_text(encoding="utf-8"))
+    patient_id = next(e["resource"]["id"] for e in doc["entry"] if e["resource"]["resourceType"] == "Patient")
+    doc["entry"].append({"resource": {"resourceType": "AllergyIntolerance", "id": "fcm", "criticality": "high",
+                                      "patient": {"reference": f"Patient/{patient_id}"},
+                                      "code": {"text": "ferric carboxymaltose"}}})
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
+    report = build(evaluate(kb, [patient], as_of=date(2026, 1, 20)), patient.patient_iri, kb.version())
+    made = [r["label"] for r in report["recommendations"]]
+    warned = [w["message"] for w in report["warnings"] if w["code"] == "allergy-to-recommended"]
+    assert any("ferric carboxymaltose" in m for m in made), made
+    assert len(warned) == 1 and "allergy or intolerance to ferric carboxymaltose (AllergyIntolerance/fcm" in warned[0]

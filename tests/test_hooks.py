@@ -46,7 +46,7 @@ from guidelinekg.hooks.advice import Advisor, advise
 from guidelinekg.hooks.cards import EXTENSION
 from guidelinekg.hooks.feedback import CardLog
 from guidelinekg.hooks.prefetch import gather
-from guidelinekg.hooks.protocol import PROCEDURES, SEARCHES, parse_call, services, templates
+from guidelinekg.hooks.protocol import ALLERGIES, PROCEDURES, SEARCHES, parse_call, services, templates
 from guidelinekg.hooks.serve import HooksOptions, make_server
 from vignettes import CONTENT_NS, load_vignettes
 
@@ -189,7 +189,7 @@ def as_ehr_sends(bundle: dict) -> tuple[str, dict]:
 
     resources = [served(e["resource"]) for e in bundle["entry"]]
     patients = [r for r in resources if r["resourceType"] == "Patient"]
-    searches = {**SEARCHES, **PROCEDURES}  # procedures too: a key the service does not ask for is not read
+    searches = {**SEARCHES, **PROCEDURES, **ALLERGIES}  # a key the service does not ask for is not read
     kinds = {kind: key for key, kind in searches.items()}
     assert {r["resourceType"] for r in resources} <= {"Patient", *kinds}, "a resource no prefetch key fetches"
     prefetch = {"patient": patients[0]}
@@ -266,7 +266,9 @@ def test_discovery_lists_both_services_with_their_prefetch(server, advisors):
             "medicationAdministrations": "MedicationAdministration?patient={{context.patientId}}",
             "medicationDispenses": "MedicationDispense?patient={{context.patientId}}",
             "specimens": "Specimen?patient={{context.patientId}}",
-            **({"procedures": "Procedure?patient={{context.patientId}}"} if procedures else {})}
+            **({"procedures": "Procedure?patient={{context.patientId}}"} if procedures else {}),
+            # the shipped guideline recommends medicines: an allergy to one is warned of (rule 77)
+            "allergyIntolerances": "AllergyIntolerance?patient={{context.patientId}}"}
         assert "never queries the FHIR server" in s["usageRequirements"] and "2026-02-01" in s["usageRequirements"]
     assert server.request("GET", "/cds-services/")[2] == document  # a trailing slash is the same resource
 

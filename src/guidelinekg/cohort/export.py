@@ -356,7 +356,7 @@ def request_scope(request: str) -> tuple[str | None, list[str] | None]:
 def types_read(kb) -> list[str]:
     """The resource types the FHIR mapping reads for a guideline: Patient and Condition; Observation and
     Specimen (a measure), the medication types (a substance), Procedure (a procedure criterion),
-    AllergyIntolerance (an allergy criterion)."""
+    AllergyIntolerance (an allergy criterion, or a medicine recommended: rule 77)."""
     types = ["Patient", "Condition"]
     types += ["Observation", "Specimen"] if kb.reads.loinc else []
     types += list(MEDICATION_TYPES) if kb.matcher.reads_substances else []

@@ -31,7 +31,7 @@ SEARCHES = {"observations": "Observation", "conditions": "Condition", "medicatio
             "medicationRequests": "MedicationRequest", "medicationAdministrations": "MedicationAdministration",
             "medicationDispenses": "MedicationDispense", "specimens": "Specimen"}
 PROCEDURES = {"procedures": "Procedure"}  # only when a loaded guideline reads procedures
-ALLERGIES = {"allergyIntolerances": "AllergyIntolerance"}  # only when one has an allergy criterion
+ALLERGIES = {"allergyIntolerances": "AllergyIntolerance"}  # only when one has an allergy criterion or recommends a medicine
 
 
 class HookError(Exception):

@@ -16,7 +16,7 @@ Choices where FHIR leaves room:
   values (``<10``) and statuses are mapped by :mod:`guidelinekg.patients.fhirobs` (its notes say how).
 * Medication records are exposures: which count, over which period and naming which product, is
   :mod:`guidelinekg.patients.fhirmeds`; products of no substance of the guideline give no fact and are named
-  in one ``unrecognised-product`` note per patient (:class:`~guidelinekg.patients.medmatch.Unrecognised`).
+  (when it knows any substance) in one ``unrecognised-product`` note per patient (:class:`~guidelinekg.patients.medmatch.Unrecognised`).
 * Skipped with a note, never mapped: Observations ``registered``, ``cancelled``, ``entered-in-error`` or
   ``unknown``; MedicationStatements ``entered-in-error``, ``not-taken`` or ``intended`` (not taken yet);
   MedicationAdministrations ``entered-in-error`` or ``not-done`` (a statement that a product was *not*

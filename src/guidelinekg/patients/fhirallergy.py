@@ -19,7 +19,7 @@
   ``category`` are not read: a criterion counts both, as guidelines say "allergy or intolerance".
 * Given what the loaded guidelines read, a record naming no substance they know is counted in the patient's
   ``ignored-resource`` note (its texts named), not mapped; when no loaded guideline has an allergy
-  criterion, AllergyIntolerance is a type not used (:meth:`~guidelinekg.patients.relevance.ReadCodes.maps_type`).
+  criterion or recommends a medicine (rule 77 warns of an allergy to it), AllergyIntolerance is a type not used (:meth:`~guidelinekg.patients.relevance.ReadCodes.maps_type`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,10 @@ parsing, with its notes). Nothing here decides what the values mean on the as-of
 
 * ``Patient.deceasedBoolean`` becomes ``gkg:deceased``, ``deceasedDateTime`` ``gkg:deceasedTime``.
 * ``Condition.clinicalStatus`` and ``verificationStatus`` codes become ``gkg:clinicalStatus`` and
-  ``gkg:conditionVerificationStatus`` (every coding's code, as for the clinical status before).
+  ``gkg:conditionVerificationStatus`` (every coding's code); a status element with a text and no code
+  becomes :data:`UNCODED_STATUS` with an ``invalid-status`` note, which rule 39 cannot read (unknown, never
+  "no status"). An AllergyIntolerance's statuses and times are read the same way
+  (:func:`status_and_time_lines`, :mod:`~guidelinekg.patients.fhirallergy`).
 * ``onsetPeriod.end`` becomes ``gkg:onsetSpanEnd`` (:func:`onset_period_end`): the onset lies in the period,
   a span as a time without a day is.
 * ``onsetDateTime`` or ``onsetPeriod.start`` becomes ``gkg:onsetTime``; ``abatementDateTime`` or

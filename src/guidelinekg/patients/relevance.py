@@ -19,6 +19,8 @@ buries the ones that matter. So, when the mapping is given a :class:`ReadCodes`:
 * an Observation without any LOINC coding, or not about a Patient of the input, is left to the mapping,
   which notes it one by one (``unmapped-code``, ``unknown-patient`` ...): a local code may hide a result a
   guideline needs, and a reference that resolves to nothing is a fault of the data;
+* AllergyIntolerance is mapped only when a loaded guideline has an allergy criterion or recommends a medicine
+  (``allergies``); a record naming no substance they know is counted (``fhirallergy``);
 * the code systems the diagnoses of the loaded guidelines are coded in (``diagnosis_systems``): a Condition
   coded in none of them can never be matched, and the mapping says so (``uncoded-condition``);
 * a Condition coded in one of them is mapped when one of its ``system|code`` tokens is a code a diagnosis
@@ -69,8 +71,13 @@ SELECT DISTINCT ?token WHERE {{
   ?code gkg:codeSystem ?system ; skos:notation ?notation .
   BIND(CONCAT(STR(?system), "|", STR(?notation)) AS ?token)
 }}"""
+# allergy records are read for an allergy criterion (rule 27), and for a recommendation for a medication (rule
+# 77 warns of an allergy to it)
 ALLERGIES_READ_QUERY = f"""PREFIX gkg: <{GKG}>
-SELECT ?c WHERE {{ ?c a gkg:AllergyCriterion }} LIMIT 1"""
+SELECT ?c WHERE {{
+  {{ ?c a gkg:AllergyCriterion }}
+  UNION {{ ?c gkg:direction gkg:For ; gkg:intervention ?i . {{ ?i gkg:substance [] }} UNION {{ ?i gkg:interventionClass [] }} }}
+}} LIMIT 1"""
 # the codes diagnosis criteria accept, as rule 07 lists them (a code, or the members of a value set)
 DIAGNOSIS_CODES_QUERY = f"""PREFIX gkg: <{GKG}>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
@@ -104,7 +111,7 @@ class ReadCodes:
     # they accept with the codes below them, as rule 17 compares them (:func:`prefix_key`)
     diagnoses: frozenset[str] | None = None
     diagnosis_prefixes: frozenset[str] = frozenset()
-    allergies: bool = False  # whether a loaded guideline has an allergy criterion (AllergyIntolerance is read)
+    allergies: bool = False  # whether AllergyIntolerance is read: an allergy criterion, or a medication recommended
 
     @classmethod
     def from_graph(cls, source: Any) -> ReadCodes:
@@ -133,8 +140,8 @@ class ReadCodes:
 
     def maps_type(self, kind: str) -> bool:
         """Whether resources of this type are mapped at all: Procedures only when a loaded guideline reads
-        procedures, AllergyIntolerances only when one has an allergy criterion (else they are counted as a
-        type not used, like Encounters)."""
+        procedures, AllergyIntolerances only when one has an allergy criterion or recommends a medication
+        (else they are counted as a type not used, like Encounters)."""
         return (kind != "Procedure" or bool(self.procedures)) and (kind != "AllergyIntolerance" or self.allergies)
 
     def reads_loinc(self, codes: Iterable[str]) -> bool:

@@ -298,8 +298,7 @@ class Explainer:
                 else "recorded, but whether or when it was performed cannot be told" if "ProcedureCriterion" in types
                 else "a product named only by a code the guideline lists as unverified for a substance of the class"
                 if "MedicationExposureCriterion" in types
-                else "recorded only as unconfirmed, or with a verification status that is no FHIR code"
-                if "AllergyCriterion" in types
+                else "recorded, but unconfirmed or not known to be in force" if "AllergyCriterion" in types
                 else "no usable result")
             if outcome.get("records"):  # the records behind it, with the status that leaves it undecided
                 why += ": " + ", ".join(outcome["records"])

@@ -20,7 +20,7 @@ SELECT ?patient ?c ?record ?recordStatus ?reason WHERE {
           BIND("a product named only by a code the guideline lists as unverified for a substance of the class" AS ?reason) }
   UNION { ?rec a gkg:AllergyRecord ; gkg:presentAsOf gkg:Unknown
           OPTIONAL { ?rec gkg:conditionVerificationStatus ?s BIND(CONCAT(" is ", ?s) AS ?recordStatus) } }
-  UNION { ?rec a gkg:AllergyRecord ; gkg:possibleAllergen ?ps . ?c gkg:allergenClass ?cls . ?ps gkg:memberOfClass ?cls
+  UNION { ?rec a gkg:AllergyRecord ; gkg:possibleAllergen ?ps . ?c gkg:allergenClass ?cls . ?ps gkg:memberOfClass/skos:broader* ?cls
           OPTIONAL { ?ps rdfs:label ?psl } BIND(CONCAT(" (perhaps ", COALESCE(STR(?psl), STR(?ps)), ")") AS ?recordStatus)
           BIND(IF(EXISTS { ?rec gkg:allergenTextNegated true },
                   "its text reads as a negation (no known allergy, denies ...): whether it records an allergy cannot be told; code it (SNOMED CT 716186003 for none) or refute it",
@@ -116,8 +116,10 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
   ?out gkg:truth ?truth ; gkg:forPatient ?patient ; gkg:criterion ?c ; prov:wasDerivedFrom ?rec .
   FILTER(?truth IN (gkg:True, gkg:False))
   ?rec a gkg:AllergyRecord .
-  OPTIONAL { { SELECT ?rec (MIN(STR(?sl)) AS ?name) WHERE { ?rec a gkg:AllergyRecord ; gkg:allergen ?s .
-             ?s rdfs:label ?sl FILTER(LANG(?sl) = "" || LANGMATCHES(LANG(?sl), "en")) } GROUP BY ?rec }
+  # the substance of the criterion's class the record names (the first by label)
+  OPTIONAL { { SELECT ?rec ?c (MIN(STR(?sl)) AS ?name) WHERE { ?rec a gkg:AllergyRecord ; gkg:allergen ?s .
+             ?c gkg:allergenClass ?cls . ?s gkg:memberOfClass/skos:broader* ?cls ; rdfs:label ?sl
+             FILTER(LANG(?sl) = "" || LANGMATCHES(LANG(?sl), "en")) } GROUP BY ?rec ?c }
              FILTER(BOUND(?name)) }
   OPTIONAL { ?rec gkg:allergenText ?text }
   OPTIONAL { ?rec gkg:criticality ?critical }
