@@ -49,6 +49,7 @@ from guidelinekg.audit.recorded import (  # noqa: F401  (re-exported for tests a
 )
 from guidelinekg.audit.replay import rebuild_input, recorded_input
 from guidelinekg.audit.replay import replay as replay_run
+from guidelinekg.audit.runrecord import run_hashes
 from guidelinekg.audit.runs import audit_runs, of_reports, progress_bar, replayed_reports
 from guidelinekg.audit.toplevel import CohortCode, audit_several, is_several
 from guidelinekg.audit.verdicts import AuditReport, ResultCheck, RunAudit
@@ -263,6 +264,7 @@ class Auditor:
             checks,
             tuple(results),
             tuple(findings),
+            run_hashes(graph),
         )
         return audit, reports, (why[-1] if why else None)
 

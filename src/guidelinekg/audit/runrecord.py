@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from guidelinekg.audit.recorded import Finding
 from guidelinekg.audit.runfields import check_fields
 from guidelinekg.audit.shown import shown_pair
 from guidelinekg.audit.verdicts import RunAudit
-from guidelinekg.provenance.inputs import COHORT_PROVENANCE, PROVENANCE_EXTENSIONS
+from guidelinekg.provenance.inputs import COHORT_PROVENANCE
 
 MANIFEST, RUN_RECORD, BAD_RECORDS, PREPARE_BAD = "manifest.json", "run.json", "bad-records.jsonl", \
     "bad-records.prepare.jsonl"
@@ -158,7 +157,7 @@ def check_records(directory: Path, provenance: Path, runs: tuple[RunAudit, ...],
         against_runs(f"{MANIFEST} key.as_of", key.get("as_of", _ABSENT), "as_of", "the runs record as-of date")
         against_runs(f"{MANIFEST} key.software", key.get("software", _ABSENT), "software",
                      "the runs record guidelinekg")
-        for name, actual in sorted(recorded_hashes(provenance).items()):
+        for name, actual in sorted(recorded_hashes(runs).items()):
             if not _same(key.get(name, _ABSENT), actual) and actual is not None:
                 differs(f"{MANIFEST} key.{name}", key.get(name, _ABSENT), actual,
                         "the runs' recorded files and rules give")
@@ -199,32 +198,36 @@ def check_records(directory: Path, provenance: Path, runs: tuple[RunAudit, ...],
     return tuple(findings)
 
 
-_GRAPH = re.compile(rb"<(urn:guidelinekg:run:[0-9a-f]+)> \{\r?\n?")
+def recorded_hashes(runs: tuple[RunAudit, ...]) -> dict[str, str | None]:
+    """``content_sha256`` and ``rules_sha256`` as the cohort computes them, from each run's recorded content
+    files and rules (:func:`run_hashes`, worked out where the run was audited): the value if every run gives
+    the same, else the values joined; None when no run records any."""
+    content = {r.hashes[0] for r in runs if r.hashes[0]}
+    rules = {r.hashes[1] for r in runs if r.hashes[1]}
+    return {"content_sha256": ", ".join(sorted(content)) or None, "rules_sha256": ", ".join(sorted(rules)) or None}
 
 
-def recorded_hashes(provenance: Path) -> dict[str, str | None]:
-    """``content_sha256`` and ``rules_sha256`` as the cohort computes them (``KnowledgeBase.sha256``,
-    ``RuleSet.sha256``) from each run's recorded content files and rules: the value if every run gives
-    the same, else the values joined; None when the file cannot be read (the audit reports that)."""
+# The labels and hashes of a run's recorded content files and rules (whether or not it records using them).
+RECORDED_FILES = f"""SELECT ?s ?p (MIN(?v) AS ?value) WHERE {{
+    VALUES ?p {{ <{LABEL}> <{SHA256}> }}
+    ?s ?p ?v . FILTER(isLiteral(?v) && (STRSTARTS(STR(?s), "{FILE_PREFIX}") || STRSTARTS(STR(?s), "$rules")))
+}} GROUP BY ?s ?p"""
+
+
+def run_hashes(graph) -> tuple[str | None, str | None]:
+    """A run's ``content_sha256`` and ``rules_sha256`` as the cohort computes them (``KnowledgeBase.sha256``,
+    ``RuleSet.sha256``) from the content files and rules its graph (an audit's ``_Graph``) records."""
     from guidelinekg.engine.rules import RULE_NAMESPACE
 
-    graphs: dict[str, dict[str, dict[str, str]]] = {}
-    try:
-        for graph, subject, predicate, value in _entities(provenance, (FILE_PREFIX, RULE_NAMESPACE)):
-            graphs.setdefault(graph, {}).setdefault(subject, {})[predicate] = value
-    except (OSError, EOFError, SyntaxError, ValueError, MemoryError):
-        return {"content_sha256": None, "rules_sha256": None}
-    content, rules = set(), set()
-    for entities in graphs.values():
-        files = [(e.get(LABEL, ""), e.get(SHA256, "")) for iri, e in entities.items() if iri.startswith(FILE_PREFIX)]
-        named = {iri[len(RULE_NAMESPACE):]: e.get(SHA256, "") for iri, e in entities.items()
-                 if iri.startswith(RULE_NAMESPACE)}
-        if files:
-            content.add(_content_sha256(files))
-        if named:
-            rules.add(hashlib.sha256("".join(f"{n} {named[n]}\n" for n in sorted(named, key=lambda n: n + ".rq"))
-                                     .encode()).hexdigest())
-    return {"content_sha256": ", ".join(sorted(content)) or None, "rules_sha256": ", ".join(sorted(rules)) or None}
+    entities: dict[str, dict[str, str]] = {}
+    for row in graph.select(RECORDED_FILES.replace("$rules", RULE_NAMESPACE)):
+        entities.setdefault(row["s"], {})[row["p"]] = row["value"]
+    files = [(e.get(LABEL, ""), e.get(SHA256, "")) for iri, e in entities.items() if iri.startswith(FILE_PREFIX)]
+    named = {iri[len(RULE_NAMESPACE):]: e.get(SHA256, "") for iri, e in entities.items()
+             if iri.startswith(RULE_NAMESPACE)}
+    rules = hashlib.sha256("".join(f"{n} {named[n]}\n" for n in sorted(named, key=lambda n: n + ".rq"))
+                           .encode()).hexdigest() if named else None
+    return (_content_sha256(files) if files else None), rules
 
 
 def _content_sha256(files: list[tuple[str, str]]) -> str:
@@ -239,41 +242,3 @@ def _content_sha256(files: list[tuple[str, str]]) -> str:
               for label, sha in files]
     chosen.sort(key=lambda f: (f.path not in vocabulary, f.path))
     return hashlib.sha256("".join(f"{f.display} {f.sha256}\n" for f in chosen).encode()).hexdigest()
-
-
-def _entities(provenance: Path, prefixes: tuple[str, ...]):
-    """(graph, subject, predicate, literal) of the labels and hashes of subjects with these prefixes: in
-    the layout ``cohort`` writes (a graph per block, a triple per line) by a scan of the lines, each block's
-    lines parsed together; otherwise by the RDF parser."""
-    import pyoxigraph as ox
-
-    from guidelinekg.content.rdffiles import open_input, rdf_format
-
-    fmt = rdf_format(provenance, PROVENANCE_EXTENSIONS)
-    starts = tuple(b"<" + p.encode() for p in prefixes)
-    wanted = (LABEL, SHA256)
-    with open_input(provenance) as stream:
-        header = _GRAPH.fullmatch(stream.readline()) if fmt == ox.RdfFormat.TRIG else None
-        if header is not None:
-            graph, block = header.group(1).decode(), []
-            for line in stream:
-                if line.startswith(starts):
-                    block.append(line)
-                elif (match := _GRAPH.fullmatch(line)) is not None:
-                    yield from _block(graph, block, wanted)
-                    graph, block = match.group(1).decode(), []
-            yield from _block(graph, block, wanted)
-            return
-    with open_input(provenance) as stream:  # not the cohort layout: every quad through the parser
-        for q in ox.parse(input=stream, format=fmt):
-            if q.predicate.value in wanted and q.subject.value.startswith(prefixes) and isinstance(q.object, ox.Literal):
-                graph = "" if isinstance(q.graph_name, ox.DefaultGraph) else q.graph_name.value
-                yield graph, q.subject.value, q.predicate.value, q.object.value
-
-
-def _block(graph: str, lines: list[bytes], wanted: tuple[str, ...]):
-    import pyoxigraph as ox
-
-    for t in ox.parse(b"".join(lines), format=ox.RdfFormat.N_TRIPLES):
-        if t.predicate.value in wanted and isinstance(t.object, ox.Literal):
-            yield graph, t.subject.value, t.predicate.value, t.object.value

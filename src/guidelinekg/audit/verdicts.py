@@ -34,6 +34,9 @@ class RunAudit:
     checks: dict[str, str]
     results: tuple[ResultCheck, ...]
     findings: tuple[Finding, ...]
+    # the run's content and rule hashes as the cohort computes them, from the files and rules it records
+    # (:func:`guidelinekg.audit.runrecord.run_hashes`), for the check of a cohort's manifest
+    hashes: tuple[str | None, str | None] = (None, None)
 
 
 @dataclass(frozen=True)
