@@ -242,9 +242,12 @@ def _assemble(
         for by in item["suppressed_by"]:
             suppressed.setdefault(by, []).append(item["iri"])
     not_indicated = []
-    for res in sorted(mine["restrictions"], key=lambda r: r["ni"]):
-        parts = shared["not_indicated"][res["ni"]]
+    for ni, found in sorted(grouped(mine["restrictions"], "ni").items()):
+        res, parts = found[0], shared["not_indicated"][ni]
         st = parts[0]
+        if open_ := sorted({r["open"] for r in found if "open" in r}):  # not decided yet (rule 71)
+            undetermined.append(_undecided_restriction(st, res, parts, open_, explainer))
+            continue
         not_indicated.append({
             "iri": res["ni"], "result": res["res"], "label": st["label"], "statement": st["text"],
             "interventions": sorted({p["ilabel"] for p in parts if "ilabel" in p}),
@@ -353,6 +356,19 @@ def _assemble(
         report["patient_view"] = patient_view(report, explainer, shared["wording"], shared["lang"],
                                               criteria=criteria, applicability=(applicable or [None])[0])
     return report
+
+
+def _undecided_restriction(st: dict, res: dict, parts: list[dict], open_: list[str], explainer) -> dict:
+    """A not-indicated statement not decided yet (rule 71), as an ``undetermined`` item: why (its criterion's
+    explanation, and any statement taking precedence over it that is undecided) and what it would say."""
+    because = explainer.lines(st["crit"])
+    for c in (c for c in open_ if c != st["crit"]):
+        because += ["undecided whether a statement that takes precedence over this one applies"]
+        because += ["  " + line for line in explainer.lines(c)]
+    names = sorted({p["ilabel"] for p in parts if "ilabel" in p})
+    because.append(f"if it applies: not indicated: {', '.join(names) or st['label']}")
+    return {"iri": res["ni"], "result": res["res"], "label": st["label"], "summary": st["label"],
+            "statement": st["text"], "criterion": _named(st["crit"]), "because": because}
 
 
 def _codes(items, label_key: str) -> list[dict]:

@@ -194,9 +194,11 @@ SELECT ?patient ?w ?code ?message ?input WHERE {
   OPTIONAL { ?w a gkg:IngestNote . BIND(true AS ?input) }  # what the loader noticed in the input
 }"""
 
+# ?open: the criterion that leaves a not-indicated statement undecided (rule 71: one row each), if one does
 RESTRICTIONS = """
-SELECT ?patient ?res ?ni WHERE {
+SELECT ?patient ?res ?ni ?open WHERE {
   ?res a gkg:RestrictionResult ; gkg:forPatient ?patient ; gkg:instantiates ?ni ; gkg:guidelineVersion $version .
+  OPTIONAL { ?res gkg:undeterminedBecause ?why . ?why gkg:criterion ?open }
 }"""
 
 POPULATION_NOT_MET = """
