@@ -316,9 +316,10 @@ SHOWN_REGIONS = 3  # joint regions named in a recommendation-conflict message
 
 
 def conflict_findings(model: Applicability) -> list[Finding]:
-    """A recommendation for an intervention that a not-indicated statement covers, or that an
-    insufficient-evidence statement is about (no recommendation for or against it), in the same population,
-    where both applicabilities can hold at once; the message gives the joint regions."""
+    """A recommendation for an intervention that a not-indicated statement covers (and does not name as its
+    gkg:exceptStatement), or that an insufficient-evidence statement is about (no recommendation for or
+    against it), in the same population, where both applicabilities can hold at once; the message gives the
+    joint regions."""
     objects, one = model.content.objects, OneUnit(model)  # bands in one unit ("< 60 mo" and ">= 5 a" meet)
     findings = []
     others = [(ni, "notIndicatedIntervention", "not-indicated statement")
@@ -334,8 +335,8 @@ def conflict_findings(model: Applicability) -> list[Finding]:
         for ni, about, kind in others:
             covered = set().union(*(model.reach(i, with_classes=False) for i in objects(ni, g(about))))
             populations = sorted(model.populations(rec) & model.populations(ni))
-            if ni == rec or not populations or not recommended & covered:
-                continue
+            if ni == rec or not populations or not recommended & covered or rec in objects(ni, g("exceptStatement")):
+                continue  # (a statement the not-indicated one names as its exception is not restricted by it)
             joint = _minimal(list(product(one.statement(rec), one.statement(ni))))
             if not joint:
                 continue

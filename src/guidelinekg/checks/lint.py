@@ -31,6 +31,7 @@ from guidelinekg.checks.units import (
 from guidelinekg.checks.terms import undefined_term_findings
 from guidelinekg.checks.criteria import criterion_findings
 from guidelinekg.checks.properties import property_kind_findings
+from guidelinekg.checks.references import reference_findings
 from guidelinekg.checks.bands import band_findings, conflict_findings
 from guidelinekg.checks.regions import Applicability
 
@@ -42,7 +43,8 @@ RDFS_SUBCLASSOF = NamedNode("http://www.w3.org/2000/01/rdf-schema#subClassOf")
 # Then code_findings (code-check-digit, code-iri-mismatch), unit_code_findings (unit-not-ucum),
 # threshold_unit_findings (threshold-unit-mismatch), equivalent_unit_findings (equivalent-measure-units),
 # interval_unit_findings (interval-not-duration), undefined_term_findings (undefined-term), criterion_findings
-# (criterion-not-decided), property_kind_findings (property-wrong-kind), band_findings (threshold-overlap,
+# (criterion-not-decided), property_kind_findings (property-wrong-kind), reference_findings
+# (undescribed-reference), band_findings (threshold-overlap,
 # threshold-gap, threshold-units-incomparable, boundary-unit-mismatch, stated-unit-unusable, stated-value-differs)
 # and conflict_findings
 # (recommendation-conflict).
@@ -109,6 +111,7 @@ def run_lints(content: Content, *, checks: list[SparqlCheck] | None = None) -> l
     findings.extend(undefined_term_findings(content))
     findings.extend(criterion_findings(content))
     findings.extend(property_kind_findings(content))
+    findings.extend(reference_findings(content))
     model = Applicability(content)
     findings.extend(band_findings(model))
     findings.extend(conflict_findings(model))

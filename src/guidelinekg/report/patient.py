@@ -17,6 +17,7 @@ from guidelinekg.report.explain import Criteria, Explainer
 from guidelinekg.report.forpatient import patient_view, read_wording
 from guidelinekg.report.graphread import grouped, json_number, local, number, rows
 from guidelinekg.report.insufficient import items as insufficient_items
+from guidelinekg.report.restrictions import items as restriction_items
 from guidelinekg.report.selections import (
     ADMINISTRATION,
     APPLICABILITY,
@@ -241,20 +242,8 @@ def _assemble(
     for item in not_recommended:
         for by in item["suppressed_by"]:
             suppressed.setdefault(by, []).append(item["iri"])
-    not_indicated = []
-    for ni, found in sorted(grouped(mine["restrictions"], "ni").items()):
-        res, parts = found[0], shared["not_indicated"][ni]
-        st = parts[0]
-        if open_ := sorted({r["open"] for r in found if "open" in r}):  # not decided yet (rule 71)
-            undetermined.append(_undecided_restriction(st, res, parts, open_, explainer))
-            continue
-        not_indicated.append({
-            "iri": res["ni"], "result": res["res"], "label": st["label"], "statement": st["text"],
-            "interventions": sorted({p["ilabel"] for p in parts if "ilabel" in p}),
-            "criterion": _named(st["crit"]), "because": explainer.lines(st["crit"]),
-            "suppresses": sorted(suppressed.get(res["ni"], [])),
-            "citations": citations.get(res["ni"], []), "cautions": shared["cautions"].get(res["ni"], []),
-        })
+    not_indicated, open_restrictions = restriction_items(mine["restrictions"], shared, explainer, suppressed)
+    undetermined += open_restrictions
     not_met = []
     for res in sorted(mine["population_not_met"], key=lambda r: r["r"]):
         st = statements[res["r"]]
@@ -356,19 +345,6 @@ def _assemble(
         report["patient_view"] = patient_view(report, explainer, shared["wording"], shared["lang"],
                                               criteria=criteria, applicability=(applicable or [None])[0])
     return report
-
-
-def _undecided_restriction(st: dict, res: dict, parts: list[dict], open_: list[str], explainer) -> dict:
-    """A not-indicated statement not decided yet (rule 71), as an ``undetermined`` item: why (its criterion's
-    explanation, and any statement taking precedence over it that is undecided) and what it would say."""
-    because = explainer.lines(st["crit"])
-    for c in (c for c in open_ if c != st["crit"]):
-        because += ["undecided whether a statement that takes precedence over this one applies"]
-        because += ["  " + line for line in explainer.lines(c)]
-    names = sorted({p["ilabel"] for p in parts if "ilabel" in p})
-    because.append(f"if it applies: not indicated: {', '.join(names) or st['label']}")
-    return {"iri": res["ni"], "result": res["res"], "label": st["label"], "summary": st["label"],
-            "statement": st["text"], "criterion": _named(st["crit"]), "because": because}
 
 
 def _codes(items, label_key: str) -> list[dict]:
