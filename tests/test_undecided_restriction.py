@@ -4,7 +4,8 @@ A made-up guideline (tests/fixtures/madeup/undecided-restriction.ttl): start exa
 >= 45; no examplomab below 30; do not start it at 30-44. A result reported as "< 45" decides the
 recommendation (false) but neither restriction: before, the report said "none of its statements applies"
 and ordered nothing. Each is now listed as not decided yet, with what it would say, and the test is ordered;
-a restriction that keeps a recommendation undetermined (rule 65) is not listed twice.
+a restriction that keeps a recommendation undetermined (rule 65) is not listed twice. A patient taking the
+drug a statement that applies says is not indicated is warned (taking-not-indicated, rule 89).
 """
 
 from __future__ import annotations
@@ -24,9 +25,14 @@ FIXTURE = Path(__file__).parent / "fixtures" / "madeup" / "undecided-restriction
 AS_OF = date(2026, 1, 15)
 
 
-def _bundle(pid: str, value: float | None, comparator: str | None = None) -> dict:
+def _bundle(pid: str, value: float | None, comparator: str | None = None, taking: bool = False) -> dict:
     entries = [{"fullUrl": f"urn:uuid:{pid}", "resource": {"resourceType": "Patient", "id": pid,
                                                             "birthDate": "1970-01-01"}}]
+    if taking:
+        entries.append({"fullUrl": f"urn:uuid:{pid}-m", "resource": {
+            "resourceType": "MedicationStatement", "id": f"{pid}-m", "status": "active",
+            "medicationCodeableConcept": {"text": "examplomab 10 mg tablet"},
+            "subject": {"reference": f"urn:uuid:{pid}"}, "effectivePeriod": {"start": "2025-06-01"}}})
     if value is not None:
         quantity = {"value": value, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"}
         if comparator:
@@ -49,11 +55,15 @@ CASES = {
     # no result: the recommendation is undetermined (both restrictions keep it so); they are not listed twice
     "no-result": (None, None, [], ["rec-start"], [], ["99999-9"]),
 }
+# patient on examplomab -> (widget level, comparator, warned that it is not indicated)
+TAKING = {"taking-low-20": (20, None, True), "taking-censored-below-45": (45, "<", False),
+          "taking-high-50": (50, None, False)}
 
 
 @pytest.fixture(scope="module", params=["oxigraph", "rdflib"])
 def run(request, tmp_path_factory):
     docs = {name: _bundle(name, value, comparator) for name, (value, comparator, *_) in CASES.items()}
+    docs |= {name: _bundle(name, value, comparator, taking=True) for name, (value, comparator, _) in TAKING.items()}
     return run_documents(FIXTURE, docs, tmp_path_factory.mktemp("undecided"), AS_OF, engine=request.param)
 
 
@@ -90,3 +100,15 @@ def test_an_undecided_restriction_says_why_and_what_it_would_say(run):
             for c in f.get("code", [])] == ["widget level"]  # the code itself only when verified
     assert sorted(n["text"] for n in guidance["note"]) == ["undecided: do not start examplomab at 30-44",
                                                             "undecided: no examplomab below 30"]
+
+
+@pytest.mark.parametrize("name", TAKING)
+def test_taking_what_a_statement_says_is_not_indicated_is_warned(run, name):
+    """A contraindication written as a not-indicated statement: a patient already on the drug is told so
+    (rule 89's taking-not-indicated), not only shown "not indicated"; never for one not decided yet."""
+    warned = [w["message"] for w in run.reports[name]["warnings"] if w["code"] == "taking-not-indicated"]
+    if TAKING[name][2]:
+        assert warned == ["The patient is taking examplomab 10 mg tablet (since 2025-06-01), which 'no examplomab "
+                          "below 30' says is not indicated for this patient: review it."]
+    else:
+        assert warned == []
