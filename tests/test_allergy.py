@@ -79,6 +79,7 @@ CASES = {
     "denies-text": ([_named("Patient denies examplicillin allergy")], "unknown"),
     "unverified-code-and-other-substance": ([{"code": {"coding": [{"system": "urn:example:substances", "code": "P2"}]},
                                              "reaction": [{"substance": {"text": "latexium"}}]}], "unknown"),
+    "intolerance-type": ([_named("examplicillin", type="intolerance")], "true"),  # "allergy or intolerance"
     "resolved-and-unconfirmed": ([_named("examplicillin", clinicalStatus=_status(CLINICAL, "resolved")),
                                   _named("examplicillin", verificationStatus=_status(VERIFICATION, "unconfirmed"))],
                                  "unknown"),
@@ -316,3 +317,42 @@ def test_the_shipped_guideline_warns_of_an_allergy_to_the_iron_it_recommends(tmp
     warned = [w["message"] for w in report["warnings"] if w["code"] == "allergy-to-recommended"]
     assert any("ferric carboxymaltose" in m for m in made), made
     assert len(warned) == 1 and "allergy or intolerance to ferric carboxymaltose (AllergyIntolerance/fcm" in warned[0]
+
+
+# A criterion with gkg:excludesIntolerance (a hypersensitivity): a record of type intolerance does not count.
+# name -> (records, the criterion's truth)
+HYPERSENSITIVITY = {
+    "intolerance": ([_named("examplicillin", type="intolerance", criticality="low")], "false"),
+    "allergy": ([_named("examplicillin", type="allergy")], "true"),
+    "no-type": ([_named("examplicillin")], "true"),
+    "unconfirmed-intolerance": ([_named("examplicillin", type="intolerance",
+                                        verificationStatus=_status(VERIFICATION, "unconfirmed"))], "false"),
+    "intolerance-and-unconfirmed-allergy": ([_named("examplicillin", type="intolerance"),
+                                             _named("examplicillin", type="allergy",
+                                                    verificationStatus=_status(VERIFICATION, "unconfirmed"))],
+                                            "unknown"),
+    "type-not-a-code": ([_named("examplicillin", type="side effect")], "true"),  # not kept: counted, as no type
+}
+
+
+@pytest.fixture(scope="module", params=["oxigraph", "rdflib"])
+def hypersensitivity(request, tmp_path_factory):
+    docs = {name: bundle(name, records) for name, (records, _) in HYPERSENSITIVITY.items()}
+    fixture = FIXTURE.parent / "allergy-hypersensitivity.ttl"
+    return run_documents(fixture, docs, tmp_path_factory.mktemp("hypersensitivity"), AS_OF, engine=request.param)
+
+
+@pytest.mark.parametrize("name", HYPERSENSITIVITY)
+def test_an_intolerance_is_not_a_hypersensitivity(hypersensitivity, name):
+    truth = truths(hypersensitivity.evaluation)[(f"urn:guidelinekg:Patient/{name}",
+                                                 "urn:example:hypersensitivity:hypersensitive")]
+    assert truth == HYPERSENSITIVITY[name][1]
+
+
+def test_the_explanation_says_an_intolerance_does_not_count(hypersensitivity):
+    report = hypersensitivity.reports["intolerance"]
+    assert _statements(report, "recommendations") == ["rec-cillin"]
+    said = _explanation(report, "recommendations")
+    assert ("hypersensitivity to examplicillins: false (AllergyIntolerance/intolerance-a0 (examplicillin, an "
+            "intolerance, which this criterion does not count))") in said
+    assert _statements(hypersensitivity.reports["allergy"], "not_indicated") == ["ni-hypersensitive"]

@@ -15,8 +15,9 @@
   allergy criterion on them is unknown, explained, never true or false.
 * A record coded "No known allergy" (SNOMED CT 716186003, or no known drug, environmental or food allergy)
   names no allergen: counted, never an allergy to a substance its text or reactions mention.
-* The patient is ``AllergyIntolerance.patient`` (not ``subject``). ``type`` (allergy or intolerance) and
-  ``category`` are not read: a criterion counts both, as guidelines say "allergy or intolerance".
+* The patient is ``AllergyIntolerance.patient`` (not ``subject``). ``type`` (allergy or intolerance) is kept
+  as ``gkg:allergyType``: a criterion counts both ("allergy or intolerance"), unless it says
+  ``gkg:excludesIntolerance`` (a hypersensitivity). ``category`` is not read.
 * Given what the loaded guidelines read, a record naming no substance they know is counted in the patient's
   ``ignored-resource`` note (its texts named), not mapped; when no loaded guideline has an allergy
   criterion or recommends a medicine (rule 77 warns of an allergy to it), AllergyIntolerance is a type not used (:meth:`~guidelinekg.patients.relevance.ReadCodes.maps_type`).
@@ -33,6 +34,7 @@ from guidelinekg.patients.model import GKG, XSD, iri, literal, triple
 from guidelinekg.patients.relevance import SUBSTANCE_LABEL
 
 CRITICALITY = ("low", "high", "unable-to-assess")  # FHIR R4 allergy-intolerance-criticality
+ALLERGY_TYPES = ("allergy", "intolerance")  # FHIR R4 allergy-intolerance-type
 # SNOMED CT "No known allergy" (situation) and its children in common use (drug, environmental, food): a
 # recorded absence (US Core lists them for AllergyIntolerance.code), never an allergy to what its text names
 NO_KNOWN_ALLERGY = frozenset({"716186003", "409137002", "428607008", "429625007"})
@@ -78,6 +80,8 @@ def map_allergy(mapper: Any, res: dict[str, Any]) -> None:
     lines += [triple(node, iri(GKG + "possibleAllergen"), iri(s)) for s in possible]
     if texts:
         lines.append(triple(node, iri(GKG + "allergenText"), literal(texts[0])))
+    if res.get("type") in ALLERGY_TYPES:
+        lines.append(triple(node, iri(GKG + "allergyType"), literal(res["type"])))
     if negated:
         lines.append(triple(node, iri(GKG + "allergenTextNegated"), literal("true", XSD + "boolean")))
     if not texts and not coded:

@@ -125,10 +125,12 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
   OPTIONAL { ?rec gkg:criticality ?critical }
   OPTIONAL { ?rec gkg:conditionVerificationStatus ?void FILTER(?void IN ("refuted", "entered-in-error")) }
   OPTIONAL { ?rec gkg:clinicalStatus ?over FILTER(?over IN ("inactive", "resolved", "remission")) }
+  OPTIONAL { ?c gkg:excludesIntolerance true . ?rec gkg:allergyType "intolerance" .
+             BIND("an intolerance, which this criterion does not count" AS ?intolerance) }
   OPTIONAL { ?rec gkg:identifier ?id } BIND(COALESCE(?id, STR(?rec)) AS ?record)
   BIND(IF(BOUND(?name) && BOUND(?text) && LCASE(?text) != LCASE(?name), CONCAT(?name, ": '", ?text, "'"),
           COALESCE(?name, ?text, "substance not named")) AS ?what)
-  BIND(IF(?truth = gkg:False, CONCAT(", ", COALESCE(?void, ?over, "begun after the as-of date")),
+  BIND(IF(?truth = gkg:False, CONCAT(", ", COALESCE(?void, ?over, ?intolerance, "begun after the as-of date")),
           COALESCE(CONCAT(", criticality ", ?critical), "")) AS ?how)
   BIND(CONCAT(" (", ?what, ?how, ")") AS ?recordStatus)
 }
