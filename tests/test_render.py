@@ -417,3 +417,26 @@ ex:dosing-cillin a gkg:DosingStatement ; rdfs:label "examplicillin 45 mg/kg"@en 
     text = graph.markdown(graph.select_versions(None))
     section = text.split("## How results are read", 1)[1].split("\n## ", 1)[0]
     assert "**example weight**: compared in kg; a result below 2 or above 200 kg is excluded" in section
+
+
+def test_what_changes_the_engine_is_rendered(tmp_path: Path) -> None:
+    """An exception of a not-indicated statement (gkg:exceptStatement), a monitoring action's basis and an
+    allergy criterion that leaves out intolerances change what the engine does, so a reviewer sees them."""
+    extra = tmp_path / "extra.ttl"
+    extra.write_text("""
+@prefix gkg:  <https://w3id.org/guidelinekg/ontology#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix ex:   <urn:example:hypersensitivity:> .
+ex:rec-second a gkg:Recommendation ; rdfs:label "examplicillin for the second group"@en ; gkg:inVersion ex:v1 ;
+    gkg:section ex:sec ; gkg:order 3 ; gkg:sourceText "Made up, second." ; gkg:direction gkg:For ;
+    gkg:intervention ex:int ; gkg:applicability ex:always ; gkg:population "adults" ; gkg:citation ex:cit .
+ex:ni-hypersensitive gkg:exceptStatement ex:rec-second .
+ex:mon a gkg:MonitoringAction ; rdfs:label "check widgets"@en ; gkg:inVersion ex:v1 ; gkg:section ex:sec ;
+    gkg:order 4 ; gkg:sourceText "Made up: check widgets." ; gkg:monitors <https://loinc.org/2132-9> ;
+    gkg:applicability ex:always ; gkg:monitoringBasis gkg:OnPatientState .
+""", encoding="utf-8")
+    fixture = Path(__file__).parent / "fixtures" / "madeup" / "allergy-hypersensitivity.ttl"
+    markdown = render_markdown([*resources.vocabulary_files(), fixture, extra])
+    assert "- Except: *examplicillin for the second group* (not restricted by this statement)" in markdown
+    assert "- Planned: on the patient's state alone, whether or not anything is recommended" in markdown
+    assert "- Applies when: allergy (not an intolerance) to examplicillins" in markdown

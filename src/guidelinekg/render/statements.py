@@ -80,6 +80,8 @@ def _bullets(view: GraphView, statement: str, record: Record) -> list[str]:
         out.extend(intervention_lines(view, intervention, "Intervention"))
     for intervention in view.order_nodes(data.all("notIndicated")):
         out.extend(intervention_lines(view, intervention, "Not indicated"))
+    for excepted in view.order_nodes(data.all("exceptStatement")):  # rule 05: not restricted by this one
+        out.append(f"- Except: *{view.name(excepted)}* (not restricted by this statement)")
     for intervention in view.order_nodes(data.all("dosingFor")):
         out.append(f"- Dosing for: *{view.name(intervention)}*")
     for dose in view.order_nodes(data.all("dose"), lambda d: dose_text(view, d)):
@@ -300,6 +302,12 @@ def _monitoring(view: GraphView, data: Record) -> list[str]:
         out.append(f"- Interval: at most {quantity(high, high_unit)} apart")
     for trigger in data.all("trigger"):
         out.append(f"- Trigger: {trigger}")
+    if monitors:  # rule 84: when the action is planned
+        basis = data.one("basis")
+        out.append("- Planned: " + ("on the patient's state alone, whether or not anything is recommended"
+                                    if basis and basis.endswith("#OnPatientState") else
+                                    "after treatment: for a patient who gets a recommendation of this version for a "
+                                    "treatment" if basis is None or basis.endswith("#AfterTreatment") else view.name(basis)))
     return out
 
 

@@ -207,7 +207,8 @@ def criterion_text(view: GraphView, node: str, _path: tuple[str, ...] = ()) -> s
         within = record.one("withinDays")
         return f"{text} within the last {quantity(within, 'd')}" if within else text
     if record.one("allergenClass"):  # rule 27
-        return f"allergy or intolerance to {view.name(record.one('allergenClass'))}"
+        kind = "allergy (not an intolerance)" if record.one("excludesIntolerance") == "true" else "allergy or intolerance"
+        return f"{kind} to {view.name(record.one('allergenClass'))}"
     return view.name(node)
 
 
