@@ -430,3 +430,23 @@ def test_an_undecided_medication_criterion_asks_for_a_medication_record() -> Non
     report["undetermined"][0]["missing"][0]["codes"] = []
     assert _requirements(report) == [{"type": "MedicationStatement", "codeFilter": [{"path": "medication", "code": [
         {"display": "taking apixaban"}]}]}]
+
+
+@pytest.mark.parametrize(("unit", "element"), [("mg/d", "rateQuantity"), ("ug/kg/h", "rateQuantity"),
+                                               ("mg", "doseQuantity"), ("mg/kg", "doseQuantity")])
+def test_a_dose_per_time_is_a_rate_not_an_amount_given_at_once(unit, element):
+    """"At most 1000 mg/d" exported as doseQuantity would read as 1000 mg at once (FHIR: the amount given each
+    time); an amount per time is Dosage.doseAndRate.rateQuantity. The text names the dosing statement as the
+    dose's source, not as a computation."""
+    from guidelinekg.report.fhirrequests import request_for
+
+    rec = {"iri": "urn:example:rec", "intervention": {"kind": "medication", "label": "examplomab", "codes": []},
+           "dose": {"value": 1000, "unit": unit}, "because": [f"dose: 1000 {unit} (examplomab at most 1000 {unit})"],
+           "administration": [], "route": "oral"}
+    request = request_for(rec, {"reference": "Patient/p"}, "2026-01-15")
+    [dosage] = request["dosageInstruction"]
+    assert list(dosage["doseAndRate"][0]) == [element]
+    assert dosage["doseAndRate"][0][element] == {"value": 1000, "unit": unit, "system": "http://unitsofmeasure.org",
+                                                 "code": unit}
+    assert "computed" not in dosage["text"] and f"dose: 1000 {unit} (examplomab at most" in dosage["text"]
+    construct_fhir_element("MedicationRequest", request)  # valid FHIR R4

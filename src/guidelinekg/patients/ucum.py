@@ -144,6 +144,23 @@ def amount_kind(unit: str) -> tuple[tuple[str, int], ...] | None:
     return tuple(sorted((name, int(power)) for name, power in dimensions.items()))
 
 
+@functools.cache
+def per_time(unit: str) -> bool:
+    """Whether ``unit`` is an amount per time (``mg/d``, ``ug/kg/h``, ``mL/h``, ``[iU]/d``): a rate, not an amount
+    given at once.
+
+    >>> per_time("mg/d"), per_time("ug/kg/h"), per_time("mL/h"), per_time("mg"), per_time("mg/kg"), per_time("d")
+    (True, True, True, False, False, False)
+    """
+    if _HUGE_EXPONENT.search(unit) or not is_ucum(unit):
+        return False
+    try:
+        dimensions = dict(_ucum_registry().from_ucum(unit).dimensionality)
+    except Exception:  # noqa: BLE001 - as in _ucum_conversion: any failure means the unit cannot be used
+        return False
+    return dimensions.get("[time]", 0) < 0
+
+
 # --- spellings that are no UCUM code ---------------------------------------------------------------------
 
 SPELLINGS_FILE = "unit-spellings.tsv"

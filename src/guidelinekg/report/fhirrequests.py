@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from guidelinekg.patients.ucum import per_time
 from guidelinekg.report.doubts import dose_status, dose_status_text, doubt_text, status_text
 
 LOINC = "http://loinc.org"
@@ -86,8 +87,9 @@ def doubt_notes(item: dict, *, dosing: bool = True) -> list[dict]:
 
 def _dosage(rec: dict) -> dict:
     """The dose as the report gives it: structured only when it is the product's own amount (a dose of a
-    part, such as an element of a salt, is text: doseQuantity would read as the product); the computation,
-    or why there is none, in the text."""
+    part, such as an element of a salt, is text: doseQuantity would read as the product), as a rateQuantity
+    when its unit is per time (``mg/d``); the computation or the dosing statement, or why there is none, in
+    the text."""
     dose = rec.get("dose")
     basis = (dose or {}).get("basis") or rec.get("dose_basis")  # the given dose's, else the intervention's
     computed = next((line[6:] for line in rec["because"] if line.startswith("dose: ")), None)
@@ -97,17 +99,17 @@ def _dosage(rec: dict) -> dict:
         parts.append(f"{dose['value']} {dose['unit']}" + (f" {basis}" if basis else "")
                      + (f" ({status})" if status else "")
                      + (f" {rec['frequency']}" if rec.get("frequency") else ""))
-    if computed:
-        parts.append(("computed: " if dose else "dose not computed: ") + computed)
+    if computed:  # how the report arrived at it (a computation, or the dosing statement that gives it)
+        parts.append(("dose: " if dose else "dose not computed: ") + computed)
     parts += rec["administration"]
     dosage: dict = {"text": " ".join(p.rstrip(".") + "." for p in parts) or rec["intervention"]["label"]}
     if rec.get("route"):
         dosage["route"] = {"text": rec["route"]}
     if rec.get("frequency"):
         dosage["timing"] = {"code": {"text": rec["frequency"]}}
-    if dose and not basis:
-        dosage["doseAndRate"] = [{"doseQuantity": {"value": dose["value"], "unit": dose["unit"], "system": UCUM,
-                                                   "code": dose["unit"]}}]
+    if dose and not basis:  # an amount per time ("1000 mg/d") is a rate, never an amount given at once
+        quantity = {"value": dose["value"], "unit": dose["unit"], "system": UCUM, "code": dose["unit"]}
+        dosage["doseAndRate"] = [{"rateQuantity" if per_time(dose["unit"]) else "doseQuantity": quantity}]
     return dosage
 
 
