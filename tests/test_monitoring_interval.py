@@ -59,3 +59,14 @@ def test_monitoring_on_the_patients_state_needs_no_recommendation(engine, value,
     report = build_report(evaluation, "urn:example:Patient/w1", kb.version())
     planned = {m["iri"].removeprefix(ACTION) for m in report["monitoring"]}
     assert planned == ({"on-state", "after-treatment"} if treated else {"on-state"})
+
+
+def test_fhir_and_hooks_word_an_interval_as_the_text_report_does():
+    """"at least every 1 a" (a UCUM code) in FHIR's occurrenceTiming, "1 year" in the text: one wording."""
+    from guidelinekg.report.fhirrequests import interval_text, monitoring_requests
+
+    assert interval_text({"min": None, "max": 1, "unit": "a"}) == "at least every 1 year"
+    assert interval_text({"min": 3, "max": 6, "unit": "mo"}) == "every 3-6 months"
+    item = {"iri": "urn:x:m", "loinc": ["2132-9"], "action": "Check it.", "interval": {"min": None, "max": 1, "unit": "a"}}
+    [request] = monitoring_requests(item, {"reference": "Patient/p"}, "2026-01-15")
+    assert request["occurrenceTiming"] == {"code": {"text": "at least every 1 year"}}

@@ -186,11 +186,18 @@ def order_request(order: dict, subject: dict, as_of: str) -> dict:
     return resource
 
 
+TIME_UNITS = {"a": ("year", "years"), "mo": ("month", "months"), "wk": ("week", "weeks"), "d": ("day", "days"),
+              "h": ("hour", "hours"), "min": ("minute", "minutes")}  # UCUM units of an interval, in words
+
+
 def interval_text(interval: dict | None) -> str | None:
-    """A monitoring interval in words: a range, "at least every" (a maximum), "no sooner than" (a minimum)."""
+    """A monitoring interval in words, its unit of time named: a range ("every 4-12 weeks"), "at least every"
+    (a maximum: "at least every 1 year"), "no sooner than" (a minimum); as text, FHIR and CDS Hooks say it."""
     if not interval or not (interval["min"] or interval["max"]):
         return None
-    unit = interval["unit"]
+    one, many = TIME_UNITS.get(interval["unit"], (interval["unit"], interval["unit"]))
+    single = not (interval["min"] and interval["max"]) and (interval["max"] or interval["min"]) == 1
+    unit = one if single else many
     if interval["min"] and interval["max"]:
         return f"every {interval['min']}-{interval['max']} {unit}"
     return f"at least every {interval['max']} {unit}" if interval["max"] else f"no sooner than every {interval['min']} {unit}"

@@ -79,17 +79,9 @@ def _checks(item: dict, *, own_only: bool = False, dosing: bool = False) -> list
     return lines + [f"doubt: {t}" for t in shown]
 
 
-TIME_UNITS = {"a": ("year", "years"), "mo": ("month", "months"), "wk": ("week", "weeks"), "d": ("day", "days"),
-              "h": ("hour", "hours"), "min": ("minute", "minutes")}  # UCUM units of an interval, in words
-
-
 def interval_words(interval: dict | None) -> str | None:
     """A monitoring interval as FHIR and CDS Hooks word it, its unit of time named ("every 4-12 weeks")."""
-    if not interval or not interval_text(interval):
-        return None
-    one, many = TIME_UNITS.get(interval["unit"], (interval["unit"], interval["unit"]))
-    single = not (interval["min"] and interval["max"]) and (interval["max"] or interval["min"]) == 1
-    return interval_text({**interval, "unit": one if single else many})
+    return interval_text(interval)
 
 
 def _monitoring(m: dict) -> str:
