@@ -349,9 +349,11 @@ def test_summary_counts_count_patients_not_items():
         {**base, "recommendations": [{"iri": "r1"}], "undetermined": [{"iri": "r2"}],
          "population_not_met": [{"iri": "r3"}], "monitoring": [{"iri": "m1", "action": "m1"}]},
         {**base, "applicable": False, "applicability": "unknown"},
+        {**base, "applicability": "true", "no_statement_applies": True},  # covered, in a gap between thresholds
     ]
     assert summary_counts(reports) == [
-        ("applicability_unknown", "guideline", 1), ("monitoring", "m1", 2), ("not_applicable", "guideline", 1),
+        ("applicability_unknown", "guideline", 1), ("monitoring", "m1", 2), ("no_statement_applies", "guideline", 1),
+        ("not_applicable", "guideline", 1),
         ("not_indicated", "n1", 1), ("not_recommended", "r1", 1), ("order", "2276-4", 1),
         ("population_not_met", "r3", 1), ("recommendation", "r1", 2), ("undetermined", "r2", 1),
         ("warning", "w", 1),

@@ -15,7 +15,8 @@ def summary_counts(reports: list[dict]) -> list[tuple[str, str, int]]:
     population-not-met or insufficient-evidence statement, order, monitoring action, warning code, and "guideline not applicable"
     (the guideline does not cover them), "applicability unknown" (whether it does is not known yet) or
     "deceased" (the record is marked deceased on or before the as-of date: not evaluated, never counted as
-    not applicable) (rows of ``summary.csv``), sorted."""
+    not applicable), or "no statement applies" (covered, but none of its statements applies: a value in a gap
+    between its thresholds) (rows of ``summary.csv``), sorted."""
     counts: Counter = Counter()
     for report in reports:
         for key in ("recommendations", "not_recommended", "undetermined", "not_indicated", "population_not_met",
@@ -30,6 +31,8 @@ def summary_counts(reports: list[dict]) -> list[tuple[str, str, int]]:
         elif not report["applicable"]:
             unknown = report.get("applicability") == "unknown"
             counts[("applicability_unknown" if unknown else "not_applicable", "guideline")] += 1
+        elif report.get("no_statement_applies"):  # covered, but in a gap between its statements
+            counts[("no_statement_applies", "guideline")] += 1
     return [(kind, item, n) for (kind, item), n in sorted(counts.items())]
 
 
