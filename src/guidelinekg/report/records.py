@@ -15,7 +15,7 @@ SELECT ?patient ?c ?record ?recordStatus ?reason WHERE {
   { ?rec a gkg:Condition OPTIONAL { ?rec gkg:conditionVerificationStatus ?s BIND(CONCAT(" is ", ?s) AS ?recordStatus) } }
   UNION { ?rec a gkg:ProcedureRecord
           OPTIONAL { ?rec gkg:procedureStatus ?s BIND(CONCAT(" has status ", ?s) AS ?recordStatus) } }
-  UNION { ?rec a gkg:MedicationExposure ; gkg:possibleSubstance ?ps . ?c gkg:exposureClass ?cls . ?ps gkg:memberOfClass ?cls
+  UNION { ?rec a gkg:MedicationExposure ; gkg:possibleSubstance ?ps . ?c gkg:exposureClass ?cls . ?ps gkg:memberOfClass/skos:broader* ?cls
           OPTIONAL { ?ps rdfs:label ?psl } BIND(CONCAT(" (perhaps ", COALESCE(STR(?psl), STR(?ps)), ")") AS ?recordStatus)
           BIND("a product named only by a code the guideline lists as unverified for a substance of the class" AS ?reason) }
   UNION { ?rec a gkg:AllergyRecord ; gkg:presentAsOf gkg:Unknown
@@ -26,7 +26,7 @@ SELECT ?patient ?c ?record ?recordStatus ?reason WHERE {
                   "its text reads as a negation (no known allergy, denies ...): whether it records an allergy cannot be told; code it (SNOMED CT 716186003 for none) or refute it",
                   "a substance named only by a code the guideline lists as unverified for a substance of the class") AS ?reason) }
   UNION { ?rec a gkg:MedicationExposure ; gkg:exposureEndAssumed ?assumed ; gkg:exposureStart ?start ; gkg:exposureSubstance ?s .
-          FILTER(?assumed) ?c gkg:exposureClass ?cls . ?s gkg:memberOfClass ?cls
+          FILTER(?assumed) ?c gkg:exposureClass ?cls . ?s gkg:memberOfClass/skos:broader* ?cls
           OPTIONAL { ?s rdfs:label ?sl FILTER(LANG(?sl) = "" || LANGMATCHES(LANG(?sl), "en")) }
           BIND(CONCAT(" (", COALESCE(CONCAT(STR(?sl), ", "), ""), "from ", SUBSTR(STR(?start), 1, 10),
                ", finished on a date not recorded)") AS ?recordStatus)
