@@ -129,11 +129,8 @@ def amount_kind(unit: str) -> tuple[tuple[str, int], ...] | None:
     >>> amount_kind("mg/dL"), amount_kind("umol/L"), amount_kind("10*3/uL"), amount_kind("K/uL")
     ((('[length]', -3), ('[mass]', 1)), (('[length]', -3), ('[substance]', 1)), None, None)
     """
-    if _HUGE_EXPONENT.search(unit) or not is_ucum(unit):
-        return None
-    try:
-        dimensions = dict(_ucum_registry().from_ucum(unit).dimensionality)
-    except Exception:  # noqa: BLE001 - as in _ucum_conversion: any failure means the unit cannot be used
+    dimensions = _dimensions(unit)
+    if dimensions is None:
         return None
     if not dimensions and _MATTER.search(unit):
         return ()  # a ratio of like amounts (mg/g, mmol/mol): a number, but not one of mass per substance
@@ -152,13 +149,18 @@ def per_time(unit: str) -> bool:
     >>> per_time("mg/d"), per_time("ug/kg/h"), per_time("mL/h"), per_time("mg"), per_time("mg/kg"), per_time("d")
     (True, True, True, False, False, False)
     """
+    return (_dimensions(unit) or {}).get("[time]", 0) < 0
+
+
+def _dimensions(unit: str) -> dict | None:
+    """``unit``'s base dimensions and their powers (``{"[mass]": 1, "[time]": -1}``), or None when it is no
+    UCUM code or cannot be read."""
     if _HUGE_EXPONENT.search(unit) or not is_ucum(unit):
-        return False
+        return None
     try:
-        dimensions = dict(_ucum_registry().from_ucum(unit).dimensionality)
+        return dict(_ucum_registry().from_ucum(unit).dimensionality)
     except Exception:  # noqa: BLE001 - as in _ucum_conversion: any failure means the unit cannot be used
-        return False
-    return dimensions.get("[time]", 0) < 0
+        return None
 
 
 # --- spellings that are no UCUM code ---------------------------------------------------------------------
