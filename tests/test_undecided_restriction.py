@@ -57,7 +57,9 @@ CASES = {
 }
 # patient on examplomab -> (widget level, comparator, warned that it is not indicated)
 TAKING = {"taking-low-20": (20, None, True), "taking-censored-below-45": (45, "<", False),
-          "taking-high-50": (50, None, False)}
+          "taking-high-50": (50, None, False),
+          # "do not start at 30-44" applies, but names "continue examplomab" (made) as its exception
+          "taking-band-38": (38, None, False)}
 
 
 @pytest.fixture(scope="module", params=["oxigraph", "rdflib"])
@@ -107,6 +109,10 @@ def test_taking_what_a_statement_says_is_not_indicated_is_warned(run, name):
     """A contraindication written as a not-indicated statement: a patient already on the drug is told so
     (rule 89's taking-not-indicated), not only shown "not indicated"; never for one not decided yet."""
     warned = [w["message"] for w in run.reports[name]["warnings"] if w["code"] == "taking-not-indicated"]
+    if name == "taking-band-38":
+        report = run.reports[name]
+        assert [r["iri"].rsplit(":", 1)[1] for r in report["recommendations"]] == ["rec-continue"]
+        assert [n["iri"].rsplit(":", 1)[1] for n in report["not_indicated"]] == ["ni-30-44"]
     if TAKING[name][2]:
         assert warned == ["The patient is taking examplomab 10 mg tablet (since 2025-06-01), which 'no examplomab "
                           "below 30' says is not indicated for this patient: review it."]

@@ -128,7 +128,8 @@ def results_of(graph: _Graph) -> dict[str, dict]:
             "monitoring": lambda: f"monitoring {_local(values('statement'))}",
             "dose": lambda: f"dose {values('dose')} {values('unit')} ({_local(values('dosing'))})",
             "warning": lambda: f"{values('code')}: {values('message')}",
-            "restriction": lambda: f"applies {_local(values('statement'))}",
+            "restriction": lambda: (f"{'undetermined' if values('status') else 'applies'} "  # rule 71: undecided
+                                    f"{_local(values('statement'))}"),
             "population-not-met": lambda: f"not met {_local(values('statement'))}",
         }[kind]()
         out[iri] = {

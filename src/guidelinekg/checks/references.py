@@ -2,8 +2,9 @@
 
 ``undescribed-reference``: the rules follow a link (``gkg:exceptStatement``, ``gkg:citation``,
 ``gkg:intervention``, ``gkg:prevailsOver``, ...) to the node it names and read that node's triples. An IRI
-written with a typo (``mf:rec-metformin-continu``) is still valid Turtle, passes SHACL (a link whose target
-has no triples has no type to check) and HermiT, and the link then leads to nothing: an exception that
+written with a typo (``mf:rec-metformin-continu``) is still valid Turtle, passes HermiT and, for most links,
+SHACL (a shape checks a target's class on only some of them: ``gkg:substance`` is reported by both), and the
+link then leads to nothing: an exception that
 excepts nothing, a citation without a work, a precedence over no statement, silently. Every object of a
 vocabulary object property (``owl:ObjectProperty`` in ``ontology/*.ttl``) that is an IRI in the referring
 node's own namespace (a code system's IRI, ``sct:84114007``, is never described) and that no triple of the
@@ -55,9 +56,12 @@ def reference_findings(content: Content) -> list[Finding]:
                     or _namespace(target.value) != _namespace(quad.subject.value) or (quad.subject, link, target) in seen):
                 continue  # (only in the referring node's own namespace: a code system's IRI, sct:84114007, is not described)
             seen.add((quad.subject, link, target))
-            same = [n.value for n in described if _namespace(n.value) == _namespace(target.value)]
-            close = difflib.get_close_matches(target.value, sorted(same), n=1, cutoff=0.8)
-            fix = (f"did you mean {content.compact(NamedNode(close[0]))}?" if close else
+            # the closest described IRI of the namespace, by local name (whole IRIs share their namespace,
+            # so any two would look alike)
+            space = _namespace(target.value)
+            names = {n.value[len(space):]: n.value for n in described if _namespace(n.value) == space}
+            close = difflib.get_close_matches(target.value[len(space):], sorted(names), n=1, cutoff=0.8)
+            fix = (f"did you mean {content.compact(NamedNode(names[close[0]]))}?" if close else
                    "write the IRI of a node the content describes, or describe this one")
             message = (f"{content.compact(target)} is described nowhere (no triple has it as subject), so this "
                        f"{content.compact(link)} link leads to nothing and what it says is silently lost: {fix}")

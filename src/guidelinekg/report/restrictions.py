@@ -24,7 +24,8 @@ def items(rows: list[dict], shared: dict, explainer, suppressed: dict[str, list[
         criterion = None if st["crit"].startswith("_:") else st["crit"]  # a blank node's label changes per parse
         names = sorted({p["ilabel"] for p in parts if "ilabel" in p})
         because = explainer.lines(st["crit"])
-        if open_ := sorted({r["open"] for r in found if "open" in r}):
+        if any("undecided" in r for r in found):
+            open_ = sorted({r["open"] for r in found if "open" in r})
             for c in (c for c in open_ if c != st["crit"]):  # a statement that would prevail over it
                 because += ["undecided whether a statement that takes precedence over this one applies"]
                 because += ["  " + line for line in explainer.lines(c)]

@@ -194,10 +194,12 @@ SELECT ?patient ?w ?code ?message ?input WHERE {
   OPTIONAL { ?w a gkg:IngestNote . BIND(true AS ?input) }  # what the loader noticed in the input
 }"""
 
-# ?open: the criterion that leaves a not-indicated statement undecided (rule 71: one row each), if one does
+# ?undecided: the statement is not decided yet (rule 71's gkg:Undetermined status); ?open: the criterion that
+# leaves it so (one row each)
 RESTRICTIONS = """
-SELECT ?patient ?res ?ni ?open WHERE {
+SELECT ?patient ?res ?ni ?undecided ?open WHERE {
   ?res a gkg:RestrictionResult ; gkg:forPatient ?patient ; gkg:instantiates ?ni ; gkg:guidelineVersion $version .
+  OPTIONAL { ?res gkg:status gkg:Undetermined BIND(true AS ?undecided) }
   OPTIONAL { ?res gkg:undeterminedBecause ?why . ?why gkg:criterion ?open }
 }"""
 
