@@ -39,7 +39,7 @@ def _bundle(pid: str, value: float | None, comparator: str | None = None, taking
             quantity["comparator"] = comparator
         entries.append({"fullUrl": f"urn:uuid:{pid}-w", "resource": {
             "resourceType": "Observation", "id": f"{pid}-w", "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": "99999-9"}]},
+            "code": {"coding": [{"system": "http://loinc.org", "code": "99999-5"}]},
             "subject": {"reference": f"urn:uuid:{pid}"}, "effectiveDateTime": "2026-01-10",
             "valueQuantity": quantity}})
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
@@ -47,13 +47,13 @@ def _bundle(pid: str, value: float | None, comparator: str | None = None, taking
 
 # patient -> (widget level, comparator, recommended, undetermined, not indicated, tests ordered)
 CASES = {
-    "censored-below-45": (45, "<", [], ["ni-30-44", "ni-below-30"], [], ["99999-9"]),
+    "censored-below-45": (45, "<", [], ["ni-30-44", "ni-below-30"], [], ["99999-5"]),
     "low-20": (20, None, [], [], ["ni-below-30"], []),
     "band-38": (38, None, [], [], ["ni-30-44"], []),
     "high-50": (50, None, ["rec-start"], [], [], []),
     "censored-above-45": (45, ">", ["rec-start"], [], [], []),
     # no result: the recommendation is undetermined (both restrictions keep it so); they are not listed twice
-    "no-result": (None, None, [], ["rec-start"], [], ["99999-9"]),
+    "no-result": (None, None, [], ["rec-start"], [], ["99999-5"]),
 }
 # patient on examplomab -> (widget level, comparator, warned that it is not indicated)
 TAKING = {"taking-low-20": (20, None, True), "taking-censored-below-45": (45, "<", False),
@@ -118,3 +118,22 @@ def test_taking_what_a_statement_says_is_not_indicated_is_warned(run, name):
                           "below 30' says is not indicated for this patient: review it."]
     else:
         assert warned == []
+
+
+def test_an_undecided_restriction_is_recorded_and_replayed_as_undecided(tmp_path, capsys):
+    """The provenance records it with its status; the audit replays it and names it as undetermined."""
+    import json
+
+    from guidelinekg.cli import main
+
+    patient = tmp_path / "p.json"
+    patient.write_text(json.dumps(_bundle("p", 45, "<")), encoding="utf-8")
+    provenance = tmp_path / "p.ttl"
+    assert main(["recommend", str(patient), "--content", str(FIXTURE), "--as-of", AS_OF.isoformat(),
+                 "--provenance", str(provenance)]) == 0
+    capsys.readouterr()
+    assert main(["audit", str(provenance), "--format", "json"]) == 0
+    audit = json.loads(capsys.readouterr().out)
+    summaries = sorted(r["summary"] for run in audit["runs"] for r in run["results"] if r["kind"] == "restriction")
+    assert summaries == ["undetermined urn:example:undecided:ni-30-44", "undetermined urn:example:undecided:ni-below-30"]
+    assert {r["replay"] for run in audit["runs"] for r in run["results"]} == {"same"}
