@@ -64,7 +64,10 @@ fasting caveats on the latest results, ``draw-time-unknown`` instead of a mornin
 time without a local hour (date only, no offset, UTC) [85]; ``statements-conflict`` when a not-indicated statement
 suppresses a recommendation [86]; ``already-taking-recommended`` when a made recommendation is for a
 substance (or class) of a product taken at the end of the as-of date (begun before it, and ending at or after
-it or not at all; an assumed end too, worded "may be taking") [79]; ``guideline-not-applicable`` [87].
+it or not at all; an assumed end too, worded "may be taking") [79]; a not-indicated statement not decided yet
+that keeps no recommendation undetermined is undetermined itself, its tests ordered [71, 80];
+``taking-not-indicated`` when one that applies names a substance taken on the as-of date or ended at most a
+day before, unless a recommendation it excepts is made for it [89]; ``guideline-not-applicable`` [87].
 Censored results ("<10") are results: plausibility and the latest result take the bound [11, 30, 31] (a
 censored and an exact result of one number differ); a threshold is true when every value the result
 allows meets it, false when none does, else unknown, and its measure is ordered [40, 80]; a censored
@@ -915,6 +918,11 @@ GENERAL = ("rec-fcm", "rec-oral-ferrous-sulfate", "rec-lmw-iron-dextran", "rec-f
            "rec-iv-only-75-100", "rec-fcm-75-100")
 # not-indicated statement -> (applicability, recommendations whose intervention it matches, less its
 # gkg:exceptStatement) [65]
+# a not-indicated statement -> the substances or classes of its intervention, and the recommendations it
+# names as its exceptions (gkg:exceptStatement) [89]
+NI_SUBSTANCES = {"ni-oral-75-100": {ORAL}, "pit-oral-75-100": {ORAL}, "ni-iron-above-100": {IRON},
+                 "pit-iron-sucrose": {"iron-sucrose"}}
+NI_EXCEPT = {"ni-iron-above-100": ("rec-hf-maintenance",)}
 NOT_INDICATED = {
     "ni-oral-75-100": ("crit-ferritin-75-100", ("rec-oral-ferrous-sulfate",)),
     "pit-oral-75-100": ("crit-ferritin-75-100", ("rec-oral-ferrous-sulfate",)),
@@ -1007,6 +1015,7 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
     iv_recent = iv_maybe = False  # IV iron within 3 months: true, or unknown on an assumed end only [46]
     window = end - IV_WINDOW_SECONDS
     taking: set[str] = set()  # substances taken at the end of the as-of date, or perhaps (an assumed end) [79]
+    recent: set[str] = set()  # ... or ended at most a day before it [89]
     for start_l, end_l, classes, assumed, substances in patient["exp"]:
         if not classes:
             continue
@@ -1018,6 +1027,8 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
             iron_spans.append((s, e))
         if s < end and (e is None or e >= end):
             taking |= substances
+        if s < end and (e is None or e >= end - 86400):  # taken on the as-of date, or up to a day before [89]
+            recent |= substances
         if IV in classes and s < end and (end if e is None else e) >= window:
             if assumed and s < window:
                 iv_maybe = True
@@ -1249,6 +1260,23 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         wanted = RECOMMENDED_SUBSTANCES[r]
         if any(s in wanted or wanted & set(SUBSTANCES[s][1]) for s in taking):
             warnings.add("already-taking-recommended")
+    for ni, (applicability, recs) in NOT_INDICATED.items():  # not decided yet, restricting nothing live [71]
+        if restricting.get(ni, (None, T))[1] != U or any(truth[RECOMMENDATIONS[r][0]] != F for r in recs):
+            continue
+        out["undetermined"].append(ni)
+        c = applicability if truth[applicability] == U else restricting[ni][0]
+        for x in _leaves(c):  # its tests [80], or what no test supplies [81]
+            if x in LAB and truth[x] == U:
+                orders.add(LOINC_OF[LAB[x][0]])
+        for a in AGE_UNDER[c]:
+            if truth[a] == U:
+                warnings.add("missing-data")
+    for ni in out["not_indicated"]:  # taking what a statement that applies says is not indicated [89]
+        named = NI_SUBSTANCES[ni]
+        excepted = set().union(*(RECOMMENDED_SUBSTANCES[r] for r in NI_EXCEPT.get(ni, ()) if r in out["recommended"]))
+        if any((s in named or named & set(SUBSTANCES[s][1]))
+               and not (s in excepted or excepted & set(SUBSTANCES[s][1])) for s in recent):
+            warnings.add("taking-not-indicated")
     if made:  # [84]
         out["monitoring"].append("mon-iron-studies")
         if iv_recent:

@@ -193,7 +193,9 @@ def test_an_undecided_statement_says_it_is_undecided_and_what_is_missing(capsys)
     out = _case(capsys, "023-no-birth-date")
     section = out.split("Not decided yet: more information is needed\n", 1)[1].split("\n\n", 1)[0]
     items = section.split("\n  - ")
-    assert len(items) == 5 and all("    Not decided for you yet.\n" in item + "\n" for item in items)
+    # five recommendations, and the adults' caution about iron sucrose (a not-indicated statement, rule 71)
+    assert len(items) == 6 and all("    Not decided for you yet.\n" in item + "\n" for item in items)
+    assert "iron sucrose is not effective" in items[-1]
     assert all("no usable birth date" in item for item in items)  # its own or a prevailing statement's
 
 
