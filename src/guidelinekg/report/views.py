@@ -79,15 +79,10 @@ def _checks(item: dict, *, own_only: bool = False, dosing: bool = False) -> list
     return lines + [f"doubt: {t}" for t in shown]
 
 
-def interval_words(interval: dict | None) -> str | None:
-    """A monitoring interval as FHIR and CDS Hooks word it, its unit of time named ("every 4-12 weeks")."""
-    return interval_text(interval)
-
-
 def _monitoring(m: dict) -> str:
     """A monitoring item as a reader tells it from another quoting the same sentence: its label, its
     interval and when, then the source's wording."""
-    when = "; ".join(p for p in (interval_words(m.get("interval")), m.get("trigger") and f"when: {m['trigger']}")
+    when = "; ".join(p for p in (interval_text(m.get("interval")), m.get("trigger") and f"when: {m['trigger']}")
                      if p)
     label = m.get("label") or m["action"]
     head = label + (f" ({when})" if when else "")
@@ -329,7 +324,7 @@ def _item_lines(key: str, item: dict, markdown: bool) -> list[str]:
         lines.append(f"Dose: {_plain(item['dose_note'], markdown)}{CLINICIAN_MARK}")
     if key == "follow_up" and item["wording"] == "clinician":  # the source's sentence, which two follow-ups
         # may share: how often and when tell them apart (wording for patients says it in its own words)
-        if how := interval_words(item.get("interval")):
+        if how := interval_text(item.get("interval")):
             lines.append(f"How often: {how}")
         if item.get("when"):
             lines.append(f"When: {_plain(item['when'], markdown)}{CLINICIAN_MARK}")
