@@ -250,8 +250,8 @@ def test_a_bulk_export_without_allergies_is_said_to_be_partial():
     kb = KnowledgeBase.load([FIXTURE])
     assert "AllergyIntolerance" in types_read(kb) and "AllergyIntolerance" not in types_read(KnowledgeBase.load([NO_MEDICINE]))
     manifest = {"file": "manifest.json", "request": "https://x/$export?_type=Patient,Condition,MedicationRequest"}
-    [(warning, note)] = scope_notes(manifest, kb)
-    assert "AllergyIntolerance" in warning and "AllergyIntolerance" in note
+    [(warning, note, lacks)] = scope_notes(manifest, kb)
+    assert "AllergyIntolerance" in warning and "AllergyIntolerance" in note and lacks == ("AllergyRecord", "MedicationExposure")
 
 
 def test_an_allergy_to_a_recommended_drug_no_criterion_excludes_is_warned(run):

@@ -22,6 +22,7 @@ import pytest
 from guidelinekg.cli import main as cli_main
 from guidelinekg.cohort.run import CohortOptions, run_cohort
 from guidelinekg.content.resources import project_home
+from guidelinekg.patients.model import MAY_LACK
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -464,7 +465,7 @@ def test_an_incremental_or_type_limited_export_warns_in_the_summary_and_every_re
                    "resources changed since then, so every patient's record is partial and decisions rest on part of "
                    "it; each report says so (export-incomplete). Evaluate a full export (without _since)")
         note = ("the export is incremental (_since=2026-01-01T00:00:00+01:00): it holds only what changed since "
-                "then, so the record may be incomplete: what the export did not send counts as missing")
+                f"then, so {MAY_LACK}")
         assert (summary["warnings"], notes) == ([warning], [[note]] * 3)
     elif scope == "types-left-out":
         missing = ", ".join(t for t in read if t not in asked)
@@ -473,8 +474,8 @@ def test_an_incremental_or_type_limited_export_warns_in_the_summary_and_every_re
         warning = (f"manifest.json: the export asked only for _type=Patient,Observation,Condition: {missing}, "
                    "which the guideline reads, are not in it, so every patient's record lacks them; each report "
                    "says so (export-incomplete)")
-        note = (f"the export leaves out {missing} (_type=Patient,Observation,Condition), which the guideline reads: "
-                "the record may be incomplete: what the export did not send counts as missing")
+        note = (f"the export leaves out {missing} (_type=Patient,Observation,Condition), which the guideline reads, "
+                f"so {MAY_LACK}")
         assert (summary["warnings"], notes) == ([warning], [[note]] * 3)
     else:
         assert summary["warnings"] == [] and notes == [[]] * 3

@@ -173,7 +173,8 @@ def _ndjson_units(text: str, kb: KnowledgeBase, name: str, bad: list[dict]) -> l
     notes: list[IngestNote] = []
     for line in text.split("\n"):  # not splitlines(): U+2028 and the like may be inside a JSON string
         if line.startswith("#notes\t"):
-            notes += [IngestNote(code, message) for code, message in json.loads(line.partition("\t")[2])]
+            notes += [IngestNote(code, message, None, tuple(lacks))
+                      for code, message, lacks in json.loads(line.partition("\t")[2])]
         if not line.strip() or line.startswith("#"):
             continue
         origin, body = split_origin(line, name)

@@ -41,6 +41,7 @@ from urllib.parse import unquote, urlparse
 from guidelinekg.cohort.records import first_type, not_resources
 from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.decode import decode_text, parse_json, where
+from guidelinekg.patients.model import CLOSED_WORLD_RECORDS, MAY_LACK, records_lacking
 
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz")
 MANIFEST_NAME = re.compile(r"(?:.*[._-])?manifest\.json", re.IGNORECASE)
@@ -363,10 +364,11 @@ def types_read(kb) -> list[str]:
     return types + [t for t in ("Procedure", "AllergyIntolerance") if kb.reads.maps_type(t)]
 
 
-def scope_notes(manifest: dict, kb=None) -> list[tuple[str, str]]:
+def scope_notes(manifest: dict, kb=None) -> list[tuple[str, str, tuple[str, ...]]]:
     """What the manifest's ``request`` leaves out of every patient's record, as (warning of the run, note of
-    each patient): ``_since`` (an incremental export holds only what changed since then) and, with the
-    knowledge, a ``_type`` list without a type the guideline reads (:func:`types_read`)."""
+    each patient, the closed-world records it may lack: ``IngestNote.lacks``): ``_since`` (an incremental
+    export holds only what changed since then) and, with the knowledge, a ``_type`` list without a type the
+    guideline reads (:func:`types_read`)."""
     request = manifest.get("request")
     if not isinstance(request, str):
         return []
@@ -376,15 +378,13 @@ def scope_notes(manifest: dict, kb=None) -> list[tuple[str, str]]:
         warning = (f"{manifest['file']}: an incremental export (_since={since}): it holds only the resources changed "
                    "since then, so every patient's record is partial and decisions rest on part of it; each report "
                    f"says so ({INCOMPLETE}). Evaluate a full export (without _since)")
-        note = (f"the export is incremental (_since={since}): it holds only what changed since then, so the record "
-                "may be incomplete: what the export did not send counts as missing")
-        found.append((warning, note))
+        note = f"the export is incremental (_since={since}): it holds only what changed since then, so {MAY_LACK}"
+        found.append((warning, note, tuple(CLOSED_WORLD_RECORDS)))
     missing = [t for t in types_read(kb) if t not in types] if types is not None and kb is not None else []
     if missing:
         listed, asked = ", ".join(missing), ",".join(types)
         warning = (f"{manifest['file']}: the export asked only for _type={asked}: {listed}, which the guideline "
                    f"reads, are not in it, so every patient's record lacks them; each report says so ({INCOMPLETE})")
-        note = (f"the export leaves out {listed} (_type={asked}), which the guideline reads: the record may be "
-                "incomplete: what the export did not send counts as missing")
-        found.append((warning, note))
+        note = f"the export leaves out {listed} (_type={asked}), which the guideline reads, so {MAY_LACK}"
+        found.append((warning, note, records_lacking(missing)))
     return found

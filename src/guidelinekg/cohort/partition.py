@@ -167,7 +167,7 @@ def record_owner(body: str) -> str | None:
 class _ChunkWriter:
     """Appends lines to chunk files with a bounded in-memory buffer."""
 
-    def __init__(self, directory: Path, notes: list[tuple[str, str]] = ()):
+    def __init__(self, directory: Path, notes: list[tuple[str, str, tuple[str, ...]]] = ()):
         self.directory = directory
         self.header = "#notes\t" + json.dumps(list(notes)) + "\n" if notes else ""  # every patient's notes
         self.buffers: dict[int, list[str]] = defaultdict(list)
@@ -257,7 +257,8 @@ def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRec
     plan = export.plan_export(source)
     scope = export.scope_notes(plan.manifest, kb)
     work.mkdir(parents=True, exist_ok=True)
-    router = _Router(_ChunkWriter(work, [(export.INCOMPLETE, note) for _, note in scope]), chunk_size, bad)
+    notes = [(export.INCOMPLETE, note, lacks) for _, note, lacks in scope]
+    router = _Router(_ChunkWriter(work, notes), chunk_size, bad)
     lines: Counter = Counter()
     deferred = work / "deferred.ndjson"
     with deferred.open("w", encoding="utf-8") as waiting:
@@ -283,7 +284,7 @@ def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRec
     warnings += [f"{file}: {n} OperationOutcome record(s), the server's messages about the export: resources it "
                  "could not export are not in this input; not read as patient data" for file, n in router.outcomes.items()]
     return Partition("ndjson", chunks, count, len(bad), dict(sorted((+router.skipped).items())), plan.ignored,
-                     warnings=warnings + [warning for warning, _ in scope], export=manifest)
+                     warnings=warnings + [warning for warning, *_ in scope], export=manifest)
 
 
 def _bundle_contents(path: Path) -> tuple[list[str], Counter]:

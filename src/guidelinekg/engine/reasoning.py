@@ -64,6 +64,7 @@ def note_triples(patient: PatientData) -> list[str]:
         ]
         if note.record:
             lines.append(f"{w} <{GKG}aboutRecord> {_lit(note.record)} .\n")
+        lines += [f"{w} <{GKG}recordMayLack> <{GKG}{cls}> .\n" for cls in note.lacks]
     return lines
 
 

@@ -29,8 +29,8 @@ part of the record. So:
   with the types not used (``ignored-resource``), as before.
 
 These are notes about the input as a whole: every patient of the Bundle gets them. What the missing part
-would have held stays unknown, so nothing is inferred from it: a measure without a result is ordered as
-for any record that lacks it.
+would have held stays unknown: a measure without a result is ordered, and a ``search-incomplete`` note lacks
+every closed-world record (a condition, allergy, procedure or medication not shown is unknown, not absent).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.codesystems import canonical_system, trimmed
 from guidelinekg.patients.decode import where
 from guidelinekg.patients.fhirschema import check_document
-from guidelinekg.patients.model import IngestNote, iri, json_hash, resource_iri
+from guidelinekg.patients.model import CLOSED_WORLD_RECORDS, MAY_LACK, IngestNote, iri, json_hash, resource_iri
 
 BUNDLE_TYPES = ("collection", "searchset", "transaction", "batch", "document")
 
@@ -365,8 +365,8 @@ def outcome_notes(record: str, outcome: dict[str, Any]) -> list[IngestNote]:
         severity, code = (_text(issue.get(k)) for k in ("severity", "code"))
         what = f"{severity or 'no severity'}{f' ({code})' if code else ''}: {issue_text(issue)}"
         if severity in SEVERE:
-            notes.append(IngestNote("search-incomplete", f"{record} reports {what}; the record may be "
-                                    "incomplete: what the server did not send counts as missing", record))
+            notes.append(IngestNote("search-incomplete", f"{record} reports {what}; {MAY_LACK}", record,
+                                    tuple(CLOSED_WORLD_RECORDS)))
         else:
             notes.append(IngestNote("search-warning", f"{record} reports {what}; what it describes may be "
                                     "missing from the record", record))
@@ -391,7 +391,7 @@ def search_notes(
             url = _text(link.get("url"))
             shown = f" (next: {url})" if url else ""
             notes.append(IngestNote("search-incomplete", "the Bundle is one page of a search; later pages "
-                                    f"were not read{shown}: the record may be incomplete"))
+                                    f"were not read{shown}: {MAY_LACK}", lacks=tuple(CLOSED_WORLD_RECORDS)))
     for record, outcome in outcomes:
         found = outcome_notes(record, outcome) if isinstance(outcome, dict) else []
         notes += found

@@ -36,14 +36,43 @@ IRI_PREFIX = "urn:guidelinekg:"
 INVALID = "patient-data-invalid"
 
 
+# The kinds of record whose absence the rules read as "none" (closed world: rules 27, 34, 44, 46), as the
+# local names of their classes in ontology/patient.ttl, and the FHIR types each is read from.
+CLOSED_WORLD_RECORDS = {
+    "Condition": ("Condition",),
+    "AllergyRecord": ("AllergyIntolerance",),
+    "ProcedureRecord": ("Procedure",),
+    "MedicationExposure": ("Medication", "MedicationAdministration", "MedicationDispense", "MedicationRequest",
+                           "MedicationStatement"),
+}
+
+# What a note that lacks records (IngestNote.lacks) tells the reader the evaluation did with the gap.
+MAY_LACK = ("the record may be incomplete: a result it lacks is ordered, and a condition, allergy, procedure "
+            "or medication it does not show is not ruled out")
+
+
+def records_lacking(types: Iterable[str]) -> tuple[str, ...]:
+    """The closed-world record classes an input without those FHIR resource types may lack.
+
+    >>> records_lacking(["Procedure", "MedicationRequest", "Observation"])
+    ('MedicationExposure', 'ProcedureRecord')
+    """
+    left = set(types)
+    return tuple(sorted(cls for cls, kinds in CLOSED_WORLD_RECORDS.items() if left.intersection(kinds)))
+
+
 @dataclass(frozen=True, order=True)
 class IngestNote:
     """Something the loader noticed: ``code`` is stable (e.g. ``missing-value``), ``record`` is the source
-    record it is about (e.g. ``Observation/obs-1``), or ``None`` for the input as a whole."""
+    record it is about (e.g. ``Observation/obs-1``), or ``None`` for the input as a whole. ``lacks`` names
+    the closed-world record classes (:data:`CLOSED_WORLD_RECORDS`) the input may hold only part of (a page of
+    a search, an export that left a type out): a criterion that would be false for want of such a record is
+    then unknown (``gkg:recordMayLack``)."""
 
     code: str
     message: str
     record: str | None = None
+    lacks: tuple[str, ...] = ()
 
     def sort_key(self) -> tuple[str, str, str]:
         return (self.code, self.record or "", self.message)

@@ -1,0 +1,134 @@
+"""A record the input may hold only part of: closed-world criteria become unknown, not false.
+
+Rules 44, 27, 34 and 46 read "no such record" as "none" (a diagnosis, an allergy, a procedure, a medication
+exposure). That is only sound when the input is the whole record. A page of a search (a ``next`` link), a
+server's error outcome, an incremental export or an export whose ``_type`` list leaves a type out may lack
+the record that would make the criterion true: before, the criterion was false and a patient whose allergy
+was on page 2 got the drug, with a warning. Now the loader's note says which records may be lacking
+(``gkg:recordMayLack``), the criterion is unknown, the recommendation undetermined, and the explanation says
+why. A record that is read still decides: true stays true.
+Guideline: tests/fixtures/madeup/incomplete-record.ttl (made up).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from guidelinekg.cli import main as cli_main
+from madeup import run_documents, truths
+
+FIXTURE = Path(__file__).parent / "fixtures" / "madeup" / "incomplete-record.ttl"
+AS_OF = date(2026, 1, 15)
+EX = "urn:example:incomplete:"
+CRITERIA = ("state", "allergic", "had-surgery", "on-cillin")
+LABELS = ("example state diagnosed", "allergy to examplicillins", "history of example surgery",
+          "an examplicillin in the last 30 days")
+
+STATE = {"resourceType": "Condition", "code": {"coding": [{"system": "urn:example:diagnoses", "code": "X1"}]},
+         "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                        "code": "active"}]}}
+ALLERGY = {"resourceType": "AllergyIntolerance", "code": {"text": "examplicillin"}}
+SURGERY = {"resourceType": "Procedure", "status": "completed", "performedDateTime": "2020-01-01",
+           "code": {"coding": [{"system": "urn:example:procedures", "code": "S-1"}]}}
+ON_IT = {"resourceType": "MedicationStatement", "status": "active", "effectiveDateTime": "2026-01-10",
+         "medicationCodeableConcept": {"text": "examplicillin 500 mg"}}
+NEXT = [{"relation": "self", "url": "https://fhir.example.org/Patient/p/$everything"},
+        {"relation": "next", "url": "https://fhir.example.org/Patient/p/$everything?page=2"}]
+ERROR = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "too-costly",
+                                                        "diagnostics": "search truncated at 100 resources"}]}
+WARNING = {"resourceType": "OperationOutcome", "issue": [{"severity": "warning", "code": "informational",
+                                                          "diagnostics": "an unknown parameter was ignored"}]}
+
+
+def bundle(pid: str, records: list[dict], *, paged: bool = False, outcome: dict | None = None) -> dict:
+    entries = [{"resource": {"resourceType": "Patient", "id": pid, "birthDate": "1970-01-01"}}]
+    for n, record in enumerate(records):
+        link = "subject" if record["resourceType"] in ("Condition", "Procedure", "MedicationStatement") else "patient"
+        entries.append({"resource": {**record, "id": f"{pid}-{n}", link: {"reference": f"Patient/{pid}"}}})
+    if outcome is not None:
+        entries.append({"resource": {**outcome, "id": f"{pid}-outcome"}, "search": {"mode": "outcome"}})
+    doc = {"resourceType": "Bundle", "type": "searchset" if paged or outcome else "collection", "entry": entries}
+    return {**doc, "link": NEXT} if paged else doc
+
+
+U, F, T = "unknown", "false", "true"
+# name -> (bundle, the truths of state, allergic, had-surgery, on-cillin, the recommendation's key in the report)
+CASES = {
+    "complete": (bundle("complete", [STATE]), (T, F, F, F), "recommendations"),
+    "paged": (bundle("paged", [STATE], paged=True), (T, U, U, U), "undetermined"),
+    "paged-nothing": (bundle("paged-nothing", [], paged=True), (U, U, U, U), "undetermined"),
+    "paged-allergic": (bundle("paged-allergic", [STATE, ALLERGY], paged=True), (T, T, U, U), None),
+    "paged-everything": (bundle("paged-everything", [STATE, ALLERGY, SURGERY, ON_IT], paged=True), (T, T, T, T), None),
+    "error-outcome": (bundle("error-outcome", [STATE], outcome=ERROR), (T, U, U, U), "undetermined"),
+    "warning-outcome": (bundle("warning-outcome", [STATE], outcome=WARNING), (T, F, F, F), "recommendations"),
+}
+
+
+@pytest.fixture(scope="module", params=["oxigraph", "rdflib"])
+def run(request, tmp_path_factory):
+    docs = {name: doc for name, (doc, _, _) in CASES.items()}
+    return run_documents(FIXTURE, docs, tmp_path_factory.mktemp("incomplete"), AS_OF, engine=request.param)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_a_criterion_the_input_may_lack_the_record_of_is_unknown_not_false(run, name):
+    found = truths(run.evaluation)
+    assert tuple(found[(f"urn:guidelinekg:Patient/{name}", EX + c)] for c in CRITERIA) == CASES[name][1]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_the_recommendation_is_made_only_on_a_record_that_may_be_complete(run, name):
+    report = run.reports[name]
+    where = [key for key in ("recommendations", "undetermined", "not_met") if any(
+        item["iri"] == EX + "rec-cillin" for item in report.get(key, []))]
+    assert where == ([CASES[name][2]] if CASES[name][2] else ["not_met"] if "not_met" in report else [])
+
+
+def test_the_explanation_says_the_input_may_lack_the_record(run):
+    [item] = run.reports["paged"]["undetermined"]
+    text = "\n".join(item["because"])
+    said = "but the input may lack some of the patient's records (search-incomplete)"
+    assert f"allergy to examplicillins: unknown (none in force is read, {said})" in text
+    assert f"no procedure with these codes recorded, {said}" in text
+    assert f"none in the window is read, {said}" in text
+    [warning] = [w["message"] for w in run.reports["paged"]["warnings"] if w["code"] == "search-incomplete"]
+    assert "a condition, allergy, procedure or medication it does not show is not ruled out" in warning
+
+
+def _export(source: Path, request: str) -> None:
+    source.mkdir()
+    pid = "e1"
+    lines = {"Patient": [{"resourceType": "Patient", "id": pid, "birthDate": "1970-01-01"}],
+             "Condition": [{**STATE, "id": "c1", "subject": {"reference": f"Patient/{pid}"}}]}
+    for kind, resources in lines.items():
+        (source / f"{kind}.ndjson").write_text("".join(json.dumps(r) + "\n" for r in resources), encoding="utf-8")
+    output = [{"type": kind, "url": f"https://fhir.example.org/out/{kind}.ndjson"} for kind in lines]
+    (source / "manifest.json").write_text(json.dumps({"transactionTime": "2026-01-15T06:00:00Z", "request": request,
+                                                      "requiresAccessToken": True, "output": output, "error": []}))
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("?_type=Patient,Condition,Procedure", (T, U, F, U)),  # allergies and medications left out
+    ("?_type=Patient,Condition,Procedure,AllergyIntolerance,MedicationStatement", (T, F, F, U)),  # 4 med types out
+    ("?_type=Patient,Condition,Procedure,AllergyIntolerance,Medication,MedicationStatement,MedicationRequest,"
+     "MedicationAdministration,MedicationDispense", (T, F, F, F)),
+    ("?_since=2026-01-01T00:00:00Z", (T, U, U, U)),
+    ("", (T, F, F, F)),
+])
+def test_an_export_that_leaves_a_type_out_lacks_its_records(tmp_path, capsys, query, expected):
+    source, out = tmp_path / "export", tmp_path / "out"
+    _export(source, f"https://fhir.example.org/Patient/$export{query}")
+    code = cli_main(["cohort", str(source), "--out", str(out), "--content", str(FIXTURE), "--as-of",
+                     AS_OF.isoformat(), "--no-progress"])
+    capsys.readouterr()
+    assert code == 0
+    [report] = map(json.loads, (out / "results.jsonl").read_text(encoding="utf-8").splitlines())
+    [item] = [i for key in ("recommendations", "undetermined") for i in report[key] if i["iri"] == EX + "rec-cillin"]
+    said = {line.strip().split(": ")[0]: line.strip().split(": ")[1].split(" ")[0] for line in item["because"]}
+    assert tuple(said[label] for label in LABELS) == expected, item["because"]
+    lacking = [w for w in report["warnings"] if w["code"] == "export-incomplete"]
+    assert len(lacking) == (expected != (T, F, F, F))
