@@ -111,10 +111,12 @@ def test_the_recommendation_rests_on_the_record_coded_below(kb):
     e11_65 = patients[list(CASES).index("e11-65")]
     report = build_report(evaluation, e11_65.patient_iri, kb.version())
     assert [r["iri"] for r in report["recommendations"]] == [NS + "rec-t2dm"]
-    # the explanation names the record and the code the category matched; an exact match names none
-    assert report["recommendations"][0]["because"] == ["type 2 diabetes mellitus: true (Condition/e11-65-c coded E11.65)"]
+    # the explanation names the record (with its dates) and the code the category matched; an exact match no code
+    assert report["recommendations"][0]["because"] == [
+        "type 2 diabetes mellitus: true (Condition/e11-65-c (no clinical status, no date recorded) coded E11.65)"]
     exact = build_report(evaluation, patients[list(CASES).index("e11")].patient_iri, kb.version())
-    assert exact["recommendations"][0]["because"] == ["type 2 diabetes mellitus: true"]
+    assert exact["recommendations"][0]["because"] == [
+        "type 2 diabetes mellitus: true (Condition/e11-c (no clinical status, no date recorded))"]
     rests_on = [r["cond"] for r in evaluation.store.select_values(f"""
         PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
         PREFIX prov: <http://www.w3.org/ns/prov#>
@@ -137,7 +139,8 @@ def test_the_explanation_names_the_code_that_matched_among_several(tmp_path):
     patient = load_patient_input("dual.json", matcher=kb.matcher, measures=kb.measures, reads=kb.reads,
                                  raw=json.dumps(doc).encode())
     report = build_report(evaluate(kb, [patient], as_of=date(2026, 1, 15)), patient.patient_iri, kb.version())
-    assert report["recommendations"][0]["because"] == ["type 2 diabetes mellitus: true (Condition/dual-c coded 250.00)"]
+    assert report["recommendations"][0]["because"] == [
+        "type 2 diabetes mellitus: true (Condition/dual-c (no clinical status, no date recorded) coded 250.00)"]
 
 
 def test_validate_accepts_it_on_icd_and_refuses_it_where_it_cannot_match(tmp_path):

@@ -191,11 +191,12 @@ def test_a_resolved_record_makes_the_recommendation_and_is_what_it_rests_on(kb, 
     resolved = loaded[list(CASES).index("resolved")]
     report = build_report(evaluation, resolved.patient_iri, kb.version())
     assert [r["iri"] for r in report["recommendations"]] == [NS + "rec-after-event"]
-    # the explanation names the record counted and what became of it; a present record is not named
+    # the explanation names the record counted and what became of it; a present record with its dates too
     assert report["recommendations"][0]["because"] == [
         "prior widget event: true (Condition/resolved-c (resolved, from 2019-06-01 to 2022-03-01))"]
     active = build_report(evaluation, loaded[0].patient_iri, kb.version())
-    assert active["recommendations"][0]["because"] == ["prior widget event: true"]
+    assert active["recommendations"][0]["because"] == [
+        "prior widget event: true (Condition/active-c (active, from 2019-06-01))"]
     rests_on = {r["cond"] for r in evaluation.store.select_values(f"""
         PREFIX gkg: <https://w3id.org/guidelinekg/ontology#>
         PREFIX prov: <http://www.w3.org/ns/prov#>
@@ -408,3 +409,19 @@ def test_a_history_counted_on_an_onset_period_names_its_days(kb, evaluated):
     report = build_report(evaluation, loaded[list(CASES).index("onset-period-end-only")].patient_iri, kb.version())
     assert report["recommendations"][0]["because"] == [
         "prior widget event: true (Condition/onset-period-end-only-c (resolved, begun by 2019-05-01))"]
+
+
+@pytest.mark.parametrize("name, line", [
+    ("resolved", "widget event (present): false (Condition/resolved-c (resolved, from 2019-06-01 to 2022-03-01))"),
+    ("refuted", "widget event (present): false (Condition/refuted-c (refuted, from 2019-06-01))"),
+    ("active", "widget event (present): true (Condition/active-c (active, from 2019-06-01))"),
+])
+def test_a_decided_diagnosis_names_its_records_with_their_dates(kb, evaluated, name, line):
+    """Before, a present diagnosis said only "true", and a resolved one "false" as if none were recorded: the
+    explanation now shows each record it rests on and its dates (issue: the date of each fact used)."""
+    from guidelinekg.report.explain import Criteria, Explainer
+
+    loaded, evaluation = evaluated()
+    patient = loaded[list(CASES).index(name)].patient_iri
+    explainer = Explainer(Criteria.read(evaluation.store), Explainer.outcome_rows(evaluation.store, [patient])[patient])
+    assert explainer.lines(NS + "crit-event-now") == [line]

@@ -104,6 +104,16 @@ class Criteria:
         return node.get("label", iri)
 
 
+def _records(items: list[dict[str, str]]) -> list[str]:
+    """Each record named once, with what every query says of it: "Condition/c1 (active, from 2016-03-01) coded
+    E11.65"."""
+    said: dict[str, set[str]] = {}
+    for item in items:
+        if "record" in item:
+            said.setdefault(item["record"], set()).add(item.get("recordStatus", ""))
+    return sorted(record + "".join(sorted(statuses)) for record, statuses in said.items())
+
+
 class Explainer:
     """Explains criteria outcomes for one patient."""
 
@@ -111,8 +121,7 @@ class Explainer:
         self.criteria = criteria
         self.outcomes = {
             c: items[0] | {"issues": sorted({i["issueMsg"] for i in items if "issueMsg" in i}),
-                           "records": sorted({i["record"] + i.get("recordStatus", "")
-                                              for i in items if "record" in i}),
+                           "records": _records(items),
                            "reasons": sorted({i["reason"] for i in items if "reason" in i})}
             for c, items in grouped(outcome_rows, "c").items()
         }

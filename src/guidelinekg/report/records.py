@@ -2,7 +2,8 @@
 
 Each query gives rows of ``?patient ?c ?record ?recordStatus`` (and ``?reason``): the records an undecided
 criterion rests on with what leaves each undecided, the exposures and allergy records a true criterion rests
-on, the past records of a true history, and the record a code below a listed one matched.
+on, the condition records a decided diagnosis rests on (with their dates), and the record a code below a
+listed one matched.
 :class:`~guidelinekg.report.explain.Explainer` joins them to the outcomes.
 """
 
@@ -52,14 +53,19 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
 }
 """
 
-# The records a true "history of" diagnosis criterion rests on that are no longer present (rule 45 with
-# gkg:includesHistory): "prior stroke: true" names the resolved record it counted, and what became of it.
-HISTORY = """
+# The condition records a decided diagnosis criterion rests on (rule 45: the present records of a true one, the
+# records there that do not count for a false one, the past records of a true history), with their dates as
+# recorded, so the explanation shows the date of each fact used: "atrial fibrillation: true (Condition/c1
+# (active, from 2016-03-01))", "prior stroke: true (Condition/c2 (resolved, from 2019-01 to 2019-03))",
+# "atrial fibrillation: false (Condition/c3 (resolved, from 2020-02-01 to 2021-05-01))".
+CONDITIONS = """
 SELECT ?patient ?c ?record ?recordStatus WHERE {
-  ?c gkg:includesHistory true .
-  ?out gkg:criterion ?c ; gkg:truth gkg:True ; gkg:forPatient ?patient ; prov:wasDerivedFrom ?rec .
-  ?rec a gkg:Condition ; gkg:presentAsOf gkg:False .
-  OPTIONAL { ?rec gkg:clinicalStatus ?status }
+  ?out gkg:criterion ?c ; gkg:truth ?truth ; gkg:forPatient ?patient ; prov:wasDerivedFrom ?rec .
+  FILTER(?truth IN (gkg:True, gkg:False))
+  ?rec a gkg:Condition ; gkg:presentAsOf ?present .
+  OPTIONAL { ?rec gkg:conditionVerificationStatus ?void FILTER(?void IN ("refuted", "entered-in-error")) }
+  OPTIONAL { ?rec gkg:clinicalStatus ?recorded }
+  BIND(COALESCE(?void, ?recorded, IF(?present = gkg:False, "over", "no clinical status")) AS ?status)
   OPTIONAL { ?rec gkg:onsetTime ?onset }
   OPTIONAL { ?rec gkg:onsetSpanEnd ?onsetEnd }
   OPTIONAL { ?rec gkg:abatementTime ?abated OPTIONAL { ?rec gkg:abatementSpanEnd ?abatedEnd } }
@@ -82,9 +88,10 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
        IF(SUBSTR(STR(?made), 1, 7) = SUBSTR(STR(?madeEnd), 1, 7), 7, 4)))) AS ?recordedOn)
   BIND(SUBSTR(STR(?abated), 1, IF(!BOUND(?abatedEnd), 10,
        IF(SUBSTR(STR(?abated), 1, 7) = SUBSTR(STR(?abatedEnd), 1, 7), 7, 4))) AS ?to)
-  BIND(CONCAT(" (", COALESCE(?status, "over"), COALESCE(CONCAT(", from ", ?from), ""), COALESCE(?period, ""),
+  BIND(CONCAT(" (", ?status, COALESCE(CONCAT(", from ", ?from), ""), COALESCE(?period, ""),
        COALESCE(CONCAT(IF(BOUND(?from), " to ", ", ended "), ?to), ""),
-       COALESCE(CONCAT(", recorded ", ?recordedOn), ""), ")") AS ?recordStatus)
+       COALESCE(CONCAT(", recorded ", ?recordedOn), ""),
+       IF(BOUND(?onset) || BOUND(?onsetEnd) || BOUND(?made), "", ", no date recorded"), ")") AS ?recordStatus)
 }
 """
 
@@ -137,4 +144,4 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
 """
 
 # every query above: each row names a patient, a criterion and a record (with its status, or a reason)
-RECORD_QUERIES = (RECORDS, EXPOSURES, HISTORY, BELOW, ALLERGIES)
+RECORD_QUERIES = (RECORDS, EXPOSURES, CONDITIONS, BELOW, ALLERGIES)
