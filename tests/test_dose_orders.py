@@ -69,6 +69,10 @@ def test_a_known_dosing_criterion_gives_the_dose_and_orders_nothing_for_it(kb, e
     report = _report(kb, madeup_patient(value), engine)
     assert _gizmo(report)["dose"] == {"value": dose, "unit": "mg"}
     assert all(GIZMO not in o["needed_for"] for o in report["orders"])
+    # the dose line is followed by why its dosing statement applies: the measured value and its date
+    because = _gizmo(report)["because"]
+    at = because.index(f"dose: {dose} mg (gizmomab {dose} mg)")
+    assert f"measured {value} " in " ".join(because[at + 1:]) and because[at + 1].startswith("  widget level")
 
 
 def test_a_dosing_criterion_no_test_decides_gives_a_missing_data_warning(tmp_path):

@@ -45,3 +45,23 @@ def test_one_amount_of_two_bases_is_two_doses():
     iron = {**FIVE, "d": "urn:x:dosing-iron", "basis": "elemental iron"}
     dose, because = _dose([FIVE, iron], {FIVE["d"]: "holds", iron["d"]: "holds"})
     assert dose is None and "give different doses" in because[0]
+
+
+def _explain(criterion: str) -> list[str]:
+    return {"urn:x:two-of-three": ["at least 2 of: age, weight, creatinine: true", "  age ≥80 years: true"],
+            "urn:x:fewer": ["fewer than 2 of: unknown", "  body weight ≤ 60 kg: unknown (no usable result)"]}[criterion]
+
+
+def test_the_dose_says_why_its_dosing_statement_applies():
+    """Found by an author: "2.5 mg (dose reduction)" was shown without the age, weight or creatinine that chose it,
+    so a boundary decision could not be checked; an undecided dose did not say which data it waits for."""
+    two, five = {**TWO, "crit": "urn:x:two-of-three"}, {**FIVE, "crit": "urn:x:fewer"}
+    because: list[str] = []
+    dose = dose_of(ST, None, {}, set(), because, [two], {TWO["d"]: "holds"}, explain=_explain)
+    assert dose == {"value": 2.5, "unit": "mg"}
+    assert because == ["dose: 2.5 mg (apixaban 2.5 mg bid)", "  at least 2 of: age, weight, creatinine: true",
+                       "    age ≥80 years: true"]
+    because = []
+    assert dose_of(ST, None, {}, set(), because, [five, two], {FIVE["d"]: "undecided", TWO["d"]: "holds"},
+                   explain=_explain) is None
+    assert because[1:] == ["  fewer than 2 of: unknown", "    body weight ≤ 60 kg: unknown (no usable result)"]

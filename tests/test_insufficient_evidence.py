@@ -57,7 +57,7 @@ def test_a_patient_the_i_statement_applies_to_gets_it_never_as_a_recommendation(
     assert item["iri"] == NS + "ie-76" and item["interventions"] == [
         {"iri": NS + "int-widgetstatin", "label": "widgetstatin", "kind": "medication"}]
     assert [(g["grade"], g["system"]) for g in item["grades"]] == [("I", "Example task force grades")]
-    assert item["because"] == ["age 76 years or older: true (age 80 years)"]
+    assert item["because"] == ["age 76 years or older: true (age 80 years, born 1945-06-01)"]
     assert [c["title"] for c in item["citations"]] == ["Widgetstatin for prevention: an example"]
     # the guideline's answer for this patient: not "none of its statements applies", and nothing to act on
     assert report["applicable"] and not report["no_statement_applies"]
@@ -77,7 +77,7 @@ def test_text_and_markdown_say_no_recommendation_with_grade_and_citation(kb):
     assert f"## {HEADING}" in markdown
     items = nesting(markdown)
     depth = next(d for d, t in items if t.startswith(SAYS))
-    assert (depth + 1, "age 76 years or older: true (age 80 years)") in items
+    assert (depth + 1, "age 76 years or older: true (age 80 years, born 1945-06-01)") in items
     assert any(d == depth + 1 and t.startswith("the guideline: The current evidence is insufficient") for d, t in items)
 
 

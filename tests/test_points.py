@@ -139,7 +139,7 @@ def test_a_score_reached_exactly_is_met_and_explained_with_each_members_points(k
     assert because[0] == ("widget score 2 or more (at least 2 points; 2.5 points from criteria met): true")
     assert "  alpha level > 10 mg/dL: true (measured 20 mg/dL on 2026-01-02, Observation/p1-alpha) [1.5 points]" in because
     assert "  female: true [1 point]" in because
-    assert "  age 65 years or older: false (age 36 years) [1 point]" in because
+    assert "  age 65 years or older: false (age 36 years, born 1990-01-01) [1 point]" in because
     jsonschema.validate(report, SCHEMA)
 
 

@@ -203,7 +203,7 @@ def test_invalid_content_leaves_criteria_unknown_never_guessed(tmp_path):
     [fcm] = [u for u in report["undetermined"] if u["iri"].endswith("/rec-fcm")]
     ferritin = "    serum ferritin ≤ 75 ng/mL: unknown (measured 45 ng/mL on 2026-01-08, Observation/ferritin-1)"
     assert ferritin in fcm["because"]
-    assert "  child (age <18 years): unknown (age 57 years)" in fcm["because"]
+    assert "  child (age <18 years): unknown (age 57 years, born 1968-04-12)" in fcm["because"]
     assert {u["iri"].rsplit("/", 1)[-1] for u in report["undetermined"]} >= {"rec-fcm", "rec-pediatric-iron"}
     assert report["not_recommended"] == []
 

@@ -103,7 +103,7 @@ def test_no_author_notes_and_identifiers_of_works(kb):
 
 def test_an_age_has_its_unit(kb):
     text = render(report_of(kb, "020-child-with-esrd"))
-    assert "child (age <18 years): true (age 11 years)" in text
+    assert "child (age <18 years): true (age 11 years, born 2014-03-03)" in text
 
 
 def test_a_long_reason_is_said_once(kb, tmp_path):

@@ -15,18 +15,21 @@ different statuses carry the least checked one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from guidelinekg.report.graphread import dated, json_number, number
 
 
 def dose_of(st: dict, d: dict | None, stale_weights: dict, weight_based: set, because: list[str],
-            fixed: list[dict], state: dict[str, str], statuses: dict[str, dict] | None = None) -> dict | None:
+            fixed: list[dict], state: dict[str, str], statuses: dict[str, dict] | None = None,
+            explain: Callable[[str], list[str]] | None = None) -> dict | None:
     """The dose of statement row ``st`` (``d``: its computed dose row, if any), appending to ``because``.
     ``fixed``: the fixed doses of the intervention's dosing statements that do not fail for the patient;
     ``state``: each dosing statement's applicability (holds, fails, undecided); ``statuses``: each node's
-    verification status (:func:`report.doubts.read_doubts`), for the dose node's own."""
-    dose = _dose(st, d, stale_weights, weight_based, because, fixed, state)
+    verification status (:func:`report.doubts.read_doubts`), for the dose node's own; ``explain``: a
+    criterion's explanation lines, for why the dosing statements that give the dose (or are undecided) apply."""
+    dose = _dose(st, d, stale_weights, weight_based, because, fixed, state, explain)
     if dose is not None:  # what the amount is of (an element of a salt), from the dose node it came from
         bases = ([d.get("basis")] if d is not None else [st.get("basis")] if "doseValue" in st
                  else [f.get("basis") for f in fixed])
@@ -54,7 +57,7 @@ def _checked(verification: dict) -> tuple:
     return (_ORDER.index(status) if status in _ORDER else -1, verification["iri"], verification.get("note") or "")
 
 
-def _dose(st, d, stale_weights, weight_based, because, fixed, state) -> dict | None:
+def _dose(st, d, stale_weights, weight_based, because, fixed, state, explain) -> dict | None:
     dose = None
     if d is not None:
         dose = {"value": json_number(d["value"]), "unit": d["unit"]}
@@ -82,16 +85,23 @@ def _dose(st, d, stale_weights, weight_based, because, fixed, state) -> dict | N
     elif "doseValue" in st:
         dose = {"value": json_number(st["doseValue"]), "unit": st["doseUnit"]}
     elif fixed:
-        dose = _fixed(fixed, state, because)
+        dose = _fixed(fixed, state, because, explain)
     return dose
 
 
-def _fixed(fixed: list[dict], state: dict[str, str], because: list[str]) -> dict | None:
+def _why(rows: list[dict], explain: Callable[[str], list[str]] | None) -> list[str]:
+    """The explanation of each dosing statement's applicability, indented under the dose line (each once)."""
+    crits = sorted({f["crit"] for f in rows if "crit" in f})
+    return [f"  {line}" for c in crits for line in explain(c)] if explain else []
+
+
+def _fixed(fixed: list[dict], state: dict[str, str], because: list[str], explain=None) -> dict | None:
     undecided = sorted({f.get("dlabel", f["d"]) for f in fixed if state.get(f["d"]) == "undecided"})
     if undecided:
         because.append(f"dose: not stated yet: whether {' or '.join(undecided)} applies is unknown (the data "
                        "its criteria need are missing or not usable: the tests that decide them are ordered, and data no "
                        "test supplies are named in a missing-data warning)")
+        because += _why([f for f in fixed if state.get(f["d"]) == "undecided"], explain)
         return None
     doses = {(Decimal(f["value"]), f["unit"], f.get("basis")) for f in fixed}  # 65 mg of an element is not 65 mg of its salt
     if len(doses) != 1:
@@ -100,4 +110,5 @@ def _fixed(fixed: list[dict], state: dict[str, str], because: list[str]) -> dict
         return None
     f = fixed[0]
     because.append(f"dose: {number(f['value'])} {f['unit']} ({f.get('dlabel', f['d'])})")
+    because += _why(fixed, explain)
     return {"value": json_number(f["value"]), "unit": f["unit"]}

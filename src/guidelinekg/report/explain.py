@@ -41,9 +41,10 @@ SELECT ?patient ?c ?truth WHERE {
 """
 
 OUTCOME_VALUES = """
-SELECT ?patient ?c ?value ?o WHERE {
+SELECT ?patient ?c ?value ?o ?born WHERE {
   ?out gkg:observedValue ?value ; gkg:criterion ?c ; gkg:forPatient ?patient .
   OPTIONAL { ?out gkg:observation ?o }
+  OPTIONAL { ?c a gkg:AgeCriterion . ?patient gkg:birthDate ?born }  # the fact an age is computed from
 }
 """
 
@@ -298,7 +299,8 @@ class Explainer:
         if "value" in outcome:  # an age: in the criterion's unit, which a number never goes without
             unit = node.get("tu")
             shown = f"{number(outcome['value'])} {AGE_UNITS.get(unit, unit)}" if unit else number(outcome["value"])
-            return [f"{pad}{text}: {truth} ({'age ' if 'AgeCriterion' in types else 'value '}{shown})"]
+            born = f", born {outcome['born']}" if "born" in outcome else ""
+            return [f"{pad}{text}: {truth} ({'age ' if 'AgeCriterion' in types else 'value '}{shown}{born})"]
         if truth == "unknown":
             why = "; ".join(outcome.get("issues", [])) or "; ".join(outcome.get("reasons", [])) or (
                 "no usable birth date" if "AgeCriterion" in types

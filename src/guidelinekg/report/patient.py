@@ -226,7 +226,7 @@ def _assemble(
         because = explainer.lines(st["crit"])
         dose = dose_of(st, doses.get(res["res"]), stale_weights, weight_based, because,
                        [f for f in shared["fixed_dosing"].get(st["i"], []) if f["d"] not in off], dosing_state,
-                       shared["doubts"]["verification"])  # the dose node's own status
+                       shared["doubts"]["verification"], explainer.lines)  # the dose node's own status
         recommendations.append({
             "iri": res["r"], "result": res["res"], "statement": st["text"],
             "summary": st.get("summary", st["label"]), "label": st["label"], "intervention": intervention,

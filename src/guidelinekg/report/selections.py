@@ -85,9 +85,10 @@ DOSING_NOT_APPLYING = """SELECT ?patient ?d ?link WHERE { ?d a gkg:DosingStateme
   ?patient ?link ?c . VALUES ?link { gkg:holds gkg:fails gkg:undecided } }"""
 
 # The fixed doses dosing statements give (a gkg:Dose that is no weight-based dose, ?x), by intervention
-FIXED_DOSING = """SELECT ?i ?d ?x ?value ?unit ?dlabel ?basis WHERE { ?d a gkg:DosingStatement ; gkg:dosingFor ?i ;
+FIXED_DOSING = """SELECT ?i ?d ?x ?value ?unit ?dlabel ?basis ?crit WHERE { ?d a gkg:DosingStatement ; gkg:dosingFor ?i ;
   gkg:dose ?x . ?x gkg:value ?value ; gkg:unit ?unit . FILTER NOT EXISTS { ?x a gkg:WeightBasedDose }
   OPTIONAL { ?x gkg:doseBasis ?basis }
+  OPTIONAL { ?d gkg:applicability ?crit }  # why it applies (or may): explained under the dose
   OPTIONAL { ?d rdfs:label ?dlabel FILTER(LANG(?dlabel) = "" || LANGMATCHES(LANG(?dlabel), "en")) } }"""
 
 ADMINISTRATION = """
