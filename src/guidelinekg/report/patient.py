@@ -271,7 +271,9 @@ def _assemble(
         )
     monitoring = [{"iri": action, "label": min(i["label"] for i in items), "action": items[0]["text"],
                    "loinc": sorted({i["loinc"] for i in items}),
-                   "interval": _interval(items[0]), "trigger": items[0].get("trigger")}
+                   "interval": _interval(items[0]), "trigger": items[0].get("trigger"),
+                   # why it applies to this patient (the facts and their dates: the earlier course it follows)
+                   "because": explainer.lines(items[0]["crit"]) if "crit" in items[0] else []}
                   for action, items in sorted(grouped(mine["monitoring"], "a").items())]
     warnings = sorted(
         ({"code": w["code"], "message": w["message"]} for w in mine["warnings"]),

@@ -251,7 +251,7 @@ def render(report: dict, *, markdown: bool = False) -> str:
         out.append(f"{h2}Monitoring")
         for m in report["monitoring"]:
             out.append(f"{bullet}{_monitoring(m)}")
-            out += _steps(_checks(m), markdown)
+            out += _steps(m.get("because", []) + _checks(m), markdown)
         out.append("")
     if report["warnings"]:
         out.append(f"{h2}Warnings")
