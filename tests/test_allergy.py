@@ -356,3 +356,24 @@ def test_the_explanation_says_an_intolerance_does_not_count(hypersensitivity):
     assert ("hypersensitivity to examplicillins: false (AllergyIntolerance/intolerance-a0 (examplicillin, an "
             "intolerance, which this criterion does not count))") in said
     assert _statements(hypersensitivity.reports["allergy"], "not_indicated") == ["ni-hypersensitive"]
+
+
+def test_fhir_output_links_the_allergy_warning_and_the_proposed_drug_both_ways(run):
+    """Found by a clinician: the DetectedIssue of an allergy to a recommended drug named no request, so a
+    system showing the MedicationRequest showed no allergy. It now implicates the request, and the request
+    lists it (MedicationRequest.detectedIssue); a warning about no statement implicates nothing."""
+    from test_fhir_output import check_valid
+
+    report = build_report(run.evaluation, "urn:guidelinekg:Patient/substance-of-no-class-asked",
+                          KnowledgeBase.load([FIXTURE]).version(), facts=True)
+    bundle_out = fhir_bundle([report])
+    check_valid(bundle_out)
+    resources = {f"urn:uuid:{e['resource']['id']}": e["resource"] for e in bundle_out["entry"]}
+    [issue_url] = [u for u, r in resources.items() if r["resourceType"] == "DetectedIssue"
+                   and r["code"]["text"] == "allergy-to-recommended"]
+    [request] = [resources[i["reference"]] for i in resources[issue_url]["implicated"]]
+    assert request["resourceType"] == "MedicationRequest"
+    assert request["instantiatesCanonical"] == ["urn:example:allergy:rec-latexium"]
+    assert request["detectedIssue"] == [{"reference": issue_url}]
+    others = [r for r in resources.values() if r["resourceType"] == "MedicationRequest" and r is not request]
+    assert all("detectedIssue" not in r for r in others)

@@ -14,8 +14,10 @@ One collection Bundle per patient holds, for each guideline evaluated:
   PlanDefinition, :mod:`guidelinekg.render.plandefinition`), cites the Observations that made its criterion
   true as ``reasonReference``, and carries the explanation, the statement's cautions, its verification status
   and the doubts recorded about it (gkg:Discrepancy, :mod:`guidelinekg.report.doubts`) as ``note``;
-- a **DetectedIssue** per warning the rules derived; what the loader noticed in the input (an ignored
-  resource, an unmapped code) is an **OperationOutcome** the GuidanceResponse names as ``evaluationMessage``;
+- a **DetectedIssue** per warning the rules derived, implicating the request of each statement it is about
+  (``gkg:orderedFor``; a MedicationRequest lists it in ``detectedIssue``); what the loader noticed in the
+  input (an ignored resource, an unmapped code) is an **OperationOutcome** the GuidanceResponse names as
+  ``evaluationMessage``;
 - a **GuidanceResponse**: ``data-required`` with a ``dataRequirement`` per thing a decision waits on (a test
   to order, a birth date, a diagnosis, what an unknown coverage of the guideline lacks, ...) whenever any
   does, else ``success``;
@@ -82,11 +84,14 @@ class _Bundle:
     def __init__(self, key: str, subject: dict, as_of: str):
         self.key, self.subject, self.as_of = key, subject, as_of
         self.entries: list[dict] = []
+        self.requests: dict[str, dict] = {}  # the request of each statement, by its IRI (a warning implicates it)
 
-    def add(self, resource: dict, *key: str) -> dict:
+    def add(self, resource: dict, *key: str, statement: str | None = None) -> dict:
         kind = resource.pop("resourceType")
         resource = {"resourceType": kind, "id": _id(self.key, kind, *key), **resource}
         self.entries.append({"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource})
+        if statement is not None:
+            self.requests[statement] = resource
         return {"reference": f"urn:uuid:{resource['id']}"}
 
 
@@ -115,12 +120,14 @@ def _actions(report: dict, bundle: _Bundle, version: str) -> list[dict]:
     for rec in report["recommendations"]:
         against = rec.get("direction") == "against"
         title = rec["label"] if not against or rec["label"].lower().startswith("against") else "Against: " + rec["label"]
-        leaf = _leaf(title, bundle.add(request_for(rec, bundle.subject, bundle.as_of), version, rec["iri"]),
+        leaf = _leaf(title, bundle.add(request_for(rec, bundle.subject, bundle.as_of), version, rec["iri"],
+                                       statement=rec["iri"]),
                      description=rec["statement"], citations=rec["citations"], prefix=rec.get("line"),
                      text=f"{rec['statement']} ({grading_text(rec)})")
         (advised if against else made).append(leaf)
     not_indicated = [_leaf("Not indicated: " + ni["label"],
-                           bundle.add(not_indicated_request(ni, bundle.subject, bundle.as_of), version, ni["iri"]),
+                           bundle.add(not_indicated_request(ni, bundle.subject, bundle.as_of), version, ni["iri"],
+                                      statement=ni["iri"]),
                            description=ni["statement"], citations=ni["citations"]) for ni in report["not_indicated"]]
     orders = [_leaf("Order: " + o["label"], bundle.add(order_request(o, bundle.subject, bundle.as_of), version,
                                                        "order", o["loinc"]),
@@ -140,10 +147,19 @@ def _issues(report: dict, bundle: _Bundle, version: str) -> list[dict]:
             notes.append({"severity": "information", "code": "informational", "details": {"coding": [
                 {"system": WARNING_SYSTEM, "code": w["code"]}], "text": w["code"]}, "diagnostics": w["message"]})
             continue
-        bundle.add({"resourceType": "DetectedIssue", "status": "preliminary",
-                    "code": {"coding": [{"system": WARNING_SYSTEM, "code": w["code"]}], "text": w["code"]},
-                    "patient": bundle.subject, "identifiedDateTime": bundle.as_of, "detail": w["message"]},
-                   version, "warning", str(i))
+        # the requests of the statements it is about (an allergy to a proposed drug): linked both ways, so a
+        # system showing the MedicationRequest shows the issue (MedicationRequest.detectedIssue)
+        requests = [bundle.requests[s] for s in w.get("about", []) if s in bundle.requests]
+        issue = bundle.add({"resourceType": "DetectedIssue", "status": "preliminary",
+                            "code": {"coding": [{"system": WARNING_SYSTEM, "code": w["code"]}], "text": w["code"]},
+                            "patient": bundle.subject, "identifiedDateTime": bundle.as_of,
+                            **({"implicated": [{"reference": f"urn:uuid:{r['id']}"} for r in requests]}
+                               if requests else {}),
+                            "detail": w["message"]},
+                           version, "warning", str(i))
+        for request in requests:
+            if request["resourceType"] == "MedicationRequest":
+                request.setdefault("detectedIssue", []).append(issue)
     if not notes:
         return []
     return [bundle.add({"resourceType": "OperationOutcome", "issue": notes}, version, "input-notes")]

@@ -42,6 +42,7 @@ from guidelinekg.report.selections import (
     STATEMENT,
     SUPPRESSION,
     UNDETERMINED_BY,
+    WARNING_ABOUT,
     WARNINGS,
     WEIGHT_BASED,
     WORKS,
@@ -164,6 +165,7 @@ def build_reports(
         # grouped: an engine may answer an empty grouping with one row of nothing
         "population_not_met": grouped([r for r in rows(store, POPULATION_NOT_MET, **scope) if "patient" in r],
                                       "patient"),
+        "warning_about": grouped(rows(store, WARNING_ABOUT, **scope), "patient") if facts else {},
     }
     return {
         p: _assemble(evaluation, version, p, shared, {k: v.get(p, []) for k, v in per_patient.items()})
@@ -331,8 +333,10 @@ def _assemble(
             item["intervention_kinds"] = sorted({p.get("kind", "medication") for p in shared["not_indicated"][item["iri"]]
                                                  if "ilabel" in p})
         inputs = {(w["code"], w["message"]) for w in mine["warnings"] if w.get("input") == "true"}
+        about = grouped(mine["warning_about"], "code")
         for w in report["warnings"]:
             w["source"] = "input" if (w["code"], w["message"]) in inputs else "rules"
+            w["about"] = sorted({a["about"] for a in about.get(w["code"], []) if a["message"] == w["message"]})
         # what a guideline version whose coverage is unknown lacks, as for an undecided statement's criterion
         coverage = shared["coverage"].get(version.iri, []) if report["applicability"] == "unknown" else []
         report["applicability_missing"] = [m for c in coverage for m in explainer.missing(c)]

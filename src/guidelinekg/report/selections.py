@@ -196,6 +196,14 @@ SELECT ?patient ?w ?code ?message ?input WHERE {
   OPTIONAL { ?w a gkg:IngestNote . BIND(true AS ?input) }  # what the loader noticed in the input
 }"""
 
+# the statements a warning is about (gkg:orderedFor: an allergy to a recommended drug, a conflict, ...): FHIR
+# output links its DetectedIssue with their requests (read only for --format fhir)
+WARNING_ABOUT = """
+SELECT ?patient ?code ?message ?about WHERE {
+  ?w a gkg:Warning ; gkg:forPatient ?patient ; gkg:warningCode ?code ; gkg:message ?message ; gkg:orderedFor ?res .
+  ?res gkg:instantiates ?about .
+}"""
+
 # ?undecided: the statement is not decided yet (rule 71's gkg:Undetermined status); ?open: the criterion that
 # leaves it so (one row each)
 RESTRICTIONS = """
