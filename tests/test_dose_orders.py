@@ -105,3 +105,21 @@ def test_a_test_under_a_member_already_decided_is_not_ordered(engine):
     report = _report(kb, madeup_patient(None), engine)  # widgetitis: the any-of is true; no widget, no gadget
     assert NS + "rec-deciding" in {u["iri"] for u in report["undetermined"]}
     assert {o["loinc"] for o in report["orders"]} == {"99999-9"}  # the widget level, not the gadget level
+
+
+def test_a_dose_frequency_reaches_the_report_and_the_fhir_timing(tmp_path):
+    """gkg:frequency on a dosing statement's gkg:Dose goes with that dose (it was silently dropped)."""
+    from guidelinekg.report.fhirout import fhir_bundle
+
+    text = (FIXTURES / "missing" / "dosing.ttl").read_text(encoding="utf-8").replace(
+        'gkg:value 2.0 ; gkg:unit "mg" ]', 'gkg:value 2.0 ; gkg:unit "mg" ; gkg:frequency "twice daily" ]')
+    assert "twice daily" in text
+    (tmp_path / "dosing.ttl").write_text(text, encoding="utf-8")
+    kb = KnowledgeBase.load([FIXTURES / "madeup" / "guideline.ttl", tmp_path / "dosing.ttl"])
+    patient = madeup_patient("30")  # a low widget level: the 2 mg statement applies
+    report = build_report(evaluate(kb, [patient], as_of=date(2026, 1, 5)), patient.patient_iri, kb.version(),
+                          facts=True)
+    assert (_gizmo(report)["dose"], _gizmo(report)["frequency"]) == ({"value": 2, "unit": "mg"}, "twice daily")
+    [request] = [e["resource"] for e in fhir_bundle([report])["entry"]
+                 if e["resource"].get("instantiatesCanonical") == [GIZMO]]
+    assert request["dosageInstruction"][0]["timing"] == {"code": {"text": "twice daily"}}

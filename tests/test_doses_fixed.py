@@ -65,3 +65,13 @@ def test_the_dose_says_why_its_dosing_statement_applies():
     assert dose_of(ST, None, {}, set(), because, [five, two], {FIVE["d"]: "undecided", TWO["d"]: "holds"},
                    explain=_explain) is None
     assert because[1:] == ["  fewer than 2 of: unknown", "    body weight ≤ 60 kg: unknown (no usable result)"]
+
+
+def test_a_dose_with_its_own_frequency_carries_it_and_two_frequencies_are_two_doses():
+    """Found by an author: gkg:frequency on a gkg:Dose ("2.5 mg twice daily") passed validate and vanished from
+    the report and the FHIR timing. It now goes with the dose; the same amount at two frequencies is no dose."""
+    bid, daily = {**TWO, "freq": "twice daily"}, {**TWO, "d": "urn:x:other", "freq": "daily"}
+    dose, because = _dose([bid], {TWO["d"]: "holds"})
+    assert dose == {"value": 2.5, "unit": "mg", "frequency": "twice daily"}
+    dose, because = _dose([bid, daily], {TWO["d"]: "holds", "urn:x:other": "holds"})
+    assert dose is None and "give different doses" in because[0] and "2.5 mg twice daily" in because[0]

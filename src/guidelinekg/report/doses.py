@@ -103,12 +103,16 @@ def _fixed(fixed: list[dict], state: dict[str, str], because: list[str], explain
                        "test supplies are named in a missing-data warning)")
         because += _why([f for f in fixed if state.get(f["d"]) == "undecided"], explain)
         return None
-    doses = {(Decimal(f["value"]), f["unit"], f.get("basis")) for f in fixed}  # 65 mg of an element is not 65 mg of its salt
+    # 65 mg of an element is not 65 mg of its salt; 2.5 mg twice daily is not 2.5 mg daily
+    doses = {(Decimal(f["value"]), f["unit"], f.get("basis"), f.get("freq")) for f in fixed}
     if len(doses) != 1:
-        shown = "; ".join(sorted(f"{f.get('dlabel', f['d'])}: {number(f['value'])} {f['unit']}" for f in fixed))
+        shown = "; ".join(sorted(f"{f.get('dlabel', f['d'])}: {number(f['value'])} {f['unit']}"
+                                 + (f" {f['freq']}" if f.get("freq") else "") for f in fixed))
         because.append(f"dose: not stated: the dosing statements that apply give different doses ({shown})")
         return None
     f = fixed[0]
     because.append(f"dose: {number(f['value'])} {f['unit']} ({f.get('dlabel', f['d'])})")
     because += _why(fixed, explain)
-    return {"value": json_number(f["value"]), "unit": f["unit"]}
+    # the dose's own frequency (gkg:frequency on the gkg:Dose) replaces the intervention's in the report
+    dose = {"value": json_number(f["value"]), "unit": f["unit"]}
+    return {**dose, "frequency": f["freq"]} if f.get("freq") else dose

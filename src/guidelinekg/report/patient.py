@@ -235,7 +235,7 @@ def _assemble(
             "direction": st.get("dir"), "strength": st.get("strength"), "certainty": st.get("certainty"),
             "grades": shared["grades"].get(res["r"], []),
             "grading_note": st.get("grading"), "line": st.get("line"), "dose": dose,
-            "frequency": st.get("freq"), "route": st.get("route"),
+            "frequency": (dose or {}).pop("frequency", None) or st.get("freq"), "route": st.get("route"),
             "administration": sorted({a["adm"] for a in administration.get(st["i"], []) if "adm" in a}),
             "criterion": _named(st["crit"]), "because": because, "citations": citations.get(res["r"], []),
             "cautions": shared["cautions"].get(res["r"], []),

@@ -30,7 +30,9 @@ SELECT ?r ?text ?summary ?label ?dir ?strength ?certainty ?line ?grading ?crit ?
   OPTIONAL { ?r gkg:gradingNotStated ?grading }
   OPTIONAL { ?i gkg:route ?ro . ?ro rdfs:label ?route }
   OPTIONAL { ?i gkg:dose ?doseNode . ?doseNode gkg:value ?doseValue ; gkg:unit ?doseUnit }  # node: its own status
-  OPTIONAL { ?i gkg:frequency ?freq }
+  OPTIONAL { ?i gkg:frequency ?ifreq }
+  OPTIONAL { ?i gkg:dose ?fdose . ?fdose gkg:frequency ?dfreq }  # the dose's own frequency comes first
+  BIND(COALESCE(?dfreq, ?ifreq) AS ?freq)
   OPTIONAL { ?i gkg:dose ?dose2 . ?dose2 gkg:doseBasis ?basis }
   OPTIONAL { ?i a/rdfs:subClassOf* ?ik .  # what an intervention that is not a medicine is (or a subclass of)
              VALUES (?ik ?kind) { (gkg:TestOrder "test") (gkg:Referral "referral") (gkg:DiagnosisRecord "diagnosis")
@@ -85,10 +87,11 @@ DOSING_NOT_APPLYING = """SELECT ?patient ?d ?link WHERE { ?d a gkg:DosingStateme
   ?patient ?link ?c . VALUES ?link { gkg:holds gkg:fails gkg:undecided } }"""
 
 # The fixed doses dosing statements give (a gkg:Dose that is no weight-based dose, ?x), by intervention
-FIXED_DOSING = """SELECT ?i ?d ?x ?value ?unit ?dlabel ?basis ?crit WHERE { ?d a gkg:DosingStatement ; gkg:dosingFor ?i ;
+FIXED_DOSING = """SELECT ?i ?d ?x ?value ?unit ?dlabel ?basis ?crit ?freq WHERE { ?d a gkg:DosingStatement ; gkg:dosingFor ?i ;
   gkg:dose ?x . ?x gkg:value ?value ; gkg:unit ?unit . FILTER NOT EXISTS { ?x a gkg:WeightBasedDose }
   OPTIONAL { ?x gkg:doseBasis ?basis }
   OPTIONAL { ?d gkg:applicability ?crit }  # why it applies (or may): explained under the dose
+  OPTIONAL { ?x gkg:frequency ?freq }  # 2.5 mg twice daily: a frequency that goes with the dose
   OPTIONAL { ?d rdfs:label ?dlabel FILTER(LANG(?dlabel) = "" || LANGMATCHES(LANG(?dlabel), "en")) } }"""
 
 ADMINISTRATION = """
