@@ -32,7 +32,9 @@ SELECT ?r ?text ?summary ?label ?dir ?strength ?certainty ?line ?grading ?crit ?
   OPTIONAL { ?i gkg:dose ?doseNode . ?doseNode gkg:value ?doseValue ; gkg:unit ?doseUnit }  # node: its own status
   OPTIONAL { ?i gkg:frequency ?ifreq }
   OPTIONAL { ?i gkg:dose ?fdose . ?fdose gkg:frequency ?dfreq }  # the dose's own frequency comes first
-  BIND(COALESCE(?dfreq, ?ifreq) AS ?freq)
+  # else its schedule, as labelled ("at 12, 24 and 36 weeks"): when the doses are given, never left unsaid
+  OPTIONAL { ?i gkg:schedule ?sch . ?sch rdfs:label ?schedule FILTER(LANG(?schedule) = "" || LANGMATCHES(LANG(?schedule), "en")) }
+  BIND(COALESCE(?dfreq, ?ifreq, STR(?schedule)) AS ?freq)
   OPTIONAL { ?i gkg:dose ?dose2 . ?dose2 gkg:doseBasis ?basis }
   OPTIONAL { ?i a/rdfs:subClassOf* ?ik .  # what an intervention that is not a medicine is (or a subclass of)
              VALUES (?ik ?kind) { (gkg:TestOrder "test") (gkg:Referral "referral") (gkg:DiagnosisRecord "diagnosis")
