@@ -350,12 +350,16 @@ def test_summary_counts_count_patients_not_items():
          "population_not_met": [{"iri": "r3"}], "monitoring": [{"iri": "m1", "action": "m1"}]},
         {**base, "applicable": False, "applicability": "unknown"},
         {**base, "applicability": "true", "no_statement_applies": True},  # covered, in a gap between thresholds
+        # made without the dose it has (a dosing criterion undecided), and made with no dose in the content
+        {**base, "recommendations": [{"iri": "r4", "dose": None, "because": ["dose: not stated yet: whether ..."]},
+                                     {"iri": "r5", "dose": None, "because": ["x: true"]}]},
     ]
     assert summary_counts(reports) == [
         ("applicability_unknown", "guideline", 1), ("monitoring", "m1", 2), ("no_statement_applies", "guideline", 1),
         ("not_applicable", "guideline", 1),
         ("not_indicated", "n1", 1), ("not_recommended", "r1", 1), ("order", "2276-4", 1),
-        ("population_not_met", "r3", 1), ("recommendation", "r1", 2), ("undetermined", "r2", 1),
+        ("population_not_met", "r3", 1), ("recommendation", "r1", 2), ("recommendation", "r4", 1),
+        ("recommendation", "r5", 1), ("recommendation_dose_not_stated", "r4", 1), ("undetermined", "r2", 1),
         ("warning", "w", 1),
     ]
 

@@ -21,6 +21,11 @@ from decimal import Decimal
 from guidelinekg.report.graphread import dated, json_number, number
 
 
+# how a dose line begins when the recommendation has a dose but it is not stated for this patient (data
+# missing, dosing statements undecided or differing): report.summary counts such recommendations
+NOT_STATED = ("dose: not stated", "dose: weight-based;")
+
+
 def dose_of(st: dict, d: dict | None, stale_weights: dict, weight_based: set, because: list[str],
             fixed: list[dict], state: dict[str, str], statuses: dict[str, dict] | None = None,
             explain: Callable[[str], list[str]] | None = None) -> dict | None:

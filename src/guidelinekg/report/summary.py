@@ -9,6 +9,8 @@ import csv
 import io
 from collections import Counter
 
+from guidelinekg.report.doses import NOT_STATED
+
 
 def summary_counts(reports: list[dict]) -> list[tuple[str, str, int]]:
     """How many patients got each recommendation, not-recommended, undetermined, not-indicated,
@@ -16,13 +18,18 @@ def summary_counts(reports: list[dict]) -> list[tuple[str, str, int]]:
     (the guideline does not cover them), "applicability unknown" (whether it does is not known yet) or
     "deceased" (the record is marked deceased on or before the as-of date: not evaluated, never counted as
     not applicable), or "no statement applies" (covered, but none of its statements applies: a value in a gap
-    between its thresholds) (rows of ``summary.csv``), sorted."""
+    between its thresholds), and each recommendation made without the dose it has ("recommendation_dose_not_stated":
+    the data that decide the dose are missing or its dosing statements undecided) (rows of ``summary.csv``),
+    sorted."""
     counts: Counter = Counter()
     for report in reports:
         for key in ("recommendations", "not_recommended", "undetermined", "not_indicated", "population_not_met",
                     "insufficient_evidence"):
             kind = "recommendation" if key == "recommendations" else key
             counts.update((kind, r["iri"]) for r in report.get(key, ()))
+        # made, but without the dose it has (a weight or a dosing criterion missing): not the same as dosed
+        counts.update(("recommendation_dose_not_stated", r["iri"]) for r in report.get("recommendations", ())
+                      if r.get("dose") is None and any(line.startswith(NOT_STATED) for line in r.get("because", ())))
         counts.update(("order", o["loinc"]) for o in report["orders"])
         counts.update(("monitoring", m.get("iri") or m["action"]) for m in report.get("monitoring", ()))
         counts.update(("warning", code) for code in {w["code"] for w in report["warnings"]})
