@@ -132,3 +132,25 @@ def test_an_export_that_leaves_a_type_out_lacks_its_records(tmp_path, capsys, qu
     assert tuple(said[label] for label in LABELS) == expected, item["because"]
     lacking = [w for w in report["warnings"] if w["code"] == "export-incomplete"]
     assert len(lacking) == (expected != (T, F, F, F))
+
+
+def test_the_audit_replays_a_paged_bundle_with_what_it_may_lack(tmp_path, capsys):
+    """Found in review: the audit rebuilt the loader's notes without gkg:recordMayLack, so its replay made the
+    recommendation the run had left undetermined (and the run IRI did not match)."""
+    path = tmp_path / "paged.json"
+    path.write_text(json.dumps(CASES["paged"][0]), encoding="utf-8")
+    provenance = tmp_path / "run.ttl"
+    assert cli_main(["recommend", str(path), "--content", str(FIXTURE), "--as-of", AS_OF.isoformat(),
+                     "--provenance", str(provenance)]) == 0
+    capsys.readouterr()
+    assert cli_main(["audit", str(provenance)]) == 0, capsys.readouterr()
+
+
+def test_the_audit_replays_a_cohort_of_an_export_that_left_types_out(tmp_path, capsys):
+    source, out = tmp_path / "export", tmp_path / "out"
+    _export(source, "https://fhir.example.org/Patient/$export?_type=Patient,Condition,Procedure")
+    assert cli_main(["cohort", str(source), "--out", str(out), "--content", str(FIXTURE), "--as-of",
+                     AS_OF.isoformat(), "--no-progress"]) == 0
+    capsys.readouterr()
+    code = cli_main(["audit", str(out)])
+    assert code == 0, capsys.readouterr()

@@ -33,7 +33,8 @@ from guidelinekg.audit.replay import patients_from, recorded_input, recorded_map
 HEAD_SUBJECTS = ("<https://w3id.org/guidelinekg/rules/", "<urn:guidelinekg:file:", "<urn:guidelinekg:input:",
                  "<urn:guidelinekg:source:", "<urn:guidelinekg:mapping:",
                  "<https://w3id.org/guidelinekg/software/")
-NOTE_PREDICATES = {GKG + "forPatient", GKG + "warningCode", GKG + "message", GKG + "aboutRecord"}
+NOTE_PREDICATES = {GKG + "forPatient", GKG + "warningCode", GKG + "message", GKG + "aboutRecord",
+                   GKG + "recordMayLack"}
 INFO = """SELECT ?asOf ?engine ?software WHERE {
     OPTIONAL { $run gkg:asOfDate ?asOf } OPTIONAL { $run gkg:engine ?engine }
     OPTIONAL { $run prov:wasAssociatedWith ?a . ?a gkg:softwareVersion ?software } }"""
@@ -69,14 +70,15 @@ def _row(line: str) -> tuple[str, str, str, str, str]:
 
 
 def _notes(lines: list[str], subjects: set[str]) -> list[tuple[str, str, str, str | None]]:
-    """The loader notes' rows (patient, code, message, record), as the auditor's SPARQL gives them."""
+    """The loader notes' rows (patient, code, message, record, records it may lack), as the auditor's SPARQL
+    gives them."""
     text = "".join(line + "\n" for line in lines)
     values: dict[str, dict[str, list[str]]] = {s: {p: [] for p in NOTE_PREDICATES} for s in subjects}
     for q in ox.parse(text.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES):
         node = values.setdefault(str(q.subject), {p: [] for p in NOTE_PREDICATES})
         node[q.predicate.value].append(q.object.value)
     return [
-        (patient, code, message, record)
+        (patient, code, message, record, tuple(sorted(c.rsplit("#", 1)[-1] for c in v[GKG + "recordMayLack"])))
         for v in values.values()
         for patient in v[GKG + "forPatient"]
         for code in v[GKG + "warningCode"]

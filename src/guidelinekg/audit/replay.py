@@ -35,13 +35,18 @@ def rebuild_input(graph: _Graph, derived_by_rules: tuple[set[str], set[str]], fi
     at hand to read again); their digest is checked against the recorded input hash."""
     rows = [(t.subject, t.subject.value, t.predicate.value, t.object.value, f"{t.subject} {t.predicate} {t.object} .")
             for t in graph.triples]
-    notes = [(row["p"], row["code"], row["message"], row.get("record")) for row in graph.select(NOTES)]
+    lacking: dict[str, set[str]] = {}
+    for row in graph.select(LACKS):  # the records a note says the input may lack: they decide criteria
+        lacking.setdefault(row["w"], set()).add(row["cls"].rsplit("#", 1)[-1])
+    notes = [(row["p"], row["code"], row["message"], row.get("record"),
+              tuple(sorted(lacking.get(row["w"], ())))) for row in graph.select(NOTES)]
     return patients_from(rows, derived_by_rules, notes, recorded_input(graph), findings)
 
 
-NOTES = """SELECT ?p ?code ?message ?record WHERE {
+NOTES = """SELECT ?w ?p ?code ?message ?record WHERE {
     ?w a gkg:IngestNote ; gkg:forPatient ?p ; gkg:warningCode ?code ; gkg:message ?message .
     OPTIONAL { ?w gkg:aboutRecord ?record } }"""
+LACKS = """SELECT ?w ?cls WHERE { ?w a gkg:IngestNote ; gkg:recordMayLack ?cls }"""
 
 
 def recorded_input(graph: _Graph) -> list[str]:
@@ -74,9 +79,9 @@ def recorded_mapping(graph: _Graph) -> str:
 
 def patients_from(rows, derived_by_rules, notes, recorded: list[str], findings: list[Finding]):
     """The patients of :func:`rebuild_input` from the graph's triples as rows (subject term, subject value,
-    predicate IRI, object value, N-Triples line) and its notes as rows (patient, code, message, record);
-    :mod:`guidelinekg.audit.fastpath` gives the same rows read from text. Returns the patients by IRI and
-    whether their digest is the recorded input's."""
+    predicate IRI, object value, N-Triples line) and its notes as rows (patient, code, message, record, the
+    records the input may lack); :mod:`guidelinekg.audit.fastpath` gives the same rows read from text.
+    Returns the patients by IRI and whether their digest is the recorded input's."""
     from guidelinekg.engine.patientcheck import INVALID
     from guidelinekg.engine.timeline import INDEX_PREDICATES
     from guidelinekg.patients.model import IngestNote, PatientData
@@ -103,9 +108,9 @@ def patients_from(rows, derived_by_rules, notes, recorded: list[str], findings: 
             continue
         lines[who].append(line)
     by_patient: dict[str, list[IngestNote]] = {}
-    for patient, code, message, record in notes:
+    for patient, code, message, record, lacks in notes:
         if code != INVALID:  # the replay checks the patient shapes again
-            by_patient.setdefault(patient, []).append(IngestNote(code, message, record))
+            by_patient.setdefault(patient, []).append(IngestNote(code, message, record, lacks))
     data = [PatientData.build(p, lines[p], by_patient.get(p, [])) for p in sorted(patients)]
     if recorded and recorded[0] == _sorted_digest(data):
         return {p.patient_iri: p for p in data}, True

@@ -41,7 +41,7 @@ from urllib.parse import unquote, urlparse
 from guidelinekg.cohort.records import first_type, not_resources
 from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.decode import decode_text, parse_json, where
-from guidelinekg.patients.model import CLOSED_WORLD_RECORDS, MAY_LACK, records_lacking
+from guidelinekg.patients.model import ALL_RECORDS, MAY_LACK, records_lacking
 
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz")
 MANIFEST_NAME = re.compile(r"(?:.*[._-])?manifest\.json", re.IGNORECASE)
@@ -379,7 +379,7 @@ def scope_notes(manifest: dict, kb=None) -> list[tuple[str, str, tuple[str, ...]
                    "since then, so every patient's record is partial and decisions rest on part of it; each report "
                    f"says so ({INCOMPLETE}). Evaluate a full export (without _since)")
         note = f"the export is incremental (_since={since}): it holds only what changed since then, so {MAY_LACK}"
-        found.append((warning, note, tuple(CLOSED_WORLD_RECORDS)))
+        found.append((warning, note, ALL_RECORDS))
     missing = [t for t in types_read(kb) if t not in types] if types is not None and kb is not None else []
     if missing:
         listed, asked = ", ".join(missing), ",".join(types)

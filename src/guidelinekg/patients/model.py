@@ -51,6 +51,9 @@ MAY_LACK = ("the record may be incomplete: a result it lacks is ordered, and a c
             "or medication it does not show is not ruled out")
 
 
+ALL_RECORDS = tuple(sorted(CLOSED_WORLD_RECORDS))  # an input cut short anywhere may lack any of them
+
+
 def records_lacking(types: Iterable[str]) -> tuple[str, ...]:
     """The closed-world record classes an input without those FHIR resource types may lack.
 
