@@ -171,3 +171,18 @@ def test_a_negative_maximum_dose_never_reaches_a_report(tmp_path, capsys):
     assert cli.main(["recommend", str(PATIENT), "--as-of", "2026-01-15", "--content", str(folder)]) == 2
     captured = capsys.readouterr()
     assert "gkg:maximumDose" in captured.err and "-40 mg" not in captured.out
+
+
+@pytest.mark.parametrize("old, new", [
+    ('gkg:intervalMin [ a gkg:Quantity ; gkg:value 3 ; gkg:unit "mo" ] ;', 'gkg:intervalMin "3 months" ;'),
+])
+def test_a_value_written_where_a_node_belongs_is_a_shape_error_not_a_traceback(old, new, tmp_path, capsys):
+    """Found by an author: ``gkg:intervalMin "1 week"`` (text, not a gkg:Quantity) crashed validate and recommend
+    with a Python traceback (a literal used as a subject). It is a located SHACL error; recommend refuses."""
+    folder, line = corrupted(tmp_path, "guideline.ttl", old, new)
+    status, out, err = validate(capsys, folder)
+    assert status == 1 and "Traceback" not in err
+    assert any(row.startswith(f"{folder / 'guideline.ttl'}:") and "error: [shacl:" in row and "gkg:Quantity" in row
+               for row in out.splitlines()), out
+    assert cli.main(["recommend", str(PATIENT), "--as-of", "2026-01-15", "--content", str(folder)]) == 2
+    assert "Traceback" not in capsys.readouterr().err

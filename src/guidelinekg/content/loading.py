@@ -123,7 +123,10 @@ class Content:
             yield quad.triple
 
     def objects(self, subject, predicate) -> list:
-        """Distinct objects of ``subject predicate ?o`` over all files, in a stable order."""
+        """Distinct objects of ``subject predicate ?o`` over all files, in a stable order; none for a literal
+        (a value written where a node was expected, e.g. ``gkg:intervalMin "1 week"``: the shapes report it)."""
+        if isinstance(subject, Literal):
+            return []
         found = {q.object for q in self.store.quads_for_pattern(subject, predicate, None, None)}
         return sorted(found, key=str)
 
