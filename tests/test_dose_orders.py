@@ -112,7 +112,8 @@ def test_a_dose_frequency_reaches_the_report_and_the_fhir_timing(tmp_path):
     from guidelinekg.report.fhirout import fhir_bundle
 
     text = (FIXTURES / "missing" / "dosing.ttl").read_text(encoding="utf-8").replace(
-        'gkg:value 2.0 ; gkg:unit "mg" ]', 'gkg:value 2.0 ; gkg:unit "mg" ; gkg:frequency "twice daily" ]')
+        'gkg:value 2.0 ; gkg:unit "mg" ]',
+        'gkg:value 2.0 ; gkg:unit "mg" ; gkg:frequency "twice daily"@en , "zweimal täglich"@de ]')  # one, in English
     assert "twice daily" in text
     (tmp_path / "dosing.ttl").write_text(text, encoding="utf-8")
     kb = KnowledgeBase.load([FIXTURES / "madeup" / "guideline.ttl", tmp_path / "dosing.ttl"])

@@ -75,3 +75,11 @@ def test_a_dose_with_its_own_frequency_carries_it_and_two_frequencies_are_two_do
     assert dose == {"value": 2.5, "unit": "mg", "frequency": "twice daily"}
     dose, because = _dose([bid, daily], {TWO["d"]: "holds", "urn:x:other": "holds"})
     assert dose is None and "give different doses" in because[0] and "2.5 mg twice daily" in because[0]
+
+
+def test_a_weight_based_dose_carries_its_own_frequency():
+    computed = {"value": "35", "unit": "mg", "perKg": "0.5", "perUnit": "mg/kg", "weight": "71.3", "capped": "false",
+                "dtext": "0.5 mg/kg", "freq": "every 4 weeks"}
+    because: list[str] = []
+    dose = dose_of(ST, computed, {}, set(), because, [], {})
+    assert dose == {"value": 35, "unit": "mg", "frequency": "every 4 weeks"}

@@ -66,6 +66,8 @@ def _dose(st, d, stale_weights, weight_based, because, fixed, state, explain) ->
     dose = None
     if d is not None:
         dose = {"value": json_number(d["value"]), "unit": d["unit"]}
+        if "freq" in d:  # the weight-based dose's own frequency
+            dose["frequency"] = d["freq"]
         cap = (
             f", capped at the maximum {number(d['max'])} {d['maxUnit']}" if d["capped"] == "true" else ""
         )

@@ -30,11 +30,13 @@ SELECT ?r ?text ?summary ?label ?dir ?strength ?certainty ?line ?grading ?crit ?
   OPTIONAL { ?r gkg:gradingNotStated ?grading }
   OPTIONAL { ?i gkg:route ?ro . ?ro rdfs:label ?route }
   OPTIONAL { ?i gkg:dose ?doseNode . ?doseNode gkg:value ?doseValue ; gkg:unit ?doseUnit }  # node: its own status
-  OPTIONAL { ?i gkg:frequency ?ifreq }
-  OPTIONAL { ?i gkg:dose ?fdose . ?fdose gkg:frequency ?dfreq }  # the dose's own frequency comes first
+  # (English or untagged: a frequency stated in two languages is one frequency)
+  OPTIONAL { ?i gkg:frequency ?ifreq FILTER(LANG(?ifreq) = "" || LANGMATCHES(LANG(?ifreq), "en")) }
+  OPTIONAL { ?i gkg:dose ?fdose . ?fdose gkg:frequency ?dfreq  # the dose's own frequency comes first
+             FILTER(LANG(?dfreq) = "" || LANGMATCHES(LANG(?dfreq), "en")) }
   # else its schedule, as labelled ("at 12, 24 and 36 weeks"): when the doses are given, never left unsaid
   OPTIONAL { ?i gkg:schedule ?sch . ?sch rdfs:label ?schedule FILTER(LANG(?schedule) = "" || LANGMATCHES(LANG(?schedule), "en")) }
-  BIND(COALESCE(?dfreq, ?ifreq, STR(?schedule)) AS ?freq)
+  BIND(STR(COALESCE(?dfreq, ?ifreq, ?schedule)) AS ?freq)
   OPTIONAL { ?i gkg:dose ?dose2 . ?dose2 gkg:doseBasis ?basis }
   OPTIONAL { ?i a/rdfs:subClassOf* ?ik .  # what an intervention that is not a medicine is (or a subclass of)
              VALUES (?ik ?kind) { (gkg:TestOrder "test") (gkg:Referral "referral") (gkg:DiagnosisRecord "diagnosis")
@@ -93,7 +95,8 @@ FIXED_DOSING = """SELECT ?i ?d ?x ?value ?unit ?dlabel ?basis ?crit ?freq WHERE 
   gkg:dose ?x . ?x gkg:value ?value ; gkg:unit ?unit . FILTER NOT EXISTS { ?x a gkg:WeightBasedDose }
   OPTIONAL { ?x gkg:doseBasis ?basis }
   OPTIONAL { ?d gkg:applicability ?crit }  # why it applies (or may): explained under the dose
-  OPTIONAL { ?x gkg:frequency ?freq }  # 2.5 mg twice daily: a frequency that goes with the dose
+  OPTIONAL { ?x gkg:frequency ?freq  # 2.5 mg twice daily: a frequency that goes with the dose
+             FILTER(LANG(?freq) = "" || LANGMATCHES(LANG(?freq), "en")) }
   OPTIONAL { ?d rdfs:label ?dlabel FILTER(LANG(?dlabel) = "" || LANGMATCHES(LANG(?dlabel), "en")) } }"""
 
 ADMINISTRATION = """
@@ -122,13 +125,14 @@ SELECT ?work ?title ?year ?doi ?pmid ?sourceKind WHERE {
 
 DOSES = """
 SELECT ?patient ?res ?wbd ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext ?exact ?rounding
-       ?roundingStatus ?weightTime ?weightSpanEnd ?weightId ?basis WHERE {
+       ?roundingStatus ?weightTime ?weightSpanEnd ?weightId ?basis ?freq WHERE {
   ?res gkg:computedDose ?dose . ?res gkg:forPatient ?patient .  # the rare property first: 8x faster
   ?dose gkg:doseValue ?value ; gkg:doseUnit ?unit ; gkg:bodyWeight ?weight ; gkg:capped ?capped ;
         gkg:dosingStatement ?d .
   ?d gkg:dose ?wbd ; gkg:sourceText ?dtext . ?wbd gkg:perKg ?perKg ; gkg:unit ?perUnit .
   OPTIONAL { ?wbd gkg:maximumDose ?m . ?m gkg:value ?max ; gkg:unit ?maxUnit }
   OPTIONAL { ?wbd gkg:doseBasis ?basis }  # what the amount is of (an element of a salt): never the product's
+  OPTIONAL { ?wbd gkg:frequency ?freq FILTER(LANG(?freq) = "" || LANGMATCHES(LANG(?freq), "en")) }  # goes with it
   OPTIONAL { ?dose gkg:exactDose ?exact }
   OPTIONAL { ?dose gkg:roundedBy ?r . ?r rdfs:label ?rounding
              OPTIONAL { ?r gkg:verificationStatus ?vs . ?vs rdfs:label ?roundingStatus } }
