@@ -16,6 +16,7 @@ from fhir.resources import construct_fhir_element
 
 from guidelinekg.cli import main
 from guidelinekg.engine.patientcheck import validate_patients
+from guidelinekg.engine.knowledge import KnowledgeBase
 from guidelinekg.engine.reasoning import evaluate
 from guidelinekg.engine.shapes_sparql import load_patient_shapes
 from guidelinekg.patients.loader import load_patient_input
@@ -450,3 +451,30 @@ def test_a_dose_per_time_is_a_rate_not_an_amount_given_at_once(unit, element):
                                                  "code": unit}
     assert "computed" not in dosage["text"] and f"dose: 1000 {unit} (examplomab at most" in dosage["text"]
     construct_fhir_element("MedicationRequest", request)  # valid FHIR R4
+
+
+def test_a_decision_waiting_on_a_restrictions_diagnosis_requires_it(tmp_path):
+    """Found by an author: a recommendation undecided only because a not-indicated statement's diagnosis is
+    provisional gave GuidanceResponse ``success`` with no dataRequirement (its own criterion holds), so a CDS
+    consumer saw nothing needed. What the prevailing statement lacks is required too."""
+    fixture = Path(__file__).parent / "fixtures" / "madeup" / "restricted-by-diagnosis.ttl"
+    kb = KnowledgeBase.load([fixture])
+    doc = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1", "birthDate": "1980-01-01"}},
+        {"resource": {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
+                      "code": {"coding": [{"system": "urn:example:diagnoses", "code": "X1"}]},
+                      "verificationStatus": {"coding": [{
+                          "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                          "code": "provisional"}]}}}]}
+    path = tmp_path / "p1.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
+    report = build_report(evaluate(kb, [patient], as_of=date(2026, 1, 15)), patient.patient_iri, kb.version(),
+                          facts=True)
+    assert [u["iri"] for u in report["undetermined"]] == ["urn:example:restricted:rec"]
+    bundle = fhir_bundle([report])
+    check_valid(bundle)
+    [guidance] = by_type(bundle)["GuidanceResponse"]
+    assert guidance["status"] == "data-required"
+    assert {"type": "Condition", "codeFilter": [{"path": "code", "code": [
+        {"system": "urn:example:diagnoses", "code": "X1", "display": "example state"}]}]} in guidance["dataRequirement"]

@@ -325,8 +325,11 @@ def _assemble(
         for key in ("recommendations", "not_indicated", "undetermined", "population_not_met"):
             for item in report[key]:
                 item["facts"] = explainer.facts(criteria[item["iri"]])
-        for item in report["undetermined"]:
-            item["missing"] = explainer.missing(criteria[item["iri"]])
+        for item in report["undetermined"]:  # its own criterion's gaps, then those of a statement that may prevail
+            own = criteria[item["iri"]]
+            prevailing = sorted(c for c in grouped(undetermined_by.get(item.get("result"), []), "c") if c != own)
+            found = [m for c in (own, *prevailing) for m in explainer.missing(c)]
+            item["missing"] = [m for n, m in enumerate(found) if m not in found[:n]]
         for item in report["recommendations"]:
             item["dose_basis"] = statements[item["iri"]].get("basis")
         for item in report["not_indicated"]:
