@@ -270,6 +270,19 @@ def test_ratios_of_like_units_are_not_converted_by_ucum_alone(unit: str, canonic
     assert units.convert(Decimal("53"), canonical, group, canonical).value == Decimal("53")
 
 
+@pytest.mark.parametrize(("unit", "canonical"), [("mg/g{creat}", "mg/g"), ("mmol/mol{Hb}", "mmol/mol")])
+def test_a_ratio_with_an_annotation_added_is_the_same_unit(unit: str, canonical: str) -> None:
+    """Found by an author: an albumin/creatinine ratio in mg/g{creat} was refused against mg/g (two pure numbers),
+    although the docs say an extra annotation is no matter; mg/mmol{creat} was accepted. Only the annotation
+    differs: the value is kept as it is. The reverse (an annotation the canonical unit has, the result lacks)
+    is still refused."""
+    group = units.MeasureGroup(frozenset(), frozenset({canonical}), ())
+    converted = units.convert(Decimal("45"), unit, group, canonical)
+    assert converted.value == Decimal("45") and "(an annotation only)" in converted.note
+    with pytest.raises(UnitConversionError):
+        units.convert(Decimal("45"), canonical, units.MeasureGroup(frozenset(), frozenset({unit}), ()), unit)
+
+
 @pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
 @pytest.mark.parametrize(("value", "unit", "low", "sign"), [
     ("2.3", "mmol/L", False, ""), ("2.29", "mmol/L", True, ""), ("41.9", "mg/dL", True, ""),

@@ -90,6 +90,17 @@ def missing_annotations(from_unit: str, to_unit: str) -> list[str]:
     return sorted((Counter(_ANNOTATION.findall(to_unit)) - Counter(_ANNOTATION.findall(from_unit))).elements())
 
 
+def annotated_only(from_unit: str, to_unit: str) -> bool:
+    """Whether ``from_unit`` is ``to_unit`` with annotations added (``mg/g{creat}`` for ``mg/g``): the same unit,
+    whatever it measures, since ``to_unit``'s own annotations are all there (:func:`missing_annotations`).
+
+    >>> annotated_only("mg/g{creat}", "mg/g"), annotated_only("mmol/mol", "%"), annotated_only("%", "%{x}")
+    (True, False, False)
+    """
+    bare = _ANNOTATION.sub("", from_unit)
+    return not missing_annotations(from_unit, to_unit) and bare == _ANNOTATION.sub("", to_unit)
+
+
 def unity(unit: str) -> bool:
     """Whether ``unit`` is the plain number 1, perhaps annotated (``1``, ``{score}``, ``1{T-score}``): a score,
     an index or a ratio, of which a percentage means nothing.

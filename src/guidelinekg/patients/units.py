@@ -57,6 +57,7 @@ from guidelinekg.patients.ucum import (  # noqa: F401 - is_ucum and the registry
     ucum_for_spelling,
     unity,
 )
+from guidelinekg.patients.ucum import annotated_only
 from guidelinekg.patients.ucum import pure_number as _pure_number
 from guidelinekg.patients.measures import MeasureCatalog, MeasureGroup, UnitFactor  # noqa: F401 - importable from here
 from guidelinekg.patients.stated import as_stated
@@ -102,6 +103,9 @@ class _Steps:
                 f"{short(to_unit)} is annotated {' '.join(missing)} and {short(from_unit)} is not: UCUM ignores "
                 "annotations, but the two need not measure the same thing (mL/min is no mL/min/{1.73_m2}); "
                 "the guideline graph must give a gkg:UnitFactor between them if they do")
+        if annotated_only(from_unit, to_unit):  # mg/g{creat} is mg/g, a note of what it is of added
+            self.texts.append(f"{fmt(value)} {from_unit} = {fmt(self.round(value))} {to_unit} (an annotation only)")
+            return value
         if ("/" in from_unit or "/" in to_unit) and _pure_number(from_unit) and _pure_number(to_unit):
             raise UnitConversionError(
                 f"UCUM relates {short(from_unit)} and {short(to_unit)} only as pure numbers, which need not "
