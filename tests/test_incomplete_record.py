@@ -83,9 +83,9 @@ def test_a_criterion_the_input_may_lack_the_record_of_is_unknown_not_false(run, 
 @pytest.mark.parametrize("name", CASES)
 def test_the_recommendation_is_made_only_on_a_record_that_may_be_complete(run, name):
     report = run.reports[name]
-    where = [key for key in ("recommendations", "undetermined", "not_met") if any(
-        item["iri"] == EX + "rec-cillin" for item in report.get(key, []))]
-    assert where == ([CASES[name][2]] if CASES[name][2] else ["not_met"] if "not_met" in report else [])
+    where = [key for key in ("recommendations", "undetermined") if any(
+        item["iri"] == EX + "rec-cillin" for item in report[key])]
+    assert where == ([CASES[name][2]] if CASES[name][2] else [])  # not made, and nothing to decide
 
 
 def test_the_explanation_says_the_input_may_lack_the_record(run):
@@ -97,10 +97,18 @@ def test_the_explanation_says_the_input_may_lack_the_record(run):
     assert f"none in the window is read, {said}" in text
     [warning] = [w["message"] for w in run.reports["paged"]["warnings"] if w["code"] == "search-incomplete"]
     assert "a condition, allergy, procedure or medication it does not show is not ruled out" in warning
+    # what to do: read the rest of the record (a complete record's missing-data does not say so)
+    missing = [w["message"] for w in run.reports["paged"]["warnings"] if w["code"] == "missing-data"]
+    assert missing and all(m.endswith("read the rest of it.") for m in missing)
+    assert not any("read the rest" in w["message"] for w in run.reports["complete"]["warnings"])
 
 
-def _export(source: Path, request: str) -> None:
+def _export(source: Path, request: str, errors: list[str] = ()) -> None:
     source.mkdir()
+    for name in errors:  # a server's error file: an OperationOutcome per line
+        (source / name).write_text(json.dumps({"resourceType": "OperationOutcome", "issue": [
+            {"severity": "error", "code": "exception", "diagnostics": "AllergyIntolerance export failed"}]}) + "\n",
+            encoding="utf-8")
     pid = "e1"
     lines = {"Patient": [{"resourceType": "Patient", "id": pid, "birthDate": "1970-01-01"}],
              "Condition": [{**STATE, "id": "c1", "subject": {"reference": f"Patient/{pid}"}}]}
@@ -108,7 +116,9 @@ def _export(source: Path, request: str) -> None:
         (source / f"{kind}.ndjson").write_text("".join(json.dumps(r) + "\n" for r in resources), encoding="utf-8")
     output = [{"type": kind, "url": f"https://fhir.example.org/out/{kind}.ndjson"} for kind in lines]
     (source / "manifest.json").write_text(json.dumps({"transactionTime": "2026-01-15T06:00:00Z", "request": request,
-                                                      "requiresAccessToken": True, "output": output, "error": []}))
+                                                      "requiresAccessToken": True, "output": output,
+                                                      "error": [{"type": "OperationOutcome", "url": f"https://fhir.example.org/out/{n}"}
+                                                                for n in errors]}))
 
 
 @pytest.mark.parametrize("query, expected", [
@@ -154,3 +164,17 @@ def test_the_audit_replays_a_cohort_of_an_export_that_left_types_out(tmp_path, c
     capsys.readouterr()
     code = cli_main(["audit", str(out)])
     assert code == 0, capsys.readouterr()
+
+
+def test_an_export_with_error_files_may_lack_any_record(tmp_path, capsys):
+    """Found in review: a manifest listing error files (what the server could not export) only warned the run;
+    every patient's closed-world criteria stayed false, so a missing allergy let the drug be recommended."""
+    source, out = tmp_path / "export", tmp_path / "out"
+    _export(source, "https://fhir.example.org/Patient/$export", errors=["OperationOutcome.ndjson"])
+    assert cli_main(["cohort", str(source), "--out", str(out), "--content", str(FIXTURE), "--as-of",
+                     AS_OF.isoformat(), "--no-progress"]) == 0
+    capsys.readouterr()
+    [report] = map(json.loads, (out / "results.jsonl").read_text(encoding="utf-8").splitlines())
+    assert [i["iri"] for i in report["undetermined"]] == [EX + "rec-cillin"] and not report["recommendations"]
+    [note] = [w["message"] for w in report["warnings"] if w["code"] == "export-incomplete"]
+    assert note.startswith("the export reports errors (OperationOutcome.ndjson)")

@@ -368,12 +368,17 @@ def scope_notes(manifest: dict, kb=None) -> list[tuple[str, str, tuple[str, ...]
     """What the manifest's ``request`` leaves out of every patient's record, as (warning of the run, note of
     each patient, the closed-world records it may lack: ``IngestNote.lacks``): ``_since`` (an incremental
     export holds only what changed since then) and, with the knowledge, a ``_type`` list without a type the
-    guideline reads (:func:`types_read`)."""
+    guideline reads (:func:`types_read`); and error files (what the server could not export is missing: the
+    run's warning about them is the manifest's, so the warning here is empty)."""
+    found = []
+    if manifest.get("error_files"):
+        listed = ", ".join(manifest["error_files"])
+        found.append(("", f"the export reports errors ({listed}): what the server could not export is not in it, "
+                          f"so {MAY_LACK}", ALL_RECORDS))
     request = manifest.get("request")
     if not isinstance(request, str):
-        return []
+        return found
     since, types = request_scope(request)
-    found = []
     if since is not None:
         warning = (f"{manifest['file']}: an incremental export (_since={since}): it holds only the resources changed "
                    "since then, so every patient's record is partial and decisions rest on part of it; each report "

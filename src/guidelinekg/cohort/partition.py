@@ -284,7 +284,7 @@ def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRec
     warnings += [f"{file}: {n} OperationOutcome record(s), the server's messages about the export: resources it "
                  "could not export are not in this input; not read as patient data" for file, n in router.outcomes.items()]
     return Partition("ndjson", chunks, count, len(bad), dict(sorted((+router.skipped).items())), plan.ignored,
-                     warnings=warnings + [warning for warning, *_ in scope], export=manifest)
+                     warnings=warnings + [warning for warning, *_ in scope if warning], export=manifest)
 
 
 def _bundle_contents(path: Path) -> tuple[list[str], Counter]:
