@@ -5,7 +5,8 @@ Each report of ``results.jsonl`` is rendered as ``recommend --format fhir`` rend
 ``fhir/<ResourceType>.ndjson``, with ``fhir/manifest.json`` in the form of a Bulk Data ``$export`` manifest
 (``transactionTime`` is the as-of date, ``output`` one entry per file with its count), references between
 the resources as ``Type/id``, so that a FHIR server's ``$import`` or any Bulk Data reader takes it. The reports of a cohort do not carry the records each
-criterion rests on, so requests here have no ``reasonReference`` (their ``note`` still explains them).
+criterion rests on, so requests here have no ``reasonReference`` (their ``note`` still explains them), and a
+DetectedIssue implicates no request (what a warning is about is not in ``results.jsonl``).
 """
 
 from __future__ import annotations
