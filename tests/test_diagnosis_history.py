@@ -52,6 +52,8 @@ CASES = {
     "exactly-28-days": ({"onsetDateTime": "2025-12-18", "clinical": "active"}, "true", "true", "true"),
     "27-days": ({"onsetDateTime": "2025-12-19", "clinical": "active"}, "true", "true", "false"),
     "no-onset": ({"onsetDateTime": None, "clinical": "resolved"}, "false", "true", "unknown"),
+    "abated-no-onset": ({"onsetDateTime": None, "abatementDateTime": "2022-03-01", "clinical": "resolved"},
+                        "false", "true", "true"),
     "onset-month-across": ({"onsetDateTime": "2025-12", "clinical": "active"}, "true", "true", "unknown"),
     # an onset month across the as-of date, but over on a day before it: it had begun
     "onset-month-abated": ({"onsetDateTime": "2026-01", "abatementDateTime": "2026-01-10", "clinical": "resolved"},
@@ -415,6 +417,8 @@ def test_a_history_counted_on_an_onset_period_names_its_days(kb, evaluated):
     ("resolved", "widget event (present): false (Condition/resolved-c (resolved, from 2019-06-01 to 2022-03-01))"),
     ("refuted", "widget event (present): false (Condition/refuted-c (refuted, from 2019-06-01))"),
     ("active", "widget event (present): true (Condition/active-c (active, from 2019-06-01))"),
+    # an end is a date: not "no date recorded"
+    ("abated-no-onset", "widget event (present): false (Condition/abated-no-onset-c (resolved, ended 2022-03-01))"),
 ])
 def test_a_decided_diagnosis_names_its_records_with_their_dates(kb, evaluated, name, line):
     """Before, a present diagnosis said only "true", and a resolved one "false" as if none were recorded: the

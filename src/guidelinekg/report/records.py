@@ -91,7 +91,8 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
   BIND(CONCAT(" (", ?status, COALESCE(CONCAT(", from ", ?from), ""), COALESCE(?period, ""),
        COALESCE(CONCAT(IF(BOUND(?from), " to ", ", ended "), ?to), ""),
        COALESCE(CONCAT(", recorded ", ?recordedOn), ""),
-       IF(BOUND(?onset) || BOUND(?onsetEnd) || BOUND(?made), "", ", no date recorded"), ")") AS ?recordStatus)
+       IF(BOUND(?onset) || BOUND(?onsetEnd) || BOUND(?made) || BOUND(?abated), "", ", no date recorded"), ")")
+       AS ?recordStatus)
 }
 """
 
