@@ -64,7 +64,8 @@ fasting caveats on the latest results, ``draw-time-unknown`` instead of a mornin
 time without a local hour (date only, no offset, UTC) [85]; ``statements-conflict`` when a not-indicated statement
 suppresses a recommendation [86]; ``already-taking-recommended`` when a made recommendation is for a
 substance (or class) of a product taken at the end of the as-of date (begun before it, and ending at or after
-it or not at all; an assumed end too, worded "may be taking") [79]; a not-indicated statement not decided yet
+it or not at all; an assumed end too, worded "may be taking") [79]; ``taking-same-class`` when one is for a
+substance while a record not of it (its end recorded or none) names another of a class they share [79]; a not-indicated statement not decided yet
 that keeps no recommendation undetermined is undetermined itself, its tests ordered [71, 80];
 ``taking-not-indicated`` when one that applies names a substance taken on the as-of date or ended at most a
 day before, unless a recommendation it excepts is made for it [89]; ``guideline-not-applicable`` [87].
@@ -1015,6 +1016,7 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
     iv_recent = iv_maybe = False  # IV iron within 3 months: true, or unknown on an assumed end only [46]
     window = end - IV_WINDOW_SECONDS
     taking: set[str] = set()  # substances taken at the end of the as-of date, or perhaps (an assumed end) [79]
+    taking_each: list[set[str]] = []  # ... each record's, an end recorded or none (not assumed) [79, same class]
     recent: set[str] = set()  # ... or ended at most a day before it [89]
     for start_l, end_l, classes, assumed, substances in patient["exp"]:
         if not classes:
@@ -1027,6 +1029,8 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
             iron_spans.append((s, e))
         if s < end and (e is None or e >= end):
             taking |= substances
+            if not assumed:
+                taking_each.append(set(substances))
         if s < end and (e is None or e >= end - 86400):  # taken on the as-of date, or up to a day before [89]
             recent |= substances
         if IV in classes and s < end and (end if e is None else e) >= window:
@@ -1260,6 +1264,11 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         wanted = RECOMMENDED_SUBSTANCES[r]
         if any(s in wanted or wanted & set(SUBSTANCES[s][1]) for s in taking):
             warnings.add("already-taking-recommended")
+        # another member of a class the recommended substance belongs to, in a record without it [79]
+        for given in (w for w in wanted if w in SUBSTANCES):
+            if any(given not in each and any(o != given and set(SUBSTANCES[o][1]) & set(SUBSTANCES[given][1])
+                                             for o in each if o in SUBSTANCES) for each in taking_each):
+                warnings.add("taking-same-class")
     for ni, (applicability, recs) in NOT_INDICATED.items():  # not decided yet, restricting nothing live [71]
         if restricting.get(ni, (None, T))[1] != U or any(truth[RECOMMENDATIONS[r][0]] != F for r in recs):
             continue
