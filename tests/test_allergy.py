@@ -245,7 +245,7 @@ def test_cds_hooks_ask_for_allergies_and_read_them():
 
 
 def test_a_bulk_export_without_allergies_is_said_to_be_partial():
-    from guidelinekg.cohort.export import scope_notes, types_read
+    from guidelinekg.cohort.exportscope import scope_notes, types_read
 
     kb = KnowledgeBase.load([FIXTURE])
     assert "AllergyIntolerance" in types_read(kb) and "AllergyIntolerance" not in types_read(KnowledgeBase.load([NO_MEDICINE]))

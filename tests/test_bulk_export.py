@@ -184,8 +184,10 @@ def manifest_export(tmp_path: Path) -> tuple[Path, dict]:
                                                                               "code": "2276-4"}]},
             "valueQuantity": {"value": 400, "unit": "ng/mL", "system": "http://unitsofmeasure.org", "code": "ng/mL"}}
     write(source / "Observation_2.ndjson", [json.dumps(late) + "\n"])
-    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "processing",
-                                                              "diagnostics": "Observation/x could not be exported"}]}
+    # a server's note in its error file (information): no resource is said to be missing, so the records are
+    # evaluated as complete (an issue of severity error: tests/test_incomplete_record.py)
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "information", "code": "informational",
+                                                              "diagnostics": "no Procedure resources to export"}]}
     write(source / "OperationOutcome_1.ndjson", [json.dumps(outcome) + "\n"])
     write(source / "deleted_1.ndjson", [json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": [
         {"request": {"method": "DELETE", "url": "Observation/old"}}]}) + "\n"])
@@ -446,7 +448,7 @@ def test_an_incremental_or_type_limited_export_warns_in_the_summary_and_every_re
     """An incremental export (``_since``) holds only what changed, and a ``_type`` list may leave out a type the
     guideline reads: before #16 each patient was evaluated as if the record were complete. The run warns, and
     so does each report (``export-incomplete``, like ``search-incomplete`` for a searchset cut short)."""
-    from guidelinekg.cohort.export import types_read
+    from guidelinekg.cohort.exportscope import types_read
 
     read = types_read(kb)  # the types the shipped guideline reads (with its medications and measures)
     assert {"Medication", "MedicationStatement", "Specimen"} <= set(read)

@@ -178,3 +178,17 @@ def test_an_export_with_error_files_may_lack_any_record(tmp_path, capsys):
     assert [i["iri"] for i in report["undetermined"]] == [EX + "rec-cillin"] and not report["recommendations"]
     [note] = [w["message"] for w in report["warnings"] if w["code"] == "export-incomplete"]
     assert note.startswith("the export reports errors (OperationOutcome.ndjson)")
+
+
+def test_an_error_file_of_information_only_leaves_the_record_complete(tmp_path, capsys):
+    """A server's error file may hold only notes (severity information): nothing is said to be missing."""
+    source, out = tmp_path / "export", tmp_path / "out"
+    _export(source, "https://fhir.example.org/Patient/$export", errors=["OperationOutcome.ndjson"])
+    (source / "OperationOutcome.ndjson").write_text(json.dumps({"resourceType": "OperationOutcome", "issue": [
+        {"severity": "information", "code": "informational", "diagnostics": "no Procedure to export"}]}) + "\n")
+    assert cli_main(["cohort", str(source), "--out", str(out), "--content", str(FIXTURE), "--as-of",
+                     AS_OF.isoformat(), "--no-progress"]) == 0
+    capsys.readouterr()
+    [report] = map(json.loads, (out / "results.jsonl").read_text(encoding="utf-8").splitlines())
+    assert [i["iri"] for i in report["recommendations"]] == [EX + "rec-cillin"]
+    assert not [w for w in report["warnings"] if w["code"] == "export-incomplete"]

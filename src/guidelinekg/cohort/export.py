@@ -24,8 +24,8 @@ that mixes types, or is named for another type, loses nothing.
 
 References are read as the Bundle reader reads one without a ``fullUrl`` (:func:`reference_key`). The export's
 Medications, which records name for their product and which belong to no patient, are given to each chunk whose
-records name them (:class:`SharedMedications`). What the manifest's ``request`` leaves out (:func:`scope_notes`:
-``_since``, a ``_type`` without a type the guideline reads) is a warning of the run and a note on every patient.
+records name them (:class:`SharedMedications`). What the manifest's ``request`` and error files leave out is
+:mod:`guidelinekg.cohort.exportscope`'s.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from urllib.parse import unquote, urlparse
 from guidelinekg.cohort.records import first_type, not_resources
 from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.decode import decode_text, parse_json, where
-from guidelinekg.patients.model import ALL_RECORDS, MAY_LACK, records_lacking
+from guidelinekg.cohort.exportscope import severe
 
 NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz")
 MANIFEST_NAME = re.compile(r"(?:.*[._-])?manifest\.json", re.IGNORECASE)
@@ -65,6 +65,9 @@ class ExportPlan:
     ignored: list[str]
     warnings: list[str] = field(default_factory=list)
     manifest: dict = field(default_factory=dict)  # empty: the directory has no manifest
+    # error files that report an error (an issue of severity fatal or error), or cannot be read or found:
+    # what the server could not export may be missing from any patient's record (:func:`scope_notes`)
+    severe_errors: list[str] = field(default_factory=list)
 
 
 def natural_key(name: str) -> list:
@@ -253,7 +256,8 @@ def read_manifest(path: Path, directory: Path) -> ExportPlan:
     warnings += [f"{n} is not listed in {path.name}: not read" for n in ignored if n.endswith(NDJSON_SUFFIXES)]
     summary = {"file": path.name, **{k: doc[k] for k in ("transactionTime", "request") if isinstance(doc.get(k), str)},
                "error_files": side["error"], "deleted_files": side["deleted"]}
-    return ExportPlan(files, ignored, warnings, summary)
+    failed = [name for name in side["error"] if severe(_find(directory, name))]
+    return ExportPlan(files, ignored, warnings, summary, failed)
 
 
 def checked_counts(plan: ExportPlan, lines: dict[str, int]) -> tuple[list[str], dict]:
@@ -267,11 +271,6 @@ def checked_counts(plan: ExportPlan, lines: dict[str, int]) -> tuple[list[str], 
 
 
 # --- what the records name, and what the export leaves out -------------------------------------------------
-
-MEDICATION_TYPES = ("Medication", "MedicationAdministration", "MedicationDispense", "MedicationRequest",
-                    "MedicationStatement")
-INCOMPLETE = "export-incomplete"  # the note on every patient of an export that leaves out part of the record
-
 
 def reference_key(reference: str) -> str:
     """A reference as ``Type/id``, as :meth:`guidelinekg.patients.fhirbundle.Bundle.resolve` resolves one
@@ -333,63 +332,3 @@ class SharedMedications:
         self.handle.close()
         self.path.unlink()
         return self.lines - sum(len(self.offsets[key]) for key in named)
-
-
-def request_scope(request: str) -> tuple[str | None, list[str] | None]:
-    """The ``_since`` and the ``_type`` list of an ``$export`` request URL (``None``: not given); a ``+`` is
-    kept (a time zone), not read as a space.
-
-    >>> request_scope("https://x.org/fhir/Group/g/$export?_type=Patient,Observation&_since=2026-01-01T00:00:00+01:00")
-    ('2026-01-01T00:00:00+01:00', ['Patient', 'Observation'])
-    >>> request_scope("https://x.org/fhir/Patient/$export?_type=Patient&_type=Condition")
-    (None, ['Patient', 'Condition'])
-    """
-    since, types = None, None
-    for pair in urlparse(request).query.split("&"):
-        key, _, value = (unquote(part) for part in pair.partition("="))
-        if key == "_since" and value.strip():
-            since = value.strip()
-        elif key == "_type":
-            types = [*(types or []), *(t.strip() for t in value.split(",") if t.strip())]
-    return since, types
-
-
-def types_read(kb) -> list[str]:
-    """The resource types the FHIR mapping reads for a guideline: Patient and Condition; Observation and
-    Specimen (a measure), the medication types (a substance), Procedure (a procedure criterion),
-    AllergyIntolerance (an allergy criterion, or a medicine recommended: rule 77)."""
-    types = ["Patient", "Condition"]
-    types += ["Observation", "Specimen"] if kb.reads.loinc else []
-    types += list(MEDICATION_TYPES) if kb.matcher.reads_substances else []
-    return types + [t for t in ("Procedure", "AllergyIntolerance") if kb.reads.maps_type(t)]
-
-
-def scope_notes(manifest: dict, kb=None) -> list[tuple[str, str, tuple[str, ...]]]:
-    """What the manifest's ``request`` leaves out of every patient's record, as (warning of the run, note of
-    each patient, the closed-world records it may lack: ``IngestNote.lacks``): ``_since`` (an incremental
-    export holds only what changed since then) and, with the knowledge, a ``_type`` list without a type the
-    guideline reads (:func:`types_read`); and error files (what the server could not export is missing: the
-    run's warning about them is the manifest's, so the warning here is empty)."""
-    found = []
-    if manifest.get("error_files"):
-        listed = ", ".join(manifest["error_files"])
-        found.append(("", f"the export reports errors ({listed}): what the server could not export is not in it, "
-                          f"so {MAY_LACK}", ALL_RECORDS))
-    request = manifest.get("request")
-    if not isinstance(request, str):
-        return found
-    since, types = request_scope(request)
-    if since is not None:
-        warning = (f"{manifest['file']}: an incremental export (_since={since}): it holds only the resources changed "
-                   "since then, so every patient's record is partial and decisions rest on part of it; each report "
-                   f"says so ({INCOMPLETE}). Evaluate a full export (without _since)")
-        note = f"the export is incremental (_since={since}): it holds only what changed since then, so {MAY_LACK}"
-        found.append((warning, note, ALL_RECORDS))
-    missing = [t for t in types_read(kb) if t not in types] if types is not None and kb is not None else []
-    if missing:
-        listed, asked = ", ".join(missing), ",".join(types)
-        warning = (f"{manifest['file']}: the export asked only for _type={asked}: {listed}, which the guideline "
-                   f"reads, are not in it, so every patient's record lacks them; each report says so ({INCOMPLETE})")
-        note = f"the export leaves out {listed} (_type={asked}), which the guideline reads, so {MAY_LACK}"
-        found.append((warning, note, records_lacking(missing)))
-    return found

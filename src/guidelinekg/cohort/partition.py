@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from guidelinekg.cohort import export
+from guidelinekg.cohort import export, exportscope
 from guidelinekg.cohort.records import BadRecord, parse_resource
 from guidelinekg.content.rdffiles import MAX_LINE, bounded_lines, open_input
 from guidelinekg.errors import InputError
@@ -253,11 +253,11 @@ def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRec
     ``work``, each by its own ``resourceType``. A record whose patient is not known yet (its Patient is
     later in a file that mixes types, or in a file named for another type) waits in ``work/deferred.ndjson``
     and is routed once every file is read; only then is a patient not in the export a bad record. Each chunk
-    gets the Medications its records name; what the request leaves out is noted (:func:`export.scope_notes`)."""
+    gets the Medications its records name; what the request leaves out is noted (:func:`exportscope.scope_notes`)."""
     plan = export.plan_export(source)
-    scope = export.scope_notes(plan.manifest, kb)
+    scope = exportscope.scope_notes(plan.manifest, kb, plan.severe_errors)
     work.mkdir(parents=True, exist_ok=True)
-    notes = [(export.INCOMPLETE, note, lacks) for _, note, lacks in scope]
+    notes = [(exportscope.INCOMPLETE, note, lacks) for _, note, lacks in scope]
     router = _Router(_ChunkWriter(work, notes), chunk_size, bad)
     lines: Counter = Counter()
     deferred = work / "deferred.ndjson"
@@ -382,7 +382,7 @@ def partition_rdf(source: Path, work: Path, chunk_size: int, bad: list[BadRecord
 
 
 def prepare(source: Path, work: Path, chunk_size: int, kb=None) -> tuple[Partition, list[BadRecord]]:
-    """Chunk files of the input under ``work``; the partition, the bad records (``kb``: :func:`export.scope_notes`)."""
+    """Chunk files of the input under ``work``; the partition, the bad records (``kb``: :func:`exportscope.scope_notes`)."""
     kind = detect_kind(source)
     bad: list[BadRecord] = []
     if kind == "ndjson":
