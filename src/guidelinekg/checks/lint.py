@@ -63,6 +63,7 @@ SPARQL_CHECKS: tuple[str, ...] = (
     "unit-factor-unused",  # a substance-specific unit factor no measure points to (never applied)
     "patient-wording-missing",  # a report for patients shows its clinician wording
     "substance-class-empty",  # a criterion's substance class no record can be matched to
+    "dosing-statements-differ",  # two doses for one intervention that apply together (no dose is stated)
 )
 REQUIRED_VARIABLES = ("severity", "code", "focus", "message")
 OPTIONAL_VARIABLES = ("path", "related")
