@@ -221,8 +221,8 @@ def test_a_manifest_names_the_files_to_read_whatever_their_urls(clean, tmp_path,
     assert summary["export_manifest"]["transactionTime"] == "2026-01-15T06:00:00.000Z"
     assert summary["ignored_files"] == ["Observation_2.ndjson", "README.md"]
     assert summary["warnings"] == [
-        ("manifest.json: the server reported errors (OperationOutcome_1.ndjson, OperationOutcome): resources it "
-         "could not export are not in this input"),
+        ("manifest.json: the error file(s) OperationOutcome_1.ndjson hold only the server's warnings or "
+         "information (no issue of severity error or fatal): nothing is said to be missing"),
         "Observation_2.ndjson is not listed in manifest.json: not read"]
     assert err.splitlines() == [f"guidelinekg cohort: warning: {w}" for w in summary["warnings"]]
     assert summary["export_manifest"]["count_mismatches"] == []

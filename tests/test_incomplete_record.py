@@ -128,6 +128,13 @@ def _export(source: Path, request: str, errors: list[str] = ()) -> None:
      "MedicationAdministration,MedicationDispense", (T, F, F, F)),
     ("?_since=2026-01-01T00:00:00Z", (T, U, U, U)),
     ("", (T, F, F, F)),
+    # found in a trial: a "+" (a space, URL-encoded) read as part of the type, and a narrowing filter not seen
+    ("?_type=Patient,+Condition,+Procedure", (T, U, F, U)),
+    ("?_type=patient,condition,procedure,allergyintolerance,medication,medicationstatement,medicationrequest,"
+     "medicationadministration,medicationdispense", (T, F, F, F)),
+    ("?_typeFilter=MedicationRequest%3Fstatus%3Dactive", (T, F, F, U)),
+    ("?_typeFilter=AllergyIntolerance%3Fcriticality%3Dhigh,Observation%3Fcategory%3Dlaboratory", (T, U, F, F)),
+    ("?_elements=id,code,subject,patient", (T, U, U, U)),
 ])
 def test_an_export_that_leaves_a_type_out_lacks_its_records(tmp_path, capsys, query, expected):
     source, out = tmp_path / "export", tmp_path / "out"
@@ -192,3 +199,58 @@ def test_an_error_file_of_information_only_leaves_the_record_complete(tmp_path, 
     [report] = map(json.loads, (out / "results.jsonl").read_text(encoding="utf-8").splitlines())
     assert [i["iri"] for i in report["recommendations"]] == [EX + "rec-cillin"]
     assert not [w for w in report["warnings"] if w["code"] == "export-incomplete"]
+
+
+def _cohort_report(source: Path, out: Path, capsys, as_of: str = AS_OF.isoformat()) -> tuple[dict, dict]:
+    assert cli_main(["cohort", str(source), "--out", str(out), "--content", str(FIXTURE), "--as-of", as_of,
+                     "--no-progress"]) == 0
+    capsys.readouterr()
+    [report] = map(json.loads, (out / "results.jsonl").read_text(encoding="utf-8").splitlines())
+    return report, json.loads((out / "run.json").read_text(encoding="utf-8"))
+
+
+def test_an_export_made_before_the_as_of_date_says_so(tmp_path, capsys):
+    """Found in a trial: an export of 2026-01-15 evaluated as of 2026-03-01 was silent. What was recorded since is
+    not in it: every report says so; nothing is taken as lacking (every export is of some moment)."""
+    _export(tmp_path / "export", "https://fhir.example.org/Patient/$export")
+    report, summary = _cohort_report(tmp_path / "export", tmp_path / "out", capsys, "2026-03-01")
+    [note] = [w["message"] for w in report["warnings"] if w["code"] == "export-incomplete"]
+    assert note.startswith("the export was made on 2026-01-15 (transactionTime), 45 day(s) before the as-of date "
+                           "2026-03-01: what was recorded since is not in it")
+    assert any("Use --as-of 2026-01-15" in w for w in summary["warnings"])
+    assert [i["iri"] for i in report["recommendations"]] == [EX + "rec-cillin"]
+
+
+def test_a_manifest_without_a_request_is_read_as_a_full_export_with_a_warning(tmp_path, capsys):
+    source = tmp_path / "export"
+    _export(source, "")
+    manifest = json.loads((source / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["request"]
+    (source / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    report, summary = _cohort_report(source, tmp_path / "out", capsys)
+    assert any("the manifest has no 'request'" in w for w in summary["warnings"])
+    assert not [w for w in report["warnings"] if w["code"] == "export-incomplete"]
+    assert [i["iri"] for i in report["recommendations"]] == [EX + "rec-cillin"]
+
+
+def test_an_error_file_without_a_manifest_makes_the_export_partial(tmp_path, capsys):
+    """A server's OperationOutcome.ndjson beside the data, no manifest: as a manifest's error file."""
+    source = tmp_path / "export"
+    _export(source, "", errors=["OperationOutcome.ndjson"])
+    (source / "manifest.json").unlink()
+    report, _ = _cohort_report(source, tmp_path / "out", capsys)
+    assert [i["iri"] for i in report["undetermined"]] == [EX + "rec-cillin"] and not report["recommendations"]
+
+
+@pytest.mark.parametrize("relation", ["next", "Next", "NEXT"])
+def test_a_next_link_is_read_in_any_case(tmp_path, capsys, relation):
+    """RFC 8288: link relation types compare case-insensitively; a "Next" link was not seen."""
+    doc = bundle("p", [STATE], paged=True)
+    doc["link"] = [{**link, "relation": relation if link["relation"] == "next" else "self"} for link in doc["link"]]
+    path = tmp_path / "paged.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert cli_main(["recommend", str(path), "--content", str(FIXTURE), "--as-of", AS_OF.isoformat(),
+                     "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [i["iri"] for i in report["undetermined"]] == [EX + "rec-cillin"]
+    assert [w["code"] for w in report["warnings"] if w["code"] == "search-incomplete"] == ["search-incomplete"]

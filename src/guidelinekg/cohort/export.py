@@ -134,7 +134,8 @@ def plan_export(directory: Path) -> ExportPlan:
         read = set(paths) - foreign.keys()
         plan = ExportPlan([_typed(p, named[p]) for p in paths if p in read],
                           sorted(p.name for p in directory.iterdir() if p.is_file() and p not in read),
-                          warnings=list(foreign.values()))
+                          warnings=list(foreign.values()),  # a server's error file, as a manifest's (below)
+                          severe_errors=[p.name for p in paths if named[p] == "OperationOutcome" and severe(p)])
     plan.files = reading_order(plan.files)
     return plan
 
@@ -247,16 +248,20 @@ def read_manifest(path: Path, directory: Path) -> ExportPlan:
         for name in side[key]:
             if _find(directory, name) is None:
                 warnings.append(f"{path.name}: {key} file {name} is not in {directory}")
-    if side["error"]:
-        warnings.append(f"{path.name}: the server reported errors ({', '.join(side['error'])}, OperationOutcome): "
-                        "resources it could not export are not in this input")
+    failed = [name for name in side["error"] if severe(_find(directory, name))]
+    if failed:
+        warnings.append(f"{path.name}: the server reported errors ({', '.join(failed)}, OperationOutcome): "
+                        "resources it could not export are not in this input, so every patient's record may be "
+                        "partial; each report says so (export-incomplete)")
+    if notes := [name for name in side["error"] if name not in failed]:
+        warnings.append(f"{path.name}: the error file(s) {', '.join(notes)} hold only the server's warnings or "
+                        "information (no issue of severity error or fatal): nothing is said to be missing")
     read = {f.path for f in files}
     side_files = {p for key in side for n in side[key] if (p := _find(directory, n)) is not None}
     ignored = sorted(p.name for p in directory.iterdir() if p.is_file() and p not in read | side_files | {path})
     warnings += [f"{n} is not listed in {path.name}: not read" for n in ignored if n.endswith(NDJSON_SUFFIXES)]
     summary = {"file": path.name, **{k: doc[k] for k in ("transactionTime", "request") if isinstance(doc.get(k), str)},
                "error_files": side["error"], "deleted_files": side["deleted"]}
-    failed = [name for name in side["error"] if severe(_find(directory, name))]
     return ExportPlan(files, ignored, warnings, summary, failed)
 
 

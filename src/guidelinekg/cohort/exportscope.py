@@ -10,6 +10,8 @@ patient (``export-incomplete``), with the closed-world records the input may the
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -33,23 +35,48 @@ def severe(path: Path | None) -> bool:
 
 
 
-def request_scope(request: str) -> tuple[str | None, list[str] | None]:
-    """The ``_since`` and the ``_type`` list of an ``$export`` request URL (``None``: not given); a ``+`` is
-    kept (a time zone), not read as a space.
+@dataclass(frozen=True)
+class RequestScope:
+    """What an ``$export`` request URL asks for: ``since`` (``_since``), ``types`` (the ``_type`` list),
+    ``filtered`` (the types a ``_typeFilter`` query narrows), ``elements`` (``_elements``); ``None``: not
+    given."""
+
+    since: str | None = None
+    types: list[str] | None = None
+    filtered: list[str] = field(default_factory=list)
+    elements: str | None = None
+
+
+def request_scope(request: str) -> RequestScope:
+    """What an ``$export`` request URL asks for. In ``_since`` a ``+`` is kept (a time zone written as it is),
+    not read as a space; in the type lists it is a space (``_type=Patient,+Condition``). A type is named in
+    its FHIR spelling, whatever its case (``condition`` is Condition: the type lists are compared so).
 
     >>> request_scope("https://x.org/fhir/Group/g/$export?_type=Patient,Observation&_since=2026-01-01T00:00:00+01:00")
-    ('2026-01-01T00:00:00+01:00', ['Patient', 'Observation'])
-    >>> request_scope("https://x.org/fhir/Patient/$export?_type=Patient&_type=Condition")
-    (None, ['Patient', 'Condition'])
+    RequestScope(since='2026-01-01T00:00:00+01:00', types=['Patient', 'Observation'], filtered=[], elements=None)
+    >>> request_scope("https://x.org/fhir/Patient/$export?_type=Patient&_type=+Condition").types
+    ['Patient', 'Condition']
+    >>> request_scope("https://x.org/$export?_typeFilter=Condition%3Fcode%3D1,MedicationRequest%3Fstatus%3Dactive")
+    RequestScope(since=None, types=None, filtered=['Condition', 'MedicationRequest'], elements=None)
     """
-    since, types = None, None
+    since, types, filtered, elements = None, None, [], None
     for pair in urlparse(request).query.split("&"):
         key, _, value = (unquote(part) for part in pair.partition("="))
         if key == "_since" and value.strip():
             since = value.strip()
         elif key == "_type":
-            types = [*(types or []), *(t.strip() for t in value.split(",") if t.strip())]
-    return since, types
+            types = [*(types or []), *(t.strip(" +") for t in value.split(",") if t.strip(" +"))]
+        elif key == "_typeFilter":  # queries "Type?param=value", comma-separated (a comma in one is %2C)
+            filtered += [q.partition("?")[0].strip(" +") for q in value.split(",") if q.partition("?")[0].strip(" +")]
+        elif key == "_elements" and value.strip():
+            elements = value.strip()
+    return RequestScope(since, types, sorted(set(filtered), key=filtered.index), elements)
+
+
+def _named(wanted: list[str], listed: list[str]) -> list[str]:
+    """The types of ``wanted`` that ``listed`` names, in any case."""
+    folded = {t.casefold() for t in listed}
+    return [t for t in wanted if t.casefold() in folded]
 
 
 def types_read(kb) -> list[str]:
@@ -62,33 +89,76 @@ def types_read(kb) -> list[str]:
     return types + [t for t in ("Procedure", "AllergyIntolerance") if kb.reads.maps_type(t)]
 
 
-def scope_notes(manifest: dict, kb=None, errors: list[str] = ()) -> list[tuple[str, str, tuple[str, ...]]]:
-    """What the manifest's ``request`` leaves out of every patient's record, as (warning of the run, note of
-    each patient, the closed-world records it may lack: ``IngestNote.lacks``): ``_since`` (an incremental
-    export holds only what changed since then) and, with the knowledge, a ``_type`` list without a type the
-    guideline reads (:func:`types_read`); and ``errors``, the error files that report an error
+def scope_notes(manifest: dict, kb=None, errors: list[str] = (),
+                as_of: date | None = None) -> list[tuple[str, str, tuple[str, ...]]]:
+    """What the manifest says every patient's record lacks, as (warning of the run, note of each patient, the
+    closed-world records it may lack: ``IngestNote.lacks``). From the ``request``: ``_since`` (an
+    incremental export holds only what changed since then), ``_elements`` (each resource only in part) and,
+    with the knowledge, a ``_type`` list without a type the guideline reads (:func:`types_read`) or a
+    ``_typeFilter`` that narrows one. ``errors``: the error files that report an error
     (:attr:`ExportPlan.severe_errors`: what the server could not export is missing; the run's warning about
-    them is the manifest's, so the warning here is empty)."""
+    them is the manifest's, so the warning here is empty). A ``transactionTime`` before the ``as_of`` date:
+    what was recorded since is not in the export (a note, lacking nothing: every export is of some moment).
+    A manifest without a ``request`` (the Bulk Data specification requires one) cannot be judged: a warning."""
     found = []
     if errors:
         listed = ", ".join(errors)
         found.append(("", f"the export reports errors ({listed}): what the server could not export is not in it, "
                           f"so {MAY_LACK}", ALL_RECORDS))
+    found += _made_before(manifest, as_of)
     request = manifest.get("request")
     if not isinstance(request, str):
+        if manifest:
+            found.append((f"{manifest['file']}: the manifest has no 'request' (the Bulk Data specification requires "
+                          "the kick-off URL): whether the export left out types, filtered them or holds only changes "
+                          "cannot be told, so it is read as a full export", "", ()))
         return found
-    since, types = request_scope(request)
-    if since is not None:
-        warning = (f"{manifest['file']}: an incremental export (_since={since}): it holds only the resources changed "
-                   "since then, so every patient's record is partial and decisions rest on part of it; each report "
-                   f"says so ({INCOMPLETE}). Evaluate a full export (without _since)")
-        note = f"the export is incremental (_since={since}): it holds only what changed since then, so {MAY_LACK}"
+    scope = request_scope(request)
+    if scope.since is not None:
+        warning = (f"{manifest['file']}: an incremental export (_since={scope.since}): it holds only the resources "
+                   "changed since then, so every patient's record is partial and decisions rest on part of it; each "
+                   f"report says so ({INCOMPLETE}). Evaluate a full export (without _since)")
+        note = f"the export is incremental (_since={scope.since}): it holds only what changed since then, so {MAY_LACK}"
         found.append((warning, note, ALL_RECORDS))
-    missing = [t for t in types_read(kb) if t not in types] if types is not None and kb is not None else []
+    if scope.elements is not None:
+        warning = (f"{manifest['file']}: the export holds only some elements of each resource (_elements="
+                   f"{scope.elements}): a status, date or value it left out is read as not recorded; each report says "
+                   f"so ({INCOMPLETE}). Evaluate an export without _elements")
+        note = (f"the export holds only some elements of each resource (_elements={scope.elements}): a status, date "
+                f"or value it left out is read as not recorded, so {MAY_LACK}")
+        found.append((warning, note, ALL_RECORDS))
+    read = types_read(kb) if kb is not None else []
+    missing = [t for t in read if t not in _named(read, scope.types)] if scope.types is not None else []
     if missing:
-        listed, asked = ", ".join(missing), ",".join(types)
+        listed, asked = ", ".join(missing), ",".join(scope.types)
         warning = (f"{manifest['file']}: the export asked only for _type={asked}: {listed}, which the guideline "
                    f"reads, are not in it, so every patient's record lacks them; each report says so ({INCOMPLETE})")
         note = f"the export leaves out {listed} (_type={asked}), which the guideline reads, so {MAY_LACK}"
         found.append((warning, note, records_lacking(missing)))
+    narrowed = [t for t in _named(read, scope.filtered) if t not in missing]
+    if narrowed:
+        listed = ", ".join(narrowed)
+        warning = (f"{manifest['file']}: the export filtered {listed} (_typeFilter), which the guideline reads: only "
+                   f"the records matching the filter are in it, so every patient's record may lack others; each "
+                   f"report says so ({INCOMPLETE})")
+        note = f"the export holds only the {listed} records matching a filter (_typeFilter), so {MAY_LACK}"
+        found.append((warning, note, records_lacking(narrowed)))
     return found
+
+
+def _made_before(manifest: dict, as_of: date | None) -> list[tuple[str, str, tuple[str, ...]]]:
+    """A note when the export's ``transactionTime`` (its date, in its own time zone) is before ``as_of``."""
+    stamp = manifest.get("transactionTime")
+    if as_of is None or not isinstance(stamp, str):
+        return []
+    try:
+        made = date.fromisoformat(stamp.strip()[:10])
+    except ValueError:
+        return []
+    if made >= as_of:
+        return []
+    days = (as_of - made).days
+    said = (f"the export was made on {made} (transactionTime), {days} day(s) before the as-of date {as_of}: what "
+            "was recorded since is not in it")
+    return [(f"{manifest['file']}: {said}; each report says so ({INCOMPLETE}). Use --as-of {made} to evaluate "
+             "the record as it was then", f"{said}, so decisions rest on the record as it was then", ())]

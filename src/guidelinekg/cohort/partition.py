@@ -27,6 +27,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 
 from guidelinekg.cohort import export, exportscope
@@ -247,7 +248,8 @@ class _Router:
         return True
 
 
-def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRecord], kb=None) -> Partition:
+def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRecord], kb=None,
+                     as_of: date | None = None) -> Partition:
     """Route every NDJSON line of the export's files (:func:`guidelinekg.cohort.export.plan_export`: every
     file of every type, however the server named it, Patient files first) to its patient's chunk file under
     ``work``, each by its own ``resourceType``. A record whose patient is not known yet (its Patient is
@@ -255,9 +257,9 @@ def partition_ndjson(source: Path, work: Path, chunk_size: int, bad: list[BadRec
     and is routed once every file is read; only then is a patient not in the export a bad record. Each chunk
     gets the Medications its records name; what the request leaves out is noted (:func:`exportscope.scope_notes`)."""
     plan = export.plan_export(source)
-    scope = exportscope.scope_notes(plan.manifest, kb, plan.severe_errors)
+    scope = exportscope.scope_notes(plan.manifest, kb, plan.severe_errors, as_of)
     work.mkdir(parents=True, exist_ok=True)
-    notes = [(exportscope.INCOMPLETE, note, lacks) for _, note, lacks in scope]
+    notes = [(exportscope.INCOMPLETE, note, lacks) for _, note, lacks in scope if note]
     router = _Router(_ChunkWriter(work, notes), chunk_size, bad)
     lines: Counter = Counter()
     deferred = work / "deferred.ndjson"
@@ -381,12 +383,14 @@ def partition_rdf(source: Path, work: Path, chunk_size: int, bad: list[BadRecord
     return Partition("rdf", chunks, len(patients), len(bad), ignored_files=_ignored(source, files))
 
 
-def prepare(source: Path, work: Path, chunk_size: int, kb=None) -> tuple[Partition, list[BadRecord]]:
-    """Chunk files of the input under ``work``; the partition, the bad records (``kb``: :func:`exportscope.scope_notes`)."""
+def prepare(source: Path, work: Path, chunk_size: int, kb=None,
+            as_of: date | None = None) -> tuple[Partition, list[BadRecord]]:
+    """Chunk files of the input under ``work``; the partition, the bad records (``kb`` and ``as_of``:
+    :func:`exportscope.scope_notes`)."""
     kind = detect_kind(source)
     bad: list[BadRecord] = []
     if kind == "ndjson":
-        partition = partition_ndjson(source, work, chunk_size, bad, kb)
+        partition = partition_ndjson(source, work, chunk_size, bad, kb, as_of)
     elif kind == "bundles":
         partition = partition_bundles(source, work, chunk_size, bad)
     else:

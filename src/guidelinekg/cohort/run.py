@@ -110,7 +110,7 @@ def _prepare_or_resume(options: CohortOptions, kb: KnowledgeBase, shapes: Compil
     work = options.out / "work"
     if work.exists():  # a preparation that was interrupted: start it again
         shutil.rmtree(work)
-    partition, bad = prepare(options.source, work, options.chunk_size, kb)
+    partition, bad = prepare(options.source, work, options.chunk_size, kb, options.as_of)
     atomic_write(options.out / "bad-records.prepare.jsonl", "".join(json.dumps(b.__dict__) + "\n" for b in bad))
     atomic_write(manifest_path, json.dumps({"key": key, "partition": partition.to_json()}, indent=2))
     return partition
@@ -367,7 +367,7 @@ def _run(options: CohortOptions, kb: KnowledgeBase, version, shapes: CompiledSha
     prepared = time.perf_counter()
     pending = _pending(options.out, partition)
     if pending and not (options.out / "work").is_dir():  # removed on completion; the same input: the same chunks
-        prepare(options.source, options.out / "work", options.chunk_size, kb)
+        prepare(options.source, options.out / "work", options.chunk_size, kb, options.as_of)
     payload = {"key": kb.sha256 + kb.rules.sha256, **to_payload(kb), "patient_shapes": shapes}
     bar = _progress(partition.patients, options.progress)
     if bar is not None:  # chunks finished before a resume count as done

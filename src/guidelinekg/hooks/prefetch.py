@@ -77,7 +77,7 @@ def _entries(key: str, value: dict, kind: str) -> tuple[list[dict], str | None]:
     if rtype != "Bundle":
         return [], f"a {rtype} resource where a searchset Bundle of {kind} was expected"
     links = value.get("link") if isinstance(value.get("link"), list) else []
-    if any(isinstance(link, dict) and link.get("relation") == "next" for link in links):
+    if any(isinstance(link, dict) and str(link.get("relation", "")).lower() == "next" for link in links):
         return [], "only the first page of the search was sent (the Bundle has a 'next' link)"
     entries = value.get("entry") or []
     if not isinstance(entries, list):

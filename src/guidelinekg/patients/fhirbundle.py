@@ -387,7 +387,7 @@ def search_notes(
     notes: list[IngestNote] = []
     read: Counter[str] = Counter()
     for link in links if isinstance(links, list) else []:
-        if isinstance(link, dict) and link.get("relation") == "next":
+        if isinstance(link, dict) and str(link.get("relation", "")).lower() == "next":
             url = _text(link.get("url"))
             shown = f" (next: {url})" if url else ""
             notes.append(IngestNote("search-incomplete", "the Bundle is one page of a search; later pages "
