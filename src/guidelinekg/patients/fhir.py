@@ -60,7 +60,7 @@ from guidelinekg.patients.fhirobs import map_observation, quantity_lines
 from guidelinekg.patients.medmatch import SubstanceMatcher, Unrecognised, exposure_lines
 from guidelinekg.patients.relevance import Ignored, ReadCodes
 from guidelinekg.patients.decode import decode_text, parse_json, where
-from guidelinekg.patients.fhirschema import modifier_text, modifiers
+from guidelinekg.patients.fhirschema import Subsetted, modifier_text, modifiers, subsetted
 from guidelinekg.patients.fhirallergy import map_allergy
 from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, IngestNote, PatientData, iri, literal, triple
 
@@ -87,6 +87,7 @@ class _Mapper:
         self.reads = reads  # what the loaded guidelines read; the rest is counted, not mapped (None: all)
         self.ignored = Ignored()
         self.unrecognised = Unrecognised()  # medication records whose product matches no substance
+        self.subsetted = Subsetted()  # resources the server sent only part of: not used
         self.unknown: dict[str, list[str]] = defaultdict(list)  # a reference to no Patient -> records using it
         self.lines: dict[str, list[str]] = defaultdict(list)
         self.notes: dict[str | None, list[IngestNote]] = defaultdict(list, {None: list(bundle.notes)})
@@ -123,6 +124,8 @@ class _Mapper:
             self.note(patient, "ignored-resource", text)
         for patient, text in self.unrecognised.notes():
             self.note(patient, "unrecognised-product", text)
+        for patient, note in self.subsetted.notes():
+            self.notes[patient].append(note)
         for shown, records in sorted(self.unknown.items()):  # one note per reference, not per resource
             text = f"refers to {shown!r}, not a Patient in the input; skipped"
             if len(records) > 1:
@@ -182,15 +185,21 @@ class _Mapper:
         screened = self.bundle.skipped  # a lazy read: only resources whose text is marked may hold one
         if screened is not None and self.bundle.key_of.get(id(res)) not in screened.marked:
             return False
-        if not (found := modifiers(res)):
+        if not (found := modifiers(res)) and not subsetted(res):
             return False
         if res["resourceType"] == "Patient":
-            raise InputError(f"{self.bundle.record(res)} {modifier_text(found)}: the patient cannot be read safely",
-                             where(found[0][1], found[0][2], default=Location(self.bundle.source)),
-                             hint="remove the extension if it does not change what the record says")
-        target = self.bundle.resolve(res.get("subject"), res)
+            what = modifier_text(found) if found else "is tagged SUBSETTED (the server sent only part of it)"
+            raise InputError(f"{self.bundle.record(res)} {what}: the patient cannot be read safely",
+                             where(found[0][1], found[0][2], default=Location(self.bundle.source)) if found
+                             else Location(self.bundle.source),
+                             hint="remove the extension if it does not change what the record says" if found
+                             else "export whole resources (without _elements or _summary)")
+        target = self.bundle.resolve(res.get("subject") or res.get("patient"), res)
         patient = self.bundle.node(target) if target is not None and target.get("resourceType") == "Patient" else None
-        self.note(patient, "unsupported-modifier", f"{modifier_text(found)}; not used", res)
+        if not found:
+            self.subsetted.add(patient, res["resourceType"], self.bundle.record(res))
+        else:
+            self.note(patient, "unsupported-modifier", f"{modifier_text(found)}; not used", res)
         return True
 
     def skipped(self, res: dict[str, Any]) -> bool:

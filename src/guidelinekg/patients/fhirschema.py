@@ -17,18 +17,21 @@ say ("not given", "refuted", "negated"). FHIR R4 (Extensibility, 2.19.0.4): an a
 understand one SHALL NOT use the element as if it were not there. The mapping understands none, so
 :func:`modifiers` finds them and the mapping does not use such a resource (``unsupported-modifier``; a
 Patient is refused). :data:`MODIFIER_TEXT` finds the texts of resources that may hold one, so a lazy read
-walks only those.
+walks only those. So is a resource tagged ``SUBSETTED`` (:func:`subsetted`: the server sent only some of its
+elements, for ``_elements`` or ``_summary``; FHIR R4 says it must not be used as if whole): its status may
+be the one left out, so it is not used, and the record of its kind is partial (:class:`Subsetted`).
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.decode import where
-from guidelinekg.patients.model import decimal_problem, number_text
+from guidelinekg.patients.model import MAY_LACK, IngestNote, decimal_problem, number_text, records_lacking
 
 MAX_STRING = 1024 * 1024  # FHIR R4: "strings SHALL NOT exceed 1 MB in size"
 MAX_ID = 64  # FHIR R4 id: "length limit of 64 characters"
@@ -244,7 +247,7 @@ class _Checker:
 
 
 # In a resource's JSON text: may hold a modifier (a key may be written with \u escapes: those are walked too)
-MODIFIER_TEXT = re.compile(rb"modifierExtension|implicitRules|\\u")
+MODIFIER_TEXT = re.compile(rb"modifierExtension|implicitRules|SUBSETTED|\\u")
 
 
 def modifiers(res: Any, path: str = "") -> list[tuple[str, Any, str]]:
@@ -278,3 +281,32 @@ def modifier_text(found: list[tuple[str, Any, str]]) -> str:
     listed = "; ".join(what for what, _, _ in found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
     return (f"has {listed}, which changes what it means in a way this mapping does not understand (FHIR R4: "
             "not to be used as if it were absent)")
+
+
+def subsetted(res: dict[str, Any]) -> bool:
+    """Whether ``res`` is tagged ``SUBSETTED`` (``meta.tag``, HL7 v3 ObservationValue): only part of it was sent."""
+    meta = res.get("meta")
+    tags = meta.get("tag") if isinstance(meta, dict) else None
+    return isinstance(tags, list) and any(isinstance(t, dict) and t.get("code") == "SUBSETTED" for t in tags)
+
+
+class Subsetted:
+    """The subsetted resources not used, by patient and type: one note each (``subsetted-resource``), with the
+    closed-world records of the type as what the patient's record may lack."""
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[str | None, str], list[str]] = defaultdict(list)
+
+    def add(self, patient: str | None, kind: str, record: str) -> None:
+        self.found[(patient, kind)].append(record)
+
+    def notes(self) -> list[tuple[str | None, IngestNote]]:
+        out = []
+        for (patient, kind), records in sorted(self.found.items(), key=lambda item: (str(item[0][0]), item[0][1])):
+            listed = ", ".join(records[:3]) + (f" and {len(records) - 3} more" if len(records) > 3 else "")
+            text = (f"{listed} {'is' if len(records) == 1 else 'are'} tagged SUBSETTED: the server sent only part of "
+                    f"{'it' if len(records) == 1 else 'them'} (_elements or _summary), so a status or date may be "
+                    f"missing; not used, and {MAY_LACK}")
+            out.append((patient, IngestNote("subsetted-resource", text, records[0] if len(records) == 1 else None,
+                                            records_lacking([kind]))))
+        return out
