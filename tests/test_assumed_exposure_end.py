@@ -132,7 +132,7 @@ def test_a_true_criterion_names_an_assumed_end_as_such(kb, tmp_path):
     _, truth, text = run(kb, tmp_path, doc)
     assert truth == "True"
     assert "MedicationStatement/course (examplomab, from 2025-10-07, finished on a date not recorded)" in text, text
-    assert "MedicationStatement/infusion (examplomab, from 2026-01-02 to 2026-01-04)" in text, text
+    assert "MedicationStatement/infusion (examplomab, from 2026-01-02 to 2026-01-03)" in text, text
     assert "2026-10-07" not in text
 
 

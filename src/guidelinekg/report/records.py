@@ -47,9 +47,13 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
   OPTIONAL { ?rec gkg:exposureEndAssumed ?assumed }
   OPTIONAL { ?rec gkg:exposureSubstance ?s . ?s rdfs:label ?sl FILTER(LANG(?sl) = "" || LANGMATCHES(LANG(?sl), "en")) }
   OPTIONAL { ?rec gkg:identifier ?id } BIND(COALESCE(?id, STR(?rec)) AS ?record)
+  # an end recorded as a day (or month, or year) is stored as the first instant after it, without a time zone
+  # (the loader's end_instant): shown as the last day it covers, "to 2025-12-10" for "end": "2025-12-10"
+  BIND(IF(STRLEN(STR(?end)) = 19 && SUBSTR(STR(?end), 12, 8) = "00:00:00",
+          SUBSTR(STR(?end - "P1D"^^<http://www.w3.org/2001/XMLSchema#dayTimeDuration>), 1, 10), SUBSTR(STR(?end), 1, 10)) AS ?lastDay)
   BIND(CONCAT(" (", COALESCE(CONCAT(STR(?sl), ", "), ""), "from ", SUBSTR(STR(?start), 1, 10),
        IF(COALESCE(?assumed, false), ", finished on a date not recorded",
-          IF(BOUND(?end), CONCAT(" to ", SUBSTR(STR(?end), 1, 10)), ", no end recorded")), ")") AS ?recordStatus)
+          IF(BOUND(?end), CONCAT(" to ", ?lastDay), ", no end recorded")), ")") AS ?recordStatus)
 }
 """
 
