@@ -70,3 +70,19 @@ def test_fhir_and_hooks_word_an_interval_as_the_text_report_does():
     item = {"iri": "urn:x:m", "loinc": ["2132-9"], "action": "Check it.", "interval": {"min": None, "max": 1, "unit": "a"}}
     [request] = monitoring_requests(item, {"reference": "Patient/p"}, "2026-01-15")
     assert request["occurrenceTiming"] == {"code": {"text": "at least every 1 year"}}
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+@pytest.mark.parametrize(("value", "planned"), [
+    ("41.9", {"after-examplomab", "after-gizmo", "after-any"}),  # both recommendations made
+    ("500", {"after-gizmo", "after-any"}),  # examplomab not recommended
+    (None, {"after-gizmo", "after-any"}),  # examplomab undetermined: nothing follows it yet
+])  # fmt: skip
+def test_monitoring_that_names_its_recommendations_follows_only_them(engine, value, planned):
+    """Found by an author (osteoporosis): "repeat DXA 2 years after starting a bisphosphonate" was planned for a
+    patient given only vitamin D, as any treatment recommendation started it. gkg:followsRecommendation names
+    the ones it follows; an action without it follows any, as before."""
+    kb = KnowledgeBase.load([MADEUP / "guideline.ttl", Path(__file__).parent / "fixtures" / "monitoring" / "follows.ttl"])
+    evaluation = evaluate(kb, [madeup_patient(value)], as_of=date(2026, 1, 5), engine=engine)
+    report = build_report(evaluation, "urn:example:Patient/w1", kb.version())
+    assert {m["iri"].removeprefix(ACTION) for m in report["monitoring"]} == planned
