@@ -39,8 +39,15 @@ def test_a_scaled_pure_number_is_never_rescaled_into_a_unity_measure(unit):
     assert "gkg:UnitFactor" in problem
 
 
-def test_an_annotated_unity_measure_refuses_a_bare_number_and_a_percentage():
-    assert "annotated {index}" in props(normalise(observation(INDEX, "3", "1"), CATALOG), "unitProblem")[0]
+def test_an_annotated_unity_measure_reads_a_bare_number_and_refuses_a_percentage():
+    """Found by a trial author (T-scores, canonical ``{T-score}``): a result in UCUM ``1``, the usual code of a
+    unitless value, was refused (the annotation was missing) although one with no unit was read: ``{T-score}``
+    is the unity 1, so is ``1``. Another annotation ({SD} for {index}) is still refused: it may name another
+    score."""
+    out = normalise(observation(INDEX, "3", "1"), CATALOG)
+    assert props(out, "normalizedValue") == ["3"] and not props(out, "unitProblem")
+    assert props(out, "conversionNote") == ["3 1 = 3 {index} (a plain number, as the measure is)"]
+    assert "annotated {index}" in props(normalise(observation(INDEX, "3", "{SD}"), CATALOG), "unitProblem")[0]
     assert "not rescaled" in props(normalise(observation(INDEX, "3", "%{index}"), CATALOG), "unitProblem")[0]
 
 

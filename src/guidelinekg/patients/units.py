@@ -98,6 +98,9 @@ class _Steps:
     def ucum(self, value: Decimal, from_unit: str, to_unit: str) -> Decimal:
         if from_unit == to_unit:
             return value
+        if from_unit.strip() == "1" and unity(to_unit):  # {T-score} is the unity 1, named: as a result without a unit
+            self.texts.append(f"{fmt(value)} 1 = {fmt(self.round(value))} {to_unit} (a plain number, as the measure is)")
+            return value
         if missing := missing_annotations(from_unit, to_unit):
             raise UnitConversionError(
                 f"{short(to_unit)} is annotated {' '.join(missing)} and {short(from_unit)} is not: UCUM ignores "
