@@ -67,9 +67,15 @@ def test_fhir_and_hooks_word_an_interval_as_the_text_report_does():
 
     assert interval_text({"min": None, "max": 1, "unit": "a"}) == "at least every 1 year"
     assert interval_text({"min": 3, "max": 6, "unit": "mo"}) == "every 3-6 months"
+    # found by an author: "every 2-2 years", and a FHIR period with a periodMax of the same
+    assert interval_text({"min": 2, "max": 2, "unit": "a"}) == "every 2 years"
+    assert interval_text({"min": 1, "max": 1, "unit": "a"}) == "every 1 year"
     item = {"iri": "urn:x:m", "loinc": ["2132-9"], "action": "Check it.", "interval": {"min": None, "max": 1, "unit": "a"}}
     [request] = monitoring_requests(item, {"reference": "Patient/p"}, "2026-01-15")
     assert request["occurrenceTiming"] == {"code": {"text": "at least every 1 year"}}
+    [exact] = monitoring_requests({**item, "interval": {"min": 2, "max": 2, "unit": "a"}}, {"reference": "Patient/p"},
+                                  "2026-01-15")
+    assert exact["occurrenceTiming"]["repeat"] == {"frequency": 1, "period": 2, "periodUnit": "a"}
 
 
 @pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])

@@ -291,7 +291,9 @@ def _monitoring(view: GraphView, data: Record) -> list[str]:
     low, high = data.one("intervalMinValue"), data.one("intervalMaxValue")
     low_unit, high_unit = data.one("intervalMinUnit"), data.one("intervalMaxUnit")
     if low is not None and high is not None:
-        if low_unit == high_unit:
+        if low_unit == high_unit and str(low) == str(high):  # "every 2 years", not "every 2-2 years"
+            out.append(f"- Interval: every {quantity(high, high_unit)}")
+        elif low_unit == high_unit:
             span = quantity(high, high_unit)
             out.append(f"- Interval: every {format_number(low)}–{span}")
         else:

@@ -196,8 +196,11 @@ def interval_text(interval: dict | None) -> str | None:
     if not interval or not (interval["min"] or interval["max"]):
         return None
     one, many = TIME_UNITS.get(interval["unit"], (interval["unit"], interval["unit"]))
-    single = not (interval["min"] and interval["max"]) and (interval["max"] or interval["min"]) == 1
+    exact = interval["min"] and interval["min"] == interval["max"]  # "every 2 years", not "every 2-2 years"
+    single = (exact or not (interval["min"] and interval["max"])) and (interval["max"] or interval["min"]) == 1
     unit = one if single else many
+    if exact:
+        return f"every {interval['min']} {unit}"
     if interval["min"] and interval["max"]:
         return f"every {interval['min']}-{interval['max']} {unit}"
     return f"at least every {interval['max']} {unit}" if interval["max"] else f"no sooner than every {interval['min']} {unit}"
@@ -213,6 +216,8 @@ def monitoring_requests(item: dict, subject: dict, as_of: str) -> list[dict]:
         if interval["min"] and interval["max"] and interval["unit"] in PERIOD_UNITS:
             timing["repeat"] = {"frequency": 1, "period": interval["min"], "periodMax": interval["max"],
                                 "periodUnit": PERIOD_UNITS[interval["unit"]]}
+            if interval["min"] == interval["max"]:  # one period, no range
+                del timing["repeat"]["periodMax"]
     out = []
     for code in item["loinc"]:
         # the test's code when verified (``codes``: facts=True), its name (else the action's text) in any case
