@@ -238,6 +238,20 @@ def test_a_cohort_output_directory_is_read_as_its_provenance(capsys, tmp_path):
     assert code == 2 and "a directory without provenance.trig.gz" in err
 
 
+def test_a_guideline_folder_is_read_as_its_turtle_files(capsys, tmp_path):
+    """Found by an author: validate, recommend and cohort take a guideline folder, query refused it. Its Turtle
+    files are read as validate reads them (each file's blank nodes its own)."""
+    folder = tmp_path / "guideline"
+    (folder / "more").mkdir(parents=True)
+    (folder / "guideline.ttl").write_bytes((FIXTURES / "guideline.ttl").read_bytes())
+    (folder / "more" / "notes.ttl").write_text("[] <urn:x:note> \"a blank node of another file\" .\n")
+    expected = run(capsys, "grade-counts", "--no-guidelines", "--data", str(FIXTURES / "guideline.ttl"))
+    assert expected[0] == 0 and run(capsys, "grade-counts", "--no-guidelines", "--data", str(folder)) == expected
+    text = write(tmp_path, "SELECT (COUNT(DISTINCT ?b) AS ?n) WHERE { ?b <urn:x:note> ?t }")
+    code, out, _ = run(capsys, text, "--no-guidelines", "--data", str(folder), "--data", str(folder), "--format", "csv")
+    assert code == 0 and out.splitlines()[1] == "2"  # one blank node per file read, never merged
+
+
 def test_service_is_refused(capsys, tmp_path):
     query = write(tmp_path, "SELECT * WHERE {\n  ?s ?p ?o .\n  SERVICE <http://127.0.0.1:9/sparql> { ?s ?q ?x }\n}")
     code, out, err = run(capsys, query)

@@ -150,8 +150,13 @@ def _relabelled(quads: Iterator[ox.Quad], tag: str) -> Iterator[ox.Quad]:
 
 def _load(store: ox.Store, path: Path, tag: str) -> None:
     if path.is_dir():  # a cohort --out directory: its provenance, as load and audit read it
-        from guidelinekg.provenance.inputs import provenance_file
+        from guidelinekg.content.loading import expand_paths
+        from guidelinekg.provenance.inputs import COHORT_PROVENANCE, provenance_file
 
+        if not any((path / name).is_file() for name in COHORT_PROVENANCE) and (files := expand_paths([path])):
+            for n, file in enumerate(files):  # a guideline folder: its Turtle files, as validate reads it
+                _load(store, file, f"{tag}t{n}")  # each file's blank nodes its own
+            return
         path = provenance_file(path)
     location = Location(str(path))
     fmt = rdf_format(path)
