@@ -27,7 +27,7 @@ from guidelinekg.patients.decode import parse_json
 from guidelinekg.patients.fhir import patients_from_json
 from guidelinekg.patients.fhirlazy import read_bundle
 from guidelinekg.patients.loader import load_patient_input
-from guidelinekg.patients.model import MAY_LACK, PatientData
+from guidelinekg.patients.model import MAY_LACK_ANY, PatientData
 
 AS_OF = "2026-01-15"
 PID = "p1"
@@ -347,8 +347,8 @@ def test_an_error_outcome_gives_search_incomplete_on_every_read_path(kb, tmp_pat
 def test_each_severe_issue_is_a_warning_with_its_severity_code_and_text(kb):
     (p,) = strict(searchset(outcome("o1", FATAL, INFO), outcome("o2", ERROR)), kb)
     assert notes(p, "search-incomplete") == [
-        f"OperationOutcome/o1 reports fatal (exception): the search failed half way; {MAY_LACK}",
-        f"OperationOutcome/o2 reports error (too-costly): Observation search truncated; {MAY_LACK}"]
+        f"OperationOutcome/o1 reports fatal (exception): the search failed half way; {MAY_LACK_ANY}",
+        f"OperationOutcome/o2 reports error (too-costly): Observation search truncated; {MAY_LACK_ANY}"]
 
 
 def test_a_warning_outcome_is_a_search_warning_and_an_information_one_is_counted_as_before(kb):
@@ -374,7 +374,7 @@ def test_a_next_link_says_the_bundle_is_one_page(kb):
     (p,) = strict(searchset(link=NEXT), kb)
     assert notes(p, "search-incomplete") == [
         ("the Bundle is one page of a search; later pages were not read "
-         f"(next: https://ehr.example.org/fhir/Patient?page=2): {MAY_LACK}")]
+         f"(next: https://ehr.example.org/fhir/Patient?page=2): {MAY_LACK_ANY}")]
     (alone,) = strict(searchset(link=NEXT[:1]), kb)
     assert notes(alone, "search-incomplete") == []
 

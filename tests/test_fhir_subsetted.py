@@ -76,3 +76,20 @@ def test_a_subsetted_patient_is_refused(tmp_path, capsys):
     assert code == 2
     assert "Patient/example-1 is tagged SUBSETTED (the server sent only part of it): the patient cannot be read" in err
     assert "Traceback" not in err
+
+
+def test_a_subsetted_newer_result_lets_no_older_one_decide(tmp_path, capsys):
+    """Found in review: a ferritin of 250 tagged SUBSETTED was set aside and one of 30 from seven months before
+    decided IV iron. A subsetted result may be the latest: none read is used (rule 19), and the test is ordered."""
+    doc = copy.deepcopy(EXAMPLE)
+    newer = [copy.deepcopy(e) for e in doc["entry"] if e["resource"]["id"] in ("ferritin-1", "tsat-1")]
+    for entry in newer:
+        entry["resource"].update(id=entry["resource"]["id"] + "-new", meta=TAG, effectiveDateTime="2026-01-08")
+        entry["resource"]["valueQuantity"]["value"] = 250 if "ferritin" in entry["resource"]["id"] else 40
+    doc["entry"] += newer
+    code, out = run(tmp_path, capsys, doc)
+    report = json.loads(out)
+    assert code == 0 and not report["recommendations"]
+    assert {"2276-4", "2502-3"} <= {o["loinc"] for o in report["orders"]}
+    assert [w["code"] for w in report["warnings"] if w["code"] == "result-may-be-superseded"] == [
+        "result-may-be-superseded"]

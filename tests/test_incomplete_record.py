@@ -12,6 +12,7 @@ Guideline: tests/fixtures/madeup/incomplete-record.ttl (made up).
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import date
 from pathlib import Path
@@ -254,3 +255,16 @@ def test_a_next_link_is_read_in_any_case(tmp_path, capsys, relation):
     report = json.loads(capsys.readouterr().out)
     assert [i["iri"] for i in report["undetermined"]] == [EX + "rec-cillin"]
     assert [w["code"] for w in report["warnings"] if w["code"] == "search-incomplete"] == ["search-incomplete"]
+
+
+def test_a_gzipped_error_file_of_information_only_leaves_the_record_complete(tmp_path, capsys):
+    """Found in review: a gzipped error file could not be read as text, so one of information only counted as
+    an error and every patient's record as partial."""
+    source = tmp_path / "export"
+    _export(source, "https://fhir.example.org/Patient/$export", errors=["OperationOutcome.ndjson.gz"])
+    (source / "OperationOutcome.ndjson.gz").write_bytes(gzip.compress(json.dumps({
+        "resourceType": "OperationOutcome", "issue": [{"severity": "information", "code": "informational"}]}).encode()))
+    report, summary = _cohort_report(source, tmp_path / "out", capsys)
+    assert [i["iri"] for i in report["recommendations"]] == [EX + "rec-cillin"]
+    assert not [w for w in report["warnings"] if w["code"] == "export-incomplete"]
+    assert any("hold only the server's warnings or information" in w for w in summary["warnings"])

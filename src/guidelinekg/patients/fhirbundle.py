@@ -47,7 +47,7 @@ from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.codesystems import canonical_system, trimmed
 from guidelinekg.patients.decode import where
 from guidelinekg.patients.fhirschema import check_document
-from guidelinekg.patients.model import ALL_RECORDS, MAY_LACK, IngestNote, iri, json_hash, resource_iri
+from guidelinekg.patients.model import CUT_SHORT, MAY_LACK_ANY, IngestNote, iri, json_hash, resource_iri
 
 BUNDLE_TYPES = ("collection", "searchset", "transaction", "batch", "document")
 
@@ -365,8 +365,8 @@ def outcome_notes(record: str, outcome: dict[str, Any]) -> list[IngestNote]:
         severity, code = (_text(issue.get(k)) for k in ("severity", "code"))
         what = f"{severity or 'no severity'}{f' ({code})' if code else ''}: {issue_text(issue)}"
         if severity in SEVERE:
-            notes.append(IngestNote("search-incomplete", f"{record} reports {what}; {MAY_LACK}", record,
-                                    ALL_RECORDS))
+            notes.append(IngestNote("search-incomplete", f"{record} reports {what}; {MAY_LACK_ANY}", record,
+                                    CUT_SHORT))
         else:
             notes.append(IngestNote("search-warning", f"{record} reports {what}; what it describes may be "
                                     "missing from the record", record))
@@ -391,7 +391,7 @@ def search_notes(
             url = _text(link.get("url"))
             shown = f" (next: {url})" if url else ""
             notes.append(IngestNote("search-incomplete", "the Bundle is one page of a search; later pages "
-                                    f"were not read{shown}: {MAY_LACK}", lacks=ALL_RECORDS))
+                                    f"were not read{shown}: {MAY_LACK_ANY}", lacks=CUT_SHORT))
     for record, outcome in outcomes:
         found = outcome_notes(record, outcome) if isinstance(outcome, dict) else []
         notes += found

@@ -31,7 +31,7 @@ from typing import Any
 
 from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.decode import where
-from guidelinekg.patients.model import MAY_LACK, IngestNote, decimal_problem, number_text, records_lacking
+from guidelinekg.patients.model import MAY_LACK, MAY_LACK_ANY, IngestNote, decimal_problem, number_text, records_lacking
 
 MAX_STRING = 1024 * 1024  # FHIR R4: "strings SHALL NOT exceed 1 MB in size"
 MAX_ID = 64  # FHIR R4 id: "length limit of 64 characters"
@@ -306,7 +306,8 @@ class Subsetted:
             listed = ", ".join(records[:3]) + (f" and {len(records) - 3} more" if len(records) > 3 else "")
             text = (f"{listed} {'is' if len(records) == 1 else 'are'} tagged SUBSETTED: the server sent only part of "
                     f"{'it' if len(records) == 1 else 'them'} (_elements or _summary), so a status or date may be "
-                    f"missing; not used, and {MAY_LACK}")
+                    f"missing; not used, and {MAY_LACK_ANY if kind == 'Observation' else MAY_LACK}")
+            lacks = records_lacking([kind]) + (("Observation",) if kind == "Observation" else ())  # a newer result
             out.append((patient, IngestNote("subsetted-resource", text, records[0] if len(records) == 1 else None,
-                                            records_lacking([kind]))))
+                                            lacks)))
         return out
