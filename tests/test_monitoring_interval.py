@@ -92,3 +92,16 @@ def test_monitoring_that_names_its_recommendations_follows_only_them(engine, val
     evaluation = evaluate(kb, [madeup_patient(value)], as_of=date(2026, 1, 5), engine=engine)
     report = build_report(evaluation, "urn:example:Patient/w1", kb.version())
     assert {m["iri"].removeprefix(ACTION) for m in report["monitoring"]} == planned
+
+
+def test_render_says_which_recommendations_a_monitoring_action_follows(capsys):
+    """Found in review: render still said "a recommendation of this version for a treatment"."""
+    from guidelinekg.cli import main
+
+    fixtures = [MADEUP / "guideline.ttl", Path(__file__).parent / "fixtures" / "monitoring" / "follows.ttl"]
+    assert main(["render", *(a for f in fixtures for a in ("--data", str(f))), "urn:example:madeup:v1"]) == 0
+    planned = [line for line in capsys.readouterr().out.splitlines() if line.startswith("- Planned:")]
+    assert sorted(planned) == sorted([
+        "- Planned: after treatment: for a patient who gets one of these recommendations: examplomab for low widget level",
+        "- Planned: after treatment: for a patient who gets one of these recommendations: gizmo supplement for everyone",
+        "- Planned: after treatment: for a patient who gets a recommendation of this version for a treatment"])

@@ -305,11 +305,13 @@ def _monitoring(view: GraphView, data: Record) -> list[str]:
     for trigger in data.all("trigger"):
         out.append(f"- Trigger: {trigger}")
     if monitors:  # rule 84: when the action is planned
-        basis = data.one("basis")
+        basis, follows = data.one("basis"), view.order_nodes(data.all("follows"))
+        after = (f"after treatment: for a patient who gets one of these recommendations: "
+                 f"{', '.join(view.name(r) for r in follows)}" if follows else
+                 "after treatment: for a patient who gets a recommendation of this version for a treatment")
         out.append("- Planned: " + ("on the patient's state alone, whether or not anything is recommended"
                                     if basis and basis.endswith("#OnPatientState") else
-                                    "after treatment: for a patient who gets a recommendation of this version for a "
-                                    "treatment" if basis is None or basis.endswith("#AfterTreatment") else view.name(basis)))
+                                    after if basis is None or basis.endswith("#AfterTreatment") else view.name(basis)))
     return out
 
 
