@@ -227,29 +227,35 @@ def test_an_empty_query_or_an_update_is_named_as_such(capsys, tmp_path, text, me
 
 
 def test_a_cohort_output_directory_is_read_as_its_provenance(capsys, tmp_path):
-    """As load and audit do: DIR stands for DIR/provenance.trig.gz; a directory without one is named."""
+    """As load and audit do: DIR stands for DIR/provenance.trig.gz; a directory without it or RDF is named."""
     out = tmp_path / "run"
     out.mkdir()
     (out / "provenance.trig.gz").write_bytes(gzip.compress((FIXTURES / "provenance.trig").read_bytes()))
     expected = run(capsys, "grade-counts", *FIXED)
     assert run(capsys, "grade-counts", "--no-guidelines", "--data", str(FIXTURES / "guideline.ttl"),
                "--data", str(out)) == expected
-    code, _, err = run(capsys, "grade-counts", "--data", str(tmp_path))
-    assert code == 2 and "a directory without provenance.trig.gz" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "grade-counts", "--data", str(tmp_path / "empty"))
+    assert code == 2 and "a directory with neither provenance.trig.gz nor RDF files" in err
 
 
 def test_a_guideline_folder_is_read_as_its_turtle_files(capsys, tmp_path):
-    """Found by an author: validate, recommend and cohort take a guideline folder, query refused it. Its Turtle
-    files are read as validate reads them (each file's blank nodes its own)."""
+    """Found by an author: validate, recommend and cohort take a guideline folder, query refused it. Its RDF
+    files are read (each file's blank nodes its own), but .json, a vignette's FHIR patient."""
     folder = tmp_path / "guideline"
     (folder / "more").mkdir(parents=True)
     (folder / "guideline.ttl").write_bytes((FIXTURES / "guideline.ttl").read_bytes())
     (folder / "more" / "notes.ttl").write_text("[] <urn:x:note> \"a blank node of another file\" .\n")
+    (folder / "more" / "also.nt").write_text("<urn:x:s> <urn:x:also> \"N-Triples too\" .\n")  # review: was skipped
+    (folder / "patient.json").write_text('{"resourceType": "Patient"}')  # a vignette's patient: not JSON-LD
     expected = run(capsys, "grade-counts", "--no-guidelines", "--data", str(FIXTURES / "guideline.ttl"))
     assert expected[0] == 0 and run(capsys, "grade-counts", "--no-guidelines", "--data", str(folder)) == expected
     text = write(tmp_path, "SELECT (COUNT(DISTINCT ?b) AS ?n) WHERE { ?b <urn:x:note> ?t }")
     code, out, _ = run(capsys, text, "--no-guidelines", "--data", str(folder), "--data", str(folder), "--format", "csv")
     assert code == 0 and out.splitlines()[1] == "2"  # one blank node per file read, never merged
+    also = write(tmp_path, "SELECT ?t WHERE { ?s <urn:x:also> ?t }", "also.rq")
+    assert run(capsys, also, "--no-guidelines", "--data", str(folder), "--format", "csv")[1].splitlines()[1:] == [
+        "N-Triples too"]
 
 
 def test_service_is_refused(capsys, tmp_path):

@@ -12,8 +12,8 @@ refused), and a literal typed xsd:date, xsd:integer, xsd:decimal ... whose text 
 refused for any parameter.
 
 --data reads Turtle (.ttl), N-Triples (.nt), N-Quads (.nq), TriG (.trig), JSON-LD (.jsonld, .json) and
-RDF/XML (.rdf); a directory, as a cohort --out (its provenance.trig.gz) or a guideline folder (the Turtle
-files under it, as validate reads them). The default graph is the merge of all of it, named graphs included; GRAPH still sees the
+RDF/XML (.rdf); a directory, as a cohort --out (its provenance.trig.gz) or a guideline folder (the RDF files
+under it, but .json: a vignette's patient). The default graph is the merge of all of it, named graphs included; GRAPH still sees the
 named graphs. SERVICE is refused unless --allow-service: input never makes the tool reach the network.
 
 SELECT results print as an aligned table (compact IRIs), CSV (full IRIs) or SPARQL 1.1 Query Results

@@ -148,13 +148,22 @@ def _relabelled(quads: Iterator[ox.Quad], tag: str) -> Iterator[ox.Quad]:
             yield ox.Quad(s, q.predicate, o, term(q.graph_name))
 
 
+def _rdf_files(folder: Path) -> list[Path]:
+    """The RDF files under a folder, sorted: every extension :func:`rdf_format` knows but ``.json`` (in a
+    guideline folder, a vignette's FHIR patient or expected report, not JSON-LD)."""
+    return sorted(f for f in folder.rglob("*") if f.is_file() and rdf_format(f) is not None
+                  and not f.name.lower().removesuffix(".gz").endswith(".json"))
+
+
 def _load(store: ox.Store, path: Path, tag: str) -> None:
     if path.is_dir():  # a cohort --out directory: its provenance, as load and audit read it
-        from guidelinekg.content.loading import expand_paths
         from guidelinekg.provenance.inputs import COHORT_PROVENANCE, provenance_file
 
-        if not any((path / name).is_file() for name in COHORT_PROVENANCE) and (files := expand_paths([path])):
-            for n, file in enumerate(files):  # a guideline folder: its Turtle files, as validate reads it
+        if not any((path / name).is_file() for name in COHORT_PROVENANCE):
+            if not (files := _rdf_files(path)):
+                raise InputError("a directory with neither provenance.trig.gz nor RDF files", Location(str(path)),
+                                 hint="give a cohort --out directory, a guideline folder or RDF files")
+            for n, file in enumerate(files):  # a guideline folder: its RDF files
                 _load(store, file, f"{tag}t{n}")  # each file's blank nodes its own
             return
         path = provenance_file(path)
