@@ -61,6 +61,20 @@ def check_valid(bundle: dict) -> None:
         assert f"urn:uuid:{ref}" in urls, ref
 
 
+def is_order(request: dict) -> bool:
+    """A test to order (not a recommendation's, a not-indicated statement's or a monitoring request)."""
+    return any(r.get("text", "").startswith("needed to decide: ") for r in request.get("reasonCode", []))
+
+
+def canonicals(request: dict) -> list[str]:
+    """The statements a request carries out: instantiatesCanonical, or the R4 workflow extension of that name
+    (a CommunicationRequest has no such element), or a Task's instantiatesUri."""
+    found = list(request.get("instantiatesCanonical", []))
+    found += [e["valueCanonical"] for e in request.get("extension", [])
+              if e["url"] == "http://hl7.org/fhir/StructureDefinition/workflow-instantiatesCanonical"]
+    return found + ([request["instantiatesUri"]] if "instantiatesUri" in request else [])
+
+
 def leaves(actions: list[dict]) -> list[dict]:
     out = []
     for action in actions:
@@ -101,8 +115,17 @@ def test_every_vignette_gives_a_valid_bundle_that_says_what_the_report_says(kb, 
                        for f in rec["facts"])
     for ni, action in zip(report["not_indicated"], actions[len(report["recommendations"]):]):
         assert entries[action["resource"]["reference"]]["doNotPerform"] is True
+        assert canonicals(entries[action["resource"]["reference"]]) == [ni["iri"]]  # found by an author: none
+    # every request names the statements it carries out (an order: those that need the test)
+    for kind in ("MedicationRequest", "ServiceRequest", "CommunicationRequest", "Task"):
+        assert all(canonicals(r) for r in resources.get(kind, [])), kind
+    assert sorted(c for r in resources.get("ServiceRequest", []) if is_order(r) for c in canonicals(r)) == sorted(
+        i for o in report["orders"] for i in o["needed_for"])
+    # a monitoring action is titled by its label (two may quote one sentence: found by an author)
+    titles = [a["title"] for a in actions[len(actions) - monitored:]]
+    assert titles == [f"Monitoring: {m['label']}" for m in report["monitoring"] for _ in m["loinc"]]
     ordered = {s["code"]["coding"][0]["code"] for s in resources.get("ServiceRequest", [])
-               if "instantiatesCanonical" not in s and "coding" in s["code"] and not s.get("doNotPerform")}
+               if is_order(s) and "coding" in s["code"]}
     assert ordered == {o["loinc"] for o in report["orders"]}
     rules = sorted(w["code"] for w in report["warnings"] if w["source"] == "rules")
     assert sorted(d["code"]["text"] for d in resources.get("DetectedIssue", [])) == rules
@@ -250,7 +273,7 @@ def test_several_guidelines_ordering_the_same_test_give_distinct_resources(capsy
                  "--content", str(root / "examples" / "guidelines" / "aasm-rls-2024")]) == 0
     bundle = json.loads(capsys.readouterr().out)
     check_valid(bundle)  # unique fullUrls (bdl-7)
-    orders = [r for r in by_type(bundle)["ServiceRequest"] if "instantiatesCanonical" not in r and not r.get("doNotPerform")]
+    orders = [r for r in by_type(bundle)["ServiceRequest"] if is_order(r)]
     assert len(orders) >= 4  # each guideline orders the iron studies it reads
 
 
@@ -301,7 +324,7 @@ def test_an_unverified_test_code_is_withheld_from_orders_and_data_requirements(k
         [{"system": LOINC, "code": o["loinc"], "status": "UNVERIFIED" if o["loinc"] == FERRITIN else "PRIMARY",
           "label": o["label"]}] for o in report["orders"]]
     for got, before in ((bundle, False), (shipped, True)):
-        orders = {r["code"]["text"]: r["code"] for r in by_type(got)["ServiceRequest"] if "instantiatesCanonical" not in r}
+        orders = {r["code"]["text"]: r["code"] for r in by_type(got)["ServiceRequest"] if is_order(r)}
         assert codings(orders["serum ferritin"]) == ({FERRITIN} if before else set())  # the name is kept
         assert codings(orders["transferrin saturation"]) == {TSAT}
         (guidance,) = by_type(got)["GuidanceResponse"]

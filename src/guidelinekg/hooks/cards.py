@@ -246,10 +246,12 @@ def monitoring_card(ctx: CardContext, report: dict) -> dict:
         lines += [f"- {md.text(m['action'])}" + (f" ({md.text(when)})" if when else "")
                   + (f"; when: {md.text(m['trigger'])}" if m.get("trigger") else ""), *_nested(md.checks(m))]
     more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
-    suggestions = [(f"Plan: {m['action']}", [create(r, f"Plan {m['action']}") for r in monitoring_requests(m, ctx.subject, ctx.as_of)])
+    name = {m["iri"]: m.get("label") or m["action"] for m in items}  # the label: two may quote one sentence
+    suggestions = [(f"Plan: {name[m['iri']]}", [create(r, f"Plan {name[m['iri']]}")
+                                                for r in monitoring_requests(m, ctx.subject, ctx.as_of)])
                    for m in items if m["loinc"]]
     return make_card(ctx, f"monitoring {report['guideline']['version_iri']}", "monitoring", "info",
-                     f"Monitoring: {items[0]['action']}{more}", ["**Monitoring plan**", "", *lines], report=report,
+                     f"Monitoring: {name[items[0]['iri']]}{more}", ["**Monitoring plan**", "", *lines], report=report,
                      statements=[m["iri"] for m in items], suggestions=suggestions, selection="any")
 
 

@@ -11,7 +11,8 @@ One collection Bundle per patient holds, for each guideline evaluated:
 - the requests (:mod:`guidelinekg.report.fhirrequests`): MedicationRequest, ServiceRequest,
   CommunicationRequest or, for a diagnosis to record, a Task; ``doNotPerform`` for a recommendation against
   and for what a not-indicated statement says not to do; each ``instantiatesCanonical`` its statement (its
-  PlanDefinition, :mod:`guidelinekg.render.plandefinition`), cites the Observations that made its criterion
+  PlanDefinition, :mod:`guidelinekg.render.plandefinition`; a test to order, the statements that need it; a
+  CommunicationRequest by the R4 workflow extension of that name), cites the Observations that made its criterion
   true as ``reasonReference``, and carries the explanation, the statement's cautions, its verification status
   and the doubts recorded about it (gkg:Discrepancy, :mod:`guidelinekg.report.doubts`) as ``note``;
 - a **DetectedIssue** per warning the rules derived, implicating the request of each statement it is about
@@ -132,7 +133,8 @@ def _actions(report: dict, bundle: _Bundle, version: str) -> list[dict]:
     orders = [_leaf("Order: " + o["label"], bundle.add(order_request(o, bundle.subject, bundle.as_of), version,
                                                        "order", o["loinc"]),
                     description="needed before a decision can be made") for o in report["orders"]]
-    monitoring = [_leaf("Monitoring: " + m["action"], bundle.add(r, version, "monitoring", m["iri"], str(i)))
+    monitoring = [_leaf("Monitoring: " + (m.get("label") or m["action"]),  # the label: two may quote one sentence
+                        bundle.add(r, version, "monitoring", m["iri"], str(i)), description=m["action"])
                   for m in report["monitoring"] for i, r in enumerate(monitoring_requests(m, bundle.subject, bundle.as_of))]
     return (_group("Recommended", made) + _group("Recommended against", advised)
             + _group("Not indicated", not_indicated) + _group("Tests to order", orders)

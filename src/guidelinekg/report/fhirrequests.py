@@ -133,7 +133,7 @@ def request_for(rec: dict, subject: dict, as_of: str) -> dict:
             resource["category"] = [{"text": "referral"}]
     elif kind == "advice":
         resource = {"resourceType": "CommunicationRequest", "status": "draft", "subject": subject,
-                    "authoredOn": as_of, "payload": [{"contentString": rec["statement"]}]}
+                    "authoredOn": as_of, "payload": [{"contentString": rec["statement"]}], **canonical(rec["iri"])}
     else:  # a diagnosis or finding to record: a task for the clinician, never a recorded Condition
         resource = {"resourceType": "Task", "status": "draft", "intent": "proposal", "for": subject,
                     "authoredOn": as_of, "instantiatesUri": rec["iri"], "code": {"text": "record: " + label},
@@ -150,6 +150,15 @@ def request_for(rec: dict, subject: dict, as_of: str) -> dict:
     return resource
 
 
+# FHIR R4's CommunicationRequest has no instantiatesCanonical: the workflow extension of that name says it
+WORKFLOW_CANONICAL = "http://hl7.org/fhir/StructureDefinition/workflow-instantiatesCanonical"
+
+
+def canonical(iri: str) -> dict:
+    """The statement a CommunicationRequest carries out, as the R4 workflow extension."""
+    return {"extension": [{"url": WORKFLOW_CANONICAL, "valueCanonical": iri}]}
+
+
 def not_indicated_request(ni: dict, subject: dict, as_of: str) -> dict:
     """A not-indicated statement that applies: a request not to do it (``doNotPerform``), of the type of its
     interventions (a medicine when the content says nothing else)."""
@@ -157,12 +166,13 @@ def not_indicated_request(ni: dict, subject: dict, as_of: str) -> dict:
     what = {"text": "; ".join(ni["interventions"]) or ni["label"]}
     common = {"status": "draft", "intent": "proposal", "subject": subject, "authoredOn": as_of, "doNotPerform": True}
     if kinds == {"medication"}:
-        resource = {"resourceType": "MedicationRequest", **common, "medicationCodeableConcept": what}
+        resource = {"resourceType": "MedicationRequest", **common, "instantiatesCanonical": [ni["iri"]],
+                    "medicationCodeableConcept": what}
     elif kinds == {"advice"}:
         resource = {"resourceType": "CommunicationRequest", **{k: v for k, v in common.items() if k != "intent"},
-                    "payload": [{"contentString": ni["statement"]}]}
+                    "payload": [{"contentString": ni["statement"]}], **canonical(ni["iri"])}
     else:
-        resource = {"resourceType": "ServiceRequest", **common, "code": what}
+        resource = {"resourceType": "ServiceRequest", **common, "instantiatesCanonical": [ni["iri"]], "code": what}
     if why := reasons(ni):
         resource["reasonReference"] = why
     resource["note"] = [{"text": ni["statement"]}, *_notes(ni)]
@@ -175,7 +185,7 @@ def order_request(order: dict, subject: dict, as_of: str) -> dict:
     instructions for the patient."""
     resource = {"resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",
                 "code": concept(order.get("codes", []), order["label"]),
-                "subject": subject, "authoredOn": as_of,
+                "subject": subject, "authoredOn": as_of, "instantiatesCanonical": list(order["needed_for"]),
                 "reasonCode": [{"text": "needed to decide: " + ", ".join(order["needed_for"])}]}
     if order["instructions"]:
         resource["patientInstruction"] = " ".join(order["instructions"])
