@@ -127,3 +127,16 @@ def test_a_course_begun_after_the_as_of_date_gives_none(kb, tmp_path):
 def test_an_unrelated_product_gives_none(kb, tmp_path):
     medication = _statement("active", {"start": "2026-01-10T08:00:00+01:00"}, {"text": "Metformin 500 mg"})
     assert _warnings(kb, medication, tmp_path)[0] == []
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_a_recommendation_about_the_therapy_taken_gives_no_warning(engine, tmp_path):
+    """Found by a trial author (lithium): "on lithium, level on target: continue the current dose" warned on every
+    patient it applied to. A recommendation whose criterion holds through a medication-exposure criterion of the
+    substance's class is about that therapy; the other recommendation of the same drug still warns."""
+    files = sorted(GUIDE.glob("*.ttl")) + [HOME / "tests" / "fixtures" / "current-therapy" / "continue.ttl"]
+    messages, report = _warnings(KnowledgeBase.load(files), _statement("active", {"start": "2026-01-10T08:00:00+01:00"}),
+                                 tmp_path, engine)
+    assert "https://example.org/guidelinekg/examplomab/rec-continue-examplomab" in [
+        r["iri"] for r in report["recommendations"]]
+    assert len(messages) == 1 and "while 'IV examplomab 0.5 mg/kg' is recommended" in messages[0], messages
