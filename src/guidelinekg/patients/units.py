@@ -98,8 +98,10 @@ class _Steps:
     def ucum(self, value: Decimal, from_unit: str, to_unit: str) -> Decimal:
         if from_unit == to_unit:
             return value
-        if from_unit.strip() == "1" and unity(to_unit):  # {T-score} is the unity 1, named: as a result without a unit
-            self.texts.append(f"{fmt(value)} 1 = {fmt(self.round(value))} {to_unit} (a plain number, as the measure is)")
+        # {T-score} is the unity 1, named: 1 (as a result without a unit) or {T-score} read as 1 is the same number
+        if unity(from_unit) and unity(to_unit) and (from_unit.strip() == "1" or not missing_annotations(from_unit, to_unit)):
+            self.texts.append(f"{fmt(value)} {from_unit} = {fmt(self.round(value))} {to_unit} (a plain number, as the "
+                              "measure is)")
             return value
         if missing := missing_annotations(from_unit, to_unit):
             raise UnitConversionError(
