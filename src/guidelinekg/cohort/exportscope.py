@@ -146,8 +146,7 @@ def scope_notes(manifest: dict, kb=None, errors: list[str] = (),
                    f"the records matching the filter are in it, so every patient's record may lack others; each "
                    f"report says so ({INCOMPLETE})")
         note = f"the export holds only the {listed} records matching a filter (_typeFilter), so {MAY_LACK}"
-        # a filtered Observation type may hold back a newer result: none is used (rule 19)
-        found.append((warning, note, records_lacking(narrowed) + ("Observation",) * ("Observation" in narrowed)))
+        found.append((warning, note, records_lacking(narrowed)))  # a filtered Observation: a newer result too
     return found
 
 

@@ -62,13 +62,15 @@ MAY_LACK_ANY = ("the record may be incomplete: a newer result may be missing, so
 
 
 def records_lacking(types: Iterable[str]) -> tuple[str, ...]:
-    """The closed-world record classes an input without those FHIR resource types may lack.
+    """The record classes an input with only part of those FHIR resource types may lack: the closed-world
+    ones, and ``Observation`` (a result newer than those read: rule 19) when Observations are among them.
 
     >>> records_lacking(["Procedure", "MedicationRequest", "Observation"])
-    ('MedicationExposure', 'ProcedureRecord')
+    ('MedicationExposure', 'ProcedureRecord', 'Observation')
     """
     left = set(types)
-    return tuple(sorted(cls for cls, kinds in CLOSED_WORLD_RECORDS.items() if left.intersection(kinds)))
+    found = tuple(sorted(cls for cls, kinds in CLOSED_WORLD_RECORDS.items() if left.intersection(kinds)))
+    return (*found, "Observation") if "Observation" in left else found
 
 
 @dataclass(frozen=True, order=True)
