@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import msgspec
 
 from guidelinekg.hooks.protocol import ALLERGIES, PROCEDURES, SEARCHES, HookCall
+from guidelinekg.patients.fhirschema import is_next
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 KINDS = {**SEARCHES, **PROCEDURES, **ALLERGIES}
@@ -77,7 +78,7 @@ def _entries(key: str, value: dict, kind: str) -> tuple[list[dict], str | None]:
     if rtype != "Bundle":
         return [], f"a {rtype} resource where a searchset Bundle of {kind} was expected"
     links = value.get("link") if isinstance(value.get("link"), list) else []
-    if any(isinstance(link, dict) and str(link.get("relation", "")).lower() == "next" for link in links):
+    if any(is_next(link) for link in links):
         return [], "only the first page of the search was sent (the Bundle has a 'next' link)"
     entries = value.get("entry") or []
     if not isinstance(entries, list):

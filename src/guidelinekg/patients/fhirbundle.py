@@ -46,7 +46,7 @@ from urllib.parse import quote
 from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.codesystems import canonical_system, trimmed
 from guidelinekg.patients.decode import where
-from guidelinekg.patients.fhirschema import check_document
+from guidelinekg.patients.fhirschema import check_document, is_next
 from guidelinekg.patients.model import CUT_SHORT, MAY_LACK_ANY, IngestNote, iri, json_hash, resource_iri
 
 BUNDLE_TYPES = ("collection", "searchset", "transaction", "batch", "document")
@@ -387,7 +387,7 @@ def search_notes(
     notes: list[IngestNote] = []
     read: Counter[str] = Counter()
     for link in links if isinstance(links, list) else []:
-        if isinstance(link, dict) and str(link.get("relation", "")).lower() == "next":
+        if is_next(link):
             url = _text(link.get("url"))
             shown = f" (next: {url})" if url else ""
             notes.append(IngestNote("search-incomplete", "the Bundle is one page of a search; later pages "

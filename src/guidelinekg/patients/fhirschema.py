@@ -307,7 +307,11 @@ class Subsetted:
             text = (f"{listed} {'is' if len(records) == 1 else 'are'} tagged SUBSETTED: the server sent only part of "
                     f"{'it' if len(records) == 1 else 'them'} (_elements or _summary), so a status or date may be "
                     f"missing; not used, and {MAY_LACK_ANY if kind == 'Observation' else MAY_LACK}")
-            lacks = records_lacking([kind]) + (("Observation",) if kind == "Observation" else ())  # a newer result
             out.append((patient, IngestNote("subsetted-resource", text, records[0] if len(records) == 1 else None,
-                                            lacks)))
+                                            records_lacking([kind]))))
         return out
+
+
+def is_next(link: Any) -> bool:
+    """Whether a Bundle link leads to the next page of a search (relation types compare in any case: RFC 8288)."""
+    return isinstance(link, dict) and str(link.get("relation", "")).lower() == "next"
