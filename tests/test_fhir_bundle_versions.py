@@ -379,6 +379,36 @@ def test_a_next_link_says_the_bundle_is_one_page(kb):
     assert notes(alone, "search-incomplete") == []
 
 
+@pytest.mark.parametrize("relation", ["previous", "prev", "Previous"])
+def test_a_later_page_says_the_earlier_ones_were_not_read(kb, tmp_path, monkeypatch, relation):
+    doc = searchset(link=[NEXT[0], {"relation": relation, "url": "https://ehr.example.org/fhir/Patient?page=1"}])
+    (p,) = strict(doc, kb)
+    assert notes(p, "search-incomplete") == [
+        ("the Bundle is one page of a search; it is a later page, and the earlier ones were not read "
+         f"(previous: https://ehr.example.org/fhir/Patient?page=1): {MAY_LACK_ANY}")]
+    now, only_strict = both_loaders(tmp_path, doc, kb, monkeypatch)
+    assert now == only_strict and now.notes == p.notes
+
+
+@pytest.mark.parametrize("total, modes, gap", [
+    (2, None, "a search that matched 2 resources, of which it holds 1"),  # the Patient is the only match
+    (1, None, None),
+    (0, None, None),  # fewer than held: not a gap this can judge
+    (5, "none", None),  # entries without search.mode are matches: 5 of them
+    (6, "none", "a search that matched 6 resources, of which it holds 5"),
+])
+def test_a_searchset_whose_total_exceeds_its_matches_is_one_part_of_the_search(kb, tmp_path, monkeypatch,
+                                                                               total, modes, gap):
+    doc = searchset(total=total)
+    if modes == "none":
+        for entry in doc["entry"]:
+            del entry["search"]
+    (p,) = strict(doc, kb)
+    assert notes(p, "search-incomplete") == ([] if gap is None else [f"the Bundle is {gap}: {MAY_LACK_ANY}"])
+    now, only_strict = both_loaders(tmp_path, doc, kb, monkeypatch)
+    assert now == only_strict and now.notes == p.notes
+
+
 def test_the_lazy_read_sees_the_next_link_too(kb, tmp_path, monkeypatch):
     doc = searchset(link=NEXT)
     now, only_strict = both_loaders(tmp_path, doc, kb, monkeypatch)

@@ -434,7 +434,10 @@ def test_without_prefetch_one_card_names_the_data_needed(server):
     (lambda p: p.update(conditions={"resourceType": "OperationOutcome", "issue": [
         {"severity": "error", "code": "timeout", "diagnostics": "search timed out"}]}), "search timed out"),
     (lambda p: p["observations"].update(link=[{"relation": "next", "url": f"{FHIR}/Observation?page=2"}]),
-     "only the first page"),
+     "the Bundle is one page of a search; later pages were not read"),
+    (lambda p: p["observations"].update(link=[{"relation": "previous", "url": f"{FHIR}/Observation?page=1"}]),
+     "it is a later page, and the earlier ones were not read"),
+    (lambda p: p["observations"].update(type="searchset", total=40), "a search that matched 40 resources, of which it holds"),
     (lambda p: p["patient"].update(id="someone-else"), "not the context's patient"),
 ])
 def test_incomplete_prefetch_gets_the_data_needed_card(server, change, why):

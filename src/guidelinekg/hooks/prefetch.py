@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import msgspec
 
 from guidelinekg.hooks.protocol import ALLERGIES, PROCEDURES, SEARCHES, HookCall
-from guidelinekg.patients.fhirschema import is_next
+from guidelinekg.patients.fhirschema import page_gap
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 KINDS = {**SEARCHES, **PROCEDURES, **ALLERGIES}
@@ -77,9 +77,8 @@ def _entries(key: str, value: dict, kind: str) -> tuple[list[dict], str | None]:
         return [{"resource": value}], None
     if rtype != "Bundle":
         return [], f"a {rtype} resource where a searchset Bundle of {kind} was expected"
-    links = value.get("link") if isinstance(value.get("link"), list) else []
-    if any(is_next(link) for link in links):
-        return [], "only the first page of the search was sent (the Bundle has a 'next' link)"
+    if (gap := page_gap(value)) is not None:
+        return [], f"the Bundle is {gap}"
     entries = value.get("entry") or []
     if not isinstance(entries, list):
         return [], "its entry is not an array"

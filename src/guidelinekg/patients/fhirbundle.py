@@ -21,8 +21,8 @@ part of the record. So:
 
 * an issue of severity ``fatal`` or ``error``: a ``search-incomplete`` note with its severity, code and
   text (``diagnostics``, else ``details``);
-* a ``Bundle.link`` of relation ``next``: a ``search-incomplete`` note, the Bundle is one page of a search
-  whose later pages were not read;
+* a ``Bundle.link`` of relation ``next`` or ``previous``, or a searchset whose ``total`` exceeds the matches
+  it holds: a ``search-incomplete`` note, the Bundle is one page of a search whose other pages were not read;
 * an issue of severity ``warning`` (or of a severity FHIR does not define): a ``search-warning`` note, as a
   server may warn that resources were withheld;
 * an OperationOutcome with ``information`` issues only says nothing about what is missing: it is counted
@@ -46,7 +46,7 @@ from urllib.parse import quote
 from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.codesystems import canonical_system, trimmed
 from guidelinekg.patients.decode import where
-from guidelinekg.patients.fhirschema import check_document, is_next
+from guidelinekg.patients.fhirschema import check_document, page_gap
 from guidelinekg.patients.model import CUT_SHORT, MAY_LACK_ANY, IngestNote, iri, json_hash, resource_iri
 
 BUNDLE_TYPES = ("collection", "searchset", "transaction", "batch", "document")
@@ -265,7 +265,7 @@ class Bundle:
         left = skipped.raws if skipped is not None else ()  # a lazy read left them as text: parsed here
         outcomes = [key for key in (*chosen, *left) if key[0] == OUTCOME]
         notes, self.read_types = search_notes(
-            doc.get("link") if doc["resourceType"] == "Bundle" else None,
+            page_gap(doc, skipped.held if skipped is not None else None) if doc["resourceType"] == "Bundle" else None,
             [(f"{key[0]}/{key[1]}", self.get(key)) for key in sorted(outcomes)],
         )
         self.notes += notes
@@ -374,24 +374,21 @@ def outcome_notes(record: str, outcome: dict[str, Any]) -> list[IngestNote]:
 
 
 def search_notes(
-    links: Any, outcomes: list[tuple[str, dict[str, Any] | None]]
+    gap: str | None, outcomes: list[tuple[str, dict[str, Any] | None]]
 ) -> tuple[list[IngestNote], Counter[str]]:
-    """The notes of a Bundle's ``link`` and of its OperationOutcomes (``(record, resource)``, sorted), and
-    how many resources of each type gave one (read here, so not counted as a type not used).
+    """The notes of a Bundle that holds only part of a search (``gap``: why, from
+    :func:`~guidelinekg.patients.fhirschema.page_gap`) and of its OperationOutcomes (``(record, resource)``,
+    sorted), and how many resources of each type gave one (read here, so not counted as a type not used).
 
-    >>> notes, read = search_notes([{"relation": "next", "url": "https://x/p2"}],
+    >>> notes, read = search_notes("one page of a search; later pages were not read",
     ...     [("OperationOutcome/e", {"issue": [{"severity": "error", "code": "too-costly"}]})])
     >>> [n.code for n in notes], read
     (['search-incomplete', 'search-incomplete'], Counter({'OperationOutcome': 1}))
     """
     notes: list[IngestNote] = []
     read: Counter[str] = Counter()
-    for link in links if isinstance(links, list) else []:
-        if is_next(link):
-            url = _text(link.get("url"))
-            shown = f" (next: {url})" if url else ""
-            notes.append(IngestNote("search-incomplete", "the Bundle is one page of a search; later pages "
-                                    f"were not read{shown}: {MAY_LACK_ANY}", lacks=CUT_SHORT))
+    if gap is not None:
+        notes.append(IngestNote("search-incomplete", f"the Bundle is {gap}: {MAY_LACK_ANY}", lacks=CUT_SHORT))
     for record, outcome in outcomes:
         found = outcome_notes(record, outcome) if isinstance(outcome, dict) else []
         notes += found

@@ -312,6 +312,45 @@ class Subsetted:
         return out
 
 
-def is_next(link: Any) -> bool:
-    """Whether a Bundle link leads to the next page of a search (relation types compare in any case: RFC 8288)."""
-    return isinstance(link, dict) and str(link.get("relation", "")).lower() == "next"
+def _link(links: Any, *relations: str) -> dict | None:
+    """The first link of one of ``relations`` (relation types compare in any case: RFC 8288)."""
+    for link in links if isinstance(links, list) else ():
+        if isinstance(link, dict) and str(link.get("relation", "")).lower() in relations:
+            return link
+    return None
+
+
+def page_gap(bundle: Any, held: int | None = None) -> str | None:
+    """Why a Bundle holds only part of what its search found, or ``None``: a ``next`` link (later pages
+    not read), a ``previous`` (or ``prev``) link (a later page: earlier ones not read), or a searchset
+    whose ``total`` exceeds the matches it holds (entries of ``search.mode`` ``include`` or ``outcome``
+    are not matches; ``held``: their number, when ``bundle`` no longer holds every entry read).
+
+    >>> page_gap({"resourceType": "Bundle", "link": [{"relation": "Next", "url": "https://x/p2"}]})
+    'one page of a search; later pages were not read (next: https://x/p2)'
+    >>> page_gap({"resourceType": "Bundle", "type": "searchset", "total": Decimal(3), "entry": [{"resource": {}}]})
+    'a search that matched 3 resources, of which it holds 1'
+    >>> page_gap({"resourceType": "Bundle", "type": "searchset", "total": 1, "entry": [{"resource": {}}]})
+    """
+    if not isinstance(bundle, dict):
+        return None
+    for relations, which in ((("next",), "later pages were not read"),
+                             (("previous", "prev"), "it is a later page, and the earlier ones were not read")):
+        if (link := _link(bundle.get("link"), *relations)) is not None:
+            url = link.get("url")
+            shown = f" ({relations[0]}: {url.strip()})" if isinstance(url, str) and url.strip() else ""
+            return f"one page of a search; {which}{shown}"
+    total = bundle.get("total")
+    if bundle.get("type") == "searchset" and isinstance(total, (int, Decimal)) and not isinstance(total, bool):
+        if held is None:
+            held = matches(bundle.get("entry"))
+        if total > held:
+            return f"a search that matched {total} resources, of which it holds {held}"
+    return None
+
+
+def matches(entries: Any) -> int:
+    """How many of a searchset's entries are its matches (not ``search.mode`` ``include`` or ``outcome``)."""
+    return sum(1 for e in entries if not (isinstance(e, dict) and isinstance(e.get("search"), dict)
+                                          and e["search"].get("mode") in ("include", "outcome"))) \
+        if isinstance(entries, list) else 0
