@@ -101,6 +101,18 @@ def test_ucum_scale_is_shown(catalog: MeasureCatalog) -> None:
     assert props(out, "conversionNote") == ["0.045 mg/L × 1000 = 45 ng/mL (UCUM)"]
 
 
+@pytest.mark.parametrize("value, unit, canonical, expected", [
+    ("84.00000000000000", "d", "wk", "12.000000000"),  # 1/7 rounded to 12 digits gave 11.999999999988
+    ("84", "d", "wk", "12.0000"),
+    ("196.0000000000000", "d", "wk", "28.000000000"),
+    ("154.32358352941431", "[lb_av]", "kg", "70.000000000"),
+    ("1", "d", "wk", "0.142857"),  # a short value keeps its digits and two more
+])
+def test_a_ucum_conversion_keeps_no_more_digits_than_its_factor(value, unit, canonical, expected) -> None:
+    group = MeasureGroup(frozenset(), frozenset({canonical}), ())
+    assert str(units.convert(Decimal(value), unit, group, canonical).value) == expected
+
+
 def test_ucum_then_graph_factor(catalog: MeasureCatalog) -> None:
     out = normalise(observation(FERRITIN, "0.1011", "nmol/L"), catalog)
     (value,) = props(out, "normalizedValue")

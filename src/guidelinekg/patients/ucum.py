@@ -23,7 +23,8 @@ from collections import Counter
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
-_FACTOR_CONTEXT = Context(prec=12, rounding=ROUND_HALF_EVEN)
+FACTOR_DIGITS = 12  # a UCUM factor's significant digits (pint computes it in binary floating point)
+_FACTOR_CONTEXT = Context(prec=FACTOR_DIGITS, rounding=ROUND_HALF_EVEN)
 
 
 def short(unit: str) -> str:

@@ -12,8 +12,9 @@ Choices:
   unit and factors (a member without ``gkg:canonicalUnit`` takes the group's).
 * Arithmetic is decimal, never binary floating point: a factor from the graph is used as written; a UCUM
   factor (computed by pint through ucumvert) is rounded to 12 significant digits, so ug/L -> ng/mL is
-  exactly 1. A converted value keeps ``max(6, digits given + 2)`` significant digits (half-even), written
-  without exponent and without trailing zeros. An unconverted value keeps its lexical form.
+  exactly 1. A converted value keeps ``max(6, digits given + 2)`` significant digits (half-even), and at
+  most 11 after a UCUM factor (no more than the factor holds: 84.00000000000000 d is 12 wk, not
+  11.999999999988), written without exponent and without trailing zeros. An unconverted value keeps its lexical form.
 * Conversion paths, first that applies: same unit; a factor from the unit to the canonical unit (or the
   inverse of one the other way); UCUM alone; UCUM to a factor's ``fromUnit``, the factor, UCUM from its
   ``toUnit``. The UCUM registry (about half a second to build) is built only when needed, once per process.
@@ -48,6 +49,7 @@ from guidelinekg.patients.model import (
     xsd_decimal,
 )
 from guidelinekg.patients.ucum import (  # noqa: F401 - is_ucum and the registry stay importable from here
+    FACTOR_DIGITS,
     UnitConversionError,
     _ucum_registry,
     is_ucum,
@@ -127,6 +129,8 @@ class _Steps:
                 f"{short(from_unit)} is a count or a score and {short(to_unit)} a scaled number: it is not rescaled "
                 "(7 {#} is no 700 %); the guideline graph must give a gkg:UnitFactor between them if they are the same")
         result = value * scale + offset
+        if scale != 1 or offset:  # no more digits than the factor has: 84 d is 12 wk, not 11.999999999988
+            self.context = Context(prec=min(self.context.prec, FACTOR_DIGITS - 1), rounding=ROUND_HALF_EVEN)
         op = f" × {fmt(scale)}" if scale != 1 and not offset else ""
         self.texts.append(f"{fmt(value)} {from_unit}{op} = {fmt(self.round(result))} {to_unit} (UCUM)")
         return result
