@@ -33,7 +33,7 @@ LINT_CODES = {
     "code-check-digit", "code-iri-mismatch", "code-unknown", "code-has-descendants", "code-system-alias",
     "disjoint-types", "measure-without-plausible-range", "undefined-term", "criterion-not-decided",
     "unit-factor-unused", "interval-not-duration", "unit-not-ucum", "threshold-units-incomparable",
-    "substance-class-empty", "undescribed-reference", "dosing-statements-differ",
+    "substance-class-empty", "undescribed-reference", "dosing-statements-differ", "weight-based-dose-units",
 }  # fmt: skip
 
 
