@@ -110,10 +110,6 @@ class _Component(msgspec.Struct):
     code: _Concept | None = None
 
 
-class _Search(msgspec.Struct):
-    mode: Any = None
-
-
 class _Reference(msgspec.Struct):
     reference: Any = None
 
@@ -126,7 +122,7 @@ class _Observation(msgspec.Struct):
     subject: _Reference | None = None
 
 
-_BUNDLE, _HEAD, _OBSERVATION, _SEARCH = (msgspec.json.Decoder(t) for t in (_Bundle, _Head, _Observation, _Search))
+_BUNDLE, _HEAD, _OBSERVATION = (msgspec.json.Decoder(t) for t in (_Bundle, _Head, _Observation))
 _BUNDLE_MEMBERS = frozenset(_Bundle.__struct_fields__) - {"entry"}
 
 # --- the result -------------------------------------------------------------------------------------------
@@ -138,10 +134,9 @@ class Skipped:
 
     ``observations``: per subject reference, the Observations none of whose codes is read, with the codes
     (key, code system label, codes); ``counts``: the other resources left as text, per type (none is of a
-    type the mapping reads); ``held``: how many entries are a search's matches (not of ``search.mode``
-    ``include`` or ``outcome``); ``marked``: the parsed resources whose text may hold a modifier extension (the
-    mapping looks for one only in those, :func:`~guidelinekg.patients.fhirschema.modifiers`). No key and no
-    fullUrl is in the input twice.
+    type the mapping reads); ``held``: the entries that are a search's matches (fhirschema.page_gap);
+    ``marked``: the parsed resources whose text may hold a modifier extension (the mapping looks for one only
+    in those, :func:`~guidelinekg.patients.fhirschema.modifiers`). No key or fullUrl is in the input twice.
     """
 
     raws: dict[Key, Raw] = field(default_factory=dict)
@@ -150,7 +145,7 @@ class Skipped:
     observations: dict[str, list[tuple[Key, str, set[str]]]] = field(default_factory=dict)
     loaded: dict[Key, dict[str, Any]] = field(default_factory=dict)
     marked: set[Key] = field(default_factory=set)
-    held: int = 0  # the search's matches among the entries read (fhirschema.page_gap)
+    held: int = 0
 
     def load(self, key: Key, source: str) -> dict[str, Any] | None:
         """The resource of ``key`` parsed and checked (``None`` when none was left as text).
@@ -246,17 +241,14 @@ def _read(data: bytes, bundle: _Bundle, reads: ReadCodes | None) -> LazyBundle |
     for member in ("type", "link", "total"):  # the Bundle's type, its paging links and a search's count
         if member in members:
             doc[member] = members[member]
-    skipped.held = sum(1 for values in bundle.entry if "search" not in values or _mode(values["search"]) not in
-                       ("include", "outcome"))
+    skipped.held = sum(1 for values in bundle.entry if _mode(values.get("search")) not in ("include", "outcome"))
     return LazyBundle(doc, skipped)
 
 
-def _mode(search: Raw) -> Any:
-    """An entry's ``search.mode`` (``None`` when it has none or is not an object)."""
-    try:
-        return _SEARCH.decode(search).mode
-    except msgspec.DecodeError:
-        return None
+def _mode(search: Raw | None) -> Any:
+    """An entry's ``search.mode`` (``None`` when it has none or ``search`` is not an object)."""
+    value = None if search is None else msgspec.json.decode(search)  # valid JSON: msgspec read it already
+    return value.get("mode") if isinstance(value, dict) else None
 
 
 def _head(res: Raw) -> tuple[str | None, str | None]:
