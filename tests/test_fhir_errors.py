@@ -164,6 +164,15 @@ def test_null_is_absent_and_strings_of_numbers_are_still_read(tmp_path: Path) ->
     assert [n.code for n in patient.notes] == ["value-as-string"]
 
 
+@pytest.mark.parametrize("text", ["4_5", "\u0664\u0665", "\uff14\uff15", "NaN", "45 ng/mL", "0x2d"])
+def test_a_string_that_python_but_no_ehr_reads_as_a_number_is_not_one(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(_bundle_text(specimen=None, valueQuantity={"value": text, "unit": "ng/mL"}))
+    patient = load_patient_input(path)
+    assert [n.code for n in patient.notes] == ["invalid-value"]
+    assert not [line for line in patient.ntriples if "#value>" in line]
+
+
 def test_a_string_longer_than_fhir_allows_is_refused() -> None:
     doc = {"resourceType": "Bundle", "type": "collection", "entry": [
         {"resource": {"resourceType": "Patient", "id": "p1"}},

@@ -75,3 +75,29 @@ def test_patient_data_stating_what_the_loader_writes_is_taken_out_and_said(tmp_p
     assert others == [w for w in clean["warnings"]], others  # no warning worded by the data
     notes = [w["message"] for w in injected["warnings"] if w["code"] == "patient-data-invalid"]
     assert any("only the loader writes" in n for n in notes), injected["warnings"]
+
+
+NEW_FERRITIN = ('ex:f a gkg:Observation ; gkg:subject ex:p ; gkg:observedMeasure <https://loinc.org/2276-4> ; '
+                'gkg:value {value} ; gkg:unit "ng/mL" ; gkg:effectiveTime "2026-01-20T08:15:00+01:00"^^xsd:dateTime .\n')
+
+
+@pytest.mark.parametrize("value", [
+    '"50"^^<http://example.org/myint>', '" 50 "^^xsd:decimal', '"\u0665\u0660"^^xsd:decimal',
+    '"\uff15\uff10"^^xsd:decimal', '"50.0"^^xsd:integer', '"5 0"^^xsd:int',
+    '"50"^^<http://www.w3.org/1999/02/22-rdf-syntax-ns#HTML>', '"4_5"^^xsd:decimal',
+])  # fmt: skip
+def test_a_value_the_shapes_call_invalid_is_never_used(tmp_path, capsys, value):
+    """The patient shapes accept xsd:decimal, integer, double and float in their own lexical forms; Python's
+    Decimal reads far more (" 50 ", Arabic or full-width digits, "4_5"), which once decided the report."""
+    without = _report(tmp_path, capsys, PATIENT, "without")
+    got = _report(tmp_path, capsys, PATIENT + NEW_FERRITIN.format(value=value), "odd")
+    assert _decisions(got) == _decisions(without)
+    assert any(w["code"] == "patient-data-invalid" and "gkg:value" in w["message"] for w in got["warnings"])
+
+
+@pytest.mark.parametrize("value", ["50", "50.0", '"5e1"^^xsd:double', '"+50"^^xsd:decimal', '"50"^^xsd:float',
+                                   '"50"^^xsd:byte'])
+def test_a_number_in_a_form_the_shapes_accept_is_used(tmp_path, capsys, value):
+    got = _report(tmp_path, capsys, PATIENT + NEW_FERRITIN.format(value=value), "ok")
+    assert RLS + "rec-fcm" not in {u["iri"] for u in got["undetermined"]}
+    assert not [w for w in got["warnings"] if w["code"] == "patient-data-invalid"]

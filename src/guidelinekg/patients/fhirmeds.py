@@ -59,6 +59,7 @@ from typing import Any
 
 from guidelinekg.patients.codesystems import canonical_system
 from guidelinekg.patients.fhirbundle import Bundle, codings, fhir_datetime
+from guidelinekg.patients.model import number_from_text
 
 REQUEST_INTENTS = ("order", "original-order", "reflex-order", "filler-order", "instance-order")
 REQUEST_STATUSES = ("active", "on-hold", "completed", "stopped")
@@ -122,10 +123,7 @@ def duration_days(q: Any) -> Decimal | None:
     q = _dict(q)
     value = q.get("value")
     if isinstance(value, str):  # a number written as a string: the mapping's usual leniency
-        try:
-            value = Decimal(value.strip())
-        except ArithmeticError:
-            return None
+        value = number_from_text(value)
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         return None
     if (isinstance(value, Decimal) and not value.is_finite()) or value < 0:

@@ -27,14 +27,14 @@ Quantity of a MedicationAdministration there. Choices:
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from guidelinekg.patients.fhirbundle import Bundle, code_iri, codings, field
 from guidelinekg.patients.codesystems import canonical_system, trimmed
 from guidelinekg.patients.fhirclinical import concept_tokens
-from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, iri, literal, triple, xsd_decimal
+from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, iri, literal, number_from_text, triple, xsd_decimal
 from guidelinekg.patients.ucum import (
     UnitConversionError, amount_kind, is_ucum, shown, ucum_conversion, ucum_for_spelling,
 )
@@ -78,12 +78,9 @@ def quantity_lines(node: str, q: dict[str, Any], note: Note, *, spellings: bool 
     (:mod:`guidelinekg.patients.units`, its explanation showing "45 mcg/L read as 45 ug/L"): the
     ``unit-not-ucum`` note says so ("read as ug/L"); a text the table lacks, or a dose's, is kept as text."""
     value = q.get("value")
-    if isinstance(value, str):
-        try:
-            value = Decimal(value.strip())
-            note("value-as-string", "gives its value as a string")
-        except InvalidOperation:
-            pass
+    if isinstance(value, str) and (number := number_from_text(value)) is not None:
+        value = number
+        note("value-as-string", "gives its value as a string")
     lexical = xsd_decimal(value) if isinstance(value, Decimal) else None
     if lexical is None:
         shown_value = shown(value) if isinstance(value, str) else repr(value)

@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.decode import where
-from guidelinekg.patients.model import MAY_LACK, MAY_LACK_ANY, IngestNote, decimal_problem, number_text, records_lacking
+from guidelinekg.patients.model import (
+    MAY_LACK, MAY_LACK_ANY, IngestNote, decimal_problem, number_from_text, number_text, records_lacking,
+)
 
 MAX_STRING = 1024 * 1024  # FHIR R4: "strings SHALL NOT exceed 1 MB in size"
 MAX_ID = 64  # FHIR R4 id: "length limit of 64 characters"
@@ -215,12 +217,8 @@ class _Checker:
 
     def decimal(self, value: Any, record: str, path: str, parent: Any, key: Any) -> None:
         if isinstance(value, str):  # the mapping accepts a number written as a string, with a note
-            try:
-                number = Decimal(value.strip())
-            except InvalidOperation:
-                return  # not a number at all: the mapping notes it and treats the value as missing
-            if not number.is_finite():
-                return  # "NaN", "Infinity": likewise
+            if (number := number_from_text(value)) is None:
+                return  # not a number at all ("NaN", "4_5"): the mapping notes it and treats the value as missing
         elif isinstance(value, bool) or not isinstance(value, (Decimal, int, float)):
             self.fail(record, path, f"must be a JSON number, not {_kind(value)}", parent, key)
         else:

@@ -261,6 +261,20 @@ def decimal_problem(value: Decimal) -> str | None:
     return None
 
 
+_NUMBER_TEXT = re.compile(r"[ \t\n\r]*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t\n\r]*", re.ASCII)
+
+
+def number_from_text(text: str) -> Decimal | None:
+    """The number a string writes as JSON or XSD write numbers (ASCII digits, an optional sign, point and
+    exponent, spaces around), else ``None``: Python's ``Decimal`` also reads ``"4_5"`` as 45 and Arabic or
+    full-width digits, which no EHR means as a number.
+
+    >>> number_from_text(" 45.0 "), number_from_text("4_5"), number_from_text("\u0664\u0665"), number_from_text("NaN")
+    (Decimal('45.0'), None, None, None)
+    """
+    return Decimal(text.strip(" \t\n\r")) if _NUMBER_TEXT.fullmatch(text) else None
+
+
 def number_text(value: Decimal) -> str:
     """A number as given, shortened for a message when it is long (``1.000E+28``)."""
     text = str(value)

@@ -249,11 +249,33 @@ _WRITTEN_HERE = re.compile(
     f" <{re.escape(GKG)}(?:normalizedValue|normalizedUnit|conversionNote|unitProblem|statedUnit|statedValue)> ")
 
 
+_NUMERIC = {XSD + "decimal": re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII),
+            XSD + "integer": re.compile(r"[+-]?[0-9]+", re.ASCII)}
+_NUMERIC[XSD + "double"] = _NUMERIC[XSD + "float"] = re.compile(
+    r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)  # INF and NaN are no result
+for _derived in ("long", "int", "short", "byte", "nonNegativeInteger", "positiveInteger", "nonPositiveInteger",
+                 "negativeInteger", "unsignedLong", "unsignedInt", "unsignedShort", "unsignedByte"):
+    _NUMERIC[XSD + _derived] = _NUMERIC[XSD + "integer"]  # integers, as the shapes' xsd:integer takes them
+
+
 def _text_values(ntriples: list[str]) -> set[str]:
-    """Subjects whose ``gkg:value`` is a string literal (plain, ``xsd:string`` or language-tagged)."""
-    value = f" <{GKG}value> \""
-    return {line.split(" ", 1)[0] for line in ntriples if value in line and (
-        (obj := line[:-2])[obj.rfind('"'):] == '"' or obj.endswith("#string>") or obj[obj.rfind('"'):].startswith('"@'))}
+    """Subjects whose ``gkg:value`` is no number the patient shapes accept: a string literal (plain,
+    ``xsd:string`` or language-tagged), another datatype (``rdf:HTML``, one of the data's own), or a lexical
+    form its datatype does not allow (``" 50 "``, Arabic or full-width digits, ``"50.0"^^xsd:integer``),
+    which Python's ``Decimal`` would still read. The shapes warn (``patient-data-invalid``); the value is
+    then never used."""
+    value = f" <{GKG}value> "
+    out = set()
+    for line in ntriples:
+        at = line.find(value)
+        if at < 0:
+            continue
+        obj = line[at + len(value):-2]
+        lexical, sep, datatype = obj.rpartition('"^^<')
+        pattern = _NUMERIC.get(datatype[:-1]) if sep and lexical[:1] == '"' else None
+        if pattern is None or not pattern.fullmatch(lexical[1:]):
+            out.add(line.split(" ", 1)[0])
+    return out
 
 
 def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: MeasureCatalog) -> list[str]:
