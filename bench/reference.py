@@ -41,7 +41,8 @@ its ``meta.lastUpdated`` (not a dispense's) when that lies within 365 days after
 after it.
 
 Semantics (rule files in brackets): a result dated after the as-of date (the calendar date as recorded, the
-offset ignored) is excluded [10]; a result with a value and no usable time is not used and leaves its measure
+offset ignored) is excluded [10], unless timed in UTC and of the as-of date at UTC-12:00 (its local date not
+recorded: ``imprecise-result-date``, no latest result of its measure) [10, 30]; a result with a value and no usable time is not used and leaves its measure
 without a latest result (``undated-result``) [16, 30]; so does one dated without a day whose span reaches past
 the as-of date, or reaches the latest instant of another result (``imprecise-result-date``) [10, 28, 30]; a value outside the plausible range (ferritin 0-100000 ng/mL, TSAT 0-100 %, weight 0.2-700 kg,
 phosphate 0-100 mg/dL) is excluded [11]; an unconvertible unit is excluded [12]; ferritin or TSAT drawn
@@ -93,7 +94,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -964,6 +965,11 @@ _UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
 
 
+def _utc(lexical: str) -> bool:
+    """A time of day recorded in UTC (its local date not recorded) [10]."""
+    return len(lexical) > 10 and lexical.endswith(("Z", "+00:00", "-00:00"))
+
+
 def seconds(lexical: str | None) -> int | None:
     """Seconds since the epoch of an xsd:dateTime lexical form (no offset: UTC), as the time index."""
     if lexical is None:
@@ -1049,7 +1055,12 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         measure, key, when, value, problem, _, comparator, _, span_end = o
         h = seconds(when)
         bad = False
-        if when is not None and when[:10] > day:  # after the as-of date, by the date as recorded [10]
+        if when is not None and when[:10] > day and _utc(when) and \
+                (datetime.fromisoformat(when.replace("Z", "+00:00")) - timedelta(hours=12)).date() <= as_of:
+            warnings.add("imprecise-result-date")  # in UTC: of the as-of date west of Greenwich [10, 30]
+            undated.add(measure)
+            bad = True
+        elif when is not None and when[:10] > day:  # after the as-of date, by the date as recorded [10]
             warnings.add("future-result")
             bad = True
         elif span_end is not None and span_end[:10] > day:  # a span reaching past the as-of date [10, 30]

@@ -162,6 +162,43 @@ def test_a_result_that_may_be_after_the_as_of_date_or_another_result_is_not_used
     assert "without a day" in because(rep, "rec-low")
 
 
+UTC_RESULTS = [  # (the newer result's time, rec-low's status, warning on it): the older one is 50 mg/dL
+    ("2026-01-16T01:30:00Z", "undetermined", "imprecise-result-date"),  # 20:30 on the 15th in New York
+    ("2026-01-16T11:59:00+00:00", "undetermined", "imprecise-result-date"),  # 23:59 at UTC-12:00
+    ("2026-01-16T12:00:00Z", "not made", "future-result"),  # the 16th everywhere: a future result
+    ("2026-01-16T01:30:00+01:00", "not made", "future-result"),  # its local date is recorded: the 16th
+    ("2026-01-15T23:00:00Z", "made", None),  # dated the as-of date as recorded: used
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(("time", "expected", "code"), UTC_RESULTS)
+def test_a_result_timed_in_utc_the_day_after_may_be_of_the_as_of_date(pkb, engine, time, expected, code) -> None:
+    """Epic and Oracle Health send times in UTC, without the local date: a draw at 20:30 in New York on the
+    as-of date is 01:30Z the next day. Ignored as a future result, it left the older 50 mg/dL as the latest,
+    and 'not made' was decided on it; now the measure is unknown and the test ordered."""
+    rep = report(pkb, widget("w1", 50, effectiveDateTime="2025-12-10T09:00:00Z"),
+                 widget("w2", 30, effectiveDateTime=time), engine=engine)
+    assert status(rep, "rec-low") == expected
+    codes = {w["code"] for w in rep["warnings"]} & {"imprecise-result-date", "future-result"}
+    assert codes == ({code} if code else set())
+    if code == "imprecise-result-date":
+        assert [o["loinc"] for o in rep["orders"]] == [WIDGET]
+        (message,) = warnings(rep, code)
+        assert f"timed {time[:19]}" in message and " in UTC" in message  # Z or +00:00, as the engine writes it
+        assert "drawn on the as-of date 2026-01-15" in message
+
+
+def test_the_engine_indexes_the_earliest_local_date_of_a_time_in_utc() -> None:
+    store = open_store()
+    store.load_ntriples(f'<urn:a> <{GKG}effectiveTime> "2026-01-16T01:30:00Z"^^<{XSD}dateTime> .\n'
+                        f'<urn:b> <{GKG}effectiveTime> "2026-01-16T13:00:00Z"^^<{XSD}dateTime> .\n'
+                        f'<urn:c> <{GKG}effectiveTime> "2026-01-16T01:30:00-05:00"^^<{XSD}dateTime> .\n')
+    earliest = [line for line in time_index_triples(store) if "effectiveEarliestDay" in line]
+    day = date(2026, 1, 15).toordinal() - date(1970, 1, 1).toordinal()
+    assert earliest == [f'<urn:a> <{GKG}effectiveEarliestDay> "{day}"^^<{XSD}integer> .\n']
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_two_results_of_one_month_are_not_called_simultaneous(pkb, engine) -> None:
     """Both "2025-12": not one instant (as 2025-12-01T00:00 they once were, simultaneous-results-differ)."""

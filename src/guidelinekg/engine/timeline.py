@@ -5,7 +5,9 @@ rules plain numbers (``gkg:effectiveHours`` etc.) keeps them portable and fast. 
 is read as UTC (FHIR allows it only for dates; the loader keeps the lexical form as given). A result's
 date (``gkg:effectiveDay``) is its calendar date as recorded (the offset ignored, as the explanation shows
 it), so its age on the as-of date is a whole number of days (``gkg:asOfDay`` minus it). A time without a day
-(``"2026-01"``) is a span from ``gkg:effectiveTime`` to ``gkg:effectiveSpanEnd``: both are indexed.
+(``"2026-01"``) is a span from ``gkg:effectiveTime`` to ``gkg:effectiveSpanEnd``: both are indexed. A
+result's time recorded in UTC also gets the earliest date it may have had where it was taken
+(``gkg:effectiveEarliestDay``, at UTC-12:00) when that is an earlier date: its local date is not recorded.
 """
 
 from __future__ import annotations
@@ -41,8 +43,11 @@ DAY_PROPERTIES = {
     GKG + "abatementTime": GKG + "abatementDay",  # over by then, so begun by then
     GKG + "abatementSpanEnd": GKG + "abatementSpanEndDay",
 }
+# a result's time recorded in UTC (Z, +00:00): the earliest date it may have had where it was taken
+EARLIEST_DAY = GKG + "effectiveEarliestDay"
+WESTMOST = timedelta(hours=12)  # UTC-12:00, the westmost offset in use
 # every predicate time_index_triples writes: derived by the engine, never a recorded patient fact
-INDEX_PREDICATES = frozenset(TIME_PROPERTIES.values()) | frozenset(DAY_PROPERTIES.values())
+INDEX_PREDICATES = frozenset(TIME_PROPERTIES.values()) | frozenset(DAY_PROPERTIES.values()) | {EARLIEST_DAY}
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -94,7 +99,30 @@ def time_index_triples(store: RuleStore) -> list[str]:
         if row["p"].value in DAY_PROPERTIES:  # the date as recorded: parse_instant keeps the offset given
             day = day_number(instant.date())
             lines.append(f'{row["s"].n3} <{DAY_PROPERTIES[row["p"].value]}> "{day}"^^<{XSD_INTEGER}> .\n')
+            if row["p"].value == GKG + "effectiveTime" and in_utc(row["t"].value):
+                earliest = day_number((instant - WESTMOST).date())
+                if earliest < day:
+                    lines.append(f'{row["s"].n3} <{EARLIEST_DAY}> "{earliest}"^^<{XSD_INTEGER}> .\n')
     return sorted(lines)
+
+
+def latest_date_now() -> date:
+    """Today's date where it is latest (UTC+14:00): no result already taken, whatever the offset it is
+    recorded at, is dated after it (a CDS Hooks call is evaluated as of it)."""
+    return datetime.now(timezone(timedelta(hours=14))).date()
+
+
+def in_utc(lexical: str) -> bool:
+    """Whether a time of day is recorded in UTC (``Z``, ``+00:00``, ``-00:00``): Epic and Oracle Health send
+    times so, and the date where it was taken (its local date) is then not recorded.
+
+    >>> in_utc("2026-01-16T01:30:00Z"), in_utc("2026-01-16T01:30:00+00:00"), in_utc("2026-01-15T20:30:00-05:00")
+    (True, True, False)
+    >>> in_utc("2026-01-16"), in_utc("2026-01-16T01:30:00")
+    (False, False)
+    """
+    text = lexical.strip()
+    return len(text) > 10 and (text.endswith("Z") or text.endswith(("+00:00", "-00:00")))
 
 
 def context_triples(as_of: date, run_iri: str = CONTEXT_IRI) -> list[str]:
