@@ -12,6 +12,7 @@ DetectedIssue implicates no request (what a warning is about is not in ``results
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from guidelinekg.errors import InputError
@@ -49,8 +50,9 @@ def write_fhir(folder: Path) -> dict[str, int]:
                     for entry in entries:
                         kind = entry["resource"]["resourceType"]
                         _relative(entry["resource"], local)
-                        if kind not in files:
-                            files[kind] = (target / f"{kind}.ndjson").open("w", encoding="utf-8", newline="\n")
+                        if kind not in files:  # written beside, renamed over: a hard link keeps the old
+                            files[kind] = (target / f".{kind}.ndjson.tmp").open("w", encoding="utf-8",
+                                                                                 newline="\n")
                         files[kind].write(json.dumps(entry["resource"], ensure_ascii=False) + "\n")
                         counts[kind] = counts.get(kind, 0) + 1
         finally:
@@ -60,7 +62,10 @@ def write_fhir(folder: Path) -> dict[str, int]:
                     "requiresAccessToken": False,
                     "output": [{"type": k, "url": f"{k}.ndjson", "count": counts[k]} for k in sorted(counts)],
                     "error": []}
-        (target / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        for kind in files:
+            os.replace(target / f".{kind}.ndjson.tmp", target / f"{kind}.ndjson")
+        (target / ".manifest.json.tmp").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        os.replace(target / ".manifest.json.tmp", target / "manifest.json")
     except OSError as exc:
         raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
     return counts

@@ -45,6 +45,21 @@ def check_input(source: Path) -> None:
 _OURS = (MARKER, "manifest.json", "run.json")
 
 
+def check_out(out: Path, source: Path) -> None:
+    """Refuse an ``out`` that is a file, the input, or inside the input (by path; the same files by other
+    names are refused by :func:`guidelinekg.commands.refuse_overwriting_input`).
+
+    Raises:
+        InputError: naming ``out`` and why.
+    """
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a directory (created if missing)")
+    target, given = out.resolve(), source.resolve()
+    if target == given or (given.is_dir() and target.is_relative_to(given)):
+        raise InputError(f"--out {out} is the input or inside it ({source}): the run's files would be read as "
+                         "input", hint="give --out a directory outside the input")
+
+
 def claim(out: Path, source: Path) -> None:
     """Check the input (:func:`check_input`), then refuse an ``out`` that is not the tool's to write (see the
     module docstring); else create it, marked.
@@ -54,12 +69,7 @@ def claim(out: Path, source: Path) -> None:
             non-empty directory holding no run.
     """
     check_input(source)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file; give a directory (created if missing)")
-    target, given = out.resolve(), source.resolve()
-    if target == given or (given.is_dir() and target.is_relative_to(given)):
-        raise InputError(f"--out {out} is the input or inside it ({source}): the run's files would be read as "
-                         "input", hint="give --out a directory outside the input")
+    check_out(out, source)
     if out.is_dir():
         entries = sorted(p.name for p in out.iterdir())
         if entries and not any(name in entries for name in _OURS):

@@ -63,7 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from guidelinekg.cohort.paths import check_out
     from guidelinekg.cohort.run import CohortOptions, run_cohort
+    from guidelinekg.commands import refuse_overwriting_input
+
+    check_out(args.out, args.input)  # before any work: the run writes and clears files in --out
+    read = [args.input, *args.content]
+    refuse_overwriting_input("--out", args.out, read, folders=read, output_is_folder=True)
 
     options = CohortOptions(
         source=args.input, out=args.out, as_of=args.as_of or date.today(), chunk_size=args.chunk_size,

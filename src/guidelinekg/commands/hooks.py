@@ -80,6 +80,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--jwks needs --issuer ISS (repeatable) and --audience URL (this service's base URL)")
     if args.feedback is not None and args.feedback.exists() and not args.feedback.is_dir():
         raise InputError(f"--feedback {args.feedback} is not a directory")
+    if args.feedback is not None:  # the files appended to: none may be a file read, nor in a folder read
+        from guidelinekg.commands import refuse_overwriting_input
+        from guidelinekg.hooks.feedback import FEEDBACK_FILE, RUNS_FILE
+
+        content, read = list(args.content or []), [*(args.content or []), *([args.jwks] if args.jwks else [])]
+        for name in (RUNS_FILE, FEEDBACK_FILE):
+            refuse_overwriting_input("--feedback", args.feedback / name, read, folders=content)
     cards = CardLog(args.feedback)  # its files checked (a file that is not N-Quads refused) before loading
     try:
         advisor = Advisor(choose_guidelines(args.guideline, args.content), as_of=args.as_of)

@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     from guidelinekg.commands import refuse_overwriting_input
 
     # the store's generations are written and deleted there: no input may be the store or inside it
-    refuse_overwriting_input("--store", args.store, [*args.inputs, *args.content], output_is_folder=True)
+    refuse_overwriting_input("--store", args.store, [*args.inputs, *args.content], folders=args.content,
+                             output_is_folder=True)
     graphs = read_guidelines(None) if args.guidelines else []
     if args.content:
         from guidelinekg.checks.gate import require_valid_content

@@ -125,17 +125,17 @@ def _check_writable(path: Path) -> None:
 
 
 def _check_not_an_input(args: argparse.Namespace) -> None:
-    """--provenance must not replace the patient file or a content file, nor land in a --content folder
-    (the next run would read it as guideline content)."""
+    """--provenance must not replace the patient file, a content file (a file of a --content folder by any
+    name) or a shipped file (vocabulary, guidelines, shapes, rules, queries), nor land in a --content or
+    shipped folder (the next run would read it)."""
     from guidelinekg.commands import refuse_overwriting_input
-    from guidelinekg.content import resources
 
     content = list(args.content or [])
-    shipped = [] if content else [*resources.vocabulary_files(), *resources.guideline_files()]
-    refuse_overwriting_input("--provenance", args.provenance, [args.patient, *content, *shipped], folders=content)
+    refuse_overwriting_input("--provenance", args.provenance, [args.patient, *content], folders=content)
 
 
 def run(args: argparse.Namespace) -> int:
+    from guidelinekg.commands import write_replacing
     from guidelinekg.report.views import render, render_patient
     from guidelinekg.provenance.record import provenance_dataset, provenance_turtle
 
@@ -174,8 +174,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             args.provenance.parent.mkdir(parents=True, exist_ok=True)
             trig = several or args.provenance.suffix.lower() == ".trig"  # TriG whenever the name says so
-            args.provenance.write_text(provenance_dataset(evaluations, disagreements) if trig else
-                                       provenance_turtle(evaluations[0]), encoding="utf-8")
+            write_replacing(args.provenance, (provenance_dataset(evaluations, disagreements) if trig else
+                                              provenance_turtle(evaluations[0])).encode("utf-8"))
         except OSError as exc:
             raise InputError(f"cannot write --provenance {args.provenance}: {exc.strerror or exc}") from None
         for report in reports:

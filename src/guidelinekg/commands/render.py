@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None:  # before any work: --output g.ttl of --data g.ttl would replace the source
         from guidelinekg.commands import refuse_overwriting_input
 
-        refuse_overwriting_input("--output", args.output, paths)
+        data = list(args.data or [])
+        refuse_overwriting_input("--output", args.output, [*paths, *data], folders=data)
     graph = GuidelineGraph.load(paths)
     versions = graph.select_versions(args.guideline)
     if args.format == "fhir":
@@ -63,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
         text = graph.markdown(versions)
     if args.output is not None:
         try:
-            args.output.write_text(text, encoding="utf-8", newline="\n")
+            from guidelinekg.commands import write_replacing
+
+            write_replacing(args.output, text.encode("utf-8"))
         except OSError as exc:
             raise InputError(f"cannot write: {exc.strerror}", Location(str(args.output))) from None
         return 0

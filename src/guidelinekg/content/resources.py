@@ -75,3 +75,14 @@ def content_prefixes() -> dict[str, str]:
         for prefix, namespace in declaration.findall(path.read_text(encoding="utf-8")):
             found.setdefault(prefix, namespace)
     return found
+
+
+def shipped_folders() -> list[Path]:
+    """Every folder the tool reads at run time from its home or its package: the vocabulary and guidelines,
+    the shapes, the queries (rules, checks, reports, library) and the package itself (its code and the
+    templates of ``guidelinekg new``). No command writes a file in them (:mod:`guidelinekg.commands`)."""
+    try:
+        home = [ontology_dir(), shapes_dir(), queries_dir()]
+    except FileNotFoundError:  # no home: nothing is read from there either
+        home = []
+    return [*home, Path(__file__).resolve().parents[1]]
