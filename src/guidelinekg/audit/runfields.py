@@ -41,9 +41,9 @@ KEY_FIELDS = ("input", "input_files", "as_of", "chunk_size", "content_sha256", "
               "software")
 PARTITION_FIELDS = ("kind", "chunks", "patients", "bad_records", "skipped_types", "ignored_files", "shared_bundles",
                     "warnings", "export")
-RUN_FIELDS = ("out", "input_kind", "chunks", "chunks_run_now", "as_of", "patients", "bad_records", "patients_found",
-              "patients_set_aside", "patients_unaccounted", "patients_missing", "skipped_types", "ignored_files",
-              "shared_bundles", "export_manifest", "warnings", "seconds")
+RUN_FIELDS = ("out", "input_kind", "chunks", "chunks_run_now", "as_of", "patients", "bad_records", "bad_records_sha256",
+              "patients_found", "patients_set_aside", "patients_unaccounted", "patients_missing", "skipped_types",
+              "ignored_files", "shared_bundles", "export_manifest", "warnings", "seconds")
 SECONDS = ("prepare", "evaluate", "total")
 CHUNK_SUFFIX = {"ndjson": "ndjson", "bundles": "json", "rdf": "nt"}  # the names cohort gives its chunks
 MISSING_SHOWN = 20  # run.json names at most this many missing patients
@@ -137,6 +137,10 @@ def _record_forms(record: dict, recorded: set[str], bad_lines: list[str] | None)
     problems = []
     if "out" in record and not isinstance(record["out"], str):
         problems.append(f"run.json out is {_shown(record['out'])}, not a path")
+    if "bad_records_sha256" in record and not (isinstance(record["bad_records_sha256"], str)
+                                               and _SHA256.fullmatch(record["bad_records_sha256"])):
+        problems.append(f"run.json bad_records_sha256 is {_shown(record['bad_records_sha256'])}, not a SHA-256 in "
+                        "hexadecimal")
     now, chunks = record.get("chunks_run_now", 0), record.get("chunks")
     if not _count(now) or (_count(chunks) and now > chunks):
         problems.append(f"run.json chunks_run_now is {_shown(now)}, not a count of chunks no more than the "

@@ -13,11 +13,14 @@ Every field that can be checked is compared with what the provenance and the oth
 ``run-record-differs`` names the file, the field and both values. The manifest's as-of date and software
 against each run's; its ``content_sha256`` and ``rules_sha256`` against the hashes of the content files and
 rules each run records (computed as the cohort computes them); the patients it found less those set aside
-(``bad-records.jsonl`` lines naming a ``patient``) against the patients the runs record (``runs-missing``);
-its bad records against ``bad-records.prepare.jsonl``. ``run.json``'s as-of date against the runs', its
-patients against the patients recorded, its bad records against ``bad-records.jsonl``, its patients found,
-input kind, chunks and the partition's notes against the manifest, its patients set aside and unaccounted
-against the files. Every other field, and the fields themselves (none added, none absent), are checked
+(the patients ``bad-records.jsonl`` lines name) against the patients the runs record (``runs-missing``);
+its bad records against ``bad-records.prepare.jsonl``. The set-aside patients by identity: each named once,
+and none a patient the runs record as evaluated. ``run.json``'s as-of date against the runs', its patients
+against the patients recorded, its bad records and ``bad_records_sha256`` against ``bad-records.jsonl``
+(which the provenance does not hold: the digest, recorded when the cohort wrote the file, makes an edit of
+any bad record's file, line, patient or reason fail, and with the file's first lines being
+``bad-records.prepare.jsonl``'s, an edit of that file too), its patients found, input kind, chunks and the
+partition's notes against the manifest, its patients set aside and unaccounted against the files. Every other field, and the fields themselves (none added, none absent), are checked
 by :mod:`guidelinekg.audit.runfields`, which says what cannot be checked and why (paths, timings, the input's
 file list). The input itself is not at hand, so a consistent edit of every file cannot be told from a run.
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +37,7 @@ from guidelinekg.audit.recorded import Finding
 from guidelinekg.audit.runfields import check_fields
 from guidelinekg.audit.shown import shown_pair
 from guidelinekg.audit.verdicts import RunAudit
+from guidelinekg.patients.model import IRI_PREFIX
 from guidelinekg.provenance.inputs import COHORT_PROVENANCE
 
 MANIFEST, RUN_RECORD, BAD_RECORDS, PREPARE_BAD = "manifest.json", "run.json", "bad-records.jsonl", \
@@ -100,27 +105,49 @@ def missing_records(directory: Path) -> tuple[Finding, ...]:
 
 @dataclass(frozen=True)
 class BadRecords:
-    """``bad-records.jsonl``: its lines and those naming a patient (set aside); None when missing."""
+    """``bad-records.jsonl``: its lines, the SHA-256 of its bytes, the lines naming a patient (set aside) and
+    those patients, as named; None (and 0, None, ()) when missing."""
 
     lines: list[str] | None
     aside: int
+    sha256: str | None = None
+    patients: tuple[str, ...] = ()
 
     @classmethod
     def read(cls, directory: Path) -> BadRecords:
         path = directory / BAD_RECORDS
         if not path.is_file():
             return cls(None, 0)
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        aside = 0
+        raw = path.read_bytes()
+        lines = raw.decode("utf-8", errors="replace").splitlines()
+        patients = []
         for line in lines:
             try:
                 record = json.loads(line)
             except (ValueError, RecursionError):
                 continue
-            aside += isinstance(record, dict) and "patient" in record
-        return cls(lines, aside)
+            if isinstance(record, dict) and "patient" in record:
+                patients.append(str(record["patient"]))
+        return cls(lines, len(patients), hashlib.sha256(raw).hexdigest(), tuple(patients))
 
 
+def _set_aside(bad: BadRecords, recorded: set[str]) -> list[Finding]:
+    """The patients ``bad-records.jsonl`` sets aside against those the runs record, by identity: each set aside
+    once, and none evaluated (a set-aside ``Patient/ID`` of NDJSON is evaluated as ``urn:guidelinekg:Patient/ID``;
+    RDF patients are named by their IRI; a bundle's by its file, which the runs do not record)."""
+    findings = []
+    twice = sorted(p for p, n in Counter(bad.patients).items() if n > 1)
+    if twice:
+        findings.append(Finding("failure", "run-record-differs", f"{BAD_RECORDS} sets aside {', '.join(twice[:3])}"
+                                f"{f' and {len(twice) - 3} more' if len(twice) > 3 else ''} more than once: a patient "
+                                "is set aside once; bad records were edited"))
+    both = sorted(p for p in set(bad.patients) if p in recorded or f"{IRI_PREFIX}{p}" in recorded)
+    if both:
+        findings.append(Finding("failure", "run-record-differs", f"{BAD_RECORDS} sets aside {', '.join(both[:3])}"
+                                f"{f' and {len(both) - 3} more' if len(both) > 3 else ''}, whom the runs record as "
+                                "evaluated: a patient is either evaluated or set aside, never both; bad records "
+                                "were edited"))
+    return findings
 
 
 _ABSENT = object()
@@ -161,9 +188,10 @@ def check_records(directory: Path, provenance: Path, runs: tuple[RunAudit, ...],
             if not _same(key.get(name, _ABSENT), actual) and actual is not None:
                 differs(f"{MANIFEST} key.{name}", key.get(name, _ABSENT), actual,
                         "the runs' recorded files and rules give")
-        if found - bad.aside != len(recorded):
-            findings.append(Finding("failure", "runs-missing", f"the input held {found} patients ({bad.aside} set "
-                                    f"aside in {BAD_RECORDS}), the provenance records {len(recorded)}: run graphs "
+        aside = len(set(bad.patients))  # by identity: a patient named twice is set aside once
+        if found - aside != len(recorded):
+            findings.append(Finding("failure", "runs-missing", f"the input held {found} patients ({aside} set aside "
+                                    f"in {BAD_RECORDS}), the provenance records {len(recorded)}: run graphs "
                                     "were removed or added", None))
         prepared = partition.get("bad_records", _ABSENT)
         if (directory / PREPARE_BAD).is_file():
@@ -175,6 +203,7 @@ def check_records(directory: Path, provenance: Path, runs: tuple[RunAudit, ...],
                                         f"the {len(lines)} line(s) of {PREPARE_BAD}: bad records were edited"))
         elif bad.lines is not None and not (_count(prepared) and prepared <= len(bad.lines)):
             differs(f"{MANIFEST} partition.bad_records", prepared, len(bad.lines), f"{BAD_RECORDS} holds")
+    findings += _set_aside(bad, recorded)
     findings += check_fields(manifest, record, runs, bad.lines, shapes_sha256)
     if record is None:
         return tuple(findings)
@@ -182,6 +211,7 @@ def check_records(directory: Path, provenance: Path, runs: tuple[RunAudit, ...],
     expected = {"patients": (len(recorded), "the provenance records")}
     if bad.lines is not None:
         expected["bad_records"] = (len(bad.lines), f"{BAD_RECORDS} holds")
+        expected["bad_records_sha256"] = (bad.sha256, f"the SHA-256 of {BAD_RECORDS} is")
         expected["patients_set_aside"] = (bad.aside, f"the lines of {BAD_RECORDS} naming a patient are")
     if manifest is not None:
         partition = manifest["partition"]

@@ -5,10 +5,13 @@ Layout of ``--out DIR`` (a new or empty directory, or a run's: :mod:`guidelinekg
   (written atomically after preparation; ``--resume`` checks it matches);
 - ``work/``: the chunk files (the input by patient), removed once the run is complete (prepared again if a
   chunk is to be evaluated again); ``chunks/NAME.jsonl``, ``chunks/NAME.trig.gz``, ``chunks/NAME.counts.json``:
-  each chunk's reports, provenance and counts, written atomically, the ``.jsonl`` last (present: it is done);
+  each chunk's reports, provenance and counts, written atomically with their SHA-256, the ``.jsonl`` last
+  (present: it is done; ``--resume`` checks a done chunk's files against the digests before joining them,
+  :mod:`guidelinekg.cohort.chunkfiles`);
 - on completion: ``results.jsonl`` (one ``recommend --format json`` object per patient, in chunk order),
   ``provenance.trig.gz`` (gzip TriG, one named graph per chunk run; about 5 kB per patient instead of
-  60 kB uncompressed), ``summary.csv``, ``bad-records.jsonl``, ``run.json``.
+  60 kB uncompressed), ``summary.csv``, ``bad-records.jsonl``, ``run.json`` (with the SHA-256 of
+  ``bad-records.jsonl``, which the audit checks: the provenance does not hold the bad records).
 Chunks run in this process (``--workers 1``), in local worker processes (``--workers N``) or on a Dask
 distributed cluster (``--scheduler tcp://HOST:PORT``), where the knowledge base is scattered once to
 every worker and each chunk is a task. At most two chunks per worker are read and queued at a time.
@@ -18,7 +21,6 @@ Before the rules, each chunk's patient data are checked with ``shapes/patient.tt
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -35,6 +37,8 @@ from pathlib import Path
 
 from guidelinekg import __version__
 from guidelinekg.cohort.chunk import ChunkResult, evaluate_chunk
+from guidelinekg.cohort.chunkfiles import atomic_write, chunk_json, concatenate, write_chunk
+from guidelinekg.cohort.chunkfiles import pending as chunk_pending
 from guidelinekg.cohort.several import combined, guideline_folder, selectors, write_disagreements
 from guidelinekg.cohort.partition import Partition, input_fingerprint, prepare
 from guidelinekg.cohort.paths import claim
@@ -114,38 +118,6 @@ def _prepare_or_resume(options: CohortOptions, kb: KnowledgeBase, shapes: Compil
     atomic_write(options.out / "bad-records.prepare.jsonl", "".join(json.dumps(b.__dict__) + "\n" for b in bad))
     atomic_write(manifest_path, json.dumps({"key": key, "partition": partition.to_json()}, indent=2))
     return partition
-
-
-def atomic_write(path: Path, text: str | bytes) -> None:
-    """Write a file (text as UTF-8) so that readers see either the old or the complete new content."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as handle:
-            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)  # a full disk leaves no partial file behind
-        raise
-
-
-def _write_chunk(out: Path, result: ChunkResult) -> None:
-    chunks = out / "chunks"
-    chunks.mkdir(exist_ok=True)
-    stem = Path(result.name).stem
-    atomic_write(chunks / f"{stem}.trig.gz", result.trig_gz)
-    atomic_write(chunks / f"{stem}.bad.jsonl", "".join(json.dumps(b) + "\n" for b in result.bad_records))
-    atomic_write(chunks / f"{stem}.counts.json", json.dumps(result.counts))
-    atomic_write(chunks / f"{stem}.patients.json", json.dumps(
-        {"found": result.found, "evaluated": result.patients, "set_aside": result.set_aside,
-         "missing": result.missing}))
-    atomic_write(chunks / f"{stem}.jsonl", result.jsonl)  # last: its presence marks the chunk done
-
-
-def _pending(out: Path, partition: Partition) -> list[str]:
-    return [c for c in partition.chunks if not (out / "chunks" / f"{Path(c).stem}.jsonl").exists()]
 
 
 def _chunk_key(name: str, text: str, options: CohortOptions, payload: dict, version: str) -> str:
@@ -256,16 +228,6 @@ def _progress(total: int, enabled: bool | None):
     return tqdm(total=total, unit="patient", unit_scale=True, file=sys.stderr, dynamic_ncols=True)
 
 
-def _concatenate(out: Path, names: list[str], suffix: str, target: str) -> None:
-    """Join the chunks' files byte for byte into ``target`` (gzip members joined make one gzip file, TriG graphs one TriG document)."""
-    tmp = out / f".{target}.tmp"
-    with tmp.open("wb") as joined:
-        for name in names:
-            with (out / "chunks" / f"{Path(name).stem}{suffix}").open("rb") as part:
-                shutil.copyfileobj(part, joined, 1 << 20)
-    tmp.replace(out / target)
-
-
 def _finish(out: Path, partition: Partition) -> dict:
     """Merge chunk outputs into the final files and add up the chunks' counts (no report is parsed again),
     with the patients found in the input against those evaluated and those set aside as bad records."""
@@ -275,25 +237,27 @@ def _finish(out: Path, partition: Partition) -> dict:
     missing: list[str] = []
     for name in partition.chunks:
         stem = Path(name).stem
-        chunk_bad = _chunk_json(out / "chunks" / f"{stem}.bad.jsonl", lines=True)
+        chunk_bad = chunk_json(out / "chunks" / f"{stem}.bad.jsonl", lines=True)
         set_aside += sum(isinstance(b, dict) and "patient" in b for b in chunk_bad)  # a patient not evaluated
         bad_lines += (out / "chunks" / f"{stem}.bad.jsonl").read_text(encoding="utf-8").splitlines()
         try:
-            for kind, item, n in _chunk_json(out / "chunks" / f"{stem}.counts.json"):
+            for kind, item, n in chunk_json(out / "chunks" / f"{stem}.counts.json"):
                 counts[(kind, item)] += n
             patients_file = out / "chunks" / f"{stem}.patients.json"
             if patients_file.exists():  # (a chunk written by an older version has none)
-                missing += [str(m) for m in _chunk_json(patients_file)["missing"]]
+                missing += [str(m) for m in chunk_json(patients_file)["missing"]]
         except (ValueError, TypeError, KeyError, RecursionError):
             raise InputError(f"--resume: the files of {stem} in {out / 'chunks'} are corrupt; delete "
                              f"{stem}.jsonl there and --resume to evaluate that chunk again") from None
-    _concatenate(out, partition.chunks, ".jsonl", "results.jsonl")
-    _concatenate(out, partition.chunks, ".trig.gz", "provenance.trig.gz")
+    concatenate(out, partition.chunks, ".jsonl", "results.jsonl")
+    concatenate(out, partition.chunks, ".trig.gz", "provenance.trig.gz")
     with (out / "results.jsonl").open("rb") as results:
         patients = sum(1 for _ in results)
-    atomic_write(out / "bad-records.jsonl", "".join(line + "\n" for line in bad_lines))
+    bad_text = "".join(line + "\n" for line in bad_lines).encode("utf-8")
+    atomic_write(out / "bad-records.jsonl", bad_text)
     atomic_write(out / "summary.csv", summary_csv(counts, len(bad_lines)))
-    return {"patients": patients, "bad_records": len(bad_lines), "patients_found": partition.patients,
+    return {"patients": patients, "bad_records": len(bad_lines),
+            "bad_records_sha256": hashlib.sha256(bad_text).hexdigest(), "patients_found": partition.patients,
             "patients_set_aside": set_aside, "patients_unaccounted": partition.patients - patients - set_aside,
             "patients_missing": sorted(missing)[:20]}
 
@@ -350,22 +314,10 @@ def _file_errors(out: Path) -> Iterator[None]:
         raise InputError(f"{what}: {exc.strerror or exc}") from None
 
 
-def _chunk_json(path: Path, lines: bool = False):
-    """A chunk's JSON file (or JSON Lines), written by :func:`_write_chunk`; damaged, it is an error naming
-    the file (deleting the chunk's ``.jsonl`` makes ``--resume`` evaluate it again)."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        return [json.loads(line) for line in text.splitlines()] if lines else json.loads(text)
-    except (ValueError, RecursionError):
-        stem = path.name.split(".", 1)[0]
-        raise InputError(f"--resume: {path} is corrupt; delete {path.with_name(stem + '.jsonl')} and --resume "
-                         "to evaluate that chunk again") from None
-
-
 def _run(options: CohortOptions, kb: KnowledgeBase, version, shapes: CompiledShapes, started: float) -> dict:
     partition = _prepare_or_resume(options, kb, shapes)
     prepared = time.perf_counter()
-    pending = _pending(options.out, partition)
+    pending = chunk_pending(options.out, partition.chunks)
     if pending and not (options.out / "work").is_dir():  # removed on completion; the same input: the same chunks
         prepare(options.source, options.out / "work", options.chunk_size, kb, options.as_of)
     payload = {"key": kb.sha256 + kb.rules.sha256, **to_payload(kb), "patient_shapes": shapes}
@@ -374,7 +326,7 @@ def _run(options: CohortOptions, kb: KnowledgeBase, version, shapes: CompiledSha
         bar.update(min(partition.patients, (len(partition.chunks) - len(pending)) * options.chunk_size))
 
     def on_done(result: ChunkResult) -> None:
-        _write_chunk(options.out, result)
+        write_chunk(options.out, result)
         if bar is not None:
             bar.update(result.patients)
 
