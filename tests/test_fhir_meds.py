@@ -109,6 +109,8 @@ def test_request_period(fields, start, end, note):
     ({"status": "entered-in-error"}, "has status entered-in-error"),
     ({"intent": "proposal"}, "has intent proposal, not an order"),
     ({"intent": "plan"}, "has intent plan, not an order"),
+    ({"intent": "plan", "reportedBoolean": False}, "has intent plan, not an order"),
+    ({"intent": "proposal", "reportedBoolean": True}, "has intent proposal, not an order"),
     ({"doNotPerform": True}, "is doNotPerform"),
 ])
 def test_requests_that_are_no_exposure_are_skipped_with_a_note(fields, why):
@@ -116,6 +118,15 @@ def test_requests_that_are_no_exposure_are_skipped_with_a_note(fields, why):
     assert values(p, NODE, "exposureStart") == []
     (message,) = [n.message for n in p.notes if n.code == "skipped-status"]
     assert message.startswith(f"MedicationRequest/rx {why}") and message.endswith("; skipped")
+
+
+@pytest.mark.parametrize("reported", [{"reportedBoolean": True}, {"reportedReference": {"reference": "Patient/p1"}}])
+def test_a_reported_plan_is_a_medication_taken(reported):
+    """Oracle Health records a home medication as a MedicationRequest of intent plan, reported: skipped as 'not
+    an order', the oral iron a patient took left their iron studies used as if drawn off iron."""
+    p = fhir(request(intent="plan", authoredOn="2026-01-01", **reported))
+    assert values(p, NODE, "exposureStart") == ["2026-01-01T00:00:00"]
+    assert not [n for n in p.notes if n.code == "skipped-status"]
 
 
 def test_request_without_any_start_decides_nothing():

@@ -8,7 +8,9 @@ that only such an end would make true is unknown, not true, since there the assu
 What is read, and how conservatively:
 
 * **MedicationRequest**, with ``intent`` ``order``, ``original-order``, ``reflex-order``, ``filler-order``
-  or ``instance-order`` (a ``proposal``, ``plan`` or ``option`` orders nothing) and ``status`` ``active``,
+  or ``instance-order`` (a ``proposal``, ``plan`` or ``option`` orders nothing), or ``plan`` reported by the
+  patient or another (``reportedBoolean`` true or a ``reportedReference``: Oracle Health records a home
+  medication so), and ``status`` ``active``,
   ``on-hold``, ``completed`` or ``stopped`` (it was in force, maybe still is); not ``doNotPerform``.
   Start: the earliest ``dosageInstruction.timing.repeat.boundsPeriod.start``, else ``authoredOn``, else
   ``dispenseRequest.validityPeriod.start``. End, the first of these the record states:
@@ -244,7 +246,8 @@ def request_period(res: dict[str, Any]) -> ExposurePeriod:
     intent, status = res.get("intent"), res.get("status")
     if res.get("doNotPerform") is True:
         return ExposurePeriod(skip="is doNotPerform (an order not to give it)")
-    if intent not in REQUEST_INTENTS:
+    reported = res.get("reportedBoolean") is True or isinstance(res.get("reportedReference"), dict)
+    if intent not in REQUEST_INTENTS and not (intent == "plan" and reported):
         return ExposurePeriod(skip=f"has intent {intent}, not an order")
     if status not in REQUEST_STATUSES:
         return ExposurePeriod(skip=f"has status {status}")
