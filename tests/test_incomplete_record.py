@@ -188,6 +188,31 @@ def test_an_export_with_error_files_may_lack_any_record(tmp_path, capsys):
     assert note.startswith("the export reports errors (OperationOutcome.ndjson)")
 
 
+@pytest.mark.parametrize("expression, expected", [
+    (["Encounter"], (T, F, F, F)),  # a type the fixture's guideline does not read: nothing it reads is missing
+    (["DocumentReference.content[0]", "Encounter"], (T, F, F, F)),
+    (["AllergyIntolerance"], (T, U, F, F)),  # the allergy criterion only
+    (["MedicationRequest"], (T, F, F, U)),
+    (["Encounter", "not a path"], (T, U, U, U)),  # an issue that names no type: anything may be missing
+])
+def test_an_error_file_about_some_types_lacks_only_those(tmp_path, capsys, expression, expected):
+    """Found in a trial: "Resource type Encounter is not supported" (expression ["Encounter"]) in the error file
+    of an export made every patient's record partial: no decision for anyone, on a type nothing reads."""
+    source, out = tmp_path / "export", tmp_path / "out"
+    _export(source, "https://fhir.example.org/Patient/$export", errors=["OperationOutcome.ndjson"])
+    (source / "OperationOutcome.ndjson").write_text(json.dumps({"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": "not-supported", "diagnostics": "Resource type is not supported",
+         "expression": expression}]}) + "\n")
+    report, _ = _cohort_report(source, out, capsys)
+    [item] = [i for key in ("recommendations", "undetermined") for i in report[key] if i["iri"] == EX + "rec-cillin"]
+    said = {line.strip().split(": ")[0]: line.strip().split(": ")[1].split(" ")[0] for line in item["because"]}
+    assert tuple(said[label] for label in LABELS) == expected, item["because"]
+    lacking = [w["message"] for w in report["warnings"] if w["code"] == "export-incomplete"]
+    assert len(lacking) == (expected != (T, F, F, F))
+    if expected == (T, U, F, F):
+        assert lacking[0].startswith("the export reports errors about AllergyIntolerance (OperationOutcome.ndjson)")
+
+
 def test_an_error_file_of_information_only_leaves_the_record_complete(tmp_path, capsys):
     """A server's error file may hold only notes (severity information): nothing is said to be missing."""
     source, out = tmp_path / "export", tmp_path / "out"

@@ -67,7 +67,7 @@ class ExportPlan:
     manifest: dict = field(default_factory=dict)  # empty: the directory has no manifest
     # error files that report an error (an issue of severity fatal or error), or cannot be read or found:
     # what the server could not export may be missing from any patient's record (:func:`scope_notes`)
-    severe_errors: list[str] = field(default_factory=list)
+    severe_errors: dict[str, tuple[str, ...]] = field(default_factory=dict)  # file -> types it is about (): any
 
 
 def natural_key(name: str) -> list:
@@ -135,7 +135,8 @@ def plan_export(directory: Path) -> ExportPlan:
         plan = ExportPlan([_typed(p, named[p]) for p in paths if p in read],
                           sorted(p.name for p in directory.iterdir() if p.is_file() and p not in read),
                           warnings=list(foreign.values()),  # a server's error file, as a manifest's (below)
-                          severe_errors=[p.name for p in paths if named[p] == "OperationOutcome" and severe(p)])
+                          severe_errors={p.name: found for p in paths
+                                         if named[p] == "OperationOutcome" and (found := severe(p)) is not None})
     plan.files = reading_order(plan.files)
     return plan
 
@@ -248,11 +249,13 @@ def read_manifest(path: Path, directory: Path) -> ExportPlan:
         for name in side[key]:
             if _find(directory, name) is None:
                 warnings.append(f"{path.name}: {key} file {name} is not in {directory}")
-    failed = [name for name in side["error"] if severe(_find(directory, name))]
+    failed = {name: found for name in side["error"] if (found := severe(_find(directory, name))) is not None}
     if failed:
-        warnings.append(f"{path.name}: the server reported errors ({', '.join(failed)}, OperationOutcome): "
-                        "resources it could not export are not in this input, so every patient's record may be "
-                        "partial; each report says so (export-incomplete)")
+        about = sorted({t for types in failed.values() for t in types}) if all(failed.values()) else []
+        warnings.append(f"{path.name}: the server reported errors{' about ' + ', '.join(about) if about else ''} "
+                        f"({', '.join(failed)}, OperationOutcome): resources it could not export are not in this "
+                        "input, so every patient's record may be partial where a guideline reads them; each report "
+                        "says so (export-incomplete)")
     if notes := [name for name in side["error"] if name not in failed]:
         warnings.append(f"{path.name}: the error file(s) {', '.join(notes)} hold only the server's warnings or "
                         "information (no issue of severity error or fatal): nothing is said to be missing")

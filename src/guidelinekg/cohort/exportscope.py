@@ -10,6 +10,7 @@ patient (``export-incomplete``), with the closed-world records the input may the
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -24,19 +25,37 @@ INCOMPLETE = "export-incomplete"  # the note on every patient of an export that 
 
 
 
-def severe(path: Path | None) -> bool:
-    """Whether an error file (NDJSON of OperationOutcomes) reports an error: an issue of severity fatal or
-    error, or a file not found, unreadable or without issues (information and warnings only: not)."""
+_TYPE_PATH = re.compile(r"[A-Z][A-Za-z]{1,63}(?=$|[.\[(])")
+
+
+def severe(path: Path | None) -> tuple[str, ...] | None:
+    """What an error file (NDJSON of OperationOutcomes) reports missing: ``None`` when it reports no error
+    (information and warnings only); the resource types its errors are about when every issue of severity
+    fatal or error names them (its ``expression``, FHIRPath starting with the type: a server that does not
+    export Encounter); else ``()``, anything (an issue naming no type, a file not found, unreadable or
+    without issues)."""
     if path is None:  # not found
-        return True
+        return ()
     try:
         with open_input(path) as stream:  # a server may gzip it (OperationOutcome.ndjson.gz)
             outcomes = [json.loads(line) for line in stream.read().decode("utf-8").splitlines() if line.strip()]
     except (EOFError, OSError, UnicodeDecodeError, ValueError):
-        return True
+        return ()
     issues = [i for o in outcomes if isinstance(o, dict) for i in (o.get("issue") or []) if isinstance(i, dict)]
-    return any(i.get("severity") in ("fatal", "error") for i in issues) or not issues
-
+    errors = [i for i in issues if i.get("severity") in ("fatal", "error")]
+    if not issues:
+        return ()
+    if not errors:
+        return None
+    types: set[str] = set()
+    for issue in errors:
+        paths = issue.get("expression")
+        named = [m.group(0) for p in paths if isinstance(p, str) and (m := _TYPE_PATH.match(p.strip()))] \
+            if isinstance(paths, list) else []
+        if not named or len(named) != len(paths):
+            return ()
+        types.update(named)
+    return tuple(sorted(types))
 
 
 @dataclass(frozen=True)
@@ -93,22 +112,32 @@ def types_read(kb) -> list[str]:
     return types + [t for t in ("Procedure", "AllergyIntolerance") if kb.reads.maps_type(t)]
 
 
-def scope_notes(manifest: dict, kb=None, errors: list[str] = (),
+def scope_notes(manifest: dict, kb=None, errors: dict[str, tuple[str, ...]] | None = None,
                 as_of: date | None = None) -> list[tuple[str, str, tuple[str, ...]]]:
     """What the manifest says every patient's record lacks, as (warning of the run, note of each patient, the
     closed-world records it may lack: ``IngestNote.lacks``). From the ``request``: ``_since`` (an
     incremental export holds only what changed since then), ``_elements`` (each resource only in part) and,
     with the knowledge, a ``_type`` list without a type the guideline reads (:func:`types_read`) or a
-    ``_typeFilter`` that narrows one. ``errors``: the error files that report an error
-    (:attr:`ExportPlan.severe_errors`: what the server could not export is missing; the run's warning about
-    them is the manifest's, so the warning here is empty). A ``transactionTime`` before the ``as_of`` date:
+    ``_typeFilter`` that narrows one. ``errors``: the error files that report an error, with the types
+    they are about (:attr:`ExportPlan.severe_errors`, :func:`severe`): what the server could not export is
+    missing, anything when they name no type, else records of those types when the guideline reads one (an
+    error about Encounter alone lacks nothing it reads); the run's warning about them is the manifest's, so
+    the warning here is empty. A ``transactionTime`` before the ``as_of`` date:
     what was recorded since is not in the export (a note, lacking nothing: every export is of some moment).
     A manifest without a ``request`` (the Bulk Data specification requires one) cannot be judged: a warning."""
     found = []
-    if errors:
+    errors = errors or {}
+    read = types_read(kb) if kb is not None else None
+    if any(not types for types in errors.values()):
         listed = ", ".join(errors)
         found.append(("", f"the export reports errors ({listed}): what the server could not export is not in it, "
                           f"so {MAY_LACK_ANY}", CUT_SHORT))
+    elif errors and (about := sorted({t for types in errors.values() for t in types
+                                      if read is None or t in read})):
+        listed = ", ".join(errors)
+        found.append(("", f"the export reports errors about {', '.join(about)} ({listed}): what the server could not "
+                          f"export is not in it, so {MAY_LACK_ANY if 'Observation' in about else MAY_LACK}",
+                      records_lacking(about)))
     found += _made_before(manifest, as_of)
     request = manifest.get("request")
     if not isinstance(request, str):
@@ -131,7 +160,7 @@ def scope_notes(manifest: dict, kb=None, errors: list[str] = (),
         note = (f"the export holds only some elements of each resource (_elements={scope.elements}): a status, date "
                 f"or value it left out is read as not recorded, so {MAY_LACK}")
         found.append((warning, note, CUT_SHORT))  # a result's status may be left out: none is used (rule 19)
-    read = types_read(kb) if kb is not None else []
+    read = read or []
     missing = [t for t in read if t not in _named(read, scope.types)] if scope.types is not None else []
     if missing:
         listed, asked = ", ".join(missing), ",".join(scope.types)
