@@ -71,6 +71,18 @@ def test_gzip_ndjson_gives_the_same_results_and_unread_files_are_listed(clean, t
         [(f, n) for f, n, _ in bad_records(clean)]
 
 
+@pytest.mark.parametrize("newline", [b"\r", b"\r\n"])
+def test_lines_ended_by_a_carriage_return_are_records_too(clean, tmp_path, newline):
+    """Found in a trial: an NDJSON file of lines ended by a lone CR was one bad record; its 112 Observations
+    were lost and every patient evaluated without them, exit 0."""
+    source = copy_export(tmp_path)
+    for name in ("Patient.ndjson", "Observation.ndjson"):
+        (source / name).write_bytes((source / name).read_bytes().replace(b"\n", newline))
+    run(source, tmp_path / "out")
+    assert (tmp_path / "out" / "results.jsonl").read_bytes() == (clean / "results.jsonl").read_bytes()
+    assert len(bad_records(tmp_path / "out")) == len(bad_records(clean))
+
+
 def test_a_line_that_is_not_utf8_and_a_truncated_gz_are_bad_records(clean, tmp_path):
     source = copy_export(tmp_path)
     with (source / "Condition.ndjson").open("ab") as handle:

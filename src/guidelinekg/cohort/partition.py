@@ -132,8 +132,10 @@ def _records(path: Path, bad: list[BadRecord], lines: Counter) -> Iterator[tuple
                 except UnicodeDecodeError as exc:
                     bad.append(BadRecord(path.name, number, f"not UTF-8 text (bad byte at column {exc.start + 1})"))
                     continue
-                if line.strip():
-                    yield number, line
+                # lines ended by a lone CR (old Mac style): JSON holds no raw CR, so each is a record
+                for part in line.rstrip("\r\n").split("\r") if "\r" in line.rstrip("\r\n") else (line,):
+                    if part.strip():
+                        yield number, part
     except _READ_ERRORS as exc:
         bad.append(BadRecord(path.name, number + 1, f"cannot read the file from this line on: {exc}"))
 
