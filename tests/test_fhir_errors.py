@@ -164,6 +164,19 @@ def test_null_is_absent_and_strings_of_numbers_are_still_read(tmp_path: Path) ->
     assert [n.code for n in patient.notes] == ["value-as-string"]
 
 
+@pytest.mark.parametrize("text", ["\u0661\u0669\u0666\u0668-04-12", "\uff11\uff19\uff16\uff18-04-12"])
+def test_a_birth_date_in_other_digits_is_no_fhir_date(tmp_path: Path, text: str) -> None:
+    """Found in a trial: Arabic-Indic digits passed a \\d pattern, and the report said the birth date was after
+    the as-of date."""
+    from guidelinekg.patients.fhirbundle import fhir_datetime
+
+    assert fhir_datetime(text) is None and fhir_datetime(text + "T08:00:00Z") is None
+    doc = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1", "birthDate": text}}]}
+    (patient,) = patients_from_json(doc)
+    assert [n.code for n in patient.notes] == ["invalid-birthdate"]
+
+
 @pytest.mark.parametrize("text", ["4_5", "\u0664\u0665", "\uff14\uff15", "NaN", "45 ng/mL", "0x2d"])
 def test_a_string_that_python_but_no_ehr_reads_as_a_number_is_not_one(tmp_path: Path, text: str) -> None:
     path = tmp_path / "p.json"

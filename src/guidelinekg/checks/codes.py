@@ -33,9 +33,9 @@ SNOMED_SYSTEM = "http://snomed.info/sct"
 SNOMED_ID = "http://snomed.info/id/"
 ICD10CM_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
 ICD10CM_IRI = "http://purl.bioontology.org/ontology/ICD10CM/"
-LOINC_CODE = re.compile(r"^(\d{1,7})-(\d)$")
+LOINC_CODE = re.compile(r"^(\d{1,7})-(\d)$", re.ASCII)
 ICD10CM_FORM = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?")  # the dot after the third character, if any
-SNOMED_CODE = re.compile(r"^\d{6,18}$")
+SNOMED_CODE = re.compile(r"^\d{6,18}$", re.ASCII)
 
 
 def _loinc_problem(code: str) -> str | None:

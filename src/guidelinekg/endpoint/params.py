@@ -73,8 +73,8 @@ class ParamSpec:
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"(?:@([A-Za-z]+(?:-[A-Za-z0-9]+)*)|\^\^(\S+))?', re.DOTALL)
 _PNAME = re.compile(r"([A-Za-z][\w-]*):([^\s<>\"{}|\\^`]*)")
 _ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+")
-_NUMBERS = ((re.compile(r"[+-]?\d+"), "integer"), (re.compile(r"[+-]?\d*\.\d+"), "decimal"),
-            (re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+"), "double"))
+_NUMBERS = ((re.compile(r"[+-]?\d+", re.ASCII), "integer"), (re.compile(r"[+-]?\d*\.\d+", re.ASCII), "decimal"),
+            (re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+", re.ASCII), "double"))
 _ESCAPES = {"t": "\t", "n": "\n", "r": "\r", '"': '"', "'": "'", "\\": "\\"}
 
 
@@ -99,13 +99,13 @@ def _expand(raw: str) -> ox.NamedNode | None:
 # Lexical forms of the XSD datatypes a parameter is checked against: a literal of one of these types that
 # does not match is refused, never bound (an ill-typed literal equals nothing: 0 rows, said nowhere).
 _LEXICAL = {
-    "integer": re.compile(r"[+-]?\d+"),
-    "decimal": re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"),
-    "double": re.compile(r"[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|INF)|NaN"),
-    "float": re.compile(r"[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|INF)|NaN"),
-    "boolean": re.compile(r"true|false|1|0"),
-    "date": re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?"),
-    "dateTime": re.compile(r"(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?"),
+    "integer": re.compile(r"[+-]?\d+", re.ASCII),
+    "decimal": re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII),
+    "double": re.compile(r"[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|INF)|NaN", re.ASCII),
+    "float": re.compile(r"[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|INF)|NaN", re.ASCII),
+    "boolean": re.compile(r"true|false|1|0", re.ASCII),
+    "date": re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?", re.ASCII),
+    "dateTime": re.compile(r"(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?", re.ASCII),
 }
 _SHOWN = {"date": "a date (YYYY-MM-DD)", "dateTime": "a date-time (YYYY-MM-DDThh:mm:ss)", "integer": "an integer",
           "boolean": "true, false, 1 or 0", "double": "a number", "float": "a number",

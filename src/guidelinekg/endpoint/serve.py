@@ -42,7 +42,7 @@ def check_port(text: str) -> int:
     (7878, 0)
     """
     value = text.strip()
-    if not re.fullmatch(r"[+-]?\d{1,10}", value) or not 0 <= int(value) <= 65535:
+    if not re.fullmatch(r"[+-]?\d{1,10}", value, re.ASCII) or not 0 <= int(value) <= 65535:
         raise InputError(f"--port {text!r} is not a port: give a number from 0 to 65535 (0 picks a free one)")
     return int(value)
 
@@ -59,7 +59,7 @@ def check_host(text: str, option: str = "--host") -> str:
         return str(ipaddress.ip_address(bare)) if ":" in bare else str(ipaddress.IPv4Address(bare))
     except ValueError:
         pass
-    if _HOSTNAME.fullmatch(bare) and not re.fullmatch(r"[\d.]+", bare):
+    if _HOSTNAME.fullmatch(bare) and not re.fullmatch(r"[\d.]+", bare, re.ASCII):
         return bare.lower().rstrip(".")
     raise InputError(f"{option} {text!r} is not an IP address or a host name")
 
@@ -92,7 +92,7 @@ def check_memory(text: str) -> int | None:
     >>> check_memory("2G"), check_memory("512MiB"), check_memory("1024"), check_memory("0")
     (2147483648, 536870912, 1073741824, None)
     """
-    m = re.fullmatch(r"\s*(\d{1,7}(?:\.\d+)?)\s*(?:([MG])(?:i?B)?)?\s*", text, re.IGNORECASE)
+    m = re.fullmatch(r"\s*(\d{1,7}(?:\.\d+)?)\s*(?:([MG])(?:i?B)?)?\s*", text, re.IGNORECASE | re.ASCII)
     value = int(float(m[1]) * (1 << (30 if (m[2] or "M").upper() == "G" else 20))) if m else -1
     if value == 0:
         return None

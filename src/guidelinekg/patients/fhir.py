@@ -233,7 +233,7 @@ class _Mapper:
         birth = res.get("birthDate")
         if birth is None:
             return
-        if isinstance(birth, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", birth) and fhir_datetime(birth):
+        if isinstance(birth, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", birth, re.ASCII) and fhir_datetime(birth):
             self.lines[node].append(triple(node, iri(GKG + "birthDate"), literal(birth, XSD + "date")))
         elif (span := date_range(birth)) is not None:  # a year or year-month: the birth dates it allows
             self.lines[node] += [triple(node, iri(GKG + p), literal(d.isoformat(), XSD + "date"))

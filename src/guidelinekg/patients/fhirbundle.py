@@ -52,7 +52,8 @@ from guidelinekg.patients.model import CUT_SHORT, MAY_LACK_ANY, IngestNote, iri,
 BUNDLE_TYPES = ("collection", "searchset", "transaction", "batch", "document")
 
 _DATETIME = re.compile(
-    r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?"
+    r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?",
+    re.ASCII,  # \d is any Unicode digit otherwise: "١٩٦٨-04-12" is no FHIR date
 )
 
 
@@ -84,7 +85,7 @@ def date_range(text: Any) -> tuple[date, date] | None:
     >>> date_range("1970"), date_range("2024-02"), date_range("2024-02-10")
     ((datetime.date(1970, 1, 1), datetime.date(1970, 12, 31)), (datetime.date(2024, 2, 1), datetime.date(2024, 2, 29)), None)
     """
-    if not isinstance(text, str) or not re.fullmatch(r"\d{4}(-\d{2})?", text) or not fhir_datetime(text):
+    if not isinstance(text, str) or not re.fullmatch(r"\d{4}(-\d{2})?", text, re.ASCII) or not fhir_datetime(text):
         return None
     year, month = int(text[:4]), int(text[5:7]) if len(text) == 7 else None
     return date(year, month or 1, 1), date(year, month or 12, calendar.monthrange(year, month or 12)[1])
@@ -104,7 +105,7 @@ def codings(concept: Any) -> Iterator[tuple[str | None, str | None, str | None]]
                 yield canonical_system(c.get("system")), trimmed(c.get("code")), c.get("display")
 
 
-_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", re.ASCII)
 
 
 def version_of(res: dict[str, Any]) -> tuple[datetime | None, int | None]:
