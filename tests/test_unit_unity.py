@@ -17,6 +17,7 @@ import pytest
 
 from guidelinekg.patients.ucum import ucum_conversion, unity
 from guidelinekg.patients.units import MeasureCatalog, MeasureGroup, UnitConversionError, UnitFactor, convert, normalise
+from guidelinekg.patients.model import GKG, IngestNote, PatientData, iri, literal, triple
 from test_units import observation, props
 
 T_SCORE, INDEX, TSAT = "urn:m:t-score", "urn:m:index", "urn:m:tsat"
@@ -84,3 +85,19 @@ def test_a_count_or_score_is_never_rescaled_into_a_percentage_measure(unit):
     out = normalise(observation(TSAT, "0.5", unit), CATALOG)
     assert not props(out, "normalizedValue")
     assert "is a count or a score" in props(out, "unitProblem")[0]
+
+
+def test_a_plain_number_read_as_the_measure_is_no_missing_unit_warning():
+    """Found in a trial: a parity of 2 without a unit was read as 2 (the explanation said so) and the report
+    still warned 'value has no unit'. A measure with a unit keeps the warning: its value is not used."""
+    def fhir_like(measure: str, record: str) -> PatientData:
+        node = iri(f"urn:guidelinekg:{record}")
+        lines = [triple(node, iri(RDF_TYPE_), iri(GKG + "Observation")), triple(node, iri(GKG + "observedMeasure"), iri(measure)),
+                 triple(node, iri(GKG + "value"), literal("2", "http://www.w3.org/2001/XMLSchema#decimal"))]
+        return PatientData.build("urn:guidelinekg:Patient/p1", lines, [IngestNote("missing-unit", f"{record} value has no unit", record)])
+
+    assert [n.code for n in normalise(fhir_like(T_SCORE, "Observation/o1"), CATALOG).notes] == []
+    assert [n.code for n in normalise(fhir_like(TSAT, "Observation/o2"), CATALOG).notes] == ["missing-unit"]
+
+
+RDF_TYPE_ = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"

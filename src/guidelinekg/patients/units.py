@@ -238,13 +238,20 @@ def _same_value(line: str) -> str:
 def _normalised(patient: PatientData, measures: MeasureCatalog) -> PatientData:
     lines: list[str] = []
     texts = _text_values(patient.ntriples)
+    plain: set[str] = set()  # records of a plain-number measure given without a unit: read as the number
     for subject, props in patient.facts("Observation").items():
         if subject in texts:  # gkg:value "50": a string, never read as a number (the patient shapes say so)
             props = {k: v for k, v in props.items() if k != "value"}
-        lines.extend(_normalise_one(subject, props, measures))
+        found = _normalise_one(subject, props, measures)
+        if any(_NO_UNIT_READ in line for line in found):
+            plain.add(subject.strip("<>").removeprefix("urn:guidelinekg:"))
+        lines.extend(found)
+    if plain:  # the loader's missing-unit note is then no warning: the explanation says how it was read
+        patient = replace(patient, notes=[n for n in patient.notes if not (n.code == "missing-unit" and n.record in plain)])
     return patient.extended(lines) if lines else patient
 
 
+_NO_UNIT_READ = "no unit given: read as"
 _WRITTEN_HERE = re.compile(
     f" <{re.escape(GKG)}(?:normalizedValue|normalizedUnit|conversionNote|unitProblem|statedUnit|statedValue)> ")
 
@@ -333,7 +340,7 @@ def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: Measur
     if units:
         unit, written, shown = units[0], (), short(units[0])
     elif not texts:  # a score, index or ratio: a plain number, which its unit would only annotate
-        unit, written, shown = canonical, (f"no unit given: read as {canonical}, a plain number as the measure is",), ""
+        unit, written, shown = canonical, (f"{_NO_UNIT_READ} {canonical}, a plain number as the measure is",), ""
     else:
         unit, written, shown = _spelled(value, texts[0], spelled)
     out = [*lines, triple(subject, iri(GKG + "normalizedUnit"), literal(canonical)),
