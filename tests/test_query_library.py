@@ -92,14 +92,18 @@ TRIAL_WORK = ("demo:cit-trial", "gkg:PrimarySource", "10.0000/demo.trial", "0000
 NONE4 = (None,) * 4
 
 BY_GRADE = [
-    (DG, "demo:v1", "1.0", "gkg:Strong", "gkg:HighCertainty", "demo:rec-a", "oral iron for anaemia", "gkg:For", None),
-    (DG, "demo:v1", "1.0", "gkg:Conditional", "gkg:LowCertainty", "demo:rec-b", "IV iron for mild anaemia", "gkg:For", None),
-    (DG, "demo:v1", "1.0", "gkg:Conditional", "gkg:VeryLowCertainty", "demo:rec-c", "dietary advice", "gkg:For", None),
+    (DG, "demo:v1", "1.0", "gkg:Strong", "gkg:HighCertainty", "demo:rec-a", "oral iron for anaemia", "gkg:For", None,
+     None, None),
+    (DG, "demo:v1", "1.0", "gkg:Conditional", "gkg:LowCertainty", "demo:rec-b", "IV iron for mild anaemia", "gkg:For",
+     None, None, None),
+    (DG, "demo:v1", "1.0", "gkg:Conditional", "gkg:VeryLowCertainty", "demo:rec-c", "dietary advice", "gkg:For", None,
+     None, None),
     (DG, "demo:v2", "2.0", "gkg:Strong", "gkg:ModerateCertainty", "demo:rec-d", "oral iron for anaemia (revised)",
-     "gkg:For", None),
-    (DG, "demo:v2", "2.0", None, None, "demo:rec-e", "iron for children", "gkg:For", "The fixture states no grading."),
+     "gkg:For", None, None, None),
+    (DG, "demo:v2", "2.0", None, None, "demo:rec-e", "iron for children", "gkg:For", "The fixture states no grading.",
+     None, None),
     (OG, "other:v1", "0.9", "gkg:Conditional", "gkg:LowCertainty", "other:rec-z", "no transfusion in pregnancy",
-     "gkg:Against", None),
+     "gkg:Against", None, "other:class-2", "other:level-c"),  # its own grades beside GRADE's
 ]
 CITATIONS = [
     (DG, "demo:v1", "demo:rec-a", "oral iron for anaemia", "marker", "demo:ref-1", "1", "gkg:Resolved", "resolves-to",
