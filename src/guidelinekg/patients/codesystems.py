@@ -32,6 +32,8 @@ OID_SYSTEMS = {  # the HL7 OID of each system -> its FHIR R4 URI
     "2.16.840.1.113883.6.103": "http://hl7.org/fhir/sid/icd-9-cm",
     "2.16.840.1.113883.6.88": "http://www.nlm.nih.gov/research/umls/rxnorm",
     "2.16.840.1.113883.6.8": "http://unitsofmeasure.org",
+    "2.16.840.1.113883.6.12": "http://www.ama-assn.org/go/cpt",
+    "2.16.840.1.113883.6.4": "http://www.cms.gov/Medicare/Coding/ICD10",
 }
 SYSTEM_NAMES = {  # how a note names a system
     "http://loinc.org": "LOINC",
@@ -41,6 +43,8 @@ SYSTEM_NAMES = {  # how a note names a system
     "http://hl7.org/fhir/sid/icd-9-cm": "ICD-9-CM",
     "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
     "http://unitsofmeasure.org": "UCUM",
+    "http://www.ama-assn.org/go/cpt": "CPT",
+    "http://www.cms.gov/Medicare/Coding/ICD10": "ICD-10-PCS",
 }
 # The standard systems of diagnoses: a Condition coded in none of them cannot be matched by a guideline
 # when what the guidelines read is not known (with the knowledge: the systems its diagnoses are coded in).
