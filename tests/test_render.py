@@ -136,6 +136,12 @@ def test_rls_rendering_has_every_part(rls_markdown: str) -> None:
 # --- the renderer is generic ------------------------------------------------------------------------
 
 
+def test_an_unverified_code_says_so_where_it_is_shown(rls_markdown: str) -> None:
+    """Found in a trial: render, the proofreading view, showed unverified codes as facts ("[RxNorm 1191]")."""
+    assert "[CPT 90935, unverified; CPT 90937, unverified;" in rls_markdown
+    assert "SNOMED CT 302497006;" in rls_markdown and "302497006, unverified" not in rls_markdown  # verified
+
+
 def test_a_made_up_guideline_renders_grading_and_thresholds(mini_markdown: str) -> None:
     assert "# Cobalamin replacement (test fixture 1.2)" in mini_markdown
     block = mini_markdown.split("**Recommendation: oral cyanocobalamin**", 1)[1].split("\n\n**", 1)[0]

@@ -37,6 +37,8 @@ CODE_SYSTEMS: dict[str, str] = {
     "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
     "http://fdasis.nlm.nih.gov": "UNII",
     "http://unitsofmeasure.org": "UCUM",
+    "http://www.ama-assn.org/go/cpt": "CPT",
+    "http://www.cms.gov/Medicare/Coding/ICD10": "ICD-10-PCS",
 }
 
 _COMPOSITES = {GKG + "AllOf": "AND", GKG + "AnyOf": "OR"}
@@ -107,7 +109,8 @@ def comparator(view: GraphView, node: str | None) -> str:
 
 def code_ref(view: GraphView, node: str, _seen: frozenset[str] = frozenset()) -> str | None:
     """The code of a concept as ``[SYSTEM code]``, e.g. ``[LOINC 12345-6]``, or of a value set's members
-    as ``[SNOMED CT 73211009; ICD-10-CM E11.9]``; ``None`` when it has none."""
+    as ``[SNOMED CT 73211009; ICD-10-CM E11.9]``; ``None`` when it has none. A code marked gkg:Unverified
+    says so (``[CPT 90935, unverified]``): a reviewer must not read it as checked."""
     term = view.term(node)
     seen = _seen | {node}  # a value set among its own members (content that should fail) is named once
     members = [ref[1:-1] for m in view.order_nodes(term.all("member")) if m not in seen
@@ -119,7 +122,8 @@ def code_ref(view: GraphView, node: str, _seen: frozenset[str] = frozenset()) ->
         return None
     system = term.one("codeSystem") or ("http://loinc.org" if term.one("loincCode") else "")
     below = " and the codes below it" if term.one("includesDescendants") in ("true", "1") else ""
-    return f"[{CODE_SYSTEMS.get(system, system or 'code')} {code}{below}]"
+    unverified = ", unverified" if term.one("unverified") in ("true", "1") else ""  # not to be read as checked
+    return f"[{CODE_SYSTEMS.get(system, system or 'code')} {code}{below}{unverified}]"
 
 
 def code_text(view: GraphView, node: str) -> str:
