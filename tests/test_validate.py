@@ -278,7 +278,9 @@ def test_a_dose_unit_that_is_no_ucum_code_is_an_error_on_its_line(tmp_path, caps
     assert (f"{display_path(path)}:{line}: error: [unit-not-ucum] 1000 mg (gkg:unit): 'mcg' is not a UCUM code "
             "(UCUM parser: unexpected character 'c' at column 2); units are converted, and exported to FHIR, as "
             'UCUM codes: write "ug" [value: mcg]') in out  # fmt: skip
-    assert ", 1 errors, " in out.splitlines()[-1] and step_lines(out)["lint"].startswith("lint: 1 errors, ")
+    # the 1000 mg is the cap of the weight-based dose (15 mg/kg): in mcg it is no cap of a dose in mg either
+    assert "error: [weight-based-dose-units]" in out and "the cap would be read as 1000 mg" in out
+    assert ", 2 errors, " in out.splitlines()[-1] and step_lines(out)["lint"].startswith("lint: 2 errors, ")
 
 
 def test_the_units_of_the_shipped_content_and_examples_are_ucum(capsys):
