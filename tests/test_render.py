@@ -142,6 +142,21 @@ def test_an_unverified_code_says_so_where_it_is_shown(rls_markdown: str) -> None
     assert "SNOMED CT 302497006;" in rls_markdown and "302497006, unverified" not in rls_markdown  # verified
 
 
+def test_a_dose_shows_how_often_it_is_given(tmp_path: Path) -> None:
+    """Found in a trial: render showed "Dose: 45 mg/kg, at most 2000 mg" beside "80-90 mg/kg per day in 2
+    divided doses": whether 45 was per dose or per day could not be told."""
+    data = tmp_path / "dose.ttl"
+    data.write_text("""@prefix gkg: <https://w3id.org/guidelinekg/ontology#> .
+<urn:x:dose> a gkg:WeightBasedDose ; gkg:perKg 45 ; gkg:unit "mg/kg" ; gkg:frequency "twice daily"@en .
+<urn:x:fixed> a gkg:Dose ; gkg:value 600 ; gkg:unit "mg" ; gkg:frequency "once daily"@en .
+""", encoding="utf-8")
+    from guidelinekg.render.statements import dose_text
+
+    view = GuidelineGraph.load([data]).view
+    assert dose_text(view, "urn:x:dose") == "45 mg/kg twice daily"
+    assert dose_text(view, "urn:x:fixed") == "600 mg once daily"
+
+
 def test_a_made_up_guideline_renders_grading_and_thresholds(mini_markdown: str) -> None:
     assert "# Cobalamin replacement (test fixture 1.2)" in mini_markdown
     block = mini_markdown.split("**Recommendation: oral cyanocobalamin**", 1)[1].split("\n\n**", 1)[0]

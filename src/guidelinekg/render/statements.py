@@ -168,6 +168,8 @@ def dose_text(view: GraphView, dose: str) -> str:
     if record.one("perKg") is not None:
         unit = record.one("unit") or ""
         text = quantity(record.one("perKg"), unit if unit.endswith("/kg") else f"{unit}/kg")
+        if record.one("frequency"):  # per dose or per day: a reviewer must see which (45 mg/kg twice daily)
+            text += f" {record.one('frequency')}"
         if record.one("maximumValue") is not None:
             text += f", at most {quantity(record.one('maximumValue'), record.one('maximumUnit'))}"
         weight = record.one("weightMeasure")
@@ -175,6 +177,8 @@ def dose_text(view: GraphView, dose: str) -> str:
             text += f"; per kg of {measure_text(view, weight)}"
     elif record.one("value") is not None:
         text = quantity(record.one("value"), record.one("unit"))
+        if record.one("frequency"):
+            text += f" {record.one('frequency')}"
     else:
         text = view.name(dose)
     for basis in record.all("doseBasis"):
