@@ -407,6 +407,19 @@ def test_order_select_reads_a_contained_medication_and_a_class_statement(server)
     assert [s["label"] for s in card["suggestions"]] == ["Remove the draft order Ferric carboxymaltose 50 mg/mL"]
 
 
+def test_order_select_says_a_draft_named_by_code_only_was_not_checked(server):
+    """Found in a trial: a draft coded RxNorm 310325 (ferrous sulfate 325 mg) with no text, for a patient at
+    ferritin 80 for whom oral iron is not indicated, got {"cards": []}, which reads as "no concerns"."""
+    coded = {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "310325"}]}
+    (card,) = server.call(SELECT, select_body("010-ferritin-80-tsat-30-iv-only",
+                                              draft("d7", medicationCodeableConcept=coded)))
+    assert card["indicator"] == "info" and meta(card)["kind"] == "drafted-order-not-recognised"
+    assert "RxNorm 310325" in card["detail"] and "not checked" in card["detail"]
+    named = {**coded, "text": "lisinopril 10 mg"}  # a name the guideline does not know: nothing about it
+    assert server.call(SELECT, select_body("010-ferritin-80-tsat-30-iv-only",
+                                           draft("d8", medicationCodeableConcept=named))) == []
+
+
 def test_order_select_without_iron_studies_says_the_order_cannot_be_checked_yet(server):
     (card,) = server.call(SELECT, select_body("021-no-iron-studies", draft("d6", "ferrous sulphate 200 mg")))
     assert card["indicator"] == "info" and meta(card)["kind"] == "drafted-order-not-checked"

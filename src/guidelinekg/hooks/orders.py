@@ -15,14 +15,16 @@ one ``warning`` card (the most direct first: against, not indicated, set aside),
 reason, explanation and citations, and suggestions (``at-most-one``): replace the draft (``delete`` it and
 ``create`` the request of a recommendation made for another medicine) or only remove it. When nothing
 advises against the draft but a statement about it waits on data, an ``info`` card says it could not be
-checked yet and suggests the tests. Otherwise no card: a draft the guidelines have nothing against.
+checked yet and suggests the tests. A draft named by codes only, none of which a guideline substance is
+coded with, gets an ``info`` card saying it was not checked (an empty answer would read as "nothing against
+it"). Otherwise no card: a draft the guidelines have nothing against.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from guidelinekg.patients.codesystems import canonical_system
+from guidelinekg.patients.codesystems import canonical_system, system_name
 from guidelinekg.hooks import markdown as md
 from guidelinekg.hooks.advice import Advice, stances_of_kb, substance_keys
 from guidelinekg.hooks.cards import CardContext, create, make_card
@@ -119,8 +121,10 @@ def _item_lines(how: str, item: dict) -> list[str]:
 def draft_cards(ctx: CardContext, draft: Draft, g, report: dict) -> list[dict]:
     """The cards of one draft for one guideline's report (none, a warning, or a not-checked card)."""
     covers = _covers(g.kb, draft.codings, draft.texts)
-    if covers is None or not report["applicable"]:
+    if not report["applicable"]:
         return []
+    if covers is None:
+        return _unnamed(ctx, draft, report) if not draft.texts and draft.codings else []
     made = report["recommendations"]
     found = [(NOT_INDICATED, n) for n in report["not_indicated"] if covers(n["iri"])]
     found += [(AGAINST, r) for r in made if r.get("direction") == "against" and covers(r["iri"])]
@@ -164,6 +168,18 @@ def draft_cards(ctx: CardContext, draft: Draft, g, report: dict) -> list[dict]:
     return [make_card(ctx, key, "drafted-order-not-checked", "info",
                       f"{draft.label}: not checked yet" + (f" ({tests} needed)" if tests else ""), detail,
                       report=report, statements=[u["iri"] for u in waiting], suggestions=suggestions)]
+
+
+def _unnamed(ctx: CardContext, draft: Draft, report: dict) -> list[dict]:
+    """A draft named by codes only, none of which a guideline substance is coded with: what it is cannot be
+    told here, so it was not checked, and an empty answer would read as "nothing against it"."""
+    codes = "; ".join(f"{system_name(system)} {code}" for system, code in draft.codings)
+    detail = [f"**{md.text(draft.ref)}** names its medicine by code only ({md.text(codes)}), and no product of "
+              "the guideline is coded so: what it is cannot be told, so it was **not checked** against the "
+              "guideline. Check it yourself, or draft it with the medicine's name (the service reads names)."]
+    return [make_card(ctx, f"drafted {draft.ref} unnamed {report['guideline']['version_iri']}",
+                      "drafted-order-not-recognised", "info", f"{draft.ref}: not checked (medicine not recognised)",
+                      detail, report=report, statements=[], suggestions=[])]
 
 
 def order_select_cards(ctx: CardContext, advice: Advice, call: HookCall) -> list[dict]:
