@@ -770,6 +770,13 @@ def test_feedback_is_recorded_as_prov_and_read_by_the_override_rates_query(guide
         assert service.request("POST", f"/cds-services/{VIEW}/feedback", foreign)[0] == 400
         no_suggestion = {"feedback": [{"card": fcm["uuid"], "outcome": "accepted", "outcomeTimestamp": stamp}]}
         assert service.request("POST", f"/cds-services/{VIEW}/feedback", no_suggestion)[0] == 400
+        # an override reason the card never offered (found in a trial: recorded, and counted by override-rates)
+        for reason in ({"system": "https://w3id.org/guidelinekg/override-reason", "code": "x> <urn:evil"},
+                       {"system": "http://example.org/other", "code": "patient-preference"}):
+            odd = copy.deepcopy(feedback)
+            odd["feedback"][1]["overrideReason"]["reason"] = reason
+            status, _, body = service.request("POST", f"/cds-services/{VIEW}/feedback", odd)
+            assert status == 400 and "offered no override reason" in json.dumps(body), body
         again = service.call(VIEW, vignette_body("010-ferritin-80-tsat-30-iv-only"))  # shown twice, overridden once
         assert len(again) == len(cards)
     finally:
@@ -789,6 +796,9 @@ def test_feedback_is_recorded_as_prov_and_read_by_the_override_rates_query(guide
     try:
         late = {"feedback": [{"card": fcm["uuid"], "outcome": "overridden", "outcomeTimestamp": stamp}]}
         assert restarted.request("POST", f"/cds-services/{VIEW}/feedback", late)[2] == {"recorded": 1}
+        # and the override reasons each offered
+        late["feedback"][0]["overrideReason"] = {"reason": {"system": "http://example.org/other", "code": "x"}}
+        assert restarted.request("POST", f"/cds-services/{VIEW}/feedback", late)[0] == 400
     finally:
         restarted.close()
 

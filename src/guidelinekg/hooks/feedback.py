@@ -49,7 +49,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from guidelinekg.errors import InputError, Location
-from guidelinekg.hooks.cards import EXTENSION
+from guidelinekg.hooks.cards import EXTENSION, OVERRIDE_REASONS, OVERRIDE_SYSTEM
 from guidelinekg.hooks.protocol import Feedback, HookError, bad_request
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
@@ -82,6 +82,7 @@ class Issued:
     service: str
     statements: tuple[str, ...]
     suggestions: frozenset[str]
+    reasons: frozenset[tuple[str, str]] | None = None  # the override reasons offered (None: not recorded)
 
 
 class CardLog:
@@ -139,8 +140,10 @@ class CardLog:
         rows = store.query(f"""PREFIX gkg: <{GKG}> PREFIX prov: <{PROV}>
             SELECT ?card ?service (GROUP_CONCAT(DISTINCT STR(?s); separator=" ") AS ?statements)
                    (GROUP_CONCAT(DISTINCT STR(?sugg); separator=" ") AS ?suggestions)
+                   (GROUP_CONCAT(DISTINCT STR(?offered); separator=" ") AS ?reasons)
             WHERE {{ GRAPH ?g {{ ?card a gkg:Card ; prov:wasGeneratedBy ?r . ?r gkg:cdsService ?service .
-                     OPTIONAL {{ ?card gkg:cardStatement ?s }} OPTIONAL {{ ?card gkg:suggestion ?sugg }} }} }}
+                     OPTIONAL {{ ?card gkg:cardStatement ?s }} OPTIONAL {{ ?card gkg:suggestion ?sugg }}
+                     OPTIONAL {{ ?card gkg:overrideReasonOffered ?offered }} }} }}
             GROUP BY ?card ?service""")
         def words(term) -> list[str]:
             return term.value.split() if term is not None else []
@@ -148,7 +151,8 @@ class CardLog:
         for row in rows:
             self._remember(row["card"].value.removeprefix("urn:uuid:"), Issued(
                 row["service"].value, tuple(words(row["statements"])),
-                frozenset(s.removeprefix("urn:uuid:") for s in words(row["suggestions"]))))
+                frozenset(s.removeprefix("urn:uuid:") for s in words(row["suggestions"])),
+                frozenset((OVERRIDE_SYSTEM, c) for c in words(row["reasons"])) or None))  # older logs: None
 
     def _append(self, name: str, quads: list[ox.Quad]) -> None:
         if self.directory is None or not quads:
@@ -179,7 +183,7 @@ class CardLog:
             for card in cards:
                 meta = card.get("extension", {}).get(EXTENSION, {})
                 self._remember(card["uuid"], Issued(service, tuple(meta.get("statements", ())), frozenset(
-                    s["uuid"] for s in card.get("suggestions", ()))))
+                    s["uuid"] for s in card.get("suggestions", ())), offered(card)))
             if self.directory is None:
                 return
             fresh = [e for e in evaluations if e.run_iri not in self.runs]  # a run IRI is recorded once
@@ -210,6 +214,9 @@ class CardLog:
                 unknown = sorted(set(item.accepted) - issued.suggestions)
                 if unknown:
                     raise bad_request(f"card {item.card} has no suggestion {', '.join(unknown)}")
+                given = (item.reason.get("system"), item.reason.get("code")) if item.reason is not None else None
+                if given is not None and given not in (issued.reasons or {(OVERRIDE_SYSTEM, c) for c, _ in OVERRIDE_REASONS}):
+                    raise bad_request(f"card {item.card} offered no override reason {given[1]!r} of system {given[0]!r}")
             received = datetime.now(UTC)
             quads = []
             for item in items:
@@ -271,7 +278,12 @@ def _card_triples(response: ox.NamedNode, card: dict, when: datetime) -> list[tu
     for s in card.get("suggestions", ()):
         sugg = ox.NamedNode("urn:uuid:" + s["uuid"])
         out += [(node, _g("suggestion"), sugg), (sugg, RDF_TYPE, _g("Suggestion")), (sugg, LABEL, ox.Literal(s["label"]))]
+    out += [(node, _g("overrideReasonOffered"), ox.Literal(code)) for _, code in sorted(offered(card))]
     return out
+
+
+def offered(card: dict) -> frozenset[tuple[str, str]]:  # the override reasons a card offers: (system, code)
+    return frozenset((r.get("system"), r.get("code")) for r in card.get("overrideReasons", ()) if isinstance(r, dict))
 
 
 # The start of a line this service writes (oxigraph's N-Quads: ``S P O [G] .``, one space apart), cut
