@@ -106,12 +106,6 @@ def time_index_triples(store: RuleStore) -> list[str]:
     return sorted(lines)
 
 
-def latest_date_now() -> date:
-    """Today's date where it is latest (UTC+14:00): no result already taken, whatever the offset it is
-    recorded at, is dated after it (a CDS Hooks call is evaluated as of it)."""
-    return datetime.now(timezone(timedelta(hours=14))).date()
-
-
 def in_utc(lexical: str) -> bool:
     """Whether a time of day is recorded in UTC (``Z``, ``+00:00``, ``-00:00``): Epic and Oracle Health send
     times so, and the date where it was taken (its local date) is then not recorded.

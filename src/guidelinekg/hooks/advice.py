@@ -62,12 +62,9 @@ class Advisor:
         return any(g.kb.reads.allergies for g in self.guidelines)
 
     def day(self) -> date:
-        """The as-of date of a call: ``--as-of``, else the date where it is latest now (UTC+14:00), so that a
-        result taken an hour ago is never after it, whatever the offset it is recorded at (01:30Z the next
-        day in UTC, for a draw at 20:30 in New York)."""
-        from guidelinekg.engine.timeline import latest_date_now
-
-        return self.as_of or latest_date_now()
+        """The as-of date of a call: ``--as-of``, else the server's date today (ages and time windows count from
+        it; a result timed in UTC early the next day is taken as perhaps of today: rule 10)."""
+        return self.as_of or date.today()
 
     def evaluate(self, raw: bytes, as_of: date) -> list[tuple]:
         """(guideline, evaluation, report) per guideline, exactly as ``recommend`` evaluates a file."""
