@@ -68,6 +68,10 @@ def _status(report: dict) -> str:
     ([(PREGNANT, "2025-01-01")], "undetermined"),  # older than the criterion's 300 days
     ([(PREGNANT, "2026-03-01T10:00:00Z"), (NOT_PREGNANT, "2026-03-01T10:00:00Z")], "undetermined"),  # disagree
     ([(None, "2026-03-01")], "undetermined"),  # a concept without a coding
+    # timed in UTC the day after: perhaps of the as-of date where it was taken (found in review: the older
+    # "not pregnant" decided, with no warning)
+    ([(NOT_PREGNANT, "2026-03-01"), (PREGNANT, "2026-04-01T01:30:00Z")], "undetermined"),
+    ([(PREGNANT, "2026-03-01"), (NOT_PREGNANT, "2026-04-01T13:00:00Z")], "recommendations"),  # the 1st everywhere
 ])
 def test_the_latest_coded_result_decides(kb, tmp_path, engine, statuses, expected):
     report = _report(kb, bundle(tmp_path, *statuses), engine)
@@ -81,6 +85,12 @@ def test_the_explanation_names_the_result(kb, tmp_path):
     [made] = [r for r in report["recommendations"] if r["iri"] == NS + "rec-pregnancy-advice"]
     assert any(f"latest pregnancy status on 2026-03-01: {SCT}|{PREGNANT}" in line for line in made["because"]), \
         made["because"]
+
+
+def test_a_coded_result_timed_in_utc_the_day_after_says_why_it_is_unknown(kb, tmp_path):
+    report = _report(kb, bundle(tmp_path, (NOT_PREGNANT, "2026-03-01"), (PREGNANT, "2026-04-01T01:30:00Z")), "oxigraph")
+    [item] = [r for r in report["undetermined"] if r["iri"] == NS + "rec-pregnancy-advice"]
+    assert any("timed 2026-04-01T01:30:00Z in UTC, without its local date" in line for line in item["because"])
 
 
 def test_a_concept_without_coding_is_noted(kb, tmp_path):
