@@ -83,6 +83,21 @@ def test_lines_ended_by_a_carriage_return_are_records_too(clean, tmp_path, newli
     assert len(bad_records(tmp_path / "out")) == len(bad_records(clean))
 
 
+@pytest.mark.parametrize("data, lines", [
+    (b"a\nb\n", [b"a", b"b"]), (b"a\r\nb\r\n", [b"a", b"b"]), (b"a\rb\rc", [b"a", b"b", b"c"]),
+    (b"x" * 10 + b"\ry\n", [None, b"y"]),  # a line over the limit is skipped to its end, a CR's too
+    (b"q" * 25 + b"\rok\r" + b"r" * 30, [None, b"ok", None]),  # longer than a read: still split at the CR
+    (b"\n\nz", [b"", b"", b"z"]),
+])
+def test_record_lines_end_at_lf_crlf_or_a_lone_cr(data, lines):
+    """Found in review: a CR-only file over the line limit was one line, skipped whole (every record lost)."""
+    import io
+
+    from guidelinekg.content.rdffiles import record_lines
+
+    assert list(record_lines(io.BytesIO(data), limit=8)) == lines
+
+
 def test_a_line_that_is_not_utf8_and_a_truncated_gz_are_bad_records(clean, tmp_path):
     source = copy_export(tmp_path)
     with (source / "Condition.ndjson").open("ab") as handle:

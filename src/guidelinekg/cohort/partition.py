@@ -32,7 +32,7 @@ from pathlib import Path
 
 from guidelinekg.cohort import export, exportscope
 from guidelinekg.cohort.records import BadRecord, parse_resource
-from guidelinekg.content.rdffiles import MAX_LINE, bounded_lines, open_input
+from guidelinekg.content.rdffiles import MAX_LINE, open_input, record_lines
 from guidelinekg.errors import InputError
 
 RDF_SUFFIXES = (".ttl", ".nt", ".jsonld", ".json-ld")
@@ -122,7 +122,7 @@ def _records(path: Path, bad: list[BadRecord], lines: Counter) -> Iterator[tuple
     number = 0
     try:
         with open_input(path) as handle:
-            for number, raw in enumerate(bounded_lines(handle), 1):
+            for number, raw in enumerate(record_lines(handle), 1):  # LF, CRLF or a lone CR
                 lines[path.name] += raw is None or bool(raw.strip())
                 if raw is None:
                     bad.append(BadRecord(path.name, number, f"a line of more than {MAX_LINE >> 20} MiB: not read"))
@@ -132,10 +132,8 @@ def _records(path: Path, bad: list[BadRecord], lines: Counter) -> Iterator[tuple
                 except UnicodeDecodeError as exc:
                     bad.append(BadRecord(path.name, number, f"not UTF-8 text (bad byte at column {exc.start + 1})"))
                     continue
-                # lines ended by a lone CR (old Mac style): JSON holds no raw CR, so each is a record
-                for part in line.rstrip("\r\n").split("\r") if "\r" in line.rstrip("\r\n") else (line,):
-                    if part.strip():
-                        yield number, part
+                if line.strip():
+                    yield number, line
     except _READ_ERRORS as exc:
         bad.append(BadRecord(path.name, number + 1, f"cannot read the file from this line on: {exc}"))
 

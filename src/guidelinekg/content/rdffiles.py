@@ -106,6 +106,29 @@ def bounded_lines(handle: IO[bytes], limit: int = MAX_LINE) -> Iterator[bytes | 
         yield None
 
 
+def record_lines(handle: IO[bytes], limit: int = MAX_LINE) -> Iterator[bytes | None]:
+    """The lines of a binary stream of records (NDJSON), without their ends, as :func:`bounded_lines` gives
+    them (a line longer than ``limit`` is skipped as it is read and given as ``None``), and a lone CR ends a
+    line too: JSON holds no raw CR, and a file written with old Mac line ends is still one record a line,
+    however long the file."""
+    pending, skipping = b"", False  # the start of a line not ended yet; the line is too long: skipped
+    while chunk := handle.readline(limit + 1):
+        ends = chunk.endswith(b"\n")
+        pieces = (chunk[:-1] if ends else chunk).split(b"\r")
+        if ends and len(pieces) > 1 and not pieces[-1]:
+            pieces.pop()  # a CRLF end
+        for i, piece in enumerate(pieces):
+            line, pending = pending + piece, b""
+            too_long = skipping or len(line) > limit
+            if i == len(pieces) - 1 and not ends:  # continues in the next chunk
+                skipping, pending = too_long, b"" if too_long else line
+                continue
+            skipping = False
+            yield None if too_long else line
+    if pending or skipping:
+        yield None if skipping else pending
+
+
 def open_input(path: Path) -> IO[bytes]:
     """A binary stream of the file (decompressed if the name ends in ``.gz``): ``read`` it or iterate its
     lines; corrupt gzip data raises ``OSError``, a truncated file ``EOFError``. An RDF/XML file whose DTD
