@@ -4,9 +4,9 @@ Each chunk's outputs (``chunks/NAME.trig.gz``, ``.bad.jsonl``, ``.counts.json``,
 ``.jsonl``) are written atomically, then ``NAME.sha256.json`` (the SHA-256 of each), then the ``.jsonl``
 last: its presence marks the chunk done. ``--resume`` joins done chunks into ``results.jsonl``,
 ``provenance.trig.gz`` and ``bad-records.jsonl`` without evaluating them again, so it first checks every
-done chunk's files against the digests recorded when they were written (:func:`pending`): an edited,
-emptied or truncated file, or a missing digest record, is refused naming the file, and deleting the chunk's
-``.jsonl`` makes ``--resume`` evaluate it again. Nothing damaged reaches the joined files unseen.
+done chunk's files against the digests recorded when they were written (:func:`pending`): a chunk with an
+edited, emptied or truncated file, or without a digest record (a run of older software), is evaluated again
+from the input, with a warning naming the file. Nothing damaged reaches the joined files.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from guidelinekg.errors import InputError
@@ -71,11 +72,10 @@ def write_chunk(out: Path, result) -> None:
 
 
 def pending(out: Path, chunk_names: list[str]) -> list[str]:
-    """The chunks not done yet; every done chunk's files checked against their recorded digests.
-
-    Raises:
-        InputError: a done chunk's file differs from what was written, is missing, or its digests are.
-    """
+    """The chunks to evaluate: those not done yet, and every done chunk whose files differ from the digests
+    recorded when they were written (edited, emptied, truncated or missing files, or no digest record, as a
+    run of older software leaves): its marker is removed and it is evaluated again from the input, with a
+    warning on stderr (not in run.json: the record of the run is the same), so nothing damaged is joined."""
     chunks = out / "chunks"
     todo = []
     for name in chunk_names:
@@ -83,26 +83,31 @@ def pending(out: Path, chunk_names: list[str]) -> list[str]:
         if not (chunks / f"{stem}.jsonl").exists():
             todo.append(name)
             continue
-        redo = f"delete {stem}.jsonl there and --resume to evaluate that chunk again"
-        try:
-            recorded = json.loads((chunks / f"{stem}{DIGESTS}").read_text(encoding="utf-8"))
-            if not isinstance(recorded, dict):
-                raise ValueError
-        except (OSError, ValueError, RecursionError):
-            raise InputError(f"--resume: {chunks / (stem + DIGESTS)} is missing or corrupt, so chunk {stem}'s files "
-                             f"cannot be checked before they are joined into the run's outputs; {redo}") from None
-        for suffix in CHUNK_FILES:
-            path = chunks / f"{stem}{suffix}"
-            try:
-                actual = file_sha256(path)
-            except FileNotFoundError:
-                actual = None
-            if actual is None or actual != recorded.get(suffix):
-                what = "is missing" if actual is None else \
-                    f"is not what was written (SHA-256 {actual}, {stem}{DIGESTS} records {recorded.get(suffix)})"
-                raise InputError(f"--resume: {path} {what}: the chunk's files were edited or damaged after it was "
-                                 f"evaluated; {redo}")
+        if (why := _damaged(chunks, stem)) is not None:
+            (chunks / f"{stem}.jsonl").unlink()
+            todo.append(name)
+            print(f"guidelinekg cohort: warning: --resume: chunk {stem} is evaluated again: {why}", file=sys.stderr)
     return todo
+
+
+def _damaged(chunks: Path, stem: str) -> str | None:
+    """Why a done chunk's files cannot be joined as they are, or ``None``."""
+    try:
+        recorded = json.loads((chunks / f"{stem}{DIGESTS}").read_text(encoding="utf-8"))
+        if not isinstance(recorded, dict):
+            raise ValueError
+    except (OSError, ValueError, RecursionError):
+        return f"{chunks / (stem + DIGESTS)} is missing or corrupt, so its files cannot be checked"
+    for suffix in CHUNK_FILES:
+        path = chunks / f"{stem}{suffix}"
+        try:
+            actual = file_sha256(path)
+        except FileNotFoundError:
+            actual = None
+        if actual is None or actual != recorded.get(suffix):
+            return f"{path} " + ("is missing" if actual is None else f"is not what was written (SHA-256 {actual}, "
+                                 f"{stem}{DIGESTS} records {recorded.get(suffix)})")
+    return None
 
 
 def chunk_json(path: Path, lines: bool = False):
