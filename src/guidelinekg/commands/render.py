@@ -51,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
         from guidelinekg.commands import refuse_overwriting_input
 
         data = list(args.data or [])
-        refuse_overwriting_input("--output", args.output, [*paths, *data], folders=data)
+        # inside a --data folder, only a file its reader picks up (*.ttl) would be read as input next time
+        read_next = Path(args.output).suffix.lower() == ".ttl"
+        refuse_overwriting_input("--output", args.output, [*paths, *data], folders=data if read_next else ())
     graph = GuidelineGraph.load(paths)
     versions = graph.select_versions(args.guideline)
     if args.format == "fhir":
