@@ -113,9 +113,11 @@ RLS = frozenset({f"{SNOMED}|32914008", f"{ICD10CM}|G25.81"})
 ESRD = frozenset({f"{SNOMED}|46177005", f"{ICD10CM}|N18.6", f"{SNOMED}|236435004", f"{SNOMED}|714152005"})
 DIALYSIS_DEPENDENCE = frozenset({f"{ICD10CM}|Z99.2", f"{SNOMED}|105502003"})
 # the procedure criterion's value set (rls:vs-dialysis-procedure) and its performed-age limit in days [34]
-DIALYSIS_PROCEDURE = frozenset({f"{SNOMED}|302497006", f"{SNOMED}|71192002", f"{SNOMED}|265764009",
-                                *(f"http://www.ama-assn.org/go/cpt|{c}" for c in ("90935", "90937", "90945", "90947")),
-                                *(f"http://www.cms.gov/Medicare/Coding/ICD10|{c}" for c in ("5A1D70Z", "5A1D80Z", "5A1D90Z"))})
+DIALYSIS_PROCEDURE = frozenset({
+    f"{SNOMED}|302497006", f"{SNOMED}|71192002", f"{SNOMED}|265764009",
+    *(f"http://www.ama-assn.org/go/cpt|{c}" for c in ("90935", "90937", "90945", "90947")),
+    *(f"http://www.cms.gov/Medicare/Coding/ICD10|{c}" for c in ("5A1D70Z", "5A1D80Z", "5A1D90Z", "3E1M39Z")),
+})
 DIALYSIS_RECENT_DAYS = 30
 HF = frozenset({f"{SNOMED}|84114007"})
 

@@ -254,8 +254,8 @@ def read_manifest(path: Path, directory: Path) -> ExportPlan:
         about = sorted({t for types in failed.values() for t in types}) if all(failed.values()) else []
         warnings.append(f"{path.name}: the server reported errors{' about ' + ', '.join(about) if about else ''} "
                         f"({', '.join(failed)}, OperationOutcome): resources it could not export are not in this "
-                        "input, so every patient's record may be partial where a guideline reads them; each report "
-                        "says so (export-incomplete)")
+                        "input, so every patient's record may be partial where a guideline reads them; the reports "
+                        "of a guideline that reads them say so (export-incomplete)")
     if notes := [name for name in side["error"] if name not in failed]:
         warnings.append(f"{path.name}: the error file(s) {', '.join(notes)} hold only the server's warnings or "
                         "information (no issue of severity error or fatal): nothing is said to be missing")
