@@ -52,7 +52,8 @@ def refuse_overwriting_input(option: str, output: Path, inputs: Iterable[Path | 
         if output_is_folder and path.resolve().is_relative_to(where):
             raise InputError(f"{option} {output} holds the input {given}: writing there could change or "
                              f"delete it; give {option} another folder")
-        _collect(path, read)
+        if not (path.is_dir() and any(path.resolve() == Path(f).resolve() for f in folders)):
+            _collect(path, read)  # an input folder given as a folder too is walked once, below
     whole = [(Path(f), "input") for f in folders]
     if shipped:
         from guidelinekg.content.resources import shipped_folders
