@@ -85,6 +85,7 @@ NEW_FERRITIN = ('ex:f a gkg:Observation ; gkg:subject ex:p ; gkg:observedMeasure
     '"50"^^<http://example.org/myint>', '" 50 "^^xsd:decimal', '"\u0665\u0660"^^xsd:decimal',
     '"\uff15\uff10"^^xsd:decimal', '"50.0"^^xsd:integer', '"5 0"^^xsd:int',
     '"50"^^<http://www.w3.org/1999/02/22-rdf-syntax-ns#HTML>', '"4_5"^^xsd:decimal',
+    '"300"^^xsd:byte', '"50"^^xsd:negativeInteger', '"-50"^^xsd:unsignedInt',  # out of the type's range
 ])  # fmt: skip
 def test_a_value_the_shapes_call_invalid_is_never_used(tmp_path, capsys, value):
     """The patient shapes accept xsd:decimal, integer, double and float in their own lexical forms; Python's

@@ -61,6 +61,7 @@ from guidelinekg.patients.ucum import (  # noqa: F401 - is_ucum and the registry
 )
 from guidelinekg.patients.ucum import annotated_only
 from guidelinekg.patients.ucum import pure_number as _pure_number
+from guidelinekg.patients.literals import unusable_values
 from guidelinekg.patients.measures import MeasureCatalog, MeasureGroup, UnitFactor  # noqa: F401 - importable from here
 from guidelinekg.patients.stated import as_stated
 
@@ -237,7 +238,7 @@ def _same_value(line: str) -> str:
 
 def _normalised(patient: PatientData, measures: MeasureCatalog) -> PatientData:
     lines: list[str] = []
-    texts = _text_values(patient.ntriples)
+    texts = unusable_values(patient.ntriples)
     plain: set[str] = set()  # records of a plain-number measure given without a unit: read as the number
     for subject, props in patient.facts("Observation").items():
         if subject in texts:  # gkg:value "50": a string, never read as a number (the patient shapes say so)
@@ -248,7 +249,9 @@ def _normalised(patient: PatientData, measures: MeasureCatalog) -> PatientData:
         lines.extend(found)
     if plain:  # the loader's missing-unit note is then no warning: the explanation says how it was read
         patient = replace(patient, notes=[n for n in patient.notes if not (n.code == "missing-unit" and n.record in plain)])
-    return patient.extended(lines) if lines else patient
+    notes = [IngestNote(INVALID, f"Observation gkg:value {why}: not used (focus {subject.strip('<>')}, path gkg:value)",
+                        subject.strip("<>")) for subject, why in sorted(texts.items()) if why]
+    return patient.extended(lines, notes) if lines or notes else patient
 
 
 _NO_UNIT_READ = "no unit given: read as"
@@ -256,33 +259,6 @@ _WRITTEN_HERE = re.compile(
     f" <{re.escape(GKG)}(?:normalizedValue|normalizedUnit|conversionNote|unitProblem|statedUnit|statedValue)> ")
 
 
-_NUMERIC = {XSD + "decimal": re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII),
-            XSD + "integer": re.compile(r"[+-]?[0-9]+", re.ASCII)}
-_NUMERIC[XSD + "double"] = _NUMERIC[XSD + "float"] = re.compile(
-    r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)  # INF and NaN are no result
-for _derived in ("long", "int", "short", "byte", "nonNegativeInteger", "positiveInteger", "nonPositiveInteger",
-                 "negativeInteger", "unsignedLong", "unsignedInt", "unsignedShort", "unsignedByte"):
-    _NUMERIC[XSD + _derived] = _NUMERIC[XSD + "integer"]  # integers, as the shapes' xsd:integer takes them
-
-
-def _text_values(ntriples: list[str]) -> set[str]:
-    """Subjects whose ``gkg:value`` is no number the patient shapes accept: a string literal (plain,
-    ``xsd:string`` or language-tagged), another datatype (``rdf:HTML``, one of the data's own), or a lexical
-    form its datatype does not allow (``" 50 "``, Arabic or full-width digits, ``"50.0"^^xsd:integer``),
-    which Python's ``Decimal`` would still read. The shapes warn (``patient-data-invalid``); the value is
-    then never used."""
-    value = f" <{GKG}value> "
-    out = set()
-    for line in ntriples:
-        at = line.find(value)
-        if at < 0:
-            continue
-        obj = line[at + len(value):-2]
-        lexical, sep, datatype = obj.rpartition('"^^<')
-        pattern = _NUMERIC.get(datatype[:-1]) if sep and lexical[:1] == '"' else None
-        if pattern is None or not pattern.fullmatch(lexical[1:]):
-            out.add(line.split(" ", 1)[0])
-    return out
 
 
 def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: MeasureCatalog) -> list[str]:
