@@ -194,6 +194,7 @@ def test_an_export_with_error_files_may_lack_any_record(tmp_path, capsys):
     (["AllergyIntolerance"], (T, U, F, F)),  # the allergy criterion only
     (["MedicationRequest"], (T, F, F, U)),
     (["Encounter", "not a path"], (T, U, U, U)),  # an issue that names no type: anything may be missing
+    (["Bundle.entry[3].resource.ofType(MedicationRequest)"], (T, U, U, U)),  # a path into a Bundle: any type
 ])
 def test_an_error_file_about_some_types_lacks_only_those(tmp_path, capsys, expression, expected):
     """Found in a trial: "Resource type Encounter is not supported" (expression ["Encounter"]) in the error file

@@ -52,7 +52,7 @@ def severe(path: Path | None) -> tuple[str, ...] | None:
         paths = issue.get("expression")
         named = [m.group(0) for p in paths if isinstance(p, str) and (m := _TYPE_PATH.match(p.strip()))] \
             if isinstance(paths, list) else []
-        if not named or len(named) != len(paths):
+        if not named or len(named) != len(paths) or "Bundle" in named:  # Bundle.entry[3].resource...: any type
             return ()
         types.update(named)
     return tuple(sorted(types))
