@@ -415,6 +415,9 @@ def test_order_select_says_a_draft_named_by_code_only_was_not_checked(server):
                                               draft("d7", medicationCodeableConcept=coded)))
     assert card["indicator"] == "info" and meta(card)["kind"] == "drafted-order-not-recognised"
     assert "RxNorm 310325" in card["detail"] and "not checked" in card["detail"]
+    unresolved = draft("d9", medicationReference={"reference": "Medication/m9"})  # not in the request
+    (card,) = server.call(SELECT, select_body("010-ferritin-80-tsat-30-iv-only", unresolved))
+    assert meta(card)["kind"] == "drafted-order-not-recognised" and "names no medicine" in card["detail"]
     named = {**coded, "text": "lisinopril 10 mg"}  # a name the guideline does not know: nothing about it
     assert server.call(SELECT, select_body("010-ferritin-80-tsat-30-iv-only",
                                            draft("d8", medicationCodeableConcept=named))) == []

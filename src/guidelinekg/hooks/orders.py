@@ -124,7 +124,7 @@ def draft_cards(ctx: CardContext, draft: Draft, g, report: dict) -> list[dict]:
     if not report["applicable"]:
         return []
     if covers is None:
-        return _unnamed(ctx, draft, report) if not draft.texts and draft.codings else []
+        return _unnamed(ctx, draft, report) if not draft.texts else []
     made = report["recommendations"]
     found = [(NOT_INDICATED, n) for n in report["not_indicated"] if covers(n["iri"])]
     found += [(AGAINST, r) for r in made if r.get("direction") == "against" and covers(r["iri"])]
@@ -171,11 +171,14 @@ def draft_cards(ctx: CardContext, draft: Draft, g, report: dict) -> list[dict]:
 
 
 def _unnamed(ctx: CardContext, draft: Draft, report: dict) -> list[dict]:
-    """A draft named by codes only, none of which a guideline substance is coded with: what it is cannot be
-    told here, so it was not checked, and an empty answer would read as "nothing against it"."""
+    """A draft named by codes only, none of which a guideline substance is coded with, or by nothing the service
+    can read: what it is cannot be told here, so it was not checked, and an empty answer would read as
+    "nothing against it"."""
     codes = "; ".join(f"{system_name(system)} {code}" for system, code in draft.codings)
-    detail = [f"**{md.text(draft.ref)}** names its medicine by code only ({md.text(codes)}), and no product of "
-              "the guideline is coded so: what it is cannot be told, so it was **not checked** against the "
+    named = (f"names its medicine by code only ({md.text(codes)}), and no product of the guideline is coded so"
+             if codes else "names no medicine the service can read (no code, no name; a Medication it references "
+                           "is not in the request)")
+    detail = [f"**{md.text(draft.ref)}** {named}: what it is cannot be told, so it was **not checked** against the "
               "guideline. Check it yourself, or draft it with the medicine's name (the service reads names)."]
     return [make_card(ctx, f"drafted {draft.ref} unnamed {report['guideline']['version_iri']}",
                       "drafted-order-not-recognised", "info", f"{draft.ref}: not checked (medicine not recognised)",
