@@ -102,3 +102,12 @@ def test_a_number_in_a_form_the_shapes_accept_is_used(tmp_path, capsys, value):
     got = _report(tmp_path, capsys, PATIENT + NEW_FERRITIN.format(value=value), "ok")
     assert RLS + "rec-fcm" not in {u["iri"] for u in got["undetermined"]}
     assert not [w for w in got["warnings"] if w["code"] == "patient-data-invalid"]
+
+
+def test_a_birth_date_in_other_digits_is_not_after_the_as_of_date(tmp_path, capsys):
+    """Found in a re-test: '\u0661\u0669\u0667\u0660-05-20'^^xsd:date in RDF input sorted after any ASCII date,
+    and the report said the birth date was after the as-of date (the age stays unknown either way)."""
+    text = PATIENT.replace('"1970-05-20"^^xsd:date', '"\u0661\u0669\u0667\u0660-05-20"^^xsd:date')
+    got = _report(tmp_path, capsys, text, "arabic-birth")
+    codes = {w["code"] for w in got["warnings"]}
+    assert "birth-date-after-as-of" not in codes and "patient-data-invalid" in codes
