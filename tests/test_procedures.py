@@ -247,6 +247,6 @@ def test_render_shows_the_codes_and_the_limit(capsys):
 
     assert main(["render", "--data", str(FIXTURE), "procedure"]) == 0
     text = capsys.readouterr().out
-    assert ("procedure example treatment [urn:example:procedures T-A; urn:example:other-procedures T-B] "
-            "performed within the last 30 days") in text
-    assert "procedure example surgery [urn:example:procedures S-1] performed at any time" in text
+    assert ("procedure example treatment [urn:example:procedures T-A, unverified; urn:example:other-procedures T-B, "
+            "unverified] performed within the last 30 days") in text  # the made-up codes are marked unverified
+    assert "procedure example surgery [urn:example:procedures S-1, unverified] performed at any time" in text
