@@ -114,6 +114,9 @@ def record_lines(handle: IO[bytes], limit: int = MAX_LINE) -> Iterator[bytes | N
     pending, skipping = b"", False  # the start of a line not ended yet; the line is too long: skipped
     while chunk := handle.readline(limit + 1):
         ends = chunk.endswith(b"\n")
+        if ends and not pending and not skipping and b"\r" not in chunk:  # the usual line: as it is
+            yield chunk[:-1]
+            continue
         pieces = (chunk[:-1] if ends else chunk).split(b"\r")
         if ends and len(pieces) > 1 and not pieces[-1]:
             pieces.pop()  # a CRLF end

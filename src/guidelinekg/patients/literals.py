@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 
-from guidelinekg.patients.model import GKG, XSD
+from guidelinekg.patients.model import GKG, NUMBER, XSD
 
 _NUMERIC = {XSD + "decimal": re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII),
             XSD + "integer": re.compile(r"[+-]?[0-9]+", re.ASCII)}
-_NUMERIC[XSD + "double"] = _NUMERIC[XSD + "float"] = re.compile(
-    r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)  # INF and NaN are no result
+_NUMERIC[XSD + "double"] = _NUMERIC[XSD + "float"] = NUMBER  # INF and NaN are no result
 # integers of a narrower range, as the shapes' xsd:integer takes them: (lowest, highest), None unbounded
 _INTEGER_RANGES = {"long": (-2**63, 2**63 - 1), "int": (-2**31, 2**31 - 1), "short": (-2**15, 2**15 - 1),
                    "byte": (-128, 127), "nonNegativeInteger": (0, None), "positiveInteger": (1, None),

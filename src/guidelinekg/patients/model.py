@@ -261,7 +261,7 @@ def decimal_problem(value: Decimal) -> str | None:
     return None
 
 
-_NUMBER_TEXT = re.compile(r"[ \t\n\r]*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t\n\r]*", re.ASCII)
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)  # JSON's and xsd:double's
 
 
 def number_from_text(text: str) -> Decimal | None:
@@ -272,7 +272,8 @@ def number_from_text(text: str) -> Decimal | None:
     >>> number_from_text(" 45.0 "), number_from_text("4_5"), number_from_text("\u0664\u0665"), number_from_text("NaN")
     (Decimal('45.0'), None, None, None)
     """
-    return Decimal(text.strip(" \t\n\r")) if _NUMBER_TEXT.fullmatch(text) else None
+    stripped = text.strip(" \t\n\r")
+    return Decimal(stripped) if NUMBER.fullmatch(stripped) else None
 
 
 def number_text(value: Decimal) -> str:
