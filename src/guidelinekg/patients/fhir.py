@@ -63,6 +63,8 @@ from guidelinekg.patients.decode import decode_text, parse_json, where
 from guidelinekg.patients.fhirschema import Subsetted, modifier_text, modifiers, subsetted
 from guidelinekg.patients.fhirallergy import map_allergy
 from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, IngestNote, PatientData, iri, literal, triple
+from guidelinekg.patients.model import records_lacking
+from guidelinekg.patients.unattributed import Unattributed, gap
 
 SNOMED = "http://snomed.info/sct"
 SNOMED_IRI = "http://snomed.info/id/"
@@ -88,14 +90,15 @@ class _Mapper:
         self.ignored = Ignored()
         self.unrecognised = Unrecognised()  # medication records whose product matches no substance
         self.subsetted = Subsetted()  # resources the server sent only part of: not used
-        self.unknown: dict[str, list[str]] = defaultdict(list)  # a reference to no Patient -> records using it
+        self.unknown = Unattributed()  # resources about no Patient of the input
         self.lines: dict[str, list[str]] = defaultdict(list)
         self.notes: dict[str | None, list[IngestNote]] = defaultdict(list, {None: list(bundle.notes)})
 
-    def note(self, patient: str | None, code: str, text: str, res: dict[str, Any] | None = None) -> None:
+    def note(self, patient: str | None, code: str, text: str, res: dict[str, Any] | None = None,
+             lacks: tuple[str, ...] = ()) -> None:
         """Record a note; about ``res`` when given (its record starts the message)."""
         record = self.bundle.record(res) if res else None
-        self.notes[patient].append(IngestNote(code, f"{record} {text}" if record else text, record))
+        self.notes[patient].append(IngestNote(code, f"{record} {text}" if record else text, record, lacks))
 
     def run(self) -> list[PatientData]:
         ignored: Counter[str] = Counter(self.bundle.skipped.counts if self.bundle.skipped else ())  # fhirlazy
@@ -126,13 +129,7 @@ class _Mapper:
             self.note(patient, "unrecognised-product", text)
         for patient, note in self.subsetted.notes():
             self.notes[patient].append(note)
-        for shown, records in sorted(self.unknown.items()):  # one note per reference, not per resource
-            text = f"refers to {shown!r}, not a Patient in the input; skipped"
-            if len(records) > 1:
-                listed = ", ".join(records[:5]) + (f" and {len(records) - 5} more" if len(records) > 5 else "")
-                text = f"{len(records)} resources ({listed}) refer to {shown!r}, not a Patient in the input; skipped"
-            self.notes[None].append(IngestNote("unknown-patient", text if len(records) > 1 else f"{records[0]} {text}",
-                                               records[0] if len(records) == 1 else None))
+        self.notes[None] += self.unknown.notes()
         shared = self.notes[None]
         return [
             PatientData.build(node[1:-1], lines, [*self.notes[node], *shared])
@@ -147,13 +144,19 @@ class _Mapper:
         target = self.bundle.resolve(res.get(element), res)
         if target is not None and target.get("resourceType") == "Patient":
             return self.bundle.node(target)
+        lacks = self.lacking(res)  # it may be this patient's: what it would have said is not ruled out
         if not shown:
-            self.note(None, "missing-subject", f"has no {element}.reference; skipped", res)
+            self.note(None, "missing-subject", f"has no {element}.reference; skipped{gap(lacks)}", res, lacks)
         elif target is None:
-            self.unknown[shown].append(self.bundle.record(res))  # noted once per reference (run)
+            self.unknown.add(shown, self.bundle.record(res), lacks)  # noted once per reference (run)
         else:
             self.note(None, "subject-not-patient", f"is about {shown!r}, not a Patient; skipped", res)
         return None
+
+    def lacking(self, res: dict[str, Any]) -> tuple[str, ...]:
+        """What the input may lack when ``res`` is skipped (:mod:`~guidelinekg.patients.unattributed`)."""
+        unread = self.reads is not None and self.reads.unread(res["resourceType"], res) is not None
+        return () if unread else records_lacking([res["resourceType"]])
 
     def start(self, res: dict[str, Any], patient: str, cls: str) -> tuple[str, list[str]]:
         node = self.bundle.node(res)

@@ -1,0 +1,45 @@
+"""Resources skipped because the patient they are about cannot be told, and what the input may then lack.
+
+A resource whose subject names no Patient of the input (a merged record's old id, an id from another
+system, a conditional reference ``Patient?identifier=...``), or that names none at all (only a
+``display``), may well be the patient's own: a Condition of the diagnosis a guideline covers, a newer result,
+an iron tablet taken. Skipping it must not make the patient look as if they had none: its note lacks its
+record class (:attr:`~guidelinekg.patients.model.IngestNote.lacks`), so a criterion that would be false for
+want of it is unknown, and the results of a measure are not used as the latest (rule 19), unless no loaded
+guideline reads it (:meth:`~guidelinekg.patients.relevance.ReadCodes.unread`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from guidelinekg.patients.model import MAY_LACK, MAY_LACK_ANY, IngestNote
+
+
+def gap(lacks: tuple[str, ...]) -> str:
+    """What a skipped resource leaves open, for the end of its note ("" when nothing)."""
+    return f": {MAY_LACK_ANY if 'Observation' in lacks else MAY_LACK}" if lacks else ""
+
+
+class Unattributed:
+    """The resources referring to a patient not in the input, per reference as written: one note each."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
+
+    def add(self, shown: str, record: str, lacks: tuple[str, ...]) -> None:
+        self.found[shown].append((record, lacks))
+
+    def notes(self) -> list[IngestNote]:
+        """``unknown-patient`` notes, about the input as a whole, with what it may lack."""
+        notes = []
+        for shown, found in sorted(self.found.items()):
+            records = [record for record, _ in found]
+            lacks = tuple(sorted({cls for _, classes in found for cls in classes}))
+            text = f"refer{'s' * (len(records) == 1)} to {shown!r}, not a Patient in the input; skipped{gap(lacks)}"
+            if len(records) > 1:
+                listed = ", ".join(records[:5]) + (f" and {len(records) - 5} more" if len(records) > 5 else "")
+                text = f"{len(records)} resources ({listed}) {text}"
+            notes.append(IngestNote("unknown-patient", text if len(records) > 1 else f"{records[0]} {text}",
+                                    records[0] if len(records) == 1 else None, lacks))
+        return notes
