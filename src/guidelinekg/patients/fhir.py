@@ -63,8 +63,7 @@ from guidelinekg.patients.decode import decode_text, parse_json, where
 from guidelinekg.patients.fhirschema import Subsetted, modifier_text, modifiers, subsetted
 from guidelinekg.patients.fhirallergy import map_allergy
 from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, IngestNote, PatientData, iri, literal, triple
-from guidelinekg.patients.model import records_lacking
-from guidelinekg.patients.unattributed import Unattributed, gap
+from guidelinekg.patients.gaps import EXPOSURE, UNCLEAR_EXPOSURE, Unattributed, gap, lacking, unclear_exposure
 
 SNOMED = "http://snomed.info/sct"
 SNOMED_IRI = "http://snomed.info/id/"
@@ -144,7 +143,7 @@ class _Mapper:
         target = self.bundle.resolve(res.get(element), res)
         if target is not None and target.get("resourceType") == "Patient":
             return self.bundle.node(target)
-        lacks = self.lacking(res)  # it may be this patient's: what it would have said is not ruled out
+        lacks = lacking(self.reads, res)  # it may be this patient's: what it would have said is not ruled out
         if not shown:
             self.note(None, "missing-subject", f"has no {element}.reference; skipped{gap(lacks)}", res, lacks)
         elif target is None:
@@ -152,11 +151,6 @@ class _Mapper:
         else:
             self.note(None, "subject-not-patient", f"is about {shown!r}, not a Patient; skipped", res)
         return None
-
-    def lacking(self, res: dict[str, Any]) -> tuple[str, ...]:
-        """What the input may lack when ``res`` is skipped (:mod:`~guidelinekg.patients.unattributed`)."""
-        unread = self.reads is not None and self.reads.unread(res["resourceType"], res) is not None
-        return () if unread else records_lacking([res["resourceType"]])
 
     def start(self, res: dict[str, Any], patient: str, cls: str) -> tuple[str, list[str]]:
         node = self.bundle.node(res)
@@ -284,16 +278,19 @@ class _Mapper:
         lines += [triple(node, iri(GKG + prop), literal(value, XSD + dtype)) for prop, value, dtype in recorded.facts()]
         for code, text in recorded.always:
             self.note(patient, code, text, res)
-        if recorded.start is None:
-            self.note(patient, "missing-time", f"has no {START_ELEMENTS[kind]}; not used as exposure", res)
         coded, texts = product(self.bundle, res)
         if texts:
             lines.append(triple(node, iri(GKG + "productText"), literal(texts[0])))
         found = self.matcher.match(codings=coded, texts=texts) if self.matcher is not None else []
         possible = [] if found or self.matcher is None else self.matcher.possible(coded)
         lines += exposure_lines(node, found, possible)
+        if recorded.start is None:  # taken at some time: perhaps a product a guideline reads, when it matters
+            unclear = unclear_exposure(bool(texts or coded), bool(found) or self.matcher is None, bool(possible))
+            self.note(patient, "missing-time", f"has no {START_ELEMENTS[kind]}; not used as exposure"
+                      + (f": {UNCLEAR_EXPOSURE}" if unclear else ""), res, unclear)
         if not texts and not coded:
-            self.note(patient, "missing-product", "names no product (text, display, code or Medication)", res)
+            self.note(patient, "missing-product", "names no product it can read (text, display, code, or a Medication "
+                      f"in the input): {UNCLEAR_EXPOSURE}", res, EXPOSURE)
         elif not found and self.matcher is not None and self.matcher.reads_substances:
             described = self.matcher.describe(codings=coded, texts=texts)
             self.unrecognised.add(patient, described, self.bundle.record(res), recorded.start)

@@ -4,7 +4,7 @@ A Condition, result or medication record whose subject is a Patient not in the i
 id named by the Patient's ``link``, an id from another system, a transaction's conditional reference) or no
 reference at all (only a display) is skipped with an ``unknown-patient`` or ``missing-subject`` note. Before,
 nothing else changed: an RLS diagnosis filed under the merged patient's old id gave a confident "this
-guideline does not apply". Now the note lacks the resource's record class (patients/unattributed.py), so a
+guideline does not apply". Now the note lacks the resource's record class (patients/gaps.py), so a
 diagnosis not shown is unknown (rule 44) and a newer result may be missing (rule 19); a resource no loaded
 guideline reads (a heart rate, a hypertension diagnosis) changes nothing. Both engines, both loaders.
 """
@@ -119,3 +119,38 @@ def test_both_loaders_note_what_the_input_may_lack(kb, monkeypatch):
         assert note.message.startswith("3 resources (Condition/c1, MedicationStatement/ms1, Observation/fer2) refer "
                                        "to 'Patient/p0'")
     assert lazy.ntriples == strict.ntriples
+
+
+# --- medication records taken at no known time, or of no readable product -------------------------------------
+
+
+def statement(product: dict, **fields) -> dict:
+    return {"resourceType": "MedicationStatement", "id": "ms1", "status": "active",
+            "subject": {"reference": "Patient/p1"}, **product, **fields}
+
+
+IRON = {"medicationCodeableConcept": {"text": "ferrous sulfate 325 mg oral tablet"}}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("record", [
+    statement(IRON),  # active, no effective[x]
+    statement(IRON, dateAsserted="2025-11-02"),  # only when it was asserted
+    {"resourceType": "MedicationRequest", "id": "mr1", "status": "active", "intent": "order",
+     "subject": {"reference": "Patient/p1"}, **IRON},  # an order without authoredOn or bounds
+    statement({"medicationReference": {"reference": "Medication/not-here"}}, effectiveDateTime="2026-01-01"),
+])  # fmt: skip
+def test_a_medication_taken_at_no_known_time_or_of_no_known_product_leaves_the_draw_unclear(kb, engine, record):
+    """An iron tablet the patient takes (since when unknown), or a product the record does not let one read:
+    the iron studies may have been drawn on iron, so they do not drive a recommendation (rule 18)."""
+    rep = report(kb, bundle(rls({"reference": "Patient/p1"}), *labs(), record), engine)
+    assert FCM not in {r["iri"] for r in rep["recommendations"]}
+    assert any(w["code"] in ("missing-time", "missing-product") and "not ruled out" in w["message"]
+               for w in rep["warnings"])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_undated_medication_of_no_substance_a_guideline_reads_changes_nothing(kb, engine):
+    record = statement({"medicationCodeableConcept": {"text": "lisinopril 10 mg oral tablet"}})
+    rep = report(kb, bundle(rls({"reference": "Patient/p1"}), *labs(), record), engine)
+    assert FCM in {r["iri"] for r in rep["recommendations"]}

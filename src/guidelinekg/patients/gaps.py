@@ -1,4 +1,7 @@
-"""Resources skipped because the patient they are about cannot be told, and what the input may then lack.
+"""Records the mapping cannot use, that may hide what the patient's record would show: what the input may
+then lack (:attr:`~guidelinekg.patients.model.IngestNote.lacks`).
+
+Resources skipped because the patient they are about cannot be told:
 
 A resource whose subject names no Patient of the input (a merged record's old id, an id from another
 system, a conditional reference ``Patient?identifier=...``), or that names none at all (only a
@@ -7,18 +10,46 @@ an iron tablet taken. Skipping it must not make the patient look as if they had 
 record class (:attr:`~guidelinekg.patients.model.IngestNote.lacks`), so a criterion that would be false for
 want of it is unknown, and the results of a measure are not used as the latest (rule 19), unless no loaded
 guideline reads it (:meth:`~guidelinekg.patients.relevance.ReadCodes.unread`).
+
+Medication records that count as taken (by their status) but cannot say when, or what: an active
+MedicationStatement without ``effective[x]``, an order without ``authoredOn`` or bounds, a record whose
+Medication reference leads nowhere. The patient may have been taking a product a guideline reads when a
+result was drawn, or be taking it now: the input may lack an exposure (``MedicationExposure``), so a result
+that must be drawn off such a product is not used (rule 18) and "not taking" is unknown (rule 46). A product
+recognised as none of the loaded guidelines' substances leaves nothing open.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
-from guidelinekg.patients.model import MAY_LACK, MAY_LACK_ANY, IngestNote
+from guidelinekg.patients.model import MAY_LACK, MAY_LACK_ANY, IngestNote, records_lacking
 
 
 def gap(lacks: tuple[str, ...]) -> str:
     """What a skipped resource leaves open, for the end of its note ("" when nothing)."""
     return f": {MAY_LACK_ANY if 'Observation' in lacks else MAY_LACK}" if lacks else ""
+
+
+def lacking(reads: Any, res: dict[str, Any]) -> tuple[str, ...]:
+    """What the input may lack when ``res`` is skipped for want of its patient: its record class
+    (:func:`~guidelinekg.patients.model.records_lacking`), unless ``reads`` (what the loaded guidelines
+    read; ``None``: everything) says no loaded guideline reads it."""
+    unread = reads is not None and reads.unread(res["resourceType"], res) is not None
+    return () if unread else records_lacking([res["resourceType"]])
+
+
+EXPOSURE = ("MedicationExposure",)
+UNCLEAR_EXPOSURE = ("it may be a product a guideline reads, taken when a result was drawn or now: a result that must be "
+                    "drawn off it is not used (its test is ordered), and not taking it is not ruled out")
+
+
+def unclear_exposure(readable: bool, found: bool, possible: bool) -> tuple[str, ...]:
+    """What a medication record without a usable time or product leaves open: ``readable`` whether its
+    product could be read at all, ``found``/``possible`` whether it is (or may be) a substance a loaded
+    guideline reads."""
+    return EXPOSURE if found or possible or not readable else ()
 
 
 class Unattributed:
