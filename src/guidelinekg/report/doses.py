@@ -1,10 +1,12 @@
 """A recommendation's dose for one patient, and the lines that explain it (split from :mod:`report.patient`).
 
 In order: a weight-based dose the rules computed (rule 82), with its arithmetic, rounding and the weight's date;
-a weight-based dose not computed (the weight too old, or none: body weight ordered); the intervention's own
+a weight-based dose not computed (its dosing statement holds for the patient, but the weight is too old, or
+there is none: body weight ordered); the intervention's own
 fixed dose; else the fixed dose of the dosing statement that applies to the patient (``gkg:applicability``
 true, or none): one dose when every such statement gives the same; none, said why, when a statement that
-would give it is undecided (its criterion unknown) or the ones that apply give different doses.
+would give it (fixed or weight-based) is undecided (its criterion unknown) or the ones that apply give
+different doses. A weight-based statement that fails for the patient gives nothing: a fixed one does.
 
 A dose given carries the verification status its own node records (``gkg:verificationStatus`` and
 ``gkg:verificationNote`` on the ``gkg:Dose`` or ``gkg:WeightBasedDose``; :mod:`report.doubts` reads them) as
@@ -82,7 +84,7 @@ def _dose(st, d, stale_weights, weight_based, because, fixed, state, explain) ->
         final = f"; dose {number(d['value'])} {d['unit']}" if cap or raw != number(d["value"]) else ""
         because.append(f"dose: {number(d['perKg'])} {d['perUnit']} x {number(d['weight'])} kg{weighed} = "
                        f"{raw} {d['unit']}{cap}{final} ({d['dtext']})")
-    elif st["i"] in stale_weights:  # too old to dose from (rule 32): say which weight and why
+    elif st["i"] in weight_based and st["i"] in stale_weights:  # too old to dose from (rule 32): which and why
         w = stale_weights[st["i"]][0]
         because.append(f"dose: weight-based; the latest body weight, {number(w['value'])} {w['unit']} "
                        f"{dated(w['time'], w.get('spanEnd'))}, is older than the {w['max']} days accepted, so it "

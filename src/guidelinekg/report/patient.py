@@ -93,7 +93,7 @@ def _guideline_parts(store) -> dict:
                                "mapping": g.get("match")} for g in items),
                              key=lambda g: (g["axis"] != "strength", g["system"], g["grade"]))
                    for r, items in grouped(rows(store, GRADES), "r").items()},
-        "weight_based": {r["i"] for r in rows(store, WEIGHT_BASED)},
+        "weight_based": grouped(rows(store, WEIGHT_BASED), "i"),
         "fixed_dosing": grouped(rows(store, FIXED_DOSING), "i"),
         "measure_codes": grouped(rows(store, MEASURE_CODES), "m"),
         "record_codes": grouped(rows(store, RECORD_CODES), "c"),
@@ -192,7 +192,12 @@ def _assemble(
     administration = {i: [a for a in items if a["d"] not in off] for i, items in shared["administration"].items()}
     doses = {d["res"]: d for d in mine["doses"]}
     stale_weights = grouped(mine["stale_weights"], "i")
-    weight_based = shared["weight_based"]
+    # interventions dosed by weight for this patient (a weight-based dosing statement that holds), and the
+    # weight-based statements undecided for the patient: the dose waits for them as for undecided fixed ones
+    weight_based = {i for i, ds in shared["weight_based"].items() if any(dosing_state.get(d["d"], "holds") == "holds"
+                                                                       for d in ds)}
+    undecided_weight = {i: [d for d in ds if dosing_state.get(d["d"]) == "undecided"]
+                        for i, ds in shared["weight_based"].items()}
     suppression = grouped(mine["suppression"], "res")
     undetermined_by = grouped(mine["undetermined_by"], "res")
     applicable = [r["truth"] for r in mine["applicability"]]
@@ -227,7 +232,8 @@ def _assemble(
             continue
         because = explainer.lines(st["crit"])
         dose = dose_of(st, doses.get(res["res"]), stale_weights, weight_based, because,
-                       [f for f in shared["fixed_dosing"].get(st["i"], []) if f["d"] not in off], dosing_state,
+                       [f for f in shared["fixed_dosing"].get(st["i"], []) if f["d"] not in off]
+                       + undecided_weight.get(st["i"], []), dosing_state,
                        shared["doubts"]["verification"], explainer.lines)  # the dose node's own status
         recommendations.append({
             "iri": res["r"], "result": res["res"], "statement": st["text"],

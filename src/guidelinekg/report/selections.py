@@ -150,7 +150,9 @@ SELECT ?patient ?i ?value ?unit ?time ?spanEnd ?max WHERE {
   ?m gkg:canonicalUnit ?unit . ?o gkg:effectiveTime ?time . OPTIONAL { ?o gkg:effectiveSpanEnd ?spanEnd }
 }"""
 
-WEIGHT_BASED = """SELECT ?i WHERE { ?d gkg:dosingFor ?i ; gkg:dose ?w . ?w a gkg:WeightBasedDose }"""
+WEIGHT_BASED = """SELECT ?i ?d ?dlabel ?crit WHERE { ?d gkg:dosingFor ?i ; gkg:dose ?w . ?w a gkg:WeightBasedDose .
+  OPTIONAL { ?d gkg:applicability ?crit }
+  OPTIONAL { ?d rdfs:label ?dlabel FILTER(LANG(?dlabel) = "" || LANGMATCHES(LANG(?dlabel), "en")) } }"""
 
 SUPPRESSION = """
 SELECT ?patient ?res ?by ?reason ?byLabel WHERE {
