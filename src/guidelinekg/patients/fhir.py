@@ -63,7 +63,7 @@ from guidelinekg.patients.decode import decode_text, parse_json, where
 from guidelinekg.patients.fhirschema import Subsetted, modifier_text, modifiers, subsetted
 from guidelinekg.patients.fhirallergy import map_allergy
 from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, IngestNote, PatientData, iri, literal, triple
-from guidelinekg.patients.gaps import EXPOSURE, UNCLEAR_EXPOSURE, Unattributed, gap, lacking, unclear_exposure
+from guidelinekg.patients.gaps import UNCLEAR_EXPOSURE, Unattributed, gap, lacking, unclear_exposure
 
 SNOMED = "http://snomed.info/sct"
 SNOMED_IRI = "http://snomed.info/id/"
@@ -137,13 +137,14 @@ class _Mapper:
 
     # --- helpers -------------------------------------------------------------------------------------------
 
-    def subject(self, res: dict[str, Any], element: str = "subject") -> str | None:
-        """The formatted IRI of the patient the resource is about (its ``element``), or ``None`` with a note."""
+    def subject(self, res: dict[str, Any], element: str = "subject", lacks: tuple[str, ...] | None = None) -> str | None:
+        """The formatted IRI of the patient the resource is about (its ``element``), or ``None`` with a note
+        (``lacks``: what the input may then lack, when not :func:`~guidelinekg.patients.gaps.lacking`'s)."""
         shown = field(res, element).get("reference")
         target = self.bundle.resolve(res.get(element), res)
         if target is not None and target.get("resourceType") == "Patient":
             return self.bundle.node(target)
-        lacks = lacking(self.reads, res)  # it may be this patient's: what it would have said is not ruled out
+        lacks = lacking(self.reads, res) if lacks is None else lacks  # it may be this patient's
         if not shown:
             self.note(None, "missing-subject", f"has no {element}.reference; skipped{gap(lacks)}", res, lacks)
         elif target is None:
@@ -269,7 +270,12 @@ class _Mapper:
         if recorded.skip is not None:
             self.note(None, "skipped-status", f"{recorded.skip}; skipped", res)
             return
-        if self.skipped(res) or (patient := self.subject(res)) is None:
+        coded, texts = product(self.bundle, res)
+        found = self.matcher.match(codings=coded, texts=texts) if self.matcher is not None else []
+        possible = [] if found or self.matcher is None else self.matcher.possible(coded)
+        reads_any = self.matcher is None or self.matcher.reads_substances  # a product may matter at all
+        unclear = unclear_exposure(bool(texts or coded), bool(found), bool(possible)) if reads_any else ()
+        if self.skipped(res) or (patient := self.subject(res, lacks=unclear)) is None:
             return
         node, lines = self.start(res, patient, "MedicationExposure")
         lines.append(triple(node, iri(GKG + "exposureKind"), literal(kind)))
@@ -278,19 +284,15 @@ class _Mapper:
         lines += [triple(node, iri(GKG + prop), literal(value, XSD + dtype)) for prop, value, dtype in recorded.facts()]
         for code, text in recorded.always:
             self.note(patient, code, text, res)
-        coded, texts = product(self.bundle, res)
         if texts:
             lines.append(triple(node, iri(GKG + "productText"), literal(texts[0])))
-        found = self.matcher.match(codings=coded, texts=texts) if self.matcher is not None else []
-        possible = [] if found or self.matcher is None else self.matcher.possible(coded)
         lines += exposure_lines(node, found, possible)
         if recorded.start is None:  # taken at some time: perhaps a product a guideline reads, when it matters
-            unclear = unclear_exposure(bool(texts or coded), bool(found) or self.matcher is None, bool(possible))
             self.note(patient, "missing-time", f"has no {START_ELEMENTS[kind]}; not used as exposure"
                       + (f": {UNCLEAR_EXPOSURE}" if unclear else ""), res, unclear)
         if not texts and not coded:
             self.note(patient, "missing-product", "names no product it can read (text, display, code, or a Medication "
-                      f"in the input): {UNCLEAR_EXPOSURE}", res, EXPOSURE)
+                      f"in the input){f': {UNCLEAR_EXPOSURE}' if unclear else ''}", res, unclear)
         elif not found and self.matcher is not None and self.matcher.reads_substances:
             described = self.matcher.describe(codings=coded, texts=texts)
             self.unrecognised.add(patient, described, self.bundle.record(res), recorded.start)

@@ -8,8 +8,8 @@ system, a conditional reference ``Patient?identifier=...``), or that names none 
 ``display``), may well be the patient's own: a Condition of the diagnosis a guideline covers, a newer result,
 an iron tablet taken. Skipping it must not make the patient look as if they had none: its note lacks its
 record class (:attr:`~guidelinekg.patients.model.IngestNote.lacks`), so a criterion that would be false for
-want of it is unknown, and the results of a measure are not used as the latest (rule 19), unless no loaded
-guideline reads it (:meth:`~guidelinekg.patients.relevance.ReadCodes.unread`).
+want of it is unknown, unless no loaded guideline reads it (:meth:`~guidelinekg.patients.relevance.ReadCodes.unread`;
+a medication by its product, below). A skipped result lacks nothing (:func:`lacking`): its note names it.
 
 Medication records that count as taken (by their status) but cannot say when, or what: an active
 MedicationStatement without ``effective[x]``, an order without ``authoredOn`` or bounds, a record whose
@@ -33,11 +33,16 @@ def gap(lacks: tuple[str, ...]) -> str:
 
 
 def lacking(reads: Any, res: dict[str, Any]) -> tuple[str, ...]:
-    """What the input may lack when ``res`` is skipped for want of its patient: its record class
+    """What the input may lack when ``res`` is skipped for want of its patient: its closed-world record class
     (:func:`~guidelinekg.patients.model.records_lacking`), unless ``reads`` (what the loaded guidelines
-    read; ``None``: everything) says no loaded guideline reads it."""
-    unread = reads is not None and reads.unread(res["resourceType"], res) is not None
-    return () if unread else records_lacking([res["resourceType"]])
+    read; ``None``: everything) says no loaded guideline reads it. Not for an Observation: a result of a
+    measure is not closed-world (none read: its test is ordered), and a skipped one, perhaps older than those
+    read, is no reason to set all of them aside (rule 19): its note names it. A medication record's is
+    :func:`unclear_exposure`'s, by its product."""
+    kind = res["resourceType"]
+    if kind == "Observation" or reads is not None and reads.unread(kind, res) is not None:
+        return ()  # a result: its test is ordered if none is read; one of no read measure: nothing
+    return records_lacking([kind])
 
 
 EXPOSURE = ("MedicationExposure",)
@@ -46,9 +51,9 @@ UNCLEAR_EXPOSURE = ("it may be a product a guideline reads, taken when a result 
 
 
 def unclear_exposure(readable: bool, found: bool, possible: bool) -> tuple[str, ...]:
-    """What a medication record without a usable time or product leaves open: ``readable`` whether its
-    product could be read at all, ``found``/``possible`` whether it is (or may be) a substance a loaded
-    guideline reads."""
+    """What a medication record without a usable time, product or patient leaves open, when the loaded
+    guidelines read some substance: ``readable`` whether its product could be read at all, ``found``/
+    ``possible`` whether it is (or may be) a substance a loaded guideline reads."""
     return EXPOSURE if found or possible or not readable else ()
 
 
