@@ -1173,10 +1173,10 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
                 rank = 1
             elif limit is not None and today - last > limit:
                 rank = 2
-            elif limit is not None and imprecise:
+            elif limit is not None and imprecise and (s is None or today - s > limit):  # a span partly too old
                 rank = 1
             else:
-                rank = 0 if st in ("completed", "in-progress", "stopped") else 1
+                rank = 0 if st in ("completed", "in-progress") else 1  # stopped: performed only in part
             best = min(best, rank)
         truth[c] = {0: T, 1: U}.get(best, F)
     for c, (kind, members) in COMPOSITE.items():

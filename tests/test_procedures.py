@@ -70,8 +70,13 @@ STATE_CASES = [
     # a month without a day could lie on either side of the 30-day limit
     ("partial-date", [proc(TREAT_A, performedDateTime="2026-01")], "undetermined", "dated 2026-01-01 to 2026-01-31,"),
     ("partial-date-all-too-old", [proc(TREAT_A, performedDateTime="2025-06")], "no", None),
-    # a valid period whose end has no day: not refused; when in January it ended is not known
+    # a valid period whose end has no day: not refused; when in January it ended is not known, but begun on
+    # 2026-01-20 it was performed within the 30 days whenever it ended
     ("period-end-without-day", [proc(TREAT_A, performedPeriod={"start": "2026-01-20", "end": "2026-01"})],
+     "made", None),
+    # a start without a day as early as 2026-01-01: not all of the record is within the 30 days (an imprecise
+    # record counts only when its earliest day is: conservative where the end alone would do)
+    ("period-start-without-day", [proc(TREAT_A, performedPeriod={"start": "2026-01", "end": "2026-01-20"})],
      "undetermined", None),
     ("partial-date-future", [proc(TREAT_A, performedDateTime="2027")], "no", None),
     ("period-ends-before-it-starts", [proc(TREAT_A, performedPeriod={"start": "2026-01-25", "end": "2025-06-01"})],
@@ -79,6 +84,8 @@ STATE_CASES = [
     ("both-choices", [proc(TREAT_A, performedDateTime="2025-01-01", performedPeriod={"start": "2026-01-25"})],
      "undetermined", None),
     ("performed-string", [proc(TREAT_A, performedString="last week")], "undetermined", None),
+    # stopped: performed only in part (an incomplete colonoscopy); whether that counts is not told
+    ("stopped", [proc(TREAT_A, "stopped", performedDateTime="2026-01-20")], "undetermined", "status stopped"),
     ("not-done", [proc(TREAT_A, "not-done", performedDateTime="2026-01-20")], "no", "status not-done"),
     ("entered-in-error", [proc(TREAT_A, "entered-in-error", performedDateTime="2026-01-20")], "no", None),
     ("preparation", [proc(TREAT_A, "preparation", performedDateTime="2026-01-20")], "no", None),
@@ -98,7 +105,7 @@ HISTORY_CASES = [
     ("no-date", [proc(SURGERY)], "made"),
     ("after-as-of", [proc(SURGERY, performedDateTime="2026-02-02")], "no"),
     ("status-unknown", [proc(SURGERY, "unknown", performedDateTime="2001-05-05")], "undetermined"),
-    ("stopped", [proc(SURGERY, "stopped", performedDateTime="2020-01-01")], "made"),
+    ("stopped", [proc(SURGERY, "stopped", performedDateTime="2020-01-01")], "undetermined"),
     ("on-hold", [proc(SURGERY, "on-hold")], "no"),
     # a month without a day: it may lie after the as-of date (2026-02-01) or not
     ("month-of-as-of", [proc(SURGERY, performedDateTime="2026-02")], "undetermined"),
@@ -160,6 +167,16 @@ def test_history_of_a_procedure_at_any_time(run, case):
     name, _, expected = case
     reports, _, _ = run
     assert standing(reports[f"hist-{name}"], "rec-surgery") == expected
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_a_date_without_a_day_wholly_within_the_limit_counts(tmp_path, engine):
+    """Found by an author (colonoscopy "2020" under a 10-year limit): any date without a day under a limit was
+    unknown. As of 2026-01-31 under 30 days, "2026-01" (1 to 31 January) is wholly within it: performed; as of
+    2026-02-01 its first day is 31 days before: unknown (STATE_CASES, partial-date)."""
+    docs = {"month": bundle("month", [proc(TREAT_A, performedDateTime="2026-01")])}
+    done = run_documents(FIXTURE, docs, tmp_path, date(2026, 1, 31), engine)
+    assert standing(done.reports["month"], "rec-state") == "made"
 
 
 def test_outcome_rests_on_the_deciding_procedure_record(run):
