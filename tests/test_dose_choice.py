@@ -57,3 +57,76 @@ def test_the_dosing_statement_that_applies_gives_the_dose(tmp_path, engine):
     assert "whether 1.5 ug/kg under 65 or start low, 25 ug, from 65 applies is unknown" in because
     old = "\n".join(run.reports["old-weighed"]["recommendations"][0]["because"])
     assert "dose: 25 ug (start low, 25 ug, from 65)" in old and "weight-based" not in old
+
+
+CAPPED = """
+ex:rec-{d} a gkg:Recommendation ; rdfs:label "{d}mab"@en ; gkg:inVersion ex:v1 ; gkg:section ex:sec ; gkg:order 1 ;
+    gkg:sourceText "Give {d}mab." ; gkg:direction gkg:For ; gkg:strength gkg:Strong ; gkg:certainty gkg:LowCertainty ;
+    gkg:intervention ex:int-{d} ; gkg:applicability ex:crit-always ; gkg:citation ex:cit .
+ex:{d} a gkg:Substance ; rdfs:label "{d}mab"@en .
+ex:int-{d} a gkg:Intervention ; rdfs:label "{d}mab"@en ; gkg:substance ex:{d} ; gkg:route gkg:Oral .
+ex:dosing-{d} a gkg:DosingStatement ; rdfs:label "{d}mab 1.5 ug/kg"@en ; gkg:inVersion ex:v1 ; gkg:section ex:sec ;
+    gkg:order 4 ; gkg:sourceText "1.5 ug/kg up to 95 ug." ; gkg:dosingFor ex:int-{d} ; gkg:citation ex:cit ;
+    gkg:dose [ a gkg:WeightBasedDose ; rdfs:label "1.5 ug/kg"@en ; gkg:perKg 1.5 ; gkg:unit "ug/kg" ;
+               gkg:weightMeasure <https://loinc.org/29463-7> ;
+               gkg:maximumDose [ a gkg:Dose ; rdfs:label "95 ug"@en ; gkg:value 95.0 ; gkg:unit "ug" ] ;
+               gkg:doseRounding [ a gkg:DoseRounding ; rdfs:label "to a multiple of 12.5 ug ({d})"@en ;
+                                  gkg:roundingIncrement 12.5 ; gkg:roundingDirection gkg:{d} ] ] .
+"""
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_a_rounded_dose_never_exceeds_the_maximum(tmp_path, engine):
+    """Found by an author: a maximum of 195 ug rounded to the nearest 12.5 ug gave "capped at the maximum 195 ug
+    ... dose 200 ug", a dose above the guideline's maximum. The multiple below the maximum is the dose now.
+    1.5 ug/kg up to 95 ug, in multiples of 12.5 ug, rounded down, to the nearest or up."""
+    fixture = tmp_path / "capped.ttl"
+    fixture.write_text(FIXTURE.read_text(encoding="utf-8").split("ex:thyro a gkg:Substance")[0]
+                       + "".join(CAPPED.format(d=d) for d in ("RoundDown", "RoundNearest", "RoundUp")), encoding="utf-8")
+    expected = {  # weight: direction -> (dose, kept under the maximum)
+        70: {"RoundDown": (87.5, False), "RoundNearest": (87.5, True), "RoundUp": (87.5, True)},  # 105, capped 95
+        50: {"RoundDown": (75, False), "RoundNearest": (75, False), "RoundUp": (75, False)},  # 75: a multiple
+        55: {"RoundDown": (75, False), "RoundNearest": (87.5, False), "RoundUp": (87.5, False)},  # 82.5
+    }
+    run = run_documents(fixture, {f"w{w}": doc(f"w{w}", "1985-06-01", w) for w in expected}, tmp_path, AS_OF, engine)
+    for weight, by_direction in expected.items():
+        recs = {r["intervention"]["label"]: r for r in run.reports[f"w{weight}"]["recommendations"]}
+        for direction, (dose, kept_under) in by_direction.items():
+            rec = recs[f"{direction}mab"]
+            assert rec["dose"] == {"value": dose, "unit": "ug"}, (weight, direction, rec["because"])
+            assert ("so as not to exceed the maximum 95 ug" in "\n".join(rec["because"])) is kept_under, rec["because"]
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_an_undecided_dosing_statement_withholds_the_interventions_own_dose(tmp_path, engine):
+    """Found by a reviewer: with every weight-based statement undecided (no usable weight), the intervention's own
+    dose (ferric carboxymaltose's 1000 mg) was shown. A statement that may apply withholds it, saying which."""
+    text = FIXTURE.read_text(encoding="utf-8").replace(
+        'gkg:substance ex:thyro ; gkg:route gkg:Oral .',
+        'gkg:substance ex:thyro ; gkg:route gkg:Oral ; gkg:dose [ a gkg:Dose ; rdfs:label "100 ug"@en ; '
+        'gkg:value 100.0 ; gkg:unit "ug" ] .')
+    fixture = tmp_path / "own-dose.ttl"
+    fixture.write_text(text, encoding="utf-8")
+    run = run_documents(fixture, {"ageless": doc("ageless", None, 70), "unweighed": doc("unweighed", None, None),
+                                  "old": doc("old", "1955-06-01", None)}, tmp_path, AS_OF, engine)
+    (rec,) = run.reports["ageless"]["recommendations"]  # weighed: which statement applies is what is unknown
+    assert rec.get("dose") is None and any(line.startswith("dose: not stated yet") for line in rec["because"])
+    (rec,) = run.reports["unweighed"]["recommendations"]  # the weight is missing (and ordered): said so
+    assert rec.get("dose") is None and "dose: weight-based; no usable body weight, so it is not computed (body " \
+        "weight ordered)" in rec["because"]
+    (rec,) = run.reports["old"]["recommendations"]  # every statement decided: the own dose comes first
+    assert rec["dose"] == {"value": 100, "unit": "ug"}
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_when_no_dosing_statement_applies_the_dose_line_says_so(tmp_path, engine):
+    """Found by a reviewer: an intervention whose only (weight-based) statement fails had no dose and no word."""
+    text = FIXTURE.read_text(encoding="utf-8").split("ex:dosing-25 a gkg:DosingStatement")[0] + \
+        "ex:rec" + FIXTURE.read_text(encoding="utf-8").split("\nex:rec")[1]
+    fixture = tmp_path / "kg-only.ttl"
+    fixture.write_text(text, encoding="utf-8")
+    run = run_documents(fixture, {"old": doc("old", "1955-06-01", 70)}, tmp_path, AS_OF, engine)
+    (rec,) = run.reports["old"]["recommendations"]
+    assert rec.get("dose") is None
+    assert "dose: not stated: no dosing statement applies to this patient (1.5 ug/kg under 65: not met)" in rec["because"]
+    assert not run.reports["old"]["orders"] and not run.reports["old"]["warnings"]

@@ -5,8 +5,9 @@ a weight-based dose not computed (its dosing statement holds for the patient, bu
 there is none: body weight ordered); the intervention's own
 fixed dose; else the fixed dose of the dosing statement that applies to the patient (``gkg:applicability``
 true, or none): one dose when every such statement gives the same; none, said why, when a statement that
-would give it (fixed or weight-based) is undecided (its criterion unknown) or the ones that apply give
-different doses. A weight-based statement that fails for the patient gives nothing: a fixed one does.
+would give it is undecided (its criterion unknown; a weight-based one withholds even the intervention's own
+dose) or the ones that apply give different doses. A weight-based statement that fails for
+the patient gives nothing: a fixed one does; when every statement fails, the line says so.
 
 A dose given carries the verification status its own node records (``gkg:verificationStatus`` and
 ``gkg:verificationNote`` on the ``gkg:Dose`` or ``gkg:WeightBasedDose``; :mod:`report.doubts` reads them) as
@@ -77,6 +78,8 @@ def _dose(st, d, stale_weights, weight_based, because, fixed, state, explain) ->
         if "rounding" in d and Decimal(d.get("exact", d["value"])) != Decimal(d["value"]):
             # the rounding of the graph that changed the dose (cited, or a project assumption: said so)
             cap += f", {d['rounding']}" + (f" ({d['roundingStatus']})" if "roundingStatus" in d else "")
+            if d.get("keptUnder") == "true":  # rounded up past the maximum: the multiple below it instead
+                cap += f", down instead, so as not to exceed the maximum {number(d['max'])} {d['maxUnit']}"
         weighed = ""  # the date of the body weight used, as of every fact
         if "weightTime" in d:
             source = f", {d['weightId']}" if "weightId" in d else ""
@@ -91,11 +94,33 @@ def _dose(st, d, stale_weights, weight_based, because, fixed, state, explain) ->
                        "is not used and the dose is not computed (body weight ordered)")
     elif st["i"] in weight_based:
         because.append("dose: weight-based; no usable body weight, so it is not computed (body weight ordered)")
+    elif any(f.get("weightBased") for f in fixed):  # a weight-based statement that may apply: the dose waits
+        dose = _fixed(fixed, state, because, explain)
     elif "doseValue" in st:
         dose = {"value": json_number(st["doseValue"]), "unit": st["doseUnit"]}
     elif fixed:
         dose = _fixed(fixed, state, because, explain)
     return dose
+
+
+def weighing(rows: list[dict], state: dict[str, str], statement: str, weighed_for: set) -> tuple[bool, list[dict]]:
+    """Whether a recommendation (``statement``) is dosed by weight for the patient, and the weight-based dosing
+    statements (``rows``) its dose waits for otherwise. By weight: a weight-based statement holds, or one is
+    undecided while its body weight is ordered for it (``weighed_for``: (statement, measure) pairs; the weight
+    is what is missing). Waiting: the undecided ones, when not by weight (a statement that fails doses
+    nobody: a fixed one applies)."""
+    live = [r for r in rows if state.get(r["d"], "holds") != "fails"]
+    by_weight = any(state.get(r["d"], "holds") == "holds" or (statement, r.get("wm")) in weighed_for for r in live)
+    return by_weight, [] if by_weight else [{**r, "weightBased": True} for r in live]
+
+
+def none_applies(rows: list[dict], state: dict[str, str]) -> str | None:
+    """The dose line of an intervention whose dosing statements (``rows``, with a dose) all fail for the
+    patient, else ``None``."""
+    if not rows or any(state.get(r["d"], "holds") != "fails" for r in rows):
+        return None
+    names = "; ".join(sorted({r.get("dlabel", r["d"]) for r in rows}))
+    return f"dose: not stated: no dosing statement applies to this patient ({names}: not met)"
 
 
 def _why(rows: list[dict], explain: Callable[[str], list[str]] | None) -> list[str]:

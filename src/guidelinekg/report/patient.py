@@ -11,7 +11,7 @@ from decimal import Decimal
 from guidelinekg.engine.knowledge import GuidelineVersionInfo
 from guidelinekg.engine.reasoning import Evaluation
 from guidelinekg.patients.ucum import UnitConversionError, ucum_conversion
-from guidelinekg.report.doses import dose_of
+from guidelinekg.report.doses import dose_of, none_applies, weighing
 from guidelinekg.report.doubts import annotate, dosing, of, read_doubts
 from guidelinekg.report.explain import Criteria, Explainer
 from guidelinekg.report.forpatient import patient_view, read_wording
@@ -192,12 +192,7 @@ def _assemble(
     administration = {i: [a for a in items if a["d"] not in off] for i, items in shared["administration"].items()}
     doses = {d["res"]: d for d in mine["doses"]}
     stale_weights = grouped(mine["stale_weights"], "i")
-    # interventions dosed by weight for this patient (a weight-based dosing statement that holds), and the
-    # weight-based statements undecided for the patient: the dose waits for them as for undecided fixed ones
-    weight_based = {i for i, ds in shared["weight_based"].items() if any(dosing_state.get(d["d"], "holds") == "holds"
-                                                                       for d in ds)}
-    undecided_weight = {i: [d for d in ds if dosing_state.get(d["d"]) == "undecided"]
-                        for i, ds in shared["weight_based"].items()}
+    weighed_for = {(o["for"], o["m"]) for o in mine["orders"]}  # body weights ordered (rule 83), by statement
     suppression = grouped(mine["suppression"], "res")
     undetermined_by = grouped(mine["undetermined_by"], "res")
     applicable = [r["truth"] for r in mine["applicability"]]
@@ -231,10 +226,13 @@ def _assemble(
                                  "criterion": _named(st["crit"]), "because": because})
             continue
         because = explainer.lines(st["crit"])
-        dose = dose_of(st, doses.get(res["res"]), stale_weights, weight_based, because,
-                       [f for f in shared["fixed_dosing"].get(st["i"], []) if f["d"] not in off]
-                       + undecided_weight.get(st["i"], []), dosing_state,
+        by_weight, pending = weighing(shared["weight_based"].get(st["i"], []), dosing_state, res["r"], weighed_for)
+        dose = dose_of(st, doses.get(res["res"]), stale_weights, {st["i"]} if by_weight else set(), because,
+                       [f for f in shared["fixed_dosing"].get(st["i"], []) if f["d"] not in off] + pending, dosing_state,
                        shared["doubts"]["verification"], explainer.lines)  # the dose node's own status
+        if dose is None and "doseValue" not in st and (line := none_applies(
+                shared["fixed_dosing"].get(st["i"], []) + shared["weight_based"].get(st["i"], []), dosing_state)):
+            because.append(line)
         recommendations.append({
             "iri": res["r"], "result": res["res"], "statement": st["text"],
             "summary": st.get("summary", st["label"]), "label": st["label"], "intervention": intervention,

@@ -125,7 +125,7 @@ SELECT ?work ?title ?year ?doi ?pmid ?sourceKind WHERE {
 
 DOSES = """
 SELECT ?patient ?res ?wbd ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext ?exact ?rounding
-       ?roundingStatus ?weightTime ?weightSpanEnd ?weightId ?basis ?freq WHERE {
+       ?roundingStatus ?weightTime ?weightSpanEnd ?weightId ?basis ?freq ?keptUnder WHERE {
   ?res gkg:computedDose ?dose . ?res gkg:forPatient ?patient .  # the rare property first: 8x faster
   ?dose gkg:doseValue ?value ; gkg:doseUnit ?unit ; gkg:bodyWeight ?weight ; gkg:capped ?capped ;
         gkg:dosingStatement ?d .
@@ -134,6 +134,7 @@ SELECT ?patient ?res ?wbd ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?max
   OPTIONAL { ?wbd gkg:doseBasis ?basis }  # what the amount is of (an element of a salt): never the product's
   OPTIONAL { ?wbd gkg:frequency ?freq FILTER(LANG(?freq) = "" || LANGMATCHES(LANG(?freq), "en")) }  # goes with it
   OPTIONAL { ?dose gkg:exactDose ?exact }
+  OPTIONAL { ?dose gkg:keptUnderMaximum ?keptUnder }
   OPTIONAL { ?dose gkg:roundedBy ?r . ?r rdfs:label ?rounding
              OPTIONAL { ?r gkg:verificationStatus ?vs . ?vs rdfs:label ?roundingStatus } }
   OPTIONAL { ?dose prov:wasDerivedFrom ?wo . ?wo a gkg:Observation ; gkg:effectiveTime ?weightTime .
@@ -150,7 +151,8 @@ SELECT ?patient ?i ?value ?unit ?time ?spanEnd ?max WHERE {
   ?m gkg:canonicalUnit ?unit . ?o gkg:effectiveTime ?time . OPTIONAL { ?o gkg:effectiveSpanEnd ?spanEnd }
 }"""
 
-WEIGHT_BASED = """SELECT ?i ?d ?dlabel ?crit WHERE { ?d gkg:dosingFor ?i ; gkg:dose ?w . ?w a gkg:WeightBasedDose .
+WEIGHT_BASED = """SELECT ?i ?d ?dlabel ?crit ?wm WHERE { ?d gkg:dosingFor ?i ; gkg:dose ?w . ?w a gkg:WeightBasedDose .
+  OPTIONAL { ?w gkg:weightMeasure ?wm }
   OPTIONAL { ?d gkg:applicability ?crit }
   OPTIONAL { ?d rdfs:label ?dlabel FILTER(LANG(?dlabel) = "" || LANGMATCHES(LANG(?dlabel), "en")) } }"""
 
