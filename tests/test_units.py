@@ -383,3 +383,15 @@ def test_normalising_a_result_compared_as_stated_twice_changes_nothing() -> None
     once = normalise(observation("urn:example:madeup:widget-level", "2.3", "mmol/L"), kb.measures)
     assert props(once, "statedValue") == ["2.3"] and props(once, "normalizedValue") and once.notes == []
     assert normalise(once, kb.measures) == once
+
+
+def test_a_coded_value_of_a_measure_read_as_a_number_is_a_problem(catalog: MeasureCatalog) -> None:
+    """Found by a data engineer: a transferrin saturation sent as valueCodeableConcept ("low") was dropped
+    without a word, and the test ordered again; it is now unusable with its reason (rule 12 warns)."""
+    patient = observation("https://loinc.org/2276-4", None, None)
+    coded = triple(iri("urn:test:obs"), iri(GKG + "valueCodeToken"), literal("http://snomed.info/sct|281302008"))
+    out = normalise(patient.extended([coded], []), catalog)
+    (problem,) = props(out, "unitProblem")
+    assert problem.startswith("a coded value (http://snomed.info/sct|281302008) where a number in ")
+    unknown = observation("https://loinc.org/718-7", None, None).extended([coded], [])  # a measure not known
+    assert props(normalise(unknown, catalog), "unitProblem") == []

@@ -269,6 +269,11 @@ def _normalise_one(subject: str, props: Mapping[str, list[str]], catalog: Measur
     members = frozenset().union(*(g.measures for g in groups.values()))
     lines = [triple(subject, iri(GKG + "observedMeasure"), iri(m)) for m in sorted(members - observed)]
     values = props.get("value", [])
+    units = frozenset().union(*(g.canonical_units for g in groups.values()))
+    if not values and (tokens := props.get("valueCodeToken")) and units:  # "positive" for a number: unusable
+        shown = tokens[0].strip('"')[:80]
+        return [*lines, triple(subject, iri(GKG + "unitProblem"), literal(
+            f"a coded value ({shown}) where a number in {', '.join(sorted(units))} is read"))]
     if not values:
         return lines
     group = MeasureGroup(
