@@ -130,3 +130,28 @@ def test_when_no_dosing_statement_applies_the_dose_line_says_so(tmp_path, engine
     assert rec.get("dose") is None
     assert "dose: not stated: no dosing statement applies to this patient (1.5 ug/kg under 65: not met)" in rec["because"]
     assert not run.reports["old"]["orders"] and not run.reports["old"]["warnings"]
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_two_weight_based_statements_that_apply_with_different_doses_give_none(tmp_path, engine):
+    """Found by a tester: with "1.5 ug/kg under 65" and "1.0 ug/kg for all", a 40-year-old got 105 ug and the
+    other dose was never mentioned (the last computed row won); without a birth date, 70 ug although the first
+    may apply. As with two fixed doses: no dose stated, saying which."""
+    text = FIXTURE.read_text(encoding="utf-8") + '''
+ex:dosing-kg-all a gkg:DosingStatement ; rdfs:label "1.0 ug/kg for all"@en ; gkg:inVersion ex:v1 ; gkg:section ex:sec ;
+    gkg:order 4 ; gkg:sourceText "1.0 ug/kg." ; gkg:dosingFor ex:int ; gkg:citation ex:cit ;
+    gkg:dose [ a gkg:WeightBasedDose ; rdfs:label "1.0 ug/kg"@en ; gkg:perKg 1.0 ; gkg:unit "ug/kg" ;
+               gkg:weightMeasure <https://loinc.org/29463-7> ] .
+'''
+    fixture = tmp_path / "two-kg.ttl"
+    fixture.write_text(text, encoding="utf-8")
+    run = run_documents(fixture, {"young": doc("young", "1985-06-01", 70), "ageless": doc("ageless", None, 70)},
+                        tmp_path, AS_OF, engine)
+    (rec,) = run.reports["young"]["recommendations"]
+    assert rec.get("dose") is None
+    assert ("dose: not stated: the dosing statements that apply give different doses (1.0 ug/kg for all: 70 ug; "
+            "1.5 ug/kg under 65: 105 ug)") in rec["because"]
+    (rec,) = run.reports["ageless"]["recommendations"]
+    assert rec.get("dose") is None
+    assert any(line.startswith("dose: not stated yet: whether 1.5 ug/kg under 65 applies is unknown")
+               for line in rec["because"]), rec["because"]

@@ -114,6 +114,22 @@ def weighing(rows: list[dict], state: dict[str, str], statement: str, weighed_fo
     return by_weight, [] if by_weight else [{**r, "weightBased": True} for r in live]
 
 
+def one_computed(rows: list[dict], weight_based: list[dict], state: dict[str, str]) -> tuple[dict | None, str | None]:
+    """The computed dose of a recommendation (rule 82 computes one per weight-based dosing statement that
+    holds: ``rows``), or ``None`` with the line that says why no dose is stated: two that differ (as two fixed
+    ones), or another weight-based statement of the intervention (``weight_based``) still undecided."""
+    if not rows:
+        return None, None
+    label = {r["d"]: r.get("dlabel", r["d"]) for r in weight_based}
+    if len({(Decimal(r["value"]), r["unit"], r.get("basis"), r.get("freq")) for r in rows}) > 1:
+        shown = "; ".join(sorted(f"{label.get(r['d'], r['d'])}: {number(r['value'])} {r['unit']}" for r in rows))
+        return None, f"dose: not stated: the dosing statements that apply give different doses ({shown})"
+    if undecided := sorted({label[r["d"]] for r in weight_based if state.get(r["d"]) == "undecided"}):
+        return None, (f"dose: not stated yet: whether {' or '.join(undecided)} applies is unknown (the data its "
+                      "criteria need are missing or not usable: the tests that decide them are ordered)")
+    return rows[0], None
+
+
 def none_applies(rows: list[dict], state: dict[str, str]) -> str | None:
     """The dose line of an intervention whose dosing statements (``rows``, with a dose) all fail for the
     patient, else ``None``."""

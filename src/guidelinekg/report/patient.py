@@ -11,7 +11,7 @@ from decimal import Decimal
 from guidelinekg.engine.knowledge import GuidelineVersionInfo
 from guidelinekg.engine.reasoning import Evaluation
 from guidelinekg.patients.ucum import UnitConversionError, ucum_conversion
-from guidelinekg.report.doses import dose_of, none_applies, weighing
+from guidelinekg.report.doses import dose_of, none_applies, one_computed, weighing
 from guidelinekg.report.doubts import annotate, dosing, of, read_doubts
 from guidelinekg.report.explain import Criteria, Explainer
 from guidelinekg.report.forpatient import patient_view, read_wording
@@ -190,7 +190,7 @@ def _assemble(
     dosing_state = {r["d"]: r["link"].rsplit("#", 1)[-1] for r in mine["dosing_fails"]}  # holds/fails/undecided
     off = {d for d, link in dosing_state.items() if link == "fails"}  # dosing statements not for this patient
     administration = {i: [a for a in items if a["d"] not in off] for i, items in shared["administration"].items()}
-    doses = {d["res"]: d for d in mine["doses"]}
+    doses = grouped(mine["doses"], "res")  # one per weight-based dosing statement that holds
     stale_weights = grouped(mine["stale_weights"], "i")
     weighed_for = {(o["for"], o["m"]) for o in mine["orders"]}  # body weights ordered (rule 83), by statement
     suppression = grouped(mine["suppression"], "res")
@@ -227,9 +227,12 @@ def _assemble(
             continue
         because = explainer.lines(st["crit"])
         by_weight, pending = weighing(shared["weight_based"].get(st["i"], []), dosing_state, res["r"], weighed_for)
-        dose = dose_of(st, doses.get(res["res"]), stale_weights, {st["i"]} if by_weight else set(), because,
-                       [f for f in shared["fixed_dosing"].get(st["i"], []) if f["d"] not in off] + pending, dosing_state,
-                       shared["doubts"]["verification"], explainer.lines)  # the dose node's own status
+        computed, wait = one_computed(doses.get(res["res"], []), shared["weight_based"].get(st["i"], []), dosing_state)
+        dose = None if wait else dose_of(
+            st, computed, stale_weights, {st["i"]} if by_weight else set(), because,
+            [f for f in shared["fixed_dosing"].get(st["i"], []) if f["d"] not in off] + pending, dosing_state,
+            shared["doubts"]["verification"], explainer.lines)  # the dose node's own status
+        because += [wait] if wait else []
         if dose is None and "doseValue" not in st and (line := none_applies(
                 shared["fixed_dosing"].get(st["i"], []) + shared["weight_based"].get(st["i"], []), dosing_state)):
             because.append(line)

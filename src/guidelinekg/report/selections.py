@@ -124,7 +124,7 @@ SELECT ?work ?title ?year ?doi ?pmid ?sourceKind WHERE {
 }"""
 
 DOSES = """
-SELECT ?patient ?res ?wbd ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext ?exact ?rounding
+SELECT ?patient ?res ?d ?wbd ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext ?exact ?rounding
        ?roundingStatus ?weightTime ?weightSpanEnd ?weightId ?basis ?freq ?keptUnder WHERE {
   ?res gkg:computedDose ?dose . ?res gkg:forPatient ?patient .  # the rare property first: 8x faster
   ?dose gkg:doseValue ?value ; gkg:doseUnit ?unit ; gkg:bodyWeight ?weight ; gkg:capped ?capped ;
