@@ -237,6 +237,7 @@ SUBSTANCES = {  # substance -> (labels, classes)
                                  "Ferrlecit"), (IRON, IV)),
     "ferric-derisomaltose": (("ferric derisomaltose", "iron isomaltoside", "iron isomaltoside 1000", "Monoferric",
                               "Monofer"), (IRON, IV)),
+    "iron-salt-not-named": (("iron",), (IRON,)),  # "Iron 65 mg tablet": longer names win
 }
 SUBSTANCE_CODES = {(UNII, "6897GXD6OE"): "ferric-carboxymaltose", (UNII, "95HR524N2M"): "iron-dextran"}
 _LABEL_OF = {

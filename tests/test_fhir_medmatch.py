@@ -195,3 +195,19 @@ def test_no_note_without_substances_to_recognise(matcher: SubstanceMatcher) -> N
     # a record skipped for its status is no exposure at all: not listed
     p = _patient(matcher, {**coded, "status": "not-taken"})
     assert _notes(p, "unrecognised-product") == []
+
+
+RLS = "https://w3id.org/guidelinekg/guideline/rls-iron/"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Iron 65 mg tablet", ["iron-salt-not-named"]),  # found by a tester: it was no iron at all
+    ("iron supplement", ["iron-salt-not-named"]),
+    ("Iron sucrose 200 mg IV", ["iron-sucrose"]),  # a longer name wins
+    ("Multivitamin with iron", ["multivitamin-with-iron"]),
+    ("Ironwood 5 mg", []),  # a whole word only
+])  # fmt: skip
+def test_the_rls_content_recognises_a_product_named_only_iron(kb, text, expected) -> None:
+    """A product named only "iron" is an iron-containing product (the 24-hour iron-free requirement reads its
+    class), whatever its salt; any longer name it is part of still names its own substance."""
+    assert sorted(m.substance.removeprefix(RLS) for m in kb.matcher.match(codings=[], texts=[text])) == expected
