@@ -5,8 +5,8 @@ Resources skipped because the patient they are about cannot be told:
 
 A resource whose subject names no Patient of the input (a merged record's old id, an id from another
 system, a conditional reference ``Patient?identifier=...``), or that names none at all (only a
-``display``), may well be the patient's own: a Condition of the diagnosis a guideline covers, a newer result,
-an iron tablet taken. Skipping it must not make the patient look as if they had none: its note lacks its
+``display``), may well be the patient's own: a Condition of the diagnosis a guideline covers, a procedure, a
+tablet taken. Skipping it must not make the patient look as if they had none: its note lacks its
 record class (:attr:`~guidelinekg.patients.model.IngestNote.lacks`), so a criterion that would be false for
 want of it is unknown, unless no loaded guideline reads it (:meth:`~guidelinekg.patients.relevance.ReadCodes.unread`;
 a medication by its product, below). A skipped result lacks nothing (:func:`lacking`): its note names it.
