@@ -263,19 +263,20 @@ class _Mapper:
         self.lines[patient] += lines + status_and_time_lines(self, node, patient, res)
 
     def exposure(self, res: dict[str, Any]) -> None:
-        """A medication record as an exposure: its period (:mod:`~guidelinekg.patients.fhirmeds`) and the
-        substances of its product; the period's notes only for products a guideline knows."""
+        """A medication record as an exposure: its period (``fhirmeds``), its product's substances (and gaps)."""
         kind = EXPOSURE_KINDS[res["resourceType"]]
         recorded = exposure_period(kind, res)
         if recorded.skip is not None:
             self.note(None, "skipped-status", f"{recorded.skip}; skipped", res)
             return
+        if self.skipped(res):
+            return
         coded, texts = product(self.bundle, res)
         found = self.matcher.match(codings=coded, texts=texts) if self.matcher is not None else []
         possible = [] if found or self.matcher is None else self.matcher.possible(coded)
-        reads_any = self.matcher is None or self.matcher.reads_substances  # a product may matter at all
-        unclear = unclear_exposure(bool(texts or coded), bool(found), bool(possible)) if reads_any else ()
-        if self.skipped(res) or (patient := self.subject(res, lacks=unclear)) is None:
+        unclear = (unclear_exposure(bool(texts or coded), bool(found), bool(possible))  # when a product may matter
+                   if self.matcher is None or self.matcher.reads_substances else ())
+        if (patient := self.subject(res, lacks=unclear)) is None:
             return
         node, lines = self.start(res, patient, "MedicationExposure")
         lines.append(triple(node, iri(GKG + "exposureKind"), literal(kind)))

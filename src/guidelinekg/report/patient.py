@@ -226,15 +226,16 @@ def _assemble(
                                  "criterion": _named(st["crit"]), "because": because})
             continue
         because = explainer.lines(st["crit"])
-        by_weight, pending = weighing(shared["weight_based"].get(st["i"], []), dosing_state, res["r"], weighed_for)
-        computed, wait = one_computed(doses.get(res["res"], []), shared["weight_based"].get(st["i"], []), dosing_state)
+        by_kg = shared["weight_based"].get(st["i"], [])  # the intervention's weight-based dosing statements
+        by_weight, pending = weighing(by_kg, dosing_state, res["r"], weighed_for)
+        computed, wait = one_computed(doses.get(res["res"], []), by_kg, dosing_state)
         dose = None if wait else dose_of(
             st, computed, stale_weights, {st["i"]} if by_weight else set(), because,
             [f for f in shared["fixed_dosing"].get(st["i"], []) if f["d"] not in off] + pending, dosing_state,
             shared["doubts"]["verification"], explainer.lines)  # the dose node's own status
         because += [wait] if wait else []
         if dose is None and "doseValue" not in st and (line := none_applies(
-                shared["fixed_dosing"].get(st["i"], []) + shared["weight_based"].get(st["i"], []), dosing_state)):
+                shared["fixed_dosing"].get(st["i"], []) + by_kg, dosing_state)):
             because.append(line)
         recommendations.append({
             "iri": res["r"], "result": res["res"], "statement": st["text"],
