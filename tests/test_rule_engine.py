@@ -145,3 +145,24 @@ def test_a_rule_scope_that_is_not_exactly_a_known_one_is_a_configuration_error(t
     (tmp_path / "01-x.rq").write_text(f"{header}\n# stratum: 1\nINSERT DATA {{ }}\n", encoding="utf-8")
     with pytest.raises(ConfigurationError, match="is not one of"):
         load_rules(tmp_path)
+
+
+def test_rdflib_runs_a_prepared_rule_again_on_other_data_and_keeps_the_graphs_prefixes():
+    """rdflib prepares each query text once per process (its parsing was most of an evaluation's time): the
+    prepared rule, run again on another store and on more data, derives from that store's triples alone;
+    a text naming a prefix it does not declare still runs as text, with the prefixes the graph has bound."""
+    rule = PREFIX + "INSERT { ?x ex:reaches ?z } WHERE { { ?x ex:next ?z } UNION { ?x ex:next ?y . ?y ex:reaches ?z } }"
+    counts = []
+    for links in (2, 5, 2):
+        store = open_store("rdflib")
+        store.load_ntriples("".join(f"<{EX}a{i}> <{EX}next> <{EX}a{i + 1}> .\n" for i in range(links)))
+        for _ in range(links):
+            store.update(rule)
+        counts.append(len(store.select_values(PREFIX + "SELECT * WHERE { ?x ex:reaches ?z }")))
+    assert counts == [3, 15, 3]  # n(n+1)/2 pairs of a chain of n links, the first store's count again at the end
+    store = open_store("rdflib")
+    store.raw.bind("ex", EX)
+    store.load_ntriples(CHAIN)
+    assert len(store.select_values("SELECT ?x WHERE { ?x ex:next ?y }")) == 5
+    with pytest.raises(Exception):
+        open_store("rdflib").select_values("SELECT ?x WHERE { ?x undeclared:next ?y }")
