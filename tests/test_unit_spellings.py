@@ -142,6 +142,29 @@ def test_an_ehr_egfr_without_a_ucum_code_is_read(tmp_path: Path):
     assert values == ["28"] and problems == []
 
 
+@pytest.mark.parametrize("quantity", [
+    {"value": 28, "system": "http://unitsofmeasure.org", "code": "mL/min/1.73m2"},
+    {"value": 28, "unit": "mL/min/1.73m2", "system": "http://unitsofmeasure.org", "code": "mL/min/1.73m2"},
+    {"value": 28, "unit": "eGFR units", "system": "http://unitsofmeasure.org", "code": "mL/min/1.73 m2"},
+])
+def test_a_known_spelling_in_the_ucum_code_is_read_as_the_same_text_in_unit_is(tmp_path: Path, quantity):
+    """Labs put their spelling in ``code`` under the UCUM system too: read through the table, as in ``unit``,
+    never an unconvertible unit that leaves the eGFR unknown and orders it again."""
+    catalog = MeasureCatalog.build({"https://loinc.org/62238-1": "mL/min/{1.73_m2}"})
+    patient = normalise(load_patient(_bundle(tmp_path, quantity)), catalog)
+    values = [t.object.value for t in patient.triples() if t.predicate.value == GKG + "normalizedValue"]
+    problems = [t.object.value for t in patient.triples() if t.predicate.value == GKG + "unitProblem"]
+    assert values == ["28"] and problems == []
+
+
+def test_an_unknown_non_ucum_code_under_the_ucum_system_stays_unusable(tmp_path: Path):
+    catalog = MeasureCatalog.build({"https://loinc.org/62238-1": "mL/min/{1.73_m2}"})
+    quantity = {"value": 28, "system": "http://unitsofmeasure.org", "code": "eGFR units"}
+    patient = normalise(load_patient(_bundle(tmp_path, quantity)), catalog)
+    assert [t for t in patient.triples() if t.predicate.value == GKG + "normalizedValue"] == []
+    assert [t for t in patient.triples() if t.predicate.value == GKG + "unitProblem"]
+
+
 def test_recommend_explains_a_result_in_a_spelled_unit_as_written(tmp_path: Path, capsys):
     """End to end with the shipped guideline: a result whose unit is text only (µg/L) is used, and the
     explanation shows the unit as written."""

@@ -88,6 +88,10 @@ def quantity_lines(node: str, q: dict[str, Any], note: Note, *, spellings: bool 
         return []
     lines = [triple(node, iri(GKG + "value"), literal(lexical, XSD + "decimal"))]
     code, text = trimmed(q.get("code")), q.get("unit")  # " ng/mL": padding is no part of a code
+    if spellings and isinstance(code, str) and not is_ucum(code) and ucum_for_spelling(code):
+        # a result's "code" under the UCUM system that is no UCUM code but a spelling the table knows
+        # ("mL/min/1.73m2", "mcg/L"): read as that spelling, as the same text in "unit" is
+        code, text = None, code
     if canonical_system(q.get("system")) == UCUM and isinstance(code, str) and code:
         if isinstance(text, str) and _contradicts(text.strip(), code):
             # "unit": "mg/L" with "code": "ng/mL": which one the value is in cannot be told (1000 times apart)
