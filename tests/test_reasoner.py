@@ -184,6 +184,19 @@ def test_an_undetermined_recommendation_says_which_prevailing_statement_is_undec
     assert not any(line.startswith("undecided whether") for line in pediatric["because"])  # its own criterion
 
 
+def test_an_undecided_not_indicated_statement_is_said_to_set_aside_not_to_prevail(kb):
+    """A not-indicated statement that restricts a recommendation (rule 65) is no precedence: undecided, the
+    explanation says whether it applies and sets the recommendation aside, not whether it 'prevails'."""
+    [vignette] = [v for v in VIGNETTES if v.name == "021-no-iron-studies"]
+    patient = load_patient_input(vignette.patient, matcher=kb.matcher, measures=kb.measures)
+    report = build_report(evaluate(kb, [patient], as_of=date.fromisoformat(vignette.as_of)), patient.patient_iri,
+                          kb.version())
+    [fcm] = [u for u in report["undetermined"] if u["iri"].endswith("/rec-fcm")]
+    line = "undecided whether this applies and sets it aside: iron generally not indicated at ferritin >100 ng/mL"
+    assert line in fcm["because"]
+    assert not any(x.startswith("undecided whether this prevails") for x in fcm["because"])
+
+
 def test_invalid_content_leaves_criteria_unknown_never_guessed(tmp_path):
     """Content that fails validation is refused by the commands; if it reaches the rules anyway (the
     library API), an unknown comparator or a quoted threshold gives 'unknown', not a guess: the age

@@ -219,7 +219,9 @@ def _assemble(
             for c, items in sorted(grouped(undetermined_by.get(res["res"], []), "c").items()):
                 if c != st["crit"]:  # a statement that would prevail over this one is undecided
                     names = sorted({i.get("byLabel", i["by"]) for i in items if "by" in i})
-                    because.append(f"undecided whether this prevails: {'; '.join(names) or c}")
+                    what = ("prevails" if any(i.get("byKind") == "precedence" for i in items) or not names
+                            else "applies and sets it aside")  # a precedence, or a not-indicated statement
+                    because.append(f"undecided whether this {what}: {'; '.join(names) or c}")
                     because += ["  " + line for line in explainer.lines(c)]
             undetermined.append({"iri": res["r"], "result": res["res"], "label": st["label"],
                                  "summary": st.get("summary", st["label"]), "statement": st["text"],

@@ -164,14 +164,16 @@ SELECT ?patient ?res ?by ?reason ?byLabel WHERE {
 }"""
 
 # Why an undetermined recommendation is undetermined besides its own criterion: an undecided precedence
-# or restriction (rules 62, 65) that would prevail over it.
+# or restriction (rules 62, 65) that would prevail over it or set it aside (?byKind says which).
 UNDETERMINED_BY = """
-SELECT ?patient ?res ?c ?by ?byLabel WHERE {
+SELECT ?patient ?res ?c ?by ?byLabel ?byKind WHERE {
   ?res gkg:undeterminedBecause ?o ; gkg:forPatient ?patient ; gkg:instantiates ?r .
   ?o gkg:criterion ?c .
   OPTIONAL {
-    { ?by gkg:precedenceWhen ?c ; gkg:prevailsOver ?r } UNION { ?by gkg:applicability ?c ; gkg:restrictsRecommendation ?r }
-    UNION { ?by gkg:precedenceWhen ?c ; gkg:prevailsOver ?ni . ?ni gkg:restrictsRecommendation ?r }  # over its restriction
+    { ?by gkg:precedenceWhen ?c ; gkg:prevailsOver ?r BIND("precedence" AS ?byKind) }
+    UNION { ?by gkg:applicability ?c ; gkg:restrictsRecommendation ?r BIND("restriction" AS ?byKind) }
+    UNION { ?by gkg:precedenceWhen ?c ; gkg:prevailsOver ?ni . ?ni gkg:restrictsRecommendation ?r
+            BIND("precedence" AS ?byKind) }  # over its restriction
     OPTIONAL { ?by rdfs:label ?byLabel }
   }
 }"""
