@@ -114,6 +114,18 @@ def test_simultaneous_different_results_warned_once(tmp_path, direction):
     assert "differ: 30 mg/dL" in item["because"][0] and "no usable result" not in item["because"][0]
 
 
+@pytest.mark.parametrize("direction", sorted(LINKS))
+def test_the_warning_names_the_code_the_guideline_uses_whichever_way_the_links_point(tmp_path, direction):
+    """Two results of the primary code (the one the threshold is written in) that differ are named by it, never
+    by an alias the guideline only declares equivalent: links from an alias to the primary (as the authoring
+    guide's example declares them) named two CKD-EPI eGFRs 'eGFR (MDRD)'."""
+    kb = kb_with(tmp_path, LINKS[direction])
+    rep = report(kb, tmp_path, widget(1, PRIMARY, 30, "2026-01-10T09:00:00Z"),
+                 widget(2, PRIMARY, 50, "2026-01-10T09:00:00Z"))
+    [message] = codes(rep, "simultaneous-results-differ")
+    assert message.startswith("widget level results at ") and "second code" not in message
+
+
 @pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
 @pytest.mark.parametrize(("when", "used"), [
     ("2026-01-15T20:00:00-05:00", True),   # the as-of date where it was drawn (01:00 UTC the next day)
