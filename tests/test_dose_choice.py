@@ -98,6 +98,29 @@ def test_a_rounded_dose_never_exceeds_the_maximum(tmp_path, engine):
 
 
 @pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_a_maximum_of_doubtful_status_is_shown_with_it_and_marks_the_dose(tmp_path, engine):
+    """Found by an author: a maximum marked unverified capped 2250 mg to 2000 mg, and the report said "capped at
+    the maximum 2000 mg" with no status (the rounding beside it had its own): only `validate` told the doubt.
+    The cap now says its status, and a dose it capped carries the least checked status of what made it."""
+    capped = CAPPED.format(d="RoundDown").replace(
+        'gkg:maximumDose [ a gkg:Dose ; rdfs:label "95 ug"@en ; gkg:value 95.0 ; gkg:unit "ug" ] ;',
+        'gkg:maximumDose ex:max-95 ;') + (
+        'ex:max-95 a gkg:Dose ; rdfs:label "95 ug"@en ; gkg:value 95.0 ; gkg:unit "ug" ;\n'
+        '    gkg:verificationStatus gkg:Unverified ; gkg:verificationNote "maximum not found in the source" .\n')
+    fixture = tmp_path / "doubtful-cap.ttl"
+    fixture.write_text(FIXTURE.read_text(encoding="utf-8").split("ex:thyro a gkg:Substance")[0] + capped,
+                       encoding="utf-8")
+    run = run_documents(fixture, {"w70": doc("w70", "1985-06-01", 70), "w50": doc("w50", "1985-06-01", 50)},
+                        tmp_path, AS_OF, engine)
+    (rec,) = run.reports["w70"]["recommendations"]  # 105 ug capped at 95 ug, then 87.5 ug
+    assert "capped at the maximum 95 ug (unverified)" in "\n".join(rec["because"]), rec["because"]
+    assert rec["dose"]["value"] == 87.5 and rec["dose"]["verification"]["status"] == "UNVERIFIED"
+    assert rec["dose"]["verification"]["note"] == "maximum not found in the source"
+    (rec,) = run.reports["w50"]["recommendations"]  # 75 ug: not capped, so the maximum's doubt is not its own
+    assert rec["dose"] == {"value": 75, "unit": "ug"} and "unverified" not in "\n".join(rec["because"])
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
 def test_an_undecided_dosing_statement_withholds_the_interventions_own_dose(tmp_path, engine):
     """Found by a reviewer: with every weight-based statement undecided (no usable weight), the intervention's own
     dose (ferric carboxymaltose's 1000 mg) was shown. A statement that may apply withholds it, saying which."""

@@ -44,8 +44,12 @@ def dose_of(st: dict, d: dict | None, stale_weights: dict, weight_based: set, be
         if basis := next((b for b in bases if b), None):
             dose["basis"] = basis
     if dose is not None and statuses:
-        if d is not None:  # computed from the weight-based dose of its dosing statement
-            nodes = [d.get("wbd")]
+        if d is not None:  # computed from the weight-based dose of its dosing statement, with the maximum
+            nodes = [d.get("wbd")]  # that capped it and the rounding that changed it, each of its own status
+            if d.get("capped") == "true" or d.get("keptUnder") == "true":
+                nodes.append(d.get("m"))
+            if "r" in d and Decimal(d.get("exact", d["value"])) != Decimal(d["value"]):
+                nodes.append(d["r"])
         elif "doseValue" in st:  # the intervention's own fixed dose
             nodes = [st.get("doseNode")]
         else:  # the fixed dose of the dosing statements that apply (one amount)
@@ -54,6 +58,11 @@ def dose_of(st: dict, d: dict | None, stale_weights: dict, weight_based: set, be
         if recorded:
             dose["verification"] = min(recorded, key=_checked)
     return dose
+
+
+def _status(row: dict, key: str) -> str:
+    """" (unverified)": the status of a node of the dose's computation, where its verification is recorded."""
+    return f" ({row[key]})" if key in row else ""
 
 
 # from the least checked to the most: a dose that is in part an assumption is shown as one
@@ -72,14 +81,16 @@ def _dose(st, d, stale_weights, weight_based, because, fixed, state, explain) ->
         if "freq" in d:  # the weight-based dose's own frequency
             dose["frequency"] = d["freq"]
         cap = (
-            f", capped at the maximum {number(d['max'])} {d['maxUnit']}" if d["capped"] == "true" else ""
+            f", capped at the maximum {number(d['max'])} {d['maxUnit']}" + _status(d, "maxStatus")
+            if d["capped"] == "true" else ""
         )
         raw = number(str(Decimal(d["perKg"]) * Decimal(d["weight"])))
         if "rounding" in d and Decimal(d.get("exact", d["value"])) != Decimal(d["value"]):
             # the rounding of the graph that changed the dose (cited, or a project assumption: said so)
-            cap += f", {d['rounding']}" + (f" ({d['roundingStatus']})" if "roundingStatus" in d else "")
+            cap += f", {d['rounding']}" + _status(d, "roundingStatus")
             if d.get("keptUnder") == "true":  # rounded up past the maximum: the multiple below it instead
-                cap += f", down instead, so as not to exceed the maximum {number(d['max'])} {d['maxUnit']}"
+                cap += (f", down instead, so as not to exceed the maximum {number(d['max'])} {d['maxUnit']}"
+                        + _status(d, "maxStatus"))
         weighed = ""  # the date of the body weight used, as of every fact
         if "weightTime" in d:
             source = f", {d['weightId']}" if "weightId" in d else ""

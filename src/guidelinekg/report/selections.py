@@ -125,12 +125,13 @@ SELECT ?work ?title ?year ?doi ?pmid ?sourceKind WHERE {
 
 DOSES = """
 SELECT ?patient ?res ?d ?wbd ?value ?unit ?weight ?capped ?perKg ?perUnit ?max ?maxUnit ?dtext ?exact ?rounding
-       ?roundingStatus ?weightTime ?weightSpanEnd ?weightId ?basis ?freq ?keptUnder WHERE {
+       ?roundingStatus ?r ?m ?maxStatus ?weightTime ?weightSpanEnd ?weightId ?basis ?freq ?keptUnder WHERE {
   ?res gkg:computedDose ?dose . ?res gkg:forPatient ?patient .  # the rare property first: 8x faster
   ?dose gkg:doseValue ?value ; gkg:doseUnit ?unit ; gkg:bodyWeight ?weight ; gkg:capped ?capped ;
         gkg:dosingStatement ?d .
   ?d gkg:dose ?wbd ; gkg:sourceText ?dtext . ?wbd gkg:perKg ?perKg ; gkg:unit ?perUnit .
-  OPTIONAL { ?wbd gkg:maximumDose ?m . ?m gkg:value ?max ; gkg:unit ?maxUnit }
+  OPTIONAL { ?wbd gkg:maximumDose ?m . ?m gkg:value ?max ; gkg:unit ?maxUnit  # the cap's own status, shown with it
+             OPTIONAL { ?m gkg:verificationStatus ?mvs . ?mvs rdfs:label ?maxStatus } }
   OPTIONAL { ?wbd gkg:doseBasis ?basis }  # what the amount is of (an element of a salt): never the product's
   OPTIONAL { ?wbd gkg:frequency ?freq FILTER(LANG(?freq) = "" || LANGMATCHES(LANG(?freq), "en")) }  # goes with it
   OPTIONAL { ?dose gkg:exactDose ?exact }
