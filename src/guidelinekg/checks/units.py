@@ -36,6 +36,7 @@ from guidelinekg.patients.units import MeasureCatalog, MeasureGroup, UnitConvers
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
 ON_MEASURE, THRESHOLD_UNIT = NamedNode(GKG + "onMeasure"), NamedNode(GKG + "thresholdUnit")
+THRESHOLD_VALUE = NamedNode(GKG + "thresholdValue")
 
 
 def threshold_unit_findings(content: Content) -> list[Finding]:
@@ -59,10 +60,20 @@ def threshold_unit_findings(content: Content) -> list[Finding]:
             if one.value == 1 and convert(Decimal(2), unit, group, canonical).value == 2:
                 continue  # the same unit written otherwise (no offset either)
             message = (f"results are compared in the measure's unit {canonical}, not {unit}: write the value in "
-                       f"{canonical} ({one.note})")
+                       f"{canonical} ({_threshold_in(content, node, unit, group, canonical) or one.note})")
         findings.append(content.finding(node, "error", "lint", "threshold-unit-mismatch", message,
                                         path="gkg:thresholdUnit", value=unit))
     return findings
+
+
+def _threshold_in(content: Content, node, unit: str, group: MeasureGroup, canonical: str) -> str | None:
+    """The threshold's own value converted ("102.2 [degF] = 39 Cel (UCUM)"): what to write. A conversion with
+    an offset has no factor to multiply by, so "1 [degF] = -17.2222 Cel" would mislead."""
+    values = [v.value for v in content.objects(node, THRESHOLD_VALUE) if isinstance(v, Literal)]
+    try:
+        return convert(Decimal(values[0]), unit, group, canonical).note if len(values) == 1 else None
+    except (ArithmeticError, UnitConversionError):  # decimal.InvalidOperation: not a number (the shapes say so)
+        return None
 
 
 INTERVAL_BOUNDS = (NamedNode(GKG + "intervalMin"), NamedNode(GKG + "intervalMax"))
