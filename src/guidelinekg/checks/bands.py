@@ -30,6 +30,7 @@ use two of them.
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter, defaultdict
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
@@ -283,6 +284,14 @@ def _middle(interval: Interval) -> bool:
     return interval.hi is not None and not interval.from_bottom()
 
 
+def _holds_whole_number(iv: Interval) -> bool:
+    """Whether a whole number lies in the interval (an unbounded one always holds one)."""
+    if iv.lo is None or iv.hi is None:
+        return True
+    n = math.floor(iv.lo) + 1 if iv.lo == math.floor(iv.lo) and not iv.lo_closed else math.ceil(iv.lo)
+    return n < iv.hi or (n == iv.hi and iv.hi_closed)
+
+
 def _gaps(model: Applicability, population: str, axis: Axis, used: list[tuple], one: OneUnit) -> list[Finding]:
     by_interval: dict[Interval, set] = defaultdict(set)
     for stmt, _, interval in used:
@@ -297,6 +306,8 @@ def _gaps(model: Applicability, population: str, axis: Axis, used: list[tuple], 
         above = [iv for iv in intervals if gap.hi is not None and iv.lo == gap.hi]
         if not any(_middle(iv) for iv in below + above) and (gap.hi is None or gap.from_bottom()):
             continue  # above the highest threshold from the axis' start, or below the lowest to infinity
+        if one.whole_units(axis[0]) and not _holds_whole_number(gap):
+            continue  # "<= 23 mo" and ">= 24 mo": no age in completed months lies between them
         bands = "; ".join(describe(axis, iv) for iv in intervals)
         edges = [f"{describe(axis, iv)} ({_names(model, by_interval[iv])}{one.as_stated(axis, iv)})"
                  for iv in below + above]

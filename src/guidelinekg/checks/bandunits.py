@@ -50,6 +50,7 @@ class OneUnit:
                     start = iv.from_bottom()  # the start of the axis, no threshold
                     values[measure].update((v, self._unit(measure, unit)) for v in
                                            ((iv.hi,) if start else (iv.lo, iv.hi)) if v is not None)
+        self.written = written
         self.target: dict[str, str] = {}  # measure -> the unit its bands are compared in
         self.incomparable: dict[str, dict[str, str]] = {}  # measure -> unit -> why it does not convert
         for measure, units in used.items():
@@ -57,6 +58,11 @@ class OneUnit:
                 self._choose(measure, units, values[measure])
         self.stated: dict[tuple[Axis, Interval], set[str]] = defaultdict(set)  # converted -> as written
         self._regions: dict = {}
+
+    def whole_units(self, measure: str) -> bool:
+        """Whether the axis holds whole numbers only: ages, counted in completed units (rule 43), with every
+        threshold written in one unit (none converted: 6 mo is half a year)."""
+        return measure == AGE and len(self.written.get(measure, ())) == 1
 
     @staticmethod
     def _unit(measure: str, unit: str) -> str:
