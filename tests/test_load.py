@@ -21,9 +21,11 @@ from guidelinekg.errors import InputError
 from guidelinekg.provenance.store import (
     CATALOG_GRAPH,
     CURRENT,
+    MERGED,
     RECORD_NAME,
     VOCABULARY_GRAPH,
     open_read_only,
+    read_rows,
     store_lock,
 )
 from guidelinekg.content.resources import project_home
@@ -58,8 +60,14 @@ def _graphs(store_dir: Path) -> dict[str, set[str]]:
     store = open_read_only(store_dir)
     graphs: dict[str, set[str]] = {}
     for q in store:
-        graphs.setdefault(q.graph_name.value, set()).add(f"{q.subject} {q.predicate} {q.object}")
+        if not isinstance(q.graph_name, ox.DefaultGraph):  # the default graph: their merge (test below)
+            graphs.setdefault(q.graph_name.value, set()).add(f"{q.subject} {q.predicate} {q.object}")
     return graphs
+
+
+def _default_graph(store_dir: Path) -> set[str]:
+    store = open_read_only(store_dir)
+    return {f"{q.subject} {q.predicate} {q.object}" for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph())}
 
 
 def _triples(path: Path) -> set[str]:
@@ -111,6 +119,38 @@ def test_a_rerun_replaces_the_run_graph(run_file, tmp_path, capsys):
     triples = _graphs(store)[run]
     assert sum("startedAtTime" in t for t in triples) == 1
     assert triples == _triples(again)
+
+
+def test_the_default_graph_is_the_merge_of_the_graphs_each_triple_once(run_file, tmp_path, capsys):
+    """Oxigraph's union default graph yields a triple once per graph holding it (oxigraph#1919): a researcher
+    counting on `serve` got each guideline triple once per run. Each load writes the merge into the store's
+    default graph; a replaced run's old times leave it, and a store loaded before the merge gets it at its
+    next load."""
+    store = tmp_path / "store"
+    (other,) = (HOME / "tests" / "cases").glob("021-*/patient.json")
+    second = _recommend(tmp_path / "second.ttl", other)
+    assert main(["load", "--store", str(store), "--guidelines", str(run_file), str(second)]) == 0
+    graphs = _graphs(store)
+    assert _default_graph(store) == set().union(*graphs.values())
+    shared = sorted(graphs[_run_iri(run_file)] & graphs[_run_iri(second)])[0]  # a triple both runs record
+    subject, predicate, obj = shared.split(" ", 2)
+    count = f"SELECT (COUNT(*) AS ?n) WHERE {{ {subject} {predicate} {obj} }}"
+    assert read_rows(store, count, union=True) == [{"n": "1"}]
+    assert read_rows(store, count) == [{"n": "0"}]  # the default graph alone, as before: empty
+    assert main(["load", "--store", str(store), str(_recommend(tmp_path / "again.ttl"))]) == 0  # new times
+    graphs = _graphs(store)
+    assert _default_graph(store) == set().union(*graphs.values())  # the replaced run's times are gone
+    live = (store / CURRENT).resolve()  # a store loaded before the merge: no mark, no default graph
+    older = ox.Store(str(live))
+    older.update(f"CLEAR DEFAULT ; DELETE WHERE {{ GRAPH <{CATALOG_GRAPH}> {{ <{MERGED[0]}> ?p ?o }} }}")
+    del older
+    assert read_rows(store, count, union=True) != [{"n": "0"}]  # Oxigraph's union, as before
+    capsys.readouterr()
+    assert main(["load", "--store", str(store), str(tmp_path / "second.ttl")]) == 0
+    assert "0 added, 0 replaced, 1 unchanged" in capsys.readouterr().out
+    assert main(["load", "--store", str(store), str(_recommend(tmp_path / "third.ttl", other))]) == 0
+    assert _default_graph(store) == set().union(*_graphs(store).values())
+    assert read_rows(store, count, union=True) == [{"n": "1"}]
 
 
 def test_cohort_provenance_keeps_its_named_graphs(tmp_path):

@@ -18,6 +18,8 @@ from urllib.parse import parse_qs
 
 import pyoxigraph as ox
 
+from guidelinekg.provenance.storedir import holds_merge
+
 RESULT_FORMATS = {
     "application/sparql-results+json": ox.QueryResultsFormat.JSON,
     "application/json": ox.QueryResultsFormat.JSON,
@@ -337,17 +339,23 @@ def refuse_service(reason: str) -> Reply:
                            "endpoints")
 
 
-def dataset(request: QueryRequest) -> dict:
+def dataset(request: QueryRequest, merged: bool = False) -> dict:
     """``Store.query`` keywords for the request's dataset. As the protocol says, ``default-graph-uri`` and
     ``named-graph-uri`` make the dataset (``named-graph-uri`` alone: an empty default graph; only
     ``default-graph-uri``: no named graphs), whatever ``FROM`` and ``FROM NAMED`` the query has (the protocol's
     rule: the request's dataset wins); with neither, the query's ``FROM`` and ``FROM NAMED`` make it (the
-    engine reads them); with none of these, the default graph is the union of all graphs."""
+    engine reads them); with none of these, the default graph is the merge of all graphs, each triple once:
+    the store's own default graph where a load wrote the merge there (``merged``), else Oxigraph's union,
+    which yields a triple once per graph holding it (oxigraph#1919; a store loaded before the merge)."""
     kwargs: dict = {}
     if request.default_graphs or request.named_graphs:
         kwargs["default_graph"] = [ox.NamedNode(g) for g in request.default_graphs]
         kwargs["named_graphs"] = [ox.NamedNode(g) for g in request.named_graphs]
-    elif request.union_default_graph and not names_dataset(request.query):
+    elif names_dataset(request.query):
+        pass
+    elif merged:
+        kwargs.update({} if request.union_default_graph else {"default_graph": []})
+    elif request.union_default_graph:
         kwargs["use_default_graph_as_union"] = True
     if request.base_iri:
         kwargs["base_iri"] = request.base_iri
@@ -366,7 +374,7 @@ def execute(store: ox.Store, request: QueryRequest) -> Reply:
     if deep is not None:
         return text_reply(400, deep)
     try:
-        result = store.query(request.query, **dataset(request))
+        result = store.query(request.query, **dataset(request, holds_merge(store)))
         offers = GRAPH_FORMATS if isinstance(result, ox.QueryTriples) else RESULT_FORMATS
         media = negotiate(request.accept, offers)
         if media is None:

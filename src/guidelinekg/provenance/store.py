@@ -7,7 +7,11 @@ Graphs in the store:
 * one per guideline version: graph IRI = version IRI, holding that version's content files;
 * the shipped vocabulary in :data:`VOCABULARY_GRAPH`;
 * :data:`CATALOG_GRAPH`: for each graph its kind, sources, triple count and a digest of its content, so
-  that loading the same thing again is seen and skipped.
+  that loading the same thing again is seen and skipped;
+* the default graph: the merge of all of them, each triple once (the catalog says so: :data:`MERGED`), which
+  ``serve`` and ``audit --store`` query as the default graph (Oxigraph's union default graph yields a triple
+  once per graph holding it). A load adds the new graphs' triples to it; one that replaces a graph, or the first
+  load into a store written before, makes it again from every named graph.
 
 Layout of ``--store DIR`` (:mod:`guidelinekg.provenance.storedir`): ``DIR/current`` is a symbolic link to
 ``DIR/gen-NNNNNN``, the Oxigraph database; ``DIR/guidelinekg-store.json`` records the generations the store
@@ -52,6 +56,7 @@ from guidelinekg.provenance.inputs import (  # noqa: F401  (re-exported: reading
 from guidelinekg.provenance.storedir import (  # noqa: F401  (re-exported: the store's API)
     CATALOG_GRAPH,
     CURRENT,
+    MERGED,
     DATABASE_ERRORS,
     GENERATION,
     LOCK_NAME,
@@ -61,6 +66,8 @@ from guidelinekg.provenance.storedir import (  # noqa: F401  (re-exported: the s
     adopt,
     damaged,
     database_path,
+    dataset_of,
+    holds_merge,
     live_generation,
     open_read_only,
     read_rows,
@@ -188,6 +195,9 @@ def load_store(
                          "deliberately")
             stored_runs = [p for g, p in todo.items() if g in known and p.record]
             _refuse_other_records(store_dir, existing, stored_runs)
+        # the default graph, the merge of the named graphs: the new graphs' triples added to it, or, where a graph
+        # is replaced (its old triples may be in no other graph) or the store has none yet, made again
+        remerge = existing is not None and (any(g in known for g in todo) or not holds_merge(existing))
         if todo:
             staging = _next_generation(store_dir, record)
             try:
@@ -197,7 +207,7 @@ def load_store(
                     existing = None
                     gc.collect()
                 with _database(store_dir, "write"):
-                    _write(staging, todo, graphs, provenance, (now or datetime.now(UTC)).isoformat())
+                    _write(staging, todo, graphs, provenance, (now or datetime.now(UTC)).isoformat(), remerge)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)  # recorded: a kill here is cleaned by the next load
                 raise
@@ -238,21 +248,29 @@ def _all(graphs: Iterable[GraphLoad], provenance: Iterable[Path]) -> Iterator[Gr
 
 
 def _write(
-    staging: Path, todo: dict[str, _Planned], graphs: list[GraphLoad], provenance: list[Path], now: str
+    staging: Path, todo: dict[str, _Planned], graphs: list[GraphLoad], provenance: list[Path], now: str,
+    remerge: bool = False,
 ) -> None:
     store = ox.Store(str(staging))
     drops = [f"DROP SILENT GRAPH <{g}>" for g in sorted(todo)]
     drops += [f"DELETE WHERE {{ GRAPH <{CATALOG_GRAPH}> {{ <{g}> ?p ?o }} }}" for g in sorted(todo)]
-    store.update(" ;\n".join(drops))
+    store.update(" ;\n".join(drops + (["CLEAR SILENT DEFAULT"] if remerge else [])))
     written: set[str] = set()
+    default = ox.DefaultGraph()
 
     def quads() -> Iterator[ox.Quad]:
+        for quad in _graph_quads():
+            yield quad
+            yield ox.Quad(quad.subject, quad.predicate, quad.object, default)  # the merge: each triple once
+
+    def _graph_quads() -> Iterator[ox.Quad]:
         for load in _all(graphs, provenance):
             if load.graph in todo and load.graph not in written:
                 written.add(load.graph)
                 name = ox.NamedNode(load.graph)
                 yield from (ox.Quad(t.subject, t.predicate, t.object, name) for t in load.triples)
         catalog = ox.NamedNode(CATALOG_GRAPH)
+        yield ox.Quad(*(ox.NamedNode(term) for term in MERGED), catalog)
         for p in todo.values():
             g = ox.NamedNode(p.graph)
             yield ox.Quad(g, ox.NamedNode(RDF_TYPE), ox.NamedNode(KIND_CLASSES[p.kind]), catalog)
@@ -269,6 +287,8 @@ def _write(
             )
 
     store.bulk_extend(quads())
+    if remerge:  # every named graph into the merge again (one update: only a replacement or an older store)
+        store.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
     store.flush()
     del store
     gc.collect()  # close RocksDB before the switch

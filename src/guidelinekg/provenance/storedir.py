@@ -37,6 +37,10 @@ RECORD_NAME = "guidelinekg-store.json"
 RECORD_FORMAT = "guidelinekg-store"
 GENERATION = re.compile(r"gen-[0-9]{6}")
 CATALOG_GRAPH = "urn:guidelinekg:store:catalog"
+# The catalog's statement that the store's default graph holds the merge of its named graphs, each triple once
+# (a load writes it): Oxigraph's union default graph yields a triple once per graph holding it (oxigraph#1919).
+MERGED = ("urn:guidelinekg:store:default-graph", "http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
+          "https://w3id.org/guidelinekg/ontology#MergedDefaultGraph")
 # What pyoxigraph raises for a database it cannot use: OSError (I/O), RuntimeError (RocksDB "Corruption: ...").
 DATABASE_ERRORS = (OSError, RuntimeError)
 
@@ -239,6 +243,20 @@ def open_read_only(store_dir: Path) -> ox.Store:
     return store
 
 
+def holds_merge(store: ox.Store) -> bool:
+    """Whether the store's default graph is the merge of its named graphs (written by every load since)."""
+    mark = [ox.NamedNode(term) for term in MERGED]
+    return next(iter(store.quads_for_pattern(*mark, ox.NamedNode(CATALOG_GRAPH))), None) is not None
+
+
+def dataset_of(store: ox.Store, *, union: bool) -> dict:
+    """``Store.query`` keywords for a default graph that is the merge of every graph (``union``), each triple
+    once, or empty: the stored merge where the store holds one, else Oxigraph's union (a store loaded before)."""
+    if holds_merge(store):
+        return {} if union else {"default_graph": []}
+    return {"use_default_graph_as_union": True} if union else {}
+
+
 def read_rows(store_dir: Path, sparql: str, *, union: bool = False) -> list[dict[str, str]]:
     """A SELECT over the store, under its shared lock: each row's bound values by variable name.
 
@@ -248,7 +266,7 @@ def read_rows(store_dir: Path, sparql: str, *, union: bool = False) -> list[dict
     with store_lock(store_dir, exclusive=False):
         store = open_read_only(store_dir)
         try:
-            solutions = store.query(sparql, use_default_graph_as_union=union)
+            solutions = store.query(sparql, **dataset_of(store, union=union))
             names = [v.value for v in solutions.variables]
             rows = [{n: s[n].value for n in names if s[n] is not None} for s in solutions]
         except DATABASE_ERRORS as exc:
