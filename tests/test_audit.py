@@ -162,6 +162,23 @@ def test_a_changed_observation_value_is_caught(recorded, tmp_path, capsys):
     )
 
 
+def test_a_run_recorded_as_ending_before_it_started_is_caught(recorded, tmp_path, capsys):
+    """Found by an auditor: the times are outside the replay and the run IRI, so an end moved before the start
+    audited clean. Moving both consistently cannot be told (nothing signs the record); this can."""
+    def ended_in_2020(t):
+        if t.predicate.value == "http://www.w3.org/ns/prov#endedAtTime":
+            return ox.Triple(t.subject, t.predicate, ox.Literal("2020-01-01T00:00:00+00:00",
+                                                                datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#dateTime")))
+        return t
+
+    code, report = _audit_json(
+        capsys, str(_tampered(recorded, tmp_path / "t.ttl", ended_in_2020)), "--allow-unapproved"
+    )
+    assert code == 1 and "times-inconsistent" in _codes(report, "failure")
+    code, report = _audit_json(capsys, str(recorded), "--allow-unapproved")
+    assert code == 0 and "times-inconsistent" not in _codes(report, "failure")
+
+
 def test_a_removed_used_triple_is_caught_by_the_shapes(recorded, tmp_path, capsys):
     def drop_version_use(t):
         return None if t.predicate.value == PROV + "used" and t.object.value == VERSION else t

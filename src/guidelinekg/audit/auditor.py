@@ -200,6 +200,7 @@ class Auditor:
                     f"recorded by guidelinekg {info['software']}, replayed with {__version__}",
                 )
             )
+        findings += _times(info)
         replay, reports, as_of = None, None, _date(info.get("asOf"))
         if fast:
             replay, reports = recorded, of_reports(fast.reports) if fast.reports is not None else None
@@ -353,6 +354,21 @@ class Auditor:
             return revisions
 
         return self._cached("revisions", read)
+
+
+def _times(info: dict) -> list[Finding]:
+    """A run recorded as ending before it started: its times were edited (they are left out of the replay and
+    the run IRI, so nothing else would say so)."""
+    from datetime import datetime
+
+    try:
+        started, ended = (datetime.fromisoformat(info[k]) for k in ("started", "ended"))
+        if ended < started:
+            return [Finding("failure", "times-inconsistent",
+                            f"the run ended ({info['ended']}) before it started ({info['started']})")]
+    except (KeyError, ValueError, TypeError):  # a time missing or unreadable: the shapes say so
+        pass
+    return []
 
 
 def _date(value: str | None):

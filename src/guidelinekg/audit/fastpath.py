@@ -35,8 +35,9 @@ HEAD_SUBJECTS = ("<https://w3id.org/guidelinekg/rules/", "<urn:guidelinekg:file:
                  "<https://w3id.org/guidelinekg/software/")
 NOTE_PREDICATES = {GKG + "forPatient", GKG + "warningCode", GKG + "message", GKG + "aboutRecord",
                    GKG + "recordMayLack"}
-INFO = """SELECT ?asOf ?engine ?software WHERE {
+INFO = """SELECT ?asOf ?engine ?software ?started ?ended WHERE {
     OPTIONAL { $run gkg:asOfDate ?asOf } OPTIONAL { $run gkg:engine ?engine }
+    OPTIONAL { $run prov:startedAtTime ?started } OPTIONAL { $run prov:endedAtTime ?ended }
     OPTIONAL { $run prov:wasAssociatedWith ?a . ?a gkg:softwareVersion ?software } }"""
 
 
@@ -54,7 +55,7 @@ class FastReplay:
 
 
 def run_info(graph: _Graph) -> dict[str, str]:
-    """The run's as-of date, engine and software version (as recorded)."""
+    """The run's as-of date, engine, software version and start and end times (as recorded)."""
     return (graph.select(INFO) or [{}])[0]
 
 
