@@ -361,6 +361,11 @@ def test_unusable_input_exits_2(tmp_path, capsys):
     (tmp_path / "results.jsonl").write_text("{}\n", encoding="utf-8")
     assert main(["audit", str(tmp_path / "results.jsonl")]) == 2
     assert "provenance.trig.gz" in capsys.readouterr().err
+    # a recommend report: the hint names the provenance file it records (an auditor was sent to a
+    # provenance.trig.gz that a single run never writes)
+    (tmp_path / "report.json").write_text(json.dumps({"provenance": {"file": "/data/run-17.ttl"}}), encoding="utf-8")
+    assert main(["audit", str(tmp_path / "report.json")]) == 2
+    assert "audit the provenance this report names: /data/run-17.ttl" in capsys.readouterr().err
 
 
 def test_compressed_provenance_reads_like_plain_and_a_truncated_one_exits_2(tmp_path, capsys):

@@ -78,6 +78,20 @@ def _runs_in(triples: Iterable[ox.Triple]) -> list[str]:
     )
 
 
+def _provenance_named_in(path: Path) -> str | None:
+    """The provenance file a ``recommend`` JSON report names (``provenance.file``), if it is one and small."""
+    import json
+
+    try:
+        if path.stat().st_size > 64 * 2**20:
+            return None
+        report = json.loads(path.read_bytes())
+        named = report.get("provenance", {}).get("file") if isinstance(report, dict) else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return named if isinstance(named, str) and named else None
+
+
 def provenance_file(path: Path) -> Path:
     """The provenance file an argument names: the file, or ``provenance.trig.gz`` of a cohort ``--out`` dir."""
     if path.is_dir():
@@ -90,10 +104,13 @@ def provenance_file(path: Path) -> Path:
             hint="give a cohort --out directory, a provenance.trig.gz, or a 'recommend --provenance' file",
         )
     if path.suffix in (".jsonl", ".json"):
+        named = _provenance_named_in(path)
         raise InputError(
             "results (JSON) carry no provenance graph",
             Location(str(path)),
-            hint=f"use the run's provenance: {path.parent / COHORT_PROVENANCE[0]} or 'recommend --provenance'",
+            hint=(f"audit the provenance this report names: {named}" if named else
+                  f"audit the run's provenance: a cohort's {path.parent / COHORT_PROVENANCE[0]}, or the file "
+                  "'recommend --provenance' wrote"),
         )
     if not path.is_file():
         raise InputError("no such file", Location(str(path)))
