@@ -179,6 +179,27 @@ def test_a_run_recorded_as_ending_before_it_started_is_caught(recorded, tmp_path
     assert code == 0 and "times-inconsistent" not in _codes(report, "failure")
 
 
+def test_the_run_records_its_code_and_the_audit_notes_a_replay_by_other_code(recorded, tmp_path, capsys):
+    """Found by an auditor: 'guidelinekg 0.1.0' named the software whatever its code, so a replay by changed
+    code could not be told. The run records the code's digest; a replay by other code is noted (it is no
+    failure: the replay's own comparison says whether the answers changed)."""
+    from guidelinekg.content.resources import software_sha256
+
+    recorded_code = [t.object.value for t in ox.parse(path=str(recorded), format=ox.RdfFormat.TURTLE)
+                     if t.predicate.value == GKG + "softwareSha256"]
+    assert recorded_code == [software_sha256()]
+
+    def other_code(t):
+        if t.predicate.value == GKG + "softwareSha256":
+            return ox.Triple(t.subject, t.predicate, ox.Literal("0" * 64))
+        return t
+
+    code, report = _audit_json(capsys, str(_tampered(recorded, tmp_path / "t.ttl", other_code)), "--allow-unapproved")
+    assert code == 0 and "software-code" in _codes(report, "note")
+    code, report = _audit_json(capsys, str(recorded), "--allow-unapproved")
+    assert "software-code" not in _codes(report, "note")
+
+
 def test_a_removed_used_triple_is_caught_by_the_shapes(recorded, tmp_path, capsys):
     def drop_version_use(t):
         return None if t.predicate.value == PROV + "used" and t.object.value == VERSION else t

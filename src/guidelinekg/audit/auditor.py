@@ -35,7 +35,7 @@ from guidelinekg import __version__
 from guidelinekg.audit.cohort import CohortOutputs, Replayed, missing_outputs
 from guidelinekg.audit.completeness import check_shapes, provenance_shapes
 from guidelinekg.audit.disagreements import recheck
-from guidelinekg.audit.fastpath import replay_fast, run_info
+from guidelinekg.audit.fastpath import replay_fast, run_info, unreplayed_findings
 from guidelinekg.audit.integrity import check_files, check_links
 from guidelinekg.audit.reader import NotCohortLayout, RunRecord, read_runs
 from guidelinekg.audit.recorded import (  # noqa: F401  (re-exported for tests and callers)
@@ -200,7 +200,7 @@ class Auditor:
                     f"recorded by guidelinekg {info['software']}, replayed with {__version__}",
                 )
             )
-        findings += _times(info)
+        findings += unreplayed_findings(info)
         replay, reports, as_of = None, None, _date(info.get("asOf"))
         if fast:
             replay, reports = recorded, of_reports(fast.reports) if fast.reports is not None else None
@@ -354,21 +354,6 @@ class Auditor:
             return revisions
 
         return self._cached("revisions", read)
-
-
-def _times(info: dict) -> list[Finding]:
-    """A run recorded as ending before it started: its times were edited (they are left out of the replay and
-    the run IRI, so nothing else would say so)."""
-    from datetime import datetime
-
-    try:
-        started, ended = (datetime.fromisoformat(info[k]) for k in ("started", "ended"))
-        if ended < started:
-            return [Finding("failure", "times-inconsistent",
-                            f"the run ended ({info['ended']}) before it started ({info['started']})")]
-    except (KeyError, ValueError, TypeError):  # a time missing or unreadable: the shapes say so
-        pass
-    return []
 
 
 def _date(value: str | None):

@@ -35,9 +35,10 @@ HEAD_SUBJECTS = ("<https://w3id.org/guidelinekg/rules/", "<urn:guidelinekg:file:
                  "<https://w3id.org/guidelinekg/software/")
 NOTE_PREDICATES = {GKG + "forPatient", GKG + "warningCode", GKG + "message", GKG + "aboutRecord",
                    GKG + "recordMayLack"}
-INFO = """SELECT ?asOf ?engine ?software ?started ?ended WHERE {
+INFO = """SELECT ?asOf ?engine ?software ?started ?ended ?code WHERE {
     OPTIONAL { $run gkg:asOfDate ?asOf } OPTIONAL { $run gkg:engine ?engine }
     OPTIONAL { $run prov:startedAtTime ?started } OPTIONAL { $run prov:endedAtTime ?ended }
+    OPTIONAL { $run gkg:softwareSha256 ?code }
     OPTIONAL { $run prov:wasAssociatedWith ?a . ?a gkg:softwareVersion ?software } }"""
 
 
@@ -57,6 +58,30 @@ class FastReplay:
 def run_info(graph: _Graph) -> dict[str, str]:
     """The run's as-of date, engine, software version and start and end times (as recorded)."""
     return (graph.select(INFO) or [{}])[0]
+
+
+def unreplayed_findings(info: dict[str, str]) -> list[Finding]:
+    """What the run records outside its replay, checked: an end before the start (the times were edited:
+    ``times-inconsistent``); code other than this process's (``software-code``, a note: a replay that differs
+    may differ by the code)."""
+    from datetime import datetime
+
+    from guidelinekg.content.resources import software_sha256
+
+    findings = []
+    try:
+        started, ended = (datetime.fromisoformat(info[k]) for k in ("started", "ended"))
+        if ended < started:
+            findings.append(Finding("failure", "times-inconsistent",
+                                    f"the run ended ({info['ended']}) before it started ({info['started']})"))
+    except (KeyError, ValueError, TypeError):  # a time missing or unreadable: the shapes say so
+        pass
+    if info.get("code") and info["code"] != software_sha256():
+        findings.append(Finding(
+            "note", "software-code",
+            f"made by code {info['code'][:16]}..., replayed with code {software_sha256()[:16]}... "
+            "(gkg:softwareSha256): the code changed since the run, so a replay that differs may differ by it"))
+    return findings
 
 
 def _value(term: str) -> str:
@@ -110,12 +135,12 @@ def replay_fast(record, derived: tuple, current_rules: dict[str, str], knowledge
     ``version(kb)`` the guideline version whose reports to build (``None``: no reports)."""
     from guidelinekg.engine.patientcheck import validate_patients
     from guidelinekg.engine.reasoning import evaluate
-    from guidelinekg.provenance.record import TIMING_PREDICATES, VERSION_QUERY, run_triples
+    from guidelinekg.provenance.record import UNREPLAYED_PREDICATES, VERSION_QUERY, run_triples
     from guidelinekg.report.patient import build_reports
 
     run, lines = f"<{record.run}>", record.lines
-    timing_prefixes = tuple(f"{run} <{p}> " for p in TIMING_PREDICATES)
-    timing_terms = {f"<{p}>" for p in TIMING_PREDICATES}
+    timing_prefixes = tuple(f"{run} <{p}> " for p in UNREPLAYED_PREDICATES)  # the times, the code's digest
+    timing_terms = {f"<{p}>" for p in UNREPLAYED_PREDICATES}
     type_infix = f" <{RDF_TYPE}> "
     # one pass per kind of line, each a C-level scan: the run's own lines (its rule and content files,
     # as-of date, input), typed subjects (facts, patients, notes), then the facts' and notes' lines

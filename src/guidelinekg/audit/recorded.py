@@ -81,13 +81,14 @@ class _Graph:
         return [{name: cell["value"] for name, cell in row.items()} for row in data["results"]["bindings"]]
 
     def lines(self) -> set[str]:
-        """The triples as N-Triples lines, without the timing fields (the only ones a replay changes)."""
-        from guidelinekg.provenance.record import TIMING_PREDICATES
+        """The triples as N-Triples lines, without the timing fields and the code's digest (the only ones a
+        replay changes)."""
+        from guidelinekg.provenance.record import UNREPLAYED_PREDICATES
 
         return {
             f"{t.subject} {t.predicate} {t.object} ."
             for t in self.triples
-            if t.predicate.value not in TIMING_PREDICATES
+            if t.predicate.value not in UNREPLAYED_PREDICATES
         }
 
 

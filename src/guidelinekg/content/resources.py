@@ -6,6 +6,8 @@ The project is installed editable (``make`` does), so the artefacts are read fro
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 from pathlib import Path
 
@@ -22,6 +24,18 @@ def project_home() -> Path:
         if (parent / "ontology" / "gkg.ttl").is_file():
             return parent
     raise FileNotFoundError("cannot find ontology/gkg.ttl; set GUIDELINEKG_HOME to the project directory")
+
+
+@functools.lru_cache(maxsize=1)
+def software_sha256() -> str:
+    """The SHA-256 of the running package's own source: every ``*.py`` under it, by relative path, each as
+    ``path NUL bytes NUL``. The version number alone does not change with the code; this does, so a run
+    records exactly which code made it (``gkg:softwareSha256``) and an audit can say a replay ran other code."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py"), key=lambda p: p.relative_to(package).as_posix()):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def ontology_dir() -> Path:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from guidelinekg import __version__
+from guidelinekg.content.resources import software_sha256
 from guidelinekg.engine.knowledge import FEW_PATIENTS, KnowledgeBase
 from guidelinekg.patients.model import PatientData, facts_sha256, sources_sha256
 from guidelinekg.patients.ucum import spelling_table_sha256
@@ -42,6 +43,7 @@ class Evaluation:
     source_sha256: str | None = None  # the raw input bytes (see patients.model.sources_sha256)
     notes_sha256: str | None = None  # the loader's notes, which no fact digest covers (None: no notes)
     mapping_sha256: str | None = None  # the unit-spelling table raw units were read with (patients.ucum)
+    software_sha256: str | None = None  # the running code's own digest (content.resources.software_sha256)
 
 
 def _lit(value: str) -> str:
@@ -158,4 +160,5 @@ def evaluate(
         source_sha256=source_sha,
         notes_sha256=notes,
         mapping_sha256=mapping,
+        software_sha256=software_sha256(),
     )

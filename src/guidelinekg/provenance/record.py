@@ -4,7 +4,8 @@ The run (the evaluation context node) is a prov:Activity that used the patient i
 version and each rule file (with content hashes), was associated with the software, and recorded the
 as-of date and its start and end times. Results carry prov:wasGeneratedBy the run and prov:wasDerivedFrom
 the patient facts and guideline statements (added by the rules). The timing fields
-``prov:startedAtTime`` and ``prov:endedAtTime`` are the only parts that differ between identical runs.
+``prov:startedAtTime`` and ``prov:endedAtTime`` are the only parts that differ between identical runs; the run
+also records the digest of the code that made it (``gkg:softwareSha256``), which no replay reproduces either.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from guidelinekg.engine.reasoning import GKG, PROV, RDF_TYPE, XSD, Evaluation, _
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 SOFTWARE = "https://w3id.org/guidelinekg/software/guidelinekg/" + __version__
 TIMING_PREDICATES = (PROV + "startedAtTime", PROV + "endedAtTime")
+SOFTWARE_SHA256 = GKG + "softwareSha256"
+# What a replay does not reproduce: the times, and the digest of the code that made the run (a replay by other
+# code of the same version that gives the same results is the same record; the audit notes the code differs).
+UNREPLAYED_PREDICATES = (*TIMING_PREDICATES, SOFTWARE_SHA256)
 SOURCE_PREFIX = "urn:guidelinekg:source:"  # the raw input's entity; urn:guidelinekg:input: the facts'
 MAPPING_PREFIX = "urn:guidelinekg:mapping:"  # the unit-spelling table raw input was read with
 MAPPING_LABEL = "ontology/unit-spellings.tsv"
@@ -34,6 +39,7 @@ def run_triples(evaluation: Evaluation) -> list[str]:
         f"<{SOFTWARE}> <{RDF_TYPE}> <{PROV}SoftwareAgent> .",
         f"<{SOFTWARE}> <{RDFS_LABEL}> {_lit('guidelinekg ' + __version__)} .",
         f"<{SOFTWARE}> <{GKG}softwareVersion> {_lit(__version__)} .",
+        *([f"{run} <{SOFTWARE_SHA256}> {_lit(evaluation.software_sha256)} ."] if evaluation.software_sha256 else []),
         f"{run} <{GKG}engine> {_lit(evaluation.engine)} .",
         f'{run} <{PROV}startedAtTime> "{evaluation.started.isoformat()}"^^<{XSD}dateTime> .',
         f'{run} <{PROV}endedAtTime> "{evaluation.ended.isoformat()}"^^<{XSD}dateTime> .',

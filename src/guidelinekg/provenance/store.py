@@ -42,7 +42,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from guidelinekg.errors import InputError, Location
-from guidelinekg.provenance.record import TIMING_PREDICATES
+from guidelinekg.provenance.record import UNREPLAYED_PREDICATES
 from guidelinekg.provenance.inputs import (  # noqa: F401  (re-exported: reading inputs is part of the store's API)
     COHORT_PROVENANCE,
     PROVENANCE_EXTENSIONS,
@@ -117,11 +117,11 @@ class _Planned:
 
 
 def record_digest(triples: Iterable[ox.Triple]) -> str:
-    """An order-free digest of a run's triples without its start and end times: equal for a re-run of the
-    same inputs, different when anything the run recorded differs."""
+    """An order-free digest of a run's triples without its start and end times and code digest: equal for a
+    re-run of the same inputs, different when anything the run recorded differs."""
     total = 0
     for t in set(triples):
-        if t.predicate.value not in TIMING_PREDICATES:
+        if t.predicate.value not in UNREPLAYED_PREDICATES:  # the times, the code's digest
             line = f"{t.subject} {t.predicate} {t.object}"
             total += int.from_bytes(hashlib.sha256(line.encode()).digest(), "big")
     return f"{total % (1 << 256):064x}"
