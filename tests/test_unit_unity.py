@@ -28,9 +28,10 @@ CATALOG = MeasureCatalog.build({T_SCORE: "1", INDEX: "{index}", TSAT: "%"})
 def test_a_lone_annotation_is_the_unity(unit, expected):
     out = normalise(observation(T_SCORE, "-2.6", unit), CATALOG)
     assert props(out, "normalizedValue") == [expected] and not props(out, "unitProblem")
-    # the same number, said so (not "-2.6 {T-score} = -2.6 1 (UCUM)", a conversion that converts nothing)
+    # the same number, said so (not "-2.6 {T-score} = -2.6 1 (UCUM)", a conversion that converts nothing; nor
+    # "= -2.6 1", which an author read as a typo)
     assert props(out, "conversionNote") == ([] if unit == "1" else [
-        f"-2.6 {unit} = -2.6 1 (a plain number, as the measure is)"])
+        f"-2.6 {unit} = -2.6 (a plain number, as the measure is)"])
     assert ucum_conversion("{score}", "1") == (Decimal(1), Decimal(0))
 
 

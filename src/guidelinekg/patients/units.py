@@ -103,7 +103,8 @@ class _Steps:
             return value
         # {T-score} is the unity 1, named: 1 (as a result without a unit) or {T-score} read as 1 is the same number
         if unity(from_unit) and unity(to_unit) and (from_unit.strip() == "1" or not missing_annotations(from_unit, to_unit)):
-            self.texts.append(f"{fmt(value)} {from_unit} = {fmt(self.round(value))} {to_unit} (a plain number, as the "
+            shown = f" {to_unit}" if to_unit.strip() != "1" else ""  # "2 {score} = 2", never "2 1"
+            self.texts.append(f"{fmt(value)} {from_unit} = {fmt(self.round(value))}{shown} (a plain number, as the "
                               "measure is)")
             return value
         if missing := missing_annotations(from_unit, to_unit):
