@@ -316,9 +316,10 @@ def _assemble(
     # applies but none of whose statements does is said so, never an empty report
     report["deceased"] = any(w["code"] == "patient-deceased" for w in warnings)
     report["no_statement_applies"] = report["applicable"] and not any(report.get(k) for k in SAID)
-    # why coverage is unknown: the version's coverage criteria explained (the records behind an unknown one)
+    # why coverage is unknown or not met: the version's coverage criteria explained (the records behind an
+    # unknown one; the facts, with their dates, that fail one: "age >= 6 months: false (age 5 months, ...)")
     report["applicability_because"] = [line for c in shared["coverage"].get(version.iri, []) for line in
-                                       explainer.lines(c)] if report["applicability"] == "unknown" else []
+                                       explainer.lines(c)] if report["applicability"] in ("unknown", "false") else []
     annotate(report, shared["doubts"], {i: [d for d in ds if d["iri"] not in off] for i, ds in shared["dosing"].items()})
     # each test's code with the status the content gives it (FHIR, from a report or results.jsonl, shows
     # verified ones only)

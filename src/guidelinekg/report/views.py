@@ -161,7 +161,9 @@ def render(report: dict, *, markdown: bool = False) -> str:
                    + (" and its criteria:" if because else "."))
         out += _steps(because, markdown, seen)
     elif not report["applicable"]:
-        out.append("This guideline does not apply to this patient.")
+        because = report.get("applicability_because", [])
+        out.append("This guideline does not apply to this patient" + (": its criteria:" if because else "."))
+        out += _steps(because, markdown, seen)
     elif report.get("no_statement_applies"):
         out += [NONE_APPLIES + ".", ""]
     # a recommendation against an intervention applies to the patient too, but it is no order to give it:
