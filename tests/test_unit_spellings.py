@@ -157,6 +157,22 @@ def test_a_known_spelling_in_the_ucum_code_is_read_as_the_same_text_in_unit_is(t
     assert values == ["28"] and problems == []
 
 
+@pytest.mark.parametrize("quantity", [
+    {"value": 28, "unit": "mL/s/1.73m2", "system": "http://unitsofmeasure.org", "code": "mL/min/1.73m2"},
+    {"value": 28, "unit": "mL/min/{1.73_m2}", "code": "mL/min/1.73m2"},  # no UCUM system: the code is not read
+    # a spelled unit against a UCUM code of another scale ('unit lbs, code kg' was used as pounds, 60 times here)
+    {"value": 28, "unit": "mL/s/1.73m2", "system": "http://unitsofmeasure.org", "code": "mL/min/{1.73_m2}"},
+])
+def test_a_spelled_ucum_code_is_not_read_where_the_unit_names_another_or_no_system_is_given(tmp_path: Path, quantity):
+    """Found by a reviewer: a spelled code replaced the unit text, so 'unit kg, code lbs' was read as pounds."""
+    catalog = MeasureCatalog.build({"https://loinc.org/62238-1": "mL/min/{1.73_m2}"})
+    patient = normalise(load_patient(_bundle(tmp_path, quantity)), catalog)
+    values = [t.object.value for t in patient.triples() if t.predicate.value == GKG + "normalizedValue"]
+    assert values == ([] if "system" in quantity else ["28"])  # the unit text alone, when no system is given
+    if "system" in quantity:
+        assert [t for t in patient.triples() if t.predicate.value == GKG + "unitProblem"]
+
+
 def test_an_unknown_non_ucum_code_under_the_ucum_system_stays_unusable(tmp_path: Path):
     catalog = MeasureCatalog.build({"https://loinc.org/62238-1": "mL/min/{1.73_m2}"})
     quantity = {"value": 28, "system": "http://unitsofmeasure.org", "code": "eGFR units"}

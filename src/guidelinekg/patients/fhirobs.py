@@ -88,16 +88,23 @@ def quantity_lines(node: str, q: dict[str, Any], note: Note, *, spellings: bool 
         return []
     lines = [triple(node, iri(GKG + "value"), literal(lexical, XSD + "decimal"))]
     code, text = trimmed(q.get("code")), q.get("unit")  # " ng/mL": padding is no part of a code
-    if spellings and isinstance(code, str) and not is_ucum(code) and ucum_for_spelling(code):
+    if (spellings and canonical_system(q.get("system")) == UCUM and isinstance(code, str) and not is_ucum(code)
+            and (spelled := ucum_for_spelling(code))):
         # a result's "code" under the UCUM system that is no UCUM code but a spelling the table knows
-        # ("mL/min/1.73m2", "mcg/L"): read as that spelling, as the same text in "unit" is
-        code, text = None, code
+        # ("mL/min/1.73m2", "mcg/L"): read as the UCUM code it spells, as the same text in "unit" is; a
+        # "unit" that names another unit still makes the value unusable (unit-code-mismatch, below)
+        note("unit-not-ucum", f"UCUM code {shown(code)} is not a UCUM code; read as {spelled}, a common spelling "
+             "of it (ontology/unit-spellings.tsv)")
+        code = spelled
     if canonical_system(q.get("system")) == UCUM and isinstance(code, str) and code:
         if isinstance(text, str) and _contradicts(text.strip(), code):
             # "unit": "mg/L" with "code": "ng/mL": which one the value is in cannot be told (1000 times apart)
             note("unit-code-mismatch", f"unit {shown(text)} and UCUM code {shown(code)} name different units; "
                  "the value is not used (which one it is in cannot be told)")
-            return [*lines, triple(node, iri(GKG + "unitText"), literal(text))]
+            # kept as the UCUM code it is or spells ("lbs": [lb_av]): a UCUM text beside no code is what the
+            # loader refuses as contradicting one; a spelling alone would be read ("unit lbs, code kg" as pounds)
+            kept = text.strip() if is_ucum(text.strip()) else (ucum_for_spelling(text) or text)
+            return [*lines, triple(node, iri(GKG + "unitText"), literal(kept))]
         return [*lines, triple(node, iri(GKG + "unit"), literal(code))]
     if not (isinstance(text, str) and text.strip()):
         note("missing-unit", "value has no unit")
