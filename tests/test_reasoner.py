@@ -235,3 +235,14 @@ def test_a_made_recommendation_derives_from_the_facts_that_kept_a_precedence_off
     outcomes = {r["o"].value for r in evaluation.store.select(f"""PREFIX gkg: <{GKG}>
         SELECT ?o WHERE {{ ?o gkg:criterion <{child}> ; gkg:truth gkg:False }}""")}
     assert outcomes and outcomes <= derived_from
+
+
+def test_a_clock_stepped_back_during_a_run_never_records_an_end_before_its_start(kb):
+    """The audit fails a run that ended before it started (times-inconsistent): only an edit may make one, so
+    a wall clock stepped back during the run (NTP, a resumed VM) records the start as the end."""
+    from datetime import datetime, timezone
+
+    times = iter([datetime(2026, 1, 15, 12, 0, 5, tzinfo=timezone.utc), datetime(2026, 1, 15, 12, 0, 3, tzinfo=timezone.utc)])
+    patient = load_patient_input(EXAMPLE, matcher=kb.matcher, measures=kb.measures)
+    evaluation = evaluate(kb, [patient], as_of=date(2026, 1, 15), clock=lambda: next(times))
+    assert evaluation.ended == evaluation.started == datetime(2026, 1, 15, 12, 0, 5, tzinfo=timezone.utc)

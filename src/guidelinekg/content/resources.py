@@ -34,7 +34,12 @@ def software_sha256() -> str:
     package = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*.py"), key=lambda p: p.relative_to(package).as_posix()):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        try:  # an editor's lock link (".#doses.py", dangling) or an unreadable file is no code that ran
+            data = path.read_bytes() if path.is_file() and not path.name.startswith(".#") else None
+        except OSError:
+            data = None
+        if data is not None:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + data + b"\0")
     return digest.hexdigest()
 
 

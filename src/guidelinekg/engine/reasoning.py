@@ -145,7 +145,7 @@ def evaluate(
     store.load_ntriples("".join(time_index_triples(store)))
     store.load_ntriples("".join(context_triples(as_of, run)))
     passes = run_rules(store, kb.rules)
-    ended = clock()
+    ended = max(clock(), started)  # a wall clock stepped back during the run never records an end before its start
     return Evaluation(
         store=store,
         run_iri=run,
