@@ -151,6 +151,17 @@ def test_the_default_graph_is_the_merge_of_the_graphs_each_triple_once(run_file,
     assert main(["load", "--store", str(store), str(_recommend(tmp_path / "third.ttl", other))]) == 0
     assert _default_graph(store) == set().union(*_graphs(store).values())
     assert read_rows(store, count, union=True) == [{"n": "1"}]
+    # an older version loads a graph without merging it: the catalog then lists more graphs than were merged,
+    # so the merge is stale: queries fall back to the union (the new graph is seen) until a load merges again
+    live = (store / CURRENT).resolve()
+    older = ox.Store(str(live))
+    older.update(f"INSERT DATA {{ GRAPH <urn:example:older-run> {{ <urn:example:s> <urn:example:p> 1 }} "
+                 f"GRAPH <{CATALOG_GRAPH}> {{ <urn:example:older-run> <{GKG}sha256> \"00\" }} }}")
+    del older
+    assert read_rows(store, "SELECT (COUNT(*) AS ?n) WHERE { <urn:example:s> ?p ?o }", union=True) == [{"n": "1"}]
+    assert main(["load", "--store", str(store), str(_recommend(tmp_path / "fourth.ttl", HOME / "tests" / "cases" /
+                                                                 "001-iron-deficient-45kg" / "patient.json"))]) == 0
+    assert _default_graph(store) == set().union(*_graphs(store).values())
 
 
 def test_cohort_provenance_keeps_its_named_graphs(tmp_path):

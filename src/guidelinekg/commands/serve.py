@@ -5,7 +5,7 @@ rebinding) is refused (403) unless --allow-host NAME; updates and SERVICE (feder
 (403); a query running longer than --timeout, or needing more memory than --max-memory, is stopped (503)
 and its worker replaced. A request from a web page of another origin (CSRF) is refused (403) unless --cors
 allows that origin. Every run and guideline version is a named
-graph; the default graph is the union of all of them. GET /query without a query describes the endpoint
+graph; the default graph is the merge of all of them, each triple once. GET /query without a query describes the endpoint
 (SPARQL Service Description). CORS headers only with --cors ORIGIN. Each request is logged on stderr
 unless --quiet. Stops on Ctrl-C or SIGTERM.
 

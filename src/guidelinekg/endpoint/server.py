@@ -28,7 +28,8 @@ body, UTF-8 only (a leading byte order mark is dropped; a UTF-16 body is refused
 as a query is refused as an update (``403``). The dataset: ``default-graph-uri`` and ``named-graph-uri`` as
 in the protocol (``named-graph-uri`` alone: an empty default graph), which win over the query's own
 ``FROM``/``FROM NAMED`` as the protocol says; without them the query's ``FROM``/``FROM NAMED``; without
-either the default graph is the union of all graphs (the store keeps everything in named graphs). ``GET
+either the default graph is the merge of all graphs, each triple once (a load writes it into the store's
+default graph; a store no load of this version has merged: Oxigraph's union). ``GET
 /query`` without a query answers the SPARQL Service Description.
 Relative IRIs in a query resolve against the endpoint's URL. Results are negotiated from ``Accept``: SPARQL
 JSON (default), XML, CSV, TSV; graphs as Turtle (default), N-Triples, RDF/XML or JSON-LD. Each request is
@@ -191,7 +192,7 @@ class QueryPool:
 _HELP = """guidelinekg read-only SPARQL 1.1 endpoint
 
 Query:  GET /query?query=...  or  POST /query (form 'query=' or application/sparql-query body, UTF-8)
-Graphs: every run and guideline version is a named graph; the default graph is their union unless
+Graphs: every run and guideline version is a named graph; the default graph is their merge unless
         default-graph-uri or named-graph-uri is given, or else the query has FROM or FROM NAMED.
         Updates and SERVICE (federation) are refused.
 About:  GET /query without a query: the SPARQL Service Description (Turtle).

@@ -10,8 +10,9 @@ Graphs in the store:
   that loading the same thing again is seen and skipped;
 * the default graph: the merge of all of them, each triple once (the catalog says so: :data:`MERGED`), which
   ``serve`` and ``audit --store`` query as the default graph (Oxigraph's union default graph yields a triple
-  once per graph holding it). A load adds the new graphs' triples to it; one that replaces a graph, or the first
-  load into a store written before, makes it again from every named graph.
+  once per graph holding it). A load adds the new graphs' triples to it and takes out a replaced graph's old
+  ones that no other graph holds; the first load into a store written before (or since added to by an older
+  version: the catalog then lists more graphs than :data:`MERGED_GRAPHS` says were merged) makes it again.
 
 Layout of ``--store DIR`` (:mod:`guidelinekg.provenance.storedir`): ``DIR/current`` is a symbolic link to
 ``DIR/gen-NNNNNN``, the Oxigraph database; ``DIR/guidelinekg-store.json`` records the generations the store
@@ -57,6 +58,7 @@ from guidelinekg.provenance.storedir import (  # noqa: F401  (re-exported: the s
     CATALOG_GRAPH,
     CURRENT,
     MERGED,
+    MERGED_GRAPHS,
     DATABASE_ERRORS,
     GENERATION,
     LOCK_NAME,
@@ -195,9 +197,9 @@ def load_store(
                          "deliberately")
             stored_runs = [p for g, p in todo.items() if g in known and p.record]
             _refuse_other_records(store_dir, existing, stored_runs)
-        # the default graph, the merge of the named graphs: the new graphs' triples added to it, or, where a graph
-        # is replaced (its old triples may be in no other graph) or the store has none yet, made again
-        remerge = existing is not None and (any(g in known for g in todo) or not holds_merge(existing))
+        # the default graph, the merge of the named graphs: the new graphs' triples added to it, a replaced graph's
+        # old ones that no other graph holds taken out; made again where the store has none, or a stale one
+        remerge = existing is not None and not holds_merge(existing)
         if todo:
             staging = _next_generation(store_dir, record)
             try:
@@ -252,6 +254,12 @@ def _write(
     remerge: bool = False,
 ) -> None:
     store = ox.Store(str(staging))
+    catalog = ox.NamedNode(CATALOG_GRAPH)
+    replaced: set[ox.Triple] = set()  # what the graphs being replaced held (and their catalog lines)
+    if not remerge:
+        for g in sorted(todo):
+            replaced.update(q.triple for q in store.quads_for_pattern(None, None, None, ox.NamedNode(g)))
+            replaced.update(q.triple for q in store.quads_for_pattern(ox.NamedNode(g), None, None, catalog))
     drops = [f"DROP SILENT GRAPH <{g}>" for g in sorted(todo)]
     drops += [f"DELETE WHERE {{ GRAPH <{CATALOG_GRAPH}> {{ <{g}> ?p ?o }} }}" for g in sorted(todo)]
     store.update(" ;\n".join(drops + (["CLEAR SILENT DEFAULT"] if remerge else [])))
@@ -269,7 +277,6 @@ def _write(
                 written.add(load.graph)
                 name = ox.NamedNode(load.graph)
                 yield from (ox.Quad(t.subject, t.predicate, t.object, name) for t in load.triples)
-        catalog = ox.NamedNode(CATALOG_GRAPH)
         yield ox.Quad(*(ox.NamedNode(term) for term in MERGED), catalog)
         for p in todo.values():
             g = ox.NamedNode(p.graph)
@@ -287,8 +294,16 @@ def _write(
             )
 
     store.bulk_extend(quads())
-    if remerge:  # every named graph into the merge again (one update: only a replacement or an older store)
+    if remerge:  # every named graph into the merge (one update: only the first load into an older store)
         store.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
+    for t in replaced:  # a replaced graph's triple leaves the merge unless another graph still holds it
+        if not any(not isinstance(q.graph_name, ox.DefaultGraph)
+                   for q in store.quads_for_pattern(t.subject, t.predicate, t.object)):
+            store.remove(ox.Quad(t.subject, t.predicate, t.object, default))
+    count = f"<{MERGED[0]}> <{MERGED_GRAPHS}>"
+    store.update(f"DELETE WHERE {{ {count} ?n }} ; DELETE WHERE {{ GRAPH <{CATALOG_GRAPH}> {{ {count} ?n }} }} ; "
+                 f"INSERT {{ {count} ?c . GRAPH <{CATALOG_GRAPH}> {{ {count} ?c }} }} WHERE {{ SELECT "
+                 f"(COUNT(DISTINCT ?g) AS ?c) WHERE {{ GRAPH <{CATALOG_GRAPH}> {{ ?g <{GKG}sha256> ?d }} }} }}")
     store.flush()
     del store
     gc.collect()  # close RocksDB before the switch

@@ -41,6 +41,11 @@ CATALOG_GRAPH = "urn:guidelinekg:store:catalog"
 # (a load writes it): Oxigraph's union default graph yields a triple once per graph holding it (oxigraph#1919).
 MERGED = ("urn:guidelinekg:store:default-graph", "http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
           "https://w3id.org/guidelinekg/ontology#MergedDefaultGraph")
+# ... and how many graphs the catalog listed when the merge was made: a load by an older version adds graphs
+# without merging them, so a count that differs from the catalog's says the merge is stale.
+MERGED_GRAPHS = "https://w3id.org/guidelinekg/ontology#mergedGraphs"
+_MERGE_STATE = f"""SELECT ?n (COUNT(DISTINCT ?g) AS ?c) WHERE {{ GRAPH <{CATALOG_GRAPH}> {{
+  <{MERGED[0]}> <{MERGED_GRAPHS}> ?n . ?g <https://w3id.org/guidelinekg/ontology#sha256> ?d }} }} GROUP BY ?n"""
 # What pyoxigraph raises for a database it cannot use: OSError (I/O), RuntimeError (RocksDB "Corruption: ...").
 DATABASE_ERRORS = (OSError, RuntimeError)
 
@@ -244,9 +249,10 @@ def open_read_only(store_dir: Path) -> ox.Store:
 
 
 def holds_merge(store: ox.Store) -> bool:
-    """Whether the store's default graph is the merge of its named graphs (written by every load since)."""
-    mark = [ox.NamedNode(term) for term in MERGED]
-    return next(iter(store.quads_for_pattern(*mark, ox.NamedNode(CATALOG_GRAPH))), None) is not None
+    """Whether the store's default graph is the merge of its named graphs: a load of this version made it, and
+    no load by an older one has added graphs since (the catalog lists as many graphs as were merged)."""
+    rows = list(store.query(_MERGE_STATE))
+    return len(rows) == 1 and rows[0]["n"].value == rows[0]["c"].value
 
 
 def dataset_of(store: ox.Store, *, union: bool) -> dict:
