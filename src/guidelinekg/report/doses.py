@@ -44,19 +44,21 @@ def dose_of(st: dict, d: dict | None, stale_weights: dict, weight_based: set, be
         if basis := next((b for b in bases if b), None):
             dose["basis"] = basis
     if dose is not None and statuses:
-        if d is not None:  # computed from the weight-based dose of its dosing statement, with the maximum
-            nodes = [d.get("wbd")]  # that capped it and the rounding that changed it, each of its own status
+        shaping = []  # the maximum that capped a computed dose and the rounding that changed it
+        if d is not None:  # computed from the weight-based dose of its dosing statement
+            nodes = [d.get("wbd")]
             if d.get("capped") == "true" or d.get("keptUnder") == "true":
-                nodes.append(d.get("m"))
+                shaping.append(d.get("m"))
             if "r" in d and Decimal(d.get("exact", d["value"])) != Decimal(d["value"]):
-                nodes.append(d["r"])
+                shaping.append(d["r"])
         elif "doseValue" in st:  # the intervention's own fixed dose
             nodes = [st.get("doseNode")]
         else:  # the fixed dose of the dosing statements that apply (one amount)
             nodes = [f.get("x") for f in fixed]
         recorded = [statuses[n] for n in nodes if n in statuses]
-        if recorded:
-            dose["verification"] = min(recorded, key=_checked)
+        doubtful = [statuses[n] for n in shaping if n in statuses and statuses[n].get("status") in DOUBTFUL]
+        if recorded or doubtful:  # a verified cap or rounding never lends a dose a status it does not record
+            dose["verification"] = min(recorded + doubtful, key=_checked)
     return dose
 
 
@@ -67,6 +69,7 @@ def _status(row: dict, key: str) -> str:
 
 # from the least checked to the most: a dose that is in part an assumption is shown as one
 _ORDER = ("ASSUMPTION", "UNVERIFIED", "SOURCE-ONLY", "SECONDARY", "PRIMARY")
+DOUBTFUL = ("ASSUMPTION", "UNVERIFIED")  # a cap's or rounding's status a dose always shows
 
 
 def _checked(verification: dict) -> tuple:

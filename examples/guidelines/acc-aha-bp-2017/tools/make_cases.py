@@ -144,11 +144,12 @@ CASES = [
      "occasions are counted as calendar days of the recorded local date, so these are 2 occasions and the "
      "average, 148/94, is stage 2. Whether two visits 8.5 hours apart are two 'occasions' in the guideline's "
      "sense is not checked (GAPS.md G2)."),
-    ("026-unit-code-mmHg-not-ucum-unusable", ADULT, [panel(D1, 150, 95, unit="mmHg"), panel(D2, 150, 95, unit="mmHg")],
-     {"undetermined": ALL + [OOO], "orders": BOTH, "warnings": ["unit-not-convertible"]}, ALL + [OOO],
-     "Two panels of 150/95 whose unit code is 'mmHg' (not UCUM; UCUM writes mm[Hg]): the readings cannot be "
-     "converted to the canonical mm[Hg], so they are unusable (unit-not-convertible), every category is "
-     "undetermined and both measures are ordered; the values are never guessed (GAPS.md G7)."),
+    ("026-unit-code-mmHg-read-as-mm-hg", ADULT, [panel(D1, 150, 95, unit="mmHg"), panel(D2, 150, 95, unit="mmHg")],
+     {"recommended": ["rec-stage-2", OOO], "warnings": ["unit-not-ucum"]}, ALL + [OOO],
+     "Two panels of 150/95 whose unit code is 'mmHg' under the UCUM system (not UCUM; UCUM writes mm[Hg]): the "
+     "code is a spelling ontology/unit-spellings.tsv knows, so it is read as mm[Hg] with a unit-not-ucum note, as "
+     "the same text in 'unit' is, and the readings decide stage 2 (GAPS.md G7: such a spelling belongs in the unit "
+     "layer, not in one guideline; it was unusable before the unit layer read spelled codes)."),
 ]
 
 UCUM = "http://unitsofmeasure.org"
