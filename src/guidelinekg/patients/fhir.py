@@ -55,9 +55,9 @@ from guidelinekg.patients.fhirbundle import (  # noqa: F401 - REFERENCED_TYPES: 
 from guidelinekg.patients.fhirclinical import (
     condition_tokens, deceased, imprecise_time, map_procedure, refuse_linked, replaced_note, status_and_time_lines,
     uncoded_condition)
-from guidelinekg.patients.fhirmeds import START_ELEMENTS, exposure_period, product
+from guidelinekg.patients.fhirmeds import START_ELEMENTS, exposure_period
 from guidelinekg.patients.fhirobs import map_observation, quantity_lines
-from guidelinekg.patients.medmatch import SubstanceMatcher, Unrecognised, exposure_lines
+from guidelinekg.patients.medmatch import SubstanceMatcher, Unrecognised, exposure_lines, product
 from guidelinekg.patients.relevance import Ignored, ReadCodes
 from guidelinekg.patients.decode import decode_text, parse_json, where
 from guidelinekg.patients.fhirschema import Subsetted, modifier_text, modifiers, subsetted

@@ -49,7 +49,7 @@ What is read, and how conservatively:
   exposures by their start).
 
 Durations: UCUM time units (``mo`` = 30.4375 d, ``a`` = 365.25 d) or their names in ``unit``; else not used
-(``unsupported-duration``). :func:`product` reads what product a record names.
+(``unsupported-duration``). What product a record names: :func:`guidelinekg.patients.medmatch.product`.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ from decimal import Decimal
 from typing import Any
 
 from guidelinekg.patients.codesystems import canonical_system
-from guidelinekg.patients.fhirbundle import Bundle, codings, fhir_datetime
+from guidelinekg.patients.fhirbundle import fhir_datetime
 from guidelinekg.patients.model import number_from_text
 
 REQUEST_INTENTS = ("order", "original-order", "reflex-order", "filler-order", "instance-order")
@@ -381,19 +381,3 @@ def exposure_period(kind: str, res: dict[str, Any]) -> ExposurePeriod:
         period.notes.append(("exposure-end-unknown", f"is stopped: halted before its planned end ({planned}) on a date "
                              f"not recorded; taken as ended by {period.end}, an assumed end"))
     return period
-
-
-def product(bundle: Bundle, res: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
-    """What product a medication record names: its codings ``(system, code)`` with a code, and its texts
-    (concept texts, coding displays, the reference's display), first the one to show; from the inline
-    concept, or the referenced Medication's code and ingredients."""
-    concepts = [res.get("medicationCodeableConcept")]
-    medication = bundle.resolve(res.get("medicationReference"), res)
-    if medication is not None:
-        concepts.append(medication.get("code"))
-        concepts += [i.get("itemCodeableConcept") for i in _dicts(medication.get("ingredient"))]
-    texts = [c.get("text") if isinstance(c, dict) else None for c in concepts]
-    texts += [d for c in concepts for _, _, d in codings(c)]
-    texts.append(_dict(res.get("medicationReference")).get("display"))
-    coded = [(s, c) for concept in concepts for s, c, _ in codings(concept) if isinstance(c, str) and c.strip()]
-    return list(dict.fromkeys(coded)), [t for t in texts if isinstance(t, str) and t.strip()]

@@ -19,7 +19,8 @@ unrelated prescriptions): :class:`Unrecognised` gathers them into one ``unrecogn
 patient, the products most recently started first (:data:`SHOWN_PRODUCTS` named, the rest counted), each
 with its records; a product given only by code says so, and names the substance the guideline lists that
 code for when its verification status keeps it from being used. A guideline that declares no substance
-reads no medication, and gets no such note.
+reads no medication, and gets no such note. :func:`product` reads what product a medication record names
+(its codings and texts, inline or from the Medication it references).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from guidelinekg.patients.fhirbundle import Bundle, codings as concept_codings
 from guidelinekg.patients.model import GKG, XSD, PatientData, iri, literal, select_rows, triple
 
 _PREFIXES = f"""PREFIX gkg: <{GKG}>
@@ -266,3 +268,20 @@ class Unrecognised:
                 f"{'it' if one else 'one'} is not counted); check whether {'it contains' if one else 'any contains'} "
                 f"one: {'; '.join(items)}{more}"
             )
+
+
+def product(bundle: Bundle, res: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
+    """What product a medication record names: its codings ``(system, code)`` with a code, and its texts
+    (concept texts, coding displays, the reference's display), first the one to show; from the inline
+    concept, or the referenced Medication's code and ingredients."""
+    concepts = [res.get("medicationCodeableConcept")]
+    reference = res.get("medicationReference")
+    medication = bundle.resolve(reference, res)
+    if medication is not None:
+        concepts.append(medication.get("code"))
+        concepts += [i.get("itemCodeableConcept") for i in medication.get("ingredient") or [] if isinstance(i, dict)]
+    texts = [c.get("text") if isinstance(c, dict) else None for c in concepts]
+    texts += [d for c in concepts for _, _, d in concept_codings(c)]
+    texts.append(reference.get("display") if isinstance(reference, dict) else None)
+    coded = [(s, c) for concept in concepts for s, c, _ in concept_codings(concept) if isinstance(c, str) and c.strip()]
+    return list(dict.fromkeys(coded)), [t for t in texts if isinstance(t, str) and t.strip()]
