@@ -279,7 +279,7 @@ EVENT_STATUS = ("preparation", "in-progress", "not-done", "on-hold", "stopped", 
 DIAGNOSIS_SYSTEMS = frozenset({SNOMED, ICD10CM})
 # a request counts as exposure when in force and an order; a dispense when handed over
 REQUEST_INTENTS = ("order", "original-order", "reflex-order", "filler-order", "instance-order")
-REQUEST_STATUSES = ("active", "on-hold", "completed", "stopped")
+REQUEST_STATUSES = ("active", "on-hold", "completed", "stopped", "unknown")  # unknown: may be active
 UCUM_DAYS = {"s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1, "wk": 7, "mo": 30.4375, "a": 365.25,
              "day": 1, "days": 1, "week": 7, "weeks": 7, "month": 30.4375, "months": 30.4375,
              "year": 365.25, "years": 365.25, "hour": 1 / 24, "hours": 1 / 24}
@@ -424,9 +424,14 @@ def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: st
         notes.append("missing-status")
     collection = _dict(_dict(specimen).get("collection"))
     when = None
-    for value in (res.get("effectiveDateTime"), _dict(res.get("effectivePeriod")).get("start"),
-                  res.get("effectiveInstant"), collection.get("collectedDateTime"),
-                  _dict(collection.get("collectedPeriod")).get("start")):
+    for value, period in ((res.get("effectiveDateTime"), None), (_dict(res.get("effectivePeriod")).get("start"),
+                          res.get("effectivePeriod")), (res.get("effectiveInstant"), None),
+                          (collection.get("collectedDateTime"), None),
+                          (_dict(collection.get("collectedPeriod")).get("start"), collection.get("collectedPeriod"))):
+        if value is not None and period is not None and _inverted(period):  # per-1 broken: undated
+            notes.append("invalid-time")
+            span_end = None
+            break
         if value is not None:
             when = _time(value, notes)
             span_end = _span_end(value) if when is not None else None
@@ -445,7 +450,10 @@ def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: st
         q = _dict(holder.get("valueQuantity"))
         value: Decimal | None = None
         unit = comparator = None
-        if q.get("comparator") is not None and q.get("comparator") not in COMPARATORS:
+        given = [k for k in holder if k.startswith("value") and holder[k] is not None]
+        if len(given) > 1 or (given and holder.get("dataAbsentReason") is not None):  # obs-6, or two value[x]
+            notes.append("invalid-value")
+        elif q.get("comparator") is not None and q.get("comparator") not in COMPARATORS:
             notes.append("censored-value")
         elif q:
             value, unit = _quantity(q, notes)
@@ -465,6 +473,16 @@ def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: st
             v, problem = normalise(groups[0], value, unit)
             out.append((groups[0], key, when, v, problem, fasting, comparator, status, span_end))
     return out
+
+
+def _inverted(period: Any) -> bool:
+    """A FHIR Period that ends before it starts (a date-only end covers its whole day), as instants."""
+    period = _dict(period)
+    start, end = fhir_datetime(period.get("start")), fhir_datetime(period.get("end"))
+    if start is None or end is None:
+        return False
+    span = _span_end(period["end"])  # a year or a month: its last second, and the period ends a second later
+    return (seconds(span) + 1 if span else seconds(_whole(period["end"], end[0]))) < seconds(start[0])
 
 
 def _span_end(text: Any) -> str | None:
@@ -545,7 +563,13 @@ def _assumed_end(res: dict, start: str) -> str | None:
 
 def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | None:
     start = end = None
-    if res["resourceType"] in ("MedicationRequest", "MedicationDispense"):
+    periods = [res.get("effectivePeriod")] if "effectiveDateTime" not in res else []
+    periods += [_dict(_dict(d.get("timing")).get("repeat")).get("boundsPeriod") for d in res.get("dosageInstruction")
+                or [] if isinstance(d, dict)] if res["resourceType"] == "MedicationRequest" else []
+    inverted = any(_inverted(period) for period in periods if period is not None)
+    if inverted:  # per-1 broken: its time unknown, said instead of missing-time
+        notes.append("invalid-time")
+    elif res["resourceType"] in ("MedicationRequest", "MedicationDispense"):
         start, end = _prescribed(res, notes)
     elif "effectiveDateTime" in res:
         start = end = _time(res["effectiveDateTime"], notes)
@@ -556,7 +580,7 @@ def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | N
             start = _time(period["start"], notes)
         if "end" in period:
             end = _whole(period["end"], _time(period["end"], notes))
-    if start is None:
+    if start is None and not inverted:
         notes.append("missing-time")
     finished = res.get("status") in ("completed", "stopped")  # a dispense is always completed here
     assumed = start is not None and end is None and finished

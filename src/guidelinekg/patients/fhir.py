@@ -76,7 +76,6 @@ SKIPPED_STATUS = {
 ADMINISTRATIVE_GENDER = ("male", "female", "other", "unknown")  # FHIR R4 AdministrativeGender
 EXPOSURE_KINDS = {"MedicationStatement": "statement", "MedicationAdministration": "administration",
                   "MedicationRequest": "request", "MedicationDispense": "dispense"}
-# Resource types read only through references from mapped resources (not ignored, not facts).
 
 
 class _Mapper:
@@ -289,7 +288,8 @@ class _Mapper:
             lines.append(triple(node, iri(GKG + "productText"), literal(texts[0])))
         lines += exposure_lines(node, found, possible)
         if recorded.start is None:  # taken at some time: perhaps a product a guideline reads, when it matters
-            self.note(patient, "missing-time", f"has no {START_ELEMENTS[kind]}; not used as exposure"
+            why = recorded.invalid or f"has no {START_ELEMENTS[kind]}"  # invalid: a period ending before it starts
+            self.note(patient, "invalid-time" if recorded.invalid else "missing-time", f"{why}; not used as exposure"
                       + (f": {UNCLEAR_EXPOSURE}" if unclear else ""), res, unclear)
         if not texts and not coded:
             self.note(patient, "missing-product", "names no product it can read (text, display, code, or a Medication "

@@ -10,8 +10,8 @@ What is read, and how conservatively:
 * **MedicationRequest**, with ``intent`` ``order``, ``original-order``, ``reflex-order``, ``filler-order``
   or ``instance-order`` (a ``proposal``, ``plan`` or ``option`` orders nothing), or ``plan`` reported by the
   patient or another (``reportedBoolean`` true or a ``reportedReference``: Oracle Health records a home
-  medication so), and ``status`` ``active``,
-  ``on-hold``, ``completed`` or ``stopped`` (it was in force, maybe still is); not ``doNotPerform``.
+  medication so), and ``status`` ``active``, ``on-hold``, ``completed``, ``stopped`` (it was in force, maybe
+  still is) or ``unknown`` (it may be any of them: read as in force, as a statement's); not ``doNotPerform``.
   Start: the earliest ``dosageInstruction.timing.repeat.boundsPeriod.start``, else ``authoredOn``, else
   ``dispenseRequest.validityPeriod.start``. End, the first of these the record states:
 
@@ -22,10 +22,11 @@ What is read, and how conservatively:
   3. the start plus ``expectedSupplyDuration`` times (1 + ``numberOfRepeatsAllowed``);
 
   an instruction bounded while another is not gives the later of its end and the end of 2 or 3. With none
-  of them the end is unknown (``exposure-end-unknown`` note, naming what was assumed): an ``active`` or
-  ``on-hold`` request is taken as ongoing from its start; a ``completed`` or ``stopped`` one did end, when
-  is not recorded: see *finished* below. *Stopped*, with an end from 1-3: halted before that planned end, on
-  a date not recorded: ended by its ``meta.lastUpdated`` when between its start and that end, else by it.
+  of them the end is unknown (``exposure-end-unknown`` note, naming what was assumed): an ``active``,
+  ``on-hold`` or ``unknown`` request is taken as ongoing from its start; a ``completed`` or ``stopped`` one
+  did end, when is not recorded: see *finished* below. *Stopped*, with an end from 1-3: halted before that
+  planned end, on a date not recorded: ended by its ``meta.lastUpdated`` when between its start and that
+  end, else by it.
 * **MedicationDispense** with ``status`` ``completed`` (the product was handed over). Start:
   ``whenHandedOver``, else ``whenPrepared``. End: the start plus ``daysSupply``; without it the supply
   handed over ran out at a time not recorded: *finished* (without ``meta.lastUpdated``, which dates the
@@ -46,7 +47,10 @@ What is read, and how conservatively:
   when the recorded start lies before its window and only the assumed end reaches into it.
 * Skipped with a ``skipped-status`` note: any other status or intent, and a ``doNotPerform`` request. A
   record without any start date is kept with a ``missing-time`` note and decides nothing (rules read
-  exposures by their start).
+  exposures by their start). A period that ends before it starts (an ``effectivePeriod``, a dosage
+  instruction's ``boundsPeriod``: FHIR per-1) gives no time either (:attr:`ExposurePeriod.invalid`, an
+  ``invalid-time`` note): when it was taken is unknown, neither date guessed right; like a record without a
+  start, the input then may lack an exposure (:mod:`guidelinekg.patients.gaps`).
 
 Durations: UCUM time units (``mo`` = 30.4375 d, ``a`` = 365.25 d) or their names in ``unit``; else not used
 (``unsupported-duration``). What product a record names: :func:`guidelinekg.patients.medmatch.product`.
@@ -64,7 +68,7 @@ from guidelinekg.patients.fhirbundle import fhir_datetime
 from guidelinekg.patients.model import number_from_text
 
 REQUEST_INTENTS = ("order", "original-order", "reflex-order", "filler-order", "instance-order")
-REQUEST_STATUSES = ("active", "on-hold", "completed", "stopped")
+REQUEST_STATUSES = ("active", "on-hold", "completed", "stopped", "unknown")
 DISPENSE_STATUSES = ("completed",)
 FINISHED_STATUSES = ("completed", "stopped")  # over, when not always recorded
 IN_FORCE_STATUSES = ("active", "in-progress", "on-hold")  # a statement's or an administration's, still taken
@@ -76,14 +80,11 @@ START_ELEMENTS = {
     "dispense": "whenHandedOver or whenPrepared",
 }
 # UCUM time units (and the names exports spell them with) in days
-DAYS = {
-    "s": Decimal(1) / 86400, "min": Decimal(1) / 1440, "h": Decimal(1) / 24, "d": Decimal(1), "wk": Decimal(7),
-    "mo": Decimal("30.4375"), "a": Decimal("365.25"),
-    "second": Decimal(1) / 86400, "seconds": Decimal(1) / 86400, "minute": Decimal(1) / 1440,
-    "minutes": Decimal(1) / 1440, "hour": Decimal(1) / 24, "hours": Decimal(1) / 24, "day": Decimal(1),
-    "days": Decimal(1), "week": Decimal(7), "weeks": Decimal(7), "month": Decimal("30.4375"),
-    "months": Decimal("30.4375"), "year": Decimal("365.25"), "years": Decimal("365.25"),
-}  # fmt: skip
+_UNITS = {("s", "second", "seconds"): Decimal(1) / 86400, ("min", "minute", "minutes"): Decimal(1) / 1440,
+          ("h", "hour", "hours"): Decimal(1) / 24, ("d", "day", "days"): Decimal(1),
+          ("wk", "week", "weeks"): Decimal(7), ("mo", "month", "months"): Decimal("30.4375"),
+          ("a", "year", "years"): Decimal("365.25")}
+DAYS = {name: days for names, days in _UNITS.items() for name in names}
 
 
 @dataclass
@@ -100,6 +101,7 @@ class ExposurePeriod:
     always: list[tuple[str, str]] = field(default_factory=list)
     end_assumed: bool = False
     known_until: str | None = None  # with an assumed end: the latest end an instruction states (a lower bound)
+    invalid: str | None = None  # why its time is unknown: a period that ends before it starts (no start, no end)
 
     def facts(self) -> list[tuple[str, str, str]]:
         """``(gkg: property, lexical form, XSD datatype)``: the start, the end, whether the end is assumed."""
@@ -194,8 +196,19 @@ def _first(period: ExposurePeriod, values: list[tuple[Any, str]], pick=min) -> s
     return pick(good, key=_moment) if good else None
 
 
+def inverted(element: str, period: Any) -> str | None:
+    """Why the FHIR Period ``element`` is invalid when it ends before it starts (per-1), compared as instants
+    (a date-only end covers its whole day: :func:`end_instant`); a bound that does not parse decides nothing."""
+    period = _dict(period)
+    first, last = instant(period.get("start")), end_instant(period.get("end"))
+    if first is not None and last is not None and _moment(last) < _moment(first):
+        return f"{element} ends ({period['end']!r}) before it starts ({period['start']!r})"
+    return None
+
+
 def _unknown_end(period: ExposurePeriod, status: Any, what: str) -> None:
-    period.notes.append(("exposure-end-unknown", f"is {status} and gives no end ({what}): taken as ongoing from its "
+    said = "has status unknown (it may be in force)" if status == "unknown" else f"is {status}"
+    period.notes.append(("exposure-end-unknown", f"{said} and gives no end ({what}): taken as ongoing from its "
                          "start, so results drawn since count as drawn on it"))
 
 
@@ -254,6 +267,8 @@ def request_period(res: dict[str, Any]) -> ExposurePeriod:
     period = ExposurePeriod()
     timings = [_dict(_dict(d.get("timing")).get("repeat")) for d in _dicts(res.get("dosageInstruction"))] or [{}]
     bounds = [_dict(t.get("boundsPeriod")) for t in timings]
+    if why := next(filter(None, (inverted("dosageInstruction.timing.repeat.boundsPeriod", b) for b in bounds)), None):
+        return ExposurePeriod(invalid=why)
     dispense = _dict(res.get("dispenseRequest"))
     validity = _dict(dispense.get("validityPeriod"))
     period.start = (_first(period, [(b.get("start"), "boundsPeriod.start") for b in bounds])
@@ -351,6 +366,8 @@ def effective_period(res: dict[str, Any]) -> ExposurePeriod:
         period.end = end_instant(moment) if period.start is not None and not in_force else None
     else:
         effective = _dict(res.get("effectivePeriod"))
+        if why := inverted("effectivePeriod", effective):
+            return ExposurePeriod(invalid=why)
         if "start" in effective:
             period.start = _timed(period, effective["start"], "effectivePeriod.start")
         if "end" in effective and _timed(period, effective["end"], "effectivePeriod.end", is_end=True):

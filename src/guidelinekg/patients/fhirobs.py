@@ -17,6 +17,10 @@ Quantity of a MedicationAdministration there. Choices:
   converts its unit like any value, the rules decide what a bound can decide (``< 10`` meets ``<= 75``) and
   leave the rest unknown. Any other comparator (``ad``, ``&lt;``) is not FHIR R4: the value is treated as
   missing (``censored-value``).
+* **Value and time, contradicting themselves.** Two ``value[x]``, or a value beside a ``dataAbsentReason``
+  (FHIR obs-6), leave the value unused (``invalid-value``: which holds cannot be told); an
+  ``effectivePeriod`` (or a Specimen's ``collectedPeriod``) that ends before it starts leaves the result
+  undated (``invalid-time``), as a time that does not parse does.
 * **Status** (kept as ``gkg:resultStatus``). ``final``, ``amended`` and ``corrected`` are used;
   ``preliminary`` is used and rule 88 warns (``preliminary-result``) when a decision rests on it; an
   Observation without a status (FHIR requires one) is used with a ``missing-status`` note. ``registered``
@@ -34,6 +38,7 @@ from urllib.parse import quote
 from guidelinekg.patients.fhirbundle import Bundle, code_iri, codings, field
 from guidelinekg.patients.codesystems import canonical_system, trimmed
 from guidelinekg.patients.fhirclinical import concept_tokens
+from guidelinekg.patients.fhirmeds import inverted
 from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, iri, literal, number_from_text, triple, xsd_decimal
 from guidelinekg.patients.ucum import (
     UnitConversionError, amount_kind, is_ucum, shown, ucum_conversion, ucum_for_spelling,
@@ -210,7 +215,12 @@ def _shared(m: Mapper, res: dict[str, Any], patient: str) -> list[tuple[str, str
         collection.get("collectedDateTime"),
         field(collection, "collectedPeriod").get("start"),
     )
+    periods = {"effectivePeriod.start": field(res, "effectivePeriod"),
+               "Specimen collectedPeriod.start": field(collection, "collectedPeriod")}
     for what, value in zip(TIME_SOURCES, values):
+        if value is not None and what in periods and (why := inverted(what.rsplit(".", 1)[0], periods[what])):
+            m.note(patient, "invalid-time", f"{why}: when it was drawn is unknown; not used", res)  # undated
+            break
         if value is not None:
             for line in m.time(PLACEHOLDER, "effectiveTime", value, what, patient, res):
                 predicate, obj = line[len(PLACEHOLDER) + 1 : -2].split(" ", 1)
@@ -229,6 +239,12 @@ def _shared(m: Mapper, res: dict[str, Any], patient: str) -> list[tuple[str, str
 def _value(node: str, holder: dict[str, Any], note: Note, *, panel: bool = False) -> list[str]:
     """The value of an Observation or a component: a (possibly censored) Quantity, or a note saying why
     there is none (no note for a panel whose values are its components)."""
+    given = [k for k in holder if k.startswith("value") and holder[k] is not None]
+    if len(given) > 1 or (given and holder.get("dataAbsentReason") is not None):
+        both = " and ".join(given[:2]) if len(given) > 1 else f"{given[0]} and dataAbsentReason"
+        note("invalid-value", f"has both {both} (FHIR: one value[x], or the reason it is absent, never both); "
+             "which holds cannot be told: treated as missing")
+        return []
     q = field(holder, "valueQuantity")
     comparator = q.get("comparator")
     if comparator is not None and comparator not in COMPARATORS:
