@@ -364,7 +364,9 @@ def generate(
             start = draw - randint(7, 120) * 1440
             r = rand()
             if r < m.oral_iron_reliable_share:
-                end = draw - randint(2, 30) * 1440 - randint(0, 600)  # ended days before: reliable
+                # ended days before: reliable; a day after its start at the earliest (a period that ends
+                # before it starts is invalid FHIR: its time unknown, so no result is reliable)
+                end = max(start + 1440, draw - randint(2, 30) * 1440 - randint(0, 600))
             elif r < m.oral_iron_reliable_share + 0.15:
                 end = draw - randint(30, 23 * 60)  # ended less than 24 h before: unreliable
             elif r < m.oral_iron_reliable_share + 0.35:
