@@ -476,13 +476,16 @@ def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: st
 
 
 def _inverted(period: Any) -> bool:
-    """A FHIR Period that ends before it starts (a date-only end covers its whole day), as instants."""
+    """A FHIR Period that ends before it starts [fhirmeds.inverted]: as instants when both bounds have a time,
+    else by the days written (an end with a time on its day; a date, month or year ends the day after it)."""
     period = _dict(period)
-    start, end = fhir_datetime(period.get("start")), fhir_datetime(period.get("end"))
-    if start is None or end is None:
+    start, end = period.get("start"), period.get("end")
+    if fhir_datetime(start) is None or fhir_datetime(end) is None:
         return False
-    span = _span_end(period["end"])  # a year or a month: its last second, and the period ends a second later
-    return (seconds(span) + 1 if span else seconds(_whole(period["end"], end[0]))) < seconds(start[0])
+    if "T" in start and "T" in end:
+        return seconds(fhir_datetime(end)[0]) < seconds(fhir_datetime(start)[0])
+    last = _span_end(end) or fhir_datetime(end)[0]  # a year or month: its last day
+    return last[:10] < start[:10]
 
 
 def _span_end(text: Any) -> str | None:
@@ -686,7 +689,7 @@ def _procedure(patient: dict, res: dict) -> None:
         notes.append("invalid-time")
     else:
         bounds = {w: _bound(v, last=w == "end") for w, v in times}
-        if bounds.get("start") and bounds.get("end") and seconds(bounds["end"]) < seconds(bounds["start"]):
+        if _inverted(period):  # per-1, as a medication record's
             notes.append("invalid-time")
         else:
             for w, v in times:

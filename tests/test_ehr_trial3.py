@@ -103,6 +103,10 @@ def test_an_inverted_period_of_a_product_no_guideline_reads_is_said_and_leaves_n
 @pytest.mark.parametrize("start, end, read", [
     ("2026-11-25T10:00:00-05:00", "2026-11-25", "2026-11-25T10:00:00-05:00"),  # a date-only end: its whole day
     ("2026-11-25", "2026-11-25", "2026-11-25T00:00:00"),
+    # an evening start, local time, ending that day: no false alarm from the zone (22:00-05:00 is 03:00 UTC the
+    # next day, after the instant the date's end would be without a zone)
+    ("2026-11-25T22:00:00-05:00", "2026-11-25", "2026-11-25T22:00:00-05:00"),
+    ("2026-11-25", "2026-11-25T00:30:00+14:00", "2026-11-25T00:00:00"),
 ])
 def test_a_period_ending_on_its_start_day_is_no_inverted_period(start, end, read):
     def same_day(res: dict) -> None:
@@ -111,6 +115,20 @@ def test_a_period_ending_on_its_start_day_is_no_inverted_period(start, end, read
     p = load("H1-ms-period-inverted", change=same_day)
     assert values(p, "urn:guidelinekg:MedicationStatement/ms1", "exposureStart") == [read]
     assert not notes(p, "invalid-time")
+
+
+@pytest.mark.parametrize("start, end", [
+    ("2026-11-25T22:00:00-05:00", "2026-11-24"),  # a date: by the days written
+    ("2026-11-25", "2026-11-24T23:59:00-05:00"),
+    ("2026-11-01", "2026-10"),  # a month ends with its last day
+])
+def test_a_period_ending_the_day_before_it_starts_is_inverted(start, end):
+    def before(res: dict) -> None:
+        if res["resourceType"] == "MedicationStatement":
+            res["effectivePeriod"] = {"start": start, "end": end}
+    p = load("H1-ms-period-inverted", change=before)
+    assert values(p, "urn:guidelinekg:MedicationStatement/ms1", "exposureStart") == []
+    assert [n.code for n in p.notes if n.code in ("invalid-time", "missing-time")] == ["invalid-time"]
 
 
 def test_one_inverted_instruction_leaves_the_whole_request_undated(kb):
@@ -234,3 +252,26 @@ def test_a_ferritin_of_an_inverted_period_is_ordered_again(capsys, engine):
     report = recommend(capsys, FIXTURES / "B12-period-inverted.json", engine)
     assert {"invalid-time", "undated-result"} <= set(codes(report))
     assert ordered(report) == [FERRITIN] and report["recommendations"] == []
+
+
+# --- a Procedure's performedPeriod: the same check as a medication record's ------------------------------------
+
+
+@pytest.mark.parametrize("period, invalid", [
+    ({"start": "2026-11-25T10:00:00Z", "end": "2026-11-25"}, False),  # a date ends with its day: was flagged
+    ({"start": "2026-11-25T22:00:00-05:00", "end": "2026-11-25"}, False),
+    ({"start": "2026-11-25", "end": "2026-11-24"}, True),
+])
+def test_a_procedure_period_is_inverted_only_when_it_ends_before_it_starts(period, invalid):
+    procedure = {"resourceType": "Procedure", "id": "pr1", "status": "completed", "subject": {"reference": "Patient/p1"},
+                 "code": {"coding": [{"system": "http://snomed.info/sct", "code": "265764009"}]},
+                 "performedPeriod": period}
+    doc = {"resourceType": "Bundle", "type": "collection",
+           "entry": [{"resource": {"resourceType": "Patient", "id": "p1"}}, {"resource": procedure}]}
+    (p,) = patients_from_json(parse_json(json.dumps(doc), Location("<test>")))
+    assert bool(notes(p, "invalid-time")) is invalid
+    assert bool(values(p, "urn:guidelinekg:Procedure/pr1", "performedStart")) is not invalid
+    if invalid:
+        assert notes(p, "invalid-time")[0].message == (
+            "Procedure/pr1 performedPeriod ends ('2026-11-24') before it starts ('2026-11-25'); not read: when it "
+            "was performed is unknown")

@@ -64,6 +64,7 @@ from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.codesystems import DIAGNOSIS_SYSTEMS, system_names
 from guidelinekg.patients.decode import where
 from guidelinekg.patients.fhirbundle import Bundle, codings, date_range, fhir_datetime, field
+from guidelinekg.patients.fhirmeds import inverted
 from guidelinekg.patients.model import GKG, XSD, iri, literal, triple
 
 XSD_BOOLEAN = XSD + "boolean"
@@ -364,10 +365,8 @@ def _performed_lines(mapper: Any, node: str, patient: str, res: dict[str, Any]) 
                     "neither is read: when it was performed is unknown", res)
         return []
     bounds = {prop: _bound(value, last=prop == "performedEnd") for prop, value, _ in times}
-    start, end = bounds.get("performedStart"), bounds.get("performedEnd")
-    if start and end and _instant(end) < _instant(start):
-        mapper.note(patient, "invalid-time", f"performedPeriod ends ({end}) before it starts ({start}); "
-                    "not read: when it was performed is unknown", res)
+    if why := inverted("performedPeriod", res.get("performedPeriod")):  # as a medication record's (per-1)
+        mapper.note(patient, "invalid-time", f"{why}; not read: when it was performed is unknown", res)
         return []
     lines = []
     for prop, value, element in times:
@@ -392,8 +391,3 @@ def _bound(value: Any, *, last: bool) -> str | None:
     following = date(year + (month == 12), month % 12 + 1, 1)
     return f"{(following - timedelta(days=1)).isoformat()}T23:59:59{lexical[19:]}"
 
-
-def _instant(lexical: str) -> datetime:
-    """A parsed :func:`fhir_datetime` lexical form; without an offset, taken as UTC (as the engine does)."""
-    value = datetime.fromisoformat(lexical.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -47,10 +47,9 @@ What is read, and how conservatively:
   when the recorded start lies before its window and only the assumed end reaches into it.
 * Skipped with a ``skipped-status`` note: any other status or intent, and a ``doNotPerform`` request. A
   record without any start date is kept with a ``missing-time`` note and decides nothing (rules read
-  exposures by their start). A period that ends before it starts (an ``effectivePeriod``, a dosage
-  instruction's ``boundsPeriod``: FHIR per-1) gives no time either (:attr:`ExposurePeriod.invalid`, an
-  ``invalid-time`` note): when it was taken is unknown, neither date guessed right; like a record without a
-  start, the input then may lack an exposure (:mod:`guidelinekg.patients.gaps`).
+  exposures by their start). Nor does a period that ends before it starts (an ``effectivePeriod``, an
+  instruction's ``boundsPeriod``: :func:`inverted`), an ``invalid-time`` note: neither date is guessed right;
+  the input may then lack an exposure, as without a start (:mod:`guidelinekg.patients.gaps`).
 
 Durations: UCUM time units (``mo`` = 30.4375 d, ``a`` = 365.25 d) or their names in ``unit``; else not used
 (``unsupported-duration``). What product a record names: :func:`guidelinekg.patients.medmatch.product`.
@@ -128,16 +127,12 @@ def duration_days(q: Any) -> Decimal | None:
     value = q.get("value")
     if isinstance(value, str):  # a number written as a string: the mapping's usual leniency
         value = number_from_text(value)
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        return None
-    if (isinstance(value, Decimal) and not value.is_finite()) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or not Decimal(value).is_finite() or value < 0:
         return None
     for unit in (q.get("code") if canonical_system(q.get("system")) in (None, "http://unitsofmeasure.org") else None,
                  q.get("unit")):
-        if isinstance(unit, str) and unit.strip().lower() in DAYS:
+        if isinstance(unit, str) and unit.strip().lower() in DAYS:  # (every key is lower case)
             return Decimal(value) * DAYS[unit.strip().lower()]
-        if isinstance(unit, str) and unit.strip() in DAYS:
-            return Decimal(value) * DAYS[unit.strip()]
     return None
 
 
@@ -197,13 +192,18 @@ def _first(period: ExposurePeriod, values: list[tuple[Any, str]], pick=min) -> s
 
 
 def inverted(element: str, period: Any) -> str | None:
-    """Why the FHIR Period ``element`` is invalid when it ends before it starts (per-1), compared as instants
-    (a date-only end covers its whole day: :func:`end_instant`); a bound that does not parse decides nothing."""
-    period = _dict(period)
-    first, last = instant(period.get("start")), end_instant(period.get("end"))
-    if first is not None and last is not None and _moment(last) < _moment(first):
-        return f"{element} ends ({period['end']!r}) before it starts ({period['start']!r})"
-    return None
+    """Why the FHIR Period ``element`` is invalid when it ends before it starts (per-1): as instants when both
+    bounds have a time, else by the days written (a date ends with its whole day, whatever the zone of a time
+    beside it: no false alarm for an evening start); a bound that does not parse decides nothing."""
+    start, end = _dict(period).get("start"), _dict(period).get("end")
+    first, last = instant(start), end_instant(end)
+    if first is None or last is None:
+        return None
+    if "T" in start and "T" in end:
+        wrong = _moment(last) < _moment(first)
+    else:  # by day: an end with a time, on its day; a date, month or year, the day after it
+        wrong = end[:10] < first[:10] if "T" in end else last[:10] <= first[:10]
+    return f"{element} ends ({end!r}) before it starts ({start!r})" if wrong else None
 
 
 def _unknown_end(period: ExposurePeriod, status: Any, what: str) -> None:
