@@ -84,3 +84,15 @@ def ordered(recommendations: list[dict]) -> list[dict]:
             if item not in shown:
                 shown.append(item)
     return shown
+
+
+def patient_lines(item: dict, key: str) -> list[str]:
+    """Under an item of the report for patients (``contradicted``: see :mod:`guidelinekg.report.forpatient`)."""
+    if item.get("contradicted") == "both":
+        what = "suggests" if key == "recommended_against" else "advises against"
+        return [f"The guideline also {what} this for you; your clinician must decide."]
+    if item.get("contradicted") == "undecided":
+        return ["Whether the guideline advises against this for you is not decided yet; your clinician must decide "
+                "before you act on it."]
+    return []
+

@@ -97,6 +97,16 @@ def _set_aside(items: list[dict]) -> str:
     return "; ".join(f"{name} [{local(n['iri'])}]" if names.count(name) > 1 else name for name, n in zip(names, items))
 
 
+def _stated(rec: dict, against: bool) -> list[str]:
+    """A medicine recommended with no dose in structured form ("reduce to at most 1000 mg a day" has none: a
+    ceiling is no dose to give): the statement's own wording, quoted with its citations, so what the source says
+    about the dose is read where the dose would be."""
+    if against or rec.get("dose") or rec.get("intervention", {}).get("kind", "medication") != "medication":
+        return []
+    cites = _cite([c for c in rec["citations"] if c["kind"] != "verified-against"])
+    return [f'the guideline: "{rec["statement"]}"' + (f" ({cites})" if cites else "")]
+
+
 def _caution(c: dict) -> str:
     return f"caution: {c['text']}" + (f" — {status_text(c['verification'])}" if c.get("verification") else "")
 
@@ -196,7 +206,7 @@ def render(report: dict, *, markdown: bool = False) -> str:
             line += f" [{kind}]" if kind != "medication" else ""  # a test, referral, diagnosis, advice ...
             out.append(f"{bullet}{rec['label']}{line}{dose}: {grading_text(rec)}. "
                        f"{_cite(rec['citations'], rec.get('verification'))}")
-            out += _steps(contradictions.lines(rec) + rec["because"], markdown, seen)
+            out += _steps(contradictions.lines(rec) + _stated(rec, against) + rec["because"], markdown, seen)
             out += [] if against else _steps([f"administration: {a}" for a in rec["administration"]], markdown)
             out += _steps([_caution(c) for c in rec.get("cautions", [])], markdown)
             out += _steps(_checks(rec, dosing=not against), markdown)
@@ -344,11 +354,7 @@ def _item_lines(key: str, item: dict, markdown: bool) -> list[str]:
               for t in named]
     if len(named) < len(item.get("check", [])):
         lines.append("The guideline's sources differ on part of this; your clinician should check it.")
-    if item.get("contradicted"):  # a recommendation for and one against it (rule 92): never a plain "yes"
-        lines.append(f"The guideline also {'suggests' if key == 'recommended_against' else 'advises against'} this "
-                     "for you; your clinician must decide." if item["contradicted"] == "both" else
-                     "Whether the guideline advises against this for you is not decided yet; your clinician must "
-                     "decide before you act on it.")
+    lines += contradictions.patient_lines(item, key)  # a recommendation for and one against it: never a plain yes
     if item.get("unconfirmed"):
         lines.append("This is not confirmed in the guideline's sources; your clinician should check it.")
     return lines
