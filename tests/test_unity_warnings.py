@@ -5,6 +5,9 @@ implausible (below -8 1)", readable as -31 and -81. The rules that word a result
 print the unit as :func:`guidelinekg.report.graphread.unit_text` does for explanations: nothing for ``1`` or a
 lone annotation (``{score}``), the unit otherwise. Made-up content: tests/fixtures/unity-warnings/guideline.ttl;
 FHIR input built here; both engines.
+
+Found by the same author: a test ordered showed an unverified LOINC code as "(LOINC 38263-0)" in text, while
+FHIR output withholds it; text and Markdown now say "(LOINC 38263-0, unverified)".
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from guidelinekg.engine.knowledge import KnowledgeBase
 from guidelinekg.engine.reasoning import evaluate
 from guidelinekg.patients.loader import load_patient_input
 from guidelinekg.report.patient import build_report
+from guidelinekg.report.views import render
 
 FIXTURE = Path(__file__).parent / "fixtures" / "unity-warnings" / "guideline.ttl"
 GAMMA, DELTA, ALPHA = ("99993-8", "1"), ("99992-0", "{score}"), ("99991-2", "mg/dL")
@@ -30,7 +34,7 @@ def kb() -> KnowledgeBase:
     return KnowledgeBase.load([FIXTURE])
 
 
-def warnings_of(kb: KnowledgeBase, results: list[tuple], engine: str) -> dict[str, str]:
+def report_of(kb: KnowledgeBase, results: list[tuple], engine: str = "oxigraph") -> dict:
     entries = [{"resource": {"resourceType": "Patient", "id": "p1", "birthDate": "1960-03-02"}}]
     for n, ((code, unit), value, when) in enumerate(results):
         entries.append({"resource": {
@@ -40,8 +44,11 @@ def warnings_of(kb: KnowledgeBase, results: list[tuple], engine: str) -> dict[st
     raw = json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}).encode()
     patient = load_patient_input("p.json", matcher=kb.matcher, measures=kb.measures, reads=kb.reads, raw=raw)
     evaluation = evaluate(kb, [patient], as_of=date(2026, 1, 15), engine=engine)
-    report = build_report(evaluation, patient.patient_iri, kb.version())
-    return {w["code"]: w["message"] for w in report["warnings"]}
+    return build_report(evaluation, patient.patient_iri, kb.version())
+
+
+def warnings_of(kb: KnowledgeBase, results: list[tuple], engine: str) -> dict[str, str]:
+    return {w["code"]: w["message"] for w in report_of(kb, results, engine)["warnings"]}
 
 
 CASES = [
@@ -65,3 +72,11 @@ def test_a_plain_number_is_worded_without_a_unit(kb, engine, results, code, said
     assert said in warnings[code], warnings
     for message in warnings.values():
         assert not re.search(r"\d (1|\{score\})\b", message), message
+
+
+def test_a_test_ordered_says_when_its_code_is_unverified(kb):
+    text = render(report_of(kb, []))  # no result: every test is ordered
+    order = text[text.index("Order\n"):].split("\n\n")[0].splitlines()[1:]
+    assert order == ["  - alpha level (LOINC 99991-2)", "  - delta score (LOINC 99992-0, unverified)",
+                     "  - gamma T-score (LOINC 99993-8, unverified)"]
+    assert "- gamma T-score (LOINC 99993-8, unverified)" in render(report_of(kb, []), markdown=True)

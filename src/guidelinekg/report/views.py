@@ -6,7 +6,7 @@ import re
 
 from guidelinekg.report import contradictions
 from guidelinekg.report.doubts import dose_status, dose_status_text, doubt_text, status_text
-from guidelinekg.report.fhirrequests import interval_text
+from guidelinekg.report.fhirrequests import interval_text, loinc_text
 from guidelinekg.report.graphread import local, unit_text
 from guidelinekg.report.insufficient import HEADING as NO_RECOMMENDATION, PATIENT_SECTION, no_recommendation
 
@@ -259,7 +259,7 @@ def render(report: dict, *, markdown: bool = False) -> str:
         out.append(f"{h2}Order")
         for o in report["orders"]:
             instr = f" — {' '.join(o['instructions'])}" if o["instructions"] else ""
-            out.append(f"{bullet}{o['label']} (LOINC {o['loinc']}){instr}")
+            out.append(f"{bullet}{o['label']} ({loinc_text(o)}){instr}")  # an unverified code said so
             lines = [f'"{r["instruction"]}": {status_text(r["verification"])}'
                      for r in o["requirements"] if r.get("verification")]
             out += _steps(lines + _checks({"iri": None, "doubts": o.get("doubts", [])}), markdown)
