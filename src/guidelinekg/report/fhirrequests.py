@@ -53,7 +53,7 @@ def shown_codings(codes: list[dict]) -> list[dict]:
 
 
 def loinc_text(test: dict) -> str:
-    """A test's LOINC code as text and Markdown name it: "LOINC 2276-4", or "LOINC 38263-0, unverified" when the
+    """A test's LOINC code as text and Markdown name it: "LOINC 99991-2", or "LOINC 99991-2, unverified" when the
     content does not mark it verified (:func:`shown_codings`: FHIR output withholds it), never passed off as
     checked."""
     verified = {c["code"] for c in shown_codings(test.get("codes", []))}
