@@ -128,6 +128,7 @@ NOT_USED_BY_SHIPPED_CONTENT = {"49-administrative-sex": ("test_patient_attribute
                                "36-coded-result": ("test_coded_results.py", "CodedResultCriterion"),
                                "29-same-sample": ("test_same_sample.py", "SameSampleAllOf"),
                                "89-taking-recommended-against": ("test_rls_family.py", "gkg:Against"),
+                               "92-for-and-against": ("test_for_and_against.py", "gkg:Against"),
                                "73-insufficient-evidence": ("test_insufficient_evidence.py",
                                                             "InsufficientEvidenceStatement"),
                                "55-points-at-least": ("test_points.py", "PointsAtLeast"),

@@ -335,3 +335,29 @@ def conflict_findings(contents: list[Content]) -> list:
         out.append(content.finding(NamedNode(d.first.statement), severity, "lint", code,
                                    f"{d.message()} (guidelinekg conflicts lists every one)"))
     return out
+
+
+def own_findings(content: Content) -> list:
+    """``recommendation-for-and-against`` (a warning) within one guideline: a recommendation against an action
+    that a recommendation of the same version recommends (the same action as across guidelines), where both
+    can apply (the recommendation read where it takes effect: less its guideline's not-indicated statements
+    about it). Located at the recommendation against, where the fix goes."""
+    stances = _effective([(s, s.regions) for s in stances_of(content)])
+    out = []
+    for a, ra in stances:
+        if a.stance != AGAINST:
+            continue
+        for f, rf in stances:
+            if f.stance != FOR or f.version != a.version or not f.same_action(a) or not (both := product(rf, ra)):
+                continue
+            where = "; or ".join(map(_words, both[:3])) + (f"; or {len(both) - 3} more" if len(both) > 3 else "")
+            out.append((a.statement, f.statement, content.finding(
+                NamedNode(a.statement), "warning", "lint", "recommendation-for-and-against",
+                f"recommends against {a.action}, which '{f.label}' recommends: both apply where {where}, and a "
+                "patient there is told both (the report warns recommended-for-and-against). If this recommendation "
+                "against prevails, add a gkg:NotIndicatedStatement of the same intervention with this "
+                f"applicability (it sets '{f.label}' aside there; this statement can stay), or exclude the region "
+                f"from '{f.label}' (a gkg:Not in its criteria); if the source means both, keep them",
+                path="gkg:intervention")))
+    return [finding for *_, finding in sorted({(a, f): (a, f, x) for a, f, x in out}.values(), key=lambda t: t[:2])]
+

@@ -33,6 +33,7 @@ from guidelinekg.checks.criteria import criterion_findings
 from guidelinekg.checks.properties import property_kind_findings
 from guidelinekg.checks.references import reference_findings
 from guidelinekg.checks.bands import band_findings, conflict_findings
+from guidelinekg.checks.conflicts import own_findings as for_and_against_findings
 from guidelinekg.checks.regions import Applicability
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
@@ -47,7 +48,7 @@ RDFS_SUBCLASSOF = NamedNode("http://www.w3.org/2000/01/rdf-schema#subClassOf")
 # (undescribed-reference), band_findings (threshold-overlap,
 # threshold-gap, threshold-units-incomparable, boundary-unit-mismatch, stated-unit-unusable, stated-value-differs)
 # and conflict_findings
-# (recommendation-conflict).
+# (recommendation-conflict), for_and_against_findings (recommendation-for-and-against).
 SPARQL_CHECKS: tuple[str, ...] = (
     "unresolved-reference",  # (a) gkg:Unresolved source references and who cites them
     "dangling-citation",  # (a) citation links to undescribed or mistyped targets
@@ -117,6 +118,7 @@ def run_lints(content: Content, *, checks: list[SparqlCheck] | None = None) -> l
     model = Applicability(content)
     findings.extend(band_findings(model))
     findings.extend(conflict_findings(model))
+    findings.extend(for_and_against_findings(content))
     return sorted(findings, key=Finding.sort_key)
 
 

@@ -52,6 +52,14 @@ def shown_codings(codes: list[dict]) -> list[dict]:
     return [{"system": system, "code": code} for (system, code), seen in statuses.items() if seen <= VERIFIED]
 
 
+def loinc_text(test: dict) -> str:
+    """A test's LOINC code as text and Markdown name it: "LOINC 99991-2", or "LOINC 99991-2, unverified" when the
+    content does not mark it verified (:func:`shown_codings`: FHIR output withholds it), never passed off as
+    checked."""
+    verified = {c["code"] for c in shown_codings(test.get("codes", []))}
+    return f"LOINC {test['loinc']}" + ("" if test["loinc"] in verified or "codes" not in test else ", unverified")
+
+
 def concept(codes: list[dict], text: str | None) -> dict:
     """A CodeableConcept: the codings that may be shown, and the text (kept whether or not a code is)."""
     shown = shown_codings(codes)

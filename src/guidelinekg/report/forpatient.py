@@ -90,6 +90,15 @@ GRADE_TERMS = {"strong": GKG + "Strong", "conditional": GKG + "Conditional", "hi
                "moderate": GKG + "ModerateCertainty", "low": GKG + "LowCertainty", "very low": GKG + "VeryLowCertainty"}
 
 
+def _contradicted(rec: dict) -> dict:
+    """``contradicted``, only for a recommendation one in the other direction contradicts (rule 92):
+    "both" when both apply to the patient, "undecided" when the one against is not decided yet."""
+    statuses = {c["status"] for c in rec.get("contradicted_by", [])}
+    if statuses & {"recommended", "recommended against"}:
+        return {"contradicted": "both"}
+    return {"contradicted": "undecided"} if statuses else {}
+
+
 def _applicability(report: dict, truth: str | None) -> str:
     """Whether the guideline applies: a record marked deceased, unclear (its condition unknown) or not."""
     if any(w["code"] == "patient-deceased" for w in report["warnings"]):
@@ -141,7 +150,7 @@ def patient_view(report: dict, explainer: Explainer, wording: dict, lang: str, *
             **words.item(rec["iri"], rec["summary"]), "grading": _grade(rec, words),
             "dose": None if against or not rec.get("dose") else rec["dose"], "dose_note": dose_note,
             "frequency": None if against else rec.get("frequency"), "why": why(rec), "cautions": cautions(rec),
-            **check(rec, own_only=against)})
+            **check(rec, own_only=against), **_contradicted(rec)})
     for ni in report["not_indicated"]:
         sections.setdefault("not_indicated", []).append(
             {**words.item(ni["iri"], ni["statement"]), "why": why(ni), "cautions": cautions(ni), **check(ni)})

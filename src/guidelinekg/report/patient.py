@@ -11,6 +11,7 @@ from decimal import Decimal
 from guidelinekg.engine.knowledge import GuidelineVersionInfo
 from guidelinekg.engine.reasoning import Evaluation
 from guidelinekg.patients.ucum import UnitConversionError, ucum_conversion
+from guidelinekg.report.contradictions import FOR_AND_AGAINST, mark as mark_contradictions
 from guidelinekg.report.doses import dose_of, none_applies, one_computed, weighing
 from guidelinekg.report.doubts import annotate, dosing, of, read_doubts
 from guidelinekg.report.explain import Criteria, Explainer
@@ -159,6 +160,7 @@ def build_reports(
         "orders": grouped(rows(store, ORDERS, **scope), "patient"),
         "monitoring": grouped(rows(store, MONITORING, **scope), "patient"),
         "warnings": grouped(rows(store, WARNINGS, **scope), "patient"),
+        "for_and_against": grouped(rows(store, FOR_AND_AGAINST, **scope), "patient"),  # rule 92
         "applicability": grouped(rows(store, APPLICABILITY, **scope), "patient"),
         "restrictions": grouped(rows(store, RESTRICTIONS, **scope), "patient"),
         "insufficient": grouped(rows(store, INSUFFICIENT_EVIDENCE, **scope), "patient"),
@@ -268,6 +270,7 @@ def _assemble(
     # no recommendation (rule 73); one not decided yet is listed as undetermined, with what it lacks
     insufficient, open_insufficient = insufficient_items(mine["insufficient"], shared, explainer)
     undetermined += open_insufficient
+    mark_contradictions(recommendations, undetermined, mine["for_and_against"])  # for and against together
     orders = []
     for measure, items in sorted(grouped(mine["orders"], "m").items()):
         orders.append(
@@ -287,10 +290,8 @@ def _assemble(
                    # why it applies to this patient (the facts and their dates: the earlier course it follows)
                    "because": explainer.lines(items[0]["crit"]) if "crit" in items[0] else []}
                   for action, items in sorted(grouped(mine["monitoring"], "a").items())]
-    warnings = sorted(
-        ({"code": w["code"], "message": w["message"]} for w in mine["warnings"]),
-        key=lambda w: (w["code"], w["message"]),
-    )
+    warnings = sorted(({"code": w["code"], "message": w["message"]} for w in mine["warnings"]),
+                      key=lambda w: (w["code"], w["message"]))
     report = {
         "patient": patient,
         "as_of": evaluation.as_of.isoformat(),
@@ -312,8 +313,8 @@ def _assemble(
                        "source_sha256": evaluation.source_sha256},
     }
     report["applicability"] = (applicable or ["unknown"])[0]  # "true", "false" or "unknown" (coverage)
-    # a record marked deceased is not evaluated (rule 15): said so, never "does not apply"; a guideline that
-    # applies but none of whose statements does is said so, never an empty report
+    # a record marked deceased is not evaluated (rule 15): said so, never "does not apply"; a guideline that applies
+    # but none of whose statements does is said so, never an empty report
     report["deceased"] = any(w["code"] == "patient-deceased" for w in warnings)
     report["no_statement_applies"] = report["applicable"] and not any(report.get(k) for k in SAID)
     # why coverage is unknown or not met: the version's coverage criteria explained (the records behind an

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
+from guidelinekg.report import contradictions
 from guidelinekg.report.doubts import dose_status, dose_status_text, doubt_text, status_text
-from guidelinekg.report.fhirrequests import interval_text
+from guidelinekg.report.fhirrequests import interval_text, loinc_text
 from guidelinekg.report.graphread import local, unit_text
 from guidelinekg.report.insufficient import HEADING as NO_RECOMMENDATION, PATIENT_SECTION, no_recommendation
 
@@ -96,6 +97,16 @@ def _set_aside(items: list[dict]) -> str:
     return "; ".join(f"{name} [{local(n['iri'])}]" if names.count(name) > 1 else name for name, n in zip(names, items))
 
 
+def _stated(rec: dict, against: bool) -> list[str]:
+    """A medicine recommended with no dose in structured form ("reduce to at most 1000 mg a day" has none: a
+    ceiling is no dose to give): the statement's own wording, quoted with its citations, so what the source says
+    about the dose is read where the dose would be."""
+    if against or rec.get("dose") or rec.get("intervention", {}).get("kind", "medication") != "medication":
+        return []
+    cites = _cite([c for c in rec["citations"] if c["kind"] != "verified-against"])
+    return [f'the guideline: "{rec["statement"]}"' + (f" ({cites})" if cites else "")]
+
+
 def _caution(c: dict) -> str:
     return f"caution: {c['text']}" + (f" — {status_text(c['verification'])}" if c.get("verification") else "")
 
@@ -168,18 +179,22 @@ def render(report: dict, *, markdown: bool = False) -> str:
         out += [NONE_APPLIES + ".", ""]
     # a recommendation against an intervention applies to the patient too, but it is no order to give it:
     # its own heading, and never a dose or administration
+    # (one for and one against the same intervention made together: a heading of their own, each naming the
+    # other, never a plain recommendation; rule 92)
     def section(rec: dict) -> str:
+        if contradictions.together(rec):
+            return contradictions.HEADING
         if rec.get("direction") == "against":
             return "Recommended against"
         return "Findings to record" if rec.get("intervention", {}).get("kind") == "diagnosis" else "Recommended"
 
-    for heading in ("Findings to record", "Recommended", "Recommended against"):
-        against = heading == "Recommended against"
+    for heading in (contradictions.HEADING, "Findings to record", "Recommended", "Recommended against"):
         made = [r for r in report["recommendations"] if section(r) == heading]
         if not made:
             continue
         out.append(f"{h2}{heading}")
-        for rec in made:
+        for rec in contradictions.ordered(made) if heading == contradictions.HEADING else made:
+            against = rec.get("direction") == "against"
             given = [f"dose {rec['dose']['value']} {rec['dose']['unit']}"
                      + (f" {rec['dose']['basis']}" if rec["dose"].get("basis") else "")] if rec.get("dose") else []
             if given and (status := dose_status(rec["dose"])):  # the dose's own status, beside it
@@ -191,7 +206,7 @@ def render(report: dict, *, markdown: bool = False) -> str:
             line += f" [{kind}]" if kind != "medication" else ""  # a test, referral, diagnosis, advice ...
             out.append(f"{bullet}{rec['label']}{line}{dose}: {grading_text(rec)}. "
                        f"{_cite(rec['citations'], rec.get('verification'))}")
-            out += _steps(rec["because"], markdown, seen)
+            out += _steps(contradictions.lines(rec) + _stated(rec, against) + rec["because"], markdown, seen)
             out += [] if against else _steps([f"administration: {a}" for a in rec["administration"]], markdown)
             out += _steps([_caution(c) for c in rec.get("cautions", [])], markdown)
             out += _steps(_checks(rec, dosing=not against), markdown)
@@ -237,14 +252,14 @@ def render(report: dict, *, markdown: bool = False) -> str:
             label = u.get("label")  # first, as a made recommendation's: statements with like wording differ
             out.append(f"{bullet}{label}: {u['statement']}" if label and label != u["statement"]
                        else f"{bullet}{u['statement']}")
-            out += _steps(u["because"], markdown, seen)
+            out += _steps(u["because"] + contradictions.pending_lines(u, report["recommendations"]), markdown, seen)
             out += _steps(_checks(u, own_only=True), markdown)  # its dosing's doubts: once it is made
         out.append("")
     if report["orders"]:
         out.append(f"{h2}Order")
         for o in report["orders"]:
             instr = f" — {' '.join(o['instructions'])}" if o["instructions"] else ""
-            out.append(f"{bullet}{o['label']} (LOINC {o['loinc']}){instr}")
+            out.append(f"{bullet}{o['label']} ({loinc_text(o)}){instr}")  # an unverified code said so
             lines = [f'"{r["instruction"]}": {status_text(r["verification"])}'
                      for r in o["requirements"] if r.get("verification")]
             out += _steps(lines + _checks({"iri": None, "doubts": o.get("doubts", [])}), markdown)
@@ -339,6 +354,7 @@ def _item_lines(key: str, item: dict, markdown: bool) -> list[str]:
               for t in named]
     if len(named) < len(item.get("check", [])):
         lines.append("The guideline's sources differ on part of this; your clinician should check it.")
+    lines += contradictions.patient_lines(item, key)  # a recommendation for and one against it: never a plain yes
     if item.get("unconfirmed"):
         lines.append("This is not confirmed in the guideline's sources; your clinician should check it.")
     return lines
