@@ -652,18 +652,15 @@ def _concept_tokens(concept: Any) -> list[str]:
 
 
 def _bound(value: Any, last: bool) -> str | None:
-    """The first (or ``last``) instant a FHIR dateTime can denote (a time without a day: its span's)."""
-    from datetime import timedelta
-
+    """The first (or ``last``) instant a FHIR dateTime can denote: a time of day is itself; a date, month or
+    year its span's first or last second ("2026-02-10" as an end: 2026-02-10T23:59:59) [fhirclinical._bound]."""
     found = fhir_datetime(value)
     if found is None:
         return None
-    lexical, precise = found
-    if precise or not last:
-        return lexical
-    year, month = int(value[:4]), int(value[5:7]) if len(value) >= 7 else 12
-    following = date(year + (month == 12), month % 12 + 1, 1)
-    return f"{(following - timedelta(days=1)).isoformat()}T23:59:59{lexical[19:]}"
+    if not last or "T" in value:
+        return found[0]
+    last_day = _span_end(value)  # a month or a year: its last second
+    return last_day if last_day else f"{value}T23:59:59"
 
 
 def _procedure(patient: dict, res: dict) -> None:

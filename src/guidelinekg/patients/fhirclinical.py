@@ -57,7 +57,7 @@ parsing, with its notes). Nothing here decides what the values mean on the as-of
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from guidelinekg.errors import InputError, Location
@@ -354,11 +354,11 @@ def map_procedure(mapper: Any, res: dict[str, Any]) -> None:
 
 
 def _performed_lines(mapper: Any, node: str, patient: str, res: dict[str, Any]) -> list[str]:
-    """``gkg:performedStart`` / ``gkg:performedEnd`` of a Procedure. A time without a day (``"2026-02"``,
-    ``"2026"``) is a span: a start takes its first instant, an end (and a performedDateTime's end) its
-    last, and ``gkg:performedImprecise`` says so, so that no day inside it is guessed. Both performed[x]
-    given, or a period that ends before it starts: no time, with a note (when it was performed is then
-    unknown, never one of the two guessed)."""
+    """``gkg:performedStart`` / ``gkg:performedEnd`` of a Procedure. A time without a time of day is a span
+    (a date: its day): a start takes its first instant, an end (and a performedDateTime's end) its last
+    (:func:`_bound`); one without a day (``"2026-02"``, ``"2026"``) gives ``gkg:performedImprecise``, so
+    that no day inside it is guessed. Both performed[x] given, or a period that ends before it starts: no
+    time, with a note (when it was performed is then unknown, never one of the two guessed)."""
     times = condition_times(res, PROCEDURE_TIMES)
     if res.get("performedDateTime") is not None and res.get("performedPeriod") is not None:
         mapper.note(patient, "invalid-time", "has both performedDateTime and performedPeriod (FHIR allows one); "
@@ -379,15 +379,14 @@ def _performed_lines(mapper: Any, node: str, patient: str, res: dict[str, Any]) 
 
 
 def _bound(value: Any, *, last: bool) -> str | None:
-    """The first (or ``last``) instant a FHIR dateTime can denote: itself with a day; else its span's
-    first or last second (``"2026-02"``: 2026-02-01T00:00:00 or 2026-02-28T23:59:59)."""
+    """The first (or ``last``) instant a FHIR dateTime can denote: a time of day is itself; a date, month or
+    year covers its whole span, so a start is its first second and an end its last (``"2026-02-10"``:
+    2026-02-10T23:59:59; ``"2026-02"``: 2026-02-28T23:59:59), as a result's span end is: the day numbers the
+    rules count stay the days written."""
     found = fhir_datetime(value)
     if found is None:
         return None
-    lexical, precise = found
-    if precise or not last:
-        return lexical
-    year, month = int(value[:4]), int(value[5:7]) if len(value) >= 7 else 12
-    following = date(year + (month == 12), month % 12 + 1, 1)
-    return f"{(following - timedelta(days=1)).isoformat()}T23:59:59{lexical[19:]}"
-
+    if not last or "T" in value:
+        return found[0]
+    span = date_range(value)  # a month or a year; else a date, its own last day
+    return f"{span[1].isoformat() if span else value}T23:59:59"
