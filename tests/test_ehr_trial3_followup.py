@@ -3,6 +3,9 @@
 1. a Procedure's date-only ``performedPeriod.end`` (or ``performedDateTime``) was read as the first instant of
    that day: it now reaches through the day (its last second), as a span's end does, and the day number rule 34
    counts stays the day written;
+2. a Condition's ``onsetPeriod`` was checked for ending before it starts by comparing a date-only end as UTC: an
+   evening start (local time) with an end the same date was ``invalid-time``. It is now checked as every period
+   is (``fhirmeds.inverted``: by the days written when a bound has no time);
 Engine-level outcomes run on both SPARQL engines.
 """
 
@@ -65,3 +68,36 @@ def test_a_dialysis_ending_on_a_date_counts_by_that_day(capsys, tmp_path, engine
     report = recommend(capsys, path, engine)
     assert because(report, DIALYSIS) == [f"{DIALYSIS}: {truth}"]
     assert "invalid-time" not in codes(report)
+
+
+# --- 2. a Condition's onsetPeriod: checked as every period is ------------------------------------------------
+
+
+def test_an_evening_onset_ending_that_date_is_no_inverted_period():
+    p = load("C3-onset-period-evening")
+    node = "urn:guidelinekg:Condition/rls1"
+    assert not notes(p, "invalid-time")  # 21:30-05:00 is 02:30 UTC the next day, after the date read as UTC
+    assert values(p, node, "onsetTime") == ["2024-05-01T21:30:00-05:00"]
+    assert values(p, node, "onsetSpanEnd") == ["2024-05-01T00:00:00"]  # the latest day it can have begun
+
+
+@pytest.mark.parametrize("start, end", [
+    ("2024-05-01T21:30:00-05:00", "2024-04-30"),  # a date: by the days written
+    ("2024-05-01", "2024-04-30T23:59:00-05:00"),
+    ("2024-05-01", "2024-04"),  # a month ends with its last day
+])
+def test_an_onset_period_ending_the_day_before_it_starts_is_inverted(start, end):
+    def before(res: dict) -> None:
+        if res["resourceType"] == "Condition":
+            res["onsetPeriod"] = {"start": start, "end": end}
+    p = load("C3-onset-period-evening", change=before)
+    (note,) = notes(p, "invalid-time")
+    assert note.message == f"Condition/rls1 onsetPeriod ends ({end!r}) before it starts ({start!r}); its end is not used"
+    assert values(p, "urn:guidelinekg:Condition/rls1", "onsetSpanEnd") == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_evening_onset_is_no_warning_and_the_diagnosis_holds(capsys, engine):
+    report = recommend(capsys, FIXTURES / "C3-onset-period-evening.json", engine)
+    assert "invalid-time" not in codes(report)
+    assert report["recommendations"]  # the RLS diagnosis holds: the guideline's algorithm applies

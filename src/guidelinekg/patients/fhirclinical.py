@@ -57,7 +57,6 @@ parsing, with its notes). Nothing here decides what the values mean on the as-of
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import Any
 
 from guidelinekg.errors import InputError, Location
@@ -149,12 +148,6 @@ def condition_time_facts(node: str, res: dict[str, Any], lines: list[str]) -> tu
     return lines, notes
 
 
-def _instant(lexical: str) -> datetime:
-    """An xsd:dateTime lexical form as an instant (UTC when it has no offset), to compare across offsets."""
-    value = datetime.fromisoformat(lexical.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def onset_period_end(node: str, res: dict[str, Any], lines: list[str]) -> tuple[list[str], str | None]:
     """``(lines, invalid-time note or None)`` with ``onsetPeriod.end`` read: the condition began some time in
     the period, so its end (a time without a day: its last instant) is ``gkg:onsetSpanEnd``, the latest it can
@@ -168,9 +161,8 @@ def onset_period_end(node: str, res: dict[str, Any], lines: list[str]) -> tuple[
         return lines, f"onsetPeriod.end {value!r} is not a FHIR dateTime; not used"
     span = date_range(value)
     last = f"{span[1].isoformat()}T23:59:59" if span else parsed[0]
-    start = fhir_datetime(field(res, "onsetPeriod").get("start"))
-    if start is not None and _instant(last) < _instant(start[0]):
-        return lines, f"onsetPeriod ends ({value}) before it starts; its end is not used"
+    if why := inverted("onsetPeriod", field(res, "onsetPeriod")):  # as any period's (per-1): by day for a date
+        return lines, f"{why}; its end is not used"
     prop = iri(GKG + "onsetSpanEnd")
     kept = [line for line in lines if f" {prop} " not in line]
     return [*kept, triple(node, prop, literal(last, XSD + "dateTime"))], None
