@@ -569,6 +569,8 @@ def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | N
     periods = [res.get("effectivePeriod")] if "effectiveDateTime" not in res else []
     periods += [_dict(_dict(d.get("timing")).get("repeat")).get("boundsPeriod") for d in res.get("dosageInstruction")
                 or [] if isinstance(d, dict)] if res["resourceType"] == "MedicationRequest" else []
+    if res["resourceType"] == "MedicationRequest":  # any period of it: its time unknown [fhirmeds.request_period]
+        periods.append(_dict(res.get("dispenseRequest")).get("validityPeriod"))
     inverted = any(_inverted(period) for period in periods if period is not None)
     if inverted:  # per-1 broken: its time unknown, said instead of missing-time
         notes.append("invalid-time")

@@ -6,6 +6,9 @@
 2. a Condition's ``onsetPeriod`` was checked for ending before it starts by comparing a date-only end as UTC: an
    evening start (local time) with an end the same date was ``invalid-time``. It is now checked as every period
    is (``fhirmeds.inverted``: by the days written when a bound has no time);
+3. a MedicationRequest whose ``dispenseRequest.validityPeriod`` ends before it starts only lost that end (the
+   request was read from its other dates, ongoing): now its time is unknown, as with an inverted ``boundsPeriod``
+   (``invalid-time``; rule 18 sets aside results that may have been drawn on it);
 Engine-level outcomes run on both SPARQL engines.
 """
 
@@ -13,8 +16,9 @@ from __future__ import annotations
 
 import pytest
 
-from test_ehr_trial3 import AS_OF, ENGINES, FIXTURES, codes, load, notes, recommend, values
+from test_ehr_trial3 import AS_OF, ENGINES, FERRITIN, FIXTURES, TSAT, codes, load, notes, ordered, recommend, values
 
+RLS = "https://w3id.org/guidelinekg/guideline/rls-iron/"
 PROCEDURE = "urn:guidelinekg:Procedure/hd1"
 DIALYSIS = "hemodialysis or peritoneal dialysis in the last 30 days"
 assert AS_OF == "2026-12-08"
@@ -101,3 +105,38 @@ def test_an_evening_onset_is_no_warning_and_the_diagnosis_holds(capsys, engine):
     report = recommend(capsys, FIXTURES / "C3-onset-period-evening.json", engine)
     assert "invalid-time" not in codes(report)
     assert report["recommendations"]  # the RLS diagnosis holds: the guideline's algorithm applies
+
+
+# --- 3. a MedicationRequest validityPeriod that ends before it starts ---------------------------------------
+
+
+def test_an_inverted_validity_period_leaves_the_request_undated(kb):
+    p = load("H5-mr-validity-inverted", kb)
+    node = "urn:guidelinekg:MedicationRequest/mr1"
+    assert values(p, node, "exposureStart") == values(p, node, "exposureEnd") == []  # not from authoredOn either
+    assert values(p, node, "exposureSubstance") == [RLS + "ferrous-sulfate"]
+    (note,) = notes(p, "invalid-time")
+    assert note.message.startswith("MedicationRequest/mr1 dispenseRequest.validityPeriod ends ('2026-05-25') before "
+                                   "it starts ('2026-11-25'); not used as exposure: it may be a product a guideline "
+                                   "reads")
+    assert note.lacks == ("MedicationExposure",) and not notes(p, "missing-time")
+    assert not notes(p, "exposure-end-unknown")  # no longer "taken as ongoing"
+
+
+def test_a_validity_period_ending_the_day_it_starts_is_read(kb):
+    def same_day(res: dict) -> None:
+        if res["resourceType"] == "MedicationRequest":
+            res["dispenseRequest"]["validityPeriod"] = {"start": "2026-12-03T21:00:00-05:00", "end": "2026-12-03"}
+    p = load("H5-mr-validity-inverted", kb, same_day)
+    assert values(p, "urn:guidelinekg:MedicationRequest/mr1", "exposureStart") == ["2026-12-03T09:15:00-05:00"]
+    assert not notes(p, "invalid-time")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_results_that_may_be_drawn_on_a_request_of_an_inverted_validity_are_not_used(capsys, engine):
+    """Authored two days after the draw, the request was read as begun then and the iron studies trusted."""
+    report = recommend(capsys, FIXTURES / "H5-mr-validity-inverted.json", engine)
+    drawn = [w["message"] for w in report["warnings"] if w["code"] == "lab-drawn-on-iron"]
+    assert len(drawn) == 2 and all("may lack some of the patient's medication records (invalid-time)" in m
+                                   for m in drawn)
+    assert ordered(report) == [FERRITIN, TSAT] and report["recommendations"] == []
