@@ -216,8 +216,8 @@ SUBSTANCES = {  # substance -> (labels, classes)
     "iron-dextran": (("iron dextran", "INFeD", "low molecular weight iron dextran", "LMW iron dextran"),
                      (IRON, IV)),
     "iron-sucrose": (("iron sucrose", "Venofer"), (IRON, IV)),
-    "ferrous-sulfate": (("ferrous sulfate", "ferrous sulphate", "Slow Fe", "Slow-Fe", "SlowFe", "Fer-In-Sol"),
-                        (IRON, ORAL)),
+    "ferrous-sulfate": (("ferrous sulfate", "ferrous sulphate", "Slow Fe", "Slow-Fe", "SlowFe", "Fer-In-Sol",
+                         "FeSO4", "ferrous sulf"), (IRON, ORAL)),
     "ferrous-gluconate": (("ferrous gluconate", "Fergon"), (IRON, ORAL)),
     "ferrous-fumarate": (("ferrous fumarate", "Hemocyte"), (IRON, ORAL)),
     "ferrous-bisglycinate": (("ferrous bisglycinate", "ferrous bisglycinate chelate", "iron bisglycinate"),
@@ -237,7 +237,7 @@ SUBSTANCES = {  # substance -> (labels, classes)
                                  "Ferrlecit"), (IRON, IV)),
     "ferric-derisomaltose": (("ferric derisomaltose", "iron isomaltoside", "iron isomaltoside 1000", "Monoferric",
                               "Monofer"), (IRON, IV)),
-    "iron-salt-not-named": (("iron",), (IRON,)),  # "Iron 65 mg tablet": longer names win
+    "iron-salt-not-named": (("iron", "Fe"), (IRON,)),  # "Iron 65 mg tablet", "FE SULFATE": longer names win
 }
 SUBSTANCE_CODES = {(UNII, "6897GXD6OE"): "ferric-carboxymaltose", (UNII, "95HR524N2M"): "iron-dextran"}
 _LABEL_OF = {

@@ -9,6 +9,9 @@
 3. a MedicationRequest whose ``dispenseRequest.validityPeriod`` ends before it starts only lost that end (the
    request was read from its other dates, ongoing): now its time is unknown, as with an inverted ``boundsPeriod``
    (``invalid-time``; rule 18 sets aside results that may have been drawn on it);
+4. iron products as pharmacy systems abbreviate them ("FE SULFATE 325 MG TAB", "FeSO4 325 mg", "ferrous sulf
+   325mg", "Fe 65 mg tablet") were not recognised, so iron studies drawn on them were trusted: the shipped
+   terminology now has the abbreviations (terms.ttl); the generic whole-word matcher needed no change.
 Engine-level outcomes run on both SPARQL engines.
 """
 
@@ -140,3 +143,49 @@ def test_results_that_may_be_drawn_on_a_request_of_an_inverted_validity_are_not_
     assert len(drawn) == 2 and all("may lack some of the patient's medication records (invalid-time)" in m
                                    for m in drawn)
     assert ordered(report) == [FERRITIN, TSAT] and report["recommendations"] == []
+
+
+# --- 4. iron products as pharmacy systems abbreviate them ----------------------------------------------------
+
+ABBREVIATED = [
+    ("FE SULFATE 325 MG TAB", ["iron-salt-not-named"]),  # ferrous or ferric is not said: iron, not a guessed salt
+    ("FeSO4 325 mg", ["ferrous-sulfate"]),  # the formula of ferrous sulfate
+    ("ferrous sulf 325mg", ["ferrous-sulfate"]),
+    ("Fe 65 mg tablet", ["iron-salt-not-named"]),  # elemental iron
+    ("FE GLUCONATE 324 MG TAB", ["iron-salt-not-named"]),
+    ("FERROUS SULFATE 325 (65 FE) MG PO TABS", ["ferrous-sulfate", "iron-salt-not-named"]),
+]
+NOT_IRON = ["Fexofenadine 180 mg tablet", "Fenofibrate 145 mg", "Cefepime 1 g injection", "FEMHRT 1/5", "Coffee",
+            "Feverfew 380 mg", "Fe2+ assay kit"]
+
+
+@pytest.mark.parametrize("text, expected", ABBREVIATED)
+def test_an_abbreviated_iron_product_is_recognised(kb, text, expected):
+    assert sorted(m.substance.removeprefix(RLS) for m in kb.matcher.match(codings=[], texts=[text])) == expected
+
+
+@pytest.mark.parametrize("text", NOT_IRON)
+def test_fe_is_matched_as_a_whole_word_only(kb, text):
+    assert kb.matcher.match(codings=[], texts=[text]) == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Slow Fe 142 mg", ["ferrous-sulfate"]),  # a longer name holding "Fe" wins
+    ("Slow-Fe", ["ferrous-sulfate"]),
+    # its "Fe" names the ferrous fumarate tablets the product contains (an iron-containing product)
+    ("Junel Fe 1/20", ["iron-salt-not-named"]),
+])
+def test_names_holding_fe_name_what_they_contain(kb, text, expected):
+    assert sorted(m.substance.removeprefix(RLS) for m in kb.matcher.match(codings=[], texts=[text])) == expected
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("text", [t for t, _ in ABBREVIATED[:4]])
+def test_iron_studies_drawn_on_an_abbreviated_iron_product_are_not_used(capsys, tmp_path, engine, text):
+    doc = (FIXTURES / "M1-iron-abbreviated.json").read_text(encoding="utf-8")
+    path = tmp_path / "bundle.json"
+    path.write_text(doc.replace("FE SULFATE 325 MG TAB", text), encoding="utf-8")
+    report = recommend(capsys, path, engine)
+    drawn = [w["message"] for w in report["warnings"] if w["code"] == "lab-drawn-on-iron"]
+    assert len(drawn) == 2 and all(f"while taking {text}" in m for m in drawn), drawn
+    assert ordered(report) == [FERRITIN, TSAT] and "unrecognised-product" not in codes(report)
