@@ -216,8 +216,8 @@ SUBSTANCES = {  # substance -> (labels, classes)
     "iron-dextran": (("iron dextran", "INFeD", "low molecular weight iron dextran", "LMW iron dextran"),
                      (IRON, IV)),
     "iron-sucrose": (("iron sucrose", "Venofer"), (IRON, IV)),
-    "ferrous-sulfate": (("ferrous sulfate", "ferrous sulphate", "Slow Fe", "Slow-Fe", "SlowFe", "Fer-In-Sol"),
-                        (IRON, ORAL)),
+    "ferrous-sulfate": (("ferrous sulfate", "ferrous sulphate", "Slow Fe", "Slow-Fe", "SlowFe", "Fer-In-Sol",
+                         "FeSO4", "ferrous sulf"), (IRON, ORAL)),
     "ferrous-gluconate": (("ferrous gluconate", "Fergon"), (IRON, ORAL)),
     "ferrous-fumarate": (("ferrous fumarate", "Hemocyte"), (IRON, ORAL)),
     "ferrous-bisglycinate": (("ferrous bisglycinate", "ferrous bisglycinate chelate", "iron bisglycinate"),
@@ -237,7 +237,7 @@ SUBSTANCES = {  # substance -> (labels, classes)
                                  "Ferrlecit"), (IRON, IV)),
     "ferric-derisomaltose": (("ferric derisomaltose", "iron isomaltoside", "iron isomaltoside 1000", "Monoferric",
                               "Monofer"), (IRON, IV)),
-    "iron-salt-not-named": (("iron",), (IRON,)),  # "Iron 65 mg tablet": longer names win
+    "iron-salt-not-named": (("iron", "Fe"), (IRON,)),  # "Iron 65 mg tablet", "FE SULFATE": longer names win
 }
 SUBSTANCE_CODES = {(UNII, "6897GXD6OE"): "ferric-carboxymaltose", (UNII, "95HR524N2M"): "iron-dextran"}
 _LABEL_OF = {
@@ -569,6 +569,8 @@ def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | N
     periods = [res.get("effectivePeriod")] if "effectiveDateTime" not in res else []
     periods += [_dict(_dict(d.get("timing")).get("repeat")).get("boundsPeriod") for d in res.get("dosageInstruction")
                 or [] if isinstance(d, dict)] if res["resourceType"] == "MedicationRequest" else []
+    if res["resourceType"] == "MedicationRequest":  # any period of it: its time unknown [fhirmeds.request_period]
+        periods.append(_dict(res.get("dispenseRequest")).get("validityPeriod"))
     inverted = any(_inverted(period) for period in periods if period is not None)
     if inverted:  # per-1 broken: its time unknown, said instead of missing-time
         notes.append("invalid-time")
@@ -652,18 +654,15 @@ def _concept_tokens(concept: Any) -> list[str]:
 
 
 def _bound(value: Any, last: bool) -> str | None:
-    """The first (or ``last``) instant a FHIR dateTime can denote (a time without a day: its span's)."""
-    from datetime import timedelta
-
+    """The first (or ``last``) instant a FHIR dateTime can denote: a time of day is itself; a date, month or
+    year its span's first or last second ("2026-02-10" as an end: 2026-02-10T23:59:59) [fhirclinical._bound]."""
     found = fhir_datetime(value)
     if found is None:
         return None
-    lexical, precise = found
-    if precise or not last:
-        return lexical
-    year, month = int(value[:4]), int(value[5:7]) if len(value) >= 7 else 12
-    following = date(year + (month == 12), month % 12 + 1, 1)
-    return f"{(following - timedelta(days=1)).isoformat()}T23:59:59{lexical[19:]}"
+    if not last or "T" in value:
+        return found[0]
+    last_day = _span_end(value)  # a month or a year: its last second
+    return last_day if last_day else f"{value}T23:59:59"
 
 
 def _procedure(patient: dict, res: dict) -> None:

@@ -57,7 +57,6 @@ parsing, with its notes). Nothing here decides what the values mean on the as-of
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from guidelinekg.errors import InputError, Location
@@ -149,12 +148,6 @@ def condition_time_facts(node: str, res: dict[str, Any], lines: list[str]) -> tu
     return lines, notes
 
 
-def _instant(lexical: str) -> datetime:
-    """An xsd:dateTime lexical form as an instant (UTC when it has no offset), to compare across offsets."""
-    value = datetime.fromisoformat(lexical.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def onset_period_end(node: str, res: dict[str, Any], lines: list[str]) -> tuple[list[str], str | None]:
     """``(lines, invalid-time note or None)`` with ``onsetPeriod.end`` read: the condition began some time in
     the period, so its end (a time without a day: its last instant) is ``gkg:onsetSpanEnd``, the latest it can
@@ -168,9 +161,8 @@ def onset_period_end(node: str, res: dict[str, Any], lines: list[str]) -> tuple[
         return lines, f"onsetPeriod.end {value!r} is not a FHIR dateTime; not used"
     span = date_range(value)
     last = f"{span[1].isoformat()}T23:59:59" if span else parsed[0]
-    start = fhir_datetime(field(res, "onsetPeriod").get("start"))
-    if start is not None and _instant(last) < _instant(start[0]):
-        return lines, f"onsetPeriod ends ({value}) before it starts; its end is not used"
+    if why := inverted("onsetPeriod", field(res, "onsetPeriod")):  # as any period's (per-1): by day for a date
+        return lines, f"{why}; its end is not used"
     prop = iri(GKG + "onsetSpanEnd")
     kept = [line for line in lines if f" {prop} " not in line]
     return [*kept, triple(node, prop, literal(last, XSD + "dateTime"))], None
@@ -354,11 +346,11 @@ def map_procedure(mapper: Any, res: dict[str, Any]) -> None:
 
 
 def _performed_lines(mapper: Any, node: str, patient: str, res: dict[str, Any]) -> list[str]:
-    """``gkg:performedStart`` / ``gkg:performedEnd`` of a Procedure. A time without a day (``"2026-02"``,
-    ``"2026"``) is a span: a start takes its first instant, an end (and a performedDateTime's end) its
-    last, and ``gkg:performedImprecise`` says so, so that no day inside it is guessed. Both performed[x]
-    given, or a period that ends before it starts: no time, with a note (when it was performed is then
-    unknown, never one of the two guessed)."""
+    """``gkg:performedStart`` / ``gkg:performedEnd`` of a Procedure. A time without a time of day is a span
+    (a date: its day): a start takes its first instant, an end (and a performedDateTime's end) its last
+    (:func:`_bound`); one without a day (``"2026-02"``, ``"2026"``) gives ``gkg:performedImprecise``, so
+    that no day inside it is guessed. Both performed[x] given, or a period that ends before it starts: no
+    time, with a note (when it was performed is then unknown, never one of the two guessed)."""
     times = condition_times(res, PROCEDURE_TIMES)
     if res.get("performedDateTime") is not None and res.get("performedPeriod") is not None:
         mapper.note(patient, "invalid-time", "has both performedDateTime and performedPeriod (FHIR allows one); "
@@ -379,15 +371,14 @@ def _performed_lines(mapper: Any, node: str, patient: str, res: dict[str, Any]) 
 
 
 def _bound(value: Any, *, last: bool) -> str | None:
-    """The first (or ``last``) instant a FHIR dateTime can denote: itself with a day; else its span's
-    first or last second (``"2026-02"``: 2026-02-01T00:00:00 or 2026-02-28T23:59:59)."""
+    """The first (or ``last``) instant a FHIR dateTime can denote: a time of day is itself; a date, month or
+    year covers its whole span, so a start is its first second and an end its last (``"2026-02-10"``:
+    2026-02-10T23:59:59; ``"2026-02"``: 2026-02-28T23:59:59), as a result's span end is: the day numbers the
+    rules count stay the days written."""
     found = fhir_datetime(value)
     if found is None:
         return None
-    lexical, precise = found
-    if precise or not last:
-        return lexical
-    year, month = int(value[:4]), int(value[5:7]) if len(value) >= 7 else 12
-    following = date(year + (month == 12), month % 12 + 1, 1)
-    return f"{(following - timedelta(days=1)).isoformat()}T23:59:59{lexical[19:]}"
-
+    if not last or "T" in value:
+        return found[0]
+    span = date_range(value)  # a month or a year; else a date, its own last day
+    return f"{span[1].isoformat() if span else value}T23:59:59"

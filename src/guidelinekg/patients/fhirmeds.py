@@ -46,10 +46,9 @@ What is read, and how conservatively:
   ``gkg:exposureEndAssumed`` true (:attr:`ExposurePeriod.end_assumed`), so rule 46 leaves a criterion unknown
   when the recorded start lies before its window and only the assumed end reaches into it.
 * Skipped with a ``skipped-status`` note: any other status or intent, and a ``doNotPerform`` request. A
-  record without any start date is kept with a ``missing-time`` note and decides nothing (rules read
-  exposures by their start). Nor does a period that ends before it starts (an ``effectivePeriod``, an
-  instruction's ``boundsPeriod``: :func:`inverted`), an ``invalid-time`` note: neither date is guessed right;
-  the input may then lack an exposure, as without a start (:mod:`guidelinekg.patients.gaps`).
+  record without any start date (``missing-time``) or with a period ending before it starts (``invalid-time``,
+  :func:`inverted`: an ``effectivePeriod``, a request's ``boundsPeriod`` or ``validityPeriod``; no date of it
+  is guessed) is kept and decides nothing; the input may then lack an exposure (:mod:`.gaps`).
 
 Durations: UCUM time units (``mo`` = 30.4375 d, ``a`` = 365.25 d) or their names in ``unit``; else not used
 (``unsupported-duration``). What product a record names: :func:`guidelinekg.patients.medmatch.product`.
@@ -267,10 +266,11 @@ def request_period(res: dict[str, Any]) -> ExposurePeriod:
     period = ExposurePeriod()
     timings = [_dict(_dict(d.get("timing")).get("repeat")) for d in _dicts(res.get("dosageInstruction"))] or [{}]
     bounds = [_dict(t.get("boundsPeriod")) for t in timings]
-    if why := next(filter(None, (inverted("dosageInstruction.timing.repeat.boundsPeriod", b) for b in bounds)), None):
-        return ExposurePeriod(invalid=why)
     dispense = _dict(res.get("dispenseRequest"))
     validity = _dict(dispense.get("validityPeriod"))
+    wrong = [inverted("dosageInstruction.timing.repeat.boundsPeriod", b) for b in bounds]
+    if why := next(filter(None, [*wrong, inverted("dispenseRequest.validityPeriod", validity)]), None):
+        return ExposurePeriod(invalid=why)  # any of its periods: which of its dates is wrong cannot be told
     period.start = (_first(period, [(b.get("start"), "boundsPeriod.start") for b in bounds])
                     or _first(period, [(res.get("authoredOn"), "authoredOn")])
                     or _first(period, [(validity.get("start"), "validityPeriod.start")]))

@@ -1,0 +1,191 @@
+"""What the third trial on real-shaped EHR FHIR left (inputs in tests/fixtures/ehr-trial3/, README there):
+
+1. a Procedure's date-only ``performedPeriod.end`` (or ``performedDateTime``) was read as the first instant of
+   that day: it now reaches through the day (its last second), as a span's end does, and the day number rule 34
+   counts stays the day written;
+2. a Condition's ``onsetPeriod`` was checked for ending before it starts by comparing a date-only end as UTC: an
+   evening start (local time) with an end the same date was ``invalid-time``. It is now checked as every period
+   is (``fhirmeds.inverted``: by the days written when a bound has no time);
+3. a MedicationRequest whose ``dispenseRequest.validityPeriod`` ends before it starts only lost that end (the
+   request was read from its other dates, ongoing): now its time is unknown, as with an inverted ``boundsPeriod``
+   (``invalid-time``; rule 18 sets aside results that may have been drawn on it);
+4. iron products as pharmacy systems abbreviate them ("FE SULFATE 325 MG TAB", "FeSO4 325 mg", "ferrous sulf
+   325mg", "Fe 65 mg tablet") were not recognised, so iron studies drawn on them were trusted: the shipped
+   terminology now has the abbreviations (terms.ttl); the generic whole-word matcher needed no change.
+Engine-level outcomes run on both SPARQL engines.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from test_ehr_trial3 import AS_OF, ENGINES, FERRITIN, FIXTURES, TSAT, codes, load, notes, ordered, recommend, values
+
+RLS = "https://w3id.org/guidelinekg/guideline/rls-iron/"
+PROCEDURE = "urn:guidelinekg:Procedure/hd1"
+DIALYSIS = "hemodialysis or peritoneal dialysis in the last 30 days"
+assert AS_OF == "2026-12-08"
+
+
+def because(report: dict, label: str) -> list[str]:
+    """The explanation lines (of any recommendation or population) that state the criterion ``label``."""
+    found = []
+    for section in ("recommendations", "population_not_met", "undetermined", "not_recommended", "not_indicated"):
+        for item in report[section]:
+            found += [line.strip() for line in item.get("because", []) if line.strip().startswith(label + ":")]
+    return sorted(set(found))
+
+
+# --- 1. a Procedure's date-only end reaches through its day --------------------------------------------------
+
+
+@pytest.mark.parametrize("performed, start, end", [
+    ({"performedPeriod": {"start": "2026-11-08T19:30:00-05:00", "end": "2026-11-08"}},
+     "2026-11-08T19:30:00-05:00", "2026-11-08T23:59:59"),
+    ({"performedPeriod": {"start": "2026-11-07", "end": "2026-11-08"}}, "2026-11-07T00:00:00", "2026-11-08T23:59:59"),
+    ({"performedDateTime": "2026-11-08"}, "2026-11-08T00:00:00", "2026-11-08T23:59:59"),  # the day, first to last
+    ({"performedDateTime": "2026-11-08T19:30:00-05:00"}, "2026-11-08T19:30:00-05:00", "2026-11-08T19:30:00-05:00"),
+    ({"performedPeriod": {"start": "2026-11-08", "end": "2026-11-08T21:10:00-05:00"}},
+     "2026-11-08T00:00:00", "2026-11-08T21:10:00-05:00"),
+    ({"performedPeriod": {"start": "2026-11", "end": "2026-11"}}, "2026-11-01T00:00:00", "2026-11-30T23:59:59"),
+])  # fmt: skip
+def test_a_date_only_procedure_end_is_the_end_of_its_day(performed, start, end):
+    def when(res: dict) -> None:
+        if res["resourceType"] == "Procedure":
+            res.pop("performedPeriod")
+            res.update(performed)
+    p = load("D1-procedure-date-end", change=when)
+    assert values(p, PROCEDURE, "performedStart") == [start]
+    assert values(p, PROCEDURE, "performedEnd") == [end]
+    assert not notes(p, "invalid-time")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("day, truth", [
+    ("2026-11-08", "true (procedure dated 2026-11-08, status completed)"),  # 30 days before the as-of date
+    ("2026-11-07", "false (none performed in the 30 days before the as-of date; latest record dated 2026-11-07, "
+                   "status completed)"),
+])
+def test_a_dialysis_ending_on_a_date_counts_by_that_day(capsys, tmp_path, engine, day, truth):
+    """Rule 34 counts the days written: a session ending on the 30th day before is within the 30 days, one the
+    day before is not; the end of the day read for a date-only end moves neither day."""
+    doc = (FIXTURES / "D1-procedure-date-end.json").read_text(encoding="utf-8")
+    path = tmp_path / "bundle.json"
+    path.write_text(doc.replace('"2026-11-08', f'"{day}'), encoding="utf-8")
+    report = recommend(capsys, path, engine)
+    assert because(report, DIALYSIS) == [f"{DIALYSIS}: {truth}"]
+    assert "invalid-time" not in codes(report)
+
+
+# --- 2. a Condition's onsetPeriod: checked as every period is ------------------------------------------------
+
+
+def test_an_evening_onset_ending_that_date_is_no_inverted_period():
+    p = load("C3-onset-period-evening")
+    node = "urn:guidelinekg:Condition/rls1"
+    assert not notes(p, "invalid-time")  # 21:30-05:00 is 02:30 UTC the next day, after the date read as UTC
+    assert values(p, node, "onsetTime") == ["2024-05-01T21:30:00-05:00"]
+    assert values(p, node, "onsetSpanEnd") == ["2024-05-01T00:00:00"]  # the latest day it can have begun
+
+
+@pytest.mark.parametrize("start, end", [
+    ("2024-05-01T21:30:00-05:00", "2024-04-30"),  # a date: by the days written
+    ("2024-05-01", "2024-04-30T23:59:00-05:00"),
+    ("2024-05-01", "2024-04"),  # a month ends with its last day
+])
+def test_an_onset_period_ending_the_day_before_it_starts_is_inverted(start, end):
+    def before(res: dict) -> None:
+        if res["resourceType"] == "Condition":
+            res["onsetPeriod"] = {"start": start, "end": end}
+    p = load("C3-onset-period-evening", change=before)
+    (note,) = notes(p, "invalid-time")
+    assert note.message == f"Condition/rls1 onsetPeriod ends ({end!r}) before it starts ({start!r}); its end is not used"
+    assert values(p, "urn:guidelinekg:Condition/rls1", "onsetSpanEnd") == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_evening_onset_is_no_warning_and_the_diagnosis_holds(capsys, engine):
+    report = recommend(capsys, FIXTURES / "C3-onset-period-evening.json", engine)
+    assert "invalid-time" not in codes(report)
+    assert report["recommendations"]  # the RLS diagnosis holds: the guideline's algorithm applies
+
+
+# --- 3. a MedicationRequest validityPeriod that ends before it starts ---------------------------------------
+
+
+def test_an_inverted_validity_period_leaves_the_request_undated(kb):
+    p = load("H5-mr-validity-inverted", kb)
+    node = "urn:guidelinekg:MedicationRequest/mr1"
+    assert values(p, node, "exposureStart") == values(p, node, "exposureEnd") == []  # not from authoredOn either
+    assert values(p, node, "exposureSubstance") == [RLS + "ferrous-sulfate"]
+    (note,) = notes(p, "invalid-time")
+    assert note.message.startswith("MedicationRequest/mr1 dispenseRequest.validityPeriod ends ('2026-05-25') before "
+                                   "it starts ('2026-11-25'); not used as exposure: it may be a product a guideline "
+                                   "reads")
+    assert note.lacks == ("MedicationExposure",) and not notes(p, "missing-time")
+    assert not notes(p, "exposure-end-unknown")  # no longer "taken as ongoing"
+
+
+def test_a_validity_period_ending_the_day_it_starts_is_read(kb):
+    def same_day(res: dict) -> None:
+        if res["resourceType"] == "MedicationRequest":
+            res["dispenseRequest"]["validityPeriod"] = {"start": "2026-12-03T21:00:00-05:00", "end": "2026-12-03"}
+    p = load("H5-mr-validity-inverted", kb, same_day)
+    assert values(p, "urn:guidelinekg:MedicationRequest/mr1", "exposureStart") == ["2026-12-03T09:15:00-05:00"]
+    assert not notes(p, "invalid-time")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_results_that_may_be_drawn_on_a_request_of_an_inverted_validity_are_not_used(capsys, engine):
+    """Authored two days after the draw, the request was read as begun then and the iron studies trusted."""
+    report = recommend(capsys, FIXTURES / "H5-mr-validity-inverted.json", engine)
+    drawn = [w["message"] for w in report["warnings"] if w["code"] == "lab-drawn-on-iron"]
+    assert len(drawn) == 2 and all("may lack some of the patient's medication records (invalid-time)" in m
+                                   for m in drawn)
+    assert ordered(report) == [FERRITIN, TSAT] and report["recommendations"] == []
+
+
+# --- 4. iron products as pharmacy systems abbreviate them ----------------------------------------------------
+
+ABBREVIATED = [
+    ("FE SULFATE 325 MG TAB", ["iron-salt-not-named"]),  # ferrous or ferric is not said: iron, not a guessed salt
+    ("FeSO4 325 mg", ["ferrous-sulfate"]),  # the formula of ferrous sulfate
+    ("ferrous sulf 325mg", ["ferrous-sulfate"]),
+    ("Fe 65 mg tablet", ["iron-salt-not-named"]),  # elemental iron
+    ("FE GLUCONATE 324 MG TAB", ["iron-salt-not-named"]),
+    ("FERROUS SULFATE 325 (65 FE) MG PO TABS", ["ferrous-sulfate", "iron-salt-not-named"]),
+]
+NOT_IRON = ["Fexofenadine 180 mg tablet", "Fenofibrate 145 mg", "Cefepime 1 g injection", "FEMHRT 1/5", "Coffee",
+            "Feverfew 380 mg", "Fe2+ assay kit"]
+
+
+@pytest.mark.parametrize("text, expected", ABBREVIATED)
+def test_an_abbreviated_iron_product_is_recognised(kb, text, expected):
+    assert sorted(m.substance.removeprefix(RLS) for m in kb.matcher.match(codings=[], texts=[text])) == expected
+
+
+@pytest.mark.parametrize("text", NOT_IRON)
+def test_fe_is_matched_as_a_whole_word_only(kb, text):
+    assert kb.matcher.match(codings=[], texts=[text]) == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Slow Fe 142 mg", ["ferrous-sulfate"]),  # a longer name holding "Fe" wins
+    ("Slow-Fe", ["ferrous-sulfate"]),
+    # its "Fe" names the ferrous fumarate tablets the product contains (an iron-containing product)
+    ("Junel Fe 1/20", ["iron-salt-not-named"]),
+])
+def test_names_holding_fe_name_what_they_contain(kb, text, expected):
+    assert sorted(m.substance.removeprefix(RLS) for m in kb.matcher.match(codings=[], texts=[text])) == expected
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("text", [t for t, _ in ABBREVIATED[:4]])
+def test_iron_studies_drawn_on_an_abbreviated_iron_product_are_not_used(capsys, tmp_path, engine, text):
+    doc = (FIXTURES / "M1-iron-abbreviated.json").read_text(encoding="utf-8")
+    path = tmp_path / "bundle.json"
+    path.write_text(doc.replace("FE SULFATE 325 MG TAB", text), encoding="utf-8")
+    report = recommend(capsys, path, engine)
+    drawn = [w["message"] for w in report["warnings"] if w["code"] == "lab-drawn-on-iron"]
+    assert len(drawn) == 2 and all(f"while taking {text}" in m for m in drawn), drawn
+    assert ordered(report) == [FERRITIN, TSAT] and "unrecognised-product" not in codes(report)
