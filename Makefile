@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_cohort.py
 	$(BIN)/python bench/bench_audit.py
 	$(BIN)/python bench/bench_hooks.py
+	$(BIN)/python bench/bench_compiled.py
 
 clean:
 	rm -rf $(VENV) .venv-* build *.egg-info src/*.egg-info .pytest_cache
