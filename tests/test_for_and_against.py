@@ -15,7 +15,8 @@ Found in review: a recommendation for a whole class ("a widget drug") and one ag
 widgetronate", or a class sharing a member) were reported as a full contradiction, or not at all; now
 recommended-except (and lint recommendation-except), the rest staying recommended (class-parts.ttl). A
 recommendation against naming two interventions that match gave one warning with two messages
-(two-interventions.ttl). A recommendation against made while the one for is not decided said nothing
+(two-interventions.ttl). CDS Hooks showed a contradicted recommendation as a plain one with its Order
+suggestion. A recommendation against made while the one for is not decided said nothing
 (recommended-for-undecided).
 """
 
@@ -31,6 +32,7 @@ import pytest
 from guidelinekg.checks.validate import validate
 from guidelinekg.engine.patientcheck import validate_patients
 from guidelinekg.engine.shapes_sparql import load_patient_shapes
+from guidelinekg.hooks.cards import CardContext, patient_view_cards
 from guidelinekg.engine.knowledge import KnowledgeBase
 from guidelinekg.engine.reasoning import evaluate
 from guidelinekg.patients.loader import load_patient_input
@@ -191,6 +193,34 @@ def test_the_linter_reports_the_pair_in_the_content_but_not_one_paired_with_a_no
     assert "add a gkg:NotIndicatedStatement of the same intervention with this applicability" in f["message"]
 
 
+def _cards(report: dict) -> dict[str, dict]:
+    ctx = CardContext("h1", {"reference": "Patient/p1"}, "2026-01-15", report["patient"])
+    return {c["extension"][EXT]["statements"][0].removeprefix(NS): c for c in patient_view_cards(ctx, [report], [])
+            if c["source"]["topic"]["code"].startswith("recommendation")}
+
+
+EXT = "org.w3id.guidelinekg"
+
+
+def test_cds_hooks_never_offers_to_order_a_contradicted_recommendation(kb):
+    cards = _cards(report_of(kb, 5, 30))
+    card = cards["rec-widgetronate"]
+    assert card["indicator"] == "warning" and "suggestions" not in card
+    assert card["summary"].startswith("Recommended and recommended against: review before acting: widgetronate")
+    assert ("- **CONTRADICTED: 'no widgetronate at beta clearance &lt; 35' recommends against it for this patient "
+            "too" in card["detail"])  # Markdown: < escaped
+    against = cards["rec-against-widgetronate"]
+    assert against["indicator"] == "warning" and against["summary"].startswith("Recommended and recommended against")
+    assert "CONTRADICTS: 'widgetronate for low alpha'" in against["detail"]
+    pending = _cards(report_of(kb, 5, None))["rec-widgetronate"]  # the one against not decided yet
+    assert pending["indicator"] == "warning" and "suggestions" not in pending
+    assert pending["summary"].startswith("NOT SETTLED, recommended: widgetronate for low alpha")
+    assert "NOT SETTLED: 'no widgetronate at beta clearance &lt; 35'" in pending["detail"]
+    plain = _cards(report_of(kb, 5, 50))["rec-widgetronate"]  # nothing against: as before
+    assert plain["indicator"] == "info" and [s["label"] for s in plain["suggestions"]] == [
+        "Order widgetronate 70 mg weekly"]
+
+
 @pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
 def test_a_recommendation_against_a_part_of_a_class_leaves_the_rest_recommended(parts, engine):
     """'a widget drug' at alpha 15; 'no widgetronate' (a member) and 'no renally cleared drugs' (a class sharing
@@ -212,6 +242,10 @@ def test_a_recommendation_against_a_part_of_a_class_leaves_the_rest_recommended(
     assert "  - a widget drug for alpha 10-20" in section
     assert ("    EXCEPT widgetronate 70 mg weekly: 'no widgetronate at beta clearance < 35' recommends against it for "
             "this patient; the recommendation stands for the rest (warning recommended-except)") in section
+    card = _cards(report)["rec-class-for"]
+    assert card["summary"].startswith("Recommended, except a part: a widget drug")
+    assert card["indicator"] == "warning" and card["suggestions"]  # the rest can be ordered
+    assert "EXCEPT any renally cleared drug" in card["detail"]
     assert report["patient_view"]["sections"]["recommended"][0]["contradicted"] == "in part"
 
 
