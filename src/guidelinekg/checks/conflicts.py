@@ -60,6 +60,9 @@ class Stance:
     #                                        classes above them (skos:broader), by name
     own_classes: frozenset[str] = frozenset()  # the classes the intervention itself is about ("no oral X")
     excepts: frozenset[str] = frozenset()  # a not-indicated statement's gkg:exceptStatement
+    intervention: str = ""  # its IRI
+    bare: bool = False  # neither substance nor class: known by its own names (across guidelines), or node
+    members: frozenset[str] = frozenset()  # the substances in the classes it is about (and under them), by name
 
     def same_action(self, other: Stance) -> bool:
         """The same substance; or, for statements that disagree, a class one is about that the other falls
@@ -69,6 +72,18 @@ class Stance:
             return True
         return self.stance != other.stance and bool(self.own_classes & other.classes
                                                     or other.own_classes & self.classes)
+
+    def covers(self, other: Stance) -> bool:
+        """Within one guideline (as rule 92 reads it): this intervention names all of ``other``'s: the same
+        node, a substance ``other`` names, or a class holding ``other``'s substance or class. An intervention
+        with neither substance nor class is the same action as its own node only."""
+        if self.intervention == other.intervention:
+            return True
+        return not (self.bare or other.bare) and bool(self.keys & other.keys or self.own_classes & other.classes)
+
+    def holds_part(self, other: Stance) -> bool:
+        """A class it is about holds a part of ``other``'s: a member, a class under it, or one sharing a member."""
+        return bool(self.own_classes & other.classes or self.members & (other.keys | other.members))
 
 
 @dataclass(frozen=True)
@@ -116,9 +131,10 @@ class _Reader:
             out |= {f"code:{s}|{n}" for s in systems for n in notations}
         return out
 
-    def keys(self, intervention) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    def keys(self, intervention) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
         """Names and codes of the intervention's substances (its own when it has none and is about no class),
-        of the classes they belong to, and of the classes the intervention itself is about."""
+        of the classes they belong to, of the classes the intervention itself is about, and of the
+        substances in those (or in a class under them)."""
         objects = self.content.objects
         substances = objects(intervention, g("substance"))
         own = objects(intervention, g("interventionClass"))
@@ -134,7 +150,14 @@ class _Reader:
             return frozenset().union(*(self.names(n) for n in nodes)) if nodes else frozenset()
 
         keys = named(substances) if substances else (frozenset() if own else named([intervention]))
-        return keys, named(members), named(own)
+        under, todo = list(own), list(own)
+        while todo:
+            for down in self.content.subjects(SKOS_BROADER, todo.pop()):
+                if down not in under:
+                    under.append(down)
+                    todo.append(down)
+        return keys, named(members), named(own), named([m for c in under for m in self.content.subjects(
+            g("memberOfClass"), c)])
 
     def stances(self) -> list[Stance]:
         objects, label = self.content.objects, self.content.label
@@ -152,12 +175,13 @@ class _Reader:
                 grade = ", ".join(label(x) for p in ("strength", "certainty", "grade") for x in objects(st, g(p)))
                 cites = tuple(sorted({label(c) for p in ("citation", "verifiedAgainst") for c in objects(st, g(p))}))
                 for intervention in objects(st, g(prop)):
-                    keys, classes, own = self.keys(intervention)
+                    keys, classes, own, held = self.keys(intervention)
                     if not (keys or own):
                         continue
                     excepts = frozenset(x.value for x in objects(st, g("exceptStatement")))
                     out.append(Stance(label(version), version.value, st.value, label(st), stance, label(intervention),
-                                      keys, self.app.statement(st), cites, grade, classes, own, excepts))
+                                      keys, self.app.statement(st), cites, grade, classes, own, excepts,
+                                      intervention.value, not (own or objects(intervention, g("substance"))), held))
         return out
 
 
@@ -338,26 +362,37 @@ def conflict_findings(contents: list[Content]) -> list:
 
 
 def own_findings(content: Content) -> list:
-    """``recommendation-for-and-against`` (a warning) within one guideline: a recommendation against an action
-    that a recommendation of the same version recommends (the same action as across guidelines), where both
-    can apply (the recommendation read where it takes effect: less its guideline's not-indicated statements
-    about it). Located at the recommendation against, where the fix goes."""
+    """Within one guideline, a recommendation against an action that a recommendation of the same version
+    recommends, where both can apply (the recommendation read where it takes effect: less its guideline's
+    not-indicated statements about it), as rule 92 pairs them: ``recommendation-for-and-against`` (a warning)
+    when the one against covers every intervention of the one for (:meth:`Stance.covers`),
+    ``recommendation-except`` (an info) when it covers a part of a class the one for is about ("a widget drug"
+    and "no widgetronate": the rest stays recommended). Located at the recommendation against."""
     stances = _effective([(s, s.regions) for s in stances_of(content)])
+    of = {s.statement: [x for x, _ in stances if x.statement == s.statement] for s, _ in stances}
     out = []
     for a, ra in stances:
         if a.stance != AGAINST:
             continue
         for f, rf in stances:
-            if f.stance != FOR or f.version != a.version or not f.same_action(a) or not (both := product(rf, ra)):
+            if (f.stance != FOR or f.version != a.version or not (a.covers(f) or f.holds_part(a))
+                    or not (both := product(rf, ra))):
                 continue
             where = "; or ".join(map(_words, both[:3])) + (f"; or {len(both) - 3} more" if len(both) > 3 else "")
-            out.append((a.statement, f.statement, content.finding(
-                NamedNode(a.statement), "warning", "lint", "recommendation-for-and-against",
-                f"recommends against {a.action}, which '{f.label}' recommends: both apply where {where}, and a "
-                "patient there is told both (the report warns recommended-for-and-against). If this recommendation "
-                "against prevails, add a gkg:NotIndicatedStatement of the same intervention with this "
-                f"applicability (it sets '{f.label}' aside there; this statement can stay), or exclude the region "
-                f"from '{f.label}' (a gkg:Not in its criteria); if the source means both, keep them",
-                path="gkg:intervention")))
+            if all(any(x.covers(y) for x in of[a.statement]) for y in of[f.statement]):
+                out.append((a.statement, f.statement, content.finding(
+                    NamedNode(a.statement), "warning", "lint", "recommendation-for-and-against",
+                    f"recommends against {a.action}, which '{f.label}' recommends: both apply where {where}, and a "
+                    "patient there is told both (the report warns recommended-for-and-against). If this "
+                    "recommendation against prevails, add a gkg:NotIndicatedStatement of the same intervention with "
+                    f"this applicability (it sets '{f.label}' aside there; this statement can stay), or exclude the "
+                    f"region from '{f.label}' (a gkg:Not in its criteria); if the source means both, keep them",
+                    path="gkg:intervention")))
+            else:
+                out.append((a.statement, f.statement, content.finding(
+                    NamedNode(a.statement), "info", "lint", "recommendation-except",
+                    f"recommends against {a.action}, a part of what '{f.label}' recommends ({f.action}): both apply "
+                    f"where {where}, and there the report keeps '{f.label}' with this part excluded (warning "
+                    "recommended-except). If the whole of it is meant, make this statement's intervention cover it",
+                    path="gkg:intervention")))
     return [finding for *_, finding in sorted({(a, f): (a, f, x) for a, f, x in out}.values(), key=lambda t: t[:2])]
-

@@ -48,7 +48,7 @@ RDFS_SUBCLASSOF = NamedNode("http://www.w3.org/2000/01/rdf-schema#subClassOf")
 # (undescribed-reference), band_findings (threshold-overlap,
 # threshold-gap, threshold-units-incomparable, boundary-unit-mismatch, stated-unit-unusable, stated-value-differs)
 # and conflict_findings
-# (recommendation-conflict), for_and_against_findings (recommendation-for-and-against).
+# (recommendation-conflict), for_and_against_findings (recommendation-for-and-against, recommendation-except).
 SPARQL_CHECKS: tuple[str, ...] = (
     "unresolved-reference",  # (a) gkg:Unresolved source references and who cites them
     "dangling-citation",  # (a) citation links to undescribed or mistyped targets

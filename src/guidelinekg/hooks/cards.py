@@ -10,6 +10,10 @@ read, not that something read is wrong), and with several guidelines one per dis
 A record marked deceased (``deceased``) gets its ``patient-deceased`` warning as the first card of the guideline,
 ``info``: the record is marked deceased and no guideline is applied (never "does not apply"), no suggestion; a
 guideline that applies but none of whose statements does (``no_statement_applies``) an ``info`` card saying so.
+A recommendation for and one against the same intervention (rule 92: ``contradicted_by``) are ``warning``
+cards saying so ("Recommended and recommended against: review before acting", or "NOT SETTLED" while the other
+is not decided yet), the contradiction's lines in their detail, and the one for suggests no request; one against
+a part of it ("Recommended, except a part") names the part and keeps its suggestion for the rest.
 Every statement shown says how far it was checked and what is in doubt about it (``verification``,
 ``doubts``: :func:`guidelinekg.hooks.markdown.checks`), as the text report does.
 
@@ -34,6 +38,7 @@ from guidelinekg.hooks import markdown as md
 from guidelinekg.report.doubts import dose_status, status_text
 from guidelinekg.report.fhirrequests import interval_text, monitoring_requests, order_request, request_for, shown_codings
 from guidelinekg.report.insufficient import no_recommendation
+from guidelinekg.report import contradictions
 from guidelinekg.report.views import NONE_APPLIES, grading_text, work_url
 
 OVERRIDE_SYSTEM = "https://w3id.org/guidelinekg/override-reason"
@@ -135,11 +140,28 @@ def _dose_words(dose: dict) -> str:
             + (f" ({status})" if status else ""))
 
 
+def _contradicted(rec: dict, head: str) -> tuple[str, str | None, bool]:
+    """A recommendation that one in the other direction contradicts (rule 92): its heading, a warning when
+    it is no plain recommendation, and whether its suggestion stays: a recommendation for is never one click
+    away while the guideline also recommends against it (made, or not decided yet); one against a part of it
+    leaves the rest recommended, with the part named."""
+    statuses = {c["status"] for c in rec.get("contradicted_by", [])}
+    if statuses & {contradictions.BOTH, "recommended"}:
+        return "Recommended and recommended against: review before acting", "warning", rec.get(
+            "direction") == "against"
+    if statuses & {contradictions.PENDING, contradictions.FOR_PENDING}:
+        return f"NOT SETTLED, {head[:1].lower()}{head[1:]}", "warning", contradictions.FOR_PENDING in statuses
+    if statuses:
+        return f"{head}, except a part", "warning", True
+    return head, None, True
+
+
 def recommendation_card(ctx: CardContext, report: dict, rec: dict, set_aside: list[str]) -> dict:
     against = rec.get("direction") == "against"
-    head = "Recommended against" if against else "Recommended"
+    head, alert, suggest = _contradicted(rec, "Recommended against" if against else "Recommended")
     grading = grading_text(rec)
     detail = [f"**{head}:** {md.text(rec['statement'])}", "", md.text(grading[:1].upper() + grading[1:]) + "."]
+    detail += md.section("The guideline also says", [f"- **{md.text(line)}**" for line in contradictions.lines(rec)])
     if rec.get("dose") and not against:
         freq = f" {md.text(rec['frequency'])}" if rec.get("frequency") else ""
         detail += ["", f"Dose: **{md.text(_dose_words(rec['dose']))}**{freq}."]
@@ -155,10 +177,10 @@ def recommendation_card(ctx: CardContext, report: dict, rec: dict, set_aside: li
     resource = request_for(rec, ctx.subject, ctx.as_of)
     label = rec["intervention"]["label"]
     verb = VERBS.get((resource["resourceType"], against), "Order")
-    suggestions = [(f"{verb} {label}", [create(resource, f"{verb} {label} ({rec['label']})")])]
+    suggestions = [(f"{verb} {label}", [create(resource, f"{verb} {label} ({rec['label']})")])] if suggest else []
     dose = f"; dose {_dose_words(rec['dose'])}" if rec.get("dose") and not against else ""
     return make_card(ctx, rec["iri"], "recommendation-against" if against else "recommendation",
-                     "warning" if against else "info", f"{head}: {rec['summary']}{dose}", detail, report=report,
+                     alert or ("warning" if against else "info"), f"{head}: {rec['summary']}{dose}", detail, report=report,
                      citations=rec["citations"], statements=[rec["iri"]], suggestions=suggestions)
 
 

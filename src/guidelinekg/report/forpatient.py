@@ -92,11 +92,14 @@ GRADE_TERMS = {"strong": GKG + "Strong", "conditional": GKG + "Conditional", "hi
 
 def _contradicted(rec: dict) -> dict:
     """``contradicted``, only for a recommendation one in the other direction contradicts (rule 92):
-    "both" when both apply to the patient, "undecided" when the one against is not decided yet."""
+    "both" when both apply to the patient, "undecided" when the other is not decided yet, "in part" when one
+    against (made or not decided yet) covers a part of what it recommends."""
     statuses = {c["status"] for c in rec.get("contradicted_by", [])}
     if statuses & {"recommended", "recommended against"}:
         return {"contradicted": "both"}
-    return {"contradicted": "undecided"} if statuses else {}
+    if statuses & {"not decided yet", "recommended, not decided yet"}:
+        return {"contradicted": "undecided"}
+    return {"contradicted": "in part"} if statuses else {}
 
 
 def _applicability(report: dict, truth: str | None) -> str:
