@@ -379,11 +379,13 @@ def own_findings(content: Content) -> list:
                     or not (both := product(rf, ra))):
                 continue
             where = "; or ".join(map(_words, both[:3])) + (f"; or {len(both) - 3} more" if len(both) > 3 else "")
+            opaque = sorted({label for r in both for _, label, _ in r.literals})  # compared by name only
+            where += f" (if these can hold together: {', '.join(opaque[:4])} are not compared)" if opaque else ""
             if all(any(x.covers(y) for x in of[a.statement]) for y in of[f.statement]):
                 out.append((a.statement, f.statement, content.finding(
                     NamedNode(a.statement), "warning", "lint", "recommendation-for-and-against",
                     f"recommends against {a.action}, which '{f.label}' recommends: both apply where {where}, and a "
-                    "patient there is told both (the report warns recommended-for-and-against). If this "
+                    "patient there would be told both (the report warns recommended-for-and-against). If this "
                     "recommendation against prevails, add a gkg:NotIndicatedStatement of the same intervention with "
                     f"this applicability (it sets '{f.label}' aside there; this statement can stay), or exclude the "
                     f"region from '{f.label}' (a gkg:Not in its criteria); if the source means both, keep them",
