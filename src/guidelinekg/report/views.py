@@ -98,13 +98,13 @@ def _set_aside(items: list[dict]) -> str:
 
 
 def _stated(rec: dict, against: bool) -> list[str]:
-    """A medicine recommended with no dose in structured form ("reduce to at most 1000 mg a day" has none: a
-    ceiling is no dose to give): the statement's own wording, quoted with its citations, so what the source says
-    about the dose is read where the dose would be."""
-    if against or rec.get("dose") or rec.get("intervention", {}).get("kind", "medication") != "medication":
+    """A medicine recommended with no dose in structured form (a ceiling is no dose to give): the statement's own
+    wording, quoted with its citations, so what the source says about the dose is read where the dose would be."""
+    statement = rec.get("statement")  # none without source text, or in a report of an older version
+    if against or not statement or rec.get("dose") or rec.get("intervention", {}).get("kind", "medication") != "medication":
         return []
-    cites = _cite([c for c in rec["citations"] if c["kind"] != "verified-against"])
-    return [f'the guideline: "{rec["statement"]}"' + (f" ({cites})" if cites else "")]
+    cites = _cite([c for c in rec.get("citations", []) if c["kind"] != "verified-against"])
+    return [f'the guideline: "{statement}"' + (f" ({cites})" if cites else "")]
 
 
 def _caution(c: dict) -> str:
