@@ -37,6 +37,7 @@ from guidelinekg import __version__
 from guidelinekg.hooks import markdown as md
 from guidelinekg.report.doubts import dose_status, status_text
 from guidelinekg.report.fhirrequests import interval_text, monitoring_requests, order_request, request_for, shown_codings
+from guidelinekg.report.explain import unread_note
 from guidelinekg.report.insufficient import no_recommendation
 from guidelinekg.report import contradictions
 from guidelinekg.report.views import NONE_APPLIES, grading_text, work_url
@@ -307,7 +308,7 @@ def deceased_card(ctx: CardContext, report: dict) -> dict:
 
 def no_statement_card(ctx: CardContext, report: dict) -> dict:
     """The guideline applies but none of its statements does (a value between its thresholds): said so."""
-    detail = [f"**{md.text(NONE_APPLIES)}.**", "",
+    detail = [f"**{md.text(NONE_APPLIES + unread_note(report['warnings']))}.**", "",
               "No recommendation, test or monitoring of this guideline is suggested for the data sent."]
     return make_card(ctx, f"no-statement-applies {report['guideline']['version_iri']}", "no-statement-applies",
                      "info", NONE_APPLIES, detail, report=report, overrides=("data-wrong",))

@@ -154,9 +154,16 @@ def none_applies(rows: list[dict], state: dict[str, str]) -> str | None:
 
 
 def _why(rows: list[dict], explain: Callable[[str], list[str]] | None) -> list[str]:
-    """The explanation of each dosing statement's applicability, indented under the dose line (each once)."""
-    crits = sorted({f["crit"] for f in rows if "crit" in f})
-    return [f"  {line}" for c in crits for line in explain(c)] if explain else []
+    """The explanation of each dosing statement's applicability, indented under the dose line (each once): a
+    criterion already explained inside another's tree (2.5 mg "with at least 2 of ...", 5 mg "with fewer than 2
+    of ...", its negation) is not said again on its own."""
+    blocks = [explain(c) for c in sorted({f["crit"] for f in rows if "crit" in f})] if explain else []
+
+    def inside(block: list[str], other: list[str]) -> bool:  # the same lines, contiguous, at any indentation
+        said, tree = [x.strip() for x in block], [x.strip() for x in other]
+        return len(said) < len(tree) and any(tree[i:i + len(said)] == said for i in range(len(tree) - len(said) + 1))
+
+    return [f"  {line}" for b in blocks if not any(inside(b, o) for o in blocks if o is not b) for line in b]
 
 
 def _fixed(fixed: list[dict], state: dict[str, str], because: list[str], explain=None) -> dict | None:

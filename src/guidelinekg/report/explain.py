@@ -73,6 +73,22 @@ SELECT ?patient ?c ?issueMsg WHERE {
 SYMBOLS = {"<=": "≤", ">=": "≥", "<": "<", ">": ">"}
 COMBINATIONS = {"AllOf", "AnyOf", "Not", "PointsAtLeast"}  # criteria decided from their members (rules 50-52, 55)
 AGE_UNITS = {"a": "years", "mo": "months", "wk": "weeks", "d": "days"}  # UCUM units of an age criterion
+# A condition with no code a guideline reads (only text, or only a local code) gives an ``uncoded-condition``
+# note and is never matched: "no diagnosis" then means none that could be read, which one of them may contradict.
+# Said beside a diagnosis criterion that is false, and beside "none of its statements applies", as rule 87 says
+# it of coverage, so that no line sounds definitive while an unread record could decide it.
+UNCODED = "uncoded-condition"
+
+
+def unread_note(warnings: list[dict], *, patient: bool = False) -> str:
+    """What a "none of its statements applies" sentence adds when the patient has conditions that are not read
+    (``uncoded-condition``); else ""."""
+    if not any(w["code"] == UNCODED for w in warnings):
+        return ""
+    if patient:
+        return " Some conditions in your record are written in a way it cannot read; your care team can check them."
+    return (" as read: conditions recorded only as text or in a local code are not read, and one of them may change"
+            " this (see the uncoded-condition warnings)")
 
 
 def _points(text: str) -> str:
@@ -118,8 +134,9 @@ def _records(items: list[dict[str, str]]) -> list[str]:
 class Explainer:
     """Explains criteria outcomes for one patient."""
 
-    def __init__(self, criteria: Criteria, outcome_rows: list[dict[str, str]]):
+    def __init__(self, criteria: Criteria, outcome_rows: list[dict[str, str]], *, unread: bool = False):
         self.criteria = criteria
+        self.unread = unread  # the patient has conditions no diagnosis is read from (uncoded-condition notes)
         self.outcomes = {
             c: items[0] | {"issues": sorted({i["issueMsg"] for i in items if "issueMsg" in i}),
                            "records": _records(items),
@@ -316,4 +333,6 @@ class Explainer:
             return [f"{pad}{text}: unknown ({why})"]
         if outcome.get("records") and types & {"MedicationExposureCriterion", "DiagnosisCriterion", "AllergyCriterion"}:
             return [f"{pad}{text}: {truth} ({', '.join(outcome['records'])})"]  # exposures, allergies; past records
+        if truth == "false" and self.unread and "DiagnosisCriterion" in types:  # no record read: one unread may be it
+            return [f"{pad}{text}: false (none recorded in a code it reads; see the {UNCODED} warnings)"]
         return [f"{pad}{text}: {truth}"]

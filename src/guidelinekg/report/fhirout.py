@@ -45,6 +45,7 @@ from guidelinekg.report.fhirrequests import (
     shown_codings,
     subject_of,
 )
+from guidelinekg.report.explain import unread_note
 from guidelinekg.report.insufficient import no_recommendation
 from guidelinekg.report.views import NONE_APPLIES, grading_text, work_url
 
@@ -237,7 +238,7 @@ def report_resources(report: dict, bundle: _Bundle) -> None:
         notes.insert(0, "whether the guideline applies is unknown: the data it needs are missing or unconfirmed"
                      + (f"; undecided: {undecided}" if undecided else "") if unclear else "the guideline does not apply to this patient")
     elif report.get("no_statement_applies"):
-        notes.insert(0, NONE_APPLIES)
+        notes.insert(0, NONE_APPLIES + unread_note(report["warnings"]))  # conditions not read may change it
     if notes:
         guidance["note"] = [{"text": n} for n in notes]
     bundle.add(guidance, version, "GuidanceResponse")

@@ -14,7 +14,7 @@ from guidelinekg.patients.ucum import UnitConversionError, ucum_conversion
 from guidelinekg.report.contradictions import FOR_AND_AGAINST, mark as mark_contradictions
 from guidelinekg.report.doses import dose_of, none_applies, one_computed, weighing
 from guidelinekg.report.doubts import annotate, dosing, of, read_doubts
-from guidelinekg.report.explain import Criteria, Explainer
+from guidelinekg.report.explain import UNCODED, Criteria, Explainer
 from guidelinekg.report.forpatient import patient_view, read_wording
 from guidelinekg.report.graphread import grouped, json_number, local, number, rows
 from guidelinekg.report.insufficient import items as insufficient_items
@@ -184,7 +184,8 @@ def build_report(evaluation: Evaluation, patient: str, version: GuidelineVersion
 def _assemble(
     evaluation: Evaluation, version: GuidelineVersionInfo, patient: str, shared: dict, mine: dict
 ) -> dict:
-    explainer = Explainer(shared["criteria"], mine["outcomes"])
+    explainer = Explainer(shared["criteria"], mine["outcomes"],
+                          unread=any(w["code"] == UNCODED for w in mine["warnings"]))
     results = mine["results"]
     statements = shared["statements"]
     citations = shared["citations"]

@@ -6,6 +6,7 @@ import re
 
 from guidelinekg.report import contradictions
 from guidelinekg.report.doubts import dose_status, dose_status_text, doubt_text, status_text
+from guidelinekg.report.explain import unread_note
 from guidelinekg.report.fhirrequests import interval_text, loinc_text
 from guidelinekg.report.graphread import local, unit_text
 from guidelinekg.report.insufficient import HEADING as NO_RECOMMENDATION, PATIENT_SECTION, no_recommendation
@@ -176,7 +177,7 @@ def render(report: dict, *, markdown: bool = False) -> str:
         out.append("This guideline does not apply to this patient" + (": its criteria:" if because else "."))
         out += _steps(because, markdown, seen)
     elif report.get("no_statement_applies"):
-        out += [NONE_APPLIES + ".", ""]
+        out += [NONE_APPLIES + unread_note(report["warnings"]) + ".", ""]
     # a recommendation against an intervention applies to the patient too, but it is no order to give it:
     # its own heading, and never a dose or administration
     # (one for and one against the same intervention made together: a heading of their own, each naming the
@@ -271,9 +272,7 @@ def render(report: dict, *, markdown: bool = False) -> str:
             out += _steps(m.get("because", []) + _checks(m), markdown)
         out.append("")
     if report["warnings"]:
-        out.append(f"{h2}Warnings")
-        out += [f"{bullet}[{w['code']}] {w['message']}" for w in report["warnings"]]
-        out.append("")
+        out += [f"{h2}Warnings", *(f"{bullet}[{w['code']}] {w['message']}" for w in report["warnings"]), ""]
     out.append(f"Provenance: run {report['provenance']['run']}")
     return "\n".join(out) + "\n"
 
@@ -377,7 +376,8 @@ def render_patient(report: dict, *, markdown: bool = False) -> str:
     if view["applicability"] in APPLICABILITY:
         out += [APPLICABILITY[view["applicability"]], ""]
     elif report.get("no_statement_applies"):
-        out += ["The guideline applies to you, but none of its suggestions fits the information in your record.", ""]
+        out += ["The guideline applies to you, but none of its suggestions fits the information in your record."
+                + unread_note(report["warnings"], patient=True), ""]
     for key, heading in PATIENT_SECTIONS:
         items = view["sections"].get(key, [])
         if not items:
