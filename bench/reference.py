@@ -476,7 +476,7 @@ def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: st
 
 
 def _inverted(period: Any) -> bool:
-    """A FHIR Period that ends before it starts [fhirmeds.inverted]: as instants when both bounds have a time,
+    """A FHIR Period that ends before it starts [periods.inverted]: as instants when both bounds have a time,
     else by the days written (an end with a time on its day; a date, month or year ends the day after it)."""
     period = _dict(period)
     start, end = period.get("start"), period.get("end")

@@ -5,7 +5,7 @@
    counts stays the day written;
 2. a Condition's ``onsetPeriod`` was checked for ending before it starts by comparing a date-only end as UTC: an
    evening start (local time) with an end the same date was ``invalid-time``. It is now checked as every period
-   is (``fhirmeds.inverted``: by the days written when a bound has no time);
+   is (``periods.inverted``, then in fhirmeds: by the days written when a bound has no time);
 3. a MedicationRequest whose ``dispenseRequest.validityPeriod`` ends before it starts only lost that end (the
    request was read from its other dates, ongoing): now its time is unknown, as with an inverted ``boundsPeriod``
    (``invalid-time``; rule 18 sets aside results that may have been drawn on it);

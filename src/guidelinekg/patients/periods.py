@@ -1,0 +1,63 @@
+"""FHIR dates and periods as instants: when a date or dateTime begins and ends, and whether a Period ends
+before it starts (FHIR per-1), for every record the mapping reads (medication, Observation, Condition,
+Procedure).
+
+A FHIR date (or a year-month, a year) names days, not instants: its span begins and ends at local midnight
+in a zone the record does not state. A period with one bound a date and the other an instant is therefore
+inverted only when it is in every time zone (UTC-12:00 to UTC+14:00), so an evening draw written in UTC
+("2026-12-02T01:30:00Z") with an end the same local date ("2026-12-01") is no error.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from guidelinekg.patients.fhirbundle import fhir_datetime
+
+
+def moment_of(lexical: str) -> datetime:
+    """An xsd:dateTime lexical form as an aware datetime (no offset: UTC, as the rules read it)."""
+    moment = datetime.fromisoformat(lexical.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def instant(value: Any) -> str | None:
+    """The xsd:dateTime lexical form of a FHIR date or dateTime (its start), ``None`` when invalid."""
+    parsed = fhir_datetime(value)
+    return parsed[0] if parsed else None
+
+
+def end_instant(value: Any) -> str | None:
+    """The end of a FHIR date or dateTime as an instant: a dateTime is itself; a date, a year-month or a
+    year covers the whole day, month or year, so its end is the start of the next one (FHIR Period.end
+    "2026-01-14" includes that day)."""
+    parsed = fhir_datetime(value)
+    if parsed is None:
+        return None
+    if not isinstance(value, str) or "T" in value:
+        return parsed[0]
+    moment = datetime.fromisoformat(parsed[0])
+    if len(value) == 4:
+        nxt = moment.replace(year=moment.year + 1) if moment.year < 9999 else None
+    elif len(value) == 7:
+        nxt = moment.replace(year=moment.year + moment.month // 12, month=moment.month % 12 + 1) \
+            if moment.year < 9999 or moment.month < 12 else None
+    else:
+        nxt = moment + timedelta(days=1) if moment.date() < date.max else None
+    return nxt.isoformat() if nxt is not None else parsed[0]
+
+
+def inverted(element: str, period: Any) -> str | None:
+    """Why the FHIR Period ``element`` is invalid when it ends before it starts (per-1): as instants when both
+    bounds have a time, else by the days written (a date ends with its whole day, whatever the zone of a time
+    beside it: no false alarm for an evening start); a bound that does not parse decides nothing."""
+    start, end = (period.get("start"), period.get("end")) if isinstance(period, dict) else (None, None)
+    first, last = instant(start), end_instant(end)
+    if first is None or last is None:
+        return None
+    if "T" in start and "T" in end:
+        wrong = moment_of(last) < moment_of(first)
+    else:  # by day: an end with a time, on its day; a date, month or year, the day after it
+        wrong = end[:10] < first[:10] if "T" in end else last[:10] <= first[:10]
+    return f"{element} ends ({end!r}) before it starts ({start!r})" if wrong else None
