@@ -476,16 +476,23 @@ def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: st
 
 
 def _inverted(period: Any) -> bool:
-    """A FHIR Period that ends before it starts [periods.inverted]: as instants when both bounds have a time,
-    else by the days written (an end with a time on its day; a date, month or year ends the day after it)."""
+    """A FHIR Period that ends before it starts [periods.ends_before]: as instants when both bounds have a time,
+    by the days written when both are dates (a date, month or year ends with its last day), and a date beside
+    an instant only when it is in every zone: the end's last day before the start's day at UTC-12:00, the
+    start's first day after the end's day at UTC+14:00."""
     period = _dict(period)
     start, end = period.get("start"), period.get("end")
     if fhir_datetime(start) is None or fhir_datetime(end) is None:
         return False
     if "T" in start and "T" in end:
         return seconds(fhir_datetime(end)[0]) < seconds(fhir_datetime(start)[0])
-    last = _span_end(end) or fhir_datetime(end)[0]  # a year or month: its last day
-    return last[:10] < start[:10]
+    last = (_span_end(end) or fhir_datetime(end)[0])[:10]  # a year or month: its last day
+    first = fhir_datetime(start)[0][:10]
+    if "T" in start:  # the start's day at UTC-12:00 (seconds: its instant; 43200 s = 12 h)
+        first = date.fromordinal(_EPOCH_ORD + (seconds(fhir_datetime(start)[0]) - 43200) // 86400).isoformat()
+    if "T" in end:  # the end's day at UTC+14:00
+        last = date.fromordinal(_EPOCH_ORD + (seconds(fhir_datetime(end)[0]) + 50400) // 86400).isoformat()
+    return last < first
 
 
 def _span_end(text: Any) -> str | None:

@@ -172,6 +172,23 @@ def test_reference_reports_draw_caveats():
     assert not CAVEATS & set(reference.evaluate_patient(plain, AS_OF)["warnings"])
 
 
+PERIODS = [(start, end) for start in ("2026-12-02T01:30:00Z", "2026-12-02T13:00:00Z", "2026-12-02T08:00:00+09:00",
+                                      "2026-12-03T01:30:00+09:00", "2026-12-01T21:30:00-05:00", "2026-12-02",
+                                      "2026-12", "2026")
+           for end in ("2026-12-01", "2026-11", "2026-12-01T09:00:00Z", "2026-12-01T12:00:00Z",
+                       "2026-12-02T08:00:00+09:00", "2026-11-30T20:00:00-05:00", "2026-12-01T18:00:00-05:00",
+                       "2025", "not a date")]
+
+
+def test_reference_reads_inverted_periods_as_the_loader_does():
+    """A period ends before it starts [periods.ends_before]: a date beside an instant only in every zone."""
+    from guidelinekg.patients.periods import ends_before
+
+    got = {(s, e): reference._inverted({"start": s, "end": e}) for s, e in PERIODS}
+    assert got == {(s, e): ends_before(s, e) for s, e in PERIODS}
+    assert got[("2026-12-02T01:30:00Z", "2026-12-01")] is False and got[("2026-12-02T13:00:00Z", "2026-12-01")]
+
+
 # --- (c) a generated cohort -----------------------------------------------------------------------------
 
 

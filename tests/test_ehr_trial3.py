@@ -107,6 +107,8 @@ def test_an_inverted_period_of_a_product_no_guideline_reads_is_said_and_leaves_n
     # next day, after the instant the date's end would be without a zone)
     ("2026-11-25T22:00:00-05:00", "2026-11-25", "2026-11-25T22:00:00-05:00"),
     ("2026-11-25", "2026-11-25T00:30:00+14:00", "2026-11-25T00:00:00"),
+    # a start date, its zone not written: at UTC+14:00, 2026-11-25 begins before this end (05:00 UTC on it)
+    ("2026-11-25", "2026-11-24T23:59:00-05:00", "2026-11-25T00:00:00"),
 ])
 def test_a_period_ending_on_its_start_day_is_no_inverted_period(start, end, read):
     def same_day(res: dict) -> None:
@@ -118,8 +120,8 @@ def test_a_period_ending_on_its_start_day_is_no_inverted_period(start, end, read
 
 
 @pytest.mark.parametrize("start, end", [
-    ("2026-11-25T22:00:00-05:00", "2026-11-24"),  # a date: by the days written
-    ("2026-11-25", "2026-11-24T23:59:00-05:00"),
+    ("2026-11-25T22:00:00-05:00", "2026-11-24"),  # a date: the day before the start's, even at UTC-12:00
+    ("2026-11-25", "2026-11-24T04:59:00-05:00"),  # 2026-11-24T23:59 at UTC+14:00: before the start in every zone
     ("2026-11-01", "2026-10"),  # a month ends with its last day
 ])
 def test_a_period_ending_the_day_before_it_starts_is_inverted(start, end):

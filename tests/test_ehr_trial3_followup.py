@@ -12,6 +12,10 @@
 4. iron products as pharmacy systems abbreviate them ("FE SULFATE 325 MG TAB", "FeSO4 325 mg", "ferrous sulf
    325mg", "Fe 65 mg tablet") were not recognised, so iron studies drawn on them were trusted: the shipped
    terminology now has the abbreviations (terms.ttl); the generic whole-word matcher needed no change.
+5. a date beside an instant written in UTC or east of it (``"2026-12-02T01:30:00Z"`` to ``"2026-12-01"``, an
+   evening in New York) was "ends before it starts": the date was compared with the instant's day in its own
+   offset. A date beside an instant is now inverted only when it is in every time zone (``periods.ends_before``),
+   and so is a ``validityPeriod.end`` date against a request's start (it was compared as midnight UTC).
 Engine-level outcomes run on both SPARQL engines.
 """
 
@@ -89,8 +93,8 @@ def test_an_evening_onset_ending_that_date_is_no_inverted_period():
 
 
 @pytest.mark.parametrize("start, end", [
-    ("2024-05-01T21:30:00-05:00", "2024-04-30"),  # a date: by the days written
-    ("2024-05-01", "2024-04-30T23:59:00-05:00"),
+    ("2024-05-01T21:30:00-05:00", "2024-04-30"),  # a date: the day before the start's, even at UTC-12:00
+    ("2024-05-01", "2024-04-30T04:59:00-05:00"),  # 2024-04-30T23:59 at UTC+14:00
     ("2024-05-01", "2024-04"),  # a month ends with its last day
 ])
 def test_an_onset_period_ending_the_day_before_it_starts_is_inverted(start, end):
@@ -189,3 +193,77 @@ def test_iron_studies_drawn_on_an_abbreviated_iron_product_are_not_used(capsys, 
     drawn = [w["message"] for w in report["warnings"] if w["code"] == "lab-drawn-on-iron"]
     assert len(drawn) == 2 and all(f"while taking {text}" in m for m in drawn), drawn
     assert ordered(report) == [FERRITIN, TSAT] and "unrecognised-product" not in codes(report)
+
+
+# --- 5. a date beside an instant: inverted only when it is in every time zone ----------------------------------
+
+FER = "urn:guidelinekg:Observation/fer1"
+
+
+def drawn_in(start: str, end: str):
+    def change(res: dict) -> None:
+        if res.get("id") == "fer1":
+            res["effectivePeriod"] = {"start": start, "end": end}
+    return change
+
+
+@pytest.mark.parametrize("start, end", [
+    ("2026-12-02T01:30:00Z", "2026-12-01"),  # 20:30 the evening before in New York, 2026-12-01 there
+    ("2026-12-02T08:00:00+09:00", "2026-12-01"),  # 2026-12-01T23:00Z: the end's day somewhere west of UTC
+    ("2026-12-01T21:30:00-05:00", "2026-12-01"),
+    ("2026-12-02", "2026-12-01T12:00:00Z"),  # 2026-12-02T02:00 at UTC+14:00: the start's day may have begun
+    ("2026-12-02", "2026-12-02T08:00:00+09:00"),
+    ("2026-12-01", "2026-12-01T18:00:00-05:00"),
+    ("2026-12-02", "2026-12-01T08:00:00-05:00"),  # 2026-12-02T03:00 at UTC+14:00
+])
+def test_a_date_that_is_the_instants_local_day_somewhere_is_no_inverted_period(start, end):
+    p = load("B12-period-inverted", change=drawn_in(start, end))
+    assert values(p, FER, "effectiveTime") == [start if "T" in start else start + "T00:00:00"]
+    assert not notes(p, "invalid-time")
+
+
+@pytest.mark.parametrize("start, end", [
+    ("2026-12-02T13:00:00Z", "2026-12-01"),  # 2026-12-02T01:00 at UTC-12:00: after 2026-12-01 in every zone
+    ("2026-12-03T01:30:00+09:00", "2026-12-01"),
+    ("2026-12-02T21:30:00-05:00", "2026-12-01"),
+    ("2026-12-02", "2026-12-01T09:00:00Z"),  # 2026-12-01T23:00 at UTC+14:00: before 2026-12-02 in every zone
+    ("2026-12-02", "2026-12-01T08:00:00+09:00"),
+    ("2026-12-02", "2026-11-30T20:00:00-05:00"),
+])
+def test_a_date_before_the_instants_day_in_every_zone_is_inverted(start, end):
+    p = load("B12-period-inverted", change=drawn_in(start, end))
+    assert values(p, FER, "effectiveTime") == []
+    (note,) = notes(p, "invalid-time")
+    assert note.message.startswith(f"Observation/fer1 effectivePeriod ends ({end!r}) before it starts ({start!r})")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_evening_draw_written_in_utc_is_used(capsys, tmp_path, engine):
+    """The reviewer's bundle: the ferritin drawn 2026-12-02T01:30Z to 2026-12-01 (an evening in New York)."""
+    doc = (FIXTURES / "B12-period-inverted.json").read_text(encoding="utf-8")
+    path = tmp_path / "bundle.json"
+    path.write_text(doc.replace('"2026-12-05T08:00:00-05:00"', '"2026-12-02T01:30:00Z"')
+                    .replace('"2026-12-01T08:20:00-05:00"', '"2026-12-01"'), encoding="utf-8")
+    report = recommend(capsys, path, engine)
+    assert not {"invalid-time", "undated-result", "patient-data-invalid"} & set(codes(report))
+    assert report["recommendations"] and ordered(report) == []
+
+
+@pytest.mark.parametrize("authored, end, before", [
+    ("2026-12-04T01:30:00Z", "2026-12-03", False),  # the evening of 2026-12-03 west of UTC
+    ("2026-12-04T08:00:00+09:00", "2026-12-03", False),
+    ("2026-12-03T21:00:00-05:00", "2026-12-03", False),
+    ("2026-12-04T13:00:00Z", "2026-12-03", True),
+    ("2026-12-05T01:30:00+09:00", "2026-12-03", True),
+    ("2026-12-04T09:15:00-05:00", "2026-12-03", True),
+])
+def test_a_validity_end_date_is_before_an_instant_start_only_in_every_zone(kb, authored, end, before):
+    def validity(res: dict) -> None:
+        if res["resourceType"] == "MedicationRequest":
+            res["authoredOn"] = authored
+            res["dispenseRequest"] = {"validityPeriod": {"end": end}}
+    p = load("H5-mr-validity-inverted", kb, validity)
+    node = "urn:guidelinekg:MedicationRequest/mr1"
+    assert values(p, node, "exposureStart") == [authored]
+    assert values(p, node, "exposureEnd") == ([] if before else ["2026-12-04T00:00:00"])
+    assert bool(notes(p, "invalid-time")) is before

@@ -64,7 +64,7 @@ from typing import Any
 from guidelinekg.patients.codesystems import canonical_system
 from guidelinekg.patients.fhirbundle import fhir_datetime
 from guidelinekg.patients.model import number_from_text
-from guidelinekg.patients.periods import end_instant, instant, inverted, moment_of
+from guidelinekg.patients.periods import end_instant, ends_before, instant, inverted, moment_of
 
 REQUEST_INTENTS = ("order", "original-order", "reflex-order", "filler-order", "instance-order")
 REQUEST_STATUSES = ("active", "on-hold", "completed", "stopped", "unknown")
@@ -256,7 +256,9 @@ def request_period(res: dict[str, Any]) -> ExposurePeriod:
                              "this cannot read; not used"))
     # 2. the last day it may be dispensed, and what was handed over then; 3. the supply and its repeats
     stated = valid_until = _end(period, validity.get("end"), "validityPeriod.end")
-    if valid_until is not None and period.start is not None and moment_of(valid_until) < moment_of(period.start):
+    written = next(v for v in [*(b.get("start") for b in bounds), res.get("authoredOn"), validity.get("start")]
+                   if instant(v) == period.start)  # the start as written: a date, or an instant
+    if valid_until is not None and ends_before(written, validity.get("end")):  # in every zone, as a period
         period.notes.append(("invalid-time", f"validityPeriod.end {validity.get('end')!r} is before the start "
                              f"{period.start}; not used"))
         stated = valid_until = None

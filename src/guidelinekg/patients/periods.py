@@ -13,7 +13,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from guidelinekg.patients.fhirbundle import fhir_datetime
+from guidelinekg.patients.fhirbundle import date_range, fhir_datetime
+
+WEST, EAST = timezone(timedelta(hours=-12)), timezone(timedelta(hours=14))  # the range of UTC offsets in use
 
 
 def moment_of(lexical: str) -> datetime:
@@ -48,16 +50,45 @@ def end_instant(value: Any) -> str | None:
     return nxt.isoformat() if nxt is not None else parsed[0]
 
 
-def inverted(element: str, period: Any) -> str | None:
-    """Why the FHIR Period ``element`` is invalid when it ends before it starts (per-1): as instants when both
-    bounds have a time, else by the days written (a date ends with its whole day, whatever the zone of a time
-    beside it: no false alarm for an evening start); a bound that does not parse decides nothing."""
-    start, end = (period.get("start"), period.get("end")) if isinstance(period, dict) else (None, None)
-    first, last = instant(start), end_instant(end)
+def _first_day(value: str) -> date:
+    """The first day a FHIR date, year-month or year names."""
+    return date.fromisoformat(instant(value)[:10])
+
+
+def _last_day(value: str) -> date:
+    """The last day a FHIR date, year-month or year names."""
+    span = date_range(value)
+    return span[1] if span else date.fromisoformat(value[:10])
+
+
+def _day_at(lexical: str, zone: timezone) -> date:
+    """The calendar day an instant falls on at the offset ``zone`` (the day written at the range's ends)."""
+    try:
+        return moment_of(lexical).astimezone(zone).date()
+    except OverflowError:
+        return date.fromisoformat(lexical[:10])
+
+
+def ends_before(start: Any, end: Any) -> bool:
+    """Whether a FHIR period from ``start`` to ``end`` (FHIR dates or dateTimes) ends before it starts (per-1),
+    in every time zone a date may be local to: both with a time, as instants; both dates, by the days written
+    (a date ends with its whole day); a date beside an instant, only when the date's day is over before the
+    instant in every zone (UTC-12:00 to UTC+14:00): an end date before the start's day at UTC-12:00, a start
+    date after the end's day at UTC+14:00. ``False`` when a bound does not parse (it decides nothing)."""
+    first, last = instant(start), instant(end)
     if first is None or last is None:
-        return None
+        return False
     if "T" in start and "T" in end:
-        wrong = moment_of(last) < moment_of(first)
-    else:  # by day: an end with a time, on its day; a date, month or year, the day after it
-        wrong = end[:10] < first[:10] if "T" in end else last[:10] <= first[:10]
-    return f"{element} ends ({end!r}) before it starts ({start!r})" if wrong else None
+        return moment_of(last) < moment_of(first)
+    if "T" in start:  # the latest the end's day can be over: at UTC-12:00
+        return _last_day(end) < _day_at(first, WEST)
+    if "T" in end:  # the earliest the start's day can begin: at UTC+14:00
+        return _day_at(last, EAST) < _first_day(start)
+    return _last_day(end) < _first_day(start)
+
+
+def inverted(element: str, period: Any) -> str | None:
+    """Why the FHIR Period ``element`` is invalid when it ends before it starts (per-1, :func:`ends_before`);
+    a bound that does not parse decides nothing."""
+    start, end = (period.get("start"), period.get("end")) if isinstance(period, dict) else (None, None)
+    return f"{element} ends ({end!r}) before it starts ({start!r})" if ends_before(start, end) else None
