@@ -70,14 +70,14 @@ def ordered(report: dict) -> list[str]:
 
 INVERTED = [
     ("H1-ms-period-inverted", "urn:guidelinekg:MedicationStatement/ms1",
-     "MedicationStatement/ms1 effectivePeriod ends ('2026-10-01') before it starts ('2026-11-25'); not used as "
+     "MedicationStatement/ms1 effectivePeriod ends 2026-10-01, before it starts 2026-11-25; not used as "
      "exposure: it may be a product a guideline reads"),
     ("H3-mr-bounds-inverted", "urn:guidelinekg:MedicationRequest/mr1",
-     "MedicationRequest/mr1 dosageInstruction.timing.repeat.boundsPeriod ends ('2026-10-01') before it starts "
-     "('2026-11-25'); not used as exposure: it may be a product a guideline reads"),
+     "MedicationRequest/mr1 dosageInstruction.timing.repeat.boundsPeriod ends 2026-10-01, before it starts "
+     "2026-11-25; not used as exposure: it may be a product a guideline reads"),
     ("H4-ma-period-inverted", "urn:guidelinekg:MedicationAdministration/ma1",
-     "MedicationAdministration/ma1 effectivePeriod ends ('2026-11-01T20:00:00-05:00') before it starts "
-     "('2026-11-30T20:00:00-05:00'); not used as exposure: it may be a product a guideline reads"),
+     "MedicationAdministration/ma1 effectivePeriod ends 2026-11-01T20:00:00-05:00, before it starts "
+     "2026-11-30T20:00:00-05:00; not used as exposure: it may be a product a guideline reads"),
 ]
 
 
@@ -97,7 +97,7 @@ def test_an_inverted_period_of_a_product_no_guideline_reads_is_said_and_leaves_n
         if res["resourceType"] == "MedicationStatement":
             res["medicationCodeableConcept"] = {"text": "Lisinopril 10 mg tablet"}
     (note,) = notes(load("H1-ms-period-inverted", kb, other), "invalid-time")
-    assert note.message.endswith("before it starts ('2026-11-25'); not used as exposure") and note.lacks == ()
+    assert note.message.endswith("before it starts 2026-11-25; not used as exposure") and note.lacks == ()
 
 
 @pytest.mark.parametrize("start, end, read", [
@@ -224,8 +224,8 @@ def test_an_inverted_observation_period_leaves_the_result_undated():
     p = load("B12-period-inverted")
     assert values(p, "urn:guidelinekg:Observation/fer1", "effectiveTime") == []
     (note,) = notes(p, "invalid-time")
-    assert note.message == ("Observation/fer1 effectivePeriod ends ('2026-12-01T08:20:00-05:00') before it starts "
-                            "('2026-12-05T08:00:00-05:00'): when it was drawn is unknown; not used")
+    assert note.message == ("Observation/fer1 effectivePeriod ends 2026-12-01T08:20:00-05:00, before it starts "
+                            "2026-12-05T08:00:00-05:00: when it was drawn is unknown; not used")
 
 
 def test_an_inverted_specimen_collection_period_leaves_the_result_undated():
@@ -237,7 +237,7 @@ def test_an_inverted_specimen_collection_period_leaves_the_result_undated():
     p = load("B12-period-inverted", change=by_specimen)
     assert values(p, "urn:guidelinekg:Observation/fer1", "effectiveTime") == []
     (note,) = notes(p, "invalid-time")
-    assert note.message.startswith("Observation/fer1 Specimen collectedPeriod ends ('2026-12-01T08:20:00-05:00')")
+    assert note.message.startswith("Observation/fer1 Specimen collectedPeriod ends 2026-12-01T08:20:00-05:00, ")
 
 
 def test_an_observation_period_in_order_is_dated_by_its_start():
@@ -275,5 +275,5 @@ def test_a_procedure_period_is_inverted_only_when_it_ends_before_it_starts(perio
     assert bool(values(p, "urn:guidelinekg:Procedure/pr1", "performedStart")) is not invalid
     if invalid:
         assert notes(p, "invalid-time")[0].message == (
-            "Procedure/pr1 performedPeriod ends ('2026-11-24') before it starts ('2026-11-25'); not read: when it "
+            "Procedure/pr1 performedPeriod ends 2026-11-24, before it starts 2026-11-25; not read: when it "
             "was performed is unknown")

@@ -103,7 +103,7 @@ def test_an_onset_period_ending_the_day_before_it_starts_is_inverted(start, end)
             res["onsetPeriod"] = {"start": start, "end": end}
     p = load("C3-onset-period-evening", change=before)
     (note,) = notes(p, "invalid-time")
-    assert note.message == f"Condition/rls1 onsetPeriod ends ({end!r}) before it starts ({start!r}); its end is not used"
+    assert note.message == f"Condition/rls1 onsetPeriod ends {end}, before it starts {start}; its end is not used"
     assert values(p, "urn:guidelinekg:Condition/rls1", "onsetSpanEnd") == []
 
 
@@ -123,8 +123,8 @@ def test_an_inverted_validity_period_leaves_the_request_undated(kb):
     assert values(p, node, "exposureStart") == values(p, node, "exposureEnd") == []  # not from authoredOn either
     assert values(p, node, "exposureSubstance") == [RLS + "ferrous-sulfate"]
     (note,) = notes(p, "invalid-time")
-    assert note.message.startswith("MedicationRequest/mr1 dispenseRequest.validityPeriod ends ('2026-05-25') before "
-                                   "it starts ('2026-11-25'); not used as exposure: it may be a product a guideline "
+    assert note.message.startswith("MedicationRequest/mr1 dispenseRequest.validityPeriod ends 2026-05-25, before it "
+                                   "starts 2026-11-25; not used as exposure: it may be a product a guideline "
                                    "reads")
     assert note.lacks == ("MedicationExposure",) and not notes(p, "missing-time")
     assert not notes(p, "exposure-end-unknown")  # no longer "taken as ongoing"
@@ -234,7 +234,7 @@ def test_a_date_before_the_instants_day_in_every_zone_is_inverted(start, end):
     p = load("B12-period-inverted", change=drawn_in(start, end))
     assert values(p, FER, "effectiveTime") == []
     (note,) = notes(p, "invalid-time")
-    assert note.message.startswith(f"Observation/fer1 effectivePeriod ends ({end!r}) before it starts ({start!r})")
+    assert note.message.startswith(f"Observation/fer1 effectivePeriod ends {end}, before it starts {start}")
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -259,8 +259,8 @@ def request_period(res: dict[str, Any]) -> ExposurePeriod:
     written = next(v for v in [*(b.get("start") for b in bounds), res.get("authoredOn"), validity.get("start")]
                    if instant(v) == period.start)  # the start as written: a date, or an instant
     if valid_until is not None and ends_before(written, validity.get("end")):  # in every zone, as a period
-        period.notes.append(("invalid-time", f"validityPeriod.end {validity.get('end')!r} is before the start "
-                             f"{period.start}; not used"))
+        period.notes.append(("invalid-time", f"validityPeriod.end {validity.get('end')} is before the start "
+                             f"{written}; not used"))
         stated = valid_until = None
     if valid_until is not None and supply is not None:
         stated = _plus(valid_until, supply)

@@ -91,4 +91,4 @@ def inverted(element: str, period: Any) -> str | None:
     """Why the FHIR Period ``element`` is invalid when it ends before it starts (per-1, :func:`ends_before`);
     a bound that does not parse decides nothing."""
     start, end = (period.get("start"), period.get("end")) if isinstance(period, dict) else (None, None)
-    return f"{element} ends ({end!r}) before it starts ({start!r})" if ends_before(start, end) else None
+    return f"{element} ends {end}, before it starts {start}" if ends_before(start, end) else None
