@@ -156,6 +156,33 @@ def test_reference_agrees_with_engine_on_vignette(kb, vignette):
     assert ref == engine, differences(engine, ref)
 
 
+TRIAL3 = ROOT / "tests" / "fixtures" / "ehr-trial3"
+
+
+@pytest.mark.parametrize("name, swap", [
+    ("F8-mr-unknown", {}), ("F9-mr-unknown-2019", {}),  # status unknown without an end: an assumed end
+    ("F9-mr-unknown-2019", {'"2019-01-10"': '"2026-12-03"'}),
+    ("F9-mr-unknown-2019", {'"2019-01-10"': '"2019-01-10T09:00:00Z", "meta": {"lastUpdated": "2019-02-01T00:00:00Z"}'}),
+    ("B12-period-inverted", {'"2026-12-05T08:00:00-05:00"': '"2026-12-02T01:30:00Z"',
+                             '"2026-12-01T08:20:00-05:00"': '"2026-12-01"'}),  # valid: an evening in New York
+    ("B12-period-inverted", {'"2026-12-05T08:00:00-05:00"': '"2026-12-02T13:00:00Z"',
+                             '"2026-12-01T08:20:00-05:00"': '"2026-12-01"'}),  # inverted in every zone
+])
+def test_reference_agrees_with_engine_on_trial_probes(kb, tmp_path, name, swap):
+    """Probes a reviewer sent (a request of status unknown, a date beside an instant in UTC), as of 2026-12-08."""
+    text = (TRIAL3 / f"{name}.json").read_text(encoding="utf-8")
+    for old, new in swap.items():
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "probe.json"
+    path.write_text(text, encoding="utf-8")
+    patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
+    evaluation = evaluate(kb, [patient], as_of=date(2026, 12, 8))
+    engine = outcome_of(build_report(evaluation, patient.patient_iri, kb.version()))
+    [ref_patient] = reference.patients_from_bundle(parse(text)).values()
+    assert reference.evaluate_patient(ref_patient, "2026-12-08") == engine
+
+
 def test_reference_reports_draw_caveats():
     """An afternoon, non-fasting ferritin gives both caveats; the example's morning fasting draw none."""
     bundle = parse((ROOT / "examples" / "patient-ferritin-45.json").read_text(encoding="utf-8"))

@@ -16,6 +16,10 @@
    evening in New York) was "ends before it starts": the date was compared with the instant's day in its own
    offset. A date beside an instant is now inverted only when it is in every time zone (``periods.ends_before``),
    and so is a ``validityPeriod.end`` date against a request's start (it was compared as midnight UTC).
+6. a MedicationRequest of status ``unknown`` without an end was read as ongoing forever: one authored in 2019
+   made every later iron study "drawn on it" and no recommendation was ever made. It may be over, so it now
+   gets the assumed end of a finished one (a year after its start, not its ``meta.lastUpdated``, which does
+   not say it was over), marked assumed: rules 46, 79 and 89 then say "may still be taking", never "is".
 Engine-level outcomes run on both SPARQL engines.
 """
 
@@ -267,3 +271,70 @@ def test_a_validity_end_date_is_before_an_instant_start_only_in_every_zone(kb, a
     assert values(p, node, "exposureStart") == [authored]
     assert values(p, node, "exposureEnd") == ([] if before else ["2026-12-04T00:00:00"])
     assert bool(notes(p, "invalid-time")) is before
+
+
+# --- 6. a MedicationRequest of status unknown: the assumed end of a finished one ----------------------------------
+
+MR = "urn:guidelinekg:MedicationRequest/mr1"
+
+
+def test_a_request_of_status_unknown_from_2019_is_assumed_to_end_a_year_after(kb):
+    p = load("F9-mr-unknown-2019", kb)
+    assert values(p, MR, "exposureStart") == ["2019-01-10T00:00:00"]
+    assert values(p, MR, "exposureEnd") == ["2020-01-10T00:00:00"] and values(p, MR, "exposureEndAssumed") == ["true"]
+    (note,) = notes(p, "exposure-end-unknown")
+    assert note.message.startswith("MedicationRequest/mr1 has status unknown (in force or over: the record does "
+                                   "not say) and gives no end (")
+    assert ": when it ends is unknown; taken as ended by 2020-01-10T00:00:00, 365 days after its start (a project " \
+           "assumption: a record not said to be in force is not read as taken for longer without an end)" in note.message
+
+
+@pytest.mark.parametrize("status, end", [
+    ("unknown", "2020-01-10T00:00:00"),  # its lastUpdated does not say it was over then
+    ("completed", "2019-03-01T12:00:00Z"),  # it said it was over by then
+])
+def test_only_a_finished_request_ends_by_its_last_update(kb, status, end):
+    def updated(res: dict) -> None:
+        if res["resourceType"] == "MedicationRequest":
+            res["status"], res["meta"] = status, {"lastUpdated": "2019-03-01T12:00:00Z"}
+    p = load("F9-mr-unknown-2019", kb, updated)
+    assert values(p, MR, "exposureEnd") == [end] and values(p, MR, "exposureEndAssumed") == ["true"]
+
+
+def recommend_with(capsys, tmp_path, engine: str, **swap: str) -> dict:
+    """F9 with its request's authoredOn, product text or status replaced."""
+    doc = (FIXTURES / "F9-mr-unknown-2019.json").read_text(encoding="utf-8")
+    for old, new in (("2019-01-10", swap.get("authored")), ("Ferrous sulfate 325 mg tablet", swap.get("product")),
+                     ('"status": "unknown"', swap.get("status"))):
+        doc = doc.replace(old, new) if new else doc
+    path = tmp_path / "bundle.json"
+    path.write_text(doc, encoding="utf-8")
+    return recommend(capsys, path, engine)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_iron_studies_years_after_a_request_of_status_unknown_are_used(capsys, tmp_path, engine):
+    """The reviewer's bundle: authored 2019-01-10, the iron studies drawn 2026-12-01. They were "drawn on it"
+    for ever, and nothing was recommended; now as with the same request completed."""
+    report = recommend(capsys, FIXTURES / "F9-mr-unknown-2019.json", engine)
+    completed = recommend_with(capsys, tmp_path, engine, status='"status": "completed"')
+    assert "lab-drawn-on-iron" not in codes(report) and ordered(report) == []
+    made = [r["label"] for r in report["recommendations"]]
+    assert "oral ferrous sulfate 65 mg elemental iron daily" in made
+    assert made == [r["label"] for r in completed["recommendations"]]
+    assert "already-taking-recommended" not in codes(report)  # over by the as-of date, as assumed
+    # iron sucrose the guideline says is not indicated: not "is taking" it, seven years on
+    report = recommend_with(capsys, tmp_path, engine, product="Iron sucrose 200 mg IV")
+    assert "taking-not-indicated" not in codes(report) and report["recommendations"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_recent_request_of_status_unknown_is_perhaps_still_taken(capsys, tmp_path, engine):
+    """Authored after the draw (2026-12-03): its assumed end reaches past the as-of date, so rules 79 and 89 say
+    "may still be taking", not "is taking"."""
+    report = recommend_with(capsys, tmp_path, engine, authored="2026-12-03")
+    (taking,) = [w["message"] for w in report["warnings"] if w["code"] == "already-taking-recommended"]
+    assert taking.startswith("The patient may still be taking Ferrous sulfate 325 mg tablet (since 2026-12-03; ")
+    report = recommend_with(capsys, tmp_path, engine, authored="2026-12-03", product="Iron sucrose 200 mg IV")
+    (taking,) = [w["message"] for w in report["warnings"] if w["code"] == "taking-not-indicated"]
+    assert taking.startswith("The patient may still be taking Iron sucrose 200 mg IV (since 2026-12-03)")

@@ -11,7 +11,7 @@ What is read, and how conservatively:
   or ``instance-order`` (a ``proposal``, ``plan`` or ``option`` orders nothing), or ``plan`` reported by the
   patient or another (``reportedBoolean`` true or a ``reportedReference``: Oracle Health records a home
   medication so), and ``status`` ``active``, ``on-hold``, ``completed``, ``stopped`` (it was in force, maybe
-  still is) or ``unknown`` (it may be any of them: read as in force, as a statement's); not ``doNotPerform``.
+  still is) or ``unknown`` (it may be any of them: in force or over); not ``doNotPerform``.
   Start: the earliest ``dosageInstruction.timing.repeat.boundsPeriod.start``, else ``authoredOn``, else
   ``dispenseRequest.validityPeriod.start``. End, the first of these the record states:
 
@@ -22,9 +22,10 @@ What is read, and how conservatively:
   3. the start plus ``expectedSupplyDuration`` times (1 + ``numberOfRepeatsAllowed``);
 
   an instruction bounded while another is not gives the later of its end and the end of 2 or 3. With none
-  of them the end is unknown (``exposure-end-unknown`` note, naming what was assumed): an ``active``,
-  ``on-hold`` or ``unknown`` request is taken as ongoing from its start; a ``completed`` or ``stopped`` one
-  did end, when is not recorded: see *finished* below. *Stopped*, with an end from 1-3: halted before that
+  of them the end is unknown (``exposure-end-unknown`` note, naming what was assumed): an ``active`` or
+  ``on-hold`` request is taken as ongoing from its start; a ``completed`` or ``stopped`` one did end, when is
+  not recorded, and an ``unknown`` one may have: see *finished* below (an ``unknown`` one never by its
+  ``meta.lastUpdated``: the record did not say it was over then). *Stopped*, with an end from 1-3: halted before that
   planned end, on a date not recorded: ended by its ``meta.lastUpdated`` when between its start and that
   end, else by it.
 * **MedicationDispense** with ``status`` ``completed`` (the product was handed over). Start:
@@ -180,6 +181,8 @@ def _finished(period: ExposurePeriod, res: dict[str, Any], what: str, updated: b
     ends of instructions that have one, when another has none (the latest end wins)."""
     assert period.start is not None
     status, start = res.get("status"), moment_of(period.start)
+    said, over = ((f"is {status} but gives no end", "ended") if status != "unknown" else
+                  ("has status unknown (in force or over: the record does not say) and gives no end", "ends"))
     assumed = _plus(period.start, Decimal(FINISHED_WITHOUT_END_DAYS))
     if assumed is None:  # beyond what a date can hold
         _unknown_end(period, status, what)
@@ -189,15 +192,15 @@ def _finished(period: ExposurePeriod, res: dict[str, Any], what: str, updated: b
         period.end, why = last, f"its meta.lastUpdated, when the record already said {status}"
     else:
         period.end = assumed
-        why = (f"{FINISHED_WITHOUT_END_DAYS} days after its start (a project assumption: a finished record "
-               f"without an end is not read as taken for longer)")
+        why = (f"{FINISHED_WITHOUT_END_DAYS} days after its start (a project assumption: a record not said to be "
+               f"in force is not read as taken for longer without an end)")
     period.end_assumed = True
     if stated and moment_of(_later(stated)) > moment_of(period.end):
         period.end, why = _later(stated), "the latest end its dosage instructions give"
         period.end_assumed = False
     elif stated:  # an instruction bounded, another not: the course ran at least until the stated end
         period.known_until = _later(stated)
-    text = (f"is {status} but gives no end ({what}): when it ended is unknown; taken as ended by {period.end}, "
+    text = (f"{said} ({what}): when it {over} is unknown; taken as ended by {period.end}, "
             f"{why}, so results drawn until then count as drawn on it and later ones do not")
     if period.known_until:
         text += f" (its dosage instructions say it ran at least until {period.known_until})"
@@ -271,8 +274,8 @@ def request_period(res: dict[str, Any]) -> ExposurePeriod:
         return period
     what = ("a dosage instruction without boundsPeriod.end or boundsDuration, no dispenseRequest.validityPeriod.end "
             "and no usable dispenseRequest.expectedSupplyDuration")
-    if status in FINISHED_STATUSES:
-        _finished(period, res, what, stated=closed)
+    if status in FINISHED_STATUSES or status == "unknown":  # unknown: perhaps over, its lastUpdated not an end
+        _finished(period, res, what, updated=status != "unknown", stated=closed)
     else:
         _unknown_end(period, status, what)
     return period
