@@ -129,10 +129,16 @@ def test_a_request_of_status_unknown_without_an_end_is_read_as_a_finished_one(kb
                                                                               expected):
     """Status unknown may be in force or over: it was read as ongoing for ever (a request from 2019 was taken
     now); it gets the assumed end of a finished one, never its lastUpdated."""
-    patient, truth, _ = run(kb, tmp_path, bundle(medication), engine)
+    patient, truth, text = run(kb, tmp_path, bundle(medication), engine)
     assert truth == expected
     (exposure,) = patient.facts("MedicationExposure").values()
     assert exposure["exposureEndAssumed"] == ["true"]
+    if expected != "False":  # the explanation names the record, and its status, not "finished"
+        assert "MedicationRequest/rx (examplomab, from 20" in text and ", status unknown, no end recorded)" in text, text
+        assert "finished" not in text, text
+    if expected == "Unknown":
+        assert "unknown (a course begun before the span, of status unknown and without an end: it may have ended " \
+               "before the span; record when it ended, or that it goes on, to decide" in text, text
 
 
 def test_an_end_recorded_or_dated_by_its_instructions_is_not_marked_assumed(kb, tmp_path):

@@ -334,7 +334,9 @@ def test_a_recent_request_of_status_unknown_is_perhaps_still_taken(capsys, tmp_p
     "may still be taking", not "is taking"."""
     report = recommend_with(capsys, tmp_path, engine, authored="2026-12-03")
     (taking,) = [w["message"] for w in report["warnings"] if w["code"] == "already-taking-recommended"]
-    assert taking.startswith("The patient may still be taking Ferrous sulfate 325 mg tablet (since 2026-12-03; ")
+    assert taking.startswith("The patient may still be taking Ferrous sulfate 325 mg tablet (since 2026-12-03; its "
+                             "status unknown, without the date it ended if it did), ")  # not "recorded as finished"
     report = recommend_with(capsys, tmp_path, engine, authored="2026-12-03", product="Iron sucrose 200 mg IV")
     (taking,) = [w["message"] for w in report["warnings"] if w["code"] == "taking-not-indicated"]
-    assert taking.startswith("The patient may still be taking Iron sucrose 200 mg IV (since 2026-12-03)")
+    assert taking.startswith("The patient may still be taking Iron sucrose 200 mg IV (since 2026-12-03) (its status "
+                             "unknown; whether and when it ended is not recorded), which ")
