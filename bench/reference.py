@@ -36,9 +36,9 @@ else ``None``; ``status`` the Observation's FHIR status (``None`` when absent). 
 Observation with a LOINC coding is an observation of its own (key ``<parent>/component/<i>-<code>``).
 ``exp``: start and end lexical forms (``None`` when absent), the substance classes recognised
 (``iron``, ``iv``, ``oral``), whether the end is assumed, and the substances recognised (``SUBSTANCES`` keys).
-An assumed end: a record completed or stopped (a dispense without ``daysSupply``) that gives no end ends by
-its ``meta.lastUpdated`` (not a dispense's) when that lies within 365 days after its start, else 365 days
-after it.
+An assumed end: a record completed or stopped, a request of status unknown (a dispense without ``daysSupply``)
+that gives no end ends by its ``meta.lastUpdated`` (not a dispense's, nor an unknown request's) when that lies
+within 365 days after its start, else 365 days after it.
 
 Semantics (rule files in brackets): a result dated after the as-of date (the calendar date as recorded, the
 offset ignored) is excluded [10], unless timed in UTC and of the as-of date at UTC-12:00 (its local date not
@@ -279,7 +279,7 @@ EVENT_STATUS = ("preparation", "in-progress", "not-done", "on-hold", "stopped", 
 DIAGNOSIS_SYSTEMS = frozenset({SNOMED, ICD10CM})
 # a request counts as exposure when in force and an order; a dispense when handed over
 REQUEST_INTENTS = ("order", "original-order", "reflex-order", "filler-order", "instance-order")
-REQUEST_STATUSES = ("active", "on-hold", "completed", "stopped", "unknown")  # unknown: may be active
+REQUEST_STATUSES = ("active", "on-hold", "completed", "stopped", "unknown")  # unknown: in force or over
 UCUM_DAYS = {"s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1, "wk": 7, "mo": 30.4375, "a": 365.25,
              "day": 1, "days": 1, "week": 7, "weeks": 7, "month": 30.4375, "months": 30.4375,
              "year": 365.25, "years": 365.25, "hour": 1 / 24, "hours": 1 / 24}
@@ -476,16 +476,23 @@ def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: st
 
 
 def _inverted(period: Any) -> bool:
-    """A FHIR Period that ends before it starts [fhirmeds.inverted]: as instants when both bounds have a time,
-    else by the days written (an end with a time on its day; a date, month or year ends the day after it)."""
+    """A FHIR Period that ends before it starts [periods.ends_before]: as instants when both bounds have a time,
+    by the days written when both are dates (a date, month or year ends with its last day), and a date beside
+    an instant only when it is in every zone: the end's last day before the start's day at UTC-12:00, the
+    start's first day after the end's day at UTC+14:00."""
     period = _dict(period)
     start, end = period.get("start"), period.get("end")
     if fhir_datetime(start) is None or fhir_datetime(end) is None:
         return False
     if "T" in start and "T" in end:
         return seconds(fhir_datetime(end)[0]) < seconds(fhir_datetime(start)[0])
-    last = _span_end(end) or fhir_datetime(end)[0]  # a year or month: its last day
-    return last[:10] < start[:10]
+    last = (_span_end(end) or fhir_datetime(end)[0])[:10]  # a year or month: its last day
+    first = fhir_datetime(start)[0][:10]
+    if "T" in start:  # the start's day at UTC-12:00 (seconds: its instant; 43200 s = 12 h)
+        first = date.fromordinal(_EPOCH_ORD + (seconds(fhir_datetime(start)[0]) - 43200) // 86400).isoformat()
+    if "T" in end:  # the end's day at UTC+14:00
+        last = date.fromordinal(_EPOCH_ORD + (seconds(fhir_datetime(end)[0]) + 50400) // 86400).isoformat()
+    return last < first
 
 
 def _span_end(text: Any) -> str | None:
@@ -554,11 +561,12 @@ def _whole(value: Any, lexical: str | None) -> str | None:
 
 def _assumed_end(res: dict, start: str) -> str | None:
     """The end of a finished record that gives none [fhirmeds]: its meta.lastUpdated when within 365 days
-    after its start (not a dispense's: it dates the hand-over), else 365 days after its start."""
+    after its start (not a dispense's: it dates the hand-over; nor a request's of status unknown: it did not
+    say it was over then), else 365 days after its start."""
     limit = _after(start, 365.0)
     stamp = _dict(res.get("meta")).get("lastUpdated")
     last = _time(stamp, []) if isinstance(stamp, str) and "T" in stamp else None
-    if res["resourceType"] != "MedicationDispense" and last is not None \
+    if res["resourceType"] != "MedicationDispense" and res.get("status") != "unknown" and last is not None \
             and seconds(start) <= seconds(last) <= seconds(limit):
         return last
     return limit
@@ -588,6 +596,7 @@ def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | N
     if start is None and not inverted:
         notes.append("missing-time")
     finished = res.get("status") in ("completed", "stopped")  # a dispense is always completed here
+    finished |= res["resourceType"] == "MedicationRequest" and res.get("status") == "unknown"  # perhaps over
     assumed = start is not None and end is None and finished
     if assumed:
         end = _assumed_end(res, start)

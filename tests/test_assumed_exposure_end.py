@@ -117,6 +117,30 @@ def test_recorded_ends_ongoing_courses_and_starts_in_the_window_decide_as_before
     assert truth == expected
 
 
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+@pytest.mark.parametrize(("medication", "expected"), [
+    (request("unknown", "2025-10-07"), "Unknown"),  # in force or over, begun before the window: either may hold
+    (request("unknown", "2026-01-05"), "True"),  # begun within the window
+    (request("unknown", "2024-06-01"), "False"),  # its assumed end (2025-06-01) before the window, as a finished one
+    # its lastUpdated before the window does not end it (the record did not say it was over then)
+    (dict(request("unknown", "2025-10-07"), meta={"lastUpdated": "2025-11-01T10:00:00Z"}), "Unknown"),
+])
+def test_a_request_of_status_unknown_without_an_end_is_read_as_a_finished_one(kb, tmp_path, engine, medication,
+                                                                              expected):
+    """Status unknown may be in force or over: it was read as ongoing for ever (a request from 2019 was taken
+    now); it gets the assumed end of a finished one, never its lastUpdated."""
+    patient, truth, text = run(kb, tmp_path, bundle(medication), engine)
+    assert truth == expected
+    (exposure,) = patient.facts("MedicationExposure").values()
+    assert exposure["exposureEndAssumed"] == ["true"]
+    if expected != "False":  # the explanation names the record, and its status, not "finished"
+        assert "MedicationRequest/rx (examplomab, from 20" in text and ", status unknown, no end recorded)" in text, text
+        assert "finished" not in text, text
+    if expected == "Unknown":
+        assert "unknown (a course begun before the span, of status unknown and without an end: it may have ended " \
+               "before the span; record when it ended, or that it goes on, to decide" in text, text
+
+
 def test_an_end_recorded_or_dated_by_its_instructions_is_not_marked_assumed(kb, tmp_path):
     patient, _, _ = run(kb, tmp_path, bundle(statement("completed", {"start": "2025-10-07", "end": "2026-01-05"}),
                                              request("active", "2025-10-07")))

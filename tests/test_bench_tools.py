@@ -156,6 +156,33 @@ def test_reference_agrees_with_engine_on_vignette(kb, vignette):
     assert ref == engine, differences(engine, ref)
 
 
+TRIAL3 = ROOT / "tests" / "fixtures" / "ehr-trial3"
+
+
+@pytest.mark.parametrize("name, swap", [
+    ("F8-mr-unknown", {}), ("F9-mr-unknown-2019", {}),  # status unknown without an end: an assumed end
+    ("F9-mr-unknown-2019", {'"2019-01-10"': '"2026-12-03"'}),
+    ("F9-mr-unknown-2019", {'"2019-01-10"': '"2019-01-10T09:00:00Z", "meta": {"lastUpdated": "2019-02-01T00:00:00Z"}'}),
+    ("B12-period-inverted", {'"2026-12-05T08:00:00-05:00"': '"2026-12-02T01:30:00Z"',
+                             '"2026-12-01T08:20:00-05:00"': '"2026-12-01"'}),  # valid: an evening in New York
+    ("B12-period-inverted", {'"2026-12-05T08:00:00-05:00"': '"2026-12-02T13:00:00Z"',
+                             '"2026-12-01T08:20:00-05:00"': '"2026-12-01"'}),  # inverted in every zone
+])
+def test_reference_agrees_with_engine_on_trial_probes(kb, tmp_path, name, swap):
+    """Probes a reviewer sent (a request of status unknown, a date beside an instant in UTC), as of 2026-12-08."""
+    text = (TRIAL3 / f"{name}.json").read_text(encoding="utf-8")
+    for old, new in swap.items():
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "probe.json"
+    path.write_text(text, encoding="utf-8")
+    patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
+    evaluation = evaluate(kb, [patient], as_of=date(2026, 12, 8))
+    engine = outcome_of(build_report(evaluation, patient.patient_iri, kb.version()))
+    [ref_patient] = reference.patients_from_bundle(parse(text)).values()
+    assert reference.evaluate_patient(ref_patient, "2026-12-08") == engine
+
+
 def test_reference_reports_draw_caveats():
     """An afternoon, non-fasting ferritin gives both caveats; the example's morning fasting draw none."""
     bundle = parse((ROOT / "examples" / "patient-ferritin-45.json").read_text(encoding="utf-8"))
@@ -170,6 +197,23 @@ def test_reference_reports_draw_caveats():
     assert CAVEATS <= set(reference.evaluate_patient(patient, AS_OF)["warnings"])
     [plain] = reference.patients_from_bundle(bundle).values()
     assert not CAVEATS & set(reference.evaluate_patient(plain, AS_OF)["warnings"])
+
+
+PERIODS = [(start, end) for start in ("2026-12-02T01:30:00Z", "2026-12-02T13:00:00Z", "2026-12-02T08:00:00+09:00",
+                                      "2026-12-03T01:30:00+09:00", "2026-12-01T21:30:00-05:00", "2026-12-02",
+                                      "2026-12", "2026")
+           for end in ("2026-12-01", "2026-11", "2026-12-01T09:00:00Z", "2026-12-01T12:00:00Z",
+                       "2026-12-02T08:00:00+09:00", "2026-11-30T20:00:00-05:00", "2026-12-01T18:00:00-05:00",
+                       "2025", "not a date")]
+
+
+def test_reference_reads_inverted_periods_as_the_loader_does():
+    """A period ends before it starts [periods.ends_before]: a date beside an instant only in every zone."""
+    from guidelinekg.patients.periods import ends_before
+
+    got = {(s, e): reference._inverted({"start": s, "end": e}) for s, e in PERIODS}
+    assert got == {(s, e): ends_before(s, e) for s, e in PERIODS}
+    assert got[("2026-12-02T01:30:00Z", "2026-12-01")] is False and got[("2026-12-02T13:00:00Z", "2026-12-01")]
 
 
 # --- (c) a generated cohort -----------------------------------------------------------------------------

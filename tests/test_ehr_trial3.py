@@ -7,7 +7,8 @@
 2. an Observation (or a component) with both a value and a ``dataAbsentReason`` (obs-6), or with two
    ``value[x]``, had its value used: now ``invalid-value``, the value unused and the test ordered;
 3. a MedicationRequest of status ``unknown`` was skipped, while a statement or an administration of that
-   status counts: it may be active, so it counts as one in force (ongoing without a stated end);
+   status counts: it may be active, so it counts (without a stated end: the assumed end of a finished one, a
+   year after its start, since it may be over too: test_ehr_trial3_followup.py);
 4. an Observation ``effectivePeriod`` that ends before it starts dated the result by its start: now
    ``invalid-time`` and undated (``undated-result``: its test is ordered).
 Engine-level outcomes run on both SPARQL engines.
@@ -70,14 +71,14 @@ def ordered(report: dict) -> list[str]:
 
 INVERTED = [
     ("H1-ms-period-inverted", "urn:guidelinekg:MedicationStatement/ms1",
-     "MedicationStatement/ms1 effectivePeriod ends ('2026-10-01') before it starts ('2026-11-25'); not used as "
+     "MedicationStatement/ms1 effectivePeriod ends 2026-10-01, before it starts 2026-11-25; not used as "
      "exposure: it may be a product a guideline reads"),
     ("H3-mr-bounds-inverted", "urn:guidelinekg:MedicationRequest/mr1",
-     "MedicationRequest/mr1 dosageInstruction.timing.repeat.boundsPeriod ends ('2026-10-01') before it starts "
-     "('2026-11-25'); not used as exposure: it may be a product a guideline reads"),
+     "MedicationRequest/mr1 dosageInstruction.timing.repeat.boundsPeriod ends 2026-10-01, before it starts "
+     "2026-11-25; not used as exposure: it may be a product a guideline reads"),
     ("H4-ma-period-inverted", "urn:guidelinekg:MedicationAdministration/ma1",
-     "MedicationAdministration/ma1 effectivePeriod ends ('2026-11-01T20:00:00-05:00') before it starts "
-     "('2026-11-30T20:00:00-05:00'); not used as exposure: it may be a product a guideline reads"),
+     "MedicationAdministration/ma1 effectivePeriod ends 2026-11-01T20:00:00-05:00, before it starts "
+     "2026-11-30T20:00:00-05:00; not used as exposure: it may be a product a guideline reads"),
 ]
 
 
@@ -97,7 +98,7 @@ def test_an_inverted_period_of_a_product_no_guideline_reads_is_said_and_leaves_n
         if res["resourceType"] == "MedicationStatement":
             res["medicationCodeableConcept"] = {"text": "Lisinopril 10 mg tablet"}
     (note,) = notes(load("H1-ms-period-inverted", kb, other), "invalid-time")
-    assert note.message.endswith("before it starts ('2026-11-25'); not used as exposure") and note.lacks == ()
+    assert note.message.endswith("before it starts 2026-11-25; not used as exposure") and note.lacks == ()
 
 
 @pytest.mark.parametrize("start, end, read", [
@@ -107,6 +108,8 @@ def test_an_inverted_period_of_a_product_no_guideline_reads_is_said_and_leaves_n
     # next day, after the instant the date's end would be without a zone)
     ("2026-11-25T22:00:00-05:00", "2026-11-25", "2026-11-25T22:00:00-05:00"),
     ("2026-11-25", "2026-11-25T00:30:00+14:00", "2026-11-25T00:00:00"),
+    # a start date, its zone not written: at UTC+14:00, 2026-11-25 begins before this end (05:00 UTC on it)
+    ("2026-11-25", "2026-11-24T23:59:00-05:00", "2026-11-25T00:00:00"),
 ])
 def test_a_period_ending_on_its_start_day_is_no_inverted_period(start, end, read):
     def same_day(res: dict) -> None:
@@ -118,8 +121,8 @@ def test_a_period_ending_on_its_start_day_is_no_inverted_period(start, end, read
 
 
 @pytest.mark.parametrize("start, end", [
-    ("2026-11-25T22:00:00-05:00", "2026-11-24"),  # a date: by the days written
-    ("2026-11-25", "2026-11-24T23:59:00-05:00"),
+    ("2026-11-25T22:00:00-05:00", "2026-11-24"),  # a date: the day before the start's, even at UTC-12:00
+    ("2026-11-25", "2026-11-24T04:59:00-05:00"),  # 2026-11-24T23:59 at UTC+14:00: before the start in every zone
     ("2026-11-01", "2026-10"),  # a month ends with its last day
 ])
 def test_a_period_ending_the_day_before_it_starts_is_inverted(start, end):
@@ -198,13 +201,16 @@ def test_a_value_alone_or_a_reason_alone_is_as_before():
 # --- 3. a MedicationRequest of status unknown ----------------------------------------------------------------
 
 
-def test_a_request_of_status_unknown_counts_as_one_in_force(kb):
+def test_a_request_of_status_unknown_counts(kb):
     p = load("F8-mr-unknown", kb)
     node = "urn:guidelinekg:MedicationRequest/mr1"
-    assert values(p, node, "exposureStart") == ["2026-11-20T00:00:00"] and values(p, node, "exposureEnd") == []
+    assert values(p, node, "exposureStart") == ["2026-11-20T00:00:00"]
+    assert values(p, node, "exposureEnd") == ["2027-11-20T00:00:00"]  # assumed, as a finished one's
+    assert values(p, node, "exposureEndAssumed") == ["true"]
     assert not notes(p, "skipped-status")
     (note,) = notes(p, "exposure-end-unknown")
-    assert note.message.startswith("MedicationRequest/mr1 has status unknown (it may be in force) and gives no end (")
+    assert note.message.startswith("MedicationRequest/mr1 has status unknown (in force or over: the record does "
+                                   "not say) and gives no end (")
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -222,8 +228,8 @@ def test_an_inverted_observation_period_leaves_the_result_undated():
     p = load("B12-period-inverted")
     assert values(p, "urn:guidelinekg:Observation/fer1", "effectiveTime") == []
     (note,) = notes(p, "invalid-time")
-    assert note.message == ("Observation/fer1 effectivePeriod ends ('2026-12-01T08:20:00-05:00') before it starts "
-                            "('2026-12-05T08:00:00-05:00'): when it was drawn is unknown; not used")
+    assert note.message == ("Observation/fer1 effectivePeriod ends 2026-12-01T08:20:00-05:00, before it starts "
+                            "2026-12-05T08:00:00-05:00: when it was drawn is unknown; not used")
 
 
 def test_an_inverted_specimen_collection_period_leaves_the_result_undated():
@@ -235,7 +241,7 @@ def test_an_inverted_specimen_collection_period_leaves_the_result_undated():
     p = load("B12-period-inverted", change=by_specimen)
     assert values(p, "urn:guidelinekg:Observation/fer1", "effectiveTime") == []
     (note,) = notes(p, "invalid-time")
-    assert note.message.startswith("Observation/fer1 Specimen collectedPeriod ends ('2026-12-01T08:20:00-05:00')")
+    assert note.message.startswith("Observation/fer1 Specimen collectedPeriod ends 2026-12-01T08:20:00-05:00, ")
 
 
 def test_an_observation_period_in_order_is_dated_by_its_start():
@@ -273,5 +279,5 @@ def test_a_procedure_period_is_inverted_only_when_it_ends_before_it_starts(perio
     assert bool(values(p, "urn:guidelinekg:Procedure/pr1", "performedStart")) is not invalid
     if invalid:
         assert notes(p, "invalid-time")[0].message == (
-            "Procedure/pr1 performedPeriod ends ('2026-11-24') before it starts ('2026-11-25'); not read: when it "
+            "Procedure/pr1 performedPeriod ends 2026-11-24, before it starts 2026-11-25; not read: when it "
             "was performed is unknown")

@@ -5,13 +5,21 @@
    counts stays the day written;
 2. a Condition's ``onsetPeriod`` was checked for ending before it starts by comparing a date-only end as UTC: an
    evening start (local time) with an end the same date was ``invalid-time``. It is now checked as every period
-   is (``fhirmeds.inverted``: by the days written when a bound has no time);
+   is (``periods.inverted``, then in fhirmeds: by the days written when a bound has no time);
 3. a MedicationRequest whose ``dispenseRequest.validityPeriod`` ends before it starts only lost that end (the
    request was read from its other dates, ongoing): now its time is unknown, as with an inverted ``boundsPeriod``
    (``invalid-time``; rule 18 sets aside results that may have been drawn on it);
 4. iron products as pharmacy systems abbreviate them ("FE SULFATE 325 MG TAB", "FeSO4 325 mg", "ferrous sulf
    325mg", "Fe 65 mg tablet") were not recognised, so iron studies drawn on them were trusted: the shipped
    terminology now has the abbreviations (terms.ttl); the generic whole-word matcher needed no change.
+5. a date beside an instant written in UTC or east of it (``"2026-12-02T01:30:00Z"`` to ``"2026-12-01"``, an
+   evening in New York) was "ends before it starts": the date was compared with the instant's day in its own
+   offset. A date beside an instant is now inverted only when it is in every time zone (``periods.ends_before``),
+   and so is a ``validityPeriod.end`` date against a request's start (it was compared as midnight UTC).
+6. a MedicationRequest of status ``unknown`` without an end was read as ongoing forever: one authored in 2019
+   made every later iron study "drawn on it" and no recommendation was ever made. It may be over, so it now
+   gets the assumed end of a finished one (a year after its start, not its ``meta.lastUpdated``, which does
+   not say it was over), marked assumed: rules 46, 79 and 89 then say "may still be taking", never "is".
 Engine-level outcomes run on both SPARQL engines.
 """
 
@@ -89,8 +97,8 @@ def test_an_evening_onset_ending_that_date_is_no_inverted_period():
 
 
 @pytest.mark.parametrize("start, end", [
-    ("2024-05-01T21:30:00-05:00", "2024-04-30"),  # a date: by the days written
-    ("2024-05-01", "2024-04-30T23:59:00-05:00"),
+    ("2024-05-01T21:30:00-05:00", "2024-04-30"),  # a date: the day before the start's, even at UTC-12:00
+    ("2024-05-01", "2024-04-30T04:59:00-05:00"),  # 2024-04-30T23:59 at UTC+14:00
     ("2024-05-01", "2024-04"),  # a month ends with its last day
 ])
 def test_an_onset_period_ending_the_day_before_it_starts_is_inverted(start, end):
@@ -99,7 +107,7 @@ def test_an_onset_period_ending_the_day_before_it_starts_is_inverted(start, end)
             res["onsetPeriod"] = {"start": start, "end": end}
     p = load("C3-onset-period-evening", change=before)
     (note,) = notes(p, "invalid-time")
-    assert note.message == f"Condition/rls1 onsetPeriod ends ({end!r}) before it starts ({start!r}); its end is not used"
+    assert note.message == f"Condition/rls1 onsetPeriod ends {end}, before it starts {start}; its end is not used"
     assert values(p, "urn:guidelinekg:Condition/rls1", "onsetSpanEnd") == []
 
 
@@ -119,8 +127,8 @@ def test_an_inverted_validity_period_leaves_the_request_undated(kb):
     assert values(p, node, "exposureStart") == values(p, node, "exposureEnd") == []  # not from authoredOn either
     assert values(p, node, "exposureSubstance") == [RLS + "ferrous-sulfate"]
     (note,) = notes(p, "invalid-time")
-    assert note.message.startswith("MedicationRequest/mr1 dispenseRequest.validityPeriod ends ('2026-05-25') before "
-                                   "it starts ('2026-11-25'); not used as exposure: it may be a product a guideline "
+    assert note.message.startswith("MedicationRequest/mr1 dispenseRequest.validityPeriod ends 2026-05-25, before it "
+                                   "starts 2026-11-25; not used as exposure: it may be a product a guideline "
                                    "reads")
     assert note.lacks == ("MedicationExposure",) and not notes(p, "missing-time")
     assert not notes(p, "exposure-end-unknown")  # no longer "taken as ongoing"
@@ -189,3 +197,146 @@ def test_iron_studies_drawn_on_an_abbreviated_iron_product_are_not_used(capsys, 
     drawn = [w["message"] for w in report["warnings"] if w["code"] == "lab-drawn-on-iron"]
     assert len(drawn) == 2 and all(f"while taking {text}" in m for m in drawn), drawn
     assert ordered(report) == [FERRITIN, TSAT] and "unrecognised-product" not in codes(report)
+
+
+# --- 5. a date beside an instant: inverted only when it is in every time zone ----------------------------------
+
+FER = "urn:guidelinekg:Observation/fer1"
+
+
+def drawn_in(start: str, end: str):
+    def change(res: dict) -> None:
+        if res.get("id") == "fer1":
+            res["effectivePeriod"] = {"start": start, "end": end}
+    return change
+
+
+@pytest.mark.parametrize("start, end", [
+    ("2026-12-02T01:30:00Z", "2026-12-01"),  # 20:30 the evening before in New York, 2026-12-01 there
+    ("2026-12-02T08:00:00+09:00", "2026-12-01"),  # 2026-12-01T23:00Z: the end's day somewhere west of UTC
+    ("2026-12-01T21:30:00-05:00", "2026-12-01"),
+    ("2026-12-02", "2026-12-01T12:00:00Z"),  # 2026-12-02T02:00 at UTC+14:00: the start's day may have begun
+    ("2026-12-02", "2026-12-02T08:00:00+09:00"),
+    ("2026-12-01", "2026-12-01T18:00:00-05:00"),
+    ("2026-12-02", "2026-12-01T08:00:00-05:00"),  # 2026-12-02T03:00 at UTC+14:00
+])
+def test_a_date_that_is_the_instants_local_day_somewhere_is_no_inverted_period(start, end):
+    p = load("B12-period-inverted", change=drawn_in(start, end))
+    assert values(p, FER, "effectiveTime") == [start if "T" in start else start + "T00:00:00"]
+    assert not notes(p, "invalid-time")
+
+
+@pytest.mark.parametrize("start, end", [
+    ("2026-12-02T13:00:00Z", "2026-12-01"),  # 2026-12-02T01:00 at UTC-12:00: after 2026-12-01 in every zone
+    ("2026-12-03T01:30:00+09:00", "2026-12-01"),
+    ("2026-12-02T21:30:00-05:00", "2026-12-01"),
+    ("2026-12-02", "2026-12-01T09:00:00Z"),  # 2026-12-01T23:00 at UTC+14:00: before 2026-12-02 in every zone
+    ("2026-12-02", "2026-12-01T08:00:00+09:00"),
+    ("2026-12-02", "2026-11-30T20:00:00-05:00"),
+])
+def test_a_date_before_the_instants_day_in_every_zone_is_inverted(start, end):
+    p = load("B12-period-inverted", change=drawn_in(start, end))
+    assert values(p, FER, "effectiveTime") == []
+    (note,) = notes(p, "invalid-time")
+    assert note.message.startswith(f"Observation/fer1 effectivePeriod ends {end}, before it starts {start}")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_evening_draw_written_in_utc_is_used(capsys, tmp_path, engine):
+    """The reviewer's bundle: the ferritin drawn 2026-12-02T01:30Z to 2026-12-01 (an evening in New York)."""
+    doc = (FIXTURES / "B12-period-inverted.json").read_text(encoding="utf-8")
+    path = tmp_path / "bundle.json"
+    path.write_text(doc.replace('"2026-12-05T08:00:00-05:00"', '"2026-12-02T01:30:00Z"')
+                    .replace('"2026-12-01T08:20:00-05:00"', '"2026-12-01"'), encoding="utf-8")
+    report = recommend(capsys, path, engine)
+    assert not {"invalid-time", "undated-result", "patient-data-invalid"} & set(codes(report))
+    assert report["recommendations"] and ordered(report) == []
+
+
+@pytest.mark.parametrize("authored, end, before", [
+    ("2026-12-04T01:30:00Z", "2026-12-03", False),  # the evening of 2026-12-03 west of UTC
+    ("2026-12-04T08:00:00+09:00", "2026-12-03", False),
+    ("2026-12-03T21:00:00-05:00", "2026-12-03", False),
+    ("2026-12-04T13:00:00Z", "2026-12-03", True),
+    ("2026-12-05T01:30:00+09:00", "2026-12-03", True),
+    ("2026-12-04T09:15:00-05:00", "2026-12-03", True),
+])
+def test_a_validity_end_date_is_before_an_instant_start_only_in_every_zone(kb, authored, end, before):
+    def validity(res: dict) -> None:
+        if res["resourceType"] == "MedicationRequest":
+            res["authoredOn"] = authored
+            res["dispenseRequest"] = {"validityPeriod": {"end": end}}
+    p = load("H5-mr-validity-inverted", kb, validity)
+    node = "urn:guidelinekg:MedicationRequest/mr1"
+    assert values(p, node, "exposureStart") == [authored]
+    assert values(p, node, "exposureEnd") == ([] if before else ["2026-12-04T00:00:00"])
+    assert bool(notes(p, "invalid-time")) is before
+
+
+# --- 6. a MedicationRequest of status unknown: the assumed end of a finished one ----------------------------------
+
+MR = "urn:guidelinekg:MedicationRequest/mr1"
+
+
+def test_a_request_of_status_unknown_from_2019_is_assumed_to_end_a_year_after(kb):
+    p = load("F9-mr-unknown-2019", kb)
+    assert values(p, MR, "exposureStart") == ["2019-01-10T00:00:00"]
+    assert values(p, MR, "exposureEnd") == ["2020-01-10T00:00:00"] and values(p, MR, "exposureEndAssumed") == ["true"]
+    (note,) = notes(p, "exposure-end-unknown")
+    assert note.message.startswith("MedicationRequest/mr1 has status unknown (in force or over: the record does "
+                                   "not say) and gives no end (")
+    assert ": when it ends is unknown; taken as ended by 2020-01-10T00:00:00, 365 days after its start (a project " \
+           "assumption: a record not said to be in force is not read as taken for longer without an end)" in note.message
+
+
+@pytest.mark.parametrize("status, end", [
+    ("unknown", "2020-01-10T00:00:00"),  # its lastUpdated does not say it was over then
+    ("completed", "2019-03-01T12:00:00Z"),  # it said it was over by then
+])
+def test_only_a_finished_request_ends_by_its_last_update(kb, status, end):
+    def updated(res: dict) -> None:
+        if res["resourceType"] == "MedicationRequest":
+            res["status"], res["meta"] = status, {"lastUpdated": "2019-03-01T12:00:00Z"}
+    p = load("F9-mr-unknown-2019", kb, updated)
+    assert values(p, MR, "exposureEnd") == [end] and values(p, MR, "exposureEndAssumed") == ["true"]
+
+
+def recommend_with(capsys, tmp_path, engine: str, **swap: str) -> dict:
+    """F9 with its request's authoredOn, product text or status replaced."""
+    doc = (FIXTURES / "F9-mr-unknown-2019.json").read_text(encoding="utf-8")
+    for old, new in (("2019-01-10", swap.get("authored")), ("Ferrous sulfate 325 mg tablet", swap.get("product")),
+                     ('"status": "unknown"', swap.get("status"))):
+        doc = doc.replace(old, new) if new else doc
+    path = tmp_path / "bundle.json"
+    path.write_text(doc, encoding="utf-8")
+    return recommend(capsys, path, engine)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_iron_studies_years_after_a_request_of_status_unknown_are_used(capsys, tmp_path, engine):
+    """The reviewer's bundle: authored 2019-01-10, the iron studies drawn 2026-12-01. They were "drawn on it"
+    for ever, and nothing was recommended; now as with the same request completed."""
+    report = recommend(capsys, FIXTURES / "F9-mr-unknown-2019.json", engine)
+    completed = recommend_with(capsys, tmp_path, engine, status='"status": "completed"')
+    assert "lab-drawn-on-iron" not in codes(report) and ordered(report) == []
+    made = [r["label"] for r in report["recommendations"]]
+    assert "oral ferrous sulfate 65 mg elemental iron daily" in made
+    assert made == [r["label"] for r in completed["recommendations"]]
+    assert "already-taking-recommended" not in codes(report)  # over by the as-of date, as assumed
+    # iron sucrose the guideline says is not indicated: not "is taking" it, seven years on
+    report = recommend_with(capsys, tmp_path, engine, product="Iron sucrose 200 mg IV")
+    assert "taking-not-indicated" not in codes(report) and report["recommendations"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_recent_request_of_status_unknown_is_perhaps_still_taken(capsys, tmp_path, engine):
+    """Authored after the draw (2026-12-03): its assumed end reaches past the as-of date, so rules 79 and 89 say
+    "may still be taking", not "is taking"."""
+    report = recommend_with(capsys, tmp_path, engine, authored="2026-12-03")
+    (taking,) = [w["message"] for w in report["warnings"] if w["code"] == "already-taking-recommended"]
+    assert taking.startswith("The patient may still be taking Ferrous sulfate 325 mg tablet (since 2026-12-03; its "
+                             "status unknown, without the date it ended if it did), ")  # not "recorded as finished"
+    report = recommend_with(capsys, tmp_path, engine, authored="2026-12-03", product="Iron sucrose 200 mg IV")
+    (taking,) = [w["message"] for w in report["warnings"] if w["code"] == "taking-not-indicated"]
+    assert taking.startswith("The patient may still be taking Iron sucrose 200 mg IV (since 2026-12-03) (its status "
+                             "unknown; whether and when it ended is not recorded), which ")

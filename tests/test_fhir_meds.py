@@ -271,7 +271,8 @@ def test_a_validity_end_before_the_start_is_noted_not_used():
     end before it began, so no result is ever drawn on it); in force without another end: ongoing."""
     p = fhir(request(authoredOn="2025-06-01", dispenseRequest={"validityPeriod": {"end": "2025-01-31"}}))
     assert values(p, NODE, "exposureEnd") == []
-    assert any("is before the start" in n.message for n in p.notes if n.code == "invalid-time")
+    assert any("validityPeriod.end 2025-01-31 is before the start 2025-06-01; not used" in n.message
+               for n in p.notes if n.code == "invalid-time")  # as written: no Python quotes, the start's date
 
 
 # --- a finished record whose end is not recorded ----------------------------------------------------------

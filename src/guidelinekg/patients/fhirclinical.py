@@ -63,7 +63,7 @@ from guidelinekg.errors import InputError, Location
 from guidelinekg.patients.codesystems import DIAGNOSIS_SYSTEMS, system_names
 from guidelinekg.patients.decode import where
 from guidelinekg.patients.fhirbundle import Bundle, codings, date_range, fhir_datetime, field
-from guidelinekg.patients.fhirmeds import inverted
+from guidelinekg.patients.periods import inverted
 from guidelinekg.patients.model import GKG, XSD, iri, literal, triple
 
 XSD_BOOLEAN = XSD + "boolean"

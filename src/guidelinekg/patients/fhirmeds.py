@@ -11,7 +11,7 @@ What is read, and how conservatively:
   or ``instance-order`` (a ``proposal``, ``plan`` or ``option`` orders nothing), or ``plan`` reported by the
   patient or another (``reportedBoolean`` true or a ``reportedReference``: Oracle Health records a home
   medication so), and ``status`` ``active``, ``on-hold``, ``completed``, ``stopped`` (it was in force, maybe
-  still is) or ``unknown`` (it may be any of them: read as in force, as a statement's); not ``doNotPerform``.
+  still is) or ``unknown`` (it may be any of them: in force or over); not ``doNotPerform``.
   Start: the earliest ``dosageInstruction.timing.repeat.boundsPeriod.start``, else ``authoredOn``, else
   ``dispenseRequest.validityPeriod.start``. End, the first of these the record states:
 
@@ -22,9 +22,10 @@ What is read, and how conservatively:
   3. the start plus ``expectedSupplyDuration`` times (1 + ``numberOfRepeatsAllowed``);
 
   an instruction bounded while another is not gives the later of its end and the end of 2 or 3. With none
-  of them the end is unknown (``exposure-end-unknown`` note, naming what was assumed): an ``active``,
-  ``on-hold`` or ``unknown`` request is taken as ongoing from its start; a ``completed`` or ``stopped`` one
-  did end, when is not recorded: see *finished* below. *Stopped*, with an end from 1-3: halted before that
+  of them the end is unknown (``exposure-end-unknown`` note, naming what was assumed): an ``active`` or
+  ``on-hold`` request is taken as ongoing from its start; a ``completed`` or ``stopped`` one did end, when is
+  not recorded, and an ``unknown`` one may have: see *finished* below (an ``unknown`` one never by its
+  ``meta.lastUpdated``: the record did not say it was over then). *Stopped*, with an end from 1-3: halted before that
   planned end, on a date not recorded: ended by its ``meta.lastUpdated`` when between its start and that
   end, else by it.
 * **MedicationDispense** with ``status`` ``completed`` (the product was handed over). Start:
@@ -47,8 +48,8 @@ What is read, and how conservatively:
   when the recorded start lies before its window and only the assumed end reaches into it.
 * Skipped with a ``skipped-status`` note: any other status or intent, and a ``doNotPerform`` request. A
   record without any start date (``missing-time``) or with a period ending before it starts (``invalid-time``,
-  :func:`inverted`: an ``effectivePeriod``, a request's ``boundsPeriod`` or ``validityPeriod``; no date of it
-  is guessed) is kept and decides nothing; the input may then lack an exposure (:mod:`.gaps`).
+  :func:`.periods.inverted`: an ``effectivePeriod``, a request's ``boundsPeriod`` or ``validityPeriod``; no
+  date of it is guessed) is kept and decides nothing; the input may then lack an exposure (:mod:`.gaps`).
 
 Durations: UCUM time units (``mo`` = 30.4375 d, ``a`` = 365.25 d) or their names in ``unit``; else not used
 (``unsupported-duration``). What product a record names: :func:`guidelinekg.patients.medmatch.product`.
@@ -57,13 +58,14 @@ Durations: UCUM time units (``mo`` = 30.4375 d, ``a`` = 365.25 d) or their names
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from guidelinekg.patients.codesystems import canonical_system
 from guidelinekg.patients.fhirbundle import fhir_datetime
 from guidelinekg.patients.model import number_from_text
+from guidelinekg.patients.periods import end_instant, ends_before, instant, inverted, moment_of
 
 REQUEST_INTENTS = ("order", "original-order", "reflex-order", "filler-order", "instance-order")
 REQUEST_STATUSES = ("active", "on-hold", "completed", "stopped", "unknown")
@@ -135,38 +137,6 @@ def duration_days(q: Any) -> Decimal | None:
     return None
 
 
-def _moment(lexical: str) -> datetime:
-    """An xsd:dateTime lexical form as an aware datetime (no offset: UTC, as the rules read it)."""
-    moment = datetime.fromisoformat(lexical.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def instant(value: Any) -> str | None:
-    """The xsd:dateTime lexical form of a FHIR date or dateTime (its start), ``None`` when invalid."""
-    parsed = fhir_datetime(value)
-    return parsed[0] if parsed else None
-
-
-def end_instant(value: Any) -> str | None:
-    """The end of a FHIR date or dateTime as an instant: a dateTime is itself; a date, a year-month or a
-    year covers the whole day, month or year, so its end is the start of the next one (FHIR Period.end
-    "2026-01-14" includes that day)."""
-    parsed = fhir_datetime(value)
-    if parsed is None:
-        return None
-    if not isinstance(value, str) or "T" in value:
-        return parsed[0]
-    moment = datetime.fromisoformat(parsed[0])
-    if len(value) == 4:
-        nxt = moment.replace(year=moment.year + 1) if moment.year < 9999 else None
-    elif len(value) == 7:
-        nxt = moment.replace(year=moment.year + moment.month // 12, month=moment.month % 12 + 1) \
-            if moment.year < 9999 or moment.month < 12 else None
-    else:
-        nxt = moment + timedelta(days=1) if moment.date() < date.max else None
-    return nxt.isoformat() if nxt is not None else parsed[0]
-
-
 def _plus(start: str, days: Decimal) -> str | None:
     """The xsd:dateTime ``start`` plus ``days``, its zone kept; ``None`` beyond what a date can hold."""
     try:
@@ -187,22 +157,7 @@ def _first(period: ExposurePeriod, values: list[tuple[Any, str]], pick=min) -> s
             period.notes.append(("invalid-time", f"{element} {value!r} is not a FHIR dateTime; not used"))
         else:
             good.append(lexical)
-    return pick(good, key=_moment) if good else None
-
-
-def inverted(element: str, period: Any) -> str | None:
-    """Why the FHIR Period ``element`` is invalid when it ends before it starts (per-1): as instants when both
-    bounds have a time, else by the days written (a date ends with its whole day, whatever the zone of a time
-    beside it: no false alarm for an evening start); a bound that does not parse decides nothing."""
-    start, end = _dict(period).get("start"), _dict(period).get("end")
-    first, last = instant(start), end_instant(end)
-    if first is None or last is None:
-        return None
-    if "T" in start and "T" in end:
-        wrong = _moment(last) < _moment(first)
-    else:  # by day: an end with a time, on its day; a date, month or year, the day after it
-        wrong = end[:10] < first[:10] if "T" in end else last[:10] <= first[:10]
-    return f"{element} ends ({end!r}) before it starts ({start!r})" if wrong else None
+    return pick(good, key=moment_of) if good else None
 
 
 def _unknown_end(period: ExposurePeriod, status: Any, what: str) -> None:
@@ -212,7 +167,7 @@ def _unknown_end(period: ExposurePeriod, status: Any, what: str) -> None:
 
 
 def _later(ends: list[str]) -> str:
-    return max(ends, key=_moment)
+    return max(ends, key=moment_of)
 
 
 def _updated(res: dict[str, Any], read: bool) -> str | None:  # meta.lastUpdated, an instant, when read
@@ -225,25 +180,27 @@ def _finished(period: ExposurePeriod, res: dict[str, Any], what: str, updated: b
     """The end of a finished exposure whose end is not recorded (see the module docstring); ``stated``: the
     ends of instructions that have one, when another has none (the latest end wins)."""
     assert period.start is not None
-    status, start = res.get("status"), _moment(period.start)
+    status, start = res.get("status"), moment_of(period.start)
+    said, over = ((f"is {status} but gives no end", "ended") if status != "unknown" else
+                  ("has status unknown (in force or over: the record does not say) and gives no end", "ends"))
     assumed = _plus(period.start, Decimal(FINISHED_WITHOUT_END_DAYS))
     if assumed is None:  # beyond what a date can hold
         _unknown_end(period, status, what)
         return
     last = _updated(res, updated)
-    if last is not None and start <= _moment(last) <= _moment(assumed):
+    if last is not None and start <= moment_of(last) <= moment_of(assumed):
         period.end, why = last, f"its meta.lastUpdated, when the record already said {status}"
     else:
         period.end = assumed
-        why = (f"{FINISHED_WITHOUT_END_DAYS} days after its start (a project assumption: a finished record "
-               f"without an end is not read as taken for longer)")
+        why = (f"{FINISHED_WITHOUT_END_DAYS} days after its start (a project assumption: a record not said to be "
+               f"in force is not read as taken for longer without an end)")
     period.end_assumed = True
-    if stated and _moment(_later(stated)) > _moment(period.end):
+    if stated and moment_of(_later(stated)) > moment_of(period.end):
         period.end, why = _later(stated), "the latest end its dosage instructions give"
         period.end_assumed = False
     elif stated:  # an instruction bounded, another not: the course ran at least until the stated end
         period.known_until = _later(stated)
-    text = (f"is {status} but gives no end ({what}): when it ended is unknown; taken as ended by {period.end}, "
+    text = (f"{said} ({what}): when it {over} is unknown; taken as ended by {period.end}, "
             f"{why}, so results drawn until then count as drawn on it and later ones do not")
     if period.known_until:
         text += f" (its dosage instructions say it ran at least until {period.known_until})"
@@ -302,9 +259,11 @@ def request_period(res: dict[str, Any]) -> ExposurePeriod:
                              "this cannot read; not used"))
     # 2. the last day it may be dispensed, and what was handed over then; 3. the supply and its repeats
     stated = valid_until = _end(period, validity.get("end"), "validityPeriod.end")
-    if valid_until is not None and period.start is not None and _moment(valid_until) < _moment(period.start):
-        period.notes.append(("invalid-time", f"validityPeriod.end {validity.get('end')!r} is before the start "
-                             f"{period.start}; not used"))
+    written = next(v for v in [*(b.get("start") for b in bounds), res.get("authoredOn"), validity.get("start")]
+                   if instant(v) == period.start)  # the start as written: a date, or an instant
+    if valid_until is not None and ends_before(written, validity.get("end")):  # in every zone, as a period
+        period.notes.append(("invalid-time", f"validityPeriod.end {validity.get('end')} is before the start "
+                             f"{written}; not used"))
         stated = valid_until = None
     if valid_until is not None and supply is not None:
         stated = _plus(valid_until, supply)
@@ -315,8 +274,8 @@ def request_period(res: dict[str, Any]) -> ExposurePeriod:
         return period
     what = ("a dosage instruction without boundsPeriod.end or boundsDuration, no dispenseRequest.validityPeriod.end "
             "and no usable dispenseRequest.expectedSupplyDuration")
-    if status in FINISHED_STATUSES:
-        _finished(period, res, what, stated=closed)
+    if status in FINISHED_STATUSES or status == "unknown":  # unknown: perhaps over, its lastUpdated not an end
+        _finished(period, res, what, updated=status != "unknown", stated=closed)
     else:
         _unknown_end(period, status, what)
     return period
@@ -393,7 +352,7 @@ def exposure_period(kind: str, res: dict[str, Any]) -> ExposurePeriod:
     period = {"request": request_period, "dispense": dispense_period}.get(kind, effective_period)(res)
     if kind == "request" and res.get("status") == "stopped" and period.end and not period.end_assumed:
         last, planned, period.end_assumed = _updated(res, True), period.end, True
-        if last is not None and _moment(period.start) <= _moment(last) < _moment(planned):
+        if last is not None and moment_of(period.start) <= moment_of(last) < moment_of(planned):
             period.end = last
         period.notes.append(("exposure-end-unknown", f"is stopped: halted before its planned end ({planned}) on a date "
                              f"not recorded; taken as ended by {period.end}, an assumed end"))

@@ -38,7 +38,7 @@ from urllib.parse import quote
 from guidelinekg.patients.fhirbundle import Bundle, code_iri, codings, field
 from guidelinekg.patients.codesystems import canonical_system, trimmed
 from guidelinekg.patients.fhirclinical import concept_tokens
-from guidelinekg.patients.fhirmeds import inverted
+from guidelinekg.patients.periods import inverted
 from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, iri, literal, number_from_text, triple, xsd_decimal
 from guidelinekg.patients.ucum import (
     UnitConversionError, amount_kind, is_ucum, shown, ucum_conversion, ucum_for_spelling,

@@ -9,7 +9,8 @@ listed one matched.
 
 # The patient records an undecided diagnosis, procedure, exposure or allergy criterion rests on (rules 45, 35,
 # 47, 27: the records of the standing that decided it), each with what leaves it undecided: what the reader checks; for
-# an exposure, why it is undecided (?reason: an unverified code, or a course finished on a date not recorded).
+# an exposure, why it is undecided (?reason: an unverified code, or a course finished on a date not recorded, or
+# of status unknown without an end).
 RECORDS = """
 SELECT ?patient ?c ?record ?recordStatus ?reason WHERE {
   ?out gkg:truth gkg:Unknown ; gkg:forPatient ?patient ; gkg:criterion ?c ; prov:wasDerivedFrom ?rec .
@@ -29,10 +30,13 @@ SELECT ?patient ?c ?record ?recordStatus ?reason WHERE {
   UNION { ?rec a gkg:MedicationExposure ; gkg:exposureEndAssumed ?assumed ; gkg:exposureStart ?start ; gkg:exposureSubstance ?s .
           FILTER(?assumed) ?c gkg:exposureClass ?cls . ?s gkg:memberOfClass/skos:broader* ?cls
           OPTIONAL { ?s rdfs:label ?sl FILTER(LANG(?sl) = "" || LANGMATCHES(LANG(?sl), "en")) }
+          OPTIONAL { ?rec gkg:exposureStatus ?est } BIND(COALESCE(STR(?est), "") = "unknown" AS ?unsure)
           BIND(CONCAT(" (", COALESCE(CONCAT(STR(?sl), ", "), ""), "from ", SUBSTR(STR(?start), 1, 10),
-               ", finished on a date not recorded)") AS ?recordStatus)
-          BIND(CONCAT("a course begun before the span and recorded as finished, but not when: it may have ended ",
-               "before the span; record when it ended to decide") AS ?reason) }
+               IF(?unsure, ", status unknown, no end recorded)", ", finished on a date not recorded)")) AS ?recordStatus)
+          BIND(IF(?unsure, CONCAT("a course begun before the span, of status unknown and without an end: it may ",
+                                  "have ended before the span; record when it ended, or that it goes on, to decide"),
+                  CONCAT("a course begun before the span and recorded as finished, but not when: it may have ended ",
+                         "before the span; record when it ended to decide")) AS ?reason) }
   OPTIONAL { ?rec gkg:identifier ?id } BIND(COALESCE(?id, STR(?rec)) AS ?record)
 }
 """
@@ -45,6 +49,7 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
   ?rec a gkg:MedicationExposure ; gkg:exposureStart ?start .
   OPTIONAL { ?rec gkg:exposureEnd ?end }
   OPTIONAL { ?rec gkg:exposureEndAssumed ?assumed }
+  OPTIONAL { ?rec gkg:exposureStatus ?est }
   OPTIONAL { ?rec gkg:exposureSubstance ?s . ?s rdfs:label ?sl FILTER(LANG(?sl) = "" || LANGMATCHES(LANG(?sl), "en")) }
   OPTIONAL { ?rec gkg:identifier ?id } BIND(COALESCE(?id, STR(?rec)) AS ?record)
   # an end recorded as a day (or month, or year) is stored as the first instant after it, without a time zone
@@ -52,7 +57,8 @@ SELECT ?patient ?c ?record ?recordStatus WHERE {
   BIND(IF(STRLEN(STR(?end)) = 19 && SUBSTR(STR(?end), 12, 8) = "00:00:00",
           SUBSTR(STR(?end - "P1D"^^<http://www.w3.org/2001/XMLSchema#dayTimeDuration>), 1, 10), SUBSTR(STR(?end), 1, 10)) AS ?lastDay)
   BIND(CONCAT(" (", COALESCE(CONCAT(STR(?sl), ", "), ""), "from ", SUBSTR(STR(?start), 1, 10),
-       IF(COALESCE(?assumed, false), ", finished on a date not recorded",
+       IF(COALESCE(?assumed, false), IF(COALESCE(STR(?est), "") = "unknown", ", status unknown, no end recorded",
+                                        ", finished on a date not recorded"),
           IF(BOUND(?end), CONCAT(" to ", ?lastDay), ", no end recorded")), ")") AS ?recordStatus)
 }
 """
