@@ -5,7 +5,7 @@ unit (``10*1000.ug/L``, whose factor overflows a float; a deeply nested one) is 
 not convertible. A lone annotation (``{score}``, ``{T-score}``) is the unity 1, as UCUM defines it. The parser and the registry (about half a second to build) are built only when needed,
 once per process; results, failures included, are cached.
 
-Two things UCUM itself does not do:
+Three things UCUM itself does not do:
 
 * Annotations. UCUM gives ``{...}`` no meaning (``mL/min`` converts to ``mL/min/{1.73_m2}`` with factor 1),
   but an annotation may name another quantity (a creatinine clearance is not an eGFR indexed to body
@@ -13,6 +13,11 @@ Two things UCUM itself does not do:
 * Spellings. Laboratory systems write units that are no UCUM code (``mL/min/1.73m2``, ``mcg/L``, ``lbs``).
   ``ontology/unit-spellings.tsv`` maps the well-known ones, each to the one UCUM code it can mean
   (:func:`ucum_for_spelling`).
+* Equivalents and osmoles. UCUM defines ``eq`` and ``osm`` as 1 ``mol``, which holds only of a charge, or a
+  count of particles, of 1: 1.2 meq/L of a divalent ion is 0.6 mmol/L, not 1.2. A conversion that changes
+  how many eq or osm a unit counts (``meq/L`` to ``mmol/L``, ``meq/mmol`` to ``1``) is refused
+  (:func:`counted_apart`); one between prefixes of the same (``meq/L`` to ``eq/L``, ``mmol/L`` to ``umol/L``)
+  is UCUM's. The guideline graph gives the factor for a substance (a ``gkg:UnitFactor``).
 """
 
 from __future__ import annotations
@@ -319,7 +324,8 @@ def _ucum_conversion(from_unit: str, to_unit: str) -> tuple[Decimal, Decimal] | 
 
     try:
         offset = at(0.0)
-        return at(1.0) - offset, offset
+        scale = at(1.0) - offset
+        return counted_apart(from_unit, to_unit) or (scale, offset)
     except pint.errors.DimensionalityError as exc:
         return (
             f"UCUM cannot convert {from_text} ({exc.dim1 or 'dimensionless'}) to {to_text} "
@@ -329,3 +335,56 @@ def _ucum_conversion(from_unit: str, to_unit: str) -> tuple[Decimal, Decimal] | 
         return f"UCUM cannot convert {from_text} to {to_text}: {exc}"
     except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:
         return f"the factor from {from_text} to {to_text} is out of range ({exc or type(exc).__name__})"
+
+
+# --- equivalents and osmoles, which UCUM takes as moles -------------------------------------------------
+
+_COUNTED = ("eq", "osm")  # UCUM atoms defined as 1 mol that are a mole only for a charge or particle count of 1
+
+
+def counted_apart(from_unit: str, to_unit: str) -> str | None:
+    """Why ``from_unit`` and ``to_unit`` cannot be related though UCUM relates them, or None: they count
+    equivalents (``eq``) or osmoles (``osm``), any prefix, to other powers (``meq/L`` and ``mmol/L``;
+    ``mosm/kg`` and ``mmol/kg``; ``meq/mmol`` and ``1``). UCUM takes 1 eq and 1 osm as 1 mol, true only of an
+    ion of charge 1 or a solute that does not dissociate.
+
+    >>> counted_apart("meq/L", "eq/L") is None, counted_apart("meq/(24.h)", "mmol/d") is None
+    (True, False)
+    """
+    if _counts(from_unit) == _counts(to_unit):
+        return None
+    return (f"{short(from_unit)} and {short(to_unit)} count an amount of substance differently (equivalents "
+            "or osmoles against moles), which UCUM equates (1 eq = 1 osm = 1 mol) though that holds only for a "
+            "charge, or a count of particles, of 1 (1 mmol of a divalent ion is 2 meq); the guideline graph "
+            "must give a gkg:UnitFactor between them for this measure (gkg:divideBy the valence, or the "
+            "particles per molecule, with its source)")
+
+
+@functools.cache
+def _counts(unit: str) -> tuple[tuple[str, int], ...]:
+    """The powers of eq and osm in ``unit`` (``meq/(24.h)``: eq 1; ``mmol/meq2``: eq -2), from the UCUM
+    parse; ``()`` for a unit that counts neither (or is no UCUM: the conversion fails anyway)."""
+    try:
+        counts = _walk(_ucum_parser().parse(unit))
+    except Exception:  # noqa: BLE001 - as in is_ucum: a unit that cannot be parsed counts nothing here
+        return ()
+    return tuple(sorted((atom, power) for atom, power in counts.items() if power))
+
+
+def _walk(node: Any, scale: int = 1) -> Counter:
+    """Net powers of the counted atoms below one node of the UCUM grammar's parse tree, times ``scale``."""
+    out: Counter = Counter()
+    children = getattr(node, "children", None)
+    if children is None:  # a token: an annotation, an operator
+        return out
+    if node.data == "simple_unit":
+        out[str(children[-1])] += scale if str(children[-1]) in _COUNTED else 0
+    elif node.data == "annotatable" and getattr(children[-1], "type", None) == "EXPONENT":
+        out.update(_walk(children[0], scale * int(children[-1])))
+    else:  # a term (a.b, a/b), a main term (/a), a component, a parenthesised term: what it holds
+        for child in children:
+            if str(child) == "/" and getattr(child, "type", None):
+                scale = -scale  # the right operand of a term, the whole of "/a": one "/" in each
+            else:
+                out.update(_walk(child, scale))
+    return out

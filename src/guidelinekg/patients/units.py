@@ -18,6 +18,8 @@ Choices:
 * Conversion paths, first that applies: same unit; a factor from the unit to the canonical unit (or the
   inverse of one the other way); UCUM alone; UCUM to a factor's ``fromUnit``, the factor, UCUM from its
   ``toUnit``. The UCUM registry (about half a second to build) is built only when needed, once per process.
+* Equivalents and osmoles are no moles, though UCUM equates them (``meq/L`` to ``mmol/L`` is refused:
+  :func:`guidelinekg.patients.ucum.counted_apart`); the graph's factor (the valence) relates them.
 * Annotations count, though UCUM ignores them: a unit lacking an annotation of the unit it is converted to
   (``mL/min``, a clearance, to ``mL/min/{1.73_m2}``, an eGFR) is not converted; an extra one
   (``%{saturation}`` to ``%``) is no matter.
