@@ -468,6 +468,10 @@ def test_doctests_of_the_fhir_modules():
     ("mg/g", "mg/mmol", True),
     ("ug/mg", "mg/g", False),    # the same ratio
     ("x10^9/L", "10*9/L", False),
+    # equivalents against moles (a trial author): UCUM's 1 eq = 1 mol holds only for a charge of 1
+    ("mEq/L", "mmol/L", True),
+    ("mmol/L", "meq/L", True),
+    ("mEq/L", "meq/L", False),
 ])  # fmt: skip
 def test_a_unit_text_contradicting_its_ucum_code_makes_the_value_unusable(unit, code, contradicts) -> None:
     from guidelinekg.patients.fhirobs import quantity_lines

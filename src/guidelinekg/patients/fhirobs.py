@@ -41,7 +41,7 @@ from guidelinekg.patients.fhirclinical import concept_tokens
 from guidelinekg.patients.periods import inverted
 from guidelinekg.patients.model import GKG, RDF_TYPE, XSD, iri, literal, number_from_text, triple, xsd_decimal
 from guidelinekg.patients.ucum import (
-    UnitConversionError, amount_kind, is_ucum, shown, ucum_conversion, ucum_for_spelling,
+    UnitConversionError, amount_kind, counted_apart, is_ucum, shown, ucum_conversion, ucum_for_spelling,
 )
 
 LOINC = "http://loinc.org"
@@ -129,7 +129,8 @@ def _contradicts(text: str, code: str) -> bool:
     """Whether a Quantity's display unit names another unit than its code, so that which one the value is in
     cannot be told: a UCUM unit of the same kind at another scale ("mg/L" against "ng/mL"); a well-known
     spelling of one ("lb", "lbs" against "kg": ``ontology/unit-spellings.tsv``); or an amount of another kind
-    ("mg/dL" against "umol/L": mass and substance, :func:`amount_kind`). A display that is neither
+    ("mg/dL" against "umol/L": mass and substance, :func:`amount_kind`), or equivalents against moles ("mEq/L"
+    against "mmol/L", :func:`counted_apart`: 1.2 meq/L of a divalent ion is 0.6 mmol/L). A display that is neither
     ("percent", "K/uL", which UCUM reads as kelvin per microlitre; "G/L", gauss per litre; "C", "F") is a local
     spelling of the code's unit, not a rival one."""
     if text == code or not text:
@@ -143,7 +144,7 @@ def _contradicts(text: str, code: str) -> bool:
         return ucum_conversion(text, code) != (Decimal(1), Decimal(0))
     except UnitConversionError:
         kinds = amount_kind(text), amount_kind(code)
-        return None not in kinds and kinds[0] != kinds[1]
+        return None not in kinds and (kinds[0] != kinds[1] or counted_apart(text, code) is not None)
 
 
 def loinc_codes(concept: Any) -> list[str]:
