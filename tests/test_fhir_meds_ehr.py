@@ -1,0 +1,117 @@
+"""Medication records as US EHR exports write them (Synthea among them), read against the shipped RLS guideline.
+
+1. A MedicationRequest coded only in RxNorm (``medicationCodeableConcept.coding`` with system, code and
+   display, no ``text``): the RxNorm display names the product ("ferrous sulfate 325 MG Oral Tablet") and is
+   matched by name, as a text is, so iron studies drawn on it are not used. No RxNorm code could be checked
+   against a release, so the one product code seen in such records (310325) is listed in terms.ttl as
+   unverified: a coding without a display is never read as ferrous sulfate, only as perhaps it (the
+   unrecognised-product note names the substance the guideline lists the code for; rule 79 says "may be
+   taking").
+
+The record is Synthea's own (tests/fixtures/fhir/synthea/Kallie862_*.json), placed in the timeline of the
+third EHR trial's fixture (tests/fixtures/ehr-trial3/M1-iron-abbreviated.json). Outcomes on both engines.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from test_ehr_trial3 import AS_OF, ENGINES, FERRITIN, FIXTURES, TSAT, codes, load, notes, ordered, recommend, values
+
+RLS = "https://w3id.org/guidelinekg/guideline/rls-iron/"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+REQUEST = "urn:guidelinekg:MedicationRequest/mr1"
+SYNTHEA = Path(__file__).parent / "fixtures" / "fhir" / "synthea"
+assert AS_OF == "2026-12-08"  # the fixture's labs: 2026-12-01; its request: authored 2026-11-20
+
+
+def synthea_iron_concept() -> dict:
+    """The medicationCodeableConcept of the ferrous sulfate MedicationRequest Synthea wrote for Kallie862."""
+    (path,) = SYNTHEA.glob("Kallie862_*.json")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    (concept,) = [e["resource"]["medicationCodeableConcept"] for e in doc["entry"]
+                  if e["resource"]["resourceType"] == "MedicationRequest"
+                  and "ferrous" in json.dumps(e["resource"].get("medicationCodeableConcept"))]
+    return concept
+
+
+def coded_only(display: bool) -> dict:
+    """Synthea's concept without its text (how most US exports write it), and without the display if asked."""
+    concept = copy.deepcopy(synthea_iron_concept())
+    concept.pop("text")
+    if not display:
+        for coding in concept["coding"]:
+            coding.pop("display")
+    return concept
+
+
+def with_concept(concept: dict):
+    def change(res: dict) -> None:
+        if res["resourceType"] == "MedicationRequest":
+            res["medicationCodeableConcept"] = concept
+    return change
+
+
+def bundle(tmp_path: Path, concept: dict, **request: object) -> Path:
+    doc = json.loads((FIXTURES / "M1-iron-abbreviated.json").read_text(encoding="utf-8"))
+    for entry in doc["entry"]:
+        if entry["resource"]["resourceType"] == "MedicationRequest":
+            entry["resource"]["medicationCodeableConcept"] = concept
+            entry["resource"].update(request)
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def test_the_synthea_record_is_coded_in_rxnorm_with_a_display():
+    """What the tests below start from, as Synthea wrote it."""
+    assert synthea_iron_concept()["coding"] == [
+        {"system": RXNORM, "code": "310325", "display": "ferrous sulfate 325 MG Oral Tablet"}]
+
+
+def test_an_rxnorm_coding_is_recognised_by_its_display(kb):
+    p = load("M1-iron-abbreviated", kb, with_concept(coded_only(display=True)))
+    assert values(p, REQUEST, "exposureSubstance") == [RLS + "ferrous-sulfate"]
+    assert values(p, REQUEST, "matchedBy") == ["name"]  # the display, not the code
+    assert values(p, REQUEST, "productText") == ["ferrous sulfate 325 MG Oral Tablet"]
+    assert values(p, REQUEST, "possibleSubstance") == [] and not notes(p, "unrecognised-product")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_iron_studies_drawn_on_an_rxnorm_coded_request_are_not_used(capsys, tmp_path, engine):
+    report = recommend(capsys, bundle(tmp_path, coded_only(display=True)), engine)
+    drawn = [w["message"] for w in report["warnings"] if w["code"] == "lab-drawn-on-iron"]
+    assert len(drawn) == 2 and all("while taking ferrous sulfate 325 MG Oral Tablet" in m for m in drawn), drawn
+    assert ordered(report) == [FERRITIN, TSAT] and report["recommendations"] == []
+    assert "unrecognised-product" not in codes(report)
+
+
+def test_the_rxnorm_code_is_listed_as_unverified_and_never_matches(kb):
+    """Terminology data, not Python, says what an RxNorm code is; no RxNorm code of the shipped guideline is
+    used to match (none could be verified), and 310325 is only a possible ferrous sulfate."""
+    coding = [(RXNORM, "310325")]
+    assert kb.matcher.match(codings=coding, texts=[]) == []
+    assert kb.matcher.possible(coding) == [RLS + "ferrous-sulfate"]
+    p = load("M1-iron-abbreviated", kb, with_concept(coded_only(display=False)))
+    assert values(p, REQUEST, "exposureSubstance") == []
+    assert values(p, REQUEST, "possibleSubstance") == [RLS + "ferrous-sulfate"]
+    (note,) = notes(p, "unrecognised-product")
+    assert f"product given only by code {RXNORM}|310325, which the guideline lists only as unverified" in note.message
+    assert "for ferrous sulfate" in note.message
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_request_coded_without_a_display_is_only_perhaps_ferrous_sulfate(capsys, tmp_path, engine):
+    """Iron studies drawn a week before the request was written are used; the oral iron then recommended is
+    one the patient may be taking: said so, with why it is only "may"."""
+    report = recommend(capsys, bundle(tmp_path, coded_only(display=False), authoredOn="2026-12-03T10:00:00-05:00"),
+                       engine)
+    assert "lab-drawn-on-iron" not in codes(report)
+    (taking,) = [w["message"] for w in report["warnings"] if w["code"] == "already-taking-recommended"]
+    assert taking.startswith("The patient may be taking ferrous sulfate (since 2026-12-03; only a code the "
+                             "guideline lists as unverified names it as ferrous sulfate)"), taking
+    assert "unrecognised-product" in codes(report)
