@@ -217,7 +217,7 @@ SUBSTANCES = {  # substance -> (labels, classes)
                      (IRON, IV)),
     "iron-sucrose": (("iron sucrose", "Venofer"), (IRON, IV)),
     "ferrous-sulfate": (("ferrous sulfate", "ferrous sulphate", "Slow Fe", "Slow-Fe", "SlowFe", "Fer-In-Sol",
-                         "FeSO4", "ferrous sulf"), (IRON, ORAL)),
+                         "FeSO4", "ferrous sulf", "Fe sulfate 325 mg", "Fe sulfate 325mg"), (IRON, ORAL)),
     "ferrous-gluconate": (("ferrous gluconate", "Fergon"), (IRON, ORAL)),
     "ferrous-fumarate": (("ferrous fumarate", "Hemocyte"), (IRON, ORAL)),
     "ferrous-bisglycinate": (("ferrous bisglycinate", "ferrous bisglycinate chelate", "iron bisglycinate"),
@@ -238,6 +238,7 @@ SUBSTANCES = {  # substance -> (labels, classes)
     "ferric-derisomaltose": (("ferric derisomaltose", "iron isomaltoside", "iron isomaltoside 1000", "Monoferric",
                               "Monofer"), (IRON, IV)),
     "iron-salt-not-named": (("iron", "Fe"), (IRON,)),  # "Iron 65 mg tablet", "FE SULFATE": longer names win
+    # ("FE SULFATE 325 MG TAB" is ferrous sulfate)
 }
 SUBSTANCE_CODES = {(UNII, "6897GXD6OE"): "ferric-carboxymaltose", (UNII, "95HR524N2M"): "iron-dextran"}
 _LABEL_OF = {

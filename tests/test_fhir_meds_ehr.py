@@ -7,6 +7,11 @@
    unverified: a coding without a display is never read as ferrous sulfate, only as perhaps it (the
    unrecognised-product note names the substance the guideline lists the code for; rule 79 says "may be
    taking").
+2. "FE SULFATE 325 MG TAB", a pharmacy system's abbreviation, was read as iron of no named salt: enough for the
+   24-hour iron-free rule, but a patient on it got no already-taking-recommended warning when oral ferrous
+   sulfate was recommended (rule 79), only "of the same class, may be a duplication". "FE SULFATE 325 MG" (the
+   ferrous sulfate tablet's strength) is now a name of ferrous sulfate in terms.ttl; "FE SULFATE" alone still
+   does not say ferrous or ferric (ferric sulfate is a topical haemostatic) and stays iron.
 
 The record is Synthea's own (tests/fixtures/fhir/synthea/Kallie862_*.json), placed in the timeline of the
 third EHR trial's fixture (tests/fixtures/ehr-trial3/M1-iron-abbreviated.json). Outcomes on both engines.
@@ -19,9 +24,12 @@ import json
 from pathlib import Path
 
 import pytest
+import rdflib
 
+from test_bench_tools import reference
 from test_ehr_trial3 import AS_OF, ENGINES, FERRITIN, FIXTURES, TSAT, codes, load, notes, ordered, recommend, values
 
+GKG = "https://w3id.org/guidelinekg/ontology#"
 RLS = "https://w3id.org/guidelinekg/guideline/rls-iron/"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 REQUEST = "urn:guidelinekg:MedicationRequest/mr1"
@@ -115,3 +123,40 @@ def test_a_request_coded_without_a_display_is_only_perhaps_ferrous_sulfate(capsy
     assert taking.startswith("The patient may be taking ferrous sulfate (since 2026-12-03; only a code the "
                              "guideline lists as unverified names it as ferrous sulfate)"), taking
     assert "unrecognised-product" in codes(report)
+
+
+# --- 2. "FE SULFATE 325 MG TAB" --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("FE SULFATE 325 MG TAB", ["ferrous-sulfate"]),
+    ("FE SULFATE 325MG TAB", ["ferrous-sulfate"]),
+    ("Fe  sulfate 325 mg tablet", ["ferrous-sulfate"]),
+    ("FE SULFATE", ["iron-salt-not-named"]),  # ferrous or ferric is not said
+    ("Fe sulfate 20% solution", ["iron-salt-not-named"]),  # not the tablet: ferric sulfate is a haemostatic solution
+    ("FE SULFATE 3250 MG", ["iron-salt-not-named"]),  # whole words only
+])  # fmt: skip
+def test_fe_sulfate_at_the_tablets_strength_is_ferrous_sulfate(kb, text, expected):
+    assert sorted(m.substance.removeprefix(RLS) for m in kb.matcher.match(codings=[], texts=[text])) == expected
+    assert sorted(reference.substances_of([], [text])) == expected  # the benchmark's reference reads it alike
+
+
+def test_fe_sulfate_325_mg_is_oral_iron(kb):
+    """The class the oral iron recommendation reads, as the shipped terms give it."""
+    (found,) = kb.matcher.match(codings=[], texts=["FE SULFATE 325 MG TAB"])
+    terms = rdflib.Graph().parse(Path(__file__).parents[1] / "ontology" / "guidelines" / "rls-iron" / "terms.ttl")
+    classes = {str(o) for o in terms.objects(rdflib.URIRef(found.substance), rdflib.URIRef(GKG + "memberOfClass"))}
+    assert classes == {RLS + "IronContainingProduct", RLS + "OralIron"}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_patient_on_fe_sulfate_325_mg_is_already_taking_the_oral_iron_recommended(capsys, tmp_path, engine):
+    """Iron studies drawn before the tablets were prescribed are used; oral ferrous sulfate is recommended."""
+    report = recommend(capsys, bundle(tmp_path, {"text": "FE SULFATE 325 MG TAB"},
+                                      authoredOn="2026-12-03T10:00:00-05:00"), engine)
+    assert "lab-drawn-on-iron" not in codes(report)
+    (taking,) = [w["message"] for w in report["warnings"] if w["code"] == "already-taking-recommended"]
+    assert taking.startswith("The patient is already taking FE SULFATE 325 MG TAB (since 2026-12-03), a product of "
+                             "ferrous sulfate, while 'oral ferrous sulfate 65 mg elemental iron daily' is recommended")
+    same = [w["message"] for w in report["warnings"] if w["code"] == "taking-same-class"]
+    assert not any("as ferrous sulfate" in m for m in same), same  # the substance itself, not "the same class"
