@@ -12,6 +12,11 @@
    sulfate was recommended (rule 79), only "of the same class, may be a duplication". "FE SULFATE 325 MG" (the
    ferrous sulfate tablet's strength) is now a name of ferrous sulfate in terms.ttl; "FE SULFATE" alone still
    does not say ferrous or ferric (ferric sulfate is a topical haemostatic) and stays iron.
+3. A MedicationStatement or MedicationAdministration of status ``unknown`` with an ``effectivePeriod`` that
+   has a start and no end was read as taken ever since: one from 2019 made every later iron study "drawn on
+   it". It may be over, so it now gets the assumed end a MedicationRequest of status ``unknown`` got (365 days
+   after its start, never its ``meta.lastUpdated``; ``gkg:exposureEndAssumed``), and rules 79 and 89 say "may
+   still be taking". The third trial's F9 fixture, its request replaced by such a record.
 
 The record is Synthea's own (tests/fixtures/fhir/synthea/Kallie862_*.json), placed in the timeline of the
 third EHR trial's fixture (tests/fixtures/ehr-trial3/M1-iron-abbreviated.json). Outcomes on both engines.
@@ -160,3 +165,85 @@ def test_a_patient_on_fe_sulfate_325_mg_is_already_taking_the_oral_iron_recommen
                              "ferrous sulfate, while 'oral ferrous sulfate 65 mg elemental iron daily' is recommended")
     same = [w["message"] for w in report["warnings"] if w["code"] == "taking-same-class"]
     assert not any("as ferrous sulfate" in m for m in same), same  # the substance itself, not "the same class"
+
+
+# --- 3. a statement or administration of status unknown with an open period -------------------------------------
+
+STATEMENT = "urn:guidelinekg:MedicationStatement/ms1"
+
+
+def unknown_record(kind: str, start: str, product: str = "Ferrous sulfate 325 mg tablet", **fields) -> dict:
+    return {"resourceType": kind, "id": "ms1", "status": "unknown", "subject": {"reference": "Patient/p1"},
+            "effectivePeriod": {"start": start}, "medicationCodeableConcept": {"text": product}, **fields}
+
+
+def replacing_the_request(record: dict):
+    def change(res: dict) -> None:
+        if res["resourceType"] == "MedicationRequest":
+            res.clear()
+            res.update(record)
+    return change
+
+
+def f9_with(tmp_path: Path, record: dict) -> Path:
+    doc = json.loads((FIXTURES / "F9-mr-unknown-2019.json").read_text(encoding="utf-8"))
+    for entry in doc["entry"]:
+        replacing_the_request(record)(entry["resource"])
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["MedicationStatement", "MedicationAdministration"])
+def test_an_open_period_of_status_unknown_is_assumed_to_end_a_year_after_its_start(kb, kind):
+    record = unknown_record(kind, "2019-01-10", meta={"lastUpdated": "2019-03-01T12:00:00Z"})
+    p = load("F9-mr-unknown-2019", kb, replacing_the_request(record))
+    node = STATEMENT.replace("MedicationStatement", kind)
+    assert values(p, node, "exposureStart") == ["2019-01-10T00:00:00"]
+    # not its lastUpdated: that does not say it was over then
+    assert values(p, node, "exposureEnd") == ["2020-01-10T00:00:00"] and values(p, node, "exposureEndAssumed") == ["true"]
+    (note,) = notes(p, "exposure-end-unknown")
+    assert note.message.startswith(f"{kind}/ms1 has status unknown (in force or over: the record does not say) and "
+                                   "gives no end (no effectivePeriod.end): when it ends is unknown; taken as ended by "
+                                   "2020-01-10T00:00:00, 365 days after its start"), note.message
+
+
+@pytest.mark.parametrize("status, fields, end", [
+    ("unknown", {"effectivePeriod": {"start": "2019-01-10", "end": "2019-02-10"}}, "2019-02-11T00:00:00"),  # recorded
+    ("unknown", {"effectiveDateTime": "2019-01-10"}, "2019-01-11T00:00:00"),  # that moment (its day), as before
+    ("active", {"effectivePeriod": {"start": "2019-01-10"}}, None),  # says it is still taken: ongoing, as before
+])  # fmt: skip
+def test_a_recorded_end_a_moment_or_a_record_in_force_is_read_as_before(kb, status, fields, end):
+    record = {**unknown_record("MedicationStatement", "2019-01-10"), "status": status}
+    record.pop("effectivePeriod")
+    p = load("F9-mr-unknown-2019", kb, replacing_the_request({**record, **fields}))
+    assert values(p, STATEMENT, "exposureEnd") == ([end] if end else [])
+    assert values(p, STATEMENT, "exposureEndAssumed") == [] and not notes(p, "exposure-end-unknown")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("kind", ["MedicationStatement", "MedicationAdministration"])
+def test_iron_studies_years_after_a_statement_of_status_unknown_are_used(capsys, tmp_path, engine, kind):
+    """Begun 2019-01-10, the iron studies drawn 2026-12-01: they were "drawn on it", and nothing was
+    recommended; now as with the request of status unknown it stands for."""
+    report = recommend(capsys, f9_with(tmp_path, unknown_record(kind, "2019-01-10")), engine)
+    request = recommend(capsys, FIXTURES / "F9-mr-unknown-2019.json", engine)
+    assert "lab-drawn-on-iron" not in codes(report) and ordered(report) == []
+    made = [r["label"] for r in report["recommendations"]]
+    assert "oral ferrous sulfate 65 mg elemental iron daily" in made
+    assert made == [r["label"] for r in request["recommendations"]]
+    assert "already-taking-recommended" not in codes(report)  # over by the as-of date, as assumed
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_recent_statement_of_status_unknown_is_perhaps_still_taken(capsys, tmp_path, engine):
+    """Begun after the draw (2026-12-03): its assumed end reaches past the as-of date: "may still be taking"."""
+    report = recommend(capsys, f9_with(tmp_path, unknown_record("MedicationStatement", "2026-12-03")), engine)
+    (taking,) = [w["message"] for w in report["warnings"] if w["code"] == "already-taking-recommended"]
+    assert taking.startswith("The patient may still be taking Ferrous sulfate 325 mg tablet (since 2026-12-03; its "
+                             "status unknown, without the date it ended if it did), "), taking
+    record = unknown_record("MedicationStatement", "2026-12-03", product="Iron sucrose 200 mg IV")
+    report = recommend(capsys, f9_with(tmp_path, record), engine)
+    (taking,) = [w["message"] for w in report["warnings"] if w["code"] == "taking-not-indicated"]
+    assert taking.startswith("The patient may still be taking Iron sucrose 200 mg IV (since 2026-12-03) (its status "
+                             "unknown; whether and when it ended is not recorded), which "), taking
