@@ -36,8 +36,8 @@ else ``None``; ``status`` the Observation's FHIR status (``None`` when absent). 
 Observation with a LOINC coding is an observation of its own (key ``<parent>/component/<i>-<code>``).
 ``exp``: start and end lexical forms (``None`` when absent), the substance classes recognised
 (``iron``, ``iv``, ``oral``), whether the end is assumed, and the substances recognised (``SUBSTANCES`` keys).
-An assumed end: a record completed or stopped, a request of status unknown (a dispense without ``daysSupply``)
-that gives no end ends by its ``meta.lastUpdated`` (not a dispense's, nor an unknown request's) when that lies
+An assumed end: a record completed or stopped, or of status unknown (a dispense without ``daysSupply``)
+that gives no end ends by its ``meta.lastUpdated`` (not a dispense's, nor an unknown record's) when that lies
 within 365 days after its start, else 365 days after it.
 
 Semantics (rule files in brackets): a result dated after the as-of date (the calendar date as recorded, the
@@ -217,7 +217,7 @@ SUBSTANCES = {  # substance -> (labels, classes)
                      (IRON, IV)),
     "iron-sucrose": (("iron sucrose", "Venofer"), (IRON, IV)),
     "ferrous-sulfate": (("ferrous sulfate", "ferrous sulphate", "Slow Fe", "Slow-Fe", "SlowFe", "Fer-In-Sol",
-                         "FeSO4", "ferrous sulf"), (IRON, ORAL)),
+                         "FeSO4", "ferrous sulf", "Fe sulfate 325 mg", "Fe sulfate 325mg"), (IRON, ORAL)),
     "ferrous-gluconate": (("ferrous gluconate", "Fergon"), (IRON, ORAL)),
     "ferrous-fumarate": (("ferrous fumarate", "Hemocyte"), (IRON, ORAL)),
     "ferrous-bisglycinate": (("ferrous bisglycinate", "ferrous bisglycinate chelate", "iron bisglycinate"),
@@ -238,6 +238,7 @@ SUBSTANCES = {  # substance -> (labels, classes)
     "ferric-derisomaltose": (("ferric derisomaltose", "iron isomaltoside", "iron isomaltoside 1000", "Monoferric",
                               "Monofer"), (IRON, IV)),
     "iron-salt-not-named": (("iron", "Fe"), (IRON,)),  # "Iron 65 mg tablet", "FE SULFATE": longer names win
+    # ("FE SULFATE 325 MG TAB" is ferrous sulfate)
 }
 SUBSTANCE_CODES = {(UNII, "6897GXD6OE"): "ferric-carboxymaltose", (UNII, "95HR524N2M"): "iron-dextran"}
 _LABEL_OF = {
@@ -561,7 +562,7 @@ def _whole(value: Any, lexical: str | None) -> str | None:
 
 def _assumed_end(res: dict, start: str) -> str | None:
     """The end of a finished record that gives none [fhirmeds]: its meta.lastUpdated when within 365 days
-    after its start (not a dispense's: it dates the hand-over; nor a request's of status unknown: it did not
+    after its start (not a dispense's: it dates the hand-over; nor a record's of status unknown: it did not
     say it was over then), else 365 days after its start."""
     limit = _after(start, 365.0)
     stamp = _dict(res.get("meta")).get("lastUpdated")
@@ -595,8 +596,8 @@ def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | N
             end = _whole(period["end"], _time(period["end"], notes))
     if start is None and not inverted:
         notes.append("missing-time")
-    finished = res.get("status") in ("completed", "stopped")  # a dispense is always completed here
-    finished |= res["resourceType"] == "MedicationRequest" and res.get("status") == "unknown"  # perhaps over
+    # a dispense is always completed here; unknown (a request, statement or administration): perhaps over
+    finished = res.get("status") in ("completed", "stopped", "unknown")
     assumed = start is not None and end is None and finished
     if assumed:
         end = _assumed_end(res, start)

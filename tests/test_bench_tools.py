@@ -163,13 +163,17 @@ TRIAL3 = ROOT / "tests" / "fixtures" / "ehr-trial3"
     ("F8-mr-unknown", {}), ("F9-mr-unknown-2019", {}),  # status unknown without an end: an assumed end
     ("F9-mr-unknown-2019", {'"2019-01-10"': '"2026-12-03"'}),
     ("F9-mr-unknown-2019", {'"2019-01-10"': '"2019-01-10T09:00:00Z", "meta": {"lastUpdated": "2019-02-01T00:00:00Z"}'}),
+    *(("F9-mr-unknown-2019", {'"MedicationRequest"': f'"{kind}"', '"intent": "order",': "",
+                              '"authoredOn": "2019-01-10"': f'"effectivePeriod": {{"start": "{start}"}}'})
+      for kind in ("MedicationStatement", "MedicationAdministration") for start in ("2019-01-10", "2026-12-03")),
     ("B12-period-inverted", {'"2026-12-05T08:00:00-05:00"': '"2026-12-02T01:30:00Z"',
                              '"2026-12-01T08:20:00-05:00"': '"2026-12-01"'}),  # valid: an evening in New York
     ("B12-period-inverted", {'"2026-12-05T08:00:00-05:00"': '"2026-12-02T13:00:00Z"',
                              '"2026-12-01T08:20:00-05:00"': '"2026-12-01"'}),  # inverted in every zone
 ])
 def test_reference_agrees_with_engine_on_trial_probes(kb, tmp_path, name, swap):
-    """Probes a reviewer sent (a request of status unknown, a date beside an instant in UTC), as of 2026-12-08."""
+    """Probes a reviewer sent (a request of status unknown, a date beside an instant in UTC), as of 2026-12-08; and
+    a statement or administration of status unknown with an open period (an assumed end, as the request's)."""
     text = (TRIAL3 / f"{name}.json").read_text(encoding="utf-8")
     for old, new in swap.items():
         assert old in text

@@ -12,6 +12,7 @@
 4. iron products as pharmacy systems abbreviate them ("FE SULFATE 325 MG TAB", "FeSO4 325 mg", "ferrous sulf
    325mg", "Fe 65 mg tablet") were not recognised, so iron studies drawn on them were trusted: the shipped
    terminology now has the abbreviations (terms.ttl); the generic whole-word matcher needed no change.
+   ("FE SULFATE 325 MG TAB" was read as iron of no named salt; it is now ferrous sulfate: test_fhir_meds_ehr.py.)
 5. a date beside an instant written in UTC or east of it (``"2026-12-02T01:30:00Z"`` to ``"2026-12-01"``, an
    evening in New York) was "ends before it starts": the date was compared with the instant's day in its own
    offset. A date beside an instant is now inverted only when it is in every time zone (``periods.ends_before``),
@@ -156,7 +157,8 @@ def test_results_that_may_be_drawn_on_a_request_of_an_inverted_validity_are_not_
 # --- 4. iron products as pharmacy systems abbreviate them ----------------------------------------------------
 
 ABBREVIATED = [
-    ("FE SULFATE 325 MG TAB", ["iron-salt-not-named"]),  # ferrous or ferric is not said: iron, not a guessed salt
+    # the strength of the ferrous sulfate tablet (test_fhir_meds_ehr.py: "FE SULFATE" alone stays iron)
+    ("FE SULFATE 325 MG TAB", ["ferrous-sulfate"]),
     ("FeSO4 325 mg", ["ferrous-sulfate"]),  # the formula of ferrous sulfate
     ("ferrous sulf 325mg", ["ferrous-sulfate"]),
     ("Fe 65 mg tablet", ["iron-salt-not-named"]),  # elemental iron

@@ -415,6 +415,8 @@ def test_order_select_says_a_draft_named_by_code_only_was_not_checked(server):
                                               draft("d7", medicationCodeableConcept=coded)))
     assert card["indicator"] == "info" and meta(card)["kind"] == "drafted-order-not-recognised"
     assert "RxNorm 310325" in card["detail"] and "not checked" in card["detail"]
+    # the shipped terms list 310325 (ferrous sulfate 325 mg) only as unverified: not "no product is coded so"
+    assert "the guideline lists that code only as unverified, so it is not used" in card["detail"]
     unresolved = draft("d9", medicationReference={"reference": "Medication/m9"})  # not in the request
     (card,) = server.call(SELECT, select_body("010-ferritin-80-tsat-30-iv-only", unresolved))
     assert meta(card)["kind"] == "drafted-order-not-recognised" and "names no medicine" in card["detail"]

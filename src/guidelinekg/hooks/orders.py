@@ -124,7 +124,7 @@ def draft_cards(ctx: CardContext, draft: Draft, g, report: dict) -> list[dict]:
     if not report["applicable"]:
         return []
     if covers is None:
-        return _unnamed(ctx, draft, report) if not draft.texts else []
+        return _unnamed(ctx, draft, report, g.kb.matcher.possible(draft.codings)) if not draft.texts else []
     made = report["recommendations"]
     found = [(NOT_INDICATED, n) for n in report["not_indicated"] if covers(n["iri"])]
     found += [(AGAINST, r) for r in made if r.get("direction") == "against" and covers(r["iri"])]
@@ -170,12 +170,15 @@ def draft_cards(ctx: CardContext, draft: Draft, g, report: dict) -> list[dict]:
                       report=report, statements=[u["iri"] for u in waiting], suggestions=suggestions)]
 
 
-def _unnamed(ctx: CardContext, draft: Draft, report: dict) -> list[dict]:
-    """A draft named by codes only, none of which a guideline substance is coded with, or by nothing the service
-    can read: what it is cannot be told here, so it was not checked, and an empty answer would read as
-    "nothing against it"."""
+def _unnamed(ctx: CardContext, draft: Draft, report: dict, possible: list[str]) -> list[dict]:
+    """A draft named by codes only, none of which a guideline substance is coded with by a verified code (the
+    guideline may list one as unverified: ``possible``, its substances), or by nothing the service can read:
+    what it is cannot be told here, so it was not checked, and an empty answer would read as "nothing against
+    it"."""
     codes = "; ".join(f"{system_name(system)} {code}" for system, code in draft.codings)
-    named = (f"names its medicine by code only ({md.text(codes)}), and no product of the guideline is coded so"
+    known = ("the guideline lists that code only as unverified, so it is not used" if possible else
+             "no product of the guideline is coded so")
+    named = (f"names its medicine by code only ({md.text(codes)}), and {known}"
              if codes else "names no medicine the service can read (no code, no name; a Medication it references "
                            "is not in the request)")
     detail = [f"**{md.text(draft.ref)}** {named}: what it is cannot be told, so it was **not checked** against the "

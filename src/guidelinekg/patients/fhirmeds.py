@@ -36,8 +36,10 @@ What is read, and how conservatively:
   ``effectiveDateTime`` is a moment (a date covers its whole day), else ``effectivePeriod``. A record in
   force (``active``, ``in-progress`` or ``on-hold``: :data:`IN_FORCE_STATUSES`) says the product is still
   taken: its ``effectiveDateTime`` is the start, and, like a period without an end, it is ongoing, as it
-  says (no note). One ``completed`` or ``stopped`` with a start and no end: *finished*. Any other status
-  (``unknown``, none) with ``effectiveDateTime``: that moment.
+  says (no note). One ``completed`` or ``stopped`` with a start and no end: *finished*; one ``unknown`` (in
+  force or over: the record does not say) with a start and no end: the same, never by its ``meta.lastUpdated``,
+  as a request of status ``unknown``. Any other status (``unknown``, none) with ``effectiveDateTime``: that
+  moment; none with a start and no end: ongoing.
 * *Finished*, end not recorded: the exposure is taken to end at the record's ``meta.lastUpdated`` (the
   record already said it was finished then) when that lies after the start and within
   :data:`FINISHED_WITHOUT_END_DAYS` of it, else :data:`FINISHED_WITHOUT_END_DAYS` days after the start (a
@@ -331,8 +333,9 @@ def effective_period(res: dict[str, Any]) -> ExposurePeriod:
             period.start = _timed(period, effective["start"], "effectivePeriod.start")
         if "end" in effective and _timed(period, effective["end"], "effectivePeriod.end", is_end=True):
             period.end = end_instant(effective["end"])
-    if period.start is not None and period.end is None and res.get("status") in FINISHED_STATUSES:
-        _finished(period, res, "no effectivePeriod.end")
+    status = res.get("status")
+    if period.start is not None and period.end is None and (status in FINISHED_STATUSES or status == "unknown"):
+        _finished(period, res, "no effectivePeriod.end", updated=status != "unknown")  # unknown: as a request's
     return period
 
 
