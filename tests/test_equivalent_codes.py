@@ -151,7 +151,8 @@ def test_a_result_without_a_date_leaves_the_measure_unknown(tmp_path, engine, li
     assert not made(rep) and REC in {r["iri"] for r in rep["undetermined"]}
     assert [o["loinc"] for o in rep["orders"]] == [PRIMARY]
     [message] = codes(rep, "undated-result")
-    assert "Observation/w2" in message and "repeat the test" in message
+    assert "Observation/w2" in message and message.endswith("so none is used as the latest.")
+    assert "repeat" not in message  # what the data lack; the order says what to do
     # without the undated result, the dated 50 (not < 42) decides: the recommendation is not made, no order
     dated = report(kb, tmp_path, widget(1, PRIMARY, 50, "2026-01-02"), engine=engine)
     assert dated["orders"] == [] and not codes(dated, "undated-result")

@@ -83,7 +83,7 @@ def test_measure_limit_is_inclusive(age_kb, engine, age, used):
     assert {o["loinc"] for o in report["orders"]} == {WIDGET, GADGET}  # gamma (and alpha when stale); delta
     drawn = (AS_OF - timedelta(days=age)).isoformat()
     general = (f"widget level 10 mg/dL of {drawn} (urn:example:Observation/widget-level-0) is {age} days old on "
-               f"{AS_OF.isoformat()}, older than the 30 days this guideline accepts; it is not used: repeat the test.")
+               f"{AS_OF.isoformat()}, older than the 30 days this guideline accepts; it is not used, and no newer result is recorded.")
     assert (general in stale(report)) is not used, stale(report)
     if used:
         assert report["recommendations"][0]["dose"] == {"value": 700, "unit": "mg"}
@@ -100,9 +100,9 @@ def test_a_criterion_limit_overrides_its_measure_limit(age_kb, engine):
     drawn = (AS_OF - timedelta(days=100)).isoformat()
     result = f"widget level 50 mg/dL of {drawn} (urn:example:Observation/widget-level-0) is 100 days (about 3 months)"
     assert stale(report) == [
-        f"{result} old on 2026-03-01, older than the 30 days this guideline accepts; it is not used: repeat the test.",
+        f"{result} old on 2026-03-01, older than the 30 days this guideline accepts; it is not used, and no newer result is recorded.",
         (f"{result} old on 2026-03-01, older than the 7 days this guideline accepts for 'widget level <200 mg/dL "
-         "(a result of the last week)'; it is not used: repeat the test."),
+         "(a result of the last week)'; it is not used, and no newer result is recorded."),
     ]
     assert because(report, "rec-beta") == [f"widget level < 100 mg/dL: true (measured 50 mg/dL on {drawn})"]
     [alpha] = because(report, "rec-alpha")
@@ -158,8 +158,8 @@ def test_a_dose_is_computed_only_from_a_weight_within_its_limit(age_kb, engine, 
                 "accepted, so it is not used and the dose is not computed (body weight ordered)") in alpha["because"]
         assert stale(report) == [
             (f"widget weight 70 kg of {weighed} (urn:example:Observation/widget-weight-1) is 91 days (about 3 "
-             "months) old on 2026-03-01, older than the 90 days this guideline accepts; it is not used: repeat "
-             "the test.")]
+             "months) old on 2026-03-01, older than the 90 days this guideline accepts; it is not used, and no "
+             "newer result is recorded.")]
 
 
 def test_the_limits_in_force_are_derived_once_from_the_knowledge(age_kb):
@@ -193,7 +193,7 @@ def test_a_27_year_old_weight_gives_no_dose_and_says_why(kb):
             "accepted, so it is not used and the dose is not computed (body weight ordered)") in fcm["because"]
     assert [w["message"] for w in report["warnings"]] == [
         ("body weight 20 kg of 1999-01-10 (Observation/p130-weight-1) is 9867 days (about 27 years) old on "
-         "2026-01-15, older than the 90 days this guideline accepts; it is not used: repeat the test.")]
+         "2026-01-15, older than the 90 days this guideline accepts; it is not used, and no newer result is recorded.")]
 
 
 def test_ten_year_old_iron_studies_are_named_in_the_explanation(kb):
@@ -201,7 +201,7 @@ def test_ten_year_old_iron_studies_are_named_in_the_explanation(kb):
     [fcm] = [u for u in report["undetermined"] if u["iri"].endswith("/rec-fcm")]
     assert ("    serum ferritin ≤ 75 ng/mL: unknown (serum ferritin 40 ng/mL of 2016-01-10 "
             "(Observation/p131-ferritin-1) is 3658 days (about 10 years) old on 2026-01-15, older than the "
-            "365 days this guideline accepts; it is not used: repeat the test.)") in fcm["because"]
+            "365 days this guideline accepts; it is not used, and no newer result is recorded.)") in fcm["because"]
     assert len(report["warnings"]) == 2  # ferritin and TSAT, each named once
 
 

@@ -1,28 +1,26 @@
 """Where two guidelines disagree: the regions of patient data in which they advise differently.
 
-Each guideline's statements about an action (a recommendation for or against it, a not-indicated
-statement) are read with their applicability as regions (:mod:`guidelinekg.checks.regions`). Two
-statements of different guidelines are about the same action when their interventions share a substance
-or a class, known across guidelines by a verified code (``system|code``) or by name (``rdfs:label`` or
-``skos:altLabel``, any case): guidelines mint their own IRIs, so an IRI alone would never match. Their
-regions are compared on common axes: a measure is known by its IRI (a LOINC IRI in both), and an interval in
-another unit is converted by UCUM (a level in ng/mL and in ug/L); an opaque criterion (a diagnosis, an
-exposure) by its label (two guidelines naming one diagnosis differently are two criteria here).
+Each guideline's statements about an action (a recommendation for or against it, a not-indicated statement)
+are read with their applicability as regions (:mod:`guidelinekg.checks.regions`). Statements of different
+guidelines are about the same action when their interventions share a substance or a class, known by a
+verified code (``system|code``) or by name (``rdfs:label``, ``skos:altLabel``, any case): guidelines mint their
+own IRIs. Regions are compared on common axes: a measure by its IRI, an interval in another unit converted by
+UCUM (ng/mL and ug/L); an opaque criterion (a diagnosis, an exposure) by its label.
 
 A recommendation is read where it takes effect in its own guideline: less the regions of that guideline's
 not-indicated statements about the same action (which set it aside there). Findings, for each pair of
 statements about one action:
 
 * ``contradiction``: one recommends it, the other recommends against it or says it is not indicated, and
-  their regions meet: the region where both apply is given.
+  their regions meet (the region where both apply is given); the one against names all the one for names.
+* ``except``: the same, the one against naming only a part (a member of its class, a narrower class, one
+  sharing a member): the rest stays recommended, as rule 92's ``recommended-except`` says in one guideline.
 * ``different-threshold``: both recommend it, their regions meet, and one reaches where the other does
   not: the regions where only one applies are given (a drug up to a level of 100 in one, 300 in the other).
-* ``stop-rule``: one says it is not indicated where the other has no statement about it at all (a stop rule
-  in one, on a measure the other's trigger does not bound): reported as a contradiction when
-  the other's recommendation reaches into it, which is where it matters.
+* ``stop-rule``: one says it is not indicated where the other has no statement about it at all (a stop rule on
+  a measure the other's trigger does not bound): a contradiction where the other's recommendation reaches.
 
-Alternative actions (different interventions in one region) are not findings: guidelines list
-alternatives, and the report shows each guideline's own.
+Alternative actions (different interventions in one region) are not findings: guidelines list alternatives.
 """
 
 from __future__ import annotations
@@ -32,13 +30,12 @@ from pathlib import Path
 
 from pyoxigraph import Literal, NamedNode
 
-from guidelinekg.checks.regions import Applicability, Interval, Region, describe, g, product
+from guidelinekg.checks.regions import Applicability, Interval, Region, beyond, describe, g, product
 from guidelinekg.content.loading import Content
 
 RDFS_LABEL = NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
-SKOS_ALTLABEL = NamedNode("http://www.w3.org/2004/02/skos/core#altLabel")
-SKOS_NOTATION = NamedNode("http://www.w3.org/2004/02/skos/core#notation")
-SKOS_BROADER = NamedNode("http://www.w3.org/2004/02/skos/core#broader")
+SKOS_ALTLABEL, SKOS_NOTATION, SKOS_BROADER = (NamedNode(f"http://www.w3.org/2004/02/skos/core#{n}")
+                                              for n in ("altLabel", "notation", "broader"))
 FOR, AGAINST, NOT_INDICATED = "for", "against", "not indicated"
 
 
@@ -70,8 +67,12 @@ class Stance:
         class are alternatives, not the same action."""
         if self.keys & other.keys:
             return True
-        return self.stance != other.stance and bool(self.own_classes & other.classes
-                                                    or other.own_classes & self.classes)
+        return self.stance != other.stance and (self.holds_part(other) or other.holds_part(self))
+
+    def names_all(self, other: Stance) -> bool:
+        """Across guidelines: this intervention names all of ``other``'s: a substance (or, for an intervention
+        with neither, a name) ``other`` names, or a class holding ``other``'s substance or class."""
+        return bool(self.keys & other.keys or self.own_classes & other.classes)
 
     def covers(self, other: Stance) -> bool:
         """Within one guideline (as rule 92 reads it): this intervention names all of ``other``'s: the same
@@ -88,7 +89,7 @@ class Stance:
 
 @dataclass(frozen=True)
 class Disagreement:
-    kind: str  # contradiction | different-threshold
+    kind: str  # contradiction | except | different-threshold
     first: Stance
     second: Stance
     regions: tuple[str, ...]  # where it shows, each a conjunction in words
@@ -98,16 +99,17 @@ class Disagreement:
         def side(s: Stance) -> dict:
             return {"guideline": s.guideline, "version_iri": s.version, "statement": s.statement, "label": s.label,
                     "stance": s.stance, "action": s.action, "grade": s.grade, "citations": list(s.citations)}
-
         return {"kind": self.kind, "action": self.first.action, "first": side(self.first),
                 "second": side(self.second), "regions": list(self.regions), "bounds": list(self.bounds)}
 
     def message(self) -> str:
         a, b = self.first, self.second
         where = "; or ".join(self.regions) or "for every patient"
-        if self.kind == "contradiction":
+        if self.kind in ("contradiction", "except"):
+            part = f" {b.action}, a part of it" if self.kind == "except" else ""
+            rest = f": the rest of {a.action} stays recommended" if part else ""
             return (f"{a.guideline}: '{a.label}' ({a.stance} {a.action}) and {b.guideline}: '{b.label}' "
-                    f"({b.stance}) both apply where {where}")
+                    f"({b.stance}{part}) both apply where {where}{rest}")
         return (f"{a.guideline}: '{a.label}' and {b.guideline}: '{b.label}' both recommend {a.action} "
                 f"in regions that differ: {where}")
 
@@ -138,24 +140,15 @@ class _Reader:
         objects = self.content.objects
         substances = objects(intervention, g("substance"))
         own = objects(intervention, g("interventionClass"))
-        members = [c for s in substances for c in objects(s, g("memberOfClass"))] + own
-        todo = list(members)
-        while todo:  # and every class above (skos:broader), as rule 05 reads it
-            for up in objects(todo.pop(), SKOS_BROADER):
-                if up not in members:
-                    members.append(up)
-                    todo.append(up)
+        # the classes and every class above them (skos:broader), as rule 05 reads it; the classes under its own
+        members = _closure([c for s in substances for c in objects(s, g("memberOfClass"))] + own,
+                           lambda c: objects(c, SKOS_BROADER))
+        under = _closure(own, lambda c: self.content.subjects(SKOS_BROADER, c))
 
         def named(nodes) -> frozenset[str]:
             return frozenset().union(*(self.names(n) for n in nodes)) if nodes else frozenset()
 
         keys = named(substances) if substances else (frozenset() if own else named([intervention]))
-        under, todo = list(own), list(own)
-        while todo:
-            for down in self.content.subjects(SKOS_BROADER, todo.pop()):
-                if down not in under:
-                    under.append(down)
-                    todo.append(down)
         return keys, named(members), named(own), named([m for c in under for m in self.content.subjects(
             g("memberOfClass"), c)])
 
@@ -183,6 +176,16 @@ class _Reader:
                                       keys, self.app.statement(st), cites, grade, classes, own, excepts,
                                       intervention.value, not (own or objects(intervention, g("substance"))), held))
         return out
+
+
+def _closure(nodes: list, step) -> list:
+    out, todo = list(nodes), list(nodes)
+    while todo:
+        for node in step(todo.pop()):
+            if node not in out:
+                out.append(node)
+                todo.append(node)
+    return out
 
 
 def stances_of(content: Content) -> list[Stance]:
@@ -215,32 +218,6 @@ def _common(region: Region, units: dict[str, str], labels: dict[str, str]) -> Re
     return Region(tuple(sorted(bounds.items())), literals)
 
 
-def _without(a: Region, b: Region) -> list[Region]:
-    """``a`` minus ``b`` as a union of regions (each axis of ``b`` outside its interval, or a literal of ``b``
-    not holding)."""
-    out = []
-    for axis, iv in b.bounds:
-        for part in _complement(iv):
-            piece = a.meet(Region(((axis, part),)))
-            if piece is not None:
-                out.append(piece)
-    for node, name, holds in b.literals:
-        piece = a.meet(Region(literals=frozenset({(node, name, not holds)})))
-        if piece is not None:
-            out.append(piece)
-    return out
-
-
-def _complement(iv: Interval) -> list[Interval]:
-    """The rest of the axis: from its start (0, or unbounded below for a measure that can be negative)."""
-    parts = []
-    if not iv.from_bottom():
-        parts.append(Interval(iv.floor, iv.floor is not None, iv.lo, not iv.lo_closed, iv.floor))
-    if iv.hi is not None:
-        parts.append(Interval(iv.hi, not iv.hi_closed, floor=iv.floor))
-    return [p for p in parts if not p.is_empty()]
-
-
 def _effective(stances: list[tuple[Stance, tuple[Region, ...]]]) -> list[tuple[Stance, tuple[Region, ...]]]:
     """Each recommendation where it takes effect in its own guideline: its regions less those of the
     guideline's not-indicated statements about the same action (which set it aside there, as rule 05 pairs
@@ -251,25 +228,9 @@ def _effective(stances: list[tuple[Stance, tuple[Region, ...]]]) -> list[tuple[S
         if s.stance == FOR:
             for n, theirs in restrictions:
                 if s.statement not in n.excepts and (s.keys & n.keys or n.own_classes & s.classes):
-                    regions = tuple(_beyond(regions, theirs))
+                    regions = tuple(beyond(regions, theirs))
         out.append((s, regions))
     return out
-
-
-def _beyond(mine: tuple[Region, ...], theirs: tuple[Region, ...], limit: int = 64) -> list[Region]:
-    """Where ``mine`` reaches and ``theirs`` does not: each of my regions minus every one of theirs, as a
-    union of regions (they may overlap). Beyond ``limit`` pieces the rest is given as is (approximate)."""
-    out = []
-    for region in mine:
-        pieces = [region]
-        for other in theirs:
-            if len(pieces) > limit:
-                break
-            pieces = [q for piece in pieces for q in _without(piece, other)]
-        out += pieces
-    # a piece inside another piece says nothing more
-    unique = list(dict.fromkeys(out))
-    return [p for p in unique if not any(p != q and p.within(q) for q in unique)]
 
 
 def _words(region: Region) -> str:
@@ -291,6 +252,8 @@ def disagreements(guidelines: list[list[Stance]]) -> list[Disagreement]:
     labels: dict[str, str] = {}
     common = [_effective([(s, tuple(_common(r, units, labels) for r in s.regions)) for s in stances])
               for stances in guidelines]
+    of = {(s.version, s.statement): [x for x, _ in group if x.statement == s.statement] for group in common
+          for s, _ in group}  # each statement's stances: one per intervention
     found = []
     for i, mine in enumerate(common):
         for theirs in common[i + 1:]:
@@ -301,15 +264,16 @@ def disagreements(guidelines: list[list[Stance]]) -> list[Disagreement]:
                     both = product(ra, rb)
                     if {a.stance, b.stance} & {FOR} and a.stance != b.stance and both:
                         first, second = (a, b) if a.stance == FOR else (b, a)
-                        found.append(Disagreement("contradiction", first, second, tuple(map(_words, both)),
-                                                  tuple(map(_bounds, both))))
+                        whole = all(any(x.names_all(y) for x in of[second.version, second.statement])
+                                    for y in of[first.version, first.statement])  # else a part: the rest stands
+                        found.append(Disagreement("contradiction" if whole else "except", first, second,
+                                                  tuple(map(_words, both)), tuple(map(_bounds, both))))
                     elif a.stance == b.stance == FOR and both:
-                        only = [(a, r) for r in _beyond(ra, rb)] + [(b, r) for r in _beyond(rb, ra)]
+                        only = [(a, r) for r in beyond(ra, rb)] + [(b, r) for r in beyond(rb, ra)]
                         if only:
-                            found.append(Disagreement(
-                                "different-threshold", a, b,
-                                tuple(f"{_words(r)} (only {s.guideline})" for s, r in only),
-                                tuple(_bounds(r) | {"only": s.guideline} for s, r in only)))
+                            found.append(Disagreement("different-threshold", a, b,
+                                                      tuple(f"{_words(r)} (only {s.guideline})" for s, r in only),
+                                                      tuple(_bounds(r) | {"only": s.guideline} for s, r in only)))
     # one finding per pair of statements and kind (a statement about two interventions of one action, e.g.
     # "no X" about oral and IV X, meets the other statement twice)
     unique = {(d.kind, d.first.statement, d.second.statement): d for d in found}
@@ -347,15 +311,16 @@ def guideline_stances(paths: list[Path]) -> list[list[Stance]]:
 
 def conflict_findings(contents: list[Content]) -> list:
     """``validate`` findings for guidelines checked together: ``guideline-contradiction`` (a warning: a
-    patient could be told to take and not to take the same thing) and ``guideline-threshold-differs`` (an
-    info), located at the first statement, naming the other guideline's statement and the region."""
+    patient could be told to take and not to take the same thing), ``guideline-except`` (an info: the other
+    advises against a part of it) and ``guideline-threshold-differs`` (an info), located at the first
+    statement, naming the other guideline's statement and the region."""
     per = [stances_of(c) for c in contents]
     where = {s.statement: c for c, stances in zip(contents, per, strict=True) for s in stances}
     out = []
     for d in disagreements(per):
         content = where[d.first.statement]
-        severity, code = (("warning", "guideline-contradiction") if d.kind == "contradiction"
-                          else ("info", "guideline-threshold-differs"))
+        severity, code = {"contradiction": ("warning", "guideline-contradiction"),
+                          "except": ("info", "guideline-except")}.get(d.kind, ("info", "guideline-threshold-differs"))
         out.append(content.finding(NamedNode(d.first.statement), severity, "lint", code,
                                    f"{d.message()} (guidelinekg conflicts lists every one)"))
     return out

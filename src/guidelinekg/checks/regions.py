@@ -323,3 +323,45 @@ def product(left: tuple[Region, ...], right: tuple[Region, ...]) -> tuple[Region
     """The conjunction of two disjunctions of regions: every non-empty meet of a left and a right region."""
     joint = (a.meet(b) for a, b in itertools.product(left, right))
     return tuple(dict.fromkeys(r for r in joint if r is not None))
+
+
+def beyond(mine: tuple[Region, ...], theirs: tuple[Region, ...], limit: int = 64) -> list[Region]:
+    """Where ``mine`` reaches and ``theirs`` does not: each of my regions minus every one of theirs, as a
+    union of regions (they may overlap). Beyond ``limit`` pieces the rest is given as is (approximate)."""
+    out = []
+    for region in mine:
+        pieces = [region]
+        for other in theirs:
+            if len(pieces) > limit:
+                break
+            pieces = [q for piece in pieces for q in without(piece, other)]
+        out += pieces
+    # a piece inside another piece says nothing more
+    unique = list(dict.fromkeys(out))
+    return [p for p in unique if not any(p != q and p.within(q) for q in unique)]
+
+
+def without(a: Region, b: Region) -> list[Region]:
+    """``a`` minus ``b`` as a union of regions (each axis of ``b`` outside its interval, or a literal of ``b``
+    not holding)."""
+    out = []
+    for axis, iv in b.bounds:
+        for part in complement(iv):
+            piece = a.meet(Region(((axis, part),)))
+            if piece is not None:
+                out.append(piece)
+    for node, name, holds in b.literals:
+        piece = a.meet(Region(literals=frozenset({(node, name, not holds)})))
+        if piece is not None:
+            out.append(piece)
+    return out
+
+
+def complement(iv: Interval) -> list[Interval]:
+    """The rest of the axis: from its start (0, or unbounded below for a measure that can be negative)."""
+    parts = []
+    if not iv.from_bottom():
+        parts.append(Interval(iv.floor, iv.floor is not None, iv.lo, not iv.lo_closed, iv.floor))
+    if iv.hi is not None:
+        parts.append(Interval(iv.hi, not iv.hi_closed, floor=iv.floor))
+    return [p for p in parts if not p.is_empty()]

@@ -1,5 +1,6 @@
 """Where loaded guidelines disagree: for each pair, the regions of patient data in which one recommends an
-action the other advises against or does not indicate (contradiction), or both recommend it but over
+action the other advises against or does not indicate (contradiction), advises so against a part of it only,
+the rest standing (except: a member of a class recommended, a narrower class), or both recommend it but over
 different ranges (different-threshold), with both statements, their grades and citations.
 
 Statements are about the same action when their interventions share a substance or class, known across
@@ -43,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
             grade = f", {side.grade}" if side.grade else ""
             cites = f"; cites: {'; '.join(side.citations)}" if side.citations else ""
             out.append(f"  {side.guideline}: {side.label} ({side.stance}{grade}){cites}")
+        if d.kind == "except":
+            out.append(f"  a part only: {d.second.action}; the rest of {d.first.action} stays recommended")
         out += [f"  where: {region}" for region in d.regions]
     sys.stdout.write("\n".join(out) + "\n")
     return 0

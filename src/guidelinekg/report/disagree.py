@@ -1,12 +1,15 @@
 """Where the guidelines evaluated for one patient disagree about what to do for that patient.
 
 Given each guideline's report and its statements about actions (``stances``: objects with ``statement``,
-``stance`` "for" / "against" / "not indicated", ``label``, ``grade``, ``citations`` and ``same_action(other)``, as
+``stance`` "for" / "against" / "not indicated", ``label``, ``grade``, ``citations``, ``same_action(other)`` and
+``names_all(other)``, as
 :mod:`guidelinekg.checks.conflicts` reads them; plain data here, so this module needs no checker), a
 disagreement is an action one guideline recommends for this patient while another:
 
 * ``contradiction``: says it is not indicated for this patient, recommends against it, or sets it aside
   for this patient (a restriction or special population prevails);
+* ``except``: says a part of it is not indicated for this patient or recommends against a part (a member of
+  the class recommended, a narrower class): the rest stays recommended, as rule 92's ``recommended-except``;
 * ``different-threshold``: has a statement for the same action whose criteria are not met for this patient
   (one gives a drug up to a level of 100, the other up to 300: a patient at 150).
 
@@ -34,6 +37,8 @@ def patient_disagreements(reports: list[dict], stances: dict[str, list[Any]]) ->
     version IRI. Sorted by action, kind and statements."""
     made: dict[str, list[tuple[dict, dict, Any]]] = {}  # version -> (report, recommendation, stance)
     by_statement = {v: {s.statement: s for s in items} for v, items in stances.items()}
+    parts = {v: {s.statement: [x for x in items if x.statement == s.statement] for s in items}
+             for v, items in stances.items()}  # each statement's stances, one per intervention
     for report in reports:
         version = report["guideline"]["version_iri"]
         for rec in report["recommendations"]:
@@ -49,14 +54,19 @@ def patient_disagreements(reports: list[dict], stances: dict[str, list[Any]]) ->
                 vb = report_b["guideline"]["version_iri"]
                 if vb == va:
                     continue
-                found += _against(report_b, stances.get(vb, []), sa, first, rec)
+                found += _against(report_b, stances.get(vb, []), parts[va][rec["iri"]], first, rec)
     unique = {(d["kind"], d["first"]["statement"], d["second"]["statement"]): d for d in found}
     return sorted(unique.values(), key=lambda d: (d["action"], d["kind"], d["first"]["statement"], d["second"]["statement"]))
 
 
-def _against(report: dict, stances: list[Any], mine: Any, first: dict, rec: dict) -> list[dict]:
-    """What another guideline's report says about the action of a recommendation made by the first."""
-    related = [s for s in stances if mine.same_action(s)]
+def _against(report: dict, stances: list[Any], mine: list[Any], first: dict, rec: dict) -> list[dict]:
+    """What another guideline's report says about the action of a recommendation made by the first (``mine``:
+    its stances, one per intervention)."""
+    related = list(dict.fromkeys(s for s in stances if any(m.same_action(s) for m in mine)))
+
+    def no(s: Any) -> str:  # a statement against all of it, or a part of it only (the rest stands)
+        theirs = [x for x in stances if x.statement == s.statement]
+        return "contradiction" if all(any(x.names_all(m) for x in theirs) for m in mine) else "except"
     listed = {r["iri"]: r for r in report["recommendations"]}
     if not related or any(s.stance == "for" and s.statement in listed for s in related):
         return []  # it recommends the action too (another of its statements: e.g. adults' not children's)
@@ -69,11 +79,11 @@ def _against(report: dict, stances: list[Any], mine: Any, first: dict, rec: dict
         if s.statement in shown:
             n = shown[s.statement]
             second = _side(report, "not indicated", s.statement, n["label"], [], n["citations"], n["result"])
-            out.append({"kind": "contradiction", "action": action, "first": first, "second": second})
+            out.append({"kind": no(s), "action": action, "first": first, "second": second})
         elif s.stance == "against" and s.statement in listed:
             r = listed[s.statement]
             second = _side(report, "recommended against", s.statement, r["label"], _grades(r), r["citations"], r["result"])
-            out.append({"kind": "contradiction", "action": action, "first": first, "second": second})
+            out.append({"kind": no(s), "action": action, "first": first, "second": second})
         elif s.stance == "for" and s.statement in aside:
             r = aside[s.statement]
             second = _side(report, f"not recommended: {r['reason']}", s.statement, s.label, [s.grade] if s.grade else [],
@@ -84,10 +94,10 @@ def _against(report: dict, stances: list[Any], mine: Any, first: dict, rec: dict
                            [{"title": c} for c in s.citations], None)
             out.append({"kind": "different-threshold", "action": action, "first": first, "second": second})
     # the most direct "no" only: a statement that says no (not indicated, against), else a recommendation
-    # it set aside, else a threshold not met
+    # it set aside, else a no to a part of it, else a threshold not met
     def rank(d: dict) -> int:
         if d["kind"] != "contradiction":
-            return 2
+            return 2 if d["kind"] == "except" else 3
         return 1 if d["second"]["status"].startswith("not recommended") else 0
 
     best = min((rank(d) for d in out), default=0)
@@ -107,5 +117,6 @@ def render_disagreements(items: list[dict], *, markdown: bool = False) -> str:
             grade = f" ({', '.join(side['grades'])})" if side["grades"] else ""
             return f"{side['guideline']}: {side['label']}, {side['status']}{grade}"
 
-        out.append(f"{bullet}{d['action']} [{d['kind']}]: {said(a)}; {said(b)}")
+        rest = f" (a part of {d['action']} only: the rest stays recommended)" if d["kind"] == "except" else ""
+        out.append(f"{bullet}{d['action']} [{d['kind']}]: {said(a)}; {said(b)}{rest}")
     return "\n".join(out) + "\n"
