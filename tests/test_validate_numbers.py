@@ -158,6 +158,29 @@ def test_an_absurd_amount_is_a_shacl_error(case, tmp_path, capsys):
     assert status == 1 and "error: [shacl:node]" in out and message in out, out
 
 
+@pytest.mark.parametrize(("count", "kind"), [("0", "minInclusive"), ("1.5", "datatype"), ('"once"', "datatype")])
+def test_a_number_of_checks_is_a_whole_number_of_one_or_more(count, kind, tmp_path, capsys):
+    """gkg:checkCount (FHIR Timing.repeat.count): 0 checks, half a check or a word is no plan; validate names the
+    action, the line and what to write, and recommend refuses the content."""
+    old = 'gkg:monitoringTrigger "during examplomab treatment" ;'
+    folder, _ = corrupted(tmp_path, "guideline.ttl", old, f"{old} gkg:checkCount {count} ;")
+    text = (folder / "guideline.ttl").read_text(encoding="utf-8")
+    line = text[: text.index("ex:mon-hba1c a gkg:MonitoringAction")].count("\n") + 1  # the action's subject
+    status, out, _ = validate(capsys, folder)
+    assert status == 1, out
+    assert (f"guideline.ttl:{line}: error: [shacl:{kind}] HbA1c every 3-6 months (gkg:checkCount): A monitoring "
+            "action has at most one gkg:checkCount, a whole number of 1 or more") in out, out
+    assert cli.main(["recommend", str(PATIENT), "--as-of", "2026-01-15", "--content", str(folder)]) == 2
+    assert "gkg:checkCount" in capsys.readouterr().err
+
+
+def test_a_single_check_is_valid(tmp_path, capsys):
+    old = 'gkg:monitoringTrigger "during examplomab treatment" ;'
+    folder, _ = corrupted(tmp_path, "guideline.ttl", old, f"{old} gkg:checkCount 1 ;")
+    status, out, _ = validate(capsys, folder)
+    assert status == 0 and "shacl: ok" in out, out
+
+
 def test_a_zero_interval_bound_is_allowed(tmp_path, capsys):
     folder, _ = corrupted(tmp_path, "guideline.ttl", 'gkg:intervalMin [ a gkg:Quantity ; gkg:value 3 ;',
                           'gkg:intervalMin [ a gkg:Quantity ; gkg:value 0 ;')

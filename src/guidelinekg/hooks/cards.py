@@ -265,7 +265,7 @@ def monitoring_card(ctx: CardContext, report: dict) -> dict:
     items = report["monitoring"]
     lines: list[str] = []
     for m in items:
-        when = interval_text(m.get("interval"))
+        when = interval_text(m.get("interval"), m.get("count"))
         lines += [f"- {md.text(m['action'])}" + (f" ({md.text(when)})" if when else "")
                   + (f"; when: {md.text(m['trigger'])}" if m.get("trigger") else ""), *_nested(md.checks(m))]
     more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""

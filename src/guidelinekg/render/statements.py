@@ -295,17 +295,27 @@ def _monitoring(view: GraphView, data: Record) -> list[str]:
     low, high = data.one("intervalMinValue"), data.one("intervalMaxValue")
     low_unit, high_unit = data.one("intervalMinUnit"), data.one("intervalMaxUnit")
     if low is not None and high is not None:
+        kind = "both"
         if low_unit == high_unit and str(low) == str(high):  # "every 2 years", not "every 2-2 years"
-            out.append(f"- Interval: every {quantity(high, high_unit)}")
-        elif low_unit == high_unit:
             span = quantity(high, high_unit)
-            out.append(f"- Interval: every {format_number(low)}–{span}")
+        elif low_unit == high_unit:
+            span = f"{format_number(low)}–{quantity(high, high_unit)}"
         else:
-            out.append(f"- Interval: every {quantity(low, low_unit)} to {quantity(high, high_unit)}")
-    elif low is not None:
-        out.append(f"- Interval: at least {quantity(low, low_unit)} apart")
-    elif high is not None:
-        out.append(f"- Interval: at most {quantity(high, high_unit)} apart")
+            span = f"{quantity(low, low_unit)} to {quantity(high, high_unit)}"
+    else:
+        kind, span = ("min", quantity(low, low_unit)) if low is not None else ("max", quantity(high, high_unit))
+    # gkg:checkCount: a number of checks ends the series; a single one falls that long after the start
+    count, bounded = data.one("checkCount"), low is not None or high is not None
+    once = count is not None and format_number(count) == "1"
+    if once:
+        offset = {"both": f"{span} after the start", "min": f"at least {span} after the start",
+                 "max": f"within {span} of the start"}[kind]
+        out.append("- Checks: once" + (f", {offset}" if bounded else ""))
+    elif count is not None:
+        out.append(f"- Checks: {format_number(count)} times")
+    if bounded and not once:
+        out.append("- Interval: " + (f"every {span}" if kind == "both" else
+                                     f"{'at least' if kind == 'min' else 'at most'} {span} apart"))
     for trigger in data.all("trigger"):
         out.append(f"- Trigger: {trigger}")
     if monitors:  # rule 84: when the action is planned

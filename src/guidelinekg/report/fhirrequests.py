@@ -208,34 +208,52 @@ TIME_UNITS = {"a": ("year", "years"), "mo": ("month", "months"), "wk": ("week", 
               "h": ("hour", "hours"), "min": ("minute", "minutes")}  # UCUM units of an interval, in words
 
 
-def interval_text(interval: dict | None) -> str | None:
+# how a series of checks (no gkg:checkCount, or more than one) and a single check word each kind of bounds
+EVERY = {"exact": "every {}", "range": "every {}", "max": "at least every {}", "min": "no sooner than every {}"}
+ONCE = {"exact": "once, {} after the start", "range": "once, {} after the start", "max": "once, within {} of the start",
+        "min": "once, no sooner than {} after the start"}
+
+
+def interval_text(interval: dict | None, count: int | None = None) -> str | None:
     """A monitoring interval in words, its unit of time named: a range ("every 4-12 weeks"), "at least every"
-    (a maximum: "at least every 1 year"), "no sooner than" (a minimum); as text, FHIR and CDS Hooks say it."""
-    if not interval or not (interval["min"] or interval["max"]):
-        return None
-    one, many = TIME_UNITS.get(interval["unit"], (interval["unit"], interval["unit"]))
-    exact = interval["min"] and interval["min"] == interval["max"]  # "every 2 years", not "every 2-2 years"
-    single = (exact or not (interval["min"] and interval["max"])) and (interval["max"] or interval["min"]) == 1
-    unit = one if single else many
-    if exact:
-        return f"every {interval['min']} {unit}"
-    if interval["min"] and interval["max"]:
-        return f"every {interval['min']}-{interval['max']} {unit}"
-    return f"at least every {interval['max']} {unit}" if interval["max"] else f"no sooner than every {interval['min']} {unit}"
+    (a maximum: "at least every 1 year"), "no sooner than" (a minimum); as text, FHIR and CDS Hooks say it.
+    With a number of checks (gkg:checkCount): "3 times, every 4-6 hours"; a single check is no series, its
+    bounds say when it falls after the start (the trigger): "once, 4-6 hours after the start"."""
+    span = None
+    if interval and (interval["min"] or interval["max"]):
+        one, many = TIME_UNITS.get(interval["unit"], (interval["unit"], interval["unit"]))
+        exact = interval["min"] and interval["min"] == interval["max"]  # "every 2 years", not "every 2-2 years"
+        single = (exact or not (interval["min"] and interval["max"])) and (interval["max"] or interval["min"]) == 1
+        unit = one if single else many
+        kind = "exact" if exact else "range" if interval["min"] and interval["max"] else "max" if interval["max"] else "min"
+        bounds = {"exact": interval["min"], "range": f"{interval['min']}-{interval['max']}"}.get(
+            kind, interval["max"] or interval["min"])
+        span = (kind, f"{bounds} {unit}")
+    if count == 1:
+        return ONCE[span[0]].format(span[1]) if span else "once"
+    every = EVERY[span[0]].format(span[1]) if span else None
+    if count:
+        return f"{count} times" + (f", {every}" if every else "")
+    return every
 
 
 def monitoring_requests(item: dict, subject: dict, as_of: str) -> list[dict]:
     """A monitoring item as one ServiceRequest per test it monitors, its interval as Timing: a range as
-    period/periodMax; a single bound only in words (Timing.repeat cannot say "at least" or "no sooner")."""
+    period/periodMax; a single bound only in words (Timing.repeat cannot say "at least" or "no sooner"). A
+    number of checks is Timing.repeat.count, so a receiving system schedules that many and no more; when a
+    single check falls after the start is said in words too (Timing cannot tie an offset to the trigger)."""
     timing = None
-    interval = item.get("interval")
-    if text := interval_text(interval):
+    interval, count = item.get("interval"), item.get("count")
+    if text := interval_text(interval, count):
         timing = {"code": {"text": text}}
-        if interval["min"] and interval["max"] and interval["unit"] in PERIOD_UNITS:
-            timing["repeat"] = {"frequency": 1, "period": interval["min"], "periodMax": interval["max"],
-                                "periodUnit": PERIOD_UNITS[interval["unit"]]}
+        repeat = {"count": count} if count else {}
+        if interval and interval["min"] and interval["max"] and interval["unit"] in PERIOD_UNITS:
+            repeat |= {"frequency": 1, "period": interval["min"], "periodMax": interval["max"],
+                       "periodUnit": PERIOD_UNITS[interval["unit"]]}
             if interval["min"] == interval["max"]:  # one period, no range
-                del timing["repeat"]["periodMax"]
+                del repeat["periodMax"]
+        if repeat:
+            timing["repeat"] = repeat
     out = []
     for code in item["loinc"]:
         # the test's code when verified (``codes``: facts=True), its name (else the action's text) in any case

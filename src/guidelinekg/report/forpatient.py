@@ -181,7 +181,7 @@ def patient_view(report: dict, explainer: Explainer, wording: dict, lang: str, *
                                                  **check(o)})
     for m in report["monitoring"]:
         sections.setdefault("follow_up", []).append({**words.item(m["iri"], m["action"]), "interval": m["interval"],
-                                                     "when": m.get("trigger"), **check(m)})
+                                                     "count": m.get("count"), "when": m.get("trigger"), **check(m)})
     notes = wording["notes"].get(version)  # who wrote the wording: in the language, else in any (never lost)
     title = words.item(version, report["guideline"]["label"])
     return {

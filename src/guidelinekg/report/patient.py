@@ -286,7 +286,7 @@ def _assemble(
             }
         )
     monitoring = [{"iri": action, "label": min(i["label"] for i in items), "action": items[0]["text"],
-                   "loinc": sorted({i["loinc"] for i in items}),
+                   "loinc": sorted({i["loinc"] for i in items}), "count": json_number(items[0].get("count")),
                    "interval": _interval(items[0]), "trigger": items[0].get("trigger"),
                    # why it applies to this patient (the facts and their dates: the earlier course it follows)
                    "because": explainer.lines(items[0]["crit"]) if "crit" in items[0] else []}

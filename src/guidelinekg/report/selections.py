@@ -192,7 +192,7 @@ SELECT ?patient ?order ?m ?loinc ?label ?status ?req ?instruction ?for WHERE {
 }"""
 
 MONITORING = """
-SELECT ?patient ?a ?text ?label ?m ?loinc ?mlabel ?status ?min ?max ?unit ?maxUnit ?trigger ?crit WHERE {
+SELECT ?patient ?a ?text ?label ?m ?loinc ?mlabel ?status ?min ?max ?unit ?maxUnit ?trigger ?count ?crit WHERE {
   ?item a gkg:MonitoringItem ; gkg:forPatient ?patient ; gkg:instantiates ?a ; gkg:guidelineVersion $version .
   ?a gkg:sourceText ?text ; gkg:monitors ?m . ?m gkg:loincCode ?loinc .
   # what tells one action from another that quotes the same sentence: its label (the IRI when the content
@@ -203,6 +203,7 @@ SELECT ?patient ?a ?text ?label ?m ?loinc ?mlabel ?status ?min ?max ?unit ?maxUn
   OPTIONAL { ?a gkg:intervalMin ?qmin . ?qmin gkg:value ?min ; gkg:unit ?unit }
   OPTIONAL { ?a gkg:intervalMax ?qmax . ?qmax gkg:value ?max OPTIONAL { ?qmax gkg:unit ?maxUnit } }
   OPTIONAL { ?a gkg:monitoringTrigger ?trigger }
+  OPTIONAL { ?a gkg:checkCount ?count }  # how many checks (none: they recur)
   OPTIONAL { ?a gkg:applicability ?crit FILTER NOT EXISTS { ?crit a gkg:Always } }  # why it applies: explained
 }"""
 

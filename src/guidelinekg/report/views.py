@@ -84,8 +84,8 @@ def _checks(item: dict, *, own_only: bool = False, dosing: bool = False) -> list
 def _monitoring(m: dict) -> str:
     """A monitoring item as a reader tells it from another quoting the same sentence: its label, its
     interval and when, then the source's wording."""
-    when = "; ".join(p for p in (interval_text(m.get("interval")), m.get("trigger") and f"when: {m['trigger']}")
-                     if p)
+    when = "; ".join(p for p in (interval_text(m.get("interval"), m.get("count")),
+                                 m.get("trigger") and f"when: {m['trigger']}") if p)
     label = m.get("label") or m["action"]
     head = label + (f" ({when})" if when else "")
     return head if label == m["action"] else f"{head}: {m['action']}"
@@ -340,7 +340,7 @@ def _item_lines(key: str, item: dict, markdown: bool) -> list[str]:
         lines.append(f"Dose: {_plain(item['dose_note'], markdown)}{CLINICIAN_MARK}")
     if key == "follow_up" and item["wording"] == "clinician":  # the source's sentence, which two follow-ups
         # may share: how often and when tell them apart (wording for patients says it in its own words)
-        if how := interval_text(item.get("interval")):
+        if how := interval_text(item.get("interval"), item.get("count")):
             lines.append(f"How often: {how}")
         if item.get("when"):
             lines.append(f"When: {_plain(item['when'], markdown)}{CLINICIAN_MARK}")
