@@ -149,3 +149,17 @@ def test_a_long_literal_in_a_patient_is_reported_not_a_csv_error(tmp_path, capsy
                     f'<urn:example:p1> a gkg:Patient ; gkg:identifier "{long}" .\n')
     assert main(["recommend", str(path), "--as-of", "2026-01-15", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["patient"] == "urn:example:p1"
+
+
+def test_python_dash_m_runs_the_same_command_line():
+    """``python -m guidelinekg`` is the ``guidelinekg`` script: same version, same exit code 2 for a bad
+    command (a missing ``__main__`` made it "No module named guidelinekg.__main__")."""
+    import subprocess
+    import sys
+
+    from guidelinekg import __version__
+
+    ok = subprocess.run([sys.executable, "-m", "guidelinekg", "--version"], capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.strip() == f"guidelinekg {__version__}"
+    bad = subprocess.run([sys.executable, "-m", "guidelinekg", "no-such-command"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr and "Traceback" not in bad.stderr
