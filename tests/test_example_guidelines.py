@@ -31,6 +31,32 @@ def _namespace(report: dict) -> str:
     return report["guideline"]["iri"].rsplit("/", 1)[0] + "/"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def gate_once_per_content():
+    """recommend and cohort --content first validate the content (SHACL and lints: most of a recommend's
+    time). The tests here call recommend about a hundred times on the same few unchanged folders, so each
+    distinct content is validated by the real gate once and its verdict reused: a refusal is re-raised
+    every time, and what is evaluated is untouched. The gate itself is tested in test_validate.py."""
+    from guidelinekg.checks import gate
+
+    real, verdicts = gate.require_valid_content, {}
+
+    def once(paths):
+        key = tuple(Path(p).resolve() for p in paths)
+        if key not in verdicts:
+            try:
+                real(paths)
+                verdicts[key] = None
+            except Exception as exc:  # noqa: BLE001 - the same refusal, every time
+                verdicts[key] = exc
+        if verdicts[key] is not None:
+            raise verdicts[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gate, "require_valid_content", once)
+        yield
+
+
 @pytest.fixture(scope="module")
 def kbs() -> dict[Path, KnowledgeBase]:
     return {g: KnowledgeBase.load([g]) for g in GUIDELINES}
