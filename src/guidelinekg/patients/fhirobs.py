@@ -6,8 +6,8 @@ Quantity of a MedicationAdministration there. Choices:
 * **Components.** Each ``Observation.component`` with a LOINC coding is an observation fact of its own
   (``<parent IRI>/component/<index>-<first LOINC code>``, identifier ``Observation/<id>.component[<index>]``),
   with its own code and value and the parent's subject, effective time, specimen (fasting status,
-  conditions), notes and status, so every rule treats it like a top-level result (the analytes of a lab panel, a blood pressure
-  panel's systolic and diastolic). A parent without a value of its own but with components (a
+  conditions), notes and status, so every rule treats it like a top-level result (the analytes of a lab
+  panel, a blood pressure panel's systolic and diastolic). A parent without a value of its own but with components (a
   panel) gets no ``missing-value`` note; a parent without a LOINC coding is not mapped when a component
   has one (its components are). A component without a LOINC coding is skipped with ``unmapped-code``.
   Given what the loaded guidelines read (``m.reads``, :mod:`guidelinekg.patients.relevance`), a fact (the
@@ -214,7 +214,8 @@ def _shared(m: Mapper, res: dict[str, Any], patient: str) -> list[tuple[str, str
     conditions, the number of its notes, status. The
     time is read once by the mapper (with its notes) for a placeholder subject, which is cut off."""
     out: list[tuple[str, str]] = []
-    collection = field(m.bundle.resolve(res.get("specimen"), res) or {}, "collection")
+    specimen = m.bundle.resolve(res.get("specimen"), res) or {}
+    collection = field(specimen, "collection")
     values = (
         res.get("effectiveDateTime"),
         field(res, "effectivePeriod").get("start"),
@@ -238,7 +239,7 @@ def _shared(m: Mapper, res: dict[str, Any], patient: str) -> list[tuple[str, str
     for system, code, _ in codings(collection.get("fastingStatusCodeableConcept")):
         if system == V2_0916 and code in FASTING:
             out.append((iri(GKG + "fastingStatus"), iri(GKG + FASTING[code])))
-    out += _specimen_conditions(m, res, patient)
+    out += _specimen_conditions(m, res, specimen, patient)
     if notes := [n for n in res.get("note") or [] if isinstance(n, dict)]:  # free text: counted, never read
         out.append((iri(GKG + "noteCount"), literal(str(len(notes)), XSD + "integer")))
     if isinstance(res.get("status"), str):
@@ -246,14 +247,15 @@ def _shared(m: Mapper, res: dict[str, Any], patient: str) -> list[tuple[str, str
     return out
 
 
-def _specimen_conditions(m: Mapper, res: dict[str, Any], patient: str) -> list[tuple[str, str]]:
+def _specimen_conditions(
+    m: Mapper, res: dict[str, Any], specimen: dict[str, Any], patient: str
+) -> list[tuple[str, str]]:
     """``gkg:specimenCondition`` terms for each ``Specimen.condition`` of the Observation's specimen (HL7 v2
     table 0493: ``HEM`` haemolysed, ``LIP`` lipaemic, ``CLOT`` clotted, ...): a node of its own
     (``<Observation IRI>/specimen-condition/<index>``, a fact of the patient's) with every coding as a
     ``system|code`` token and a name (its text, else a coding's display, else a code) for the warnings. Rule
     21 does not use a result whose specimen condition a requirement of the guideline lists; rule 93 warns when
     a decision rests on a result of a condition the guideline does not mention."""
-    specimen = m.bundle.resolve(res.get("specimen"), res) or {}
     out: list[tuple[str, str]] = []
     for i, concept in enumerate(c for c in specimen.get("condition") or [] if isinstance(c, dict)):
         tokens = concept_tokens(concept)
