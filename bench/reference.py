@@ -23,7 +23,8 @@ A patient is a dict::
      "deceased": (True | False | None, deceasedDateTime lexical form or None),
      "conditions": [(frozenset(system|code tokens), (clinical status codes, ...), (verification status codes, ...),
                      onset lexical form or None, abatement lexical form or None), ...],
-     "obs": [(measure, key, time, value, unit_problem, fasting, comparator, status), ...],
+     "obs": [(measure, key, time, value, unit_problem, fasting, comparator, status, span_end, conditioned,
+              noted), ...],
      "exp": [(start, end, classes, end_assumed, substances), ...],
      "procs": [(frozenset(system|code tokens), status or None, start, end, imprecise), ...]}
 
@@ -32,7 +33,9 @@ IRI (ties of the latest result go to the smallest); ``time`` the xsd:dateTime le
 (or ``None``); ``value`` the value in the measure's canonical unit as a float (``None`` when there is none);
 ``unit_problem`` True when the unit could not be converted; ``fasting`` the v2-0916 code or ``None``;
 ``comparator`` ``"lt"``, ``"le"``, ``"ge"`` or ``"gt"`` for a censored value (``value`` is then the bound),
-else ``None``; ``status`` the Observation's FHIR status (``None`` when absent). Each component of an
+else ``None``; ``status`` the Observation's FHIR status (``None`` when absent); ``conditioned`` whether its
+Specimen records a condition (``Specimen.condition``: the RLS guideline lists none as making a result
+unreliable, so each is unassessed [93]); ``noted`` whether it carries an ``Observation.note`` [94]. Each component of an
 Observation with a LOINC coding is an observation of its own (key ``<parent>/component/<i>-<code>``).
 ``exp``: start and end lexical forms (``None`` when absent), the substance classes recognised
 (``iron``, ``iv``, ``oral``), whether the end is assumed, and the substances recognised (``SUBSTANCES`` keys).
@@ -76,7 +79,8 @@ allows meets it, false when none does, else unknown, and its measure is ordered 
 weight gives no dose: body weight is ordered with ``censored-weight`` [82, 83]; the FCM dose is rounded
 down to a whole mg [82]. Observations registered, cancelled, entered in error or unknown are skipped; one
 without a status is used (``missing-status``); a preliminary latest result that decides a threshold gives
-``preliminary-result`` [88]. A latest result older on the as-of date than its measure's result age limit
+``preliminary-result`` [88]; one from a specimen with a recorded condition, ``specimen-condition-unassessed``
+[93]; one with notes, ``result-note-not-read`` [94]. A latest result older on the as-of date than its measure's result age limit
 (terms.ttl gkg:ResultAgeLimit: ferritin and TSAT 365 days, body weight 90 days; age = the as-of date minus
 the result's date as recorded, a result exactly that old is used) is not used: ``stale-result`` (not for a patient the guideline does not cover, nor one not evaluated [33]), its
 criteria are unknown (the test is ordered) and no dose is computed from it (body weight is ordered)
@@ -444,6 +448,12 @@ def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: st
     for system, code, _ in _codings(collection.get("fastingStatusCodeableConcept")):
         if system == V2_0916 and code == "NF":
             fasting = "NF"
+    # Specimen.condition with a code or a word (the RLS guideline lists none: each is unassessed [93]); notes [94]
+    conditioned = any(_concept_tokens(c) or any(isinstance(t, str) and t.strip() for t in
+                                                [c.get("text"), *(d for _, _, d in _codings(c))])
+                      for c in _dict(specimen).get("condition") or [] if isinstance(c, dict))
+    noted = any(isinstance(n, dict) for n in res.get("note") or [])
+    extra = (conditioned, noted)
     out = []
     facts = [(iri_key, loincs, res, bool(components))] if loincs else []
     facts += [(f"{iri_key}/component/{i}-{quote(codes[0], safe='-._~')}", codes, c, False) for i, c, codes in coded]
@@ -467,12 +477,12 @@ def _observation(res: dict, notes: list[str], specimen: dict | None, iri_key: st
         if not groups:
             continue
         if value is None:
-            out += [(g, key, when, None, False, fasting, None, status, span_end) for g in groups]
+            out += [(g, key, when, None, False, fasting, None, status, span_end, *extra) for g in groups]
         elif len(groups) > 1:  # one value cannot be in two canonical units
-            out += [(g, key, when, None, True, fasting, None, status, span_end) for g in groups]
+            out += [(g, key, when, None, True, fasting, None, status, span_end, *extra) for g in groups]
         else:
             v, problem = normalise(groups[0], value, unit)
-            out.append((groups[0], key, when, v, problem, fasting, comparator, status, span_end))
+            out.append((groups[0], key, when, v, problem, fasting, comparator, status, span_end, *extra))
     return out
 
 
@@ -1093,7 +1103,7 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
     day = as_of.isoformat()
     spans: dict[str, list[tuple]] = {}  # usable results of a measure that has one dated without a day [28]
     for o in patient["obs"]:
-        measure, key, when, value, problem, _, comparator, _, span_end = o
+        measure, key, when, value, problem, _, comparator, _, span_end, _, _ = o
         h = seconds(when)
         bad = False
         if when is not None and when[:10] > day and _utc(when) and \
@@ -1172,8 +1182,13 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         got = latest.get(measure)
         truth[c] = U if got is None else _censored(got[2], got[3][6], op, threshold)
     for measure, (_, _, _, o) in latest.items():  # [88]: a decision rests on a preliminary result
-        if o[7] == "preliminary" and any(truth[c] != U for c, lab in LAB.items() if lab[0] == measure):
+        decides = any(truth[c] != U for c, lab in LAB.items() if lab[0] == measure)
+        if o[7] == "preliminary" and decides:
             warnings.add("preliminary-result")
+        if o[9] and decides:  # [93]: a specimen condition the guideline does not list
+            warnings.add("specimen-condition-unassessed")
+        if o[10] and decides:  # [94]: notes not read
+            warnings.add("result-note-not-read")
     birth = patient["birth"]
     if birth is not None and birth > as_of.isoformat():
         warnings.add("birth-date-after-as-of")  # [14]: no age, as without a birth date [43]

@@ -34,7 +34,7 @@ LINT_CODES = {
     "disjoint-types", "measure-without-plausible-range", "undefined-term", "criterion-not-decided",
     "unit-factor-unused", "interval-not-duration", "unit-not-ucum", "threshold-units-incomparable",
     "substance-class-empty", "undescribed-reference", "dosing-statements-differ", "weight-based-dose-units",
-    "recommendation-for-and-against", "recommendation-except",
+    "recommendation-for-and-against", "recommendation-except", "caution-applicability-ignored",
 }  # fmt: skip
 
 

@@ -24,7 +24,7 @@ RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 FACT_CLASSES = tuple(
     GKG + c for c in ("Observation", "Condition", "MedicationExposure", "ProcedureRecord", "AllergyRecord", "Patient",
-                      "PatientFact")
+                      "PatientFact", "SpecimenCondition")
 )
 
 

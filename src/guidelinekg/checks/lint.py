@@ -66,6 +66,7 @@ SPARQL_CHECKS: tuple[str, ...] = (
     "substance-class-empty",  # a criterion's substance class no record can be matched to
     "dosing-statements-differ",  # two doses for one intervention that apply together (no dose is stated)
     "weight-based-dose-units",  # a weight-based dose capped in another unit than its own (compared as numbers)
+    "caution-applicability-ignored",  # a caution's applicability, which no rule evaluates (always shown)
 )
 REQUIRED_VARIABLES = ("severity", "code", "focus", "message")
 OPTIONAL_VARIABLES = ("path", "related")

@@ -25,7 +25,8 @@ from guidelinekg.engine.shapes_sparql import CompiledShapes, Violation
 
 # what patient data may be typed as (gkg: classes); the engine's own: never
 FACT_CLASSES = frozenset(GKG + c for c in ("Patient", "PatientFact", "Observation", "Condition",
-                                          "MedicationExposure", "ProcedureRecord", "AllergyRecord"))
+                                          "MedicationExposure", "ProcedureRecord", "AllergyRecord",
+                                          "SpecimenCondition"))
 ENGINE_PREDICATES = INDEX_PREDICATES | {GKG + p for p in ("asOfDate", "asOfEndHours", "asOfDay")}
 
 

@@ -5,9 +5,9 @@ Quantity of a MedicationAdministration there. Choices:
 
 * **Components.** Each ``Observation.component`` with a LOINC coding is an observation fact of its own
   (``<parent IRI>/component/<index>-<first LOINC code>``, identifier ``Observation/<id>.component[<index>]``),
-  with its own code and value and the parent's subject, effective time, specimen (fasting status) and
-  status, so every rule treats it like a top-level result (the analytes of a lab panel, a blood pressure
-  panel's systolic and diastolic). A parent without a value of its own but with components (a
+  with its own code and value and the parent's subject, effective time, specimen (fasting status,
+  conditions), notes and status, so every rule treats it like a top-level result (the analytes of a lab
+  panel, a blood pressure panel's systolic and diastolic). A parent without a value of its own but with components (a
   panel) gets no ``missing-value`` note; a parent without a LOINC coding is not mapped when a component
   has one (its components are). A component without a LOINC coding is skipped with ``unmapped-code``.
   Given what the loaded guidelines read (``m.reads``, :mod:`guidelinekg.patients.relevance`), a fact (the
@@ -26,6 +26,12 @@ Quantity of a MedicationAdministration there. Choices:
   Observation without a status (FHIR requires one) is used with a ``missing-status`` note. ``registered``
   (no result yet), ``cancelled``, ``entered-in-error``, ``unknown`` and any other code are skipped with a
   ``skipped-status`` note: nothing says the value is a result.
+* **Specimen conditions and notes.** Each ``Specimen.condition`` (HL7 v2-0493: haemolysed, lipaemic,
+  clotted ...) is kept (``gkg:specimenCondition``), every coding of it: a guideline says as data which make a
+  result unreliable (``gkg:SpecimenConditionRequirement``, rule 21: not used, the test ordered); rule 93 warns
+  when a decision rests on a result whose condition the guideline does not mention. ``Observation.note`` is free
+  text, which the tool does not read: only how many there are is kept (``gkg:noteCount``), and rule 94 warns
+  that they were not read when a decision rests on the result.
 """
 
 from __future__ import annotations
@@ -205,10 +211,12 @@ def _fact(node: str, patient: str, measures: list[str], shared: list[tuple[str, 
 
 
 def _shared(m: Mapper, res: dict[str, Any], patient: str) -> list[tuple[str, str]]:
-    """(predicate, object) terms the Observation gives all its facts: time, fasting status, status. The
+    """(predicate, object) terms the Observation gives all its facts: time, fasting status, specimen
+    conditions, the number of its notes, status. The
     time is read once by the mapper (with its notes) for a placeholder subject, which is cut off."""
     out: list[tuple[str, str]] = []
-    collection = field(m.bundle.resolve(res.get("specimen"), res) or {}, "collection")
+    specimen = m.bundle.resolve(res.get("specimen"), res) or {}
+    collection = field(specimen, "collection")
     values = (
         res.get("effectiveDateTime"),
         field(res, "effectivePeriod").get("start"),
@@ -232,8 +240,38 @@ def _shared(m: Mapper, res: dict[str, Any], patient: str) -> list[tuple[str, str
     for system, code, _ in codings(collection.get("fastingStatusCodeableConcept")):
         if system == V2_0916 and code in FASTING:
             out.append((iri(GKG + "fastingStatus"), iri(GKG + FASTING[code])))
+    out += _specimen_conditions(m, res, specimen, patient)
+    if notes := [n for n in res.get("note") or [] if isinstance(n, dict)]:  # free text: counted, never read
+        out.append((iri(GKG + "noteCount"), literal(str(len(notes)), XSD + "integer")))
     if isinstance(res.get("status"), str):
         out.append((iri(GKG + "resultStatus"), literal(res["status"])))
+    return out
+
+
+def _specimen_conditions(
+    m: Mapper, res: dict[str, Any], specimen: dict[str, Any], patient: str
+) -> list[tuple[str, str]]:
+    """``gkg:specimenCondition`` terms for each ``Specimen.condition`` of the Observation's specimen (HL7 v2
+    table 0493: ``HEM`` haemolysed, ``LIP`` lipaemic, ``CLOT`` clotted, ...): a node of its own
+    (``<Observation IRI>/specimen-condition/<index>``, a fact of the patient's) with every coding as a
+    ``system|code`` token and a name (its text, else a coding's display, else a code) for the warnings. Rule
+    21 does not use a result whose specimen condition a requirement of the guideline lists; rule 93 warns when
+    a decision rests on a result of a condition the guideline does not mention."""
+    out: list[tuple[str, str]] = []
+    for i, concept in enumerate(c for c in specimen.get("condition") or [] if isinstance(c, dict)):
+        tokens = concept_tokens(concept)
+        names = [concept.get("text"), *(d for _, _, d in codings(concept)), *(t.split("|", 1)[1] for t in tokens)]
+        name = next((" ".join(n.split())[:200] for n in names if isinstance(n, str) and n.strip()), None)
+        if name is None:
+            continue  # neither a code nor a word: nothing to say about it
+        node = iri(f"{m.bundle.node(res)[1:-1]}/specimen-condition/{i}")
+        m.lines[patient] += [
+            triple(node, iri(RDF_TYPE), iri(GKG + "SpecimenCondition")),
+            triple(node, iri(GKG + "subject"), patient),
+            triple(node, iri(GKG + "conditionName"), literal(name)),
+            *(triple(node, iri(GKG + "conditionToken"), literal(t)) for t in tokens),
+        ]
+        out.append((iri(GKG + "specimenCondition"), node))
     return out
 
 

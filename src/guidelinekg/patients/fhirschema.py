@@ -72,13 +72,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "dataAbsentReason": CONCEPT,
         "component": [{"code": CONCEPT, "valueQuantity": QUANTITY, "valueCodeableConcept": CONCEPT,
                        "dataAbsentReason": CONCEPT}],
+        "note": [{"text": STRING}],
     },
     "Specimen": {
         "collection": {
             "collectedDateTime": STRING,
             "collectedPeriod": PERIOD,
             "fastingStatusCodeableConcept": CONCEPT,
-        }
+        },
+        "condition": [CONCEPT],
     },
     "Condition": {
         "verificationStatus": CONCEPT,

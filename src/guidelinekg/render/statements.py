@@ -276,6 +276,9 @@ def requirement_lines(
     if record.one("minimumHours") is not None:
         what = view.name(record.one("exposureClass")) if record.one("exposureClass") else "exposure"
         parts.append(f"no {what} for at least {quantity(record.one('minimumHours'), 'h')} before the draw")
+    conditions = view.order_nodes(record.all("specimenCondition"))
+    if conditions:
+        parts.append(f"unreliable from a specimen recorded as: {', '.join(view.name(c) for c in conditions)}")
     for code in record.all("warningCode"):
         parts.append(f"warning: `{code}`")
     for text in record.all("instruction"):
