@@ -50,7 +50,10 @@ without a latest result (``undated-result``) [16, 30]; so does one dated without
 the as-of date, or reaches the latest instant of another result (``imprecise-result-date``) [10, 28, 30]; a value outside the plausible range (ferritin 0-100000 ng/mL, TSAT 0-100 %, weight 0.2-700 kg,
 phosphate 0-100 mg/dL) is excluded [11]; an unconvertible unit is excluded [12]; ferritin or TSAT drawn
 while an iron product was taken or less than 24 h after it is unreliable (one that ended exactly 24 h before
-is fine) [13]; the latest usable result per measure is used [20, 30]; Kleene
+is fine) [13]; the latest usable result per measure is used [20, 30], unless a result after its instant (or a
+date without a day's span end after it), not a future one, is implausible, in an unconvertible unit or has no
+value: then none is the latest (``newer-result-unusable``; one at that very instant, or drawn on iron, is no
+such result) [21, 30]; Kleene
 logic over the criteria [40-53], a diagnosis true when a record of it is present on the as-of date (begun,
 not abated, not inactive, not refuted or entered in error) and confirmed or unverified, unknown when only
 unconfirmed, provisional or differential [39, 44]; ESRD is an ESRD diagnosis, a recorded dialysis
@@ -1102,10 +1105,11 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
     undated: set[str] = set()
     day = as_of.isoformat()
     spans: dict[str, list[tuple]] = {}  # usable results of a measure that has one dated without a day [28]
-    for o in patient["obs"]:
+    unreadable: dict[str, list[int]] = {}  # per measure, the instants (or span ends) of results whose value
+    for o in patient["obs"]:               # cannot be used: implausible, unit, no number [21]
         measure, key, when, value, problem, _, comparator, _, span_end, _, _ = o
         h = seconds(when)
-        bad = False
+        bad = future = False
         if when is not None and when[:10] > day and _utc(when) and \
                 (datetime.fromisoformat(when.replace("Z", "+00:00")) - timedelta(hours=12)).date() <= as_of:
             warnings.add("imprecise-result-date")  # in UTC: of the as-of date west of Greenwich [10, 30]
@@ -1113,7 +1117,7 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
             bad = True
         elif when is not None and when[:10] > day:  # after the as-of date, by the date as recorded [10]
             warnings.add("future-result")
-            bad = True
+            bad = future = True  # not yet a result, as of the as-of date: it supersedes none [10, 21]
         elif span_end is not None and span_end[:10] > day:  # a span reaching past the as-of date [10, 30]
             warnings.add("imprecise-result-date")
             undated.add(measure)
@@ -1128,6 +1132,9 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
         if problem:
             warnings.add("unit-not-convertible")
             bad = True
+        implausible = value is not None and (value < low or value > high)
+        if h is not None and (implausible or problem or value is None) and not future:
+            unreadable.setdefault(measure, []).append(seconds(span_end) if span_end else h)
         if h is not None and measure in DRAW_MEASURES:
             for s, e in iron_spans:
                 if s <= h and (e is None or e > h - NO_IRON_HOURS * 3600):  # ended 24 h before: fine
@@ -1150,6 +1157,11 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
             del latest[measure]
     for measure in undated:  # an undated result may be newer than all of them: no latest result [16, 30]
         latest.pop(measure, None)
+    for measure, ends in unreadable.items():  # a newer result whose value cannot be used: no latest [21, 30]
+        top = max((h for h, _ in spans.get(measure, [])), default=None)
+        if top is not None and max(ends) > top:
+            warnings.add("newer-result-unusable")
+            latest.pop(measure, None)
     for measure, results in spans.items():  # [28] a span that reaches the latest first instant of another
         top = max(h for h, _ in results)
         reaching = [(h, e) for h, e in results if (e if e is not None else h) >= top]

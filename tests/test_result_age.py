@@ -220,3 +220,15 @@ def test_every_fact_used_shows_its_date_in_text_and_json(kb):
     text = render(report)
     for line in dated:
         assert line in text and line in json.dumps(report, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_one_day_limit_is_worded_in_the_singular(engine, tmp_path):
+    """"older than the 1 day this guideline accepts", never "the 1 days" (a limit of 24 hours)."""
+    text = FIXTURE.read_text(encoding="utf-8").replace("gkg:maximumAgeDays 7 ;", "gkg:maximumAgeDays 1 ;")
+    (tmp_path / "result-age.ttl").write_text(text, encoding="utf-8")
+    kb = KnowledgeBase.load([tmp_path / "result-age.ttl"])
+    report = report_for(kb, patient(("widget-level", "50", 2), ("widget-weight", "70", 1)), engine)
+    result = f"widget level 50 mg/dL of {(AS_OF - timedelta(days=2)).isoformat()} (urn:example:Observation/widget-level-0)"
+    assert stale(report) == [f"{result} is 2 days old on 2026-03-01, older than the 1 day this guideline accepts for "
+                             "'widget level <200 mg/dL (a result of the last week)'; it is not used: repeat the test."]

@@ -1,6 +1,6 @@
 """Specimen conditions (FHIR Specimen.condition, HL7 v2-0493: HEM haemolysed, CLOT clotted ...) and result notes
 (Observation.note): the mapping keeps them (src/guidelinekg/patients/fhirobs.py); a guideline's
-gkg:SpecimenConditionRequirement makes a result from a listed condition unreliable (rule 21: not used, the test
+gkg:SpecimenConditionRequirement makes a result from a listed condition unreliable (rule 22: not used, the test
 ordered); a condition it does not list leaves the result used with a warning when a decision rests on it (rule
 93); a note is never read, and a decision resting on its result says so (rule 94). On a made-up guideline
 (tests/fixtures/madeup/specimen-condition.ttl, not clinical knowledge), both engines."""
@@ -113,7 +113,7 @@ def test_the_exclusion_names_the_result_the_condition_and_the_requirement(run):
     assert w["message"] == (
         "widget K (Observation/haemolysed-k0, drawn 2026-01-20T08:00:00+01:00) is from a specimen the laboratory "
         f"recorded as Hemolyzed ({V2_0493}|HEM); the guideline says such a result is unreliable (widget K from an "
-        "intact specimen): it is not used; repeat the test.")
+        "intact specimen): it is not used.")
     (order,) = run.reports["haemolysed"]["orders"]
     assert "Draw widget K without haemolysis." in json.dumps(order)
     (w,) = run.reports["clotted"]["warnings"]

@@ -103,8 +103,9 @@ def _dose(st, d, stale_weights, weight_based, because, fixed, state, explain) ->
                        f"{raw} {d['unit']}{cap}{final} ({d['dtext']})")
     elif st["i"] in weight_based and st["i"] in stale_weights:  # too old to dose from (rule 32): which and why
         w = stale_weights[st["i"]][0]
+        days = "day" if str(w["max"]) == "1" else "days"
         because.append(f"dose: weight-based; the latest body weight, {number(w['value'])} {w['unit']} "
-                       f"{dated(w['time'], w.get('spanEnd'))}, is older than the {w['max']} days accepted, so it "
+                       f"{dated(w['time'], w.get('spanEnd'))}, is older than the {w['max']} {days} accepted, so it "
                        "is not used and the dose is not computed (body weight ordered)")
     elif st["i"] in weight_based:
         because.append("dose: weight-based; no usable body weight, so it is not computed (body weight ordered)")
