@@ -231,4 +231,4 @@ def test_a_one_day_limit_is_worded_in_the_singular(engine, tmp_path):
     report = report_for(kb, patient(("widget-level", "50", 2), ("widget-weight", "70", 1)), engine)
     result = f"widget level 50 mg/dL of {(AS_OF - timedelta(days=2)).isoformat()} (urn:example:Observation/widget-level-0)"
     assert stale(report) == [f"{result} is 2 days old on 2026-03-01, older than the 1 day this guideline accepts for "
-                             "'widget level <200 mg/dL (a result of the last week)'; it is not used: repeat the test."]
+                             "'widget level <200 mg/dL (a result of the last week)'; it is not used, and no newer result is recorded."]
