@@ -38,6 +38,7 @@ class PatternCompiler:
     def __init__(self):
         self._ids = itertools.count()
         self.predicates: set[str] = set()  # the IRIs of the predicates whose tables the SQL reads
+        self.reads_all = False  # whether the SQL reads the view of every triple (TABLE)
         self.expr = ExprCompiler(self._exists, self._ids)
 
     def table(self, predicate: URIRef) -> str:
@@ -82,6 +83,7 @@ class PatternCompiler:
                 froms.append(f"{self.table(p)} AS {a}")
                 slots = ((s, "s"), (o, "o"))
             else:
+                self.reads_all = True
                 froms.append(f"{TABLE} AS {a}")
                 slots = ((s, "s"), (p, "p"), (o, "o"))
             for term, column in slots:
@@ -149,6 +151,8 @@ class PatternCompiler:
             return " UNION ALL ".join(f"SELECT s, o FROM ({self.path(a, domain)})" for a in p.args)
         if isinstance(p, MulPath):
             step = self.path(p.path)
+            if not domain:
+                self.reads_all = True
             nodes = domain or f"SELECT s AS n FROM {TABLE} UNION SELECT o FROM {TABLE}"
             if p.mod == "?":
                 return f"SELECT s, o FROM ({step}) UNION SELECT n, n FROM ({nodes})"
