@@ -24,7 +24,7 @@ A patient is a dict::
      "conditions": [(frozenset(system|code tokens), (clinical status codes, ...), (verification status codes, ...),
                      onset lexical form or None, abatement lexical form or None), ...],
      "obs": [(measure, key, time, value, unit_problem, fasting, comparator, status), ...],
-     "exp": [(start, end, classes, end_assumed, substances), ...],
+     "exp": [(start, end, classes, end_assumed, substances, possible), ...],
      "procs": [(frozenset(system|code tokens), status or None, start, end, imprecise), ...]}
 
 ``obs``: ``measure`` one of ``ferritin``, ``tsat``, ``weight``, ``phosphate``; ``key`` the observation's
@@ -35,7 +35,9 @@ IRI (ties of the latest result go to the smallest); ``time`` the xsd:dateTime le
 else ``None``; ``status`` the Observation's FHIR status (``None`` when absent). Each component of an
 Observation with a LOINC coding is an observation of its own (key ``<parent>/component/<i>-<code>``).
 ``exp``: start and end lexical forms (``None`` when absent), the substance classes recognised
-(``iron``, ``iv``, ``oral``), whether the end is assumed, and the substances recognised (``SUBSTANCES`` keys).
+(``iron``, ``iv``, ``oral``), whether the end is assumed, the substances recognised (``SUBSTANCES`` keys), and
+those only a code terms.ttl lists as unverified names (``UNVERIFIED_CODES``: perhaps the product's, when no
+substance is recognised; a product recognised as none gives ``unrecognised-product``).
 An assumed end: a record completed or stopped, or of status unknown (a dispense without ``daysSupply``)
 that gives no end ends by its ``meta.lastUpdated`` (not a dispense's, nor an unknown record's) when that lies
 within 365 days after its start, else 365 days after it.
@@ -47,7 +49,7 @@ without a latest result (``undated-result``) [16, 30]; so does one dated without
 the as-of date, or reaches the latest instant of another result (``imprecise-result-date``) [10, 28, 30]; a value outside the plausible range (ferritin 0-100000 ng/mL, TSAT 0-100 %, weight 0.2-700 kg,
 phosphate 0-100 mg/dL) is excluded [11]; an unconvertible unit is excluded [12]; ferritin or TSAT drawn
 while an iron product was taken or less than 24 h after it is unreliable (one that ended exactly 24 h before
-is fine) [13]; the latest usable result per measure is used [20, 30]; Kleene
+is fine), and so is one drawn on a product only a code listed as unverified names as iron [13]; the latest usable result per measure is used [20, 30]; Kleene
 logic over the criteria [40-53], a diagnosis true when a record of it is present on the as-of date (begun,
 not abated, not inactive, not refuted or entered in error) and confirmed or unverified, unknown when only
 unconfirmed, provisional or differential [39, 44]; ESRD is an ESRD diagnosis, a recorded dialysis
@@ -241,6 +243,8 @@ SUBSTANCES = {  # substance -> (labels, classes)
     # ("FE SULFATE 325 MG TAB" is ferrous sulfate)
 }
 SUBSTANCE_CODES = {(UNII, "6897GXD6OE"): "ferric-carboxymaltose", (UNII, "95HR524N2M"): "iron-dextran"}
+# codes terms.ttl lists only as unverified: a product named by one (and by no name) is perhaps that substance
+UNVERIFIED_CODES = {("http://www.nlm.nih.gov/research/umls/rxnorm", "310325"): "ferrous-sulfate"}
 _LABEL_OF = {
     " ".join(label.split()).casefold(): s for s, (labels, _) in SUBSTANCES.items() for label in labels
 }
@@ -610,18 +614,23 @@ def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | N
     texts += [d for c in concepts for _, _, d in _codings(c)]
     texts.append(_dict(res.get("medicationReference")).get("display"))
     texts = [t for t in texts if isinstance(t, str) and t.strip()]
-    if not texts:
-        notes.append("missing-product")
     codes = [(s, c) for concept in concepts for s, c, _ in _codings(concept)]
+    coded = [c for _, c in codes if isinstance(c, str) and c]  # a code alone names a product [medmatch.product]
+    if not texts and not coded:
+        notes.append("missing-product")
     if res["resourceType"] == "MedicationAdministration":
         dose = _dict(_dict(res.get("dosage")).get("dose"))
         if dose:
             _quantity(dose, notes)
     substances = substances_of(codes, texts)
     classes = frozenset(c for s in substances for c in SUBSTANCES[s][1])
+    # named only by a code listed as unverified: perhaps that substance (gkg:possibleSubstance)
+    possible = frozenset() if substances else frozenset(UNVERIFIED_CODES[c] for c in codes if c in UNVERIFIED_CODES)
+    if not substances and (texts or coded):
+        notes.append("unrecognised-product")  # one note per patient: warnings are a set
     if assumed and classes and res["resourceType"] not in ("MedicationRequest", "MedicationDispense"):
         notes.append("exposure-end-unknown")  # (a request's or a dispense's: noted above)
-    return start, end, classes, assumed, substances
+    return start, end, classes, assumed, substances, possible
 
 
 def resource_iri(kind: str, rid: str) -> str:
@@ -1065,18 +1074,19 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
     taking: set[str] = set()  # substances taken at the end of the as-of date, or perhaps (an assumed end) [79]
     taking_each: list[set[str]] = []  # ... each record's, an end recorded or none (not assumed) [79, same class]
     recent: set[str] = set()  # ... or ended at most a day before it [89]
-    for start_l, end_l, classes, assumed, substances in patient["exp"]:
-        if not classes:
+    for start_l, end_l, classes, assumed, substances, possible in patient["exp"]:
+        perhaps = frozenset(c for x in possible for c in SUBSTANCES[x][1])  # an unverified code's [13, 46, 79]
+        if not classes and not perhaps:
             continue
         s = seconds(start_l)
         if s is None:
             continue
         e = seconds(end_l)
-        if IRON in classes:
+        if IRON in classes or IRON in perhaps:  # perhaps drawn on it: not used either [13]
             iron_spans.append((s, e))
         if s < end and (e is None or e >= end):
-            taking |= substances
-            if not assumed:
+            taking |= substances | possible  # "may be taking" [79]
+            if not assumed and substances:
                 taking_each.append(set(substances))
         if s < end and (e is None or e >= end - 86400):  # taken on the as-of date, or up to a day before [89]
             recent |= substances
@@ -1085,6 +1095,8 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
                 iv_maybe = True
             else:
                 iv_recent = True
+        elif IV in perhaps and s < end and (end if e is None else e) >= window:
+            iv_maybe = True  # perhaps IV iron in the window: unknown [46]
 
     # issues and the latest usable result per measure [10-13, 20, 30]
     latest: dict[str, tuple] = {}
