@@ -25,7 +25,9 @@ A patient is a dict::
                      onset lexical form or None, abatement lexical form or None), ...],
      "obs": [(measure, key, time, value, unit_problem, fasting, comparator, status), ...],
      "exp": [(start, end, classes, end_assumed, substances, possible), ...],
-     "procs": [(frozenset(system|code tokens), status or None, start, end, imprecise), ...]}
+     "procs": [(frozenset(system|code tokens), status or None, start, end, imprecise), ...],
+     "allergies": [(frozenset(substances named, or perhaps), (clinical status codes, ...),
+                    (verification status codes, ...), onsetDateTime or None), ...]}
 
 ``obs``: ``measure`` one of ``ferritin``, ``tsat``, ``weight``, ``phosphate``; ``key`` the observation's
 IRI (ties of the latest result go to the smallest); ``time`` the xsd:dateTime lexical form the loader maps
@@ -67,7 +69,9 @@ fasting caveats on the latest results, ``draw-time-unknown`` instead of a mornin
 time without a local hour (date only, no offset, UTC) [85]; ``statements-conflict`` when a not-indicated statement
 suppresses a recommendation [86]; ``already-taking-recommended`` when a made recommendation is for a
 substance (or class) of a product taken at the end of the as-of date (begun before it, and ending at or after
-it or not at all; an assumed end too, worded "may be taking") [79]; ``taking-same-class`` when one is for a
+it or not at all; an assumed end too, worded "may be taking") [79]; ``allergy-to-recommended`` when one is for a substance
+(or class) an allergy record names (or perhaps names), not inactive, resolved, refuted or entered in error nor
+begun after the as-of date, or for a product of a class that contains the substance it names ("iron") [77]; ``taking-same-class`` when one is for a
 substance while a record not of it (its end recorded or none) names another of a class they share [79]; a not-indicated statement not decided yet
 that keeps no recommendation undetermined is undetermined itself, its tests ordered [71, 80];
 ``taking-not-indicated`` when one that applies names a substance taken on the as-of date or ended at most a
@@ -277,7 +281,10 @@ COMPARATORS = {"<": "lt", "<=": "le", ">=": "ge", ">": "gt"}
 SKIPPED_STATUS = {"MedicationStatement": ("entered-in-error", "not-taken"),
                   "MedicationAdministration": ("entered-in-error", "not-done")}
 MEDICATION = ("MedicationStatement", "MedicationAdministration", "MedicationRequest", "MedicationDispense")
-MAPPED = ("Patient", "Observation", "Condition", "Procedure", *MEDICATION)
+MAPPED = ("Patient", "Observation", "Condition", "Procedure", "AllergyIntolerance", *MEDICATION)
+# a substance every product of a class contains (terms.ttl gkg:containedSubstance): an allergy to it is one to each [77]
+CONTAINED = {"iron-salt-not-named": IRON}
+NO_KNOWN_ALLERGY = frozenset({"716186003", "409137002", "428607008", "429625007"})  # SNOMED CT [fhirallergy]
 EVENT_STATUS = ("preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error",
                 "unknown")  # FHIR R4 Procedure.status
 # the code systems the guideline's diagnoses are coded in: a Condition coded in none is never matched
@@ -345,7 +352,7 @@ def _new_patient(res: dict, pid: str) -> dict:
     died = res.get("deceasedDateTime")
     deceased = (flag if isinstance(flag, bool) else None, None if died is None else _time(died, notes))
     return {"id": pid, "birth": ok, "notes": notes, "deceased": deceased, "conditions": [], "obs": [],
-            "exp": [], "procs": []}
+            "exp": [], "procs": [], "allergies": []}
 
 
 def _time(value: Any, notes: list[str]) -> str | None:
@@ -663,8 +670,30 @@ def _add(patient: dict, res: dict, kind: str, resolve, key: str | tuple[str, str
             notes.append("unsupported-time")
         patient["conditions"].append(
             (codes, statuses, verified, tuple(times["onset"]), tuple(times["abatement"])))
+    elif kind == "AllergyIntolerance":
+        _allergy(patient, res)
     else:
         patient["exp"].append(_exposure(res, notes, resolve(res.get("medicationReference"), res)))
+
+
+def _allergy(patient: dict, res: dict) -> None:
+    """An AllergyIntolerance: the substances it names (by name or code; an unverified code: perhaps), none for a
+    "no known allergy" code; one naming none is counted in ``ignored-resource``. Kept with its statuses and
+    onset, which say whether it is over on the as-of date [39] (its recordedDate and spans are not mirrored)."""
+    concepts = [res.get("code")] + [r.get("substance") for r in res.get("reaction") or [] if isinstance(r, dict)]
+    texts = [c.get("text") if isinstance(c, dict) else None for c in concepts]
+    texts = [x for x in texts + [d for c in concepts for _, _, d in _codings(c)] if isinstance(x, str) and x.strip()]
+    codes = [(s, c) for concept in concepts for s, c, _ in _codings(concept) if isinstance(c, str) and c]
+    none = any(s == SNOMED and c in NO_KNOWN_ALLERGY for s, c, _ in _codings(res.get("code")))
+    named = frozenset() if none else substances_of(codes, texts)
+    named |= frozenset() if none else frozenset(UNVERIFIED_CODES[c] for c in codes if c in UNVERIFIED_CODES)
+    if not named:
+        patient["notes"].append("ignored-resource")
+        return
+    statuses = {c for _, c, _ in _codings(res.get("clinicalStatus")) if isinstance(c, str)}
+    verified = {c for _, c, _ in _codings(res.get("verificationStatus")) if isinstance(c, str)}
+    onset = res.get("onsetDateTime") if isinstance(res.get("onsetDateTime"), str) else None
+    patient["allergies"].append((named, tuple(sorted(statuses)), tuple(sorted(verified)), onset))
 
 
 def _concept_tokens(concept: Any) -> list[str]:
@@ -789,7 +818,8 @@ def patients_from_bundle(doc: dict) -> dict[str, dict]:
             continue
         if kind == "Patient":
             continue
-        target = resolve(res.get("subject"), res)
+        who = "patient" if kind == "AllergyIntolerance" else "subject"
+        target = resolve(res.get(who), res)
         if _unread(res, kind) and target is not None and target.get("resourceType") == "Patient":
             tid = target.get("id")
             patients[tid if isinstance(tid, str) and tid else _json_hash(target)]["notes"].append("ignored-resource")
@@ -797,7 +827,7 @@ def patients_from_bundle(doc: dict) -> dict[str, dict]:
         if _skipped(res, kind):
             shared.append("skipped-status")
             continue
-        subject = _dict(res.get("subject")).get("reference")
+        subject = _dict(res.get(who)).get("reference")
         if target is None or target.get("resourceType") != "Patient":
             shared.append("missing-subject" if not subject else
                           "unknown-patient" if target is None else "subject-not-patient")
@@ -1324,6 +1354,15 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
                     out["doses"][r] = None
             else:
                 out["doses"][r] = list(dose) if dose else None
+    for r in out["recommended"]:  # a made recommendation for a substance an allergy record names [77]
+        wanted = RECOMMENDED_SUBSTANCES[r]
+        given = {t for t in SUBSTANCES if t in wanted or wanted & set(SUBSTANCES[t][1])}  # the products of it
+        for named, statuses, verified, onset in patient.get("allergies", ()):
+            over = (bool(set(statuses) & {"inactive", "resolved"}) and "active" not in statuses
+                    or bool(set(verified) & {"refuted", "entered-in-error"}) or (onset or "")[:10] > day)
+            if not over and any(s in given or CONTAINED.get(s) in set().union(*(SUBSTANCES[t][1] for t in given))
+                                for s in named):
+                warnings.add("allergy-to-recommended")
     for r in out["recommended"]:  # a made recommendation for what the patient takes [79]
         wanted = RECOMMENDED_SUBSTANCES[r]
         if any(s in wanted or wanted & set(SUBSTANCES[s][1]) for s in taking):

@@ -132,8 +132,7 @@ NOT_USED_BY_SHIPPED_CONTENT = {"49-administrative-sex": ("test_patient_attribute
                                "73-insufficient-evidence": ("test_insufficient_evidence.py",
                                                             "InsufficientEvidenceStatement"),
                                "55-points-at-least": ("test_points.py", "PointsAtLeast"),
-                               "27-allergy": ("test_allergy.py", "AllergyCriterion"),
-                               "77-allergy-to-recommended": ("test_allergy.py", "AllergyRecord")}
+                               "27-allergy": ("test_allergy.py", "AllergyCriterion")}
 
 
 def test_rules_not_used_by_shipped_content_are_proven_elsewhere():
