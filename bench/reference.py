@@ -25,8 +25,10 @@ A patient is a dict::
                      onset lexical form or None, abatement lexical form or None), ...],
      "obs": [(measure, key, time, value, unit_problem, fasting, comparator, status, span_end, conditioned,
               noted), ...],
-     "exp": [(start, end, classes, end_assumed, substances), ...],
-     "procs": [(frozenset(system|code tokens), status or None, start, end, imprecise), ...]}
+     "exp": [(start, end, classes, end_assumed, substances, possible), ...],
+     "procs": [(frozenset(system|code tokens), status or None, start, end, imprecise), ...],
+     "allergies": [(frozenset(substances named, or perhaps), (clinical status codes, ...),
+                    (verification status codes, ...), onsetDateTime or None), ...]}
 
 ``obs``: ``measure`` one of ``ferritin``, ``tsat``, ``weight``, ``phosphate``; ``key`` the observation's
 IRI (ties of the latest result go to the smallest); ``time`` the xsd:dateTime lexical form the loader maps
@@ -38,7 +40,9 @@ Specimen records a condition (``Specimen.condition``: the RLS guideline lists no
 unreliable, so each is unassessed [93]); ``noted`` whether it carries an ``Observation.note`` [94]. Each component of an
 Observation with a LOINC coding is an observation of its own (key ``<parent>/component/<i>-<code>``).
 ``exp``: start and end lexical forms (``None`` when absent), the substance classes recognised
-(``iron``, ``iv``, ``oral``), whether the end is assumed, and the substances recognised (``SUBSTANCES`` keys).
+(``iron``, ``iv``, ``oral``), whether the end is assumed, the substances recognised (``SUBSTANCES`` keys), and
+those only a code terms.ttl lists as unverified names (``UNVERIFIED_CODES``: perhaps the product's, when no
+substance is recognised; a product recognised as none gives ``unrecognised-product``).
 An assumed end: a record completed or stopped, or of status unknown (a dispense without ``daysSupply``)
 that gives no end ends by its ``meta.lastUpdated`` (not a dispense's, nor an unknown record's) when that lies
 within 365 days after its start, else 365 days after it.
@@ -50,7 +54,8 @@ without a latest result (``undated-result``) [16, 30]; so does one dated without
 the as-of date, or reaches the latest instant of another result (``imprecise-result-date``) [10, 28, 30]; a value outside the plausible range (ferritin 0-100000 ng/mL, TSAT 0-100 %, weight 0.2-700 kg,
 phosphate 0-100 mg/dL) is excluded [11]; an unconvertible unit is excluded [12]; ferritin or TSAT drawn
 while an iron product was taken or less than 24 h after it is unreliable (one that ended exactly 24 h before
-is fine) [13]; the latest usable result per measure is used [20, 30], unless a result after its instant (or a
+is fine), and so is one drawn on a product only a code listed as unverified names as iron [13]; the latest
+usable result per measure is used [20, 30], unless a result after its instant (or a
 date without a day's span end after it), not a future one, is implausible, in an unconvertible unit or has no
 value: then none is the latest (``newer-result-unusable``; one at that very instant, or drawn on iron, is no
 such result) [21, 30]; Kleene
@@ -71,7 +76,9 @@ fasting caveats on the latest results, ``draw-time-unknown`` instead of a mornin
 time without a local hour (date only, no offset, UTC) [85]; ``statements-conflict`` when a not-indicated statement
 suppresses a recommendation [86]; ``already-taking-recommended`` when a made recommendation is for a
 substance (or class) of a product taken at the end of the as-of date (begun before it, and ending at or after
-it or not at all; an assumed end too, worded "may be taking") [79]; ``taking-same-class`` when one is for a
+it or not at all; an assumed end too, worded "may be taking") [79]; ``allergy-to-recommended`` when one is for a substance
+(or class) an allergy record names (or perhaps names), not inactive, resolved, refuted or entered in error nor
+begun after the as-of date, or for a product of a class that contains the substance it names ("iron") [77]; ``taking-same-class`` when one is for a
 substance while a record not of it (its end recorded or none) names another of a class they share [79]; a not-indicated statement not decided yet
 that keeps no recommendation undetermined is undetermined itself, its tests ordered [71, 80];
 ``taking-not-indicated`` when one that applies names a substance taken on the as-of date or ended at most a
@@ -248,6 +255,8 @@ SUBSTANCES = {  # substance -> (labels, classes)
     # ("FE SULFATE 325 MG TAB" is ferrous sulfate)
 }
 SUBSTANCE_CODES = {(UNII, "6897GXD6OE"): "ferric-carboxymaltose", (UNII, "95HR524N2M"): "iron-dextran"}
+# codes terms.ttl lists only as unverified: a product named by one (and by no name) is perhaps that substance
+UNVERIFIED_CODES = {("http://www.nlm.nih.gov/research/umls/rxnorm", "310325"): "ferrous-sulfate"}
 _LABEL_OF = {
     " ".join(label.split()).casefold(): s for s, (labels, _) in SUBSTANCES.items() for label in labels
 }
@@ -280,7 +289,10 @@ COMPARATORS = {"<": "lt", "<=": "le", ">=": "ge", ">": "gt"}
 SKIPPED_STATUS = {"MedicationStatement": ("entered-in-error", "not-taken"),
                   "MedicationAdministration": ("entered-in-error", "not-done")}
 MEDICATION = ("MedicationStatement", "MedicationAdministration", "MedicationRequest", "MedicationDispense")
-MAPPED = ("Patient", "Observation", "Condition", "Procedure", *MEDICATION)
+MAPPED = ("Patient", "Observation", "Condition", "Procedure", "AllergyIntolerance", *MEDICATION)
+# a substance every product of a class contains (terms.ttl gkg:containedSubstance): an allergy to it is one to each [77]
+CONTAINED = {"iron-salt-not-named": IRON}
+NO_KNOWN_ALLERGY = frozenset({"716186003", "409137002", "428607008", "429625007"})  # SNOMED CT [fhirallergy]
 EVENT_STATUS = ("preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error",
                 "unknown")  # FHIR R4 Procedure.status
 # the code systems the guideline's diagnoses are coded in: a Condition coded in none is never matched
@@ -348,7 +360,7 @@ def _new_patient(res: dict, pid: str) -> dict:
     died = res.get("deceasedDateTime")
     deceased = (flag if isinstance(flag, bool) else None, None if died is None else _time(died, notes))
     return {"id": pid, "birth": ok, "notes": notes, "deceased": deceased, "conditions": [], "obs": [],
-            "exp": [], "procs": []}
+            "exp": [], "procs": [], "allergies": []}
 
 
 def _time(value: Any, notes: list[str]) -> str | None:
@@ -623,18 +635,23 @@ def _exposure(res: dict, notes: list[str], medication: dict | None) -> tuple | N
     texts += [d for c in concepts for _, _, d in _codings(c)]
     texts.append(_dict(res.get("medicationReference")).get("display"))
     texts = [t for t in texts if isinstance(t, str) and t.strip()]
-    if not texts:
-        notes.append("missing-product")
     codes = [(s, c) for concept in concepts for s, c, _ in _codings(concept)]
+    coded = [c for _, c in codes if isinstance(c, str) and c]  # a code alone names a product [medmatch.product]
+    if not texts and not coded:
+        notes.append("missing-product")
     if res["resourceType"] == "MedicationAdministration":
         dose = _dict(_dict(res.get("dosage")).get("dose"))
         if dose:
             _quantity(dose, notes)
     substances = substances_of(codes, texts)
     classes = frozenset(c for s in substances for c in SUBSTANCES[s][1])
+    # named only by a code listed as unverified: perhaps that substance (gkg:possibleSubstance)
+    possible = frozenset() if substances else frozenset(UNVERIFIED_CODES[c] for c in codes if c in UNVERIFIED_CODES)
+    if not substances and (texts or coded):
+        notes.append("unrecognised-product")  # one note per patient: warnings are a set
     if assumed and classes and res["resourceType"] not in ("MedicationRequest", "MedicationDispense"):
         notes.append("exposure-end-unknown")  # (a request's or a dispense's: noted above)
-    return start, end, classes, assumed, substances
+    return start, end, classes, assumed, substances, possible
 
 
 def resource_iri(kind: str, rid: str) -> str:
@@ -667,8 +684,30 @@ def _add(patient: dict, res: dict, kind: str, resolve, key: str | tuple[str, str
             notes.append("unsupported-time")
         patient["conditions"].append(
             (codes, statuses, verified, tuple(times["onset"]), tuple(times["abatement"])))
+    elif kind == "AllergyIntolerance":
+        _allergy(patient, res)
     else:
         patient["exp"].append(_exposure(res, notes, resolve(res.get("medicationReference"), res)))
+
+
+def _allergy(patient: dict, res: dict) -> None:
+    """An AllergyIntolerance: the substances it names (by name or code; an unverified code: perhaps), none for a
+    "no known allergy" code; one naming none is counted in ``ignored-resource``. Kept with its statuses and
+    onset, which say whether it is over on the as-of date [39] (its recordedDate and spans are not mirrored)."""
+    concepts = [res.get("code")] + [r.get("substance") for r in res.get("reaction") or [] if isinstance(r, dict)]
+    texts = [c.get("text") if isinstance(c, dict) else None for c in concepts]
+    texts = [x for x in texts + [d for c in concepts for _, _, d in _codings(c)] if isinstance(x, str) and x.strip()]
+    codes = [(s, c) for concept in concepts for s, c, _ in _codings(concept) if isinstance(c, str) and c]
+    none = any(s == SNOMED and c in NO_KNOWN_ALLERGY for s, c, _ in _codings(res.get("code")))
+    named = frozenset() if none else substances_of(codes, texts)
+    named |= frozenset() if none else frozenset(UNVERIFIED_CODES[c] for c in codes if c in UNVERIFIED_CODES)
+    if not named:
+        patient["notes"].append("ignored-resource")
+        return
+    statuses = {c for _, c, _ in _codings(res.get("clinicalStatus")) if isinstance(c, str)}
+    verified = {c for _, c, _ in _codings(res.get("verificationStatus")) if isinstance(c, str)}
+    onset = res.get("onsetDateTime") if isinstance(res.get("onsetDateTime"), str) else None
+    patient["allergies"].append((named, tuple(sorted(statuses)), tuple(sorted(verified)), onset))
 
 
 def _concept_tokens(concept: Any) -> list[str]:
@@ -793,7 +832,8 @@ def patients_from_bundle(doc: dict) -> dict[str, dict]:
             continue
         if kind == "Patient":
             continue
-        target = resolve(res.get("subject"), res)
+        who = "patient" if kind == "AllergyIntolerance" else "subject"
+        target = resolve(res.get(who), res)
         if _unread(res, kind) and target is not None and target.get("resourceType") == "Patient":
             tid = target.get("id")
             patients[tid if isinstance(tid, str) and tid else _json_hash(target)]["notes"].append("ignored-resource")
@@ -801,7 +841,7 @@ def patients_from_bundle(doc: dict) -> dict[str, dict]:
         if _skipped(res, kind):
             shared.append("skipped-status")
             continue
-        subject = _dict(res.get("subject")).get("reference")
+        subject = _dict(res.get(who)).get("reference")
         if target is None or target.get("resourceType") != "Patient":
             shared.append("missing-subject" if not subject else
                           "unknown-patient" if target is None else "subject-not-patient")
@@ -1078,18 +1118,19 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
     taking: set[str] = set()  # substances taken at the end of the as-of date, or perhaps (an assumed end) [79]
     taking_each: list[set[str]] = []  # ... each record's, an end recorded or none (not assumed) [79, same class]
     recent: set[str] = set()  # ... or ended at most a day before it [89]
-    for start_l, end_l, classes, assumed, substances in patient["exp"]:
-        if not classes:
+    for start_l, end_l, classes, assumed, substances, possible in patient["exp"]:
+        perhaps = frozenset(c for x in possible for c in SUBSTANCES[x][1])  # an unverified code's [13, 46, 79]
+        if not classes and not perhaps:
             continue
         s = seconds(start_l)
         if s is None:
             continue
         e = seconds(end_l)
-        if IRON in classes:
+        if IRON in classes or IRON in perhaps:  # perhaps drawn on it: not used either [13]
             iron_spans.append((s, e))
         if s < end and (e is None or e >= end):
-            taking |= substances
-            if not assumed:
+            taking |= substances | possible  # "may be taking" [79]
+            if not assumed and substances:
                 taking_each.append(set(substances))
         if s < end and (e is None or e >= end - 86400):  # taken on the as-of date, or up to a day before [89]
             recent |= substances
@@ -1098,6 +1139,8 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
                 iv_maybe = True
             else:
                 iv_recent = True
+        elif IV in perhaps and s < end and (end if e is None else e) >= window:
+            iv_maybe = True  # perhaps IV iron in the window: unknown [46]
 
     # issues and the latest usable result per measure [10-13, 20, 30]
     latest: dict[str, tuple] = {}
@@ -1339,6 +1382,15 @@ def evaluate_patient(patient: dict, as_of: date | str) -> dict:
                     out["doses"][r] = None
             else:
                 out["doses"][r] = list(dose) if dose else None
+    for r in out["recommended"]:  # a made recommendation for a substance an allergy record names [77]
+        wanted = RECOMMENDED_SUBSTANCES[r]
+        given = {t for t in SUBSTANCES if t in wanted or wanted & set(SUBSTANCES[t][1])}  # the products of it
+        for named, statuses, verified, onset in patient.get("allergies", ()):
+            over = (bool(set(statuses) & {"inactive", "resolved"}) and "active" not in statuses
+                    or bool(set(verified) & {"refuted", "entered-in-error"}) or (onset or "")[:10] > day)
+            if not over and any(s in given or CONTAINED.get(s) in set().union(*(SUBSTANCES[t][1] for t in given))
+                                for s in named):
+                warnings.add("allergy-to-recommended")
     for r in out["recommended"]:  # a made recommendation for what the patient takes [79]
         wanted = RECOMMENDED_SUBSTANCES[r]
         if any(s in wanted or wanted & set(SUBSTANCES[s][1]) for s in taking):

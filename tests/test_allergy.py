@@ -319,6 +319,49 @@ def test_the_shipped_guideline_warns_of_an_allergy_to_the_iron_it_recommends(tmp
     assert len(warned) == 1 and "allergy or intolerance to ferric carboxymaltose (AllergyIntolerance/fcm" in warned[0]
 
 
+def _shipped_warnings(tmp_path: Path, engine: str, *allergens: str) -> tuple[list[str], list[str]]:
+    """The labels of the recommendations made to the example patient (ferritin 45) with allergy records naming
+    ``allergens`` (as text), and the allergy-to-recommended warnings."""
+    from guidelinekg.engine.reasoning import evaluate
+    from guidelinekg.report.patient import build_report as build
+
+    kb = KnowledgeBase.load()
+    doc = json.loads((Path(__file__).parents[1] / "examples" / "patient-ferritin-45.json").read_text(encoding="utf-8"))
+    patient_id = next(e["resource"]["id"] for e in doc["entry"] if e["resource"]["resourceType"] == "Patient")
+    for i, text in enumerate(allergens):
+        doc["entry"].append({"resource": {"resourceType": "AllergyIntolerance", "id": f"a{i}",
+                                          "patient": {"reference": f"Patient/{patient_id}"}, "code": {"text": text}}})
+    path = tmp_path / f"{engine}.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    patient = load_patient_input(path, matcher=kb.matcher, measures=kb.measures, reads=kb.reads)
+    report = build(evaluate(kb, [patient], as_of=date(2026, 1, 20), engine=engine), patient.patient_iri, kb.version())
+    return ([r["label"] for r in report["recommendations"]],
+            sorted(w["message"] for w in report["warnings"] if w["code"] == "allergy-to-recommended"))
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_an_allergy_to_iron_warns_of_every_iron_product_recommended(tmp_path, engine):
+    """Found by a reviewer: an allergy recorded as plain "iron" warned only of "iron supplementation" (a class
+    it is a member of), not of oral ferrous sulfate or IV iron, which contain it. The terms say every
+    iron-containing product contains iron (gkg:containedSubstance), so each recommended product is warned of."""
+    made, warned = _shipped_warnings(tmp_path, engine, "Iron")
+    assert len(made) == 4 and len(warned) == 4, (made, warned)
+    for label in ("IV ferric carboxymaltose 1000 mg", "IV ferumoxytol", "IV low molecular weight iron dextran",
+                  "oral ferrous sulfate 65 mg elemental iron daily"):
+        assert (f"The patient has a recorded allergy or intolerance to iron (AllergyIntolerance/a0: 'Iron'; every one "
+                f"of the iron-containing products contains it) while '{label}' is recommended: check the allergy "
+                "before prescribing.") in warned, warned
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_an_allergy_to_one_iron_product_is_not_one_to_the_others(tmp_path, engine):
+    """Containment runs one way: ferrous sulfate contains iron, an allergy to it is not one to IV iron."""
+    _, warned = _shipped_warnings(tmp_path, engine, "ferrous sulfate")
+    assert warned == ["The patient has a recorded allergy or intolerance to ferrous sulfate (AllergyIntolerance/a0: "
+                      "'ferrous sulfate') while 'oral ferrous sulfate 65 mg elemental iron daily' is recommended: "
+                      "check the allergy before prescribing."]
+
+
 # A criterion with gkg:excludesIntolerance (a hypersensitivity): a record of type intolerance does not count.
 # name -> (records, the criterion's truth)
 HYPERSENSITIVITY = {

@@ -157,6 +157,7 @@ def test_reference_agrees_with_engine_on_vignette(kb, vignette):
 
 
 TRIAL3 = ROOT / "tests" / "fixtures" / "ehr-trial3"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
 
 @pytest.mark.parametrize("name, swap", [
@@ -170,10 +171,15 @@ TRIAL3 = ROOT / "tests" / "fixtures" / "ehr-trial3"
                              '"2026-12-01T08:20:00-05:00"': '"2026-12-01"'}),  # valid: an evening in New York
     ("B12-period-inverted", {'"2026-12-05T08:00:00-05:00"': '"2026-12-02T13:00:00Z"',
                              '"2026-12-01T08:20:00-05:00"': '"2026-12-01"'}),  # inverted in every zone
+    # a request named only by a code listed as unverified (perhaps ferrous sulfate): the iron studies drawn
+    # during it are not used [13]; written after them, the oral iron recommended "may be" taken [79]
+    *(("M1-iron-abbreviated", {'"text": "FE SULFATE 325 MG TAB"': f'"coding": [{{"system": "{RXNORM}", "code": "310325"}}]',
+                               **swap}) for swap in ({}, {'"2026-11-20T10:42:00-05:00"': '"2026-12-03"'})),
 ])
 def test_reference_agrees_with_engine_on_trial_probes(kb, tmp_path, name, swap):
-    """Probes a reviewer sent (a request of status unknown, a date beside an instant in UTC), as of 2026-12-08; and
-    a statement or administration of status unknown with an open period (an assumed end, as the request's)."""
+    """Probes a reviewer sent (a request of status unknown, a date beside an instant in UTC), as of 2026-12-08; a
+    statement or administration of status unknown with an open period (an assumed end, as the request's); and a
+    request coded only by RxNorm 310325, which terms.ttl lists as unverified."""
     text = (TRIAL3 / f"{name}.json").read_text(encoding="utf-8")
     for old, new in swap.items():
         assert old in text

@@ -96,7 +96,26 @@ def test_describe_names_the_text_or_the_code(matcher: SubstanceMatcher) -> None:
     # a code the guideline lists, but not as verified: said, so the author knows what to verify
     assert matcher.describe(codings=[(DRUGS, "EX-999")], texts=[]) == (
         f"product given only by code {DRUGS}|EX-999, which the guideline lists only as unverified "
-        f"({DRUGS}|EX-999 for examplomab), so it is not used")  # the substance's rdfs:label, not its brand
+        f"({DRUGS}|EX-999 for examplomab), so it is read only as perhaps that")  # its rdfs:label, not its brand
+
+
+def test_a_product_only_an_unverified_code_names_is_read_as_perhaps_it_in_the_note() -> None:
+    """Not "exposure to none": a result drawn on it is not used (rule 13), a course of it leaves a criterion unknown
+    (rule 46); said alone, and beside unrecognised products."""
+    alone = Unrecognised()
+    alone.add("<p>", "product given only by code s|1", "MedicationRequest/r", "2026-01-01T00:00:00", perhaps=True)
+    ((_, note),) = alone.notes()
+    assert note == ("1 medication record names a product only by a code the guideline lists as unverified, so it is "
+                    "read only as perhaps the substance it is listed for (a result drawn while it was taken is not "
+                    "used, a course of it leaves a criterion unknown); check what it is: product given only by code "
+                    "s|1 (MedicationRequest/r, from 2026-01-01)")
+    mixed = Unrecognised()
+    mixed.add("<p>", "product given only by code s|1", "MedicationRequest/r", "2026-01-01T00:00:00", perhaps=True)
+    mixed.add("<p>", "'Betanol'", "MedicationRequest/b", "2025-01-01T00:00:00")
+    ((_, note),) = mixed.notes()
+    assert ("a course of one is not counted; one named only by a code the guideline lists as unverified is read as "
+            "perhaps the substance it is listed for (a result drawn while it was taken is not used, a course of it "
+            "leaves a criterion unknown)); check whether any contains one: ") in note, note
 
 
 def test_a_graph_without_substances_reads_no_medication() -> None:

@@ -118,6 +118,56 @@ def test_the_rxnorm_code_is_listed_as_unverified_and_never_matches(kb):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_iron_studies_drawn_on_a_request_coded_without_a_display_are_not_used(capsys, tmp_path, engine):
+    """Found by a reviewer: perhaps ferrous sulfate is not "not iron". Iron studies drawn during a request only
+    the unverified code names were trusted, and IV iron recommended on them; they may have been drawn on iron,
+    so they are set aside and ordered again (rule 13), saying why only "may"."""
+    report = recommend(capsys, bundle(tmp_path, coded_only(display=False)), engine)
+    drawn = sorted(w["message"] for w in report["warnings"] if w["code"] == "lab-drawn-on-iron")
+    assert drawn == [f"{measure} drawn 2026-12-01T08:10:00-05:00 may have been drawn while taking the product of "
+                     "MedicationRequest/mr1, which only a code the guideline lists as unverified names as ferrous "
+                     "sulfate, or less than 24 h after it; the result is not used: check what the product is, or "
+                     "repeat the test 24 h after the last dose."
+                     for measure in ("serum ferritin", "transferrin saturation")], drawn
+    assert ordered(report) == [FERRITIN, TSAT] and report["recommendations"] == []
+    (note,) = [w["message"] for w in report["warnings"] if w["code"] == "unrecognised-product"]
+    assert note.startswith("1 medication record names a product only by a code the guideline lists as unverified, "
+                           "so it is read only as perhaps the substance it is listed for (a result drawn while it "
+                           "was taken is not used"), note
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_on_a_page_of_a_search_the_perhaps_record_is_the_warning(capsys, tmp_path, engine):
+    """A page of a search may lack medication records (rule 18), but the one read perhaps shows the draw on iron:
+    rule 13's warning names it, and rule 18 adds no second one."""
+    path = bundle(tmp_path, coded_only(display=False))
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc.update(type="searchset", link=[{"relation": "next", "url": "https://ehr.example/fhir/Patient/p1/$everything?page=2"}])
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    report = recommend(capsys, path, engine)
+    drawn = [w["message"] for w in report["warnings"] if w["code"] == "lab-drawn-on-iron"]
+    assert len(drawn) == 2 and all("may have been drawn while taking the product of MedicationRequest/mr1" in m
+                                   for m in drawn), drawn
+    assert "search-incomplete" in codes(report)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_result_drawn_on_a_named_iron_product_too_is_set_aside_once(capsys, tmp_path, engine):
+    """A record named by its text as iron at the draw is rule 13's plain warning: the perhaps one adds none."""
+    path = bundle(tmp_path, coded_only(display=False))
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    (request,) = [e for e in doc["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]
+    named = copy.deepcopy(request)
+    named["resource"].update(id="mr2", medicationCodeableConcept={"text": "Ferrous sulfate 325 mg"})
+    named.pop("fullUrl", None)
+    doc["entry"].append(named)
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    report = recommend(capsys, path, engine)
+    drawn = [w["message"] for w in report["warnings"] if w["code"] == "lab-drawn-on-iron"]
+    assert len(drawn) == 2 and all("while taking Ferrous sulfate 325 mg or less" in m for m in drawn), drawn
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_a_request_coded_without_a_display_is_only_perhaps_ferrous_sulfate(capsys, tmp_path, engine):
     """Iron studies drawn a week before the request was written are used; the oral iron then recommended is
     one the patient may be taking: said so, with why it is only "may"."""

@@ -54,7 +54,7 @@ HERE = Path(__file__).parent
 SCHEMA = json.loads((HERE / "fixtures" / "hooks" / "cds-hooks-2.0.schema.json").read_text(encoding="utf-8"))
 VIEW, SELECT = "guidelinekg-patient-view", "guidelinekg-order-select"
 FHIR = "https://ehr.example.org/fhir"
-KEYS = list(templates(True))  # what as_ehr_sends sends: every key, procedures included
+KEYS = list(templates(True, True))  # what as_ehr_sends sends: every key, procedures and allergies included
 VIGNETTES = {v.name: v for v in load_vignettes()}
 # A vignette that is one page of a search (a "next" link) has no CDS Hooks form: the prefetch is a searchset per
 # type, and a paged one is refused (tests of prefetch paging below), so what it tests is not a hook's decision.

@@ -56,13 +56,13 @@ def matcher(request) -> SubstanceMatcher:
 def test_a_code_listed_only_as_unverified_names_the_substance(matcher, code, name):
     assert matcher.describe(codings=[(DRUGS, code)], texts=[]) == (
         f"product given only by code {DRUGS}|{code}, which the guideline lists only as unverified "
-        f"({DRUGS}|{code} for {name}), so it is not used")
+        f"({DRUGS}|{code} for {name}), so it is read only as perhaps that")
 
 
 def test_a_product_text_with_such_a_code_names_the_substance_too(matcher):
     assert matcher.describe(codings=[(DRUGS, "73")], texts=["Unknown tablet 80 mg"]) == (
         f"'Unknown tablet 80 mg' (its code is listed by the guideline only as unverified ({DRUGS}|73 for "
-        "febuxomab), so not used)")
+        "febuxomab), so read only as perhaps that)")
 
 
 def test_brands_still_match_by_name(matcher):

@@ -138,8 +138,7 @@ NOT_USED_BY_SHIPPED_CONTENT = {"49-administrative-sex": ("test_patient_attribute
                                "55-points-at-least": ("test_points.py", "PointsAtLeast"),
                                "27-allergy": ("test_allergy.py", "AllergyCriterion"),
                                "22-specimen-condition": ("test_specimen_condition.py",
-                                                         "SpecimenConditionRequirement"),
-                               "77-allergy-to-recommended": ("test_allergy.py", "AllergyRecord")}
+                                                         "SpecimenConditionRequirement")}
 
 
 def test_rules_not_used_by_shipped_content_are_proven_elsewhere():

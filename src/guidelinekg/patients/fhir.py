@@ -296,7 +296,7 @@ class _Mapper:
                       f"in the input){f': {UNCLEAR_EXPOSURE}' if unclear else ''}", res, unclear)
         elif not found and self.matcher is not None and self.matcher.reads_substances:
             described = self.matcher.describe(codings=coded, texts=texts)
-            self.unrecognised.add(patient, described, self.bundle.record(res), recorded.start)
+            self.unrecognised.add(patient, described, self.bundle.record(res), recorded.start, bool(possible))
         if self.matcher is None or found:  # the rest decide nothing
             for code, text in recorded.notes:
                 self.note(patient, code, text, res)

@@ -171,21 +171,21 @@ class SubstanceMatcher:
 
         >>> m = SubstanceMatcher(codes={}, names={"urn:x:a": ["alphamab"]}, unverified={("s", "1"): ["urn:x:a"]})
         >>> m.describe(codings=[("s", "1")], texts=[])
-        'product given only by code s|1, which the guideline lists only as unverified (s|1 for alphamab), so it is not used'
+        'product given only by code s|1, which the guideline lists only as unverified (s|1 for alphamab), so it is read only as perhaps that'
         >>> m.describe(codings=[("s", "2")], texts=["Betanol  5 mg"])
         "'Betanol 5 mg'"
         """
         coded = list(dict.fromkeys((s, c) for s, c in codings if c))
         held = "; ".join(f"{s}|{c} for {self._label(sub)}" for s, c in coded if s
                          for sub in sorted(self._unverified.get((s, c), ())))
-        unused = f"listed by the guideline only as unverified ({held}), so not used" if held else ""
+        unused = f"listed by the guideline only as unverified ({held}), so read only as perhaps that" if held else ""
         texts = [t for t in texts if t and t.strip()]
         if texts:
             return f"'{' '.join(texts[0].split())}'" + (f" (its code is {unused})" if held else "")
         tokens = ", ".join(f"{s}|{c}" if s else f"{c} (no system)" for s, c in coded)
         if held:
             return (f"product given only by code {tokens}, which the guideline lists only as unverified ({held}), "
-                    "so it is not used")
+                    "so it is read only as perhaps that")
         return f"product given only by code {tokens}, which the guideline's substances do not list"
 
     def _label(self, substance: str) -> str:
@@ -229,11 +229,15 @@ class Unrecognised:
 
     def __init__(self) -> None:
         self._found: dict[str, dict[str, list[tuple[str, str]]]] = defaultdict(lambda: defaultdict(list))
+        self._perhaps: dict[str, set[str]] = defaultdict(set)
 
-    def add(self, patient: str, product: str, record: str, start: str | None) -> None:
+    def add(self, patient: str, product: str, record: str, start: str | None, perhaps: bool = False) -> None:
         """A record about ``patient`` (its node) naming ``product`` (:meth:`SubstanceMatcher.describe`),
-        with the start of its exposure (an xsd:dateTime lexical form) when known."""
+        with the start of its exposure (an xsd:dateTime lexical form) when known; ``perhaps`` when a code the
+        guideline lists as unverified names a substance for it (``gkg:possibleSubstance``: read as perhaps it)."""
         self._found[patient][product].append(((start or "")[:10], record))
+        if perhaps:
+            self._perhaps[patient].add(product)
 
     def notes(self) -> Iterator[tuple[str, str]]:
         """``(patient node, message)``: one per patient, in a stable order.
@@ -260,13 +264,24 @@ class Unrecognised:
             more = (f"; and {len(rest)} more product{'s' * (len(rest) > 1)} "
                     f"({sum(len(products[name]) for name in rest)} records)") if rest else ""
             one = n == 1
+            # a product a code listed as unverified names is read as perhaps that substance, not as none
+            perhaps = ("; one named only by a code the guideline lists as unverified is read as perhaps the "
+                       "substance it is listed for (a result drawn while it was taken is not used, a course of it "
+                       "leaves a criterion unknown)") if self._perhaps[patient] and len(products) > 1 else ""
+            if self._perhaps[patient] and len(products) == 1:
+                yield patient, (
+                    f"{n} medication record{'' if one else 's'} name{'s' if one else ''} a product only by a code "
+                    "the guideline lists as unverified, so it is read only as perhaps the substance it is listed for "
+                    "(a result drawn while it was taken is not used, a course of it leaves a criterion unknown); "
+                    f"check what it is: {'; '.join(items)}{more}")
+                continue
             yield patient, (
                 f"{n} medication record{'' if one else 's'} name{'s' if one else ''} "
                 f"{'a product' if len(products) == 1 else f'{len(products)} products'} not recognised as any "
                 f"substance the guideline reads, so {'it is' if one else 'they are'} read as exposure to none of "
                 f"them (a result drawn while {'it' if one else 'one'} was taken is not flagged, a course of "
-                f"{'it' if one else 'one'} is not counted); check whether {'it contains' if one else 'any contains'} "
-                f"one: {'; '.join(items)}{more}"
+                f"{'it' if one else 'one'} is not counted{perhaps}); check whether "
+                f"{'it contains' if one else 'any contains'} one: {'; '.join(items)}{more}"
             )
 
 
