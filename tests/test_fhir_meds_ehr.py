@@ -126,8 +126,8 @@ def test_iron_studies_drawn_on_a_request_coded_without_a_display_are_not_used(ca
     drawn = sorted(w["message"] for w in report["warnings"] if w["code"] == "lab-drawn-on-iron")
     assert drawn == [f"{measure} drawn 2026-12-01T08:10:00-05:00 may have been drawn while taking the product of "
                      "MedicationRequest/mr1, which only a code the guideline lists as unverified names as ferrous "
-                     "sulfate, or less than 24 h after it; the result is not used: check what the product is, or "
-                     "repeat the test 24 h after the last dose."
+                     "sulfate, or less than 24 h after it; the result is not used: check what the product is (a result "
+                     "drawn 24 h or more after the last dose would be used)."
                      for measure in ("serum ferritin", "transferrin saturation")], drawn
     assert ordered(report) == [FERRITIN, TSAT] and report["recommendations"] == []
     (note,) = [w["message"] for w in report["warnings"] if w["code"] == "unrecognised-product"]
