@@ -293,8 +293,10 @@ def test_missing_inputs(capsys, tmp_path):
     code, _, err = run(capsys, "no-such-query")
     assert code == 2 and "no-such-query: no such query file or library query" in err
     assert "library queries: cohort-counts," in err
-    code, _, err = run(capsys, "grade-counts", "--data", str(tmp_path / "missing.ttl"))
-    assert code == 2 and "missing.ttl: cannot read" in err
+    for name in ("missing.ttl", "missing.trig.gz", "missing-dir"):  # no extension: missing, not "unknown format"
+        code, out, err = run(capsys, "grade-counts", "--no-guidelines", "--data", str(tmp_path / name))
+        assert (code, out) == (2, "")
+        assert err == f"guidelinekg query: error: {tmp_path / name}: no such file or directory\n"
     code, _, err = run(capsys)
     assert code == 2 and "give a query FILE" in err
 

@@ -265,6 +265,9 @@ def test_stops_cleanly_with_its_workers(store):
 
 def test_no_store_exits_2(tmp_path, capsys):
     assert main(["serve", "--store", str(tmp_path / "none")]) == 2
+    assert f"{tmp_path / 'none'}: no such file or directory" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()  # a directory that is there but holds no store
+    assert main(["serve", "--store", str(tmp_path / "empty")]) == 2
     assert "no store here" in capsys.readouterr().err
 
 

@@ -43,7 +43,7 @@ from guidelinekg.endpoint.params import (  # noqa: F401  (the query API: paramet
     typed_value,
 )
 from guidelinekg.endpoint.protocol import federation, too_deep
-from guidelinekg.errors import InputError, Location
+from guidelinekg.errors import InputError, Location, no_such_path
 
 #################################################################
 # Query text: tokens, header, library
@@ -103,6 +103,8 @@ class QueryText:
     def read(cls, path: Path) -> QueryText:
         try:
             text = path.read_bytes().decode("utf-8-sig")
+        except FileNotFoundError:
+            raise no_such_path(path) from None
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror}", Location(str(path))) from None
         except UnicodeDecodeError as exc:
@@ -156,6 +158,8 @@ def _rdf_files(folder: Path) -> list[Path]:
 
 
 def _load(store: ox.Store, path: Path, tag: str) -> None:
+    if not path.exists():  # before the format check: 'nosuchdir' has no extension, but the point is it is missing
+        raise no_such_path(path)
     if path.is_dir():  # a cohort --out directory: its provenance, as load and audit read it
         from guidelinekg.provenance.inputs import COHORT_PROVENANCE, provenance_file
 
