@@ -207,6 +207,7 @@ def test_syntax_error_has_line_and_column(capsys, tmp_path):
     ("SELECT * { ?s ?p ?o ; <urn:q> }", "1:12: SPARQL syntax error: incomplete triple pattern '?s ?p ?o ; <urn:q>'"),
     ('SELECT * { ?s <urn:p> "1"^^xsd:integer , 1.5 , "x"@en-GB . ?s }', "1:60: SPARQL syntax error: incomplete triple "
                                                                          "pattern '?s'"),
+    ("SELECT * { _:b ?p ?o . ?x }", "1:24: SPARQL syntax error: incomplete triple pattern '?x'"),  # _: no prefix
     ("SELECT * { ?s ?p ?o ?x }", "1:12: SPARQL syntax error: too many terms for one triple pattern in '?s ?p ?o ?x' "
                                  "(is a '.' missing?)"),
     # the parser's own sentence, found among hundreds of character ranges
