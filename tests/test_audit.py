@@ -93,6 +93,7 @@ def test_recommend_provenance_audits_clean_but_for_the_unapproved_content(record
     text = capsys.readouterr().out
     assert "ok   the replay gives the recorded results" in text
     assert "FLAG not-approved" in text and text.rstrip().endswith("exit 0")
+    assert "summary.csv" not in text and "run.json" not in text  # no cohort: no cohort files checked
 
 
 def test_superseded_version_in_the_store_is_flagged(recorded, tmp_path, capsys):

@@ -87,8 +87,14 @@ def test_an_untouched_cohort_audits_clean_with_its_results_and_summary(out, caps
     assert code == 0, _failures(report)
     assert len(report["runs"]) >= 3
     assert {r["checks"]["results"] for r in report["runs"]} == {"same"}
+    assert report["checks"] == {"summary": "ok", "records": "ok"}
     assert main(["audit", str(out), "--allow-unapproved"]) == 0
-    assert "ok   run" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "ok   run" in text
+    # summary.csv, manifest.json and run.json are checked once for all runs: an ok line each, as every
+    # check of a run has (summary.csv had none)
+    assert "\nok   summary.csv counts are what the replayed results give\n" in text
+    assert "\nok   manifest.json and run.json agree with the runs\n" in text
 
 
 # --- results.jsonl -----------------------------------------------------------------------------------------
@@ -251,6 +257,9 @@ def test_an_edited_summary_is_caught(out, capsys, edit):
     assert code == 1
     (finding,) = _findings(report, "summary-differs")
     assert "summary.csv" in finding["message"]
+    assert report["checks"] == {"summary": "differs", "records": "ok"}
+    assert main(["audit", str(out), "--allow-unapproved"]) == 1
+    assert "\nFAIL summary.csv counts are what the replayed results give: differs\n" in capsys.readouterr().out
     if edit == "count":
         assert f"{rows[1][0]},{rows[1][1]}: file {rows[1][2]}, replay {int(rows[1][2]) - 1}" in finding["message"]
 
@@ -259,6 +268,7 @@ def test_missing_summary_or_bad_records_file(out, capsys):
     (out / "bad-records.jsonl").unlink()
     code, report = _audit(capsys, out)
     assert code == 1 and _failures(report) == {"summary-not-verified"}
+    assert report["checks"]["summary"] == "not verified"
     (out / "summary.csv").unlink()
     code, report = _audit(capsys, out)
     assert {"summary-differs", "summary-not-verified"} <= _failures(report)

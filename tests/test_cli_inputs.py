@@ -163,3 +163,26 @@ def test_python_dash_m_runs_the_same_command_line():
     assert ok.returncode == 0 and ok.stdout.strip() == f"guidelinekg {__version__}"
     bad = subprocess.run([sys.executable, "-m", "guidelinekg", "no-such-command"], capture_output=True, text=True)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr and "Traceback" not in bad.stderr
+
+
+MISSING_PATH = {  # each command's way of naming an input path; "absent" is never created
+    "query --data": lambda a: ["query", "grade-counts", "--no-guidelines", "--data", a],
+    "audit": lambda a: ["audit", a],
+    "load": lambda a: ["load", "--store", a + "-store", a],
+    "serve --store": lambda a: ["serve", "--store", a],
+    "recommend": lambda a: ["recommend", a],
+    "cohort": lambda a: ["cohort", a, "--out", a + "-out"],
+    "conflicts --content": lambda a: ["conflicts", "--content", a, "--content", a],
+}
+
+
+@pytest.mark.parametrize("command", sorted(MISSING_PATH))
+def test_a_missing_path_is_named_missing_by_every_command(command, tmp_path, capsys):
+    """One message for a path that does not exist, located, exit 2: before, --data nosuchdir said it could
+    not tell the RDF format from the extension '(none)', recommend put the path after the message, and
+    conflicts counted a missing folder as no guideline."""
+    absent = str(tmp_path / "absent")
+    assert _exit_code(MISSING_PATH[command](absent)) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == f"guidelinekg {command.split()[0]}: error: {absent}: no such file or directory"
+    assert len(err.splitlines()) <= 2 and "Traceback" not in err

@@ -195,7 +195,36 @@ def test_syntax_error_has_line_and_column(capsys, tmp_path):
     query = write(tmp_path, "SELECT ?s WHERE {\n  ?s a gkg:Recommendation ;;\n  OPTIONAL ?s\n}\n")
     code, out, err = run(capsys, query)
     assert (code, out) == (2, "")
-    assert err.startswith(f"guidelinekg query: error: {query}:3:12: SPARQL syntax error: expected")
+    assert err == f"guidelinekg query: error: {query}:3:12: SPARQL syntax error near '...;; OPTIONAL ?s }}'\n"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    # the parser said "2:1: expected OPTIONAL" (past the last line) for the first two
+    ("SELECT * WHERE { ?s ?p }\n", "1:18: SPARQL syntax error: incomplete triple pattern '?s ?p': a triple needs "
+                                   "a subject, a predicate and an object"),
+    ("SELECT * WHERE {\n  ?s ?p ?o .\n  ?o <urn:p>\n}\n", "3:3: SPARQL syntax error: incomplete triple pattern "
+                                                        "'?o <urn:p>'"),
+    ("SELECT * { ?s ?p ?o ; <urn:q> }", "1:12: SPARQL syntax error: incomplete triple pattern '?s ?p ?o ; <urn:q>'"),
+    ('SELECT * { ?s <urn:p> "1"^^xsd:integer , 1.5 , "x"@en-GB . ?s }', "1:60: SPARQL syntax error: incomplete triple "
+                                                                         "pattern '?s'"),
+    ("SELECT * { _:b ?p ?o . ?x }", "1:24: SPARQL syntax error: incomplete triple pattern '?x'"),  # _: no prefix
+    ("SELECT * { ?s ?p ?o ?x }", "1:12: SPARQL syntax error: too many terms for one triple pattern in '?s ?p ?o ?x' "
+                                 "(is a '.' missing?)"),
+    # the parser's own sentence, found among hundreds of character ranges
+    ("SELECT * WHERE { ?s ?p ?o } GROUP BY ?s", "1:40: SPARQL syntax error at the end of the query, after "
+                                               "'...{ ?s ?p ?o } GROUP BY ?s': SELECT * is not authorized with GROUP BY"),
+    ("SELECT * WHERE { ?s ?p ?o } LIMIT\n", "1:34: SPARQL syntax error at the end of the query, after "
+                                          "'...* WHERE { ?s ?p ?o } LIMIT'"),
+    ("SELEC ?s WHERE { ?s ?p ?o }", "1:10: SPARQL syntax error near 'SELEC ?s WHERE { ?s ?p ?o }'"),
+    ("SELECT * { VALUES ?x { <urn:a> <urn:b> } FILTER(?x > ) }",  # VALUES data are no triple pattern
+     "1:57: SPARQL syntax error at the end of the query, after '...<urn:b> } FILTER(?x > ) }'"),
+])
+def test_syntax_errors_say_what_is_wrong_not_what_the_parser_expected(capsys, tmp_path, text, message):
+    query = write(tmp_path, text)
+    code, out, err = run(capsys, query, *FIXED)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"guidelinekg query: error: {query}:{message}")
+    assert len(err.splitlines()) == 1 and "expected" not in err and "\\u{" not in err
 
 
 def test_unknown_prefix_is_located(capsys, tmp_path):
@@ -293,8 +322,10 @@ def test_missing_inputs(capsys, tmp_path):
     code, _, err = run(capsys, "no-such-query")
     assert code == 2 and "no-such-query: no such query file or library query" in err
     assert "library queries: cohort-counts," in err
-    code, _, err = run(capsys, "grade-counts", "--data", str(tmp_path / "missing.ttl"))
-    assert code == 2 and "missing.ttl: cannot read" in err
+    for name in ("missing.ttl", "missing.trig.gz", "missing-dir"):  # no extension: missing, not "unknown format"
+        code, out, err = run(capsys, "grade-counts", "--no-guidelines", "--data", str(tmp_path / name))
+        assert (code, out) == (2, "")
+        assert err == f"guidelinekg query: error: {tmp_path / name}: no such file or directory\n"
     code, _, err = run(capsys)
     assert code == 2 and "give a query FILE" in err
 

@@ -118,8 +118,9 @@ def test_tokens_ignore_comments_strings_and_iris():
 
 def test_docstring_examples():
     from guidelinekg.endpoint import params as queryparams
+    from guidelinekg.endpoint import sparqlerrors
 
-    for module in (query, queryparams):
+    for module in (query, queryparams, sparqlerrors):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, module.__name__
 

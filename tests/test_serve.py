@@ -184,6 +184,38 @@ def test_get_and_content_negotiation(server):
     assert err.value.code == 400
 
 
+@pytest.mark.parametrize("text", [
+    "SELECT * WHERE { ?s foo:bar ?o }",  # was a 400 with the parser's wall of Unicode character ranges
+    "SELECT * WHERE { ?s ?p }\n",  # was "expected OPTIONAL" at 2:1
+    "SELECT * WHERE { ?s ?p ?o } GROUP BY ?s",
+    "",  # was "expected [_]"
+])
+def test_a_syntax_error_reads_as_it_does_on_the_command_line(server, tmp_path, capsys, text):
+    """The endpoint's 400 is the message 'guidelinekg query' gives (the same code makes it), located in "query"."""
+    path = tmp_path / "q.rq"
+    path.write_text(text, encoding="utf-8")
+    assert main(["query", str(path), "--no-guidelines"]) == 2
+    cli = capsys.readouterr().err.removeprefix(f"guidelinekg query: error: {path}")
+    status, headers, body = server.request("/query", method="POST", data=text.encode(),
+                                           headers={"Content-Type": "application/sparql-query"})
+    reply = body.decode()
+    assert status == 400 and headers["content-type"].startswith("text/plain"), reply
+    assert reply.splitlines()[0] == "query" + cli.splitlines()[0]
+    assert len(reply.splitlines()) <= 2 and "expected" not in reply and "\\u{" not in reply
+    if text.startswith("SELECT * WHERE { ?s foo:"):
+        assert reply == "query:1:21: SPARQL syntax error: unknown prefix 'foo:'\n  hint: declare it with PREFIX foo: <...>\n"
+    if not text:
+        assert reply.startswith("query: the query is empty\n  hint: write a SELECT, ASK, CONSTRUCT or DESCRIBE query")
+
+
+def test_an_unknown_prefix_the_command_line_binds_is_named_with_its_namespace(server):
+    """The endpoint binds no prefixes: gkg: must be declared, and the hint says how."""
+    status, _, body = server.request("/query", method="POST", data=b"SELECT * { ?s a gkg:Recommendation }",
+                                     headers={"Content-Type": "application/sparql-query"})
+    assert (status, body.decode()) == (400, "query:1:17: SPARQL syntax error: unknown prefix 'gkg:'\n"
+                                            f"  hint: declare it with PREFIX gkg: <{GKG}>\n")
+
+
 def test_updates_are_rejected_and_change_nothing(server):
     before = server.select(COUNT)[0]["n"]["value"]
     update = server.client("INSERT DATA { GRAPH <urn:x> { <urn:a> <urn:b> <urn:c> } }", method=POST)
@@ -265,6 +297,9 @@ def test_stops_cleanly_with_its_workers(store):
 
 def test_no_store_exits_2(tmp_path, capsys):
     assert main(["serve", "--store", str(tmp_path / "none")]) == 2
+    assert f"{tmp_path / 'none'}: no such file or directory" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()  # a directory that is there but holds no store
+    assert main(["serve", "--store", str(tmp_path / "empty")]) == 2
     assert "no store here" in capsys.readouterr().err
 
 

@@ -51,6 +51,11 @@ class InputError(GuidelineKGError):
         return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def no_such_path(path: object, hint: str | None = None) -> InputError:
+    """The one message for an input path that does not exist, whichever argument or option named it."""
+    return InputError("no such file or directory", Location(str(path)), hint=hint)
+
+
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and line break
 
 

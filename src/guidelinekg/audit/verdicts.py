@@ -59,3 +59,22 @@ class AuditReport:
             for f in self.findings()
         )
         return 1 if fails else 0
+
+
+# The files of a cohort directory checked once for all its runs (the runs' results.jsonl lines are a check of
+# each run): key, what "ok" means, and the verdict each finding code gives (the first one found wins).
+COHORT_FILES = (
+    ("summary", "summary.csv counts are what the replayed results give",
+     (("summary-differs", "differs"), ("summary-not-verified", "not verified"))),
+    ("records", "manifest.json and run.json agree with the runs",
+     (("manifest-missing", "missing"), ("run-record-missing", "missing"), ("run-record-differs", "differs"))),
+)
+
+
+def cohort_checks(report: AuditReport) -> dict[str, str]:
+    """The verdicts on :data:`COHORT_FILES` ("ok" or what is wrong), from the report's findings; empty when
+    the provenance is no cohort's with results.jsonl (a 'recommend --provenance' file)."""
+    if not any("results" in r.checks for r in report.runs):
+        return {}
+    codes = {f.code for f in report.notes if f.severity == "failure"}
+    return {key: next((verdict for code, verdict in failing if code in codes), "ok") for key, _, failing in COHORT_FILES}

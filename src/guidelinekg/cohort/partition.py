@@ -33,7 +33,7 @@ from pathlib import Path
 from guidelinekg.cohort import export, exportscope
 from guidelinekg.cohort.records import BadRecord, parse_resource
 from guidelinekg.content.rdffiles import MAX_LINE, open_input, record_lines
-from guidelinekg.errors import InputError
+from guidelinekg.errors import InputError, no_such_path
 
 RDF_SUFFIXES = (".ttl", ".nt", ".jsonld", ".json-ld")
 BUNDLE_SUFFIXES = (".json", ".json.gz")
@@ -89,7 +89,7 @@ def detect_kind(path: Path) -> str:
             return "bundles"
         raise InputError(f"{path}: not a Bulk Data export directory, a FHIR bundle (.json) or patient RDF",
                          hint=f"patient RDF ends in {', '.join(RDF_SUFFIXES)}")
-    raise InputError(f"{path}: no such file or directory")
+    raise no_such_path(path)
 
 
 def input_fingerprint(path: Path) -> str:
@@ -102,7 +102,7 @@ def input_fingerprint(path: Path) -> str:
             stat = f.stat()
             digest.update(f"{f.name} {stat.st_size} {stat.st_mtime_ns}\n".encode())
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file or directory") from None
+        raise no_such_path(path) from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read the input: {exc.strerror or exc}") from None
     return digest.hexdigest()

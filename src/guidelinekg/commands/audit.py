@@ -90,6 +90,8 @@ def json_text(report) -> str:
 
 
 def to_json(report) -> dict:
+    from guidelinekg.audit.verdicts import cohort_checks
+
     findings = report.findings()
     counts = Counter(f.severity for f in findings)
     return {
@@ -117,6 +119,7 @@ def to_json(report) -> dict:
             for r in report.runs
         ],
         "notes": _builtins(report.notes),
+        "checks": cohort_checks(report),
     }
 
 
@@ -140,7 +143,10 @@ _CHECKS = {
 
 def render_text(report) -> str:
     """A report a person reads: every check of a run with failures (or of the only run), one line for
-    each run without failures, then the findings and the verdict."""
+    each run without failures, the checks of a cohort's summary.csv and records, then the findings and the
+    verdict."""
+    from guidelinekg.audit.verdicts import COHORT_FILES, cohort_checks
+
     out = [f"audit of {report.source}: {len(report.runs)} run(s)"]
     for r in report.runs:
         kinds = Counter(c.kind for c in r.results)
@@ -173,6 +179,11 @@ def render_text(report) -> str:
             out.append(
                 f"  {_MARK[f.severity]} {f.code}: {f.message}" + (f"  <{f.subject}>" if f.subject else "")
             )
+    checked = cohort_checks(report)  # the cohort's files checked once, ok or not, as each run's checks are
+    for key, label, _ in COHORT_FILES:
+        if key in checked:
+            ok = checked[key] == "ok"
+            out.append(f"{'ok  ' if ok else 'FAIL'} {label}{'' if ok else f': {checked[key]}'}")
     if len(report.runs) > 1:  # the flags of the runs shown on one line, summed per guideline version
         runs, results = Counter(), Counter()
         for r in report.runs:

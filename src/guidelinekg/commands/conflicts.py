@@ -27,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from guidelinekg.errors import no_such_path
+
+    for path in args.content:  # else a missing folder counts as no guideline ("found 1")
+        if not path.exists():
+            raise no_such_path(path)
     stances = guideline_stances(args.content)
     found = disagreements(stances)
     guidelines = sorted({s.guideline for group in stances for s in group})

@@ -13,7 +13,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from guidelinekg.errors import InputError
+from guidelinekg.errors import InputError, no_such_path
 
 FORMATS = ("text", "json", "markdown", "turtle", "trig", "fhir")
 
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.patient).is_dir():
         raise InputError(f"{args.patient} is a directory", hint="give one patient file; for many patients use 'guidelinekg cohort'")
     if not Path(args.patient).exists():  # not is_file(): a device or a pipe (/dev/stdin) is read as a file
-        raise InputError(f"no such file: {args.patient}")
+        raise no_such_path(args.patient)
     if args.provenance:
         _check_writable(args.provenance)
         _check_not_an_input(args)

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 import pyoxigraph as ox
 
+from guidelinekg.endpoint.sparqlerrors import syntax_error
 from guidelinekg.provenance.storedir import holds_merge
 
 RESULT_FORMATS = {
@@ -383,7 +384,7 @@ def execute(store: ox.Store, request: QueryRequest) -> Reply:
     except SyntaxError as exc:
         if (operation := update_keyword(request.query)) is not None:
             return text_reply(403, f"{READ_ONLY} (the query is an update: {operation})")
-        return text_reply(400, f"query syntax error: {exc.msg or exc}")
+        return text_reply(400, syntax_error(request.query, "query", exc.msg or str(exc), set()).render())
     except ValueError as exc:
         return text_reply(400, f"bad request: {exc}")
     except MemoryError:  # an allocation over the worker's limit that Python saw (Oxigraph's own abort)

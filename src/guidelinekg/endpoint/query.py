@@ -43,44 +43,12 @@ from guidelinekg.endpoint.params import (  # noqa: F401  (the query API: paramet
     typed_value,
 )
 from guidelinekg.endpoint.protocol import federation, too_deep
-from guidelinekg.errors import InputError, Location
+from guidelinekg.endpoint.sparqlerrors import Token, keywords, position, syntax_error, tokens
+from guidelinekg.errors import InputError, Location, no_such_path
 
 #################################################################
 # Query text: tokens, header, library
 #################################################################
-
-_TOKEN = re.compile(
-    r"""(?P<comment>\#[^\r\n]*)
-      | (?P<string>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'''(?:[^'\\]|\\.|'(?!''))*'''
-                  |"(?:[^"\\\r\n]|\\.)*"|'(?:[^'\\\r\n]|\\.)*')
-      | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
-      | (?P<var>[?$][\w\u00B7\u0300-\u036F\u203F\u2040]+)
-      | (?P<pname>(?:[^\W\d_][\w.-]*)?:)
-      | (?P<word>[^\W\d][\w-]*)
-      | (?P<space>\s+)
-      | (?P<other>.)""",
-    re.VERBOSE | re.DOTALL,
-)
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str
-    value: str
-    pos: int
-
-
-def tokens(text: str) -> list[Token]:
-    """The query's tokens outside comments, strings and IRIs are what the checks here look at."""
-    return [Token(m.lastgroup or "other", m.group(), m.start()) for m in _TOKEN.finditer(text)
-            if m.lastgroup not in ("space", "comment")]
-
-
-def position(text: str, pos: int) -> tuple[int, int]:
-    """1-based line and column of a character offset."""
-    line = text.count("\n", 0, pos) + 1
-    return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
-
 
 def library_dir() -> Path:
     return queries_dir() / "library"
@@ -103,6 +71,8 @@ class QueryText:
     def read(cls, path: Path) -> QueryText:
         try:
             text = path.read_bytes().decode("utf-8-sig")
+        except FileNotFoundError:
+            raise no_such_path(path) from None
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror}", Location(str(path))) from None
         except UnicodeDecodeError as exc:
@@ -156,6 +126,8 @@ def _rdf_files(folder: Path) -> list[Path]:
 
 
 def _load(store: ox.Store, path: Path, tag: str) -> None:
+    if not path.exists():  # before the format check: 'nosuchdir' has no extension, but the point is it is missing
+        raise no_such_path(path)
     if path.is_dir():  # a cohort --out directory: its provenance, as load and audit read it
         from guidelinekg.provenance.inputs import COHORT_PROVENANCE, provenance_file
 
@@ -224,55 +196,9 @@ def _at(query: QueryText, pos: int) -> Location:
     return Location(query.source, *position(query.text, pos))
 
 
-UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH")
-
-
-def _diagnose(query: QueryText, toks: list[Token]) -> InputError | None:
-    """A clearer message for common mistakes (an empty file, an update, an unknown prefix, an unclosed
-    bracket), when the parser's own is less helpful."""
-    if not toks:
-        return InputError("the query is empty", Location(query.source),
-                          hint="write a SELECT, ASK, CONSTRUCT or DESCRIBE query, or name a library query (--list)")
-    first = next((t for t in _keywords(toks) if t.value.upper() not in ("PREFIX", "BASE")), None)
-    if first is not None and first.value.upper() in UPDATE_KEYWORDS:
-        return InputError(f"{first.value.upper()} is SPARQL Update: the data are read-only here", _at(query, first.pos),
-                          hint="query runs SELECT, ASK, CONSTRUCT and DESCRIBE; rules that insert belong in "
-                               "queries/rules/")
-    declared = set(query_prefixes())
-    for prev, tok in zip([None, *toks], toks, strict=False):
-        if tok.kind == "pname" and prev is not None and prev.value.upper() == "PREFIX":
-            declared.add(tok.value[:-1])
-        elif tok.kind == "pname" and tok.value[:-1] not in declared:
-            return InputError(f"SPARQL syntax error: unknown prefix {tok.value!r}", _at(query, tok.pos),
-                              hint=f"declare it with PREFIX {tok.value} <...>")
-    stack: list[Token] = []
-    pairs = {")": "(", "}": "{", "]": "["}
-    for tok in toks:
-        if tok.value in "({[" and tok.kind == "other":
-            stack.append(tok)
-        elif tok.value in pairs and tok.kind == "other":
-            if not stack or stack[-1].value != pairs[tok.value]:
-                return InputError(f"SPARQL syntax error: unmatched {tok.value!r}", _at(query, tok.pos))
-            stack.pop()
-    if stack:
-        return InputError(f"SPARQL syntax error: {stack[-1].value!r} is never closed", _at(query, stack[-1].pos))
-    return None
-
-
-def _syntax_error(query: QueryText, toks: list[Token], exc: SyntaxError) -> InputError:
-    message = " ".join((exc.msg or str(exc)).split())
-    m = re.match(r"error at (\d+):(\d+): (.*)", message, re.DOTALL)
-    location = Location(query.source, int(m[1]), int(m[2])) if m else Location(query.source)
-    detail = m[3] if m else message
-    if len(detail) > 240:
-        detail = detail[:240] + " ..."
-    return _diagnose(query, toks) or InputError(f"SPARQL syntax error: {detail}", location)
-
-
-def _keywords(toks: list[Token]) -> list[Token]:
-    """Word tokens that are not the local part of a prefixed name (``ex:SERVICE`` is no keyword)."""
-    return [t for prev, t in zip([None, *toks], toks, strict=False) if t.kind == "word"
-            and not (prev is not None and prev.kind == "pname" and prev.pos + len(prev.value) == t.pos)]
+def _syntax_error(query: QueryText, exc: SyntaxError) -> InputError:
+    return syntax_error(query.text, query.source, exc.msg or str(exc), query_prefixes(),
+                        empty_hint="write a SELECT, ASK, CONSTRUCT or DESCRIBE query, or name a library query (--list)")
 
 
 def _check(query: QueryText, toks: list[Token], params: Mapping[str, object], allow_service: bool) -> None:
@@ -281,7 +207,7 @@ def _check(query: QueryText, toks: list[Token], params: Mapping[str, object], al
         raise InputError(deep, Location(query.source), hint="flatten the query's groups")
     reason = None if allow_service else federation(query.text)  # decided on the parsed query
     if reason is not None:
-        service = next((t for t in _keywords(toks) if t.value.upper() == "SERVICE"), None)  # where, if it shows
+        service = next((t for t in keywords(toks) if t.value.upper() == "SERVICE"), None)  # where, if it shows
         where = _at(query, service.pos) if service is not None else Location(query.source)
         raise InputError(f"{reason}, which is refused", where,
                          hint="the tool never reaches the network on its own; pass --allow-service to allow it")
@@ -294,7 +220,7 @@ def _check(query: QueryText, toks: list[Token], params: Mapping[str, object], al
 
 
 def _is_ordered(toks: list[Token]) -> bool:
-    return any(a.value.upper() == "ORDER" and b.value.upper() == "BY" for a, b in pairwise(_keywords(toks)))
+    return any(a.value.upper() == "ORDER" and b.value.upper() == "BY" for a, b in pairwise(keywords(toks)))
 
 
 def _sort_key(row):
@@ -345,7 +271,7 @@ def run_query(store: ox.Store, query: QueryText, params: Mapping[str, ox.NamedNo
         variables = tuple(v.value for v in result.variables)
         rows = [tuple(solution[v] for v in variables) for solution in result]
     except SyntaxError as exc:
-        raise _syntax_error(query, toks, exc) from None
+        raise _syntax_error(query, exc) from None
     except (RuntimeError, OSError, ValueError) as exc:
         m = re.search(r"variable \?(\w+) in its SELECT projection", str(exc))
         if m:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from guidelinekg.errors import InputError, Location
+from guidelinekg.errors import InputError, Location, no_such_path
 from guidelinekg.content.rdffiles import open_input, rdf_format
 
 GKG = "https://w3id.org/guidelinekg/ontology#"
@@ -112,8 +112,10 @@ def provenance_file(path: Path) -> Path:
                   f"audit the run's provenance: a cohort's {path.parent / COHORT_PROVENANCE[0]}, or the file "
                   "'recommend --provenance' wrote"),
         )
+    if not path.exists():
+        raise no_such_path(path)
     if not path.is_file():
-        raise InputError("no such file", Location(str(path)))
+        raise InputError("not a regular file", Location(str(path)))
     return path
 
 
@@ -270,7 +272,7 @@ def _expand(paths: list[Path]) -> list[Path]:
         elif p.is_file():
             out.append(p)
         else:
-            raise InputError("no such file", Location(str(p)))
+            raise no_such_path(p)
     return out
 
 

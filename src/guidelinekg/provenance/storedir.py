@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from guidelinekg.errors import InputError, Location
+from guidelinekg.errors import InputError, Location, no_such_path
 
 LOCK_NAME = "guidelinekg.lock"
 CURRENT = "current"
@@ -214,6 +214,8 @@ def database_path(store_dir: Path) -> Path:
     Raises:
         InputError: no store there, or a damaged one.
     """
+    if not os.path.lexists(store_dir):
+        raise no_such_path(store_dir, hint="create it with 'guidelinekg load --store DIR --guidelines [PROVENANCE ...]'")
     try:
         if (store_dir / RECORD_NAME).exists() or (store_dir / CURRENT).is_symlink():
             path = live_generation(store_dir, read_record(store_dir))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from guidelinekg.content import resources
-from guidelinekg.errors import InputError, Location
+from guidelinekg.errors import InputError, Location, no_such_path
 from guidelinekg.render.measures import measures_section
 from guidelinekg.render.references import discrepancy_section, precedence_section, references_section
 from guidelinekg.render.statements import statement_block
@@ -73,8 +73,10 @@ class GuidelineGraph:
 
         store = open_store(engine)
         for path in paths:
+            if not Path(path).exists():
+                raise no_such_path(path, hint="give the path of a Turtle file")
             if not Path(path).is_file():
-                raise InputError("no such file", Location(str(path)), hint="give the path of a Turtle file")
+                raise InputError("not a file", Location(str(path)), hint="give the path of a Turtle file")
             store.load_turtle(Path(path))
 
         def select(sparql: str) -> list[Mapping[str, str]]:
