@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from guidelinekg.checks import lint
-from guidelinekg.checks.conflicts import _complement
-from guidelinekg.checks.regions import COMPARATORS, Interval, describe, gaps, whole
+from guidelinekg.checks.regions import COMPARATORS, Interval, complement, describe, gaps, whole
 from guidelinekg.content import resources
 from guidelinekg.content.loading import Finding, load_files
 
@@ -219,10 +218,10 @@ def test_describe_shows_a_bound_unless_it_is_the_start_of_the_axis():
 def test_the_complement_of_a_negative_band_runs_to_minus_infinity():
     """Cross-guideline conflicts subtract regions: the rest of "-2.5 to -1" includes everything under -2.5."""
     mid = on(None, "GreaterOrEqual", "-2.5").meet(on(None, "LessOrEqual", "-1"))
-    assert _complement(mid) == [Interval(None, False, Decimal("-2.5"), False), Interval(Decimal(-1), False)]
-    assert _complement(on(Decimal(0), "GreaterOrEqual", "2.5")) == [Interval(Decimal(0), True, Decimal("2.5"),
+    assert complement(mid) == [Interval(None, False, Decimal("-2.5"), False), Interval(Decimal(-1), False)]
+    assert complement(on(Decimal(0), "GreaterOrEqual", "2.5")) == [Interval(Decimal(0), True, Decimal("2.5"),
                                                                              False)]
-    assert _complement(on(None, "LessOrEqual", "-2.5")) == [Interval(Decimal("-2.5"), False)]
+    assert complement(on(None, "LessOrEqual", "-2.5")) == [Interval(Decimal("-2.5"), False)]
 
 
 def test_a_conflict_with_many_joint_regions_stays_one_readable_line(tmp_path):
